@@ -1,0 +1,10 @@
+"""Channel adapters. Core code looks them up here, never by branching on a name."""
+
+from __future__ import annotations
+
+from channels.api import ApiChannel
+from channels.base import ChannelAdapter
+
+REGISTRY: dict[str, type[ChannelAdapter]] = {
+    ApiChannel.kind: ApiChannel,
+}

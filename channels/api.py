@@ -1,0 +1,110 @@
+"""api channel: any system (or the web chat widget) posts signed JSON messages.
+
+In:  POST /webhooks/<connector>/messages, signed with X-Omnihub-Timestamp/-Signature.
+Out: agent replies POSTed, signed the same way, to the connector's callback_url.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from channels.base import ChannelAdapter
+from hub import signing
+from hub.errors import PayloadInvalid, RetriableDeliveryError, error_for_status
+from hub.types import AdapterConfig, CheckResult, OutboundReply, RawEvent, SendResult, WebhookRequest
+from normalizers import api as api_normalizer
+from normalizers.model import NormalizedMessage
+
+
+class ApiConfig(AdapterConfig):
+    secret: SecretStr
+    callback_url: str | None = None
+    timeout: float = 10.0
+
+
+class ApiChannel(ChannelAdapter):
+    kind = "api"
+    title = "API / web chat"
+    Config = ApiConfig
+    hooks = ("messages",)
+    max_text_length = 65536
+    supports_attachments = True
+
+    def verify(self, hook: str, request: WebhookRequest) -> None:
+        signing.verify(self.config.secret.get_secret_value(), request.body, request.headers)
+
+    def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
+        if hook != "messages":
+            raise PayloadInvalid(f"api: unknown hook {hook!r} (use /messages)")
+        data = api_normalizer.parse_body(request.body)
+        return [RawEvent(external_id=data["id"], hook=hook, payload=request.body, content_type="application/json")]
+
+    def normalize(self, event: RawEvent) -> list[NormalizedMessage]:
+        received = event.meta.get("received_at")
+        return api_normalizer.normalize(
+            event.payload,
+            connector=self.ctx.name,
+            received_at=datetime.fromisoformat(received) if received else None,
+        )
+
+    def send(self, reply: OutboundReply) -> SendResult:
+        url = self.config.callback_url
+        if not url:
+            from hub.errors import PermanentDeliveryError
+
+            raise PermanentDeliveryError(f"api connector {self.ctx.name!r} has no callback_url: set it to deliver replies")
+        contact_id = reply.to.address.split(":", 1)[1] if ":" in reply.to.address else reply.to.address
+        payload: dict[str, Any] = {
+            "id": str(reply.id),
+            "conversation": str(reply.conversation_id),
+            "thread": reply.thread_key.split(":", 1)[1] if ":" in reply.thread_key else reply.thread_key,
+            "to": {"id": contact_id},
+            "text": reply.text,
+            "author": reply.author_name,
+            "sent_at": datetime.now(timezone.utc).isoformat(),
+            "attachments": [
+                {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+                for a in reply.attachments
+            ],
+        }
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": f"reply-{reply.id}"}
+        headers.update(signing.sign(self.config.secret.get_secret_value(), body))
+        try:
+            resp = httpx.post(url, content=body, headers=headers, timeout=self.config.timeout)
+        except httpx.HTTPError as exc:
+            raise RetriableDeliveryError(f"api connector {self.ctx.name!r}: {url}: {exc.__class__.__name__}: {exc}") from None
+        err = error_for_status(
+            resp.status_code, resp.text[:300], who=f"api connector {self.ctx.name!r} callback", retry_after=resp.headers.get("Retry-After")
+        )
+        if err:
+            raise err
+        return SendResult(external_id=f"reply-{reply.id}", state="sent")
+
+    def check(self) -> CheckResult:
+        if not self.config.callback_url:
+            return CheckResult(True, "inbound ready; no callback_url, so agent replies cannot be delivered")
+        try:
+            resp = httpx.head(self.config.callback_url, timeout=5)
+        except httpx.HTTPError as exc:
+            return CheckResult(False, f"callback_url unreachable: {exc}")
+        return CheckResult(True, f"callback_url reachable (HTTP {resp.status_code})")
+
+    def simulate(self, text: str, sender_id: str, **options: Any) -> tuple[str, dict[str, str], bytes]:
+        payload = {
+            "id": options.get("id") or f"sim-{time.time_ns()}",
+            "from": {"id": sender_id, "name": options.get("name") or sender_id},
+            "text": text,
+            "sent_at": datetime.now(timezone.utc).isoformat(),
+        }
+        if options.get("email"):
+            payload["from"]["email"] = options["email"]
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json", **signing.sign(self.config.secret.get_secret_value(), body)}
+        return "messages", headers, body

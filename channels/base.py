@@ -1,0 +1,111 @@
+"""The channel adapter protocol and its base class (STYLE.md: apprise-style capabilities).
+
+A channel adapter is one module (or package) in ``channels/``: a subclass of
+``ChannelAdapter`` with capabilities as class attributes, a pydantic ``Config`` with
+``SecretStr`` secrets, and the methods verify / parse / ack / normalize / poll / send /
+check. One instance serves one connector (``ConnectorContext``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from hub.errors import PayloadInvalid, SignatureInvalid
+from hub.types import (
+    AdapterConfig,
+    CheckResult,
+    ConnectorContext,
+    OutboundReply,
+    PollSink,
+    RawEvent,
+    SendResult,
+    StopEvent,
+    WebhookRequest,
+    WebhookResponse,
+)
+from normalizers.model import Attachment, NormalizedMessage
+
+
+@runtime_checkable
+class Channel(Protocol):
+    kind: ClassVar[str]
+
+    def verify(self, hook: str, request: WebhookRequest) -> None: ...
+    def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]: ...
+    def ack(self, hook: str, request: WebhookRequest, events: list[RawEvent]) -> WebhookResponse: ...
+    def normalize(self, event: RawEvent) -> list[NormalizedMessage]: ...
+    def send(self, reply: OutboundReply) -> SendResult: ...
+    def check(self) -> CheckResult: ...
+
+
+class ChannelAdapter:
+    """Base class: declares capabilities; subclasses override what they support."""
+
+    kind: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    Config: ClassVar[type[AdapterConfig]] = AdapterConfig
+    #: webhook names served at /webhooks/<connector>/<hook>
+    hooks: ClassVar[tuple[str, ...]] = ()
+    #: hooks answered to GET as well as POST (e.g. X's CRC check)
+    get_hooks: ClassVar[tuple[str, ...]] = ()
+    # capabilities, as data
+    max_text_length: ClassVar[int | None] = None
+    supports_threads: ClassVar[bool] = True
+    supports_attachments: ClassVar[bool] = False
+    delivery_receipts: ClassVar[bool] = False
+    #: a resolved conversation reopens when the customer writes in the same thread;
+    #: False: a new conversation starts (SMS pair, DMs)
+    reopen_resolved: ClassVar[bool] = True
+    #: a new conversation starts after this much silence (None: never)
+    idle_gap: ClassVar[timedelta | None] = None
+    #: True when poll() does something for this connector
+    polls: ClassVar[bool] = False
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        self.ctx = ctx
+        self.config = ctx.config
+
+    # --- inbound ---------------------------------------------------------------------
+    def verify(self, hook: str, request: WebhookRequest) -> None:
+        """Raise SignatureInvalid unless the request is authentic. Fail closed."""
+        raise SignatureInvalid(f"{self.kind}: no webhook verification implemented")
+
+    def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
+        """Split a verified request into raw events (raise PayloadInvalid naming the problem)."""
+        raise PayloadInvalid(f"{self.kind}: unknown hook {hook!r}")
+
+    def ack(self, hook: str, request: WebhookRequest, events: list[RawEvent]) -> WebhookResponse:
+        """The response the provider expects once the events are journaled."""
+        return WebhookResponse(200, b'{"ok":true}')
+
+    def normalize(self, event: RawEvent) -> list[NormalizedMessage]:
+        """Turn one journaled raw event into normalized messages (pure; no I/O)."""
+        raise NotImplementedError
+
+    def fetch_attachment(self, attachment: Attachment, max_bytes: int) -> bytes:
+        """Download an attachment given by URL, with the provider's credentials.
+
+        Must refuse hosts that are not the provider's (SSRF guard) and stop reading past
+        ``max_bytes`` (raise PayloadInvalid with the reason).
+        """
+        raise PayloadInvalid(f"{self.kind}: remote attachments are not downloaded")
+
+    def poll(self, sink: PollSink, stop: StopEvent) -> None:
+        """Long-running inbound loop (IMAP IDLE, X polling, Socket Mode); returns when stop is set."""
+        stop.wait()
+
+    # --- outbound --------------------------------------------------------------------
+    def send(self, reply: OutboundReply) -> SendResult:
+        raise NotImplementedError(f"{self.kind}: sending is not supported")
+
+    def check(self) -> CheckResult:
+        return CheckResult(True, "nothing to check")
+
+    # --- tools -----------------------------------------------------------------------
+    def simulate(self, text: str, sender_id: str, **options: Any) -> tuple[str, dict[str, str], bytes]:
+        """Build a correctly signed provider request: (hook, headers, body). For `omnihub simulate`."""
+        raise NotImplementedError(f"{self.kind}: simulate is not supported")
+
+    def webhook_urls(self) -> dict[str, str]:
+        return {hook: self.ctx.webhook_url(hook) for hook in self.hooks}

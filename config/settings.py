@@ -1,0 +1,99 @@
+"""Settings from the environment, prefix ``OMNIHUB_`` (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMNIHUB_", extra="ignore", frozen=True)
+
+    var_dir: Path = Field(Path("var"), description="Where the embedded defaults keep their state.")
+    database_url: str = Field("", description="SQLAlchemy URL; default: SQLite under VAR_DIR.")
+    redis_url: str = Field("", description="Redis URL; empty: start the embedded Redis (Valkey).")
+    secret_key: str = Field("", description="Key for encryption at rest and sessions; generated into VAR_DIR on first run.")
+    public_url: str = Field("", description="The URL providers call and sign (default http://HOST:PORT).")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    default_helpdesk: str = Field("inbox", description="Helpdesk connector every conversation goes to.")
+    attachment_dir: Path = Field(Path(""), description="Attachment folder (default VAR_DIR/attachments).")
+    max_attachment_bytes: int = Field(25 * 1024 * 1024, ge=0)
+    max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    queue_prefix: str = Field("omnihub", pattern=r"^[A-Za-z0-9_.:-]+$")
+    web_workers: int = Field(2, ge=1, le=64)
+    worker_processes: int = Field(1, ge=1, le=64)
+    batch_size: int = Field(200, ge=1, le=5000)
+    drain_slots: int = Field(2, ge=1, le=64)
+    retry_max_attempts: int = Field(8, ge=1)
+    retry_base_seconds: float = Field(5.0, gt=0)
+    retry_max_seconds: float = Field(3600.0, gt=0)
+    sweep_interval: float = Field(2.0, gt=0)
+    sweep_after: float = Field(30.0, gt=0, description="Pending work older than this is re-enqueued.")
+    lease_seconds: float = Field(120.0, gt=0)
+    webhook_window: int = Field(300, ge=1, description="Replay window for timestamped signatures (s).")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.var_dir / 'omnihub.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def effective_attachment_dir(self) -> Path:
+        return self.attachment_dir if str(self.attachment_dir) not in ("", ".") else self.var_dir / "attachments"
+
+    def with_secret_key(self) -> "Settings":
+        """Return settings with a secret key, generating one into VAR_DIR when unset."""
+        if self.secret_key:
+            return self
+        path = self.var_dir / "secret_key"
+        if path.exists():
+            key = path.read_text().strip()
+        else:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(key + "\n")
+        return self.model_copy(update={"secret_key": key})
+
+
+def describe_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        name = "OMNIHUB_" + "_".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+    return "invalid setting: " + "; ".join(lines)
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment; exits with a message naming the variable if invalid."""
+    try:
+        return Settings(**overrides).with_secret_key()
+    except ValidationError as exc:
+        print(describe_error(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

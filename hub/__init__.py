@@ -1,0 +1,1 @@
+"""omnihub: the Flask app, storage, threading, inbox, API and CLI."""

@@ -1,0 +1,93 @@
+"""One error hierarchy for the whole hub (STYLE.md).
+
+Adapters translate provider and SDK exceptions into these at their boundary. Whether a
+delivery is retried is decided here, once: ``error_for_status`` maps an HTTP status.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+
+class OmnihubError(Exception):
+    """Base of every error omnihub raises on purpose."""
+
+
+class ConfigError(OmnihubError):
+    """A setting or connector configuration is missing or invalid; the message names the fix."""
+
+
+class NotFound(OmnihubError):
+    """A connector, conversation or other object does not exist."""
+
+
+class SignatureInvalid(OmnihubError):
+    """A webhook failed authentication: answered with 403 and stored nowhere."""
+
+    status_code = 403
+
+
+class PayloadInvalid(OmnihubError):
+    """A request or raw event is malformed: answered with 400 / quarantined with this reason."""
+
+    status_code = 400
+
+
+class DeliveryError(OmnihubError):
+    """Base of errors raised while pushing to a helpdesk or sending on a channel."""
+
+
+class RetriableDeliveryError(DeliveryError):
+    """Temporary failure (429, 5xx, timeout, connection): retried with backoff."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Will never succeed as sent (4xx, opted-out number, archived channel): goes dead."""
+
+
+class AuthError(PermanentDeliveryError):
+    """Credentials rejected (401/403): fix the connector; shown on its health."""
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def error_for_status(
+    status: int, message: str, *, who: str = "", retry_after: str | float | None = None
+) -> DeliveryError | None:
+    """Map an HTTP status to the error to raise, or None for 2xx/3xx.
+
+    429 and 5xx -> retriable (honouring Retry-After); 401/403 -> AuthError;
+    any other 4xx -> permanent with the API's message.
+    """
+    if status < 400:
+        return None
+    prefix = f"{who}: " if who else ""
+    text = f"{prefix}HTTP {status}: {message}".strip()
+    if status == 429 or status >= 500 or status == 408:
+        delay = retry_after if isinstance(retry_after, (int, float)) else parse_retry_after(retry_after)
+        return RetriableDeliveryError(text, retry_after=delay)
+    if status in (401, 403):
+        return AuthError(f"{text} (check the connector's credentials)")
+    return PermanentDeliveryError(text)

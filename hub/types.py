@@ -1,0 +1,266 @@
+"""The small, plain types adapters are handed and return.
+
+Channel adapters and helpdesk backends import these (and ``hub.errors`` and the
+normalized model) and nothing else of the hub: no database, no queue, no Flask.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping, Protocol
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from normalizers.model import Participant
+
+
+class AdapterConfig(BaseModel):
+    """Base of every connector config schema. Unknown keys are refused (typos surface)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: name of the helpdesk connector this channel's conversations go to (overrides
+    #: OMNIHUB_DEFAULT_HELPDESK); ignored by helpdesk backends.
+    helpdesk: str | None = None
+
+    @classmethod
+    def secret_fields(cls) -> set[str]:
+        out = set()
+        for name, f in cls.model_fields.items():
+            ann = f.annotation
+            if ann is SecretStr or (getattr(ann, "__args__", None) and SecretStr in ann.__args__):
+                out.add(name)
+        return out
+
+
+
+class CaseInsensitiveDict(dict):
+    """Header mapping with case-insensitive ``get``/``[]`` (keys stored lower-case)."""
+
+    def __init__(self, data: Mapping[str, str] | None = None) -> None:
+        super().__init__({k.lower(): v for k, v in (data or {}).items()})
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """An incoming provider request, as the provider addressed it.
+
+    ``url`` is rebuilt from OMNIHUB_PUBLIC_URL + path + query string, so signatures that
+    cover the URL (Twilio) verify behind proxies and on non-default ports.
+    """
+
+    method: str
+    url: str
+    path: str
+    headers: CaseInsensitiveDict
+    body: bytes
+    form: tuple[tuple[str, str], ...] = ()
+    args: tuple[tuple[str, str], ...] = ()
+    received_at: datetime | None = None
+
+    def form_dict(self) -> dict[str, str]:
+        """Form fields, first value wins."""
+        out: dict[str, str] = {}
+        for k, v in self.form:
+            out.setdefault(k, v)
+        return out
+
+    def form_multi(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for k, v in self.form:
+            out.setdefault(k, []).append(v)
+        return out
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status: int = 200
+    body: bytes | str = b""
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """One provider event to journal, exactly as received.
+
+    ``external_id`` is the provider's id (idempotency key, unique per connector).
+    """
+
+    external_id: str
+    hook: str
+    payload: bytes
+    content_type: str = "application/json"
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_attachment_bytes: int = 25 * 1024 * 1024
+    max_body_bytes: int = 10 * 1024 * 1024
+
+
+class StateStore(Protocol):
+    """Small persistent key/value state for one connector (poll cursors, caches)."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+
+class MemoryState(dict):
+    """A StateStore kept in memory (tests, one-shot checks)."""
+
+    def set(self, key: str, value: Any) -> None:
+        self[key] = value
+
+
+@dataclass
+class ConnectorContext:
+    """What an adapter instance knows about its connector."""
+
+    name: str
+    kind: str
+    config: Any  # the adapter's validated pydantic Config, secrets as SecretStr
+    public_url: str = "http://127.0.0.1:8000"
+    limits: Limits = field(default_factory=Limits)
+    state: StateStore = field(default_factory=MemoryState)
+    log: Any = None  # a structlog logger bound with the connector name
+
+    def webhook_url(self, hook: str) -> str:
+        return f"{self.public_url.rstrip('/')}/webhooks/{self.name}/{hook}"
+
+
+class PollSink(Protocol):
+    """Where a poller hands events: journaled and committed before it returns."""
+
+    def record(self, events: list[RawEvent]) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    summary: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A stored attachment handed to adapters for sending or uploading."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    loader: Callable[[], bytes] = field(repr=False, compare=False, default=lambda: b"")
+
+    def read(self) -> bytes:
+        return self.loader()
+
+
+@dataclass(frozen=True)
+class OutboundReply:
+    """An agent's (or the system's) reply to send out of the customer's channel."""
+
+    id: int
+    conversation_id: int
+    connector: str
+    to: Participant
+    thread_key: str
+    text: str
+    html: str = ""
+    subject: str = ""
+    author_name: str = ""
+    attachments: tuple[BlobRef, ...] = ()
+    in_reply_to: str | None = None  # provider id of the customer's latest message
+    references: tuple[str, ...] = ()
+    last_inbound_at: datetime | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"thread": True}
+    conversation_extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    external_id: str
+    state: str = "sent"  # sent | queued | delivered
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    parts: tuple[str, ...] = ()  # extra provider ids when a reply was split
+
+
+@dataclass(frozen=True)
+class ContactInfo:
+    id: int
+    name: str
+    email: str | None
+    identities: tuple[Participant, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    id: int
+    subject: str
+    channel: str
+    connector: str
+    status: str
+    priority: str
+    category: str | None = None
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+    entities: tuple[Mapping[str, Any], ...] = ()
+    sla: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PushItem:
+    """One message to push to a helpdesk; ``ticket_ref`` is set once a ticket exists."""
+
+    delivery_id: int
+    conversation: ConversationInfo
+    contact: ContactInfo
+    message_id: int
+    external_id: str
+    direction: str
+    kind: str
+    sender: Participant
+    sent_at: datetime
+    subject: str
+    text: str  # redacted text only
+    html: str
+    attachments: tuple[BlobRef, ...] = ()
+    ticket_ref: str | None = None
+    is_first: bool = False
+
+
+@dataclass(frozen=True)
+class PushResult:
+    ticket_ref: str
+    comment_ref: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    """A reply (or status change) written by an agent in a helpdesk."""
+
+    external_id: str  # the helpdesk's comment/article id: idempotency key
+    ticket_ref: str
+    text: str = ""
+    html: str = ""
+    author_name: str = ""
+    internal: bool = False
+    status: str | None = None  # mirrored conversation status (resolved, closed, open)
+    attachments: tuple[Any, ...] = ()
+
+
+StopEvent = threading.Event

@@ -1,0 +1,10 @@
+"""Helpdesk backends. Core code looks them up here, never by branching on a name."""
+
+from __future__ import annotations
+
+from outbound.base import HelpdeskBackend
+from outbound.inbox import InboxBackend
+
+REGISTRY: dict[str, type[HelpdeskBackend]] = {
+    InboxBackend.kind: InboxBackend,
+}

@@ -1,0 +1,73 @@
+"""The helpdesk backend protocol and its base class.
+
+One module per backend in ``outbound/``. ``push`` creates or updates the ticket for a
+message and returns the external references; agent replies come back through a signed
+webhook (verify + parse_agent_reply) or through ``poll``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol, runtime_checkable
+
+from hub.errors import PayloadInvalid, SignatureInvalid
+from hub.types import (
+    AdapterConfig,
+    AgentReply,
+    CheckResult,
+    ConnectorContext,
+    PollSink,
+    PushItem,
+    PushResult,
+    RawEvent,
+    StopEvent,
+    WebhookRequest,
+    WebhookResponse,
+)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    kind: ClassVar[str]
+
+    def push(self, item: PushItem) -> PushResult: ...
+    def check(self) -> CheckResult: ...
+
+
+class HelpdeskBackend:
+    kind: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    Config: ClassVar[type[AdapterConfig]] = AdapterConfig
+    hooks: ClassVar[tuple[str, ...]] = ()
+    get_hooks: ClassVar[tuple[str, ...]] = ()
+    polls: ClassVar[bool] = False
+    #: True when conversations live in omnihub's own tables (the built-in inbox)
+    builtin: ClassVar[bool] = False
+
+    def __init__(self, ctx: ConnectorContext) -> None:
+        self.ctx = ctx
+        self.config = ctx.config
+
+    def push(self, item: PushItem) -> PushResult:
+        raise NotImplementedError
+
+    def check(self) -> CheckResult:
+        return CheckResult(True, "nothing to check")
+
+    # agent replies coming back
+    def verify(self, hook: str, request: WebhookRequest) -> None:
+        raise SignatureInvalid(f"{self.kind}: no webhook verification implemented")
+
+    def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
+        raise PayloadInvalid(f"{self.kind}: unknown hook {hook!r}")
+
+    def ack(self, hook: str, request: WebhookRequest, events: list[RawEvent]) -> WebhookResponse:
+        return WebhookResponse(200, b'{"ok":true}')
+
+    def parse_agent_reply(self, event: RawEvent) -> list[AgentReply]:
+        raise PayloadInvalid(f"{self.kind}: agent replies are not supported")
+
+    def poll(self, sink: PollSink, stop: StopEvent) -> None:
+        stop.wait()
+
+    def webhook_urls(self) -> dict[str, str]:
+        return {hook: self.ctx.webhook_url(hook) for hook in self.hooks}
