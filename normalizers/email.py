@@ -267,7 +267,7 @@ class _TextRenderer(HTMLParser):
             elif tag == "li":
                 self.current.append("- ")
             elif tag == "hr":
-                self.lines.append("-" * 20)
+                self.lines.append("_" * 20)
         elif tag == "img":
             alt = dict(attrs).get("alt")
             if alt:

@@ -37,7 +37,7 @@ class ReplyParts:
 _ATTRIBUTION_VERBS = (
     r"wrote|writes|escribi[oó]|va escriure|ha escrit|escrigu[eé]|a [ée]crit|schrieb|geschrieben|"
     r"escreveu|escribiu|schreef|heeft geschreven|het volgende geschreven|ha scritto|skrev|skrev f[øo]lgende|"
-    r"napisa[łl]a?|napsal|kirjoitti|[ií]rta|写道|寫道|書きました|のメッセージ|wrote\s*>"
+    r"napisa[łl]a?|napsal|написал[аи]?|пишет|kirjoitti|[ií]rta|写道|寫道|書きました|のメッセージ|wrote\s*>"
 )
 _ATTRIBUTION = re.compile(
     rf"^.{{0,260}}?(?:\b|\s)(?:{_ATTRIBUTION_VERBS})\b[^:：]{{0,120}}[:：]\s*$",
@@ -65,13 +65,13 @@ _BEGIN_FORWARD = re.compile(
 )
 _HEADER_FROM = re.compile(
     r"^\s*\*?\s*(?:from|de|von|van|da|fra|fr[åa]n|od|lähettäjä|feladó|afzender|remitente|expéditeur|"
-    r"absender|remetente|差出人|发件人|寄件者)\s*\*?\s*[:：]\s*\*?\s*\S",
+    r"absender|remetente|от|差出人|发件人|寄件者)\s*\*?\s*[:：]\s*\*?\s*\S",
     re.IGNORECASE,
 )
 _HEADER_OTHER = re.compile(
     r"^\s*\*?\s*(?:sent|date|enviado|enviat|envoy[ée]|gesendet|verzonden|data|datum|fecha|inviato|sendt|skickat|"
     r"wys[łl]ano|to|para|per|à|a|an|aan|til|till|do|cc|subject|asunto|assumpte|objet|betreff|onderwerp|assunto|"
-    r"oggetto|emne|[äa]mne|temat|reply-to|sent at|送信日時|件名|宛先|发送时间|主题|收件人)\s*\*?\s*[:：]",
+    r"oggetto|emne|[äa]mne|temat|reply-to|sent at|отправлено|кому|тема|дата|копия|送信日時|件名|宛先|发送时间|主题|收件人)\s*\*?\s*[:：]",
     re.IGNORECASE,
 )
 _RULE = re.compile(r"^\s*_{5,}\s*$")
@@ -82,12 +82,12 @@ _MOBILE = re.compile(
     r"(?:my|mi|mon|ma|meu|minha|el meu|la meva|mijn|il mio|min|mitt|mojego|mein(?:em)?|outlook|yahoo|samsung|iphone|ipad|android)"
     r"(?:\s+[\w.'-]+){0,5}\s*$"
     r"|^\s*von meinem\s+(?:[\w.'-]+\s+){0,4}gesendet\s*$"
-    r"|^\s*get outlook for \w+\s*$",
+    r"|^\s*get outlook for \w+\s*(?:<[^>]*>)?\s*$",
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
     r"^\s*(?:"
-    r"(?:best|kind|warm|warmest|many)?\s*regards|best(?: wishes)?|cheers|sincerely(?: yours)?|yours(?: truly| sincerely)?|"
+    r"(?:best|kind|warm|warmest|many)?\s*regards|(?:many )?thanks|thank you|thx|best(?: wishes)?|cheers|sincerely(?: yours)?|yours(?: truly| sincerely)?|"
     r"thanks(?: and| &) regards|br|"
     r"(?:un )?saludos?(?: cordiales)?|atentamente|cordialmente|un abrazo|"
     r"salutacions|atentament|cordialment|una abra[çc]ada|"
@@ -101,8 +101,14 @@ _CLOSING = re.compile(
     r")\s*[,!.]?\s*$",
     re.IGNORECASE,
 )
-_HYPHEN_NAME = re.compile(r"^\s*-\s?[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*$")
+_HYPHEN_NAME = re.compile(r"^\s*[-/]\s?[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*$")
 _QUOTED = re.compile(r"^\s*>")
+_NAME_LINE = re.compile(r"^\s*[A-ZÀ-Þ][\w.'-]*(?:,?\s+[A-ZÀ-Þ(][\w.'()-]*){0,4}\s*$")
+_CONTACT = re.compile(
+    r"[\w.+-]+@[\w-]+\.[\w.]+|https?://|www\.|\+?\(?\d[\d ()./-]{6,}\d|\b(?:via|from) (?:mobile|phone)\b|"
+    r"^\s*(?:tel|phone|mobile|fax|t|m|f|skype)\b\.?\s*[:.]",
+    re.IGNORECASE,
+)
 
 
 def strip(text: str) -> str:
@@ -126,6 +132,22 @@ def split(text: str) -> ReplyParts:
     )
 
 
+def _contact_block_start(lines: list[str], nonblank: list[int]) -> int | None:
+    """Start of a trailing paragraph that is a name followed by contact lines."""
+    if len(nonblank) < 3:
+        return None
+    end = nonblank[-1]
+    start = end
+    while start - 1 >= 0 and lines[start - 1].strip():
+        start -= 1
+    block = [ln.strip() for ln in lines[start : end + 1]]
+    if not 2 <= len(block) <= 7 or any(len(ln) > 60 for ln in block):
+        return None
+    if not _NAME_LINE.match(block[0]) or not any(_CONTACT.search(ln) for ln in block[1:]):
+        return None
+    return start
+
+
 def _tidy(lines: list[str]) -> str:
     text = "\n".join(line.rstrip() for line in lines).strip("\n")
     return re.sub(r"\n{3,}", "\n\n", text).strip()
@@ -147,7 +169,7 @@ def _attribution_at(lines: list[str], i: int) -> int:
         if i + k > len(lines):
             break
         chunk = [ln.strip() for ln in lines[i : i + k]]
-        if k > 1 and not chunk[-1]:
+        if k > 1 and (not chunk[-1] or _QUOTED.match(chunk[-1])):
             break
         joined = " ".join(chunk)
         if len(joined) > 400:
@@ -158,22 +180,38 @@ def _attribution_at(lines: list[str], i: int) -> int:
                 return k
             if re.search(r"\d", joined) and "@" in joined:
                 return k
+            if "@" in first and re.search(_ATTRIBUTION_VERBS, first, re.IGNORECASE):
+                return k
     return 0
 
 
-def _header_block_at(lines: list[str], i: int) -> bool:
-    """An Outlook/Gmail style header block ("From: ..." then "Sent:/To:/Subject:")."""
-    if not _HEADER_FROM.match(lines[i]):
+def _loose_attribution(lines: list[str], i: int) -> bool:
+    """'26.06.2014, 14:41, "Bob" <bob@x.com>:' right above a quote (no verb: mail.ru, Yandex)."""
+    line = lines[i].strip()
+    if not line.endswith((":", "：")) or len(line) > 200 or not re.search(r"\d", line) or "@" not in line:
         return False
-    others = 0
+    nxt = _next_nonblank(lines, i + 1)
+    return nxt is not None and nxt - i <= 2 and bool(_QUOTED.match(lines[nxt]))
+
+
+def _header_block_at(lines: list[str], i: int) -> bool:
+    """An Outlook/Gmail style header block: From/Sent/To/Subject lines (any order, translated)."""
+    if not (_HEADER_FROM.match(lines[i]) or _HEADER_OTHER.match(lines[i])):
+        return False
+    seen_from = bool(_HEADER_FROM.match(lines[i]))
+    count = 1
     for j in range(i + 1, min(len(lines), i + 8)):
-        if _HEADER_OTHER.match(lines[j]):
-            others += 1
-            if others >= 1 and j - i <= 6:
-                return True
-        elif lines[j].strip() and not lines[j].startswith((" ", "\t")) and others == 0 and j - i > 2:
-            return False
-    return False
+        line = lines[j]
+        if _HEADER_FROM.match(line):
+            seen_from = True
+            count += 1
+        elif _HEADER_OTHER.match(line):
+            count += 1
+        elif line.startswith((" ", "\t")) and line.strip():
+            continue
+        else:
+            break
+    return seen_from and count >= 2
 
 
 def _mark_quoted(lines: list[str]) -> list[bool]:
@@ -187,6 +225,14 @@ def _mark_quoted(lines: list[str]) -> list[bool]:
             i += 1
             continue
         span = _attribution_at(lines, i)
+        if span > 1 and not re.search(r"\d|@", lines[i]):
+            for later in range(i + 1, i + span):
+                sub = _attribution_at(lines, later)
+                if sub and later + sub == i + span:
+                    i, span = later, sub
+                    break
+        if not span and _loose_attribution(lines, i):
+            span = 1
         if span:
             nxt = _next_nonblank(lines, i + span)
             if nxt is not None and _QUOTED.match(lines[nxt]) and _quote_block_then_text(lines, nxt):
@@ -197,6 +243,14 @@ def _mark_quoted(lines: list[str]) -> list[bool]:
                 continue
             _cut_from(quoted, i)
             return quoted
+        if _header_block_at(lines, i) and not any(ln.strip() for ln in lines[:i]):
+            j = i + 1
+            while j < n and lines[j].strip() and (_HEADER_OTHER.match(lines[j]) or lines[j].startswith((" ", "\t"))):
+                j += 1
+            for k in range(i, j):
+                quoted[k] = True
+            i = j
+            continue
         if _BANNER.match(line) or _BEGIN_FORWARD.match(line) or _header_block_at(lines, i):
             start = i
             prev = i - 1
@@ -228,6 +282,18 @@ def _cut_from(quoted: list[bool], start: int) -> None:
 
 
 def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
+    body, sig = _split_signature_once(lines)
+    for _ in range(3):
+        if not sig:
+            break
+        inner_body, inner_sig = _split_signature_once(body)
+        if not inner_sig:
+            break
+        body, sig = inner_body, inner_sig + [""] + sig
+    return body, sig
+
+
+def _split_signature_once(lines: list[str]) -> tuple[list[str], list[str]]:
     # trim trailing blank lines first
     end = len(lines)
     while end and not lines[end - 1].strip():
@@ -254,7 +320,19 @@ def _split_signature(lines: list[str]) -> tuple[list[str], list[str]]:
             after = [lines[j] for j in nonblank if j > i]
             if len(after) <= 4 and all(len(a.strip()) <= 60 for a in after):
                 return lines[:i], lines[i:]
-    # 4. "-Name" as the last line
+    # 4. a mailing-list footer after a rule line
+    for i in nonblank[-8:]:
+        if i > first_content and _RULE.match(lines[i]):
+            return lines[:i], lines[i:]
+    # 5. a name + contact block as the last paragraph ("Jane Doe / jane@x.com / 555-1234")
+    start = _contact_block_start(lines, nonblank)
+    if start is not None and start > first_content:
+        return lines[:start], lines[start:]
+    # 6. a dashed rule with a few lines after it
+    for i in nonblank[-15:]:
+        if i > first_content and re.match(r"^\s*-{4,}\s*$", lines[i]) and i != nonblank[-1]:
+            return lines[:i], lines[i:]
+    # 7. "-Name" as the last line
     last = nonblank[-1]
     if last > first_content and _HYPHEN_NAME.match(lines[last]):
         return lines[:last], lines[last:]
