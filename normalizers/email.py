@@ -449,6 +449,10 @@ def _walk(msg: email.message.Message, body: _Body, fallback: str | None, limit: 
         return
     disposition = (msg.get("Content-Disposition") or "").split(";")[0].strip().lower()
     filename = _filename(msg, fallback)
+    if ctype.startswith("multipart/") and not filename:
+        # a multipart without a usable boundary: its payload is the best text we have
+        body.plain.append(decode_bytes(_payload_bytes(msg), _part_charset(msg), fallback))
+        return
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not (filename and disposition == "inline" and ctype != "text/plain"):
         text = decode_bytes(_payload_bytes(msg), _part_charset(msg), fallback)
         (body.plain if ctype == "text/plain" else body.html).append(text)
@@ -525,35 +529,46 @@ def _looks_like_mail(raw: bytes) -> None:
     raise PayloadInvalid("email: does not start with a header block (not an RFC 822 message)")
 
 
-def _dsn(body: _Body) -> dict[str, Any]:
+def _dsn(body: _Body, report_type: str, human_text: str) -> dict[str, Any]:
+    """Per-recipient fields of a delivery status notification (RFC 3464) and the bounced id."""
     out: dict[str, Any] = {}
-    reasons, statuses, recipients = [], [], []
+    reasons, statuses, recipients, actions = [], [], [], []
     for block in body.delivery_status:
         action = (block.get("Action") or "").strip().lower()
         status = (block.get("Status") or "").strip()
         diag = decode_header(block.get("Diagnostic-Code") or "")
         rcpt = decode_header(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
-        if action or status or rcpt:
-            if action and action not in ("failed", "delayed"):
-                continue
-            statuses.append(status)
-            recipients.append(rcpt.split(";", 1)[-1].strip())
-            if diag:
-                reasons.append(diag.split(";", 1)[-1].strip() if ";" in diag[:12] else diag)
-            elif status:
-                reasons.append(f"status {status}")
-            if action:
-                out.setdefault("bounce_action", action)
-    if statuses or recipients:
+        if not (action or status or rcpt):
+            continue  # the per-message block (Reporting-MTA, Arrival-Date)
+        actions.append(action)
+        statuses.append(status)
+        recipients.append(rcpt.split(";", 1)[-1].strip())
+        if diag:
+            reasons.append(diag.split(";", 1)[-1].strip() if ";" in diag[:12] else diag)
+        elif status:
+            reasons.append(f"status {status}")
+    if actions:
+        out["bounce_action"] = "failed" if "failed" in actions else actions[0]
         out["bounce_status"] = next((s for s in statuses if s), "")
         out["bounce_recipients"] = [r for r in recipients if r]
-        out["bounce_reason"] = "; ".join(dict.fromkeys(r for r in reasons if r)) or "delivery failed"
-    failed = out.get("bounce_action") == "failed" or str(out.get("bounce_status", "")).startswith("5")
-    for headers in body.original_headers if failed else ():
-        mid = _message_id(headers.get("Message-ID"))
-        if mid:
-            out["bounce_for"] = mid
-            break
+    # a DSN whose recipients were all only delayed/delivered/relayed is not a failure
+    transient = {"delayed", "delivered", "relayed", "expanded"}
+    is_dsn = report_type == "delivery-status" or bool(actions)
+    failed = is_dsn and (
+        "failed" in actions
+        or any(s.startswith("5") for s in statuses)
+        or (not any(a for a in actions) and not any(s.startswith("4") for s in statuses))
+    ) and not (actions and all(a in transient for a in actions if a) and any(actions))
+    if failed:
+        reason = "; ".join(dict.fromkeys(r for r in reasons if r))
+        if not reason:
+            reason = _WS.sub(" ", human_text).strip()[:300] or "delivery failed"
+        out["bounce_reason"] = reason
+        for headers in body.original_headers:
+            mid = _message_id(headers.get("Message-ID"))
+            if mid:
+                out["bounce_for"] = mid
+                break
     return out
 
 
@@ -631,12 +646,13 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     full_text = full_text.strip("\n")
     parts = quotes.split(full_text)
 
-    dsn = _dsn(body)
+    dsn = _dsn(body, str(msg.get_param("report-type") or "").lower() if ctype == "multipart/report" else "", full_text)
     auto_reason = _auto_reason(msg, subject, sender, ctype, dsn)
     token, token_source = _conversation_token(msg, subject, fallback)
 
     extra: dict[str, Any] = dict(extra_in)
     extra["message_id"] = message_id
+    in_reply_to_all = list(dict.fromkeys(in_reply_to_all))
     if len(in_reply_to_all) > 1:
         extra["in_reply_to_all"] = in_reply_to_all
     reply_to = _addresses(msg, "Reply-To", fallback)
@@ -660,7 +676,7 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
         extra["signature"] = parts.signature
     if auto_reason and dsn.get("bounce_for"):
         extra["bounce_for"] = dsn["bounce_for"]
-        extra["bounce_reason"] = dsn.get("bounce_reason") or auto_reason
+        extra["bounce_reason"] = dsn["bounce_reason"]
     for key in ("bounce_status", "bounce_recipients", "bounce_action"):
         if dsn.get(key):
             extra[key] = dsn[key]

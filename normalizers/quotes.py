@@ -71,7 +71,8 @@ _HEADER_FROM = re.compile(
 _HEADER_OTHER = re.compile(
     r"^\s*\*?\s*(?:sent|date|enviado|enviat|envoy[ée]|gesendet|verzonden|data|datum|fecha|inviato|sendt|skickat|"
     r"wys[łl]ano|to|para|per|à|a|an|aan|til|till|do|cc|subject|asunto|assumpte|objet|betreff|onderwerp|assunto|"
-    r"oggetto|emne|[äa]mne|temat|reply-to|sent at|отправлено|кому|тема|дата|копия|送信日時|件名|宛先|发送时间|主题|收件人)\s*\*?\s*[:：]",
+    r"oggetto|emne|[äa]mne|temat|reply-to|sent at|отправлено|кому|тема|дата|копия|送信日時|件名|宛先|发送时间|主题|收件人|"
+    r"enviad[oa]|enviat)(?:\s+(?:em|el|le|am|op|a|on|at))?\s*\*?\s*[:：]",
     re.IGNORECASE,
 )
 _RULE = re.compile(r"^\s*_{5,}\s*$")
