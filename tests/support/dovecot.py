@@ -1,0 +1,181 @@
+"""A real Dovecot IMAP server (Debian ``dovecot-imapd``) for tests, on a loopback port.
+
+Throwaway config in a temp dir: no TLS, passwd-file users, Maildir. Skips when the binary
+is missing, unless OMNIHUB_REQUIRE_ALL=1 (then the test fails).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+
+DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
+
+CONFIG = """\
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_location = maildir:~/Maildir
+default_login_user = {login_user}
+default_internal_user = {internal_user}
+first_valid_uid = 1
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={d}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+{chroot}}}
+service anvil {{
+{chroot}}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require_dovecot() -> str:
+    if DOVECOT:
+        return DOVECOT
+    if os.environ.get("OMNIHUB_REQUIRE_ALL") == "1":
+        pytest.fail("dovecot is not installed (apt-get install -y dovecot-imapd) and OMNIHUB_REQUIRE_ALL=1")
+    pytest.skip("dovecot not installed (apt-get install -y dovecot-imapd)")
+
+
+class Dovecot:
+    user = "alice"
+    password = "s3cret-pw"
+
+    def __init__(self, directory: Path) -> None:
+        self.binary = require_dovecot()
+        self.dir = directory
+        self.dir.chmod(0o755)
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self.proc: subprocess.Popen | None = None
+        root = os.geteuid() == 0
+        for sub in ("run", "state", "mail"):
+            (self.dir / sub).mkdir(exist_ok=True)
+        (self.dir / "users").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
+        if root:
+            shutil.chown(self.dir / "mail", "nobody", "nogroup")
+            uid, gid, login_user, internal_user, chroot = "nobody", "nogroup", "dovenull", "dovecot", ""
+        else:
+            import grp
+            import pwd
+
+            me = pwd.getpwuid(os.geteuid()).pw_name
+            group = grp.getgrgid(os.getegid()).gr_name
+            uid, gid, login_user, internal_user, chroot = me, group, me, me, "  chroot =\n"
+        (self.dir / "dovecot.conf").write_text(
+            CONFIG.format(d=self.dir, port=self.port, uid=uid, gid=gid, login_user=login_user, internal_user=internal_user, chroot=chroot)
+        )
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "-F", "-c", str(self.dir / "dovecot.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: stop() ends the imap children too
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dovecot exited: {self.proc.stderr.read().decode(errors='replace')} {self.log()}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2) as s:
+                    if s.recv(64).startswith(b"* OK"):
+                        return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"dovecot did not start: {self.log()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            pgid = os.getpgid(self.proc.pid)
+            os.killpg(pgid, signal.SIGTERM)  # the group we created for this server only
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(pgid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        path = self.dir / "dovecot.log"
+        return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+    def client(self) -> IMAPClient:
+        c = IMAPClient(self.host, port=self.port, ssl=False, timeout=30)
+        c.login(self.user, self.password)
+        return c
+
+    def append(self, raw: bytes | list[bytes], folder: str = "INBOX") -> None:
+        with self.client() as c:
+            if not c.folder_exists(folder):
+                c.create_folder(folder)
+            for item in raw if isinstance(raw, list) else [raw]:
+                c.append(folder, item)
+
+    def config(self, **overrides) -> dict:
+        """Connector config for this server (plain IMAP on loopback)."""
+        cfg = {
+            "imap_host": self.host,
+            "imap_port": self.port,
+            "imap_security": "none",
+            "username": self.user,
+            "password": self.password,
+            "from_address": "support@hub.example",
+            "from_name": "ACME Support",
+        }
+        cfg.update(overrides)
+        return cfg
+
+
+@pytest.fixture
+def dovecot():
+    # not tmp_path: pytest's base temp dir is 0700 and Dovecot's unprivileged auth and mail
+    # processes must traverse to the passwd-file and the Maildir
+    directory = Path(tempfile.mkdtemp(prefix="omnihub-dovecot-"))
+    try:
+        server = Dovecot(directory)
+        server.start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
