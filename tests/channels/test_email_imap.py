@@ -176,11 +176,8 @@ def test_backfill_with_progress_and_since(dovecot):
     assert ch.ctx.state == {}  # backfill leaves the poll cursor alone
 
 
-def test_wrong_password_keeps_retrying_and_check_reports_it(dovecot):
-    ch = adapter(dovecot, password="wrong")
-    result = ch.check()
+def test_check_reports_a_refused_login_without_the_password(dovecot):
+    # (one attempt only: Dovecot's anvil delays repeated failures from one address by seconds)
+    result = adapter(dovecot, password="wrong-pw-123").check()
     assert not result.ok and "login refused" in result.summary
-    sink = RecordingSink()
-    with Poller(ch, sink):
-        time.sleep(0.5)
-    assert sink.offered == []
+    assert "wrong-pw-123" not in result.summary

@@ -92,9 +92,11 @@ class SmtpServer:
 
             def authenticator(server, session, envelope, mechanism, auth_data):
                 ok = getattr(auth_data, "login", b"") == auth[0].encode() and getattr(auth_data, "password", b"") == auth[1].encode()
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
 
-            kwargs = {"authenticator": authenticator, "auth_require_tls": False}
+            # PLAIN only: after a refused PLAIN, smtplib retries with LOGIN, which aiosmtpd 1.4
+            # answers with a challenge smtplib never completes (the session times out)
+            kwargs = {"authenticator": authenticator, "auth_require_tls": False, "auth_exclude_mechanism": ["LOGIN"]}
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
 
     def __enter__(self) -> "SmtpServer":
