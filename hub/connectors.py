@@ -180,7 +180,7 @@ class ConnectorService:
         return ConnectorContext(
             name=row.name,
             kind=row.kind,
-            config=cls.Config(**self.values(row)),
+            config=_validate(row.kind, row.name, self.values(row)),
             public_url=st.effective_public_url,
             limits=Limits(max_attachment_bytes=st.max_attachment_bytes, max_body_bytes=st.max_body_bytes),
             state=StateStore(self.rt, row.id, row.state),

@@ -22,10 +22,11 @@ bp = Blueprint("webhooks", __name__)
 log = structlog.get_logger("omnihub.webhooks")
 
 _CACHE_TTL = 2.0
-_cache: dict[str, tuple[float, Connector | None]] = {}
 
 
 def _connector(name: str) -> Connector | None:
+    """The connector row, cached briefly per app (webhooks are the hot path)."""
+    _cache = current_app.extensions.setdefault("omnihub.webhook_cache", {})
     hit = _cache.get(name)
     t = time.monotonic()
     if hit and hit[0] > t:
