@@ -1,14 +1,21 @@
-"""Where the shared third-party corpus lives (``shared/corpus`` beside the repository)."""
+"""The shared corpus of real third-party payloads (../shared/corpus beside the repo)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-
-def _default() -> Path:
-    beside = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-    return beside if beside.exists() else Path("/work/shared/corpus")
+_REPO = Path(__file__).resolve().parents[2]
 
 
-CORPUS = Path(os.environ.get("OMNIHUB_CORPUS", _default()))
+def _find() -> Path:
+    env = os.environ.get("OMNIHUB_CORPUS")
+    if env:
+        return Path(env)
+    for candidate in (_REPO.parent / "shared" / "corpus", Path("/work/shared/corpus")):
+        if candidate.exists():
+            return candidate
+    return _REPO.parent / "shared" / "corpus"
+
+
+CORPUS = _find()
