@@ -61,6 +61,8 @@ class ChannelAdapter:
     idle_gap: ClassVar[timedelta | None] = None
     #: True when poll() does something for this connector
     polls: ClassVar[bool] = False
+    #: participant addresses are email addresses (identities merge with a verified email)
+    addresses_are_emails: ClassVar[bool] = False
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, now
@@ -26,7 +26,10 @@ class Resolution:
 def _email_of(p: Participant) -> str | None:
     if p.verified_email:
         return p.verified_email.lower()
-    if p.channel == "email":
+    import channels  # the registry: capabilities are data on the adapter class
+
+    adapter = channels.REGISTRY.get(p.channel)
+    if adapter is not None and adapter.addresses_are_emails:
         return p.address.lower()
     return None
 
@@ -41,7 +44,7 @@ def resolve_identity(s: Session, p: Participant) -> Identity:
             # The same verified email on another channel is the same customer.
             other = s.scalar(
                 select(Identity)
-                .where(or_(Identity.verified_email == verified, (Identity.channel == "email") & (Identity.address == verified)))
+                .where(Identity.verified_email == verified)  # email identities store their address here
                 .order_by(Identity.id)
                 .limit(1)
             )

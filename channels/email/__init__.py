@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable, Literal
 
 import structlog
@@ -104,6 +104,7 @@ class EmailChannel(ChannelAdapter):
     delivery_receipts = False
     reopen_resolved = True
     polls = True
+    addresses_are_emails = True
 
     #: FolderWatcher class attribute overrides (tests shorten backoff)
     watcher_options: dict[str, Any] = {}
@@ -131,8 +132,9 @@ class EmailChannel(ChannelAdapter):
         raise PayloadInvalid("email: no webhooks; mail arrives through IMAP")
 
     def normalize(self, event: RawEvent) -> list[NormalizedMessage]:
-        received = event.meta.get("received_at") if event.meta else None
-        extra = {k: event.meta[k] for k in ("folder", "uid") if event.meta and k in event.meta}
+        meta = event.meta or {}
+        received = meta.get("internaldate") or meta.get("received_at")  # IMAP INTERNALDATE, else journal time
+        extra = {k: meta[k] for k in ("folder", "uid") if k in meta}
         [msg] = email_normalizer.normalize(
             event.payload,
             connector=self.ctx.name,
@@ -163,8 +165,8 @@ class EmailChannel(ChannelAdapter):
         for t in threads:
             t.join(timeout=10)
 
-    def backfill(self, sink: PollSink, since: datetime | None = None, progress: Callable[[int, int], None] | None = None) -> int:
-        """Offer every message of the folders (or since a date) to the journal; returns the count."""
+    def backfill(self, sink: PollSink, since: date | None = None, progress: Callable[[int, int], None] | None = None) -> int:
+        """Offer every message of the folders (or since a date) to the journal; returns how many were new."""
         return imap.backfill(self.imap_account(), self.config.folders, sink, since=since, progress=progress)
 
     # --- outbound --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
 from imapclient import IMAPClient
@@ -98,7 +98,7 @@ def events_from_fetch(folder: str, uidvalidity: int, response: dict[int, dict[by
                 hook="imap",
                 payload=bytes(raw),
                 content_type="message/rfc822",
-                meta={"folder": folder, "uid": uid, "uidvalidity": uidvalidity, "received_at": _internaldate(data.get(b"INTERNALDATE"))},
+                meta={"folder": folder, "uid": uid, "uidvalidity": uidvalidity, "internaldate": _internaldate(data.get(b"INTERNALDATE"))},
             )
         )
     return out
@@ -252,7 +252,7 @@ def backfill(
     folders: Iterable[str],
     sink: PollSink,
     *,
-    since: datetime | None = None,
+    since: date | None = None,
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 200,
     connect_fn: Callable[[ImapAccount], IMAPClient] = connect,
@@ -260,17 +260,19 @@ def backfill(
     """Offer every message (or those since a date) of the folders to the journal again.
 
     Read-only (EXAMINE, BODY.PEEK): flags, folders and cursors are left alone; the journal's
-    unique external id drops what it already has. ``progress(done, total)`` after each batch.
+    unique external id drops what it already has. ``progress(done, total)`` after each batch
+    (messages read). Returns how many were new to the journal.
     """
     client = connect_fn(account)
     try:
         plan: list[tuple[str, int, list[int]]] = []
         for folder in folders:
             info = client.select_folder(folder, readonly=True)
-            criteria = ["SINCE", since.date()] if since else ["ALL"]
+            day = since.date() if isinstance(since, datetime) else since
+            criteria = ["SINCE", day] if day else ["ALL"]
             plan.append((folder, int(info[b"UIDVALIDITY"]), sorted(client.search(criteria))))
         total = sum(len(uids) for _, _, uids in plan)
-        done = 0
+        done = new = 0
         if progress:
             progress(0, total)
         for folder, validity, uids in plan:
@@ -278,11 +280,11 @@ def backfill(
             for batch in chunks(uids, batch_size):
                 events = events_from_fetch(folder, validity, client.fetch(batch, FETCH_ITEMS))
                 if events:
-                    sink.record(events)
+                    new += len(sink.record(events))
                 done += len(batch)
                 if progress:
                     progress(done, total)
-        return done
+        return new
     finally:
         _logout(client)
 

@@ -51,19 +51,27 @@ def message_id_for(reply: OutboundReply, from_address: str, connector: str) -> s
     return f"<omnihub.r{reply.id}.c{reply.conversation_id}.{salt}@{domain_of(from_address)}>"
 
 
-def token_address(from_address: str, conversation_id: int | str) -> str:
-    """The Reply-To plus-address carrying the conversation token: support+c42@example.com."""
+def conversation_token(reply: OutboundReply) -> str:
+    """The conversation's token (the core's unguessable ``token``; its id as a fallback)."""
+    token = str((reply.conversation_extra or {}).get("token") or reply.conversation_id)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", token):
+        raise PermanentDeliveryError(f"email: conversation token {token[:20]!r} is not usable in an address")
+    return token.lower()
+
+
+def token_address(from_address: str, token: str) -> str:
+    """The Reply-To plus-address carrying the conversation token: support+c<token>@example.com."""
     local, domain = from_address.rsplit("@", 1)
     local = local.split("+", 1)[0]
-    return f"{local}+c{conversation_id}@{domain}"
+    return f"{local}+c{token}@{domain}"
 
 
-def reply_subject(subject: str, conversation_id: int | str, is_reply: bool) -> str:
+def reply_subject(subject: str, token: str, is_reply: bool) -> str:
     subject = one_line(subject) or "Your request"
     if is_reply and not _REPLY_PREFIX.match(subject):
         subject = f"Re: {subject}"
-    if not _TOKEN_SUBJECT.search(subject):
-        subject = f"{subject} [#{conversation_id}]"
+    if f"[#{token}]" not in subject:
+        subject = f"{_TOKEN_SUBJECT.sub('', subject).strip()} [#{token}]"
     return subject
 
 
@@ -87,8 +95,9 @@ def build_reply(
     msg = EmailMessage(policy=SMTP)
     msg["From"] = Address(display_name=one_line(from_name), addr_spec=sender.addr_spec)
     msg["To"] = Address(display_name=one_line(reply.to.name), addr_spec=to.addr_spec)
-    msg["Reply-To"] = Address(display_name=one_line(from_name), addr_spec=token_address(sender.addr_spec, reply.conversation_id))
-    msg["Subject"] = reply_subject(reply.subject, reply.conversation_id, bool(reply.in_reply_to))
+    token = conversation_token(reply)
+    msg["Reply-To"] = Address(display_name=one_line(from_name), addr_spec=token_address(sender.addr_spec, token))
+    msg["Subject"] = reply_subject(reply.subject, token, bool(reply.in_reply_to))
     msg["Date"] = format_datetime(now or datetime.now(timezone.utc))
     msg["Message-ID"] = message_id_for(reply, sender.addr_spec, connector)
     refs = [r for r in dict.fromkeys([*reply.references, *( [reply.in_reply_to] if reply.in_reply_to else [])]) if r]

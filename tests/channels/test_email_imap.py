@@ -61,7 +61,7 @@ def test_append_reaches_the_journal_within_2s_through_idle(dovecot):
     [event] = sink.offered
     assert event.external_id == "<q1@example.org>" and event.content_type == "message/rfc822" and event.hook == "imap"
     assert event.payload.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")  # raw bytes, before normalization
-    assert event.meta["folder"] == "INBOX" and event.meta["uid"] == 1 and event.meta["received_at"]
+    assert event.meta["folder"] == "INBOX" and event.meta["uid"] == 1 and event.meta["internaldate"]
     [msg] = adapter(dovecot).normalize(event)
     assert msg.sender.address == "customer@example.org" and msg.extra["uid"] == 1
 

@@ -39,6 +39,9 @@ def channel(port: int, **overrides) -> EmailChannel:
     return EmailChannel(ConnectorContext(name="mail", kind="email", config=cfg, state=MemoryState()))
 
 
+TOKEN = "7f3a9c01b2de"
+
+
 def reply(**overrides) -> OutboundReply:
     data = dict(
         id=7,
@@ -51,6 +54,7 @@ def reply(**overrides) -> OutboundReply:
         in_reply_to="<q2@example.org>",
         references=("<q1@example.org>", "<omnihub.r6.c42.abc@hub.example>"),
         attachments=(BlobRef("receipt.pdf", "application/pdf", 9, "x", loader=lambda: b"%PDF-1.4\n"),),
+        conversation_extra={"token": TOKEN},
     )
     data.update(overrides)
     return OutboundReply(**data)
@@ -69,8 +73,8 @@ def test_reply_has_threading_headers_token_and_parts(smtp_server):
     assert msg["Message-ID"].startswith("<omnihub.r7.c42.") and msg["Message-ID"].endswith("@hub.example>")
     assert msg["In-Reply-To"] == "<q2@example.org>"
     assert msg["References"].split() == ["<q1@example.org>", "<omnihub.r6.c42.abc@hub.example>", "<q2@example.org>"]
-    assert msg["Reply-To"].addresses[0].addr_spec == "support+c42@hub.example"
-    assert msg["Subject"] == "Re: Withdrawal stuck [#42]"
+    assert msg["Reply-To"].addresses[0].addr_spec == f"support+c{TOKEN}@hub.example"
+    assert msg["Subject"] == f"Re: Withdrawal stuck [#{TOKEN}]"
     assert msg["From"].addresses[0].display_name == "ACME Support"
     assert msg["To"].addresses[0].addr_spec == "customer@example.org"
     assert [p.get_content_type() for p in msg.walk()] == [
@@ -95,12 +99,19 @@ def test_customer_answer_to_our_reply_threads_back(smtp_server):
     msg = email_normalizer.normalize(answer, connector="mail")[0]
     assert msg.in_reply_to == sent.external_id and sent.external_id in msg.references
     assert msg.thread_key == "mail:<q1@example.org>"
-    assert msg.extra["conversation_token"] == "42"
-    rewritten = make_mail("outlook", subject="RE: Withdrawal stuck [#42]", headers={"In-Reply-To": "<LOCAL.outlook.id@outlook.com>"}).replace(
-        b"To: support@hub.example", b"To: ACME Support <support+c42@hub.example>"
+    assert msg.extra["conversation_token"] == TOKEN
+    rewritten = make_mail("outlook", subject=f"RE: Withdrawal stuck [#{TOKEN}]", headers={"In-Reply-To": "<LOCAL.outlook.id@outlook.com>"}).replace(
+        b"To: support@hub.example", f"To: ACME Support <support+c{TOKEN}@hub.example>".encode()
     )
     msg = email_normalizer.normalize(rewritten, connector="mail")[0]
-    assert msg.extra["conversation_token"] == "42" and msg.extra["conversation_token_source"] == "address"
+    assert msg.extra["conversation_token"] == TOKEN and msg.extra["conversation_token_source"] == "address"
+
+
+def test_token_falls_back_to_the_conversation_id_and_refuses_unsafe_tokens(smtp_server):
+    channel(smtp_server.port).send(reply(conversation_extra={}))
+    assert received(smtp_server)["Subject"] == "Re: Withdrawal stuck [#42]"
+    with pytest.raises(PermanentDeliveryError, match="token"):
+        channel(smtp_server.port).send(reply(conversation_extra={"token": "a@b>"}))
 
 
 def test_header_injection_through_name_and_subject_is_impossible(smtp_server):
