@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import signal
 import threading
 import time
@@ -33,6 +35,19 @@ class Sink:
             ids = journal.record(s, self.rt.box, self.connector_id, events, sweep_after=self.rt.settings.sweep_after)
         self.rt.queues.schedule("ingest", ids)
         return ids
+
+
+def _config_stamp(row: Connector) -> float:
+    """Changes when the connector's configuration changes, not when its state (cursors) does.
+
+    (``updated_at`` also moves on every ``ctx.state.set``: using it restarted a polling adapter
+    after each cursor write.)
+    """
+    digest = hashlib.sha256()
+    digest.update(row.kind.encode())
+    digest.update(json.dumps(row.config or {}, sort_keys=True, default=str).encode())
+    digest.update(row.secrets or b"")
+    return float(int.from_bytes(digest.digest()[:6], "big"))
 
 
 class Poller:
@@ -71,7 +86,7 @@ class Poller:
             except Exception:
                 continue
             if getattr(cls, "polls", False):
-                wanted[row.name] = row.updated_at.timestamp() if row.updated_at else 0.0
+                wanted[row.name] = _config_stamp(row)
         for name, (stamp, thread, stop) in list(self.threads.items()):
             if wanted.get(name) != stamp or not thread.is_alive():
                 stop.set()
