@@ -141,3 +141,20 @@ def test_bounce_marks_the_reply_failed_and_auto_replies_open_nothing(mail_hub):
     assert hub.count(InboundEvent, InboundEvent.state == "ignored") == 2  # auto-generated, outside any conversation
     assert len(_conversations(hub)) == 1  # neither the bounce nor the out-of-office opened one
     assert len(smtp.received) == 1  # and nothing answered them
+
+
+def test_backfill_cli_journals_history_once(hub, dovecot):  # noqa: F811
+    from datetime import datetime, timezone
+
+    with dovecot.client() as c:
+        c.append("INBOX", make_mail("old"), msg_time=datetime(2020, 1, 1, tzinfo=timezone.utc))
+        c.multiappend("INBOX", [make_mail(i) for i in range(5)])
+    hub.add_connector("mail", "email", **dovecot.config())
+    out = hub.cli("connectors", "backfill", "mail", "--since", "2025-01-01")
+    assert out.returncode == 0, out.stderr
+    assert "journaled 5 new messages" in out.stdout
+    assert hub.count(InboundEvent) == 5
+    out = hub.cli("connectors", "backfill", "mail")
+    assert out.returncode == 0, out.stderr
+    assert "journaled 1 new messages" in out.stdout  # the rest were already in the journal
+    assert hub.count(InboundEvent) == 6
