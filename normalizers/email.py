@@ -98,15 +98,40 @@ _POLICY = _RawHeaders()
 # --- public API -----------------------------------------------------------------------
 
 
+_MESSAGE_ID_HEADER = re.compile(rb"^message-id[ \t]*:[ \t]*((?:.*)(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
 def external_id_for(raw: bytes) -> str:
-    """The journal key of a raw message: its Message-ID, or sha256 of the bytes without one."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    try:
-        parsed = email.message_from_bytes(head + b"\n\n", policy=_POLICY)
-        mid = _message_id(parsed.get("Message-ID"))
-    except Exception:  # noqa: BLE001 - a header block we cannot parse has no usable id
-        mid = None
-    return mid or "sha256:" + hashlib.sha256(raw).hexdigest()
+    """The journal key of a raw message: its Message-ID, or sha256 of the bytes without one.
+
+    Same answer as ``normalize(raw)[0].external_id``, without parsing the message (the
+    poller calls this for every fetched message).
+    """
+    end = raw.find(b"\r\n\r\n")
+    end_lf = raw.find(b"\n\n")
+    ends = [e for e in (end, end_lf) if e >= 0]
+    head = raw[: min(ends)] if ends else raw
+    found = _MESSAGE_ID_HEADER.search(head)
+    if found:
+        value = found.group(1)
+        if b"=?" not in value and all(b < 0x80 for b in value):
+            text = value.decode("ascii")
+            mid = _MSGID.search(text)
+            if mid:
+                return mid.group(0)
+        else:
+            mid = _message_id(value.decode("ascii", "surrogateescape"))
+            if mid:
+                return mid
+        # an odd value: let the full header parser decide, as normalize() does
+        try:
+            parsed = email.message_from_bytes(head + b"\n\n", policy=_POLICY)
+            mid = _message_id(parsed.get("Message-ID"))
+        except Exception:  # noqa: BLE001 - a header block we cannot parse has no usable id
+            mid = None
+        if mid:
+            return mid
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def normalize(

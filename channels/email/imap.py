@@ -11,6 +11,7 @@ cursor is fetched, in batches.
 from __future__ import annotations
 
 import ssl
+from concurrent.futures import Future, ThreadPoolExecutor
 import threading
 import time
 from dataclasses import dataclass
@@ -168,16 +169,27 @@ class FolderWatcher:
             return 0
         uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
         done = 0
-        for batch in chunks(uids, self.batch_size):
-            events = events_from_fetch(self.folder, validity, client.fetch(batch, FETCH_ITEMS))
-            if events:
-                self.sink.record(events)
-            self.state.set(self._key_uid, batch[-1])
-            self._after_ingest(client, batch)
-            done += len(events)
+        # one-deep pipeline: FETCH batch k+1 while the sink journals batch k; the cursor and
+        # after_ingest for a batch happen only once its record() returned
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-journal-{self.folder}") as pool:
+            pending: tuple[Future, list[int], int] | None = None
+            for batch in chunks(uids, self.batch_size):
+                events = events_from_fetch(self.folder, validity, client.fetch(batch, FETCH_ITEMS))
+                if pending:
+                    done += self._settle(client, *pending)
+                pending = (pool.submit(self.sink.record, events) if events else None, batch, len(events))
+            if pending:
+                done += self._settle(client, *pending)
         if done and self.log:
             self.log.info("imap.ingested", folder=self.folder, count=done, uid=uids[-1] if uids else last_uid)
         return done
+
+    def _settle(self, client: IMAPClient, future: Future | None, batch: list[int], count: int) -> int:
+        if future is not None:
+            future.result()  # journaled (raises what the sink raised)
+        self.state.set(self._key_uid, batch[-1])
+        self._after_ingest(client, batch)
+        return count
 
     def _after_ingest(self, client: IMAPClient, uids: list[int]) -> None:
         if self.after_ingest == "leave" or not uids:

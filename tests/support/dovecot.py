@@ -126,7 +126,7 @@ class Dovecot:
             pgid = os.getpgid(self.proc.pid)
             os.killpg(pgid, signal.SIGTERM)  # the group we created for this server only
             try:
-                self.proc.wait(5)
+                self.proc.wait(2)
             except subprocess.TimeoutExpired:
                 os.killpg(pgid, signal.SIGKILL)
                 self.proc.wait(5)
