@@ -333,7 +333,8 @@ def html_to_text(markup: str) -> str:
 
 def sanitize_html(markup: str) -> str:
     """HTML safe to show an agent: nh3 (ammonia) allow-list, no scripts, no event handlers."""
-    return nh3.clean(markup, link_rel="noopener noreferrer nofollow")
+    # cid: stays so inline images can be mapped to their attachments (content_id)
+    return nh3.clean(markup, link_rel="noopener noreferrer nofollow", url_schemes=set(nh3.ALLOWED_URL_SCHEMES) | {"cid"})
 
 
 # --- the parse ------------------------------------------------------------------------------

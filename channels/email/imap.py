@@ -135,6 +135,7 @@ class FolderWatcher:
         self.log = log
         self.connect = connect_fn
         self.sessions = 0  # sessions opened (tests, metrics)
+        self.idle_rounds = 0  # IDLE commands issued
 
     # --- cursor -----------------------------------------------------------------------------
     @property
@@ -217,6 +218,7 @@ class FolderWatcher:
             self.catch_up(client)
             while not stop.is_set():
                 client.idle()
+                self.idle_rounds += 1
                 started = time.monotonic()
                 changed = False
                 try:

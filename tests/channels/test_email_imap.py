@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from channels.email import EmailChannel
+from channels.email import EmailChannel, imap
 from hub.types import ConnectorContext, MemoryState
 from tests.support.dovecot import dovecot  # noqa: F401 - fixture
 from tests.support.mail import RecordingSink, make_mail
@@ -114,6 +114,20 @@ def test_survives_a_server_restart(dovecot):
         dovecot.append(make_mail("after-restart"))
         assert sink.wait_for(1, timeout=10), "not ingested after the server restarted"
         assert p.ch.watchers[0].sessions >= 2
+
+
+def test_idle_is_reissued_on_the_same_connection(dovecot):
+    sink = RecordingSink()
+    ch = adapter(dovecot)
+    ch.watcher_options = {**ch.watcher_options, "idle_renew": 0.3}  # production: 29 minutes
+    with Poller(ch, sink) as p:
+        p.wait_idle()
+        time.sleep(1.2)
+        dovecot.append(make_mail("late"))
+        assert sink.wait_for(1, timeout=2)
+        [w] = p.ch.watchers
+        assert w.idle_rounds >= 4 and w.sessions == 1
+    assert imap.FolderWatcher.idle_renew <= 29 * 60
 
 
 def test_one_session_per_folder(dovecot):

@@ -232,10 +232,10 @@ def test_conversation_token_from_plus_address_and_subject():
 
 def test_html_is_sanitized_and_rendered_as_text():
     html = '<p onclick="steal()">Hi <b>team</b></p><script>alert(1)</script><blockquote>old</blockquote><a href="javascript:x">l</a>'
-    raw = build(text="", html=html)
+    raw = build(text="", html=html + '<img src="cid:logo@x" alt="logo">')
     msg = one(raw)
     assert "<script" not in msg.html and "onclick" not in msg.html and "javascript:" not in msg.html
-    assert "<b>team</b>" in msg.html
+    assert "<b>team</b>" in msg.html and 'src="cid:logo@x"' in msg.html
     only_html = EmailMessage(policy=SMTP)
     only_html["From"] = "a@example.com"
     only_html.set_content(html, subtype="html")
