@@ -653,7 +653,8 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     sender = senders[0]
     subject = decode_header(msg.get("Subject"), fallback)
     message_id = _message_id(msg.get("Message-ID"))
-    external_id = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+    # the journal's key for these bytes (the poller computes it without parsing): one id per message
+    external_id = external_id_for(raw)
     in_reply_to_all = _message_ids(msg.get("In-Reply-To"))
     references = tuple(dict.fromkeys(_message_ids(" ".join(str(v) for v in (msg.get_all("References") or [])))))
     in_reply_to = in_reply_to_all[-1] if in_reply_to_all else (references[-1] if references else None)

@@ -115,6 +115,8 @@ class FolderWatcher:
     batch_size: int = 200
     backoff_start: float = 1.0
     backoff_max: float = 60.0
+    #: servers without IDLE are polled (a catch-up) this often
+    poll_interval: float = 30.0
 
     def __init__(
         self,
@@ -216,6 +218,12 @@ class FolderWatcher:
         self.sessions += 1
         try:
             self.catch_up(client)
+            if not client.has_capability("IDLE"):
+                if self.log:
+                    self.log.warning("imap.no_idle", folder=self.folder, poll_interval=self.poll_interval)
+                while not stop.wait(self.poll_interval):
+                    self.catch_up(client)
+                return
             while not stop.is_set():
                 client.idle()
                 self.idle_rounds += 1

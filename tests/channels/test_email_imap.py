@@ -10,7 +10,7 @@ import pytest
 
 from channels.email import EmailChannel, imap
 from hub.types import ConnectorContext, MemoryState
-from tests.support.dovecot import dovecot  # noqa: F401 - fixture
+from tests.support.dovecot import dovecot, running_dovecot  # noqa: F401 - fixture
 from tests.support.mail import RecordingSink, make_mail
 
 
@@ -195,3 +195,18 @@ def test_check_reports_a_refused_login_without_the_password(dovecot):
     result = adapter(dovecot, password="wrong-pw-123").check()
     assert not result.ok and "login refused" in result.summary
     assert "wrong-pw-123" not in result.summary
+
+
+def test_a_server_without_idle_is_polled():
+    # Dovecot advertising a capability list without IDLE
+    with running_dovecot("imap_capability = IMAP4rev1 LITERAL+ SASL-IR UIDPLUS MOVE\n") as server:
+        with server.client() as c:
+            assert not c.has_capability("IDLE")
+        sink = RecordingSink()
+        ch = adapter(server)
+        ch.watcher_options = {**ch.watcher_options, "poll_interval": 0.3}
+        with Poller(ch, sink) as p:
+            p.wait_idle()
+            server.append(make_mail("polled"))
+            assert sink.wait_for(1, timeout=3)
+            assert p.ch.watchers[0].idle_rounds == 0 and p.ch.watchers[0].sessions == 1

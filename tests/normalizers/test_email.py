@@ -290,3 +290,34 @@ def test_deeply_nested_message_is_handled():
         assert msg.sender.address == "a@example.com"
     except PayloadInvalid as exc:
         assert re.search(r"nested|parse", str(exc))
+
+
+# --- mutated corpus: hostile bytes never raise anything but PayloadInvalid ----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SEEDS = [p for p in CATALOG if (EMAIL / p).stat().st_size < 60_000][:80]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.sampled_from(_SEEDS or ["missing"]),
+    cut=st.floats(0.0, 1.0),
+    flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=12),
+    insert=st.binary(max_size=40),
+)
+def test_mutated_corpus_messages_never_raise_anything_else(seed, cut, flips, insert):
+    if not _SEEDS:
+        pytest.skip("corpus missing")
+    raw = bytearray((EMAIL / seed).read_bytes())
+    for where, value in flips:
+        if raw:
+            raw[int(where * (len(raw) - 1))] = value
+    pos = int(cut * len(raw))
+    raw = bytes(raw[:pos]) + insert + bytes(raw[pos:]) if cut < 0.5 else bytes(raw[:pos])
+    try:
+        [msg] = email_normalizer.normalize(raw, connector="c", max_attachment_bytes=10_000)
+    except PayloadInvalid:
+        return
+    assert msg.sender.address and msg.external_id == email_normalizer.external_id_for(raw)

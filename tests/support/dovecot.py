@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ class Dovecot:
     user = "alice"
     password = "s3cret-pw"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, extra_config: str = "") -> None:
         self.binary = require_dovecot()
         self.dir = directory
         self.dir.chmod(0o755)
@@ -102,6 +103,7 @@ class Dovecot:
             uid, gid, login_user, internal_user, chroot = me, group, me, me, "  chroot =\n"
         (self.dir / "dovecot.conf").write_text(
             CONFIG.format(d=self.dir, port=self.port, uid=uid, gid=gid, login_user=login_user, internal_user=internal_user, chroot=chroot)
+            + extra_config
         )
 
     def start(self) -> None:
@@ -167,15 +169,24 @@ class Dovecot:
         return cfg
 
 
-@pytest.fixture
-def dovecot():
+@contextmanager
+def running_dovecot(extra_config: str = ""):
     # not tmp_path: pytest's base temp dir is 0700 and Dovecot's unprivileged auth and mail
     # processes must traverse to the passwd-file and the Maildir
+    require_dovecot()
     directory = Path(tempfile.mkdtemp(prefix="omnihub-dovecot-"))
     try:
-        server = Dovecot(directory)
+        server = Dovecot(directory, extra_config)
         server.start()
-        yield server
-        server.stop()
+        try:
+            yield server
+        finally:
+            server.stop()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot():
+    with running_dovecot() as server:
+        yield server
