@@ -79,6 +79,7 @@ _DAEMON_LOCALS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
 _TOKEN_ADDRESS = re.compile(r"^[^@+]+\+c([A-Za-z0-9_-]{1,64})@", re.IGNORECASE)
 _TOKEN_SUBJECT = re.compile(r"\[#([A-Za-z0-9_-]{1,64})\]")
 _MSGID = re.compile(r"<[^<>\s]+>")
+_FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|fw|wg|tr|rv|enc|doorst|vb|i)\s*:", re.IGNORECASE)
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:", re.MULTILINE)
 _WS = re.compile(r"\s+")
@@ -632,7 +633,9 @@ def _conversation_token(msg: email.message.Message, subject: str, fallback: str 
             if m:
                 return m.group(1), "address"
     m = _TOKEN_SUBJECT.search(subject)
-    if m:
+    if m and not _FORWARD_SUBJECT.match(subject):
+        # a forwarded copy of our reply keeps "[#token]" in its subject but starts a new
+        # conversation (a new sender); only replies carry the subject token across
         return m.group(1), "subject"
     return None, None
 

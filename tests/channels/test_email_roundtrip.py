@@ -106,7 +106,7 @@ def test_round_trip_customer_mail_agent_reply_customer_answer(mail_hub):
     assert len(_conversations(hub)) == 2
 
     # a forward from a new sender, without our headers or token, opens a new conversation
-    server.append(make_mail(4, sender="colleague@example.net", subject="Fwd: My withdrawal is stuck", text="FYI, see below."))
+    server.append(make_mail(4, sender="colleague@example.net", subject=f"Fwd: Re: My withdrawal is stuck [#{token}]", text="FYI, see below."))
     wait_until(lambda: len(_conversations(hub)) == 3, timeout=10, message="forward opened a new conversation")
     assert "restarted" not in hub.output("poller") and hub.output("poller").count("poll.start") == 1
 

@@ -230,6 +230,11 @@ def test_conversation_token_from_plus_address_and_subject():
     assert "conversation_token" not in one(build()).extra
 
 
+@pytest.mark.parametrize("subject", ["Fwd: Re: Help [#77]", "FW: Help [#77]", "WG: Help [#77]", "TR: Help [#77]", "RV: Help [#77]"])
+def test_a_forward_does_not_carry_the_subject_token(subject):
+    assert "conversation_token" not in one(build({"Subject": subject})).extra
+
+
 def test_html_is_sanitized_and_rendered_as_text():
     html = '<p onclick="steal()">Hi <b>team</b></p><script>alert(1)</script><blockquote>old</blockquote><a href="javascript:x">l</a>'
     raw = build(text="", html=html + '<img src="cid:logo@x" alt="logo">')
