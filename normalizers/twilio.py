@@ -195,11 +195,21 @@ def _phone_participant(raw: str, params: Mapping[str, str] | None = None, *, nam
     return p if p.channel == SMS else Participant(channel=SMS, address=p.address.split(":", 1)[-1], name=name, extra=p.extra)
 
 
+# Stable extensions for the media types Twilio accepts (mimetypes varies by platform).
+_EXTENSIONS = {
+    "image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+    "audio/mpeg": ".mp3", "audio/ogg": ".ogg", "audio/amr": ".amr", "audio/mp4": ".m4a",
+    "video/mp4": ".mp4", "video/3gpp": ".3gp", "application/pdf": ".pdf",
+    "text/vcard": ".vcf", "text/x-vcard": ".vcf", "text/plain": ".txt",
+}
+
+
 def _media_filename(url: str, content_type: str, index: int) -> str:
     stem = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] or f"media{index}"
     if "." in stem:
         return stem
-    ext = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
+    ctype = content_type.split(";")[0].strip().lower()
+    ext = _EXTENSIONS.get(ctype) or mimetypes.guess_extension(ctype) or ""
     return f"{stem}{ext}"
 
 

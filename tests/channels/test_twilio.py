@@ -269,7 +269,7 @@ def test_inbound_mms_media_fetched_with_credentials_from_twilio_host(twilio_api)
     a.verify("sms", req)
     (msg,) = a.normalize(a.parse("sms", req)[0])
     assert [(att.content_type, att.url) for att in msg.attachments] == [("image/jpeg", url0), ("application/pdf", url1)]
-    assert msg.attachments[0].filename.endswith((".jpg", ".jpeg"))
+    assert [att.filename for att in msg.attachments] == [f"ME{'1' * 32}.jpg", f"ME{'2' * 32}.pdf"]
     assert a.fetch_attachment(msg.attachments[0], max_bytes=1 << 20) == jpeg
     assert a.fetch_attachment(msg.attachments[1], max_bytes=1 << 20) == pdf
     assert twilio_api.media_requests and all(r["authorized"] for r in twilio_api.media_requests)
@@ -293,6 +293,14 @@ def test_media_from_other_hosts_is_refused(url, twilio_api):
     with pytest.raises(PayloadInvalid, match="refused"):
         a.fetch_attachment(Attachment(filename="x", url=url), max_bytes=1000)
     assert twilio_api.media_requests == []
+
+
+def test_media_redirect_off_twilio_is_refused(twilio_api):
+    from normalizers.model import Attachment
+    twilio_api.redirects["/media/moved"] = "http://169.254.169.254/latest/meta-data/"
+    a = make_adapter(twilio_api.base_url)
+    with pytest.raises(PayloadInvalid, match="refused redirect"):
+        a.fetch_attachment(Attachment(filename="x", url=f"{twilio_api.base_url}/media/moved"), max_bytes=1000)
 
 
 def test_media_hosts_are_twilio_and_the_api_base():

@@ -51,6 +51,7 @@ class TwilioApiServer:
     fail_next: list[tuple[int, int | None, str, dict[str, str]]] = field(default_factory=list)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     media_requests: list[dict[str, Any]] = field(default_factory=list)
+    redirects: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -211,6 +212,8 @@ class TwilioApiServer:
             self.media_requests.append({"path": request.path, "authorized": self._authorized(request)})
         if not self._authorized(request):
             return Response("", status=401)
+        if request.path in self.redirects:  # Twilio answers media URLs with a redirect to its CDN
+            return Response("", status=307, headers={"Location": self.redirects[request.path]})
         item = self.media.get(request.path)
         if item is None:
             return Response("", status=404)
