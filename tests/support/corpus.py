@@ -1,10 +1,21 @@
-"""Where the shared corpus of real third-party test material lives."""
+"""The shared corpus of real third-party payloads (../shared/corpus beside the repo)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-CORPUS = Path(os.environ.get("OMNIHUB_CORPUS", Path(__file__).resolve().parents[2].parent / "shared" / "corpus"))
-if not CORPUS.exists() and not os.environ.get("OMNIHUB_CORPUS"):
-    CORPUS = Path("/work/shared/corpus")
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def _find() -> Path:
+    env = os.environ.get("OMNIHUB_CORPUS")
+    if env:
+        return Path(env)
+    for candidate in (_REPO.parent / "shared" / "corpus", Path("/work/shared/corpus")):
+        if candidate.exists():
+            return candidate
+    return _REPO.parent / "shared" / "corpus"
+
+
+CORPUS = _find()
