@@ -49,7 +49,7 @@ class TwilioChannel(ChannelAdapter):
     title = "Twilio (SMS, MMS, WhatsApp, voice)"
     Config = TwilioConfig
     hooks = ("sms", "status", "voice", "recording", "transcription")
-    max_text_length = WHATSAPP_LIMIT * 10  # longer replies are split per channel limit in send()
+    max_text_length = SMS_LIMIT  # per message; longer replies are split in send() (WhatsApp: 4,096)
     supports_threads = False
     supports_attachments = True
     delivery_receipts = True
@@ -70,6 +70,18 @@ class TwilioChannel(ChannelAdapter):
     @property
     def _who(self) -> str:
         return f"twilio connector {self.ctx.name!r}"
+
+    def _call_outcome(self, call_sid: str) -> str | None:
+        """What happened earlier on this call ('voicemail' | 'answered' | None), then forget it.
+
+        The recording / dial callbacks may have reached another web process: a write makes
+        the hub's StateStore re-read the connector's state, so the read below is fresh."""
+        state = self.ctx.state
+        state.set("last_call_ended", call_sid)
+        outcome = state.get(_call_key(call_sid))
+        if outcome is not None:
+            state.set(_call_key(call_sid), None)
+        return outcome
 
     # --- inbound ---------------------------------------------------------------------
     def verify(self, hook: str, request: WebhookRequest) -> None:
@@ -113,7 +125,7 @@ class TwilioChannel(ChannelAdapter):
             status = params.get("CallStatus", "").lower()
             if status not in tw.FINAL_CALL_STATUSES:
                 return []
-            return event(f"{call_sid}:call-{status}", call_outcome=self.ctx.state.get(_call_key(call_sid)))
+            return event(f"{call_sid}:call-{status}", call_outcome=self._call_outcome(call_sid))
         if hook == "voice":
             call_sid = need("CallSid")
             if args.get("step") == "dial":
@@ -182,11 +194,7 @@ class TwilioChannel(ChannelAdapter):
     def normalize(self, event: RawEvent) -> list[NormalizedMessage]:
         received = event.meta.get("received_at") if event.meta else None
         when = datetime.fromisoformat(received) if isinstance(received, str) else received
-        outcome = event.meta.get("call_outcome") if event.meta else None
-        if event.hook == "status" and outcome is None:
-            params = tw.parse_payload(event.payload, event.content_type)
-            if params.get("CallSid") and not params.get("MessageSid"):
-                outcome = self.ctx.state.get(_call_key(params["CallSid"]))
+        outcome = event.meta.get("call_outcome") if event.meta else None  # decided in parse()
         return tw.normalize(
             event.hook,
             event.payload,
@@ -268,22 +276,31 @@ class TwilioChannel(ChannelAdapter):
             if media_urls:
                 requests_[0]["media_url"] = media_urls[:10]
         client = self.client()
+        # A split reply records each part's sid as it goes, so a retry after a partial
+        # failure sends only the missing parts (the write first refreshes the state snapshot).
+        multi = len(requests_) > 1
+        parts_key = f"reply:{reply.id}:parts"
+        done: list[str] = []
+        if multi:
+            self.ctx.state.set("last_split_reply", reply.id)
+            done = list(self.ctx.state.get(parts_key) or [])
         sids: list[str] = []
         status = "queued"
         for i, params in enumerate(requests_):
-            key = f"reply:{reply.id}:part:{i}"
-            done = self.ctx.state.get(key)
-            if done:  # sent before a crash/retry: never send a part twice
-                sids.append(done)
+            if i < len(done):
+                sids.append(done[i])
                 continue
             try:
                 message = client.messages.create(**params)
             except (TwilioException, requests.RequestException) as exc:
                 raise api.translate(exc, self._who) from None
-            self.ctx.state.set(key, message.sid)
             sids.append(message.sid)
+            if multi:
+                self.ctx.state.set(parts_key, list(sids))
             if i == 0:
                 status = message.status or "queued"
+        if multi:
+            self.ctx.state.set(parts_key, None)
         detail: dict[str, Any] = {"channel": channel, "parts": len(sids)}
         if not_sent:
             detail["attachments_not_sent"] = not_sent

@@ -479,6 +479,7 @@ def test_voicemail_then_transcription_edit_and_no_missed_call():
     assert vm.thread_key == f"tw:{CUSTOMER}>{OUR}"  # same conversation as SMS with this number
     (att,) = vm.attachments
     assert att.url == rec_url + ".mp3" and att.content_type == "audio/mpeg" and vm.extra["duration"] == 42
+    assert vm.subject == "Voicemail (0:42)" and vm.text == ""  # the transcript arrives later
     # transcription arrives later
     tr = signed_request(
         a.ctx.webhook_url("transcription"),
@@ -498,6 +499,7 @@ def test_voicemail_then_transcription_edit_and_no_missed_call():
     (sev,) = a.parse("status", done)
     assert sev.external_id == f"{CALL}:call-completed" and sev.meta["call_outcome"] == "voicemail"
     assert a.normalize(sev) == []
+    assert a.ctx.state.get(f"call:{CALL}") is None  # forgotten once the call ended
 
 
 @pytest.mark.parametrize("status,why", [("completed", "hung up"), ("busy", "busy"), ("no-answer", "nobody answered"), ("canceled", "hung up")])
@@ -685,10 +687,11 @@ def test_retry_after_partial_send_never_duplicates_a_part(adapter, twilio_api):
     with pytest.raises(RetriableDeliveryError):
         adapter.send(reply(text, rid=77))
     (first,) = twilio_api.sent
-    assert adapter.ctx.state.get("reply:77:part:0") == first.sid
+    assert adapter.ctx.state.get("reply:77:parts") == [first.sid]
     result = adapter.send(reply(text, rid=77))  # the retry sends only the missing part
     assert [m.one("Body") for m in twilio_api.sent] == ["a" * 1600, "b" * 100]
     assert result.external_id == first.sid and result.parts == (twilio_api.sent[1].sid,)
+    assert adapter.ctx.state.get("reply:77:parts") is None  # forgotten once complete
 
 
 def test_send_without_token_is_a_config_error(twilio_api):
