@@ -38,6 +38,7 @@ DIAL_TIMEOUT = 20
 # they redirect to Twilio's CDN, which gets no credentials.
 MEDIA_HOSTS = ("api.twilio.com", "*.twilio.com")
 MEDIA_REDIRECT_HOSTS = ("*.twiliocdn.com", "s3-external-1.amazonaws.com")
+SIMULATED_CUSTOMER = "+15005550006"  # Twilio's "valid number" test value
 
 
 def _call_key(call_sid: str) -> str:
@@ -356,6 +357,8 @@ class TwilioChannel(ChannelAdapter):
         cfg = self.config
         whatsapp = options.get("channel") == tw.WHATSAPP or sender_id.startswith("whatsapp:")
         sender = tw.normalize_phone(sender_id.removeprefix("whatsapp:"))
+        if not sender.startswith("+"):  # e.g. the CLI's default "demo-customer": Twilio's test number
+            sender = SIMULATED_CUSTOMER
         to = options.get("to") or (cfg.whatsapp_from if whatsapp and cfg.whatsapp_from else (cfg.numbers[0] if cfg.numbers else ""))
         if not to:
             raise ConfigError(f"{self._who}: set phone_numbers (or pass to=) to simulate a message")

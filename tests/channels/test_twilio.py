@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from channels import REGISTRY
 from channels.twilio import TwilioChannel, TwilioConfig, signature
@@ -544,6 +544,14 @@ def test_simulate_builds_a_correctly_signed_sms():
     other = make_adapter(auth_token="another-token")
     with pytest.raises(SignatureInvalid):
         other.verify(hook, req)
+
+
+def test_simulate_with_a_non_phone_sender_uses_a_test_number():
+    a = make_adapter()
+    hook, headers, body = a.simulate("hi", "demo-customer")
+    req = WebhookRequest("POST", a.ctx.webhook_url(hook), "/webhooks/tw/sms", CaseInsensitiveDict(headers), body)
+    a.verify(hook, req)
+    assert a.normalize(a.parse(hook, req)[0])[0].sender.address == "+15005550006"
 
 
 def test_simulate_whatsapp():

@@ -8,12 +8,11 @@ from urllib.parse import urlencode
 
 import pytest
 
+from channels.twilio import signature
 from hub.models import InboundEvent, Message
 from tests.support.hub import wait_until
 from tests.support.twilio_api import TwilioApiServer
 from tests.support.twilio_webhooks import call_params, inbound_sms
-
-from channels.twilio import signature
 
 ACCOUNT_SID = "AC" + "fedcba9876543210" * 2
 TOKEN = "5c1a0f0e2d3b4a59687766554433a2b1"
@@ -137,6 +136,11 @@ def test_opt_out_then_reply_fails_with_reason_and_nothing_is_sent(phone_hub, twi
     rid2 = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Welcome back"}).get_json()["id"]
     wait_until(lambda: reply_state(hub, rid2)["state"] == "queued")
     assert [m.one("Body") for m in twilio_api.sent] == ["Welcome back"] and twilio_api.violations == []
+    # the customer calls and hangs up during the greeting: a missed call in the same conversation
+    assert post_twilio(hub, "voice", call_params(CALL, CUSTOMER, OUR, ACCOUNT_SID)).status_code == 200
+    assert post_twilio(hub, "status", call_params(CALL, CUSTOMER, OUR, ACCOUNT_SID, "completed", CallDuration="4")).status_code == 200
+    msgs = wait_until(lambda: [m for m in conversation(hub, conv["id"])["messages"] if m["kind"] == "missed_call"], message="missed call")
+    assert msgs[0]["subject"] == "Missed call" and "hung up" in msgs[0]["text"]
 
 
 def test_forged_replayed_and_wrong_url_signatures_get_403_and_store_nothing(make_hub, twilio_api):
@@ -149,7 +153,7 @@ def test_forged_replayed_and_wrong_url_signatures_get_403_and_store_nothing(make
         post_twilio(hub, "sms", pairs, token="0" * 32),  # forged with another token
         post_twilio(hub, "sms", pairs, sign_url=f"{public}/webhooks/other/sms"),  # replayed from another connector
         post_twilio(hub, "sms", pairs, sign_url=f"{public.replace('http://', 'https://')}/webhooks/phone/sms"),
-        post_twilio(hub, "sms", pairs, sign_url=f"http://127.0.0.1:8000/webhooks/phone/sms"),  # not the public URL
+        post_twilio(hub, "sms", pairs, sign_url="http://127.0.0.1:8000/webhooks/phone/sms"),  # not the public URL
         post_twilio(hub, "status", pairs, sign_url=f"{public}/webhooks/phone/sms"),  # hook swapped
         hub.client.post("/webhooks/phone/sms", data=urlencode(pairs), headers={"Content-Type": "application/x-www-form-urlencoded"}),
     ]
