@@ -167,3 +167,17 @@ def test_forged_replayed_and_wrong_url_signatures_get_403_and_store_nothing(make
     # the genuine request still works
     assert post_twilio(hub, "sms", pairs).status_code == 200
     assert hub.count(InboundEvent) == 1
+
+
+def test_check_through_the_api_reports_account_and_webhook_urls(make_hub, twilio_api):
+    hub = make_hub()
+    hub.add_connector("phone", "twilio", account_sid=ACCOUNT_SID, auth_token=TOKEN, phone_numbers=OUR,
+                      api_base_url=twilio_api.base_url)
+    public = hub.settings.effective_public_url
+    twilio_api.numbers[OUR] = {"sms_url": f"{public}/webhooks/phone/sms", "voice_url": f"{public}/webhooks/phone/voice",
+                               "status_callback": f"{public}/webhooks/phone/status"}
+    res = hub.api("POST", "/api/v1/connectors/phone/check").get_json()
+    assert res["ok"] is True, res
+    assert f"{public}/webhooks/phone/voice" in res["summary"] and res["details"]["numbers"][OUR]["ok"] is True
+    shown = hub.api("GET", "/api/v1/connectors/phone").get_json()
+    assert TOKEN not in str(shown)  # the auth token is never shown
