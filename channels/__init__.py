@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from channels.api import ApiChannel
 from channels.base import ChannelAdapter
+from channels.x import XChannel
 
 REGISTRY: dict[str, type[ChannelAdapter]] = {
     ApiChannel.kind: ApiChannel,
+    XChannel.kind: XChannel,
 }
