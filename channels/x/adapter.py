@@ -309,14 +309,16 @@ class XChannel(ChannelAdapter):
                 dm_error = exc
         pointed_key = f"moved_to_dm.{conversation}"
         pointer = state.get(pointed_key)
-        if not pointer:
-            pointer = self._post_thread(progress_key, [POINTER_ASK if dm_error else POINTER_SENT], target)[0]
-            state.set(pointed_key, pointer)
+        ours = None
+        if not pointer or (state.get(progress_key) or {}).get("posted"):
+            # first public answer in this conversation (or a retry of the reply that posted it)
+            ours = self._post_thread(progress_key, [POINTER_ASK if dm_error else POINTER_SENT], target)[0]
+            state.set(pointed_key, ours)
         if dm_error:
             raise PermanentDeliveryError(f"{dm_error} (a public reply asked the customer to DM us)")
         return SendResult(
             f"dm:{progress['dm']}",
-            parts=(f"tweet:{pointer}",) if progress.get("posted") else (),
+            parts=(f"tweet:{ours}",) if ours else (),
             detail={"moved_to_dm": True, "dm_conversation_id": progress.get("dm_conversation_id")},
         )
 
