@@ -292,6 +292,7 @@ class XChannel(ChannelAdapter):
                 f"allows {MAX_POST}. Shorten it, or send it as a thread (reply option thread=true)."
             )
         posted = self._post_thread(f"reply.{reply.id}", split_thread(text), target)
+        self.ctx.state.set(f"reply.{reply.id}", None)  # fully sent: the progress is no longer needed
         return SendResult(f"tweet:{posted[0]}", parts=tuple(f"tweet:{t}" for t in posted[1:]))
 
     def _move_to_dm(self, reply: OutboundReply, text: str, *, conversation: str, target: str) -> SendResult:
@@ -316,6 +317,7 @@ class XChannel(ChannelAdapter):
             state.set(pointed_key, ours)
         if dm_error:
             raise PermanentDeliveryError(f"{dm_error} (a public reply asked the customer to DM us)")
+        state.set(progress_key, None)  # fully sent: the progress is no longer needed
         return SendResult(
             f"dm:{progress['dm']}",
             parts=(f"tweet:{ours}",) if ours else (),
@@ -326,14 +328,17 @@ class XChannel(ChannelAdapter):
     def check(self) -> CheckResult:
         client = self.client
         try:
-            body = self._api("get_me", client.get_me, user_auth=self._user_auth, user_fields=["name", "username"])
-        except DeliveryError as exc:
-            return CheckResult(False, str(exc))
-        me = body.get("data") or {}
+            resp = client.get_me(user_auth=self._user_auth, user_fields=["name", "username"])
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            return CheckResult(False, str(delivery_error(exc, who=f"{self.who} get_me", clock=self.clock)))
+        me = resp.json().get("data") or {}
+        # OAuth 1.0a answers say what the app may do: DMs need "read-write-directmessages"
+        access = resp.headers.get("x-access-level")
         details = {
             "user_id": me.get("id"),
             "username": me.get("username"),
             "auth": "oauth1 user context" if self._user_auth else "bearer token",
+            "access_level": access,
             "webhook": self.ctx.webhook_url("activity") if self.config.consumer_secret else "disabled (no consumer_secret)",
         }
         if str(me.get("id")) != self.config.user_id:
@@ -341,6 +346,13 @@ class XChannel(ChannelAdapter):
                 False,
                 f"the credentials belong to @{me.get('username')} (id {me.get('id')}), not user_id "
                 f"{self.config.user_id}: fix user_id or the tokens",
+                details,
+            )
+        if access and "directmessages" not in access:
+            return CheckResult(
+                False,
+                f"authenticated as @{me.get('username')}, but the app's access level is {access!r}: give the "
+                "X app 'Read and write and Direct message' permission and regenerate the access token",
                 details,
             )
         return CheckResult(True, f"authenticated as @{me.get('username')} (id {me.get('id')})", details)

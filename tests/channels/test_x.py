@@ -125,11 +125,20 @@ def test_config_refuses(cfg, problem):
 
 # --- check -----------------------------------------------------------------------------------
 def test_check_calls_get_me(x_api, clock):
-    x_api.expect("GET", "/2/users/me", response=xc.body("test_client_get_me.00"))
+    access = xc.recorded_headers("test_client_get_me.yaml")["x-access-level"]
+    x_api.expect("GET", "/2/users/me", response=xc.body("test_client_get_me.00"), headers={"x-access-level": access})
     result = make_adapter(x_api, clock, user_id=xc.ME_TWEEPYDEV).check()
     assert result.ok, result.summary
     assert "@TweepyDev" in result.summary
+    assert result.details["access_level"] == "read-write-directmessages"
     assert result.details["webhook"].endswith("/webhooks/x-support/activity")
+
+
+def test_check_flags_an_app_without_dm_permission(x_api, clock):
+    access = xc.recorded_headers("test_client_get_users_mentions.yaml")["x-access-level"]  # "read"
+    x_api.expect("GET", "/2/users/me", response=xc.body("test_client_get_me.00"), headers={"x-access-level": access})
+    result = make_adapter(x_api, clock, user_id=xc.ME_TWEEPYDEV).check()
+    assert not result.ok and "Direct message" in result.summary
 
 
 def test_check_reports_wrong_user_id_and_bad_credentials(x_api, clock):
@@ -472,6 +481,8 @@ def test_move_to_dm_first_answer_points_to_dm_publicly(x_api, clock):
     assert result.external_id == "dm:1585800613253812228"
     assert result.parts == ("tweet:1456012973835788293",)
     assert result.detail["moved_to_dm"] is True
+    assert state["moved_to_dm.1578516295611748353"] == "1456012973835788293"
+    assert state["reply.7"] is None  # per-reply progress cleared once fully sent
 
     # the next answer in the same public conversation goes by DM only
     x_api.expect("POST", f"/2/dm_conversations/with/{xc.DM_PEER}/messages", status=201, json_body={"text": "Thanks, fixed."}, response=dm)
@@ -521,6 +532,14 @@ def test_send_errors_are_translated(x_api, clock, status, body, headers, error, 
     assert type(info.value) is error
     if status == 429:
         assert info.value.retry_after == pytest.approx(300)
+
+
+def test_media_is_fetched_only_from_x_hosts(x_api, clock):
+    from normalizers.model import Attachment
+
+    adapter = make_adapter(x_api, clock)
+    with pytest.raises(PayloadInvalid, match="not a provider media host"):
+        adapter.fetch_attachment(Attachment("a.jpg", url=f"{x_api.base_url}/secret.jpg"), 1000)
 
 
 def test_unroutable_thread_is_permanent(x_api, clock):

@@ -80,3 +80,12 @@ def activity(kind: str) -> dict[str, Any]:
 def crc_vector() -> dict[str, str]:
     data = json.loads((X / "twitter_account_activity_documented_examples.json").read_text())
     return data["crc"]["self_computed_vector_NOT_FROM_SOURCE"]
+
+
+def recorded_headers(cassette: str, index: int = 0) -> dict[str, str]:
+    """Response headers of one recorded interaction (first value of each)."""
+    import yaml
+
+    data = yaml.safe_load((CASSETTES / cassette).read_text())
+    headers = data["interactions"][index]["response"]["headers"]
+    return {k.lower(): v[0] for k, v in headers.items()}
