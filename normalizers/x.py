@@ -284,7 +284,9 @@ def _v2_dm(env: Mapping[str, Any], connector: str) -> list[NormalizedMessage]:
     includes = env.get("includes") or {}
     users = {u["id"]: u for u in includes.get("users") or ()}
     conv = str(ev.get("dm_conversation_id") or dm_conversation_key(sender, me))
-    text = _expand_urls(ev.get("text") or "", (ev.get("entities") or {}).get("urls") or ())
+    # the DmEvent schema carries url entities at the top level ("urls"), tweets under "entities"
+    urls = ev.get("urls") or (ev.get("entities") or {}).get("urls") or ()
+    text = _expand_urls(ev.get("text") or "", urls)
     media = [_v2_media(m) for m in includes.get("media") or ()]
     extra: dict[str, Any] = {"public": False, "dm_event_id": eid, "dm_conversation_id": conv}
     if ev.get("referenced_tweets"):

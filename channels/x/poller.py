@@ -16,7 +16,7 @@ import tweepy
 
 from channels.x.api import RateLimits, delivery_error
 from hub.errors import error_for_status
-from hub.types import PollSink, RawEvent, StateStore, StopEvent
+from hub.types import PollSink, RawEvent, StateStore
 from normalizers.x import v2_envelope
 
 TWEET_FIELDS = [

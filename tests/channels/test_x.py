@@ -17,7 +17,7 @@ import channels
 from channels.x import XChannel, XConfig
 from channels.x import webhook as x_webhook
 from channels.x.adapter import POINTER_ASK, POINTER_SENT
-from channels.x.poller import DM_EVENT_FIELDS, MIN_429_WAIT, TWEET_FIELDS
+from channels.x.poller import MIN_429_WAIT
 from channels.x.text import post_length, split_thread
 from hub.errors import AuthError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, SignatureInvalid
 from hub.types import CaseInsensitiveDict, ConnectorContext, MemoryState, OutboundReply, WebhookRequest

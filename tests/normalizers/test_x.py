@@ -163,12 +163,15 @@ def test_dm_without_conversation_field_gets_the_same_key():
     assert x.normalize(dm_env(ev), connector="c")[0].thread_key == f"dm:{xc.DM_CONVERSATION}"
 
 
-def test_dm_media_and_own_and_join_events():
-    ev = {"id": "1585800613253812228", "event_type": "MessageCreate", "text": "screenshot https://t.co/abc", "sender_id": xc.ME_TWEEPYDEV,
-          "attachments": {"media_keys": ["3_1585800600000000000"]}}
+def test_dm_media_urls_and_own_and_join_events():
+    ev = {"id": "1585800613253812228", "event_type": "MessageCreate", "text": "see https://t.co/x1 screenshot https://t.co/abc",
+          "sender_id": xc.ME_TWEEPYDEV, "attachments": {"media_keys": ["3_1585800600000000000"]},
+          "urls": [{"url": "https://t.co/x1", "expanded_url": "https://etherscan.io/tx/0xabc"},
+                   {"url": "https://t.co/abc", "expanded_url": "https://x.com/messages/media/1", "media_key": "3_1585800600000000000"}]}
     includes = {"media": [{"media_key": "3_1585800600000000000", "type": "photo", "url": "https://ton.twitter.com/1.1/ton/data/dm/1/2/abc.jpg"}]}
     [msg] = x.normalize(x.v2_envelope("dm_event", ev, includes, xc.DM_PEER), connector="c")
     assert msg.attachments[0].url == "https://ton.twitter.com/1.1/ton/data/dm/1/2/abc.jpg"
+    assert msg.text == "see https://etherscan.io/tx/0xabc screenshot"
     assert x.normalize(dm_env(ev, me=xc.ME_TWEEPYDEV), connector="c") == []
     join = {"id": "1585800614365339652", "event_type": "ParticipantsJoin", "sender_id": xc.ME_TWEEPYDEV, "participant_ids": ["145336962"]}
     assert x.normalize(dm_env(join), connector="c") == []
