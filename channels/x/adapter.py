@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, model_validator
 from channels.base import ChannelAdapter
 from channels.x import webhook
 from channels.x.api import delivery_error, make_client
-from channels.x.poller import Poller, Stopped
+from channels.x.poller import Poller, RateLimited
 from channels.x.text import MAX_POST, post_length, split_thread
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, SignatureInvalid
 from hub.net import fetch_limited
@@ -190,47 +190,60 @@ class XChannel(ChannelAdapter):
             return stop.is_set()
         return stop.wait(seconds)
 
-    def poller(self, stop: StopEvent) -> Poller:
+    def poller(self) -> Poller:
         client = self.client
         return Poller(
             client,
             user_id=self.config.user_id,
             user_auth=self._user_auth,
             state=self.ctx.state,
-            wait=lambda s: self._wait(s, stop),
             clock=self.clock,
             who=self.who,
             log=self.log,
         )
 
-    def poll_once(self, sink: PollSink, stop: StopEvent, poller: Poller | None = None) -> int:
+    def poll_once(self, sink: PollSink, poller: Poller | None = None) -> int:
         """One pass: mentions, then DM events. Raises the first provider error after both ran."""
-        poller = poller or self.poller(stop)
+        poller = poller or self.poller()
         recorded, first_error = 0, None
         for step in (poller.mentions, poller.dm_events):
             try:
                 recorded += step(sink)
             except DeliveryError as exc:
-                self.log.warning("x.poll_failed", step=step.__name__, error=str(exc))
                 first_error = first_error or exc
         if first_error:
             raise first_error
         return recorded
 
     def poll(self, sink: PollSink, stop: StopEvent) -> None:
-        poller = self.poller(stop)  # one Poller: rate-limit windows survive between passes
-        failures = 0
+        """Poll mentions and DM events, each on its own schedule.
+
+        An endpoint whose rate-limit window is used up (or that answered 429) waits until
+        its reset while the other keeps polling; a failing endpoint backs off (2x, 4x ...
+        poll_interval, at most 15 min). Every wait is interruptible by ``stop``.
+        """
+        poller = self.poller()  # one Poller: rate-limit windows survive between passes
+        steps = {"mentions": poller.mentions, "dm_events": poller.dm_events}
+        due = dict.fromkeys(steps, 0.0)
+        failures = dict.fromkeys(steps, 0)
+        interval = self.config.poll_interval
         while not stop.is_set():
-            try:
-                self.poll_once(sink, stop, poller)
-                failures = 0
-            except Stopped:
-                return
-            except DeliveryError:
-                failures += 1
-            interval = self.config.poll_interval
-            delay = interval if not failures else min(interval * 2 ** min(failures, 6), 900.0)
-            if self._wait(delay, stop):
+            for name, step in steps.items():
+                if due[name] > self.clock() or stop.is_set():
+                    continue
+                try:
+                    step(sink)
+                    failures[name] = 0
+                    due[name] = self.clock() + interval
+                except RateLimited as exc:
+                    self.log.info("x.rate_limited", endpoint=name, seconds=round(exc.until - self.clock(), 1))
+                    due[name] = exc.until
+                except DeliveryError as exc:
+                    failures[name] += 1
+                    self.log.warning("x.poll_failed", endpoint=name, failures=failures[name], error=str(exc))
+                    due[name] = self.clock() + min(interval * 2 ** min(failures[name], 6), 900.0)
+            # never a tight loop: at least one second between rounds
+            if self._wait(max(1.0, min(due.values()) - self.clock()), stop):
                 return
 
     # --- sending -----------------------------------------------------------------------------

@@ -75,6 +75,13 @@ def make_client(config: Any) -> tuple[tweepy.Client, bool]:
 class Window:
     remaining: int | None = None
     reset: float | None = None
+    refusals: int = 0  # consecutive 429s
+
+
+#: after a 429 whose reset time is missing or already past: never retry sooner than this,
+#: doubling with each consecutive refusal up to MAX_429_WAIT
+MIN_429_WAIT = 5.0
+MAX_429_WAIT = 900.0
 
 
 class RateLimits:
@@ -83,23 +90,31 @@ class RateLimits:
     def __init__(self) -> None:
         self.windows: dict[str, Window] = {}
 
-    def update(self, endpoint: str, headers: Mapping[str, str], *, exhausted: bool = False) -> None:
+    def update(self, endpoint: str, headers: Mapping[str, str]) -> None:
+        """Record a successful response's budget."""
         win = self.windows.setdefault(endpoint, Window())
+        win.refusals = 0
         remaining, reset = headers.get("x-rate-limit-remaining"), headers.get("x-rate-limit-reset")
-        if remaining is not None and str(remaining).isdigit():
-            win.remaining = int(remaining)
-        if reset is not None and str(reset).isdigit():
-            win.reset = float(reset)
-        if exhausted:
-            win.remaining = 0
+        win.remaining = int(remaining) if remaining is not None and str(remaining).isdigit() else None
+        win.reset = float(reset) if reset is not None and str(reset).isdigit() else None
 
-    def delay(self, endpoint: str, now: float) -> float:
-        """Seconds to wait before calling endpoint again (0 when budget is left)."""
+    def refused(self, endpoint: str, headers: Mapping[str, str], now: float) -> float:
+        """Record a 429; return the time (epoch seconds) before which not to call again."""
+        win = self.windows.setdefault(endpoint, Window())
+        win.refusals += 1
+        reset = headers.get("x-rate-limit-reset")
+        floor = now + min(MIN_429_WAIT * 2 ** (win.refusals - 1), MAX_429_WAIT)
+        win.remaining = 0
+        win.reset = max(float(reset) if reset is not None and str(reset).isdigit() else 0.0, floor)
+        return self.not_before(endpoint, now)
+
+    def not_before(self, endpoint: str, now: float) -> float:
+        """The earliest time to call endpoint (now when budget is left)."""
         win = self.windows.get(endpoint)
         if not win or win.remaining is None or win.remaining > 0 or win.reset is None:
-            return 0.0
+            return now
         # +1 s: the window resets *at* that second; X's clock and ours are not in lockstep
-        return max(0.0, win.reset - now + 1.0)
+        return max(now, win.reset + 1.0)
 
 
 def describe(exc: tweepy.HTTPException) -> str:

@@ -1,4 +1,4 @@
-"""Polling mentions and DM events with persisted cursors and rate-limit waits.
+"""Polling mentions and DM events with persisted cursors, within X's rate limits.
 
 Cursors live in the connector's state store so a restarted poller neither misses nor
 repeats: ``mentions.since_id`` / ``dm.newest_id`` are the high-water marks of completed
@@ -15,7 +15,7 @@ import requests
 import tweepy
 
 from channels.x.api import RateLimits, delivery_error
-from hub.errors import error_for_status
+from hub.errors import RetriableDeliveryError
 from hub.types import PollSink, RawEvent, StateStore
 from normalizers.x import v2_envelope
 
@@ -35,17 +35,18 @@ DM_EVENT_FIELDS = [
 ]
 DM_EXPANSIONS = ["attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id"]
 
-#: after a 429 whose reset time is missing or already past: never retry sooner than this
-MIN_429_WAIT = 5.0
-MAX_429_RETRIES = 5
+class RateLimited(RetriableDeliveryError):
+    """An endpoint's window is used up: call it again at ``until`` (epoch seconds)."""
 
-
-class Stopped(Exception):
-    """The stop event was set while waiting."""
+    def __init__(self, endpoint: str, until: float, now: float) -> None:
+        super().__init__(f"X rate limit for {endpoint}: next call in {until - now:.0f} s", retry_after=until - now)
+        self.endpoint = endpoint
+        self.until = until
 
 
 class Poller:
-    """One pass over mentions and DM events; waits (interruptibly) for rate limits."""
+    """Passes over mentions and DM events; an endpoint whose window is used up raises
+    RateLimited (its pass resumes from the saved page later) instead of being called."""
 
     def __init__(
         self,
@@ -54,7 +55,6 @@ class Poller:
         user_id: str,
         user_auth: bool,
         state: StateStore,
-        wait: Callable[[float], bool],
         clock: Callable[[], float],
         who: str,
         log: Any = None,
@@ -63,7 +63,6 @@ class Poller:
         self.user_id = str(user_id)
         self.user_auth = user_auth
         self.state = state
-        self.wait = wait  # wait(seconds) -> True when stopped
         self.clock = clock
         self.who = who
         self.log = log
@@ -71,30 +70,20 @@ class Poller:
 
     # --- transport -------------------------------------------------------------------------
     def call(self, endpoint: str, fn: Callable[..., requests.Response], **params: Any) -> dict[str, Any]:
-        """Call fn within endpoint's rate limit; on 429 wait until the reset and retry."""
-        for _attempt in range(MAX_429_RETRIES):
-            delay = self.limits.delay(endpoint, self.clock())
-            if delay > 0:
-                if self.log:
-                    self.log.info("x.rate_limit_wait", endpoint=endpoint, seconds=round(delay, 1))
-                if self.wait(delay):
-                    raise Stopped
-            try:
-                resp = fn(**params)
-            except tweepy.TooManyRequests as exc:
-                self.limits.update(endpoint, exc.response.headers, exhausted=True)
-                if self.limits.delay(endpoint, self.clock()) < MIN_429_WAIT:
-                    self.limits.windows[endpoint].reset = self.clock() + MIN_429_WAIT
-                continue
-            except (tweepy.TweepyException, requests.RequestException) as exc:
-                raise delivery_error(exc, who=f"{self.who} {endpoint}", clock=self.clock) from None
-            self.limits.update(endpoint, resp.headers)
-            return resp.json()
-        win = self.limits.windows.get(endpoint)
-        retry = max(1.0, win.reset - self.clock()) if win and win.reset else MIN_429_WAIT
-        raise error_for_status(
-            429, f"still rate limited after {MAX_429_RETRIES} waits", who=f"{self.who} {endpoint}", retry_after=retry
-        )  # type: ignore[misc]
+        """Call fn within endpoint's rate limit (raise RateLimited when it is used up)."""
+        now = self.clock()
+        until = self.limits.not_before(endpoint, now)
+        if until > now:
+            raise RateLimited(endpoint, until, now)
+        try:
+            resp = fn(**params)
+        except tweepy.TooManyRequests as exc:
+            now = self.clock()
+            raise RateLimited(endpoint, self.limits.refused(endpoint, exc.response.headers, now), now) from None
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            raise delivery_error(exc, who=f"{self.who} {endpoint}", clock=self.clock) from None
+        self.limits.update(endpoint, resp.headers)
+        return resp.json()
 
     # --- mentions --------------------------------------------------------------------------
     def mentions(self, sink: PollSink) -> int:

@@ -17,7 +17,6 @@ import channels
 from channels.x import XChannel, XConfig
 from channels.x import webhook as x_webhook
 from channels.x.adapter import POINTER_ASK, POINTER_SENT
-from channels.x.poller import MIN_429_WAIT
 from channels.x.text import post_length, split_thread
 from hub.errors import AuthError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, SignatureInvalid
 from hub.types import CaseInsensitiveDict, ConnectorContext, MemoryState, OutboundReply, WebhookRequest
@@ -172,7 +171,7 @@ def test_mentions_pages_become_messages_and_since_id_survives_restart(x_api, clo
 
     sink = ListSink()
     adapter = make_adapter(x_api, clock, state)
-    assert adapter.poller(threading.Event()).mentions(sink) == 12
+    assert adapter.poller().mentions(sink) == 12
     ids = [e.external_id for e in sink.events]
     assert ids == [f"tweet:{t['id']}" for t in p1["data"] + p2["data"]]
     assert state["mentions.since_id"] == p1["meta"]["newest_id"] == "1578522401263919106"
@@ -192,7 +191,7 @@ def test_mentions_pages_become_messages_and_since_id_survives_restart(x_api, clo
     # restart: a new adapter with the same state asks only for what is newer
     x_api.expect("GET", mentions_path(), response=EMPTY, args={"since_id": "1578522401263919106", "pagination_token": None})
     again = ListSink()
-    assert make_adapter(x_api, clock, state).poller(threading.Event()).mentions(again) == 0
+    assert make_adapter(x_api, clock, state).poller().mentions(again) == 0
     assert again.events == []
 
 
@@ -204,7 +203,7 @@ def test_interrupted_pagination_resumes_without_repeats(x_api, clock):
     x_api.expect("GET", mentions_path(), status=503, response={"title": "Service Unavailable", "detail": "Service Unavailable", "status": 503})
     sink = ListSink()
     with pytest.raises(RetriableDeliveryError):
-        make_adapter(x_api, clock, state).poller(threading.Event()).mentions(sink)
+        make_adapter(x_api, clock, state).poller().mentions(sink)
     assert len(sink.events) == 2
     assert state["mentions.since_id"] == "1578500000000000000"  # not advanced: pass incomplete
     assert state["mentions.pending"]["next_token"] == p1["meta"]["next_token"]
@@ -212,7 +211,7 @@ def test_interrupted_pagination_resumes_without_repeats(x_api, clock):
     # the restarted poller resumes at page 2 (same since_id), then advances the mark
     x_api.expect("GET", mentions_path(), response=p2, args={"since_id": "1578500000000000000", "pagination_token": p1["meta"]["next_token"]})
     x_api.expect("GET", mentions_path(), response=EMPTY, args={"pagination_token": p2["meta"]["next_token"]})
-    make_adapter(x_api, clock, state).poller(threading.Event()).mentions(sink)
+    make_adapter(x_api, clock, state).poller().mentions(sink)
     ids = [e.external_id for e in sink.events]
     assert len(ids) == len(set(ids)) == 12
     assert state["mentions.since_id"] == "1578522401263919106"
@@ -225,7 +224,7 @@ def test_recorded_page_without_requested_fields_is_journaled_then_refused_by_nor
     x_api.expect("GET", mentions_path(), response=raw)
     sink = ListSink()
     adapter = make_adapter(x_api, clock)
-    adapter.poller(threading.Event()).mentions(sink)
+    adapter.poller().mentions(sink)
     assert len(sink.events) == 10  # nothing is lost: the journal keeps what X sent
     with pytest.raises(PayloadInvalid, match="expansions=author_id"):
         adapter.normalize(sink.events[0])
@@ -245,7 +244,7 @@ def test_dm_events_pages_and_newest_id_cursor(x_api, clock):
 
     sink = ListSink()
     adapter = make_adapter(x_api, clock, state, user_id=support)
-    assert adapter.poll_once(sink, threading.Event()) == 4
+    assert adapter.poll_once(sink) == 4
     assert [e.external_id for e in sink.events] == [f"dm:{e['id']}" for e in p1["data"] + p2["data"]]
     assert state["dm.newest_id"] == "1585823814956482567"
 
@@ -259,7 +258,7 @@ def test_dm_events_pages_and_newest_id_cursor(x_api, clock):
     x_api.expect("GET", mentions_path(support), response=EMPTY)
     x_api.expect("GET", "/2/dm_events", response=p1, args={"pagination_token": None})
     again = ListSink()
-    assert make_adapter(x_api, clock, state, user_id=support).poll_once(again, threading.Event()) == 0
+    assert make_adapter(x_api, clock, state, user_id=support).poll_once(again) == 0
     assert again.events == []
 
 
@@ -267,56 +266,69 @@ def test_own_dms_are_journaled_but_not_normalized(x_api, clock):
     x_api.expect("GET", "/2/dm_events", response=dm_page("test_manage_and_lookup_direct_messages.04") | {"meta": {"result_count": 2}})
     sink = ListSink()
     adapter = make_adapter(x_api, clock, user_id=xc.ME_TWEEPYDEV)  # TweepyDev sent them
-    adapter.poller(threading.Event()).dm_events(sink)
+    adapter.poller().dm_events(sink)
     assert len(sink.events) == 2
     assert [adapter.normalize(e) for e in sink.events] == [[], []]
 
 
 # --- rate limits ----------------------------------------------------------------------------
-def test_429_waits_until_reset_then_retries(x_api, clock):
-    reset = int(NOW + 120)
-    x_api.expect(
-        "GET", mentions_path(), status=429,
-        response={"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
-        headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
-    )
-    x_api.expect("GET", mentions_path(), response=page("test_asyncclient_get_users_mentions.00", [xc.TWITTERDEV]) | {"meta": {"result_count": 2, "newest_id": "1578522401263919106"}})
-    sink = ListSink()
-    make_adapter(x_api, clock).poller(threading.Event()).mentions(sink)
-    assert clock.sleeps == [pytest.approx(121.0)]
-    assert x_api.calls[1].at >= reset  # the retry came only after the window reset
-    assert len(sink.events) == 2
+TOO_MANY = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
 
 
-def test_exhausted_window_waits_before_next_page(x_api, clock):
-    p1 = page("test_asyncclient_get_users_mentions.00", [xc.TWITTERDEV])
-    x_api.expect("GET", mentions_path(), response=p1, headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(NOW + 60))})
-    x_api.expect("GET", mentions_path(), response=EMPTY, args={"pagination_token": p1["meta"]["next_token"]})
-    make_adapter(x_api, clock).poller(threading.Event()).mentions(ListSink())
-    assert clock.sleeps == [pytest.approx(61.0)]
-    assert x_api.calls[1].at >= NOW + 60
-
-
-def test_poll_loop_never_spins_on_429_without_reset(x_api, clock):
-    """429s with no reset header: every wait is at least MIN_429_WAIT; the loop backs off."""
-    body = {"title": "Too Many Requests", "status": 429, "detail": "Too Many Requests", "type": "about:blank"}
-    for _ in range(2):  # two passes: 5 refused tries at mentions each, then DM events
-        for _ in range(5):
-            x_api.expect("GET", mentions_path(), status=429, response=body, headers={"x-rate-limit-reset": None, "x-rate-limit-remaining": None})
-        x_api.expect("GET", "/2/dm_events", response=EMPTY)
+def run_poll(adapter: XApi, clock: FakeClock, sleeps: int) -> None:
+    """adapter.poll() until it has slept ``sleeps`` times (time only moves by sleeping)."""
     stop = threading.Event()
-    adapter = make_adapter(x_api, clock, poll_interval=30)
 
     def sleep(seconds):
         clock.sleep(seconds)
-        if len(clock.sleeps) >= 10:
+        if len(clock.sleeps) >= sleeps:
             stop.set()
 
     adapter.sleep = sleep
     adapter.poll(ListSink(), stop)
-    assert min(clock.sleeps) >= MIN_429_WAIT
-    # 4 waits between the 5 tries, then the poll loop's growing backoff (2 x 30 s, 4 x 30 s)
-    assert clock.sleeps == [pytest.approx(v) for v in (6, 6, 6, 6, 60, 6, 6, 6, 6, 120)]
+
+
+def test_429_waits_until_reset_while_dms_keep_flowing(x_api, clock):
+    reset = int(NOW + 120)
+    x_api.expect("GET", mentions_path(), status=429, response=TOO_MANY,
+                 headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)})
+    x_api.expect("GET", "/2/dm_events", response=EMPTY)  # not blocked by the mentions limit
+    x_api.expect("GET", "/2/dm_events", response=EMPTY)  # poll_interval later
+    x_api.expect("GET", mentions_path(), response=page("test_asyncclient_get_users_mentions.00", [xc.TWITTERDEV]) | {"meta": {"result_count": 2, "newest_id": "1578522401263919106"}})
+    adapter = make_adapter(x_api, clock, poll_interval=100)
+    run_poll(adapter, clock, sleeps=3)
+    assert [c.path for c in x_api.calls] == [mentions_path(), "/2/dm_events", "/2/dm_events", mentions_path()]
+    assert x_api.calls[3].at == reset + 1  # retried only once the window had reset
+    assert clock.sleeps[:2] == [pytest.approx(100), pytest.approx(21)]
+    assert adapter.ctx.state["mentions.since_id"] == "1578522401263919106"
+
+
+def test_exhausted_window_pauses_pagination_and_resumes_at_the_saved_page(x_api, clock):
+    p1 = page("test_asyncclient_get_users_mentions.00", [xc.TWITTERDEV])
+    x_api.expect("GET", mentions_path(), response=p1, headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(NOW + 60))})
+    x_api.expect("GET", "/2/dm_events", response=EMPTY)
+    x_api.expect("GET", mentions_path(), response=EMPTY, args={"pagination_token": p1["meta"]["next_token"]})
+    adapter = make_adapter(x_api, clock, poll_interval=300)
+    run_poll(adapter, clock, sleeps=2)
+    assert clock.sleeps[0] == pytest.approx(61)
+    assert x_api.calls[2].at >= NOW + 60
+    assert adapter.ctx.state["mentions.since_id"] == p1["meta"]["newest_id"]
+
+
+def test_poll_loop_never_spins_on_429_without_reset(x_api, clock):
+    """429s without a reset header: the endpoint backs off 5, 10, 20 ... s; DMs keep their pace."""
+    x_api.expect("GET", mentions_path(), status=429, response=TOO_MANY,
+                 headers={"x-rate-limit-reset": None, "x-rate-limit-remaining": None}, always=True)
+    x_api.expect("GET", "/2/dm_events", response=EMPTY, always=True)
+    run_poll(make_adapter(x_api, clock, poll_interval=30), clock, sleeps=40)
+    assert min(clock.sleeps) >= 1.0
+    at = [c.at for c in x_api.calls if c.path == mentions_path()]
+    gaps = [b - a for a, b in zip(at, at[1:])]
+    assert gaps[:4] == [6, 11, 21, 41]  # MIN_429_WAIT doubling (+1 s margin)
+    assert gaps == sorted(gaps) and max(gaps) <= 901
+    dm_at = [c.at for c in x_api.calls if c.path == "/2/dm_events"]
+    assert all(b - a == 30 for a, b in zip(dm_at, dm_at[1:]))
+    assert len(x_api.calls) < 60  # about 20 minutes of simulated time
 
 
 # --- webhook: CRC and signature --------------------------------------------------------------

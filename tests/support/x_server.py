@@ -87,9 +87,13 @@ class XApi:
         fields: Mapping[str, Iterable[str]] | None = None,
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
+        always: bool = False,
     ) -> None:
-        """Expect the next request (in order); ``args`` value None means "must be absent",
-        ``headers`` value None leaves that response header out."""
+        """Expect the next request (in order; ``always``: any number of times, any order).
+
+        ``args`` value None means "must be absent"; ``headers`` value None leaves that
+        response header out.
+        """
 
         def handler(request: Request) -> Response:
             self._check_auth(request)
@@ -116,7 +120,10 @@ class XApi:
             out = {k: v for k, v in out.items() if v is not None}  # None: header left out
             return Response(json.dumps(response), status=status, headers=out)
 
-        self.server.expect_ordered_request(path, method=method).respond_with_handler(handler)
+        if always:
+            self.server.expect_request(path, method=method).respond_with_handler(handler)
+        else:
+            self.server.expect_ordered_request(path, method=method).respond_with_handler(handler)
 
     def _check_auth(self, request: Request) -> None:
         if self.bearer:
