@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from channels.base import ChannelAdapter
 from channels.x import webhook
-from channels.x.api import delivery_error, make_client
+from channels.x.api import DuplicateContent, delivery_error, make_client
 from channels.x.poller import Poller, RateLimited
 from channels.x.text import MAX_POST, post_length, split_thread
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, SignatureInvalid
@@ -326,8 +326,14 @@ class XChannel(ChannelAdapter):
         ours = None
         if not pointer or (state.get(progress_key) or {}).get("posted"):
             # first public answer in this conversation (or a retry of the reply that posted it)
-            ours = self._post_thread(progress_key, [POINTER_ASK if dm_error else POINTER_SENT], target)[0]
-            state.set(pointed_key, ours)
+            try:
+                ours = self._post_thread(progress_key, [POINTER_ASK if dm_error else POINTER_SENT], target)[0]
+                state.set(pointed_key, ours)
+            except DuplicateContent:
+                # the same fixed text is already there (posted by another worker whose state
+                # we had not seen yet): the customer has the pointer, the DM is what counts
+                self.log.info("x.pointer_already_posted", conversation=conversation)
+                state.set(pointed_key, "duplicate")
         if dm_error:
             raise PermanentDeliveryError(f"{dm_error} (a public reply asked the customer to DM us)")
         state.set(progress_key, None)  # fully sent: the progress is no longer needed

@@ -117,6 +117,10 @@ class RateLimits:
         return max(now, win.reset + 1.0)
 
 
+class DuplicateContent(PermanentDeliveryError):
+    """X refused a post because the account just posted the same text."""
+
+
 def describe(exc: tweepy.HTTPException) -> str:
     messages = "; ".join(str(m) for m in exc.api_messages if m)
     return messages or f"{exc.response.status_code} {exc.response.reason}"
@@ -133,7 +137,7 @@ def delivery_error(exc: Exception, *, who: str, clock: Callable[[], float]) -> D
         text = describe(exc)
         low, codes = text.lower(), set(exc.api_codes)
         if status == 403 and (codes & _DUPLICATE_CODES or "duplicate" in low):
-            return PermanentDeliveryError(
+            return DuplicateContent(
                 f"{who}: X refused the post as duplicate content (X never accepts the same text "
                 f"twice in a row); reword the reply and send it again [{text}]"
             )
