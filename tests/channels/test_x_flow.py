@@ -138,3 +138,21 @@ def test_account_activity_webhook_through_the_core_route(hub):
     assert conv["customer"]["display_name"] == "Jordan Brinks"
     full = hub.api("GET", f"/api/v1/conversations/{conv['id']}").get_json()
     assert [m["text"] for m in full["messages"]] == ["Hello World!"]
+
+
+def test_connector_check_over_the_api_and_secrets_stay_masked(hub, httpserver):
+    access = xc.recorded_headers("test_client_get_me.yaml")["x-access-level"]
+
+    def me(request: Request) -> Response:
+        verify_oauth1(request, CREDS["consumer_secret"], CREDS["access_token_secret"], CREDS["consumer_key"], CREDS["access_token"])
+        return Response(json.dumps(xc.body("test_client_get_me.00")), headers={"x-access-level": access}, content_type="application/json")
+
+    httpserver.expect_request("/2/users/me", method="GET").respond_with_handler(me)
+    hub.add_connector("x-me", "x", **CREDS, user_id=xc.ME_TWEEPYDEV, api_base_url=httpserver.url_for("/").rstrip("/"))
+    resp = hub.api("POST", "/api/v1/connectors/x-me/check")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.get_json()["ok"] is True and "@TweepyDev" in resp.get_json()["summary"]
+    shown = hub.api("GET", "/api/v1/connectors/x-me").get_data(as_text=True)
+    for secret in CREDS.values():
+        assert secret not in shown
+    httpserver.check()
