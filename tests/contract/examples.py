@@ -4,4 +4,11 @@ contract test). Adding an adapter means adding its example here: the test fails 
 EXAMPLES: dict[str, dict] = {
     "api": {"secret": "contract-secret", "callback_url": "http://127.0.0.1:9/cb"},
     "inbox": {},
+    "x": {
+        "consumer_key": "contract-ck",
+        "consumer_secret": "contract-cs",
+        "access_token": "contract-at",
+        "access_token_secret": "contract-ats",
+        "user_id": "4337869213",
+    },
 }
