@@ -59,7 +59,7 @@ class XConfig(AdapterConfig):
     user_id: str = Field(pattern=r"^\d+$", description="numeric id of the support account")
     poll_interval: float = Field(60.0, ge=5, le=3600, description="seconds between polls")
     public_mentions: Literal["reply_publicly", "move_to_dm"] = "move_to_dm"
-    api_base_url: str | None = Field(None, description="another API host (local test server)")
+    api_base_url: str | None = Field(None, pattern=r"^https?://[^/?#]+/?$", description="another API host (local test server)")
 
     @model_validator(mode="after")
     def _credentials(self) -> XConfig:

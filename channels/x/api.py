@@ -14,6 +14,7 @@ handled here:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -21,6 +22,10 @@ import requests
 import tweepy
 
 from hub.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, error_for_status
+
+# tweepy logs every request's headers (a bearer token) and response body at DEBUG:
+# keep it quieter than that whatever the hub's log level is.
+logging.getLogger("tweepy.client").setLevel(logging.INFO)
 
 #: hosts tweepy (and older clients) address
 X_API_HOSTS = ("https://api.twitter.com", "https://api.x.com")

@@ -115,6 +115,7 @@ def test_registered_with_secret_fields():
         ({"user_id": "@support", "bearer_token": "t"}, "user_id"),
         ({"user_id": "1", "bearer_token": "t", "public_mentions": "shout"}, "public_mentions"),
         ({"user_id": "1", "bearer_token": "t", "poll_interval": 0.1}, "poll_interval"),
+        ({"user_id": "1", "bearer_token": "t", "api_base_url": "ftp://x/"}, "api_base_url"),
     ],
 )
 def test_config_refuses(cfg, problem):
@@ -147,6 +148,13 @@ def test_check_reports_wrong_user_id_and_bad_credentials(x_api, clock):
     x_api.expect("GET", "/2/users/me", status=401, response={"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
     bad = make_adapter(x_api, clock, user_id="42").check()
     assert not bad.ok and "credentials" in bad.summary
+
+
+def test_tweepy_debug_logs_stay_off():
+    import logging
+
+    # tweepy would log the Authorization header and response bodies at DEBUG
+    assert logging.getLogger("tweepy.client").getEffectiveLevel() >= logging.INFO
 
 
 def test_oauth2_user_token_goes_as_bearer(httpserver, clock):
