@@ -89,16 +89,16 @@ def split_activity(body: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             "event": ev,
             "users": {k: v for k, v in users.items() if k in wanted},
         }
-        out.append((f"dm:{ev['id']}", env))
+        out.append((f"dm:{_require(ev, 'id', 'direct_message_event')}", env))
     for tweet in body.get("tweet_create_events") or ():
         env = {"source": "activity", "type": "tweet_create", "for_user_id": for_user, "tweet": tweet}
         if "user_has_blocked" in body:
             env["user_has_blocked"] = body["user_has_blocked"]
-        out.append((f"tweet:{tweet.get('id_str') or tweet['id']}", env))
+        out.append((f"tweet:{tweet.get('id_str') or _require(tweet, 'id', 'tweet_create_event')}", env))
     for ev in body.get("tweet_delete_events") or ():
         status = ev.get("status") or {}
         env = {"source": "activity", "type": "tweet_delete", "for_user_id": for_user, "event": ev}
-        out.append((f"tweet-delete:{status['id']}", env))
+        out.append((f"tweet-delete:{_require(status, 'id', 'tweet_delete_event status')}", env))
     return out
 
 

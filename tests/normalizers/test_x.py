@@ -243,3 +243,16 @@ def test_tweet_delete_event():
 @pytest.mark.parametrize("kind", ["direct_message_indicate_typing_events", "direct_message_mark_read_events", "user_event_revoke"])
 def test_other_activity_yields_nothing(kind):
     assert x.split_activity(copy.deepcopy(xc.activity(kind))) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"direct_message_events": [{"type": "message_create", "message_create": {}}]},
+        {"tweet_create_events": [{"text": "no id"}]},
+        {"tweet_delete_events": [{"status": {}}]},
+    ],
+)
+def test_malformed_activity_is_payload_invalid(body):
+    with pytest.raises(PayloadInvalid, match="has no id"):
+        x.split_activity(body)
