@@ -282,6 +282,22 @@ class XChannel(ChannelAdapter):
             self.ctx.state.set(progress_key, {**progress, "posted": posted})
         return posted
 
+    def validate_reply(self, text: str, options: dict[str, Any], thread_key: str | None = None) -> None:
+        """Refuse early what send() would refuse: a public reply over 280 characters unthreaded.
+
+        ``thread_key`` (the conversation's) is needed to know a public thread from a DM;
+        without it only the DM limit is checked here and send() checks the rest.
+        """
+        super().validate_reply(text, options)
+        public = (thread_key or "").startswith("tweet:") and self.config.public_mentions == "reply_publicly"
+        if public and not options.get("thread"):
+            length = post_length(text.strip())
+            if length > MAX_POST:
+                raise PayloadInvalid(
+                    f"a public reply on X allows {MAX_POST} characters as X counts them; this one has "
+                    f"{length}: shorten it or send it as a thread (option thread=true)"
+                )
+
     def send(self, reply: OutboundReply) -> SendResult:
         text = reply.text.strip()
         if not text:

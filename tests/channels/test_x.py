@@ -565,6 +565,18 @@ def test_send_errors_are_translated(x_api, clock, status, body, headers, error, 
         assert info.value.retry_after == pytest.approx(300)
 
 
+def test_validate_reply_refuses_early(x_api, clock):
+    long_text = "word " * 70  # 350 characters
+    publicly = make_adapter(x_api, clock, public_mentions="reply_publicly")
+    with pytest.raises(PayloadInvalid, match="allows 280"):
+        publicly.validate_reply(long_text, {}, thread_key="tweet:1578516220231397376")
+    publicly.validate_reply(long_text, {"thread": True}, thread_key="tweet:1578516220231397376")
+    publicly.validate_reply(long_text, {}, thread_key=f"dm:{xc.DM_CONVERSATION}")  # a DM allows 10,000
+    make_adapter(x_api, clock).validate_reply(long_text, {}, thread_key="tweet:1")  # move_to_dm: goes by DM
+    with pytest.raises(PayloadInvalid, match="10000"):
+        publicly.validate_reply("x" * 10001, {})
+
+
 def test_media_is_fetched_only_from_x_hosts(x_api, clock):
     from normalizers.model import Attachment
 
