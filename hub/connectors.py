@@ -80,6 +80,9 @@ class StateStore:
     def get(self, key: str, default: Any = None) -> Any:
         return self._row_state().get(key, default)
 
+    def delete(self, key: str) -> None:
+        self.set(key, None)
+
     def set(self, key: str, value: Any) -> None:
         with self._lock, self.rt.db.session() as s:
             row = s.get(Connector, self.connector_id, with_for_update=not self.rt.db.is_sqlite)

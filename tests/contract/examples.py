@@ -11,4 +11,11 @@ EXAMPLES: dict[str, dict] = {
         "whatsapp_from": "+14155238886",
         "api_base_url": "http://127.0.0.1:9",
     },
+    "x": {
+        "consumer_key": "contract-ck",
+        "consumer_secret": "contract-cs",
+        "access_token": "contract-at",
+        "access_token_secret": "contract-ats",
+        "user_id": "4337869213",
+    },
 }
