@@ -51,6 +51,7 @@ class TwilioChannel(ChannelAdapter):
     Config = TwilioConfig
     hooks = ("sms", "status", "voice", "recording", "transcription")
     max_text_length = SMS_LIMIT  # per message; longer replies are split in send() (WhatsApp: 4,096)
+    splits_long_text = True
     supports_threads = False
     supports_attachments = True
     delivery_receipts = True
