@@ -8,4 +8,18 @@ EXAMPLES: dict[str, dict] = {
         "imap_host": "imap.example.com", "username": "support@example.com", "password": "imap-secret",
         "smtp_host": "smtp.example.com", "smtp_password": "smtp-secret", "from_address": "support@example.com",
     },
+    "twilio": {
+        "account_sid": "AC0123456789abcdef0123456789abcdef",
+        "auth_token": "contract-auth-token",
+        "phone_numbers": "+14155550100",
+        "whatsapp_from": "+14155238886",
+        "api_base_url": "http://127.0.0.1:9",
+    },
+    "x": {
+        "consumer_key": "contract-ck",
+        "consumer_secret": "contract-cs",
+        "access_token": "contract-at",
+        "access_token_secret": "contract-ats",
+        "user_id": "4337869213",
+    },
 }
