@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from channels.api import ApiChannel
 from channels.base import ChannelAdapter
+from channels.slack import SlackChannel
 
 REGISTRY: dict[str, type[ChannelAdapter]] = {
     ApiChannel.kind: ApiChannel,
+    SlackChannel.kind: SlackChannel,
 }
