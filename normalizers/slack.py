@@ -124,7 +124,7 @@ def ignore_reason(envelope: Mapping[str, Any], selection: Iterable[str] = ("all"
         if why:
             return f"deletion of a {why}"
         return None if (event.get("deleted_ts") or before.get("ts")) else "message_deleted without deleted_ts"
-    if subtype not in MESSAGE_SUBTYPES:
+    if subtype not in MESSAGE_SUBTYPES and subtype != "bot_message":
         return f"housekeeping message ({subtype})"
     why = _bot_reason(event, own)
     if why:
@@ -139,7 +139,8 @@ def ignore_reason(envelope: Mapping[str, Any], selection: Iterable[str] = ("all"
 def _bot_reason(msg: Mapping[str, Any], own: set[str]) -> str | None:
     if msg.get("user") and msg.get("user") in own:
         return "message from our own bot"
-    if msg.get("bot_id") or msg.get("subtype") == "bot_message" or msg.get("bot_profile"):
+    profile = msg.get("bot_profile") if isinstance(msg.get("bot_profile"), dict) else {}
+    if msg.get("bot_id") or msg.get("subtype") == "bot_message" or profile.get("id"):
         return "bot message"
     if msg.get("user") == SLACKBOT:
         return "Slackbot message"
