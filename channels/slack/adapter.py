@@ -322,12 +322,16 @@ class SlackChannel(ChannelAdapter):
         channel, thread_ts = split_thread_key(reply.thread_key)
         author = (reply.author_name or "").strip()
         customize = bool(author) and "chat:write.customize" in self.scopes()
-        text = escape_mrkdwn(reply.text or "")
-        if author and not customize:
-            text = f"*{escape_mrkdwn(author)}*: {text}" if text else f"*{escape_mrkdwn(author)}*"
+        body = escape_mrkdwn(reply.text or "")
+        prefixed = body
+        if author:
+            prefixed = f"*{escape_mrkdwn(author)}*: {body}" if body else f"*{escape_mrkdwn(author)}*"
+        text = body if customize else prefixed
+        if not body.strip() and not reply.attachments:
+            raise PermanentDeliveryError(f"{self.who}: the reply has neither text nor files")
         result: dict[str, Any] = {}
-        if text.strip() or not reply.attachments:
-            kwargs: dict[str, Any] = {"channel": channel, "text": text or " ", "unfurl_links": False}
+        if body.strip():
+            kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
             if thread_ts:
                 kwargs["thread_ts"] = thread_ts
             if customize:
@@ -341,7 +345,7 @@ class SlackChannel(ChannelAdapter):
             if thread_ts:
                 kwargs["thread_ts"] = thread_ts
             if not result:  # files only: the author line goes with them
-                kwargs["initial_comment"] = text
+                kwargs["initial_comment"] = prefixed
             resp = self._api("files_upload_v2", **kwargs)
             file_ids = [f.get("id") for f in resp.get("files") or () if f.get("id")]
         if result.get("ts"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -9,6 +10,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 
 from hub.errors import AuthError, PermanentDeliveryError, error_for_status
+
+CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]{2,}$")
 
 # Web API error codes (https://docs.slack.dev/reference/methods/chat.postMessage#errors)
 # -> what the agent or admin should do about them.
@@ -55,7 +58,7 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
 def split_thread_key(thread_key: str) -> tuple[str, str | None]:
     """``C123:1700000000.000100`` -> (channel, thread_ts); ``D123`` (a DM) -> (channel, None)."""
     channel, _, thread_ts = (thread_key or "").partition(":")
-    if not channel or not channel[:1].isalpha() or (thread_ts and not _looks_like_ts(thread_ts)):
+    if not CHANNEL_ID.match(channel) or (thread_ts and not _looks_like_ts(thread_ts)):
         raise PermanentDeliveryError(f"slack: thread key {thread_key!r} is not <channel>[:<thread_ts>]")
     return channel, thread_ts or None
 
