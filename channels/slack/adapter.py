@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from datetime import timedelta
 from typing import Any
 from urllib.error import URLError
 from urllib.parse import urlsplit
 
+import structlog
 from pydantic import SecretStr, field_validator
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
@@ -57,7 +57,6 @@ from hub.types import (
 from normalizers import slack as slack_normalizer
 from normalizers.model import Attachment, NormalizedMessage
 
-log = logging.getLogger(__name__)
 
 #: how long a users.info / conversations.info answer is trusted (seconds)
 CACHE_TTL = 24 * 3600
@@ -152,6 +151,7 @@ class SlackChannel(ChannelAdapter):
         self.clock = clock or Clock()
         self.polls = self.config.app_token is not None  # instance view: Socket Mode only with an app token
         self._client: WebClient | None = None
+        self.log = ctx.log or structlog.get_logger("omnihub.channels.slack").bind(connector=ctx.name)
 
     # --- plumbing ------------------------------------------------------------------------
     @property
@@ -216,7 +216,7 @@ class SlackChannel(ChannelAdapter):
             return []
         if kind == "app_rate_limited":
             # Slack stopped delivering events for a minute (over 30,000 per hour)
-            log.warning("slack events rate limited", extra={"connector": self.ctx.name})
+            self.log.warning("slack.events_rate_limited")
             return []
         event = data.get("event")
         if not isinstance(event, dict):
@@ -258,7 +258,7 @@ class SlackChannel(ChannelAdapter):
             try:
                 files[fid] = self._api("files_info", file=fid)["file"]
             except (PermanentDeliveryError, RetriableDeliveryError) as exc:
-                log.warning("slack files.info failed", extra={"connector": self.ctx.name, "file": fid, "error": str(exc)})
+                self.log.warning("slack.files_info_failed", file=fid, error=str(exc))
         return slack_normalizer.normalize(
             envelope, connector=self.ctx.name, selection=selection, users=users, files=files
         )
@@ -273,7 +273,7 @@ class SlackChannel(ChannelAdapter):
             user = self._api("users_info", user=user_id)["user"]
         except (PermanentDeliveryError, RetriableDeliveryError) as exc:
             # never block ingestion on a name: the id stands in, and the next message retries
-            log.warning("slack users.info failed", extra={"connector": self.ctx.name, "user": user_id, "error": str(exc)})
+            self.log.warning("slack.users_info_failed", user=user_id, error=str(exc))
             return cached if isinstance(cached, dict) else None
         profile = user.get("profile") or {}
         info = {

@@ -27,8 +27,6 @@ from hub.types import PollSink, StopEvent
 if TYPE_CHECKING:
     from channels.slack.adapter import SlackChannel
 
-log = logging.getLogger(__name__)
-
 
 def handle_request(adapter: SlackChannel, sink: PollSink, client: SocketModeClient, req: SocketModeRequest) -> None:
     """Journal one envelope, then ack it. Raises (no ack) when journaling fails."""
@@ -60,7 +58,7 @@ def run_socket_mode(adapter: SlackChannel, sink: PollSink, stop: StopEvent, *, p
         try:
             handle_request(adapter, sink, c, req)
         except Exception:  # noqa: BLE001 - left unacknowledged on purpose; Slack redelivers
-            log.exception("slack socket mode: envelope not journaled", extra={"connector": adapter.ctx.name})
+            adapter.log.exception("slack.socket_mode.not_journaled", envelope_id=req.envelope_id)
             raise
 
     client.socket_mode_request_listeners.append(on_request)
@@ -73,10 +71,10 @@ def run_socket_mode(adapter: SlackChannel, sink: PollSink, stop: StopEvent, *, p
                 err = delivery_error(exc, who=adapter.who)
                 if isinstance(err, AuthError):
                     raise AuthError(f"{err} (Socket Mode needs an app-level token with connections:write)") from None
-                log.warning("slack socket mode: connect failed, retrying", extra={"connector": adapter.ctx.name, "error": str(err)})
+                adapter.log.warning("slack.socket_mode.connect_failed", error=str(err))
                 stop.wait(getattr(err, "retry_after", None) or 5)
             except OSError as exc:
-                log.warning("slack socket mode: connect failed, retrying", extra={"connector": adapter.ctx.name, "error": str(exc)})
+                adapter.log.warning("slack.socket_mode.connect_failed", error=str(exc))
                 stop.wait(5)
         stop.wait()
     finally:

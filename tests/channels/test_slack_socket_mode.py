@@ -1,0 +1,158 @@
+"""Socket Mode: slack_sdk's built-in SocketModeClient against a local websocket server that
+speaks the documented envelope protocol (https://docs.slack.dev/apis/events-api/using-socket-mode):
+apps.connections.open -> wss url; server says ``hello``; ``events_api`` envelopes carry
+``envelope_id`` + ``payload``; the app acknowledges with ``{"envelope_id": …}``."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+
+import pytest
+from websockets.sync.server import serve
+
+from hub.types import RawEvent
+from tests.channels.test_slack import EVENTS, make
+from tests.support.slack_api import SlackApi
+
+HELLO = {
+    "type": "hello",
+    "num_connections": 1,
+    "debug_info": {"host": "applink-local", "build_number": 1, "approximate_connection_time": 18060},
+    "connection_info": {"app_id": "A0442TUPHGR"},
+}
+
+
+class Sink:
+    """A PollSink recording what was journaled and when; can refuse chosen event ids."""
+
+    def __init__(self, refuse: set[str] = frozenset()) -> None:
+        self.records: list[tuple[float, RawEvent]] = []
+        self.refuse = set(refuse)
+
+    def record(self, events: list[RawEvent]) -> list[int]:
+        for ev in events:
+            if ev.external_id in self.refuse:
+                raise RuntimeError("journal unavailable")
+        now = time.monotonic()
+        self.records.extend((now, ev) for ev in events)
+        return list(range(len(events)))
+
+
+class EnvelopeServer:
+    """Local Socket Mode endpoint: sends hello + queued envelopes, collects acks."""
+
+    def __init__(self, envelopes: list[dict]) -> None:
+        self.envelopes = envelopes
+        self.acks: "queue.Queue[tuple[float, dict]]" = queue.Queue()
+        self.paths: list[str] = []
+        self.server = serve(self._handle, "127.0.0.1", 0, ping_interval=None)
+        self.port = self.server.socket.getsockname()[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _handle(self, conn) -> None:
+        self.paths.append(conn.request.path)
+        conn.send(json.dumps(HELLO))
+        for env in self.envelopes:
+            conn.send(json.dumps(env))
+        try:
+            while True:
+                message = json.loads(conn.recv(timeout=10))
+                self.acks.put((time.monotonic(), message))
+        except Exception:  # noqa: BLE001 - client closed, test over
+            return
+
+    def __enter__(self) -> "EnvelopeServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+def envelope(envelope_id: str, payload: dict, retry_attempt: int = 0) -> dict:
+    return {
+        "envelope_id": envelope_id,
+        "payload": payload,
+        "type": "events_api",
+        "accepts_response_payload": False,
+        "retry_attempt": retry_attempt,
+        "retry_reason": "timeout" if retry_attempt else "",
+    }
+
+
+@pytest.fixture
+def api(httpserver):
+    api = SlackApi(httpserver)
+    yield api
+    assert api.violations == []
+
+
+def run_poller(adapter, sink):
+    stop = threading.Event()
+    thread = threading.Thread(target=adapter.poll, args=(sink, stop), daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def test_socket_mode_journals_then_acks(api):
+    message = json.loads((EVENTS / "messageExample.json").read_bytes())
+    refused = json.loads((EVENTS / "messageIm.json").read_bytes())
+    envelopes = [envelope("e-1", message), envelope("e-2", refused, retry_attempt=1)]
+    sink = Sink(refuse={refused["event_id"]})
+    with EnvelopeServer(envelopes) as ws:
+        api.socket_url = f"ws://127.0.0.1:{ws.port}/link/?ticket=t-1&app_id=A0442TUPHGR"
+        adapter = make({"api_base_url": api.base_url, "app_token": "xapp-test-token"})
+        stop, thread = run_poller(adapter, sink)
+        try:
+            acked_at, ack = ws.acks.get(timeout=10)
+            assert ack == {"envelope_id": "e-1"}
+            with pytest.raises(queue.Empty):  # e-2 was not journaled, so it is not acked
+                ws.acks.get(timeout=1.0)
+        finally:
+            stop.set()
+            thread.join(10)
+    assert not thread.is_alive()
+    assert ws.paths == ["/link/?ticket=t-1&app_id=A0442TUPHGR"]
+    (recorded_at, ev), = sink.records
+    assert recorded_at <= acked_at  # journal first, then ack
+    assert ev.external_id == message["event_id"] and ev.hook == "events" and ev.meta["socket_mode"] is True
+    # the journaled payload is the event_callback itself: the same normalization path as webhooks
+    (msg,) = adapter.normalize(ev)
+    assert msg.external_id == f"{message['event']['channel']}:{message['event']['ts']}"
+    (opened,) = api.called("apps.connections.open")  # with the app-level token (checked by the server)
+
+
+def test_socket_mode_acks_non_event_envelopes_without_journaling(api):
+    slash = {"envelope_id": "e-cmd", "type": "slash_commands", "accepts_response_payload": True,
+             "payload": {"command": "/support", "text": "hi"}}
+    sink = Sink()
+    with EnvelopeServer([slash]) as ws:
+        api.socket_url = f"ws://127.0.0.1:{ws.port}/link/?ticket=t-2"
+        stop, thread = run_poller(make({"api_base_url": api.base_url, "app_token": "xapp-test-token"}), sink)
+        try:
+            _, ack = ws.acks.get(timeout=10)
+        finally:
+            stop.set()
+            thread.join(10)
+    assert ack == {"envelope_id": "e-cmd"} and sink.records == []
+
+
+def test_no_app_token_means_no_socket(api):
+    adapter = make({"api_base_url": api.base_url})
+    stop = threading.Event()
+    stop.set()
+    adapter.poll(Sink(), stop)  # returns at once, connects nowhere
+    assert api.calls == []
+
+
+def test_bad_app_token_is_an_auth_error(api):
+    from hub.errors import AuthError
+
+    api.app_token = "xapp-the-real-one"
+    adapter = make({"api_base_url": api.base_url, "app_token": "xapp-test-token"})
+    with pytest.raises(AuthError, match="connections:write"):
+        adapter.poll(Sink(), threading.Event())
