@@ -1,11 +1,21 @@
-"""Where the shared corpus of real provider payloads lives (../shared/corpus beside the repo)."""
+"""The shared corpus of real third-party payloads (../shared/corpus beside the repo)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-_BESIDE_REPO = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-CORPUS = Path(os.environ.get("OMNIHUB_CORPUS", _BESIDE_REPO))
-if not CORPUS.exists() and "OMNIHUB_CORPUS" not in os.environ:
-    CORPUS = Path("/work/shared/corpus")
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def _find() -> Path:
+    env = os.environ.get("OMNIHUB_CORPUS")
+    if env:
+        return Path(env)
+    for candidate in (_REPO.parent / "shared" / "corpus", Path("/work/shared/corpus")):
+        if candidate.exists():
+            return candidate
+    return _REPO.parent / "shared" / "corpus"
+
+
+CORPUS = _find()
