@@ -458,7 +458,10 @@ class SlackChannel(ChannelAdapter):
             raise ConfigError(f"{self.who}: set signing_secret to simulate signed events")
         now = int(self.clock.now())
         ts = options.get("ts") or f"{time.time():.6f}"
-        channel = options.get("channel") or "C0SIMULATED"
+        selection = self.config.channels
+        ids = [c for c in selection if c not in slack_normalizer.SELECTORS and not c.startswith("D")]
+        channel = options.get("channel") or (ids[0] if ids else "C0SIMULATED")
+        shared = options.get("shared", "shared" in selection and "all" not in selection and not ids)
         event: dict[str, Any] = {
             "type": "message",
             "user": sender_id,
@@ -471,6 +474,8 @@ class SlackChannel(ChannelAdapter):
         }
         if options.get("thread_ts"):
             event["thread_ts"] = options["thread_ts"]
+        if options.get("name"):  # Slack includes user_profile on some message events
+            event["user_profile"] = {"display_name": options["name"], "real_name": options["name"]}
         body = json.dumps(
             {
                 "token": "simulated",
@@ -483,7 +488,7 @@ class SlackChannel(ChannelAdapter):
                 "authorizations": [
                     {"team_id": options.get("team") or "T0SIMULATED", "user_id": options.get("bot_user_id") or "U0SIMBOT", "is_bot": True}
                 ],
-                "is_ext_shared_channel": bool(options.get("shared")),
+                "is_ext_shared_channel": bool(shared),
             }
         ).encode()
         headers = {"Content-Type": "application/json", **sign(self.config.signing_secret.get_secret_value(), body, now)}

@@ -39,8 +39,11 @@ class FixedClock:
         return self.value
 
 
+OFFLINE = "http://127.0.0.1:9/api/"  # nothing listens: a stray Web API call fails fast, never leaves the machine
+
+
 def make(config: dict | None = None, *, clock=None, state=None) -> SlackChannel:
-    cfg = SlackConfig(**{"bot_token": "xoxb-test-token", "signing_secret": SECRET, **(config or {})})
+    cfg = SlackConfig(**{"bot_token": "xoxb-test-token", "signing_secret": SECRET, "api_base_url": OFFLINE, **(config or {})})
     ctx = ConnectorContext(name="acme-slack", kind="slack", config=cfg, state=state if state is not None else MemoryState())
     return SlackChannel(ctx, clock=clock)
 
@@ -149,15 +152,20 @@ def test_no_signing_secret_fails_closed():
         a.verify("events", request(SIGNING["raw_body"].encode(), SIGNING["headers"]))
 
 
-def test_simulate_is_correctly_signed_and_normalizes():
-    a = make()
-    hook, headers, body = a.simulate("my wallet is stuck", "U0CUSTOMER", channel="C0SUPPORT1", thread_ts="1700000000.000100")
+def test_simulate_is_correctly_signed_and_normalizes(api):
+    a = make({"api_base_url": api.base_url})
+    hook, headers, body = a.simulate("my wallet is stuck", "U0CUSTOMER", channel="C0SUPPORT1", thread_ts="1700000000.000100", name="Cas")
     req = request(body, headers)
     a.verify(hook, req)
     (ev,) = a.parse(hook, req)
     (msg,) = a.normalize(ev)
     assert msg.text == "my wallet is stuck" and msg.sender.address == "U0CUSTOMER"
-    assert msg.thread_key == "C0SUPPORT1:1700000000.000100"
+    assert msg.thread_key == "C0SUPPORT1:1700000000.000100" and msg.sender.name == "Cas"
+    # defaults fit the connector's selection, so the simulated message is not filtered out
+    for channels in (["shared"], ["C012AB3CD"], ["all", "dm"]):
+        b = make({"channels": channels, "api_base_url": api.base_url})
+        hook, headers, body = b.simulate("hi", "U0CUSTOMER")
+        assert len(b.normalize(b.parse(hook, request(body, headers))[0])) == 1
     with pytest.raises(SignatureInvalid):
         a.verify(hook, request(body + b" ", headers))
 
@@ -192,7 +200,7 @@ def test_event_callback_is_one_raw_event_keyed_by_event_id():
 
 
 def test_parse_and_ack_are_fast_and_offline():
-    a = make({"api_base_url": "http://127.0.0.1:9/api/"})  # nothing listens: any call would fail
+    a = make()  # api_base_url: nothing listens, so any call would fail
     body = (EVENTS / "message_file_share.json").read_bytes()
     start = time.perf_counter()
     for _ in range(200):
@@ -377,7 +385,7 @@ def test_send_nothing_is_permanent(api, adapter):
 
 
 def test_send_unreachable_is_retriable():
-    a = make({"api_base_url": "http://127.0.0.1:9/api/"})
+    a = make()
     a.ctx.state.set("slack:scopes", {"scopes": ["chat:write"], "fetched": time.time()})
     with pytest.raises(RetriableDeliveryError, match="unreachable"):
         a.send(reply("C043YJGBY49:1663966382.046509"))
