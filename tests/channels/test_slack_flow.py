@@ -138,3 +138,34 @@ def test_url_verification_retries_edits_and_forgeries_through_the_webhook(slack_
     with slack_hub.rt.db.read() as s:
         msg = s.scalar(select(Message).where(Message.external_id == f"{CHANNEL}:{ts}"))
         assert msg.history[0]["text"] == "hello" and msg.history[0]["kind"] == "edit"
+
+
+def test_file_share_downloaded_with_bot_token_within_limits(make_hub, api, httpserver):
+    h = make_hub(max_attachment_bytes=64)
+    h.add_connector("acme-slack", "slack", bot_token=api.bot_token, signing_secret=SECRET, api_base_url=api.base_url)
+    auth = {"Authorization": f"Bearer {api.bot_token}"}
+    httpserver.expect_request("/files-pri/T043DB835ML-F1/download/note.txt", headers=auth).respond_with_data(
+        b"hug a kitten", content_type="text/plain"
+    )
+    httpserver.expect_request("/files-pri/T043DB835ML-F2/download/big.bin", headers=auth).respond_with_data(
+        b"x" * 1000, content_type="application/octet-stream"
+    )
+    env = json.loads((EVENTS / "message_file_share.json").read_bytes())
+    ts = now_ts(-5)
+    env["event"].update(ts=ts, event_ts=ts, user="U023BECGF")
+    real = dict(env["event"]["files"][0])
+    env["event"]["files"] = [
+        {**real, "id": "F1", "name": "note.txt", "url_private_download": httpserver.url_for("/files-pri/T043DB835ML-F1/download/note.txt")},
+        {**real, "id": "F2", "name": "big.bin", "mimetype": "application/octet-stream", "size": 1000,
+         "url_private_download": httpserver.url_for("/files-pri/T043DB835ML-F2/download/big.bin")},
+    ]
+    h.start_worker()
+    assert post(h, json.dumps(env).encode()).status_code == 200
+    (conv,) = wait_until(lambda: conversations(h), message="conversation")
+    (msg,) = h.api("GET", f"/api/v1/conversations/{conv['id']}").get_json()["messages"]
+    atts = {a["filename"]: a for a in msg["attachments"]}
+    assert atts["note.txt"]["stored"] and atts["note.txt"]["size"] == 12 and not atts["note.txt"]["placeholder_reason"]
+    assert h.api("GET", atts["note.txt"]["url"]).get_data() == b"hug a kitten"
+    assert not atts["big.bin"]["stored"]
+    assert "64-byte limit" in atts["big.bin"]["placeholder_reason"]  # kept, visibly, with the reason
+    assert msg["text"] == "message message message"
