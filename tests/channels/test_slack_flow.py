@@ -169,3 +169,23 @@ def test_file_share_downloaded_with_bot_token_within_limits(make_hub, api, https
     assert not atts["big.bin"]["stored"]
     assert "64-byte limit" in atts["big.bin"]["placeholder_reason"]  # kept, visibly, with the reason
     assert msg["text"] == "message message message"
+
+
+def test_socket_mode_in_the_poller_process(hub, api):
+    from tests.channels.test_slack_socket_mode import EnvelopeServer, envelope
+
+    env = event(now_ts(-5), event_id="Ev0SOCKET1", text="hello over a socket")
+    with EnvelopeServer([envelope("env-1", env)]) as ws:
+        api.socket_url = f"ws://127.0.0.1:{ws.port}/link/?ticket=poller"
+        hub.add_connector("acme-slack", "slack", bot_token=api.bot_token, signing_secret=SECRET,
+                          app_token=api.app_token, api_base_url=api.base_url)
+        hub.start_poller()
+        hub.start_worker()
+        _, ack = ws.acks.get(timeout=20)
+        assert ack == {"envelope_id": "env-1"}
+        (conv,) = wait_until(lambda: conversations(hub), message="conversation from Socket Mode")
+        hub.stop_all()
+    assert conv["customer"]["display_name"] == "alice"
+    with hub.rt.db.read() as s:
+        (row,) = s.scalars(select(InboundEvent)).all()
+        assert row.external_id == "Ev0SOCKET1" and row.state == "processed"
