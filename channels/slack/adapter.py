@@ -32,6 +32,7 @@ from channels.slack.web import (
     escape_mrkdwn,
     scopes_from_headers,
     sign,
+    split_text,
     split_thread_key,
 )
 from hub.errors import (
@@ -58,7 +59,11 @@ from normalizers import slack as slack_normalizer
 from normalizers.model import Attachment, NormalizedMessage
 
 
-#: how long a users.info / conversations.info answer is trusted (seconds)
+#: chat.postMessage truncates text past 40,000 characters
+#: (https://docs.slack.dev/reference/methods/chat.postMessage#truncating): split below that,
+#: leaving room for the agent-name prefix
+TEXT_CHUNK = 39000
+#: how long a users.info / auth.test answer is trusted (seconds)
 CACHE_TTL = 24 * 3600
 #: the Events API retries a request not answered with 2xx within 3 s; the v0 signature
 #: timestamp must be within 5 minutes (https://docs.slack.dev/authentication/verifying-requests-from-slack)
@@ -132,9 +137,8 @@ class SlackChannel(ChannelAdapter):
     title = "Slack (channels, Slack Connect, DMs)"
     Config = SlackConfig
     hooks = ("events",)
-    # chat.postMessage truncates text past 40,000 characters
-    # (https://docs.slack.dev/reference/methods/chat.postMessage#truncating)
-    max_text_length = 40000
+    # one post; longer replies are split into several (see TEXT_CHUNK)
+    max_text_length = TEXT_CHUNK
     supports_threads = True
     supports_attachments = True
     delivery_receipts = False
@@ -190,7 +194,7 @@ class SlackChannel(ChannelAdapter):
         except ValueError:
             raise SignatureInvalid(f"{self.who}: malformed X-Slack-Request-Timestamp") from None
         if age > REPLAY_WINDOW:
-            raise SignatureInvalid(f"{self.who}: stale request ({int(age)} s old; replay window is 5 minutes)")
+            raise SignatureInvalid(f"{self.who}: stale request (timestamp {int(age)} s from now; the window is 5 minutes)")
         verifier = SignatureVerifier(self.config.signing_secret.get_secret_value(), clock=self.clock)
         if not verifier.is_valid(body=request.body, timestamp=timestamp, signature=signature):
             raise SignatureInvalid(f"{self.who}: X-Slack-Signature does not match")
@@ -319,44 +323,61 @@ class SlackChannel(ChannelAdapter):
 
     # --- outbound ------------------------------------------------------------------------
     def send(self, reply: OutboundReply) -> SendResult:
+        """chat.postMessage into the thread (long text in several posts), then files_upload_v2.
+
+        When a later step fails after earlier ones were delivered, the delivered parts are
+        remembered in ctx.state so a retry does not post them twice (best effort: the
+        state is per worker process), and the error says what already reached Slack.
+        """
         channel, thread_ts = split_thread_key(reply.thread_key)
         author = (reply.author_name or "").strip()
-        customize = bool(author) and "chat:write.customize" in self.scopes()
         body = escape_mrkdwn(reply.text or "")
-        prefixed = body
-        if author:
-            prefixed = f"*{escape_mrkdwn(author)}*: {body}" if body else f"*{escape_mrkdwn(author)}*"
-        text = body if customize else prefixed
         if not body.strip() and not reply.attachments:
             raise PermanentDeliveryError(f"{self.who}: the reply has neither text nor files")
-        result: dict[str, Any] = {}
-        if body.strip():
-            kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
-            if thread_ts:
-                kwargs["thread_ts"] = thread_ts
-            if customize:
-                kwargs["username"] = author
-            resp = self._api("chat_postMessage", **kwargs)
-            result = {"channel": resp.get("channel") or channel, "ts": resp.get("ts")}
-        file_ids: list[str] = []
-        if reply.attachments:
-            uploads = [{"file": blob.read(), "filename": blob.filename, "title": blob.filename} for blob in reply.attachments]
-            kwargs = {"channel": channel, "file_uploads": uploads}
-            if thread_ts:
-                kwargs["thread_ts"] = thread_ts
-            if not result:  # files only: the author line goes with them
-                kwargs["initial_comment"] = prefixed
-            resp = self._api("files_upload_v2", **kwargs)
-            file_ids = [f.get("id") for f in resp.get("files") or () if f.get("id")]
-        if result.get("ts"):
-            external_id = f"{result['channel']}:{result['ts']}"
+        customize = bool(author) and "chat:write.customize" in self.scopes()
+        label = f"*{escape_mrkdwn(author)}*" if author else ""
+        chunks = split_text(body, TEXT_CHUNK) if body.strip() else []
+        if label and not customize and chunks:
+            chunks[0] = f"{label}: {chunks[0]}"
+        key = f"slack:reply:{reply.id}"
+        progress = dict(self.ctx.state.get(key) or {})
+        posted: list[str] = list(progress.get("ts") or [])
+        file_ids: list[str] = list(progress.get("files") or [])
+        try:
+            for chunk in chunks[len(posted):]:
+                kwargs: dict[str, Any] = {"channel": channel, "text": chunk, "unfurl_links": False}
+                if thread_ts:
+                    kwargs["thread_ts"] = thread_ts
+                if customize:
+                    kwargs["username"] = author
+                posted.append(self._api("chat_postMessage", **kwargs)["ts"])
+            if reply.attachments and not file_ids:
+                uploads = [{"file": b.read(), "filename": b.filename, "title": b.filename} for b in reply.attachments]
+                kwargs = {"channel": channel, "file_uploads": uploads}
+                if thread_ts:
+                    kwargs["thread_ts"] = thread_ts
+                if not chunks and label:  # files only: the author line goes with them
+                    kwargs["initial_comment"] = label
+                resp = self._api("files_upload_v2", **kwargs)
+                file_ids = [f["id"] for f in resp.get("files") or () if f.get("id")]
+        except (RetriableDeliveryError, PermanentDeliveryError) as exc:
+            if posted or file_ids:
+                self.ctx.state.set(key, {"ts": posted, "files": file_ids})
+                exc.args = (f"{exc.args[0]} (already in Slack: {len(posted)} of {len(chunks)} text parts"
+                            f"{', the files' if file_ids else ''})",)
+            raise
+        if progress:
+            self.ctx.state.set(key, None)
+        if posted:
+            external_id = f"{channel}:{posted[0]}"
         else:
             external_id = f"{channel}:file:{file_ids[0]}" if file_ids else f"{channel}:reply:{reply.id}"
+        parts = tuple(f"{channel}:{ts}" for ts in posted[1:]) + tuple(file_ids)
         return SendResult(
             external_id=external_id,
             state="sent",
             detail={"channel": channel, "thread_ts": thread_ts, "files": file_ids, "username": customize},
-            parts=tuple(file_ids),
+            parts=parts,
         )
 
     def scopes(self) -> set[str]:

@@ -63,6 +63,23 @@ def split_thread_key(thread_key: str) -> tuple[str, str | None]:
     return channel, thread_ts or None
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """Split escaped mrkdwn into parts of at most limit characters, at a newline or space
+    when possible and never inside an ``&amp;``-style entity."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        if cut < limit // 2:
+            cut = limit
+            amp = text.rfind("&", cut - 5, cut)
+            if amp != -1 and ";" not in text[amp:cut]:
+                cut = amp
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return [p for p in parts if p]
+
+
 def _looks_like_ts(value: str) -> bool:
     head, _, tail = value.partition(".")
     return head.isdigit() and (not tail or tail.isdigit())

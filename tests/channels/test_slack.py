@@ -4,6 +4,7 @@ local server that checks the Web API contract (tests/support/slack_api.py)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from channels import REGISTRY
 from channels.slack import SlackChannel, SlackConfig
-from channels.slack.web import escape_mrkdwn, sign, split_thread_key
+from channels.slack.web import escape_mrkdwn, sign, split_text, split_thread_key
 from hub.errors import (
     AuthError,
     PayloadInvalid,
@@ -348,6 +349,37 @@ def test_send_files_only_carries_author_in_comment(api, adapter):
     (complete,) = api.called("files.completeUploadExternal")
     assert complete["initial_comment"] == "*Dana*"
     assert result.external_id == f"C043YJGBY49:file:{result.parts[0]}"
+
+
+def test_long_reply_is_split_into_posts_in_the_thread(api, adapter, monkeypatch):
+    monkeypatch.setattr("channels.slack.adapter.TEXT_CHUNK", 50)
+    text = " ".join(f"word{i}" for i in range(30))  # ~200 characters
+    result = adapter.send(reply("C043YJGBY49:1663966382.046509", text, author_name="Dana"))
+    calls = api.called("chat.postMessage")
+    assert len(calls) >= 4 and all(len(c["text"]) <= 50 for c in calls)
+    assert all(c["thread_ts"] == "1663966382.046509" for c in calls)
+    assert " ".join(c["text"] for c in calls).split() == text.split()
+    assert len(result.parts) == len(calls) - 1 and result.external_id not in result.parts
+
+
+def test_split_text_keeps_entities_whole():
+    assert split_text("a" * 10, 4) == ["aaaa", "aaaa", "aa"]
+    parts = split_text("xx&amp;yy&lt;z", 6)
+    assert "".join(parts) == "xx&amp;yy&lt;z"
+    assert all(re.fullmatch(r"([^&]|&(amp|lt|gt);)*", p) for p in parts), parts
+    assert split_text("one two three", 8) == ["one two", "three"]
+
+
+def test_partial_failure_is_not_posted_twice_on_retry(api, adapter):
+    blob = BlobRef("receipt.pdf", "application/pdf", 9, "0" * 64, loader=lambda: b"%PDF-1.4\n")
+    out = reply("C043YJGBY49:1663966382.046509", "here you go", author_name="Dana", attachments=(blob,))
+    api.fail_next("files.getUploadURLExternal", 503, {"ok": False, "error": "service_unavailable"})
+    with pytest.raises(RetriableDeliveryError, match=r"already in Slack: 1 of 1 text parts"):
+        adapter.send(out)
+    result = adapter.send(out)  # the retry uploads the files only
+    assert len(api.called("chat.postMessage")) == 1
+    assert len(api.called("files.completeUploadExternal")) == 1 and result.parts
+    assert adapter.ctx.state.get(f"slack:reply:{out.id}") is None
 
 
 @pytest.mark.parametrize(
