@@ -189,3 +189,16 @@ def test_socket_mode_in_the_poller_process(hub, api):
     with hub.rt.db.read() as s:
         (row,) = s.scalars(select(InboundEvent)).all()
         assert row.external_id == "Ev0SOCKET1" and row.state == "processed"
+
+
+def test_cli_connectors_check_names_missing_scopes(hub, api):
+    hub.add_connector("acme-slack", "slack", bot_token=api.bot_token, signing_secret=SECRET, channels="shared,dm",
+                      api_base_url=api.base_url)
+    ok = hub.cli("connectors", "check", "acme-slack")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("OK: connected to Subarachnoid Workspace")
+    api.scopes = "chat:write,channels:read,channels:history,users:read"
+    bad = hub.cli("connectors", "check", "acme-slack")
+    assert bad.returncode == 1
+    assert "missing scopes: im:history (receive direct messages), im:read (list direct messages)" in bad.stdout
+    assert api.bot_token not in ok.stdout + bad.stdout
