@@ -58,7 +58,6 @@ from hub.types import (
 from normalizers import slack as slack_normalizer
 from normalizers.model import Attachment, NormalizedMessage
 
-
 #: chat.postMessage truncates text past 40,000 characters
 #: (https://docs.slack.dev/reference/methods/chat.postMessage#truncating): split below that,
 #: leaving room for the agent-name prefix

@@ -21,7 +21,14 @@ from hub.errors import (
     SignatureInvalid,
 )
 from hub.net import TooLarge
-from hub.types import BlobRef, CaseInsensitiveDict, ConnectorContext, MemoryState, OutboundReply, WebhookRequest
+from hub.types import (
+    BlobRef,
+    CaseInsensitiveDict,
+    ConnectorContext,
+    MemoryState,
+    OutboundReply,
+    WebhookRequest,
+)
 from normalizers.model import Attachment, Participant
 from tests.support.corpus import CORPUS
 from tests.support.slack_api import SlackApi, golden

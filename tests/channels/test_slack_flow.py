@@ -15,6 +15,7 @@ from hub.models import InboundEvent, Message
 from tests.support.corpus import CORPUS
 from tests.support.hub import wait_until
 from tests.support.slack_api import SlackApi
+from tests.support.slack_socket import EnvelopeServer, envelope
 
 SECRET = "slack-signing-secret"
 EVENTS = CORPUS / "slack" / "slack-web-haskell" / "tests" / "golden" / "SlackWebhookEvent"
@@ -172,8 +173,6 @@ def test_file_share_downloaded_with_bot_token_within_limits(make_hub, api, https
 
 
 def test_socket_mode_in_the_poller_process(hub, api):
-    from tests.channels.test_slack_socket_mode import EnvelopeServer, envelope
-
     env = event(now_ts(-5), event_id="Ev0SOCKET1", text="hello over a socket")
     with EnvelopeServer([envelope("env-1", env)]) as ws:
         api.socket_url = f"ws://127.0.0.1:{ws.port}/link/?ticket=poller"
