@@ -48,7 +48,7 @@ def test_socket_mode_journals_then_acks(api):
             stop.set()
             thread.join(10)
     assert not thread.is_alive()
-    assert ws.paths == ["/link/?ticket=t-1&app_id=A0442TUPHGR"]
+    assert ws.paths == ["/link/?ticket=t-1&app_id=A0442TUPHGR&n=1"]
     (recorded_at, ev), = sink.records
     assert recorded_at <= acked_at  # journal first, then ack
     assert ev.external_id == message["event_id"] and ev.hook == "events" and ev.meta["socket_mode"] is True
@@ -71,6 +71,25 @@ def test_socket_mode_acks_non_event_envelopes_without_journaling(api):
             stop.set()
             thread.join(10)
     assert ack == {"envelope_id": "e-cmd"} and sink.records == []
+
+
+def test_disconnect_envelope_reconnects_with_a_new_url(api):
+    message = json.loads((EVENTS / "messageExample.json").read_bytes())
+    disconnect = {"type": "disconnect", "reason": "refresh_requested",
+                  "debug_info": {"host": "applink-local"}}
+    sink = Sink()
+    with EnvelopeServer(per_connection=[[disconnect], [envelope("e-after", message)]]) as ws:
+        api.socket_url = f"ws://127.0.0.1:{ws.port}/link/?ticket=t-3"
+        stop, thread = run_poller(make({"api_base_url": api.base_url, "app_token": "xapp-test-token"}), sink)
+        try:
+            _, ack = ws.acks.get(timeout=15)
+        finally:
+            stop.set()
+            thread.join(10)
+    assert ack == {"envelope_id": "e-after"}
+    assert len(api.called("apps.connections.open")) >= 2
+    assert ws.paths[:2] == ["/link/?ticket=t-3&n=1", "/link/?ticket=t-3&n=2"]
+    assert [ev.external_id for _, ev in sink.records] == [message["event_id"]]
 
 
 def test_no_app_token_means_no_socket(api):

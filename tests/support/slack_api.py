@@ -189,7 +189,9 @@ class SlackApi:
     def _apps_connections_open(self, args):
         if not self.socket_url:
             return self._json({"ok": False, "error": "no socket server in this test"})
-        return self._json({"ok": True, "url": self.socket_url})
+        # each call issues a new single-use URL, as Slack does
+        n = len(self.called("apps.connections.open"))
+        return self._json({"ok": True, "url": f"{self.socket_url}&n={n}"})
 
 
 def corpus_path(rel: str) -> Path:

@@ -40,10 +40,14 @@ class Sink:
 
 
 class EnvelopeServer:
-    """Local Socket Mode endpoint: sends hello + queued envelopes, collects acks."""
+    """Local Socket Mode endpoint: sends hello + queued envelopes, collects acks.
 
-    def __init__(self, envelopes: list[dict]) -> None:
-        self.envelopes = envelopes
+    ``per_connection`` scripts what each successive connection is sent (the last script
+    repeats), e.g. a ``disconnect`` on the first and events on the second.
+    """
+
+    def __init__(self, envelopes: list[dict] | None = None, *, per_connection: list[list[dict]] | None = None) -> None:
+        self.scripts = per_connection or [envelopes or []]
         self.acks: "queue.Queue[tuple[float, dict]]" = queue.Queue()
         self.paths: list[str] = []
         self.server = serve(self._handle, "127.0.0.1", 0, ping_interval=None)
@@ -52,8 +56,9 @@ class EnvelopeServer:
 
     def _handle(self, conn) -> None:
         self.paths.append(conn.request.path)
+        script = self.scripts[min(len(self.paths), len(self.scripts)) - 1]
         conn.send(json.dumps(HELLO))
-        for env in self.envelopes:
+        for env in script:
             conn.send(json.dumps(env))
         try:
             while True:
