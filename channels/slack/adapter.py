@@ -179,6 +179,13 @@ class SlackChannel(ChannelAdapter):
         except (SlackRequestError, SlackClientError, URLError, TimeoutError, OSError) as exc:
             raise RetriableDeliveryError(f"{self.who}: Slack unreachable: {exc.__class__.__name__}: {exc}") from None
 
+    def _remember(self, key: str, value: Any) -> None:
+        """Write connector state (caches, send progress); a failed write never fails the work."""
+        try:
+            self.ctx.state.set(key, value)
+        except Exception as exc:  # noqa: BLE001 - the store is the hub's (a database); logged, not raised
+            self.log.warning("slack.state_write_failed", key=key, error=f"{exc.__class__.__name__}: {exc}")
+
     # --- inbound -------------------------------------------------------------------------
     def verify(self, hook: str, request: WebhookRequest) -> None:
         """v0 HMAC signature with a 5-minute replay window (slack_sdk SignatureVerifier)."""
@@ -287,7 +294,7 @@ class SlackChannel(ChannelAdapter):
             "is_bot": bool(user.get("is_bot")),
             "fetched": time.time(),
         }
-        self.ctx.state.set(key, info)
+        self._remember(key, info)
         return info
 
     def fetch_attachment(self, attachment: Attachment, max_bytes: int) -> bytes:
@@ -361,12 +368,12 @@ class SlackChannel(ChannelAdapter):
                 file_ids = [f["id"] for f in resp.get("files") or () if f.get("id")]
         except (RetriableDeliveryError, PermanentDeliveryError) as exc:
             if posted or file_ids:
-                self.ctx.state.set(key, {"ts": posted, "files": file_ids})
+                self._remember(key, {"ts": posted, "files": file_ids})
                 exc.args = (f"{exc.args[0]} (already in Slack: {len(posted)} of {len(chunks)} text parts"
                             f"{', the files' if file_ids else ''})",)
             raise
         if progress:
-            self.ctx.state.set(key, None)
+            self._remember(key, None)
         if posted:
             external_id = f"{channel}:{posted[0]}"
         else:
@@ -386,7 +393,7 @@ class SlackChannel(ChannelAdapter):
             return set(cached.get("scopes") or ())
         resp = self._api("auth_test")
         scopes = scopes_from_headers(resp.headers)
-        self.ctx.state.set("slack:scopes", {"scopes": sorted(scopes), "fetched": time.time()})
+        self._remember("slack:scopes", {"scopes": sorted(scopes), "fetched": time.time()})
         return scopes
 
     # --- admin ---------------------------------------------------------------------------
@@ -397,7 +404,7 @@ class SlackChannel(ChannelAdapter):
         except (AuthError, PermanentDeliveryError, RetriableDeliveryError) as exc:
             return CheckResult(False, str(exc))
         scopes = scopes_from_headers(auth.headers)
-        self.ctx.state.set("slack:scopes", {"scopes": sorted(scopes), "fetched": time.time()})
+        self._remember("slack:scopes", {"scopes": sorted(scopes), "fetched": time.time()})
         required = dict(REQUIRED_SCOPES)
         for sel in self.config.channels:
             required.update(SELECTION_SCOPES.get(sel, {}))

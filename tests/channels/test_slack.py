@@ -476,3 +476,17 @@ def test_check_bad_token(api):
     api.bot_token = "xoxb-other"
     result = make({"api_base_url": api.base_url}).check()
     assert not result.ok and "invalid_auth" in result.summary
+
+
+class BrokenState(dict):
+    def set(self, key, value):
+        raise OSError("database is locked")
+
+
+def test_state_write_failure_does_not_fail_ingest(api):
+    a = make({"api_base_url": api.base_url}, state=BrokenState())
+    env = json.loads((EVENTS / "messageExample.json").read_bytes())
+    env["event"]["user"] = "U023BECGF"
+    (ev,) = a.parse("events", signed(a, json.dumps(env).encode()))
+    (msg,) = a.normalize(ev)
+    assert msg.sender.name == "alice"
