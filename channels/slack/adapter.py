@@ -28,6 +28,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from channels.base import ChannelAdapter
 from channels.slack.web import (
+    CHANNEL_ID,
     delivery_error,
     escape_mrkdwn,
     scopes_from_headers,
@@ -111,10 +112,15 @@ class SlackConfig(AdapterConfig):
     def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("channels must name at least one channel id, or all / shared / dm")
+        out = []
         for v in value:
-            if v.islower() and v not in slack_normalizer.SELECTORS:
+            if v.lower() in slack_normalizer.SELECTORS:
+                out.append(v.lower())
+            elif CHANNEL_ID.match(v):
+                out.append(v)
+            else:
                 raise ValueError(f"unknown channels entry {v!r}: use channel ids (C…, G…, D…) or all / shared / dm")
-        return value
+        return tuple(out)
 
     @field_validator("bot_token")
     @classmethod

@@ -93,8 +93,10 @@ def test_registered_with_capabilities():
 
 
 def test_config_keys_and_validation():
-    cfg = SlackConfig(bot_token="xoxb-1", signing_secret="s", channels="C012AB3CD, shared,dm")
+    cfg = SlackConfig(bot_token="xoxb-1", signing_secret="s", channels="C012AB3CD, Shared,dm")
     assert cfg.channels == ("C012AB3CD", "shared", "dm")
+    with pytest.raises(ValidationError, match="unknown channels entry '#support'"):
+        SlackConfig(bot_token="xoxb-1", channels=["#support"])
     assert "xoxb-1" not in repr(cfg)
     with pytest.raises(ValidationError, match="xoxb"):
         SlackConfig(bot_token="xoxp-user-token", signing_secret="s")
