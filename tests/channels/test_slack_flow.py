@@ -201,3 +201,34 @@ def test_cli_connectors_check_names_missing_scopes(hub, api):
     assert bad.returncode == 1
     assert "missing scopes: im:history (receive direct messages), im:read (list direct messages)" in bad.stdout
     assert api.bot_token not in ok.stdout + bad.stdout
+
+
+def test_dm_after_resolution_starts_a_new_conversation(slack_hub, api):
+    slack_hub.start_worker()
+    dm = json.loads((EVENTS / "messageIm.json").read_bytes())
+    dm["event"].update(ts=now_ts(-20), event_ts=now_ts(-20), user="U023BECGF", text="first question")
+    dm["event_id"] = "Ev0DM00001"
+    dm["event"].pop("blocks", None)
+    assert post(slack_hub, json.dumps(dm).encode()).status_code == 200
+    (first,) = wait_until(lambda: conversations(slack_hub), message="DM conversation")
+    later = json.loads(json.dumps(dm))
+    later["event"].update(ts=now_ts(-10), event_ts=now_ts(-10), text="and another thing")
+    later["event_id"] = "Ev0DM00002"
+    assert post(slack_hub, json.dumps(later).encode()).status_code == 200
+    wait_until(lambda: slack_hub.count(Message) == 2, message="second DM")
+    assert [c["id"] for c in conversations(slack_hub)] == [first["id"]]  # same DM, still open: same conversation
+
+    assert slack_hub.api("PATCH", f"/api/v1/conversations/{first['id']}", json={"status": "resolved"}).status_code == 200
+    again = json.loads(json.dumps(dm))
+    again["event"].update(ts=now_ts(), event_ts=now_ts(), text="new problem")
+    again["event_id"] = "Ev0DM00003"
+    assert post(slack_hub, json.dumps(again).encode()).status_code == 200
+    items = wait_until(lambda: len(conversations(slack_hub)) == 2 and conversations(slack_hub), message="new conversation")
+    assert {c["status"] for c in items} == {"resolved", "open"}
+    new = next(c for c in items if c["id"] != first["id"])
+    assert new["subject"] == "new problem"
+    # the reply to the new conversation goes to the DM, top level
+    rid = slack_hub.api("POST", f"/api/v1/conversations/{new['id']}/replies", json={"text": "on it"}).get_json()["id"]
+    wait_until(lambda: slack_hub.api("GET", f"/api/v1/replies/{rid}").get_json()["state"] == "sent", message="sent")
+    (call,) = api.called("chat.postMessage")
+    assert call["channel"] == "D0442US94JD" and "thread_ts" not in call
