@@ -154,12 +154,14 @@ class SlackChannel(ChannelAdapter):
     reopen_resolved = False
     idle_gap = timedelta(hours=24)
     polls = True
+    splits_long_text = True
 
     def __init__(self, ctx, *, clock: Clock | None = None) -> None:
         super().__init__(ctx)
         self.clock = clock or Clock()
         self.polls = self.config.app_token is not None  # instance view: Socket Mode only with an app token
         self._client: WebClient | None = None
+        self._memory: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (fetched, value)
         self.log = ctx.log or structlog.get_logger("omnihub.channels.slack").bind(connector=ctx.name)
 
     # --- plumbing ------------------------------------------------------------------------
@@ -184,6 +186,18 @@ class SlackChannel(ChannelAdapter):
             raise delivery_error(exc, who=self.who) from None
         except (SlackRequestError, SlackClientError, URLError, TimeoutError, OSError) as exc:
             raise RetriableDeliveryError(f"{self.who}: Slack unreachable: {exc.__class__.__name__}: {exc}") from None
+
+    def _cached(self, key: str) -> dict[str, Any] | None:
+        """A cached Web API answer younger than CACHE_TTL: this process's memory first, then the
+        connector state shared by every process (one database read)."""
+        hit = self._memory.get(key)
+        if hit and time.time() - hit[0] < CACHE_TTL:
+            return hit[1]
+        stored = self.ctx.state.get(key)
+        if isinstance(stored, dict) and time.time() - stored.get("fetched", 0) < CACHE_TTL:
+            self._memory[key] = (stored["fetched"], stored)
+            return stored
+        return None
 
     def _remember(self, key: str, value: Any) -> None:
         """Write connector state (caches, send progress); a failed write never fails the work."""
@@ -282,15 +296,16 @@ class SlackChannel(ChannelAdapter):
     def user_info(self, user_id: str) -> dict[str, Any] | None:
         """users.info -> {"name", "email", "team", "is_bot"}, cached in ctx.state for a day."""
         key = f"slack:user:{user_id}"
-        cached = self.ctx.state.get(key)
-        if isinstance(cached, dict) and time.time() - cached.get("fetched", 0) < CACHE_TTL:
+        cached = self._cached(key)
+        if cached is not None:
             return cached
         try:
             user = self._api("users_info", user=user_id)["user"]
         except (PermanentDeliveryError, RetriableDeliveryError) as exc:
             # never block ingestion on a name: the id stands in, and the next message retries
             self.log.warning("slack.users_info_failed", user=user_id, error=str(exc))
-            return cached if isinstance(cached, dict) else None
+            stale = self._memory.get(key)
+            return stale[1] if stale else None
         profile = user.get("profile") or {}
         info = {
             "name": profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name") or user_id,
@@ -301,6 +316,7 @@ class SlackChannel(ChannelAdapter):
             "fetched": time.time(),
         }
         self._remember(key, info)
+        self._memory[key] = (info["fetched"], info)
         return info
 
     def fetch_attachment(self, attachment: Attachment, max_bytes: int) -> bytes:
@@ -338,8 +354,8 @@ class SlackChannel(ChannelAdapter):
         """chat.postMessage into the thread (long text in several posts), then files_upload_v2.
 
         When a later step fails after earlier ones were delivered, the delivered parts are
-        remembered in ctx.state so a retry does not post them twice (best effort: the
-        state is per worker process), and the error says what already reached Slack.
+        remembered in the connector state (shared by every worker) so the retry does not post
+        them twice, and the error says what already reached Slack.
         """
         channel, thread_ts = split_thread_key(reply.thread_key)
         author = (reply.author_name or "").strip()
@@ -394,13 +410,18 @@ class SlackChannel(ChannelAdapter):
 
     def scopes(self) -> set[str]:
         """The bot token's scopes (auth.test's x-oauth-scopes header), cached in ctx.state."""
-        cached = self.ctx.state.get("slack:scopes")
-        if isinstance(cached, dict) and time.time() - cached.get("fetched", 0) < CACHE_TTL:
+        cached = self._cached("slack:scopes")
+        if cached is not None:
             return set(cached.get("scopes") or ())
         resp = self._api("auth_test")
         scopes = scopes_from_headers(resp.headers)
-        self._remember("slack:scopes", {"scopes": sorted(scopes), "fetched": time.time()})
+        self._remember_scopes(scopes)
         return scopes
+
+    def _remember_scopes(self, scopes: set[str]) -> None:
+        value = {"scopes": sorted(scopes), "fetched": time.time()}
+        self._remember("slack:scopes", value)
+        self._memory["slack:scopes"] = (value["fetched"], value)
 
     # --- admin ---------------------------------------------------------------------------
     def check(self) -> CheckResult:
@@ -410,7 +431,7 @@ class SlackChannel(ChannelAdapter):
         except (AuthError, PermanentDeliveryError, RetriableDeliveryError) as exc:
             return CheckResult(False, str(exc))
         scopes = scopes_from_headers(auth.headers)
-        self._remember("slack:scopes", {"scopes": sorted(scopes), "fetched": time.time()})
+        self._remember_scopes(scopes)
         required = dict(REQUIRED_SCOPES)
         for sel in self.config.channels:
             required.update(SELECTION_SCOPES.get(sel, {}))

@@ -4,6 +4,12 @@ contract test). Adding an adapter means adding its example here: the test fails 
 EXAMPLES: dict[str, dict] = {
     "api": {"secret": "contract-secret", "callback_url": "http://127.0.0.1:9/cb"},
     "inbox": {},
+    "slack": {
+        "bot_token": "xoxb-contract-token",
+        "signing_secret": "contract-signing-secret",
+        "channels": "all,dm",
+        "api_base_url": "http://127.0.0.1:9/api/",  # nothing listens: no call leaves the machine
+    },
     "twilio": {
         "account_sid": "AC0123456789abcdef0123456789abcdef",
         "auth_token": "contract-auth-token",
