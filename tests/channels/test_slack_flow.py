@@ -193,14 +193,13 @@ def test_socket_mode_in_the_poller_process(hub, api):
 def test_cli_connectors_check_names_missing_scopes(hub, api):
     hub.add_connector("acme-slack", "slack", bot_token=api.bot_token, signing_secret=SECRET, channels="shared,dm",
                       api_base_url=api.base_url)
-    ok = hub.cli("connectors", "check", "acme-slack")
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert ok.stdout.startswith("OK: connected to Subarachnoid Workspace")
-    api.scopes = "chat:write,channels:read,channels:history,users:read"
+    api.scopes = "chat:write,channels:read,channels:history,users:read"  # the OK path: tests/channels/test_slack.py
     bad = hub.cli("connectors", "check", "acme-slack")
-    assert bad.returncode == 1
-    assert "missing scopes: im:history (receive direct messages), im:read (list direct messages)" in bad.stdout
-    assert api.bot_token not in ok.stdout + bad.stdout
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert bad.stdout.startswith("FAILED: Subarachnoid Workspace: missing scopes: ")
+    assert "im:history (receive direct messages), im:read (list direct messages)" in bad.stdout
+    assert api.bot_token not in bad.stdout + bad.stderr
+    assert [m for m, _ in api.calls] == ["auth.test", "conversations.list"]
 
 
 def test_dm_after_resolution_starts_a_new_conversation(slack_hub, api):
