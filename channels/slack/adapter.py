@@ -147,12 +147,12 @@ class SlackChannel(ChannelAdapter):
     supports_threads = True
     supports_attachments = True
     delivery_receipts = False
-    # A channel thread is one conversation; a DM has no threads, so its thread_key is the DM
-    # channel and the hub starts a new conversation after a day of silence or once resolved.
-    # These capabilities are per adapter, so a resolved (or day-old) channel thread that comes
-    # back to life also becomes a new conversation: replies still land in the same Slack thread.
-    reopen_resolved = False
-    idle_gap = timedelta(hours=24)
+    # A channel thread is one conversation and reopens when the customer writes in it again.
+    # A DM has no threads, so its thread_key is the DM channel and a new conversation starts
+    # after a day of silence or once resolved (see thread_policy).
+    reopen_resolved = True
+    idle_gap = None
+    dm_idle_gap = timedelta(hours=24)
     polls = True
     splits_long_text = True
 
@@ -163,6 +163,13 @@ class SlackChannel(ChannelAdapter):
         self._client: WebClient | None = None
         self._memory: dict[str, tuple[float, dict[str, Any]]] = {}  # key -> (fetched, value)
         self.log = ctx.log or structlog.get_logger("omnihub.channels.slack").bind(connector=ctx.name)
+
+    def thread_policy(self, msg):
+        extra = msg.extra or {}
+        ctype, channel = extra.get("channel_type"), str(extra.get("channel") or "")
+        if ctype in slack_normalizer.DIRECT_TYPES or (not ctype and channel.startswith("D")):
+            return False, self.dm_idle_gap
+        return True, None
 
     # --- plumbing ------------------------------------------------------------------------
     @property

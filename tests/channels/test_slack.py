@@ -89,7 +89,22 @@ def test_registered_with_capabilities():
     assert REGISTRY["slack"] is SlackChannel
     assert SlackChannel.hooks == ("events",)
     assert SlackConfig.secret_fields() == {"bot_token", "signing_secret", "app_token"}
-    assert SlackChannel.reopen_resolved is False and SlackChannel.idle_gap is not None
+    # threads reopen; DMs split after resolution or a day of silence
+    from datetime import datetime, timezone
+
+    from hub.types import ConnectorContext
+    from normalizers.model import NormalizedMessage, Participant
+
+    adapter = SlackChannel(ConnectorContext("s", "slack", SlackConfig(bot_token="xoxb-1", signing_secret="s")))
+
+    def msg(**extra):
+        return NormalizedMessage(channel="slack", connector="s", external_id="x", thread_key="k",
+                                 sender=Participant("slack", "U1"), sent_at=datetime.now(timezone.utc), extra=extra)
+
+    assert adapter.thread_policy(msg(channel="C1", channel_type="channel")) == (True, None)
+    dm_reopen, dm_gap = adapter.thread_policy(msg(channel="D1", channel_type="im"))
+    assert dm_reopen is False and dm_gap.total_seconds() == 86400
+    assert adapter.thread_policy(msg(channel="D2"))[0] is False
 
 
 def test_config_keys_and_validation():
