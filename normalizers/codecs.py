@@ -95,7 +95,7 @@ def bech32_decode(text: str) -> tuple[str, list[int], str] | None:
     return None
 
 
-def _convertbits(data: list[int], frombits: int, tobits: int) -> list[int] | None:
+def _convertbits(data: list[int], frombits: int, tobits: int, pad: bool = False) -> list[int] | None:
     acc = bits = 0
     out = []
     maxv = (1 << tobits) - 1
@@ -105,7 +105,10 @@ def _convertbits(data: list[int], frombits: int, tobits: int) -> list[int] | Non
         while bits >= tobits:
             bits -= tobits
             out.append((acc >> bits) & maxv)
-    if bits >= frombits or ((acc << (tobits - bits)) & maxv):
+    if pad:
+        if bits:
+            out.append((acc << (tobits - bits)) & maxv)
+    elif bits >= frombits or ((acc << (tobits - bits)) & maxv):
         return None
     return out
 
@@ -132,7 +135,7 @@ def segwit_decode(hrp_expected: str, address: str) -> tuple[int, bytes] | None:
 
 def segwit_encode(hrp: str, version: int, program: bytes) -> str:
     """Encode a segwit address (used by the test-set generator)."""
-    data = [version] + (_convertbits(list(program), 8, 5) or [])
+    data = [version] + (_convertbits(list(program), 8, 5, pad=True) or [])
     const = _BECH32_CONST if version == 0 else _BECH32M_CONST
     values = _hrp_expand(hrp) + data
     polymod = _polymod(values + [0] * 6) ^ const

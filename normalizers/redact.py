@@ -302,7 +302,7 @@ _XPRV = re.compile(rf"(?<![{_B58}])[xyztuvYZUV]prv[{_B58}]{{100,112}}(?![{_B58}]
 _SOL_SECRET = re.compile(rf"(?<![{_B58}])[{_B58}]{{85,90}}(?![{_B58}])")
 
 _TX_CUE = re.compile(
-    r"(?:\btx(?:id|n|hash)?\b|\bhash\b|\btransa(?:ction|cci[oó]n?|ç[aã]o|cao|ktion|ctie)\b|"
+    r"(?:\btx(?:id|n|hash)?\b|\bhash\b|\bsignature\b|\bfirma\b|\bsig\b|\btransa(?:ction|cci[oó]n?|ç[aã]o|cao|ktion|ctie)\b|"
     r"\btransfer\w*|\btransferencia\b|\bdeposit\w*|\bdep[oó]sit\w*|\bwithdraw\w*|\bretiro\b|/tx/|/txs?/|/transaction/)",
     re.IGNORECASE,
 )
@@ -337,7 +337,7 @@ def _key_spans(text: str) -> list[tuple[int, int, str]]:
         spans.append((m.start(), m.end(), "extended_private_key"))
     for m in _SOL_SECRET.finditer(text):
         raw = b58decode(m.group())
-        if raw is not None and len(raw) == 64:
+        if raw is not None and len(raw) == 64 and not _hex_is_tx(text, m.start()):
             spans.append((m.start(), m.end(), "private_key"))
     return spans
 
