@@ -27,7 +27,7 @@ _WORDS: list[tuple[str, int]] = [
      r"tres mauvais|nul\b|sehr schlecht|furchtbar|schrecklich|pessim[oa]|horrivel|muito ru(?:im|im)|muito mau|muito ma\b|"
      r"nefast[oa]|lamentable", 1),
     # 5 (before 4: "very good" must not stop at "good")
-    (r"excellent\w*|excelente|excel\.?lent|perfect\w*|perfet\w*|amazing|outstanding|great|superb|fantastic\w*|genial|"
+    (r"excellent\w*|excelente|excel[.·]?lent|perfect\w*|perfet\w*|amazing|outstanding|great|superb|fantastic\w*|genial|"
      r"very good|muy bien|muy buen[oa]|molt be|molt bo|molt bona|tres bien|super\b|ausgezeichnet|hervorragend|sehr gut|"
      r"wunderbar|otim[oa]|muito bo[am]|muito bem|maravilhos[oa]|incre[i]ble|increible", 5),
     # 2 (negated "good" before plain "good")
