@@ -9,6 +9,8 @@ from typing import Any, Callable
 
 import structlog
 
+from normalizers.redact import redact_event_dict
+
 SECRET_KEYS = re.compile(r"(secret|token|password|passwd|auth|api_key|apikey|signature|cookie)", re.I)
 
 #: Extra processors (e.g. text redaction) installed by other modules before configure().
@@ -33,6 +35,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             mask_secrets,
+            redact_event_dict,  # recovery phrases, keys, passwords never reach a log line
             *EXTRA_PROCESSORS,
             structlog.processors.format_exc_info,
             renderer,

@@ -31,5 +31,9 @@ AfterIngest = Callable[[IngestEvent], None]
 #: Called in order for every stored inbound message of kind message/voicemail/missed_call.
 AFTER_INGEST: list[AfterIngest] = []
 
+#: Called by the REST API after a conversation PATCH, inside its transaction:
+#: ``fn(session, runtime, conversation, changes)`` (e.g. the CSAT survey on resolve).
+AFTER_UPDATE: list[Callable[[Session, Runtime, Conversation, dict[str, Any]], None]] = []
+
 #: Periodic functions run by the poller: (name, interval seconds, fn(runtime)).
 PERIODIC: list[tuple[str, float, Callable[[Runtime], None]]] = []

@@ -1,0 +1,256 @@
+"""Support intelligence in the running hub: secrets never stored/pushed/logged, the security
+warning, SLA timers on a frozen clock, the CSAT round trip and the FAQ bot."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import re
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from werkzeug import Response
+
+from hub import signing
+from hub.db import Base
+from hub.models import Conversation, InboundEvent, Reply
+from hub.types import AdapterConfig, CheckResult, PushItem, PushResult
+from outbound.base import HelpdeskBackend
+from tests.support.hub import wait_until
+
+SECRET = "s3cret-api-key"
+PHRASE = "kingdom drive afford damp once skill film lady double section sleep cradle"
+NUMBERED = "\n".join(f"{i}. {w.capitalize()}" for i, w in enumerate(PHRASE.split(), 1))
+
+
+def post(hub, *, id, text, sender="alice", connector="web"):
+    body = json.dumps({"id": id, "from": {"id": sender, "name": sender.title()}, "text": text}).encode()
+    resp = hub.client.post(f"/webhooks/{connector}/messages", data=body,
+                           headers={"Content-Type": "application/json", **signing.sign(SECRET, body)})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+
+
+def conv_json(hub, conv_id=None):
+    if conv_id is None:
+        items = hub.api("GET", "/api/v1/conversations").get_json()["items"]
+        return items[0] if items else None
+    return hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()
+
+
+def callback(httpserver, received):
+    def handler(request):
+        signing.verify(SECRET, request.get_data(), request.headers)
+        received.append(json.loads(request.get_data()))
+        return Response('{"ok": true}', status=200, content_type="application/json")
+
+    httpserver.expect_request("/callback", method="POST").respond_with_handler(handler)
+
+
+def leaks(blob: str | bytes) -> list[str]:
+    """Every 3-word window of the phrase (any case, any separator) found in ``blob``."""
+    data = blob.decode("utf-8", "replace") if isinstance(blob, bytes) else blob
+    flat = re.sub(r"[\W\d_]+", " ", data.lower())
+    words = PHRASE.split()
+    return [" ".join(words[i : i + 3]) for i in range(len(words) - 2) if " ".join(words[i : i + 3]) in flat]
+
+
+def dump_tables(hub) -> str:
+    out = io.StringIO()
+    with hub.rt.db.read() as s:
+        for table in Base.metadata.sorted_tables:
+            for row in s.execute(select(table)).all():
+                out.write(f"{table.name}: {row!r}\n")
+    return out.getvalue()
+
+
+def test_recovery_phrase_never_reaches_the_database_a_log_line_or_the_customer_channel(make_hub, httpserver):
+    h = make_hub(log_level="DEBUG")
+    h.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
+    received: list = []
+    callback(httpserver, received)
+    h.start_worker()
+    post(h, id="s1", text=f"Hi, my wallet is empty. These are my words:\n{NUMBERED}\nplease help")
+    post(h, id="s2", text=f"again: {PHRASE.upper()}")  # a second paste: still one warning
+    wait_until(lambda: len(received) >= 1, message="security warning sent")
+    wait_until(lambda: h.count(InboundEvent, InboundEvent.state == "processed") == 2)
+    conv = conv_json(h)
+    assert conv["security_flag"] is True and conv["priority"] == "urgent" and "security-urgent" in conv["tags"]
+    full = conv_json(h, conv["id"])
+    assert all("[redacted: recovery phrase]" in m["text"] for m in full["messages"])
+    assert full["messages"][0]["redactions"] == [{"kind": "recovery_phrase", "marker": "[redacted: recovery phrase]", "count": 1}]
+    # exactly one warning, in English, on the customer's channel, with no secret in it
+    h.stop_all()
+    assert len(received) == 1
+    assert "never ask for your recovery phrase" in received[0]["text"].lower() and not leaks(json.dumps(received))
+    # 1. the database: every row of every table, then the raw SQLite files (incl. WAL)
+    assert leaks(dump_tables(h)) == []
+    db_path = Path(h.settings.effective_database_url.removeprefix("sqlite:///"))
+    files = list(db_path.parent.glob(db_path.name + "*"))
+    assert db_path in files
+    for f in files:  # the database, its WAL and shared memory, as written
+        assert leaks(f.read_bytes()) == [], f
+    h.rt.db.dispose()
+    with sqlite3.connect(db_path) as raw:  # fold the WAL into the main file, and look again
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert leaks(db_path.read_bytes()) == []
+    # 2. logs: the worker ran at DEBUG; nothing of the phrase in its output
+    assert h.output("worker") and leaks(h.output("worker")) == []
+
+
+def test_the_log_processor_is_installed(capsys):
+    import structlog
+
+    from hub.logging import configure
+
+    configure("DEBUG", "json")
+    try:
+        structlog.get_logger("t").info("debug.body", body=f"words: {PHRASE}", nested={"k": ["pwd: Hunter2!x"]})
+        err = capsys.readouterr().err
+    finally:
+        structlog.reset_defaults()
+    assert "debug.body" in err and leaks(err) == [] and "Hunter2" not in err
+    assert "[redacted: recovery phrase]" in err
+
+
+class RecordingHelpdesk(HelpdeskBackend):
+    """A helpdesk that POSTs each PushItem as JSON to a local HTTP server (test only)."""
+
+    kind = "recording"
+    title = "Recording helpdesk (tests)"
+
+    class Config(AdapterConfig):
+        url: str = ""
+
+    def push(self, item: PushItem) -> PushResult:
+        data = {k: v for k, v in dataclasses.asdict(item).items() if k != "attachments"}
+        resp = httpx.post(self.config.url, content=json.dumps(data, default=str), headers={"Content-Type": "application/json"})
+        resp.raise_for_status()
+        return PushResult(ticket_ref=str(item.conversation.id), comment_ref=str(item.message_id))
+
+    def check(self) -> CheckResult:
+        return CheckResult(True, "ok")
+
+
+def test_recovery_phrase_never_reaches_a_helpdesk_request(make_hub, httpserver, monkeypatch):
+    import outbound
+    from workers import ingest, outbox
+
+    monkeypatch.setitem(outbound.REGISTRY, "recording", RecordingHelpdesk)
+    h = make_hub()
+    h.add_connector("desk", "recording", url=httpserver.url_for("/push"))
+    h.add_connector("web", "api", secret=SECRET, helpdesk="desk")
+    pushed: list = []
+    httpserver.expect_request("/push", method="POST").respond_with_handler(
+        lambda r: (pushed.append(r.get_data(as_text=True)), Response("{}", content_type="application/json"))[1]
+    )
+    post(h, id="p1", text=f"my seed: {PHRASE} and my key 4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b")
+    with h.rt.db.read() as s:
+        ids = list(s.scalars(select(InboundEvent.id)))
+    # the job bodies, run here so the test's registry (with the recording helpdesk) applies
+    result = ingest.process(h.rt, ids)
+    outbox.push(h.rt, result.push)
+    assert len(pushed) == 1
+    assert leaks(pushed[0]) == [] and "4a5e1e4b" not in pushed[0]
+    body = json.loads(pushed[0])
+    assert "[redacted: recovery phrase]" in body["text"] and "[redacted: private key]" in body["text"]
+    assert body["conversation"]["priority"] == "urgent"
+
+
+def test_sla_timers_on_a_frozen_clock(make_hub):
+    from workers import ingest
+    from workers.intel import sla_tick
+
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="h1", text="Me han hackeado la cuenta y han robado mis fondos", sender="bob")
+    post(h, id="q1", text="¿Cuál es vuestro horario de atención?", sender="carol")
+    with h.rt.db.read() as s:
+        ingest.process(h.rt, list(s.scalars(select(InboundEvent.id))))
+    convs = {c["customer"]["display_name"]: c for c in h.api("GET", "/api/v1/conversations").get_json()["items"]}
+    hacked, question = convs["Bob"], convs["Carol"]
+    assert (hacked["category"], hacked["priority"], hacked["language"]) == ("suspicious_access_or_hacked_account", "urgent", "es")
+    start = datetime.fromisoformat(hacked["sla"]["started_at"])
+    assert datetime.fromisoformat(hacked["sla"]["first_response_due"]) == start + timedelta(minutes=15)
+    assert datetime.fromisoformat(hacked["sla"]["resolution_due"]) == start + timedelta(hours=3)
+    assert datetime.fromisoformat(question["sla"]["first_response_due"]) == datetime.fromisoformat(question["sla"]["started_at"]) + timedelta(hours=1)
+
+    sla_tick(h.rt, at=start + timedelta(minutes=5))
+    assert conv_json(h, hacked["id"])["sla"]["first_response"] == "ok"
+    sla_tick(h.rt, at=start + timedelta(minutes=12))
+    got = conv_json(h, hacked["id"])
+    assert got["sla"]["first_response"] == "at_risk" and "sla-at-risk" in got["tags"]
+    sla_tick(h.rt, at=start + timedelta(minutes=16))
+    got = conv_json(h, hacked["id"])
+    assert got["sla"]["first_response"] == "breached" and "sla-breached" in got["tags"] and "sla-at-risk" not in got["tags"]
+    assert conv_json(h, question["id"])["sla"]["first_response"] == "ok"  # 16 of 60 minutes
+    # listing filter: the API shows breached conversations
+    assert got["sla"]["resolution"] == "ok"
+
+
+def test_csat_round_trip_in_the_customers_language(make_hub, httpserver):
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
+    received: list = []
+    callback(httpserver, received)
+    h.start_worker()
+    post(h, id="c1", text="El meu saldo apareix duplicat a l'aplicació des d'ahir", sender="dana")
+    conv = wait_until(lambda: conv_json(h), message="conversation")
+    assert conv["language"] == "ca"
+    resp = h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"status": "resolved"})
+    assert resp.status_code == 200
+    wait_until(lambda: len(received) == 1, message="survey sent")
+    assert received[0]["text"].startswith("Com valoraries l'ajuda")
+    post(h, id="c2", text="molt bé!", sender="dana")
+    wait_until(lambda: len(received) == 2, message="thanks sent")
+    assert received[1]["text"] == "Gràcies per la teva valoració!"
+    got = conv_json(h, conv["id"])
+    assert got["status"] == "resolved"  # a rating does not reopen it
+    with h.rt.db.read() as s:
+        c = s.get(Conversation, conv["id"])
+        assert c.extra["csat"]["score"] == 5
+    # resolving again does not ask twice
+    h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"status": "open"})
+    h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"status": "resolved"})
+    assert h.count(Reply, Reply.source_ref == f"csat:{conv['id']}") == 1
+
+
+def test_csat_is_never_sent_to_an_opted_out_customer(make_hub):
+    from hub.models import Identity
+    from workers import ingest
+
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="o1", text="What are your opening hours?", sender="erin")
+    with h.rt.db.read() as s:
+        ingest.process(h.rt, list(s.scalars(select(InboundEvent.id))))
+    with h.rt.db.session() as s:
+        s.scalars(select(Identity)).one().opted_out = True
+    conv = conv_json(h)
+    h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"status": "resolved"})
+    assert h.count(Reply) == 0
+
+
+def test_faq_bot_answers_only_where_enabled_and_hands_off(make_hub, httpserver):
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"), faq_bot=True)
+    h.add_connector("plain", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
+    received: list = []
+    callback(httpserver, received)
+    h.start_worker()
+    post(h, id="f1", text="How long does a SEPA withdrawal take to arrive?", sender="fay")
+    post(h, id="f2", text="How long does a SEPA withdrawal take to arrive?", sender="gus", connector="plain")
+    post(h, id="f3", text="What fees do you charge? I want to talk to a human", sender="hal")
+    wait_until(lambda: h.count(InboundEvent, InboundEvent.state == "processed") == 3)
+    wait_until(lambda: len(received) == 1, message="faq answer")
+    assert received[0]["to"] == {"id": "fay"}
+    assert "1 to 2 business days" in received[0]["text"] and "reply \"agent\"" in received[0]["text"]
+    with h.rt.db.read() as s:
+        by_sender = {c.identity.display_name: c.extra.get("faq") for c in s.scalars(select(Conversation))}
+    assert by_sender["Fay"]["action"] == "answer" and by_sender["Fay"]["article"] == "bank-transfer-times"
+    assert by_sender["Gus"] is None  # off by default
+    assert by_sender["Hal"]["action"] == "handoff" and by_sender["Hal"]["reason"] == "wants_human"
