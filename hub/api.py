@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
@@ -499,6 +499,31 @@ def dead_letters():
 def replay_dead(data: ReplayIn):
     counts = replay.replay(rt(), what=data.what, ids=data.ids, connector=data.connector)
     return jsonify({"replayed": counts})
+
+
+@route(
+    "/stats",
+    "GET",
+    summary="Support analytics: volume by channel/category/language, first response and resolution times, CSAT, SLA compliance",
+    query={
+        "since": {"type": "string", "description": "ISO-8601 start (default: 30 days ago)"},
+        "until": {"type": "string", "description": "ISO-8601 end (default: now)"},
+    },
+    tag="ops",
+)
+def support_stats():
+    from hub import stats
+
+    bounds = {}
+    for key in ("since", "until"):
+        if request.args.get(key):
+            try:
+                when = datetime.fromisoformat(request.args[key].replace("Z", "+00:00"))
+            except ValueError:
+                raise ApiError(400, f"{key}: not an ISO-8601 date/time", field=key) from None
+            bounds[key] = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    with rt().db.read() as s:
+        return jsonify(stats.compute(s, **bounds))
 
 
 @route("/stats/queues", "GET", summary="Counts of pending, dead and done work", tag="ops")

@@ -254,3 +254,44 @@ def test_faq_bot_answers_only_where_enabled_and_hands_off(make_hub, httpserver):
     assert by_sender["Fay"]["action"] == "answer" and by_sender["Fay"]["article"] == "bank-transfer-times"
     assert by_sender["Gus"] is None  # off by default
     assert by_sender["Hal"]["action"] == "handoff" and by_sender["Hal"]["reason"] == "wants_human"
+
+
+def test_stats_endpoint(make_hub):
+    from hub.models import now
+    from workers import ingest
+    from workers.intel import sla_tick
+
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="a1", text="Me han hackeado la cuenta", sender="ann")
+    post(h, id="a2", text="My balance shows twice the amount I actually have", sender="ben")
+    post(h, id="a3", text="La meva transferència està pendent i no es confirma", sender="cat")
+    with h.rt.db.read() as s:
+        ingest.process(h.rt, list(s.scalars(select(InboundEvent.id))))
+    with h.rt.db.session() as s:
+        convs = {c.identity.display_name: c for c in s.scalars(select(Conversation))}
+        t0 = convs["Ann"].created_at
+        convs["Ann"].first_response_at = t0 + timedelta(minutes=10)  # within 15 min: met
+        convs["Ann"].status, convs["Ann"].resolved_at = "resolved", t0 + timedelta(hours=2)
+        convs["Ann"].extra = {**convs["Ann"].extra, "csat": {"asked_at": now().isoformat(), "score": 5}}
+        convs["Ben"].first_response_at = convs["Ben"].created_at + timedelta(minutes=90)  # over 60: breached
+        convs["Ben"].extra = {"csat": {"asked_at": now().isoformat(), "score": 2}}
+    sla_tick(h.rt)
+    resp = h.api("GET", "/api/v1/stats")
+    assert resp.status_code == 200
+    st = resp.get_json()
+    assert st["conversations"] == 3 and st["security_flagged"] == 1
+    assert st["volume"]["by_channel"] == {"api": 3}
+    assert st["volume"]["by_language"] == {"es": 1, "en": 1, "ca": 1}
+    assert st["volume"]["by_category"] == {"suspicious_access_or_hacked_account": 1, "duplicated_balance": 1,
+                                           "transaction_not_processed": 1}
+    assert st["first_response"]["count"] == 2 and st["first_response"]["median_minutes"] == 50.0
+    assert st["resolution"] == {"count": 1, "avg_minutes": 120.0, "median_minutes": 120.0, "p90_minutes": 120.0}
+    assert st["csat"]["responses"] == 2 and st["csat"]["average"] == 3.5 and st["csat"]["distribution"]["5"] == 1
+    assert st["sla"]["first_response"]["met"] == 1 and st["sla"]["first_response"]["breached"] == 1
+    assert st["sla"]["first_response"]["compliance"] == 0.5
+    assert st["sla"]["resolution"]["met"] == 1  # hacked account resolved in 2 h of 3
+    assert h.api("GET", "/api/v1/stats?since=yesterday").status_code == 400
+    future = h.api("GET", "/api/v1/stats?since=2999-01-01T00:00:00Z").get_json()
+    assert future["conversations"] == 0
+    assert "/api/v1/stats" in h.client.get("/api/v1/openapi.json").get_json()["paths"]
