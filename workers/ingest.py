@@ -446,6 +446,8 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
             conv.status = ar.status
             if ar.status in ("resolved", "closed"):
                 conv.resolved_at = now()
+            for hook in hooks.AFTER_UPDATE:  # same as a PATCH from the API (e.g. the CSAT survey)
+                hook(s, rt, conv, {"status": ar.status})
         handled += 1
     return ("processed" if handled or not reasons else "ignored"), "; ".join(reasons) or None
 

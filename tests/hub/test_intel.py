@@ -295,3 +295,36 @@ def test_stats_endpoint(make_hub):
     future = h.api("GET", "/api/v1/stats?since=2999-01-01T00:00:00Z").get_json()
     assert future["conversations"] == 0
     assert "/api/v1/stats" in h.client.get("/api/v1/openapi.json").get_json()["paths"]
+
+
+def _simulatable_channels() -> list[str]:
+    import channels
+    from channels.base import ChannelAdapter
+
+    return sorted(k for k, cls in channels.REGISTRY.items() if cls.simulate is not ChannelAdapter.simulate)
+
+
+@pytest.mark.parametrize("kind", _simulatable_channels())
+def test_every_channels_inbound_path_keeps_the_phrase_out_of_the_database(make_hub, kind):
+    """Each registered channel's own signed request (its ``simulate``) carrying a pasted phrase."""
+    from hub.connectors import ConnectorService
+    from hub.models import Connector
+    from tests.contract.examples import EXAMPLES
+    from workers import ingest
+
+    h = make_hub()
+    h.add_connector("chan", kind, **EXAMPLES[kind])
+    with h.rt.db.read() as s:
+        adapter = ConnectorService(h.rt).adapter(s.scalar(select(Connector).where(Connector.name == "chan")))
+    hook, headers, body = adapter.simulate(f"help, my recovery phrase is {PHRASE}", "customer-1")
+    resp = h.client.post(f"/webhooks/chan/{hook}", data=body, headers=dict(headers))
+    assert resp.status_code < 300, resp.get_data(as_text=True)
+    with h.rt.db.read() as s:
+        ids = list(s.scalars(select(InboundEvent.id)))
+    ingest.process(h.rt, ids)
+    assert h.count(InboundEvent, InboundEvent.state == "processed") == len(ids) >= 1
+    dump = dump_tables(h)
+    assert "[redacted: recovery phrase]" in dump and leaks(dump) == []
+    db_path = Path(h.settings.effective_database_url.removeprefix("sqlite:///"))
+    for f in db_path.parent.glob(db_path.name + "*"):
+        assert leaks(f.read_bytes()) == [], f
