@@ -37,6 +37,7 @@ Design (see docs/intelligence.md for the measured precision and recall):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import threading
@@ -46,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from normalizers.codecs import b58check_decode, b58decode
-from normalizers.model import NormalizedMessage, Redaction
+from normalizers.model import Attachment, NormalizedMessage, Redaction
 
 MARKERS = {
     "recovery_phrase": "[redacted: recovery phrase]",
@@ -164,8 +165,7 @@ def _tokens(text: str) -> list[tuple[int, int, str, bool]]:
     for m in _TOKEN.finditer(text):
         tok = m.group()
         if tok.isdigit():
-            prev_word = False
-            continue
+            continue  # numbering; a break is judged on the text right after the last word
         brk = prev_word and bool(_SENTENCE_END.match(text, prev_end)) and _SENTENCE_END.match(text, prev_end).end() <= m.start()
         prev_end, prev_word = m.end(), True
         if _HAN.match(tok) and len(tok) > 1:
@@ -461,22 +461,60 @@ def redact_value(value: Any) -> tuple[Any, tuple[Redaction, ...]]:
     return value, ()
 
 
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/csv", "application/x-yaml", "message/")
+TEXT_EXTENSIONS = (".txt", ".csv", ".json", ".md", ".log", ".xml", ".yaml", ".yml", ".html", ".htm", ".eml")
+MAX_TEXT_ATTACHMENT = 5 * 1024 * 1024
+
+
+def is_text_attachment(content_type: str, filename: str) -> bool:
+    ct = (content_type or "").lower()
+    return ct.startswith(TEXT_TYPES) or (filename or "").lower().endswith(TEXT_EXTENSIONS)
+
+
+def redact_attachment(att: Attachment) -> tuple[Attachment, tuple[Redaction, ...]]:
+    """Redact the bytes of a text attachment in hand (a .txt "backup" of a seed phrase).
+
+    Binary files (images, PDFs) are left as they are: no OCR here. Text that is not
+    UTF-8 is decoded as Latin-1 so that no byte sequence escapes the scan.
+    """
+    found: list[Redaction] = []
+    name, r = redact_text(att.filename)
+    found.extend(r)
+    content = att.content
+    if content is not None and len(content) <= MAX_TEXT_ATTACHMENT and is_text_attachment(att.content_type, att.filename):
+        try:
+            decoded, encoding = content.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            decoded, encoding = content.decode("latin-1"), "latin-1"
+        markup = "html" in (att.content_type or "") or att.filename.lower().endswith((".html", ".htm"))
+        clean, r = redact_text(decoded, markup=markup)
+        if r:
+            found.extend(r)
+            content = clean.encode(encoding, "replace")
+    if not found:
+        return att, ()
+    changed = dataclasses.replace(att, filename=name, content=content)
+    if content is not att.content:
+        changed = dataclasses.replace(changed, size=len(content), sha256=None)
+    return changed, tuple(found)
+
+
 def redact(msg: NormalizedMessage) -> NormalizedMessage:
-    """Pipeline step: redact text, full_text, html, subject, attachment names and extra."""
+    """Pipeline step: redact text, full_text, html, subject, extra, attachment names and
+    the bytes of text attachments in hand (``redact_attachment``; attachments fetched
+    later by URL must go through it too — the ingest stage does)."""
     text, r_text = redact_text(msg.text)
     full, r_full = redact_text(msg.full_text)
     html, r_html = redact_text(msg.html, markup=True)
     subject, r_subject = redact_text(msg.subject)
     extra, r_extra = redact_value(msg.extra)
-    attachments = msg.attachments
     r_att: list[Redaction] = []
-    if any(redact_text(a.filename)[1] for a in attachments):
-        new = []
-        for a in attachments:
-            name, r = redact_text(a.filename)
-            r_att.extend(r)
-            new.append(a if not r else type(a)(**{**{f: getattr(a, f) for f in a.__slots__}, "filename": name}))
-        attachments = tuple(new)
+    new_atts = []
+    for a in msg.attachments:
+        a2, r = redact_attachment(a)
+        r_att.extend(r)
+        new_atts.append(a2)
+    attachments = tuple(new_atts)
     found = merge_redactions(msg.redactions, r_text, r_full, r_html, r_subject, r_extra, r_att)
     if not (r_text or r_full or r_html or r_subject or r_extra or r_att):
         return msg

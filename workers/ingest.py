@@ -31,6 +31,7 @@ from hub.net import TooLarge
 from hub.runtime import Runtime
 from normalizers import pipeline
 from normalizers.model import Attachment, NormalizedMessage
+from normalizers.redact import merge_redactions, redact_attachment
 from workers import hooks
 from workers.retry import exhausted, next_attempt
 
@@ -90,6 +91,7 @@ def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any]]:
 def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> NormalizedMessage:
     limit = rt.settings.max_attachment_bytes
     out: list[Attachment] = []
+    redactions: list[Any] = []
     changed = False
     for att in msg.attachments:
         if att.placeholder_reason or att.storage_key:
@@ -115,9 +117,15 @@ def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> Nor
             out.append(_placeholder(att, f"file is {len(content)} bytes, over the {limit}-byte limit", size=len(content)))
             changed = True
             continue
+        if att.content is None:  # fetched just now, after the pipeline: redact before storing
+            att, found = redact_attachment(_replace(att, content=content))
+            content = att.content
+            redactions.extend(found)
         key, digest = rt.blobs.put(content)
         out.append(_replace(att, storage_key=key, sha256=digest, size=len(content), content=None))
         changed = True
+    if redactions:
+        msg = msg.replace(redactions=merge_redactions(msg.redactions, redactions))
     return msg.replace(attachments=tuple(out)) if changed else msg
 
 

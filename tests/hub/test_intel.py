@@ -328,3 +328,30 @@ def test_every_channels_inbound_path_keeps_the_phrase_out_of_the_database(make_h
     db_path = Path(h.settings.effective_database_url.removeprefix("sqlite:///"))
     for f in db_path.parent.glob(db_path.name + "*"):
         assert leaks(f.read_bytes()) == [], f
+
+
+def test_a_text_attachment_with_the_phrase_is_stored_redacted(make_hub):
+    import base64
+
+    from hub.models import AttachmentRow
+    from workers import ingest
+
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    body = json.dumps({"id": "att1", "from": {"id": "ivy"}, "text": "my backup is attached",
+                       "attachments": [{"filename": "seed.txt", "content_type": "text/plain",
+                                        "data_base64": base64.b64encode(f"words:\n{NUMBERED}\n".encode()).decode()}]}).encode()
+    resp = h.client.post("/webhooks/web/messages", data=body, headers={"Content-Type": "application/json", **signing.sign(SECRET, body)})
+    assert resp.status_code == 200
+    with h.rt.db.read() as s:
+        ingest.process(h.rt, list(s.scalars(select(InboundEvent.id))))
+    with h.rt.db.read() as s:
+        att = s.scalars(select(AttachmentRow)).one()
+        stored = h.rt.blobs.get(att.storage_key)
+        conv = s.scalars(select(Conversation)).one()
+    assert stored == b"words:\n1. [redacted: recovery phrase]\n"
+    assert conv.security_flag and conv.priority == "urgent"
+    for f in Path(h.settings.effective_attachment_dir).rglob("*"):
+        if f.is_file():
+            assert leaks(f.read_bytes()) == [], f
+    assert leaks(dump_tables(h)) == []

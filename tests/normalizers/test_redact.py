@@ -218,3 +218,17 @@ def test_structlog_processor_redacts_nested_values():
     clean = redact_event_dict(None, "info", event)
     assert "kingdom" not in json.dumps(clean) and "Hunter2" not in json.dumps(clean)
     assert clean["event"] == "inbound"
+
+
+def test_text_attachments_are_redacted_binary_ones_kept():
+    from normalizers.model import Attachment
+
+    txt = Attachment(filename="backup.txt", content_type="text/plain", content=f"seed:\n{PHRASE}\n".encode(), size=99, sha256="x")
+    png = Attachment(filename="screen.png", content_type="image/png", content=PHRASE.encode())
+    latin = Attachment(filename="notes.csv", content_type="application/octet-stream", content=f"clé;{PHRASE}".encode("latin-1"))
+    out = redact(_msg(text="see attached", attachments=(txt, png, latin)))
+    a, b, c = out.attachments
+    assert a.content == b"seed:\n[redacted: recovery phrase]\n" and a.size == len(a.content) and a.sha256 is None
+    assert b is png  # no OCR: binary files are not touched
+    assert b"kingdom" not in c.content and c.content.startswith("clé;".encode("latin-1"))
+    assert [r.kind for r in out.redactions] == ["recovery_phrase"]
