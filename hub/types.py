@@ -29,6 +29,10 @@ class AdapterConfig(BaseModel):
     #: security matters, low confidence and "I want a human" always go to an agent.
     faq_bot: bool = False
 
+    #: acknowledge a new conversation automatically, in the customer's language
+    #: (config/templates/messages.yaml ``auto_ack``).
+    auto_ack: bool = False
+
     @classmethod
     def secret_fields(cls) -> set[str]:
         out = set()

@@ -7,7 +7,8 @@ points of ``workers.hooks``:
   is not auto-generated): the once-per-conversation security warning in the customer's
   language when a recovery phrase or private key was pasted (+ conversation flagged
   security-urgent); SLA deadlines on the conversation; a CSAT answer; the FAQ bot.
-* ``AFTER_UPDATE`` (the REST API's PATCH): the CSAT survey when a conversation is resolved.
+* ``AFTER_UPDATE`` (the REST API's PATCH, helpdesk status changes): new SLA deadlines when
+  an agent changes priority or category; the CSAT survey when a conversation is resolved.
 * ``PERIODIC`` (the poller): ``sla_tick`` marks at-risk and breached conversations.
 
 Automatic messages are ``Reply`` rows with ``kind="auto"`` and a unique
@@ -191,6 +192,14 @@ def csat_on_resolve(s: Session, rt: Runtime, conv: Conversation, changes: dict[s
     _after_commit(s, lambda: rt.queues.schedule("send", [reply_id]))
 
 
+def sla_on_update(s: Session, rt: Runtime, conv: Conversation, changes: dict[str, Any]) -> None:
+    """An agent changed priority or category: re-target the deadlines (same start)."""
+    if not ({"priority", "category"} & set(changes)) or not conv.sla or not conv.sla.get("started_at"):
+        return
+    started = datetime.fromisoformat(conv.sla["started_at"])
+    conv.sla = evaluate(conv, sla_for(conv, started), now())
+
+
 def _pending_csat(s: Session, ev: hooks.IngestEvent) -> Conversation | None:
     """The conversation (this one, or the identity's last resolved one) awaiting a rating."""
     candidates = [ev.conversation] + list(
@@ -255,21 +264,34 @@ def faq_bot(ev: hooks.IngestEvent) -> None:
     conv.extra = extra
 
 
+def auto_ack(ev: hooks.IngestEvent) -> None:
+    """Per connector (``auto_ack: true``): acknowledge a new conversation in the customer's
+    language, unless another automatic answer (security warning, FAQ) already went out."""
+    if not getattr(ev.adapter.config, "auto_ack", False) or not ev.created or ev.send_reply_ids:
+        return
+    conv = ev.conversation
+    reply = _auto_reply(ev.session, conv, "ack", templates.render("auto_ack", ev.normalized.language or conv.language, ref=conv.id))
+    if reply is not None:
+        ev.send_reply_ids.append(reply.id)
+
+
 def after_ingest(ev: hooks.IngestEvent) -> None:
-    """The intelligence hooks in order: security first, then CSAT, SLA and the FAQ bot."""
+    """The intelligence hooks in order: security first, then CSAT, SLA, FAQ bot, ack."""
     security_warning(ev)
     if csat_answer(ev):
         return
     sla_start(ev)
     faq_bot(ev)
+    auto_ack(ev)
 
 
 def install() -> None:
     """Register the hooks once per process."""
     if after_ingest not in hooks.AFTER_INGEST:
         hooks.AFTER_INGEST.append(after_ingest)
-    if csat_on_resolve not in hooks.AFTER_UPDATE:
-        hooks.AFTER_UPDATE.append(csat_on_resolve)
+    for fn in (sla_on_update, csat_on_resolve):
+        if fn not in hooks.AFTER_UPDATE:
+            hooks.AFTER_UPDATE.append(fn)
     if not any(name == "sla" for name, _i, _f in hooks.PERIODIC):
         hooks.PERIODIC.append(("sla", SLA_INTERVAL, sla_tick))
 

@@ -188,8 +188,11 @@ def test_sla_timers_on_a_frozen_clock(make_hub):
     got = conv_json(h, hacked["id"])
     assert got["sla"]["first_response"] == "breached" and "sla-breached" in got["tags"] and "sla-at-risk" not in got["tags"]
     assert conv_json(h, question["id"])["sla"]["first_response"] == "ok"  # 16 of 60 minutes
-    # listing filter: the API shows breached conversations
     assert got["sla"]["resolution"] == "ok"
+    # an agent raises the question to urgent: 15 minutes from the same start
+    h.api("PATCH", f"/api/v1/conversations/{question['id']}", json={"priority": "urgent"})
+    q = conv_json(h, question["id"])["sla"]
+    assert datetime.fromisoformat(q["first_response_due"]) == datetime.fromisoformat(q["started_at"]) + timedelta(minutes=15)
 
 
 def test_csat_round_trip_in_the_customers_language(make_hub, httpserver):
@@ -355,3 +358,22 @@ def test_a_text_attachment_with_the_phrase_is_stored_redacted(make_hub):
         if f.is_file():
             assert leaks(f.read_bytes()) == [], f
     assert leaks(dump_tables(h)) == []
+
+
+def test_auto_ack_in_the_customers_language_once_and_only_where_enabled(make_hub):
+    from workers import ingest
+
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET, auto_ack=True)
+    h.add_connector("plain", "api", secret=SECRET)
+    post(h, id="k1", text="Hallo, meine Auszahlung ist seit gestern nicht angekommen", sender="jan")
+    post(h, id="k2", text="Und das Geld fehlt immer noch auf meinem Konto", sender="jan")
+    post(h, id="k3", text="Hello, my withdrawal has not arrived since yesterday", sender="kim", connector="plain")
+    post(h, id="k4", text=f"Hello, here are my words {PHRASE}", sender="lou")  # gets the warning, not an ack
+    with h.rt.db.read() as s:
+        ingest.process(h.rt, list(s.scalars(select(InboundEvent.id).order_by(InboundEvent.id))))
+    with h.rt.db.read() as s:
+        autos = {(r.source_ref.split(":")[0], s.get(Conversation, r.conversation_id).identity.display_name): r.text
+                 for r in s.scalars(select(Reply).where(Reply.kind == "auto"))}
+    assert set(autos) == {("ack", "Jan"), ("security_warning", "Lou")}
+    assert autos[("ack", "Jan")].startswith("Danke für Ihre Nachricht")
