@@ -202,16 +202,18 @@ def _split_runs(classes: list[str], breaks: list[bool]) -> Iterable[tuple[int, i
         start = end
 
 
-def _qualifies(classes: list[str]) -> bool:
+def _qualifies(classes: list[str], words: list[str] | None = None) -> bool:
     n = len(classes)
     if n < MIN_PHRASE_WORDS:
         return False
     unknown = classes.count("U")
     inexact = n - classes.count("E")
+    if words is not None and len(set(words)) < (2 * n) // 3:
+        return False  # "image_32 image_36 image_48 …": a phrase repeats a word rarely, never mostly
     return unknown <= max(1, n // 12) and inexact <= max(2, n // 6)
 
 
-def _qualifying_windows(classes: list[str], i: int, j: int) -> list[tuple[int, int]]:
+def _qualifying_windows(classes: list[str], i: int, j: int, words: list[str] | None = None) -> list[tuple[int, int]]:
     """Windows of run [i, j) that qualify as a phrase; a window starts and ends on a
     segment boundary (an unknown token), so prose around a phrase is not swallowed whole."""
     if j - i < MIN_PHRASE_WORDS:
@@ -222,7 +224,7 @@ def _qualifying_windows(classes: list[str], i: int, j: int) -> list[tuple[int, i
     found = []
     for a in starts:
         for b in ends:
-            if b - a >= MIN_PHRASE_WORDS and _qualifies(classes[a:b]):
+            if b - a >= MIN_PHRASE_WORDS and _qualifies(classes[a:b], None if words is None else words[a:b]):
                 found.append(_trim(classes, a, b))
     return found
 
@@ -253,7 +255,7 @@ def _phrase_spans(text: str) -> list[tuple[int, int]]:
         # every BIP-39 word has 3+ letters, so it ends the run like a full stop does
         breaks = [t[3] or (k > 0 and classes[k - 1] == "U" and len(toks[k - 1][2]) < 3) for k, t in enumerate(toks)]
         for i, j in _split_runs(classes, breaks):
-            for a, b in _qualifying_windows(classes, i, j):
+            for a, b in _qualifying_windows(classes, i, j, [t[2] for t in toks]):
                 spans.append((toks[a][0], toks[b - 1][1]))
     return spans + _han_checksum_spans(text)
 
@@ -302,7 +304,7 @@ _XPRV = re.compile(rf"(?<![{_B58}])[xyztuvYZUV]prv[{_B58}]{{100,112}}(?![{_B58}]
 _SOL_SECRET = re.compile(rf"(?<![{_B58}])[{_B58}]{{85,90}}(?![{_B58}])")
 
 _TX_CUE = re.compile(
-    r"(?:\btx(?:id|n|hash)?\b|\bhash\b|\bsignature\b|\bfirma\b|\bsig\b|\btransa(?:ction|cci[oó]n?|ç[aã]o|cao|ktion|ctie)\b|"
+    r"(?:\btx(?:id|n|hash)?\b|hash\b|signature\b|\bfirma\b|\bsig\b|sha-?256|\bchecksum\b|\bdigest\b|\btransa(?:ction|cci[oó]n?|ç[aã]o|cao|ktion|ctie)\b|"
     r"\btransfer\w*|\btransferencia\b|\bdeposit\w*|\bdep[oó]sit\w*|\bwithdraw\w*|\bretiro\b|/tx/|/txs?/|/transaction/)",
     re.IGNORECASE,
 )
@@ -313,8 +315,9 @@ _KEY_CUE = re.compile(
 
 
 def _hex_is_tx(text: str, start: int) -> bool:
+    """A transaction/hash cue in the 48 characters before (this line and the one above)."""
     before = text[max(0, start - 48) : start]
-    before = before.rsplit("\n", 1)[-1] if "/tx" not in before else before
+    before = "\n".join(before.split("\n")[-2:])
     return bool(_TX_CUE.search(before)) and not _KEY_CUE.search(before)
 
 
@@ -354,7 +357,7 @@ _CONNECT_VERB = r"is|was|es|era|és|est|était|ist|lautet|war|é|era|são|zijn|i
 _CUE_RE = re.compile(rf"\b(?:{_PASSWORD_CUES})\b|\b(?:{_PIN_CUES})\b", re.IGNORECASE)
 _VALUE = r"(?:(?P<q>[\"'“‘«`])(?P<qsecret>[^\"'”’»`\n]{1,128})[\"'”’»`]|(?P<secret>[^\s\"'”’»`]+))"
 _WITH_CONNECTOR = re.compile(
-    rf"(?P<mid>(?:\s+[^\s:=]+){{0,3}}?)(?P<conn>\s*[:=]\s*|\s+(?:{_CONNECT_VERB})\b\s*:?\s*){_VALUE}",
+    rf"(?P<mid>(?:[ \t]+[^\s:=,;\"'()]+){{0,3}}?)(?P<conn>\s*[:=]\s*|\s+(?:{_CONNECT_VERB})\b\s*:?\s*){_VALUE}",
     re.IGNORECASE,
 )
 _BARE = re.compile(rf"(?P<conn>\s+){_VALUE}")
@@ -362,7 +365,8 @@ _TRAIL = ".,;:"
 
 
 def _looks_secret(token: str) -> bool:
-    return any(c.isdigit() for c in token) or any(not c.isalnum() for c in token)
+    core = token.strip("()[]{}<>")
+    return bool(core) and (any(c.isdigit() for c in core) or any(not c.isalnum() for c in core))
 
 
 def _credential_spans(text: str) -> list[tuple[int, int, str]]:
@@ -394,6 +398,9 @@ def _credential_spans(text: str) -> list[tuple[int, int, str]]:
 # --------------------------------------------------------------------------- API
 
 
+_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]{0,500})?/?>")
+
+
 def _mask_markup(text: str) -> str:
     """Same-length copy of HTML with tags and entities blanked, so they separate words."""
     text = re.sub(r"<[^>]*>", lambda m: " " * len(m.group()), text)
@@ -404,7 +411,7 @@ def redact_text(text: str, *, markup: bool = False) -> tuple[str, tuple[Redactio
     """Replace every secret in ``text`` by its kind's marker; return (text, redactions)."""
     if not text:
         return text, ()
-    scan = _mask_markup(text) if markup else text
+    scan = _mask_markup(text) if markup or len(_TAG.findall(text[:20000])) >= 2 else text
     spans: list[tuple[int, int, str]] = [(a, b, "recovery_phrase") for a, b in _phrase_spans(scan)]
     spans += _key_spans(scan)
     spans += _credential_spans(scan)

@@ -232,3 +232,26 @@ def test_text_attachments_are_redacted_binary_ones_kept():
     assert b is png  # no OCR: binary files are not touched
     assert b"kingdom" not in c.content and c.content.startswith("clé;".encode("latin-1"))
     assert [r.kind for r in out.redactions] == ["recovery_phrase"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # found in real payloads (tests/normalizers/test_redact_corpus.py)
+        '"image_24": "", "image_32": "", "image_36": "", "image_48": "", "image_64": "", "image_72": "", '
+        '"image_96": "", "image_128": "", "image_192": "", "image_512": "", "image_1024": "", "image_2048": ""',
+        '<meta name="viewport" content="width=device-width, initial-scale=1" />\n<head>\n<title>DSN</title>\n</head>\n<body style="">',
+        "x-connection-hash:\n  - c6e61385a8ce7bb44a1f2b70e7252d65709b1854fc4362cc882adc809e2c455b",
+        '"expected_signature": "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"',
+        "bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620",
+        '"auth": "basic root:password (example)",\n "content_type": "application/json"',
+    ],
+)
+def test_machine_text_is_not_mistaken_for_secrets(text):
+    assert redact_text(text) == (text, ())
+
+
+def test_phrase_inside_html_is_found_with_tags_as_separators():
+    html = "<p>My words:</p><ol>" + "".join(f"<li>{w}</li>" for w in PHRASE.split()) + "</ol>"
+    out, found = redact_text(html)  # auto-detected markup, no markup=True needed
+    assert found[0].kind == "recovery_phrase" and "kingdom" not in out and "section" not in out
