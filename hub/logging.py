@@ -35,9 +35,9 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             mask_secrets,
-            redact_event_dict,  # recovery phrases, keys, passwords never reach a log line
             *EXTRA_PROCESSORS,
             structlog.processors.format_exc_info,
+            redact_event_dict,  # after format_exc_info: tracebacks are redacted too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level, logging.INFO)),

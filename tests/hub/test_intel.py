@@ -110,10 +110,15 @@ def test_the_log_processor_is_installed(capsys):
     configure("DEBUG", "json")
     try:
         structlog.get_logger("t").info("debug.body", body=f"words: {PHRASE}", nested={"k": ["pwd: Hunter2!x"]})
+        try:
+            raise ValueError(f"could not parse {PHRASE}")
+        except ValueError:
+            structlog.get_logger("t").exception("parse.failed")
         err = capsys.readouterr().err
     finally:
         structlog.reset_defaults()
-    assert "debug.body" in err and leaks(err) == [] and "Hunter2" not in err
+    assert "debug.body" in err and "parse.failed" in err and "ValueError" in err
+    assert leaks(err) == [] and "Hunter2" not in err
     assert "[redacted: recovery phrase]" in err
 
 
