@@ -382,3 +382,22 @@ def test_auto_ack_in_the_customers_language_once_and_only_where_enabled(make_hub
                  for r in s.scalars(select(Reply).where(Reply.kind == "auto"))}
     assert set(autos) == {("ack", "Jan"), ("security_warning", "Lou")}
     assert autos[("ack", "Jan")].startswith("Danke für Ihre Nachricht")
+
+
+def test_the_poller_runs_the_sla_timer(make_hub):
+    from workers import ingest
+
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="t1", text="My account was hacked!", sender="mia")
+    with h.rt.db.read() as s:
+        ingest.process(h.rt, list(s.scalars(select(InboundEvent.id))))
+    with h.rt.db.session() as s:  # the conversation started 20 minutes ago: 15-minute target missed
+        conv = s.scalars(select(Conversation)).one()
+        started = datetime.fromisoformat(conv.sla["started_at"]) - timedelta(minutes=20)
+        conv.sla = {**conv.sla, "started_at": started.isoformat(),
+                    "first_response_due": (started + timedelta(minutes=15)).isoformat(), "first_response": "ok"}
+        conv_id = conv.id
+    h.start_poller()
+    got = wait_until(lambda: "sla-breached" in (c := conv_json(h, conv_id))["tags"] and c, timeout=20, message="sla tick")
+    assert got["sla"]["first_response"] == "breached" and got["sla"]["resolution"] == "ok"
