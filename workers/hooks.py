@@ -31,9 +31,10 @@ AfterIngest = Callable[[IngestEvent], None]
 #: Called in order for every stored inbound message of kind message/voicemail/missed_call.
 AFTER_INGEST: list[AfterIngest] = []
 
-#: Called by the REST API after a conversation PATCH, inside its transaction:
-#: ``fn(session, runtime, conversation, changes)`` (e.g. the CSAT survey on resolve).
-AFTER_UPDATE: list[Callable[[Session, Runtime, Conversation, dict[str, Any]], None]] = []
+#: Called after an agent or the API changes a conversation: fn(session, runtime, conversation,
+#: changes: dict) -> list of reply ids to send (e.g. a satisfaction survey on resolve).
+AfterUpdate = Callable[[Session, Runtime, Conversation, dict], "list[int] | None"]
+AFTER_UPDATE: list[AfterUpdate] = []
 
 #: Periodic functions run by the poller: (name, interval seconds, fn(runtime)).
 PERIODIC: list[tuple[str, float, Callable[[Runtime], None]]] = []

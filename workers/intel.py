@@ -23,7 +23,6 @@ from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -169,35 +168,33 @@ def sla_tick(rt: Runtime, at: datetime | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- CSAT
-def _after_commit(s: Session, fn: Any) -> None:
-    sa_event.listen(s, "after_commit", lambda _s: fn(), once=True)
+def csat_on_resolve(s: Session, rt: Runtime, conv: Conversation, changes: dict[str, Any]) -> list[int]:
+    """Resolved: the one-question survey on the customer's channel (not to opted-out ones).
 
-
-def csat_on_resolve(s: Session, rt: Runtime, conv: Conversation, changes: dict[str, Any]) -> None:
-    """Resolved: send the one-question survey on the customer's channel (not to opted-out)."""
+    Returns the reply id for the caller to schedule after its commit."""
     if changes.get("status") not in ("resolved", "closed"):
-        return
+        return []
     ident = s.get(Identity, conv.identity_id)
     if ident is None or ident.opted_out:
-        return
+        return []
     extra = _extra(conv)
     if extra.get("csat", {}).get("asked_at"):
-        return
+        return []
     reply = _auto_reply(s, conv, "csat", templates.render("csat_survey", conv.language))
     if reply is None:
-        return
+        return []
     extra["csat"] = {"asked_at": now().isoformat(), "reply_id": reply.id}
     conv.extra = extra
-    reply_id = reply.id
-    _after_commit(s, lambda: rt.queues.schedule("send", [reply_id]))
+    return [reply.id]
 
 
-def sla_on_update(s: Session, rt: Runtime, conv: Conversation, changes: dict[str, Any]) -> None:
+def sla_on_update(s: Session, rt: Runtime, conv: Conversation, changes: dict[str, Any]) -> list[int]:
     """An agent changed priority or category: re-target the deadlines (same start)."""
     if not ({"priority", "category"} & set(changes)) or not conv.sla or not conv.sla.get("started_at"):
-        return
+        return []
     started = datetime.fromisoformat(conv.sla["started_at"])
     conv.sla = evaluate(conv, sla_for(conv, started), now())
+    return []
 
 
 def _pending_csat(s: Session, ev: hooks.IngestEvent) -> Conversation | None:
