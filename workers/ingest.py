@@ -31,7 +31,7 @@ from hub.net import TooLarge
 from hub.runtime import Runtime
 from normalizers import pipeline
 from normalizers.model import Attachment, NormalizedMessage
-from normalizers.redact import merge_redactions, redact_attachment
+from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import hooks
 from workers.retry import exhausted, next_attempt
 
@@ -220,7 +220,7 @@ def process(rt: Runtime, ids: list[int]) -> Outcome:
 
 def _fail(rt: Runtime, row: InboundEvent, error: str, permanent: bool, retry_after: float | None) -> None:
     row.attempts += 1
-    row.error = error[:2000]
+    row.error = redact_text(error)[0][:2000]  # an exception message may quote the customer's text
     row.locked_until = None
     if permanent or exhausted(rt.settings, row.attempts):
         row.state = "quarantined"

@@ -401,3 +401,12 @@ def test_the_poller_runs_the_sla_timer(make_hub):
     h.start_poller()
     got = wait_until(lambda: "sla-breached" in (c := conv_json(h, conv_id))["tags"] and c, timeout=20, message="sla tick")
     assert got["sla"]["first_response"] == "breached" and got["sla"]["resolution"] == "ok"
+
+
+def test_failure_reasons_stored_on_the_journal_are_redacted(make_hub):
+    from workers.ingest import _fail
+
+    h = make_hub()
+    row = InboundEvent(attempts=0)
+    _fail(h.rt, row, f"ValueError: could not parse {PHRASE!r}", True, None)
+    assert row.state == "quarantined" and "[redacted: recovery phrase]" in row.error and leaks(row.error) == []
