@@ -133,7 +133,7 @@ _HUMAN = re.compile(
     r"agent\b|agente\b|representative|representante|real person|persona real|una persona|alguien real|"
     r"(?:talk|speak|chat|hablar|parlar|parler|falar|sprechen|passer)\b(?:\s+\w+){0,3}\s+(?:someone|somebody|person|alguien|algu|quelqu un|alguem|jemand\w*|persona|pessoa|personne)\b)"
 )
-_URGENT = re.compile(r"(?<![a-z])(?:urgent\w*|asap|immediately|right now|inmediat\w*|immediat\w*|dringend|sofort|ja\b|now!|help!|ayuda!|!!)")
+_URGENT = re.compile(r"(?<![a-z])(?:urgent\w*|asap|immediately|right now|inmediat\w*|immediat\w*|dringend|sofort|now!|help!|ayuda!|!!)")
 
 
 def score(text: str) -> dict[str, float]:
