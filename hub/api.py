@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 from datetime import datetime, timezone
 from typing import Any, Callable, Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, or_, select
 
 from hub import auth, replay
 from hub.connectors import ConnectorService, adapter_class, all_kinds, is_channel
@@ -181,6 +182,7 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
         "category": {"type": "string"},
         "language": {"type": "string"},
         "security": {"type": "boolean"},
+        "tag": {"type": "string", "description": "has this tag, e.g. sla-breached, sla-at-risk, security-urgent"},
         "q": {"type": "string", "description": "search subject and message text"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
         "before": {"type": "string", "description": "cursor from a previous page's `next`"},
@@ -204,6 +206,9 @@ def list_conversations():
             q = q.where(Conversation.language == a["language"])
         if a.get("security") in ("1", "true"):
             q = q.where(Conversation.security_flag.is_(True))
+        if a.get("tag"):
+            # tags is a JSON list; its text form is portable across SQLite and PostgreSQL
+            q = q.where(cast(Conversation.tags, String).like(f'%{json.dumps(a["tag"])}%'))
         if a.get("channel"):
             q = q.join(Identity, Identity.id == Conversation.identity_id).where(Identity.channel == a["channel"])
         if a.get("connector"):

@@ -166,11 +166,11 @@ def test_recovery_phrase_never_reaches_a_helpdesk_request(make_hub, httpserver, 
     assert body["conversation"]["priority"] == "urgent"
 
 
-def test_sla_timers_on_a_frozen_clock(make_hub):
+def test_sla_timers_on_a_frozen_clock(make_hub, db_url):
     from workers import ingest
     from workers.intel import sla_tick
 
-    h = make_hub()
+    h = make_hub(database_url=db_url)
     h.add_connector("web", "api", secret=SECRET)
     post(h, id="h1", text="Me han hackeado la cuenta y han robado mis fondos", sender="bob")
     post(h, id="q1", text="¿Cuál es vuestro horario de atención?", sender="carol")
@@ -192,6 +192,9 @@ def test_sla_timers_on_a_frozen_clock(make_hub):
     sla_tick(h.rt, at=start + timedelta(minutes=16))
     got = conv_json(h, hacked["id"])
     assert got["sla"]["first_response"] == "breached" and "sla-breached" in got["tags"] and "sla-at-risk" not in got["tags"]
+    listed = h.api("GET", "/api/v1/conversations?tag=sla-breached").get_json()["items"]
+    assert [c["id"] for c in listed] == [hacked["id"]]
+    assert h.api("GET", "/api/v1/conversations?tag=sla-at-risk").get_json()["items"] == []
     assert conv_json(h, question["id"])["sla"]["first_response"] == "ok"  # 16 of 60 minutes
     assert got["sla"]["resolution"] == "ok"
     # an agent raises the question to urgent: 15 minutes from the same start
@@ -264,12 +267,12 @@ def test_faq_bot_answers_only_where_enabled_and_hands_off(make_hub, httpserver):
     assert by_sender["Hal"]["action"] == "handoff" and by_sender["Hal"]["reason"] == "wants_human"
 
 
-def test_stats_endpoint(make_hub):
+def test_stats_endpoint(make_hub, db_url):
     from hub.models import now
     from workers import ingest
     from workers.intel import sla_tick
 
-    h = make_hub()
+    h = make_hub(database_url=db_url)
     h.add_connector("web", "api", secret=SECRET)
     post(h, id="a1", text="Me han hackeado la cuenta", sender="ann")
     post(h, id="a2", text="My balance shows twice the amount I actually have", sender="ben")
