@@ -186,7 +186,8 @@ def prose(lang: str, k: int | None = None) -> str:
 
 
 def phrase_words(lang: str, strength: int) -> list[str]:
-    return Mnemonic(lang).generate(strength).replace("\u3000", " ").split(" ")
+    """A valid phrase from seeded entropy (Mnemonic.generate would use the OS's randomness)."""
+    return Mnemonic(lang).to_mnemonic(rng.randbytes(strength // 8)).replace("\u3000", " ").split(" ")
 
 
 def typo(word: str) -> str:
