@@ -56,19 +56,45 @@ def faq_index() -> FaqIndex:
     return FaqIndex(load_articles())
 
 
-def _auto_reply(s: Session, conv: Conversation, what: str, text: str) -> Reply | None:
-    """An automatic reply, at most one per (conversation, what)."""
+def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: Any = None) -> Reply | None:
+    """An automatic reply, at most one per (conversation, what), shaped for the channel.
+
+    The channel's ``validate_reply`` decides: a text too long for one post (a public reply
+    on X) goes as a thread; one that cannot be sent at all is skipped, with a log line.
+    """
+    from hub.errors import PayloadInvalid
+
     ref = f"{what}:{conv.id}"
     exists = s.scalar(select(Reply.id).where(Reply.conversation_id == conv.id, Reply.source == "auto", Reply.source_ref == ref))
     if exists is not None:
         return None
+    options: dict[str, Any] = {}
+    if adapter is not None and hasattr(adapter, "validate_reply"):
+        for candidate in ({}, {"thread": True}):
+            try:
+                adapter.validate_reply(text, candidate, thread_key=conv.thread_key)
+            except PayloadInvalid as exc:
+                reason = str(exc)
+                continue
+            options = candidate
+            break
+        else:
+            log.warning("auto_reply.skipped", conversation_id=conv.id, what=what.split(":")[0], reason=reason)
+            return None
     reply = Reply(
         conversation_id=conv.id, connector_id=conv.connector_id, author_name="omnihub", kind="auto", text=text,
-        options={}, state="pending", source="auto", source_ref=ref, status_detail={},
+        options=options, state="pending", source="auto", source_ref=ref, status_detail={},
     )
     s.add(reply)
     s.flush()
     return reply
+
+
+def _adapter_for(rt: Runtime, s: Session, conv: Conversation) -> Any:
+    from hub.models import Connector
+    from workers.ingest import service
+
+    return service(rt).adapter(s.get(Connector, conv.connector_id))
 
 
 def _extra(conv: Conversation) -> dict[str, Any]:
@@ -86,7 +112,7 @@ def security_warning(ev: hooks.IngestEvent) -> None:
     conv.priority = "urgent"
     conv.tags = sorted(set(conv.tags or []) | {"security-urgent"})
     lang = ev.normalized.language or conv.language
-    reply = _auto_reply(ev.session, conv, "security_warning", templates.render("security_warning", lang))
+    reply = _auto_reply(ev.session, conv, "security_warning", templates.render("security_warning", lang), ev.adapter)
     if reply is not None:
         extra = _extra(conv)
         extra["security_warning"] = {"reply_id": reply.id, "language": templates.pick_language("security_warning", lang),
@@ -180,7 +206,7 @@ def csat_on_resolve(s: Session, rt: Runtime, conv: Conversation, changes: dict[s
     extra = _extra(conv)
     if extra.get("csat", {}).get("asked_at"):
         return []
-    reply = _auto_reply(s, conv, "csat", templates.render("csat_survey", conv.language))
+    reply = _auto_reply(s, conv, "csat", templates.render("csat_survey", conv.language), _adapter_for(rt, s, conv))
     if reply is None:
         return []
     extra["csat"] = {"asked_at": now().isoformat(), "reply_id": reply.id}
@@ -230,7 +256,7 @@ def csat_answer(ev: hooks.IngestEvent) -> bool:
     elif ev.conversation.id != target.id and ev.created:
         ev.conversation.status = "resolved"  # the rating arrived as a new thread (SMS pairs, DMs)
         ev.conversation.resolved_at = now()
-    thanks = _auto_reply(s, target, "csat_thanks", templates.render("csat_thanks", target.language))
+    thanks = _auto_reply(s, target, "csat_thanks", templates.render("csat_thanks", target.language), ev.adapter)
     if thanks is not None:
         ev.send_reply_ids.append(thanks.id)
     return True
@@ -251,7 +277,7 @@ def faq_bot(ev: hooks.IngestEvent) -> None:
     if decision.action == "answer":
         lang = decision.article["language"]
         text = f"{decision.article['title']}\n\n{decision.article['body']}\n\n{templates.render('faq_handoff_hint', lang)}"
-        reply = _auto_reply(ev.session, conv, f"faq:{ev.message.id}", text)
+        reply = _auto_reply(ev.session, conv, f"faq:{ev.message.id}", text, ev.adapter)
         if reply is not None:
             ev.send_reply_ids.append(reply.id)
             record["reply_id"] = reply.id
@@ -267,7 +293,7 @@ def auto_ack(ev: hooks.IngestEvent) -> None:
     if not getattr(ev.adapter.config, "auto_ack", False) or not ev.created or ev.send_reply_ids:
         return
     conv = ev.conversation
-    reply = _auto_reply(ev.session, conv, "ack", templates.render("auto_ack", ev.normalized.language or conv.language, ref=conv.id))
+    reply = _auto_reply(ev.session, conv, "ack", templates.render("auto_ack", ev.normalized.language or conv.language, ref=conv.id), ev.adapter)
     if reply is not None:
         ev.send_reply_ids.append(reply.id)
 

@@ -339,6 +339,12 @@ def test_every_channels_inbound_path_keeps_the_phrase_out_of_the_database(make_h
     db_path = Path(h.settings.effective_database_url.removeprefix("sqlite:///"))
     for f in db_path.parent.glob(db_path.name + "*"):
         assert leaks(f.read_bytes()) == [], f
+    # the warning is queued in a shape this channel can send (e.g. a thread on X)
+    with h.rt.db.read() as s:
+        conv = s.scalars(select(Conversation)).one()
+        warning = s.scalars(select(Reply).where(Reply.source_ref == f"security_warning:{conv.id}")).one()
+        assert conv.security_flag and conv.priority == "urgent" and warning.state == "pending"
+        adapter.validate_reply(warning.text, warning.options, thread_key=conv.thread_key)
 
 
 def test_a_text_attachment_with_the_phrase_is_stored_redacted(make_hub):
@@ -413,3 +419,30 @@ def test_failure_reasons_stored_on_the_journal_are_redacted(make_hub):
     row = InboundEvent(attempts=0)
     _fail(h.rt, row, f"ValueError: could not parse {PHRASE!r}", True, None)
     assert row.state == "quarantined" and "[redacted: recovery phrase]" in row.error and leaks(row.error) == []
+
+
+def test_auto_replies_take_the_shape_the_channel_accepts(make_hub):
+    from hub.errors import PayloadInvalid
+    from workers import ingest
+    from workers.intel import _auto_reply
+
+    class PostLimited:  # the validate_reply contract of channels.base.ChannelAdapter
+        def __init__(self, allow_thread: bool) -> None:
+            self.allow_thread = allow_thread
+
+        def validate_reply(self, text, options, thread_key=None):
+            if len(text) > 280 and not (options.get("thread") and self.allow_thread):
+                raise PayloadInvalid("too long")
+
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="v1", text="hello", sender="nia")
+    with h.rt.db.read() as s:
+        ingest.process(h.rt, list(s.scalars(select(InboundEvent.id))))
+    with h.rt.db.session() as s:
+        conv = s.scalars(select(Conversation)).one()
+        long_text = "x" * 400
+        assert _auto_reply(s, conv, "a", "short", PostLimited(False)).options == {}
+        assert _auto_reply(s, conv, "b", long_text, PostLimited(True)).options == {"thread": True}
+        assert _auto_reply(s, conv, "c", long_text, PostLimited(False)) is None
+        assert _auto_reply(s, conv, "a", "short", PostLimited(False)) is None  # once per (conversation, what)
