@@ -8,6 +8,12 @@ EXAMPLES: dict[str, dict] = {
         "imap_host": "imap.example.com", "username": "support@example.com", "password": "imap-secret",
         "smtp_host": "smtp.example.com", "smtp_password": "smtp-secret", "from_address": "support@example.com",
     },
+    "slack": {
+        "bot_token": "xoxb-contract-token",
+        "signing_secret": "contract-signing-secret",
+        "channels": "all,dm",
+        "api_base_url": "http://127.0.0.1:9/api/",  # nothing listens: no call leaves the machine
+    },
     "twilio": {
         "account_sid": "AC0123456789abcdef0123456789abcdef",
         "auth_token": "contract-auth-token",
