@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 import channels
 from channels.email import EmailChannel, EmailConfig, is_loopback
+from hub.types import AdapterConfig
 
 BASE = {
     "imap_host": "imap.example.com",
@@ -24,8 +25,8 @@ def test_registered_under_its_kind():
 
 def test_keys_and_defaults():
     cfg = EmailConfig(**BASE)
-    assert set(EmailConfig.model_fields) == {
-        "helpdesk", "imap_host", "imap_port", "imap_security", "username", "password", "folders", "after_ingest",
+    assert set(EmailConfig.model_fields) - set(AdapterConfig.model_fields) == {
+        "imap_host", "imap_port", "imap_security", "username", "password", "folders", "after_ingest",
         "smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password", "from_address", "from_name",
     }
     assert cfg.folders == ("INBOX",) and cfg.after_ingest == "leave"
