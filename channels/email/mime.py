@@ -46,9 +46,11 @@ def domain_of(address: str) -> str:
 
 
 def message_id_for(reply: OutboundReply, from_address: str, connector: str) -> str:
-    """Deterministic Message-ID at our domain: a retried send reuses it (receivers dedupe)."""
-    salt = hashlib.sha256(f"{connector}\0{from_address}".encode()).hexdigest()[:12]
-    return f"<omnihub.r{reply.id}.c{reply.conversation_id}.{salt}@{domain_of(from_address)}>"
+    """Message-ID at our domain, the same for every attempt of one reply (receivers dedupe a
+    retried send). The conversation's random token makes it unique across databases, and no
+    internal id or count is visible to the customer."""
+    seed = f"{connector}\0{from_address}\0{conversation_token(reply)}\0{reply.id}"
+    return f"<omnihub.{hashlib.sha256(seed.encode()).hexdigest()[:32]}@{domain_of(from_address)}>"
 
 
 def conversation_token(reply: OutboundReply) -> str:
@@ -108,7 +110,6 @@ def build_reply(
         # keep the root and the most recent ids (RFC 5322 3.6.4)
         kept = refs if len(refs) <= MAX_REFERENCES else [refs[0], *refs[-(MAX_REFERENCES - 1):]]
         msg["References"] = " ".join(kept)
-    msg["X-Omnihub-Conversation"] = str(int(reply.conversation_id))
     msg.set_content(reply.text or "")
     html = reply.html
     if html and sanitize_html is not None:

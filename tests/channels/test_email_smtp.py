@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 
 import pytest
 
@@ -52,7 +53,7 @@ def reply(**overrides) -> OutboundReply:
         text="Hi Carla,\n\nyour withdrawal is on its way.\n\nACME",
         subject="Withdrawal stuck",
         in_reply_to="<q2@example.org>",
-        references=("<q1@example.org>", "<omnihub.r6.c42.abc@hub.example>"),
+        references=("<q1@example.org>", "<omnihub.0a1b2c3d4e5f60718293a4b5c6d7e8f9@hub.example>"),
         attachments=(BlobRef("receipt.pdf", "application/pdf", 9, "x", loader=lambda: b"%PDF-1.4\n"),),
         conversation_extra={"token": TOKEN},
     )
@@ -70,9 +71,9 @@ def test_reply_has_threading_headers_token_and_parts(smtp_server):
     result = channel(smtp_server.port).send(reply())
     msg = received(smtp_server)
     assert result.external_id == msg["Message-ID"]
-    assert msg["Message-ID"].startswith("<omnihub.r7.c42.") and msg["Message-ID"].endswith("@hub.example>")
+    assert re.fullmatch(r"<omnihub\.[0-9a-f]{32}@hub\.example>", msg["Message-ID"])  # no internal ids
     assert msg["In-Reply-To"] == "<q2@example.org>"
-    assert msg["References"].split() == ["<q1@example.org>", "<omnihub.r6.c42.abc@hub.example>", "<q2@example.org>"]
+    assert msg["References"].split() == ["<q1@example.org>", "<omnihub.0a1b2c3d4e5f60718293a4b5c6d7e8f9@hub.example>", "<q2@example.org>"]
     assert msg["Reply-To"].addresses[0].addr_spec == f"support+c{TOKEN}@hub.example"
     assert msg["Subject"] == f"Re: Withdrawal stuck [#{TOKEN}]"
     assert msg["From"].addresses[0].display_name == "ACME Support"
@@ -89,6 +90,9 @@ def test_reply_has_threading_headers_token_and_parts(smtp_server):
 def test_the_same_reply_retried_keeps_its_message_id(smtp_server):
     ch = channel(smtp_server.port)
     assert ch.send(reply()).external_id == ch.send(reply()).external_id
+    assert ch.send(reply(id=8)).external_id != ch.send(reply()).external_id
+    # another database (same reply id, another conversation token): another id
+    assert ch.send(reply(conversation_extra={"token": "0123456789ab"})).external_id != ch.send(reply()).external_id
 
 
 def test_customer_answer_to_our_reply_threads_back(smtp_server):
