@@ -158,3 +158,13 @@ def test_backfill_cli_journals_history_once(hub, dovecot):  # noqa: F811
     assert out.returncode == 0, out.stderr
     assert "journaled 1 new messages" in out.stdout  # the rest were already in the journal
     assert hub.count(InboundEvent) == 6
+
+
+def test_connectors_check_cli_reports_both_servers(hub, dovecot):  # noqa: F811
+    with SmtpServer() as smtp:
+        hub.add_connector("mail", "email", **dovecot.config(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none", smtp_username=""))
+        out = hub.cli("connectors", "check", "mail")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("OK: IMAP 127.0.0.1")
+    assert "imap_capabilities:" in out.stdout and "IDLE" in out.stdout and "smtp_capabilities:" in out.stdout
+    assert dovecot.password not in out.stdout + out.stderr
