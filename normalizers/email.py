@@ -14,7 +14,6 @@ import email.message
 import email.policy
 import email.utils
 import hashlib
-import html as htmllib
 import re
 from datetime import datetime, timezone
 from html.parser import HTMLParser
@@ -733,7 +732,3 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
         extra=extra,
     )
 
-
-def iter_message_ids(values: Iterable[str]) -> list[str]:
-    """Message-IDs (``<...>``) found in header values, in order, without duplicates."""
-    return list(dict.fromkeys(m for v in values for m in _MSGID.findall(v or "")))

@@ -86,7 +86,7 @@ def test_round_trip_customer_mail_agent_reply_customer_answer(mail_hub):
         2,
         subject=f"Re: {ours['Subject']}",
         headers={"In-Reply-To": ours["Message-ID"], "References": f"<q1@example.org> {ours['Message-ID']}"},
-        text=f"Thanks, it arrived!\n\nOn Sun, 22 Nov 2026 ACME Support <support@hub.example> wrote:\n> Hi! It is on its way.\n",
+        text="Thanks, it arrived!\n\nOn Sun, 22 Nov 2026 ACME Support <support@hub.example> wrote:\n> Hi! It is on its way.\n",
     )
     server.append(answer)
     wait_until(lambda: len(_messages(hub, conv["id"])) >= 2, timeout=10, message="answer joined")
