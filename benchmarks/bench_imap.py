@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--idle", type=int, default=50, help="IDLE latency samples")
     parser.add_argument("--journal", action="store_true", help="also sync into the hub's SQLite journal")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of baseline and catch-up")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="omnihub-bench-"))
     (tmp / "dovecot").mkdir()
@@ -171,22 +172,25 @@ def main() -> None:
         size = fill(server, args.messages)
         print(f"filled {args.messages} messages ({size / 1e6:.1f} MB) in {time.perf_counter() - t:.1f}s")
         baseline(server)  # warm Dovecot's caches so neither side pays for them
-        rows = []
-        base_t, base_bytes = baseline(server)
-        rows.append(("bare imapclient FETCH loop", base_t, 1.0))
-        sink = CountingSink()
-        ours_t = catch_up(server, sink)
-        assert sink.count == args.messages and sink.bytes == base_bytes, (sink.count, sink.bytes, base_bytes)
-        rows.append(("omnihub catch-up -> counting sink", ours_t, base_t / ours_t))
+        # alternate the two, best of --rounds each: a shared 2-core machine is noisy
+        base_times, ours_times = [], []
+        for _ in range(args.rounds):
+            base_t, base_bytes = baseline(server)
+            base_times.append(base_t)
+            sink = CountingSink()
+            ours_times.append(catch_up(server, sink))
+            assert sink.count == args.messages and sink.bytes == base_bytes, (sink.count, sink.bytes, base_bytes)
+        base_t = min(base_times)
+        rows = [("bare imapclient FETCH loop", base_t, 1.0, base_times), ("omnihub catch-up -> counting sink", min(ours_times), base_t / min(ours_times), ours_times)]
         if args.journal:
             jsink = JournalSink(tmp)
-            j_t = catch_up(server, jsink)
+            j_t = catch_up(server, jsink)  # once: a second run would find everything journaled
             assert jsink.count == args.messages
-            rows.append(("omnihub catch-up -> SQLite journal", j_t, base_t / j_t))
+            rows.append(("omnihub catch-up -> SQLite journal", j_t, base_t / j_t, [j_t]))
         print()
-        print(f"{'initial sync of ' + str(args.messages) + ' messages':40s} {'seconds':>8s} {'msg/s':>8s} {'ratio':>6s}")
-        for name, secs, ratio in rows:
-            print(f"{name:40s} {secs:8.2f} {args.messages / secs:8.0f} {ratio:6.2f}")
+        print(f"{'initial sync of ' + str(args.messages) + ' messages':40s} {'best s':>8s} {'msg/s':>8s} {'ratio':>6s}   all runs (s)")
+        for name, secs, ratio, runs in rows:
+            print(f"{name:40s} {secs:8.2f} {args.messages / secs:8.0f} {ratio:6.2f}   {' '.join(f'{r:.2f}' for r in runs)}")
         print("goal: ratio >= 0.70")
         lat = idle_latency(server, args.idle)
         print()
