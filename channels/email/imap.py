@@ -113,6 +113,8 @@ class FolderWatcher:
     #: how often the IDLE wait checks ``stop``
     idle_poll: float = 0.5
     batch_size: int = 200
+    #: and at most this many bytes per FETCH (a folder of large messages stays in memory bounds)
+    batch_bytes: int = 32 * 1024 * 1024
     backoff_start: float = 1.0
     backoff_max: float = 60.0
     #: servers without IDLE are polled (a catch-up) this often
@@ -176,7 +178,7 @@ class FolderWatcher:
         # after_ingest for a batch happen only once its record() returned
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-journal-{self.folder}") as pool:
             pending: tuple[Future, list[int], int] | None = None
-            for batch in chunks(uids, self.batch_size):
+            for batch in self._batches(client, uids):
                 events = events_from_fetch(self.folder, validity, client.fetch(batch, FETCH_ITEMS))
                 if pending:
                     done += self._settle(client, *pending)
@@ -186,6 +188,27 @@ class FolderWatcher:
         if done and self.log:
             self.log.info("imap.ingested", folder=self.folder, count=done, uid=uids[-1] if uids else last_uid)
         return done
+
+    def _batches(self, client: IMAPClient, uids: list[int]) -> Iterable[list[int]]:
+        """UID batches of at most ``batch_size`` messages and ``batch_bytes`` bytes (one message
+        larger than that is a batch of its own)."""
+        if len(uids) <= 1:
+            yield from chunks(uids, self.batch_size)
+            return
+        sizes: dict[int, int] = {}
+        for part in chunks(uids, 5000):
+            sizes.update({uid: int(data.get(b"RFC822.SIZE") or 0) for uid, data in client.fetch(part, [b"RFC822.SIZE"]).items()})
+        batch: list[int] = []
+        total = 0
+        for uid in uids:
+            size = sizes.get(uid, 0)
+            if batch and (len(batch) >= self.batch_size or total + size > self.batch_bytes):
+                yield batch
+                batch, total = [], 0
+            batch.append(uid)
+            total += size
+        if batch:
+            yield batch
 
     def _settle(self, client: IMAPClient, future: Future | None, batch: list[int], count: int) -> int:
         if future is not None:

@@ -83,6 +83,21 @@ def test_500_messages_appended_while_down_are_journaled_exactly_once(dovecot):
     assert [e.meta["uid"] for e in sink.offered] == list(range(1, 502))
 
 
+def test_fetch_batches_are_bounded_by_count_and_bytes(dovecot):
+    big = make_mail("big", text="x" * 20_000)
+    dovecot.append([make_mail(i) for i in range(7)] + [big] + [make_mail(i) for i in range(7, 10)])
+    sink = RecordingSink()
+    ch = adapter(dovecot)
+    ch.watcher_options = {**ch.watcher_options, "batch_size": 4, "batch_bytes": 8_000}
+    with Poller(ch, sink) as p:
+        assert sink.wait_for(11)
+        p.wait_idle()
+    sizes = [len(e.payload) for e in sink.offered]
+    assert sizes[7] > 20_000 and len(sink.offered) == 11
+    # 4 + 3, the big one alone, then 3: never more than 4 messages, never past 8 KB but for the big one
+    assert sink.calls == 4
+
+
 def test_uidvalidity_change_resyncs_without_duplicates(dovecot):
     state = MemoryState()
     sink = RecordingSink()

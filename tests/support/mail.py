@@ -20,6 +20,7 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.offered: list[RawEvent] = []
+        self.calls = 0
         self.unique: dict[str, RawEvent] = {}
         self.first_seen: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -27,6 +28,7 @@ class RecordingSink:
 
     def record(self, events: list[RawEvent]) -> list[int]:
         with self._cond:
+            self.calls += 1
             ids = []
             for e in events:
                 self.offered.append(e)
