@@ -190,18 +190,24 @@ class FolderWatcher:
         return done
 
     def _batches(self, client: IMAPClient, uids: list[int]) -> Iterable[list[int]]:
-        """UID batches of at most ``batch_size`` messages and ``batch_bytes`` bytes (one message
-        larger than that is a batch of its own)."""
+        """UID batches of at most ``batch_size`` messages and about ``batch_bytes`` bytes.
+
+        Messages up to batch_bytes / batch_size count as that size, so only the rare larger
+        ones need their RFC822.SIZE (found with one SEARCH LARGER); a message larger than
+        ``batch_bytes`` is a batch of its own.
+        """
         if len(uids) <= 1:
             yield from chunks(uids, self.batch_size)
             return
+        small = max(1, self.batch_bytes // self.batch_size)
+        large = sorted(u for u in client.search(["UID", f"{uids[0]}:*", "LARGER", small]) if u >= uids[0])
         sizes: dict[int, int] = {}
-        for part in chunks(uids, 5000):
+        for part in chunks(large, 5000):
             sizes.update({uid: int(data.get(b"RFC822.SIZE") or 0) for uid, data in client.fetch(part, [b"RFC822.SIZE"]).items()})
         batch: list[int] = []
         total = 0
         for uid in uids:
-            size = sizes.get(uid, 0)
+            size = sizes.get(uid, small)
             if batch and (len(batch) >= self.batch_size or total + size > self.batch_bytes):
                 yield batch
                 batch, total = [], 0
