@@ -110,6 +110,11 @@ def build_reply(
         # keep the root and the most recent ids (RFC 5322 3.6.4)
         kept = refs if len(refs) <= MAX_REFERENCES else [refs[0], *refs[-(MAX_REFERENCES - 1):]]
         msg["References"] = " ".join(kept)
+    # loop safety (RFC 3834): automatic replies say so; ask Exchange not to answer any of ours
+    # with an out-of-office or auto-reply
+    if getattr(reply, "automatic", False) or (reply.options or {}).get("auto"):
+        msg["Auto-Submitted"] = "auto-replied"
+    msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     msg.set_content(reply.text or "")
     html = reply.html
     if html and sanitize_html is not None:

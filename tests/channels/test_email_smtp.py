@@ -87,6 +87,16 @@ def test_reply_has_threading_headers_token_and_parts(smtp_server):
     assert att.get_filename() == "receipt.pdf" and att.get_content() == b"%PDF-1.4\n"
 
 
+def test_automatic_replies_say_so(smtp_server):
+    channel(smtp_server.port).send(reply(options={"auto": True}))
+    channel(smtp_server.port).send(reply())
+    auto, human = (email.message_from_bytes(raw, policy=email.policy.default) for _, _, raw in smtp_server.received)
+    assert auto["Auto-Submitted"] == "auto-replied" and human["Auto-Submitted"] is None
+    assert human["X-Auto-Response-Suppress"] == "OOF, AutoReply"
+    # and our own automatic reply, were it to come back, is recognised as automatic
+    assert email_normalizer.normalize(smtp_server.received[0][2], connector="mail")[0].auto_generated
+
+
 def test_the_same_reply_retried_keeps_its_message_id(smtp_server):
     ch = channel(smtp_server.port)
     assert ch.send(reply()).external_id == ch.send(reply()).external_id
