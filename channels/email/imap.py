@@ -10,6 +10,7 @@ cursor is fetched, in batches.
 
 from __future__ import annotations
 
+import socket
 import ssl
 from concurrent.futures import Future, ThreadPoolExecutor
 import threading
@@ -56,7 +57,18 @@ def connect(account: ImapAccount) -> IMAPClient:
     except BaseException:
         _logout(client)
         raise
+    _keepalive(client)
     return client
+
+
+def _keepalive(client: IMAPClient) -> None:
+    """TCP keepalive: a peer that vanished (NAT timeout, crashed server) is noticed within
+    about two minutes instead of at the next IDLE renewal."""
+    sock = client.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 20), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
 
 
 def _text(exc: BaseException) -> str:

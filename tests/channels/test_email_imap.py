@@ -225,3 +225,13 @@ def test_a_server_without_idle_is_polled():
             server.append(make_mail("polled"))
             assert sink.wait_for(1, timeout=3)
             assert p.ch.watchers[0].idle_rounds == 0 and p.ch.watchers[0].sessions == 1
+
+
+def test_sessions_use_tcp_keepalive(dovecot):
+    import socket
+
+    client = imap.connect(adapter(dovecot).imap_account())
+    try:
+        assert client.socket().getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+    finally:
+        client.logout()
