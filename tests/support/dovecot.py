@@ -27,7 +27,7 @@ state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -49,7 +49,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 {chroot}}}
 service anvil {{
@@ -80,11 +81,13 @@ class Dovecot:
     user = "alice"
     password = "s3cret-pw"
 
-    def __init__(self, directory: Path, extra_config: str = "") -> None:
+    def __init__(self, directory: Path, extra_config: str = "", tls: tuple[Path, Path] | None = None) -> None:
+        """``tls``: (certificate, key) PEM files: then STARTTLS on the imap port and an imaps port."""
         self.binary = require_dovecot()
         self.dir = directory
         self.dir.chmod(0o755)
         self.port = free_port()
+        self.imaps_port = free_port() if tls else 0
         self.host = "127.0.0.1"
         self.proc: subprocess.Popen | None = None
         root = os.geteuid() == 0
@@ -102,7 +105,11 @@ class Dovecot:
             group = grp.getgrgid(os.getegid()).gr_name
             uid, gid, login_user, internal_user, chroot = me, group, me, me, "  chroot =\n"
         (self.dir / "dovecot.conf").write_text(
-            CONFIG.format(d=self.dir, port=self.port, uid=uid, gid=gid, login_user=login_user, internal_user=internal_user, chroot=chroot)
+            CONFIG.format(
+                d=self.dir, port=self.port, imaps_port=self.imaps_port, uid=uid, gid=gid, login_user=login_user,
+                internal_user=internal_user, chroot=chroot,
+                ssl=f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}" if tls else "ssl = no",
+            )
             + extra_config
         )
 
@@ -170,13 +177,13 @@ class Dovecot:
 
 
 @contextmanager
-def running_dovecot(extra_config: str = ""):
+def running_dovecot(extra_config: str = "", tls: tuple[Path, Path] | None = None):
     # not tmp_path: pytest's base temp dir is 0700 and Dovecot's unprivileged auth and mail
     # processes must traverse to the passwd-file and the Maildir
     require_dovecot()
     directory = Path(tempfile.mkdtemp(prefix="omnihub-dovecot-"))
     try:
-        server = Dovecot(directory, extra_config)
+        server = Dovecot(directory, extra_config, tls)
         server.start()
         try:
             yield server

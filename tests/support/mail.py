@@ -83,7 +83,8 @@ class _Handler:
 class SmtpServer:
     """aiosmtpd on a loopback port; ``received`` holds (mail_from, rcpt_tos, raw bytes)."""
 
-    def __init__(self, auth: tuple[str, str] | None = None) -> None:
+    def __init__(self, auth: tuple[str, str] | None = None, **tls) -> None:
+        """``tls``: ``tls_context=`` (STARTTLS) or ``ssl_context=`` (implicit TLS) for aiosmtpd."""
         self.received: list[tuple[str, list[str], bytes]] = []
         self.rcpt_reply: str | None = None
         self.data_reply: str | None = None
@@ -99,7 +100,7 @@ class SmtpServer:
             # PLAIN only: after a refused PLAIN, smtplib retries with LOGIN, which aiosmtpd 1.4
             # answers with a challenge smtplib never completes (the session times out)
             kwargs = {"authenticator": authenticator, "auth_require_tls": False, "auth_exclude_mechanism": ["LOGIN"]}
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs)
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs, **tls)
 
     def __enter__(self) -> "SmtpServer":
         self.controller.start()
