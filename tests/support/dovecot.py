@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from tests.support.components import require
+
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
 
 CONFIG = """\
@@ -70,11 +72,9 @@ def free_port() -> int:
 
 
 def require_dovecot() -> str:
-    if DOVECOT:
-        return DOVECOT
-    if os.environ.get("OMNIHUB_REQUIRE_ALL") == "1":
-        pytest.fail("dovecot is not installed (apt-get install -y dovecot-imapd) and OMNIHUB_REQUIRE_ALL=1")
-    pytest.skip("dovecot not installed (apt-get install -y dovecot-imapd)")
+    """The dovecot binary; skips the test (fails it under OMNIHUB_REQUIRE_ALL=1) without it."""
+    require(bool(DOVECOT), "Dovecot", "apt-get install -y dovecot-imapd")
+    return DOVECOT
 
 
 class Dovecot:
