@@ -1,0 +1,98 @@
+"""Browser tests: the hub served by a real HTTP server in a thread, driven by Debian's chromium."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.support.components import require
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+ADMIN = ("admin@example.com", "correct horse battery")
+AGENT = ("alan@example.com", "staple battery horse")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "Playwright", "pip install playwright (never `playwright install`)")
+    exe = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    require(bool(exe), "Chromium", "apt-get install -y --no-install-recommends chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class LiveHub:
+    """A Hub whose Flask app is served over real HTTP on 127.0.0.1."""
+
+    def __init__(self, hub, port: int) -> None:
+        from werkzeug.serving import make_server
+
+        self.hub = hub
+        self.url = f"http://127.0.0.1:{port}"
+        hub.app.config["OMNIHUB_SSE_SECONDS"] = 8
+        self.server = make_server("127.0.0.1", port, hub.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        from hub.auth import create_user
+
+        with hub.rt.db.session() as s:
+            create_user(s, ADMIN[0], "admin", ADMIN[1], "Ada Admin")
+            create_user(s, AGENT[0], "agent", AGENT[1], "Alan Agent")
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def live(make_hub):
+    port = free_port()
+    hub = make_hub(public_url=f"http://127.0.0.1:{port}")
+    lh = LiveHub(hub, port)
+    yield lh
+    lh.stop()
+
+
+@pytest.fixture
+def context(browser, artifacts_dir):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+def login(page, live: LiveHub, who=AGENT) -> None:
+    page.goto(live.url + "/login")
+    page.get_by_label("Email").fill(who[0])
+    page.get_by_label("Password").fill(who[1])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/inbox/?$"))
+
+
+def screenshot(page, artifacts_dir: Path, name: str) -> None:
+    """Save to test-artifacts/ and refresh the README's copy in docs/screenshots/."""
+    path = artifacts_dir / f"{name}.png"
+    page.screenshot(path=str(path))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
