@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import structlog
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -96,6 +96,8 @@ def connector_new():
         return _form_page(kind, name, None, _refill(fields, request.form), error=str(exc), status=400)
     if request.form.get("action") == "check":
         result = check_values(kind, name, values)
+        if _wants_json():
+            return jsonify(result)
         return _form_page(kind, name, None, _refill(fields, request.form), check=result)
     if not re.match(NAME_PATTERN, name):
         return _form_page(kind, name, None, _refill(fields, request.form), error="Name: use lower-case letters, digits, '-' and '_' (max 64).", status=400)
@@ -107,6 +109,11 @@ def connector_new():
     result = _check_saved(name)
     flash(("ok" if result["ok"] else "bad", f"Connector {name!r} created. Check: {result['summary']}"))
     return redirect(url_for("admin.connector_edit", name=name))
+
+
+def _wants_json() -> bool:
+    """The page's script checks in place (typed secrets stay in the form); without JS the page re-renders."""
+    return request.headers.get("Accept", "").startswith("application/json")
 
 
 def _refill(fields, form) -> list:
@@ -157,6 +164,8 @@ def connector_edit(name: str):
             else:
                 merged[k] = v
         result = check_values(kind, name, merged)
+        if _wants_json():
+            return jsonify(result)
         refilled = _refill(filled, request.form)
         for f in refilled:
             if f.kind == "secret":

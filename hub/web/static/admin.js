@@ -4,6 +4,26 @@
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   document.addEventListener("submit", function (ev) {
     var f = ev.target;
+    var submitter = ev.submitter;
+    if (f.id === "connector-form" && submitter && submitter.value === "check") {
+      // check in place: what was typed (secrets included) stays in the form
+      ev.preventDefault();
+      var data = new FormData(f);
+      data.set("action", "check");
+      var out = document.getElementById("check-result");
+      out.textContent = "Checking…"; out.className = "check-result";
+      submitter.disabled = true;
+      fetch(f.getAttribute("action") || window.location.href, {
+        method: "POST", credentials: "same-origin", body: data,
+        headers: { "Accept": "application/json", "X-CSRF-Token": csrf }
+      }).then(function (r) { return r.json(); }).then(function (res) {
+        out.textContent = "Check " + (res.ok ? "passed" : "failed") + ": " + res.summary;
+        out.className = "check-result flash " + (res.ok ? "ok" : "bad");
+      }).catch(function (e) {
+        out.textContent = "Check failed: " + e.message; out.className = "check-result flash bad";
+      }).then(function () { submitter.disabled = false; });
+      return;
+    }
     if (f.dataset.confirm && !window.confirm(f.dataset.confirm)) { ev.preventDefault(); return; }
     if (f.hasAttribute("data-merge")) {
       ev.preventDefault();
