@@ -134,6 +134,19 @@ def test_agent_cannot_open_admin(live, context):
     assert resp.status == 403
 
 
+def test_sms_segment_counter(live, context):
+    """GSM-7: 160 septets in one SMS, 153 per part; extension characters count twice; else UCS-2 (70/67)."""
+    page = context.new_page()
+    login(page, live, AGENT)
+    info = lambda text: page.evaluate("t => window.omnihubSmsInfo(t)", text)  # noqa: E731
+    assert info("a" * 160) == {"enc": "GSM-7", "units": 160, "parts": 1}
+    assert info("a" * 161) == {"enc": "GSM-7", "units": 161, "parts": 2}
+    assert info("€" * 80) == {"enc": "GSM-7", "units": 160, "parts": 1}
+    assert info("a" * 306)["parts"] == 2 and info("a" * 307)["parts"] == 3
+    assert info("Привет" + "a" * 64) == {"enc": "UCS-2", "units": 70, "parts": 1}
+    assert info("😀" * 36) == {"enc": "UCS-2", "units": 72, "parts": 2}
+
+
 def test_posts_without_csrf_token_are_refused(live, context):
     hub = live.hub
     hub.add_connector("web", "api", secret=SECRET)

@@ -1,0 +1,167 @@
+"""The web UI without a browser: sessions, login throttling, redirects, schema forms, SLA, limits."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from hub.models import Conversation
+from hub.web import composer
+from hub.web.inbox import highlight_redactions, sla_state
+from hub.web.schema_form import fields_for, parse
+from tests.web.conftest import ADMIN, AGENT
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def web(hub):
+    from hub.auth import create_user
+
+    with hub.rt.db.session() as s:
+        create_user(s, ADMIN[0], "admin", ADMIN[1])
+        create_user(s, AGENT[0], "agent", AGENT[1])
+    return hub
+
+
+def csrf(client, path="/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def do_login(client, who, password=None, next_=None):
+    token = csrf(client)
+    url = "/login" + (f"?next={next_}" if next_ else "")
+    return client.post(url, data={"email": who[0], "password": password or who[1], "csrf_token": token})
+
+
+def test_pages_need_a_login_and_redirect_back_safely(web):
+    c = web.app.test_client()
+    r = c.get("/inbox/c/7", headers={"Accept": "text/html"})
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login?next=/inbox/c/7")
+    assert c.get("/api/v1/conversations").status_code == 401
+    r = do_login(c, AGENT, next_="//evil.example/x")
+    assert r.status_code == 302 and r.headers["Location"] == "/inbox/"
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie  # PUBLIC_URL is http here
+    assert c.get("/api/v1/conversations").status_code == 200  # the session works for the API's GETs
+
+
+def test_session_cookie_is_secure_behind_https(make_hub):
+    h = make_hub(public_url="https://hub.example.com")
+    from hub.auth import create_user
+
+    with h.rt.db.session() as s:
+        create_user(s, AGENT[0], "agent", AGENT[1])
+    r = do_login(h.app.test_client(), AGENT)
+    assert "Secure" in r.headers["Set-Cookie"]
+
+
+def test_login_is_rate_limited_per_ip_and_account(web):
+    c = web.app.test_client()
+    for _ in range(5):
+        assert do_login(c, AGENT, password="wrong password").status_code == 401
+    r = do_login(c, AGENT)  # even the right password waits now
+    assert r.status_code == 429 and "Too many failed attempts" in r.get_data(as_text=True)
+    assert do_login(c, ADMIN).status_code == 302  # another account from the same IP is not locked out
+
+
+def test_password_change_or_deactivation_ends_sessions(web):
+    from hub.models import User
+    from sqlalchemy import select
+
+    c = web.app.test_client()
+    do_login(c, AGENT)
+    assert c.get("/inbox/").status_code == 200
+    with web.rt.db.session() as s:
+        s.scalar(select(User).where(User.email == AGENT[0])).active = False
+    assert c.get("/inbox/").status_code == 302
+
+
+def test_logout_needs_the_token_and_ends_the_session(web):
+    c = web.app.test_client()
+    do_login(c, AGENT)
+    assert c.post("/logout").status_code == 403
+    token = csrf(c, "/inbox/")
+    assert c.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert c.get("/inbox/").status_code == 302
+
+
+def test_check_without_javascript_never_echoes_a_secret(web):
+    c = web.app.test_client()
+    do_login(c, ADMIN)
+    token = csrf(c, "/admin/connectors/new?kind=api")
+    r = c.post("/admin/connectors/new?kind=api", data={
+        "csrf_token": token, "kind": "api", "name": "x1", "cfg_secret": "super-secret-value", "cfg_callback_url": "http://127.0.0.1:9/cb", "action": "check",
+    })
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "Check failed" in html
+    assert "super-secret-value" not in html
+
+
+def test_form_fields_follow_the_config_schema():
+    from channels.api import ApiConfig
+
+    fields = {f.name: f for f in fields_for(ApiConfig)}
+    assert fields["secret"].kind == "secret" and fields["secret"].required
+    assert fields["widget"].kind == "boolean" and fields["widget_origins"].kind == "list"
+    assert fields["timeout"].kind == "number" and fields["timeout"].default == 10.0
+    form = {"cfg_secret": "", "cfg_timeout": "3.5", "cfg_widget": "on", "cfg_widget_origins": "https://a.example\nhttps://b.example", "cfg_callback_url": ""}
+    assert parse(list(fields.values()), form, editing=False) == {
+        "timeout": 3.5, "widget": True, "widget_origins": ["https://a.example", "https://b.example"],
+    }
+    edited = parse(list(fields.values()), form, editing=True)
+    assert "secret" not in edited and edited["callback_url"] is None  # empty secret keeps; empty key unsets
+
+
+def test_sla_state_and_redaction_markers():
+    t = datetime.now(timezone.utc)
+    assert sla_state({}) is None
+    assert sla_state({"state": "breached"}) == "breached"
+    assert sla_state({"first_response_due": (t - timedelta(minutes=1)).isoformat()}) == "breached"
+    assert sla_state({"first_response_due": (t + timedelta(minutes=5)).isoformat()}) == "at_risk"
+    assert sla_state({"first_response_due": (t + timedelta(hours=5)).isoformat()}) == "ok"
+    assert sla_state({"first_response_due": (t - timedelta(minutes=1)).isoformat()}, first_response_at=t) is None
+    html = highlight_redactions("<b>seed</b> [redacted: seed phrase]", [{"kind": "seed_phrase", "marker": "[redacted: seed phrase]"}])
+    assert html.startswith("&lt;b&gt;seed&lt;/b&gt; <mark class=\"redaction\"")
+
+
+def test_composer_limits_come_from_adapter_capabilities(monkeypatch):
+    import channels
+    from channels.api import ApiChannel
+
+    class WindowedChannel(ApiChannel):
+        kind = "windowed-test"
+        max_text_length = 1600
+        text_segments = "sms"
+        reply_window = timedelta(hours=24)
+
+    monkeypatch.setitem(channels.REGISTRY, "windowed-test", WindowedChannel)
+    t = datetime.now(timezone.utc)
+    open_ = composer.limits("windowed-test", "whatsapp", t - timedelta(hours=2))
+    assert open_["max_length"] == 1600 and open_["segments"] == "sms" and open_["window_open"] and open_["window_hours"] == 24
+    assert composer.limits("windowed-test", "whatsapp", t - timedelta(hours=25))["window_open"] is False
+    assert composer.limits("api", "api", None) == {"max_length": 65536, "segments": None}
+
+
+def test_unread_counts_follow_what_the_agent_opened(web):
+    import json
+
+    from hub import signing
+
+    web.add_connector("web", "api", secret="k")
+    web.start_worker()
+    for i in range(2):
+        body = json.dumps({"id": f"u{i}", "from": {"id": "u"}, "text": f"hello {i}"}).encode()
+        assert web.client.post("/webhooks/web/messages", data=body, headers=signing.sign("k", body)).status_code == 200
+    from tests.support.hub import wait_until
+
+    wait_until(lambda: web.count(Conversation) == 1 and len(web.api("GET", "/api/v1/conversations/1").get_json()["messages"]) == 2)
+    c = web.app.test_client()
+    do_login(c, AGENT)
+    r = c.get("/inbox/fragment/list")
+    assert r.headers["X-Unread"] == "2" and 'aria-label="2 unread"' in r.get_data(as_text=True)
+    assert c.get("/inbox/c/1").status_code == 200
+    assert c.get("/inbox/fragment/list").headers["X-Unread"] == "0"
