@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from channels.base import ChannelAdapter
 from hub import signing
@@ -31,6 +31,17 @@ class ApiConfig(AdapterConfig):
     widget: bool = False
     #: origins (scheme://host[:port]) of the sites allowed to embed the widget; empty: the hub's own
     widget_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("widget_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: Any) -> Any:
+        """Also accept a JSON list or a comma-separated string (`--set widget_origins=a,b`)."""
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [x for x in (p.strip() for p in text.split(",")) if x]
+        return v
 
 
 class ApiChannel(ChannelAdapter):
