@@ -62,16 +62,61 @@ def test_admin_adds_connector_sees_check_fail_fixes_it(live, context, httpserver
     screenshot(page, artifacts_dir, "admin")
 
 
+def _seed(hub):
+    """Two contacts of one customer (SMS-like and email-like identities) and a dead reply."""
+    from hub.models import Contact, Conversation, Identity, Reply
+
+    hub.add_connector("web", "api", secret="x")
+    with hub.rt.db.session() as s:
+        conn = s.query(Connector).filter_by(name="web").one()
+        ids = []
+        for name, addr in (("Dana Doe", "web:dana"), ("D. Doe", "web:dana-mobile")):
+            c = Contact(name=name)
+            s.add(c)
+            s.flush()
+            i = Identity(contact_id=c.id, channel="api", address=addr, display_name=name)
+            s.add(i)
+            s.flush()
+            s.add(Conversation(connector_id=conn.id, contact_id=c.id, identity_id=i.id, thread_key=addr, token=addr.replace(":", "-"), subject=f"from {name}"))
+            ids.append(c.id)
+        s.flush()
+        conv = s.query(Conversation).first()
+        r = Reply(conversation_id=conv.id, connector_id=conn.id, text="lost", state="dead", last_error="HTTP 404 from callback", source="api")
+        s.add(r)
+        s.flush()
+        return ids, r.id
+
+
 def test_admin_users_dead_letters_and_contact_merge(live, context):
+    from hub.models import Contact, Identity, Reply
+
     hub = live.hub
+    (keep, other), reply_id = _seed(hub)
     page = context.new_page()
     login(page, live, ADMIN)
+
     page.goto(live.url + "/admin/users")
     page.get_by_label("Email", exact=True).fill("new.agent@example.com")
     page.get_by_label("Password", exact=True).fill("long enough pw")
     page.get_by_role("button", name="Create user").click()
     page.locator(".flash.ok", has_text="new.agent@example.com").wait_for()
+    assert page.get_by_label("Role of new.agent@example.com").input_value() == "agent"
+
     page.goto(live.url + "/admin/dead-letters")
-    assert page.get_by_role("heading", name=re.compile("Replies")).count() == 1
-    page.get_by_role("button", name="Replay everything").click()
-    page.locator(".flash.ok", has_text="Replayed").wait_for()
+    assert "HTTP 404 from callback" in page.locator("table").first.inner_text()
+    page.get_by_label(f"select replies {reply_id}").check()
+    page.get_by_role("button", name="Replay selected replies").click()
+    page.locator(".flash.ok", has_text="1 replies").wait_for()
+    with hub.rt.db.read() as s:
+        r = s.get(Reply, reply_id)
+        assert r.state == "pending" and r.last_error is None
+
+    page.goto(live.url + "/admin/contacts?q=doe")
+    assert page.locator("table tbody tr").count() == 2
+    page.get_by_label("Keep contact id").fill(str(keep))
+    page.get_by_label("Merge contact id into it").fill(str(other))
+    page.get_by_role("button", name="Merge").click()
+    page.locator("#merge-result", has_text="now has 2 identities and 2 conversations").wait_for()
+    with hub.rt.db.read() as s:
+        assert s.get(Contact, other).merged_into_id == keep
+        assert {i.contact_id for i in s.query(Identity)} == {keep}
