@@ -1,10 +1,12 @@
 """What the composer needs to know about a channel: text limits, SMS segments, reply windows.
 
-Capabilities are data on the adapter class (DESIGN.md: core never branches on a kind):
-``max_text_length``, and optionally ``text_segments`` ("sms": count GSM-7/UCS-2 segments)
-and ``reply_window`` (a timedelta after the customer's last message, e.g. WhatsApp's 24
-hours). An adapter serving several identity channels may define
-``composer_limits(channel) -> dict`` to override per channel.
+Capabilities are data on the adapter (DESIGN.md: core never branches on a kind): the class
+attributes ``max_text_length`` and ``splits_long_text``, and, for adapters whose limits
+depend on the conversation (one Twilio connector serves SMS and WhatsApp; X public replies
+vs DMs), an optional method ``composer_limits(channel, thread_key) -> dict`` returning any of
+``max_length``, ``splits`` (longer text is sent as several messages), ``segments`` ("sms":
+count GSM-7/UCS-2 segments) and ``window`` (a timedelta after the customer's last message,
+e.g. WhatsApp's 24 hours).
 """
 
 from __future__ import annotations
@@ -15,23 +17,17 @@ from typing import Any
 
 import yaml
 
-from hub.connectors import adapter_class
-from hub.errors import ConfigError
 
-
-def limits(kind: str, channel: str | None, last_inbound_at: datetime | None) -> dict[str, Any]:
-    try:
-        cls = adapter_class(kind)
-    except ConfigError:
-        return {}
+def limits(adapter: Any, channel: str | None, thread_key: str, last_inbound_at: datetime | None) -> dict[str, Any]:
+    """``adapter``: an adapter instance (or, when the connector cannot be built, its class)."""
     info: dict[str, Any] = {
-        "max_length": getattr(cls, "max_text_length", None),
-        "segments": getattr(cls, "text_segments", None),
-        "window": getattr(cls, "reply_window", None),
+        "max_length": getattr(adapter, "max_text_length", None),
+        "splits": bool(getattr(adapter, "splits_long_text", False)),
+        "segments": None,
     }
-    per_channel = getattr(cls, "composer_limits", None)
-    if callable(per_channel):
-        info.update(per_channel(channel) or {})
+    per_conversation = getattr(adapter, "composer_limits", None)
+    if callable(per_conversation) and not isinstance(adapter, type):
+        info.update(per_conversation(channel or "", thread_key or "") or {})
     window = info.pop("window", None)
     if isinstance(window, (int, float)):
         window = timedelta(seconds=window)

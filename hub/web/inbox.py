@@ -198,6 +198,20 @@ def timeline(s, conv: Conversation) -> list[dict[str, Any]]:
     return entries
 
 
+def _adapter(conn: Connector):
+    """The connector's adapter (its class if the stored configuration no longer validates)."""
+    from hub.connectors import adapter_class
+    from hub.errors import ConfigError
+
+    try:
+        return current_app.extensions["omnihub.connectors"].adapter(conn)
+    except ConfigError:
+        try:
+            return adapter_class(conn.kind)
+        except ConfigError:
+            return None
+
+
 def conversation_context(s, conv_id: int) -> dict[str, Any]:
     conv = s.get(Conversation, conv_id)
     if conv is None:
@@ -210,7 +224,7 @@ def conversation_context(s, conv_id: int) -> dict[str, Any]:
         "conv": data,
         "entries": timeline(s, conv),
         "contact": contact,
-        "limits": composer.limits(conn.kind, data["channel"], conv.last_inbound_at),
+        "limits": composer.limits(_adapter(conn), data["channel"], conv.thread_key, conv.last_inbound_at),
         "connector_kind": conn.kind,
     }
 

@@ -128,22 +128,27 @@ def test_sla_state_and_redaction_markers():
     assert html.startswith("&lt;b&gt;seed&lt;/b&gt; <mark class=\"redaction\"")
 
 
-def test_composer_limits_come_from_adapter_capabilities(monkeypatch):
-    import channels
-    from channels.api import ApiChannel
+def test_composer_limits_come_from_adapter_capabilities():
+    """Twilio: SMS segments / WhatsApp window; X: 280 for public replies; api: its class limit."""
+    from channels import REGISTRY
+    from hub.types import ConnectorContext
 
-    class WindowedChannel(ApiChannel):
-        kind = "windowed-test"
-        max_text_length = 1600
-        text_segments = "sms"
-        reply_window = timedelta(hours=24)
+    def adapter(kind, **config):
+        cls = REGISTRY[kind]
+        return cls(ConnectorContext(name="c", kind=kind, config=cls.Config(**config)))
 
-    monkeypatch.setitem(channels.REGISTRY, "windowed-test", WindowedChannel)
     t = datetime.now(timezone.utc)
-    open_ = composer.limits("windowed-test", "whatsapp", t - timedelta(hours=2))
-    assert open_["max_length"] == 1600 and open_["segments"] == "sms" and open_["window_open"] and open_["window_hours"] == 24
-    assert composer.limits("windowed-test", "whatsapp", t - timedelta(hours=25))["window_open"] is False
-    assert composer.limits("api", "api", None) == {"max_length": 65536, "segments": None}
+    tw = adapter("twilio", account_sid="AC" + "0" * 32, auth_token="t" * 32, phone_numbers="+15005550006")
+    sms = composer.limits(tw, "sms", "x", t)
+    assert sms["segments"] == "sms" and sms["splits"] and "window_hours" not in sms
+    wa = composer.limits(tw, "whatsapp", "x", t - timedelta(hours=2))
+    assert wa["window_open"] and wa["window_hours"] == 24 and wa["max_length"] == 4096
+    assert composer.limits(tw, "whatsapp", "x", t - timedelta(hours=25))["window_open"] is False
+    assert composer.limits(REGISTRY["api"], "api", "k", None) == {"max_length": 65536, "splits": False, "segments": None}
+    x = adapter("x", bearer_token="b", user_id="42", public_mentions="reply_publicly")
+    assert composer.limits(x, "x", "tweet:123", t)["max_length"] == 280
+    assert composer.limits(x, "x", "tweet:123", t)["public"] is True
+    assert composer.limits(x, "x", "dm:1-42", t)["max_length"] == 10000
 
 
 def test_unread_counts_follow_what_the_agent_opened(web):

@@ -115,7 +115,7 @@
       ta.value = (ta.value ? ta.value + "\n" : "") + t.value.replace(/\{name\}/g, name);
       t.value = "";
       ta.focus(); updateCounter();
-    } else if (t.name === "mode") {
+    } else if (t.name === "mode" || t.id === "as-thread") {
       updateCounter();
     }
   });
@@ -153,9 +153,12 @@
       var s = smsInfo(text);
       parts.push(s.enc + " · " + s.units + " chars · " + s.parts + " SMS");
     }
-    if (!note && max) {
+    var thread = document.getElementById("as-thread");
+    if (!note && max && form.dataset.splits === "true") {
+      parts.push(len + " / " + max + " per message" + (len > max ? " · " + Math.ceil(len / max) + " messages" : ""));
+    } else if (!note && max) {
       parts.push(len + " / " + max);
-      over = len > max;
+      over = len > max && !(thread && thread.checked);
     } else {
       parts.push(len + " chars");
     }
@@ -180,10 +183,14 @@
       if (!text) return;
       var note = mode() === "note";
       var max = parseInt(form.dataset.max || "0", 10);
-      if (!note && max && Array.from(text).length > max) { say("Too long for this channel (" + max + " characters)", true); return; }
+      var thread = document.getElementById("as-thread");
+      var options = thread && thread.checked ? { thread: true } : {};
+      if (!note && max && form.dataset.splits !== "true" && !options.thread && Array.from(text).length > max) {
+        say("Too long for this channel (" + max + " characters)", true); return;
+      }
       var btn = document.getElementById("send-btn");
       btn.disabled = true;
-      api("POST", conversationEl().dataset.api + "/replies", { text: text, internal: note }).then(function (res) {
+      api("POST", conversationEl().dataset.api + "/replies", { text: text, internal: note, options: options }).then(function (res) {
         ta.value = ""; updateCounter();
         say(note ? "Note added" : "Reply queued (" + res.state + ")");
         return refreshTimeline();
