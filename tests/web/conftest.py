@@ -93,6 +93,8 @@ def login(page, live: LiveHub, who=AGENT) -> None:
 def screenshot(page, artifacts_dir: Path, name: str) -> None:
     """Save to test-artifacts/ and refresh the README's copy in docs/screenshots/."""
     path = artifacts_dir / f"{name}.png"
+    page.evaluate("() => { const t = document.getElementById('toast'); if (t) t.className = ''; }")
+    page.wait_for_timeout(250)  # the toast's fade-out
     page.screenshot(path=str(path))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, SCREENSHOTS / f"{name}.png")

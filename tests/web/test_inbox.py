@@ -82,6 +82,8 @@ def test_agent_sees_message_arrive_live_replies_and_follows_delivery(live, conte
 
     # reply: the first delivery is refused by the customer's system -> dead with the reason
     page.keyboard.press("r")
+    page.locator("#attach").set_input_files([{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"tx 0xabc confirmed"}])
+    page.locator("#attach-count", has_text="1 file").wait_for()
     page.locator("#reply-text").fill("Hi Carla, it has been released now.")
     page.locator("#reply-text").press("Control+Enter")
     reply = timeline.locator(".entry.reply:not(.note)").filter(has_text="it has been released now")
@@ -96,6 +98,8 @@ def test_agent_sees_message_arrive_live_replies_and_follows_delivery(live, conte
     assert reply.locator(".reason").count() == 0
     wait_until(lambda: len(callback) == 2, message="second delivery")
     assert callback[1]["text"] == "Hi Carla, it has been released now." and callback[1]["author"] == "Alan Agent"
+    assert [a["filename"] for a in callback[1]["attachments"]] == ["receipt.txt"] and callback[1]["attachments"][0]["size"] == 18
+    assert reply.get_by_role("link", name="receipt.txt").count() == 1
     assert len(callback) == 2  # the note was never sent
 
     screenshot(page, artifacts_dir, "inbox")

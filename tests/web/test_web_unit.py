@@ -170,3 +170,19 @@ def test_unread_counts_follow_what_the_agent_opened(web):
     assert r.headers["X-Unread"] == "2" and 'aria-label="2 unread"' in r.get_data(as_text=True)
     assert c.get("/inbox/c/1").status_code == 200
     assert c.get("/inbox/fragment/list").headers["X-Unread"] == "0"
+
+
+def test_every_connector_kind_gets_a_generated_form(web):
+    from hub.connectors import all_kinds
+
+    c = web.app.test_client()
+    do_login(c, ADMIN)
+    for kind, cls in all_kinds().items():
+        r = c.get(f"/admin/connectors/new?kind={kind}")
+        html = r.get_data(as_text=True)
+        assert r.status_code == 200, kind
+        for name in cls.Config.model_json_schema()["properties"]:
+            assert f'name="cfg_{name}"' in html, (kind, name)
+        for name in cls.Config.secret_fields():
+            assert re.search(rf'<input type="password" id="cfg_{name}" name="cfg_{name}"', html), (kind, name)
+    assert c.get("/admin/connectors/new?kind=nope").status_code == 400

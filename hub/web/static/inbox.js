@@ -107,6 +107,11 @@
     if (t.id === "snooze" && t.value) {
       var until = new Date(Date.now() + parseInt(t.value, 10) * 3600 * 1000).toISOString();
       patch({ snoozed_until: until }, "Snoozed");
+    } else if (t.id === "attach") {
+      var n = t.files ? t.files.length : 0;
+      document.getElementById("attach-count").textContent = n ? n + (n === 1 ? " file" : " files") : "Attach files";
+    } else if (t.id === "assign") {
+      patch({ assignee: t.value }, t.value ? "Assigned to " + t.value : "Unassigned");
     } else if (t.id === "priority") {
       patch({ priority: t.value }, "Priority " + t.value);
     } else if (t.id === "canned" && t.value) {
@@ -138,6 +143,16 @@
     return { enc: "UCS-2", units: units, parts: units <= 70 ? 1 : Math.ceil(units / 67) };
   }
   window.omnihubSmsInfo = smsInfo;
+  function readFile(file) {
+    return new Promise(function (resolve, reject) {
+      var r = new FileReader();
+      r.onload = function () {
+        resolve({ filename: file.name, content_type: file.type || "application/octet-stream", data_base64: String(r.result).split(",", 2)[1] || "" });
+      };
+      r.onerror = function () { reject(new Error("cannot read " + file.name)); };
+      r.readAsDataURL(file);
+    });
+  }
   var form = document.getElementById("composer");
   var counter = document.getElementById("counter");
   function mode() { var m = form && form.querySelector('input[name="mode"]:checked'); return m ? m.value : "reply"; }
@@ -190,8 +205,11 @@
       }
       var btn = document.getElementById("send-btn");
       btn.disabled = true;
-      api("POST", conversationEl().dataset.api + "/replies", { text: text, internal: note, options: options }).then(function (res) {
-        ta.value = ""; updateCounter();
+      var files = Array.prototype.slice.call(document.getElementById("attach").files || []);
+      Promise.all(files.map(readFile)).then(function (attachments) {
+        return api("POST", conversationEl().dataset.api + "/replies", { text: text, internal: note, options: options, attachments: attachments });
+      }).then(function (res) {
+        ta.value = ""; document.getElementById("attach").value = ""; document.getElementById("attach-count").textContent = "Attach files"; updateCounter();
         say(note ? "Note added" : "Reply queued (" + res.state + ")");
         return refreshTimeline();
       }).catch(function (e) { say(e.message, true); }).then(function () { btn.disabled = false; });

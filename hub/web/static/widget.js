@@ -74,7 +74,7 @@
   var launch = root.querySelector(".launch"), text = root.querySelector("textarea");
   var nameIn = root.getElementById("ohw-name"), emailIn = root.getElementById("ohw-email");
   root.getElementById("ohw-title").textContent = title;
-  launch.textContent = "💬 " + title;
+  launch.textContent = title;
   nameIn.value = store("name") || ""; emailIn.value = store("email") || "";
   nameIn.addEventListener("change", function () { store("name", nameIn.value.trim()); });
   emailIn.addEventListener("change", function () { store("email", emailIn.value.trim()); });
