@@ -98,3 +98,22 @@ def screenshot(page, artifacts_dir: Path, name: str) -> None:
     page.screenshot(path=str(path))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+
+
+def seed_conversation(hub, connector: str, address: str, name: str, subject: str = "") -> tuple[int, int]:
+    """A contact, identity and conversation written straight to the database: (contact id, conversation id)."""
+    from hub.models import Connector, Contact, Conversation, Identity
+
+    with hub.rt.db.session() as s:
+        conn = s.query(Connector).filter_by(name=connector).one()
+        c = Contact(name=name)
+        s.add(c)
+        s.flush()
+        i = Identity(contact_id=c.id, channel=conn.kind, address=address, display_name=name)
+        s.add(i)
+        s.flush()
+        conv = Conversation(connector_id=conn.id, contact_id=c.id, identity_id=i.id, thread_key=address,
+                            token=address.replace(":", "-"), subject=subject or f"from {name}")
+        s.add(conv)
+        s.flush()
+        return c.id, conv.id

@@ -7,7 +7,7 @@ import re
 from werkzeug import Response
 
 from hub.models import Connector
-from tests.web.conftest import ADMIN, free_port, login, screenshot
+from tests.web.conftest import ADMIN, free_port, login, screenshot, seed_conversation
 
 
 def test_admin_adds_connector_sees_check_fail_fixes_it(live, context, httpserver, artifacts_dir):
@@ -63,28 +63,18 @@ def test_admin_adds_connector_sees_check_fail_fixes_it(live, context, httpserver
 
 
 def _seed(hub):
-    """Two contacts of one customer (SMS-like and email-like identities) and a dead reply."""
-    from hub.models import Contact, Conversation, Identity, Reply
+    """Two contacts of one customer and a dead reply."""
+    from hub.models import Reply
 
     hub.add_connector("web", "api", secret="x")
+    keep, conv_id = seed_conversation(hub, "web", "web:dana", "Dana Doe")
+    other, _ = seed_conversation(hub, "web", "web:dana-mobile", "D. Doe")
     with hub.rt.db.session() as s:
-        conn = s.query(Connector).filter_by(name="web").one()
-        ids = []
-        for name, addr in (("Dana Doe", "web:dana"), ("D. Doe", "web:dana-mobile")):
-            c = Contact(name=name)
-            s.add(c)
-            s.flush()
-            i = Identity(contact_id=c.id, channel="api", address=addr, display_name=name)
-            s.add(i)
-            s.flush()
-            s.add(Conversation(connector_id=conn.id, contact_id=c.id, identity_id=i.id, thread_key=addr, token=addr.replace(":", "-"), subject=f"from {name}"))
-            ids.append(c.id)
-        s.flush()
-        conv = s.query(Conversation).first()
-        r = Reply(conversation_id=conv.id, connector_id=conn.id, text="lost", state="dead", last_error="HTTP 404 from callback", source="api")
+        conn_id = s.query(Connector).filter_by(name="web").one().id
+        r = Reply(conversation_id=conv_id, connector_id=conn_id, text="lost", state="dead", last_error="HTTP 404 from callback", source="api")
         s.add(r)
         s.flush()
-        return ids, r.id
+        return (keep, other), r.id
 
 
 def test_admin_users_dead_letters_and_contact_merge(live, context):

@@ -12,7 +12,7 @@ from werkzeug import Response
 from hub import signing
 from hub.errors import SignatureInvalid
 from tests.support.hub import wait_until
-from tests.web.conftest import ADMIN, AGENT, login, screenshot
+from tests.web.conftest import ADMIN, AGENT, login, screenshot, seed_conversation
 
 SECRET = "inbox-test-secret"
 
@@ -154,11 +154,10 @@ def test_sms_segment_counter(live, context):
 def test_posts_without_csrf_token_are_refused(live, context):
     hub = live.hub
     hub.add_connector("web", "api", secret=SECRET)
-    hub.start_worker()
-    post_webhook(live, "hello", id="c-1")
+    _, conv_id = seed_conversation(hub, "web", "web:carla", "Carla")
+    conv = {"id": conv_id}
     page = context.new_page()
     login(page, live, ADMIN)
-    conv = wait_until(lambda: hub.api("GET", "/api/v1/conversations").get_json()["items"], message="conversation")[0]
     url = f"{live.url}/api/v1/conversations/{conv['id']}/replies"
     # cookie-authenticated API call without the header: refused, nothing stored
     resp = page.request.post(url, data=json.dumps({"text": "forged", "internal": True}), headers={"Content-Type": "application/json"})
