@@ -19,7 +19,7 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("inbox.index")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return url_for("inbox.index")
     return target
 
@@ -43,6 +43,8 @@ def login():
             status = 429
         else:
             user = security.find_user(email) if email else None
+            if user is None:
+                security.spend_like_a_password_check(password)  # no timing hint that the account does not exist
             ok = user is not None and user.active and check_password(user, password)
             if not ok:
                 security.login_failed(email)

@@ -117,8 +117,36 @@ def login_required(role: str = "agent") -> Callable:
     return deco
 
 
+LOOPBACK = ("127.0.0.1", "::1")
+
+
 def client_ip() -> str:
-    return request.remote_addr or "unknown"
+    """The client's address; behind a reverse proxy on this machine, the one it appended to X-Forwarded-For.
+
+    Trusts the header only from loopback, as `omnihub web` trusts the proxy headers
+    (gunicorn --forwarded-allow-ips 127.0.0.1). Otherwise every client behind the proxy would
+    share one login-throttling bucket.
+    """
+    addr = request.remote_addr or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For")
+    if addr in LOOPBACK and forwarded:
+        return forwarded.split(",")[-1].strip() or addr
+    return addr
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def spend_like_a_password_check(password: str) -> None:
+    """Verify against a throwaway hash so an unknown email costs the same time as a known one."""
+    from hub.auth import _hasher
+
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(_hasher.hash(secrets.token_urlsafe(16)))
+    try:
+        _hasher.verify(_DUMMY_HASH[0], password)
+    except Exception:  # argon2's VerifyMismatchError: expected, the hash is random
+        pass
 
 
 def _keys(email: str) -> tuple[str, str]:

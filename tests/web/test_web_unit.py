@@ -186,3 +186,22 @@ def test_every_connector_kind_gets_a_generated_form(web):
         for name in cls.Config.secret_fields():
             assert re.search(rf'<input type="password" id="cfg_{name}" name="cfg_{name}"', html), (kind, name)
     assert c.get("/admin/connectors/new?kind=nope").status_code == 400
+
+
+def test_login_never_redirects_off_site(hub):
+    from hub.web.auth_views import _safe_next
+
+    with hub.app.test_request_context("/login"):
+        for target in ("//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "", None):
+            assert _safe_next(target) == "/inbox/", target
+        assert _safe_next("/inbox/c/3?status=all") == "/inbox/c/3?status=all"
+
+
+def test_login_throttling_uses_the_proxied_address_only_from_loopback(web):
+    c = web.app.test_client()
+    for _ in range(5):
+        do_login(c, AGENT, password="wrong password")  # from 127.0.0.1 (the test client's address)
+    assert do_login(c, AGENT).status_code == 429
+    c2 = web.app.test_client()
+    c2.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"  # another client behind a local proxy
+    assert do_login(c2, AGENT).status_code == 302

@@ -73,7 +73,10 @@
       var data = {};
       try { data = JSON.parse(ev.data); } catch (e) { return; }
       refreshList();
-      if (currentId() && (data.conversations || []).indexOf(currentId()) >= 0) refreshTimeline();
+      if (currentId() && (data.conversations || []).indexOf(currentId()) >= 0) {
+        refreshTimeline();
+        say("This conversation was updated");  // the toast is a polite live region
+      }
     });
   }
 
