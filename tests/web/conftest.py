@@ -42,6 +42,21 @@ def browser():
         b.close()
 
 
+_HASHES: dict[str, str] = {}
+
+
+def add_users(hub) -> None:
+    """The admin and the agent (argon2 hashes computed once per session: hashing is slow on purpose)."""
+    from hub.auth import hash_password
+    from hub.models import User
+
+    with hub.rt.db.session() as s:
+        for (email, password), role, name in ((ADMIN, "admin", "Ada Admin"), (AGENT, "agent", "Alan Agent")):
+            if password not in _HASHES:
+                _HASHES[password] = hash_password(password)
+            s.add(User(email=email, role=role, name=name, password_hash=_HASHES[password]))
+
+
 class LiveHub:
     """A Hub whose Flask app is served over real HTTP on 127.0.0.1."""
 
@@ -54,11 +69,7 @@ class LiveHub:
         self.server = make_server("127.0.0.1", port, hub.app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
-        from hub.auth import create_user
-
-        with hub.rt.db.session() as s:
-            create_user(s, ADMIN[0], "admin", ADMIN[1], "Ada Admin")
-            create_user(s, AGENT[0], "agent", AGENT[1], "Alan Agent")
+        add_users(hub)
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -11,18 +11,14 @@ from hub.models import Conversation
 from hub.web import composer
 from hub.web.inbox import highlight_redactions, sla_state
 from hub.web.schema_form import fields_for, parse
-from tests.web.conftest import ADMIN, AGENT
+from tests.web.conftest import ADMIN, AGENT, add_users
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def web(hub):
-    from hub.auth import create_user
-
-    with hub.rt.db.session() as s:
-        create_user(s, ADMIN[0], "admin", ADMIN[1])
-        create_user(s, AGENT[0], "agent", AGENT[1])
+    add_users(hub)
     return hub
 
 
