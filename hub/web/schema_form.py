@@ -78,7 +78,8 @@ def fill(fields: list[Field], values: dict[str, Any], masked: dict[str, Any]) ->
             f.masked = str(masked.get(f.name) or "")
             f.value = None
         else:
-            v = values.get(f.name, f.default)
+            # only stored keys are filled in; a default shows as the placeholder (and stays a default)
+            v = values.get(f.name, f.default if f.kind == "boolean" else None)
             if f.kind == "list":
                 v = "\n".join(str(x) for x in (v or []))
             elif f.kind == "json":

@@ -24,7 +24,7 @@ def test_admin_adds_connector_sees_check_fail_fixes_it(live, context, httpserver
     secret = page.get_by_label("Secret")
     assert secret.get_attribute("type") == "password"
     assert page.get_by_label("Widget", exact=True).get_attribute("type") == "checkbox"
-    page.get_by_label("Name", exact=True).fill("partner")
+    page.locator("#name").fill("partner")
     secret.fill("partner-shared-secret-123")
     dead_port = free_port()
     page.get_by_label("Callback url").fill(f"http://127.0.0.1:{dead_port}/omnihub-replies")
