@@ -82,6 +82,9 @@ def test_agent_sees_message_arrive_live_replies_and_follows_delivery(live, conte
 
     # reply: the first delivery is refused by the customer's system -> dead with the reason
     page.keyboard.press("r")
+    page.get_by_label("Canned response").select_option(label="Greeting")
+    assert page.locator("#reply-text").input_value().startswith("Hi Carla, thanks for reaching out.")
+    assert page.locator("#counter").inner_text().endswith("/ 65536")
     page.locator("#attach").set_input_files([{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"tx 0xabc confirmed"}])
     page.locator("#attach-count", has_text="1 file").wait_for()
     page.locator("#reply-text").fill("Hi Carla, it has been released now.")
