@@ -6,6 +6,7 @@ import contextlib
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from hub.types import (
@@ -37,6 +38,22 @@ def vendor_server(kind: str) -> Iterator[HTTPServer]:
         server.clear()
         if server.is_running():
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def saas_servers() -> Iterator[dict[str, HTTPServer]]:
+    """One started local server per vendor for the whole run (stopping one costs 0.5 s)."""
+    with contextlib.ExitStack() as stack:
+        yield {kind: stack.enter_context(vendor_server(kind)) for kind in SAAS}
+
+
+def start_fake(servers: dict[str, HTTPServer], kind: str):
+    """A fresh vendor stand-in on that vendor's server."""
+    from tests.outbound.saas_fakes import FAKES
+
+    server = servers[kind]
+    server.clear()
+    return FAKES[kind](server)
 
 
 def config_for(kind: str, base_url: str, **overrides: Any) -> dict[str, Any]:

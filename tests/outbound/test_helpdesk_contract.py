@@ -9,17 +9,15 @@ import pytest
 
 from hub.errors import AuthError, RetriableDeliveryError, SignatureInvalid
 from hub.types import CheckResult
-from tests.outbound.saas_fakes import FAKES
-from tests.outbound.saas_support import BAD_CREDENTIALS, SAAS, blob, make_backend, make_item, vendor_server, webhook_request
+from tests.outbound.saas_support import BAD_CREDENTIALS, SAAS, blob, make_backend, make_item, saas_servers, start_fake, webhook_request  # noqa: F401 (fixture)
 
 
 @pytest.fixture(params=SAAS)
-def vendor(request):
-    with vendor_server(request.param) as server:
-        fake = FAKES[request.param](server)
-        backend = make_backend(request.param, fake.base_url)
-        yield request.param, fake, backend
-        assert fake.violations == [], f"{request.param}: requests broke the documented contract"
+def vendor(request, saas_servers):
+    fake = start_fake(saas_servers, request.param)
+    backend = make_backend(request.param, fake.base_url)
+    yield request.param, fake, backend
+    assert fake.violations == [], f"{request.param}: requests broke the documented contract"
 
 
 def test_check_authenticates(vendor):
