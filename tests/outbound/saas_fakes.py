@@ -18,9 +18,8 @@ import copy
 import itertools
 import json
 import re
-from typing import Any, Callable
-
 import threading
+from typing import Any, Callable
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -28,7 +27,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from hub import signing
 from hub.errors import SignatureInvalid
-from tests.support.corpus import load_json
+from tests.outbound.saas_support import load_json
 
 MARK = re.compile(r"omnihub-message-(\d+)(?!\d)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -20,6 +21,12 @@ from hub.types import (
 )
 from normalizers.model import Participant
 from outbound import REGISTRY
+from tests.support.corpus import CORPUS
+
+def load_json(relative: str) -> Any:
+    """A JSON file of the shared corpus."""
+    return json.loads((CORPUS / relative).read_text())
+
 
 SAAS = ("zendesk", "freshdesk", "zammad", "chatwoot", "helpscout", "webhook")
 WEBHOOK_SECRET = "whsec-test"

@@ -9,7 +9,7 @@ import pytest
 
 from hub.errors import SignatureInvalid
 from tests.outbound.saas_support import WEBHOOK_SECRET, make_backend, make_item, saas_servers, start_fake, webhook_request  # noqa: F401
-from tests.support.corpus import load_json
+from tests.outbound.saas_support import load_json
 
 DOC = load_json("helpdesk/helpdesk_documented_examples.json")["chatwoot_webhooks"]
 

@@ -1,17 +1,21 @@
-"""Where the shared corpus of real third-party payloads lives (see ../shared/corpus/README.md)."""
+"""The shared corpus of real third-party payloads (../shared/corpus beside the repo)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
-_default = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
-CORPUS = Path(os.environ.get("OMNIHUB_CORPUS", _default))
-if not CORPUS.exists():
-    CORPUS = Path("/work/shared/corpus")
+_REPO = Path(__file__).resolve().parents[2]
 
 
-def load_json(relative: str) -> Any:
-    return json.loads((CORPUS / relative).read_text())
+def _find() -> Path:
+    env = os.environ.get("OMNIHUB_CORPUS")
+    if env:
+        return Path(env)
+    for candidate in (_REPO.parent / "shared" / "corpus", Path("/work/shared/corpus")):
+        if candidate.exists():
+            return candidate
+    return _REPO.parent / "shared" / "corpus"
+
+
+CORPUS = _find()
