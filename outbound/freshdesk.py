@@ -2,8 +2,8 @@
 
 API: https://developers.freshdesk.com/api/  Auth: basic ``{api_key}:X``.
 Push: the first message creates a ticket tagged ``omnihub-conversation-<id>`` (looked up
-first with ``GET /api/v2/tickets?email=`` / ``?unique_external_id=``, which read the
-database, not the lagging search index); later messages are public notes
+first with ``GET /api/v2/tickets?email=`` — the database, no index lag — or, for requesters
+without email (``unique_external_id``), the search API's ``tag:`` filter); later messages are public notes
 (``incoming: true`` with the requester as author for customer messages), deduplicated by
 the ``omnihub-message-<id>`` footer in ``GET /api/v2/tickets/{id}/conversations``.
 Attachments: multipart ``attachments[]``.
@@ -91,9 +91,19 @@ class FreshdeskBackend(HelpdeskBackend):
 
     def _find_ticket(self, item: PushItem) -> str | None:
         req = hd.requester(item)
-        params = {"email": req.email} if req.email else {"unique_external_id": req.external_id}
         key = hd.conversation_key(item)
-        for t in self.http.get("/api/v2/tickets", params={**params, "per_page": 100}) or []:
+        if req.email:
+            # the list endpoint reads the database (no index lag); without updated_since it
+            # only returns tickets created in the last 30 days
+            tickets = self.http.get(
+                "/api/v2/tickets",
+                params={"email": req.email, "updated_since": "2000-01-01T00:00:00Z", "order_by": "created_at", "per_page": 100},
+            ) or []
+        else:
+            # no documented list filter for unique_external_id: the search API (tag filter)
+            data = self.http.get("/api/v2/search/tickets", params={"query": f"\"tag:'{key}'\""}) or {}
+            tickets = data.get("results") or []
+        for t in tickets:
             if key in (t.get("tags") or []):
                 return str(t["id"])
         return None
@@ -112,10 +122,8 @@ class FreshdeskBackend(HelpdeskBackend):
         }
         if req.email:
             ticket["email"] = req.email
-        else:
+        else:  # the address goes to tags / address_field, not `phone` (it could clash with another contact)
             ticket["unique_external_id"] = req.external_id
-            if req.phone:
-                ticket["phone"] = req.phone
         if c.group_id:
             ticket["group_id"] = c.group_id
         if c.product_id:

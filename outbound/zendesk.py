@@ -15,6 +15,8 @@ https://developer.zendesk.com/documentation/webhooks/verifying/ :
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -136,10 +138,11 @@ class ZendeskBackend(HelpdeskBackend):
         uploads = self._upload(item)
         if uploads:
             ticket["comment"]["uploads"] = uploads
-        # Idempotency-Key: Zendesk replays the first answer for a repeated key (ticket create only).
-        data = self.http.post(
-            "/api/v2/tickets.json", json={"ticket": ticket}, headers={"Idempotency-Key": hd.conversation_key(item)}
-        )
+        # Idempotency-Key: Zendesk replays the first answer for a repeated key and refuses the
+        # key with a different payload (new upload tokens on a retry), so the key covers both.
+        body = {"ticket": ticket}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+        data = self.http.post("/api/v2/tickets.json", json=body, headers={"Idempotency-Key": f"{hd.conversation_key(item)}-{digest}"})
         return PushResult(ticket_ref=str(data["ticket"]["id"]), comment_ref=_comment_id(data))
 
     def _end_user(self, req: hd.Requester) -> int:

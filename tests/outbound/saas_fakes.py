@@ -130,7 +130,8 @@ class FakeZendesk(FakeVendor):
     def __init__(self, httpserver: Any) -> None:
         super().__init__(httpserver)
         self.users: dict[str, dict[str, Any]] = {}
-        self.idempotency: dict[str, dict[str, Any]] = {}
+        self.idempotency: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        self.hide_from_lookup = 0  # answer this many external_id lookups with nothing (a race)
 
     def check_auth(self, request: Request) -> Response | None:
         if self.basic(request) != (f"{self.EMAIL}/token", self.TOKEN):
@@ -162,11 +163,15 @@ class FakeZendesk(FakeVendor):
             ext = request.args.get("external_id")
             need(ext, "list tickets filter: external_id")
             found = [t for t in self.tickets.values() if t["external_id"] == ext]
+            if self.hide_from_lookup:
+                self.hide_from_lookup, found = self.hide_from_lookup - 1, []
             return jresp({"tickets": found, "next_page": None, "previous_page": None, "count": len(found)})
         if m == "POST" and p == "/api/v2/tickets.json":
             key = request.headers.get("Idempotency-Key")
+            raw = request.get_data()
             if key and key in self.idempotency:
-                return jresp(self.idempotency[key], 201, {"x-idempotency-lookup": "hit"})
+                need(self.idempotency[key][0] == raw, "Idempotency-Key reused with a different payload")
+                return jresp(self.idempotency[key][1], 201, {"x-idempotency-lookup": "hit"})
             spec = self.body(request).get("ticket")
             need(isinstance(spec, dict), "body must be {\"ticket\": {...}}")
             need(spec.get("comment"), "ticket.comment is required on create")
@@ -191,7 +196,7 @@ class FakeZendesk(FakeVendor):
             c = self._comment(ticket, {**spec["comment"], "author_id": uid})
             out = {"ticket": ticket, "audit": self._audit(tid, c)}
             if key:
-                self.idempotency[key] = out
+                self.idempotency[key] = (raw, out)
             return jresp(out, 201)
         mt = re.fullmatch(r"/api/v2/tickets/(\d+)\.json", p)
         if mt:
@@ -283,12 +288,19 @@ class FakeFreshdesk(FakeVendor):
         if m == "GET" and p == "/api/v2/agents/me":
             return jresp({"id": 1, "contact": {"name": "Rachel", "email": "rachel@freshdesk.com"}})
         if m == "GET" and p == "/api/v2/tickets":
-            need(request.args.get("email") or request.args.get("unique_external_id"), "filter by email or unique_external_id")
-            out = [
-                t for t in self.tickets.values()
-                if t["_requester"] in (request.args.get("email"), request.args.get("unique_external_id"))
-            ]
+            # documented filters: filter, requester_id, email, company_id, updated_since (+ order_*, include, paging)
+            known = {"filter", "requester_id", "email", "company_id", "updated_since", "order_by", "order_type", "include", "page", "per_page"}
+            need(set(request.args) <= known, f"unknown list parameter(s) {sorted(set(request.args) - known)}")
+            need(int(request.args.get("per_page", 30)) <= 100, "per_page is at most 100")
+            email = request.args.get("email")
+            out = [t for t in self.tickets.values() if email and t["_requester"] == email]
             return jresp([{k: v for k, v in t.items() if not k.startswith("_")} for t in out])
+        if m == "GET" and p == "/api/v2/search/tickets":
+            q = request.args.get("query", "")
+            mq = re.fullmatch(r"\"tag:'([^']+)'\"", q)
+            need(mq, "search query must be wrapped in double quotes, e.g. \"tag:'x'\"")
+            found = [t for t in self.tickets.values() if mq[1] in t["tags"]]
+            return jresp({"results": [{k: v for k, v in t.items() if not k.startswith("_")} for t in found], "total": len(found)})
         if m == "POST" and p == "/api/v2/tickets":
             spec, files = self._payload(request)
             ident = [k for k in ("requester_id", "email", "phone", "twitter_id", "facebook_id", "unique_external_id") if spec.get(k)]

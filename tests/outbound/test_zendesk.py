@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from hub.errors import SignatureInvalid
+from hub.errors import RetriableDeliveryError, SignatureInvalid
 from tests.outbound.saas_support import WEBHOOK_SECRET, make_backend, make_item, saas_servers, start_fake, webhook_request  # noqa: F401
 
 
@@ -121,3 +121,14 @@ def test_forged_or_stale_webhooks_are_refused(zd, tamper):
         headers = signed(body, ts="2020-01-01T00:00:00Z")
     with pytest.raises(SignatureInvalid):
         backend.verify("agent-reply", webhook_request(body, headers))
+
+
+def test_idempotency_key_covers_a_create_the_lookup_missed(zd):
+    fake, backend = zd
+    fake.fail(500, "after")
+    with pytest.raises(RetriableDeliveryError):
+        backend.push(make_item(1))
+    fake.hide_from_lookup = 1  # a concurrent worker, or the lookup racing the create
+    again = backend.push(make_item(1))
+    assert len(fake.tickets) == 1 and again.ticket_ref in fake.tickets
+    assert fake.comment_count(1) == 1
