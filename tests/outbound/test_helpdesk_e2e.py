@@ -4,12 +4,13 @@ server) -> signed Zendesk agent-reply webhook -> reply delivered on the api chan
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from werkzeug import Response
 
 from hub import signing
-from hub.models import Delivery, HelpdeskLink, Reply
+from hub.models import Delivery, HelpdeskLink, InboundEvent, Reply
 from tests.outbound.saas_support import WEBHOOK_SECRET, saas_servers, start_fake  # noqa: F401
 from tests.outbound.test_zendesk import comment_event, signed
 from tests.support.hub import wait_until
@@ -84,3 +85,39 @@ def test_message_to_zendesk_ticket_and_agent_reply_back_to_the_channel(zendesk_h
     conv = h.api("GET", "/api/v1/conversations").get_json()["items"][0]
     assert conv["status"] == "resolved"
     assert h.count(Reply) == 1
+
+
+def test_freshdesk_agent_reply_is_read_back_by_the_worker(make_hub, saas_servers, httpserver):
+    """Freshdesk's webhook carries only the ticket id: the worker reads the ticket's conversations."""
+    fake = start_fake(saas_servers, "freshdesk")
+    received: list[dict] = []
+
+    def callback(request):
+        signing.verify(API_SECRET, request.get_data(), request.headers)
+        received.append(json.loads(request.get_data()))
+        return Response('{"ok": true}', status=200, content_type="application/json")
+
+    httpserver.expect_request("/callback", method="POST").respond_with_handler(callback)
+    h = make_hub(default_helpdesk="fd")  # routed by OMNIHUB_DEFAULT_HELPDESK this time
+    h.add_connector("fd", "freshdesk", base_url=fake.base_url, api_key=fake.KEY, webhook_secret=WEBHOOK_SECRET)
+    h.add_connector("web", "api", secret=API_SECRET, callback_url=httpserver.url_for("/callback"))
+    h.start_worker()
+    post_customer_message(h, "m1", "Card blocked")
+    wait_until(lambda: h.count(Delivery, Delivery.state == "delivered") == 1, timeout=20, message="ticket pushed")
+    [ticket_id] = fake.tickets
+    fake.add_agent_reply(ticket_id, "Unblocked, try again.")
+    fake.add_agent_reply(ticket_id, "note: customer verified", private=True)
+    body = json.dumps({"freshdesk_webhook": {"ticket_id": int(ticket_id)}}).encode()
+    headers = {"Content-Type": "application/json", "X-Omnihub-Webhook-Secret": WEBHOOK_SECRET}
+    assert h.client.post("/webhooks/fd/agent-reply", data=body, headers=headers).status_code == 200
+    assert h.client.post("/webhooks/fd/agent-reply", data=body, headers={**headers, "X-Omnihub-Webhook-Secret": "guess"}).status_code == 403
+    wait_until(lambda: received, timeout=20, message="reply on the api callback")
+    assert [r["text"] for r in received] == ["Unblocked, try again."]
+    assert h.count(Reply, Reply.kind == "note") == 1  # the private note is kept, never sent
+    # a second webhook (any later ticket update) does not resend the same reply
+    assert h.client.post("/webhooks/fd/agent-reply", data=body, headers=headers).status_code == 200
+    wait_until(lambda: h.count(InboundEvent, InboundEvent.hook == "agent-reply", InboundEvent.state == "processed") == 2,
+               timeout=20, message="second agent-reply webhook processed")
+    time.sleep(0.3)
+    assert len(received) == 1 and h.count(Reply) == 2
+    assert fake.violations == []
