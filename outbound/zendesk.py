@@ -61,7 +61,7 @@ class ZendeskBackend(HelpdeskBackend):
     Config = ZendeskConfig
     hooks = ("agent-reply",)
 
-    def __init__(self, ctx: Any, transport: Any = None) -> None:
+    def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         c = self.config
         self.who = f"zendesk connector {ctx.name!r}"
@@ -70,7 +70,6 @@ class ZendeskBackend(HelpdeskBackend):
             who=self.who,
             auth=(f"{c.email}/token", c.api_token.get_secret_value()),
             timeout=c.timeout,
-            transport=transport,
         )
 
     # --- push ------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-import pytest
 from pytest_httpserver import HTTPServer
 
 from hub.types import (
@@ -34,10 +33,10 @@ WEBHOOK_SECRET = "whsec-test"
 
 @contextlib.contextmanager
 def vendor_server(kind: str) -> Iterator[HTTPServer]:
-    """A started local HTTP server for one vendor stand-in (Chatwoot's keeps underscore headers)."""
-    from tests.outbound.saas_fakes import UnderscoreHeaderServer
+    """A started local HTTP server for one vendor stand-in."""
+    from tests.outbound.saas_fakes import VendorServer
 
-    server = (UnderscoreHeaderServer if kind == "chatwoot" else HTTPServer)(host="127.0.0.1", port=0)
+    server = VendorServer(host="127.0.0.1", port=0)
     server.start()
     try:
         yield server
@@ -45,13 +44,6 @@ def vendor_server(kind: str) -> Iterator[HTTPServer]:
         server.clear()
         if server.is_running():
             server.stop()
-
-
-@pytest.fixture(scope="session")
-def saas_servers() -> Iterator[dict[str, HTTPServer]]:
-    """One started local server per vendor for the whole run (stopping one costs 0.5 s)."""
-    with contextlib.ExitStack() as stack:
-        yield {kind: stack.enter_context(vendor_server(kind)) for kind in SAAS}
 
 
 def start_fake(servers: dict[str, HTTPServer], kind: str):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from hub.errors import SignatureInvalid
-from tests.outbound.saas_support import WEBHOOK_SECRET, make_backend, make_item, saas_servers, start_fake, webhook_request  # noqa: F401
+from tests.outbound.saas_support import WEBHOOK_SECRET, make_backend, make_item, start_fake, webhook_request
 from tests.outbound.saas_support import load_json
 
 DOC = load_json("helpdesk/helpdesk_documented_examples.json")["chatwoot_webhooks"]

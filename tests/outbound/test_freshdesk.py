@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hub.errors import PayloadInvalid, SignatureInvalid
-from tests.outbound.saas_support import WEBHOOK_SECRET, make_backend, make_item, saas_servers, start_fake, webhook_request  # noqa: F401
+from tests.outbound.saas_support import WEBHOOK_SECRET, make_backend, make_item, start_fake, webhook_request
 
 HEADER = "X-Omnihub-Webhook-Secret"
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from hub.errors import AuthError, RetriableDeliveryError, SignatureInvalid
 from hub.types import CheckResult
-from tests.outbound.saas_support import BAD_CREDENTIALS, SAAS, blob, make_backend, make_item, saas_servers, start_fake, webhook_request  # noqa: F401 (fixture)
+from tests.outbound.saas_support import BAD_CREDENTIALS, SAAS, blob, make_backend, make_item, start_fake, webhook_request
 
 
 @pytest.fixture(params=SAAS)

@@ -11,7 +11,7 @@ from werkzeug import Response
 
 from hub import signing
 from hub.models import Delivery, HelpdeskLink, InboundEvent, Reply
-from tests.outbound.saas_support import WEBHOOK_SECRET, saas_servers, start_fake  # noqa: F401
+from tests.outbound.saas_support import WEBHOOK_SECRET, start_fake
 from tests.outbound.test_zendesk import comment_event, signed
 from tests.support.hub import wait_until
 

@@ -8,7 +8,7 @@ import pytest
 
 from hub import signing
 from hub.errors import PayloadInvalid, SignatureInvalid
-from tests.outbound.saas_support import blob, make_backend, make_item, saas_servers, start_fake, webhook_request  # noqa: F401
+from tests.outbound.saas_support import blob, make_backend, make_item, start_fake, webhook_request
 
 
 @pytest.fixture

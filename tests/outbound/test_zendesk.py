@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from hub.errors import RetriableDeliveryError, SignatureInvalid
-from tests.outbound.saas_support import WEBHOOK_SECRET, make_backend, make_item, saas_servers, start_fake, webhook_request  # noqa: F401
+from tests.outbound.saas_support import WEBHOOK_SECRET, make_backend, make_item, start_fake, webhook_request
 
 
 @pytest.fixture
