@@ -9,11 +9,13 @@ Push: the first message creates a conversation (``POST /v2/conversations``; id f
 ``imported`` reply threads (never emailed); deduplicated by the ``omnihub-message-<id>``
 footer in ``GET /v2/conversations/{id}/threads``. Attachments: inline base64.
 Agent replies: webhooks (``convo.agent.reply.created``, ``convo.note.created``,
-``convo.status``) signed ``X-HelpScout-Signature: base64(HMAC-SHA1(secret, body))``.
+``convo.status``) signed ``X-HelpScout-Signature: base64(HMAC-SHA1(secret, body))``. The
+payload is the conversation; when it does not embed its threads the worker lists them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -184,9 +186,8 @@ class HelpScoutBackend(HelpdeskBackend):
             raise PayloadInvalid(f"{self.who}: webhook body has no conversation id")
         if event in ("convo.agent.reply.created", "convo.note.created"):
             thread = _newest_thread(data)
-            if not thread:
-                raise PayloadInvalid(f"{self.who}: {event} without threads")
-            ext = f"thread-{thread['id']}"
+            # without embedded threads the worker reads them (every delivery journaled; replies dedupe by id)
+            ext = f"thread-{thread['id']}" if thread else f"convo-{data['id']}-{time.time_ns()}"
         elif event == "convo.status":
             ext = f"status-{data['id']}-{data.get('status')}-{data.get('userUpdatedAt') or data.get('modifiedAt') or ''}"
         else:
@@ -200,25 +201,34 @@ class HelpScoutBackend(HelpdeskBackend):
         if event.meta.get("event") == "convo.status" or event.external_id.startswith("status-"):
             return [AgentReply(external_id=event.external_id, ticket_ref=ticket_ref, status=status)] if status else []
         thread = _newest_thread(data)
-        if not thread:
-            return []
+        if thread:
+            threads = [thread]
+        else:
+            listed = self._json("GET", f"/v2/conversations/{ticket_ref}/threads") or {}
+            threads = (listed.get("_embedded") or {}).get("threads") or []
+        replies = [r for r in (self._agent_reply(t, ticket_ref) for t in threads) if r]
+        if replies and status == "closed":
+            replies[-1] = dataclasses.replace(replies[-1], status="closed")
+        return replies
+
+    @staticmethod
+    def _agent_reply(thread: dict[str, Any], ticket_ref: str) -> AgentReply | None:
         ttype = thread.get("type")
         by = thread.get("createdBy") or {}
         body = thread.get("body") or thread.get("text") or ""
         if ttype not in ("reply", "message", "note") or by.get("type") == "customer" or hd.is_ours(body):
-            return []  # customer thread, or the echo of one we pushed
+            return None  # customer thread, or the echo of one we pushed
+        if thread.get("state") == "draft":
+            return None
         name = " ".join(p for p in (by.get("first") or by.get("firstName"), by.get("last") or by.get("lastName")) if p)
-        return [
-            AgentReply(
-                external_id=str(thread["id"]),
-                ticket_ref=ticket_ref,
-                text=hd.html_to_text(body),
-                html=body,
-                author_name=name,
-                internal=ttype == "note",
-                status=status if status == "closed" else None,
-            )
-        ]
+        return AgentReply(
+            external_id=str(thread["id"]),
+            ticket_ref=ticket_ref,
+            text=hd.html_to_text(body),
+            html=body,
+            author_name=name,
+            internal=ttype == "note",
+        )
 
 
 def _newest_thread(data: dict[str, Any]) -> dict[str, Any] | None:

@@ -98,3 +98,15 @@ def test_forged_signature_is_refused(hs):
             backend.verify("agent-reply", webhook_request(body, headers))
     with pytest.raises(SignatureInvalid):
         backend.verify("agent-reply", webhook_request(body + b" ", signed(body, "convo.agent.reply.created")))
+
+
+def test_payload_without_embedded_threads_reads_them_from_the_api(hs):
+    """A v2 conversation payload need not embed threads: the worker lists them (deduped by id)."""
+    fake, backend = hs
+    ref = backend.push(make_item(1)).ticket_ref
+    backend.push(make_item(2, ticket_ref=ref, direction="outbound"))  # our own imported reply: an echo
+    fake.comments[ref].append({**AGENT, "id": 99, "createdBy": {"type": "user", "first": "Jane", "last": "Agent"}})
+    body = json.dumps({"id": int(ref), "number": 77, "status": "closed", "mailboxId": 85}).encode()
+    [event] = backend.parse("agent-reply", webhook_request(body, signed(body, "convo.agent.reply.created")))
+    replies = backend.parse_agent_reply(event)
+    assert [(r.external_id, r.text, r.status) for r in replies] == [("99", "Released.", "closed")]
