@@ -88,7 +88,10 @@ class ChatwootBackend(HelpdeskBackend):
         match = [c for c in found.get("payload") or [] if c.get("identifier") == req.external_id]
         if match:
             contact_id = int(match[0]["id"])
-            ci = self.http.post(f"{self.acct}/contacts/{contact_id}/contact_inboxes", json={"inbox_id": self.config.inbox_id})
+            mine = [ci for ci in match[0].get("contact_inboxes") or [] if (ci.get("inbox") or {}).get("id") == self.config.inbox_id]
+            ci = mine[0] if mine else self.http.post(
+                f"{self.acct}/contacts/{contact_id}/contact_inboxes", json={"inbox_id": self.config.inbox_id}
+            )
             source_id = str(ci["source_id"])
         else:
             body: dict[str, Any] = {

@@ -490,10 +490,12 @@ class FakeChatwoot(FakeVendor):
             spec = self.body(request)
             need(spec.get("inbox_id") == self.INBOX, "inbox_id is required")
             cid = next(self.ids)
+            inbox = {"source_id": f"src-{cid}", "inbox": {"id": self.INBOX, "name": "omnihub", "channel_type": "Channel::Api"}}
             contact = {"id": cid, "name": spec.get("name"), "email": spec.get("email"), "phone_number": spec.get("phone_number"),
-                       "identifier": spec.get("identifier"), "custom_attributes": spec.get("custom_attributes", {})}
+                       "identifier": spec.get("identifier"), "custom_attributes": spec.get("custom_attributes", {}),
+                       "contact_inboxes": [inbox]}  # app/views/api/v1/accounts/contacts/create.json.jbuilder
             self.contacts[cid] = contact
-            return jresp({"payload": {"contact": contact, "contact_inbox": {"source_id": f"src-{cid}", "inbox": {"id": self.INBOX}}}})
+            return jresp({"payload": {"contact": contact, "contact_inbox": inbox}})
         mc = re.fullmatch(r"/contacts/(\d+)/(conversations|contact_inboxes)", p)
         if mc:
             need(int(mc[1]) in self.contacts, "unknown contact")

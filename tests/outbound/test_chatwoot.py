@@ -87,3 +87,12 @@ def test_missing_or_wrong_token_is_refused(cw, args, headers):
     with pytest.raises(SignatureInvalid):
         backend.verify("agent-reply", webhook_request(outgoing(), headers, args=args))
     backend.verify("agent-reply", webhook_request(outgoing(), {"X-Omnihub-Webhook-Token": WEBHOOK_SECRET}))
+
+
+def test_known_contact_reuses_its_contact_inbox(cw):
+    fake, backend = cw
+    backend.push(make_item(1))
+    fresh = make_backend("chatwoot", fake.base_url, name="cw")  # new process: no cached state
+    fresh.push(make_item(5, conversation_id=43))
+    assert len(fake.contacts) == 1 and len(fake.tickets) == 2
+    assert not [p for m, p in fake.log if p.endswith("/contact_inboxes")]
