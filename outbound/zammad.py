@@ -1,8 +1,8 @@
 """Zammad: tickets and articles via the REST API; agent replies via a trigger webhook.
 
 API: https://docs.zammad.org/en/latest/api/ticket/index.html  Auth: ``Authorization: Token token=<token>``.
-Push: the first message creates a ticket (``POST /api/v1/tickets`` with an inline article)
-tagged ``omnihub-conversation-<id>``, found again with ``GET /api/v1/tickets/search?query=tags:...``
+Push: the first message creates a ticket (``POST /api/v1/tickets`` with an inline article
+and a customer hash: Zammad finds the customer by email, then login, or creates it) tagged ``omnihub-conversation-<id>``, found again with ``GET /api/v1/tickets/search?query=tags:...``
 (Zammad's search; it needs the Elasticsearch index Zammad recommends); later messages are
 articles (``POST /api/v1/ticket_articles``, type note, not internal, sender Customer or
 Agent), deduplicated by the ``omnihub-message-<id>`` footer in
@@ -28,7 +28,7 @@ STATUS = {"closed": "closed", "merged": "closed", "open": "open"}
 
 class ZammadConfig(AdapterConfig):
     base_url: str  # https://support.example.com or https://acme.zammad.com
-    token: SecretStr  # an access token with ticket.agent and admin.user
+    token: SecretStr  # an access token with ticket.agent (and customer creation)
     group: str = "Users"
     tags: tuple[str, ...] = ("omnihub",)
     article_type: str = "note"  # note | web | phone: never "email" (it would send mail)
@@ -93,30 +93,19 @@ class ZammadBackend(HelpdeskBackend):
             "tags": ",".join(sorted({*self.config.tags, hd.conversation_key(item), f"omnihub-{req.channel}"})),
             "article": self._article(item),
         }
+        # A customer hash is found by email, then login, or created (tickets_controller#create)
+        first, last = req.first_last
+        customer: dict[str, Any] = {"firstname": first, "lastname": last, "note": f"omnihub {req.channel}: {req.address}"}
         if req.email:
-            ticket["customer"] = f"guess:{req.email}"  # creates the customer when unknown
+            customer["email"] = req.email
         else:
-            ticket["customer_id"] = self._customer(req)
+            customer["login"] = req.external_id
+            if req.phone:
+                customer["mobile"] = req.phone
+        ticket["customer"] = customer
         data = self.http.post("/api/v1/tickets", json=ticket)
         articles = data.get("article_ids") or []
         return PushResult(ticket_ref=str(data["id"]), comment_ref=str(articles[0]) if articles else None)
-
-    def _customer(self, req: hd.Requester) -> int:
-        """A customer without email: a user whose login is our contact key."""
-        cached = self.ctx.state.get(f"zammad-user:{req.external_id}")
-        if cached:
-            return int(cached)
-        found = self.http.get("/api/v1/users/search", params={"query": f"login:{req.external_id}", "limit": 1}) or []
-        if found:
-            uid = int(found[0]["id"])
-        else:
-            first, last = req.first_last
-            user = {"login": req.external_id, "firstname": first, "lastname": last, "note": f"omnihub {req.channel}: {req.address}"}
-            if req.phone:
-                user["mobile"] = req.phone
-            uid = int(self.http.post("/api/v1/users", json=user)["id"])
-        self.ctx.state.set(f"zammad-user:{req.external_id}", uid)
-        return uid
 
     def check(self) -> CheckResult:
         me = self.http.get("/api/v1/users/me")

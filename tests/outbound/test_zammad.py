@@ -42,11 +42,14 @@ def test_ticket_with_inline_article_and_customer_guess(zm):
     assert "omnihub-conversation-42" in fake.tickets[res.ticket_ref]["_tags"]
 
 
-def test_phone_only_customer_is_created_once(zm):
+def test_customers_are_hashes_zammad_finds_or_creates(zm):
     fake, backend = zm
     backend.push(make_item(1, email=None))
     backend.push(make_item(2, email=None, conversation_id=43))
-    assert list(fake.users) == ["omnihub-contact-7"] and fake.users["omnihub-contact-7"]["mobile"] == "+15551234567"
+    backend.push(make_item(3, conversation_id=44))
+    assert sorted(fake.users) == ["ana@example.com", "omnihub-contact-7"]
+    assert fake.users["omnihub-contact-7"]["mobile"] == "+15551234567"
+    assert fake.users["ana@example.com"]["firstname"] == "Ana"
 
 
 def test_outbound_articles_are_agent_notes(zm):
