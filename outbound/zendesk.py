@@ -5,7 +5,9 @@ Auth: basic ``{email}/token:{api_token}``.
 Push: the first message creates a ticket (``external_id`` = ``omnihub-conversation-<id>``,
 looked up before creating, plus an ``Idempotency-Key``); later messages are comments added
 with ``PUT /api/v2/tickets/{id}.json``, deduplicated by the ``omnihub-message-<id>`` footer
-found in ``GET /api/v2/tickets/{id}/comments.json``. Attachments: ``POST /api/v2/uploads.json``
+found in ``GET /api/v2/tickets/{id}/comments.json``. A closed ticket takes no comments: the
+conversation continues in a follow-up ticket (``via_followup_source_id``, same external_id),
+and ``PushResult.ticket_ref`` names it. Attachments: ``POST /api/v2/uploads.json``
 then the upload tokens on the comment.
 Agent replies: a webhook subscribed to ``zen:event-type:ticket.comment_added`` and
 ``zen:event-type:ticket.status_changed``, signed per
@@ -77,10 +79,21 @@ class ZendeskBackend(HelpdeskBackend):
         ticket_ref = item.ticket_ref or self._find_ticket(item)
         if ticket_ref is None:
             return self._create_ticket(item)
+        ticket = self.http.get(f"/api/v2/tickets/{ticket_ref}.json")["ticket"]
+        if ticket.get("status") == "closed":
+            # A closed ticket takes no more comments: the conversation continues in a follow-up
+            # ticket with the same external_id (found again on a retry), linked to this one.
+            existing = self._find_comment(ticket_ref, item)
+            if existing is not None:
+                return PushResult(ticket_ref=ticket_ref, comment_ref=existing, data={"deduplicated": True})
+            follow_ref = self._find_ticket(item, open_only=True)
+            if follow_ref is None:
+                return self._create_ticket(item, followup_of=ticket_ref)
+            ticket_ref = follow_ref
+            ticket = self.http.get(f"/api/v2/tickets/{ticket_ref}.json")["ticket"]
         existing = self._find_comment(ticket_ref, item)
         if existing is not None:
             return PushResult(ticket_ref=ticket_ref, comment_ref=existing, data={"deduplicated": True})
-        ticket = self.http.get(f"/api/v2/tickets/{ticket_ref}.json")["ticket"]
         comment: dict[str, Any] = {"body": hd.body_text(item), "public": True}
         if item.direction == "inbound":
             comment["author_id"] = ticket["requester_id"]  # shown as the customer's; no notification
@@ -92,9 +105,12 @@ class ZendeskBackend(HelpdeskBackend):
         data = self.http.put(f"/api/v2/tickets/{ticket_ref}.json", json={"ticket": {"comment": comment}})
         return PushResult(ticket_ref=ticket_ref, comment_ref=_comment_id(data))
 
-    def _find_ticket(self, item: PushItem) -> str | None:
+    def _find_ticket(self, item: PushItem, *, open_only: bool = False) -> str | None:
+        """Our ticket for the conversation: the newest one carrying its external_id (follow-ups included)."""
         data = self.http.get("/api/v2/tickets.json", params={"external_id": hd.conversation_key(item)})
-        tickets = data.get("tickets") or []
+        tickets = sorted(data.get("tickets") or [], key=lambda t: int(t["id"]), reverse=True)
+        if open_only:
+            tickets = [t for t in tickets if t.get("status") != "closed"]
         return str(tickets[0]["id"]) if tickets else None
 
     def _find_comment(self, ticket_ref: str, item: PushItem) -> str | None:
@@ -109,7 +125,7 @@ class ZendeskBackend(HelpdeskBackend):
             path, params = (nxt.replace(self.http.base_url, ""), None) if nxt else ("", None)
         return None
 
-    def _create_ticket(self, item: PushItem) -> PushResult:
+    def _create_ticket(self, item: PushItem, followup_of: str | None = None) -> PushResult:
         c = self.config
         req = hd.requester(item)
         ticket: dict[str, Any] = {
@@ -123,6 +139,8 @@ class ZendeskBackend(HelpdeskBackend):
             ticket["requester"] = {"name": req.name, "email": req.email}
         else:
             ticket["requester_id"] = self._end_user(req)
+        if followup_of:
+            ticket["via_followup_source_id"] = int(followup_of)
         if c.group_id:
             ticket["group_id"] = c.group_id
         if c.brand_id:
@@ -142,7 +160,8 @@ class ZendeskBackend(HelpdeskBackend):
         body = {"ticket": ticket}
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
         data = self.http.post("/api/v2/tickets.json", json=body, headers={"Idempotency-Key": f"{hd.conversation_key(item)}-{digest}"})
-        return PushResult(ticket_ref=str(data["ticket"]["id"]), comment_ref=_comment_id(data))
+        result = {"followup_of": followup_of} if followup_of else {}
+        return PushResult(ticket_ref=str(data["ticket"]["id"]), comment_ref=_comment_id(data), data=result)
 
     def _end_user(self, req: hd.Requester) -> int:
         """A requester without email: an end user keyed by our external id (create_or_update is idempotent)."""

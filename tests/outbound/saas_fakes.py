@@ -179,6 +179,9 @@ class FakeZendesk(FakeVendor):
             need(req or spec.get("requester_id"), "requester or requester_id is required")
             if req:
                 need(req.get("email") or req.get("name"), "requester needs email or name")
+            if spec.get("via_followup_source_id") is not None:
+                src = self.tickets.get(str(spec["via_followup_source_id"]))
+                need(src and src["status"] == "closed", "via_followup_source_id must name a closed ticket")
             uid = spec.get("requester_id") or self._user(req.get("email"), req.get("name"))["id"]
             tid = str(next(self.ids))
             ticket = {
@@ -206,6 +209,9 @@ class FakeZendesk(FakeVendor):
             if m == "GET":
                 return jresp({"ticket": ticket})
             if m == "PUT":
+                if ticket["status"] == "closed":  # what Zendesk answers for a closed ticket
+                    return jresp({"error": "RecordInvalid", "description": "Record validation errors",
+                                  "details": {"status": [{"description": "Status: closed prevents ticket update"}]}}, 422)
                 spec = self.body(request).get("ticket")
                 need(isinstance(spec, dict) and spec.get("comment"), "PUT needs {\"ticket\": {\"comment\": {...}}}")
                 c = self._comment(ticket, spec["comment"])

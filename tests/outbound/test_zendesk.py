@@ -132,3 +132,19 @@ def test_idempotency_key_covers_a_create_the_lookup_missed(zd):
     again = backend.push(make_item(1))
     assert len(fake.tickets) == 1 and again.ticket_ref in fake.tickets
     assert fake.comment_count(1) == 1
+
+
+def test_closed_ticket_continues_in_one_follow_up(zd):
+    fake, backend = zd
+    ref = backend.push(make_item(1)).ticket_ref
+    fake.tickets[ref]["status"] = "closed"  # solved tickets close after a few days
+    fake.fail(500, "after")
+    with pytest.raises(RetriableDeliveryError):
+        backend.push(make_item(2, ticket_ref=ref, text="I'm back"))
+    follow = backend.push(make_item(2, ticket_ref=ref, text="I'm back"))  # the retry
+    assert follow.ticket_ref != ref and len(fake.tickets) == 2
+    assert fake.tickets[follow.ticket_ref]["external_id"] == fake.tickets[ref]["external_id"]
+    assert fake.comment_count(2) == 1
+    third = backend.push(make_item(3, ticket_ref=ref, text="hello?"))  # the core still holds the old ref
+    assert third.ticket_ref == follow.ticket_ref and len(fake.tickets) == 2
+    assert fake.comment_count(3) == 1
