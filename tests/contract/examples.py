@@ -10,4 +10,18 @@ EXAMPLES: dict[str, dict] = {
     "chatwoot": {"account_id": 1, "inbox_id": 7, "api_access_token": "cw-token", "webhook_token": "cw-whtoken"},
     "helpscout": {"app_id": "hs-app", "app_secret": "hs-secret", "mailbox_id": 85, "webhook_secret": "hs-whsec"},
     "webhook": {"url": "https://example.com/hooks/omnihub", "secret": "wh-secret"},
+    "twilio": {
+        "account_sid": "AC0123456789abcdef0123456789abcdef",
+        "auth_token": "contract-auth-token",
+        "phone_numbers": "+14155550100",
+        "whatsapp_from": "+14155238886",
+        "api_base_url": "http://127.0.0.1:9",
+    },
+    "x": {
+        "consumer_key": "contract-ck",
+        "consumer_secret": "contract-cs",
+        "access_token": "contract-at",
+        "access_token_secret": "contract-ats",
+        "user_id": "4337869213",
+    },
 }

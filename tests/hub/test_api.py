@@ -57,6 +57,8 @@ def test_reply_validation_and_internal_note(hub):
     conv = wait_until(lambda: hub.api("GET", "/api/v1/conversations").get_json()["items"])[0]
     assert hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={}).get_json()["field"] == "text"
     assert hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "x", "bogus": 1}).status_code == 400
+    too_long = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "x" * 70000})
+    assert too_long.status_code == 400 and "65536 characters" in too_long.get_json()["error"]
     note = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "internal only", "internal": True})
     assert note.status_code == 202 and note.get_json()["state"] == "note"
 
