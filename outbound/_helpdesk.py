@@ -8,6 +8,7 @@ comment ``omnihub-message-<id>`` (metadata where the API has it, else a one-line
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import html
@@ -156,3 +157,27 @@ def html_to_text(html_body: str) -> str:
     """Plain text of a small HTML body (tags dropped, entities decoded)."""
     text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", html_body)
     return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+MB = 1024 * 1024
+
+
+def fit_attachments(item: PushItem, *, per_file: int | None, total: int | None, vendor: str) -> PushItem:
+    """Leave out files over the helpdesk's limits, saying so in the text (never silently dropped).
+
+    An over-limit file would make the whole push fail permanently; the message text still
+    reaches the helpdesk and the file stays in omnihub.
+    """
+    kept, notes, used = [], [], 0
+    for blob in item.attachments:
+        if per_file and blob.size > per_file:
+            notes.append(f"[attachment {blob.filename} ({blob.size / MB:.1f} MB) kept in omnihub: over {vendor}'s {per_file // MB} MB file limit]")
+        elif total and used + blob.size > total:
+            notes.append(f"[attachment {blob.filename} ({blob.size / MB:.1f} MB) kept in omnihub: over {vendor}'s {total // MB} MB limit per message]")
+        else:
+            kept.append(blob)
+            used += blob.size
+    if not notes:
+        return item
+    text = "\n\n".join(p for p in (item.text, "\n".join(notes)) if p)
+    return dataclasses.replace(item, attachments=tuple(kept), text=text)

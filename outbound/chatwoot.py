@@ -56,6 +56,8 @@ class ChatwootBackend(HelpdeskBackend):
 
     # --- push ------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
+        # Chatwoot's default MAXIMUM_FILE_UPLOAD_SIZE is 40 MB
+        item = hd.fit_attachments(item, per_file=40 * hd.MB, total=None, vendor="Chatwoot")
         ticket_ref = item.ticket_ref
         if ticket_ref is None:
             contact_id, source_id = self._contact(item)

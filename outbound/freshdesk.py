@@ -73,6 +73,8 @@ class FreshdeskBackend(HelpdeskBackend):
 
     # --- push ------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
+        # https://developers.freshdesk.com/api/#create_ticket (attachments: 20 MB in total)
+        item = hd.fit_attachments(item, per_file=None, total=20 * hd.MB, vendor="Freshdesk")
         ticket_ref = item.ticket_ref or self._find_ticket(item)
         if ticket_ref is None:
             return self._create_ticket(item)

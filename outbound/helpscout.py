@@ -82,6 +82,8 @@ class HelpScoutBackend(HelpdeskBackend):
 
     # --- push ------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
+        # Mailbox API: 10 MB per attachment
+        item = hd.fit_attachments(item, per_file=10 * hd.MB, total=None, vendor="Help Scout")
         ticket_ref = item.ticket_ref or self._find_conversation(item)
         if ticket_ref is None:
             return self._create_conversation(item)

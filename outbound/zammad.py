@@ -52,6 +52,8 @@ class ZammadBackend(HelpdeskBackend):
 
     # --- push ------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
+        # base64 in JSON: stay under the 50 MB request size of Zammad's stock nginx config
+        item = hd.fit_attachments(item, per_file=None, total=35 * hd.MB, vendor="Zammad")
         ticket_ref = item.ticket_ref or self._find_ticket(item)
         if ticket_ref is None:
             return self._create_ticket(item)

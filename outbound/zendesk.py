@@ -76,6 +76,8 @@ class ZendeskBackend(HelpdeskBackend):
 
     # --- push ------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
+        # Zendesk takes files up to 50 MB
+        item = hd.fit_attachments(item, per_file=50 * hd.MB, total=None, vendor="Zendesk")
         ticket_ref = item.ticket_ref or self._find_ticket(item)
         if ticket_ref is None:
             return self._create_ticket(item)

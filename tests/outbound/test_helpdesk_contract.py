@@ -3,13 +3,14 @@ each request against the vendor's documented API and answers with recorded respo
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
 from pydantic import ValidationError
 
 from hub.errors import AuthError, RetriableDeliveryError, SignatureInvalid
-from hub.types import CheckResult
+from hub.types import BlobRef, CheckResult
 from tests.outbound.saas_support import BAD_CREDENTIALS, SAAS, blob, make_backend, make_item, start_fake, webhook_request
 
 
@@ -148,3 +149,21 @@ def test_agent_reply_webhook_fails_closed_without_a_secret(vendor):
     backend = make_backend(kind, fake.base_url, **{secret_key: None})
     with pytest.raises(SignatureInvalid):
         backend.verify("agent-reply", webhook_request(b"{}", {"X-Zendesk-Webhook-Signature": "", "X-Hub-Signature": "sha1="}))
+
+
+LIMITED = {"zendesk": 50, "freshdesk": 20, "zammad": 35, "chatwoot": 40, "helpscout": 10}
+
+
+def test_over_limit_attachment_is_kept_in_omnihub_and_said_in_the_text(vendor):
+    kind, fake, backend = vendor
+    huge = BlobRef("dump.zip", "application/zip", (LIMITED.get(kind, 0) + 1) * 1024 * 1024, "0" * 64, loader=lambda: b"PK small stand-in")
+    small = blob("receipt.png", b"PNG-small")
+    backend.push(make_item(1, attachments=(huge, small)))
+    if kind not in LIMITED:  # the webhook backend describes every file, whatever its size
+        payload = fake.comments["42"][0]["payload"]
+        assert [a["filename"] for a in payload["message"]["attachments"]] == ["dump.zip", "receipt.png"]
+        return
+    uploaded = [d for _, d in fake.uploads]
+    assert b"PNG-small" in uploaded and b"PK small stand-in" not in uploaded
+    [comment] = [c for cs in fake.comments.values() for c in cs]
+    assert "dump.zip" in json.dumps(comment) and "kept in omnihub" in json.dumps(comment)
