@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from hub import signing
 from hub.errors import PayloadInvalid
@@ -25,7 +25,81 @@ from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
 
 SCHEMA_VERSION = 1
-STATUSES = ("open", "pending", "resolved", "closed")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Party(_Model):
+    channel: str = Field(description="Channel kind: sms, whatsapp, email, slack, x, api, ...")
+    address: str = Field(description="Normalized address: E.164 phone, lower-cased email, provider user id")
+    name: str = ""
+
+
+class AttachmentInfo(_Model):
+    filename: str
+    content_type: str
+    size: int = Field(description="Bytes")
+    sha256: str
+
+
+class ConversationInfo(_Model):
+    id: int
+    subject: str
+    channel: str
+    connector: str = Field(description="The omnihub channel connector the customer wrote to")
+    status: str = Field(description="open | pending | resolved | closed")
+    priority: str = Field(description="low | normal | high | urgent")
+    category: str | None = None
+    language: str | None = None
+    tags: list[str] = []
+    ticket_ref: str | None = Field(description="What the receiver answered for an earlier message; null for the first")
+
+
+class MessageInfo(_Model):
+    id: int = Field(description="omnihub's message id (Idempotency-Key: omnihub-message-<id>)")
+    external_id: str = Field(description="The channel provider's message id")
+    direction: Literal["inbound", "outbound"] = Field(description="inbound: the customer; outbound: sent by omnihub")
+    kind: str = Field(description="message | voicemail | missed_call")
+    is_first: bool
+    sent_at: str = Field(description="ISO 8601, UTC")
+    subject: str
+    text: str = Field(description="Redacted text: secrets the customer pasted are replaced by markers")
+    sender: Party
+    attachments: list[AttachmentInfo] = Field(description="Described, not embedded")
+
+
+class ContactInfo(_Model):
+    id: int
+    name: str
+    email: str | None
+    identities: list[Party]
+
+
+class MessageCreated(_Model):
+    """The body omnihub POSTs for every message (schema version 1)."""
+
+    event: Literal["message.created"] = "message.created"
+    version: Literal[1] = SCHEMA_VERSION
+    delivery_id: int
+    conversation: ConversationInfo
+    message: MessageInfo
+    contact: ContactInfo
+
+
+class AgentReplyIn(_Model):
+    """The body a receiver POSTs back to /webhooks/<connector>/agent-reply, signed the same way."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str = Field(min_length=1, description="Unique id of the reply in your system (deduplicated)")
+    ticket_ref: str = Field(min_length=1, description="The ticket_ref you answered for the conversation")
+    text: str = ""
+    html: str = ""
+    author_name: str = ""
+    internal: bool = Field(False, description="An internal note: recorded, never sent to the customer")
+    status: Literal["open", "pending", "resolved", "closed"] | None = None
 
 
 class WebhookConfig(AdapterConfig):
@@ -37,44 +111,34 @@ class WebhookConfig(AdapterConfig):
 def build_payload(item: PushItem) -> dict[str, Any]:
     """The documented JSON body for one message (redacted text only)."""
     conv, contact = item.conversation, item.contact
-    return {
-        "event": "message.created",
-        "version": SCHEMA_VERSION,
-        "delivery_id": item.delivery_id,
-        "conversation": {
-            "id": conv.id,
-            "subject": conv.subject,
-            "channel": conv.channel,
-            "connector": conv.connector,
-            "status": conv.status,
-            "priority": conv.priority,
-            "category": conv.category,
-            "language": conv.language,
-            "tags": list(conv.tags),
-            "ticket_ref": item.ticket_ref,
-        },
-        "message": {
-            "id": item.message_id,
-            "external_id": item.external_id,
-            "direction": item.direction,
-            "kind": item.kind,
-            "is_first": item.is_first,
-            "sent_at": item.sent_at.astimezone(timezone.utc).isoformat(),
-            "subject": item.subject,
-            "text": item.text,
-            "sender": {"channel": item.sender.channel, "address": item.sender.address, "name": item.sender.name},
-            "attachments": [
-                {"filename": b.filename, "content_type": b.content_type, "size": b.size, "sha256": b.sha256}
+    body = MessageCreated(
+        delivery_id=item.delivery_id,
+        conversation=ConversationInfo(
+            id=conv.id, subject=conv.subject, channel=conv.channel, connector=conv.connector, status=conv.status,
+            priority=conv.priority, category=conv.category, language=conv.language, tags=list(conv.tags),
+            ticket_ref=item.ticket_ref,
+        ),
+        message=MessageInfo(
+            id=item.message_id, external_id=item.external_id, direction=item.direction, kind=item.kind,
+            is_first=item.is_first, sent_at=item.sent_at.astimezone(timezone.utc).isoformat(), subject=item.subject,
+            text=item.text,
+            sender=Party(channel=item.sender.channel, address=item.sender.address, name=item.sender.name),
+            attachments=[
+                AttachmentInfo(filename=b.filename, content_type=b.content_type, size=b.size, sha256=b.sha256)
                 for b in item.attachments
             ],
-        },
-        "contact": {
-            "id": contact.id,
-            "name": contact.name,
-            "email": contact.email,
-            "identities": [{"channel": p.channel, "address": p.address, "name": p.name} for p in contact.identities],
-        },
-    }
+        ),
+        contact=ContactInfo(
+            id=contact.id, name=contact.name, email=contact.email,
+            identities=[Party(channel=p.channel, address=p.address, name=p.name) for p in contact.identities],
+        ),
+    )
+    return body.model_dump(mode="json")
+
+
+def json_schemas() -> dict[str, Any]:
+    """JSON Schemas of both directions (committed as docs/webhook-schema.json)."""
+    return {"message.created": MessageCreated.model_json_schema(), "agent-reply": AgentReplyIn.model_json_schema()}
 
 
 class WebhookBackend(HelpdeskBackend):
@@ -120,24 +184,21 @@ class WebhookBackend(HelpdeskBackend):
     def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
         if hook != "agent-reply":
             raise PayloadInvalid(f"{self.who}: unknown hook {hook!r} (use /agent-reply)")
-        data = hd.json_body(request.body, self.who)
-        if not data.get("id") or not data.get("ticket_ref"):
-            raise PayloadInvalid(f"{self.who}: agent reply needs 'id' and 'ticket_ref'")
-        return [RawEvent(external_id=str(data["id"]), hook=hook, payload=request.body)]
+        reply = self._reply(request.body)
+        return [RawEvent(external_id=reply.id, hook=hook, payload=request.body)]
 
     def parse_agent_reply(self, event: RawEvent) -> list[AgentReply]:
-        data = hd.json_body(event.payload, self.who)
-        status = data.get("status")
-        if status is not None and status not in STATUSES:
-            raise PayloadInvalid(f"{self.who}: status must be one of {', '.join(STATUSES)}")
+        r = self._reply(event.payload)
         return [
             AgentReply(
-                external_id=str(data["id"]),
-                ticket_ref=str(data["ticket_ref"]),
-                text=str(data.get("text") or ""),
-                html=str(data.get("html") or ""),
-                author_name=str(data.get("author_name") or ""),
-                internal=bool(data.get("internal", False)),
-                status=status,
+                external_id=r.id, ticket_ref=r.ticket_ref, text=r.text, html=r.html,
+                author_name=r.author_name, internal=r.internal, status=r.status,
             )
         ]
+
+    def _reply(self, body: bytes) -> AgentReplyIn:
+        try:
+            return AgentReplyIn.model_validate(hd.json_body(body, self.who))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise PayloadInvalid(f"{self.who}: agent reply does not match the documented schema: {problems}") from None

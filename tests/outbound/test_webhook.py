@@ -43,3 +43,24 @@ def test_signed_agent_reply_round_trip(wh):
     bad = json.dumps({"id": "r-2", "ticket_ref": "T-42", "status": "deleted"}).encode()
     with pytest.raises(PayloadInvalid):
         backend.parse_agent_reply(backend.parse("agent-reply", webhook_request(bad))[0])
+
+
+def test_committed_json_schema_matches_the_models():
+    """docs/webhook-schema.json is generated from the models: regenerate it when they change."""
+    from pathlib import Path
+
+    from outbound.webhook import json_schemas
+
+    committed = json.loads((Path(__file__).resolve().parents[2] / "docs" / "webhook-schema.json").read_text())
+    assert committed == json.loads(json.dumps(json_schemas())), (
+        "python -c \"import json,outbound.webhook as w; open('docs/webhook-schema.json','w')"
+        ".write(json.dumps(w.json_schemas(), indent=2, sort_keys=True)+'\\n')\""
+    )
+
+
+def test_agent_reply_schema_errors_name_the_field(wh):
+    _, backend = wh
+    with pytest.raises(PayloadInvalid, match="ticket_ref"):
+        backend.parse("agent-reply", webhook_request(b'{"id": "r-9", "text": "x"}'))
+    [event] = backend.parse("agent-reply", webhook_request(b'{"id": 17, "ticket_ref": "T-1", "text": "x"}'))
+    assert event.external_id == "17" and backend.parse_agent_reply(event)[0].ticket_ref == "T-1"
