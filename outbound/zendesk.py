@@ -6,8 +6,8 @@ Push: the first message creates a ticket (``external_id`` = ``omnihub-conversati
 looked up before creating, plus an ``Idempotency-Key``); later messages are comments added
 with ``PUT /api/v2/tickets/{id}.json``, deduplicated by the ``omnihub-message-<id>`` footer
 found in ``GET /api/v2/tickets/{id}/comments.json``. A closed ticket takes no comments: the
-conversation continues in a follow-up ticket (``via_followup_source_id``, same external_id),
-and ``PushResult.ticket_ref`` names it. Attachments: ``POST /api/v2/uploads.json``
+conversation continues in a follow-up ticket (``via_followup_source_id``, same external_id);
+agent replies on it are mapped back to the ticket the core links (connector state). Attachments: ``POST /api/v2/uploads.json``
 then the upload tokens on the comment.
 Agent replies: a webhook subscribed to ``zen:event-type:ticket.comment_added`` and
 ``zen:event-type:ticket.status_changed``, signed per
@@ -78,24 +78,30 @@ class ZendeskBackend(HelpdeskBackend):
     def push(self, item: PushItem) -> PushResult:
         # Zendesk takes files up to 50 MB
         item = hd.fit_attachments(item, per_file=50 * hd.MB, total=None, vendor="Zendesk")
-        ticket_ref = item.ticket_ref or self._find_ticket(item)
-        if ticket_ref is None:
+        linked = item.ticket_ref or self._find_ticket(item, oldest=True)
+        if linked is None:
             return self._create_ticket(item)
+        ticket_ref = linked
         ticket = self.http.get(f"/api/v2/tickets/{ticket_ref}.json")["ticket"]
         if ticket.get("status") == "closed":
             # A closed ticket takes no more comments: the conversation continues in a follow-up
-            # ticket with the same external_id (found again on a retry), linked to this one.
+            # ticket with the same external_id (found again on a retry). The result keeps naming
+            # the linked ticket; agent replies on the follow-up are mapped back to it.
             existing = self._find_comment(ticket_ref, item)
             if existing is not None:
-                return PushResult(ticket_ref=ticket_ref, comment_ref=existing, data={"deduplicated": True})
+                return PushResult(ticket_ref=linked, comment_ref=existing, data={"deduplicated": True})
             follow_ref = self._find_ticket(item, open_only=True)
             if follow_ref is None:
-                return self._create_ticket(item, followup_of=ticket_ref)
+                created = self._create_ticket(item, followup_of=ticket_ref)
+                self._remember_followup(created.ticket_ref, linked)
+                return PushResult(ticket_ref=linked, comment_ref=created.comment_ref, data={"ticket": created.ticket_ref})
+            self._remember_followup(follow_ref, linked)
             ticket_ref = follow_ref
             ticket = self.http.get(f"/api/v2/tickets/{ticket_ref}.json")["ticket"]
+        data_out = {"ticket": ticket_ref} if ticket_ref != linked else {}
         existing = self._find_comment(ticket_ref, item)
         if existing is not None:
-            return PushResult(ticket_ref=ticket_ref, comment_ref=existing, data={"deduplicated": True})
+            return PushResult(ticket_ref=linked, comment_ref=existing, data={"deduplicated": True, **data_out})
         comment: dict[str, Any] = {"body": hd.body_text(item), "public": True}
         if item.direction == "inbound":
             comment["author_id"] = ticket["requester_id"]  # shown as the customer's; no notification
@@ -105,12 +111,23 @@ class ZendeskBackend(HelpdeskBackend):
         if uploads:
             comment["uploads"] = uploads
         data = self.http.put(f"/api/v2/tickets/{ticket_ref}.json", json={"ticket": {"comment": comment}})
-        return PushResult(ticket_ref=ticket_ref, comment_ref=_comment_id(data))
+        return PushResult(ticket_ref=linked, comment_ref=_comment_id(data), data=data_out)
 
-    def _find_ticket(self, item: PushItem, *, open_only: bool = False) -> str | None:
-        """Our ticket for the conversation: the newest one carrying its external_id (follow-ups included)."""
+    def _remember_followup(self, follow_ref: str, linked_ref: str) -> None:
+        """Agent replies on a follow-up ticket belong to the conversation the core links to ``linked_ref``."""
+        key = f"zendesk-followup:{follow_ref}"
+        if self.ctx.state.get(key) != linked_ref:
+            self.ctx.state.set(key, linked_ref)
+
+    def linked_ref(self, ticket_ref: str) -> str:
+        """The ticket reference the core knows for ``ticket_ref`` (itself unless it is a follow-up)."""
+        return str(self.ctx.state.get(f"zendesk-followup:{ticket_ref}") or ticket_ref)
+
+    def _find_ticket(self, item: PushItem, *, open_only: bool = False, oldest: bool = False) -> str | None:
+        """A ticket carrying the conversation's external_id: the first one (the one the core links)
+        or the newest open follow-up."""
         data = self.http.get("/api/v2/tickets.json", params={"external_id": hd.conversation_key(item)})
-        tickets = sorted(data.get("tickets") or [], key=lambda t: int(t["id"]), reverse=True)
+        tickets = sorted(data.get("tickets") or [], key=lambda t: int(t["id"]), reverse=not oldest)
         if open_only:
             tickets = [t for t in tickets if t.get("status") != "closed"]
         return str(tickets[0]["id"]) if tickets else None
@@ -162,8 +179,7 @@ class ZendeskBackend(HelpdeskBackend):
         body = {"ticket": ticket}
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
         data = self.http.post("/api/v2/tickets.json", json=body, headers={"Idempotency-Key": f"{hd.conversation_key(item)}-{digest}"})
-        result = {"followup_of": followup_of} if followup_of else {}
-        return PushResult(ticket_ref=str(data["ticket"]["id"]), comment_ref=_comment_id(data), data=result)
+        return PushResult(ticket_ref=str(data["ticket"]["id"]), comment_ref=_comment_id(data))
 
     def _end_user(self, req: hd.Requester) -> int:
         """A requester without email: an end user keyed by our external id (create_or_update is idempotent)."""
@@ -226,6 +242,7 @@ class ZendeskBackend(HelpdeskBackend):
         ticket_ref = str(detail.get("id") or str(data.get("subject", "")).rpartition(":")[2])
         if not ticket_ref:
             raise PayloadInvalid(f"{self.who}: webhook names no ticket")
+        ticket_ref = self.linked_ref(ticket_ref)
         ev = data.get("event") or {}
         if etype.endswith("ticket.status_changed"):
             status = STATUS_MAP.get(str(ev.get("current") or detail.get("status") or "").lower())

@@ -45,6 +45,10 @@ def post_customer_message(h, id: str, text: str) -> None:
     assert resp.status_code == 200, resp.get_data(as_text=True)
 
 
+def conversations_of(h) -> list[dict]:
+    return h.api("GET", "/api/v1/conversations").get_json()["items"]
+
+
 def post_zendesk(h, body: bytes, headers: dict[str, str] | None = None) -> int:
     headers = {"Content-Type": "application/json", **(signed(body) if headers is None else headers)}
     return h.client.post("/webhooks/zd/agent-reply", data=body, headers=headers).status_code
@@ -85,6 +89,20 @@ def test_message_to_zendesk_ticket_and_agent_reply_back_to_the_channel(zendesk_h
     conv = h.api("GET", "/api/v1/conversations").get_json()["items"][0]
     assert conv["status"] == "resolved"
     assert h.count(Reply) == 1
+
+    # days later Zendesk has closed the ticket; the customer writes again
+    fake.tickets[ticket_id]["status"] = "closed"
+    post_customer_message(h, "m3", "It happened again")
+    wait_until(lambda: h.count(Delivery, Delivery.state == "delivered") == 3, timeout=20, message="follow-up pushed")
+    [follow_id] = [t for t in fake.tickets if t != ticket_id]
+    assert "It happened again" in fake.comments[follow_id][0]["body"]
+    # the same conversation (reopened), continued in a follow-up ticket of the closed one
+    assert fake.tickets[follow_id]["external_id"] == ticket["external_id"] and len(conversations_of(h)) == 1
+    agent = json.loads(comment_event(778, "Fixed for good this time."))
+    agent["detail"]["id"] = follow_id
+    assert post_zendesk(h, json.dumps(agent).encode()) == 200
+    wait_until(lambda: len(received) == 2, timeout=20, message="follow-up reply on the api callback")
+    assert received[1]["text"] == "Fixed for good this time." and received[1]["to"] == {"id": "alice"}
 
 
 def test_freshdesk_agent_reply_is_read_back_by_the_worker(make_hub, saas_servers, httpserver):

@@ -142,9 +142,15 @@ def test_closed_ticket_continues_in_one_follow_up(zd):
     with pytest.raises(RetriableDeliveryError):
         backend.push(make_item(2, ticket_ref=ref, text="I'm back"))
     follow = backend.push(make_item(2, ticket_ref=ref, text="I'm back"))  # the retry
-    assert follow.ticket_ref != ref and len(fake.tickets) == 2
-    assert fake.tickets[follow.ticket_ref]["external_id"] == fake.tickets[ref]["external_id"]
-    assert fake.comment_count(2) == 1
+    follow_id = follow.data["ticket"]
+    assert follow.ticket_ref == ref and follow_id != ref and len(fake.tickets) == 2
+    assert fake.tickets[follow_id]["external_id"] == fake.tickets[ref]["external_id"]
+    assert fake.comment_count(2) == 1 and str(fake.comments[follow_id][0]["id"]) == follow.comment_ref
     third = backend.push(make_item(3, ticket_ref=ref, text="hello?"))  # the core still holds the old ref
-    assert third.ticket_ref == follow.ticket_ref and len(fake.tickets) == 2
+    assert (third.ticket_ref, third.data["ticket"]) == (ref, follow_id) and len(fake.tickets) == 2
     assert fake.comment_count(3) == 1
+    # an agent answers on the follow-up: the reply belongs to the conversation linked to `ref`
+    body = json.loads(comment_event(888, "Welcome back"))
+    body["detail"]["id"] = follow_id
+    [reply] = backend.parse_agent_reply(backend.parse("agent-reply", webhook_request(json.dumps(body).encode()))[0])
+    assert reply.ticket_ref == ref
