@@ -86,8 +86,12 @@ class ChatwootBackend(HelpdeskBackend):
         cached = self.ctx.state.get(state_key)
         if cached:
             return int(cached[0]), str(cached[1])
-        found = self.http.get(f"{self.acct}/contacts/search", params={"q": req.external_id}) or {}
-        match = [c for c in found.get("payload") or [] if c.get("identifier") == req.external_id]
+        match = self._search_contact("identifier", req.external_id)
+        # a contact Chatwoot already has (another channel) owns the email/phone: creating one would be refused
+        if not match and req.email:
+            match = self._search_contact("email", req.email)
+        if not match and req.phone:
+            match = self._search_contact("phone_number", req.phone)
         if match:
             contact_id = int(match[0]["id"])
             mine = [ci for ci in match[0].get("contact_inboxes") or [] if (ci.get("inbox") or {}).get("id") == self.config.inbox_id]
@@ -117,6 +121,10 @@ class ChatwootBackend(HelpdeskBackend):
             source_id = str(inbox["source_id"])
         self.ctx.state.set(state_key, [contact_id, source_id])
         return contact_id, source_id
+
+    def _search_contact(self, field: str, value: str) -> list[dict[str, Any]]:
+        found = self.http.get(f"{self.acct}/contacts/search", params={"q": value}) or {}
+        return [c for c in found.get("payload") or [] if str(c.get(field) or "").lower() == value.lower()]
 
     def _find_conversation(self, contact_id: int, item: PushItem) -> str | None:
         data = self.http.get(f"{self.acct}/contacts/{contact_id}/conversations") or {}

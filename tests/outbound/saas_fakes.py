@@ -490,10 +490,14 @@ class FakeChatwoot(FakeVendor):
         if m == "GET" and p == "/contacts/search":
             q = request.args.get("q")
             need(q, "contacts/search needs q")
-            return jresp({"meta": {}, "payload": [c for c in self.contacts.values() if q in (c.get("identifier"), c.get("email"))]})
+            hits = [c for c in self.contacts.values() if q in (c.get("identifier"), c.get("email"), c.get("phone_number"))]
+            return jresp({"meta": {}, "payload": hits})
         if m == "POST" and p == "/contacts":
             spec = self.body(request)
             need(spec.get("inbox_id") == self.INBOX, "inbox_id is required")
+            for field in ("email", "phone_number", "identifier"):
+                if spec.get(field) and any(c.get(field) == spec[field] for c in self.contacts.values()):
+                    return jresp({"message": f"{field} has already been taken"}, 422)
             cid = next(self.ids)
             inbox = {"source_id": f"src-{cid}", "inbox": {"id": self.INBOX, "name": "omnihub", "channel_type": "Channel::Api"}}
             contact = {"id": cid, "name": spec.get("name"), "email": spec.get("email"), "phone_number": spec.get("phone_number"),

@@ -96,3 +96,11 @@ def test_known_contact_reuses_its_contact_inbox(cw):
     fresh.push(make_item(5, conversation_id=43))
     assert len(fake.contacts) == 1 and len(fake.tickets) == 2
     assert not [p for m, p in fake.log if p.endswith("/contact_inboxes")]
+
+
+def test_contact_chatwoot_already_has_by_email_is_reused(cw):
+    fake, backend = cw
+    fake.contacts[1] = {"id": 1, "name": "Ana", "email": "ana@example.com", "identifier": None, "contact_inboxes": []}
+    res = backend.push(make_item(1))
+    assert len(fake.contacts) == 1  # no second contact (Chatwoot would refuse the email anyway)
+    assert fake.tickets[res.ticket_ref]["meta"]["sender"]["id"] == 1
