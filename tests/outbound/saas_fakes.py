@@ -55,6 +55,7 @@ class FakeVendor:
         self.server = httpserver
         self.base_url = httpserver.url_for("").rstrip("/")
         self.log: list[tuple[str, str]] = []
+        self.bodies: list[bytes] = []
         self.violations: list[str] = []
         self.plan: list[tuple[int, str, dict[str, str]]] = []
         self.ids = itertools.count(1001)
@@ -77,6 +78,7 @@ class FakeVendor:
     # --- plumbing ----------------------------------------------------------------------
     def _handle(self, request: Request) -> Response:
         self.log.append((request.method, request.path))
+        self.bodies.append(request.get_data())
         planned = self.plan.pop(0) if self.plan and request.method in self.writes and not self.exempt(request) else None
         if planned and planned[1] == "before":
             return jresp({"error": "planned failure"}, planned[0], planned[2])

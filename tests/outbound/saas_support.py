@@ -94,6 +94,7 @@ def make_item(
     channel: str = "sms",
     address: str = "+15551234567",
     attachments: tuple[BlobRef, ...] = (),
+    html: str = "",
 ) -> PushItem:
     sender = Participant(channel=channel, address=address, name="Ana Lima")
     return PushItem(
@@ -111,7 +112,7 @@ def make_item(
         sent_at=datetime(2026, 11, 22, 18, 0, tzinfo=timezone.utc),
         subject="",
         text=text,
-        html="",
+        html=html,
         attachments=attachments,
         ticket_ref=ticket_ref,
         is_first=ticket_ref is None,

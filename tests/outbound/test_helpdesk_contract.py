@@ -167,3 +167,15 @@ def test_over_limit_attachment_is_kept_in_omnihub_and_said_in_the_text(vendor):
     assert b"PNG-small" in uploaded and b"PK small stand-in" not in uploaded
     [comment] = [c for cs in fake.comments.values() for c in cs]
     assert "dump.zip" in json.dumps(comment) and "kept in omnihub" in json.dumps(comment)
+
+
+def test_only_redacted_text_reaches_the_helpdesk(vendor):
+    """item.html is the sanitized original (not redacted): no backend may send it."""
+    _, fake, backend = vendor
+    seed = "abandon ability able about above absent absorb abstract absurd abuse access accident"
+    html = f"<p>my seed is {seed}</p>"
+    ref = backend.push(make_item(1, text="my seed is [REDACTED:seed_phrase]", html=html)).ticket_ref
+    backend.push(make_item(2, ticket_ref=ref, text="[REDACTED:seed_phrase] again", html=html))
+    sent = b"\n".join(fake.bodies)
+    assert b"REDACTED:seed_phrase" in sent
+    assert b"abandon ability" not in sent and b"absurd abuse" not in sent
