@@ -96,6 +96,11 @@ class JsonClient:
         )
         if err:
             raise err
+        if resp.is_redirect:  # an API never redirects a correct request: a login page, http->https, a wrong path
+            where = resp.headers.get("Location", "").split("?", 1)[0]
+            raise PermanentDeliveryError(
+                f"{self.who}: {method} {shown}: redirected (HTTP {resp.status_code}) to {where or '?'}; check the base URL"
+            )
         return resp
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:

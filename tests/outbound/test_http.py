@@ -63,3 +63,9 @@ def test_api_message_prefers_the_apis_error_fields():
     r = httpx.Response(400, json={"code": "invalid_value", "message": "Validation failed", "errors": [{"field": "email"}]})
     assert api_message(r) == 'Validation failed; [{"field":"email"}]'
     assert api_message(httpx.Response(500, text="x" * 1000)) == "x" * 300
+
+
+def test_redirects_are_a_configuration_error(client, httpserver):
+    httpserver.expect_request("/api/x").respond_with_data("", status=302, headers={"Location": "https://acme.example.com/login?next=/api/x"})
+    with pytest.raises(PermanentDeliveryError, match=r"redirected \(HTTP 302\) to https://acme.example.com/login; check the base URL"):
+        client.get("/api/x")
