@@ -274,8 +274,10 @@ def store_message(s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, 
             return "ignored", f"delete for unknown message {msg.in_reply_to!r}"
         msg = msg.replace(kind="message")
     adapter = p.adapter
-    idle = adapter.idle_gap.total_seconds() if getattr(adapter, "idle_gap", None) else None
-    res = threads.resolve(s, conn, msg, reopen_resolved=getattr(adapter, "reopen_resolved", True), idle_gap_seconds=idle)
+    reopen, gap = adapter.thread_policy(msg)
+    res = threads.resolve(
+        s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at
+    )
     if res is None:
         if update:
             ident = threads.resolve_identity(s, msg.sender)

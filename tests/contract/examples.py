@@ -10,6 +10,12 @@ EXAMPLES: dict[str, dict] = {
     "chatwoot": {"account_id": 1, "inbox_id": 7, "api_access_token": "cw-token", "webhook_token": "cw-whtoken"},
     "helpscout": {"app_id": "hs-app", "app_secret": "hs-secret", "mailbox_id": 85, "webhook_secret": "hs-whsec"},
     "webhook": {"url": "https://example.com/hooks/omnihub", "secret": "wh-secret"},
+    "slack": {
+        "bot_token": "xoxb-contract-token",
+        "signing_secret": "contract-signing-secret",
+        "channels": "all,dm",
+        "api_base_url": "http://127.0.0.1:9/api/",  # nothing listens: no call leaves the machine
+    },
     "twilio": {
         "account_sid": "AC0123456789abcdef0123456789abcdef",
         "auth_token": "contract-auth-token",
