@@ -31,39 +31,42 @@ POLL_SECONDS = 0.5
 
 
 # ------------------------------------------------------------------------ helpers
-def sla_state(sla: dict[str, Any] | None, first_response_at=None) -> str | None:
+RANK = {"ok": 1, "met": 1, "at_risk": 2, "breached": 3}
+
+
+def sla_state(sla: dict[str, Any] | None, first_response_at=None, resolved_at=None) -> str | None:
     """'breached', 'at_risk', 'ok' or None, from the conversation's sla JSON.
 
-    Understands an explicit ``state`` / ``breached`` flag, or a due time
-    (``first_response_due``, ``due_at``, ``resolution_due``) compared with now.
+    Uses the states the SLA timer stores (``first_response`` / ``resolution``: ok, at_risk,
+    breached, met) and, because the timer runs periodically, also compares the open
+    deadlines (``first_response_due``, ``resolution_due``) with the clock right now.
     """
     if not sla:
         return None
-    state = sla.get("state")
-    if state in ("breached", "at_risk", "ok"):
-        return state
+    worst = 0
+    if sla.get("state") in RANK:
+        worst = RANK[sla["state"]]
     if sla.get("breached"):
-        return "breached"
-    dues = []
-    for key in ("first_response_due", "due_at", "resolution_due"):
-        if key == "first_response_due" and first_response_at:
-            continue
-        v = sla.get(key)
-        if isinstance(v, str):
-            try:
-                d = datetime.fromisoformat(v.replace("Z", "+00:00"))
-                dues.append(d if d.tzinfo else d.replace(tzinfo=timezone.utc))
-            except ValueError:
-                continue
-    if not dues:
-        return None
-    due = min(dues)
+        worst = 3
+    for key in ("first_response", "resolution"):
+        worst = max(worst, RANK.get(sla.get(key) or "", 0))
     t = datetime.now(timezone.utc)
-    if due <= t:
-        return "breached"
-    if due - t <= AT_RISK:
-        return "at_risk"
-    return "ok"
+    for key, done in (("first_response_due", first_response_at), ("resolution_due", resolved_at), ("due_at", resolved_at)):
+        v = sla.get(key)
+        if done is not None or not isinstance(v, str):
+            continue
+        try:
+            due = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        due = due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+        if due <= t:
+            worst = max(worst, 3)
+        elif due - t <= AT_RISK:
+            worst = max(worst, 2)
+        else:
+            worst = max(worst, 1)
+    return {0: None, 1: "ok", 2: "at_risk", 3: "breached"}[worst]
 
 
 def highlight_redactions(text: str, redactions: list[dict[str, Any]]) -> Markup:
@@ -111,7 +114,7 @@ def query_conversations(s, f: dict[str, str], user_id: int, limit: int = 100) ->
         q = q.where(or_(Conversation.subject.ilike(like), Conversation.id.in_(sub), Conversation.identity_id.in_(idents)))
     rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit if not f["sla"] else 1000)).all()
     if f["sla"]:
-        rows = [c for c in rows if sla_state(c.sla, c.first_response_at) == f["sla"]][:limit]
+        rows = [c for c in rows if sla_state(c.sla, c.first_response_at, c.resolved_at) == f["sla"]][:limit]
     return list(rows)
 
 
@@ -176,7 +179,7 @@ def list_context(s, f: dict[str, str]) -> dict[str, Any]:
     for c in rows:
         d = conversation_json(s, c)
         d["unread"] = counts.get(c.id, 0)
-        d["sla_state"] = sla_state(c.sla, c.first_response_at)
+        d["sla_state"] = sla_state(c.sla, c.first_response_at, c.resolved_at)
         last = s.scalar(select(Message.text).where(Message.conversation_id == c.id).order_by(Message.id.desc()).limit(1))
         d["preview"] = (last or "")[:140]
         items.append(d)
@@ -217,7 +220,7 @@ def conversation_context(s, conv_id: int) -> dict[str, Any]:
     if conv is None:
         abort(404, description=f"conversation {conv_id} not found")
     data = conversation_json(s, conv)
-    data["sla_state"] = sla_state(conv.sla, conv.first_response_at)
+    data["sla_state"] = sla_state(conv.sla, conv.first_response_at, conv.resolved_at)
     conn = s.get(Connector, conv.connector_id)
     contact = contact_json(s, s.get(Contact, conv.contact_id), with_conversations=True)
     return {

@@ -105,9 +105,10 @@ def test_form_fields_follow_the_config_schema():
     assert fields["widget"].kind == "boolean" and fields["widget_origins"].kind == "list"
     assert fields["timeout"].kind == "number" and fields["timeout"].default == 10.0
     form = {"cfg_secret": "", "cfg_timeout": "3.5", "cfg_widget": "on", "cfg_widget_origins": "https://a.example\nhttps://b.example", "cfg_callback_url": ""}
-    assert parse(list(fields.values()), form, editing=False) == {
+    parsed = parse(list(fields.values()), form, editing=False)
+    assert {k: v for k, v in parsed.items() if not (fields[k].kind == "boolean" and v is False)} == {
         "timeout": 3.5, "widget": True, "widget_origins": ["https://a.example", "https://b.example"],
-    }
+    }  # unchecked boxes are False; empty optional keys stay unset
     edited = parse(list(fields.values()), form, editing=True)
     assert "secret" not in edited and edited["callback_url"] is None  # empty secret keeps; empty key unsets
 
@@ -120,6 +121,13 @@ def test_sla_state_and_redaction_markers():
     assert sla_state({"first_response_due": (t + timedelta(minutes=5)).isoformat()}) == "at_risk"
     assert sla_state({"first_response_due": (t + timedelta(hours=5)).isoformat()}) == "ok"
     assert sla_state({"first_response_due": (t - timedelta(minutes=1)).isoformat()}, first_response_at=t) is None
+    # the block workers/intel.py stores
+    block = {"started_at": t.isoformat(), "first_response_due": (t + timedelta(hours=1)).isoformat(),
+             "resolution_due": (t + timedelta(hours=8)).isoformat(), "first_response": "ok", "resolution": "ok"}
+    assert sla_state(block) == "ok"
+    assert sla_state({**block, "first_response": "at_risk"}) == "at_risk"
+    assert sla_state({**block, "first_response": "breached"}, first_response_at=t) == "breached"  # answered late
+    assert sla_state({**block, "resolution_due": (t - timedelta(seconds=1)).isoformat()}) == "breached"  # before the timer ticks
     html = highlight_redactions("<b>seed</b> [redacted: seed phrase]", [{"kind": "seed_phrase", "marker": "[redacted: seed phrase]"}])
     assert html.startswith("&lt;b&gt;seed&lt;/b&gt; <mark class=\"redaction\"")
 
