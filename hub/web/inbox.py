@@ -27,7 +27,7 @@ FILTERS = ("status", "channel", "assignee", "priority", "category", "language", 
 AT_RISK = timedelta(minutes=15)
 #: how long one SSE response lives before the browser reconnects (frees the server thread)
 STREAM_SECONDS = 25.0
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0
 
 
 # ------------------------------------------------------------------------ helpers

@@ -1,14 +1,15 @@
-"""Tables the web UI adds (migration 0002_inbox_ui): per-agent read markers for unread counts."""
+"""What the web UI adds to the schema (migration 0002_inbox_ui): per-agent read markers for
+unread counts, and indexes that make the live-update polls (max(updated_at)) cheap."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base
-from hub.models import ID, UTCDateTime, now
+from hub.models import ID, Conversation, Reply, UTCDateTime, now
 
 
 class ConversationRead(Base):
@@ -21,3 +22,8 @@ class ConversationRead(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     last_message_id: Mapped[int] = mapped_column(ID, default=0)
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+# The inbox's and the widget's event streams ask "what changed since?" every second.
+Index("ix_replies_updated_at", Reply.updated_at)
+Index("ix_conversations_updated_at", Conversation.updated_at)

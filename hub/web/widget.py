@@ -27,6 +27,7 @@ from hub import journal
 from hub.errors import ConfigError
 from hub.models import Connector, Conversation, Identity, Message, Reply
 from hub.types import RawEvent
+from hub.web.inbox import change_marks
 from hub.web.security import client_ip, rate_limit, rt
 
 bp = Blueprint("widget", __name__)
@@ -218,16 +219,23 @@ def stream(name: str):
         raise WidgetError(429, "too many connections")
     seconds = current_app.config.get("OMNIHUB_SSE_SECONDS", STREAM_SECONDS)
 
+    runtime = rt()
+
     def generate():
         yield "retry: 1500\n\n"
         last = None
+        marks = None
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            items = _entries(row, visitor)
-            sig = [(e["id"], e["text"]) for e in items]
-            if sig != last:
-                last = sig
-                yield f"event: messages\ndata: {json.dumps({'items': items})}\n\n"
+            with runtime.db.read() as s:
+                now_marks = change_marks(s)  # index-only: the visitor's rows are read only after a change
+            if now_marks != marks:
+                marks = now_marks
+                items = _entries(row, visitor)
+                sig = [(e["id"], e["text"]) for e in items]
+                if sig != last:
+                    last = sig
+                    yield f"event: messages\ndata: {json.dumps({'items': items})}\n\n"
             time.sleep(POLL_SECONDS)
 
     resp = Response(stream_with_context(generate()), mimetype="text/event-stream")

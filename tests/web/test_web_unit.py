@@ -209,3 +209,25 @@ def test_login_throttling_uses_the_proxied_address_only_from_loopback(web):
     c2 = web.app.test_client()
     c2.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"  # another client behind a local proxy
     assert do_login(c2, AGENT).status_code == 302
+
+
+def test_migration_0002_matches_the_models_and_downgrades(db_url):
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from hub.db import Base, make_engine
+    from hub.migrate import alembic_config, upgrade
+    from hub.web import models as _web_models  # noqa: F401
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as c:
+            assert compare_metadata(MigrationContext.configure(c), Base.metadata) == []
+        command.downgrade(alembic_config(db_url), "0001")
+        with engine.connect() as c:
+            assert not engine.dialect.has_table(c, "conversation_reads")
+        command.upgrade(alembic_config(db_url), "head")
+    finally:
+        engine.dispose()

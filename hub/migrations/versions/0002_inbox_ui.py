@@ -1,4 +1,4 @@
-"""inbox ui: per-agent read markers
+"""inbox ui: per-agent read markers, indexes for the live-update polls
 
 Revision ID: 0002
 Revises: 0001
@@ -30,9 +30,17 @@ def upgrade() -> None:
     with op.batch_alter_table('conversation_reads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_conversation_reads_conversation_id'), ['conversation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_conversation_reads_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table('replies', schema=None) as batch_op:
+        batch_op.create_index('ix_replies_updated_at', ['updated_at'], unique=False)
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.create_index('ix_conversations_updated_at', ['updated_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.drop_index('ix_conversations_updated_at')
+    with op.batch_alter_table('replies', schema=None) as batch_op:
+        batch_op.drop_index('ix_replies_updated_at')
     with op.batch_alter_table('conversation_reads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conversation_reads_user_id'))
         batch_op.drop_index(batch_op.f('ix_conversation_reads_conversation_id'))
