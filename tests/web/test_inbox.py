@@ -120,14 +120,29 @@ def test_message_html_renders_inert(live, context):
     hub.start_worker()
     payload = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"><b onmouseover="window.__xss=3">bold</b>'
     post_webhook(live, payload, id="xss-1", name='<img src=y onerror="window.__xss=4">')
+    conv = wait_until(lambda: hub.api("GET", "/api/v1/conversations").get_json()["items"], message="conversation")[0]
+    # an HTML body (as email brings): shown only in a sandboxed frame, scripts never run
+    from datetime import datetime, timezone
+
+    from hub.models import Message
+
+    html = '<p>Hello <b>formatted</b></p><img src=x onerror="parent.__xss=5"><script>parent.__xss=6</script>'
+    with hub.rt.db.session() as s:
+        first = s.query(Message).filter_by(external_id="xss-1").one()
+        s.add(Message(conversation_id=first.conversation_id, connector_id=first.connector_id, external_id="html-1",
+                      sent_at=datetime.now(timezone.utc), text="formatted", html=html))
     page = context.new_page()
     login(page, live, AGENT)
     page.locator(".convs li[data-id] a").first.click()
     page.locator("#timeline .entry.msg").first.wait_for()
     assert payload in page.locator("#timeline .entry.msg .text").first.inner_text()  # shown as text
     page.locator("#timeline .entry.msg .text").first.hover()
+    page.get_by_text("Formatted version").click()
+    frame = page.frame_locator("#timeline iframe")
+    assert frame.locator("b").inner_text() == "formatted"
+    page.wait_for_timeout(300)
     assert page.evaluate("window.__xss") is None
-    assert page.locator("#timeline img, #timeline script, .convs img, #timeline b").count() == 0
+    assert page.locator("#timeline img, #timeline script, .convs img, #timeline .text b").count() == 0
 
 
 def test_agent_cannot_open_admin(live, context):
