@@ -128,3 +128,23 @@ def seed_conversation(hub, connector: str, address: str, name: str, subject: str
         s.add(conv)
         s.flush()
         return c.id, conv.id
+
+
+UNLABELLED = """(hostId) => {
+  const root = hostId ? document.getElementById(hostId).shadowRoot : document;
+  return Array.from(root.querySelectorAll('input, select, textarea, button'))
+    .filter(el => el.type !== 'hidden')
+    .filter(el => {
+      const name = (el.getAttribute('aria-label') || '').trim()
+        || (el.getAttribute('aria-labelledby') || '').split(' ').map(id => (root.getElementById(id) || {}).textContent || '').join('').trim()
+        || Array.from(el.labels || []).map(l => l.textContent).join('').trim()
+        || (el.tagName === 'BUTTON' ? el.textContent.trim() : '');
+      return !name;
+    })
+    .map(el => el.outerHTML.slice(0, 120));
+}"""
+
+
+def assert_labelled(page, shadow_host: str | None = None) -> None:
+    """Every form control on the page (or in a shadow root) has an accessible name."""
+    assert page.evaluate(UNLABELLED, shadow_host) == []

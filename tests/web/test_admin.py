@@ -7,7 +7,7 @@ import re
 from werkzeug import Response
 
 from hub.models import Connector
-from tests.web.conftest import ADMIN, free_port, login, screenshot, seed_conversation
+from tests.web.conftest import ADMIN, assert_labelled, free_port, login, screenshot, seed_conversation
 
 
 def test_admin_adds_connector_sees_check_fail_fixes_it(live, context, httpserver, artifacts_dir):
@@ -21,6 +21,7 @@ def test_admin_adds_connector_sees_check_fail_fixes_it(live, context, httpserver
     page.get_by_role("button", name="Continue").click()
 
     # the form is generated from ApiConfig's schema: the secret is a password field
+    assert_labelled(page)
     secret = page.get_by_label("Secret")
     assert secret.get_attribute("type") == "password"
     assert page.get_by_label("Widget", exact=True).get_attribute("type") == "checkbox"
@@ -92,6 +93,7 @@ def test_admin_users_dead_letters_and_contact_merge(live, context):
     page.locator(".flash.ok", has_text="new.agent@example.com").wait_for()
     assert page.get_by_label("Role of new.agent@example.com").input_value() == "agent"
 
+    assert_labelled(page)
     page.goto(live.url + "/admin/dead-letters")
     assert "HTTP 404 from callback" in page.locator("table").first.inner_text()
     page.get_by_label(f"select replies {reply_id}").check()
@@ -103,6 +105,7 @@ def test_admin_users_dead_letters_and_contact_merge(live, context):
 
     page.goto(live.url + "/admin/contacts?q=doe")
     assert page.locator("table tbody tr").count() == 2
+    assert_labelled(page)
     page.get_by_label("Keep contact id").fill(str(keep))
     page.get_by_label("Merge contact id into it").fill(str(other))
     page.get_by_role("button", name="Merge").click()

@@ -12,7 +12,7 @@ from werkzeug import Response
 from hub import signing
 from hub.errors import SignatureInvalid
 from tests.support.hub import wait_until
-from tests.web.conftest import ADMIN, AGENT, login, screenshot, seed_conversation
+from tests.web.conftest import ADMIN, AGENT, assert_labelled, login, screenshot, seed_conversation
 
 SECRET = "inbox-test-secret"
 
@@ -106,6 +106,7 @@ def test_agent_sees_message_arrive_live_replies_and_follows_delivery(live, conte
     assert len(callback) == 2  # the note was never sent
 
     screenshot(page, artifacts_dir, "inbox")
+    assert_labelled(page)
 
     # resolve with the keyboard
     page.locator("#timeline").click()

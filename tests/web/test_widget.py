@@ -7,7 +7,7 @@ import pytest
 from werkzeug import Response
 
 from tests.support.hub import wait_until
-from tests.web.conftest import screenshot
+from tests.web.conftest import assert_labelled, screenshot
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Acme Wallet</title></head>
 <body style="font-family:sans-serif;background:#fafafa"><h1>Acme Wallet</h1><p>Welcome to our help centre.</p>
@@ -57,6 +57,7 @@ def test_visitor_chats_and_gets_the_agents_answer_across_page_loads(live, site, 
     assert chat.locator(".visitor").count() == 1 and chat.locator(".pending").count() == 0
     assert page.evaluate("document.querySelectorAll('b').length") == 0  # text stays text
     screenshot(page, artifacts_dir, "widget")
+    assert_labelled(page, "omnihub-chat")
 
     # next page load: same visitor, same conversation, history shown, chat still open
     page.reload()
