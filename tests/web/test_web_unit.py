@@ -231,3 +231,23 @@ def test_migration_0002_matches_the_models_and_downgrades(db_url):
         command.upgrade(alembic_config(db_url), "head")
     finally:
         engine.dispose()
+
+
+def test_inbox_event_stream_needs_a_login_and_reports_changed_conversations(web):
+    import threading
+    import time
+
+    from tests.web.conftest import seed_conversation
+
+    web.add_connector("web", "api", secret="k")
+    web.app.config["OMNIHUB_SSE_SECONDS"] = 2.5
+    c = web.app.test_client()
+    assert c.get("/inbox/events").status_code == 302
+    do_login(c, AGENT)
+    made = []
+    threading.Thread(target=lambda: (time.sleep(0.6), made.append(seed_conversation(web, "web", "web:zoe", "Zoe")))).start()
+    r = c.get("/inbox/events")
+    assert r.mimetype == "text/event-stream"
+    body = r.get_data(as_text=True)
+    assert body.startswith("retry: 1000")
+    assert made and f'event: change\ndata: {{"conversations": [{made[0][1]}]}}' in body
