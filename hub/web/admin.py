@@ -14,7 +14,7 @@ from sqlalchemy import select
 from hub import auth, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound
-from hub.models import AuditLog, Connector, Contact, User, now
+from hub.models import AuditLog, Connector, Contact, User
 from hub.types import ConnectorContext, Limits
 from hub.views import contact_json
 from hub.web import schema_form

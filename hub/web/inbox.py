@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import and_, func, or_, select
 
 from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, User
-from hub.views import contact_json, conversation_json, message_json, reply_json
+from hub.views import contact_json, conversation_json
 from hub.web import composer
 from hub.web.models import ConversationRead
 from hub.web.security import login_required, rt
