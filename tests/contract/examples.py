@@ -8,6 +8,12 @@ EXAMPLES: dict[str, dict] = {
         "imap_host": "imap.example.com", "username": "support@example.com", "password": "imap-secret",
         "smtp_host": "smtp.example.com", "smtp_password": "smtp-secret", "from_address": "support@example.com",
     },
+    "zendesk": {"subdomain": "acme", "email": "agent@example.com", "api_token": "zd-token", "webhook_secret": "zd-whsec"},
+    "freshdesk": {"domain": "acme", "api_key": "fd-key", "webhook_secret": "fd-whsec"},
+    "zammad": {"base_url": "https://support.example.com", "token": "zm-token", "webhook_secret": "zm-whsec"},
+    "chatwoot": {"account_id": 1, "inbox_id": 7, "api_access_token": "cw-token", "webhook_token": "cw-whtoken"},
+    "helpscout": {"app_id": "hs-app", "app_secret": "hs-secret", "mailbox_id": 85, "webhook_secret": "hs-whsec"},
+    "webhook": {"url": "https://example.com/hooks/omnihub", "secret": "wh-secret"},
     "slack": {
         "bot_token": "xoxb-contract-token",
         "signing_secret": "contract-signing-secret",
