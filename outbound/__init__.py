@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from outbound.base import HelpdeskBackend
 from outbound.inbox import InboxBackend
+from outbound.rt import RTBackend
 
 REGISTRY: dict[str, type[HelpdeskBackend]] = {
     InboxBackend.kind: InboxBackend,
+    RTBackend.kind: RTBackend,
 }

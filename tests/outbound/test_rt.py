@@ -1,0 +1,137 @@
+"""Request Tracker backend against a real RT 5 (tests/support/rt.py)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from hub.errors import AuthError
+from outbound import REGISTRY
+from outbound.rt import RTBackend, RTConfig
+from tests.support.helpdesk import Conversation, ListSink, blob, context
+from tests.support.rt import rt_server  # noqa: F401  (session fixture)
+
+
+def backend(rt, **overrides) -> RTBackend:
+    cfg = {"base_url": rt.base_url, "username": rt.username, "token": rt.token, "queue": rt.queue, **overrides}
+    return RTBackend(context("rt", RTConfig(**cfg)))
+
+
+def tickets_with_subject(rt, subject: str) -> list[dict]:
+    with rt.agent() as c:
+        r = c.get("tickets", params={"query": f"Subject = '{subject}'", "fields": "Subject,Status,Requestor,Queue"})
+        r.raise_for_status()
+        return r.json()["items"]
+
+
+def correspondence(rt, ticket: str, creator: str = "root") -> list[tuple[str, str]]:
+    """(transaction id, text) of each Correspond by ``creator`` on ``ticket``."""
+    out = []
+    with rt.agent() as c:
+        q = f"ObjectType = 'RT::Ticket' AND ObjectId = {ticket} AND Type = 'Correspond' AND Creator = '{creator}'"
+        for txn in c.get("transactions", params={"query": q, "orderby": "id"}).json()["items"]:
+            atts = c.get(f"transaction/{txn['id']}/attachments", params={"fields": "Content,ContentType,Filename"}).json()["items"]
+            text = next(a["Content"] for a in atts if a["ContentType"] == "text/plain" and not a["Filename"])
+            out.append((str(txn["id"]), text))
+    return out
+
+
+def test_registered():
+    assert REGISTRY["rt"] is RTBackend
+
+
+def test_first_message_creates_ticket_later_ones_correspond(rt_server):
+    b, conv = backend(rt_server), Conversation()
+    first = b.push(conv.item("I cannot withdraw my funds"))
+    [ticket] = tickets_with_subject(rt_server, conv.subject)
+    assert ticket["id"] == first.ticket_ref
+    assert ticket["Queue"]["id"] == "1" and ticket["Status"] == "new"
+    assert [u["id"] for u in ticket["Requestor"]] == ["jane@example.com"]
+
+    second = b.push(conv.item("Any news? tx attached", ticket_ref=first.ticket_ref, attachments=[blob("tx.txt", b"0xabc123")]))
+    assert second.ticket_ref == first.ticket_ref
+    [(txn, text)] = correspondence(rt_server, first.ticket_ref)
+    assert second.comment_ref == txn and text == "Any news? tx attached"
+    with rt_server.agent() as c:
+        atts = c.get(f"transaction/{txn}/attachments", params={"fields": "Filename,Content"}).json()["items"]
+        [att] = [a for a in atts if a["Filename"] == "tx.txt"]
+        assert base64.b64decode(c.get(att["_url"]).json()["Content"]) == b"0xabc123"
+
+
+def test_contact_without_email_gets_channel_and_address_in_ticket(rt_server):
+    b, conv = backend(rt_server, requestor_fallback="sms-customers@omnihub.test"), Conversation(email=None, channel="twilio")
+    ref = b.push(conv.item("help")).ticket_ref
+    [ticket] = tickets_with_subject(rt_server, conv.subject)
+    assert [u["id"] for u in ticket["Requestor"]] == ["sms-customers@omnihub.test"]
+    with rt_server.agent() as c:
+        q = f"ObjectType = 'RT::Ticket' AND ObjectId = {ref} AND Type = 'Create'"
+        [create] = c.get("transactions", params={"query": q}).json()["items"]
+        atts = c.get(f"transaction/{create['id']}/attachments", params={"fields": "Content"}).json()["items"]
+    body = atts[0]["Content"]
+    assert "Channel: twilio (+15551234567, Jane Doe)" in body and body.rstrip().endswith("help")
+
+
+def test_retried_push_never_duplicates(rt_server):
+    b, conv = backend(rt_server), Conversation()
+    item = conv.item("first")
+    r1 = b.push(item)
+    assert b.push(item) == r1
+    # crash window: the POST went through but nothing was recorded -> found again, not re-created
+    b.ctx.state.pop(f"push:{item.delivery_id}")
+    b.ctx.state.pop(f"ticket:{conv.id}")
+    assert b.push(item).ticket_ref == r1.ticket_ref
+    assert len(tickets_with_subject(rt_server, conv.subject)) == 1
+
+    reply = conv.item("second", ticket_ref=r1.ticket_ref)
+    c1 = b.push(reply)
+    assert b.push(reply) == c1
+    b.ctx.state.pop(f"push:{reply.delivery_id}")
+    assert b.push(reply).comment_ref == c1.comment_ref
+    # the same text in a NEW delivery is a new message, not a retry
+    again = b.push(conv.item("second", ticket_ref=r1.ticket_ref))
+    assert again.comment_ref != c1.comment_ref
+    assert [t for _, t in correspondence(rt_server, r1.ticket_ref)] == ["second", "second"]
+
+
+def test_poll_turns_agent_work_into_agent_replies(rt_server):
+    b, conv = backend(rt_server), Conversation()
+    sink = ListSink()
+    b.poll_once(sink)  # first run only sets the cursor
+    ref = b.push(conv.item("where is my money")).ticket_ref
+    b.push(conv.item("hello?", ticket_ref=ref))  # ours: never an agent reply
+    with rt_server.agent() as c:
+        assert c.post(f"ticket/{ref}/correspond", json={"Content": "We are on it, Jane.", "ContentType": "text/plain"}).status_code == 201
+        assert c.post(f"ticket/{ref}/comment", json={"Content": "check the hot wallet", "ContentType": "text/plain"}).status_code == 201
+        assert c.put(f"ticket/{ref}", json={"Status": "resolved"}).status_code == 200
+
+    assert b.poll_once(sink) == 3
+    replies = [r for e in sink.events for r in b.parse_agent_reply(e)]
+    mine = [r for r in replies if r.ticket_ref == ref]
+    assert [(r.text, r.internal, r.status, r.author_name) for r in mine] == [
+        ("We are on it, Jane.", False, None, "Alice Agent"),
+        ("check the hot wallet", True, None, "Alice Agent"),
+        ("", False, "resolved", "Alice Agent"),
+    ]
+    assert all(r.external_id == e.external_id for r, e in zip(mine, sink.events))
+    assert b.poll_once(sink) == 0  # cursor kept in the connector state
+
+
+def test_wrong_token_is_an_auth_error(rt_server):
+    b = backend(rt_server, token="1-14-00000000000000000000000000000000")
+    with pytest.raises(AuthError):
+        b.push(Conversation().item("hi"))
+    result = b.check()
+    assert not result.ok and "401" in result.summary
+
+
+def test_check_with_basic_auth(rt_server):
+    b = backend(rt_server, token=None, password=rt_server.password)
+    result = b.check()
+    assert result.ok, result.summary
+    assert not backend(rt_server, token=None, password="wrong").check().ok
+
+
+def test_config_needs_credentials():
+    with pytest.raises(ValueError):
+        RTConfig(base_url="http://rt", username="root")
