@@ -9,7 +9,7 @@ import pytest
 from hub.errors import AuthError
 from outbound import REGISTRY
 from outbound.rt import RTBackend, RTConfig
-from tests.support.helpdesk import Conversation, ListSink, blob, context
+from tests.support.pushitems import Conversation, ListSink, blob, context
 from tests.support.rt import rt_server  # noqa: F401  (session fixture)
 
 
