@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -19,9 +20,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.components import free_port, missing
+from tests.support.components import require
 
 PROJECT = Path(__file__).resolve().parent  # holds the djhelpdesk package
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass
@@ -53,7 +60,7 @@ def django_helpdesk_server(tmp_path_factory) -> DjangoHelpdeskServer:
         import rest_framework  # noqa: F401
         from aiosmtpd.controller import Controller
     except ImportError as exc:
-        missing(f"django-helpdesk test server needs the test extra ({exc})")
+        require(False, "django-helpdesk test server", f"install the test extra ({exc})")
     data = tmp_path_factory.mktemp("djhelpdesk")
     mail: list = []
     smtp = Controller(_Sink(mail), hostname="127.0.0.1", port=free_port())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.components import free_port, missing
+from tests.support.components import require
 
 RT_SERVER = Path("/usr/share/request-tracker5/libexec/rt-server")
 RT_LIB = Path("/usr/share/request-tracker5/lib")
@@ -46,6 +47,12 @@ for my $name ('root', 'agent') {
     print "$name $auth\n";
 }
 """
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @dataclass
@@ -149,7 +156,7 @@ def start_rt(workdir: Path) -> tuple[RTServer, subprocess.Popen]:
 def rt_server(tmp_path_factory) -> RTServer:
     reason = _unavailable()
     if reason:
-        missing(reason)
+        require(False, "Request Tracker", reason)
     server, proc = start_rt(tmp_path_factory.mktemp("rt"))
     yield server
     proc.terminate()

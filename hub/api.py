@@ -1,0 +1,511 @@
+"""REST API under /api/v1 (bearer tokens), documented at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from datetime import datetime
+from typing import Any, Callable, Literal
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, or_, select
+
+from hub import auth, replay
+from hub.connectors import ConnectorService, adapter_class, all_kinds, is_channel
+from hub.errors import ConfigError, NotFound
+from hub.models import (
+    AttachmentRow,
+    AuditLog,
+    Connector,
+    Contact,
+    Conversation,
+    Identity,
+    Message,
+    Reply,
+    User,
+    now,
+)
+from hub.openapi import Spec
+from hub.views import contact_json, conversation_json, message_json, reply_json
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+spec = Spec("omnihub API", "1")
+
+STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def rt():
+    return current_app.extensions["omnihub"]
+
+
+def _authenticate(role: str | None) -> None:
+    if role is None:
+        return
+    header = request.headers.get("Authorization", "")
+    principal = None
+    if header.startswith("Bearer "):
+        with rt().db.session() as s:
+            principal = auth.principal_for_token(s, header[7:].strip())
+    if principal is None:
+        principal = getattr(g, "session_principal", None)  # set by the web UI's login session
+    if principal is None:
+        raise ApiError(401, "missing or invalid bearer token")
+    if role == "admin" and not principal.is_admin:
+        raise ApiError(403, "admin role required")
+    g.principal = principal
+
+
+def route(rule: str, method: str, *, summary: str, role: str | None = "agent", body: type[BaseModel] | None = None,
+          query: dict[str, dict[str, Any]] | None = None, responses: dict[int, str] | None = None, tag: str = "api"):
+    def deco(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def view(**kwargs):
+            _authenticate(role)
+            if body is not None:
+                data = request.get_json(silent=True)
+                if not isinstance(data, dict):
+                    raise ApiError(400, "body must be a JSON object")
+                try:
+                    kwargs["data"] = body.model_validate(data)
+                except ValidationError as exc:
+                    e = exc.errors()[0]
+                    where = ".".join(str(p) for p in e["loc"]) or "body"
+                    raise ApiError(400, f"{where}: {e['msg']}", field=where) from None
+            return fn(**kwargs)
+
+        view.__name__ = f"{fn.__name__}_{method.lower()}"
+        bp.add_url_rule(rule, view.__name__, view, methods=[method])
+        spec.add("/api/v1" + rule, method, summary=summary, role=role, body=body, query=query, responses=responses, tag=tag)
+        return fn
+
+    return deco
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    return jsonify({"error": exc.message, **exc.extra}), exc.status
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc: NotFound):
+    return jsonify({"error": str(exc)}), 404
+
+
+@bp.errorhandler(ConfigError)
+def _config_error(exc: ConfigError):
+    return jsonify({"error": str(exc)}), 400
+
+
+# ------------------------------------------------------------------ bodies
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConversationPatch(Strict):
+    status: Literal["open", "pending", "snoozed", "resolved", "closed"] | None = None
+    assignee: str | None = Field(None, description="user email, 'me', or '' to unassign")
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    category: str | None = None
+    tags: list[str] | None = None
+    snoozed_until: datetime | None = None
+
+
+class AttachmentIn(Strict):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = "application/octet-stream"
+    data_base64: str
+
+
+class ReplyIn(Strict):
+    text: str = Field(min_length=1, max_length=100_000)
+    internal: bool = Field(False, description="an internal note: stored, never sent")
+    options: dict[str, Any] = Field(default_factory=dict, description="channel options, e.g. {\"thread\": true} on X")
+    attachments: list[AttachmentIn] = Field(default_factory=list)
+
+
+class MergeIn(Strict):
+    other_id: int = Field(description="the contact merged INTO this one")
+
+
+class ConnectorIn(Strict):
+    name: str
+    kind: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+class ConnectorPatch(Strict):
+    config: dict[str, Any] = Field(default_factory=dict, description="keys to change; null removes; secrets write-only")
+    enabled: bool | None = None
+
+
+class ReplayIn(Strict):
+    what: Literal["deliveries", "replies", "events", "all"] = "all"
+    ids: list[int] | None = None
+    connector: str | None = None
+
+
+def _conv(s, conv_id: int) -> Conversation:
+    c = s.get(Conversation, conv_id)
+    if c is None:
+        raise ApiError(404, f"conversation {conv_id} not found")
+    return c
+
+
+def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> None:
+    s.add(AuditLog(actor=g.principal.email, action=action, target_type=target_type, target_id=str(target_id), details=details))
+
+
+# ------------------------------------------------------------ conversations
+@route(
+    "/conversations",
+    "GET",
+    summary="List conversations (newest activity first) with filters",
+    query={
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "channel": {"type": "string"},
+        "connector": {"type": "string"},
+        "assignee": {"type": "string", "description": "email, 'me' or 'none'"},
+        "priority": {"type": "string", "enum": list(PRIORITIES)},
+        "category": {"type": "string"},
+        "language": {"type": "string"},
+        "security": {"type": "boolean"},
+        "q": {"type": "string", "description": "search subject and message text"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+        "before": {"type": "string", "description": "cursor from a previous page's `next`"},
+    },
+)
+def list_conversations():
+    a = request.args
+    try:
+        limit = min(200, max(1, int(a.get("limit", 50))))
+    except ValueError:
+        raise ApiError(400, "limit must be an integer", field="limit") from None
+    with rt().db.read() as s:
+        q = select(Conversation)
+        if a.get("status"):
+            q = q.where(Conversation.status.in_(a.get("status").split(",")))
+        if a.get("priority"):
+            q = q.where(Conversation.priority.in_(a.get("priority").split(",")))
+        if a.get("category"):
+            q = q.where(Conversation.category == a["category"])
+        if a.get("language"):
+            q = q.where(Conversation.language == a["language"])
+        if a.get("security") in ("1", "true"):
+            q = q.where(Conversation.security_flag.is_(True))
+        if a.get("channel"):
+            q = q.join(Identity, Identity.id == Conversation.identity_id).where(Identity.channel == a["channel"])
+        if a.get("connector"):
+            from hub.models import Connector
+
+            q = q.join(Connector, Connector.id == Conversation.connector_id).where(Connector.name == a["connector"])
+        if a.get("assignee"):
+            who = a["assignee"]
+            if who == "none":
+                q = q.where(Conversation.assignee_id.is_(None))
+            else:
+                uid = g.principal.user_id if who == "me" else s.scalar(select(User.id).where(User.email == who.lower()))
+                q = q.where(Conversation.assignee_id == (uid or -1))
+        if a.get("q"):
+            like = f"%{a['q']}%"
+            sub = select(Message.conversation_id).where(Message.text.ilike(like))
+            q = q.where(or_(Conversation.subject.ilike(like), Conversation.id.in_(sub)))
+        if a.get("before"):
+            try:
+                ts, cid = a["before"].rsplit("_", 1)
+                when = datetime.fromisoformat(ts)
+                q = q.where(or_(Conversation.last_message_at < when, (Conversation.last_message_at == when) & (Conversation.id < int(cid))))
+            except ValueError:
+                raise ApiError(400, "before: invalid cursor", field="before") from None
+        rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)).all()
+        items = [conversation_json(s, c) for c in rows[:limit]]
+        nxt = f"{rows[limit - 1].last_message_at.isoformat()}_{rows[limit - 1].id}" if len(rows) > limit else None
+    return jsonify({"items": items, "next": nxt})
+
+
+@route("/conversations/<int:conv_id>", "GET", summary="A conversation with its messages, replies and contact")
+def get_conversation(conv_id: int):
+    with rt().db.read() as s:
+        return jsonify(conversation_json(s, _conv(s, conv_id), full=True))
+
+
+@route("/conversations/<int:conv_id>", "PATCH", summary="Change status, assignee, priority, category, tags or snooze", body=ConversationPatch)
+def patch_conversation(conv_id: int, data: ConversationPatch):
+    with rt().db.session() as s:
+        c = _conv(s, conv_id)
+        changes = data.model_dump(exclude_unset=True)
+        if "status" in changes and data.status:
+            c.status = data.status
+            c.resolved_at = now() if data.status in ("resolved", "closed") else None
+            if data.status != "snoozed":
+                c.snoozed_until = None
+        if "assignee" in changes:
+            if not data.assignee:
+                c.assignee_id = None
+            else:
+                email = g.principal.email if data.assignee == "me" else data.assignee.lower()
+                uid = s.scalar(select(User.id).where(User.email == email))
+                if uid is None:
+                    raise ApiError(400, f"assignee: no user with email {data.assignee!r}", field="assignee")
+                c.assignee_id = uid
+        if data.priority:
+            c.priority = data.priority
+        if "category" in changes:
+            c.category = data.category
+        if data.tags is not None:
+            c.tags = sorted(set(data.tags))
+        if "snoozed_until" in changes:
+            c.snoozed_until = data.snoozed_until
+            if data.snoozed_until:
+                c.status = "snoozed"
+        _audit(s, "conversation.update", "conversation", c.id, **{k: str(v) for k, v in changes.items()})
+        s.flush()
+        from workers import hooks
+
+        for hook in getattr(hooks, "AFTER_UPDATE", []):
+            hook(s, rt(), c, changes)
+        return jsonify(conversation_json(s, c))
+
+
+@route("/conversations/<int:conv_id>/messages", "GET", summary="The messages of a conversation, oldest first")
+def list_messages(conv_id: int):
+    with rt().db.read() as s:
+        _conv(s, conv_id)
+        msgs = s.scalars(select(Message).where(Message.conversation_id == conv_id).order_by(Message.sent_at, Message.id)).all()
+        return jsonify({"items": [message_json(m) for m in msgs]})
+
+
+@route("/messages/<int:message_id>", "GET", summary="One message")
+def get_message(message_id: int):
+    with rt().db.read() as s:
+        m = s.get(Message, message_id)
+        if m is None:
+            raise ApiError(404, f"message {message_id} not found")
+        return jsonify(message_json(m))
+
+
+@route("/attachments/<int:attachment_id>", "GET", summary="Download an attachment", responses={200: "The file", 404: "Not found or not stored"})
+def get_attachment(attachment_id: int):
+    with rt().db.read() as s:
+        a = s.get(AttachmentRow, attachment_id)
+        if a is None or not a.storage_key:
+            raise ApiError(404, f"attachment {attachment_id} not found or not stored")
+        path = rt().blobs.path(a.storage_key)
+        inline = a.content_type.startswith("image/") and a.content_type != "image/svg+xml"
+        resp = send_file(path, mimetype=a.content_type if inline else "application/octet-stream", as_attachment=not inline, download_name=a.filename)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return resp
+
+
+@route(
+    "/conversations/<int:conv_id>/replies",
+    "POST",
+    summary="Reply to the customer on their channel (or add an internal note)",
+    body=ReplyIn,
+    responses={202: "Accepted: the reply is queued", 404: "Conversation not found"},
+)
+def create_reply(conv_id: int, data: ReplyIn):
+    runtime = rt()
+    with runtime.db.session() as s:
+        c = _conv(s, conv_id)
+        conn = s.get(Connector, c.connector_id)
+        limit = getattr(adapter_class(conn.kind), "max_text_length", None)
+        if not data.internal and limit and len(data.text) > limit and not data.options.get("thread") and not data.options.get("split", True):
+            raise ApiError(400, f"text: {conn.kind} allows {limit} characters", field="text")
+        r = Reply(
+            conversation_id=c.id,
+            connector_id=c.connector_id,
+            author_id=g.principal.user_id,
+            author_name=g.principal.name,
+            kind="note" if data.internal else "reply",
+            text=data.text,
+            options=data.options,
+            state="note" if data.internal else "pending",
+            source="api",
+            status_detail={},
+        )
+        s.add(r)
+        s.flush()
+        for att in data.attachments:
+            try:
+                content = base64.b64decode(att.data_base64, validate=True)
+            except (binascii.Error, ValueError):
+                raise ApiError(400, f"attachments: {att.filename!r} is not valid base64", field="attachments") from None
+            if len(content) > runtime.settings.max_attachment_bytes:
+                raise ApiError(413, f"attachments: {att.filename!r} is over the {runtime.settings.max_attachment_bytes}-byte limit")
+            key, digest = runtime.blobs.put(content)
+            s.add(AttachmentRow(reply_id=r.id, filename=att.filename, content_type=att.content_type, size=len(content), sha256=digest, storage_key=key))
+        if c.status in ("resolved", "closed", "snoozed") and not data.internal:
+            pass  # replying does not reopen; the customer's answer will
+        _audit(s, "reply.create", "conversation", c.id, reply=r.id, internal=data.internal)
+        reply_id, state = r.id, r.state
+    if state == "pending":
+        runtime.queues.schedule("send", [reply_id])
+    return jsonify({"id": reply_id, "state": state, "url": f"/api/v1/replies/{reply_id}"}), 202
+
+
+@route("/replies/<int:reply_id>", "GET", summary="A reply and its delivery state")
+def get_reply(reply_id: int):
+    with rt().db.read() as s:
+        r = s.get(Reply, reply_id)
+        if r is None:
+            raise ApiError(404, f"reply {reply_id} not found")
+        return jsonify(reply_json(r))
+
+
+@route("/replies/<int:reply_id>/retry", "POST", summary="Send a failed or dead reply again", responses={202: "Queued again", 409: "Not in a failed state"})
+def retry_reply(reply_id: int):
+    runtime = rt()
+    with runtime.db.session() as s:
+        r = s.get(Reply, reply_id)
+        if r is None:
+            raise ApiError(404, f"reply {reply_id} not found")
+        if r.state not in ("dead", "failed", "undelivered"):
+            raise ApiError(409, f"reply {reply_id} is {r.state}; only failed or dead replies can be retried")
+        replay.reset(r)
+        _audit(s, "reply.retry", "reply", r.id)
+    runtime.queues.schedule("send", [reply_id])
+    return jsonify({"id": reply_id, "state": "pending"}), 202
+
+
+# ----------------------------------------------------------------- contacts
+@route("/contacts/<int:contact_id>", "GET", summary="A contact with identities and conversations")
+def get_contact(contact_id: int):
+    with rt().db.read() as s:
+        c = s.get(Contact, contact_id)
+        if c is None:
+            raise ApiError(404, f"contact {contact_id} not found")
+        return jsonify(contact_json(s, c, with_conversations=True))
+
+
+@route("/contacts/<int:contact_id>/merge", "POST", summary="Merge another contact into this one", body=MergeIn)
+def merge_contact(contact_id: int, data: MergeIn):
+    with rt().db.session() as s:
+        keep, other = s.get(Contact, contact_id), s.get(Contact, data.other_id)
+        if keep is None or other is None:
+            raise ApiError(404, "contact not found")
+        if keep.id == other.id:
+            raise ApiError(400, "other_id: cannot merge a contact into itself", field="other_id")
+        from sqlalchemy import update
+
+        s.execute(update(Identity).where(Identity.contact_id == other.id).values(contact_id=keep.id))
+        s.execute(update(Conversation).where(Conversation.contact_id == other.id).values(contact_id=keep.id))
+        other.merged_into_id = keep.id
+        keep.email = keep.email or other.email
+        keep.name = keep.name or other.name
+        _audit(s, "contact.merge", "contact", keep.id, merged=other.id)
+        s.flush()
+        return jsonify(contact_json(s, keep, with_conversations=True))
+
+
+# --------------------------------------------------------------- connectors
+def _svc() -> ConnectorService:
+    return current_app.extensions["omnihub.connectors"]
+
+
+@route("/connector-kinds", "GET", summary="Connector kinds and their configuration schemas", role="admin", tag="admin")
+def connector_kinds():
+    out = []
+    for kind, cls in sorted(all_kinds().items()):
+        schema = cls.Config.model_json_schema()
+        out.append({
+            "kind": kind,
+            "title": getattr(cls, "title", kind),
+            "role": "channel" if is_channel(kind) else "helpdesk",
+            "hooks": list(cls.hooks),
+            "secrets": sorted(cls.Config.secret_fields()),
+            "schema": schema,
+        })
+    return jsonify({"items": out})
+
+
+@route("/connectors", "GET", summary="List connectors (secrets masked)", role="admin", tag="admin")
+def list_connectors():
+    from hub.models import Connector
+
+    with rt().db.read() as s:
+        rows = s.scalars(select(Connector).where(~Connector.name.contains("~deleted~")).order_by(Connector.name)).all()
+        return jsonify({"items": [_svc().describe(r) for r in rows]})
+
+
+@route("/connectors", "POST", summary="Create a connector", role="admin", body=ConnectorIn, responses={201: "Created", 400: "Invalid configuration"}, tag="admin")
+def create_connector(data: ConnectorIn):
+    with rt().db.session() as s:
+        row = _svc().create(s, data.name, data.kind, data.config, actor=g.principal.email)
+        row.enabled = data.enabled
+        s.flush()
+        return jsonify(_svc().describe(row)), 201
+
+
+@route("/connectors/<name>", "GET", summary="A connector (secrets masked)", role="admin", tag="admin")
+def get_connector(name: str):
+    with rt().db.read() as s:
+        return jsonify(_svc().describe(_svc().get(s, name)))
+
+
+@route("/connectors/<name>", "PATCH", summary="Change connector keys (secrets write-only)", role="admin", body=ConnectorPatch, tag="admin")
+def patch_connector(name: str, data: ConnectorPatch):
+    with rt().db.session() as s:
+        row = _svc().update(s, name, data.config, actor=g.principal.email, enabled=data.enabled)
+        s.flush()
+        return jsonify(_svc().describe(row))
+
+
+@route("/connectors/<name>", "DELETE", summary="Remove a connector", role="admin", responses={204: "Removed"}, tag="admin")
+def delete_connector(name: str):
+    with rt().db.session() as s:
+        _svc().delete(s, name, actor=g.principal.email)
+    return Response(status=204)
+
+
+@route("/connectors/<name>/check", "POST", summary="Test the connector's credentials against the provider", role="admin", tag="admin")
+def check_connector(name: str):
+    with rt().db.read() as s:
+        row = _svc().get(s, name)
+    result = run_check(rt(), _svc(), row)
+    return jsonify(result)
+
+
+def run_check(runtime, svc: ConnectorService, row) -> dict[str, Any]:
+    try:
+        res = svc.adapter(row).check()
+        out = {"ok": bool(res.ok), "summary": res.summary, "details": dict(res.details or {})}
+    except Exception as exc:  # the check reports; it never crashes the caller
+        out = {"ok": False, "summary": f"{exc.__class__.__name__}: {exc}", "details": {}}
+    svc.record_health(row.id, check=out, checked_at=now())
+    return out
+
+
+# ------------------------------------------------------------- dead letters
+@route("/dead-letters", "GET", summary="Dead deliveries and replies, quarantined events", role="admin", tag="admin")
+def dead_letters():
+    with rt().db.read() as s:
+        return jsonify(replay.dead_letters(s))
+
+
+@route("/dead-letters/replay", "POST", summary="Replay dead or failed work", role="admin", body=ReplayIn, tag="admin")
+def replay_dead(data: ReplayIn):
+    counts = replay.replay(rt(), what=data.what, ids=data.ids, connector=data.connector)
+    return jsonify({"replayed": counts})
+
+
+@route("/stats/queues", "GET", summary="Counts of pending, dead and done work", tag="ops")
+def queue_stats():
+    return jsonify(replay.stats(rt()))
+
+
+@bp.route("/openapi.json")
+def openapi():
+    return jsonify(spec.document(request.host_url.rstrip("/")))

@@ -1,0 +1,110 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from flask import Flask, Response, jsonify, request
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from config.settings import Settings, load_settings
+from hub.connectors import ConnectorService
+from hub.runtime import Runtime, set_runtime
+
+log = structlog.get_logger("omnihub.web")
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    settings = settings or (runtime.settings if runtime else load_settings())
+    rt = runtime or Runtime(settings)
+    set_runtime(rt)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.effective_public_url.startswith("https://"),
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["omnihub"] = rt
+    app.extensions["omnihub.connectors"] = ConnectorService(rt)
+
+    from hub import api, metrics, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(metrics.bp)
+    try:  # the web UI (inbox/admin) registers itself when present
+        from hub import web
+
+        web.init_app(app)
+    except ImportError:
+        pass
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {}
+        try:
+            with rt.db.read() as s:
+                s.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        try:
+            rt.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {exc.__class__.__name__}"
+        ok = all(v == "ok" for v in checks.values())
+        return jsonify({"status": "ok" if ok else "unavailable", "checks": checks}), 200 if ok else 503
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith(("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics")) or not _wants_html():
+            messages = {413: f"request body over the {settings.max_body_bytes}-byte limit"}
+            return jsonify({"error": messages.get(exc.code, exc.description or exc.name)}), exc.code
+        return exc
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def db_down(exc):
+        log.error("database.unavailable", error=str(exc.orig) if getattr(exc, "orig", None) else str(exc))
+        resp = jsonify({"error": "database unavailable, retry later"})
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return exc
+        log.exception("request.failed", path=request.path)
+        return jsonify({"error": "internal error"}), 500
+
+    @app.before_request
+    def _start_timer():
+        request.environ["omnihub.start"] = time.perf_counter()
+
+    @app.after_request
+    def _headers(resp: Response):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        start = request.environ.get("omnihub.start")
+        if start is not None:
+            metrics.observe(request, resp, time.perf_counter() - start)
+        return resp
+
+    return app
+
+
+def _wants_html() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"

@@ -1,0 +1,144 @@
+"""`omnihub run`: everything on one machine with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from config.settings import load_settings
+
+DEMO_CONNECTOR = "demo"
+ADMIN_EMAIL = "admin@omnihub.local"
+
+
+def first_run_setup(rt) -> dict[str, str]:
+    """Create the first admin and a demo api connector. Returns what to tell the user."""
+    from hub.auth import create_user
+    from hub.connectors import ConnectorService
+    from hub.models import Connector, User
+
+    told: dict[str, str] = {}
+    with rt.db.session() as s:
+        if s.scalar(select(func.count()).select_from(User)) == 0:
+            _user, password = create_user(s, ADMIN_EMAIL, "admin", name="Admin")
+            told["admin"] = f"{ADMIN_EMAIL} / {password}"
+            cred = rt.settings.var_dir / "admin-credentials.txt"
+            fd = os.open(cred, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{ADMIN_EMAIL}\n{password}\n")
+        if s.scalar(select(Connector).where(Connector.name == DEMO_CONNECTOR)) is None:
+            ConnectorService(rt).create(s, DEMO_CONNECTOR, "api", {"secret": secrets.token_urlsafe(24)}, actor="bootstrap")
+    return told
+
+
+def run_all(host: str | None = None, port: int | None = None) -> None:
+    overrides = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = load_settings(**overrides)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    from hub.connectors import ensure_builtin
+    from hub.embedded import EmbeddedRedis
+    from hub.logging import configure
+    from hub.migrate import upgrade
+    from hub.runtime import Runtime
+
+    configure(settings.log_level, settings.log_format)
+    upgrade(settings.effective_database_url)
+    env = dict(os.environ)
+    env.update({
+        "OMNIHUB_SECRET_KEY": settings.secret_key,
+        "OMNIHUB_HOST": settings.host,
+        "OMNIHUB_PORT": str(settings.port),
+        "OMNIHUB_VAR_DIR": str(settings.var_dir),
+    })
+    redis_proc = None
+    marker = settings.var_dir / "redis.url"
+    if not settings.redis_url:
+        redis_proc = EmbeddedRedis(settings.var_dir / "redis", persist=True).start()
+        env["OMNIHUB_REDIS_URL"] = redis_proc.url
+        marker.write_text(redis_proc.url + "\n")
+        settings = settings.model_copy(update={"redis_url": redis_proc.url})
+    rt = Runtime(settings)
+    ensure_builtin(rt)
+    told = first_run_setup(rt)
+    rt.close()
+
+    cli = [sys.executable, "-m", "hub.cli"]
+    specs = {
+        "web": cli + ["web"],
+        "poller": cli + ["poll"],
+        **{f"worker{i + 1}": cli + ["worker"] for i in range(settings.worker_processes)},
+    }
+    procs: dict[str, subprocess.Popen] = {}
+    restarts: dict[str, float] = {}
+    stopping = False
+
+    def start(name: str) -> None:
+        procs[name] = subprocess.Popen(specs[name], env=env)
+
+    def stop(*_args) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for name in specs:
+        start(name)
+
+    url = settings.effective_public_url
+    lines = [
+        "",
+        f"omnihub is running at {url}",
+        f"  inbox: {url}/inbox   admin: {url}/admin   API: {url}/api/v1/openapi.json",
+        f"  database: {settings.effective_database_url}",
+        f"  redis: {env.get('OMNIHUB_REDIS_URL')}{' (embedded)' if redis_proc else ''}",
+    ]
+    if "admin" in told:
+        lines.append(f"  admin login (first run, also in {settings.var_dir}/admin-credentials.txt): {told['admin']}")
+    else:
+        lines.append(f"  admin login: see {settings.var_dir}/admin-credentials.txt (created on the first run)")
+    lines += [
+        "  send a test message (in another terminal):",
+        f"    .venv/bin/omnihub simulate {DEMO_CONNECTOR} --text 'Hello, I need help' --from alice",
+        "  then see it: open the inbox, or",
+        f"    curl -H \"Authorization: Bearer $(.venv/bin/omnihub tokens create --email {ADMIN_EMAIL})\" {url}/api/v1/conversations",
+        "  stop with Ctrl-C",
+        "",
+    ]
+    click.echo("\n".join(lines))
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            for name, p in list(procs.items()):
+                if p.poll() is not None and not stopping:
+                    last = restarts.get(name, 0.0)
+                    if time.monotonic() - last < 5:
+                        time.sleep(2)
+                    click.echo(f"{name} exited with {p.returncode}; restarting", err=True)
+                    restarts[name] = time.monotonic()
+                    start(name)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.terminate()
+        deadline = time.monotonic() + 10
+        for p in procs.values():
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if redis_proc:
+            redis_proc.stop()
+            marker.unlink(missing_ok=True)
+        click.echo("omnihub stopped")

@@ -1,0 +1,459 @@
+"""The `omnihub` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from config.settings import Settings, load_settings
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _runtime():
+    from hub.logging import configure
+    from hub.runtime import Runtime, set_runtime
+
+    st = _settings()
+    configure(st.log_level, st.log_format)
+    rt = Runtime(st)
+    set_runtime(rt)
+    return rt
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+class Cli(click.Group):
+    """Turns omnihub's own errors into one clear line instead of a traceback."""
+
+    def invoke(self, ctx):
+        from hub.errors import OmnihubError
+
+        try:
+            return super().invoke(ctx)
+        except OmnihubError as exc:
+            _fail(str(exc))
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """omnihub: every customer channel into one inbox or your helpdesk.
+
+    Settings come from OMNIHUB_* environment variables (see the README).
+    """
+
+
+# ------------------------------------------------------------------ database
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target Alembic revision.")
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the database schema."""
+    rt = _runtime()
+    from hub.connectors import ensure_builtin
+    from hub.migrate import upgrade
+
+    upgrade(rt.settings.effective_database_url, revision)
+    ensure_builtin(rt)
+    click.echo(f"database at {revision}: {_safe_url(rt.settings.effective_database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --------------------------------------------------------------------- users
+@main.group()
+def users() -> None:
+    """Agents and admins."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="Login email.")
+@click.option("--role", type=click.Choice(["admin", "agent"]), default="agent", show_default=True)
+@click.option("--password", help="Password (generated and printed when omitted).")
+@click.option("--name", default="", help="Display name shown to customers.")
+def users_create(email: str, role: str, password: str | None, name: str) -> None:
+    """Create a user."""
+    from hub.auth import create_user
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        user, pw = create_user(s, email, role, password, name)
+    click.echo(f"created {role} {user.email}")
+    if not password:
+        click.echo(f"password: {pw}")
+
+
+@main.group()
+def tokens() -> None:
+    """API bearer tokens."""
+
+
+@tokens.command("create")
+@click.option("--email", required=True, help="The user the token acts as.")
+@click.option("--name", default="", help="A label for the token.")
+def tokens_create(email: str, name: str) -> None:
+    """Create an API token; prints only the token on stdout."""
+    from hub.auth import create_token
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        token = create_token(s, email, name)
+    click.echo(token)
+
+
+# ---------------------------------------------------------------- connectors
+@main.group()
+def connectors() -> None:
+    """Channel connectors and helpdesk backends."""
+
+
+def _parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            _fail(f"--set expects key=value, got {pair!r}")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+@connectors.command("add")
+@click.argument("kind")
+@click.option("--name", required=True, help="Connector name (used in webhook URLs).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A configuration key; repeat as needed.")
+@click.option("--disabled", is_flag=True, help="Create it disabled.")
+def connectors_add(kind: str, name: str, sets: tuple[str, ...], disabled: bool) -> None:
+    """Add a connector of KIND (see `omnihub connectors kinds`)."""
+    from hub.connectors import ConnectorService
+
+    rt = _runtime()
+    svc = ConnectorService(rt)
+    with rt.db.session() as s:
+        row = svc.create(s, name, kind, _parse_sets(sets), actor="cli")
+        row.enabled = not disabled
+        s.flush()
+        desc = svc.describe(row)
+    click.echo(f"added {kind} connector {name!r}")
+    for hook, url in desc.get("webhooks", {}).items():
+        click.echo(f"  webhook {hook}: {url}")
+
+
+@connectors.command("set")
+@click.argument("name")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", required=True)
+def connectors_set(name: str, sets: tuple[str, ...]) -> None:
+    """Change keys of a connector."""
+    from hub.connectors import ConnectorService
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        ConnectorService(rt).update(s, name, _parse_sets(sets), actor="cli")
+    click.echo(f"updated {name!r}")
+
+
+@connectors.command("kinds")
+def connectors_kinds() -> None:
+    """List connector kinds and their keys (secrets marked)."""
+    from hub.connectors import all_kinds, is_channel
+
+    for kind, cls in sorted(all_kinds().items()):
+        role = "channel" if is_channel(kind) else "helpdesk"
+        secret = cls.Config.secret_fields()
+        keys = []
+        for k, f in cls.Config.model_fields.items():
+            mark = "*" if f.is_required() else ""
+            keys.append(f"{k}{mark}{' (secret)' if k in secret else ''}")
+        click.echo(f"{kind:16} {role:8} {', '.join(keys)}")
+    click.echo("(* required)")
+
+
+@connectors.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def connectors_list(as_json: bool) -> None:
+    """List connectors with their health."""
+    from sqlalchemy import select
+
+    from hub.connectors import ConnectorService
+    from hub.models import Connector
+
+    rt = _runtime()
+    svc = ConnectorService(rt)
+    with rt.db.read() as s:
+        rows = [svc.describe(r) for r in s.scalars(select(Connector).order_by(Connector.name)) if "~deleted~" not in r.name]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        h = r["health"]
+        status = "enabled" if r["enabled"] else "disabled"
+        last = h.get("last_inbound_at") or "-"
+        err = f"  last error: {h['last_error']}" if h.get("last_error") else ""
+        click.echo(f"{r['name']:20} {r['kind']:14} {r['role']:8} {status:8} last inbound {last}{err}")
+
+
+@connectors.command("show")
+@click.argument("name")
+def connectors_show(name: str) -> None:
+    """Show a connector (secrets masked) and its webhook URLs."""
+    from hub.connectors import ConnectorService
+
+    rt = _runtime()
+    svc = ConnectorService(rt)
+    with rt.db.read() as s:
+        click.echo(json.dumps(svc.describe(svc.get(s, name)), indent=2))
+
+
+@connectors.command("check")
+@click.argument("name")
+def connectors_check(name: str) -> None:
+    """Test the connector's credentials against the provider."""
+    from hub.api import run_check
+    from hub.connectors import ConnectorService
+
+    rt = _runtime()
+    svc = ConnectorService(rt)
+    with rt.db.read() as s:
+        row = svc.get(s, name)
+    result = run_check(rt, svc, row)
+    click.echo(f"{'OK' if result['ok'] else 'FAILED'}: {result['summary']}")
+    for k, v in result["details"].items():
+        click.echo(f"  {k}: {v}")
+    if not result["ok"]:
+        raise SystemExit(1)
+
+
+@connectors.command("remove")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def connectors_remove(name: str, yes: bool) -> None:
+    """Remove a connector (disabled and renamed if it has history)."""
+    from hub.connectors import ConnectorService
+
+    if not yes:
+        click.confirm(f"remove connector {name!r}?", abort=True)
+    rt = _runtime()
+    with rt.db.session() as s:
+        ConnectorService(rt).delete(s, name, actor="cli")
+    click.echo(f"removed {name!r}")
+
+
+@connectors.command("apply")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def connectors_apply(path: str) -> None:
+    """Create or update connectors from a YAML file (see config/connectors.example.yaml).
+
+    Values written as ${VAR} are read from the environment, so secrets stay out of the file.
+    """
+    import yaml
+
+    from hub.connectors import ConnectorService
+    from hub.errors import NotFound
+
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    items = data.get("connectors", data) if isinstance(data, dict) else data
+    if isinstance(items, dict):
+        items = [{"name": k, **v} for k, v in items.items()]
+    rt = _runtime()
+    svc = ConnectorService(rt)
+    for item in items:
+        item = dict(item)
+        name, kind = item.pop("name"), item.pop("kind")
+        enabled = item.pop("enabled", True)
+        values = {k: os.path.expandvars(str(v)) if isinstance(v, str) else v for k, v in (item.pop("config", item) or {}).items()}
+        with rt.db.session() as s:
+            try:
+                svc.get(s, name)
+                svc.update(s, name, values, actor="cli", enabled=enabled)
+                click.echo(f"updated {name}")
+            except NotFound:
+                row = svc.create(s, name, kind, values, actor="cli")
+                row.enabled = enabled
+                click.echo(f"created {name}")
+
+
+@connectors.command("backfill")
+@click.argument("name")
+@click.option("--since", help="Only messages since this date (YYYY-MM-DD).")
+def connectors_backfill(name: str, since: str | None) -> None:
+    """Ingest a connector's history (for channels that can list past messages)."""
+    from datetime import date
+
+    from hub.connectors import ConnectorService
+    from workers.poller import Sink
+
+    rt = _runtime()
+    svc = ConnectorService(rt)
+    with rt.db.read() as s:
+        row = svc.get(s, name)
+    adapter = svc.adapter(row)
+    if not hasattr(adapter, "backfill"):
+        _fail(f"connector {name!r} ({row.kind}) cannot backfill")
+    since_d = date.fromisoformat(since) if since else None
+    with click.progressbar(length=0, label=f"backfilling {name}", show_pos=True) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        count = adapter.backfill(Sink(rt, row.id), since=since_d, progress=progress)
+    click.echo(f"journaled {count} new messages from {name}")
+
+
+# -------------------------------------------------------------------- replay
+@main.command()
+@click.option("--what", type=click.Choice(["all", "deliveries", "replies", "events"]), default="all", show_default=True)
+@click.option("--id", "ids", type=int, multiple=True, help="Only these row ids (repeatable).")
+@click.option("--connector", help="Only work of this connector (helpdesk for deliveries).")
+@click.option("--dry-run", is_flag=True, help="Only show what would be replayed.")
+def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool) -> None:
+    """Replay dead deliveries, failed replies and quarantined events."""
+    from hub import replay as replay_mod
+
+    rt = _runtime()
+    if dry_run:
+        with rt.db.read() as s:
+            dead = replay_mod.dead_letters(s, limit=100000)
+        for kind, items in dead.items():
+            if what in ("all", kind):
+                items = [i for i in items if (not ids or i["id"] in ids) and (not connector or i["connector"] == connector)]
+                click.echo(f"{kind}: {len(items)}")
+                for i in items[:20]:
+                    click.echo(f"  #{i['id']} {i['connector']} {i['state']} after {i['attempts']} attempts: {i['error']}")
+        return
+    bars: dict[str, Any] = {}
+
+    def progress(kind: str, done: int, total: int) -> None:
+        click.echo(f"\r{kind}: {done}/{total}", nl=done >= total)
+
+    counts = replay_mod.replay(rt, what=what, ids=list(ids) or None, connector=connector, progress=progress)
+    click.echo("replayed " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def stats(as_json: bool) -> None:
+    """Counts of work by state, and the queue backlog."""
+    from hub import replay as replay_mod
+
+    out = replay_mod.stats(_runtime())
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    for k, v in out.items():
+        click.echo(f"{k:12} " + ", ".join(f"{s}={n}" for s, n in v.items()))
+
+
+# ------------------------------------------------------------------ simulate
+@main.command()
+@click.argument("connector")
+@click.option("--text", "text", required=True, help="Message text.")
+@click.option("--from", "sender", default="demo-customer", show_default=True, help="Sender id on the channel.")
+@click.option("--name", default=None, help="Sender display name.")
+@click.option("--email", default=None, help="Sender email (api channel).")
+@click.option("--url", default=None, help="Hub base URL (default OMNIHUB_PUBLIC_URL).")
+def simulate(connector: str, text: str, sender: str, name: str | None, email: str | None, url: str | None) -> None:
+    """Send a correctly signed provider request to a running hub, as the provider would."""
+    import httpx
+
+    from hub.connectors import ConnectorService
+
+    rt = _runtime()
+    svc = ConnectorService(rt)
+    with rt.db.read() as s:
+        row = svc.get(s, connector)
+    adapter = svc.adapter(row)
+    try:
+        hook, headers, body = adapter.simulate(text, sender, name=name, email=email)
+    except NotImplementedError as exc:
+        _fail(str(exc))
+    base = (url or rt.settings.effective_public_url).rstrip("/")
+    target = f"{base}/webhooks/{connector}/{hook}"
+    try:
+        resp = httpx.post(target, content=body, headers=headers, timeout=15)
+    except httpx.HTTPError as exc:
+        _fail(f"could not reach {target}: {exc} (is `omnihub run` running?)")
+    click.echo(f"POST {target} -> {resp.status_code} {resp.text[:200]}")
+    if resp.status_code >= 300:
+        raise SystemExit(1)
+
+
+# ------------------------------------------------------------------ processes
+@main.command()
+@click.option("--host", help="Bind address (default OMNIHUB_HOST).")
+@click.option("--port", type=int, help="Port (default OMNIHUB_PORT).")
+@click.option("--workers", type=int, help="Gunicorn worker processes (default OMNIHUB_WEB_WORKERS).")
+def web(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the web process (webhooks, API, inbox) under gunicorn."""
+    st = _settings()
+    bind = f"{host or st.host}:{port or st.port}"
+    args = [
+        sys.executable, "-m", "gunicorn", "hub.wsgi:app",
+        "--bind", bind,
+        "--workers", str(workers or st.web_workers),
+        "--worker-class", "gthread", "--threads", "4",
+        "--timeout", "60", "--graceful-timeout", "10",
+        "--access-logfile", "-" if st.log_level == "DEBUG" else "/dev/null",
+        "--forwarded-allow-ips", "127.0.0.1",
+    ]
+    os.execv(sys.executable, args)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--fork", is_flag=True, help="Fork a child per job (isolation) instead of running jobs in-process.")
+def worker(burst: bool, fork: bool) -> None:
+    """Run an RQ worker over the queues inbound, push, send and default."""
+    from rq import SimpleWorker, Worker
+    from rq.serializers import JSONSerializer
+
+    rt = _runtime()
+    cls = Worker if fork else SimpleWorker
+    w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer)
+    w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
+
+
+@main.command()
+@click.option("--no-sweep", is_flag=True, help="Do not run the sweeper in this process.")
+def poll(no_sweep: bool) -> None:
+    """Run the poller: IMAP IDLE, X and Slack Socket Mode loops, the sweeper, SLA timers."""
+    from workers.poller import run as run_poller
+
+    rt = _runtime()
+    click.echo("poller started", err=True)
+    run_poller(rt, sweep_enabled=not no_sweep)
+
+
+@main.command()
+@click.option("--host", help="Bind address (default OMNIHUB_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default OMNIHUB_PORT, 8000).")
+def run(host: str | None, port: int | None) -> None:
+    """Run everything on one machine: embedded Redis, migrations, web, worker, poller."""
+    from hub import bootstrap
+
+    bootstrap.run_all(host=host, port=port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,43 @@
+"""Structured logging (structlog): console or JSON, secrets masked, no message bodies."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any, Callable
+
+import structlog
+
+SECRET_KEYS = re.compile(r"(secret|token|password|passwd|auth|api_key|apikey|signature|cookie)", re.I)
+
+#: Extra processors (e.g. text redaction) installed by other modules before configure().
+EXTRA_PROCESSORS: list[Callable[[Any, str, dict], dict]] = []
+
+
+def mask_secrets(_logger: Any, _name: str, event_dict: dict) -> dict:
+    for key in list(event_dict):
+        if key != "event" and SECRET_KEYS.search(key) and event_dict[key]:
+            event_dict[key] = "***"
+    return event_dict
+
+
+def configure(level: str = "INFO", fmt: str = "console") -> None:
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=getattr(logging, level, logging.INFO), force=True)
+    for noisy in ("rq.worker", "rq.queue", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level, logging.INFO)))
+    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            mask_secrets,
+            *EXTRA_PROCESSORS,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level, logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

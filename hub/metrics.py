@@ -1,0 +1,54 @@
+"""Prometheus metrics at /metrics: request counters plus work-state gauges read from SQL."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+bp = Blueprint("metrics", __name__)
+registry = CollectorRegistry()
+REQUESTS = Counter("omnihub_http_requests_total", "HTTP requests", ["route", "status"], registry=registry)
+LATENCY = Histogram("omnihub_http_request_seconds", "HTTP request latency", ["route"], registry=registry,
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+
+
+def observe(req, resp, seconds: float) -> None:
+    route = req.url_rule.rule if req.url_rule else "unmatched"
+    REQUESTS.labels(route, str(resp.status_code)).inc()
+    LATENCY.labels(route).observe(seconds)
+
+
+class WorkCollector:
+    def __init__(self) -> None:
+        self.rt = None
+
+    def collect(self):
+        if self.rt is None:
+            return
+        from hub.models import Conversation, Delivery, InboundEvent, Reply
+
+        g = GaugeMetricFamily("omnihub_work_items", "Work items by table and state", labels=["table", "state"])
+        c = GaugeMetricFamily("omnihub_conversations", "Conversations by status", labels=["status"])
+        try:
+            with self.rt.db.read() as s:
+                for name, model in (("inbound_events", InboundEvent), ("deliveries", Delivery), ("replies", Reply)):
+                    for state, n in s.execute(select(model.state, func.count()).group_by(model.state)):
+                        g.add_metric([name, state], n)
+                for status, n in s.execute(select(Conversation.status, func.count()).group_by(Conversation.status)):
+                    c.add_metric([status], n)
+        except Exception:
+            return
+        yield g
+        yield c
+
+
+_collector = WorkCollector()
+registry.register(_collector)
+
+
+@bp.get("/metrics")
+def metrics():
+    _collector.rt = current_app.extensions["omnihub"]
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,313 @@
+"""The data model (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.db import Base
+
+ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _pk() -> Mapped[int]:
+    return mapped_column(ID, primary_key=True, autoincrement=True)
+
+
+class Connector(Base):
+    __tablename__ = "connectors"
+    id: Mapped[int] = _pk()
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # non-secret keys
+    secrets: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # Fernet(JSON)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # poll cursors, caches
+    health: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    id: Mapped[int] = _pk()
+    name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), nullable=True)
+    attrs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    identities: Mapped[list[Identity]] = relationship(back_populates="contact", foreign_keys="Identity.contact_id")
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_identity_channel_address"),)
+    id: Mapped[int] = _pk()
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    verified_email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opt_out_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attrs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    contact: Mapped[Contact] = relationship(back_populates="identities", foreign_keys=[contact_id])
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = _pk()
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(16), default="agent")  # admin | agent
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = _pk()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    user: Mapped[User] = relationship()
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_thread", "connector_id", "thread_key"),
+        Index("ix_conversations_status_last", "status", "last_message_at"),
+    )
+    id: Mapped[int] = _pk()
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    thread_key: Mapped[str] = mapped_column(String(512))
+    token: Mapped[str] = mapped_column(String(32), unique=True)  # for email plus-addresses / subjects
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|pending|snoozed|resolved|closed
+    priority: Mapped[str] = mapped_column(String(16), default="normal")  # low|normal|high|urgent
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    security_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    sla: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    connector: Mapped[Connector] = relationship()
+    contact: Mapped[Contact] = relationship()
+    identity: Mapped[Identity] = relationship()
+    assignee: Mapped[User | None] = relationship()
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("connector_id", "external_id", name="uq_message_connector_external"),)
+    id: Mapped[int] = _pk()
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    external_id: Mapped[str] = mapped_column(String(512))
+    direction: Mapped[str] = mapped_column(String(8), default="inbound")
+    kind: Mapped[str] = mapped_column(String(16), default="message")
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"), nullable=True)
+    sender_name: Mapped[str] = mapped_column(String(255), default="")
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    full_text: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    auto_generated: Mapped[bool] = mapped_column(Boolean, default=False)
+    in_reply_to: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    redactions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    triage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"), nullable=True)
+    attachments: Mapped[list[AttachmentRow]] = relationship(
+        back_populates="message", order_by="AttachmentRow.id", foreign_keys="AttachmentRow.message_id"
+    )
+
+
+class AttachmentRow(Base):
+    __tablename__ = "attachments"
+    id: Mapped[int] = _pk()
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True, index=True)
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("replies.id"), nullable=True, index=True)
+    filename: Mapped[str] = mapped_column(String(512))
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    content_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    storage_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    placeholder_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    message: Mapped[Message | None] = relationship(back_populates="attachments", foreign_keys=[message_id])
+
+
+class InboundEvent(Base):
+    """The journal: every inbound provider event, committed before it is queued or acked."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("connector_id", "external_id", name="uq_event_connector_external"),
+        Index("ix_events_state_due", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = _pk()
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    external_id: Mapped[str] = mapped_column(String(512))
+    hook: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|processed|ignored|quarantined
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet(envelope); redacted once processed
+    redacted: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Delivery(Base):
+    """Outbox of pushes to a helpdesk: one row per (message, helpdesk connector)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("message_id", "helpdesk_id", name="uq_delivery_message_helpdesk"),
+        Index("ix_deliveries_state_due", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = _pk()
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    helpdesk_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    external_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Reply(Base):
+    """Outbox of replies to send on the customer's channel (also internal notes, never sent)."""
+
+    __tablename__ = "replies"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "source", "source_ref", name="uq_reply_source"),
+        Index("ix_replies_state_due", "state", "next_attempt_at"),
+        Index("ix_replies_external", "connector_id", "external_id"),
+    )
+    id: Mapped[int] = _pk()
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    author_name: Mapped[str] = mapped_column(String(255), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="reply")  # reply | note | auto
+    text: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str] = mapped_column(Text, default="")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    status_detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(64), default="api")
+    source_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attachments: Mapped[list[AttachmentRow]] = relationship(foreign_keys="AttachmentRow.reply_id", order_by="AttachmentRow.id")
+
+
+class HelpdeskLink(Base):
+    __tablename__ = "helpdesk_links"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "helpdesk_id", name="uq_link_conversation_helpdesk"),
+        Index("ix_links_ref", "helpdesk_id", "external_ref"),
+    )
+    id: Mapped[int] = _pk()
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    helpdesk_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    external_ref: Mapped[str] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = _pk()
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
+    actor: Mapped[str] = mapped_column(String(320), default="system")
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32), default="")
+    target_id: Mapped[str] = mapped_column(String(64), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

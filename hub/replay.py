@@ -1,0 +1,107 @@
+"""Dead letters: list them, and replay dead or failed work (CLI `omnihub replay`, admin API)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.models import Connector, Delivery, InboundEvent, Reply, now
+
+KINDS = {
+    "deliveries": (Delivery, "push", ("dead",)),
+    "replies": (Reply, "send", ("dead", "failed", "undelivered")),
+    "events": (InboundEvent, "ingest", ("quarantined",)),
+}
+
+
+def reset(row: Any) -> None:
+    row.state = "pending"
+    row.attempts = 0
+    row.locked_until = None
+    row.next_attempt_at = now()
+    if hasattr(row, "last_error"):
+        row.last_error = None
+    else:
+        row.error = None
+
+
+def _connector_filter(model, connector: str | None):
+    if not connector:
+        return None
+    if model is Delivery:
+        return Delivery.helpdesk_id == select(Connector.id).where(Connector.name == connector).scalar_subquery()
+    return model.connector_id == select(Connector.id).where(Connector.name == connector).scalar_subquery()
+
+
+def replay(
+    rt,
+    what: str = "all",
+    ids: list[int] | None = None,
+    connector: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    batch: int = 500,
+) -> dict[str, int]:
+    """Reset dead/failed rows to pending and schedule them. Returns counts per kind."""
+    counts: dict[str, int] = {}
+    for name, (model, stage, states) in KINDS.items():
+        if what not in ("all", name):
+            continue
+        with rt.db.read() as s:
+            q = select(model.id).where(model.state.in_(states))
+            if name == "events":
+                # Only events that failed processing; a signed-but-malformed request stays quarantined.
+                q = q.where(~model.external_id.startswith("invalid:"))
+            cond = _connector_filter(model, connector)
+            if cond is not None:
+                q = q.where(cond)
+            if ids:
+                q = q.where(model.id.in_(ids))
+            all_ids = list(s.scalars(q.order_by(model.id)))
+        done = 0
+        for i in range(0, len(all_ids), batch):
+            chunk = all_ids[i : i + batch]
+            with rt.db.session() as s:
+                for row in s.scalars(select(model).where(model.id.in_(chunk))):
+                    reset(row)
+            rt.queues.schedule(stage, chunk)
+            done += len(chunk)
+            if progress:
+                progress(name, done, len(all_ids))
+        counts[name] = len(all_ids)
+    return counts
+
+
+def dead_letters(s: Session, limit: int = 200) -> dict[str, list[dict[str, Any]]]:
+    names = {c.id: c.name for c in s.scalars(select(Connector))}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, (model, _stage, states) in KINDS.items():
+        rows = s.scalars(select(model).where(model.state.in_(states)).order_by(model.id.desc()).limit(limit)).all()
+        items = []
+        for r in rows:
+            cid = r.helpdesk_id if model is Delivery else r.connector_id
+            items.append({
+                "id": r.id,
+                "state": r.state,
+                "connector": names.get(cid),
+                "attempts": r.attempts,
+                "error": getattr(r, "last_error", None) or getattr(r, "error", None),
+                "conversation_id": getattr(r, "conversation_id", None),
+                "external_id": getattr(r, "external_id", None),
+                "updated_at": (getattr(r, "updated_at", None) or getattr(r, "received_at", None)).isoformat(),
+            })
+        out[name] = items
+    return out
+
+
+def stats(rt) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with rt.db.read() as s:
+        for name, (model, _stage, _states) in KINDS.items():
+            out[name] = {state: n for state, n in s.execute(select(model.state, func.count()).group_by(model.state))}
+    try:
+        out["redis"] = rt.queues.backlog()
+    except Exception as exc:  # Redis down: report, don't fail
+        out["redis"] = {"error": str(exc)}
+    return out

@@ -1,0 +1,67 @@
+"""Per-process runtime: settings, database, encryption box, blob store, Redis, queues."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from config.settings import Settings, load_settings
+from hub.blobs import BlobStore
+from hub.crypto import Box
+from hub.db import Database
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.effective_database_url)
+        self.box = Box(settings.secret_key)
+        self.blobs = BlobStore(settings.effective_attachment_dir)
+
+    @cached_property
+    def redis(self):
+        from redis import Redis
+
+        return Redis.from_url(self.redis_url, health_check_interval=30)
+
+    @property
+    def redis_url(self) -> str:
+        """OMNIHUB_REDIS_URL, or the embedded Redis that `omnihub run` started (VAR_DIR/redis.url)."""
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        marker = self.settings.var_dir / "redis.url"
+        if marker.exists():
+            return marker.read_text().strip()
+        from hub.errors import ConfigError
+
+        raise ConfigError("OMNIHUB_REDIS_URL is not set and no embedded Redis is running (start one with `omnihub run`)")
+
+    @cached_property
+    def queues(self):
+        from workers.queues import Queues
+
+        return Queues(self.redis, self.settings)
+
+    def close(self) -> None:
+        self.db.dispose()
+        if "redis" in self.__dict__:
+            self.redis.close()
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The process-wide runtime, built from the environment on first use."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = Runtime(load_settings())
+        return _runtime
+
+
+def set_runtime(rt: Runtime | None) -> None:
+    global _runtime
+    with _lock:
+        _runtime = rt

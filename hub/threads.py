@@ -1,0 +1,168 @@
+"""threads.resolve: contact identity + conversation for a normalized message."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, now
+from normalizers.model import NormalizedMessage, Participant
+
+OPEN_STATES = ("open", "pending", "snoozed")
+
+
+@dataclass
+class Resolution:
+    conversation: Conversation
+    identity: Identity
+    created: bool
+    reopened: bool = False
+
+
+def _email_of(p: Participant) -> str | None:
+    if p.verified_email:
+        return p.verified_email.lower()
+    if p.channel == "email":
+        return p.address.lower()
+    return None
+
+
+def resolve_identity(s: Session, p: Participant) -> Identity:
+    """Find or create the identity (and its contact); merge on a verified email."""
+    ident = s.scalar(select(Identity).where(Identity.channel == p.channel, Identity.address == p.address))
+    verified = _email_of(p)
+    if ident is None:
+        contact = None
+        if verified:
+            # The same verified email on another channel is the same customer.
+            other = s.scalar(
+                select(Identity)
+                .where(or_(Identity.verified_email == verified, (Identity.channel == "email") & (Identity.address == verified)))
+                .order_by(Identity.id)
+                .limit(1)
+            )
+            contact = s.get(Contact, other.contact_id) if other else None
+        if contact is None:
+            contact = Contact(
+                name=p.name or "",
+                email=verified or (p.extra.get("email") if isinstance(p.extra, dict) else None),
+                attrs={},
+            )
+            s.add(contact)
+            s.flush()
+        ident = Identity(
+            contact_id=contact.id,
+            channel=p.channel,
+            address=p.address,
+            display_name=p.name or "",
+            verified_email=verified,
+            attrs={},
+        )
+        s.add(ident)
+        s.flush()
+        return ident
+    if p.name and p.name != ident.display_name:
+        ident.display_name = p.name
+    if verified and not ident.verified_email:
+        ident.verified_email = verified
+    return ident
+
+
+def follow_merges(s: Session, contact_id: int) -> int:
+    seen = set()
+    while contact_id not in seen:
+        seen.add(contact_id)
+        c = s.get(Contact, contact_id)
+        if c is None or c.merged_into_id is None:
+            return contact_id
+        contact_id = c.merged_into_id
+    return contact_id
+
+
+def _by_references(s: Session, connector_id: int, msg: NormalizedMessage) -> Conversation | None:
+    refs = [r for r in ([msg.in_reply_to] if msg.in_reply_to else []) + list(msg.references) if r]
+    if not refs:
+        return None
+    conv_id = s.scalar(
+        select(Message.conversation_id)
+        .where(Message.connector_id == connector_id, Message.external_id.in_(refs))
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    if conv_id is None:
+        conv_id = s.scalar(
+            select(Reply.conversation_id)
+            .where(Reply.connector_id == connector_id, Reply.external_id.in_(refs))
+            .order_by(Reply.id.desc())
+            .limit(1)
+        )
+    return s.get(Conversation, conv_id) if conv_id else None
+
+
+def resolve(
+    s: Session,
+    connector: Connector,
+    msg: NormalizedMessage,
+    *,
+    reopen_resolved: bool = True,
+    idle_gap_seconds: float | None = None,
+    at: datetime | None = None,
+) -> Resolution | None:
+    """The conversation this message belongs to (created when needed).
+
+    Order: References / In-Reply-To against stored ids (ours included), then a conversation
+    token, then the thread key. Auto-generated messages never open a conversation (None).
+    """
+    at = at or now()
+    identity = resolve_identity(s, msg.sender)
+    conv = _by_references(s, connector.id, msg)
+    strong = conv is not None
+    token = msg.extra.get("conversation_token") if isinstance(msg.extra, dict) else None
+    if conv is None and token:
+        conv = s.scalar(select(Conversation).where(Conversation.token == str(token), Conversation.connector_id == connector.id))
+        strong = conv is not None
+    if conv is None:
+        conv = s.scalar(
+            select(Conversation)
+            .where(Conversation.connector_id == connector.id, Conversation.thread_key == msg.thread_key)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+    reopened = False
+    if conv is not None:
+        usable = conv.status != "closed"
+        if usable and conv.status == "resolved" and not (reopen_resolved or strong):
+            usable = False
+        if usable and idle_gap_seconds and not strong and conv.last_message_at:
+            usable = (at - conv.last_message_at).total_seconds() <= idle_gap_seconds
+        if usable:
+            if not msg.auto_generated and msg.direction == "inbound" and conv.status in ("resolved", "snoozed", "pending"):
+                reopened = conv.status == "resolved"
+                conv.status = "open"
+                conv.snoozed_until = None
+            return Resolution(conv, identity, created=False, reopened=reopened)
+    if msg.auto_generated:
+        return None
+    subject = msg.subject or (msg.text.strip().splitlines()[0][:120] if msg.text.strip() else "")
+    conv = Conversation(
+        connector_id=connector.id,
+        contact_id=follow_merges(s, identity.contact_id),
+        identity_id=identity.id,
+        thread_key=msg.thread_key,
+        token=secrets.token_hex(6),
+        subject=subject,
+        status="open",
+        priority="normal",
+        tags=[],
+        entities=[],
+        sla={},
+        extra={},
+        last_message_at=msg.sent_at,
+    )
+    s.add(conv)
+    s.flush()
+    return Resolution(conv, identity, created=True)

@@ -1,0 +1,138 @@
+"""JSON views of stored objects (shared by the REST API, the inbox and the CLI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.models import AttachmentRow, Connector, Contact, Conversation, Identity, Message, Reply, User
+
+
+def _iso(v) -> str | None:
+    return v.isoformat() if v else None
+
+
+def attachment_json(a: AttachmentRow) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+        "sha256": a.sha256,
+        "inline": a.inline,
+        "content_id": a.content_id,
+        "stored": bool(a.storage_key),
+        "placeholder_reason": a.placeholder_reason,
+        "url": f"/api/v1/attachments/{a.id}" if a.storage_key else None,
+    }
+
+
+def identity_json(i: Identity) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "channel": i.channel,
+        "address": i.address,
+        "display_name": i.display_name,
+        "verified_email": i.verified_email,
+        "opted_out": i.opted_out,
+        "opt_out_reason": i.opt_out_reason,
+    }
+
+
+def contact_json(s: Session, c: Contact, with_conversations: bool = False) -> dict[str, Any]:
+    idents = s.scalars(select(Identity).where(Identity.contact_id == c.id).order_by(Identity.id)).all()
+    out = {
+        "id": c.id,
+        "name": c.name,
+        "email": c.email,
+        "language": c.language,
+        "merged_into": c.merged_into_id,
+        "identities": [identity_json(i) for i in idents],
+    }
+    if with_conversations:
+        convs = s.scalars(select(Conversation).where(Conversation.contact_id == c.id).order_by(Conversation.id.desc()).limit(50)).all()
+        out["conversations"] = [
+            {"id": v.id, "subject": v.subject, "status": v.status, "last_message_at": _iso(v.last_message_at)} for v in convs
+        ]
+    return out
+
+
+def message_json(m: Message, attachments: list[AttachmentRow] | None = None) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "conversation_id": m.conversation_id,
+        "external_id": m.external_id,
+        "direction": m.direction,
+        "kind": m.kind,
+        "sender_name": m.sender_name,
+        "identity_id": m.identity_id,
+        "sent_at": _iso(m.sent_at),
+        "received_at": _iso(m.received_at),
+        "subject": m.subject,
+        "text": "" if m.deleted else m.text,
+        "html": "" if m.deleted else m.html,
+        "language": m.language,
+        "auto_generated": m.auto_generated,
+        "deleted": m.deleted,
+        "edited": bool(m.history),
+        "redactions": m.redactions or [],
+        "entities": m.entities or [],
+        "triage": m.triage,
+        "attachments": [attachment_json(a) for a in (attachments if attachments is not None else m.attachments)],
+    }
+
+
+def reply_json(r: Reply) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "conversation_id": r.conversation_id,
+        "kind": r.kind,
+        "author_name": r.author_name,
+        "text": r.text,
+        "state": r.state,
+        "attempts": r.attempts,
+        "last_error": r.last_error,
+        "external_id": r.external_id,
+        "source": r.source,
+        "created_at": _iso(r.created_at),
+        "sent_at": _iso(r.sent_at),
+        "status_history": (r.status_detail or {}).get("history", []),
+        "attachments": [attachment_json(a) for a in r.attachments],
+    }
+
+
+def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dict[str, Any]:
+    ident = s.get(Identity, c.identity_id)
+    connector = s.get(Connector, c.connector_id)
+    assignee = s.get(User, c.assignee_id) if c.assignee_id else None
+    out = {
+        "id": c.id,
+        "subject": c.subject,
+        "status": c.status,
+        "priority": c.priority,
+        "category": c.category,
+        "language": c.language,
+        "security_flag": c.security_flag,
+        "tags": c.tags or [],
+        "channel": ident.channel if ident else None,
+        "connector": connector.name if connector else None,
+        "contact_id": c.contact_id,
+        "customer": identity_json(ident) if ident else None,
+        "assignee": assignee.email if assignee else None,
+        "entities": c.entities or [],
+        "sla": c.sla or {},
+        "first_response_at": _iso(c.first_response_at),
+        "resolved_at": _iso(c.resolved_at),
+        "snoozed_until": _iso(c.snoozed_until),
+        "last_message_at": _iso(c.last_message_at),
+        "created_at": _iso(c.created_at),
+    }
+    if full:
+        msgs = s.scalars(select(Message).where(Message.conversation_id == c.id).order_by(Message.sent_at, Message.id)).all()
+        replies = s.scalars(select(Reply).where(Reply.conversation_id == c.id).order_by(Reply.id)).all()
+        out["messages"] = [message_json(m) for m in msgs]
+        out["replies"] = [reply_json(r) for r in replies]
+        out["contact"] = contact_json(s, s.get(Contact, c.contact_id), with_conversations=True)
+    return out

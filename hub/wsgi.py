@@ -1,0 +1,11 @@
+"""WSGI entry point for gunicorn: ``gunicorn hub.wsgi:app``."""
+
+from hub.logging import configure
+from config.settings import load_settings
+
+_settings = load_settings()
+configure(_settings.log_level, _settings.log_format)
+
+from hub.app import create_app  # noqa: E402
+
+app = create_app(_settings)

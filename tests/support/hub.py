@@ -1,0 +1,157 @@
+"""A real hub for tests: migrated database, real Redis, real worker and poller processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from config.settings import Settings
+from hub.runtime import Runtime, set_runtime
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The OMNIHUB_* environment that reproduces ``settings`` in a child process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIHUB_") or k in ("OMNIHUB_REQUIRE_ALL", "OMNIHUB_CORPUS")}
+    for name, value in settings.model_dump().items():
+        env[f"OMNIHUB_{name.upper()}"] = str(value)
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+class Hub:
+    """Settings + runtime + Flask app for one test, and its worker/poller processes."""
+
+    def __init__(self, tmp: Path, redis_url: str, database_url: str | None = None, **overrides: Any) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        values = dict(
+            var_dir=tmp / "var",
+            database_url=database_url or f"sqlite:///{tmp / 'omnihub.db'}",
+            redis_url=redis_url,
+            secret_key="test-secret-key-" + uuid.uuid4().hex,
+            public_url="http://hub.test",
+            queue_prefix="t" + uuid.uuid4().hex[:10],
+            retry_base_seconds=0.2,
+            retry_max_seconds=2.0,
+            retry_max_attempts=3,
+            sweep_interval=0.2,
+            sweep_after=2.0,
+            lease_seconds=10.0,
+            log_level="INFO",
+        )
+        values.update(overrides)
+        self.settings = Settings(**values)
+        from hub.connectors import ensure_builtin
+        from hub.migrate import upgrade
+
+        upgrade(self.settings.effective_database_url)
+        self.rt = Runtime(self.settings)
+        ensure_builtin(self.rt)
+        from hub.app import create_app
+
+        self.app = create_app(self.settings, self.rt)
+        self.client = self.app.test_client()
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: dict[str, Path] = {}
+        self.tmp = tmp
+        self._token: str | None = None
+
+    # ---- processes -----------------------------------------------------------------
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = self.tmp / f"{name}.log"
+        self.logs[name] = log
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", *args],
+            env={**settings_env(self.settings), **(env or {})},
+            stdout=open(log, "ab"),
+            stderr=subprocess.STDOUT,
+            cwd=str(self.tmp),
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start_worker(self, name: str = "worker") -> subprocess.Popen:
+        return self.start(name, "worker")
+
+    def start_poller(self, name: str = "poller") -> subprocess.Popen:
+        return self.start(name, "poll")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+
+    def output(self, name: str) -> str:
+        return self.logs[name].read_text(errors="replace") if name in self.logs else ""
+
+    def cli(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "hub.cli", *args],
+            env={**settings_env(self.settings), **(env or {})},
+            capture_output=True,
+            text=True,
+            input=input,
+            cwd=str(self.tmp),
+            timeout=60,
+        )
+
+    # ---- data ----------------------------------------------------------------------
+    def add_connector(self, name: str, kind: str, **config: Any) -> None:
+        from hub.connectors import ConnectorService
+
+        with self.rt.db.session() as s:
+            ConnectorService(self.rt).create(s, name, kind, config)
+
+    @property
+    def token(self) -> str:
+        if self._token is None:
+            from hub.auth import create_token, create_user
+
+            with self.rt.db.session() as s:
+                create_user(s, "agent@example.com", "admin", "correct horse battery", "Ada Agent")
+                self._token = create_token(s, "agent@example.com")
+        return self._token
+
+    def api(self, method: str, path: str, json: Any = None, token: str | None = None):
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return self.client.open(path, method=method, json=json, headers=headers)
+
+    def count(self, model, *where) -> int:
+        from sqlalchemy import func, select
+
+        with self.rt.db.read() as s:
+            return s.scalar(select(func.count()).select_from(model).where(*where))
+
+    def close(self) -> None:
+        self.stop_all()
+        set_runtime(None)
+        self.rt.close()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05, message: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate} (last: {last!r})")

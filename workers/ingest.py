@@ -1,0 +1,467 @@
+"""The ingest stage: journaled raw events -> normalized, redacted, threaded, stored messages."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub import journal, threads
+from hub.connectors import ConnectorService, is_channel
+from hub.errors import ConfigError, PayloadInvalid, RetriableDeliveryError
+from hub.models import (
+    AttachmentRow,
+    Connector,
+    Conversation,
+    Delivery,
+    HelpdeskLink,
+    Identity,
+    InboundEvent,
+    Message,
+    Reply,
+    now,
+)
+from hub.net import TooLarge
+from hub.runtime import Runtime
+from normalizers import pipeline
+from normalizers.model import Attachment, NormalizedMessage
+from workers import hooks
+from workers.retry import exhausted, next_attempt
+
+log = structlog.get_logger("omnihub.ingest")
+
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+REPLY_RANK = {"pending": 0, "sending": 1, "queued": 2, "sent": 3, "delivered": 4, "read": 5}
+TERMINAL_FAILURES = ("failed", "undelivered")
+
+
+@dataclass
+class Prepared:
+    event_id: int
+    connector: Connector
+    adapter: Any = None
+    messages: list[NormalizedMessage] = field(default_factory=list)
+    agent_replies: list[Any] = field(default_factory=list)
+    error: str | None = None
+    permanent: bool = False
+    retry_after: float | None = None
+
+
+@dataclass
+class Outcome:
+    push: list[int] = field(default_factory=list)
+    send: list[int] = field(default_factory=list)
+
+
+_services: dict[int, ConnectorService] = {}
+
+
+def service(rt: Runtime) -> ConnectorService:
+    return _services.setdefault(id(rt), ConnectorService(rt))
+
+
+def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any]]:
+    t = now()
+    with rt.db.session() as s:
+        rows = s.scalars(
+            select(InboundEvent).where(
+                InboundEvent.id.in_(ids),
+                InboundEvent.state == "pending",
+                or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < t),
+            )
+        ).all()
+        lease = t + timedelta(seconds=rt.settings.lease_seconds)
+        out = []
+        conns: dict[int, Connector] = {}
+        for r in rows:
+            r.locked_until = lease
+            if r.connector_id not in conns:
+                conns[r.connector_id] = s.get(Connector, r.connector_id)
+            out.append((r.id, conns[r.connector_id], journal.open_event(rt.box, r)))
+        return out
+
+
+def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> NormalizedMessage:
+    limit = rt.settings.max_attachment_bytes
+    out: list[Attachment] = []
+    changed = False
+    for att in msg.attachments:
+        if att.placeholder_reason or att.storage_key:
+            out.append(att)
+            continue
+        content = att.content
+        if content is None and att.url:
+            try:
+                content = adapter.fetch_attachment(att, limit)
+            except TooLarge as exc:
+                out.append(_placeholder(att, str(exc)))
+                changed = True
+                continue
+            except PayloadInvalid as exc:
+                out.append(_placeholder(att, str(exc)))
+                changed = True
+                continue
+        if content is None:
+            out.append(_placeholder(att, "no content"))
+            changed = True
+            continue
+        if len(content) > limit:
+            out.append(_placeholder(att, f"file is {len(content)} bytes, over the {limit}-byte limit", size=len(content)))
+            changed = True
+            continue
+        key, digest = rt.blobs.put(content)
+        out.append(_replace(att, storage_key=key, sha256=digest, size=len(content), content=None))
+        changed = True
+    return msg.replace(attachments=tuple(out)) if changed else msg
+
+
+def _replace(att: Attachment, **kw: Any) -> Attachment:
+    import dataclasses
+
+    return dataclasses.replace(att, **kw)
+
+
+def _placeholder(att: Attachment, reason: str, size: int | None = None) -> Attachment:
+    return _replace(att, content=None, placeholder_reason=reason, size=size if size is not None else att.size)
+
+
+def prepare(rt: Runtime, ids: list[int]) -> list[Prepared]:
+    """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction)."""
+    out: list[Prepared] = []
+    svc = service(rt)
+    for event_id, connector, raw in _claim(rt, ids):
+        p = Prepared(event_id, connector)
+        out.append(p)
+        try:
+            p.adapter = svc.adapter(connector)
+            if is_channel(connector.kind):
+                msgs = p.adapter.normalize(raw)
+                p.messages = [_fetch_attachments(rt, p.adapter, pipeline.run(m)) for m in msgs]
+            else:
+                p.agent_replies = list(p.adapter.parse_agent_reply(raw))
+        except PayloadInvalid as exc:
+            p.error, p.permanent = str(exc) or exc.__class__.__name__, True
+        except RetriableDeliveryError as exc:
+            p.error, p.retry_after = str(exc), exc.retry_after
+        except ConfigError as exc:
+            p.error = str(exc)
+        except Exception as exc:  # a bug in a normalizer must not lose the event: retry, then quarantine
+            log.exception("normalize.failed", event_id=event_id, connector=connector.name)
+            p.error = f"{exc.__class__.__name__}: {exc}"
+    return out
+
+
+def process(rt: Runtime, ids: list[int]) -> Outcome:
+    outcome = Outcome()
+    prepared = prepare(rt, ids)
+    if not prepared:
+        return outcome
+    with rt.db.session() as s:
+        for p in prepared:
+            row = s.get(InboundEvent, p.event_id)
+            if row is None or row.state != "pending":
+                continue
+            if p.error:
+                _fail(rt, row, p.error, p.permanent, p.retry_after)
+                continue
+            try:
+                with s.begin_nested():
+                    local = Outcome()
+                    if p.agent_replies or not is_channel(p.connector.kind):
+                        state, reason = store_agent_replies(s, rt, p, local)
+                    else:
+                        state, reason = store_messages(s, rt, p, local)
+                    row.state = state
+                    row.error = reason
+                    row.processed_at = now()
+                    row.locked_until = None
+                    journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
+                outcome.push += local.push
+                outcome.send += local.send
+            except IntegrityError as exc:
+                # A concurrent worker stored the same thing first; try again shortly.
+                _fail(rt, row, f"conflict: {exc.orig}", False, 1.0)
+            except Exception as exc:
+                log.exception("ingest.store_failed", event_id=row.id)
+                _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
+    for p in prepared:
+        if not p.error:
+            service(rt).record_health(p.connector.id, last_inbound_at=now())
+    return outcome
+
+
+def _fail(rt: Runtime, row: InboundEvent, error: str, permanent: bool, retry_after: float | None) -> None:
+    row.attempts += 1
+    row.error = error[:2000]
+    row.locked_until = None
+    if permanent or exhausted(rt.settings, row.attempts):
+        row.state = "quarantined"
+        log.warning("event.quarantined", event_id=row.id, reason=row.error)
+    else:
+        row.next_attempt_at = next_attempt(rt.settings, row.attempts, now(), retry_after)
+
+
+# --------------------------------------------------------------------------- messages
+def store_messages(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> tuple[str, str | None]:
+    if not p.messages:
+        return "ignored", "nothing to store (housekeeping or our own message)"
+    stored = 0
+    reasons = []
+    for msg in p.messages:
+        state, reason = store_message(s, rt, p, msg, out)
+        stored += state == "processed"
+        if reason:
+            reasons.append(reason)
+    return ("processed" if stored or not reasons else "ignored"), "; ".join(reasons) or None
+
+
+def _find_message(s: Session, connector_id: int, external_id: str | None) -> Message | None:
+    if not external_id:
+        return None
+    return s.scalar(select(Message).where(Message.connector_id == connector_id, Message.external_id == external_id))
+
+
+def store_message(s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, out: Outcome) -> tuple[str, str | None]:
+    conn = p.connector
+    if _find_message(s, conn.id, msg.external_id) is not None:
+        return "processed", None  # duplicate: stored once
+    update = msg.extra.get("identity_update") if isinstance(msg.extra, dict) else None
+    if msg.kind == "status":
+        _apply_status(s, conn, msg)
+        return "processed", None
+    if msg.extra.get("bounce_for"):
+        _apply_bounce(s, conn, msg)
+    if msg.kind in ("edit", "delete"):
+        target = _find_message(s, conn.id, msg.in_reply_to)
+        if target is not None:
+            history = list(target.history or [])
+            history.append({"at": msg.sent_at.isoformat(), "kind": msg.kind, "text": target.text, "external_id": msg.external_id})
+            target.history = history
+            if msg.kind == "delete":
+                target.deleted = True
+            else:
+                target.text, target.full_text = msg.text, msg.full_text or msg.text
+                if msg.html:
+                    target.html = msg.html
+                if msg.redactions:
+                    target.redactions = list(target.redactions or []) + [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in msg.redactions]
+                if msg.attachments:
+                    _store_attachments(s, target, msg)
+            return "processed", None
+        if msg.kind == "delete":
+            return "ignored", f"delete for unknown message {msg.in_reply_to!r}"
+        msg = msg.replace(kind="message")
+    adapter = p.adapter
+    idle = adapter.idle_gap.total_seconds() if getattr(adapter, "idle_gap", None) else None
+    res = threads.resolve(s, conn, msg, reopen_resolved=getattr(adapter, "reopen_resolved", True), idle_gap_seconds=idle)
+    if res is None:
+        if update:
+            ident = threads.resolve_identity(s, msg.sender)
+            _apply_identity_update(ident, update)
+            return "processed", None
+        return "ignored", "auto-generated message outside any conversation"
+    if update:
+        _apply_identity_update(res.identity, update)
+    conv = res.conversation
+    row = Message(
+        conversation_id=conv.id,
+        connector_id=conn.id,
+        external_id=msg.external_id,
+        direction=msg.direction,
+        kind=msg.kind,
+        identity_id=res.identity.id,
+        sender_name=msg.sender.name or res.identity.display_name,
+        sent_at=msg.sent_at,
+        subject=msg.subject,
+        text=msg.text,
+        full_text=msg.full_text or msg.text,
+        html=msg.html,
+        language=msg.language,
+        auto_generated=msg.auto_generated,
+        in_reply_to=msg.in_reply_to,
+        redactions=[_asdict(r) for r in msg.redactions],
+        entities=[_asdict(e) for e in msg.entities],
+        triage=_asdict(msg.triage) if msg.triage else None,
+        extra=_jsonable(msg.extra),
+        history=[],
+        event_id=p.event_id,
+    )
+    s.add(row)
+    s.flush()
+    _store_attachments(s, row, msg)
+    _update_conversation(conv, msg)
+    if msg.direction == "inbound":
+        helpdesk = _helpdesk_for(s, rt, adapter)
+        d = Delivery(message_id=row.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state="pending")
+        s.add(d)
+        s.flush()
+        out.push.append(d.id)
+        if not msg.auto_generated:
+            ev = hooks.IngestEvent(s, rt, adapter, conv, row, msg, res.created, res.reopened)
+            for hook in hooks.AFTER_INGEST:
+                hook(ev)
+            out.send += ev.send_reply_ids
+    return "processed", None
+
+
+def _store_attachments(s: Session, row: Message, msg: NormalizedMessage) -> None:
+    for att in msg.attachments:
+        s.add(
+            AttachmentRow(
+                message_id=row.id,
+                filename=(att.filename or "attachment")[:512],
+                content_type=att.content_type or "application/octet-stream",
+                size=att.size,
+                sha256=att.sha256,
+                content_id=att.content_id,
+                inline=att.inline,
+                storage_key=att.storage_key,
+                placeholder_reason=att.placeholder_reason,
+                source_url=None if att.storage_key else att.url,
+            )
+        )
+
+
+def _update_conversation(conv: Conversation, msg: NormalizedMessage) -> None:
+    if msg.sent_at and (conv.last_message_at is None or msg.sent_at >= conv.last_message_at):
+        conv.last_message_at = msg.sent_at
+    if msg.direction == "inbound" and not msg.auto_generated:
+        conv.last_inbound_at = max(filter(None, [conv.last_inbound_at, msg.sent_at]))
+    if msg.language and not conv.language:
+        conv.language = msg.language
+    if msg.triage:
+        if PRIORITY_RANK.get(msg.triage.priority, 1) > PRIORITY_RANK.get(conv.priority, 1):
+            conv.priority = msg.triage.priority
+        if not conv.category or conv.category == "general_question":
+            conv.category = msg.triage.category
+        if msg.triage.security:
+            conv.security_flag = True
+    if msg.entities:
+        known = {(e.get("kind"), e.get("value")) for e in conv.entities or []}
+        merged = list(conv.entities or [])
+        for e in msg.entities:
+            if (e.kind, e.value) not in known:
+                merged.append(_asdict(e))
+                known.add((e.kind, e.value))
+        conv.entities = merged
+
+
+_helpdesk_cache: dict[str, int] = {}
+
+
+def _helpdesk_for(s: Session, rt: Runtime, adapter: Any) -> Connector:
+    name = getattr(adapter.config, "helpdesk", None) or rt.settings.default_helpdesk
+    row = s.scalar(select(Connector).where(Connector.name == name))
+    if row is None or is_channel(row.kind):
+        raise ConfigError(
+            f"helpdesk connector {name!r} does not exist (set OMNIHUB_DEFAULT_HELPDESK or the channel's `helpdesk` key)"
+        )
+    return row
+
+
+def _apply_identity_update(ident: Identity, update: dict[str, Any]) -> None:
+    if "opted_out" in update:
+        ident.opted_out = bool(update["opted_out"])
+        ident.opt_out_reason = update.get("reason") if ident.opted_out else None
+        ident.opted_out_at = now() if ident.opted_out else None
+
+
+def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
+    ref = msg.in_reply_to
+    if not ref:
+        return
+    reply = s.scalar(select(Reply).where(Reply.connector_id == conn.id, Reply.external_id == ref))
+    if reply is None:
+        for candidate in s.scalars(
+            select(Reply).where(Reply.connector_id == conn.id, Reply.state.notin_(("pending", "note"))).order_by(Reply.id.desc()).limit(200)
+        ):
+            if ref in (candidate.status_detail or {}).get("parts", []):
+                reply = candidate
+                break
+    if reply is None:
+        return
+    status = str(msg.extra.get("status", "")).lower()
+    detail = dict(reply.status_detail or {})
+    history = list(detail.get("history", []))
+    history.append({"status": status, "at": msg.sent_at.isoformat(), "part": ref, **{k: msg.extra.get(k) for k in ("error_code", "error_message") if msg.extra.get(k)}})
+    detail["history"] = history
+    reply.status_detail = detail
+    if status in TERMINAL_FAILURES:
+        reply.state = status
+        reply.last_error = msg.extra.get("error_message") or f"provider reported {status}" + (
+            f" (error {msg.extra.get('error_code')})" if msg.extra.get("error_code") else ""
+        )
+    elif status in REPLY_RANK and REPLY_RANK[status] > REPLY_RANK.get(reply.state, -1):
+        reply.state = status
+
+
+def _apply_bounce(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
+    reply = s.scalar(select(Reply).where(Reply.connector_id == conn.id, Reply.external_id == msg.extra["bounce_for"]))
+    if reply is not None:
+        reply.state = "failed"
+        reply.last_error = str(msg.extra.get("bounce_reason") or "bounced")
+
+
+# ---------------------------------------------------------------------- agent replies
+def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> tuple[str, str | None]:
+    handled = 0
+    reasons = []
+    for ar in p.agent_replies:
+        link = s.scalar(
+            select(HelpdeskLink).where(HelpdeskLink.helpdesk_id == p.connector.id, HelpdeskLink.external_ref == str(ar.ticket_ref))
+        )
+        if link is None:
+            reasons.append(f"no conversation linked to ticket {ar.ticket_ref!r}")
+            continue
+        conv = s.get(Conversation, link.conversation_id)
+        source = f"helpdesk:{p.connector.name}"
+        exists = s.scalar(
+            select(Reply.id).where(Reply.conversation_id == conv.id, Reply.source == source, Reply.source_ref == str(ar.external_id))
+        )
+        if exists is None and (ar.text or ar.html or ar.attachments):
+            reply = Reply(
+                conversation_id=conv.id,
+                connector_id=conv.connector_id,
+                author_name=ar.author_name or "",
+                kind="note" if ar.internal else "reply",
+                text=ar.text,
+                html=ar.html,
+                options={},
+                state="note" if ar.internal else "pending",
+                source=source,
+                source_ref=str(ar.external_id),
+                status_detail={},
+            )
+            s.add(reply)
+            s.flush()
+            if not ar.internal:
+                out.send.append(reply.id)
+        if ar.status and ar.status != conv.status:
+            conv.status = ar.status
+            if ar.status in ("resolved", "closed"):
+                conv.resolved_at = now()
+        handled += 1
+    return ("processed" if handled or not reasons else "ignored"), "; ".join(reasons) or None
+
+
+# ---------------------------------------------------------------------------- helpers
+def _asdict(obj: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return _jsonable(dataclasses.asdict(obj)) if dataclasses.is_dataclass(obj) else dict(obj)
+
+
+def _jsonable(value: Any) -> Any:
+    from normalizers.model import _to_jsonable
+
+    return _to_jsonable(value)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

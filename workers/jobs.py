@@ -1,0 +1,45 @@
+"""RQ job functions. They take primitives only (JSON serializer) and look rows up by id."""
+
+from __future__ import annotations
+
+import structlog
+
+from hub.runtime import get_runtime
+from workers import ingest, outbox
+
+log = structlog.get_logger("omnihub.jobs")
+
+
+def run_stage(rt, stage: str, ids: list[int]) -> None:
+    if stage == "ingest":
+        result = ingest.process(rt, ids)
+        rt.queues.schedule("push", result.push)
+        rt.queues.schedule("send", result.send)
+    elif stage == "push":
+        rt.queues.schedule("push", outbox.push(rt, ids))
+    elif stage == "send":
+        outbox.send(rt, ids)
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
+
+
+def drain(stage: str, slot: int) -> int:
+    """Process batches of scheduled ids for one stage until the list is empty."""
+    rt = get_runtime()
+    q = rt.queues
+    done = 0
+    while True:
+        ids = q.pop(stage, rt.settings.batch_size)
+        if not ids:
+            q.release_slot(stage, slot)
+            # Another producer may have pushed between our pop and the release.
+            if q.redis.llen(q.pending_key(stage)) and q.redis.set(q.slot_key(stage, slot), 1, nx=True, ex=120):
+                continue
+            return done
+        q.refresh_slot(stage, slot)
+        try:
+            run_stage(rt, stage, sorted(set(ids)))
+        except Exception:
+            # Rows stay pending in SQL; the sweeper re-schedules them.
+            log.exception("drain.batch_failed", stage=stage, count=len(ids))
+        done += len(ids)

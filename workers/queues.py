@@ -1,0 +1,92 @@
+"""Queue names and batch scheduling on RQ.
+
+Work is identified by SQL row ids. ``schedule(stage, ids)`` appends ids to a Redis list and
+makes sure a drain job is queued for that stage; a drain job pops up to BATCH_SIZE ids at a
+time and processes them as one batch, so RQ's per-job cost is paid once per batch instead of
+once per message. Redis is only the transport: SQL holds the truth, and the sweeper
+re-schedules anything still pending after a timeout (lost Redis, killed worker).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from config.settings import Settings
+
+STAGES = {"ingest": "inbound", "push": "push", "send": "send"}
+QUEUE_NAMES = ("inbound", "push", "send", "default")
+DRAIN_TTL = 120  # seconds a drain slot stays claimed without progress
+
+
+def queue_name(settings: Settings, base: str) -> str:
+    return base if settings.queue_prefix == "omnihub" else f"{settings.queue_prefix}.{base}"
+
+
+class Queues:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.prefix = settings.queue_prefix
+        self.by_name = {
+            base: Queue(queue_name(settings, base), connection=redis, serializer=JSONSerializer)
+            for base in QUEUE_NAMES
+        }
+
+    def all(self) -> list[Queue]:
+        return [self.by_name[n] for n in QUEUE_NAMES]
+
+    def pending_key(self, stage: str) -> str:
+        return f"{self.prefix}:pending:{stage}"
+
+    def slot_key(self, stage: str, slot: int) -> str:
+        return f"{self.prefix}:drain:{stage}:{slot}"
+
+    def schedule(self, stage: str, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        if not ids:
+            return
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}")
+        self.redis.rpush(self.pending_key(stage), *ids)
+        self.ensure_drain(stage)
+
+    def ensure_drain(self, stage: str) -> bool:
+        """Queue a drain job for a free slot, if any. True when one was queued."""
+        for slot in range(self.settings.drain_slots):
+            if self.redis.set(self.slot_key(stage, slot), 1, nx=True, ex=DRAIN_TTL):
+                self.by_name[STAGES[stage]].enqueue(
+                    "workers.jobs.drain",
+                    stage,
+                    slot,
+                    job_timeout=3600,
+                    result_ttl=0,
+                    failure_ttl=86400,
+                    description=f"drain {stage} (slot {slot})",
+                )
+                return True
+        return False
+
+    def pop(self, stage: str, count: int) -> list[int]:
+        got = self.redis.lpop(self.pending_key(stage), count)
+        return [int(x) for x in got or []]
+
+    def refresh_slot(self, stage: str, slot: int) -> None:
+        self.redis.expire(self.slot_key(stage, slot), DRAIN_TTL)
+
+    def release_slot(self, stage: str, slot: int) -> None:
+        self.redis.delete(self.slot_key(stage, slot))
+
+    def backlog(self) -> dict[str, int]:
+        pipe = self.redis.pipeline()
+        for stage in STAGES:
+            pipe.llen(self.pending_key(stage))
+        for q in self.all():
+            pipe.llen(q.key)
+        values = pipe.execute()
+        out = {f"pending_{s}": v for s, v in zip(STAGES, values)}
+        out.update({f"queue_{n}": v for n, v in zip(QUEUE_NAMES, values[len(STAGES):])})
+        return out
