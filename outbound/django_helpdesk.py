@@ -30,6 +30,8 @@ from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem
 from outbound.base import HelpdeskBackend
 
 PAGE = 100
+#: heads the description of every ticket omnihub opens (how the poller knows its tickets)
+MARKER = "omnihub conversation:"
 SLACK = timedelta(seconds=5)  # clock difference tolerated when looking up an uncertain attempt
 
 
@@ -64,7 +66,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self._ticket_queue: dict[int, int] = {}
+        self._tickets: dict[int, tuple[int | None, int | None]] = {}
 
     # -- HTTP ---------------------------------------------------------------------------
     def _request(self, method: str, path: str, *, json_body: Any = None, data: Any = None, files: Any = None, params: Any = None) -> Any:
@@ -92,6 +94,9 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     # -- push -----------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
         state = self.ctx.state
+        # connector state is cached per process: a write reloads it, so another worker's
+        # record of this delivery (or of an uncertain attempt) is seen before anything is posted
+        state.set("last_push_at", datetime.now(timezone.utc).isoformat())
         done = state.get(f"push:{item.delivery_id}")
         if done:
             return PushResult(ticket_ref=done["ticket"], comment_ref=done.get("comment"))
@@ -129,7 +134,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     def _description(self, item: PushItem) -> str:
         who = item.contact.name or item.sender.name
         head = f"Channel: {item.conversation.channel} ({item.sender.address}{', ' + who if who else ''})"
-        return f"{head}\nomnihub conversation: {item.conversation.id}\n\n{item.text}"
+        return f"{head}\n{MARKER} {item.conversation.id}\n\n{item.text}"
 
     def _create_ticket(self, item: PushItem) -> tuple[str, str | None]:
         body = {
@@ -247,10 +252,13 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
 
     def _event(self, f: dict) -> RawEvent | None:
         user = f.get("user")
-        if user is None or user == self.ctx.state.get("self_user"):
-            return None  # the customer (mail/public form) or omnihub itself
-        if self._queue_of(int(f["ticket"])) != self.config.queue:
-            return None
+        if user is None:
+            return None  # the customer, through the helpdesk's own mail or public form
+        queue, opener = self._ticket_info(int(f["ticket"]))
+        if queue != self.config.queue or opener is None:
+            return None  # not a ticket omnihub opened: no conversation to answer
+        if user in (opener, self.ctx.state.get("self_user")):
+            return None  # omnihub's own follow-ups (the customer's messages)
         status = self.config.status_map.get(f.get("new_status")) if f.get("new_status") is not None else None
         if not (f.get("comment") or "").strip() and status is None:
             return None
@@ -267,13 +275,22 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
         }
         return RawEvent(external_id=str(f["id"]), hook="poll", payload=json.dumps(data).encode(), meta={"ticket": data["ticket"]})
 
-    def _queue_of(self, ticket: int) -> int | None:
-        if ticket not in self._ticket_queue:
+    def _ticket_info(self, ticket: int) -> tuple[int | None, int | None]:
+        """(queue, omnihub's user id) of a ticket; the user is None unless omnihub opened it.
+
+        The poller learns who omnihub is here, from the tickets it opened (their description
+        carries our header and their opening follow-up our user), not from state written by
+        the push worker, which another process may not have seen yet.
+        """
+        if ticket not in self._tickets:
             try:
-                self._ticket_queue[ticket] = self._request("GET", f"tickets/{ticket}/").get("queue")
+                data = self._request("GET", f"tickets/{ticket}/")
             except PermanentDeliveryError:  # deleted, or in a queue we cannot see
-                return None
-        return self._ticket_queue[ticket]
+                return None, None
+            opened = (data.get("followup_set") or [{}])[0]
+            ours = MARKER in (data.get("description") or "")
+            self._tickets[ticket] = (data.get("queue"), opened.get("user") if ours else None)
+        return self._tickets[ticket]
 
     def parse_agent_reply(self, event: RawEvent) -> list[AgentReply]:
         try:

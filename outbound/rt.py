@@ -108,6 +108,9 @@ class RTBackend(HelpdeskBackend):
     # -- push -----------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
         state = self.ctx.state
+        # connector state is cached per process: a write reloads it, so another worker's
+        # record of this delivery (or of an uncertain attempt) is seen before anything is posted
+        state.set("last_push_at", datetime.now(timezone.utc).isoformat())
         done = state.get(f"push:{item.delivery_id}")
         if done:
             return PushResult(ticket_ref=done["ticket"], comment_ref=done.get("comment"))

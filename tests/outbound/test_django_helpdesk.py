@@ -87,11 +87,13 @@ def test_retried_push_never_duplicates(django_helpdesk_server):
 
 def test_poll_turns_staff_follow_ups_into_agent_replies(django_helpdesk_server):
     srv = django_helpdesk_server
-    b, conv = backend(srv), Conversation()
+    # as in production, the poller and the push worker are separate instances (processes)
+    # that do not share what they learned
+    b, worker, conv = backend(srv), backend(srv), Conversation()
     sink = ListSink()
     b.poll_once(sink)  # first run only sets the cursor
-    ref = b.push(conv.item("where is my money")).ticket_ref
-    b.push(conv.item("hello?", ticket_ref=ref))  # ours: never an agent reply
+    ref = worker.push(conv.item("where is my money")).ticket_ref
+    worker.push(conv.item("hello?", ticket_ref=ref))  # ours: never an agent reply
     with srv.agent() as c:
         for body in (
             {"comment": "We are on it, Jane.", "public": True},

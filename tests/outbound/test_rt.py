@@ -95,11 +95,11 @@ def test_retried_push_never_duplicates(rt_server):
 
 
 def test_poll_turns_agent_work_into_agent_replies(rt_server):
-    b, conv = backend(rt_server), Conversation()
+    b, worker, conv = backend(rt_server), backend(rt_server), Conversation()  # poller, push worker
     sink = ListSink()
     b.poll_once(sink)  # first run only sets the cursor
-    ref = b.push(conv.item("where is my money")).ticket_ref
-    b.push(conv.item("hello?", ticket_ref=ref))  # ours: never an agent reply
+    ref = worker.push(conv.item("where is my money")).ticket_ref
+    worker.push(conv.item("hello?", ticket_ref=ref))  # ours: never an agent reply
     with rt_server.agent() as c:
         assert c.post(f"ticket/{ref}/correspond", json={"Content": "We are on it, Jane.", "ContentType": "text/plain"}).status_code == 201
         assert c.post(f"ticket/{ref}/comment", json={"Content": "check the hot wallet", "ContentType": "text/plain"}).status_code == 201
