@@ -223,6 +223,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     def poll_once(self, sink: PollSink) -> int:
         """Journal staff follow-ups newer than the cursor; returns how many were recorded."""
         state = self.ctx.state
+        state.set("last_poll_at", datetime.now(timezone.utc).isoformat())  # reloads the state (a cursor the push worker set)
         cursor = state.get("cursor")
         if cursor is None:  # first run: start from now, never replay the helpdesk's history
             state.set("cursor", self._end_cursor())

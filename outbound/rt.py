@@ -238,6 +238,7 @@ class RTBackend(HelpdeskBackend):
     def poll_once(self, sink: PollSink) -> int:
         """Journal agent transactions newer than the cursor; returns how many were recorded."""
         state = self.ctx.state
+        state.set("last_poll_at", datetime.now(timezone.utc).isoformat())  # reloads the state (a cursor the push worker set)
         cursor = state.get("cursor")
         if cursor is None:  # first run: start from now, never replay the queue's history
             state.set("cursor", self._last_transaction_id())
