@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
-from hub.errors import AuthError
+from hub.errors import AuthError, PermanentDeliveryError, RetriableDeliveryError
+from hub.types import RawEvent
 from outbound import REGISTRY
 from outbound.rt import RTBackend, RTConfig
 from tests.support.pushitems import Conversation, ListSink, blob, context
@@ -135,3 +137,34 @@ def test_check_with_basic_auth(rt_server):
 def test_config_needs_credentials():
     with pytest.raises(ValueError):
         RTConfig(base_url="http://rt", username="root")
+
+
+@pytest.mark.parametrize(
+    "status,headers,error,needle",
+    [
+        (500, {}, RetriableDeliveryError, "HTTP 500"),
+        (429, {"Retry-After": "7"}, RetriableDeliveryError, "HTTP 429"),
+        (403, {}, AuthError, "HTTP 403"),
+        (400, {}, PermanentDeliveryError, "Queue 'Nope' not found"),
+        (302, {"Location": "/NoAuth/Login.html"}, PermanentDeliveryError, "WebPath"),
+    ],
+)
+def test_http_failures_map_to_the_hub_errors(httpserver, status, headers, error, needle):
+    httpserver.expect_request("/REST/2.0/transactions").respond_with_json({"items": [{"id": "5"}]})
+    httpserver.expect_request("/REST/2.0/ticket", method="POST").respond_with_json(
+        {"message": "Queue 'Nope' not found"}, status=status, headers=headers
+    )
+    b = RTBackend(context("rt", RTConfig(base_url=httpserver.url_for("/"), username="root", token="1-2-3", queue="Nope")))
+    with pytest.raises(error, match=needle) as exc:
+        b.push(Conversation().item("hi"))
+    if status == 429:
+        assert exc.value.retry_after == 7
+    # the transport never sees the token anywhere but the Authorization header
+    assert all(r.headers["Authorization"] == "token 1-2-3" for r, _ in httpserver.log)
+
+
+def test_rich_text_correspondence_becomes_plain_text():
+    b = RTBackend(context("rt", RTConfig(base_url="http://rt.invalid", username="root", token="t")))
+    payload = {"type": "Correspond", "ticket": "9", "content": "<p>Hello&nbsp;Jane,</p><p>done &amp; dusted<br>Bob</p>", "content_type": "text/html"}
+    [reply] = b.parse_agent_reply(RawEvent(external_id="77", hook="poll", payload=json.dumps(payload).encode()))
+    assert reply.text == "Hello\xa0Jane,\ndone & dusted\nBob" and reply.html.startswith("<p>") and not reply.internal

@@ -49,7 +49,7 @@ def test_agent_correspondence_in_rt_reaches_the_customer_channel(make_hub, rt_se
         with h.rt.db.read() as s:
             return s.scalars(select(HelpdeskLink)).first()
 
-    ticket = wait_until(link, timeout=30, message="RT ticket pushed").external_ref
+    ticket = wait_until(link, timeout=60, message="RT ticket pushed").external_ref
     with rt_server.agent() as rt:
         found = rt.get("tickets", params={"query": f"id = {ticket}", "fields": "Subject,Requestor"}).json()["items"]
         assert [u["id"] for u in found[0]["Requestor"]] == ["alice@example.com"]
@@ -58,13 +58,13 @@ def test_agent_correspondence_in_rt_reaches_the_customer_channel(make_hub, rt_se
         assert rt.post(f"ticket/{ticket}/correspond", json={"Content": "Hi Alice, your refund is on its way.", "ContentType": "text/plain"}).status_code == 201
         assert rt.put(f"ticket/{ticket}", json={"Status": "resolved"}).status_code == 200
 
-    wait_until(lambda: received, timeout=30, message="agent reply delivered to the callback")
+    wait_until(lambda: received, timeout=60, message="agent reply delivered to the callback")
 
     def resolved():
         with h.rt.db.read() as s:
             return s.scalars(select(Conversation)).one().status == "resolved"
 
-    wait_until(resolved, timeout=30, message="RT's resolved status mirrored")
+    wait_until(resolved, timeout=60, message="RT's resolved status mirrored")
     assert [(r["text"], r["author"], r["to"]) for r in received] == [("Hi Alice, your refund is on its way.", "Alice Agent", {"id": "alice"})]
 
     def replies():
