@@ -61,6 +61,8 @@ class ChannelAdapter:
     idle_gap: ClassVar[timedelta | None] = None
     #: True when poll() does something for this connector
     polls: ClassVar[bool] = False
+    #: True when send() splits a text longer than max_text_length into several messages
+    splits_long_text: ClassVar[bool] = False
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx
@@ -96,6 +98,12 @@ class ChannelAdapter:
         stop.wait()
 
     # --- outbound --------------------------------------------------------------------
+    def validate_reply(self, text: str, options: dict[str, Any]) -> None:
+        """Refuse a reply that cannot be sent as written (raise PayloadInvalid with the reason)."""
+        limit = self.max_text_length
+        if limit and len(text) > limit and not self.splits_long_text and not options.get("thread"):
+            raise PayloadInvalid(f"{self.title or self.kind} allows {limit} characters per message; this reply has {len(text)}")
+
     def send(self, reply: OutboundReply) -> SendResult:
         raise NotImplementedError(f"{self.kind}: sending is not supported")
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 
 from hub import auth, replay
 from hub.connectors import ConnectorService, adapter_class, all_kinds, is_channel
-from hub.errors import ConfigError, NotFound
+from hub.errors import ConfigError, NotFound, PayloadInvalid
 from hub.models import (
     AttachmentRow,
     AuditLog,
@@ -273,9 +273,12 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
         s.flush()
         from workers import hooks
 
-        for hook in getattr(hooks, "AFTER_UPDATE", []):
-            hook(s, rt(), c, changes)
-        return jsonify(conversation_json(s, c))
+        to_send: list[int] = []
+        for hook in hooks.AFTER_UPDATE:
+            to_send += hook(s, rt(), c, changes) or []
+        body = conversation_json(s, c)
+    rt().queues.schedule("send", to_send)
+    return jsonify(body)
 
 
 @route("/conversations/<int:conv_id>/messages", "GET", summary="The messages of a conversation, oldest first")
@@ -321,9 +324,11 @@ def create_reply(conv_id: int, data: ReplyIn):
     with runtime.db.session() as s:
         c = _conv(s, conv_id)
         conn = s.get(Connector, c.connector_id)
-        limit = getattr(adapter_class(conn.kind), "max_text_length", None)
-        if not data.internal and limit and len(data.text) > limit and not data.options.get("thread") and not data.options.get("split", True):
-            raise ApiError(400, f"text: {conn.kind} allows {limit} characters", field="text")
+        if not data.internal:
+            try:
+                _svc().adapter(conn).validate_reply(data.text, data.options)
+            except PayloadInvalid as exc:
+                raise ApiError(400, f"text: {exc}", field="text") from None
         r = Reply(
             conversation_id=c.id,
             connector_id=c.connector_id,

@@ -7,7 +7,7 @@ import time
 import structlog
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings, load_settings
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         return exc
 
     @app.errorhandler(OperationalError)
-    @app.errorhandler(DBAPIError)
+    @app.errorhandler(InterfaceError)
     def db_down(exc):
         log.error("database.unavailable", error=str(exc.orig) if getattr(exc, "orig", None) else str(exc))
         resp = jsonify({"error": "database unavailable, retry later"})

@@ -49,7 +49,7 @@ class Cli(click.Group):
             _fail(str(exc))
 
 
-@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="omnihub", cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """omnihub: every customer channel into one inbox or your helpdesk.
 
@@ -203,7 +203,7 @@ def connectors_list(as_json: bool) -> None:
     with rt.db.read() as s:
         rows = [svc.describe(r) for r in s.scalars(select(Connector).order_by(Connector.name)) if "~deleted~" not in r.name]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for r in rows:
         h = r["health"]
@@ -222,7 +222,7 @@ def connectors_show(name: str) -> None:
     rt = _runtime()
     svc = ConnectorService(rt)
     with rt.db.read() as s:
-        click.echo(json.dumps(svc.describe(svc.get(s, name)), indent=2))
+        click.echo(json.dumps(svc.describe(svc.get(s, name)), indent=2, ensure_ascii=False))
 
 
 @connectors.command("check")
@@ -456,4 +456,4 @@ def run(host: str | None, port: int | None) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    main(prog_name="omnihub")

@@ -138,10 +138,11 @@ class ConnectorService:
             raise ConfigError("the built-in inbox cannot be removed")
         from sqlalchemy import func
 
-        from hub.models import Conversation, Delivery
+        from hub.models import Conversation, Delivery, InboundEvent
 
         used = s.scalar(select(func.count()).select_from(Conversation).where(Conversation.connector_id == row.id))
         used += s.scalar(select(func.count()).select_from(Delivery).where(Delivery.helpdesk_id == row.id))
+        used += s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.connector_id == row.id))
         if used:
             row.enabled = False
             row.name = f"{row.name}~deleted~{row.id}"

@@ -31,5 +31,10 @@ AfterIngest = Callable[[IngestEvent], None]
 #: Called in order for every stored inbound message of kind message/voicemail/missed_call.
 AFTER_INGEST: list[AfterIngest] = []
 
+#: Called after an agent or the API changes a conversation: fn(session, runtime, conversation,
+#: changes: dict) -> list of reply ids to send (e.g. a satisfaction survey on resolve).
+AfterUpdate = Callable[[Session, Runtime, Conversation, dict], "list[int] | None"]
+AFTER_UPDATE: list[AfterUpdate] = []
+
 #: Periodic functions run by the poller: (name, interval seconds, fn(runtime)).
 PERIODIC: list[tuple[str, float, Callable[[Runtime], None]]] = []

@@ -1,0 +1,105 @@
+"""The omnihub CLI, run as a real process."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from hub.cli import main
+
+COMMANDS = [
+    [], ["run"], ["web"], ["worker"], ["poll"], ["db"], ["db", "upgrade"], ["users", "create"], ["tokens", "create"],
+    ["connectors"], ["connectors", "add"], ["connectors", "list"], ["connectors", "show"], ["connectors", "check"],
+    ["connectors", "remove"], ["connectors", "apply"], ["connectors", "kinds"], ["connectors", "backfill"],
+    ["replay"], ["simulate"], ["stats"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "omnihub")
+def test_every_command_has_help(args):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(main, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage: omnihub" in result.output
+
+
+def test_users_tokens_and_connectors(hub):
+    out = hub.cli("users", "create", "--email", "Root@Example.com", "--role", "admin")
+    assert out.returncode == 0, out.stderr
+    assert "created admin root@example.com" in out.stdout and "password: " in out.stdout
+    tok = hub.cli("tokens", "create", "--email", "root@example.com")
+    assert tok.returncode == 0
+    token = tok.stdout.strip()
+    assert re.fullmatch(r"omh_[A-Za-z0-9_-]{40,}", token), tok.stdout  # only the token on stdout
+    assert hub.api("GET", "/api/v1/connectors", token=token).status_code == 200
+
+    add = hub.cli("connectors", "add", "api", "--name", "site", "--set", "secret=super-secret-1", "--set", "callback_url=http://127.0.0.1:9/cb")
+    assert add.returncode == 0, add.stderr
+    assert "http://hub.test/webhooks/site/messages" in add.stdout
+    lst = hub.cli("connectors", "list")
+    assert "site" in lst.stdout and "inbox" in lst.stdout
+    show = hub.cli("connectors", "show", "site")
+    assert "super-secret-1" not in show.stdout and '"secret": "su••••••-1"' in show.stdout
+    chk = hub.cli("connectors", "check", "site")
+    assert chk.returncode == 1 and "FAILED" in chk.stdout and "callback_url unreachable" in chk.stdout
+    bad = hub.cli("connectors", "add", "api", "--name", "bad")
+    assert bad.returncode == 1 and "error: connector 'bad' (api): secret: Field required" in bad.stderr
+    unknown = hub.cli("connectors", "add", "carrier-pigeon", "--name", "p")
+    assert unknown.returncode == 1 and "unknown connector kind 'carrier-pigeon'" in unknown.stderr
+    rm = hub.cli("connectors", "remove", "site", "--yes")
+    assert rm.returncode == 0 and hub.cli("connectors", "show", "site").returncode == 1
+
+
+def test_connectors_apply_yaml_with_env_secrets(hub, tmp_path):
+    f = tmp_path / "connectors.yaml"
+    f.write_text("connectors:\n  - name: site\n    kind: api\n    config:\n      secret: ${SITE_SECRET}\n")
+    out = hub.cli("connectors", "apply", str(f), env={"SITE_SECRET": "from-env-123"})
+    assert out.returncode == 0 and "created site" in out.stdout, out.stderr
+    again = hub.cli("connectors", "apply", str(f), env={"SITE_SECRET": "from-env-456"})
+    assert "updated site" in again.stdout
+    from hub.connectors import ConnectorService
+
+    svc = ConnectorService(hub.rt)
+    with hub.rt.db.read() as s:
+        assert svc.values(svc.get(s, "site"))["secret"] == "from-env-456"
+
+
+def test_invalid_setting_stops_startup_naming_the_variable(hub):
+    out = hub.cli("db", "upgrade", env={"OMNIHUB_PORT": "eighty"})
+    assert out.returncode == 2
+    assert "OMNIHUB_PORT" in out.stderr and "integer" in out.stderr
+    out = hub.cli("db", "upgrade", env={"OMNIHUB_PUBLIC_URL": "hub.example.com"})
+    assert out.returncode == 2 and "OMNIHUB_PUBLIC_URL" in out.stderr
+
+
+def test_simulate_posts_a_signed_request_to_a_running_hub(hub, tmp_path):
+    """`omnihub simulate` against a real gunicorn web process."""
+    from hub.embedded import free_port
+    from tests.support.hub import wait_until
+
+    port = free_port()
+    hub.add_connector("site", "api", secret="sim-secret")
+    env = {"OMNIHUB_PUBLIC_URL": f"http://127.0.0.1:{port}", "OMNIHUB_PORT": str(port)}
+    hub.start("web", "web", "--workers", "1", env=env)
+    hub.start_worker()
+    import httpx
+
+    wait_until(lambda: _up(f"http://127.0.0.1:{port}/healthz"), timeout=20)
+    out = hub.cli("simulate", "site", "--text", "Where is my withdrawal?", "--from", "carol", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "-> 200" in out.stdout
+    items = wait_until(lambda: hub.api("GET", "/api/v1/conversations").get_json()["items"])
+    assert items[0]["subject"] == "Where is my withdrawal?" and items[0]["customer"]["address"] == "site:carol"
+
+
+def _up(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False

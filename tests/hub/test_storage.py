@@ -1,0 +1,140 @@
+"""Storage on SQLite and PostgreSQL: migrations, journal idempotency, encryption at rest, threading."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from hub import journal, threads
+from hub.connectors import ConnectorService
+from hub.db import Database
+from hub.migrate import upgrade
+from hub.models import Connector, Contact, Conversation, Identity, InboundEvent, Message
+from hub.runtime import Runtime
+from hub.types import RawEvent
+from normalizers.model import NormalizedMessage, Participant
+from tests.support.hub import Hub
+
+TABLES = {
+    "connectors", "contacts", "identities", "conversations", "messages", "attachments", "inbound_events",
+    "deliveries", "replies", "helpdesk_links", "users", "api_tokens", "audit_log",
+}
+
+
+@pytest.fixture
+def rt(tmp_path, db_url, redis_url):
+    h = Hub(tmp_path, redis_url, database_url=db_url)
+    yield h.rt
+    h.close()
+
+
+def test_migrations_create_every_table(rt):
+    names = set(inspect(rt.db.engine).get_table_names())
+    assert TABLES <= names
+    with rt.db.read() as s:
+        assert s.scalar(select(Connector.kind).where(Connector.name == "inbox")) == "inbox"
+    # idempotent
+    upgrade(rt.settings.effective_database_url)
+
+
+def test_journal_record_is_idempotent_per_connector(rt):
+    with rt.db.session() as s:
+        a = ConnectorService(rt).create(s, "a", "api", {"secret": "x"})
+        b = ConnectorService(rt).create(s, "b", "api", {"secret": "y"})
+        ev = RawEvent("evt-1", "messages", b'{"secret-ish": "payload"}')
+        first = journal.record(s, rt.box, a.id, [ev, ev])
+        again = journal.record(s, rt.box, a.id, [ev])
+        other = journal.record(s, rt.box, b.id, [ev])
+    assert len(first) == 1 and again == [] and len(other) == 1
+    with rt.db.read() as s:
+        rows = s.scalars(select(InboundEvent)).all()
+        assert len(rows) == 2
+        # encrypted at rest, and opened back exactly
+        assert all(b"payload" not in r.payload for r in rows)
+        assert journal.open_event(rt.box, rows[0]).payload == b'{"secret-ish": "payload"}'
+
+
+def test_connector_secrets_are_encrypted_and_masked(rt):
+    svc = ConnectorService(rt)
+    with rt.db.session() as s:
+        row = svc.create(s, "web", "api", {"secret": "hunter2-very-secret", "callback_url": "http://x/cb"})
+    with rt.db.engine.connect() as c:
+        dump = " ".join(str(r) for r in c.execute(text("select * from connectors")))
+    assert "hunter2-very-secret" not in dump and "http://x/cb" in dump
+    with rt.db.read() as s:
+        desc = svc.describe(svc.get(s, "web"))
+    assert desc["config"]["secret"] != "hunter2-very-secret" and "••" in desc["config"]["secret"]
+    assert desc["webhooks"]["messages"].endswith("/webhooks/web/messages")
+    # secrets are write-only: an update without the secret keeps it
+    with rt.db.session() as s:
+        svc.update(s, "web", {"callback_url": "http://y/cb"})
+    with rt.db.read() as s:
+        assert svc.values(svc.get(s, "web"))["secret"] == "hunter2-very-secret"
+
+
+def _msg(ext, thread="t1", sender="alice", channel="api", **kw):
+    return NormalizedMessage(
+        channel=channel, connector="web", external_id=ext, thread_key=thread,
+        sender=Participant(channel, sender, sender.title(), **kw.pop("p", {})),
+        sent_at=kw.pop("sent_at", datetime.now(timezone.utc)), text=kw.pop("text", "hi"), **kw,
+    )
+
+
+def test_threads_resolve_reuses_reopens_and_splits(rt):
+    with rt.db.session() as s:
+        conn = ConnectorService(rt).create(s, "web", "api", {"secret": "x"})
+        r1 = threads.resolve(s, conn, _msg("1"))
+        r2 = threads.resolve(s, conn, _msg("2"))
+        assert r1.created and not r2.created and r1.conversation.id == r2.conversation.id
+        r1.conversation.status = "resolved"
+        r3 = threads.resolve(s, conn, _msg("3"))
+        assert r3.conversation.id == r1.conversation.id and r3.reopened and r3.conversation.status == "open"
+        r3.conversation.status = "resolved"
+        r4 = threads.resolve(s, conn, _msg("4"), reopen_resolved=False)
+        assert r4.created and r4.conversation.id != r1.conversation.id
+        # idle gap: a long silence starts a new conversation
+        r4.conversation.last_message_at = datetime.now(timezone.utc) - timedelta(days=3)
+        r5 = threads.resolve(s, conn, _msg("5"), idle_gap_seconds=86400)
+        assert r5.created
+        # auto-generated mail never opens a conversation
+        assert threads.resolve(s, conn, _msg("6", thread="other", auto_generated=True)) is None
+
+
+def test_threads_resolve_by_references_before_thread_key(rt):
+    with rt.db.session() as s:
+        conn = ConnectorService(rt).create(s, "mail", "api", {"secret": "x"})
+        r1 = threads.resolve(s, conn, _msg("<a@x>", thread="subject-a"))
+        s.add(Message(conversation_id=r1.conversation.id, connector_id=conn.id, external_id="<a@x>", sent_at=datetime.now(timezone.utc)))
+        s.flush()
+        # a reply whose client rewrote the subject (different thread key) still joins by In-Reply-To
+        r2 = threads.resolve(s, conn, _msg("<b@x>", thread="RE: other", in_reply_to="<a@x>"))
+        assert r2.conversation.id == r1.conversation.id
+        # a conversation token (plus-address / [#token]) joins too
+        r3 = threads.resolve(s, conn, _msg("<c@x>", thread="new", extra={"conversation_token": r1.conversation.token}))
+        assert r3.conversation.id == r1.conversation.id
+
+
+def test_identities_merge_on_a_verified_email(rt):
+    with rt.db.session() as s:
+        mail = threads.resolve_identity(s, Participant("email", "ana@example.com", "Ana"))
+        slack = threads.resolve_identity(s, Participant("slack", "U123", "ana", verified_email="Ana@Example.com"))
+        unverified = threads.resolve_identity(s, Participant("api", "web:ana", "Ana", extra={"email": "ana@example.com"}))
+        assert slack.contact_id == mail.contact_id
+        assert unverified.contact_id != mail.contact_id  # an unverified claim does not merge
+        assert s.scalar(select(Contact.email).where(Contact.id == mail.contact_id)) == "ana@example.com"
+
+
+def test_message_is_unique_per_connector_and_external_id(rt):
+    from sqlalchemy.exc import IntegrityError
+
+    with rt.db.session() as s:
+        conn = ConnectorService(rt).create(s, "web", "api", {"secret": "x"})
+        r = threads.resolve(s, conn, _msg("1"))
+        s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(timezone.utc)))
+        s.flush()
+    with pytest.raises(IntegrityError):
+        with rt.db.session() as s:
+            s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(timezone.utc)))
+            s.flush()
