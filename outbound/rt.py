@@ -32,6 +32,8 @@ STATUS_MAP = {"resolved": "resolved", "rejected": "closed", "deleted": "closed",
 #: RT's own bookkeeping user (automatic new -> open, scrips): never an agent
 SYSTEM_USERS = {"RT_System"}
 PAGE = 100
+#: clock difference tolerated between omnihub and RT when matching an uncertain attempt
+CLOCK_SLACK = timedelta(seconds=5)
 
 
 class RTConfig(AdapterConfig):
@@ -58,8 +60,15 @@ def _tsql(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _rt_time(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+def _since(created: str | None, since: datetime) -> bool:
+    """Whether an RT ``Created`` stamp (UTC, "2026-11-22T17:46:00Z") is at/after an attempt.
+
+    Compared here rather than in TicketSQL, which reads dates in the RT user's time zone.
+    """
+    if not created:
+        return False
+    when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    return when >= since - CLOCK_SLACK
 
 
 class RTBackend(HelpdeskBackend):
@@ -174,13 +183,15 @@ class RTBackend(HelpdeskBackend):
         return str(created["id"])
 
     def _find_ticket(self, item: PushItem, content: str, since: datetime) -> str | None:
-        """After an uncertain attempt: our ticket in the queue, same subject, created since."""
+        """After an uncertain attempt: our ticket in the queue, same subject and text, created since."""
         query = (
             f"Queue = {_tsql(self.config.queue)} AND Subject = {_tsql(self._subject(item))} "
-            f"AND Created >= {_tsql(_rt_time(since - timedelta(seconds=5)))} AND Creator = {_tsql(self.config.username)}"
+            f"AND Creator = {_tsql(self.config.username)}"
         )
-        found = self._search("tickets", query, fields="Subject,Created", order="DESC")
+        found = self._search("tickets", query, fields="Subject,Created", order="DESC", per_page=10)
         for ticket in found.get("items", []):
+            if not _since(ticket.get("Created"), since):
+                continue
             txns = self._search("transactions", f"ObjectType = 'RT::Ticket' AND ObjectId = {int(ticket['id'])} AND Type = 'Create'", fields="Type")
             for txn in txns.get("items", []):
                 if self._content(txn["id"])[0].strip() == content.strip():
@@ -193,10 +204,10 @@ class RTBackend(HelpdeskBackend):
             f"ObjectType = 'RT::Ticket' AND ObjectId = {int(ticket)} AND Type = 'Correspond' "
             f"AND Creator = {_tsql(self.config.username)}"
         )
-        if since is not None:
-            query += f" AND Created >= {_tsql(_rt_time(since - timedelta(seconds=5)))}"
         found = self._search("transactions", query, fields="Type,Created", order="DESC", per_page=10)
         for txn in found.get("items", []):
+            if since is not None and not _since(txn.get("Created"), since):
+                continue
             if self._content(txn["id"])[0].strip() == content.strip():
                 return str(txn["id"])
         return None

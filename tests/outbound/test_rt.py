@@ -63,14 +63,16 @@ def test_first_message_creates_ticket_later_ones_correspond(rt_server):
 
 def test_contact_without_email_gets_channel_and_address_in_ticket(rt_server):
     b, conv = backend(rt_server, requestor_fallback="sms-customers@omnihub.test"), Conversation(email=None, channel="twilio")
-    ref = b.push(conv.item("help")).ticket_ref
+    ref = b.push(conv.item("help", attachments=[blob("photo.png", b"\x89PNG\r\n", "image/png")])).ticket_ref
     [ticket] = tickets_with_subject(rt_server, conv.subject)
     assert [u["id"] for u in ticket["Requestor"]] == ["sms-customers@omnihub.test"]
     with rt_server.agent() as c:
         q = f"ObjectType = 'RT::Ticket' AND ObjectId = {ref} AND Type = 'Create'"
         [create] = c.get("transactions", params={"query": q}).json()["items"]
-        atts = c.get(f"transaction/{create['id']}/attachments", params={"fields": "Content"}).json()["items"]
-    body = atts[0]["Content"]
+        atts = c.get(f"transaction/{create['id']}/attachments", params={"fields": "Content,ContentType,Filename"}).json()["items"]
+        [png] = [a for a in atts if a["Filename"] == "photo.png"]
+        assert base64.b64decode(c.get(png["_url"]).json()["Content"]) == b"\x89PNG\r\n"
+    [body] = [a["Content"] for a in atts if a["ContentType"] == "text/plain" and not a["Filename"]]
     assert "Channel: twilio (+15551234567, Jane Doe)" in body and body.rstrip().endswith("help")
 
 
