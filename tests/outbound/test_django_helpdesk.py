@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hub.errors import AuthError
+from hub.errors import AuthError, RetriableDeliveryError
 from outbound import REGISTRY
 from outbound.django_helpdesk import DjangoHelpdeskBackend, DjangoHelpdeskConfig
 from tests.support.django_helpdesk import django_helpdesk_server  # noqa: F401  (session fixture)
-from tests.support.pushitems import Conversation, ListSink, blob, context
+from tests.support.pushitems import Conversation, ListSink, blob, context, lossy_proxy
 
 
 def backend(srv, **overrides) -> DjangoHelpdeskBackend:
@@ -143,3 +143,19 @@ def test_mail_goes_to_the_smtp_sink(django_helpdesk_server):
     before = len(django_helpdesk_server.mail)
     backend(django_helpdesk_server).push(Conversation(email="mailcheck@example.com").item("hello"))
     assert any("mailcheck@example.com" in e.rcpt_tos for e in django_helpdesk_server.mail[before:])
+
+
+def test_answers_lost_after_the_helpdesk_acted_never_duplicate(django_helpdesk_server, httpserver):
+    srv = django_helpdesk_server
+    proxy = lossy_proxy(httpserver, srv.base_url, {"POST /api/tickets/": 1, "POST /api/followups/": 1})
+    b, conv = backend(srv, base_url=proxy), Conversation()
+    item = conv.item("first")
+    with pytest.raises(RetriableDeliveryError, match="HTTP 502"):
+        b.push(item)
+    ref = b.push(item).ticket_ref
+    assert [str(t["id"]) for t in tickets_titled(srv, conv.subject)] == [ref]
+    reply = conv.item("second", ticket_ref=ref)
+    with pytest.raises(RetriableDeliveryError, match="HTTP 502"):
+        b.push(reply)
+    again = b.push(reply)
+    assert [(str(f["id"]), f["comment"]) for f in followups(srv, ref)[1:]] == [(again.comment_ref, "second")]

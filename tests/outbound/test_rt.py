@@ -11,7 +11,7 @@ from hub.errors import AuthError, PermanentDeliveryError, RetriableDeliveryError
 from hub.types import RawEvent
 from outbound import REGISTRY
 from outbound.rt import RTBackend, RTConfig
-from tests.support.pushitems import Conversation, ListSink, blob, context
+from tests.support.pushitems import Conversation, ListSink, blob, context, lossy_proxy
 from tests.support.rt import rt_server  # noqa: F401  (session fixture)
 
 
@@ -170,3 +170,19 @@ def test_rich_text_correspondence_becomes_plain_text():
     payload = {"type": "Correspond", "ticket": "9", "content": "<p>Hello&nbsp;Jane,</p><p>done &amp; dusted<br>Bob</p>", "content_type": "text/html"}
     [reply] = b.parse_agent_reply(RawEvent(external_id="77", hook="poll", payload=json.dumps(payload).encode()))
     assert reply.text == "Hello\xa0Jane,\ndone & dusted\nBob" and reply.html.startswith("<p>") and not reply.internal
+
+
+def test_answers_lost_after_rt_acted_never_duplicate(rt_server, httpserver):
+    # RT creates the ticket / adds the correspondence, but omnihub sees a 502: the retry finds them
+    proxy = lossy_proxy(httpserver, rt_server.base_url, {"POST /REST/2.0/ticket": 1, "POST /correspond": 1})
+    b, conv = backend(rt_server, base_url=proxy), Conversation()
+    item = conv.item("first")
+    with pytest.raises(RetriableDeliveryError, match="HTTP 502"):
+        b.push(item)
+    ref = b.push(item).ticket_ref
+    assert [t["id"] for t in tickets_with_subject(rt_server, conv.subject)] == [ref]
+    reply = conv.item("second", ticket_ref=ref)
+    with pytest.raises(RetriableDeliveryError, match="HTTP 502"):
+        b.push(reply)
+    again = b.push(reply)
+    assert [(txn, text) for txn, text in correspondence(rt_server, ref)] == [(again.comment_ref, "second")]

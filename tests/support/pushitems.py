@@ -67,3 +67,31 @@ class Conversation:
             ticket_ref=ticket_ref,
             is_first=self.count == 1,
         )
+
+
+def lossy_proxy(httpserver, upstream: str, lose: dict[str, int]) -> str:
+    """Route requests through ``httpserver`` to a real ``upstream`` server.
+
+    ``lose`` maps "METHOD path-suffix" to a count: that many matching requests still reach
+    the upstream (which acts on them) but their answer is replaced with a 502, the way a
+    proxy timeout or a crash after the call looks to a client. Returns the proxy's base URL.
+    """
+    import re
+
+    import httpx
+    from werkzeug import Response
+
+    remaining = dict(lose)
+
+    def forward(request):
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type", "accept")}
+        resp = httpx.request(request.method, upstream.rstrip("/") + request.full_path.rstrip("?"), content=request.get_data(), headers=headers, timeout=60)
+        for key, left in remaining.items():
+            method, suffix = key.split(" ", 1)
+            if left and request.method == method and request.path.endswith(suffix):
+                remaining[key] = left - 1
+                return Response("upstream answer lost", status=502)
+        return Response(resp.content, status=resp.status_code, content_type=resp.headers.get("content-type", "application/json"))
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(forward)
+    return httpserver.url_for("/").rstrip("/")
