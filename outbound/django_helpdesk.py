@@ -116,7 +116,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
             if item.attachments:  # the ticket takes one file: the message's files follow in a follow-up
                 comment = self._follow_up(ticket, item, "Attachments: " + ", ".join(a.filename for a in item.attachments), attempt)
         else:
-            comment = self._follow_up(ticket, item, item.text, attempt)
+            comment = self._follow_up(ticket, item, item.text or f"({item.kind} without text)", attempt)
         state.set(f"push:{item.delivery_id}", {"ticket": ticket, "comment": comment})
         return PushResult(ticket_ref=ticket, comment_ref=comment)
 
@@ -223,8 +223,10 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     def poll_once(self, sink: PollSink) -> int:
         """Journal staff follow-ups newer than the cursor; returns how many were recorded."""
         state = self.ctx.state
-        state.set("last_poll_at", datetime.now(timezone.utc).isoformat())  # reloads the state (a cursor the push worker set)
         cursor = state.get("cursor")
+        if cursor is None:  # a write reloads the process's cached state: the push worker may have set it
+            state.set("last_poll_at", datetime.now(timezone.utc).isoformat())
+            cursor = state.get("cursor")
         if cursor is None:  # first run: start from now, never replay the helpdesk's history
             state.set("cursor", self._end_cursor())
             return 0
@@ -245,11 +247,12 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
                 recorded += len(events)
             if results:
                 last_id = max(int(f["id"]) for f in results)
+            if {"last_id": last_id, "page": page} != cursor:
+                cursor = {"last_id": last_id, "page": page}
+                state.set("cursor", cursor)  # only when it moved: every state write is a database write
             if not data.get("next"):
-                state.set("cursor", {"last_id": last_id, "page": page})
                 return recorded
             page += 1
-            state.set("cursor", {"last_id": last_id, "page": page - 1})
 
     def _event(self, f: dict) -> RawEvent | None:
         user = f.get("user")

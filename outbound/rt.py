@@ -137,7 +137,8 @@ class RTBackend(HelpdeskBackend):
                 ticket = self._create_ticket(item, content)
             state.set(f"ticket:{item.conversation.id}", ticket)
         else:
-            content = item.text
+            # REST2 refuses a correspondence without content unless it carries attachments
+            content = item.text or ("" if item.attachments else f"({item.kind} without text)")
             if attempt:
                 comment = self._find_correspondence(ticket, content, datetime.fromisoformat(attempt))
             if comment is None:
@@ -249,8 +250,10 @@ class RTBackend(HelpdeskBackend):
     def poll_once(self, sink: PollSink) -> int:
         """Journal agent transactions newer than the cursor; returns how many were recorded."""
         state = self.ctx.state
-        state.set("last_poll_at", datetime.now(timezone.utc).isoformat())  # reloads the state (a cursor the push worker set)
         cursor = state.get("cursor")
+        if cursor is None:  # a write reloads the process's cached state: the push worker may have set it
+            state.set("last_poll_at", datetime.now(timezone.utc).isoformat())
+            cursor = state.get("cursor")
         if cursor is None:  # first run: start from now, never replay the queue's history
             state.set("cursor", self._last_transaction_id())
             return 0
