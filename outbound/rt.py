@@ -19,11 +19,12 @@ import re
 from datetime import datetime, timedelta, timezone
 from html import unescape
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr, model_validator
 
-from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
+from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, StopEvent
 from outbound.base import HelpdeskBackend
 
@@ -79,7 +80,7 @@ class RTBackend(HelpdeskBackend):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self._users: dict[str, str] = {}
+        self._users: dict[str, tuple[str, bool]] = {}
 
     # -- HTTP ---------------------------------------------------------------------------
     def _request(self, method: str, path: str, *, json_body: Any = None, params: Any = None) -> Any:
@@ -279,13 +280,16 @@ class RTBackend(HelpdeskBackend):
         creator = (txn.get("Creator") or {}).get("id", "")
         if creator == self.config.username or creator in SYSTEM_USERS:
             return None
+        real_name, privileged = self._user(creator)
+        if not privileged:
+            return None  # a requestor writing to RT directly (e.g. answering RT's mail): not an agent
         kind = txn.get("Type")
         data: dict[str, Any] = {
             "transaction": str(txn["id"]),
             "type": kind,
             "ticket": str(txn.get("ObjectId")),
             "creator": creator,
-            "author_name": self._real_name(creator),
+            "author_name": real_name,
             "created": txn.get("Created"),
         }
         if kind == "Status":
@@ -295,16 +299,19 @@ class RTBackend(HelpdeskBackend):
             data.update(old_status=txn.get("OldValue"), new_status=txn.get("NewValue"), status=status)
         else:
             text, content_type = self._content(txn["id"])
-            data.update(content=text, content_type=content_type)
+            data.update(content=text.rstrip(), content_type=content_type)
         return RawEvent(external_id=str(txn["id"]), hook="poll", payload=json.dumps(data).encode(), meta={"ticket": data["ticket"]})
 
-    def _real_name(self, username: str) -> str:
+    def _user(self, username: str) -> tuple[str, bool]:
+        """(real name, privileged) of an RT user; only privileged users are staff."""
         if username not in self._users:
             try:
-                user = self._request("GET", f"user/{username}") or {}
-            except PermanentDeliveryError:
+                user = self._request("GET", f"user/{quote(username, safe='')}") or {}
+            except AuthError:
+                raise
+            except PermanentDeliveryError:  # not visible to omnihub's user: not one of its agents
                 user = {}
-            self._users[username] = user.get("RealName") or username
+            self._users[username] = (user.get("RealName") or username, str(user.get("Privileged", "0")) == "1")
         return self._users[username]
 
     def parse_agent_reply(self, event: RawEvent) -> list[AgentReply]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 
 import pytest
 
@@ -98,6 +99,14 @@ def test_poll_turns_agent_work_into_agent_replies(rt_server):
     b.poll_once(sink)  # first run only sets the cursor
     ref = worker.push(conv.item("where is my money")).ticket_ref
     worker.push(conv.item("hello?", ticket_ref=ref))  # ours: never an agent reply
+    # the customer answers RT's own mail: a Correspond by the (unprivileged) requestor, not an agent
+    mail = f"From: Jane Doe <jane@example.com>\nTo: rt@omnihub.test\nSubject: [omnihub-test #{ref}] Re: {conv.subject}\n\nthanks, waiting\n"
+    gate = subprocess.run(
+        ["rt-mailgate", "--url", rt_server.base_url, "--queue", rt_server.queue, "--action", "correspond"],
+        input=mail, text=True, capture_output=True, timeout=60,
+    )
+    assert gate.returncode == 0 and "not ok" not in gate.stdout + gate.stderr, gate.stdout + gate.stderr
+    assert [t.strip() for _, t in correspondence(rt_server, ref, creator="jane@example.com")] == ["thanks, waiting"]
     with rt_server.agent() as c:
         assert c.post(f"ticket/{ref}/correspond", json={"Content": "We are on it, Jane.", "ContentType": "text/plain"}).status_code == 201
         assert c.post(f"ticket/{ref}/comment", json={"Content": "check the hot wallet", "ContentType": "text/plain"}).status_code == 201

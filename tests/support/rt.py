@@ -37,6 +37,12 @@ my ($ok, $msg) = $agent->Create(Name => 'agent', RealName => 'Alice Agent',
 die "agent: $msg" unless $ok;
 ($ok, $msg) = $agent->PrincipalObj->GrantRight(Right => 'SuperUser', Object => RT->System);
 die "grant: $msg" unless $ok;
+# customers write by email (rt-mailgate), as in the usual RT set-up
+my $everyone = RT::Group->new(RT->SystemUser); $everyone->LoadSystemInternalGroup('Everyone');
+for my $right ('CreateTicket', 'ReplyToTicket') {
+    ($ok, $msg) = $everyone->PrincipalObj->GrantRight(Right => $right, Object => RT->System);
+    die "grant $right: $msg" unless $ok;
+}
 my $root = RT::User->new(RT->SystemUser); $root->Load('root');
 ($ok, $msg) = $root->SetPassword('omnihub-root-1');
 die "root password: $msg" unless $ok;
@@ -97,6 +103,7 @@ def start_rt(workdir: Path) -> tuple[RTServer, subprocess.Popen]:
     (conf / "99-omnihub-test.pm").write_text(
         "\n".join(
             [
+                "Set($rtname, 'omnihub-test');",
                 "Set($WebPath, '');",
                 "Set($WebDomain, '127.0.0.1');",
                 f"Set($WebPort, {port});",
