@@ -150,8 +150,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     def _learn_self(self, ticket: dict) -> tuple[str, str | None]:
         """(ticket id, opening follow-up id); remembers which user omnihub is."""
         opened = (ticket.get("followup_set") or [{}])[0]
-        if opened.get("user") is not None:
-            self.ctx.state.set("self_user", opened["user"])
+        self._remember_self(opened.get("user"))
         return str(ticket["id"]), str(opened["id"]) if opened.get("id") is not None else None
 
     def _find_ticket(self, item: PushItem, since: datetime) -> tuple[str, str | None] | None:
@@ -183,16 +182,19 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
             created = self._request("POST", "followups/", data={k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in fields.items()}, files=files)
         else:
             created = self._request("POST", "followups/", json_body=fields)
-        if created.get("user") is not None:
-            self.ctx.state.set("self_user", created["user"])
+        self._remember_self(created.get("user"))
         return str(created["id"])
+
+    def _remember_self(self, user: int | None) -> None:
+        if user is not None and self.ctx.state.get("self_user") != user:
+            self.ctx.state.set("self_user", user)
 
     def _find_follow_up(self, ticket: str, text: str, since: datetime) -> str | None:
         me = self.ctx.state.get("self_user")
         data = self._request("GET", f"tickets/{int(ticket)}/")
         for f in reversed(data.get("followup_set") or []):
             when = _when(f.get("date"))
-            if f.get("user") == me and (f.get("comment") or "").strip() == text.strip() and when and when >= since - SLACK:
+            if (me is None or f.get("user") == me) and (f.get("comment") or "").strip() == text.strip() and when and when >= since - SLACK:
                 return str(f["id"])
         return None
 

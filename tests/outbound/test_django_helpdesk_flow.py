@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from sqlalchemy import select
 from werkzeug import Response
 
@@ -19,6 +20,7 @@ from tests.support.django_helpdesk import django_helpdesk_server  # noqa: F401  
 from tests.support.hub import wait_until
 
 SECRET = "s3cret-api-key"
+pytestmark = pytest.mark.slow
 
 
 def post(h, id: str, text: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from sqlalchemy import select
 from werkzeug import Response
 
@@ -18,6 +19,7 @@ from tests.support.hub import wait_until
 from tests.support.rt import rt_server  # noqa: F401  (session fixture)
 
 SECRET = "s3cret-api-key"
+pytestmark = pytest.mark.slow
 
 
 def test_agent_correspondence_in_rt_reaches_the_customer_channel(make_hub, rt_server, httpserver):
