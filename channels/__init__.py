@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from channels.api import ApiChannel
 from channels.base import ChannelAdapter
+from channels.twilio import TwilioChannel
+from channels.x import XChannel
 
 REGISTRY: dict[str, type[ChannelAdapter]] = {
     ApiChannel.kind: ApiChannel,
+    TwilioChannel.kind: TwilioChannel,
+    XChannel.kind: XChannel,
 }

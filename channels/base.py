@@ -98,7 +98,7 @@ class ChannelAdapter:
         stop.wait()
 
     # --- outbound --------------------------------------------------------------------
-    def validate_reply(self, text: str, options: dict[str, Any]) -> None:
+    def validate_reply(self, text: str, options: dict[str, Any], thread_key: str | None = None) -> None:
         """Refuse a reply that cannot be sent as written (raise PayloadInvalid with the reason)."""
         limit = self.max_text_length
         if limit and len(text) > limit and not self.splits_long_text and not options.get("thread"):

@@ -326,7 +326,7 @@ def create_reply(conv_id: int, data: ReplyIn):
         conn = s.get(Connector, c.connector_id)
         if not data.internal:
             try:
-                _svc().adapter(conn).validate_reply(data.text, data.options)
+                _svc().adapter(conn).validate_reply(data.text, data.options, thread_key=c.thread_key)
             except PayloadInvalid as exc:
                 raise ApiError(400, f"text: {exc}", field="text") from None
         r = Reply(

@@ -60,18 +60,28 @@ def split_values(kind: str, values: dict[str, Any]) -> tuple[dict[str, Any], dic
 
 
 class StateStore:
-    """connectors.state as a key/value store (poll cursors, caches)."""
+    """connectors.state as a key/value store (poll cursors, caches), shared by every process.
+
+    ``get`` reads the current row (another process may have written since); ``set(key, None)``
+    removes the key.
+    """
 
     _locks: dict[int, threading.Lock] = {}
 
     def __init__(self, rt: Runtime, connector_id: int, initial: dict[str, Any] | None = None) -> None:
         self.rt = rt
         self.connector_id = connector_id
-        self._cache = dict(initial or {})
         self._lock = self._locks.setdefault(connector_id, threading.Lock())
 
+    def _row_state(self) -> dict[str, Any]:
+        with self.rt.db.read() as s:
+            return dict(s.scalar(select(Connector.state).where(Connector.id == self.connector_id)) or {})
+
     def get(self, key: str, default: Any = None) -> Any:
-        return self._cache.get(key, default)
+        return self._row_state().get(key, default)
+
+    def delete(self, key: str) -> None:
+        self.set(key, None)
 
     def set(self, key: str, value: Any) -> None:
         with self._lock, self.rt.db.session() as s:
@@ -79,9 +89,11 @@ class StateStore:
             if row is None:
                 raise NotFound(f"connector {self.connector_id} no longer exists")
             state = dict(row.state or {})
-            state[key] = value
+            if value is None:
+                state.pop(key, None)
+            else:
+                state[key] = value
             row.state = state
-            self._cache = state
 
 
 class ConnectorService:

@@ -93,10 +93,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
 
     # -- push -----------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
-        state = self.ctx.state
-        # connector state is cached per process: a write reloads it, so another worker's
-        # record of this delivery (or of an uncertain attempt) is seen before anything is posted
-        state.set("last_push_at", datetime.now(timezone.utc).isoformat())
+        state = self.ctx.state  # shared by every process: another worker's record is seen here
         done = state.get(f"push:{item.delivery_id}")
         if done:
             return PushResult(ticket_ref=done["ticket"], comment_ref=done.get("comment"))
@@ -225,10 +222,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     def poll_once(self, sink: PollSink) -> int:
         """Journal staff follow-ups newer than the cursor; returns how many were recorded."""
         state = self.ctx.state
-        cursor = state.get("cursor")
-        if cursor is None:  # a write reloads the process's cached state: the push worker may have set it
-            state.set("last_poll_at", datetime.now(timezone.utc).isoformat())
-            cursor = state.get("cursor")
+        cursor = state.get("cursor")  # the push worker sets it before the first ticket
         if cursor is None:  # first run: start from now, never replay the helpdesk's history
             state.set("cursor", self._end_cursor())
             return 0

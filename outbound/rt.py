@@ -117,10 +117,7 @@ class RTBackend(HelpdeskBackend):
 
     # -- push -----------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
-        state = self.ctx.state
-        # connector state is cached per process: a write reloads it, so another worker's
-        # record of this delivery (or of an uncertain attempt) is seen before anything is posted
-        state.set("last_push_at", datetime.now(timezone.utc).isoformat())
+        state = self.ctx.state  # shared by every process: another worker's record is seen here
         done = state.get(f"push:{item.delivery_id}")
         if done:
             return PushResult(ticket_ref=done["ticket"], comment_ref=done.get("comment"))
@@ -251,10 +248,7 @@ class RTBackend(HelpdeskBackend):
     def poll_once(self, sink: PollSink) -> int:
         """Journal agent transactions newer than the cursor; returns how many were recorded."""
         state = self.ctx.state
-        cursor = state.get("cursor")
-        if cursor is None:  # a write reloads the process's cached state: the push worker may have set it
-            state.set("last_poll_at", datetime.now(timezone.utc).isoformat())
-            cursor = state.get("cursor")
+        cursor = state.get("cursor")  # the push worker sets it before the first ticket
         if cursor is None:  # first run: start from now, never replay the queue's history
             state.set("cursor", self._last_transaction_id())
             return 0

@@ -41,10 +41,19 @@ REPLY_RANK = {"pending": 0, "sending": 1, "queued": 2, "sent": 3, "delivered": 4
 TERMINAL_FAILURES = ("failed", "undelivered")
 
 
+class RetryLater(Exception):
+    """The event refers to something not stored yet (e.g. an edit before its message)."""
+
+
+#: How many times an edit waits for its target message before it is stored on its own.
+EDIT_WAITS = 3
+
+
 @dataclass
 class Prepared:
     event_id: int
     connector: Connector
+    attempts: int = 0
     adapter: Any = None
     messages: list[NormalizedMessage] = field(default_factory=list)
     agent_replies: list[Any] = field(default_factory=list)
@@ -66,7 +75,7 @@ def service(rt: Runtime) -> ConnectorService:
     return _services.setdefault(id(rt), ConnectorService(rt))
 
 
-def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any]]:
+def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]:
     t = now()
     with rt.db.session() as s:
         rows = s.scalars(
@@ -83,7 +92,7 @@ def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any]]:
             r.locked_until = lease
             if r.connector_id not in conns:
                 conns[r.connector_id] = s.get(Connector, r.connector_id)
-            out.append((r.id, conns[r.connector_id], journal.open_event(rt.box, r)))
+            out.append((r.id, conns[r.connector_id], journal.open_event(rt.box, r), r.attempts))
         return out
 
 
@@ -135,8 +144,8 @@ def prepare(rt: Runtime, ids: list[int]) -> list[Prepared]:
     """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction)."""
     out: list[Prepared] = []
     svc = service(rt)
-    for event_id, connector, raw in _claim(rt, ids):
-        p = Prepared(event_id, connector)
+    for event_id, connector, raw, attempts in _claim(rt, ids):
+        p = Prepared(event_id, connector, attempts=attempts)
         out.append(p)
         try:
             p.adapter = svc.adapter(connector)
@@ -187,6 +196,11 @@ def process(rt: Runtime, ids: list[int]) -> Outcome:
             except IntegrityError as exc:
                 # A concurrent worker stored the same thing first; try again shortly.
                 _fail(rt, row, f"conflict: {exc.orig}", False, 1.0)
+            except RetryLater as exc:
+                row.attempts += 1
+                row.error = str(exc)
+                row.locked_until = None
+                row.next_attempt_at = now() + timedelta(seconds=rt.settings.retry_base_seconds * row.attempts)
             except Exception as exc:
                 log.exception("ingest.store_failed", event_id=row.id)
                 _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
@@ -254,6 +268,8 @@ def store_message(s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, 
                 if msg.attachments:
                     _store_attachments(s, target, msg)
             return "processed", None
+        if p.attempts < EDIT_WAITS:
+            raise RetryLater(f"{msg.kind} for {msg.in_reply_to!r} arrived before that message; waiting for it")
         if msg.kind == "delete":
             return "ignored", f"delete for unknown message {msg.in_reply_to!r}"
         msg = msg.replace(kind="message")

@@ -4,6 +4,20 @@ contract test). Adding an adapter means adding its example here: the test fails 
 EXAMPLES: dict[str, dict] = {
     "api": {"secret": "contract-secret", "callback_url": "http://127.0.0.1:9/cb"},
     "inbox": {},
+    "twilio": {
+        "account_sid": "AC0123456789abcdef0123456789abcdef",
+        "auth_token": "contract-auth-token",
+        "phone_numbers": "+14155550100",
+        "whatsapp_from": "+14155238886",
+        "api_base_url": "http://127.0.0.1:9",
+    },
+    "x": {
+        "consumer_key": "contract-ck",
+        "consumer_secret": "contract-cs",
+        "access_token": "contract-at",
+        "access_token_secret": "contract-ats",
+        "user_id": "4337869213",
+    },
     "rt": {"base_url": "https://rt.example.com", "username": "omnihub", "token": "1-14-contract", "queue": "General"},
     "django_helpdesk": {
         "base_url": "https://support.example.com/helpdesk",
