@@ -102,7 +102,7 @@ def test_poll_turns_agent_work_into_agent_replies(rt_server):
     # the customer answers RT's own mail: a Correspond by the (unprivileged) requestor, not an agent
     mail = f"From: Jane Doe <jane@example.com>\nTo: rt@omnihub.test\nSubject: [omnihub-test #{ref}] Re: {conv.subject}\n\nthanks, waiting\n"
     gate = subprocess.run(
-        ["rt-mailgate", "--url", rt_server.base_url, "--queue", rt_server.queue, "--action", "correspond"],
+        [rt_server.mailgate, "--url", rt_server.base_url, "--queue", rt_server.queue, "--action", "correspond"],
         input=mail, text=True, capture_output=True, timeout=60,
     )
     assert gate.returncode == 0 and "not ok" not in gate.stdout + gate.stderr, gate.stdout + gate.stderr

@@ -70,6 +70,7 @@ class RTServer:
     agent_token: str
     queue: str
     dir: Path
+    mailgate: str = "rt-mailgate"  # rt5-clients: how mail reaches RT (customers answering by email)
 
     def agent(self) -> httpx.Client:
         """An HTTP client acting as the human agent `agent` (REST2)."""
@@ -142,6 +143,7 @@ def start_rt(workdir: Path) -> tuple[RTServer, subprocess.Popen]:
         agent_token=tokens["agent"].strip(),
         queue="General",
         dir=workdir,
+        mailgate=shutil.which("rt-mailgate") or shutil.which("rt-mailgate-5") or "rt-mailgate",
     )
     deadline = time.monotonic() + 60
     while True:
