@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, StopEvent
+from outbound._helpdesk import MB, fit_attachments
 from outbound.base import HelpdeskBackend
 
 PAGE = 100
@@ -48,6 +49,8 @@ class DjangoHelpdeskConfig(AdapterConfig):
     priority: int = 3  # 1 critical .. 5 very low
     #: django-helpdesk status ids -> conversation status mirrored (defaults: its built-in ids)
     status_map: dict[int, str] = {2: "open", 3: "resolved", 4: "closed", 5: "closed"}
+    #: files over this stay in omnihub, said in the message (match the server's upload limit)
+    max_attachment_mb: int = 10
     timeout: float = 15.0
     poll_interval: float = 20.0
 
@@ -97,6 +100,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
         done = state.get(f"push:{item.delivery_id}")
         if done:
             return PushResult(ticket_ref=done["ticket"], comment_ref=done.get("comment"))
+        item = fit_attachments(item, per_file=self.config.max_attachment_mb * MB, total=None, vendor="django-helpdesk")
         if state.get("cursor") is None:
             state.set("cursor", self._end_cursor())
         attempt_key = f"attempt:{item.delivery_id}"

@@ -26,6 +26,7 @@ from pydantic import SecretStr, model_validator
 
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, StopEvent
+from outbound._helpdesk import MB, fit_attachments
 from outbound.base import HelpdeskBackend
 
 #: RT statuses an agent sets -> conversation status omnihub mirrors (others are ignored)
@@ -46,6 +47,8 @@ class RTConfig(AdapterConfig):
     queue: str = "General"
     #: requestor for contacts without an email address (their channel and address go in the ticket)
     requestor_fallback: str | None = None
+    #: files over this stay in omnihub, said in the message (RT's $MaxAttachmentSize, 10 MB by default)
+    max_attachment_mb: int = 10
     timeout: float = 15.0
     poll_interval: float = 20.0
 
@@ -121,6 +124,7 @@ class RTBackend(HelpdeskBackend):
         done = state.get(f"push:{item.delivery_id}")
         if done:
             return PushResult(ticket_ref=done["ticket"], comment_ref=done.get("comment"))
+        item = fit_attachments(item, per_file=self.config.max_attachment_mb * MB, total=None, vendor="Request Tracker")
         if state.get("cursor") is None:
             state.set("cursor", self._last_transaction_id())
         attempt_key = f"attempt:{item.delivery_id}"

@@ -64,10 +64,14 @@ def test_staff_follow_up_reaches_the_customer_channel(make_hub, django_helpdesk_
 
     def settled():
         with h.rt.db.read() as s:
-            replies = {(r.kind, r.state, r.text) for r in s.scalars(select(Reply))}
+            replies = {(r.kind, r.state, r.text) for r in s.scalars(select(Reply).where(Reply.source == "helpdesk:djh"))}
             status = s.scalars(select(Conversation)).one().status
         return replies, status
 
     expected = ({("note", "note", "is the card frozen?"), ("reply", "sent", "Unblocked, Bob.")}, "resolved")
     wait_until(lambda: settled() == expected, timeout=60, message=f"replies and status {expected}")
-    assert [r["text"] for r in received] == ["Unblocked, Bob."]
+    # the agent's answer once; never the note, never omnihub's own follow-ups echoed back
+    # (resolving may add the hub's satisfaction survey, which is not the helpdesk's doing)
+    texts = [r["text"] for r in received]
+    assert texts.count("Unblocked, Bob.") == 1
+    assert not {"is the card frozen?", "Still blocked, please hurry", f"Card {tag} blocked"} & set(texts)

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from hub.errors import AuthError, PermanentDeliveryError, RetriableDeliveryError
-from hub.types import RawEvent
+from hub.types import BlobRef, RawEvent
 from outbound import REGISTRY
 from outbound.rt import RTBackend, RTConfig
 from tests.support.pushitems import Conversation, ListSink, blob, context, lossy_proxy
@@ -189,3 +189,16 @@ def test_answers_lost_after_rt_acted_never_duplicate(rt_server, httpserver):
         b.push(reply)
     again = b.push(reply)
     assert [(txn, text) for txn, text in correspondence(rt_server, ref)] == [(again.comment_ref, "second")]
+
+
+def test_over_limit_file_stays_in_omnihub_and_is_said(rt_server):
+    b, conv = backend(rt_server, max_attachment_mb=1), Conversation()
+    huge = BlobRef("dump.zip", "application/zip", 2 * 1024 * 1024, "0" * 64, loader=lambda: b"PK stand-in")
+    ref = b.push(conv.item("see files", attachments=[huge, blob("receipt.png", b"PNG")])).ticket_ref
+    with rt_server.agent() as c:
+        q = f"ObjectType = 'RT::Ticket' AND ObjectId = {ref} AND Type = 'Create'"
+        [create] = c.get("transactions", params={"query": q}).json()["items"]
+        atts = c.get(f"transaction/{create['id']}/attachments", params={"fields": "Content,ContentType,Filename"}).json()["items"]
+    assert sorted(a["Filename"] for a in atts if a["Filename"]) == ["receipt.png"]
+    [body] = [a["Content"] for a in atts if a["ContentType"] == "text/plain" and not a["Filename"]]
+    assert "[attachment dump.zip (2.0 MB) kept in omnihub: over Request Tracker's 1 MB file limit]" in body
