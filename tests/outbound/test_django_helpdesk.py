@@ -46,12 +46,18 @@ def test_first_message_creates_ticket_later_ones_follow_up(django_helpdesk_serve
     assert ticket["description"].endswith("I cannot withdraw my funds")
     assert "Channel: api (jane@example.com, Jane Doe)" in ticket["description"]
 
-    second = b.push(conv.item("Any news? proof attached", ticket_ref=first.ticket_ref, attachments=[blob("tx.txt", b"0xabc123")]))
+    second = b.push(
+        conv.item(
+            "Any news? proof attached", ticket_ref=first.ticket_ref, attachments=[blob("tx.txt", b"0xabc123")],
+            html="<p>Any news? my seed is abandon ability able about</p>",
+        )
+    )
     assert second.ticket_ref == first.ticket_ref
     last = followups(srv, first.ticket_ref)[-1]
     assert str(last["id"]) == second.comment_ref
     assert (last["comment"], last["public"]) == ("Any news? proof attached", True)
     assert [a["filename"] for a in last["followupattachment_set"]] == ["tx.txt"]
+    assert not any("abandon ability" in f["comment"] for f in followups(srv, first.ticket_ref))  # redacted text only
 
 
 def test_contact_without_email_uses_the_fallback_submitter(django_helpdesk_server):

@@ -52,12 +52,18 @@ def test_first_message_creates_ticket_later_ones_correspond(rt_server):
     assert ticket["Queue"]["id"] == "1" and ticket["Status"] == "new"
     assert [u["id"] for u in ticket["Requestor"]] == ["jane@example.com"]
 
-    second = b.push(conv.item("Any news? tx attached", ticket_ref=first.ticket_ref, attachments=[blob("tx.txt", b"0xabc123")]))
+    second = b.push(
+        conv.item(
+            "Any news? tx attached", ticket_ref=first.ticket_ref, attachments=[blob("tx.txt", b"0xabc123")],
+            html="<p>Any news? my seed is abandon ability able about</p>",  # never sent: redacted text only
+        )
+    )
     assert second.ticket_ref == first.ticket_ref
     [(txn, text)] = correspondence(rt_server, first.ticket_ref)
     assert second.comment_ref == txn and text == "Any news? tx attached"
     with rt_server.agent() as c:
         atts = c.get(f"transaction/{txn}/attachments", params={"fields": "Filename,Content"}).json()["items"]
+        assert not any("abandon ability" in (a.get("Content") or "") for a in atts)
         [att] = [a for a in atts if a["Filename"] == "tx.txt"]
         assert base64.b64decode(c.get(att["_url"]).json()["Content"]) == b"0xabc123"
 

@@ -45,7 +45,7 @@ class Conversation:
         self.sender = Participant(channel=channel, address=email or "+15551234567", name="Jane Doe")
         self.count = 0
 
-    def item(self, text: str, *, ticket_ref: str | None = None, attachments=(), delivery_id: int | None = None) -> PushItem:
+    def item(self, text: str, *, ticket_ref: str | None = None, attachments=(), delivery_id: int | None = None, html: str = "") -> PushItem:
         self.count += 1
         message_id = next(_ids)
         return PushItem(
@@ -62,7 +62,7 @@ class Conversation:
             sent_at=datetime.now(timezone.utc),
             subject=self.subject if self.count == 1 else "",
             text=text,
-            html="",
+            html=html,  # the sanitized original, NOT redacted: backends must never send it
             attachments=tuple(attachments),
             ticket_ref=ticket_ref,
             is_first=self.count == 1,
