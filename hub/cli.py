@@ -412,7 +412,7 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
         sys.executable, "-m", "gunicorn", "hub.wsgi:app",
         "--bind", bind,
         "--workers", str(workers or st.web_workers),
-        "--worker-class", "gthread", "--threads", "4",
+        "--worker-class", "gthread", "--threads", str(st.web_threads),
         "--timeout", "60", "--graceful-timeout", "10",
         "--access-logfile", "-" if st.log_level == "DEBUG" else "/dev/null",
         "--forwarded-allow-ips", "127.0.0.1",
