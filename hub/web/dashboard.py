@@ -89,10 +89,10 @@ def language_label(code: str) -> str:
     return f"{name} ({code})" if name else code
 
 
-def bar_chart(chart_id: str, title: str, items: list[tuple[str, str, float, str]], scale_max: float | None = None,
+def bar_chart(chart_id: str, title: str, items: list[tuple[str, str, float, str]],
               target: tuple[float, str] | None = None) -> BarChart:
     """Horizontal bars: label above each bar, value after it. ``items``: (key, label, value, text)."""
-    top = max([scale_max or 0, *(v for _, _, v, _ in items), target[0] if target else 0]) or 1
+    top = max([*(v for _, _, v, _ in items), target[0] if target else 0]) or 1
     bars = []
     for i, (key, label, value, text) in enumerate(items):
         w = round(SPAN * value / top, 2)
@@ -150,7 +150,8 @@ def sla_stack(key: str, title: str, figures: dict[str, Any]) -> Stack:
         x += w
     compliance = figures.get("compliance")
     parts = ", ".join(f"{s['value']} {s['label']}" for s in segs)
-    summary = f"{title}: {parts}; compliance {fmt_share(compliance)} of decided conversations." if total else f"{title}: no SLA targets in this period."
+    decided = f"compliance {fmt_share(compliance)} of decided conversations" if compliance is not None else "none decided yet"
+    summary = f"{title}: {parts}; {decided}." if total else f"{title}: no SLA targets in this period."
     return Stack(key, title, segs, total, compliance, summary)
 
 
