@@ -137,6 +137,9 @@ def test_dashboard_figures_for_the_last_seven_days(dash):
     assert ">12 min<" in text and ">1 d 6 h<" in text  # the median first response; the Catalan case's 30 h resolution
     assert 'class="bar over"' in text  # the 95-minute p90 first response is over the 60-minute target
     assert text.count('role="img"') == 8
+    # the configured targets (the built-in policy): hacked account 15 min / goal 1 h / 3 h, around the clock
+    assert re.search(r"<th scope=\"row\">suspicious access or hacked account</th><td>15 min</td><td>1 h</td><td>3 h</td>"
+                     r"<td>around the clock</td>", text)
     assert re.search(r'aria-current="page">7 days<', text)
 
 
