@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import signal
 import threading
 import time
@@ -35,19 +33,6 @@ class Sink:
             ids = journal.record(s, self.rt.box, self.connector_id, events, sweep_after=self.rt.settings.sweep_after)
         self.rt.queues.schedule("ingest", ids)
         return ids
-
-
-def _config_stamp(row: Connector) -> float:
-    """Changes when the connector's configuration changes, not when its state (cursors) does.
-
-    (``updated_at`` also moves on every ``ctx.state.set``: using it restarted a polling adapter
-    after each cursor write.)
-    """
-    digest = hashlib.sha256()
-    digest.update(row.kind.encode())
-    digest.update(json.dumps(row.config or {}, sort_keys=True, default=str).encode())
-    digest.update(row.secrets or b"")
-    return float(int.from_bytes(digest.digest()[:6], "big"))
 
 
 class Poller:
@@ -89,7 +74,7 @@ class Poller:
                 log.warning("poll.unavailable", connector=row.name, error=str(exc))
                 continue
             if getattr(adapter, "polls", False):
-                wanted[row.name] = _config_stamp(row)
+                wanted[row.name] = row.updated_at.timestamp() if row.updated_at else 0.0
         for name, (stamp, thread, stop) in list(self.threads.items()):
             if wanted.get(name) != stamp or not thread.is_alive():
                 stop.set()

@@ -21,13 +21,13 @@ CSP = (
 
 
 def init_app(app: Flask) -> None:
-    from hub.web import admin, auth_views, inbox, widget
+    from hub.web import admin, auth_views, dashboard, inbox, widget
     from hub.web import models as _models  # noqa: F401  (register the conversation_reads table)
 
     app.config["SESSION_COOKIE_NAME"] = "omnihub_session"
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
     app.before_request(security.before_request)
-    for bp in (auth_views.bp, inbox.bp, admin.bp, widget.bp):
+    for bp in (auth_views.bp, inbox.bp, dashboard.bp, admin.bp, widget.bp):
         app.register_blueprint(bp)
 
     @app.context_processor
