@@ -17,7 +17,7 @@ import hashlib
 import re
 from datetime import datetime, timezone
 from html.parser import HTMLParser
-from typing import Any, Iterable
+from typing import Any
 
 import nh3
 
