@@ -214,7 +214,7 @@ def test_redaction_runs_first_in_the_pipeline():
 
 
 def test_structlog_processor_redacts_nested_values():
-    event = {"event": "inbound", "body": f"seed {PHRASE}", "ctx": {"items": [f"pwd: Hunter2!"]}}
+    event = {"event": "inbound", "body": f"seed {PHRASE}", "ctx": {"items": ["pwd: Hunter2!"]}}
     clean = redact_event_dict(None, "info", event)
     assert "kingdom" not in json.dumps(clean) and "Hunter2" not in json.dumps(clean)
     assert clean["event"] == "inbound"
