@@ -194,7 +194,6 @@ class ConnectorService:
 
     # ---- adapters ----------------------------------------------------------------
     def context(self, row: Connector) -> ConnectorContext:
-        cls = adapter_class(row.kind)
         st = self.rt.settings
         return ConnectorContext(
             name=row.name,

@@ -26,7 +26,7 @@ import httpx
 from pydantic import SecretStr
 
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
-from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, StopEvent
+from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
 from outbound._helpdesk import MB, fit_attachments
 from outbound.base import HelpdeskBackend
 
@@ -213,15 +213,6 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
         page = max(1, math.ceil(count / PAGE))
         results = self._request("GET", "followups/", params={"page_size": PAGE, "page": page}).get("results", []) if count else []
         return {"last_id": max((f["id"] for f in results), default=0), "page": page}
-
-    def poll(self, sink: PollSink, stop: StopEvent) -> None:
-        while not stop.is_set():
-            try:
-                self.poll_once(sink)
-            except RetriableDeliveryError as exc:
-                if self.ctx.log is not None:
-                    self.ctx.log.warning("django_helpdesk.poll_failed", error=str(exc))
-            stop.wait(self.config.poll_interval)
 
     def poll_once(self, sink: PollSink) -> int:
         """Journal staff follow-ups newer than the cursor; returns how many were recorded."""

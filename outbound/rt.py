@@ -25,7 +25,7 @@ import httpx
 from pydantic import SecretStr, model_validator
 
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
-from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, StopEvent
+from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
 from outbound._helpdesk import MB, fit_attachments
 from outbound.base import HelpdeskBackend
 
@@ -240,15 +240,6 @@ class RTBackend(HelpdeskBackend):
         return CheckResult(True, f"RT queue {queue.get('Name', self.config.queue)!r} reachable as {self.config.username}")
 
     # -- agent replies back -----------------------------------------------------------------
-    def poll(self, sink: PollSink, stop: StopEvent) -> None:
-        while not stop.is_set():
-            try:
-                self.poll_once(sink)
-            except RetriableDeliveryError as exc:
-                if self.ctx.log is not None:
-                    self.ctx.log.warning("rt.poll_failed", error=str(exc))
-            stop.wait(self.config.poll_interval)
-
     def poll_once(self, sink: PollSink) -> int:
         """Journal agent transactions newer than the cursor; returns how many were recorded."""
         state = self.ctx.state

@@ -9,10 +9,8 @@ from sqlalchemy import inspect, select, text
 
 from hub import journal, threads
 from hub.connectors import ConnectorService
-from hub.db import Database
 from hub.migrate import upgrade
-from hub.models import Connector, Contact, Conversation, Identity, InboundEvent, Message
-from hub.runtime import Runtime
+from hub.models import Connector, Contact, InboundEvent, Message
 from hub.types import RawEvent
 from normalizers.model import NormalizedMessage, Participant
 from tests.support.hub import Hub
