@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,6 +107,22 @@ def _by_references(s: Session, connector_id: int, msg: NormalizedMessage) -> Con
     return s.get(Conversation, conv_id) if conv_id else None
 
 
+_SUBJECT_NOISE = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|rv|tr|antw|r)\s*(\[\d+\])?\s*:\s*)+", re.I)
+_TOKEN_TAG = re.compile(r"\[#[^\]]*\]")
+
+
+def normalize_subject(subject: str) -> str:
+    """A subject without reply/forward prefixes, conversation tags and spacing differences."""
+    text = _TOKEN_TAG.sub(" ", subject or "")
+    text = _SUBJECT_NOISE.sub("", text)
+    return " ".join(text.lower().split())
+
+
+def same_subject(ours: str, theirs: str) -> bool:
+    a, b = normalize_subject(ours), normalize_subject(theirs)
+    return not a or a == b or a in b or b in a
+
+
 def resolve(
     s: Session,
     connector: Connector,
@@ -127,6 +144,8 @@ def resolve(
     token = msg.extra.get("conversation_token") if isinstance(msg.extra, dict) else None
     if conv is None and token:
         conv = s.scalar(select(Conversation).where(Conversation.token == str(token), Conversation.connector_id == connector.id))
+        if conv is not None and msg.extra.get("conversation_token_source") == "subject" and not same_subject(conv.subject, msg.subject):
+            conv = None  # a token pasted into an unrelated subject is not enough on its own
         strong = conv is not None
     if conv is None:
         conv = s.scalar(
