@@ -97,6 +97,11 @@ class ChannelAdapter:
         """Long-running inbound loop (IMAP IDLE, X polling, Socket Mode); returns when stop is set."""
         stop.wait()
 
+    def thread_policy(self, msg: NormalizedMessage) -> tuple[bool, timedelta | None]:
+        """(reopen_resolved, idle_gap) for this message's conversation; per message so a
+        channel can treat threads and direct messages differently."""
+        return self.reopen_resolved, self.idle_gap
+
     # --- outbound --------------------------------------------------------------------
     def validate_reply(self, text: str, options: dict[str, Any], thread_key: str | None = None) -> None:
         """Refuse a reply that cannot be sent as written (raise PayloadInvalid with the reason)."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from datetime import datetime
+import json
+from datetime import datetime, timezone
 from typing import Annotated, Any, Callable, Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, or_, select
 
 from hub import auth, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel
@@ -184,6 +185,7 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
         "category": {"type": "string"},
         "language": {"type": "string"},
         "security": {"type": "boolean"},
+        "tag": {"type": "string", "description": "has this tag, e.g. sla-breached, sla-at-risk, security-urgent"},
         "q": {"type": "string", "description": "search subject and message text"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
         "before": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT[0-9:.+-]+_\d+$", "description": "cursor from a previous page's `next`"},
@@ -207,6 +209,9 @@ def list_conversations():
             q = q.where(Conversation.language == a["language"])
         if a.get("security") in ("1", "true"):
             q = q.where(Conversation.security_flag.is_(True))
+        if a.get("tag"):
+            # tags is a JSON list; its text form is portable across SQLite and PostgreSQL
+            q = q.where(cast(Conversation.tags, String).like(f'%{json.dumps(a["tag"])}%'))
         if a.get("channel"):
             q = q.join(Identity, Identity.id == Conversation.identity_id).where(Identity.channel == a["channel"])
         if a.get("connector"):
@@ -507,6 +512,31 @@ def dead_letters():
 def replay_dead(data: ReplayIn):
     counts = replay.replay(rt(), what=data.what, ids=data.ids, connector=data.connector)
     return jsonify({"replayed": counts})
+
+
+@route(
+    "/stats",
+    "GET",
+    summary="Support analytics: volume by channel/category/language, first response and resolution times, CSAT, SLA compliance",
+    query={
+        "since": {"type": "string", "description": "ISO-8601 start (default: 30 days ago)"},
+        "until": {"type": "string", "description": "ISO-8601 end (default: now)"},
+    },
+    tag="ops",
+)
+def support_stats():
+    from hub import stats
+
+    bounds = {}
+    for key in ("since", "until"):
+        if request.args.get(key):
+            try:
+                when = datetime.fromisoformat(request.args[key].replace("Z", "+00:00"))
+            except ValueError:
+                raise ApiError(400, f"{key}: not an ISO-8601 date/time", field=key) from None
+            bounds[key] = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    with rt().db.read() as s:
+        return jsonify(stats.compute(s, **bounds))
 
 
 @route("/stats/queues", "GET", summary="Counts of pending, dead and done work", tag="ops")

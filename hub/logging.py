@@ -9,6 +9,8 @@ from typing import Any, Callable
 
 import structlog
 
+from normalizers.redact import redact_event_dict
+
 SECRET_KEYS = re.compile(r"(secret|token|password|passwd|auth|api_key|apikey|signature|cookie)", re.I)
 
 #: Extra processors (e.g. text redaction) installed by other modules before configure().
@@ -35,6 +37,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
             mask_secrets,
             *EXTRA_PROCESSORS,
             structlog.processors.format_exc_info,
+            redact_event_dict,  # after format_exc_info: tracebacks are redacted too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level, logging.INFO)),

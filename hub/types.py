@@ -25,6 +25,14 @@ class AdapterConfig(BaseModel):
     #: OMNIHUB_DEFAULT_HELPDESK); ignored by helpdesk backends.
     helpdesk: str | None = None
 
+    #: answer questions that match the FAQ knowledge base with high confidence (config/faq);
+    #: security matters, low confidence and "I want a human" always go to an agent.
+    faq_bot: bool = False
+
+    #: acknowledge a new conversation automatically, in the customer's language
+    #: (config/templates/messages.yaml ``auto_ack``).
+    auto_ack: bool = False
+
     @classmethod
     def secret_fields(cls) -> set[str]:
         out = set()

@@ -37,10 +37,21 @@ def clean(msg: NormalizedMessage) -> NormalizedMessage:
     return msg.replace(text=text, full_text=full, subject=clean_text(msg.subject).replace("\n", " "))
 
 
-# The order matters: redaction must run before entity extraction and triage see the text,
-# and before anything is stored. Later issues insert their steps here.
+# The order matters: redaction runs right after cleaning (before any other step sees the
+# text, and before anything is stored); language detection then works on the redacted
+# text with the markers removed, so a Spanish-wordlist seed phrase cannot make an English
+# message "Spanish"; entities and triage see only redacted text.
+from normalizers.entities import entities  # noqa: E402
+from normalizers.language import language  # noqa: E402
+from normalizers.redact import redact  # noqa: E402
+from normalizers.triage import triage  # noqa: E402
+
 STEPS: list[tuple[str, Step]] = [
     ("clean", clean),
+    ("redact", redact),
+    ("language", language),
+    ("entities", entities),
+    ("triage", triage),
 ]
 
 

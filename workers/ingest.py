@@ -31,6 +31,7 @@ from hub.net import TooLarge
 from hub.runtime import Runtime
 from normalizers import pipeline
 from normalizers.model import Attachment, NormalizedMessage
+from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import hooks
 from workers.retry import exhausted, next_attempt
 
@@ -99,6 +100,7 @@ def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]
 def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> NormalizedMessage:
     limit = rt.settings.max_attachment_bytes
     out: list[Attachment] = []
+    redactions: list[Any] = []
     changed = False
     for att in msg.attachments:
         if att.placeholder_reason or att.storage_key:
@@ -124,9 +126,15 @@ def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> Nor
             out.append(_placeholder(att, f"file is {len(content)} bytes, over the {limit}-byte limit", size=len(content)))
             changed = True
             continue
+        if att.content is None:  # fetched just now, after the pipeline: redact before storing
+            att, found = redact_attachment(_replace(att, content=content))
+            content = att.content
+            redactions.extend(found)
         key, digest = rt.blobs.put(content)
         out.append(_replace(att, storage_key=key, sha256=digest, size=len(content), content=None))
         changed = True
+    if redactions:
+        msg = msg.replace(redactions=merge_redactions(msg.redactions, redactions))
     return msg.replace(attachments=tuple(out)) if changed else msg
 
 
@@ -212,7 +220,7 @@ def process(rt: Runtime, ids: list[int]) -> Outcome:
 
 def _fail(rt: Runtime, row: InboundEvent, error: str, permanent: bool, retry_after: float | None) -> None:
     row.attempts += 1
-    row.error = error[:2000]
+    row.error = redact_text(error)[0][:2000]  # an exception message may quote the customer's text
     row.locked_until = None
     if permanent or exhausted(rt.settings, row.attempts):
         row.state = "quarantined"
@@ -274,8 +282,10 @@ def store_message(s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, 
             return "ignored", f"delete for unknown message {msg.in_reply_to!r}"
         msg = msg.replace(kind="message")
     adapter = p.adapter
-    idle = adapter.idle_gap.total_seconds() if getattr(adapter, "idle_gap", None) else None
-    res = threads.resolve(s, conn, msg, reopen_resolved=getattr(adapter, "reopen_resolved", True), idle_gap_seconds=idle)
+    reopen, gap = adapter.thread_policy(msg)
+    res = threads.resolve(
+        s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at
+    )
     if res is None:
         if update:
             ident = threads.resolve_identity(s, msg.sender)
@@ -462,6 +472,8 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
             conv.status = ar.status
             if ar.status in ("resolved", "closed"):
                 conv.resolved_at = now()
+            for hook in hooks.AFTER_UPDATE:  # same as a PATCH from the API (e.g. the CSAT survey)
+                out.send += hook(s, rt, conv, {"status": ar.status}) or []
         handled += 1
     return ("processed" if handled or not reasons else "ignored"), "; ".join(reasons) or None
 

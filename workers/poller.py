@@ -67,10 +67,13 @@ class Poller:
         wanted: dict[str, float] = {}
         for row in rows:
             try:
-                cls = adapter_class(row.kind)
-            except Exception:
+                if not getattr(adapter_class(row.kind), "polls", False):
+                    continue
+                adapter = self.svc.adapter(row)  # the instance knows (e.g. Slack polls only with an app token)
+            except Exception as exc:
+                log.warning("poll.unavailable", connector=row.name, error=str(exc))
                 continue
-            if getattr(cls, "polls", False):
+            if getattr(adapter, "polls", False):
                 wanted[row.name] = row.updated_at.timestamp() if row.updated_at else 0.0
         for name, (stamp, thread, stop) in list(self.threads.items()):
             if wanted.get(name) != stamp or not thread.is_alive():

@@ -4,6 +4,18 @@ contract test). Adding an adapter means adding its example here: the test fails 
 EXAMPLES: dict[str, dict] = {
     "api": {"secret": "contract-secret", "callback_url": "http://127.0.0.1:9/cb"},
     "inbox": {},
+    "zendesk": {"subdomain": "acme", "email": "agent@example.com", "api_token": "zd-token", "webhook_secret": "zd-whsec"},
+    "freshdesk": {"domain": "acme", "api_key": "fd-key", "webhook_secret": "fd-whsec"},
+    "zammad": {"base_url": "https://support.example.com", "token": "zm-token", "webhook_secret": "zm-whsec"},
+    "chatwoot": {"account_id": 1, "inbox_id": 7, "api_access_token": "cw-token", "webhook_token": "cw-whtoken"},
+    "helpscout": {"app_id": "hs-app", "app_secret": "hs-secret", "mailbox_id": 85, "webhook_secret": "hs-whsec"},
+    "webhook": {"url": "https://example.com/hooks/omnihub", "secret": "wh-secret"},
+    "slack": {
+        "bot_token": "xoxb-contract-token",
+        "signing_secret": "contract-signing-secret",
+        "channels": "all,dm",
+        "api_base_url": "http://127.0.0.1:9/api/",  # nothing listens: no call leaves the machine
+    },
     "twilio": {
         "account_sid": "AC0123456789abcdef0123456789abcdef",
         "auth_token": "contract-auth-token",

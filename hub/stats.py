@@ -1,0 +1,96 @@
+"""Support analytics: volume, first response and resolution times, CSAT, SLA compliance."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.models import Conversation, Identity, now
+
+MAX_ROWS = 100_000
+
+
+def _minutes(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"count": 0, "avg_minutes": None, "median_minutes": None, "p90_minutes": None}
+    ordered = sorted(values)
+    return {
+        "count": len(values),
+        "avg_minutes": round(statistics.fmean(values), 1),
+        "median_minutes": round(statistics.median(values), 1),
+        "p90_minutes": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))], 1),
+    }
+
+
+def _compliance(states: Counter[str]) -> dict[str, Any]:
+    decided = states["met"] + states["breached"]
+    return {**{k: states[k] for k in ("met", "breached", "at_risk", "ok")},
+            "compliance": round(states["met"] / decided, 3) if decided else None}
+
+
+def compute(s: Session, since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
+    """Figures over the conversations created in [since, until) (default: the last 30 days)."""
+    until = until or now()
+    since = since or until - timedelta(days=30)
+    rows = s.execute(
+        select(Conversation, Identity.channel)
+        .join(Identity, Identity.id == Conversation.identity_id)
+        .where(Conversation.created_at >= since, Conversation.created_at < until)
+        .limit(MAX_ROWS)
+    ).all()
+    by_channel: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    by_language: Counter[str] = Counter()
+    by_priority: Counter[str] = Counter()
+    first: list[float] = []
+    resolution: list[float] = []
+    scores: list[int] = []
+    sla_first: Counter[str] = Counter()
+    sla_resolution: Counter[str] = Counter()
+    security = 0
+    for conv, channel in rows:
+        by_channel[channel or "unknown"] += 1
+        by_category[conv.category or "uncategorized"] += 1
+        by_language[conv.language or "unknown"] += 1
+        by_priority[conv.priority or "normal"] += 1
+        security += bool(conv.security_flag)
+        if conv.first_response_at:
+            first.append((conv.first_response_at - conv.created_at).total_seconds() / 60)
+        if conv.resolved_at and conv.status in ("resolved", "closed"):
+            resolution.append((conv.resolved_at - conv.created_at).total_seconds() / 60)
+        score = ((conv.extra or {}).get("csat") or {}).get("score")
+        if isinstance(score, int):
+            scores.append(score)
+        sla = conv.sla or {}
+        if sla.get("first_response_due"):
+            sla_first[_final(sla.get("first_response"), conv.first_response_at, sla["first_response_due"])] += 1
+        if sla.get("resolution_due"):
+            done = conv.resolved_at if conv.status in ("resolved", "closed") else None
+            sla_resolution[_final(sla.get("resolution"), done, sla["resolution_due"])] += 1
+    dist = Counter(scores)
+    return {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "conversations": len(rows),
+        "security_flagged": security,
+        "volume": {"by_channel": dict(by_channel), "by_category": dict(by_category),
+                   "by_language": dict(by_language), "by_priority": dict(by_priority)},
+        "first_response": _minutes(first),
+        "resolution": _minutes(resolution),
+        "csat": {"responses": len(scores), "average": round(statistics.fmean(scores), 2) if scores else None,
+                 "distribution": {str(k): dist[k] for k in range(1, 6)},
+                 "satisfied_share": round(sum(1 for x in scores if x >= 4) / len(scores), 3) if scores else None},
+        "sla": {"first_response": _compliance(sla_first), "resolution": _compliance(sla_resolution)},
+    }
+
+
+def _final(state: str | None, done_at: datetime | None, due_iso: str) -> str:
+    """met/breached once done (judged against the due time), else the last computed state."""
+    if done_at is not None:
+        return "met" if done_at <= datetime.fromisoformat(due_iso) else "breached"
+    return state if state in ("ok", "at_risk", "breached") else "ok"

@@ -1,0 +1,183 @@
+"""Helpers shared by the helpdesk backends: our markers, the requester, bodies, HMAC checks.
+
+Markers make pushes idempotent and let a backend recognise the helpdesk's echo of what we
+pushed: the ticket carries ``omnihub-conversation-<id>`` (external id or tag) and every
+comment ``omnihub-message-<id>`` (metadata where the API has it, else a one-line footer).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import html
+import json
+import re
+from dataclasses import dataclass
+
+from hub.errors import PayloadInvalid, SignatureInvalid
+from pydantic import SecretStr
+
+from hub.types import PushItem
+
+CONVERSATION_PREFIX = "omnihub-conversation-"
+CONTACT_PREFIX = "omnihub-contact-"
+MESSAGE_PREFIX = "omnihub-message-"
+_MESSAGE_RE = re.compile(r"omnihub-message-(\d+)(?!\d)")
+PHONE_CHANNELS = ("sms", "voice", "whatsapp", "twilio", "phone")
+
+
+def conversation_key(item: PushItem) -> str:
+    return f"{CONVERSATION_PREFIX}{item.conversation.id}"
+
+
+def contact_key(item: PushItem) -> str:
+    return f"{CONTACT_PREFIX}{item.contact.id}"
+
+
+def message_key(item: PushItem) -> str:
+    return f"{MESSAGE_PREFIX}{item.message_id}"
+
+
+def marked_ids(text: str | None) -> set[str]:
+    """Message ids of every omnihub marker found in ``text``."""
+    return set(_MESSAGE_RE.findall(text or ""))
+
+
+def has_marker(text: str | None, message_id: int | str) -> bool:
+    return str(message_id) in marked_ids(text)
+
+
+def is_ours(text: str | None) -> bool:
+    """True when a helpdesk comment is the echo of something omnihub pushed."""
+    return bool(_MESSAGE_RE.search(text or ""))
+
+
+def footer(item: PushItem) -> str:
+    return f"via omnihub · {item.conversation.channel} · {message_key(item)}"
+
+
+def body_text(item: PushItem, *, with_footer: bool = True) -> str:
+    text = item.text or ("(attachment)" if item.attachments else "(empty message)")
+    return f"{text}\n\n-- \n{footer(item)}" if with_footer else text
+
+
+def body_html(item: PushItem, *, with_footer: bool = True) -> str:
+    """HTML body built from the redacted text (never from item.html: it is not redacted text)."""
+    text = item.text or ("(attachment)" if item.attachments else "(empty message)")
+    paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n"))
+    if with_footer:
+        paragraphs += f'<p style="color:#888;font-size:small">{html.escape(footer(item))}</p>'
+    return paragraphs
+
+
+def subject(item: PushItem, limit: int = 120) -> str:
+    s = (item.conversation.subject or item.subject or "").strip()
+    if not s:
+        first = (item.text or "").strip().splitlines()[0] if (item.text or "").strip() else ""
+        who = item.contact.name or item.sender.name or item.sender.address
+        s = first[:80] or f"{item.conversation.channel} conversation with {who}"
+    return s[:limit]
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The customer as a helpdesk sees it."""
+
+    name: str
+    email: str | None
+    phone: str | None
+    channel: str
+    address: str
+    external_id: str
+
+    @property
+    def first_last(self) -> tuple[str, str]:
+        first, _, last = self.name.partition(" ")
+        return first or self.name, last
+
+
+def requester(item: PushItem) -> Requester:
+    """Requester from the contact: email when known, else channel + address (+ E.164 phone)."""
+    ident = item.sender if item.direction == "inbound" else (item.contact.identities[0] if item.contact.identities else item.sender)
+    address = ident.address
+    email = item.contact.email or ident.verified_email or (address if ident.channel == "email" else None)
+    phone = None
+    bare = address.split(":", 1)[1] if address.startswith("whatsapp:") else address
+    if ident.channel in PHONE_CHANNELS and re.fullmatch(r"\+\d{6,16}", bare):
+        phone = bare
+    name = item.contact.name or ident.name or email or phone or address
+    return Requester(
+        name=name[:255],
+        email=email.lower() if email else None,
+        phone=phone,
+        channel=item.conversation.channel,
+        address=address,
+        external_id=contact_key(item),
+    )
+
+
+def secret_value(secret: SecretStr | None, who: str) -> str:
+    """The webhook secret, or SignatureInvalid when none is configured (fail closed)."""
+    value = secret.get_secret_value() if secret is not None else ""
+    if not value:
+        raise SignatureInvalid(f"{who}: no webhook secret configured; refusing unauthenticated agent replies")
+    return value
+
+
+def hmac_digest(secret: str, message: bytes, algorithm: str) -> bytes:
+    return hmac.new(secret.encode(), message, getattr(hashlib, algorithm)).digest()
+
+
+def check_equal(expected: str, provided: str | None, who: str, what: str) -> None:
+    """Constant-time compare; SignatureInvalid naming the connector and header."""
+    if not provided:
+        raise SignatureInvalid(f"{who}: missing {what}")
+    if not hmac.compare_digest(expected.encode(), provided.strip().encode()):
+        raise SignatureInvalid(f"{who}: {what} does not match")
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def json_body(body: bytes, who: str) -> dict:
+    """A webhook's JSON object body, or PayloadInvalid naming the connector."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise PayloadInvalid(f"{who}: webhook body is not JSON") from None
+    if not isinstance(data, dict):
+        raise PayloadInvalid(f"{who}: webhook body is not a JSON object")
+    return data
+
+
+def html_to_text(html_body: str) -> str:
+    """Plain text of a small HTML body (tags dropped, entities decoded)."""
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", html_body)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+
+
+MB = 1024 * 1024
+
+
+def fit_attachments(item: PushItem, *, per_file: int | None, total: int | None, vendor: str) -> PushItem:
+    """Leave out files over the helpdesk's limits, saying so in the text (never silently dropped).
+
+    An over-limit file would make the whole push fail permanently; the message text still
+    reaches the helpdesk and the file stays in omnihub.
+    """
+    kept, notes, used = [], [], 0
+    for blob in item.attachments:
+        if per_file and blob.size > per_file:
+            notes.append(f"[attachment {blob.filename} ({blob.size / MB:.1f} MB) kept in omnihub: over {vendor}'s {per_file // MB} MB file limit]")
+        elif total and used + blob.size > total:
+            notes.append(f"[attachment {blob.filename} ({blob.size / MB:.1f} MB) kept in omnihub: over {vendor}'s {total // MB} MB limit per message]")
+        else:
+            kept.append(blob)
+            used += blob.size
+    if not notes:
+        return item
+    text = "\n\n".join(p for p in (item.text, "\n".join(notes)) if p)
+    return dataclasses.replace(item, attachments=tuple(kept), text=text)

@@ -1,0 +1,204 @@
+"""A signed JSON webhook for systems without a dedicated backend (docs/helpdesk-saas.md).
+
+Each message is POSTed to ``url`` as ``{"event": "message.created", "conversation": ...,
+"message": ..., "contact": ...}``, signed with omnihub's signature (``hub.signing``:
+``X-Omnihub-Timestamp`` + ``X-Omnihub-Signature: sha256=<hex HMAC(secret, "<ts>.<body>")>``)
+and an ``Idempotency-Key: omnihub-message-<id>`` the receiver should dedupe on. Retried like
+every push (the one status mapping). The receiver may answer ``{"ticket_ref": "...",
+"comment_ref": "..."}``; otherwise the conversation id is the ticket reference.
+Agent replies come back signed the same way at ``/webhooks/<connector>/agent-reply``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from hub import signing
+from hub.errors import PayloadInvalid
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest
+from outbound import _helpdesk as hd
+from outbound._http import JsonClient
+from outbound.base import HelpdeskBackend
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Party(_Model):
+    channel: str = Field(description="Channel kind: sms, whatsapp, email, slack, x, api, ...")
+    address: str = Field(description="Normalized address: E.164 phone, lower-cased email, provider user id")
+    name: str = ""
+
+
+class AttachmentInfo(_Model):
+    filename: str
+    content_type: str
+    size: int = Field(description="Bytes")
+    sha256: str
+
+
+class ConversationInfo(_Model):
+    id: int
+    subject: str
+    channel: str
+    connector: str = Field(description="The omnihub channel connector the customer wrote to")
+    status: str = Field(description="open | pending | resolved | closed")
+    priority: str = Field(description="low | normal | high | urgent")
+    category: str | None = None
+    language: str | None = None
+    tags: list[str] = []
+    ticket_ref: str | None = Field(description="What the receiver answered for an earlier message; null for the first")
+
+
+class MessageInfo(_Model):
+    id: int = Field(description="omnihub's message id (Idempotency-Key: omnihub-message-<id>)")
+    external_id: str = Field(description="The channel provider's message id")
+    direction: Literal["inbound", "outbound"] = Field(description="inbound: the customer; outbound: sent by omnihub")
+    kind: str = Field(description="message | voicemail | missed_call")
+    is_first: bool
+    sent_at: str = Field(description="ISO 8601, UTC")
+    subject: str
+    text: str = Field(description="Redacted text: secrets the customer pasted are replaced by markers")
+    sender: Party
+    attachments: list[AttachmentInfo] = Field(description="Described, not embedded")
+
+
+class ContactInfo(_Model):
+    id: int
+    name: str
+    email: str | None
+    identities: list[Party]
+
+
+class MessageCreated(_Model):
+    """The body omnihub POSTs for every message (schema version 1)."""
+
+    event: Literal["message.created"] = "message.created"
+    version: Literal[1] = SCHEMA_VERSION
+    delivery_id: int
+    conversation: ConversationInfo
+    message: MessageInfo
+    contact: ContactInfo
+
+
+class AgentReplyIn(_Model):
+    """The body a receiver POSTs back to /webhooks/<connector>/agent-reply, signed the same way."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+    id: str = Field(min_length=1, description="Unique id of the reply in your system (deduplicated)")
+    ticket_ref: str = Field(min_length=1, description="The ticket_ref you answered for the conversation")
+    text: str = ""
+    html: str = ""
+    author_name: str = ""
+    internal: bool = Field(False, description="An internal note: recorded, never sent to the customer")
+    status: Literal["open", "pending", "resolved", "closed"] | None = None
+
+
+class WebhookConfig(AdapterConfig):
+    url: str
+    secret: SecretStr
+    timeout: float = 10.0
+
+
+def build_payload(item: PushItem) -> dict[str, Any]:
+    """The documented JSON body for one message (redacted text only)."""
+    conv, contact = item.conversation, item.contact
+    body = MessageCreated(
+        delivery_id=item.delivery_id,
+        conversation=ConversationInfo(
+            id=conv.id, subject=conv.subject, channel=conv.channel, connector=conv.connector, status=conv.status,
+            priority=conv.priority, category=conv.category, language=conv.language, tags=list(conv.tags),
+            ticket_ref=item.ticket_ref,
+        ),
+        message=MessageInfo(
+            id=item.message_id, external_id=item.external_id, direction=item.direction, kind=item.kind,
+            is_first=item.is_first, sent_at=item.sent_at.astimezone(timezone.utc).isoformat(), subject=item.subject,
+            text=item.text,
+            sender=Party(channel=item.sender.channel, address=item.sender.address, name=item.sender.name),
+            attachments=[
+                AttachmentInfo(filename=b.filename, content_type=b.content_type, size=b.size, sha256=b.sha256)
+                for b in item.attachments
+            ],
+        ),
+        contact=ContactInfo(
+            id=contact.id, name=contact.name, email=contact.email,
+            identities=[Party(channel=p.channel, address=p.address, name=p.name) for p in contact.identities],
+        ),
+    )
+    return body.model_dump(mode="json")
+
+
+def json_schemas() -> dict[str, Any]:
+    """JSON Schemas of both directions (committed as docs/webhook-schema.json)."""
+    return {"message.created": MessageCreated.model_json_schema(), "agent-reply": AgentReplyIn.model_json_schema()}
+
+
+class WebhookBackend(HelpdeskBackend):
+    kind = "webhook"
+    title = "Signed webhook"
+    Config = WebhookConfig
+    hooks = ("agent-reply",)
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.who = f"webhook connector {ctx.name!r}"
+        self.http = JsonClient(self.config.url, who=self.who, timeout=self.config.timeout)
+
+    def push(self, item: PushItem) -> PushResult:
+        body = json.dumps(build_payload(item), separators=(",", ":")).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": hd.message_key(item),
+            **signing.sign(self.config.secret.get_secret_value(), body),
+        }
+        resp = self.http.request("POST", self.config.url, content=body, headers=headers)
+        answer: dict[str, Any] = {}
+        if resp.content and "json" in resp.headers.get("Content-Type", ""):
+            try:
+                loaded = resp.json()
+                answer = loaded if isinstance(loaded, dict) else {}
+            except ValueError:
+                answer = {}
+        ticket_ref = str(answer.get("ticket_ref") or item.ticket_ref or f"conversation-{item.conversation.id}")
+        comment_ref = str(answer.get("comment_ref") or hd.message_key(item))
+        return PushResult(ticket_ref=ticket_ref, comment_ref=comment_ref)
+
+    def check(self) -> CheckResult:
+        body = json.dumps({"event": "ping", "version": SCHEMA_VERSION, "sent_at": datetime.now(timezone.utc).isoformat()}).encode()
+        headers = {"Content-Type": "application/json", **signing.sign(self.config.secret.get_secret_value(), body)}
+        resp = self.http.request("POST", self.config.url, content=body, headers=headers)
+        return CheckResult(True, f"{self.config.url} accepted a signed ping (HTTP {resp.status_code})")
+
+    # --- agent replies, signed like our own requests -------------------------------------
+    def verify(self, hook: str, request: WebhookRequest) -> None:
+        signing.verify(self.config.secret.get_secret_value(), request.body, request.headers)
+
+    def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
+        if hook != "agent-reply":
+            raise PayloadInvalid(f"{self.who}: unknown hook {hook!r} (use /agent-reply)")
+        reply = self._reply(request.body)
+        return [RawEvent(external_id=reply.id, hook=hook, payload=request.body)]
+
+    def parse_agent_reply(self, event: RawEvent) -> list[AgentReply]:
+        r = self._reply(event.payload)
+        return [
+            AgentReply(
+                external_id=r.id, ticket_ref=r.ticket_ref, text=r.text, html=r.html,
+                author_name=r.author_name, internal=r.internal, status=r.status,
+            )
+        ]
+
+    def _reply(self, body: bytes) -> AgentReplyIn:
+        try:
+            return AgentReplyIn.model_validate(hd.json_body(body, self.who))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise PayloadInvalid(f"{self.who}: agent reply does not match the documented schema: {problems}") from None

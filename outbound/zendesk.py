@@ -1,0 +1,299 @@
+"""Zendesk Support: tickets via the Tickets API, agent replies via a signed webhook.
+
+API: https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/
+Auth: basic ``{email}/token:{api_token}``.
+Push: the first message creates a ticket (``external_id`` = ``omnihub-conversation-<id>``,
+looked up before creating, plus an ``Idempotency-Key``); later messages are comments added
+with ``PUT /api/v2/tickets/{id}.json``, deduplicated by the ``omnihub-message-<id>`` footer
+found in ``GET /api/v2/tickets/{id}/comments.json``. A closed ticket takes no comments: the
+conversation continues in a follow-up ticket (``via_followup_source_id``, same external_id);
+agent replies on it are mapped back to the ticket the core links (connector state). Attachments: ``POST /api/v2/uploads.json``
+then the upload tokens on the comment.
+Agent replies: a webhook subscribed to ``zen:event-type:ticket.comment_added`` and
+``zen:event-type:ticket.status_changed``, signed per
+https://developer.zendesk.com/documentation/webhooks/verifying/ :
+``X-Zendesk-Webhook-Signature = base64(HMAC-SHA256(secret, timestamp + body))``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import SecretStr, model_validator
+
+from hub.errors import PayloadInvalid, SignatureInvalid
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest
+from outbound import _helpdesk as hd
+from outbound._http import JsonClient
+from outbound.base import HelpdeskBackend
+
+SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
+STATUS_MAP = {"solved": "resolved", "closed": "closed", "open": "open", "new": "open"}
+
+
+class ZendeskConfig(AdapterConfig):
+    subdomain: str | None = None  # acme -> https://acme.zendesk.com
+    base_url: str | None = None  # overrides subdomain (tests, proxies)
+    email: str
+    api_token: SecretStr
+    group_id: int | None = None
+    brand_id: int | None = None
+    tags: tuple[str, ...] = ("omnihub",)
+    channel_field_id: int | None = None  # custom ticket field receiving the channel name
+    address_field_id: int | None = None  # custom ticket field receiving the customer's address
+    outbound_public: bool = True  # agent replies sent from omnihub appear as public comments
+    webhook_secret: SecretStr | None = None  # the webhook's signing secret
+    webhook_max_age: int = 3600  # seconds; Zendesk retries keep their first timestamp
+    timeout: float = 15.0
+
+    @model_validator(mode="after")
+    def _where(self) -> "ZendeskConfig":
+        if not (self.subdomain or self.base_url):
+            raise ValueError("set subdomain (acme for acme.zendesk.com) or base_url")
+        return self
+
+
+class ZendeskBackend(HelpdeskBackend):
+    kind = "zendesk"
+    title = "Zendesk"
+    Config = ZendeskConfig
+    hooks = ("agent-reply",)
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        c = self.config
+        self.who = f"zendesk connector {ctx.name!r}"
+        self.http = JsonClient(
+            c.base_url or f"https://{c.subdomain}.zendesk.com",
+            who=self.who,
+            auth=(f"{c.email}/token", c.api_token.get_secret_value()),
+            timeout=c.timeout,
+        )
+
+    # --- push ------------------------------------------------------------------------
+    def push(self, item: PushItem) -> PushResult:
+        # Zendesk takes files up to 50 MB
+        item = hd.fit_attachments(item, per_file=50 * hd.MB, total=None, vendor="Zendesk")
+        linked = item.ticket_ref or self._find_ticket(item, oldest=True)
+        if linked is None:
+            return self._create_ticket(item)
+        ticket_ref = linked
+        ticket = self.http.get(f"/api/v2/tickets/{ticket_ref}.json")["ticket"]
+        if ticket.get("status") == "closed":
+            # A closed ticket takes no more comments: the conversation continues in a follow-up
+            # ticket with the same external_id (found again on a retry). The result keeps naming
+            # the linked ticket; agent replies on the follow-up are mapped back to it.
+            existing = self._find_comment(ticket_ref, item)
+            if existing is not None:
+                return PushResult(ticket_ref=linked, comment_ref=existing, data={"deduplicated": True})
+            follow_ref = self._find_ticket(item, open_only=True)
+            if follow_ref is None:
+                created = self._create_ticket(item, followup_of=ticket_ref)
+                self._remember_followup(created.ticket_ref, linked)
+                return PushResult(ticket_ref=linked, comment_ref=created.comment_ref, data={"ticket": created.ticket_ref})
+            self._remember_followup(follow_ref, linked)
+            ticket_ref = follow_ref
+            ticket = self.http.get(f"/api/v2/tickets/{ticket_ref}.json")["ticket"]
+        data_out = {"ticket": ticket_ref} if ticket_ref != linked else {}
+        existing = self._find_comment(ticket_ref, item)
+        if existing is not None:
+            return PushResult(ticket_ref=linked, comment_ref=existing, data={"deduplicated": True, **data_out})
+        comment: dict[str, Any] = {"body": hd.body_text(item), "public": True}
+        if item.direction == "inbound":
+            comment["author_id"] = ticket["requester_id"]  # shown as the customer's; no notification
+        else:
+            comment["public"] = self.config.outbound_public
+        uploads = self._upload(item)
+        if uploads:
+            comment["uploads"] = uploads
+        data = self.http.put(f"/api/v2/tickets/{ticket_ref}.json", json={"ticket": {"comment": comment}})
+        return PushResult(ticket_ref=linked, comment_ref=_comment_id(data), data=data_out)
+
+    def _remember_followup(self, follow_ref: str, linked_ref: str) -> None:
+        """Agent replies on a follow-up ticket belong to the conversation the core links to ``linked_ref``."""
+        key = f"zendesk-followup:{follow_ref}"
+        if self.ctx.state.get(key) != linked_ref:
+            self.ctx.state.set(key, linked_ref)
+
+    def linked_ref(self, ticket_ref: str) -> str:
+        """The ticket reference the core knows for ``ticket_ref`` (itself unless it is a follow-up)."""
+        return str(self.ctx.state.get(f"zendesk-followup:{ticket_ref}") or ticket_ref)
+
+    def _find_ticket(self, item: PushItem, *, open_only: bool = False, oldest: bool = False) -> str | None:
+        """A ticket carrying the conversation's external_id: the first one (the one the core links)
+        or the newest open follow-up."""
+        data = self.http.get("/api/v2/tickets.json", params={"external_id": hd.conversation_key(item)})
+        tickets = sorted(data.get("tickets") or [], key=lambda t: int(t["id"]), reverse=not oldest)
+        if open_only:
+            tickets = [t for t in tickets if t.get("status") != "closed"]
+        return str(tickets[0]["id"]) if tickets else None
+
+    def _find_comment(self, ticket_ref: str, item: PushItem) -> str | None:
+        path = f"/api/v2/tickets/{ticket_ref}/comments.json"
+        params: dict[str, Any] | None = {"sort_order": "desc"}
+        while path:
+            data = self.http.get(path, params=params)
+            for c in data.get("comments") or []:
+                if hd.has_marker(c.get("body") or c.get("plain_body"), item.message_id):
+                    return str(c["id"])
+            nxt = data.get("next_page")
+            path, params = (nxt.replace(self.http.base_url, ""), None) if nxt else ("", None)
+        return None
+
+    def _create_ticket(self, item: PushItem, followup_of: str | None = None) -> PushResult:
+        c = self.config
+        req = hd.requester(item)
+        ticket: dict[str, Any] = {
+            "subject": hd.subject(item),
+            "external_id": hd.conversation_key(item),
+            "comment": {"body": hd.body_text(item), "public": True},
+            "tags": sorted({*c.tags, f"omnihub_{_tag(req.channel)}"}),
+            "priority": _priority(item.conversation.priority),
+        }
+        if req.email:
+            ticket["requester"] = {"name": req.name, "email": req.email}
+        else:
+            ticket["requester_id"] = self._end_user(req)
+        if followup_of:
+            ticket["via_followup_source_id"] = int(followup_of)
+        if c.group_id:
+            ticket["group_id"] = c.group_id
+        if c.brand_id:
+            ticket["brand_id"] = c.brand_id
+        fields = []
+        if c.channel_field_id:
+            fields.append({"id": c.channel_field_id, "value": req.channel})
+        if c.address_field_id:
+            fields.append({"id": c.address_field_id, "value": req.address})
+        if fields:
+            ticket["custom_fields"] = fields
+        uploads = self._upload(item)
+        if uploads:
+            ticket["comment"]["uploads"] = uploads
+        # Idempotency-Key: Zendesk replays the first answer for a repeated key and refuses the
+        # key with a different payload (new upload tokens on a retry), so the key covers both.
+        body = {"ticket": ticket}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+        data = self.http.post("/api/v2/tickets.json", json=body, headers={"Idempotency-Key": f"{hd.conversation_key(item)}-{digest}"})
+        return PushResult(ticket_ref=str(data["ticket"]["id"]), comment_ref=_comment_id(data))
+
+    def _end_user(self, req: hd.Requester) -> int:
+        """A requester without email: an end user keyed by our external id (create_or_update is idempotent)."""
+        user: dict[str, Any] = {"name": req.name, "external_id": req.external_id, "role": "end-user"}
+        if req.phone:
+            user["phone"] = req.phone
+        data = self.http.post("/api/v2/users/create_or_update.json", json={"user": user})
+        return int(data["user"]["id"])
+
+    def _upload(self, item: PushItem) -> list[str]:
+        tokens = []
+        for blob in item.attachments:
+            data = self.http.post(
+                "/api/v2/uploads.json",
+                params={"filename": blob.filename},
+                content=blob.read(),
+                headers={"Content-Type": blob.content_type or "application/octet-stream"},
+            )
+            tokens.append(data["upload"]["token"])
+        return tokens
+
+    def check(self) -> CheckResult:
+        data = self.http.get("/api/v2/users/me.json")
+        user = data.get("user") or {}
+        if not user.get("id") or user.get("role") == "end-user":
+            return CheckResult(False, "credentials answer as an anonymous or end user: use an agent's email and API token")
+        return CheckResult(True, f"authenticated as {user.get('name')} ({user.get('role')})")
+
+    # --- agent replies -----------------------------------------------------------------
+    def verify(self, hook: str, request: WebhookRequest) -> None:
+        secret = hd.secret_value(self.config.webhook_secret, self.who)
+        ts = request.headers.get(TIMESTAMP_HEADER)
+        if not ts:
+            raise SignatureInvalid(f"{self.who}: missing {TIMESTAMP_HEADER}")
+        expected = hd.b64(hd.hmac_digest(secret, ts.encode() + request.body, "sha256"))
+        hd.check_equal(expected, request.headers.get(SIGNATURE_HEADER), self.who, SIGNATURE_HEADER)
+        when = _parse_time(ts)
+        now = (request.received_at or datetime.now(timezone.utc)).timestamp()
+        if when is not None and abs(now - when) > self.config.webhook_max_age:
+            raise SignatureInvalid(f"{self.who}: webhook timestamp outside the replay window")
+
+    def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
+        if hook != "agent-reply":
+            raise PayloadInvalid(f"{self.who}: unknown hook {hook!r} (use /agent-reply)")
+        data = hd.json_body(request.body, self.who)
+        etype = str(data.get("type") or "")
+        comment = ((data.get("event") or {}).get("comment")) or {}
+        if etype.endswith("ticket.comment_added") and comment.get("id"):
+            ext = f"comment-{comment['id']}"
+        elif data.get("id"):
+            ext = f"event-{data['id']}"
+        else:
+            raise PayloadInvalid(f"{self.who}: webhook has neither a comment id nor an event id")
+        return [RawEvent(external_id=ext, hook=hook, payload=request.body, meta={"type": etype})]
+
+    def parse_agent_reply(self, event: RawEvent) -> list[AgentReply]:
+        data = hd.json_body(event.payload, self.who)
+        etype = str(data.get("type") or "")
+        detail = data.get("detail") or {}
+        ticket_ref = str(detail.get("id") or str(data.get("subject", "")).rpartition(":")[2])
+        if not ticket_ref:
+            raise PayloadInvalid(f"{self.who}: webhook names no ticket")
+        ticket_ref = self.linked_ref(ticket_ref)
+        ev = data.get("event") or {}
+        if etype.endswith("ticket.status_changed"):
+            status = STATUS_MAP.get(str(ev.get("current") or detail.get("status") or "").lower())
+            return [AgentReply(external_id=event.external_id, ticket_ref=ticket_ref, status=status)] if status else []
+        if not etype.endswith("ticket.comment_added"):
+            return []
+        comment = ev.get("comment") or {}
+        author = comment.get("author") or {}
+        body = comment.get("body") or ""
+        if not author.get("is_staff") or hd.is_ours(body):
+            return []  # the customer's own comment or the echo of one we pushed
+        status = STATUS_MAP.get(str(detail.get("status") or "").lower())
+        return [
+            AgentReply(
+                external_id=str(comment["id"]),
+                ticket_ref=ticket_ref,
+                text=body,
+                html=comment.get("html_body") or "",
+                author_name=author.get("name") or "",
+                internal=not _truthy(comment.get("is_public", True)),
+                status=status if status in ("resolved", "closed") else None,
+            )
+        ]
+
+
+def _comment_id(data: dict[str, Any]) -> str | None:
+    for ev in (data.get("audit") or {}).get("events") or []:
+        if ev.get("type") == "Comment" and ev.get("id"):
+            return str(ev["id"])
+    return None
+
+
+def _priority(p: str) -> str:
+    return p if p in ("low", "normal", "high", "urgent") else "normal"
+
+
+def _tag(s: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in s.lower())
+
+
+def _truthy(v: Any) -> bool:
+    return v if isinstance(v, bool) else str(v).lower() in ("true", "1", "yes")
+
+
+def _parse_time(ts: str) -> float | None:
+    try:
+        return float(ts)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
