@@ -19,9 +19,11 @@ def other_secrets(kind: str) -> dict:
     cfg = dict(EXAMPLES[kind])
     for name in cls.Config.secret_fields():
         value = cfg.get(name)
+        if value is None:
+            continue
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
-        cfg[name] = (value or "x") + "-other"
+        cfg[name] = f"{value}-other"  # keeps documented prefixes (xoxb-, whsec_, ...)
     return cfg
 
 

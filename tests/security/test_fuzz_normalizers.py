@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import re
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
@@ -32,9 +33,28 @@ json_leaf = st.one_of(
 json_value = st.recursive(json_leaf, lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(st.text(max_size=12), c, max_size=4)), max_leaves=12)
 
 
+_PROVIDER = None
+
+
+def provider_url() -> str:
+    """A local stand-in for a provider API that an adapter's normalize may consult (Slack's
+    users.info): it answers every call with a fast, documented "not found"."""
+    global _PROVIDER
+    if _PROVIDER is None:
+        from pytest_httpserver import HTTPServer
+
+        _PROVIDER = HTTPServer(host="127.0.0.1", port=0)
+        _PROVIDER.expect_request(re.compile(".*")).respond_with_json({"ok": False, "error": "user_not_found"})
+        _PROVIDER.start()
+    return _PROVIDER.url_for("/")
+
+
 def make(kind: str):
     cls = channels.REGISTRY[kind]
-    ctx = ConnectorContext(name=f"fuzz-{kind}", kind=kind, config=cls.Config(**EXAMPLES[kind]), public_url="https://hub.example.com")
+    values = dict(EXAMPLES[kind])
+    if "api_base_url" in cls.Config.model_fields:
+        values["api_base_url"] = provider_url() + ("api/" if str(values.get("api_base_url", "")).endswith("/api/") else "")
+    ctx = ConnectorContext(name=f"fuzz-{kind}", kind=kind, config=cls.Config(**values), public_url="https://hub.example.com")
     return cls(ctx)
 
 
