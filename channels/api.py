@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from channels.base import ChannelAdapter
 from hub import signing
@@ -26,6 +26,22 @@ class ApiConfig(AdapterConfig):
     secret: SecretStr
     callback_url: str | None = None
     timeout: float = 10.0
+    #: serve the web chat widget (/widget.js) on this connector; replies are then read by
+    #: the widget from the hub, so callback_url becomes optional
+    widget: bool = False
+    #: origins (scheme://host[:port]) of the sites allowed to embed the widget; empty: the hub's own
+    widget_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("widget_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: Any) -> Any:
+        """Also accept a JSON list or a comma-separated string (`--set widget_origins=a,b`)."""
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [x for x in (p.strip() for p in text.split(",")) if x]
+        return v
 
 
 class ApiChannel(ChannelAdapter):
@@ -55,6 +71,9 @@ class ApiChannel(ChannelAdapter):
 
     def send(self, reply: OutboundReply) -> SendResult:
         url = self.config.callback_url
+        if not url and self.config.widget:
+            # The web chat widget reads the conversation's sent replies from the hub.
+            return SendResult(external_id=f"reply-{reply.id}", state="sent")
         if not url:
             from hub.errors import PermanentDeliveryError
 
@@ -89,6 +108,8 @@ class ApiChannel(ChannelAdapter):
 
     def check(self) -> CheckResult:
         if not self.config.callback_url:
+            if self.config.widget:
+                return CheckResult(True, "web chat widget enabled: replies are read by the widget")
             return CheckResult(True, "inbound ready; no callback_url, so agent replies cannot be delivered")
         try:
             resp = httpx.head(self.config.callback_url, timeout=5)

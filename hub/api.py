@@ -11,10 +11,10 @@ from typing import Annotated, Any, Callable, Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, cast, or_, select
 
 from hub import auth, replay
-from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel
+from hub.connectors import NAME_PATTERN, ConnectorService, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
 from hub.models import (
     AttachmentRow,

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -342,7 +338,6 @@ def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool
                 for i in items[:20]:
                     click.echo(f"  #{i['id']} {i['connector']} {i['state']} after {i['attempts']} attempts: {i['error']}")
         return
-    bars: dict[str, Any] = {}
 
     def progress(kind: str, done: int, total: int) -> None:
         click.echo(f"\r{kind}: {done}/{total}", nl=done >= total)
@@ -412,7 +407,7 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
         sys.executable, "-m", "gunicorn", "hub.wsgi:app",
         "--bind", bind,
         "--workers", str(workers or st.web_workers),
-        "--worker-class", "gthread", "--threads", "4",
+        "--worker-class", "gthread", "--threads", str(st.web_threads),
         "--timeout", "60", "--graceful-timeout", "10",
         "--access-logfile", "-" if st.log_level == "DEBUG" else "/dev/null",
         "--forwarded-allow-ips", "127.0.0.1",

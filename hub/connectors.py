@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 from pydantic import SecretStr, ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import channels
@@ -93,7 +93,13 @@ class StateStore:
                 state.pop(key, None)
             else:
                 state[key] = value
-            row.state = state
+            # updated_at marks configuration changes (adapters and poll threads restart on
+            # it); a cursor moving is not one, so keep the stamp as it is.
+            s.execute(
+                update(Connector)
+                .where(Connector.id == self.connector_id)
+                .values(state=state, updated_at=Connector.updated_at)
+            )
 
 
 class ConnectorService:
@@ -188,7 +194,6 @@ class ConnectorService:
 
     # ---- adapters ----------------------------------------------------------------
     def context(self, row: Connector) -> ConnectorContext:
-        cls = adapter_class(row.kind)
         st = self.rt.settings
         return ConnectorContext(
             name=row.name,

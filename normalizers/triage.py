@@ -4,7 +4,7 @@ Keyword/phrase scoring over accent-folded text in English, Spanish, Catalan, Fre
 German and Portuguese. Each category has weighted patterns (stems, so "sincroniza",
 "sincronitza" and "synchronisiert" all hit ``sincron|synchron``); the best-scoring
 category wins, and a message that scores nothing is a ``general_question``. Accuracy on
-the labelled set tests/data/triage_set.jsonl is in docs/intelligence.md.
+the labelled set tests/data/triage_set.jsonl is in the README (Support intelligence).
 """
 
 from __future__ import annotations

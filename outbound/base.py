@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol, runtime_checkable
 
-from hub.errors import PayloadInvalid, SignatureInvalid
+from hub.errors import PayloadInvalid, RetriableDeliveryError, SignatureInvalid
 from hub.types import (
     AdapterConfig,
     AgentReply,
@@ -67,7 +67,21 @@ class HelpdeskBackend:
         raise PayloadInvalid(f"{self.kind}: agent replies are not supported")
 
     def poll(self, sink: PollSink, stop: StopEvent) -> None:
-        stop.wait()
+        """Call ``poll_once`` every ``config.poll_interval`` seconds until stop is set.
+
+        A temporary failure (helpdesk down) is logged and tried again at the next interval;
+        anything else ends the loop and the poller restarts it with backoff.
+        """
+        if not hasattr(self, "poll_once"):
+            stop.wait()
+            return
+        while not stop.is_set():
+            try:
+                self.poll_once(sink)
+            except RetriableDeliveryError as exc:
+                if self.ctx.log is not None:
+                    self.ctx.log.warning(f"{self.kind}.poll_failed", error=str(exc))
+            stop.wait(self.config.poll_interval)
 
     def webhook_urls(self) -> dict[str, str]:
         return {hook: self.ctx.webhook_url(hook) for hook in self.hooks}

@@ -1,4 +1,4 @@
-"""A signed JSON webhook for systems without a dedicated backend (docs/helpdesk-saas.md).
+"""A signed JSON webhook for systems without a dedicated backend (README: Helpdesks).
 
 Each message is POSTed to ``url`` as ``{"event": "message.created", "conversation": ...,
 "message": ..., "contact": ...}``, signed with omnihub's signature (``hub.signing``:

@@ -446,6 +446,11 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
             reasons.append(f"no conversation linked to ticket {ar.ticket_ref!r}")
             continue
         conv = s.get(Conversation, link.conversation_id)
+        echo = s.scalar(
+            select(Delivery.id).where(Delivery.helpdesk_id == p.connector.id, Delivery.external_ref == str(ar.external_id))
+        )
+        if echo is not None:
+            continue  # the helpdesk echoing a comment we pushed: never send it back out
         source = f"helpdesk:{p.connector.name}"
         exists = s.scalar(
             select(Reply.id).where(Reply.conversation_id == conv.id, Reply.source == source, Reply.source_ref == str(ar.external_id))

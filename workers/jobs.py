@@ -18,7 +18,7 @@ def run_stage(rt, stage: str, ids: list[int]) -> None:
     elif stage == "push":
         rt.queues.schedule("push", outbox.push(rt, ids))
     elif stage == "send":
-        outbox.send(rt, ids)
+        rt.queues.schedule("push", outbox.send(rt, ids))
     else:
         raise ValueError(f"unknown stage {stage!r}")
 

@@ -14,7 +14,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hub.connectors import ConnectorService
+from hub.connectors import ConnectorService, adapter_class
 from hub.errors import AuthError, ConfigError, PermanentDeliveryError, RetriableDeliveryError
 from hub.models import (
     AttachmentRow,
@@ -202,7 +202,43 @@ def push(rt: Runtime, ids: list[int]) -> list[int]:
 
 
 # ------------------------------------------------------------------------------ send
-def send(rt: Runtime, ids: list[int]) -> None:
+def _mirror_to_helpdesk(s: Session, r: Reply, conv: Conversation) -> int | None:
+    """An agent's reply sent from omnihub (inbox, API) is appended to the conversation's
+    external helpdesk ticket too, so agents there see the whole exchange. Returns a delivery id."""
+    if r.kind != "reply" or r.source.startswith("helpdesk:"):
+        return None  # automatic messages (surveys, warnings) would only churn the ticket
+    helpdesk_id = s.scalar(
+        select(Delivery.helpdesk_id).where(Delivery.conversation_id == conv.id).order_by(Delivery.id.desc()).limit(1)
+    )
+    helpdesk = s.get(Connector, helpdesk_id) if helpdesk_id else None
+    if helpdesk is None or getattr(adapter_class(helpdesk.kind), "builtin", False):
+        return None
+    msg = Message(
+        conversation_id=conv.id,
+        connector_id=conv.connector_id,
+        external_id=f"omnihub-reply-{r.id}",
+        direction="outbound",
+        kind="message",
+        sender_name=r.author_name or "omnihub",
+        sent_at=r.sent_at or now(),
+        text=r.text,
+        full_text=r.text,
+        html="",
+        redactions=[],
+        entities=[],
+        extra={"reply_id": r.id},
+        history=[],
+    )
+    s.add(msg)
+    s.flush()
+    d = Delivery(message_id=msg.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state="pending")
+    s.add(d)
+    s.flush()
+    return d.id
+
+
+def send(rt: Runtime, ids: list[int]) -> list[int]:
+    """Send replies on their channel. Returns delivery ids to push (replies mirrored to a helpdesk)."""
     svc: ConnectorService = service(rt)
     t = now()
     work = []
@@ -251,6 +287,7 @@ def send(rt: Runtime, ids: list[int]) -> None:
             )
             work.append((r.id, conn, out))
     results = []
+    to_push: list[int] = []
     for reply_id, conn, out in work:
         try:
             results.append((reply_id, svc.adapter(conn).send(out), None, conn))
@@ -285,3 +322,7 @@ def send(rt: Runtime, ids: list[int]) -> None:
             if r.kind == "reply" and conv.first_response_at is None:
                 conv.first_response_at = r.sent_at
             conv.last_message_at = max(conv.last_message_at, r.sent_at)
+            mirrored = _mirror_to_helpdesk(s, r, conv)
+            if mirrored:
+                to_push.append(mirrored)
+    return to_push

@@ -73,6 +73,12 @@ class TwilioChannel(ChannelAdapter):
     def _who(self) -> str:
         return f"twilio connector {self.ctx.name!r}"
 
+    def composer_limits(self, channel: str, thread_key: str) -> dict[str, Any]:
+        """What the inbox composer shows: SMS segments, or WhatsApp's length and 24-hour window."""
+        if channel == tw.WHATSAPP:
+            return {"max_length": WHATSAPP_LIMIT, "splits": True, "window": WHATSAPP_WINDOW}
+        return {"max_length": SMS_LIMIT, "splits": True, "segments": "sms"}
+
     def _call_outcome(self, call_sid: str) -> str | None:
         """What happened earlier on this call ('voicemail' | 'answered' | None), then forget it.
 

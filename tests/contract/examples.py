@@ -30,4 +30,11 @@ EXAMPLES: dict[str, dict] = {
         "access_token_secret": "contract-ats",
         "user_id": "4337869213",
     },
+    "rt": {"base_url": "https://rt.example.com", "username": "omnihub", "token": "1-14-contract", "queue": "General"},
+    "django_helpdesk": {
+        "base_url": "https://support.example.com/helpdesk",
+        "token": "contract-token",
+        "queue": 1,
+        "submitter_email": "customers@example.com",
+    },
 }

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -86,7 +84,6 @@ def test_simulate_posts_a_signed_request_to_a_running_hub(hub, tmp_path):
     env = {"OMNIHUB_PUBLIC_URL": f"http://127.0.0.1:{port}", "OMNIHUB_PORT": str(port)}
     hub.start("web", "web", "--workers", "1", env=env)
     hub.start_worker()
-    import httpx
 
     wait_until(lambda: _up(f"http://127.0.0.1:{port}/healthz"), timeout=20)
     out = hub.cli("simulate", "site", "--text", "Where is my withdrawal?", "--from", "carol", env=env)

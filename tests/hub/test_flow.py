@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug import Response
 
 from hub import signing
-from hub.models import Conversation, Delivery, InboundEvent, Message, Reply
+from hub.models import Conversation, Delivery, InboundEvent, Message
 from tests.support.hub import wait_until
 
 SECRET = "s3cret-api-key"

@@ -9,10 +9,8 @@ from sqlalchemy import inspect, select, text
 
 from hub import journal, threads
 from hub.connectors import ConnectorService
-from hub.db import Database
 from hub.migrate import upgrade
-from hub.models import Connector, Contact, Conversation, Identity, InboundEvent, Message
-from hub.runtime import Runtime
+from hub.models import Connector, Contact, InboundEvent, Message
 from hub.types import RawEvent
 from normalizers.model import NormalizedMessage, Participant
 from tests.support.hub import Hub
@@ -138,3 +136,22 @@ def test_message_is_unique_per_connector_and_external_id(rt):
         with rt.db.session() as s:
             s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(timezone.utc)))
             s.flush()
+
+
+def test_state_writes_do_not_count_as_configuration_changes(rt):
+    from hub.connectors import StateStore
+
+    svc = ConnectorService(rt)
+    with rt.db.session() as s:
+        row = svc.create(s, "web", "api", {"secret": "x"})
+    with rt.db.read() as s:
+        before = svc.get(s, "web").updated_at
+    store = StateStore(rt, row.id)
+    store.set("cursor", 41)
+    store.set("cursor", 42)
+    store.set("gone", 1)
+    store.delete("gone")
+    assert store.get("cursor") == 42 and store.get("gone") is None
+    with rt.db.read() as s:
+        row = svc.get(s, "web")
+        assert row.updated_at == before and row.state == {"cursor": 42}

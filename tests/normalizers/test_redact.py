@@ -18,7 +18,7 @@ from normalizers.redact import MARKERS, redact, redact_event_dict, redact_text
 DATA = Path(__file__).resolve().parents[1] / "data" / "redaction_set.jsonl"
 PHRASE = "kingdom drive afford damp once skill film lady double section sleep cradle"
 
-# Thresholds sit a little under the measured figures (docs/intelligence.md) so that a
+# Thresholds sit a little under the measured figures (the README (Support intelligence)) so that a
 # regression fails the build while a harmless change to the generator does not.
 MIN_PRECISION = 0.97
 MIN_RECALL = 0.95
@@ -214,7 +214,7 @@ def test_redaction_runs_first_in_the_pipeline():
 
 
 def test_structlog_processor_redacts_nested_values():
-    event = {"event": "inbound", "body": f"seed {PHRASE}", "ctx": {"items": [f"pwd: Hunter2!"]}}
+    event = {"event": "inbound", "body": f"seed {PHRASE}", "ctx": {"items": ["pwd: Hunter2!"]}}
     clean = redact_event_dict(None, "info", event)
     assert "kingdom" not in json.dumps(clean) and "Hunter2" not in json.dumps(clean)
     assert clean["event"] == "inbound"

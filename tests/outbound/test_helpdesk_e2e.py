@@ -83,12 +83,15 @@ def test_message_to_zendesk_ticket_and_agent_reply_back_to_the_channel(zendesk_h
     assert post_zendesk(h, body) == 200
     assert post_zendesk(h, body) == 200  # Zendesk retried the delivery: still one reply
     wait_until(lambda: received, timeout=20, message="reply on the api callback")
-    wait_until(lambda: h.count(Reply, Reply.state == "sent") == 1, timeout=20, message="reply sent")
-    assert [r["text"] for r in received] == ["Released, it will arrive within the hour."]
+    wait_until(lambda: h.count(Reply, Reply.state == "sent", Reply.kind == "reply") == 1, timeout=20, message="reply sent")
+    assert received[0]["text"] == "Released, it will arrive within the hour."
     assert received[0]["to"] == {"id": "alice"} and received[0]["author"] == "Jane Agent"
     conv = h.api("GET", "/api/v1/conversations").get_json()["items"][0]
     assert conv["status"] == "resolved"
-    assert h.count(Reply) == 1
+    assert h.count(Reply, Reply.kind == "reply") == 1
+    # solved in Zendesk = resolved here: the customer also gets the satisfaction survey
+    wait_until(lambda: len(received) == 2, timeout=20, message="survey")
+    assert h.count(Reply, Reply.kind == "auto") == 1
 
     # days later Zendesk has closed the ticket; the customer writes again
     fake.tickets[ticket_id]["status"] = "closed"
@@ -101,8 +104,8 @@ def test_message_to_zendesk_ticket_and_agent_reply_back_to_the_channel(zendesk_h
     agent = json.loads(comment_event(778, "Fixed for good this time."))
     agent["detail"]["id"] = follow_id
     assert post_zendesk(h, json.dumps(agent).encode()) == 200
-    wait_until(lambda: len(received) == 2, timeout=20, message="follow-up reply on the api callback")
-    assert received[1]["text"] == "Fixed for good this time." and received[1]["to"] == {"id": "alice"}
+    wait_until(lambda: len(received) == 3, timeout=20, message="follow-up reply on the api callback")
+    assert received[2]["text"] == "Fixed for good this time." and received[2]["to"] == {"id": "alice"}
 
 
 def test_freshdesk_agent_reply_is_read_back_by_the_worker(make_hub, saas_servers, httpserver):
@@ -139,3 +142,25 @@ def test_freshdesk_agent_reply_is_read_back_by_the_worker(make_hub, saas_servers
     time.sleep(0.3)
     assert len(received) == 1 and h.count(Reply) == 2
     assert fake.violations == []
+
+
+def test_reply_written_in_omnihub_is_mirrored_to_the_ticket(zendesk_hub):
+    """An agent answering from omnihub's inbox/API: the customer gets it on their channel and
+    the Zendesk ticket gets it as an agent comment, once."""
+    h, fake, received = zendesk_hub
+    post_customer_message(h, "m1", "Card declined")
+    wait_until(lambda: h.count(Delivery, Delivery.state == "delivered") == 1, timeout=20, message="ticket pushed")
+    conv = conversations_of(h)[0]
+    rid = h.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Try again now, please."}).get_json()["id"]
+    wait_until(lambda: received, timeout=20, message="reply on the api callback")
+    wait_until(lambda: h.count(Delivery, Delivery.state == "delivered") == 2, timeout=20, message="reply mirrored")
+    [(ticket_id, _ticket)] = fake.tickets.items()
+    bodies = [c["body"] for c in fake.comments[ticket_id]]
+    assert len(bodies) == 2 and "Try again now, please." in bodies[1]
+    assert [r["text"] for r in received] == ["Try again now, please."]
+    # Zendesk echoing the mirrored comment back is not a new agent reply
+    echo = json.loads(comment_event(1, bodies[1]))
+    echo["detail"]["id"] = ticket_id
+    assert post_zendesk(h, json.dumps(echo).encode()) == 200
+    time.sleep(1.0)
+    assert h.count(Reply) == 1 and len(received) == 1 and rid

@@ -1,0 +1,71 @@
+"""The browser UI: login, the agent inbox, the admin console and the web chat widget.
+
+Server-rendered Flask + Jinja with a little vanilla JavaScript (no build step, every asset
+served from ``hub/web/static``). ``init_app`` is called by ``hub.app.create_app``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from flask import Flask, g, request
+
+from hub.web import security
+
+#: Pages of the UI: strict CSP, no inline script, nothing loaded from elsewhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def init_app(app: Flask) -> None:
+    from hub.web import admin, auth_views, dashboard, inbox, widget
+    from hub.web import models as _models  # noqa: F401  (register the conversation_reads table)
+
+    app.config["SESSION_COOKIE_NAME"] = "omnihub_session"
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    app.before_request(security.before_request)
+    for bp in (auth_views.bp, inbox.bp, dashboard.bp, admin.bp, widget.bp):
+        app.register_blueprint(bp)
+
+    @app.context_processor
+    def _globals():
+        return {
+            "csrf_token": security.csrf_token,
+            "principal": getattr(g, "session_principal", None),
+        }
+
+    app.jinja_env.filters["ago"] = ago
+    app.jinja_env.filters["when"] = when
+
+    @app.after_request
+    def _ui_headers(resp):
+        if resp.mimetype == "text/html" and not request.path.startswith(("/api/", "/webhooks/")):
+            resp.headers.setdefault("Content-Security-Policy", CSP)
+            resp.headers.setdefault("X-Frame-Options", "DENY")
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+
+def when(value) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def ago(value) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    secs = int((datetime.now(timezone.utc) - value).total_seconds())
+    if secs < 60:
+        return "just now"
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= n:
+            return f"{secs // n}{unit} ago"
+    return ""

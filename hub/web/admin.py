@@ -1,0 +1,288 @@
+"""/admin: connectors (health, schema-generated forms, check before saving, webhook URLs),
+users and roles, dead letters with replay, contact merge."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from hub import auth, replay
+from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel
+from hub.errors import ConfigError, NotFound
+from hub.models import AuditLog, Connector, Contact, User
+from hub.types import ConnectorContext, Limits
+from hub.views import contact_json
+from hub.web import schema_form
+from hub.web.security import login_required, rt
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+log = structlog.get_logger("omnihub.web.admin")
+
+
+def svc() -> ConnectorService:
+    return current_app.extensions["omnihub.connectors"]
+
+
+def _kinds() -> list[dict[str, Any]]:
+    return [{"kind": k, "title": getattr(c, "title", "") or k, "role": "channel" if is_channel(k) else "helpdesk"}
+            for k, c in sorted(all_kinds().items())]
+
+
+@bp.get("")
+@bp.get("/")
+@login_required("admin")
+def index():
+    return redirect(url_for("admin.connectors"))
+
+
+# ------------------------------------------------------------------ connectors
+@bp.get("/connectors")
+@login_required("admin")
+def connectors():
+    with rt().db.read() as s:
+        rows = s.scalars(select(Connector).where(~Connector.name.contains("~deleted~")).order_by(Connector.name)).all()
+        items = [svc().describe(r) for r in rows]
+    return render_template("admin_connectors.html", items=items, kinds=_kinds(), tab="connectors")
+
+
+def check_values(kind: str, name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Run the adapter's check() on unsaved values (the "check connection" button)."""
+    cls = adapter_class(kind)
+    try:
+        config = cls.Config(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
+        return {"ok": False, "summary": f"invalid configuration: {problems}", "details": {}}
+    st = rt().settings
+    ctx = ConnectorContext(
+        name=name or "unsaved", kind=kind, config=config, public_url=st.effective_public_url,
+        limits=Limits(max_attachment_bytes=st.max_attachment_bytes, max_body_bytes=st.max_body_bytes),
+        log=structlog.get_logger("omnihub.adapter").bind(connector=name, kind=kind),
+    )
+    try:
+        res = cls(ctx).check()
+        return {"ok": bool(res.ok), "summary": res.summary, "details": dict(res.details or {})}
+    except Exception as exc:  # a check reports; it never crashes the page
+        return {"ok": False, "summary": f"{exc.__class__.__name__}: {exc}", "details": {}}
+
+
+def _form_page(kind: str, name: str, row_desc: dict[str, Any] | None, fields, *, check=None, error=None, status=200):
+    base = rt().settings.effective_public_url.rstrip("/")
+    hooks = adapter_class(kind).hooks
+    webhooks = {h: f"{base}/webhooks/{name or '<name>'}/{h}" for h in hooks}
+    return render_template("admin_connector_form.html", kind=kind, name=name, row=row_desc, fields=fields, check=check,
+                           error=error, webhooks=webhooks, tab="connectors", title=getattr(adapter_class(kind), "title", kind)), status
+
+
+@bp.route("/connectors/new", methods=["GET", "POST"])
+@login_required("admin")
+def connector_new():
+    kind = request.values.get("kind", "")
+    if kind not in all_kinds():
+        abort(400, description=f"unknown connector kind {kind!r}")
+    cls = adapter_class(kind)
+    fields = schema_form.fields_for(cls.Config)
+    name = (request.form.get("name") or "").strip()
+    if request.method == "GET":
+        return _form_page(kind, "", None, schema_form.fill(fields, {}, {}))
+    try:
+        values = schema_form.parse(fields, request.form, editing=False)
+    except ConfigError as exc:
+        return _form_page(kind, name, None, _refill(fields, request.form), error=str(exc), status=400)
+    if request.form.get("action") == "check":
+        result = check_values(kind, name, values)
+        if _wants_json():
+            return jsonify(result)
+        return _form_page(kind, name, None, _refill(fields, request.form), check=result)
+    if not re.match(NAME_PATTERN, name):
+        return _form_page(kind, name, None, _refill(fields, request.form), error="Name: use lower-case letters, digits, '-' and '_' (max 64).", status=400)
+    try:
+        with rt().db.session() as s:
+            svc().create(s, name, kind, values, actor=g.principal.email)
+    except ConfigError as exc:
+        return _form_page(kind, name, None, _refill(fields, request.form), error=str(exc), status=400)
+    result = _check_saved(name)
+    flash(("ok" if result["ok"] else "bad", f"Connector {name!r} created. Check: {result['summary']}"))
+    return redirect(url_for("admin.connector_edit", name=name))
+
+
+def _wants_json() -> bool:
+    """The page's script checks in place (typed secrets stay in the form); without JS the page re-renders."""
+    return request.headers.get("Accept", "").startswith("application/json")
+
+
+def _refill(fields, form) -> list:
+    """Re-show what was typed (never a secret)."""
+    for f in fields:
+        if f.kind == "secret":
+            f.value = None
+        elif f.kind == "boolean":
+            f.value = form.get(f"cfg_{f.name}") == "on"
+        else:
+            f.value = form.get(f"cfg_{f.name}", "")
+    return fields
+
+
+def _check_saved(name: str) -> dict[str, Any]:
+    from hub.api import run_check
+
+    with rt().db.read() as s:
+        row = svc().get(s, name)
+    return run_check(rt(), svc(), row)
+
+
+@bp.route("/connectors/<name>", methods=["GET", "POST"])
+@login_required("admin")
+def connector_edit(name: str):
+    with rt().db.read() as s:
+        try:
+            row = svc().get(s, name)
+        except NotFound:
+            abort(404, description=f"no connector named {name!r}")
+        desc = svc().describe(row)
+        stored = svc().values(row)
+    kind = row.kind
+    fields = schema_form.fields_for(adapter_class(kind).Config)
+    plain = {k: v for k, v in stored.items() if k not in adapter_class(kind).Config.secret_fields()}
+    if request.method == "GET":
+        return _form_page(kind, name, desc, schema_form.fill(fields, plain, desc["config"]))
+    filled = schema_form.fill(fields, plain, desc["config"])
+    try:
+        values = schema_form.parse(fields, request.form, editing=True)
+    except ConfigError as exc:
+        return _form_page(kind, name, desc, _refill(filled, request.form), error=str(exc), status=400)
+    if request.form.get("action") == "check":
+        merged = dict(stored)
+        for k, v in values.items():
+            if v is None:
+                merged.pop(k, None)
+            else:
+                merged[k] = v
+        result = check_values(kind, name, merged)
+        if _wants_json():
+            return jsonify(result)
+        refilled = _refill(filled, request.form)
+        for f in refilled:
+            if f.kind == "secret":
+                f.is_set = bool(desc["config"].get(f.name))
+                f.masked = desc["config"].get(f.name) or ""
+        return _form_page(kind, name, desc, refilled, check=result)
+    enabled = request.form.get("enabled") == "on"
+    try:
+        with rt().db.session() as s:
+            svc().update(s, name, values, actor=g.principal.email, enabled=enabled)
+    except ConfigError as exc:
+        return _form_page(kind, name, desc, _refill(filled, request.form), error=str(exc), status=400)
+    current_app.extensions.get("omnihub.webhook_cache", {}).pop(name, None)
+    result = _check_saved(name)
+    flash(("ok" if result["ok"] else "bad", f"Saved. Check: {result['summary']}"))
+    return redirect(url_for("admin.connector_edit", name=name))
+
+
+@bp.post("/connectors/<name>/check")
+@login_required("admin")
+def connector_check(name: str):
+    result = _check_saved(name)
+    flash(("ok" if result["ok"] else "bad", f"{name}: {result['summary']}"))
+    return redirect(url_for("admin.connectors"))
+
+
+@bp.post("/connectors/<name>/delete")
+@login_required("admin")
+def connector_delete(name: str):
+    try:
+        with rt().db.session() as s:
+            svc().delete(s, name, actor=g.principal.email)
+        flash(("ok", f"Connector {name!r} removed."))
+    except (ConfigError, NotFound) as exc:
+        flash(("bad", str(exc)))
+    return redirect(url_for("admin.connectors"))
+
+
+# ----------------------------------------------------------------------- users
+@bp.route("/users", methods=["GET", "POST"])
+@login_required("admin")
+def users():
+    error = None
+    status = 200
+    if request.method == "POST":
+        action = request.form.get("action")
+        try:
+            with rt().db.session() as s:
+                if action == "create":
+                    user, password = auth.create_user(s, request.form.get("email", ""), request.form.get("role", "agent"),
+                                                      request.form.get("password") or None, request.form.get("name", ""))
+                    flash(("ok", f"User {user.email} created." + ("" if request.form.get("password") else f" Password: {password}")))
+                else:
+                    user = s.get(User, request.form.get("user_id", type=int))
+                    if user is None:
+                        raise ConfigError("no such user")
+                    if user.id == g.principal.user_id and action in ("deactivate", "role"):
+                        raise ConfigError("you cannot change your own role or deactivate yourself")
+                    if action == "role":
+                        role = request.form.get("role")
+                        if role not in auth.ROLES:
+                            raise ConfigError("unknown role")
+                        user.role = role
+                    elif action == "deactivate":
+                        user.active = False
+                    elif action == "activate":
+                        user.active = True
+                    else:
+                        raise ConfigError("unknown action")
+                    s.add(AuditLog(actor=g.principal.email, action=f"user.{action}", target_type="user", target_id=str(user.id)))
+                    flash(("ok", f"{user.email}: {action} done."))
+            return redirect(url_for("admin.users"))
+        except ConfigError as exc:
+            error, status = str(exc), 400
+    with rt().db.read() as s:
+        rows = s.scalars(select(User).order_by(User.email)).all()
+    return render_template("admin_users.html", users=rows, roles=auth.ROLES, error=error, tab="users"), status
+
+
+# ---------------------------------------------------------------- dead letters
+@bp.route("/dead-letters", methods=["GET", "POST"])
+@login_required("admin")
+def dead_letters():
+    if request.method == "POST":
+        what = request.form.get("what", "all")
+        if what not in ("all", *replay.KINDS):
+            abort(400, description="unknown kind")
+        ids = [int(x) for x in request.form.getlist("id") if x.isdigit()] or None
+        counts = replay.replay(rt(), what=what, ids=ids, connector=request.form.get("connector") or None)
+        with rt().db.session() as s:
+            s.add(AuditLog(actor=g.principal.email, action="dead_letters.replay", target_type=what, target_id=",".join(map(str, ids or [])), details=counts))
+        flash(("ok", "Replayed: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing")))
+        return redirect(url_for("admin.dead_letters"))
+    with rt().db.read() as s:
+        letters = replay.dead_letters(s)
+    return render_template("admin_dead.html", letters=letters, tab="dead")
+
+
+# ------------------------------------------------------------------ contacts
+@bp.route("/contacts", methods=["GET", "POST"])
+@login_required("admin")
+def contacts():
+    keep = other = None
+    with rt().db.read() as s:
+        if request.values.get("keep", type=int):
+            c = s.get(Contact, request.values.get("keep", type=int))
+            keep = contact_json(s, c, with_conversations=True) if c else None
+        if request.values.get("other", type=int):
+            c = s.get(Contact, request.values.get("other", type=int))
+            other = contact_json(s, c, with_conversations=True) if c else None
+        q = (request.args.get("q") or "").strip()
+        found = []
+        if q:
+            from hub.models import Identity
+
+            like = f"%{q}%"
+            ids = set(s.scalars(select(Identity.contact_id).where((Identity.address.ilike(like)) | (Identity.display_name.ilike(like)))))
+            ids |= set(s.scalars(select(Contact.id).where((Contact.name.ilike(like)) | (Contact.email.ilike(like)))))
+            found = [contact_json(s, c) for c in s.scalars(select(Contact).where(Contact.id.in_(ids), Contact.merged_into_id.is_(None)).limit(50))]
+    return render_template("admin_contacts.html", keep=keep, other=other, found=found, q=request.args.get("q", ""), tab="contacts")

@@ -1,0 +1,338 @@
+"""/inbox: the agent's conversation list, a conversation's timeline, and live updates (SSE)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, stream_with_context
+from markupsafe import Markup, escape
+from sqlalchemy import and_, func, or_, select
+
+from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, User
+from hub.views import contact_json, conversation_json
+from hub.web import composer
+from hub.web.models import ConversationRead
+from hub.web.security import login_required, rt
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
+
+STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
+PRIORITIES = ("low", "normal", "high", "urgent")
+SLA_STATES = ("at_risk", "breached")
+FILTERS = ("status", "channel", "assignee", "priority", "category", "language", "sla", "q")
+AT_RISK = timedelta(minutes=15)
+#: how long one SSE response lives before the browser reconnects (frees the server thread)
+STREAM_SECONDS = 25.0
+POLL_SECONDS = 1.0
+
+
+# ------------------------------------------------------------------------ helpers
+RANK = {"ok": 1, "met": 1, "at_risk": 2, "breached": 3}
+
+
+def sla_state(sla: dict[str, Any] | None, first_response_at=None, resolved_at=None) -> str | None:
+    """'breached', 'at_risk', 'ok' or None, from the conversation's sla JSON.
+
+    Uses the states the SLA timer stores (``first_response`` / ``resolution``: ok, at_risk,
+    breached, met) and, because the timer runs periodically, also compares the open
+    deadlines (``first_response_due``, ``resolution_due``) with the clock right now.
+    """
+    if not sla:
+        return None
+    worst = 0
+    if sla.get("state") in RANK:
+        worst = RANK[sla["state"]]
+    if sla.get("breached"):
+        worst = 3
+    for key in ("first_response", "resolution"):
+        worst = max(worst, RANK.get(sla.get(key) or "", 0))
+    t = datetime.now(timezone.utc)
+    for key, done in (("first_response_due", first_response_at), ("resolution_due", resolved_at), ("due_at", resolved_at)):
+        v = sla.get(key)
+        if done is not None or not isinstance(v, str):
+            continue
+        try:
+            due = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        due = due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+        if due <= t:
+            worst = max(worst, 3)
+        elif due - t <= AT_RISK:
+            worst = max(worst, 2)
+        else:
+            worst = max(worst, 1)
+    return {0: None, 1: "ok", 2: "at_risk", 3: "breached"}[worst]
+
+
+def highlight_redactions(text: str, redactions: list[dict[str, Any]]) -> Markup:
+    """Escape the text, then mark the redaction markers the pipeline left in it."""
+    out = escape(text or "")
+    for r in redactions or []:
+        marker = r.get("marker")
+        if marker:
+            m = escape(marker)
+            label = escape(f"redacted {r.get('kind', 'secret')}")
+            out = Markup(out.replace(m, Markup(f'<mark class="redaction" title="{label}">{m}</mark>')))
+    return out
+
+
+def _filters() -> dict[str, str]:
+    f = {k: (request.args.get(k) or "").strip() for k in FILTERS}
+    if "status" not in request.args:
+        f["status"] = "open"
+    return f
+
+
+def query_conversations(s, f: dict[str, str], user_id: int, limit: int = 100) -> list[Conversation]:
+    q = select(Conversation)
+    if f["status"] and f["status"] != "all":
+        q = q.where(Conversation.status.in_(f["status"].split(",")))
+    if f["priority"]:
+        q = q.where(Conversation.priority == f["priority"])
+    if f["category"]:
+        q = q.where(Conversation.category == f["category"])
+    if f["language"]:
+        q = q.where(Conversation.language == f["language"])
+    if f["channel"]:
+        q = q.join(Identity, Identity.id == Conversation.identity_id).where(Identity.channel == f["channel"])
+    if f["assignee"] == "none":
+        q = q.where(Conversation.assignee_id.is_(None))
+    elif f["assignee"] == "me":
+        q = q.where(Conversation.assignee_id == user_id)
+    elif f["assignee"]:
+        uid = s.scalar(select(User.id).where(User.email == f["assignee"].lower()))
+        q = q.where(Conversation.assignee_id == (uid or -1))
+    if f["q"]:
+        like = f"%{f['q']}%"
+        sub = select(Message.conversation_id).where(Message.text.ilike(like))
+        idents = select(Identity.id).where(or_(Identity.address.ilike(like), Identity.display_name.ilike(like)))
+        q = q.where(or_(Conversation.subject.ilike(like), Conversation.id.in_(sub), Conversation.identity_id.in_(idents)))
+    rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit if not f["sla"] else 1000)).all()
+    if f["sla"]:
+        rows = [c for c in rows if sla_state(c.sla, c.first_response_at, c.resolved_at) == f["sla"]][:limit]
+    return list(rows)
+
+
+def unread_counts(s, user_id: int, conv_ids: list[int]) -> dict[int, int]:
+    if not conv_ids:
+        return {}
+    q = (
+        select(Message.conversation_id, func.count())
+        .outerjoin(ConversationRead, and_(ConversationRead.conversation_id == Message.conversation_id, ConversationRead.user_id == user_id))
+        .where(
+            Message.conversation_id.in_(conv_ids),
+            Message.direction == "inbound",
+            Message.kind.in_(("message", "voicemail", "missed_call")),
+            Message.id > func.coalesce(ConversationRead.last_message_id, 0),
+        )
+        .group_by(Message.conversation_id)
+    )
+    return {cid: n for cid, n in s.execute(q)}
+
+
+def total_unread(s, user_id: int) -> int:
+    q = (
+        select(func.count())
+        .select_from(Message)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(ConversationRead, and_(ConversationRead.conversation_id == Message.conversation_id, ConversationRead.user_id == user_id))
+        .where(
+            Conversation.status.in_(("open", "pending")),
+            Message.direction == "inbound",
+            Message.kind.in_(("message", "voicemail", "missed_call")),
+            Message.id > func.coalesce(ConversationRead.last_message_id, 0),
+        )
+    )
+    return s.scalar(q) or 0
+
+
+def mark_read(user_id: int, conv_id: int) -> None:
+    with rt().db.session() as s:
+        last = s.scalar(select(func.max(Message.id)).where(Message.conversation_id == conv_id)) or 0
+        row = s.scalar(select(ConversationRead).where(ConversationRead.user_id == user_id, ConversationRead.conversation_id == conv_id))
+        if row is None:
+            s.add(ConversationRead(user_id=user_id, conversation_id=conv_id, last_message_id=last))
+        elif row.last_message_id < last:
+            row.last_message_id = last
+            row.read_at = datetime.now(timezone.utc)
+
+
+def _options(s) -> dict[str, list[str]]:
+    return {
+        "channels": sorted(x for x in s.scalars(select(Identity.channel).distinct()) if x),
+        "categories": sorted(x for x in s.scalars(select(Conversation.category).distinct()) if x),
+        "languages": sorted(x for x in s.scalars(select(Conversation.language).distinct()) if x),
+        "users": [u.email for u in s.scalars(select(User).where(User.active.is_(True)).order_by(User.email))],
+    }
+
+
+def list_context(s, f: dict[str, str]) -> dict[str, Any]:
+    uid = g.principal.user_id
+    rows = query_conversations(s, f, uid)
+    counts = unread_counts(s, uid, [c.id for c in rows])
+    items = []
+    for c in rows:
+        d = conversation_json(s, c)
+        d["unread"] = counts.get(c.id, 0)
+        d["sla_state"] = sla_state(c.sla, c.first_response_at, c.resolved_at)
+        last = s.scalar(select(Message.text).where(Message.conversation_id == c.id).order_by(Message.id.desc()).limit(1))
+        d["preview"] = (last or "")[:140]
+        items.append(d)
+    qs = urlencode({k: v for k, v in f.items() if v})
+    return {"items": items, "filters": f, "filters_qs": f"?{qs}" if qs else "", "total_unread": total_unread(s, uid)}
+
+
+def timeline(s, conv: Conversation) -> list[dict[str, Any]]:
+    """Messages and replies in time order, each marked with its kind."""
+    full = conversation_json(s, conv, full=True)
+    entries = []
+    for m in full["messages"]:
+        if m["kind"] == "status":
+            continue
+        entries.append({"type": "message", "at": m["sent_at"], **m, "html_text": highlight_redactions(m["text"], m["redactions"])})
+    for r in full["replies"]:
+        entries.append({"type": "reply", "at": r["created_at"], **r})
+    entries.sort(key=lambda e: (e["at"] or "", e["type"] == "reply", e["id"]))
+    return entries
+
+
+def _adapter(conn: Connector):
+    """The connector's adapter (its class if the stored configuration no longer validates)."""
+    from hub.connectors import adapter_class
+    from hub.errors import ConfigError
+
+    try:
+        return current_app.extensions["omnihub.connectors"].adapter(conn)
+    except ConfigError:
+        try:
+            return adapter_class(conn.kind)
+        except ConfigError:
+            return None
+
+
+def conversation_context(s, conv_id: int) -> dict[str, Any]:
+    conv = s.get(Conversation, conv_id)
+    if conv is None:
+        abort(404, description=f"conversation {conv_id} not found")
+    data = conversation_json(s, conv)
+    data["sla_state"] = sla_state(conv.sla, conv.first_response_at, conv.resolved_at)
+    conn = s.get(Connector, conv.connector_id)
+    contact = contact_json(s, s.get(Contact, conv.contact_id), with_conversations=True)
+    return {
+        "conv": data,
+        "entries": timeline(s, conv),
+        "contact": contact,
+        "limits": composer.limits(_adapter(conn), data["channel"], conv.thread_key, conv.last_inbound_at),
+        "connector_kind": conn.kind,
+    }
+
+
+# -------------------------------------------------------------------------- pages
+@bp.get("")
+@bp.get("/")
+@login_required()
+def index():
+    f = _filters()
+    with rt().db.read() as s:
+        ctx = list_context(s, f)
+        opts = _options(s)
+    return render_template("inbox.html", **ctx, options=opts, conv=None, statuses=STATUSES, priorities=PRIORITIES,
+                           canned=composer.canned_responses(rt().settings.var_dir))
+
+
+@bp.get("/c/<int:conv_id>")
+@login_required()
+def conversation(conv_id: int):
+    f = _filters()
+    mark_read(g.principal.user_id, conv_id)
+    with rt().db.read() as s:
+        cctx = conversation_context(s, conv_id)
+        ctx = list_context(s, f)
+        opts = _options(s)
+    return render_template("inbox.html", **ctx, **cctx, options=opts, statuses=STATUSES, priorities=PRIORITIES,
+                           canned=composer.canned_responses(rt().settings.var_dir))
+
+
+@bp.get("/fragment/list")
+@login_required()
+def list_fragment():
+    with rt().db.read() as s:
+        ctx = list_context(s, _filters())
+    resp = Response(render_template("_list.html", **ctx, current=request.args.get("current", type=int)))
+    resp.headers["X-Unread"] = str(ctx["total_unread"])
+    return resp
+
+
+@bp.get("/fragment/c/<int:conv_id>")
+@login_required()
+def conversation_fragment(conv_id: int):
+    mark_read(g.principal.user_id, conv_id)
+    with rt().db.read() as s:
+        cctx = conversation_context(s, conv_id)
+    return render_template("_timeline.html", **cctx)
+
+
+# ---------------------------------------------------------------- live updates
+def change_marks(s) -> tuple[int, str, str]:
+    return (
+        s.scalar(select(func.max(Message.id))) or 0,
+        str(s.scalar(select(func.max(Reply.updated_at))) or ""),
+        str(s.scalar(select(func.max(Conversation.updated_at))) or ""),
+    )
+
+
+def changed_conversations(s, since: tuple[int, str, str]) -> list[int]:
+    msg_id, reply_at, conv_at = since
+    ids = set(s.scalars(select(Message.conversation_id).where(Message.id > msg_id)))
+    if reply_at:
+        ids |= set(s.scalars(select(Reply.conversation_id).where(Reply.updated_at > datetime.fromisoformat(reply_at))))
+    else:
+        ids |= set(s.scalars(select(Reply.conversation_id)))
+    if conv_at:
+        ids |= set(s.scalars(select(Conversation.id).where(Conversation.updated_at > datetime.fromisoformat(conv_at))))
+    else:
+        ids |= set(s.scalars(select(Conversation.id)))
+    return sorted(ids)
+
+
+@bp.get("/events")
+@login_required()
+def events():
+    """Server-sent events: ``change`` with the ids of conversations that changed.
+
+    The web process cannot see worker events directly, so the stream polls the database
+    for rows newer than its cursor (new messages, reply state changes, conversation
+    updates). Each response lives STREAM_SECONDS; EventSource reconnects on its own.
+    """
+    runtime = rt()
+    app = current_app._get_current_object()
+    stream_seconds = app.config.get("OMNIHUB_SSE_SECONDS", STREAM_SECONDS)
+
+    def generate():
+        with runtime.db.read() as s:
+            marks = change_marks(s)
+        yield "retry: 1000\n\n"
+        deadline = time.monotonic() + stream_seconds
+        last_ping = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            with runtime.db.read() as s:
+                now_marks = change_marks(s)
+                if now_marks != marks:
+                    ids = changed_conversations(s, marks)
+                    marks = now_marks
+                    yield f"event: change\ndata: {json.dumps({'conversations': ids})}\n\n"
+                    continue
+            if time.monotonic() - last_ping > 10:
+                last_ping = time.monotonic()
+                yield ": ping\n\n"
+
+    resp = Response(stream_with_context(generate()), mimetype="text/event-stream")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Accel-Buffering"] = "no"
+    return resp

@@ -1,0 +1,124 @@
+"""HTML form fields generated from an adapter's Config JSON schema, and form data parsed back."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.errors import ConfigError
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    kind: str  # text | secret | integer | number | boolean | list | json | enum
+    required: bool
+    default: Any = None
+    help: str = ""
+    options: list[str] = field(default_factory=list)
+    value: Any = None
+    is_set: bool = False  # secrets: a value is stored (shown masked, never in clear)
+    masked: str = ""
+
+
+def _resolve(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in prop:
+        name = prop["$ref"].rsplit("/", 1)[-1]
+        return {**schema.get("$defs", {}).get(name, {}), **{k: v for k, v in prop.items() if k != "$ref"}}
+    return prop
+
+
+def fields_for(config_cls: type) -> list[Field]:
+    schema = config_cls.model_json_schema()
+    secrets = config_cls.secret_fields()
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = _resolve(schema, prop)
+        variants = [_resolve(schema, v) for v in prop.get("anyOf", [prop])]
+        non_null = [v for v in variants if v.get("type") != "null"] or [prop]
+        main = non_null[0]
+        typ = main.get("type")
+        if name in secrets:
+            kind = "secret"
+        elif "enum" in main:
+            kind = "enum"
+        elif typ == "boolean":
+            kind = "boolean"
+        elif typ == "integer":
+            kind = "integer"
+        elif typ == "number":
+            kind = "number"
+        elif typ == "array":
+            kind = "list"
+        elif typ == "object":
+            kind = "json"
+        else:
+            kind = "text"
+        out.append(Field(
+            name=name,
+            label=prop.get("title") or name.replace("_", " ").capitalize(),
+            kind=kind,
+            required=name in required,
+            default=prop.get("default"),
+            help=prop.get("description") or main.get("description") or "",
+            options=[str(x) for x in main.get("enum", [])],
+        ))
+    # required first, secrets next, then the rest in declaration order
+    return sorted(out, key=lambda f: (not f.required, f.kind != "secret"))
+
+
+def fill(fields: list[Field], values: dict[str, Any], masked: dict[str, Any]) -> list[Field]:
+    """Attach current values: plain keys as values, secrets only as 'is set' + mask."""
+    for f in fields:
+        if f.kind == "secret":
+            f.is_set = bool(masked.get(f.name))
+            f.masked = str(masked.get(f.name) or "")
+            f.value = None
+        else:
+            # only stored keys are filled in; a default shows as the placeholder (and stays a default)
+            v = values.get(f.name, f.default if f.kind == "boolean" else None)
+            if f.kind == "list":
+                v = "\n".join(str(x) for x in (v or []))
+            elif f.kind == "json":
+                v = json.dumps(v, indent=2) if v is not None else ""
+            f.value = v
+    return fields
+
+
+def parse(fields: list[Field], form, *, editing: bool) -> dict[str, Any]:
+    """Form data -> config values. Empty secrets mean 'keep' when editing; empty optionals are removed."""
+    values: dict[str, Any] = {}
+    for f in fields:
+        key = f"cfg_{f.name}"
+        if f.kind == "boolean":
+            values[f.name] = form.get(key) == "on"
+            continue
+        raw = (form.get(key) or "").strip() if f.kind != "json" else (form.get(key) or "")
+        if f.kind == "secret":
+            if raw:
+                values[f.name] = raw
+            elif form.get(f"clear_{f.name}") == "on":
+                values[f.name] = None
+            continue
+        if raw == "" or (f.kind == "json" and not raw.strip()):
+            values[f.name] = None  # unset: the schema default applies
+            continue
+        try:
+            if f.kind == "integer":
+                values[f.name] = int(raw)
+            elif f.kind == "number":
+                values[f.name] = float(raw)
+            elif f.kind == "list":
+                values[f.name] = [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
+            elif f.kind == "json":
+                values[f.name] = json.loads(raw)
+            else:
+                values[f.name] = raw
+        except ValueError as exc:
+            raise ConfigError(f"{f.name}: {exc}") from None
+    if not editing:
+        values = {k: v for k, v in values.items() if v is not None}
+    return values

@@ -1,0 +1,261 @@
+// omnihub inbox: live list (SSE), conversation actions, composer limits, keyboard shortcuts.
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var root = document.querySelector(".inbox");
+  if (!root) return;
+  var toast = document.getElementById("toast");
+
+  function say(msg, bad) {
+    toast.textContent = msg;
+    toast.className = bad ? "show bad" : "show";
+    clearTimeout(say.t);
+    say.t = setTimeout(function () { toast.className = ""; }, 4000);
+  }
+
+  function api(method, url, body) {
+    return fetch(url, {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, "Accept": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) throw new Error(data.error || ("HTTP " + r.status));
+        return data;
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- list refresh
+  var listBox = document.getElementById("conv-list");
+  function currentId() { return parseInt(root.dataset.conv || "0", 10) || 0; }
+  function refreshList() {
+    var url = root.dataset.list + window.location.search;
+    url += (url.indexOf("?") < 0 ? "?" : "&") + "current=" + currentId();
+    return fetch(url, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) return;
+      var unread = r.headers.get("X-Unread");
+      return r.text().then(function (html) {
+        var selected = document.querySelector(".convs li.selected");
+        var selId = selected ? selected.dataset.id : null;
+        listBox.innerHTML = html;
+        if (selId) { var el = document.getElementById("conv-" + selId); if (el) el.classList.add("selected"); }
+        var badge = document.getElementById("total-unread");
+        if (badge) badge.textContent = unread && unread !== "0" ? unread : "";
+      });
+    });
+  }
+
+  // ------------------------------------------------------------ timeline refresh
+  function conversationEl() { return document.getElementById("conversation"); }
+  function refreshTimeline() {
+    var c = conversationEl();
+    if (!c) return Promise.resolve();
+    return fetch(c.dataset.fragment, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) return;
+      return r.text().then(function (html) {
+        var tl = document.getElementById("timeline");
+        var atBottom = tl.scrollTop + tl.clientHeight >= tl.scrollHeight - 40;
+        tl.innerHTML = html;
+        var ol = tl.querySelector(".timeline");
+        var st = document.getElementById("conv-status");
+        if (ol && st) { st.textContent = ol.dataset.status; st.className = "status st-" + ol.dataset.status; }
+        if (atBottom) tl.scrollTop = tl.scrollHeight;
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- live updates
+  if (window.EventSource) {
+    var es = new EventSource(root.dataset.events);
+    es.addEventListener("change", function (ev) {
+      var data = {};
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      refreshList();
+      if (currentId() && (data.conversations || []).indexOf(currentId()) >= 0) {
+        refreshTimeline();
+        say("This conversation was updated");  // the toast is a polite live region
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------- actions
+  function patch(body, done) {
+    var c = conversationEl();
+    if (!c) return;
+    api("PATCH", c.dataset.api, body).then(function () {
+      say(done);
+      refreshTimeline(); refreshList();
+      if (body.status || body.assignee !== undefined) setTimeout(function () { window.location.reload(); }, 300);
+    }).catch(function (e) { say(e.message, true); });
+  }
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest("button[data-action]");
+    if (b) {
+      if (b.dataset.action === "assign") patch({ assignee: b.dataset.value }, b.dataset.value ? "Assigned to you" : "Unassigned");
+      if (b.dataset.action === "status") patch({ status: b.dataset.value }, "Marked " + b.dataset.value);
+      return;
+    }
+    var retry = ev.target.closest("button[data-retry]");
+    if (retry) {
+      retry.disabled = true;
+      api("POST", "/api/v1/replies/" + retry.dataset.retry + "/retry").then(function () {
+        say("Sending again"); refreshTimeline();
+      }).catch(function (e) { retry.disabled = false; say(e.message, true); });
+    }
+  });
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (t.id === "snooze" && t.value) {
+      var until = new Date(Date.now() + parseInt(t.value, 10) * 3600 * 1000).toISOString();
+      patch({ snoozed_until: until }, "Snoozed");
+    } else if (t.id === "attach") {
+      var n = t.files ? t.files.length : 0;
+      document.getElementById("attach-count").textContent = n ? n + (n === 1 ? " file" : " files") : "Attach files";
+    } else if (t.id === "assign") {
+      patch({ assignee: t.value }, t.value ? "Assigned to " + t.value : "Unassigned");
+    } else if (t.id === "priority") {
+      patch({ priority: t.value }, "Priority " + t.value);
+    } else if (t.id === "canned" && t.value) {
+      var ta = document.getElementById("reply-text");
+      var name = (document.getElementById("composer").dataset.customer || "").split(" ")[0] || "there";
+      ta.value = (ta.value ? ta.value + "\n" : "") + t.value.replace(/\{name\}/g, name);
+      t.value = "";
+      ta.focus(); updateCounter();
+    } else if (t.name === "mode" || t.id === "as-thread") {
+      updateCounter();
+    }
+  });
+
+  // --------------------------------------------------------------------- composer
+  var GSM = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+  var GSM_EXT = "^{}\\[~]|€";
+  // GSM-7: 160 septets in one SMS, 153 per part when split; UCS-2: 70, 67 per part.
+  function smsInfo(text) {
+    var septets = 0, gsm = true;
+    for (var i = 0; i < text.length; i++) {
+      var ch = text.charAt(i);
+      if (GSM.indexOf(ch) >= 0) septets += 1;
+      else if (GSM_EXT.indexOf(ch) >= 0) septets += 2;
+      else { gsm = false; break; }
+    }
+    if (gsm) return { enc: "GSM-7", units: septets, parts: septets <= 160 ? 1 : Math.ceil(septets / 153) };
+    var units = 0;
+    for (var j = 0; j < text.length; j++) units += 1; // UTF-16 code units, as UCS-2 counts them
+    return { enc: "UCS-2", units: units, parts: units <= 70 ? 1 : Math.ceil(units / 67) };
+  }
+  window.omnihubSmsInfo = smsInfo;
+  function readFile(file) {
+    return new Promise(function (resolve, reject) {
+      var r = new FileReader();
+      r.onload = function () {
+        resolve({ filename: file.name, content_type: file.type || "application/octet-stream", data_base64: String(r.result).split(",", 2)[1] || "" });
+      };
+      r.onerror = function () { reject(new Error("cannot read " + file.name)); };
+      r.readAsDataURL(file);
+    });
+  }
+  var form = document.getElementById("composer");
+  var counter = document.getElementById("counter");
+  function mode() { var m = form && form.querySelector('input[name="mode"]:checked'); return m ? m.value : "reply"; }
+  function updateCounter() {
+    if (!form) return;
+    var ta = document.getElementById("reply-text");
+    var text = ta.value, note = mode() === "note";
+    var max = parseInt(form.dataset.max || "0", 10);
+    var len = Array.from(text).length;
+    var parts = [];
+    var over = false;
+    if (!note && form.dataset.segments === "sms") {
+      var s = smsInfo(text);
+      parts.push(s.enc + " · " + s.units + " chars · " + s.parts + " SMS");
+    }
+    var thread = document.getElementById("as-thread");
+    if (!note && max && form.dataset.splits === "true") {
+      parts.push(len + " / " + max + " per message" + (len > max ? " · " + Math.ceil(len / max) + " messages" : ""));
+    } else if (!note && max) {
+      parts.push(len + " / " + max);
+      over = len > max && !(thread && thread.checked);
+    } else {
+      parts.push(len + " chars");
+    }
+    counter.textContent = parts.join(" · ");
+    counter.className = over ? "over" : "";
+    var closed = !note && form.dataset.windowOpen === "false";
+    document.getElementById("send-btn").textContent = note ? "Add note" : "Send";
+    ta.setAttribute("aria-invalid", over ? "true" : "false");
+    form.classList.toggle("note-mode", note);
+    form.classList.toggle("window-closed", closed);
+  }
+  if (form) {
+    var ta = document.getElementById("reply-text");
+    ta.addEventListener("input", updateCounter);
+    ta.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); }
+      if (ev.key === "Escape") { ta.blur(); }
+    });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var text = ta.value.trim();
+      if (!text) return;
+      var note = mode() === "note";
+      var max = parseInt(form.dataset.max || "0", 10);
+      var thread = document.getElementById("as-thread");
+      var options = thread && thread.checked ? { thread: true } : {};
+      if (!note && max && form.dataset.splits !== "true" && !options.thread && Array.from(text).length > max) {
+        say("Too long for this channel (" + max + " characters)", true); return;
+      }
+      var btn = document.getElementById("send-btn");
+      btn.disabled = true;
+      var files = Array.prototype.slice.call(document.getElementById("attach").files || []);
+      Promise.all(files.map(readFile)).then(function (attachments) {
+        return api("POST", conversationEl().dataset.api + "/replies", { text: text, internal: note, options: options, attachments: attachments });
+      }).then(function (res) {
+        ta.value = ""; document.getElementById("attach").value = ""; document.getElementById("attach-count").textContent = "Attach files"; updateCounter();
+        say(note ? "Note added" : "Reply queued (" + res.state + ")");
+        return refreshTimeline();
+      }).catch(function (e) { say(e.message, true); }).then(function () { btn.disabled = false; });
+    });
+    updateCounter();
+    var tl = document.getElementById("timeline");
+    tl.scrollTop = tl.scrollHeight;
+  }
+
+  // ------------------------------------------------------------ keyboard shortcuts
+  function items() { return Array.prototype.slice.call(document.querySelectorAll(".convs li[data-id]")); }
+  function move(delta) {
+    var list = items();
+    if (!list.length) return;
+    var idx = list.findIndex(function (li) { return li.classList.contains("selected"); });
+    if (idx < 0) idx = list.findIndex(function (li) { return li.classList.contains("current"); });
+    var next = Math.max(0, Math.min(list.length - 1, idx + delta));
+    list.forEach(function (li) { li.classList.remove("selected"); });
+    list[next].classList.add("selected");
+    list[next].querySelector("a").focus();
+  }
+  document.addEventListener("keydown", function (ev) {
+    var t = ev.target;
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (t.matches("input, textarea, select") || t.isContentEditable) return;
+    var ta = document.getElementById("reply-text");
+    switch (ev.key) {
+      case "j": move(1); break;
+      case "k": move(-1); break;
+      case "o": case "Enter": {
+        var sel = document.querySelector(".convs li.selected a");
+        if (sel && ev.key === "o") sel.click();
+        return;
+      }
+      case "r": if (ta) { form.querySelector('input[value="reply"]').checked = true; updateCounter(); ta.focus(); } break;
+      case "n": if (ta) { form.querySelector('input[value="note"]').checked = true; updateCounter(); ta.focus(); } break;
+      case "e": if (conversationEl()) patch({ status: "resolved" }, "Resolved"); break;
+      case "a": if (conversationEl()) patch({ assignee: "me" }, "Assigned to you"); break;
+      case "s": if (conversationEl()) patch({ snoozed_until: new Date(Date.now() + 4 * 3600 * 1000).toISOString() }, "Snoozed"); break;
+      case "/": document.getElementById("f-q").focus(); break;
+      case "?": document.getElementById("help").showModal(); break;
+      default: return;
+    }
+    ev.preventDefault();
+  });
+})();

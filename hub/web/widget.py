@@ -1,0 +1,243 @@
+"""The web chat widget: /widget.js and the public endpoints it talks to.
+
+A visitor has no secret to sign api-channel requests with, so these endpoints stand in for
+the signed webhook: they are served only for connectors whose adapter config has
+``widget: true``, check the Origin against ``widget_origins``, rate-limit per visitor and
+IP, and journal exactly like the webhook path (journal.record, then schedule "ingest").
+The visitor id (random, kept in the browser's localStorage) is the only key to the
+visitor's conversation, so it is long and random, and never shown to anyone else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
+from sqlalchemy import select
+
+from hub import journal
+from hub.errors import ConfigError
+from hub.models import Connector, Conversation, Identity, Message, Reply
+from hub.types import RawEvent
+from hub.web.inbox import change_marks
+from hub.web.security import client_ip, rate_limit, rt
+
+bp = Blueprint("widget", __name__)
+log = structlog.get_logger("omnihub.widget")
+
+VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_TEXT = 4000
+SENT_STATES = ("sent", "delivered", "read")
+STREAM_SECONDS = 25.0
+POLL_SECONDS = 0.7
+STATIC = Path(__file__).parent / "static"
+
+
+class WidgetError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _origin_of(url: str) -> str:
+    p = urlsplit(url)
+    return f"{p.scheme}://{p.netloc}".lower()
+
+
+def _widget_connector(name: str):
+    """(row, adapter) of a connector serving the widget, else WidgetError(404)."""
+    with rt().db.read() as s:
+        row = s.scalar(select(Connector).where(Connector.name == name))
+        if row is not None:
+            s.expunge(row)
+    if row is None or not row.enabled:
+        raise WidgetError(404, "no chat here")
+    try:
+        adapter = current_app.extensions["omnihub.connectors"].adapter(row)
+    except ConfigError:
+        raise WidgetError(404, "no chat here") from None
+    if not getattr(adapter.config, "widget", False):
+        raise WidgetError(404, "no chat here")
+    return row, adapter
+
+
+def _allowed_origins(adapter) -> set[str]:
+    origins = {_origin_of(o) for o in (getattr(adapter.config, "widget_origins", None) or [])}
+    return origins or {_origin_of(rt().settings.effective_public_url)}
+
+
+def _check_origin(adapter, required: bool) -> str | None:
+    origin = request.headers.get("Origin")
+    if not origin:
+        if required:
+            raise WidgetError(403, "origin required")
+        return None
+    if origin.lower() not in _allowed_origins(adapter):
+        log.info("widget.origin_refused", origin=origin)
+        raise WidgetError(403, "this site may not use the chat")
+    return origin
+
+
+def _cors(resp: Response, origin: str | None) -> Response:
+    if origin:
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        resp.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        resp.headers["Access-Control-Max-Age"] = "600"
+    resp.headers["Vary"] = "Origin"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.errorhandler(WidgetError)
+def _widget_error(exc: WidgetError):
+    resp = jsonify({"error": str(exc)})
+    resp.status_code = exc.status
+    return _cors(resp, None)
+
+
+def _visitor(value: str | None) -> str:
+    if not value or not VISITOR.match(value):
+        raise WidgetError(400, "visitor: 16-64 characters of A-Z a-z 0-9 _ -")
+    return value
+
+
+@bp.get("/widget.js")
+def script():
+    resp = send_file(STATIC / "widget.js", mimetype="text/javascript", max_age=300)
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+@bp.route("/widget/<name>/messages", methods=["OPTIONS"])
+@bp.route("/widget/<name>/stream", methods=["OPTIONS"])
+def preflight(name: str):
+    _row, adapter = _widget_connector(name)
+    origin = _check_origin(adapter, required=True)
+    return _cors(Response(status=204), origin)
+
+
+@bp.post("/widget/<name>/messages")
+def post_message(name: str):
+    row, adapter = _widget_connector(name)
+    origin = _check_origin(adapter, required=True)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise WidgetError(400, "body must be a JSON object")
+    visitor = _visitor(data.get("visitor"))
+    if not rate_limit(f"widget:{name}:v:{visitor}", 20, 60) or not rate_limit(f"widget:{name}:ip:{client_ip()}", 120, 60):
+        resp = jsonify({"error": "too many messages, wait a minute"})
+        resp.status_code = 429
+        resp.headers["Retry-After"] = "60"
+        return _cors(resp, origin)
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise WidgetError(400, "text: required")
+    if len(text) > MAX_TEXT:
+        raise WidgetError(400, f"text: at most {MAX_TEXT} characters")
+    client_id = data.get("id") if isinstance(data.get("id"), str) and CLIENT_ID.match(data["id"]) else uuid.uuid4().hex
+    sender: dict[str, Any] = {"id": f"widget-{visitor}"}
+    for key, limit in (("name", 120), ("email", 320)):
+        v = data.get(key)
+        if isinstance(v, str) and v.strip():
+            sender[key] = v.strip()[:limit]
+    if "email" in sender and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", sender["email"]):
+        raise WidgetError(400, "email: not an email address")
+    page = data.get("page") if isinstance(data.get("page"), str) else None
+    payload = {
+        "id": f"widget:{visitor}:{client_id}",
+        "from": sender,
+        "text": text,
+        "sent_at": datetime.now(timezone.utc).isoformat(),
+        "thread": f"widget-{visitor}",
+        "widget": {"origin": origin, **({"page": page[:500]} if page else {})},
+    }
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    event = RawEvent(external_id=payload["id"], hook="messages", payload=body, content_type="application/json")
+    runtime = rt()
+    with runtime.db.session() as s:
+        ids = journal.record(s, runtime.box, row.id, [event], sweep_after=runtime.settings.sweep_after)
+    # Journaled and committed: a Redis hiccup is left to the sweeper.
+    try:
+        runtime.queues.schedule("ingest", ids)
+    except Exception as exc:
+        log.error("widget.enqueue_failed", connector=name, error=str(exc), note="the sweeper will pick the event up")
+    resp = jsonify({"id": client_id, "accepted": True})
+    resp.status_code = 202
+    return _cors(resp, origin)
+
+
+def _entries(row: Connector, visitor: str) -> list[dict[str, Any]]:
+    address = f"{row.name}:widget-{visitor}"
+    with rt().db.read() as s:
+        ident = s.scalar(select(Identity).where(Identity.address == address))
+        if ident is None:
+            return []
+        conv_ids = list(s.scalars(select(Conversation.id).where(Conversation.identity_id == ident.id, Conversation.connector_id == row.id)))
+        if not conv_ids:
+            return []
+        out = []
+        prefix = f"widget:{visitor}:"
+        for m in s.scalars(select(Message).where(Message.conversation_id.in_(conv_ids), Message.kind == "message").order_by(Message.id.desc()).limit(100)):
+            out.append({
+                "id": f"m{m.id}",
+                "client_id": m.external_id[len(prefix):] if m.external_id.startswith(prefix) else None,
+                "from": "visitor" if m.direction == "inbound" else "agent",
+                "text": "" if m.deleted else m.text,
+                "at": m.sent_at.isoformat(),
+            })
+        for r in s.scalars(select(Reply).where(Reply.conversation_id.in_(conv_ids), Reply.kind != "note", Reply.state.in_(SENT_STATES)).order_by(Reply.id.desc()).limit(100)):
+            out.append({"id": f"r{r.id}", "from": "agent", "author": r.author_name or "Support", "text": r.text, "at": (r.sent_at or r.created_at).isoformat()})
+    out.sort(key=lambda e: (e["at"], e["id"]))
+    return out[-100:]
+
+
+@bp.get("/widget/<name>/messages")
+def history(name: str):
+    row, adapter = _widget_connector(name)
+    origin = _check_origin(adapter, required=False)
+    visitor = _visitor(request.args.get("visitor"))
+    return _cors(jsonify({"items": _entries(row, visitor)}), origin)
+
+
+@bp.get("/widget/<name>/stream")
+def stream(name: str):
+    """SSE: ``messages`` events with the conversation's entries whenever they change."""
+    row, adapter = _widget_connector(name)
+    origin = _check_origin(adapter, required=False)
+    visitor = _visitor(request.args.get("visitor"))
+    if not rate_limit(f"widget:{name}:stream:{client_ip()}", 600, 60):
+        raise WidgetError(429, "too many connections")
+    seconds = current_app.config.get("OMNIHUB_SSE_SECONDS", STREAM_SECONDS)
+
+    runtime = rt()
+
+    def generate():
+        yield "retry: 1500\n\n"
+        last = None
+        marks = None
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with runtime.db.read() as s:
+                now_marks = change_marks(s)  # index-only: the visitor's rows are read only after a change
+            if now_marks != marks:
+                marks = now_marks
+                items = _entries(row, visitor)
+                sig = [(e["id"], e["text"]) for e in items]
+                if sig != last:
+                    last = sig
+                    yield f"event: messages\ndata: {json.dumps({'items': items})}\n\n"
+            time.sleep(POLL_SECONDS)
+
+    resp = Response(stream_with_context(generate()), mimetype="text/event-stream")
+    resp.headers["X-Accel-Buffering"] = "no"
+    return _cors(resp, origin)

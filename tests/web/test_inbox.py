@@ -1,0 +1,196 @@
+"""An agent in the inbox: live arrival, reply, delivery state, retry, inert HTML, roles, CSRF."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+from werkzeug import Response
+
+from hub import signing
+from hub.errors import SignatureInvalid
+from tests.support.hub import wait_until
+from tests.web.conftest import ADMIN, AGENT, assert_labelled, login, screenshot, seed_conversation
+
+SECRET = "inbox-test-secret"
+
+
+def post_webhook(live, text, *, id, sender="carla", name="Carla Customer", connector="web"):
+    """A signed api-channel webhook, over real HTTP, exactly as an integrating system sends it."""
+    body = json.dumps({"id": id, "from": {"id": sender, "name": name, "email": f"{sender}@example.com"}, "text": text}).encode()
+    headers = {"Content-Type": "application/json", **signing.sign(SECRET, body)}
+    resp = httpx.post(f"{live.url}/webhooks/{connector}/messages", content=body, headers=headers, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
+@pytest.fixture
+def callback(httpserver):
+    """The customer system's callback: checks the documented contract; refuses the first delivery."""
+    calls = []
+
+    def handler(request):
+        try:
+            signing.verify(SECRET, request.get_data(), request.headers)
+        except SignatureInvalid as exc:
+            return Response(json.dumps({"error": str(exc)}), status=401)
+        body = json.loads(request.get_data())
+        assert request.headers["Idempotency-Key"] == f"reply-{body['id']}"
+        assert {"id", "conversation", "thread", "to", "text", "author", "sent_at"} <= set(body)
+        calls.append(body)
+        if len(calls) == 1:
+            return Response(json.dumps({"error": "recipient session expired"}), status=422, content_type="application/json")
+        return Response(json.dumps({"ok": True}), status=200, content_type="application/json")
+
+    httpserver.expect_request("/callback", method="POST").respond_with_handler(handler)
+    return calls
+
+
+def test_agent_sees_message_arrive_live_replies_and_follows_delivery(live, context, callback, httpserver, artifacts_dir):
+    hub = live.hub
+    hub.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
+    hub.start_worker()
+    page = context.new_page()
+    login(page, live, AGENT)
+    assert page.locator(".convs li[data-id]").count() == 0
+
+    # arrives through the channel webhook while the page is open: shown without a reload
+    post_webhook(live, "My withdrawal of 0.5 BTC is stuck since yesterday", id="w-1")
+    item = page.locator(".convs li[data-id]").filter(has_text="Carla Customer")
+    item.wait_for()
+    assert "stuck since yesterday" in item.inner_text()
+    assert item.locator(".badge").inner_text() == "1"  # unread
+    assert page.locator("#total-unread").inner_text() == "1"
+
+    item.locator("a").click()
+    page.wait_for_url(re.compile(r".*/inbox/c/\d+"))
+    timeline = page.locator("#timeline")
+    assert "My withdrawal of 0.5 BTC is stuck since yesterday" in timeline.inner_text()
+    assert page.locator(".convs li.current .badge").count() == 0  # read now
+
+    # a second message arrives while the conversation is open
+    post_webhook(live, "Any news?", id="w-2")
+    timeline.get_by_text("Any news?").wait_for()
+
+    # internal note: stored, never sent
+    page.keyboard.press("n")
+    page.locator("#reply-text").fill("Checking the hot wallet queue")
+    page.get_by_role("button", name="Add note").click()
+    timeline.locator(".entry.note").get_by_text("Checking the hot wallet queue").wait_for()
+
+    # reply: the first delivery is refused by the customer's system -> dead with the reason
+    page.keyboard.press("r")
+    page.get_by_label("Canned response").select_option(label="Greeting")
+    assert page.locator("#reply-text").input_value().startswith("Hi Carla, thanks for reaching out.")
+    assert page.locator("#counter").inner_text().endswith("/ 65536")
+    page.locator("#attach").set_input_files([{"name": "receipt.txt", "mimeType": "text/plain", "buffer": b"tx 0xabc confirmed"}])
+    page.locator("#attach-count", has_text="1 file").wait_for()
+    page.locator("#reply-text").fill("Hi Carla, it has been released now.")
+    page.locator("#reply-text").press("Control+Enter")
+    reply = timeline.locator(".entry.reply:not(.note)").filter(has_text="it has been released now")
+    reply.wait_for()
+    reply.locator(".state-dead").wait_for()
+    assert "recipient session expired" in reply.locator(".reason").inner_text()
+    assert len(callback) == 1
+
+    # retry really resends: the second delivery succeeds and the state changes live
+    reply.get_by_role("button", name="Retry sending").click()
+    reply.locator(".state-sent").wait_for()
+    assert reply.locator(".reason").count() == 0
+    wait_until(lambda: len(callback) == 2, message="second delivery")
+    assert callback[1]["text"] == "Hi Carla, it has been released now." and callback[1]["author"] == "Alan Agent"
+    assert [a["filename"] for a in callback[1]["attachments"]] == ["receipt.txt"] and callback[1]["attachments"][0]["size"] == 18
+    assert reply.get_by_role("link", name="receipt.txt").count() == 1
+    assert len(callback) == 2  # the note was never sent
+
+    screenshot(page, artifacts_dir, "inbox")
+    assert_labelled(page)
+
+    # resolve with the keyboard
+    page.locator("#timeline").click()
+    page.keyboard.press("e")
+    page.locator("#conv-status", has_text="resolved").wait_for()
+    wait_until(lambda: hub.api("GET", f"/api/v1/conversations/{page.url.rsplit('/', 1)[1]}").get_json()["status"] == "resolved")
+
+
+def test_message_html_renders_inert(live, context):
+    hub = live.hub
+    hub.add_connector("web", "api", secret=SECRET)
+    hub.start_worker()
+    payload = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"><b onmouseover="window.__xss=3">bold</b>'
+    post_webhook(live, payload, id="xss-1", name='<img src=y onerror="window.__xss=4">')
+    wait_until(lambda: hub.api("GET", "/api/v1/conversations").get_json()["items"], message="conversation")
+    # an HTML body (as email brings): shown only in a sandboxed frame, scripts never run
+    from datetime import datetime, timezone
+
+    from hub.models import Message
+
+    html = '<p>Hello <b>formatted</b></p><img src=x onerror="parent.__xss=5"><script>parent.__xss=6</script>'
+    with hub.rt.db.session() as s:
+        first = s.query(Message).filter_by(external_id="xss-1").one()
+        s.add(Message(conversation_id=first.conversation_id, connector_id=first.connector_id, external_id="html-1",
+                      sent_at=datetime.now(timezone.utc), text="formatted", html=html))
+    page = context.new_page()
+    login(page, live, AGENT)
+    page.locator(".convs li[data-id] a").first.click()
+    page.locator("#timeline .entry.msg").first.wait_for()
+    assert payload in page.locator("#timeline .entry.msg .text").first.inner_text()  # shown as text
+    page.locator("#timeline .entry.msg .text").first.hover()
+    page.get_by_text("Formatted version").click()
+    frame = page.frame_locator("#timeline iframe")
+    assert frame.locator("b").inner_text() == "formatted"
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#timeline img, #timeline script, .convs img, #timeline .text b").count() == 0
+
+
+def test_agent_cannot_open_admin(live, context):
+    page = context.new_page()
+    login(page, live, AGENT)
+    assert page.get_by_role("link", name="Admin").count() == 0
+    resp = page.goto(live.url + "/admin/connectors")
+    assert resp.status == 403
+    assert "admin role" in page.content()
+    resp = page.request.get(live.url + "/api/v1/connectors")
+    assert resp.status == 403
+
+
+def test_sms_segment_counter(live, context):
+    """GSM-7: 160 septets in one SMS, 153 per part; extension characters count twice; else UCS-2 (70/67)."""
+    page = context.new_page()
+    login(page, live, AGENT)
+    info = lambda text: page.evaluate("t => window.omnihubSmsInfo(t)", text)  # noqa: E731
+    assert info("a" * 160) == {"enc": "GSM-7", "units": 160, "parts": 1}
+    assert info("a" * 161) == {"enc": "GSM-7", "units": 161, "parts": 2}
+    assert info("€" * 80) == {"enc": "GSM-7", "units": 160, "parts": 1}
+    assert info("a" * 306)["parts"] == 2 and info("a" * 307)["parts"] == 3
+    assert info("Привет" + "a" * 64) == {"enc": "UCS-2", "units": 70, "parts": 1}
+    assert info("😀" * 36) == {"enc": "UCS-2", "units": 72, "parts": 2}
+
+
+def test_posts_without_csrf_token_are_refused(live, context):
+    hub = live.hub
+    hub.add_connector("web", "api", secret=SECRET)
+    _, conv_id = seed_conversation(hub, "web", "web:carla", "Carla")
+    conv = {"id": conv_id}
+    page = context.new_page()
+    login(page, live, ADMIN)
+    url = f"{live.url}/api/v1/conversations/{conv['id']}/replies"
+    # cookie-authenticated API call without the header: refused, nothing stored
+    resp = page.request.post(url, data=json.dumps({"text": "forged", "internal": True}), headers={"Content-Type": "application/json"})
+    assert resp.status == 403 and "CSRF" in resp.json()["error"]
+    # a form post without the token (what a cross-site form would send): refused
+    resp = page.request.post(live.url + "/admin/users", form={"action": "create", "email": "evil@example.com", "role": "admin", "password": "12345678910"})
+    assert resp.status == 403
+    resp = page.request.post(live.url + "/logout")
+    assert resp.status == 403
+    # with the page's token both work
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    resp = page.request.post(url, data=json.dumps({"text": "real note", "internal": True}), headers={"Content-Type": "application/json", "X-CSRF-Token": token})
+    assert resp.status == 202
+    texts = [r["text"] for r in hub.api("GET", f"/api/v1/conversations/{conv['id']}").get_json()["replies"]]
+    assert texts == ["real note"]
+    # bearer-token API calls need no CSRF token
+    assert hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "via token", "internal": True}).status_code == 202
