@@ -146,3 +146,35 @@ def test_no_secret_in_any_postgresql_table(make_hub, pg_url, capfd):
     for needle in needles:
         assert needle not in blob, f"{needle[:12]}... found in PostgreSQL"
         assert needle not in captured.out + captured.err
+
+
+def test_script_and_html_injection_is_escaped_in_the_inbox_pages(hub):
+    """The same payloads rendered by the agents' inbox (when the web UI is present)."""
+    import re
+
+    rules = {r.rule for r in hub.app.url_map.iter_rules()}
+    if "/login" not in rules or "/inbox/c/<int:conv_id>" not in rules:
+        pytest.skip("the inbox UI is not part of this build")
+    hub.add_connector("web", "api", secret=SECRET)
+    hub.start_worker()
+    for i, p in enumerate(PAYLOADS):
+        body = json.dumps({"id": f"x{i}", "from": {"id": f"eve{i}", "name": p}, "text": p}).encode()
+        assert signed_post(hub, body).status_code == 200
+    wait_until(lambda: hub.count(Message) == len(PAYLOADS), timeout=30)
+    hub.token  # creates agent@example.com (admin) with a known password
+    client = hub.app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"\s+value="([^"]+)"', page)
+    form = {"email": "agent@example.com", "password": "correct horse battery"}
+    if csrf:
+        form["csrf_token"] = csrf.group(1)
+    assert client.post("/login", data=form).status_code in (302, 303)
+    pages = [client.get("/inbox/")]
+    for c in hub.api("GET", "/api/v1/conversations").get_json()["items"]:
+        pages.append(client.get(f"/inbox/c/{c['id']}"))
+    for resp in pages:
+        assert resp.status_code == 200 and resp.mimetype == "text/html"
+        html = resp.get_data(as_text=True)
+        for bad in ("<script>alert(1)</script>", "<img src=x onerror=", "<svg onload=alert(3)>"):
+            assert bad not in html, bad
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in "".join(p.get_data(as_text=True) for p in pages)
