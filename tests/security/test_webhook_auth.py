@@ -6,6 +6,7 @@ helpdesk kind) and the app's url_map, so a new adapter or route cannot escape th
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -51,6 +52,28 @@ def test_every_webhook_route_in_the_url_map_is_covered(all_hub):
     assert ROUTES, "no webhook hooks registered?"
     for kind in SIMULATED:
         assert kind in NO_REPLAY_WINDOW or kind in _windowed(), kind
+
+
+def test_public_widget_endpoints_refuse_connectors_without_the_widget_and_foreign_origins(all_hub):
+    """The web chat widget is the one unsigned inbound route (a visitor has no secret): it is
+    served only where a connector enables it, and only to the allowed origins."""
+    rules = {r.rule for r in all_hub.app.url_map.iter_rules() if r.rule.startswith("/widget/")}
+    if not rules:
+        pytest.skip("no web chat widget in this build")
+    before = events(all_hub)
+    body = json.dumps({"visitor": "v" * 32, "text": "hi"}).encode()
+    for name in ("api-a", "twilio-a", "no-such-connector"):  # no `widget: true`
+        resp = all_hub.client.post(f"/widget/{name}/messages", data=body, headers={"Content-Type": "application/json", "Origin": "http://hub.test"})
+        assert resp.status_code == 404, (name, resp.status_code)
+    all_hub.add_connector("chat", "api", secret="w-secret", widget=True, widget_origins=["https://shop.example"])
+    all_hub.app.extensions.get("omnihub.webhook_cache", {}).clear()
+    for origin in (None, "https://evil.example", "https://shop.example.evil.test", "null"):
+        headers = {"Content-Type": "application/json", **({"Origin": origin} if origin else {})}
+        resp = all_hub.client.post("/widget/chat/messages", data=body, headers=headers)
+        assert resp.status_code == 403, (origin, resp.status_code)
+    assert events(all_hub) == before
+    ok = all_hub.client.post("/widget/chat/messages", data=body, headers={"Content-Type": "application/json", "Origin": "https://shop.example"})
+    assert ok.status_code in (200, 201, 202) and events(all_hub) == before + 1
 
 
 def _windowed():
