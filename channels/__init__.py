@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from channels.api import ApiChannel
 from channels.base import ChannelAdapter
+from channels.email import EmailChannel
 from channels.slack import SlackChannel
 from channels.twilio import TwilioChannel
 from channels.x import XChannel
 
 REGISTRY: dict[str, type[ChannelAdapter]] = {
     ApiChannel.kind: ApiChannel,
+    EmailChannel.kind: EmailChannel,
     SlackChannel.kind: SlackChannel,
     TwilioChannel.kind: TwilioChannel,
     XChannel.kind: XChannel,

@@ -63,6 +63,8 @@ class ChannelAdapter:
     polls: ClassVar[bool] = False
     #: True when send() splits a text longer than max_text_length into several messages
     splits_long_text: ClassVar[bool] = False
+    #: participant addresses are email addresses (identities merge with a verified email)
+    addresses_are_emails: ClassVar[bool] = False
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx

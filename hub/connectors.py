@@ -221,7 +221,11 @@ class ConnectorService:
             if row is not None:
                 health = dict(row.health or {})
                 health.update({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in fields.items()})
-                row.health = health
+                # like a state write, a health note is not a configuration change: keep
+                # updated_at, or every ingested message restarts the connector's poll loop
+                s.execute(
+                    update(Connector).where(Connector.id == connector_id).values(health=health, updated_at=Connector.updated_at)
+                )
 
 
 def ensure_builtin(rt: Runtime) -> None:

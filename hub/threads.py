@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, now
@@ -26,7 +27,10 @@ class Resolution:
 def _email_of(p: Participant) -> str | None:
     if p.verified_email:
         return p.verified_email.lower()
-    if p.channel == "email":
+    import channels  # the registry: capabilities are data on the adapter class
+
+    adapter = channels.REGISTRY.get(p.channel)
+    if adapter is not None and adapter.addresses_are_emails:
         return p.address.lower()
     return None
 
@@ -41,7 +45,7 @@ def resolve_identity(s: Session, p: Participant) -> Identity:
             # The same verified email on another channel is the same customer.
             other = s.scalar(
                 select(Identity)
-                .where(or_(Identity.verified_email == verified, (Identity.channel == "email") & (Identity.address == verified)))
+                .where(Identity.verified_email == verified)  # email identities store their address here
                 .order_by(Identity.id)
                 .limit(1)
             )
@@ -103,6 +107,22 @@ def _by_references(s: Session, connector_id: int, msg: NormalizedMessage) -> Con
     return s.get(Conversation, conv_id) if conv_id else None
 
 
+_SUBJECT_NOISE = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|rv|tr|antw|r)\s*(\[\d+\])?\s*:\s*)+", re.I)
+_TOKEN_TAG = re.compile(r"\[#[^\]]*\]")
+
+
+def normalize_subject(subject: str) -> str:
+    """A subject without reply/forward prefixes, conversation tags and spacing differences."""
+    text = _TOKEN_TAG.sub(" ", subject or "")
+    text = _SUBJECT_NOISE.sub("", text)
+    return " ".join(text.lower().split())
+
+
+def same_subject(ours: str, theirs: str) -> bool:
+    a, b = normalize_subject(ours), normalize_subject(theirs)
+    return not a or a == b or a in b or b in a
+
+
 def resolve(
     s: Session,
     connector: Connector,
@@ -124,6 +144,8 @@ def resolve(
     token = msg.extra.get("conversation_token") if isinstance(msg.extra, dict) else None
     if conv is None and token:
         conv = s.scalar(select(Conversation).where(Conversation.token == str(token), Conversation.connector_id == connector.id))
+        if conv is not None and msg.extra.get("conversation_token_source") == "subject" and not same_subject(conv.subject, msg.subject):
+            conv = None  # a token pasted into an unrelated subject is not enough on its own
         strong = conv is not None
     if conv is None:
         conv = s.scalar(

@@ -83,7 +83,7 @@ def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: A
             return None
     reply = Reply(
         conversation_id=conv.id, connector_id=conv.connector_id, author_name="omnihub", kind="auto", text=text,
-        options=options, state="pending", source="auto", source_ref=ref, status_detail={},
+        options={**options, "auto": True}, state="pending", source="auto", source_ref=ref, status_detail={},
     )
     s.add(reply)
     s.flush()

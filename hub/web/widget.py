@@ -150,7 +150,7 @@ def post_message(name: str):
         v = data.get(key)
         if isinstance(v, str) and v.strip():
             sender[key] = v.strip()[:limit]
-    if "email" in sender and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", sender["email"]):
+    if sender.get("email") and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", sender["email"]):
         raise WidgetError(400, "email: not an email address")
     page = data.get("page") if isinstance(data.get("page"), str) else None
     payload = {

@@ -4,6 +4,10 @@ contract test). Adding an adapter means adding its example here: the test fails 
 EXAMPLES: dict[str, dict] = {
     "api": {"secret": "contract-secret", "callback_url": "http://127.0.0.1:9/cb"},
     "inbox": {},
+    "email": {
+        "imap_host": "imap.example.com", "username": "support@example.com", "password": "imap-secret",
+        "smtp_host": "smtp.example.com", "smtp_password": "smtp-secret", "from_address": "support@example.com",
+    },
     "zendesk": {"subdomain": "acme", "email": "agent@example.com", "api_token": "zd-token", "webhook_secret": "zd-whsec"},
     "freshdesk": {"domain": "acme", "api_key": "fd-key", "webhook_secret": "fd-whsec"},
     "zammad": {"base_url": "https://support.example.com", "token": "zm-token", "webhook_secret": "zm-whsec"},

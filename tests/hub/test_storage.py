@@ -155,3 +155,23 @@ def test_state_writes_do_not_count_as_configuration_changes(rt):
     with rt.db.read() as s:
         row = svc.get(s, "web")
         assert row.updated_at == before and row.state == {"cursor": 42}
+
+
+def test_subject_token_needs_the_same_subject(rt):
+    from hub.threads import normalize_subject
+
+    assert normalize_subject("RE: Fwd:  Card declined [#abc123]") == "card declined"
+    with rt.db.session() as s:
+        conn = ConnectorService(rt).create(s, "mail", "api", {"secret": "x"})
+        r1 = threads.resolve(s, conn, _msg("<a@x>", thread="t-a", subject="Card declined"))
+        token = r1.conversation.token
+        same = threads.resolve(s, conn, _msg("<b@x>", thread="t-b", subject=f"Re: Card declined [#{token}]",
+                                             extra={"conversation_token": token, "conversation_token_source": "subject"}))
+        assert same.conversation.id == r1.conversation.id
+        other = threads.resolve(s, conn, _msg("<c@x>", thread="t-c", subject=f"Totally different [#{token}]",
+                                              extra={"conversation_token": token, "conversation_token_source": "subject"}))
+        assert other.created and other.conversation.id != r1.conversation.id
+        # a token in our Reply-To plus-address is trusted whatever the subject
+        addr = threads.resolve(s, conn, _msg("<d@x>", thread="t-d", subject="new words",
+                                             extra={"conversation_token": token, "conversation_token_source": "address"}))
+        assert addr.conversation.id == r1.conversation.id

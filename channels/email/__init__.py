@@ -1,0 +1,230 @@
+"""email channel: IMAP IDLE in (one session per folder), SMTP out.
+
+In:  ``poll`` keeps an IDLE session per folder, journals the raw RFC 822 bytes
+     (``message/rfc822``, external id = Message-ID or sha256 of the bytes) and keeps a UID
+     cursor per folder in the connector state. ``backfill`` re-offers history.
+Out: ``send`` delivers an agent reply over SMTP with our Message-ID, the thread's
+     In-Reply-To/References, and the conversation token in Reply-To and the subject.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import threading
+from datetime import date, datetime
+from typing import Any, Callable, Literal
+
+import structlog
+from pydantic import SecretStr, field_validator, model_validator
+
+from channels.base import ChannelAdapter
+from channels.email import imap, mime, smtp
+from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError
+from hub.types import AdapterConfig, CheckResult, OutboundReply, PollSink, RawEvent, SendResult, StopEvent
+from normalizers import email as email_normalizer
+from normalizers.model import NormalizedMessage
+
+Security = Literal["ssl", "starttls", "none"]
+_AFTER_INGEST = re.compile(r"^(?:leave|seen|move:.+)$")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class EmailConfig(AdapterConfig):
+    imap_host: str
+    imap_port: int | None = None
+    imap_security: Security = "ssl"
+    username: str
+    password: SecretStr
+    folders: tuple[str, ...] = ("INBOX",)
+    after_ingest: str = "leave"  # leave | seen | move:<folder>
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: Security = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    from_address: str
+    from_name: str = ""
+
+    @field_validator("folders", mode="before")
+    @classmethod
+    def _folders(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [f.strip() for f in v.split(",")]
+        if not v or any(not str(f).strip() for f in v):
+            raise ValueError("at least one folder name, none empty")
+        return tuple(v)
+
+    @field_validator("after_ingest")
+    @classmethod
+    def _after_ingest(cls, v: str) -> str:
+        if not _AFTER_INGEST.match(v):
+            raise ValueError("must be leave, seen or move:<folder>")
+        return v
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, v: str) -> str:
+        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$", v or ""):
+            raise ValueError("must be an address like support@example.com")
+        return v.strip()
+
+    @field_validator("imap_port", "smtp_port")
+    @classmethod
+    def _port(cls, v: int | None) -> int | None:
+        if v is not None and not 1 <= v <= 65535:
+            raise ValueError("must be 1-65535")
+        return v
+
+    @model_validator(mode="after")
+    def _plaintext_only_on_loopback(self) -> EmailConfig:
+        if self.imap_security == "none" and not is_loopback(self.imap_host):
+            raise ValueError(f"imap_security none is only allowed for loopback hosts, not {self.imap_host!r} (use ssl or starttls)")
+        if self.smtp_host and self.smtp_security == "none" and not is_loopback(self.smtp_host):
+            raise ValueError(f"smtp_security none is only allowed for loopback hosts, not {self.smtp_host!r} (use ssl or starttls)")
+        return self
+
+
+class EmailChannel(ChannelAdapter):
+    kind = "email"
+    title = "Email (IMAP + SMTP)"
+    Config = EmailConfig
+    hooks = ()
+    max_text_length = None
+    supports_threads = True
+    supports_attachments = True
+    delivery_receipts = False
+    reopen_resolved = True
+    polls = True
+    addresses_are_emails = True
+
+    #: FolderWatcher class attribute overrides (tests shorten backoff)
+    watcher_options: dict[str, Any] = {}
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.log = ctx.log or structlog.get_logger("omnihub.email").bind(connector=ctx.name)
+        self.watchers: list[imap.FolderWatcher] = []
+
+    # --- accounts -------------------------------------------------------------------------
+    def imap_account(self) -> imap.ImapAccount:
+        c = self.config
+        return imap.ImapAccount(c.imap_host, c.imap_port, c.imap_security, c.username, c.password.get_secret_value())
+
+    def _smtp_session(self):
+        c = self.config
+        if not c.smtp_host:
+            raise PermanentDeliveryError(f"email connector {self.ctx.name!r} has no smtp_host: set it to send replies")
+        username = c.smtp_username if c.smtp_username is not None else c.username
+        secret = c.smtp_password if c.smtp_password is not None else c.password
+        return smtp.connect(c.smtp_host, c.smtp_port, c.smtp_security, username or None, secret.get_secret_value() if username else None)
+
+    # --- inbound ---------------------------------------------------------------------------
+    def parse(self, hook: str, request) -> list[RawEvent]:
+        raise PayloadInvalid("email: no webhooks; mail arrives through IMAP")
+
+    def normalize(self, event: RawEvent) -> list[NormalizedMessage]:
+        meta = event.meta or {}
+        received = meta.get("internaldate") or meta.get("received_at")  # IMAP INTERNALDATE, else journal time
+        extra = {k: meta[k] for k in ("folder", "uid") if k in meta}
+        [msg] = email_normalizer.normalize(
+            event.payload,
+            connector=self.ctx.name,
+            max_attachment_bytes=self.ctx.limits.max_attachment_bytes,
+            received_at=datetime.fromisoformat(received) if received else None,
+            extra=extra,
+        )
+        if msg.sender.address == self.config.from_address.lower() and str(msg.extra.get("message_id") or "").startswith("<omnihub."):
+            return []  # our own reply (e.g. a copy in a watched folder): never a customer message
+        return [msg]
+
+    def watcher(self, folder: str, sink: PollSink) -> imap.FolderWatcher:
+        w = imap.FolderWatcher(self.imap_account(), folder, self.ctx.state, sink, after_ingest=self.config.after_ingest, log=self.log)
+        for key, value in self.watcher_options.items():
+            setattr(w, key, value)
+        return w
+
+    def poll(self, sink: PollSink, stop: StopEvent) -> None:
+        """One IDLE session (thread) per folder; returns once ``stop`` is set and they ended."""
+        self.watchers = [self.watcher(folder, sink) for folder in self.config.folders]
+        threads = [
+            threading.Thread(target=w.run, args=(stop,), name=f"imap-{self.ctx.name}-{w.folder}", daemon=True)
+            for w in self.watchers
+        ]
+        for t in threads:
+            t.start()
+        stop.wait()
+        for t in threads:
+            t.join(timeout=10)
+
+    def backfill(self, sink: PollSink, since: date | None = None, progress: Callable[[int, int], None] | None = None) -> int:
+        """Offer every message of the folders (or since a date) to the journal; returns how many were new."""
+        return imap.backfill(self.imap_account(), self.config.folders, sink, since=since, progress=progress)
+
+    # --- outbound --------------------------------------------------------------------------
+    def build_reply(self, reply: OutboundReply):
+        return mime.build_reply(
+            reply,
+            connector=self.ctx.name,
+            from_address=self.config.from_address,
+            from_name=self.config.from_name or "",
+            sanitize_html=email_normalizer.sanitize_html,
+        )
+
+    def send(self, reply: OutboundReply) -> SendResult:
+        msg = self.build_reply(reply)
+        client = self._smtp_session()
+        try:
+            refused = smtp.send(client, msg, where=f"SMTP {self.config.smtp_host}")
+        finally:
+            smtp.close(client)
+        message_id = str(msg["Message-ID"])
+        self.log.info("email.sent", reply_id=reply.id, conversation_id=reply.conversation_id, message_id=message_id)
+        return SendResult(external_id=message_id, state="sent", detail={"refused": refused} if refused else {})
+
+    # --- health ----------------------------------------------------------------------------
+    def check(self) -> CheckResult:
+        details: dict[str, Any] = {}
+        problems: list[str] = []
+        try:
+            client = imap.connect(self.imap_account())
+            try:
+                details["imap_capabilities"] = imap.capabilities(client)
+                for folder in self.config.folders:
+                    info = client.select_folder(folder, readonly=True)
+                    details.setdefault("folders", {})[folder] = {"messages": int(info.get(b"EXISTS", 0)), "uidvalidity": int(info[b"UIDVALIDITY"])}
+                if "IDLE" not in details["imap_capabilities"]:
+                    problems.append("IMAP server lacks IDLE")
+            finally:
+                imap._logout(client)
+        except (AuthError, *imap.SESSION_ERRORS) as exc:
+            problems.append(f"IMAP: {exc.__class__.__name__}: {exc}")
+        if self.config.smtp_host:
+            try:
+                session = self._smtp_session()
+                try:
+                    details["smtp_capabilities"] = smtp.capabilities(session)
+                finally:
+                    smtp.close(session)
+            except DeliveryError as exc:
+                problems.append(f"SMTP: {exc}")
+        else:
+            problems.append("no smtp_host: replies cannot be sent")
+        if problems:
+            return CheckResult(False, "; ".join(problems), details)
+        return CheckResult(
+            True,
+            f"IMAP {self.config.imap_host} ({len(self.config.folders)} folder(s), IDLE) and SMTP {self.config.smtp_host} logged in",
+            details,
+        )
+
+
+__all__ = ["EmailChannel", "EmailConfig"]
