@@ -7,14 +7,14 @@ import binascii
 import functools
 import json
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, or_, select
 
 from hub import auth, replay
-from hub.connectors import ConnectorService, all_kinds, is_channel
+from hub.connectors import NAME_PATTERN, ConnectorService, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
 from hub.models import (
     AttachmentRow,
@@ -28,7 +28,7 @@ from hub.models import (
     User,
     now,
 )
-from hub.openapi import Spec
+from hub.openapi import MAX_ID, Spec
 from hub.views import contact_json, conversation_json, message_json, reply_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -73,6 +73,9 @@ def route(rule: str, method: str, *, summary: str, role: str | None = "agent", b
         @functools.wraps(fn)
         def view(**kwargs):
             _authenticate(role)
+            for key, value in kwargs.items():  # an id past 64 bits is no row (and would overflow the driver)
+                if isinstance(value, int) and value > MAX_ID:
+                    raise ApiError(404, f"{key} {value} not found")
             if body is not None:
                 data = request.get_json(silent=True)
                 if not isinstance(data, dict):
@@ -136,12 +139,12 @@ class ReplyIn(Strict):
 
 
 class MergeIn(Strict):
-    other_id: int = Field(description="the contact merged INTO this one")
+    other_id: int = Field(ge=1, le=MAX_ID, description="the contact merged INTO this one")
 
 
 class ConnectorIn(Strict):
-    name: str
-    kind: str
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str = Field(description="a connector kind from GET /api/v1/connector-kinds")
     config: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
 
@@ -153,7 +156,7 @@ class ConnectorPatch(Strict):
 
 class ReplayIn(Strict):
     what: Literal["deliveries", "replies", "events", "all"] = "all"
-    ids: list[int] | None = None
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = None
     connector: str | None = None
 
 
@@ -185,7 +188,7 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
         "tag": {"type": "string", "description": "has this tag, e.g. sla-breached, sla-at-risk, security-urgent"},
         "q": {"type": "string", "description": "search subject and message text"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
-        "before": {"type": "string", "description": "cursor from a previous page's `next`"},
+        "before": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT[0-9:.+-]+_\d+$", "description": "cursor from a previous page's `next`"},
     },
 )
 def list_conversations():

@@ -39,7 +39,7 @@ def open_event(box: Box, row: InboundEvent) -> RawEvent:
 
 def _insert(session: Session):
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboundEvent)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(InboundEvent.__table__)
 
 
 def record(
@@ -79,8 +79,10 @@ def record(
         )
     if not rows:
         return []
-    stmt = _insert(session).values(rows).on_conflict_do_nothing(index_elements=["connector_id", "external_id"])
-    result = session.execute(stmt.returning(InboundEvent.id))
+    # Rows go as parameters, not inlined with .values(rows): the statement then compiles
+    # once per process instead of once per request (~20% of a webhook's CPU, benchmarks P1).
+    stmt = _insert(session).on_conflict_do_nothing(index_elements=["connector_id", "external_id"]).returning(InboundEvent.id)
+    result = session.connection().execute(stmt, rows)
     return [r[0] for r in result]
 
 

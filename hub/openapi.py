@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+MAX_ID = 2**63 - 1  # row ids are 64-bit integers in SQLite and PostgreSQL
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
@@ -39,7 +40,7 @@ class Spec:
         path = _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule)
         params = []
         for conv, name in _PARAM.findall(rule):
-            params.append({"name": name, "in": "path", "required": True, "schema": {"type": "integer" if conv == "int" else "string"}})
+            params.append({"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID} if conv == "int" else {"type": "string"}})
         for name, schema in (query or {}).items():
             params.append({"name": name, "in": "query", "required": False, "schema": schema})
         op: dict[str, Any] = {
@@ -57,6 +58,10 @@ class Spec:
             op["responses"].setdefault("401", {"description": "Missing or invalid bearer token"})
             if role == "admin":
                 op["responses"].setdefault("403", {"description": "Admin role required"})
+        if params and any(p["in"] == "path" for p in params):
+            op["responses"].setdefault("404", {"description": "Not found"})
+        if query:
+            op["responses"].setdefault("400", {"description": "Invalid query parameter (the error names it)"})
         if body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": self._schema_ref(body)}}}
             op["responses"].setdefault("400", {"description": "Invalid request body (the error names the field)"})

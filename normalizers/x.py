@@ -118,6 +118,15 @@ def _activity_users(body: Mapping[str, Any]) -> dict[str, Any]:
 # --- normalization -------------------------------------------------------------------------
 def normalize(payload: bytes | str | Mapping[str, Any], *, connector: str) -> list[NormalizedMessage]:
     """One envelope (see module doc) -> zero or one normalized message."""
+    try:
+        return _normalize(payload, connector)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        # A field of the wrong JSON type deep in the event (found by fuzzing): the payload
+        # is malformed, not our bug -> 400 / quarantine with the reason, never a crash.
+        raise PayloadInvalid(f"x: malformed event: {exc.__class__.__name__}: {exc}") from None
+
+
+def _normalize(payload: bytes | str | Mapping[str, Any], connector: str) -> list[NormalizedMessage]:
     env = _load(payload)
     source, kind = env.get("source"), env.get("type")
     if source == "v2" and kind == "tweet":

@@ -212,9 +212,10 @@ def process(rt: Runtime, ids: list[int]) -> Outcome:
             except Exception as exc:
                 log.exception("ingest.store_failed", event_id=row.id)
                 _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
-    for p in prepared:
-        if not p.error:
-            service(rt).record_health(p.connector.id, last_inbound_at=now())
+    # One health note per connector per batch, not one write transaction per event (P2
+    # profile: a 200-event batch made 200 extra SQLite commits).
+    for connector_id in sorted({p.connector.id for p in prepared if not p.error}):
+        service(rt).record_health(connector_id, last_inbound_at=now())
     return outcome
 
 

@@ -33,7 +33,7 @@ def drain(stage: str, slot: int) -> int:
         if not ids:
             q.release_slot(stage, slot)
             # Another producer may have pushed between our pop and the release.
-            if q.redis.llen(q.pending_key(stage)) and q.redis.set(q.slot_key(stage, slot), 1, nx=True, ex=120):
+            if q.redis.llen(q.pending_key(stage)) and q.redis.set(q.slot_key(stage, slot), 1, nx=True, ex=q.slot_ttl):
                 continue
             return done
         q.refresh_slot(stage, slot)

@@ -106,17 +106,24 @@ def push(rt: Runtime, ids: list[int]) -> list[int]:
             .order_by(Delivery.id)
         ).all()
         work = []
+        taken: list[int] = []  # claimed in this batch, in id order
         for d in rows:
+            # Keep order: push only when EVERY earlier pending delivery of the conversation is
+            # claimed in this batch (checking one of the requested ids let a later message
+            # overtake an earlier one leased elsewhere or waiting for its retry — found by
+            # tests/faults/test_faults.py::test_helpdesk_outage...).
             earlier = s.scalar(
                 select(Delivery.id).where(
                     Delivery.conversation_id == d.conversation_id,
                     Delivery.helpdesk_id == d.helpdesk_id,
                     Delivery.state == "pending",
                     Delivery.id < d.id,
+                    Delivery.id.not_in(taken),
                 ).limit(1)
             )
-            if earlier is not None and earlier not in ids:
-                continue  # keep order: the earlier one schedules this one when done
+            if earlier is not None:
+                continue  # the earlier one schedules this one when done
+            taken.append(d.id)
             d.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
             msg = s.get(Message, d.message_id)
             conv = s.get(Conversation, d.conversation_id)

@@ -19,7 +19,7 @@ from config.settings import Settings
 
 STAGES = {"ingest": "inbound", "push": "push", "send": "send"}
 QUEUE_NAMES = ("inbound", "push", "send", "default")
-DRAIN_TTL = 120  # seconds a drain slot stays claimed without progress
+DRAIN_TTL = 120  # upper bound of the seconds a drain slot stays claimed without progress
 
 
 def queue_name(settings: Settings, base: str) -> str:
@@ -39,6 +39,12 @@ class Queues:
     def all(self) -> list[Queue]:
         return [self.by_name[n] for n in QUEUE_NAMES]
 
+    @property
+    def slot_ttl(self) -> int:
+        """A drain slot is a lease like a row's: a worker killed mid-drain (kill -9) frees
+        its slot after OMNIHUB_LEASE_SECONDS (capped at DRAIN_TTL), not a fixed 2 minutes."""
+        return max(1, min(DRAIN_TTL, int(self.settings.lease_seconds)))
+
     def pending_key(self, stage: str) -> str:
         return f"{self.prefix}:pending:{stage}"
 
@@ -57,7 +63,7 @@ class Queues:
     def ensure_drain(self, stage: str) -> bool:
         """Queue a drain job for a free slot, if any. True when one was queued."""
         for slot in range(self.settings.drain_slots):
-            if self.redis.set(self.slot_key(stage, slot), 1, nx=True, ex=DRAIN_TTL):
+            if self.redis.set(self.slot_key(stage, slot), 1, nx=True, ex=self.slot_ttl):
                 self.by_name[STAGES[stage]].enqueue(
                     "workers.jobs.drain",
                     stage,
@@ -75,7 +81,7 @@ class Queues:
         return [int(x) for x in got or []]
 
     def refresh_slot(self, stage: str, slot: int) -> None:
-        self.redis.expire(self.slot_key(stage, slot), DRAIN_TTL)
+        self.redis.expire(self.slot_key(stage, slot), self.slot_ttl)
 
     def release_slot(self, stage: str, slot: int) -> None:
         self.redis.delete(self.slot_key(stage, slot))

@@ -285,6 +285,14 @@ class SlackChannel(ChannelAdapter):
 
     def normalize(self, event: RawEvent) -> list[NormalizedMessage]:
         """Resolve users (cached in ctx.state) and Slack Connect files, then normalize (pure)."""
+        try:
+            return self._normalize(event)
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            # A field of the wrong JSON type (found by fuzzing): malformed, not our bug ->
+            # quarantined with the reason instead of retried as a crash.
+            raise PayloadInvalid(f"slack: malformed event: {exc.__class__.__name__}: {exc}") from None
+
+    def _normalize(self, event: RawEvent) -> list[NormalizedMessage]:
         envelope = slack_normalizer.load(event.payload)
         selection = self.config.channels
         if slack_normalizer.ignore_reason(envelope, selection):

@@ -1,0 +1,177 @@
+"""Shared machinery: an embedded Redis, a migrated hub in a temp dir, gunicorn, load."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret"
+GUNICORN_ARGS = ["--workers", "2", "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--access-logfile", "/dev/null"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out += [int(x) for x in text]
+    return out
+
+
+@dataclass
+class Env:
+    """A migrated omnihub on SQLite in a temp dir, sharing one Redis, plus its processes."""
+
+    tmp: Path
+    redis_url: str
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from config.settings import Settings
+        from hub.connectors import ConnectorService, ensure_builtin
+        from hub.migrate import upgrade
+        from hub.runtime import Runtime
+
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.settings = Settings(
+            var_dir=self.tmp / "var",
+            database_url=f"sqlite:///{self.tmp / 'omnihub.db'}",
+            redis_url=self.redis_url,
+            secret_key="bench-" + uuid.uuid4().hex,
+            public_url="http://127.0.0.1",
+            queue_prefix="b" + uuid.uuid4().hex[:8],
+            log_level="WARNING",
+        )
+        upgrade(self.settings.effective_database_url)
+        self.rt = Runtime(self.settings)
+        ensure_builtin(self.rt)
+        with self.rt.db.session() as s:
+            ConnectorService(self.rt).create(s, "web", "api", {"secret": SECRET})
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIHUB_")}
+        for name, value in self.settings.model_dump().items():
+            env[f"OMNIHUB_{name.upper()}"] = str(value)
+        env["PYTHONPATH"] = str(REPO)
+        return env
+
+    def spawn(self, args: list[str], name: str) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}.log", "ab")
+        p = subprocess.Popen(args, env=self.env(), stdout=log, stderr=subprocess.STDOUT, cwd=str(self.tmp))
+        self.procs.append(p)
+        return p
+
+    def web(self, port: int) -> subprocess.Popen:
+        p = self.spawn([sys.executable, "-m", "gunicorn", "hub.wsgi:app", "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS], "web")
+        wait_port(port)
+        return p
+
+    def worker(self, name: str = "worker") -> subprocess.Popen:
+        return self.spawn([sys.executable, "-m", "hub.cli", "worker"], name)
+
+    def poller(self) -> subprocess.Popen:
+        return self.spawn([sys.executable, "-m", "hub.cli", "poll"], "poller")
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.procs.clear()
+        self.rt.close()
+
+
+def bare_web(tmp: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    p = subprocess.Popen([sys.executable, "-m", "gunicorn", "benchmarks.noop:bare", "--bind", f"127.0.0.1:{port}", *GUNICORN_ARGS],
+                         env=env, stdout=open(tmp / "bare.log", "ab"), stderr=subprocess.STDOUT, cwd=str(tmp))
+    wait_port(port)
+    return p
+
+
+def signed_request(i: int, sent_at: datetime | None = None, sender: str | None = None) -> tuple[bytes, dict[str, str]]:
+    from hub import signing
+
+    payload = {"id": f"b{i}-{uuid.uuid4().hex[:6]}", "from": {"id": sender or f"c{i % 50}"}, "text": f"benchmark message {i}"}
+    if sent_at:
+        payload["sent_at"] = sent_at.isoformat()
+    body = json.dumps(payload).encode()
+    return body, {"Content-Type": "application/json", **signing.sign(SECRET, body)}
+
+
+def load(port: int, requests: list[tuple[bytes, dict[str, str]]], threads: int = 8) -> tuple[float, list[float], int]:
+    """POST every request as fast as `threads` clients can; (req/s, latencies in s, errors)."""
+    import httpx
+
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    url = f"http://127.0.0.1:{port}/webhooks/web/messages"
+
+    def run(chunk):
+        mine = []
+        with httpx.Client(timeout=10) as c:
+            for body, headers in chunk:
+                t = time.perf_counter()
+                r = c.post(url, content=body, headers=headers)
+                mine.append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    ts = [threading.Thread(target=run, args=(requests[k::threads],)) for k in range(threads)]
+    start = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return len(requests) / (time.perf_counter() - start), latencies, errors[0]
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
