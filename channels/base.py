@@ -63,6 +63,9 @@ class ChannelAdapter:
     polls: ClassVar[bool] = False
     #: True when send() splits a text longer than max_text_length into several messages
     splits_long_text: ClassVar[bool] = False
+    #: True when the provider downloads reply attachments from URLs (Twilio): the hub then
+    #: passes signed, expiring public URLs in ``reply.options["media_urls"]``
+    fetches_media_by_url: ClassVar[bool] = False
     #: participant addresses are email addresses (identities merge with a verified email)
     addresses_are_emails: ClassVar[bool] = False
 

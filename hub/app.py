@@ -33,9 +33,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.extensions["omnihub"] = rt
     app.extensions["omnihub.connectors"] = ConnectorService(rt)
 
-    from hub import api, metrics, webhooks
+    from hub import api, media, metrics, webhooks
 
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(media.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(metrics.bp)
     try:  # the web UI (inbox/admin) registers itself when present

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub.connectors import ConnectorService, adapter_class
 from hub.errors import AuthError, ConfigError, PermanentDeliveryError, RetriableDeliveryError
+from hub.media import media_url
 from hub.models import (
     AttachmentRow,
     Connector,
@@ -261,6 +262,11 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 s.scalars(select(Message.external_id).where(Message.conversation_id == conv.id).order_by(Message.id))
             ) + [x for x in s.scalars(select(Reply.external_id).where(Reply.conversation_id == conv.id, Reply.external_id.is_not(None), Reply.id != r.id).order_by(Reply.id))]
             atts = s.scalars(select(AttachmentRow).where(AttachmentRow.reply_id == r.id).order_by(AttachmentRow.id)).all()
+            options = dict(r.options or {})
+            if atts and getattr(adapter_class(conn.kind), "fetches_media_by_url", False):
+                options["media_urls"] = [
+                    media_url(rt.settings.effective_public_url, rt.settings.secret_key, a.id) for a in atts if a.storage_key
+                ]
             out = OutboundReply(
                 id=r.id,
                 conversation_id=conv.id,
@@ -275,7 +281,7 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 in_reply_to=last_in.external_id if last_in else None,
                 references=tuple(refs[-20:]),
                 last_inbound_at=conv.last_inbound_at,
-                options=dict(r.options or {}),
+                options=options,
                 conversation_extra={"token": conv.token, **(conv.extra or {})},
             )
             work.append((r.id, conn, out))

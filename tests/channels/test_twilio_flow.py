@@ -181,3 +181,45 @@ def test_check_through_the_api_reports_account_and_webhook_urls(make_hub, twilio
     assert f"{public}/webhooks/phone/voice" in res["summary"] and res["details"]["numbers"][OUR]["ok"] is True
     shown = hub.api("GET", "/api/v1/connectors/phone").get_json()
     assert TOKEN not in str(shown)  # the auth token is never shown
+
+
+def test_reply_attachments_go_out_as_signed_public_media_urls(phone_hub, twilio_api):
+    """Twilio fetches MMS media from URLs: the hub publishes reply attachments at signed,
+    expiring /media/<token> URLs that serve exactly those bytes and nothing else."""
+    import base64
+
+    hub = phone_hub
+    post_twilio(hub, "sms", inbound_sms("SM" + "6" * 32, CUSTOMER, OUR, "what does the QR look like?", ACCOUNT_SID))
+    conv = wait_until(lambda: conversations(hub), message="conversation")[0]
+    png = b"\x89PNG\r\n\x1a\n" + b"\x07" * 256
+    r = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={
+        "text": "Like this:", "attachments": [{"filename": "qr.png", "content_type": "image/png",
+                                                "data_base64": base64.b64encode(png).decode()}]})
+    rid = r.get_json()["id"]
+    wait_until(lambda: reply_state(hub, rid)["state"] == "queued", message="reply queued at Twilio")
+    assert twilio_api.violations == []
+    (sent,) = twilio_api.sent
+    (url,) = sent.form["MediaUrl"]
+    prefix = f"{hub.settings.effective_public_url}/media/"
+    assert url.startswith(prefix)
+    got = hub.client.get(url.removeprefix(hub.settings.effective_public_url))
+    assert got.status_code == 200 and got.data == png and got.mimetype == "image/png"
+    assert "attachments_not_sent" not in str(reply_state(hub, rid))
+    # a tampered or foreign token serves nothing
+    token = url.removeprefix(prefix)
+    assert hub.client.get(f"/media/{token[:-2]}xx").status_code == 404
+    from hub.media import media_url
+
+    other = media_url("http://x", "another-secret-key", 1).rsplit("/", 1)[1]
+    assert hub.client.get(f"/media/{other}").status_code == 404
+    # only reply attachments are published: any other stored file is refused
+    from hub.models import AttachmentRow
+
+    key, digest = hub.rt.blobs.put(b"customer's private document")
+    with hub.rt.db.session() as s:
+        row = AttachmentRow(filename="id-card.jpg", content_type="image/jpeg", size=27, sha256=digest, storage_key=key)
+        s.add(row)
+        s.flush()
+        private_id = row.id
+    leaked = media_url(hub.settings.effective_public_url, hub.settings.secret_key, private_id).rsplit("/", 1)[1]
+    assert hub.client.get(f"/media/{leaked}").status_code == 404

@@ -442,7 +442,7 @@ def test_auto_replies_take_the_shape_the_channel_accepts(make_hub):
     with h.rt.db.session() as s:
         conv = s.scalars(select(Conversation)).one()
         long_text = "x" * 400
-        assert _auto_reply(s, conv, "a", "short", PostLimited(False)).options == {}
-        assert _auto_reply(s, conv, "b", long_text, PostLimited(True)).options == {"thread": True}
+        assert _auto_reply(s, conv, "a", "short", PostLimited(False)).options == {"auto": True}
+        assert _auto_reply(s, conv, "b", long_text, PostLimited(True)).options == {"thread": True, "auto": True}
         assert _auto_reply(s, conv, "c", long_text, PostLimited(False)) is None
         assert _auto_reply(s, conv, "a", "short", PostLimited(False)) is None  # once per (conversation, what)

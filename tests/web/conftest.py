@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -102,13 +103,15 @@ def login(page, live: LiveHub, who=AGENT) -> None:
 
 
 def screenshot(page, artifacts_dir: Path, name: str) -> None:
-    """Save to test-artifacts/ and refresh the README's copy in docs/screenshots/."""
+    """Save to test-artifacts/; with OMNIHUB_UPDATE_SCREENSHOTS=1 also refresh the README's
+    copy in docs/screenshots/ (so an ordinary test run never changes tracked files)."""
     path = artifacts_dir / f"{name}.png"
     page.evaluate("() => { const t = document.getElementById('toast'); if (t) t.className = ''; }")
     page.wait_for_timeout(250)  # the toast's fade-out
     page.screenshot(path=str(path))
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+    if os.environ.get("OMNIHUB_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
 
 
 def seed_conversation(hub, connector: str, address: str, name: str, subject: str = "") -> tuple[int, int]:
