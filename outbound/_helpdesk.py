@@ -15,11 +15,13 @@ import html
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from hub.errors import PayloadInvalid, SignatureInvalid
 from pydantic import SecretStr
 
-from hub.types import PushItem
+from hub.types import ConversationInfo, PushItem
+from normalizers.triage import SECURITY_CATEGORIES
 
 CONVERSATION_PREFIX = "omnihub-conversation-"
 CONTACT_PREFIX = "omnihub-contact-"
@@ -54,18 +56,103 @@ def is_ours(text: str | None) -> bool:
     return bool(_MESSAGE_RE.search(text or ""))
 
 
+LABEL_PREFIX = "omnihub-"
+#: prefixes of the labels ``labels()`` manages (a later push replaces stale ones, e.g. at-risk -> breached)
+MANAGED_LABELS = ("omnihub-category-", "omnihub-priority-", "omnihub-lang-", "omnihub-sla-", "omnihub-entity-")
+SECURITY_LABEL = "omnihub-security"
+SLA_LABELS = {"sla-at-risk": "omnihub-sla-at-risk", "sla-breached": "omnihub-sla-breached"}
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _slug(value: str) -> str:
+    """Lower-case a-z, 0-9, "_" and "-" only: what every helpdesk keeps as one tag."""
+    return re.sub(r"[^a-z0-9_-]+", "_", value.strip().lower()).strip("_")[:40]
+
+
+def labels(conv: ConversationInfo) -> list[str]:
+    """Stable helpdesk tags for the conversation's triage, SLA state and entity kinds, sorted.
+
+    Never entity values: tags get lower-cased and length-limited (an address would be
+    mangled); the values travel as text (``detected_line``).
+    """
+    out: set[str] = set()
+    if conv.category:
+        out.add(f"omnihub-category-{_slug(conv.category)}")
+    if conv.priority in PRIORITIES:
+        out.add(f"omnihub-priority-{conv.priority}")
+    if conv.language and _slug(conv.language):
+        out.add(f"omnihub-lang-{_slug(conv.language)[:8]}")
+    tags = set(conv.tags or ())
+    out.update(SLA_LABELS[t] for t in tags & set(SLA_LABELS))
+    if conv.category in SECURITY_CATEGORIES or "security-urgent" in tags:
+        out.add(SECURITY_LABEL)
+    for e in conv.entities or ():
+        kind = _slug(str(e.get("kind") or ""))
+        if kind:
+            out.add(f"omnihub-entity-{kind}")
+    return sorted(out)
+
+
+def is_label(tag: str) -> bool:
+    """True for a tag ``labels()`` manages (never the conversation key or configured tags)."""
+    return tag == SECURITY_LABEL or tag.startswith(MANAGED_LABELS)
+
+
+def priority_for(conv: ConversationInfo, mapping: dict[str, Any]) -> Any:
+    """The vendor's priority value for omnihub's (low/normal/high/urgent); unknown -> normal."""
+    return mapping.get(conv.priority if conv.priority in mapping else "normal")
+
+
+def priority_rank(priority: str | None) -> int:
+    return PRIORITIES.index(priority) if priority in PRIORITIES else -1
+
+
+_ENTITY_NAMES = {
+    "btc_address": "BTC address",
+    "evm_address": "EVM address",
+    "tron_address": "TRON address",
+    "solana_address": "Solana address",
+    "tx_hash": "tx",
+    "amount": "amount",
+}
+
+
+def detected_line(conv: ConversationInfo, limit: int = 10) -> str:
+    """``Detected: BTC address bc1…, tx 0x… (ethereum)`` for the first push ("" without entities).
+
+    The values are safe to show (redaction already ran); they travel as text, not tags.
+    """
+    parts = []
+    for e in list(conv.entities or ())[:limit]:
+        value = str(e.get("value") or "").strip()
+        if not value:
+            continue
+        name = _ENTITY_NAMES.get(str(e.get("kind")), str(e.get("kind") or "entity").replace("_", " "))
+        chain = e.get("chain")
+        parts.append(f"{name} {value}" + (f" ({chain})" if chain and e.get("kind") in ("tx_hash", "evm_address") else ""))
+    more = len(conv.entities or ()) - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return f"Detected: {', '.join(parts)}" if parts else ""
+
+
+def with_detected(item: PushItem, text: str) -> str:
+    line = detected_line(item.conversation) if item.is_first else ""
+    return f"{text}\n\n{line}" if line else text
+
+
 def footer(item: PushItem) -> str:
     return f"via omnihub · {item.conversation.channel} · {message_key(item)}"
 
 
 def body_text(item: PushItem, *, with_footer: bool = True) -> str:
-    text = item.text or ("(attachment)" if item.attachments else "(empty message)")
+    text = with_detected(item, item.text or ("(attachment)" if item.attachments else "(empty message)"))
     return f"{text}\n\n-- \n{footer(item)}" if with_footer else text
 
 
 def body_html(item: PushItem, *, with_footer: bool = True) -> str:
     """HTML body built from the redacted text (never from item.html: it is not redacted text)."""
-    text = item.text or ("(attachment)" if item.attachments else "(empty message)")
+    text = with_detected(item, item.text or ("(attachment)" if item.attachments else "(empty message)"))
     paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n"))
     if with_footer:
         paragraphs += f'<p style="color:#888;font-size:small">{html.escape(footer(item))}</p>'

@@ -62,12 +62,13 @@ class ChatwootBackend(HelpdeskBackend):
         if ticket_ref is None:
             contact_id, source_id = self._contact(item)
             ticket_ref = self._find_conversation(contact_id, item) or self._create_conversation(contact_id, source_id, item)
+            self._label(ticket_ref, item)
         key = hd.message_key(item)
         existing = self._find_message(ticket_ref, key)
         if existing:
             return PushResult(ticket_ref=ticket_ref, comment_ref=existing, data={"deduplicated": True})
         msg: dict[str, Any] = {
-            "content": item.text or "(attachment)",
+            "content": hd.with_detected(item, item.text or "(attachment)"),
             "message_type": "incoming" if item.direction == "inbound" else "outgoing",
             "private": False,
             "source_id": key,
@@ -139,6 +140,14 @@ class ChatwootBackend(HelpdeskBackend):
         }
         data = self.http.post(f"{self.acct}/conversations", json=body)
         return str(data["id"])
+
+    def _label(self, ticket_ref: str, item: PushItem) -> None:
+        """Our labels on a new conversation (``POST .../labels`` sets the list: repeatable).
+        Chatwoot shows labels defined in the account (Settings -> Labels); define the ones
+        you filter on. Later pushes do not change them (one more request per message)."""
+        wanted = hd.labels(item.conversation)
+        if wanted:
+            self.http.post(f"{self.acct}/conversations/{ticket_ref}/labels", json={"labels": wanted})
 
     def _find_message(self, ticket_ref: str, key: str) -> str | None:
         path = f"{self.acct}/conversations/{ticket_ref}/messages"

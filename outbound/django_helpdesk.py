@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -27,7 +28,7 @@ from pydantic import SecretStr
 
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
-from outbound._helpdesk import MB, fit_attachments
+from outbound._helpdesk import MB, detected_line, fit_attachments, labels, priority_for
 from outbound.base import HelpdeskBackend
 
 PAGE = 100
@@ -46,7 +47,9 @@ class DjangoHelpdeskConfig(AdapterConfig):
     #: use the contact's email as submitter when known. django-helpdesk mails the submitter
     #: on every public follow-up, so turn this off when omnihub alone should answer customers.
     use_contact_email: bool = True
-    priority: int = 3  # 1 critical .. 5 very low
+    priority: int = 3  # 1 critical .. 5 very low: what omnihub's "normal" becomes
+    #: omnihub priority -> django-helpdesk's (1 critical .. 5 very low); "normal" defaults to ``priority``
+    priorities: dict[str, int] = {"low": 4, "high": 2, "urgent": 1}
     #: django-helpdesk status ids -> conversation status mirrored (defaults: its built-in ids)
     status_map: dict[int, str] = {2: "open", 3: "resolved", 4: "closed", 5: "closed"}
     #: files over this stay in omnihub, said in the message (match the server's upload limit)
@@ -135,7 +138,15 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     def _description(self, item: PushItem) -> str:
         who = item.contact.name or item.sender.name
         head = f"Channel: {item.conversation.channel} ({item.sender.address}{', ' + who if who else ''})"
-        return f"{head}\n{MARKER} {item.conversation.id}\n\n{item.text}"
+        lines = [head, f"{MARKER} {item.conversation.id}"]
+        # django-helpdesk has no tags: the labels and the entities go in the description
+        tags = labels(item.conversation)
+        if tags:
+            lines.append(f"omnihub labels: {' '.join(tags)}")
+        detected = detected_line(item.conversation)
+        if detected:
+            lines.append(detected)
+        return "\n".join(lines) + f"\n\n{item.text}"
 
     def _create_ticket(self, item: PushItem) -> tuple[str, str | None]:
         body = {
@@ -143,7 +154,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
             "title": self._title(item),
             "description": self._description(item),
             "submitter_email": self._submitter(item),
-            "priority": self.config.priority,
+            "priority": priority_for(item.conversation, {"normal": self.config.priority, **self.config.priorities}),
         }
         created = self._request("POST", "tickets/", json_body=body)
         return self._learn_self(created)
@@ -165,7 +176,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
                     ticket.get("queue") == self.config.queue
                     and ticket.get("title") == self._title(item)
                     and ticket.get("submitter_email") == self._submitter(item)
-                    and (ticket.get("description") or "").strip() == self._description(item).strip()
+                    and _comparable(ticket.get("description") or "") == _comparable(self._description(item))
                     and (_when(opened.get("date")) or since) >= since - SLACK
                 ):
                     return self._learn_self(ticket)
@@ -303,3 +314,12 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
                 status=data.get("status"),
             )
         ]
+
+
+_VOLATILE = re.compile(r"^(?:omnihub labels: |Detected: ).*$\n?", re.M)
+
+
+def _comparable(description: str) -> str:
+    """A description without the lines that may change between attempts (SLA state, entities
+    found meanwhile): a retry still recognises the ticket it created."""
+    return _VOLATILE.sub("", description.replace("\r\n", "\n")).strip()

@@ -30,6 +30,7 @@ from outbound.base import HelpdeskBackend
 # https://developers.freshdesk.com/api/#ticket_attributes
 SOURCES = {"email": 1, "portal": 2, "phone": 3, "chat": 7}
 STATUS = {4: "resolved", 5: "closed"}
+PRIORITY = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
 CHANNEL_SOURCE = {"email": 1, "voice": 3, "twilio_voice": 3}
 
 
@@ -89,7 +90,24 @@ class FreshdeskBackend(HelpdeskBackend):
             note["incoming"] = True
             note["user_id"] = ticket["requester_id"]
         data = self._send(f"/api/v2/tickets/{ticket_ref}/notes", note, item)
+        self._update_labels(ticket_ref, ticket, item)
         return PushResult(ticket_ref=ticket_ref, comment_ref=str(data["id"]))
+
+    def _update_labels(self, ticket_ref: str, ticket: dict[str, Any], item: PushItem) -> None:
+        """One ``PUT`` when the labels or the priority changed (tags are replaced as a whole:
+        the agents' tags and our conversation key are kept, only our stale labels go).
+        Priority only ever rises: an agent's choice is not undone."""
+        have = list(ticket.get("tags") or [])
+        want = set(hd.labels(item.conversation))
+        tags = sorted({t for t in have if not hd.is_label(t)} | want)
+        update: dict[str, Any] = {}
+        if set(tags) != set(have):
+            update["tags"] = tags
+        ranks = {v: k for k, v in PRIORITY.items()}
+        if hd.priority_rank(item.conversation.priority) > hd.priority_rank(ranks.get(ticket.get("priority"))):
+            update["priority"] = hd.priority_for(item.conversation, PRIORITY)
+        if update:
+            self.http.put(f"/api/v2/tickets/{ticket_ref}", json=update)
 
     def _find_ticket(self, item: PushItem) -> str | None:
         req = hd.requester(item)
@@ -117,9 +135,9 @@ class FreshdeskBackend(HelpdeskBackend):
             "subject": hd.subject(item),
             "description": hd.body_html(item),
             "status": 2,
-            "priority": {"low": 1, "normal": 2, "high": 3, "urgent": 4}.get(item.conversation.priority, 2),
+            "priority": hd.priority_for(item.conversation, PRIORITY),
             "source": c.source or CHANNEL_SOURCE.get(req.channel, 7),
-            "tags": sorted({*c.tags, hd.conversation_key(item), f"omnihub-{req.channel}"}),
+            "tags": sorted({*c.tags, hd.conversation_key(item), f"omnihub-{req.channel}", *hd.labels(item.conversation)}),
             "name": req.name,
         }
         if req.email:

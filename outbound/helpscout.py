@@ -132,7 +132,7 @@ class HelpScoutBackend(HelpdeskBackend):
             "mailboxId": self.config.mailbox_id,
             "type": CHANNEL_TYPE.get(req.channel, "chat"),
             "status": "active",
-            "tags": sorted({*self.config.tags, hd.conversation_key(item), f"omnihub-{req.channel}"}),
+            "tags": sorted({*self.config.tags, hd.conversation_key(item), f"omnihub-{req.channel}", *hd.labels(item.conversation)}),
             "threads": [thread],
         }
         resp = self._call("POST", "/v2/conversations", json=body)

@@ -26,7 +26,7 @@ from pydantic import SecretStr, model_validator
 
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
-from outbound._helpdesk import MB, fit_attachments
+from outbound._helpdesk import MB, detected_line, fit_attachments, labels, priority_for
 from outbound.base import HelpdeskBackend
 
 #: RT statuses an agent sets -> conversation status omnihub mirrors (others are ignored)
@@ -45,6 +45,8 @@ class RTConfig(AdapterConfig):
     token: SecretStr | None = None  # an RT auth token (Logged in as -> Settings -> Auth Tokens)
     password: SecretStr | None = None  # HTTP basic auth instead of a token
     queue: str = "General"
+    #: omnihub priority -> RT's numeric Priority (RT 5's stock PriorityAsString: Low 0, Medium 50, High 100)
+    priorities: dict[str, int] = {"low": 0, "normal": 50, "high": 100, "urgent": 100}
     #: requestor for contacts without an email address (their channel and address go in the ticket)
     requestor_fallback: str | None = None
     #: files over this stay in omnihub, said in the message (RT's $MaxAttachmentSize, 10 MB by default)
@@ -155,6 +157,13 @@ class RTBackend(HelpdeskBackend):
         who = item.contact.name or item.sender.name
         lines = [f"Channel: {item.conversation.channel} ({item.sender.address}{', ' + who if who else ''})"]
         lines.append(f"omnihub conversation: {item.conversation.id}")
+        # RT has no tags without a custom field: the labels and the entities go in the text
+        tags = labels(item.conversation)
+        if tags:
+            lines.append(f"omnihub labels: {' '.join(tags)}")
+        detected = detected_line(item.conversation)
+        if detected:
+            lines.append(detected)
         return "\n".join(lines) + "\n\n" + item.text
 
     def _message_body(self, item: PushItem, content: str) -> dict[str, Any]:
@@ -176,7 +185,12 @@ class RTBackend(HelpdeskBackend):
         return subject[:200]
 
     def _create_ticket(self, item: PushItem, content: str) -> str:
-        body = {"Queue": self.config.queue, "Subject": self._subject(item), **self._message_body(item, content)}
+        body = {
+            "Queue": self.config.queue,
+            "Subject": self._subject(item),
+            "Priority": priority_for(item.conversation, self.config.priorities),
+            **self._message_body(item, content),
+        }
         requestor = self._requestor(item)
         if requestor:
             body["Requestor"] = requestor
@@ -197,7 +211,7 @@ class RTBackend(HelpdeskBackend):
                 continue
             txns = self._search("transactions", f"ObjectType = 'RT::Ticket' AND ObjectId = {int(ticket['id'])} AND Type = 'Create'", fields="Type")
             for txn in txns.get("items", []):
-                if self._content(txn["id"])[0].strip() == content.strip():
+                if _comparable(self._content(txn["id"])[0]) == _comparable(content):
                     return str(ticket["id"])
         return None
 
@@ -348,3 +362,10 @@ def _message(resp: httpx.Response) -> str:
     return json.dumps(data)[:300]
 
 
+_VOLATILE = re.compile(r"^(?:omnihub labels: |Detected: ).*$\n?", re.M)
+
+
+def _comparable(content: str) -> str:
+    """A first message's text without the lines that may change between attempts (SLA state,
+    entities found meanwhile): a retry still recognises the ticket it created."""
+    return _VOLATILE.sub("", content).strip()

@@ -54,6 +54,9 @@ class ConversationInfo(_Model):
     category: str | None = None
     language: str | None = None
     tags: list[str] = []
+    labels: list[str] = Field(default=[], description="The helpdesk tags omnihub derives (category, priority, language, SLA state, entity kinds)")
+    entities: list[dict[str, Any]] = Field(default=[], description="Detected entities: kind, value, chain")
+    sla: dict[str, Any] = Field(default={}, description="SLA targets and state (first_response, resolution)")
     ticket_ref: str | None = Field(description="What the receiver answered for an earlier message; null for the first")
 
 
@@ -116,6 +119,7 @@ def build_payload(item: PushItem) -> dict[str, Any]:
         conversation=ConversationInfo(
             id=conv.id, subject=conv.subject, channel=conv.channel, connector=conv.connector, status=conv.status,
             priority=conv.priority, category=conv.category, language=conv.language, tags=list(conv.tags),
+            labels=hd.labels(conv), entities=[dict(e) for e in conv.entities], sla=dict(conv.sla),
             ticket_ref=item.ticket_ref,
         ),
         message=MessageInfo(

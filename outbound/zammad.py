@@ -23,6 +23,8 @@ from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
 
+#: Zammad's stock priorities (ticket_priorities): 1 low, 2 normal, 3 high (no urgent)
+PRIORITY = {"low": 1, "normal": 2, "high": 3, "urgent": 3}
 STATUS = {"closed": "closed", "merged": "closed", "open": "open"}
 
 
@@ -92,7 +94,8 @@ class ZammadBackend(HelpdeskBackend):
         ticket: dict[str, Any] = {
             "title": hd.subject(item),
             "group": self.config.group,
-            "tags": ",".join(sorted({*self.config.tags, hd.conversation_key(item), f"omnihub-{req.channel}"})),
+            "tags": ",".join(sorted({*self.config.tags, hd.conversation_key(item), f"omnihub-{req.channel}", *hd.labels(item.conversation)})),
+            "priority_id": hd.priority_for(item.conversation, PRIORITY),
             "article": self._article(item),
         }
         # A customer hash is found by email, then login, or created (tickets_controller#create)

@@ -32,6 +32,7 @@ from outbound.base import HelpdeskBackend
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
+PRIORITY = {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"}
 STATUS_MAP = {"solved": "resolved", "closed": "closed", "open": "open", "new": "open"}
 
 
@@ -110,7 +111,8 @@ class ZendeskBackend(HelpdeskBackend):
         uploads = self._upload(item)
         if uploads:
             comment["uploads"] = uploads
-        data = self.http.put(f"/api/v2/tickets/{ticket_ref}.json", json={"ticket": {"comment": comment}})
+        update: dict[str, Any] = {"comment": comment, **_label_update(ticket, item)}
+        data = self.http.put(f"/api/v2/tickets/{ticket_ref}.json", json={"ticket": update})
         return PushResult(ticket_ref=linked, comment_ref=_comment_id(data), data=data_out)
 
     def _remember_followup(self, follow_ref: str, linked_ref: str) -> None:
@@ -151,8 +153,8 @@ class ZendeskBackend(HelpdeskBackend):
             "subject": hd.subject(item),
             "external_id": hd.conversation_key(item),
             "comment": {"body": hd.body_text(item), "public": True},
-            "tags": sorted({*c.tags, f"omnihub_{_tag(req.channel)}"}),
-            "priority": _priority(item.conversation.priority),
+            "tags": sorted({*c.tags, f"omnihub_{_tag(req.channel)}", *hd.labels(item.conversation)}),
+            "priority": hd.priority_for(item.conversation, PRIORITY),
         }
         if req.email:
             ticket["requester"] = {"name": req.name, "email": req.email}
@@ -275,8 +277,23 @@ def _comment_id(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _priority(p: str) -> str:
-    return p if p in ("low", "normal", "high", "urgent") else "normal"
+def _label_update(ticket: dict[str, Any], item: PushItem) -> dict[str, Any]:
+    """Tag and priority changes riding on the comment's ticket update (no extra request).
+
+    ``additional_tags`` / ``remove_tags`` leave the agents' own tags alone; only our stale
+    labels go (at-risk -> breached). Priority only ever rises: an agent's choice is not undone.
+    """
+    have = set(ticket.get("tags") or [])
+    want = set(hd.labels(item.conversation))
+    out: dict[str, Any] = {}
+    if want - have:
+        out["additional_tags"] = sorted(want - have)
+    stale = sorted(t for t in have - want if hd.is_label(t))
+    if stale:
+        out["remove_tags"] = stale
+    if hd.priority_rank(item.conversation.priority) > hd.priority_rank(ticket.get("priority")):
+        out["priority"] = hd.priority_for(item.conversation, PRIORITY)
+    return out
 
 
 def _tag(s: str) -> str:

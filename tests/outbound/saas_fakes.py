@@ -41,6 +41,16 @@ def need(cond: Any, msg: str) -> None:
         raise ContractError(msg)
 
 
+TAG = re.compile(r"[a-z0-9_:.-]{1,80}")
+
+
+def tags_ok(tags: Any, who: str) -> None:
+    """Tags as the helpdesks keep them: a list of short lower-case strings without spaces
+    (they lower-case and split on spaces otherwise, so an entity value would be mangled)."""
+    need(isinstance(tags, list) and all(isinstance(t, str) and TAG.fullmatch(t) for t in tags),
+         f"{who} must be a list of lower-case tags without spaces, got {tags!r}")
+
+
 def jresp(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(data), status=status, headers=headers or {}, content_type="application/json")
 
@@ -181,6 +191,9 @@ class FakeZendesk(FakeVendor):
             need(req or spec.get("requester_id"), "requester or requester_id is required")
             if req:
                 need(req.get("email") or req.get("name"), "requester needs email or name")
+            if "tags" in spec:
+                tags_ok(spec["tags"], "ticket.tags")
+            need(spec.get("priority") in (None, "low", "normal", "high", "urgent"), "priority is low, normal, high or urgent")
             if spec.get("via_followup_source_id") is not None:
                 src = self.tickets.get(str(spec["via_followup_source_id"]))
                 need(src and src["status"] == "closed", "via_followup_source_id must name a closed ticket")
@@ -196,6 +209,7 @@ class FakeZendesk(FakeVendor):
                 "tags": spec.get("tags", []),
                 "custom_fields": spec.get("custom_fields", []),
                 "group_id": spec.get("group_id"),
+                "priority": spec.get("priority"),
             }
             self.tickets[tid] = ticket
             c = self._comment(ticket, {**spec["comment"], "author_id": uid})
@@ -216,6 +230,17 @@ class FakeZendesk(FakeVendor):
                                   "details": {"status": [{"description": "Status: closed prevents ticket update"}]}}, 422)
                 spec = self.body(request).get("ticket")
                 need(isinstance(spec, dict) and spec.get("comment"), "PUT needs {\"ticket\": {\"comment\": {...}}}")
+                known = {"comment", "tags", "additional_tags", "remove_tags", "priority", "status"}
+                need(set(spec) <= known, f"unknown ticket field(s) {sorted(set(spec) - known)}")
+                for k in ("tags", "additional_tags", "remove_tags"):
+                    if k in spec:
+                        tags_ok(spec[k], f"ticket.{k}")
+                need(spec.get("priority") in (None, "low", "normal", "high", "urgent"), "priority is low, normal, high or urgent")
+                if "tags" in spec:
+                    ticket["tags"] = list(spec["tags"])
+                ticket["tags"] = sorted((set(ticket["tags"]) | set(spec.get("additional_tags", []))) - set(spec.get("remove_tags", [])))
+                if spec.get("priority"):
+                    ticket["priority"] = spec["priority"]
                 c = self._comment(ticket, spec["comment"])
                 return jresp({"ticket": ticket, "audit": self._audit(mt[1], c)})
         mc = re.fullmatch(r"/api/v2/tickets/(\d+)/comments\.json", p)
@@ -319,6 +344,7 @@ class FakeFreshdesk(FakeVendor):
                 need(spec.get(k), f"{k} is mandatory")
             need(spec.get("status") in (2, 3, 4, 5), "status must be 2..5")
             need(spec.get("priority") in (1, 2, 3, 4), "priority must be 1..4")
+            tags_ok(spec.get("tags", []), "tags")
             t = copy.deepcopy(self.ticket_tpl)
             tid = next(self.ids)
             t.update(id=tid, subject=spec["subject"], description=spec["description"], description_text=spec["description"],
@@ -335,6 +361,17 @@ class FakeFreshdesk(FakeVendor):
             if not t:
                 return jresp({"code": "access_denied", "message": "not found"}, 404)
             if m == "GET" and not mt[2]:
+                return jresp({k: v for k, v in t.items() if not k.startswith("_")})
+            if m == "PUT" and not mt[2]:  # https://developers.freshdesk.com/api/#update_ticket
+                spec = self.body(request)
+                known = {"tags", "priority", "status", "subject", "description", "group_id", "custom_fields", "type"}
+                need(spec and set(spec) <= known, f"unknown or no ticket field(s): {sorted(set(spec) - known)}")
+                if "tags" in spec:
+                    tags_ok(spec["tags"], "tags")
+                    t["tags"] = list(spec["tags"])  # replaces the whole list
+                if "priority" in spec:
+                    need(spec["priority"] in (1, 2, 3, 4), "priority must be 1..4")
+                    t["priority"] = spec["priority"]
                 return jresp({k: v for k, v in t.items() if not k.startswith("_")})
             if m == "GET" and mt[2] == "/conversations":
                 convs = [c for c in self.comments.get(mt[1], []) if not str(c["id"]).startswith("description")]
@@ -418,6 +455,10 @@ class FakeZammad(FakeVendor):
             tid = next(self.ids)
             t.update(id=tid, number=str(77000 + tid), title=spec["title"])
             t["_tags"] = [s.strip() for s in str(spec.get("tags", "")).split(",")]
+            tags_ok(t["_tags"], "tags (comma-separated)")
+            if "priority_id" in spec:
+                need(spec["priority_id"] in (1, 2, 3), "priority_id names a stock priority: 1 low, 2 normal, 3 high")
+                t["priority_id"] = spec["priority_id"]
             self.tickets[str(tid)] = t
             art = self._article(tid, spec["article"])
             t["article_ids"] = [art["id"]]
@@ -526,6 +567,13 @@ class FakeChatwoot(FakeVendor):
             conv["meta"]["sender"].update(id=cid)
             self.tickets[str(conv["id"])] = conv
             return jresp(conv)
+        ml = re.fullmatch(r"/conversations/(\d+)/labels", p)
+        if ml and m == "POST":  # sets the conversation's labels (replaces the list)
+            need(ml[1] in self.tickets, "unknown conversation")
+            labels = self.body(request).get("labels")
+            tags_ok(labels, "labels")
+            self.tickets[ml[1]]["labels"] = list(labels)
+            return jresp({"payload": labels})
         mm = re.fullmatch(r"/conversations/(\d+)/messages", p)
         if mm:
             need(mm[1] in self.tickets, "unknown conversation")
@@ -620,6 +668,7 @@ class FakeHelpScout(FakeVendor):
             need(spec["mailboxId"] == self.MAILBOX, "mailboxId")
             need(spec["type"] in ("email", "chat", "phone"), "type is email, chat or phone")
             need(spec.get("threads"), "threads: at least one")
+            tags_ok(spec.get("tags", []), "tags")
             cid = str(next(self.ids))
             self.tickets[cid] = {"id": int(cid), "subject": spec["subject"], "tags": spec.get("tags", []), "status": spec["status"]}
             for th in spec["threads"]:

@@ -95,13 +95,15 @@ def make_item(
     address: str = "+15551234567",
     attachments: tuple[BlobRef, ...] = (),
     html: str = "",
+    **conv: Any,
 ) -> PushItem:
+    """One push; ``conv`` overrides ConversationInfo fields (priority, category, tags, entities...)."""
     sender = Participant(channel=channel, address=address, name="Ana Lima")
     return PushItem(
         delivery_id=message_id * 10,
         conversation=ConversationInfo(
             id=conversation_id, subject="Withdrawal stuck", channel=channel, connector="twilio-main",
-            status="open", priority="high",
+            **{"status": "open", "priority": "high", **conv},
         ),
         contact=ContactInfo(id=7, name="Ana Lima", email=email, identities=(sender,)),
         message_id=message_id,

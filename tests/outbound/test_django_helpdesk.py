@@ -159,3 +159,31 @@ def test_answers_lost_after_the_helpdesk_acted_never_duplicate(django_helpdesk_s
         b.push(reply)
     again = b.push(reply)
     assert [(str(f["id"]), f["comment"]) for f in followups(srv, ref)[1:]] == [(again.comment_ref, "second")]
+
+
+def test_priority_labels_and_entities_reach_the_ticket(django_helpdesk_server):
+    srv = django_helpdesk_server
+    b, conv = backend(srv), Conversation()
+    btc = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+    triaged = dict(priority="urgent", category="suspicious_access_or_hacked_account", tags=("sla-breached",),
+                   entities=({"kind": "btc_address", "value": btc, "chain": "bitcoin"},))
+    ref = b.push(conv.item("Someone logged into my account", **triaged)).ticket_ref
+    with srv.agent() as c:
+        ticket = c.get(f"tickets/{ref}/").json()
+    assert ticket["priority"] == 1
+    assert "omnihub labels: omnihub-category-suspicious_access_or_hacked_account omnihub-entity-btc_address " \
+           "omnihub-priority-urgent omnihub-security omnihub-sla-breached" in ticket["description"]
+    assert f"Detected: BTC address {btc}" in ticket["description"]
+    normal = b.push(Conversation().item("hello")).ticket_ref
+    with srv.agent() as c:
+        assert c.get(f"tickets/{normal}/").json()["priority"] == 3
+
+
+def test_lost_answer_retried_with_a_newer_sla_state_finds_its_ticket(django_helpdesk_server, httpserver):
+    srv = django_helpdesk_server
+    proxy = lossy_proxy(httpserver, srv.base_url, {"POST /api/tickets/": 1})
+    b, conv = backend(srv, base_url=proxy), Conversation()
+    with pytest.raises(RetriableDeliveryError, match="HTTP 502"):
+        b.push(conv.item("first", delivery_id=990002, tags=("sla-at-risk",)))
+    ref = b.push(conv.item("first", delivery_id=990002, tags=("sla-breached",))).ticket_ref
+    assert [str(t["id"]) for t in tickets_titled(srv, conv.subject)] == [ref]

@@ -179,3 +179,81 @@ def test_only_redacted_text_reaches_the_helpdesk(vendor):
     sent = b"\n".join(fake.bodies)
     assert b"REDACTED:seed_phrase" in sent
     assert b"abandon ability" not in sent and b"absurd abuse" not in sent
+
+
+BTC = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+TX = "0x" + "ab" * 32
+TRIAGED = dict(
+    category="suspicious_access_or_hacked_account", priority="urgent", language="es",
+    tags=("security-urgent", "sla-at-risk"),
+    entities=({"kind": "btc_address", "value": BTC, "chain": "bitcoin"}, {"kind": "tx_hash", "value": TX, "chain": "ethereum"}),
+    sla={"first_response": "at_risk"},
+)
+LABELS = {
+    "omnihub-category-suspicious_access_or_hacked_account", "omnihub-priority-urgent", "omnihub-lang-es",
+    "omnihub-sla-at-risk", "omnihub-security", "omnihub-entity-btc_address", "omnihub-entity-tx_hash",
+}
+#: where each stand-in keeps the ticket's tags, and the vendor priority omnihub's "urgent" becomes
+TAGS_OF = {"zendesk": "tags", "freshdesk": "tags", "zammad": "_tags", "chatwoot": "labels", "helpscout": "tags"}
+URGENT = {"zendesk": ("priority", "urgent"), "freshdesk": ("priority", 4), "zammad": ("priority_id", 3)}
+
+
+def _tags(kind, fake):
+    [ticket] = fake.tickets.values()
+    if kind == "webhook":
+        return set(fake.comments[str(ticket["id"])][-1]["payload"]["conversation"]["labels"])
+    return set(ticket[TAGS_OF[kind]])
+
+
+def test_triage_sla_and_entities_reach_the_helpdesk_as_tags_and_priority(vendor):
+    kind, fake, backend = vendor
+    ref = backend.push(make_item(1, **TRIAGED)).ticket_ref
+    tags = _tags(kind, fake)
+    assert LABELS <= tags
+    assert not any(BTC.lower() in t or TX in t for t in tags), "entity values never go in tags"
+    if kind in URGENT:
+        field, value = URGENT[kind]
+        assert fake.tickets[ref][field] == value
+    sent = b"\n".join(fake.bodies).decode()
+    if kind == "webhook":
+        conv = fake.comments["42"][0]["payload"]["conversation"]
+        assert [e["value"] for e in conv["entities"]] == [BTC, TX] and conv["sla"] == {"first_response": "at_risk"}
+    else:  # the values travel as text in the first message
+        assert f"Detected: BTC address {BTC}, tx {TX} (ethereum)" in sent
+    # a retry of the same push changes nothing
+    assert backend.push(make_item(1, **TRIAGED)).ticket_ref == ref
+    assert len(fake.tickets) == 1 and fake.comment_count(1) == 1
+
+
+UPDATES_LATER = ("zendesk", "freshdesk", "webhook")
+
+
+def test_a_later_push_moves_the_sla_label_and_raises_priority(vendor):
+    kind, fake, backend = vendor
+    first = dict(TRIAGED, priority="normal", category="payment_delay", tags=("sla-at-risk",))
+    ref = backend.push(make_item(1, **first)).ticket_ref
+    assert {"omnihub-sla-at-risk", "omnihub-priority-normal"} <= _tags(kind, fake)
+    later = dict(TRIAGED, priority="high", category="payment_delay", tags=("sla-breached",))
+    backend.push(make_item(2, ticket_ref=ref, text="Still waiting", **later))
+    assert (fake.comment_count(1), fake.comment_count(2)) == (1, 1) and len(fake.tickets) == 1
+    sent_second = fake.bodies[-1].decode() + "".join(json.dumps(c) for cs in fake.comments.values() for c in cs[1:])
+    assert "Detected:" not in sent_second, "the entity line goes with the first message only"
+    if kind not in UPDATES_LATER:  # labelled on creation only (documented)
+        return
+    tags = _tags(kind, fake)
+    assert {"omnihub-sla-breached", "omnihub-priority-high"} <= tags
+    assert not tags & {"omnihub-sla-at-risk", "omnihub-priority-normal"}
+    if kind != "webhook":
+        assert "omnihub" in tags  # configured tags stay
+        assert fake.tickets[ref]["priority"] == {"zendesk": "high", "freshdesk": 3}[kind]
+
+
+@pytest.mark.parametrize("kind", ["zendesk", "freshdesk"])  # the others set priority on creation only
+def test_priority_never_lowered_by_a_later_push(kind, saas_servers):
+    fake = start_fake(saas_servers, kind)
+    backend = make_backend(kind, fake.base_url)
+    ref = backend.push(make_item(1, priority="urgent")).ticket_ref
+    backend.push(make_item(2, ticket_ref=ref, priority="low"))
+    assert fake.tickets[ref]["priority"] == URGENT[kind][1]
+    assert "omnihub-priority-low" in _tags(kind, fake)
+    assert fake.violations == []

@@ -164,3 +164,19 @@ def test_reply_written_in_omnihub_is_mirrored_to_the_ticket(zendesk_hub):
     assert post_zendesk(h, json.dumps(echo).encode()) == 200
     time.sleep(1.0)
     assert h.count(Reply) == 1 and len(received) == 1 and rid
+
+
+def test_triage_language_and_entities_reach_the_zendesk_ticket(zendesk_hub):
+    """The real pipeline (triage, language, entities) -> the ticket's tags, priority and text."""
+    h, fake, _ = zendesk_hub
+    btc = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+    post_customer_message(h, "s1", f"Me han hackeado la cuenta y han enviado todos mis fondos a {btc}")
+    wait_until(lambda: h.count(Delivery, Delivery.state == "delivered") == 1, timeout=20, message="ticket pushed")
+    [(ticket_id, ticket)] = fake.tickets.items()
+    assert {
+        "omnihub-category-suspicious_access_or_hacked_account", "omnihub-priority-urgent", "omnihub-lang-es",
+        "omnihub-security", "omnihub-entity-btc_address",
+    } <= set(ticket["tags"])
+    assert ticket["priority"] == "urgent"
+    [first] = fake.comments[ticket_id]
+    assert f"Detected: BTC address {btc}" in first["body"]

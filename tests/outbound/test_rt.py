@@ -208,3 +208,31 @@ def test_over_limit_file_stays_in_omnihub_and_is_said(rt_server):
     assert sorted(a["Filename"] for a in atts if a["Filename"]) == ["receipt.png"]
     [body] = [a["Content"] for a in atts if a["ContentType"] == "text/plain" and not a["Filename"]]
     assert "[attachment dump.zip (2.0 MB) kept in omnihub: over Request Tracker's 1 MB file limit]" in body
+
+
+def test_priority_labels_and_entities_reach_the_ticket(rt_server):
+    b, conv = backend(rt_server), Conversation()
+    tx = "0x" + "cd" * 32
+    triaged = dict(priority="high", category="transaction_not_processed", tags=("sla-at-risk",),
+                   entities=({"kind": "tx_hash", "value": tx, "chain": "ethereum"},))
+    first = b.push(conv.item("My deposit never arrived", **triaged))
+    with rt_server.agent() as c:
+        ticket = c.get(f"ticket/{first.ticket_ref}").json()
+    assert int(ticket["Priority"]) == 100
+    with rt_server.agent() as c:
+        q = f"ObjectType = 'RT::Ticket' AND ObjectId = {first.ticket_ref} AND Type = 'Create'"
+        [txn] = c.get("transactions", params={"query": q}).json()["items"]
+        atts = c.get(f"transaction/{txn['id']}/attachments", params={"fields": "Content,ContentType,Filename"}).json()["items"]
+    text = next(a["Content"] for a in atts if a["ContentType"] == "text/plain")
+    assert "omnihub labels: omnihub-category-transaction_not_processed omnihub-entity-tx_hash omnihub-priority-high omnihub-sla-at-risk" in text
+    assert f"Detected: tx {tx} (ethereum)" in text
+
+
+def test_lost_answer_retried_with_a_newer_sla_state_finds_its_ticket(rt_server, httpserver):
+    proxy = lossy_proxy(httpserver, rt_server.base_url, {"POST /REST/2.0/ticket": 1})
+    b, conv = backend(rt_server, base_url=proxy), Conversation()
+    with pytest.raises(RetriableDeliveryError, match="HTTP 502"):
+        b.push(conv.item("first", delivery_id=990001, tags=("sla-at-risk",)))
+    # meanwhile the SLA timer moved on: the retried delivery carries other labels
+    ref = b.push(conv.item("first", delivery_id=990001, tags=("sla-breached",))).ticket_ref
+    assert [t["id"] for t in tickets_with_subject(rt_server, conv.subject)] == [ref]

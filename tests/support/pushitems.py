@@ -45,13 +45,15 @@ class Conversation:
         self.sender = Participant(channel=channel, address=email or "+15551234567", name="Jane Doe")
         self.count = 0
 
-    def item(self, text: str, *, ticket_ref: str | None = None, attachments=(), delivery_id: int | None = None, html: str = "") -> PushItem:
+    def item(self, text: str, *, ticket_ref: str | None = None, attachments=(), delivery_id: int | None = None, html: str = "", **conv) -> PushItem:
+        """The next message; ``conv`` overrides ConversationInfo fields (priority, category, tags, entities...)."""
         self.count += 1
         message_id = next(_ids)
         return PushItem(
             delivery_id=delivery_id if delivery_id is not None else next(_ids),
             conversation=ConversationInfo(
-                id=self.id, subject=self.subject, channel=self.channel, connector=f"{self.channel}-in", status="open", priority="normal"
+                id=self.id, subject=self.subject, channel=self.channel, connector=f"{self.channel}-in",
+                **{"status": "open", "priority": "normal", **conv},
             ),
             contact=ContactInfo(id=self.id, name="Jane Doe", email=self.email, identities=(self.sender,)),
             message_id=message_id,
