@@ -106,7 +106,7 @@ def test_helpdesk_outage_then_everything_delivered_once_and_in_order(make_hub, h
 
     httpserver.expect_request("/helpdesk", method="POST").respond_with_handler(helpdesk)
     # One worker: push order follows the order messages were STORED; two ingest batches of
-    # one conversation stored concurrently can commit in either order (see docs/prove.md).
+    # one conversation stored concurrently can commit in either order (see the README (Proof)).
     h.start_worker("w1")
     h.start_poller()
     base = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)

@@ -17,7 +17,7 @@ from tests.support.hub import wait_until
 
 SECRET = "api-channel-secret-Zq81"
 SEED = "abandon ability able about above absent absorb abstract absurd abuse access accident"
-CARD = "4111 1111 1111 1111"  # NOT in the redaction policy (normalizers/redact.py): see docs/prove.md
+CARD = "4111 1111 1111 1111"  # NOT in the redaction policy (normalizers/redact.py): see the README (Proof)
 ROUTES = [(kind, hook) for kind in sorted(ALL_KINDS) if ALL_KINDS[kind].hooks for hook in ALL_KINDS[kind].hooks]
 
 
