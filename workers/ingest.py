@@ -85,6 +85,10 @@ def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]
                 InboundEvent.state == "pending",
                 or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < t),
             )
+            # Arrival order: without it the database may return rows in index order
+            # (state, next_attempt_at), which the sweeper reshuffles, and a conversation's
+            # messages would be stored (and pushed) out of order.
+            .order_by(InboundEvent.id)
         ).all()
         lease = t + timedelta(seconds=rt.settings.lease_seconds)
         out = []
