@@ -34,7 +34,10 @@ def first_run_setup(rt) -> dict[str, str]:
             with os.fdopen(fd, "w") as f:
                 f.write(f"{ADMIN_EMAIL}\n{password}\n")
         if s.scalar(select(Connector).where(Connector.name == DEMO_CONNECTOR)) is None:
-            ConnectorService(rt).create(s, DEMO_CONNECTOR, "api", {"secret": secrets.token_urlsafe(24)}, actor="bootstrap")
+            # the demo connector also serves the chat widget, so agent replies have somewhere to go
+            ConnectorService(rt).create(
+                s, DEMO_CONNECTOR, "api", {"secret": secrets.token_urlsafe(24), "widget": True}, actor="bootstrap"
+            )
     return told
 
 
