@@ -160,11 +160,16 @@ class ReplayIn(Strict):
     connector: str | None = None
 
 
+def _get(s, model, obj_id: int, label: str, *, when=lambda row: True):
+    """The row, or a 404 naming what was not found."""
+    row = s.get(model, obj_id)
+    if row is None or not when(row):
+        raise ApiError(404, f"{label} {obj_id} not found")
+    return row
+
+
 def _conv(s, conv_id: int) -> Conversation:
-    c = s.get(Conversation, conv_id)
-    if c is None:
-        raise ApiError(404, f"conversation {conv_id} not found")
-    return c
+    return _get(s, Conversation, conv_id, "conversation")
 
 
 def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> None:
@@ -300,18 +305,13 @@ def list_messages(conv_id: int):
 @route("/messages/<int:message_id>", "GET", summary="One message")
 def get_message(message_id: int):
     with rt().db.read() as s:
-        m = s.get(Message, message_id)
-        if m is None:
-            raise ApiError(404, f"message {message_id} not found")
-        return jsonify(message_json(m))
+        return jsonify(message_json(_get(s, Message, message_id, "message")))
 
 
 @route("/attachments/<int:attachment_id>", "GET", summary="Download an attachment", responses={200: "The file", 404: "Not found or not stored"})
 def get_attachment(attachment_id: int):
     with rt().db.read() as s:
-        a = s.get(AttachmentRow, attachment_id)
-        if a is None or not a.storage_key:
-            raise ApiError(404, f"attachment {attachment_id} not found or not stored")
+        a = _get(s, AttachmentRow, attachment_id, "stored attachment", when=lambda row: bool(row.storage_key))
         path = rt().blobs.path(a.storage_key)
         inline = a.content_type.startswith("image/") and a.content_type != "image/svg+xml"
         resp = send_file(path, mimetype=a.content_type if inline else "application/octet-stream", as_attachment=not inline, download_name=a.filename)
@@ -360,8 +360,6 @@ def create_reply(conv_id: int, data: ReplyIn):
                 raise ApiError(413, f"attachments: {att.filename!r} is over the {runtime.settings.max_attachment_bytes}-byte limit")
             key, digest = runtime.blobs.put(content)
             s.add(AttachmentRow(reply_id=r.id, filename=att.filename, content_type=att.content_type, size=len(content), sha256=digest, storage_key=key))
-        if c.status in ("resolved", "closed", "snoozed") and not data.internal:
-            pass  # replying does not reopen; the customer's answer will
         _audit(s, "reply.create", "conversation", c.id, reply=r.id, internal=data.internal)
         reply_id, state = r.id, r.state
     if state == "pending":
@@ -372,19 +370,14 @@ def create_reply(conv_id: int, data: ReplyIn):
 @route("/replies/<int:reply_id>", "GET", summary="A reply and its delivery state")
 def get_reply(reply_id: int):
     with rt().db.read() as s:
-        r = s.get(Reply, reply_id)
-        if r is None:
-            raise ApiError(404, f"reply {reply_id} not found")
-        return jsonify(reply_json(r))
+        return jsonify(reply_json(_get(s, Reply, reply_id, "reply")))
 
 
 @route("/replies/<int:reply_id>/retry", "POST", summary="Send a failed or dead reply again", responses={202: "Queued again", 409: "Not in a failed state"})
 def retry_reply(reply_id: int):
     runtime = rt()
     with runtime.db.session() as s:
-        r = s.get(Reply, reply_id)
-        if r is None:
-            raise ApiError(404, f"reply {reply_id} not found")
+        r = _get(s, Reply, reply_id, "reply")
         if r.state not in ("dead", "failed", "undelivered"):
             raise ApiError(409, f"reply {reply_id} is {r.state}; only failed or dead replies can be retried")
         replay.reset(r)
@@ -397,10 +390,7 @@ def retry_reply(reply_id: int):
 @route("/contacts/<int:contact_id>", "GET", summary="A contact with identities and conversations")
 def get_contact(contact_id: int):
     with rt().db.read() as s:
-        c = s.get(Contact, contact_id)
-        if c is None:
-            raise ApiError(404, f"contact {contact_id} not found")
-        return jsonify(contact_json(s, c, with_conversations=True))
+        return jsonify(contact_json(s, _get(s, Contact, contact_id, "contact"), with_conversations=True))
 
 
 @route("/contacts/<int:contact_id>/merge", "POST", summary="Merge another contact into this one", body=MergeIn)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import structlog
@@ -105,7 +104,7 @@ class StateStore:
 class ConnectorService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._adapters: dict[str, tuple[float, Any, Any]] = {}
+        self._adapters: dict[str, tuple[float, Any]] = {}
 
     # ---- rows --------------------------------------------------------------------
     def get(self, s: Session, name: str) -> Connector:
@@ -212,7 +211,7 @@ class ConnectorService:
         if cached and cached[0] == stamp:
             return cached[1]
         instance = adapter_class(row.kind)(self.context(row))
-        self._adapters[row.name] = (stamp, instance, time.monotonic())
+        self._adapters[row.name] = (stamp, instance)
         return instance
 
     def record_health(self, connector_id: int, **fields: Any) -> None:

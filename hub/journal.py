@@ -8,7 +8,6 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -99,10 +98,3 @@ def replace_with_redacted(box: Box, row: InboundEvent, normalized: list[dict[str
     row.payload = box.seal(json.dumps({"hook": row.hook, "redacted": normalized}, default=str).encode())
     row.redacted = True
 
-
-def pending_ids(session: Session, limit: int = 1000) -> list[int]:
-    return list(
-        session.scalars(
-            select(InboundEvent.id).where(InboundEvent.state == "pending").order_by(InboundEvent.id).limit(limit)
-        )
-    )

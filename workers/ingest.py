@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -383,9 +382,6 @@ def _update_conversation(conv: Conversation, msg: NormalizedMessage) -> None:
         conv.entities = merged
 
 
-_helpdesk_cache: dict[str, int] = {}
-
-
 def _helpdesk_for(s: Session, rt: Runtime, adapter: Any) -> Connector:
     name = getattr(adapter.config, "helpdesk", None) or rt.settings.default_helpdesk
     row = s.scalar(select(Connector).where(Connector.name == name))
@@ -500,6 +496,3 @@ def _jsonable(value: Any) -> Any:
 
     return _to_jsonable(value)
 
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
