@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +25,52 @@ class Resolution:
     reopened: bool = False
 
 
+#: Marks a key a batch looked up and found absent (a new identity or thread).
+MISSING = object()
+
+
+@dataclass
+class Lookups:
+    """Identities and threads a batch loaded with one query per table (instead of one per
+    message), shared by every ``resolve`` in the same transaction. Keys absent from the maps
+    were not preloaded and are queried as usual; rows the batch creates are added as it goes.
+    Discard it when the transaction (or a savepoint) rolls back."""
+
+    identities: dict[tuple[str, str], object] = field(default_factory=dict)
+    threads: dict[tuple[int, str], object] = field(default_factory=dict)
+
+    @classmethod
+    def preload(cls, s: Session, senders: Iterable[tuple[str, str]], thread_keys: Iterable[tuple[int, str]]) -> Lookups:
+        out = cls()
+        by_channel: dict[str, set[str]] = {}
+        for channel, address in senders:
+            if channel is None or address is None:
+                continue  # looked up one by one (SQL NULL semantics)
+            by_channel.setdefault(channel, set()).add(address)
+            out.identities[(channel, address)] = MISSING
+        for channel, addresses in by_channel.items():
+            for ident in s.scalars(select(Identity).where(Identity.channel == channel, Identity.address.in_(addresses))):
+                out.identities[(ident.channel, ident.address)] = ident
+        by_connector: dict[int, set[str]] = {}
+        for connector_id, key in thread_keys:
+            if key is None:
+                continue
+            by_connector.setdefault(connector_id, set()).add(key)
+            out.threads[(connector_id, key)] = MISSING
+        for connector_id, keys in by_connector.items():
+            rows = s.scalars(
+                select(Conversation).where(Conversation.connector_id == connector_id, Conversation.thread_key.in_(keys)).order_by(Conversation.id)
+            )
+            for conv in rows:  # ascending: the newest conversation of a thread key wins
+                out.threads[(connector_id, conv.thread_key)] = conv
+        if out.identities:
+            # The contacts too, so follow_merges and contact lookups hit the identity map.
+            contact_ids = {i.contact_id for i in out.identities.values() if i is not MISSING}
+            if contact_ids:
+                s.scalars(select(Contact).where(Contact.id.in_(contact_ids))).all()
+        return out
+
+
 def _email_of(p: Participant) -> str | None:
     if p.verified_email:
         return p.verified_email.lower()
@@ -35,9 +82,14 @@ def _email_of(p: Participant) -> str | None:
     return None
 
 
-def resolve_identity(s: Session, p: Participant) -> Identity:
+def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None) -> Identity:
     """Find or create the identity (and its contact); merge on a verified email."""
-    ident = s.scalar(select(Identity).where(Identity.channel == p.channel, Identity.address == p.address))
+    key = (p.channel, p.address)
+    hit = lookups.identities.get(key) if lookups else None
+    if hit is None:
+        ident = s.scalar(select(Identity).where(Identity.channel == p.channel, Identity.address == p.address))
+    else:
+        ident = None if hit is MISSING else hit
     verified = _email_of(p)
     if ident is None:
         contact = None
@@ -68,6 +120,8 @@ def resolve_identity(s: Session, p: Participant) -> Identity:
         )
         s.add(ident)
         s.flush()
+        if lookups is not None:
+            lookups.identities[key] = ident
         return ident
     if p.name and p.name != ident.display_name:
         ident.display_name = p.name
@@ -131,6 +185,7 @@ def resolve(
     reopen_resolved: bool = True,
     idle_gap_seconds: float | None = None,
     at: datetime | None = None,
+    lookups: Lookups | None = None,
 ) -> Resolution | None:
     """The conversation this message belongs to (created when needed).
 
@@ -138,7 +193,7 @@ def resolve(
     token, then the thread key. Auto-generated messages never open a conversation (None).
     """
     at = at or now()
-    identity = resolve_identity(s, msg.sender)
+    identity = resolve_identity(s, msg.sender, lookups)
     conv = _by_references(s, connector.id, msg)
     strong = conv is not None
     token = msg.extra.get("conversation_token") if isinstance(msg.extra, dict) else None
@@ -148,12 +203,16 @@ def resolve(
             conv = None  # a token pasted into an unrelated subject is not enough on its own
         strong = conv is not None
     if conv is None:
-        conv = s.scalar(
-            select(Conversation)
-            .where(Conversation.connector_id == connector.id, Conversation.thread_key == msg.thread_key)
-            .order_by(Conversation.id.desc())
-            .limit(1)
-        )
+        hit = lookups.threads.get((connector.id, msg.thread_key)) if lookups else None
+        if hit is None:
+            conv = s.scalar(
+                select(Conversation)
+                .where(Conversation.connector_id == connector.id, Conversation.thread_key == msg.thread_key)
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+        else:
+            conv = None if hit is MISSING else hit
     reopened = False
     if conv is not None:
         usable = conv.status != "closed"
@@ -187,4 +246,6 @@ def resolve(
     )
     s.add(conv)
     s.flush()
+    if lookups is not None:
+        lookups.threads[(connector.id, msg.thread_key)] = conv
     return Resolution(conv, identity, created=True)

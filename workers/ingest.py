@@ -66,6 +66,8 @@ class Prepared:
 class Outcome:
     push: list[int] = field(default_factory=list)
     send: list[int] = field(default_factory=list)
+    #: Deliveries added but not flushed yet (their ids exist once the savepoint is released).
+    push_rows: list[Delivery] = field(default_factory=list)
 
 
 _services: dict[int, ConnectorService] = {}
@@ -177,14 +179,54 @@ def prepare(rt: Runtime, ids: list[int]) -> list[Prepared]:
     return out
 
 
+@dataclass
+class BatchContext:
+    """What one ingest batch loads once instead of once per message: the journal rows, the
+    messages already stored (duplicate check), identities and threads (``threads.Lookups``)
+    and the helpdesk connectors. Valid inside the batch's transaction only."""
+
+    events: dict[int, InboundEvent] = field(default_factory=dict)
+    stored: set[tuple[int, str]] = field(default_factory=set)
+    lookups: threads.Lookups | None = None
+    helpdesks: dict[str, Connector] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, s: Session, prepared: list[Prepared]) -> BatchContext:
+        ctx = cls()
+        ctx.events = {e.id: e for e in s.scalars(select(InboundEvent).where(InboundEvent.id.in_([p.event_id for p in prepared])))}
+        msgs = [(p.connector.id, m) for p in prepared if not p.error for m in p.messages]
+        by_connector: dict[int, set[str]] = {}
+        for connector_id, m in msgs:
+            if m.external_id:
+                by_connector.setdefault(connector_id, set()).add(m.external_id)
+        for connector_id, ext_ids in by_connector.items():
+            ctx.stored.update(
+                (connector_id, e)
+                for e in s.scalars(select(Message.external_id).where(Message.connector_id == connector_id, Message.external_id.in_(ext_ids)))
+            )
+        ctx.lookups = threads.Lookups.preload(
+            s,
+            [(m.sender.channel, m.sender.address) for _c, m in msgs],
+            [(c, m.thread_key) for c, m in msgs if m.kind not in ("status",)],
+        )
+        return ctx
+
+    def invalidate(self) -> None:
+        """After a savepoint rolled back: rows created in it are gone; query again."""
+        self.lookups = None
+        self.stored = set()
+        self.helpdesks = {}
+
+
 def process(rt: Runtime, ids: list[int]) -> Outcome:
     outcome = Outcome()
     prepared = prepare(rt, ids)
     if not prepared:
         return outcome
     with rt.db.session() as s:
+        ctx = BatchContext.load(s, prepared)
         for p in prepared:
-            row = s.get(InboundEvent, p.event_id)
+            row = ctx.events.get(p.event_id)
             if row is None or row.state != "pending":
                 continue
             if p.error:
@@ -196,23 +238,26 @@ def process(rt: Runtime, ids: list[int]) -> Outcome:
                     if p.agent_replies or not is_channel(p.connector.kind):
                         state, reason = store_agent_replies(s, rt, p, local)
                     else:
-                        state, reason = store_messages(s, rt, p, local)
+                        state, reason = store_messages(s, rt, p, local, ctx)
                     row.state = state
                     row.error = reason
                     row.processed_at = now()
                     row.locked_until = None
                     journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
-                outcome.push += local.push
+                outcome.push += [d.id for d in local.push_rows] + local.push
                 outcome.send += local.send
             except IntegrityError as exc:
                 # A concurrent worker stored the same thing first; try again shortly.
+                ctx.invalidate()
                 _fail(rt, row, f"conflict: {exc.orig}", False, 1.0)
             except RetryLater as exc:
+                ctx.invalidate()
                 row.attempts += 1
                 row.error = str(exc)
                 row.locked_until = None
                 row.next_attempt_at = now() + timedelta(seconds=rt.settings.retry_base_seconds * row.attempts)
             except Exception as exc:
+                ctx.invalidate()
                 log.exception("ingest.store_failed", event_id=row.id)
                 _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
     # One health note per connector per batch, not one write transaction per event (P2
@@ -234,13 +279,13 @@ def _fail(rt: Runtime, row: InboundEvent, error: str, permanent: bool, retry_aft
 
 
 # --------------------------------------------------------------------------- messages
-def store_messages(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> tuple[str, str | None]:
+def store_messages(s: Session, rt: Runtime, p: Prepared, out: Outcome, ctx: BatchContext | None = None) -> tuple[str, str | None]:
     if not p.messages:
         return "ignored", "nothing to store (housekeeping or our own message)"
     stored = 0
     reasons = []
     for msg in p.messages:
-        state, reason = store_message(s, rt, p, msg, out)
+        state, reason = store_message(s, rt, p, msg, out, ctx)
         stored += state == "processed"
         if reason:
             reasons.append(reason)
@@ -253,9 +298,19 @@ def _find_message(s: Session, connector_id: int, external_id: str | None) -> Mes
     return s.scalar(select(Message).where(Message.connector_id == connector_id, Message.external_id == external_id))
 
 
-def store_message(s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, out: Outcome) -> tuple[str, str | None]:
+def _is_stored(s: Session, ctx: BatchContext | None, connector_id: int, external_id: str | None) -> bool:
+    if not external_id:
+        return False
+    if ctx is not None and ctx.lookups is not None:  # preloaded (and kept up to date) for the batch
+        return (connector_id, external_id) in ctx.stored
+    return _find_message(s, connector_id, external_id) is not None
+
+
+def store_message(
+    s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, out: Outcome, ctx: BatchContext | None = None
+) -> tuple[str, str | None]:
     conn = p.connector
-    if _find_message(s, conn.id, msg.external_id) is not None:
+    if _is_stored(s, ctx, conn.id, msg.external_id):
         return "processed", None  # duplicate: stored once
     update = msg.extra.get("identity_update") if isinstance(msg.extra, dict) else None
     if msg.kind == "status":
@@ -264,7 +319,7 @@ def store_message(s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, 
     if msg.extra.get("bounce_for"):
         _apply_bounce(s, conn, msg)
     if msg.kind in ("edit", "delete"):
-        target = _find_message(s, conn.id, msg.in_reply_to)
+        target = _find_message(s, conn.id, msg.in_reply_to) if msg.in_reply_to else None
         if target is not None:
             history = list(target.history or [])
             history.append({"at": msg.sent_at.isoformat(), "kind": msg.kind, "text": target.text, "external_id": msg.external_id})
@@ -287,12 +342,13 @@ def store_message(s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, 
         msg = msg.replace(kind="message")
     adapter = p.adapter
     reopen, gap = adapter.thread_policy(msg)
+    lookups = ctx.lookups if ctx is not None else None
     res = threads.resolve(
-        s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at
+        s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at, lookups=lookups
     )
     if res is None:
         if update:
-            ident = threads.resolve_identity(s, msg.sender)
+            ident = threads.resolve_identity(s, msg.sender, lookups)
             _apply_identity_update(ident, update)
             return "processed", None
         return "ignored", "auto-generated message outside any conversation"
@@ -324,14 +380,15 @@ def store_message(s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, 
     )
     s.add(row)
     s.flush()
+    if ctx is not None and msg.external_id:
+        ctx.stored.add((conn.id, msg.external_id))
     _store_attachments(s, row, msg)
     _update_conversation(conv, msg)
     if msg.direction == "inbound":
-        helpdesk = _helpdesk_for(s, rt, adapter)
+        helpdesk = _helpdesk_for(s, rt, adapter, ctx)
         d = Delivery(message_id=row.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state="pending")
         s.add(d)
-        s.flush()
-        out.push.append(d.id)
+        out.push_rows.append(d)  # flushed with the event's savepoint
         if not msg.auto_generated:
             ev = hooks.IngestEvent(s, rt, adapter, conv, row, msg, res.created, res.reopened)
             for hook in hooks.AFTER_INGEST:
@@ -382,9 +439,13 @@ def _update_conversation(conv: Conversation, msg: NormalizedMessage) -> None:
         conv.entities = merged
 
 
-def _helpdesk_for(s: Session, rt: Runtime, adapter: Any) -> Connector:
+def _helpdesk_for(s: Session, rt: Runtime, adapter: Any, ctx: BatchContext | None = None) -> Connector:
     name = getattr(adapter.config, "helpdesk", None) or rt.settings.default_helpdesk
-    row = s.scalar(select(Connector).where(Connector.name == name))
+    row = ctx.helpdesks.get(name) if ctx is not None else None
+    if row is None:
+        row = s.scalar(select(Connector).where(Connector.name == name))
+        if ctx is not None and row is not None:
+            ctx.helpdesks[name] = row
     if row is None or is_channel(row.kind):
         raise ConfigError(
             f"helpdesk connector {name!r} does not exist (set OMNIHUB_DEFAULT_HELPDESK or the channel's `helpdesk` key)"

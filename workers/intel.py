@@ -241,11 +241,11 @@ def _pending_csat(s: Session, ev: hooks.IngestEvent) -> Conversation | None:
 def csat_answer(ev: hooks.IngestEvent) -> bool:
     """A survey answer: store the score, thank the customer, keep the conversation resolved."""
     s = ev.session
+    score = parse_csat(ev.normalized.text)  # cheap, and most messages are not a rating
+    if score is None:
+        return False
     target = _pending_csat(s, ev)
     if target is None:
-        return False
-    score = parse_csat(ev.normalized.text)
-    if score is None:
         return False
     extra = _extra(target)
     extra["csat"] = {**extra["csat"], "score": score, "answered_at": now().isoformat(), "message_id": ev.message.id}

@@ -7,6 +7,7 @@ errors back off; permanent errors and exhausted retries go dead (see `omnihub re
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -55,29 +56,6 @@ def _participant(ident: Identity) -> Participant:
     return Participant(channel=ident.channel, address=ident.address, name=ident.display_name or "", verified_email=ident.verified_email)
 
 
-def conversation_info(s: Session, conv: Conversation) -> ConversationInfo:
-    conn = s.get(Connector, conv.connector_id)
-    return ConversationInfo(
-        id=conv.id,
-        subject=conv.subject,
-        channel=s.get(Identity, conv.identity_id).channel,
-        connector=conn.name,
-        status=conv.status,
-        priority=conv.priority,
-        category=conv.category,
-        language=conv.language,
-        tags=tuple(conv.tags or ()),
-        entities=tuple(conv.entities or ()),
-        sla=dict(conv.sla or {}),
-    )
-
-
-def contact_info(s: Session, contact_id: int) -> ContactInfo:
-    c = s.get(Contact, contact_id)
-    idents = s.scalars(select(Identity).where(Identity.contact_id == c.id).order_by(Identity.id)).all()
-    return ContactInfo(id=c.id, name=c.name or "", email=c.email, identities=tuple(_participant(i) for i in idents))
-
-
 def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = "dead") -> None:
     row.attempts += 1
     row.last_error = str(exc)[:2000] or exc.__class__.__name__
@@ -90,11 +68,108 @@ def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = "dead") -> No
 
 
 # ------------------------------------------------------------------------------ push
+def _by_id(s: Session, model: Any, ids: set[int]) -> dict[int, Any]:
+    ids = {i for i in ids if i is not None}
+    return {r.id: r for r in s.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
+
+
+def _pending_by_thread(s: Session, rows: list[Delivery]) -> dict[tuple[int, int], list[int]]:
+    """Every pending delivery id of the batch's (conversation, helpdesk) pairs, ascending:
+    one query per batch for the order checks instead of one per delivery."""
+    conv_ids = {d.conversation_id for d in rows}
+    out: dict[tuple[int, int], list[int]] = {}
+    if not conv_ids:
+        return out
+    for did, conv_id, helpdesk_id in s.execute(
+        select(Delivery.id, Delivery.conversation_id, Delivery.helpdesk_id)
+        .where(Delivery.conversation_id.in_(conv_ids), Delivery.state == "pending")
+        .order_by(Delivery.id)
+    ):
+        out.setdefault((conv_id, helpdesk_id), []).append(did)
+    return out
+
+
+class _PushLoader:
+    """Builds the PushItems of a batch from one IN query per table."""
+
+    def __init__(self, s: Session, rt: Runtime, rows: list[Delivery]) -> None:
+        self.rt = rt
+        self.messages = _by_id(s, Message, {d.message_id for d in rows})
+        self.convs = _by_id(s, Conversation, {d.conversation_id for d in rows})
+        self.connectors = _by_id(s, Connector, {d.helpdesk_id for d in rows} | {c.connector_id for c in self.convs.values()})
+        self.links = {
+            (link.conversation_id, link.helpdesk_id): link
+            for link in s.scalars(select(HelpdeskLink).where(HelpdeskLink.conversation_id.in_(set(self.convs))))
+        } if self.convs else {}
+        contact_ids = {c.contact_id for c in self.convs.values()}
+        self.contacts = _by_id(s, Contact, contact_ids)
+        self.identities: dict[int, Identity] = {}
+        self.contact_identities: dict[int, list[Identity]] = {}
+        if contact_ids:
+            for ident in s.scalars(select(Identity).where(Identity.contact_id.in_(contact_ids)).order_by(Identity.id)):
+                self.identities[ident.id] = ident
+                self.contact_identities.setdefault(ident.contact_id, []).append(ident)
+        wanted = {m.identity_id for m in self.messages.values()} | {c.identity_id for c in self.convs.values()}
+        self.identities.update(_by_id(s, Identity, wanted - set(self.identities)))
+        self.attachments: dict[int, list[AttachmentRow]] = {}
+        if self.messages:
+            for a in s.scalars(select(AttachmentRow).where(AttachmentRow.message_id.in_(set(self.messages))).order_by(AttachmentRow.id)):
+                self.attachments.setdefault(a.message_id, []).append(a)
+
+    def conversation(self, conv: Conversation) -> ConversationInfo:
+        return ConversationInfo(
+            id=conv.id,
+            subject=conv.subject,
+            channel=self.identities[conv.identity_id].channel,
+            connector=self.connectors[conv.connector_id].name,
+            status=conv.status,
+            priority=conv.priority,
+            category=conv.category,
+            language=conv.language,
+            tags=tuple(conv.tags or ()),
+            entities=tuple(conv.entities or ()),
+            sla=dict(conv.sla or {}),
+        )
+
+    def contact(self, contact_id: int) -> ContactInfo:
+        c = self.contacts[contact_id]
+        idents = self.contact_identities.get(contact_id, [])
+        return ContactInfo(id=c.id, name=c.name or "", email=c.email, identities=tuple(_participant(i) for i in idents))
+
+    def item(self, d: Delivery) -> tuple[Connector, PushItem]:
+        msg, conv = self.messages[d.message_id], self.convs[d.conversation_id]
+        helpdesk = self.connectors[d.helpdesk_id]
+        link = self.links.get((conv.id, helpdesk.id))
+        sender = self.identities[msg.identity_id or conv.identity_id]
+        return helpdesk, PushItem(
+            delivery_id=d.id,
+            conversation=self.conversation(conv),
+            contact=self.contact(conv.contact_id),
+            message_id=msg.id,
+            external_id=msg.external_id,
+            direction=msg.direction,
+            kind=msg.kind,
+            sender=_participant(sender),
+            sent_at=msg.sent_at,
+            subject=msg.subject or conv.subject,
+            text=msg.text,
+            html=msg.html,
+            attachments=tuple(b for b in (_blob(self.rt, a) for a in self.attachments.get(msg.id, ())) if b),
+            ticket_ref=link.external_ref if link else None,
+            is_first=link is None,
+        )
+
+
 def push(rt: Runtime, ids: list[int]) -> list[int]:
-    """Push deliveries to their helpdesk, in order within each conversation. Returns ids to schedule next."""
+    """Push deliveries to their helpdesk, in order within each conversation. Returns ids to schedule next.
+
+    A batch costs a fixed number of queries, whatever its size: the rows, the order check
+    and every table a PushItem needs are loaded with one query each. The built-in inbox has
+    nothing to call, so its deliveries are recorded in the claiming transaction itself."""
     svc: ConnectorService = service(rt)
-    follow: list[int] = []
     t = now()
+    work: list[tuple[int, Connector, PushItem]] = []
+    inline: list[tuple[int, Any, Exception | None, Connector]] = []
     with rt.db.session() as s:
         rows = s.scalars(
             select(Delivery)
@@ -105,100 +180,107 @@ def push(rt: Runtime, ids: list[int]) -> list[int]:
             )
             .order_by(Delivery.id)
         ).all()
-        work = []
-        taken: list[int] = []  # claimed in this batch, in id order
+        pending = _pending_by_thread(s, rows)
+        taken: set[int] = set()  # claimed in this batch
+        claimed = []
         for d in rows:
             # Keep order: push only when EVERY earlier pending delivery of the conversation is
             # claimed in this batch (checking one of the requested ids let a later message
             # overtake an earlier one leased elsewhere or waiting for its retry — found by
             # tests/faults/test_faults.py::test_helpdesk_outage...).
-            earlier = s.scalar(
-                select(Delivery.id).where(
-                    Delivery.conversation_id == d.conversation_id,
-                    Delivery.helpdesk_id == d.helpdesk_id,
-                    Delivery.state == "pending",
-                    Delivery.id < d.id,
-                    Delivery.id.not_in(taken),
-                ).limit(1)
-            )
-            if earlier is not None:
+            if any(e < d.id and e not in taken for e in pending.get((d.conversation_id, d.helpdesk_id), ())):
                 continue  # the earlier one schedules this one when done
-            taken.append(d.id)
+            taken.add(d.id)
             d.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
-            msg = s.get(Message, d.message_id)
-            conv = s.get(Conversation, d.conversation_id)
-            helpdesk = s.get(Connector, d.helpdesk_id)
-            link = s.scalar(
-                select(HelpdeskLink).where(HelpdeskLink.conversation_id == conv.id, HelpdeskLink.helpdesk_id == helpdesk.id)
-            )
-            sender = s.get(Identity, msg.identity_id) if msg.identity_id else s.get(Identity, conv.identity_id)
-            atts = s.scalars(select(AttachmentRow).where(AttachmentRow.message_id == msg.id).order_by(AttachmentRow.id)).all()
-            item = PushItem(
-                delivery_id=d.id,
-                conversation=conversation_info(s, conv),
-                contact=contact_info(s, conv.contact_id),
-                message_id=msg.id,
-                external_id=msg.external_id,
-                direction=msg.direction,
-                kind=msg.kind,
-                sender=_participant(sender),
-                sent_at=msg.sent_at,
-                subject=msg.subject or conv.subject,
-                text=msg.text,
-                html=msg.html,
-                attachments=tuple(b for b in (_blob(rt, a) for a in atts) if b),
-                ticket_ref=link.external_ref if link else None,
-                is_first=link is None,
-            )
-            work.append((d.id, helpdesk, item))
+            claimed.append(d)
+        loader = _PushLoader(s, rt, claimed)
+        for d in claimed:
+            helpdesk, item = loader.item(d)
+            if getattr(adapter_class(helpdesk.kind), "builtin", False):
+                inline.append(_push_one(svc, d.id, helpdesk, item, set()))
+            else:
+                work.append((d.id, helpdesk, item))
+        follow = _record_pushes(rt, s, inline, ids, pending) if inline else []
     # Group by conversation: after the first failure in a conversation, stop (order).
     blocked: set[tuple[int, int]] = set()
-    results: list[tuple[int, Any, Exception | None, Connector]] = []
+    tickets: dict[tuple[int, int], str] = {}  # opened in this batch: later messages join them
+    results = []
     for delivery_id, helpdesk, item in work:
         key = (item.conversation.id, helpdesk.id)
-        if key in blocked:
-            results.append((delivery_id, None, None, helpdesk))
+        if item.ticket_ref is None and key in tickets:
+            item = dataclasses.replace(item, ticket_ref=tickets[key], is_first=False)
+        results.append(_push_one(svc, delivery_id, helpdesk, item, blocked))
+        if results[-1][1] is not None:
+            tickets.setdefault(key, str(results[-1][1].ticket_ref))
+    if results:
+        with rt.db.session() as s:
+            follow += _record_pushes(rt, s, results, ids, None)
+    return follow
+
+
+def _push_one(svc: ConnectorService, delivery_id: int, helpdesk: Connector, item: PushItem, blocked: set) -> tuple:
+    key = (item.conversation.id, helpdesk.id)
+    if key in blocked:
+        return (delivery_id, None, None, helpdesk)
+    try:
+        return (delivery_id, svc.adapter(helpdesk).push(item), None, helpdesk)
+    except Exception as exc:  # translated below; unknown errors are retried, then dead
+        if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
+            log.exception("push.unexpected", delivery_id=delivery_id, helpdesk=helpdesk.name)
+        blocked.add(key)
+        return (delivery_id, None, exc, helpdesk)
+
+
+def _record_pushes(
+    rt: Runtime, s: Session, results: list[tuple], ids: list[int], pending: dict[tuple[int, int], list[int]] | None
+) -> list[int]:
+    """Record push results in one transaction; returns the next pending delivery of each
+    conversation that was not asked for in this batch (it is scheduled next)."""
+    svc: ConnectorService = service(rt)
+    rows = _by_id(s, Delivery, {r[0] for r in results})
+    conv_ids = {d.conversation_id for d in rows.values()}
+    links = {
+        (link.conversation_id, link.helpdesk_id): link
+        for link in s.scalars(select(HelpdeskLink).where(HelpdeskLink.conversation_id.in_(conv_ids)))
+    } if conv_ids else {}
+    if pending is None:
+        pending = _pending_by_thread(s, list(rows.values()))
+    delivered: list[Delivery] = []
+    for delivery_id, result, exc, helpdesk in results:
+        d = rows.get(delivery_id)
+        if d is None or d.state != "pending":
             continue
-        try:
-            backend = svc.adapter(helpdesk)
-            result = backend.push(item)
-            results.append((delivery_id, result, None, helpdesk))
-        except Exception as exc:  # translated below; unknown errors are retried, then dead
-            if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
-                log.exception("push.unexpected", delivery_id=delivery_id, helpdesk=helpdesk.name)
-            blocked.add(key)
-            results.append((delivery_id, None, exc, helpdesk))
-    with rt.db.session() as s:
-        for delivery_id, result, exc, helpdesk in results:
-            d = s.get(Delivery, delivery_id)
-            if d is None or d.state != "pending":
-                continue
-            if result is None and exc is None:
-                d.locked_until = None  # blocked behind an earlier failure in its conversation
-                continue
-            if exc is not None:
-                _fail(rt, d, exc)
-                log.info("push.failed", delivery_id=d.id, helpdesk=helpdesk.name, state=d.state, error=d.last_error)
-                if isinstance(exc, AuthError):
-                    svc.record_health(helpdesk.id, last_error=str(exc), last_error_at=now())
-                continue
-            link = s.scalar(
-                select(HelpdeskLink).where(HelpdeskLink.conversation_id == d.conversation_id, HelpdeskLink.helpdesk_id == helpdesk.id)
+        if result is None and exc is None:
+            d.locked_until = None  # blocked behind an earlier failure in its conversation
+            continue
+        if exc is not None:
+            _fail(rt, d, exc)
+            log.info("push.failed", delivery_id=d.id, helpdesk=helpdesk.name, state=d.state, error=d.last_error)
+            if isinstance(exc, AuthError):
+                svc.record_health(helpdesk.id, last_error=str(exc), last_error_at=now())
+            continue
+        key = (d.conversation_id, helpdesk.id)
+        if key not in links:
+            links[key] = HelpdeskLink(
+                conversation_id=d.conversation_id, helpdesk_id=helpdesk.id, external_ref=str(result.ticket_ref), data=dict(result.data or {})
             )
-            if link is None:
-                s.add(HelpdeskLink(conversation_id=d.conversation_id, helpdesk_id=helpdesk.id, external_ref=str(result.ticket_ref), data=dict(result.data or {})))
-            d.state = "delivered"
-            d.external_ref = result.comment_ref or str(result.ticket_ref)
-            d.delivered_at = now()
-            d.locked_until = None
-            nxt = s.scalar(
-                select(Delivery.id)
-                .where(Delivery.conversation_id == d.conversation_id, Delivery.helpdesk_id == d.helpdesk_id, Delivery.state == "pending", Delivery.id > d.id)
-                .order_by(Delivery.id)
-                .limit(1)
-            )
-            if nxt is not None and nxt not in ids:
-                follow.append(nxt)
+            s.add(links[key])
+        d.state = "delivered"
+        d.external_ref = result.comment_ref or str(result.ticket_ref)
+        d.delivered_at = now()
+        d.locked_until = None
+        delivered.append(d)
+    asked = set(ids)
+    follow: list[int] = []
+
+    def still_pending(e: int) -> bool:  # delivered or dead in this batch: not next in line
+        r = rows.get(e)
+        return r is None or r.state == "pending"
+
+    for d in delivered:
+        nxt = next((e for e in pending.get((d.conversation_id, d.helpdesk_id), ()) if e > d.id and still_pending(e)), None)
+        if nxt is not None and nxt not in asked and nxt not in follow:
+            follow.append(nxt)
     return follow
 
 
