@@ -2,16 +2,85 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import time
+import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
 _READ_ONLY: ContextVar[bool] = ContextVar("omnihub_read_only", default=False)
+
+
+class WriteGate:
+    """Queues SQLite writers instead of letting them collide on the database lock.
+
+    SQLite lets one writer in at a time; the others spin in its busy handler, which sleeps
+    1, 2, 5, 10 ... 100 ms between tries. Under concurrent webhooks that sleeping, not the
+    work, made the tail latency (benchmarks P1: p99 ~60 ms for ~1 ms of work). The gate
+    hands the lock over as soon as it is free: a thread lock for this process's threads,
+    then an flock on a file beside the database for the other processes (polled at most
+    2 ms apart). Held from BEGIN IMMEDIATE until the connection is returned to the pool;
+    like SQLite's busy_timeout, a wait longer than ``timeout`` seconds raises."""
+
+    def __init__(self, path: str, timeout: float = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._fd = -1  # opened by the first writer; only the thread holding _lock touches it
+        _GATES.add(self)
+
+    def _after_fork(self) -> None:
+        # The parent's thread lock may be held by a thread that does not exist here, and its
+        # file descriptor shares the parent's flock: start afresh.
+        self._lock = threading.Lock()
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = -1
+
+    def _timeout(self) -> OperationalError:
+        return OperationalError("BEGIN IMMEDIATE", None, TimeoutError(f"database is locked (waited {self.timeout:.0f} s for {self.path})"))
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        if not self._lock.acquire(timeout=self.timeout):
+            raise self._timeout()
+        try:
+            if self._fd < 0:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            delay = 0.0001
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise self._timeout() from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.002)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._lock.release()
+
+    def __del__(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+
+
+_GATES: weakref.WeakSet[WriteGate] = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [g._after_fork() for g in list(_GATES)])
 
 
 class Base(DeclarativeBase):
@@ -39,10 +108,34 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
+        on_disk = url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
+        gate = WriteGate(url.removeprefix("sqlite:///") + ".writelock") if on_disk else None
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
+            if _READ_ONLY.get():
+                conn.exec_driver_sql("BEGIN")
+                return
             # Read-then-write transactions take the write lock up front: no SQLITE_BUSY on upgrade.
-            conn.exec_driver_sql("BEGIN" if _READ_ONLY.get() else "BEGIN IMMEDIATE")
+            info = conn.info if gate else {}
+            if gate and not info.get("omnihub_gate"):
+                gate.acquire()
+                info["omnihub_gate"] = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                if info.pop("omnihub_gate", False):
+                    gate.release()
+                raise
+
+        if gate:
+            def _release(_dbapi_conn, record, *_args):  # pragma: no cover - trivial
+                if record is not None and record.info.pop("omnihub_gate", False):
+                    gate.release()
+
+            # After the commit or rollback, when the connection goes back to the pool.
+            event.listen(engine, "checkin", _release)
+            event.listen(engine, "invalidate", _release)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -74,6 +167,13 @@ class Database:
             raise
         finally:
             s.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A Core connection in one transaction, committed on exit: for hot paths that only
+        insert (the webhook journal), without an ORM session's bookkeeping."""
+        with self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -40,6 +40,14 @@ def _connector(name: str) -> Connector | None:
     return row
 
 
+def _intake(rt) -> journal.Intake:
+    """One per app (process): the group-commit point of every webhook thread."""
+    intake = current_app.extensions.get("omnihub.intake")
+    if intake is None:
+        intake = current_app.extensions.setdefault("omnihub.intake", journal.Intake(rt))
+    return intake
+
+
 def build_request(public_url: str) -> WebhookRequest:
     """The request as the provider addressed it: OMNIHUB_PUBLIC_URL + path + query string."""
     qs = request.query_string.decode("latin-1")
@@ -110,12 +118,8 @@ def webhook(name: str, hook: str):
         bound.info("webhook.invalid", reason=str(exc))
         return _error(400, str(exc))
     if events:
-        with rt.db.session() as s:
-            ids = journal.record(s, rt.box, row.id, events, sweep_after=rt.settings.sweep_after)
-        # Journaled and committed: from here nothing is lost. A Redis hiccup is left to the sweeper.
-        try:
-            rt.queues.schedule("ingest", ids)
-        except Exception as exc:
-            bound.error("webhook.enqueue_failed", error=str(exc), note="the sweeper will pick the events up")
+        # Journaled, committed and scheduled (group commit with concurrent requests);
+        # from here nothing is lost. A Redis hiccup is left to the sweeper.
+        ids = _intake(rt).submit(row.id, list(events))
         bound.debug("webhook.recorded", new=len(ids), received=len(events))
     return _respond(adapter.ack(hook, req, events))

@@ -20,6 +20,17 @@ from config.settings import Settings
 STAGES = {"ingest": "inbound", "push": "push", "send": "send"}
 QUEUE_NAMES = ("inbound", "push", "send", "default")
 DRAIN_TTL = 120  # upper bound of the seconds a drain slot stays claimed without progress
+SCHEDULE_CHUNK = 1000  # ids per script call (Lua's unpack() has a stack limit)
+
+# KEYS[1]: the stage's pending list; KEYS[2..]: its drain slots. ARGV[1]: slot TTL; ARGV[2..]: ids.
+# Returns the slot claimed (0-based), or -1 when every slot is held by a running drain.
+_PUSH_CLAIM = """
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], 1, 'NX', 'EX', ARGV[1]) then return i - 2 end
+end
+return -1
+"""
 
 
 def queue_name(settings: Settings, base: str) -> str:
@@ -35,6 +46,7 @@ class Queues:
             base: Queue(queue_name(settings, base), connection=redis, serializer=JSONSerializer)
             for base in QUEUE_NAMES
         }
+        self._push_claim = redis.register_script(_PUSH_CLAIM)
 
     def all(self) -> list[Queue]:
         return [self.by_name[n] for n in QUEUE_NAMES]
@@ -52,29 +64,38 @@ class Queues:
         return f"{self.prefix}:drain:{stage}:{slot}"
 
     def schedule(self, stage: str, ids: Iterable[int]) -> None:
+        """Append ids for a stage and claim a free drain slot, in ONE round trip (a Lua
+        script); only when a slot was free is a drain job enqueued. Under load every slot is
+        held by a running drain, so a webhook costs a single Redis call (benchmarks P1)."""
         ids = list(ids)
         if not ids:
             return
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}")
-        self.redis.rpush(self.pending_key(stage), *ids)
-        self.ensure_drain(stage)
+        keys = [self.pending_key(stage)] + [self.slot_key(stage, n) for n in range(self.settings.drain_slots)]
+        for start in range(0, len(ids), SCHEDULE_CHUNK):
+            slot = int(self._push_claim(keys=keys, args=[self.slot_ttl, *ids[start : start + SCHEDULE_CHUNK]]))
+            if slot >= 0:  # every claimed slot gets its drain job
+                self._enqueue_drain(stage, slot)
 
     def ensure_drain(self, stage: str) -> bool:
         """Queue a drain job for a free slot, if any. True when one was queued."""
         for slot in range(self.settings.drain_slots):
             if self.redis.set(self.slot_key(stage, slot), 1, nx=True, ex=self.slot_ttl):
-                self.by_name[STAGES[stage]].enqueue(
-                    "workers.jobs.drain",
-                    stage,
-                    slot,
-                    job_timeout=3600,
-                    result_ttl=0,
-                    failure_ttl=86400,
-                    description=f"drain {stage} (slot {slot})",
-                )
+                self._enqueue_drain(stage, slot)
                 return True
         return False
+
+    def _enqueue_drain(self, stage: str, slot: int) -> None:
+        self.by_name[STAGES[stage]].enqueue(
+            "workers.jobs.drain",
+            stage,
+            slot,
+            job_timeout=3600,
+            result_ttl=0,
+            failure_ttl=86400,
+            description=f"drain {stage} (slot {slot})",
+        )
 
     def pop(self, stage: str, count: int) -> list[int]:
         got = self.redis.lpop(self.pending_key(stage), count)

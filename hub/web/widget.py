@@ -164,8 +164,8 @@ def post_message(name: str):
     body = json.dumps(payload, separators=(",", ":")).encode()
     event = RawEvent(external_id=payload["id"], hook="messages", payload=body, content_type="application/json")
     runtime = rt()
-    with runtime.db.session() as s:
-        ids = journal.record(s, runtime.box, row.id, [event], sweep_after=runtime.settings.sweep_after)
+    with runtime.db.write() as conn:
+        ids = journal.record(conn, runtime.box, row.id, [event], sweep_after=runtime.settings.sweep_after)
     # Journaled and committed: a Redis hiccup is left to the sweeper.
     try:
         runtime.queues.schedule("ingest", ids)
