@@ -17,31 +17,41 @@ QUICK = "--quick" in sys.argv
 
 
 def p1_ingress(tmp: Path, redis_url: str) -> list[dict]:
-    """Webhook ingress (verify + journal + enqueue) vs a bare Flask endpoint, same gunicorn settings."""
-    n = 600 if QUICK else 3000
+    """Webhook ingress (verify + journal + enqueue) vs a bare Flask endpoint, same gunicorn settings.
+
+    Both servers run side by side and are loaded in alternating rounds; each figure is the
+    median of the rounds, so a burst of noise on the shared machine hits one round of one
+    side, not the whole comparison."""
+    n, rounds = (600, 3) if QUICK else (3000, 3)
     bare_port, hub_port = c.free_port(), c.free_port()
     bare = c.bare_web(tmp, bare_port)
+    env = c.Env(tmp / "p1", redis_url)
+    results: dict[str, list[tuple[float, float]]] = {"bare": [], "hub": []}
+    errors = 0
     try:
-        c.load(bare_port, [c.signed_request(i) for i in range(200)])  # warm up
-        bare_rps, bare_lat, _ = c.load(bare_port, [c.signed_request(i) for i in range(n)])
+        env.web(hub_port)
+        for port in (bare_port, hub_port):  # warm up
+            c.load(port, [c.signed_request(i) for i in range(200)])
+        for r in range(rounds):
+            for name, port in (("bare", bare_port), ("hub", hub_port)):
+                rps, lat, err = c.load(port, [c.signed_request(100_000 * (r + 1) + i) for i in range(n)])
+                results[name].append((rps, c.pct(lat, 99) * 1000))
+                errors += err if name == "hub" else 0
     finally:
         bare.terminate()
         bare.wait()
-    env = c.Env(tmp / "p1", redis_url)
-    try:
-        env.web(hub_port)
-        c.load(hub_port, [c.signed_request(i) for i in range(200)])
-        hub_rps, hub_lat, errors = c.load(hub_port, [c.signed_request(10_000 + i) for i in range(n)])
-    finally:
         env.stop()
-    p99 = c.pct(hub_lat, 99) * 1000
+    bare_rps = statistics.median(x[0] for x in results["bare"])
+    hub_rps = statistics.median(x[0] for x in results["hub"])
+    bare_p99 = statistics.median(x[1] for x in results["bare"])
+    p99 = statistics.median(x[1] for x in results["hub"])
     return [{
-        "id": "P1", "what": "webhook ingress req/s (verify+journal+enqueue)", "value": f"{hub_rps:,.0f}/s",
+        "id": "P1", "what": f"webhook ingress req/s (verify+journal+enqueue), median of {rounds}", "value": f"{hub_rps:,.0f}/s",
         "baseline": f"bare Flask {bare_rps:,.0f}/s", "ratio": hub_rps / bare_rps, "goal": ">= 0.5",
         "ok": hub_rps / bare_rps >= 0.5 and errors == 0,
     }, {
         "id": "P1", "what": "webhook ingress p99 latency", "value": f"{p99:.1f} ms",
-        "baseline": f"bare p99 {c.pct(bare_lat, 99) * 1000:.1f} ms", "ratio": p99 / (c.pct(bare_lat, 99) * 1000), "goal": "p99 < 25 ms",
+        "baseline": f"bare p99 {bare_p99:.1f} ms", "ratio": p99 / bare_p99, "goal": "p99 < 25 ms",
         "ok": p99 < 25,
     }]
 
