@@ -38,6 +38,8 @@ class Lookups:
 
     identities: dict[tuple[str, str], object] = field(default_factory=dict)
     threads: dict[tuple[int, str], object] = field(default_factory=dict)
+    #: Held so they stay in the session's (weak-referencing) identity map for later lookups.
+    contacts: list[Contact] = field(default_factory=list)
 
     @classmethod
     def preload(cls, s: Session, senders: Iterable[tuple[str, str]], thread_keys: Iterable[tuple[int, str]]) -> Lookups:
@@ -67,7 +69,7 @@ class Lookups:
             # The contacts too, so follow_merges and contact lookups hit the identity map.
             contact_ids = {i.contact_id for i in out.identities.values() if i is not MISSING}
             if contact_ids:
-                s.scalars(select(Contact).where(Contact.id.in_(contact_ids))).all()
+                out.contacts = list(s.scalars(select(Contact).where(Contact.id.in_(contact_ids))))
         return out
 
 

@@ -69,8 +69,21 @@ def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = "dead") -> No
 
 # ------------------------------------------------------------------------------ push
 def _by_id(s: Session, model: Any, ids: set[int]) -> dict[int, Any]:
-    ids = {i for i in ids if i is not None}
-    return {r.id: r for r in s.scalars(select(model).where(model.id.in_(ids)))} if ids else {}
+    """Rows by primary key: from the session's identity map when there (no SQL; the ingest
+    transaction has just written them), the rest with one IN query."""
+    out: dict[int, Any] = {}
+    missing = set()
+    for i in ids:
+        if i is None:
+            continue
+        obj = s.identity_map.get(s.identity_key(model, i))
+        if obj is not None:
+            out[i] = obj
+        else:
+            missing.add(i)
+    if missing:
+        out.update((r.id, r) for r in s.scalars(select(model).where(model.id.in_(missing))))
+    return out
 
 
 def _pending_by_thread(s: Session, rows: list[Delivery]) -> dict[tuple[int, int], list[int]]:
@@ -160,47 +173,22 @@ class _PushLoader:
         )
 
 
-def push(rt: Runtime, ids: list[int]) -> list[int]:
+def push(rt: Runtime, ids: list[int], *, local_only: bool = False, session: Session | None = None) -> list[int]:
     """Push deliveries to their helpdesk, in order within each conversation. Returns ids to schedule next.
 
     A batch costs a fixed number of queries, whatever its size: the rows, the order check
     and every table a PushItem needs are loaded with one query each. The built-in inbox has
-    nothing to call, so its deliveries are recorded in the claiming transaction itself."""
-    svc: ConnectorService = service(rt)
-    t = now()
-    work: list[tuple[int, Connector, PushItem]] = []
-    inline: list[tuple[int, Any, Exception | None, Connector]] = []
+    nothing to call, so its deliveries are recorded in the claiming transaction itself.
+    ``local_only`` (the ingest job, right after its batch, in its ``session``): push to
+    built-in helpdesks only and return the other ids untouched, for the push queue."""
+    if session is not None:
+        if not local_only:
+            raise ValueError("pushing inside a caller's transaction is for built-in helpdesks only (local_only=True)")
+        follow, _work = _claim_pushes(rt, session, ids, True)
+        return follow
     with rt.db.session() as s:
-        rows = s.scalars(
-            select(Delivery)
-            .where(
-                Delivery.id.in_(ids),
-                Delivery.state == "pending",
-                or_(Delivery.locked_until.is_(None), Delivery.locked_until < t),
-            )
-            .order_by(Delivery.id)
-        ).all()
-        pending = _pending_by_thread(s, rows)
-        taken: set[int] = set()  # claimed in this batch
-        claimed = []
-        for d in rows:
-            # Keep order: push only when EVERY earlier pending delivery of the conversation is
-            # claimed in this batch (checking one of the requested ids let a later message
-            # overtake an earlier one leased elsewhere or waiting for its retry — found by
-            # tests/faults/test_faults.py::test_helpdesk_outage...).
-            if any(e < d.id and e not in taken for e in pending.get((d.conversation_id, d.helpdesk_id), ())):
-                continue  # the earlier one schedules this one when done
-            taken.add(d.id)
-            d.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
-            claimed.append(d)
-        loader = _PushLoader(s, rt, claimed)
-        for d in claimed:
-            helpdesk, item = loader.item(d)
-            if getattr(adapter_class(helpdesk.kind), "builtin", False):
-                inline.append(_push_one(svc, d.id, helpdesk, item, set()))
-            else:
-                work.append((d.id, helpdesk, item))
-        follow = _record_pushes(rt, s, inline, ids, pending) if inline else []
+        follow, work = _claim_pushes(rt, s, ids, local_only)
+    svc: ConnectorService = service(rt)
     # Group by conversation: after the first failure in a conversation, stop (order).
     blocked: set[tuple[int, int]] = set()
     tickets: dict[tuple[int, int], str] = {}  # opened in this batch: later messages join them
@@ -216,6 +204,52 @@ def push(rt: Runtime, ids: list[int]) -> list[int]:
         with rt.db.session() as s:
             follow += _record_pushes(rt, s, results, ids, None)
     return follow
+
+
+def _claim_pushes(rt: Runtime, s: Session, ids: list[int], local_only: bool) -> tuple[list[int], list[tuple[int, Connector, PushItem]]]:
+    """Claim a batch in order; push and record the built-in ones right here. Returns (ids to
+    schedule next, network work for the caller to do outside the transaction)."""
+    svc: ConnectorService = service(rt)
+    t = now()
+    work: list[tuple[int, Connector, PushItem]] = []
+    inline: list[tuple[int, Any, Exception | None, Connector]] = []
+    remote: list[int] = []
+    rows = s.scalars(
+        select(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.state == "pending",
+            or_(Delivery.locked_until.is_(None), Delivery.locked_until < t),
+        )
+        .order_by(Delivery.id)
+    ).all()
+    if local_only:
+        helpdesks = _by_id(s, Connector, {d.helpdesk_id for d in rows})
+        builtin = {i for i, h in helpdesks.items() if getattr(adapter_class(h.kind), "builtin", False)}
+        remote = [d.id for d in rows if d.helpdesk_id not in builtin]
+        rows = [d for d in rows if d.helpdesk_id in builtin]
+    pending = _pending_by_thread(s, rows)
+    taken: set[int] = set()  # claimed in this batch
+    claimed = []
+    for d in rows:
+        # Keep order: push only when EVERY earlier pending delivery of the conversation is
+        # claimed in this batch (checking one of the requested ids let a later message
+        # overtake an earlier one leased elsewhere or waiting for its retry — found by
+        # tests/faults/test_faults.py::test_helpdesk_outage...).
+        if any(e < d.id and e not in taken for e in pending.get((d.conversation_id, d.helpdesk_id), ())):
+            continue  # the earlier one schedules this one when done
+        taken.add(d.id)
+        d.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
+        claimed.append(d)
+    loader = _PushLoader(s, rt, claimed)
+    for d in claimed:
+        helpdesk, item = loader.item(d)
+        if getattr(adapter_class(helpdesk.kind), "builtin", False):
+            inline.append(_push_one(svc, d.id, helpdesk, item, set()))
+        else:
+            work.append((d.id, helpdesk, item))
+    follow = remote + (_record_pushes(rt, s, inline, ids, pending) if inline else [])
+    return follow, work
 
 
 def _push_one(svc: ConnectorService, delivery_id: int, helpdesk: Connector, item: PushItem, blocked: set) -> tuple:
