@@ -217,12 +217,14 @@ def p3_p4_imap(tmp: Path, redis_url: str) -> list[dict]:
         b.fill(server, n)
         b.baseline(server)  # warm Dovecot's caches
         base, ours = [], []
-        for _ in range(rounds):  # alternate, best of each: the machine is noisy
+        for _ in range(rounds):  # alternate: a round's two runs share the machine's state
             base.append(b.baseline(server)[0])
             sink = b.CountingSink()
             ours.append(b.catch_up(server, sink))
             assert sink.count == n
-        ratio = min(base) / min(ours)
+        # the median of the rounds' own ratios: a noisy moment hits one round, both sides
+        ratio = statistics.median(b_ / o_ for b_, o_ in zip(base, ours))
+        base_s, ours_s = statistics.median(base), statistics.median(ours)
         jsink = b.JournalSink(d / "journal")  # the same sync into the real journal, once
         journal_s = b.catch_up(server, jsink)
         assert jsink.count == n
@@ -231,11 +233,11 @@ def p3_p4_imap(tmp: Path, redis_url: str) -> list[dict]:
         server.stop()
     p99 = b.percentile(lat, 99) * 1000
     return [{
-        "id": "P3", "what": f"IMAP initial sync of {n} messages", "value": f"{n / min(ours):,.0f} msgs/s",
-        "baseline": f"raw imapclient {n / min(base):,.0f} msgs/s", "ratio": ratio, "goal": ">= 0.7", "ok": ratio >= 0.7,
+        "id": "P3", "what": f"IMAP initial sync of {n} messages, median of {rounds} rounds", "value": f"{n / ours_s:,.0f} msgs/s",
+        "baseline": f"raw imapclient {n / base_s:,.0f} msgs/s", "ratio": ratio, "goal": ">= 0.7", "ok": ratio >= 0.7,
     }, {
         "id": "P3", "what": "the same sync into the SQLite journal (reported, no goal)", "value": f"{n / journal_s:,.0f} msgs/s",
-        "baseline": f"raw imapclient {n / min(base):,.0f} msgs/s", "ratio": min(base) / journal_s,
+        "baseline": f"raw imapclient {n / base_s:,.0f} msgs/s", "ratio": base_s / journal_s,
         "goal": "— (encrypt + store each message)", "ok": None,
     }, {
         "id": "P4", "what": f"IDLE delivery latency ({len(lat)} messages)", "value": f"p99 {p99:.0f} ms",
