@@ -423,9 +423,13 @@ def worker(burst: bool, fork: bool) -> None:
     from rq import SimpleWorker, Worker
     from rq.serializers import JSONSerializer
 
+    import workers.jobs  # noqa: F401 - imported now, so the startup heap below includes the stages
+    from hub.runtime import freeze_startup_heap
+
     rt = _runtime()
     cls = Worker if fork else SimpleWorker
     w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer)
+    freeze_startup_heap()
     w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
 
 

@@ -7,5 +7,7 @@ _settings = load_settings()
 configure(_settings.log_level, _settings.log_format)
 
 from hub.app import create_app  # noqa: E402
+from hub.runtime import freeze_startup_heap  # noqa: E402
 
 app = create_app(_settings)
+freeze_startup_heap()
