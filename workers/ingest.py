@@ -95,6 +95,9 @@ def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]
             # (state, next_attempt_at), which the sweeper reshuffles, and a conversation's
             # messages would be stored (and pushed) out of order.
             .order_by(InboundEvent.id)
+            # PostgreSQL: rows another worker is claiming at this instant are skipped, not
+            # claimed twice (SQLite writers are serialized; it ignores the clause).
+            .with_for_update(skip_locked=True)
         ).all()
         lease = t + timedelta(seconds=rt.settings.lease_seconds)
         out = []

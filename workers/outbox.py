@@ -222,6 +222,7 @@ def _claim_pushes(rt: Runtime, s: Session, ids: list[int], local_only: bool) -> 
             or_(Delivery.locked_until.is_(None), Delivery.locked_until < t),
         )
         .order_by(Delivery.id)
+        .with_for_update(skip_locked=True)  # PostgreSQL: never claimed by two workers at once
     ).all()
     if local_only:
         helpdesks = _by_id(s, Connector, {d.helpdesk_id for d in rows})
@@ -364,6 +365,7 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             select(Reply)
             .where(Reply.id.in_(ids), Reply.state == "pending", or_(Reply.locked_until.is_(None), Reply.locked_until < t))
             .order_by(Reply.id)
+            .with_for_update(skip_locked=True)  # PostgreSQL: never claimed by two workers at once
         ).all()
         for r in rows:
             conv = s.get(Conversation, r.conversation_id)

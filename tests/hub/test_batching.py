@@ -248,3 +248,39 @@ def test_ingest_leaves_external_helpdesk_deliveries_to_the_push_queue(tmp_path, 
         assert result.push == [external]  # not claimed: the push queue works it outside any transaction
     finally:
         h.close()
+
+
+def test_postgres_claims_skip_rows_another_worker_is_claiming(make_hub, pg_url):
+    """SELECT … FOR UPDATE SKIP LOCKED: two workers claiming at the same instant never take
+    the same journal row or delivery (SQLite needs no clause: its writers are serialized)."""
+    from workers import ingest, outbox
+
+    h = make_hub(database_url=pg_url)
+    h.add_connector("web", "api", secret="s")
+    with h.rt.db.session() as s:
+        ids = journal.record(s, h.rt.box, _connector_id(h.rt), [_event("a"), _event("b", sender="bob")])
+    other = h.rt.db.Session()  # another worker, in the middle of its claim transaction
+    try:
+        other.execute(select(InboundEvent.id).where(InboundEvent.id == ids[0]).with_for_update())
+        assert [c[0] for c in ingest._claim(h.rt, ids)] == [ids[1]]
+    finally:
+        other.rollback()
+        other.close()
+    assert [c[0] for c in ingest._claim(h.rt, ids)] == [ids[0]]  # ids[1] is leased by now
+    with h.rt.db.session() as s:  # leases over: store both, leave the deliveries pending
+        s.execute(InboundEvent.__table__.update().values(locked_until=None))
+    result = ingest.process(h.rt, ids)
+    assert len(result.push) == 2
+    other = h.rt.db.Session()
+    try:
+        other.execute(select(Delivery.id).where(Delivery.id == result.push[1]).with_for_update())
+        outbox.push(h.rt, result.push)
+    finally:
+        other.rollback()
+        other.close()
+    with h.rt.db.read() as s:
+        states = dict(s.execute(select(Delivery.id, Delivery.state)).all())
+    assert states == {result.push[0]: "delivered", result.push[1]: "pending"}
+    outbox.push(h.rt, result.push)
+    with h.rt.db.read() as s:
+        assert set(s.scalars(select(Delivery.state))) == {"delivered"}
