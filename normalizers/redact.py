@@ -1,4 +1,4 @@
-"""Secret redaction: recovery phrases, private keys, passwords and PINs never go further.
+"""Secret redaction: recovery phrases, private keys, card numbers, passwords and PINs never go further.
 
 The pipeline runs ``redact`` before any other step sees the text, and before anything is
 stored, pushed or logged. Each secret is replaced by a marker naming its kind
@@ -28,6 +28,10 @@ Design (see the README (Support intelligence) for the measured precision and rec
   (xprv/yprv/zprv/tprv/uprv/vprv/Yprv/Zprv, base58check, 78 bytes; a string with that
   prefix and shape is redacted even when its checksum fails — it is a mistyped key) and
   Solana secret keys (base58 of 64 bytes).
+* **Payment cards**: 13-19 digits grouped by spaces or dashes, or 14-16 digits in one
+  run, with a known issuer prefix and a valid Luhn check digit, not part of an IBAN, a
+  phone number (``+``), a decimal or a URL; and the 3-4 digit security code after a cue (CVV, CVC, security code,
+  código de seguridad, Kartenprüfnummer, cryptogramme visuel).
 * **Passwords and PINs** after a cue word (password, contraseña, contrasenya, mot de
   passe, Passwort, Kennwort, senha, wachtwoord, PIN, passcode, …). After ``:`` or ``=``
   the next token is redacted; after a verb (is, es, és, est, ist, é, lautet, …) or with no
@@ -55,6 +59,8 @@ MARKERS = {
     "extended_private_key": "[redacted: extended private key]",
     "password": "[redacted: password]",
     "pin": "[redacted: PIN]",
+    "card_number": "[redacted: card number]",
+    "card_code": "[redacted: card security code]",
 }
 SECURITY_KINDS = frozenset({"recovery_phrase", "private_key", "extended_private_key"})
 
@@ -345,6 +351,59 @@ def _key_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+# --------------------------------------------------------------------------- payment cards
+
+# 13-19 digits, optionally grouped by single spaces or dashes, not glued to other digits,
+# letters, a "+" (phone numbers), a decimal point or a URL/query (``id=…``, ``/…``).
+_CARD = re.compile(r"(?<![\w+.,/=?&#%-])\d(?:[ -]?\d){12,18}(?![\w]|[.,]\d)")
+#: Without separators, only the lengths cards are printed with: longer runs are ids
+#: (tweet and other snowflake ids are 18-19 digits).
+_CARD_PLAIN_LENGTHS = (14, 15, 16)
+# Issuer prefixes (IIN ranges) of the schemes customers paste: Visa, Mastercard (51-55,
+# 2221-2720), Amex, Discover, JCB, Diners, UnionPay, Maestro.
+_CARD_IIN = re.compile(r"4|5[0-9]|2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|3(?:0[0-5]|[689])|35(?:2[89]|[3-8])|6")
+# An IBAN's digits can look like a card number: its span is never a card.
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_CARD_CODE_CUE = re.compile(
+    r"\b(?:cvv2?|cvc2?|cid|csc|card\s+(?:security\s+|verification\s+)?code|security\s+code|c[oó]digo\s+de\s+seguridad|"
+    r"kartenpr[üu]fnummer|cryptogramme(?:\s+visuel)?)\b(?:\s*(?:is|es|est|ist|:|=|#))?\s*(?P<code>\d{3,4})(?!\d)",
+    re.IGNORECASE,
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card_spans(text: str) -> list[tuple[int, int, str]]:
+    """Card numbers (Luhn-valid, a known issuer prefix, 13-19 digits) and the 3-4 digit
+    security code after a cue (CVV, CVC, security code, …). PCI DSS forbids storing either
+    in clear; a 16-digit order number passes the checks one time in ten at most, and losing
+    one costs a question, keeping a card number costs the customer."""
+    if not any(c.isdigit() for c in text):
+        return []
+    ibans = [(m.start(), m.end()) for m in _IBAN.finditer(text)]
+    spans = []
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"[ -]", "", m.group())
+        if len(digits) == len(m.group()) and len(digits) not in _CARD_PLAIN_LENGTHS:
+            continue
+        if not (13 <= len(digits) <= 19 and _CARD_IIN.match(digits) and luhn_valid(digits)):
+            continue
+        if any(a <= m.start() < b for a, b in ibans):
+            continue
+        spans.append((m.start(), m.end(), "card_number"))
+    for m in _CARD_CODE_CUE.finditer(text):
+        spans.append((m.start("code"), m.end("code"), "card_code"))
+    return spans
+
+
 # --------------------------------------------------------------------------- passwords
 
 _PASSWORD_CUES = (
@@ -415,6 +474,7 @@ def redact_text(text: str, *, markup: bool = False) -> tuple[str, tuple[Redactio
     spans: list[tuple[int, int, str]] = [(a, b, "recovery_phrase") for a, b in _phrase_spans(scan)]
     spans += _key_spans(scan)
     spans += _credential_spans(scan)
+    spans += _card_spans(scan)
     if not spans:
         return text, ()
     # merge overlaps, the earliest-starting / longest span wins the kind

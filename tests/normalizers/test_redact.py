@@ -255,3 +255,40 @@ def test_phrase_inside_html_is_found_with_tags_as_separators():
     html = "<p>My words:</p><ol>" + "".join(f"<li>{w}</li>" for w in PHRASE.split()) + "</ol>"
     out, found = redact_text(html)  # auto-detected markup, no markup=True needed
     assert found[0].kind == "recovery_phrase" and "kingdom" not in out and "section" not in out
+
+
+@pytest.mark.parametrize(
+    "text, kinds",
+    [
+        ("my card is 4111 1111 1111 1111, exp 12/28, cvv 123", {"card_number", "card_code"}),
+        ("card: 4242-4242-4242-4242", {"card_number"}),
+        ("amex 378282246310005 please refund", {"card_number"}),
+        ("Mastercard 5555555555554444 / 2223003122003222", {"card_number"}),
+        ("Tarjeta 6011 1111 1111 1117, código de seguridad 987", {"card_number", "card_code"}),
+        ("CVC: 0421", {"card_code"}),
+    ],
+)
+def test_payment_cards_and_security_codes_are_redacted(text, kinds):
+    out, found = redact_text(text)
+    assert {r.kind for r in found} == kinds
+    assert not re.search(r"\d{3}", out.replace("12/28", ""))  # nothing of the card or its code is left
+    for marker in (MARKERS[k] for k in kinds):
+        assert marker in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 1234567812345678 is pending",  # fails the Luhn check
+        "ref 4111111111111112",  # one digit off a test card
+        "call me on +49 1512 3456789",  # a phone number
+        "IBAN DE89 3704 0044 0532 0130 00",  # an IBAN's digits
+        "https://api.twitter.com/1.1/statuses/show.json?id=1412345678901234566",  # an id in a URL
+        "tweet 1412345678901234566 was deleted",  # 19 digits in one run: a snowflake id, not a card
+        "I paid 4111111111111111.50 satoshi",  # a decimal
+        "timestamp 1732300000000",  # no issuer prefix
+        "the cvv field was empty",
+    ],
+)
+def test_numbers_that_are_not_cards_are_kept(text):
+    assert redact_text(text) == (text, ())
