@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 import structlog
 from sqlalchemy import or_, select
@@ -228,11 +228,14 @@ class BatchContext:
         self.helpdesks = {}
 
 
-def process(rt: Runtime, ids: list[int], *, push_local: bool = False) -> Outcome:
+def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], bool] | None = None) -> Outcome:
     """Store a batch of journaled events. With ``push_local``, deliveries to a built-in
-    helpdesk are pushed in the same transaction and ``Outcome.push`` keeps only the others."""
+    helpdesk are pushed in the same transaction and ``Outcome.push`` keeps only the others.
+    ``wait_turn`` is called between preparing (parallel) and storing (in batch order)."""
     outcome = Outcome()
     prepared = prepare(rt, ids)
+    if wait_turn is not None and not wait_turn():
+        log.info("ingest.turn_skipped", note="the batch before did not finish in time; storing anyway")
     if not prepared:
         return outcome
     with rt.db.session() as s:

@@ -12,12 +12,14 @@ from workers import ingest, outbox
 log = structlog.get_logger("omnihub.jobs")
 
 
-def run_stage(rt, stage: str, ids: list[int]) -> None:
+def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> None:
     if stage == "ingest":
         # Deliveries to the built-in inbox are recorded in the ingest transaction itself (no
         # network call, no second queue hop: end-to-end latency, benchmarks P5); result.push
-        # holds the rest, for the push queue.
-        result = ingest.process(rt, ids, push_local=True)
+        # holds the rest, for the push queue. Batches store in the order they left the
+        # list (``seq``), so two workers never store one conversation out of order.
+        wait = (lambda: rt.queues.wait_turn("ingest", seq)) if seq else None
+        result = ingest.process(rt, ids, push_local=True, wait_turn=wait)
         rt.queues.schedule("push", result.push)
         rt.queues.schedule("send", result.send)
     elif stage == "push":
@@ -34,19 +36,23 @@ def drain(stage: str, slot: int) -> int:
     q = rt.queues
     done = 0
     while True:
-        ids = q.pop(stage, rt.settings.batch_size)
+        seq, ids = q.pop_batch(stage, rt.settings.batch_size, slot)
         if not ids:
             q.release_slot(stage, slot)
             # Another producer may have pushed between our pop and the release.
             if q.redis.llen(q.pending_key(stage)) and q.redis.set(q.slot_key(stage, slot), 1, nx=True, ex=q.slot_ttl):
                 continue
             return done
-        q.refresh_slot(stage, slot)
         started = time.perf_counter()
         try:
-            run_stage(rt, stage, sorted(set(ids)))
+            run_stage(rt, stage, sorted(set(ids)), seq)
         except Exception:
             # Rows stay pending in SQL; the sweeper re-schedules them.
             log.exception("drain.batch_failed", stage=stage, count=len(ids))
+        finally:
+            try:
+                q.finish_turn(stage, seq)
+            except Exception as exc:  # the next batch stops waiting after ORDER_WAIT
+                log.warning("drain.finish_turn_failed", stage=stage, error=str(exc))
         log.debug("drain.batch", stage=stage, slot=slot, count=len(ids), ms=round((time.perf_counter() - started) * 1000, 1))
         done += len(ids)

@@ -9,6 +9,7 @@ re-schedules anything still pending after a timeout (lost Redis, killed worker).
 
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 from redis import Redis
@@ -32,6 +33,21 @@ end
 return -1
 """
 
+#: Seconds a batch waits for the one before it (``Queues.wait_turn``) at most.
+ORDER_WAIT = 10.0
+
+# KEYS: pending list, batch counter, in-flight batches (sorted set: seq -> deadline ms),
+# drain slot. ARGV: count, deadline (ms), slot TTL. Returns {seq, id, id, ...} or {}.
+_POP_BATCH = """
+local ids = redis.call('LPOP', KEYS[1], ARGV[1])
+if not ids then return {} end
+redis.call('EXPIRE', KEYS[4], ARGV[3])
+local seq = redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[3], ARGV[2], seq)
+table.insert(ids, 1, seq)
+return ids
+"""
+
 
 def queue_name(settings: Settings, base: str) -> str:
     return base if settings.queue_prefix == "omnihub" else f"{settings.queue_prefix}.{base}"
@@ -47,6 +63,7 @@ class Queues:
             for base in QUEUE_NAMES
         }
         self._push_claim = redis.register_script(_PUSH_CLAIM)
+        self._pop_batch = redis.register_script(_POP_BATCH)
 
     def all(self) -> list[Queue]:
         return [self.by_name[n] for n in QUEUE_NAMES]
@@ -97,12 +114,60 @@ class Queues:
             description=f"drain {stage} (slot {slot})",
         )
 
-    def pop(self, stage: str, count: int) -> list[int]:
-        got = self.redis.lpop(self.pending_key(stage), count)
-        return [int(x) for x in got or []]
+    def pop_batch(self, stage: str, count: int, slot: int) -> tuple[int, list[int]]:
+        """Pop up to ``count`` ids and number the batch, in one call: (sequence, ids).
 
-    def refresh_slot(self, stage: str, slot: int) -> None:
-        self.redis.expire(self.slot_key(stage, slot), self.slot_ttl)
+        The sequence orders the batches of a stage as they left the list; ``wait_turn`` and
+        ``finish_turn`` let a batch store only after the one before it (ingest: two workers
+        must not store one conversation's messages out of order). Also refreshes the slot."""
+        deadline_ms = int((time.time() + ORDER_WAIT) * 1000)
+        got = self._pop_batch(
+            keys=[self.pending_key(stage), self._seq_key(stage), self._inflight_key(stage), self.slot_key(stage, slot)],
+            args=[count, deadline_ms, self.slot_ttl],
+        )
+        if not got:
+            return 0, []
+        return int(got[0]), [int(x) for x in got[1:]]
+
+    def wait_turn(self, stage: str, seq: int, timeout: float = ORDER_WAIT) -> bool:
+        """Block until batch ``seq - 1`` of the stage has finished. False when it is gone
+        (its worker died, or it is older than ORDER_WAIT) or still running after ``timeout``:
+        then this batch goes ahead rather than stall the stage."""
+        if seq <= 1:
+            return True
+        prev = seq - 1
+        baton = self._baton_key(stage, prev)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.redis.blpop([baton], timeout=min(left, 0.25)):
+                return True
+            alive_until = self.redis.zscore(self._inflight_key(stage), prev)
+            if alive_until is None or alive_until < time.time() * 1000:
+                return False
+
+    def finish_turn(self, stage: str, seq: int) -> None:
+        """Batch ``seq`` is done (stored, or failed and left to the sweeper): the next may go."""
+        if seq <= 0:
+            return
+        baton = self._baton_key(stage, seq)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.rpush(baton, 1)
+        pipe.expire(baton, 120)
+        pipe.zrem(self._inflight_key(stage), seq)
+        pipe.zremrangebyscore(self._inflight_key(stage), 0, int(time.time() * 1000) - 120_000)
+        pipe.execute()
+
+    def _seq_key(self, stage: str) -> str:
+        return f"{self.prefix}:batches:{stage}"
+
+    def _inflight_key(self, stage: str) -> str:
+        return f"{self.prefix}:inflight:{stage}"
+
+    def _baton_key(self, stage: str, seq: int) -> str:
+        return f"{self.prefix}:done:{stage}:{seq}"
 
     def release_slot(self, stage: str, slot: int) -> None:
         self.redis.delete(self.slot_key(stage, slot))

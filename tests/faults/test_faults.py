@@ -105,9 +105,10 @@ def test_helpdesk_outage_then_everything_delivered_once_and_in_order(make_hub, h
             return Response(json.dumps({"ticket_ref": tickets[conv], "comment_ref": key}), status=200, content_type="application/json")
 
     httpserver.expect_request("/helpdesk", method="POST").respond_with_handler(helpdesk)
-    # One worker: push order follows the order messages were STORED; two ingest batches of
-    # one conversation stored concurrently can commit in either order (see the README (Proof)).
+    # Two workers: ingest batches store in the order they left the queue (Queues.wait_turn)
+    # and a delivery is pushed only after every earlier one of its conversation.
     h.start_worker("w1")
+    h.start_worker("w2")
     h.start_poller()
     base = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
     for k in range(per_conv):

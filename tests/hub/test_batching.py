@@ -284,3 +284,71 @@ def test_postgres_claims_skip_rows_another_worker_is_claiming(make_hub, pg_url):
     outbox.push(h.rt, result.push)
     with h.rt.db.read() as s:
         assert set(s.scalars(select(Delivery.state))) == {"delivered"}
+
+
+def test_batches_are_numbered_and_wait_for_the_one_before(tmp_path, redis_url):
+    h = Hub(tmp_path, redis_url)
+    try:
+        q = h.rt.queues
+        q.schedule("ingest", list(range(1, 8)))
+        first = q.pop_batch("ingest", 3, 0)
+        second = q.pop_batch("ingest", 3, 0)
+        assert first == (first[0], [1, 2, 3]) and second == (first[0] + 1, [4, 5, 6])
+        # the second waits while the first is running, and goes as soon as it finishes
+        threading.Timer(0.4, q.finish_turn, args=("ingest", first[0])).start()
+        started = time.monotonic()
+        assert q.wait_turn("ingest", second[0]) is True
+        assert 0.3 < time.monotonic() - started < 3
+        # a batch whose predecessor is gone (worker killed: its entry expired) goes ahead
+        third = q.pop_batch("ingest", 3, 0)
+        q.redis.zadd(q._inflight_key("ingest"), {str(second[0]): 0})  # expired long ago
+        started = time.monotonic()
+        assert q.wait_turn("ingest", third[0]) is False
+        assert time.monotonic() - started < 1
+        # and one whose predecessor outlives the timeout goes ahead too, instead of stalling
+        q.schedule("ingest", [8])
+        fourth = q.pop_batch("ingest", 3, 0)
+        assert q.wait_turn("ingest", fourth[0], timeout=0.3) is False
+        assert q.pop_batch("ingest", 3, 0) == (0, [])  # empty: no number used
+    finally:
+        h.close()
+
+
+def test_two_workers_store_one_conversation_in_arrival_order(tmp_path, redis_url):
+    """Batch 2 finishes preparing first, but stores only after batch 1: the conversation's
+    messages get ids (and so push order) in the order they arrived."""
+    from workers import ingest
+
+    h = Hub(tmp_path, redis_url)
+    try:
+        h.add_connector("web", "api", secret="s")
+        cid = _connector_id(h.rt)
+        with h.rt.db.session() as s:
+            ids = journal.record(s, h.rt.box, cid, [_event(f"m{i}", text=f"part {i} of my question") for i in range(6)])
+        q = h.rt.queues
+        q.schedule("ingest", ids)
+        seq1, batch1 = q.pop_batch("ingest", 3, 0)
+        seq2, batch2 = q.pop_batch("ingest", 3, 1)
+
+        def worker(seq: int, batch: list[int], delay: float) -> None:
+            def turn() -> bool:
+                time.sleep(delay)  # a slow prepare (e.g. an attachment download) for batch 1
+                return q.wait_turn("ingest", seq)
+
+            try:
+                ingest.process(h.rt, batch, push_local=True, wait_turn=turn)
+            finally:
+                q.finish_turn("ingest", seq)
+
+        threads = [threading.Thread(target=worker, args=(seq1, batch1, 0.5)), threading.Thread(target=worker, args=(seq2, batch2, 0.0))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        with h.rt.db.read() as s:
+            stored = [e for (e,) in s.execute(select(Message.external_id).order_by(Message.id))]
+            delivered = [e for (e,) in s.execute(select(Message.external_id).join(Delivery, Delivery.message_id == Message.id).order_by(Delivery.id))]
+        assert stored == [f"m{i}" for i in range(6)]
+        assert delivered == stored
+    finally:
+        h.close()
