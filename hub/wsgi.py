@@ -10,4 +10,7 @@ from hub.app import create_app  # noqa: E402
 from hub.runtime import freeze_startup_heap  # noqa: E402
 
 app = create_app(_settings)
+# Build the queue client now (imports redis, registers the scripts; no connection yet), so
+# the first webhooks do not pay for it, and it is part of the frozen startup heap.
+app.extensions["omnihub"].queues
 freeze_startup_heap()
