@@ -79,8 +79,22 @@ class StateStore:
     def get(self, key: str, default: Any = None) -> Any:
         return self._row_state().get(key, default)
 
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self._row_state().items())
+
     def delete(self, key: str) -> None:
         self.set(key, None)
+
+    def delete_many(self, keys: list[str]) -> None:
+        """Remove several keys in one write."""
+        if not keys:
+            return
+        with self._lock, self.rt.db.session() as s:
+            row = s.get(Connector, self.connector_id, with_for_update=not self.rt.db.is_sqlite)
+            if row is None:
+                raise NotFound(f"connector {self.connector_id} no longer exists")
+            state = {k: v for k, v in (row.state or {}).items() if k not in set(keys)}
+            s.execute(update(Connector).where(Connector.id == self.connector_id).values(state=state, updated_at=Connector.updated_at))
 
     def set(self, key: str, value: Any) -> None:
         with self._lock, self.rt.db.session() as s:

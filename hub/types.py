@@ -131,7 +131,14 @@ class MemoryState(dict):
     """A StateStore kept in memory (tests, one-shot checks)."""
 
     def set(self, key: str, value: Any) -> None:
-        self[key] = value
+        if value is None:
+            self.pop(key, None)
+        else:
+            self[key] = value
+
+    def delete_many(self, keys: list[str]) -> None:
+        for key in keys:
+            self.pop(key, None)
 
 
 @dataclass

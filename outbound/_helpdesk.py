@@ -14,7 +14,9 @@ import hmac
 import html
 import json
 import re
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hub.errors import PayloadInvalid, SignatureInvalid
@@ -247,6 +249,51 @@ def html_to_text(html_body: str) -> str:
 
 
 MB = 1024 * 1024
+
+
+# ------------------------------------------------------------ per-delivery idempotency
+#: Days a delivery's idempotency records (``attempt:<id>``, ``push:<id>``) stay in the
+#: connector state. The core records a push's result seconds after it returns; the records
+#: only have to outlive that delivery's retries (hours) and a prompt `omnihub replay`.
+LEDGER_DAYS = 7
+#: Seconds between two prunings of one connector's records by one process.
+LEDGER_PRUNE_EVERY = 3600.0
+_last_prune: dict[Any, float] = {}
+
+
+def record_push(state: Any, delivery_id: int, ticket: str, comment: str | None) -> None:
+    """Remember a delivery's result (a retry returns it instead of pushing twice), and
+    now and then drop the records older than LEDGER_DAYS: without that, the connector
+    state grew by two keys per message forever and every write rewrote all of them."""
+    state.set(f"push:{delivery_id}", {"ticket": ticket, "comment": comment, "at": _now().isoformat()})
+    key = getattr(state, "connector_id", id(state))
+    t = time.monotonic()
+    if t - _last_prune.get(key, -LEDGER_PRUNE_EVERY) >= LEDGER_PRUNE_EVERY:
+        _last_prune[key] = t
+        prune_ledger(state)
+
+
+def prune_ledger(state: Any, now: datetime | None = None) -> int:
+    """Remove ``push:``/``attempt:`` records older than LEDGER_DAYS (records written before
+    they carried a time count as old). Returns how many were removed."""
+    cutoff = (now or _now()) - timedelta(days=LEDGER_DAYS)
+    old = []
+    for key, value in list(state.items()):
+        if not key.startswith(("push:", "attempt:")):
+            continue
+        stamp = value.get("at") if isinstance(value, dict) else value
+        try:
+            at = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+        except ValueError:
+            at = None
+        if at is None or (at if at.tzinfo else at.replace(tzinfo=timezone.utc)) < cutoff:
+            old.append(key)
+    state.delete_many(old)
+    return len(old)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def fit_attachments(item: PushItem, *, per_file: int | None, total: int | None, vendor: str) -> PushItem:

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
-from outbound._helpdesk import MB, detected_line, fit_attachments, labels, priority_for
+from outbound._helpdesk import MB, detected_line, fit_attachments, labels, priority_for, record_push
 from outbound.base import HelpdeskBackend
 
 PAGE = 100
@@ -121,7 +121,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
                 comment = self._follow_up(ticket, item, "Attachments: " + ", ".join(a.filename for a in item.attachments), attempt)
         else:
             comment = self._follow_up(ticket, item, item.text or f"({item.kind} without text)", attempt)
-        state.set(f"push:{item.delivery_id}", {"ticket": ticket, "comment": comment})
+        record_push(state, item.delivery_id, ticket, comment)
         return PushResult(ticket_ref=ticket, comment_ref=comment)
 
     def _submitter(self, item: PushItem) -> str:

@@ -26,7 +26,7 @@ from pydantic import SecretStr, model_validator
 
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
-from outbound._helpdesk import MB, detected_line, fit_attachments, labels, priority_for
+from outbound._helpdesk import MB, detected_line, fit_attachments, labels, priority_for, record_push
 from outbound.base import HelpdeskBackend
 
 #: RT statuses an agent sets -> conversation status omnihub mirrors (others are ignored)
@@ -149,7 +149,7 @@ class RTBackend(HelpdeskBackend):
                 state.set(attempt_key, datetime.now(timezone.utc).isoformat())
                 self._request("POST", f"ticket/{ticket}/correspond", json_body=self._message_body(item, content))
                 comment = self._find_correspondence(ticket, content, None)
-        state.set(f"push:{item.delivery_id}", {"ticket": ticket, "comment": comment})
+        record_push(state, item.delivery_id, ticket, comment)
         return PushResult(ticket_ref=ticket, comment_ref=comment)
 
     def _first_content(self, item: PushItem) -> str:

@@ -502,7 +502,7 @@ def test_move_to_dm_first_answer_points_to_dm_publicly(x_api, clock):
     assert result.parts == ("tweet:1456012973835788293",)
     assert result.detail["moved_to_dm"] is True
     assert state["moved_to_dm.1578516295611748353"] == "1456012973835788293"
-    assert state["reply.7"] is None  # per-reply progress cleared once fully sent
+    assert "reply.7" not in state  # per-reply progress cleared once fully sent
 
     # the next answer in the same public conversation goes by DM only
     x_api.expect("POST", f"/2/dm_conversations/with/{xc.DM_PEER}/messages", status=201, json_body={"text": "Thanks, fixed."}, response=dm)
