@@ -47,6 +47,14 @@ def _event(ext: str, sender: str = "alice", text: str = "hello") -> RawEvent:
     return RawEvent(external_id=ext, hook="messages", payload=body)
 
 
+def _run_threads(target, args: list[tuple], timeout: float = 30) -> None:
+    threads = [threading.Thread(target=target, args=a) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+
+
 def _slow_first_insert(rt, seconds: float) -> None:
     """Hold the first journal INSERT so that every other thread queues behind its leader."""
     fired = threading.Event()
@@ -77,11 +85,7 @@ def test_intake_group_commits_concurrent_webhooks_exactly_once(rt):
             time.sleep(0.05)  # thread 0 leads; the others arrive while it writes
         results[i] = intake.submit(cid, events)
 
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    _run_threads(submit, [(i,) for i in range(n)])
     assert len(results) == n
     with rt.db.read() as s:
         rows = dict(s.execute(select(InboundEvent.id, InboundEvent.external_id)).all())
@@ -114,11 +118,7 @@ def test_intake_database_error_reaches_every_request_of_the_group(tmp_path, redi
             except OperationalError as exc:
                 errors.append(exc)
 
-        threads = [threading.Thread(target=submit, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        _run_threads(submit, [(i,) for i in range(6)])
         assert len(errors) == 6  # nobody is told "stored" (the webhook answers 503)
         assert _pending(h.rt) == []
     finally:
@@ -167,11 +167,7 @@ def test_sqlite_write_gate_queues_writers_and_times_out_clearly(tmp_path):
         except BaseException as exc:  # noqa: BLE001 - the assertion below shows it
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    _run_threads(writer, [(k,) for k in range(6)], timeout=60)
     assert errors == []
     with db.read() as s:
         assert s.connection().exec_driver_sql("SELECT count(*) FROM t").scalar() == 240
@@ -340,11 +336,7 @@ def test_two_workers_store_one_conversation_in_arrival_order(tmp_path, redis_url
             finally:
                 q.finish_turn("ingest", seq)
 
-        threads = [threading.Thread(target=worker, args=(seq1, batch1, 0.5)), threading.Thread(target=worker, args=(seq2, batch2, 0.0))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        _run_threads(worker, [(seq1, batch1, 0.5), (seq2, batch2, 0.0)])
         with h.rt.db.read() as s:
             stored = [e for (e,) in s.execute(select(Message.external_id).order_by(Message.id))]
             delivered = [e for (e,) in s.execute(select(Message.external_id).join(Delivery, Delivery.message_id == Message.id).order_by(Delivery.id))]
