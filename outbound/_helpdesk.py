@@ -261,16 +261,48 @@ LEDGER_PRUNE_EVERY = 3600.0
 _last_prune: dict[Any, float] = {}
 
 
-def record_push(state: Any, delivery_id: int, ticket: str, comment: str | None) -> None:
-    """Remember a delivery's result (a retry returns it instead of pushing twice), and
-    now and then drop the records older than LEDGER_DAYS: without that, the connector
-    state grew by two keys per message forever and every write rewrote all of them."""
-    state.set(f"push:{delivery_id}", {"ticket": ticket, "comment": comment, "at": _now().isoformat()})
-    key = getattr(state, "connector_id", id(state))
-    t = time.monotonic()
-    if t - _last_prune.get(key, -LEDGER_PRUNE_EVERY) >= LEDGER_PRUNE_EVERY:
-        _last_prune[key] = t
-        prune_ledger(state)
+class DeliveryLedger:
+    """Idempotency for helpdesks without an idempotency key (Request Tracker,
+    django-helpdesk), kept in the connector state, which every process shares:
+
+    * ``result`` — the delivery was pushed: a retry returns this instead of pushing twice;
+    * ``attempt`` — when a push that may have reached the helpdesk started: the retry first
+      looks for what it may have created since then;
+    * ``ticket`` — the ticket of the conversation, known before the core records its link.
+    """
+
+    def __init__(self, state: Any, item: PushItem) -> None:
+        self.state = state
+        self.item = item
+        self._attempt_key = f"attempt:{item.delivery_id}"
+        self._ticket_key = f"ticket:{item.conversation.id}"
+
+    def result(self) -> dict[str, Any] | None:
+        return self.state.get(f"push:{self.item.delivery_id}")
+
+    def attempt(self) -> datetime | None:
+        value = self.state.get(self._attempt_key)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+    def mark_attempt(self) -> None:
+        self.state.set(self._attempt_key, _now().isoformat())
+
+    def ticket(self) -> str | None:
+        return self.item.ticket_ref or self.state.get(self._ticket_key)
+
+    def set_ticket(self, ticket: str) -> None:
+        self.state.set(self._ticket_key, ticket)
+
+    def record(self, ticket: str, comment: str | None) -> None:
+        """Remember the result, and now and then drop the records older than LEDGER_DAYS:
+        without that, the connector state grew by two keys per message forever and every
+        write rewrote all of them."""
+        self.state.set(f"push:{self.item.delivery_id}", {"ticket": ticket, "comment": comment, "at": _now().isoformat()})
+        key = getattr(self.state, "connector_id", id(self.state))
+        t = time.monotonic()
+        if t - _last_prune.get(key, -LEDGER_PRUNE_EVERY) >= LEDGER_PRUNE_EVERY:
+            _last_prune[key] = t
+            prune_ledger(self.state)
 
 
 def prune_ledger(state: Any, now: datetime | None = None) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
-from outbound._helpdesk import MB, detected_line, fit_attachments, labels, priority_for, record_push
+from outbound._helpdesk import MB, DeliveryLedger, detected_line, fit_attachments, labels, priority_for
 from outbound.base import HelpdeskBackend
 
 PAGE = 100
@@ -99,29 +99,28 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
 
     # -- push -----------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
-        state = self.ctx.state  # shared by every process: another worker's record is seen here
-        done = state.get(f"push:{item.delivery_id}")
+        ledger = DeliveryLedger(self.ctx.state, item)
+        done = ledger.result()
         if done:
             return PushResult(ticket_ref=done["ticket"], comment_ref=done.get("comment"))
         item = fit_attachments(item, per_file=self.config.max_attachment_mb * MB, total=None, vendor="django-helpdesk")
-        if state.get("cursor") is None:
-            state.set("cursor", self._end_cursor())
-        attempt_key = f"attempt:{item.delivery_id}"
-        attempt = _when(state.get(attempt_key))
-        ticket = item.ticket_ref or state.get(f"ticket:{item.conversation.id}")
+        if self.ctx.state.get("cursor") is None:
+            self.ctx.state.set("cursor", self._end_cursor())
+        attempt = ledger.attempt()
+        ticket = ledger.ticket()
         comment: str | None = None
         if ticket is None:
             found = self._find_ticket(item, attempt) if attempt else None
             if found is None:
-                state.set(attempt_key, datetime.now(timezone.utc).isoformat())
+                ledger.mark_attempt()
                 found = self._create_ticket(item)
             ticket, comment = found
-            state.set(f"ticket:{item.conversation.id}", ticket)
+            ledger.set_ticket(ticket)
             if item.attachments:  # the ticket takes one file: the message's files follow in a follow-up
-                comment = self._follow_up(ticket, item, "Attachments: " + ", ".join(a.filename for a in item.attachments), attempt)
+                comment = self._follow_up(ticket, ledger, "Attachments: " + ", ".join(a.filename for a in item.attachments), attempt)
         else:
-            comment = self._follow_up(ticket, item, item.text or f"({item.kind} without text)", attempt)
-        record_push(state, item.delivery_id, ticket, comment)
+            comment = self._follow_up(ticket, ledger, item.text or f"({item.kind} without text)", attempt)
+        ledger.record(ticket, comment)
         return PushResult(ticket_ref=ticket, comment_ref=comment)
 
     def _submitter(self, item: PushItem) -> str:
@@ -182,12 +181,13 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
                     return self._learn_self(ticket)
         return None
 
-    def _follow_up(self, ticket: str, item: PushItem, text: str, attempt: datetime | None) -> str:
+    def _follow_up(self, ticket: str, ledger: DeliveryLedger, text: str, attempt: datetime | None) -> str:
+        item = ledger.item
         if attempt:
             found = self._find_follow_up(ticket, text, attempt)
             if found:
                 return found
-        self.ctx.state.set(f"attempt:{item.delivery_id}", datetime.now(timezone.utc).isoformat())
+        ledger.mark_attempt()
         fields = {"ticket": int(ticket), "comment": text, "public": True}
         if item.attachments:
             files = [("attachments", (a.filename, a.read(), a.content_type)) for a in item.attachments]

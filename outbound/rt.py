@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from html import unescape
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +26,7 @@ from pydantic import SecretStr, model_validator
 
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
-from outbound._helpdesk import MB, detected_line, fit_attachments, labels, priority_for, record_push
+from outbound._helpdesk import MB, DeliveryLedger, detected_line, fit_attachments, labels, priority_for
 from outbound.base import HelpdeskBackend
 
 #: RT statuses an agent sets -> conversation status omnihub mirrors (others are ignored)
@@ -122,34 +122,33 @@ class RTBackend(HelpdeskBackend):
 
     # -- push -----------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:
-        state = self.ctx.state  # shared by every process: another worker's record is seen here
-        done = state.get(f"push:{item.delivery_id}")
+        ledger = DeliveryLedger(self.ctx.state, item)
+        done = ledger.result()
         if done:
             return PushResult(ticket_ref=done["ticket"], comment_ref=done.get("comment"))
         item = fit_attachments(item, per_file=self.config.max_attachment_mb * MB, total=None, vendor="Request Tracker")
-        if state.get("cursor") is None:
-            state.set("cursor", self._last_transaction_id())
-        attempt_key = f"attempt:{item.delivery_id}"
-        attempt = state.get(attempt_key)
-        ticket = item.ticket_ref or state.get(f"ticket:{item.conversation.id}")
+        if self.ctx.state.get("cursor") is None:
+            self.ctx.state.set("cursor", self._last_transaction_id())
+        attempt = ledger.attempt()
+        ticket = ledger.ticket()
         comment: str | None = None
         if ticket is None:
             content = self._first_content(item)
-            ticket = self._find_ticket(item, content, datetime.fromisoformat(attempt)) if attempt else None
+            ticket = self._find_ticket(item, content, attempt) if attempt else None
             if ticket is None:
-                state.set(attempt_key, datetime.now(timezone.utc).isoformat())
+                ledger.mark_attempt()
                 ticket = self._create_ticket(item, content)
-            state.set(f"ticket:{item.conversation.id}", ticket)
+            ledger.set_ticket(ticket)
         else:
             # REST2 refuses a correspondence without content unless it carries attachments
             content = item.text or ("" if item.attachments else f"({item.kind} without text)")
             if attempt:
-                comment = self._find_correspondence(ticket, content, datetime.fromisoformat(attempt))
+                comment = self._find_correspondence(ticket, content, attempt)
             if comment is None:
-                state.set(attempt_key, datetime.now(timezone.utc).isoformat())
+                ledger.mark_attempt()
                 self._request("POST", f"ticket/{ticket}/correspond", json_body=self._message_body(item, content))
                 comment = self._find_correspondence(ticket, content, None)
-        record_push(state, item.delivery_id, ticket, comment)
+        ledger.record(ticket, comment)
         return PushResult(ticket_ref=ticket, comment_ref=comment)
 
     def _first_content(self, item: PushItem) -> str:

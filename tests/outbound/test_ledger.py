@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from hub.connectors import ConnectorService, StateStore
-from hub.types import MemoryState
+from hub.types import ContactInfo, ConversationInfo, MemoryState, PushItem
+from normalizers.model import Participant
 from outbound import _helpdesk
 from tests.support.hub import Hub
 
@@ -40,16 +41,29 @@ def test_prune_keeps_recent_records_and_other_keys_in_the_connector_row(tmp_path
         h.close()
 
 
-def test_record_push_stamps_the_result_and_prunes_at_most_hourly():
+def _item(delivery_id: int) -> PushItem:
+    conv = ConversationInfo(id=7, subject="s", channel="api", connector="web", status="open", priority="normal",
+                            category=None, language=None, tags=(), entities=(), sla={})
+    return PushItem(delivery_id=delivery_id, conversation=conv, contact=ContactInfo(id=1, name="", email=None, identities=()),
+                    message_id=delivery_id, external_id=f"m{delivery_id}", direction="inbound", kind="message",
+                    sender=Participant(channel="api", address="a"), sent_at=datetime.now(timezone.utc), subject="s",
+                    text="t", html="", attachments=(), ticket_ref=None, is_first=False)
+
+
+def test_ledger_records_attempts_tickets_and_results_and_prunes_at_most_hourly():
     state = MemoryState()
     now = datetime.now(timezone.utc)
     _fill(state, now)
     _helpdesk._last_prune.pop(id(state), None)
-    _helpdesk.record_push(state, 5, "41", "12")
-    assert state["push:5"]["ticket"] == "41" and datetime.fromisoformat(state["push:5"]["at"]) >= now
+    ledger = _helpdesk.DeliveryLedger(state, _item(5))
+    assert ledger.result() is None and ledger.attempt() is None and ledger.ticket() == "41"  # the conversation's ticket
+    ledger.mark_attempt()
+    assert ledger.attempt() >= now
+    ledger.record("41", "12")
+    assert ledger.result()["ticket"] == "41" and datetime.fromisoformat(state["push:5"]["at"]) >= now
     assert "push:1" not in state and "attempt:1" not in state and "push:3" in state
     state.set("attempt:6", (now - timedelta(days=30)).isoformat())
-    _helpdesk.record_push(state, 6, "41", "13")  # within the hour: no second scan
+    _helpdesk.DeliveryLedger(state, _item(6)).record("41", "13")  # within the hour: no second scan
     assert "attempt:6" in state
     state.set("attempt:6", None)  # like the database store, None deletes
     assert "attempt:6" not in state
