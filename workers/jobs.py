@@ -40,7 +40,7 @@ def drain(stage: str, slot: int) -> int:
         if not ids:
             q.release_slot(stage, slot)
             # Another producer may have pushed between our pop and the release.
-            if q.redis.llen(q.pending_key(stage)) and q.redis.set(q.slot_key(stage, slot), 1, nx=True, ex=q.slot_ttl):
+            if q.redis.llen(q.pending_key(stage)) and q.claim_slot(stage, slot):
                 continue
             return done
         started = time.perf_counter()

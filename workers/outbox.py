@@ -110,10 +110,7 @@ class _PushLoader:
         self.messages = _by_id(s, Message, {d.message_id for d in rows})
         self.convs = _by_id(s, Conversation, {d.conversation_id for d in rows})
         self.connectors = _by_id(s, Connector, {d.helpdesk_id for d in rows} | {c.connector_id for c in self.convs.values()})
-        self.links = {
-            (link.conversation_id, link.helpdesk_id): link
-            for link in s.scalars(select(HelpdeskLink).where(HelpdeskLink.conversation_id.in_(set(self.convs))))
-        } if self.convs else {}
+        self.links = _links(s, set(self.convs))
         contact_ids = {c.contact_id for c in self.convs.values()}
         self.contacts = _by_id(s, Contact, contact_ids)
         self.identities: dict[int, Identity] = {}
@@ -249,7 +246,7 @@ def _claim_pushes(rt: Runtime, s: Session, ids: list[int], local_only: bool) -> 
             inline.append(_push_one(svc, d.id, helpdesk, item, set()))
         else:
             work.append((d.id, helpdesk, item))
-    follow = remote + (_record_pushes(rt, s, inline, ids, pending) if inline else [])
+    follow = remote + (_record_pushes(rt, s, inline, ids, pending, loader.links) if inline else [])
     return follow, work
 
 
@@ -266,18 +263,27 @@ def _push_one(svc: ConnectorService, delivery_id: int, helpdesk: Connector, item
         return (delivery_id, None, exc, helpdesk)
 
 
+def _links(s: Session, conv_ids: set[int]) -> dict[tuple[int, int], HelpdeskLink]:
+    if not conv_ids:
+        return {}
+    return {(link.conversation_id, link.helpdesk_id): link for link in s.scalars(select(HelpdeskLink).where(HelpdeskLink.conversation_id.in_(conv_ids)))}
+
+
 def _record_pushes(
-    rt: Runtime, s: Session, results: list[tuple], ids: list[int], pending: dict[tuple[int, int], list[int]] | None
+    rt: Runtime,
+    s: Session,
+    results: list[tuple],
+    ids: list[int],
+    pending: dict[tuple[int, int], list[int]] | None,
+    links: dict[tuple[int, int], HelpdeskLink] | None = None,
 ) -> list[int]:
     """Record push results in one transaction; returns the next pending delivery of each
-    conversation that was not asked for in this batch (it is scheduled next)."""
+    conversation that was not asked for in this batch (it is scheduled next). ``pending``
+    and ``links`` are reused when the caller loaded them in the same transaction."""
     svc: ConnectorService = service(rt)
     rows = _by_id(s, Delivery, {r[0] for r in results})
-    conv_ids = {d.conversation_id for d in rows.values()}
-    links = {
-        (link.conversation_id, link.helpdesk_id): link
-        for link in s.scalars(select(HelpdeskLink).where(HelpdeskLink.conversation_id.in_(conv_ids)))
-    } if conv_ids else {}
+    if links is None:
+        links = _links(s, {d.conversation_id for d in rows.values()})
     if pending is None:
         pending = _pending_by_thread(s, list(rows.values()))
     delivered: list[Delivery] = []

@@ -95,13 +95,9 @@ class Queues:
             if slot >= 0:  # every claimed slot gets its drain job
                 self._enqueue_drain(stage, slot)
 
-    def ensure_drain(self, stage: str) -> bool:
-        """Queue a drain job for a free slot, if any. True when one was queued."""
-        for slot in range(self.settings.drain_slots):
-            if self.redis.set(self.slot_key(stage, slot), 1, nx=True, ex=self.slot_ttl):
-                self._enqueue_drain(stage, slot)
-                return True
-        return False
+    def claim_slot(self, stage: str, slot: int) -> bool:
+        """Take a drain slot back (a drain that found more work just after releasing it)."""
+        return bool(self.redis.set(self.slot_key(stage, slot), 1, nx=True, ex=self.slot_ttl))
 
     def _enqueue_drain(self, stage: str, slot: int) -> None:
         self.by_name[STAGES[stage]].enqueue(
