@@ -212,19 +212,26 @@ def _language(lang: str | None) -> str | None:
     return lang if lang and lang not in _NOT_LANGUAGES else None
 
 
-def _v2_media(media: Mapping[str, Any]) -> Attachment:
-    mtype = media.get("type") or "photo"
-    url = media.get("url")
+def _media(key: str, mtype: str, url: str | None, variants: list[Mapping[str, Any]], bitrate: str, still: str | None) -> Attachment:
+    """A photo, or a video/GIF as its best mp4 variant (else its still image), in the v2 and
+    v1.1 shapes alike (they differ only in field names)."""
     ctype = _MEDIA_TYPES.get(mtype, "application/octet-stream")
-    variants = [v for v in media.get("variants") or () if v.get("content_type") == "video/mp4"]
-    if mtype != "photo" and variants:
-        url = max(variants, key=lambda v: v.get("bit_rate") or 0)["url"]
+    mp4 = [v for v in variants if v.get("content_type") == "video/mp4"]
+    if mtype != "photo" and mp4:
+        url = max(mp4, key=lambda v: v.get(bitrate) or 0)["url"]
     elif mtype != "photo":
-        url, ctype = media.get("preview_image_url") or url, "image/jpeg"
-    name = f"{media.get('media_key', 'media')}.{'mp4' if ctype == 'video/mp4' else 'jpg'}"
+        url, ctype = still or url, "image/jpeg"
+    name = f"{key}.{'mp4' if ctype == 'video/mp4' else 'jpg'}"
     if url:
         return Attachment(filename=name, content_type=ctype, url=url)
     return Attachment(filename=name, content_type=ctype, placeholder_reason=f"X gave no URL for this {mtype}")
+
+
+def _v2_media(media: Mapping[str, Any]) -> Attachment:
+    return _media(
+        str(media.get("media_key", "media")), media.get("type") or "photo", media.get("url"),
+        list(media.get("variants") or ()), "bit_rate", media.get("preview_image_url"),
+    )
 
 
 def _v2_tweet(env: Mapping[str, Any], connector: str) -> list[NormalizedMessage]:
@@ -318,18 +325,11 @@ def _v2_dm(env: Mapping[str, Any], connector: str) -> list[NormalizedMessage]:
 
 
 def _v1_media(media: Mapping[str, Any]) -> Attachment:
-    mtype = media.get("type") or "photo"
-    url = media.get("media_url_https") or media.get("media_url")
-    ctype = _MEDIA_TYPES.get(mtype, "application/octet-stream")
-    variants = [v for v in (media.get("video_info") or {}).get("variants") or () if v.get("content_type") == "video/mp4"]
-    if mtype != "photo" and variants:
-        url = max(variants, key=lambda v: v.get("bitrate") or 0)["url"]
-    elif mtype != "photo":
-        ctype = "image/jpeg"
-    name = f"{media.get('id_str') or media.get('id') or 'media'}.{'mp4' if ctype == 'video/mp4' else 'jpg'}"
-    if url:
-        return Attachment(filename=name, content_type=ctype, url=url)
-    return Attachment(filename=name, content_type=ctype, placeholder_reason=f"X gave no URL for this {mtype}")
+    url = media.get("media_url_https") or media.get("media_url")  # v1.1: the still image itself
+    return _media(
+        str(media.get("id_str") or media.get("id") or "media"), media.get("type") or "photo", url,
+        list((media.get("video_info") or {}).get("variants") or ()), "bitrate", url,
+    )
 
 
 def _activity_dm(env: Mapping[str, Any], connector: str) -> list[NormalizedMessage]:
