@@ -251,7 +251,10 @@ def test_postgres_claims_skip_rows_another_worker_is_claiming(make_hub, pg_url):
     the same journal row or delivery (SQLite needs no clause: its writers are serialized)."""
     from workers import ingest, outbox
 
-    h = make_hub(database_url=pg_url)
+    # lock_timeout: without SKIP LOCKED the claim would wait on the other session's lock;
+    # the test then fails after 5 s instead of hanging
+    sep = "&" if "?" in pg_url else "?"
+    h = make_hub(database_url=f"{pg_url}{sep}options=-c%20lock_timeout%3D5000")
     h.add_connector("web", "api", secret="s")
     with h.rt.db.session() as s:
         ids = journal.record(s, h.rt.box, _connector_id(h.rt), [_event("a"), _event("b", sender="bob")])
