@@ -118,7 +118,7 @@ def test_private_keys():
     key = bytes(range(1, 33))
     hexkey = key.hex()
     assert redact_text(f"my key {hexkey}")[0] == "my key [redacted: private key]"
-    assert redact_text(f"0x{hexkey}")[0] == "[redacted: private key]"
+    assert redact_text(f"0x{hexkey}")[0] == "[redacted: unconfirmed hex or base58 string]"  # no evidence either way (#16.3)
     wif = b58check_encode(b"\x80" + key + b"\x01")
     assert redact_text(f"wif {wif} ok")[0] == "wif [redacted: private key] ok"
     broken = wif[:-1] + ("1" if wif[-1] != "1" else "2")
