@@ -72,7 +72,7 @@ MARKERS = {
     "ambiguous_key": "[redacted: unconfirmed hex or base58 string]",
 }
 #: The pipeline's placeholder for a sealed (encrypted, agent-revealable) value.
-SEALED_MARKER = "[sealed: {what} #{ref}]"
+SEALED_MARKER = "[sealed: {what} string #{ref}]"
 SEALED_RE = re.compile(r"\[sealed: (?:hex|base58) string #(\d{1,4})\]")
 SECURITY_KINDS = frozenset({"recovery_phrase", "private_key", "extended_private_key"})
 
