@@ -728,22 +728,29 @@ _DEFAULT_ID_KEY = b"omnihub-redact-identifier"
 def redact_identifier(value: str | None, key: bytes | None = None) -> tuple[str | None, tuple[Redaction, ...]]:
     """Redact a customer-controlled *identifier* (sender id, thread name, message id).
 
-    Each secret becomes ``[redacted: <kind> <digest>]`` where the digest is a keyed
-    BLAKE2b of the secret (the hub's key, ``Context.id_key``): two customers whose ids hold
+    Each secret becomes the token ``redacted-<kind>-<digest>`` (no spaces, brackets or
+    colons, so addresses and thread keys still parse), where the digest is a keyed BLAKE2b
+    of the secret (the hub's key, ``Context.id_key``): two customers whose ids hold
     different secrets keep different identities and threads, the same id always maps to
     the same value (threading and deduplication keep working), and the digest reveals
-    nothing without the key.
+    nothing without the key. An unconfirmed 64-hex string in an id is a machine id far
+    more often than a key, and is left alone here.
     """
     if not value:
         return value, ()
-    out, found = redact_text(value)
-    if not found:
+    spans = [sp for sp in _find(value) if sp[2] != "ambiguous_key"]
+    if not spans:
         return value, ()
     k = key or current_context().id_key or _DEFAULT_ID_KEY
-    digest = hmac.new(k, value.encode("utf-8", "surrogatepass"), hashlib.blake2b).hexdigest()[:12]
-    for r in found:
-        out = out.replace(r.marker, f"{r.marker[:-1]} {digest}]")
-    return out, found
+    out, last, counts = [], 0, {}
+    for a, b, kind in spans:
+        digest = hmac.new(k, value[a:b].encode("utf-8", "surrogatepass"), hashlib.blake2b).hexdigest()[:12]
+        out.append(value[last:a])
+        out.append(f"redacted-{kind}-{digest}")
+        counts[kind] = counts.get(kind, 0) + 1
+        last = b
+    out.append(value[last:])
+    return "".join(out), tuple(Redaction(kind=kd, marker=MARKERS[kd], count=c) for kd, c in counts.items())
 
 
 def redact_participant(p: Participant) -> tuple[Participant, tuple[Redaction, ...]]:
