@@ -938,6 +938,9 @@ def redact(msg: NormalizedMessage) -> NormalizedMessage:
         return out
 
     text, full, html, subject = txt(msg.text), txt(msg.full_text), txt(msg.html, markup=True), txt(msg.subject)
+    if html:  # second pass with the tags in place: attribute values (alt, title, value …)
+        html, r = _apply(html, _find(html), sealer)
+        found.append(r)
     extra, r = redact_value(msg.extra)
     found.append(r)
     sender, r = redact_participant(msg.sender)

@@ -493,7 +493,7 @@ def _store_attachments(s: Session, row: Message, msg: NormalizedMessage) -> None
                 inline=att.inline,
                 storage_key=att.storage_key,
                 placeholder_reason=att.placeholder_reason,
-                source_url=None if att.storage_key else att.url,
+                source_url=None if att.storage_key or not att.url else redact_text(att.url)[0],
             )
         )
 
