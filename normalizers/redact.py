@@ -896,6 +896,11 @@ def redact_attachment(att: Attachment) -> tuple[Attachment, tuple[Redaction, ...
     return changed, tuple(found)
 
 
+_HTML_TEXT_ATTR = re.compile(
+    r"""(\b(?:alt|title|value|placeholder|aria-label|label|summary)\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL
+)
+
+
 class _Sealer:
     """Numbers each distinct ambiguous value of a message once (text, full_text, html and
     subject share the numbers) and keeps the clear value for the ingest worker to encrypt."""
@@ -938,9 +943,8 @@ def redact(msg: NormalizedMessage) -> NormalizedMessage:
         return out
 
     text, full, html, subject = txt(msg.text), txt(msg.full_text), txt(msg.html, markup=True), txt(msg.subject)
-    if html:  # second pass with the tags in place: attribute values (alt, title, value …)
-        html, r = _apply(html, _find(html), sealer)
-        found.append(r)
+    if html:  # the text an HTML part carries in attributes (alt, title, value …)
+        html = _HTML_TEXT_ATTR.sub(lambda m: m.group(1) + m.group(2) + txt(m.group(3)) + m.group(2), html)
     extra, r = redact_value(msg.extra)
     found.append(r)
     sender, r = redact_participant(msg.sender)

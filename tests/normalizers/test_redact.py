@@ -292,3 +292,54 @@ def test_payment_cards_and_security_codes_are_redacted(text, kinds):
 )
 def test_numbers_that_are_not_cards_are_kept(text):
     assert redact_text(text) == (text, ())
+
+
+def test_every_customer_controlled_field_is_redacted():
+    from normalizers.model import Attachment
+
+    words = PHRASE
+    m = _msg(
+        text="hi", html=f'<p>hi</p><img alt="{words}">',
+        sender=Participant("api", f"web:{words}", name=words, extra={"email": "a@b.c", "note": words}),
+        recipients=(Participant("api", "web:desk", name=words),),
+        thread_key=f"web:{words}", external_id=f"id {words}", in_reply_to=f"r {words}", references=(f"x {words}",),
+        extra={words: "k", "form": {"company": words}},
+        attachments=(Attachment(filename=f"{words}.txt", content_type="text/plain", content=f"\ufeff{words}".encode("utf-16")),),
+    )
+    out = redact(m)
+    blob = repr(out) + repr(out.attachments[0].content.decode("utf-16"))
+    assert "kingdom drive afford" not in blob
+    assert out.sender.address.startswith("web:redacted-recovery_phrase-") and out.thread_key.startswith("web:redacted-recovery_phrase-")
+    # deterministic: the same id maps to the same value (threading, de-duplication)
+    assert redact(m).thread_key == out.thread_key and redact(m).external_id == out.external_id
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (f"\ufeffseed:\n{PHRASE}\n".encode("utf-8"), "utf-8"),
+        (f"seed:\n{PHRASE}\n".encode("utf-16"), "utf-16"),
+        (f"seed:\n{PHRASE}\n".encode("utf-16-le"), "utf-16-le"),  # no BOM
+        (f"seed:\n{PHRASE}\n".encode("utf-32"), "utf-32"),
+        (f"Café; seed é:\n{PHRASE}\n".encode("cp1252"), "cp1252"),
+        (("{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Arial;}}\\f0\\fs24 my words\\par " + PHRASE.replace(" ", "\\par\n") + "\\par}").encode(), "rtf"),
+    ],
+)
+def test_text_attachments_in_any_encoding_or_rtf(data, encoding):
+    from normalizers.model import Attachment
+    from normalizers.redact import decode_text, redact_attachment
+
+    for name, ctype in (("backup.txt", "text/plain"), ("backup.rtf", "application/rtf"), ("blob", "application/octet-stream")):
+        att, found = redact_attachment(Attachment(filename=name, content_type=ctype, content=data))
+        assert [r.kind for r in found] == ["recovery_phrase"], (encoding, name)
+        text = decode_text(att.content)[0]
+        assert "kingdom" not in text and "[redacted: recovery phrase]" in text
+
+
+def test_binary_octet_stream_is_left_alone():
+    from normalizers.model import Attachment
+    from normalizers.redact import redact_attachment
+
+    blob = bytes(range(256)) * 8
+    att = Attachment(filename="x.bin", content_type="application/octet-stream", content=blob)
+    assert redact_attachment(att) == (att, ())
