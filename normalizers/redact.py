@@ -346,7 +346,8 @@ _TX_WEAK_CUE = re.compile(
     re.IGNORECASE,
 )
 _KEY_CUE = re.compile(
-    r"(?:priv|secret|clave|clau|cl[ée]|schl[üu]ssel|chave|sleutel|chiave|\bkey\b|seed|semilla|semente|mnemonic)",
+    r"(?:\bpriv\w*|\bsecret\w*|\bclaves?\b|\bclau\b|\bcl[ée]s?\b|\w*schl[üu]ssel\w*|\w*schluessel\w*|\bchaves?\b|\w*sleutel\w*|"
+    r"\bchiavi?e?\b|\bkeys?\b|\bseeds?\b|\bsemillas?\b|\bsementes?\b|\bmnemoni\w*)",
     re.IGNORECASE,
 )
 _NETWORK_CUE = re.compile(

@@ -343,3 +343,40 @@ def test_binary_octet_stream_is_left_alone():
     blob = bytes(range(256)) * 8
     att = Attachment(filename="x.bin", content_type="application/octet-stream", content=blob)
     assert redact_attachment(att) == (att, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "ctx", "expected"),
+    [
+        ("{h}", {}, "ambiguous"),
+        ("hash {h}", {}, "ambiguous"),  # a key "after a word like hash": sealed, never kept in clear
+        ("{h}", {"asked_for_tx": True}, "tx"),
+        ("hash {h}", {"chain": "bitcoin"}, "tx"),
+        ("deposit of 0.1 BTC: {h}", {}, "tx"),
+        ("https://etherscan.io/tx/0x{h}", {}, "tx"),
+        ("I read the article on the explorer: {h}", {}, "tx"),  # "article" is no key cue ("clé")
+        ("my private key {h}", {"asked_for_tx": True}, "key"),
+        ("x-connection-hash: {h}", {}, "technical"),
+    ],
+)
+def test_classify_hash_weighs_the_evidence(text, ctx, expected):
+    from normalizers.redact import Context, classify_hash
+
+    h = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
+    t = text.format(h=h)
+    start = t.index(h)
+    assert classify_hash(t, start, start + 64, Context(**ctx)) == expected
+
+
+def test_the_pipeline_seals_an_ambiguous_hash_and_keeps_an_asked_one():
+    from normalizers.redact import Context, context
+
+    h = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
+    m = _msg(text=f"{h} and again {h}", full_text=f"{h} and again {h}")
+    out = pipeline.run(m)
+    assert out.text == "[sealed: hex string #1] and again [sealed: hex string #1]" and [(s.ref, s.kind, s.value) for s in out.sealed] == [(1, "hex", h)]
+    assert out.triage.priority != "urgent" and not out.triage.security and not any(e.kind == "tx_hash" for e in out.entities)
+    assert out.to_dict()["sealed"] == [] and h not in json.dumps(out.to_dict())  # never a clear value
+    with context(Context(asked_for_tx=True)):
+        kept = pipeline.run(m)
+    assert kept.text == m.text and kept.sealed == () and [e.kind for e in kept.entities] == ["tx_hash"]
