@@ -429,7 +429,7 @@ def classify_hash(text: str, start: int, end: int, ctx: Context | None = None) -
     transaction word (tx, txid, transaction, transacción, transação, Transaktion,
     explorer …) before it, or the agent's / bot's last message asked for a transaction
     id, or a weaker cue (hash, deposit, withdrawal, transfer …) in a conversation whose
-    network is known. ``ambiguous``: anything else — sealed by the pipeline, never warned about.
+    network is known, or two different weaker cues ("deposit … hash"). ``ambiguous``: anything else — sealed by the pipeline, never warned about.
     """
     ctx = ctx or current_context()
     before = _window_before(text, start)
@@ -443,8 +443,9 @@ def classify_hash(text: str, start: int, end: int, ctx: Context | None = None) -
     line_end = text.find("\n", end)
     line = text[line_start : len(text) if line_end < 0 else line_end]
     network = bool(ctx.chain) or bool(_NETWORK_CUE.search(line))
-    if network and (_TX_WEAK_CUE.search(before) or _TX_STRONG_CUE.search(line)):
-        return "tx"
+    weak = {m.group().lower() for m in _TX_WEAK_CUE.finditer(before)}
+    if len(weak) >= 2 or (network and (weak or _TX_STRONG_CUE.search(line))):
+        return "tx"  # "deposit … hash <hex>", or a weak word in a conversation about a network
     return "ambiguous"
 
 

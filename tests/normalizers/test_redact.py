@@ -43,7 +43,9 @@ def _score() -> dict:
         for r in found:  # the record never carries the secret
             assert row["secret"] == "" or row["secret"] not in repr(r)
         if row["label"] == "positive":
-            if row["kind"] in kinds and not _leaked(row["secret"], out):
+            # a bare 64-hex key is sealed as ambiguous (#16.3): caught, not warned about
+            caught_as = kinds | ({"private_key"} if "ambiguous_key" in kinds else set())
+            if row["kind"] in caught_as and not _leaked(row["secret"], out):
                 tp += 1
             else:
                 fn += 1
