@@ -406,6 +406,15 @@ _ASK_REQUEST = re.compile(
 )
 
 
+def may_hold_a_hash(msg: NormalizedMessage) -> bool:
+    """True when a text field holds a 64-hex / base58-64 candidate (only then does the
+    conversation's context matter; the ingest worker skips the look-up otherwise)."""
+    for t in (msg.text, msg.full_text, msg.subject, msg.html):
+        if t and (_HEX64.search(t) or _HEX_GROUPED.search(t) or _SOL_SECRET.search(t)):
+            return True
+    return False
+
+
 def asks_for_transaction(text: str) -> bool:
     """True when an agent's or bot's message asks the customer for a transaction id/hash."""
     if not text:

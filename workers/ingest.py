@@ -168,7 +168,7 @@ def redaction_context(rt: Runtime, connector: Connector, msg: NormalizedMessage)
     about (its entities), and the key that keeps redacted identifiers unique."""
     key = rt.box.id_key
     asked, chain = False, None
-    if msg.direction == "inbound":
+    if msg.direction == "inbound" and redaction.may_hold_a_hash(msg):
         thread_key = redaction.redact_identifier(msg.thread_key, key)[0]
         refs = [redaction.redact_identifier(r, key)[0] for r in ([msg.in_reply_to] if msg.in_reply_to else []) + list(msg.references) if r]
         with rt.db.read() as s:
