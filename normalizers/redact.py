@@ -764,11 +764,16 @@ def redact_identifier(value: str | None, key: bytes | None = None) -> tuple[str 
     return "".join(out), tuple(Redaction(kind=kd, marker=MARKERS[kd], count=c) for kd, c in counts.items())
 
 
+_EMAIL_ADDRESS = re.compile(r"[^@\s:]+@[^@\s:]+\.[A-Za-z]{2,63}")
+
+
 def redact_participant(p: Participant) -> tuple[Participant, tuple[Redaction, ...]]:
     """Display name, address (an identifier: keyed digest), verified email and extra."""
     name, r1 = redact_text(p.name)
-    address, r2 = redact_identifier(p.address)
-    verified, r3 = redact_identifier(p.verified_email) if p.verified_email else (p.verified_email, ())
+    # an email address is where the reply goes: mangling it would send the reply elsewhere
+    # (a phrase cannot be in one: no spaces), so only free-text addresses are redacted
+    address, r2 = (p.address, ()) if _EMAIL_ADDRESS.fullmatch(p.address or "") else redact_identifier(p.address)
+    verified, r3 = (p.verified_email, ())
     extra, r4 = redact_value(p.extra)
     if not (r1 or r2 or r3 or r4):
         return p, ()
