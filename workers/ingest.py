@@ -212,6 +212,18 @@ def sealed_extra(extra: dict[str, Any], msg: NormalizedMessage) -> dict[str, Any
     return out
 
 
+def _renumber_sealed(msg: NormalizedMessage, offset: int) -> NormalizedMessage:
+    """Shift a message's sealed refs (and their placeholders) by ``offset``."""
+
+    def shift(text: str) -> str:
+        return redaction.SEALED_RE.sub(lambda m: m.group(0).replace(f"#{m.group(1)}]", f"#{int(m.group(1)) + offset}]"), text or "")
+
+    return msg.replace(
+        text=shift(msg.text), full_text=shift(msg.full_text), html=shift(msg.html), subject=shift(msg.subject),
+        sealed=tuple(Sealed(ref=x.ref + offset, kind=x.kind, value=x.value, sealed=x.sealed) for x in msg.sealed),
+    )
+
+
 def prepare(rt: Runtime, ids: list[int]) -> list[Prepared]:
     """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction)."""
     out: list[Prepared] = []
@@ -405,9 +417,11 @@ def store_message(
             if msg.kind == "delete":
                 target.deleted = True
             else:
+                kept = dict((target.extra or {}).get("sealed") or {})
+                if msg.sealed and kept:  # number the edit's sealed values after the original's
+                    msg = _renumber_sealed(msg, max(int(k) for k in kept))
                 target.text, target.full_text = msg.text, msg.full_text or msg.text
                 if msg.sealed:
-                    kept = dict((target.extra or {}).get("sealed") or {})
                     target.extra = {**(target.extra or {}), "sealed": {**kept, **sealed_extra({}, msg)["sealed"]}}
                 if msg.html:
                     target.html = msg.html
