@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 from typing import Annotated, Any, Callable, Literal
 
+import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, or_, select
@@ -30,6 +31,8 @@ from hub.models import (
 )
 from hub.openapi import MAX_ID, Spec
 from hub.views import contact_json, conversation_json, message_json, reply_json
+
+log = structlog.get_logger("omnihub.api")
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 spec = Spec("omnihub API", "1")
@@ -306,6 +309,26 @@ def list_messages(conv_id: int):
 def get_message(message_id: int):
     with rt().db.read() as s:
         return jsonify(message_json(_get(s, Message, message_id, "message")))
+
+
+@route(
+    "/messages/<int:message_id>/sealed/<int:ref>/reveal",
+    "POST",
+    summary="Reveal a sealed value of a message (a 64-hex string that may be a key or a transaction hash); logged",
+    responses={200: "The value", 404: "No such message or sealed value"},
+)
+def reveal_sealed(message_id: int, ref: int):
+    """Decrypt one sealed value for the agent who clicked. Every reveal is written to the
+    audit log and logged (user, message, ref — never the value)."""
+    with rt().db.session() as s:
+        m = _get(s, Message, message_id, "message")
+        item = ((m.extra or {}).get("sealed") or {}).get(str(ref))
+        if not isinstance(item, dict) or not item.get("token"):
+            raise ApiError(404, f"sealed value #{ref} of message {message_id} not found")
+        value = rt().box.open(item["token"].encode("ascii")).decode("utf-8")
+        _audit(s, "sealed.reveal", "message", m.id, ref=ref, conversation=m.conversation_id, kind=item.get("kind", ""))
+    log.warning("sealed.revealed", user=g.principal.email, message_id=message_id, conversation_id=m.conversation_id, ref=ref)
+    return jsonify({"message_id": message_id, "ref": ref, "kind": item.get("kind"), "value": value})
 
 
 @route("/attachments/<int:attachment_id>", "GET", summary="Download an attachment", responses={200: "The file", 404: "Not found or not stored"})

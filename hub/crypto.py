@@ -24,11 +24,21 @@ def fernet_for(secret_key: str, purpose: str = "at-rest") -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
+@lru_cache(maxsize=8)
+def derive_key(secret_key: str, purpose: str) -> bytes:
+    """32 bytes for ``purpose`` from the hub's key (HKDF-SHA256), e.g. a MAC key."""
+    if not secret_key:
+        raise ConfigError("OMNIHUB_SECRET_KEY is empty: set it (or let `omnihub run` generate one)")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"omnihub", info=purpose.encode()).derive(secret_key.encode())
+
+
 class Box:
     """Encrypts and decrypts bytes and JSON with the hub's key."""
 
     def __init__(self, secret_key: str) -> None:
         self._f = fernet_for(secret_key)
+        #: key of the digest that keeps redacted identifiers unique (normalizers.redact)
+        self.id_key = derive_key(secret_key, "redact-identifiers")
 
     def seal(self, data: bytes) -> bytes:
         return self._f.encrypt(data)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from hub.crypto import Box
 from hub.models import InboundEvent, now
 from hub.types import RawEvent
+from normalizers.redact import redact_identifier
 
 log = structlog.get_logger("omnihub.journal")
 
@@ -56,7 +57,8 @@ def _rows(box: Box, connector_id: int, events: Iterable[RawEvent], received: dat
         rows.append(
             {
                 "connector_id": connector_id,
-                "external_id": ev.external_id[:512],
+                # a customer-chosen id (the api channel's "id") may hold a pasted secret
+                "external_id": (redact_identifier(ev.external_id, box.id_key)[0] or ev.external_id)[:512],
                 "hook": ev.hook,
                 "state": state,
                 "payload": box.seal_json(envelope(ev, received)),

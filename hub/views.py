@@ -78,6 +78,8 @@ def message_json(m: Message, attachments: list[AttachmentRow] | None = None) -> 
         "deleted": m.deleted,
         "edited": bool(m.history),
         "redactions": m.redactions or [],
+        # sealed values: refs only (POST /api/v1/messages/<id>/sealed/<ref>/reveal decrypts one)
+        "sealed": [{"ref": int(k), "kind": v.get("kind")} for k, v in sorted(((m.extra or {}).get("sealed") or {}).items()) if isinstance(v, dict)],
         "entities": m.entities or [],
         "triage": m.triage,
         "attachments": [attachment_json(a) for a in (attachments if attachments is not None else m.attachments)],

@@ -114,9 +114,13 @@ def extract(text: str) -> list[Entity]:
     for m in _TX_0X.finditer(text):
         chain, ctx = _chain_hint(text, m.start(), m.end(), "evm")
         add(m.start(), m.end(), Entity("tx_hash", m.group().lower(), chain, {"chain_from": "context" if ctx else "format"}))
+    from normalizers.redact import current_context  # the conversation's network, when the hub knows it
+
+    known = current_context().chain
     for m in _TX_HEX.finditer(text):
         if free(m.start(), m.end()):
-            chain, ctx = _chain_hint(text, m.start(), m.end(), "bitcoin")
+            chain, ctx = _chain_hint(text, m.start(), m.end(), known or "bitcoin")
+            ctx = ctx or bool(known)
             add(m.start(), m.end(), Entity("tx_hash", m.group().lower(), chain, {"chain_from": "context" if ctx else "guess"}))
     for m in _EVM.finditer(text):
         if not free(m.start(), m.end()):

@@ -65,6 +65,22 @@ class Redaction:
 
 
 @dataclass(frozen=True, slots=True)
+class Sealed:
+    """A value kept out of the text because it may be a secret (a 64-hex string that is a
+    transaction hash as likely as a private key): the text shows ``[sealed: hex string #ref]``.
+
+    ``value`` is the clear value while the pipeline runs; the ingest worker replaces it by
+    its ciphertext (``sealed=True``) before anything is stored. ``to_dict`` never carries
+    a clear value.
+    """
+
+    ref: int
+    kind: str  # "hex" | "base58"
+    value: str = field(repr=False)
+    sealed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Entity:
     """Something worth surfacing to an agent: tx hash, wallet address, order id, amount."""
 
@@ -106,6 +122,7 @@ class NormalizedMessage:
     language: str | None = None
     auto_generated: bool = False
     redactions: tuple[Redaction, ...] = ()
+    sealed: tuple[Sealed, ...] = ()
     entities: tuple[Entity, ...] = ()
     triage: Triage | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +146,7 @@ class NormalizedMessage:
         if not with_content:
             for att in data["attachments"]:
                 att.pop("content", None)
+        data["sealed"] = [s for s in data.get("sealed", []) if s.get("sealed")]  # ciphertext only
         return data
 
     @classmethod
@@ -142,6 +160,7 @@ class NormalizedMessage:
         )
         d["redactions"] = tuple(Redaction(**r) for r in d.get("redactions", ()))
         d["entities"] = tuple(Entity(**e) for e in d.get("entities", ()))
+        d["sealed"] = tuple(Sealed(**x) for x in d.get("sealed", ()))
         d["triage"] = Triage(**d["triage"]) if d.get("triage") else None
         d["references"] = tuple(d.get("references", ()))
         d["sent_at"] = datetime.fromisoformat(d["sent_at"])

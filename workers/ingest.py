@@ -30,7 +30,8 @@ from hub.models import (
 from hub.net import TooLarge
 from hub.runtime import Runtime
 from normalizers import pipeline
-from normalizers.model import Attachment, NormalizedMessage
+from normalizers import redact as redaction
+from normalizers.model import Attachment, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import hooks
 from workers.retry import exhausted, next_attempt
@@ -161,6 +162,68 @@ def _placeholder(att: Attachment, reason: str, size: int | None = None) -> Attac
     return _replace(att, content=None, placeholder_reason=reason, size=size if size is not None else att.size)
 
 
+def redaction_context(rt: Runtime, connector: Connector, msg: NormalizedMessage) -> redaction.Context:
+    """What redaction needs to know about the conversation ``msg`` belongs to: did the
+    agent's or bot's last message ask for a transaction id/hash, which network is it
+    about (its entities), and the key that keeps redacted identifiers unique."""
+    key = rt.box.id_key
+    asked, chain = False, None
+    if msg.direction == "inbound" and redaction.may_hold_a_hash(msg):
+        thread_key = redaction.redact_identifier(msg.thread_key, key)[0]
+        refs = [redaction.redact_identifier(r, key)[0] for r in ([msg.in_reply_to] if msg.in_reply_to else []) + list(msg.references) if r]
+        with rt.db.read() as s:
+            conv_id = None
+            if refs:
+                conv_id = s.scalar(select(Message.conversation_id).where(Message.connector_id == connector.id, Message.external_id.in_(refs)).order_by(Message.id.desc()).limit(1))
+            if conv_id is None:
+                conv_id = s.scalar(select(Conversation.id).where(Conversation.connector_id == connector.id, Conversation.thread_key == thread_key).order_by(Conversation.id.desc()).limit(1))
+            if conv_id is not None:
+                conv = s.get(Conversation, conv_id)
+                last = s.scalar(
+                    select(Reply.text).where(Reply.conversation_id == conv_id, Reply.kind.in_(("reply", "auto"))).order_by(Reply.id.desc()).limit(1)
+                )
+                asked = redaction.asks_for_transaction(last or "")
+                chains = [e.get("chain") for e in (conv.entities or []) if isinstance(e, dict) and e.get("chain")]
+                chain = chains[-1] if chains else None
+    return redaction.Context(asked_for_tx=asked, chain=chain, id_key=key)
+
+
+def _run_pipeline(rt: Runtime, connector: Connector, msg: NormalizedMessage) -> NormalizedMessage:
+    with redaction.context(redaction_context(rt, connector, msg)):
+        return pipeline.run(msg)
+
+
+def _seal(rt: Runtime, msg: NormalizedMessage) -> NormalizedMessage:
+    """Encrypt the values the pipeline sealed (hub key) before anything is stored or logged."""
+    if not any(not x.sealed for x in msg.sealed):
+        return msg
+    return msg.replace(sealed=tuple(
+        x if x.sealed else Sealed(ref=x.ref, kind=x.kind, value=rt.box.seal(x.value.encode()).decode("ascii"), sealed=True)
+        for x in msg.sealed
+    ))
+
+
+def sealed_extra(extra: dict[str, Any], msg: NormalizedMessage) -> dict[str, Any]:
+    """``Message.extra`` with the message's sealed values (ciphertext) under ``sealed``."""
+    out = dict(extra)
+    out.pop("sealed", None)  # never a customer-supplied value (the api channel keeps extra fields)
+    if msg.sealed:
+        out["sealed"] = {str(x.ref): {"kind": x.kind, "token": x.value} for x in msg.sealed if x.sealed}
+    return out
+
+
+def _renumber_sealed(msg: NormalizedMessage, offset: int) -> NormalizedMessage:
+    """Shift a message's sealed refs (and their placeholders) by ``offset``."""
+
+    def shift(text: str) -> str:
+        return redaction.SEALED_RE.sub(lambda m: m.group(0).replace(f"#{m.group(1)}]", f"#{int(m.group(1)) + offset}]"), text or "")
+
+    return msg.replace(
+        text=shift(msg.text), full_text=shift(msg.full_text), html=shift(msg.html), subject=shift(msg.subject),
+        sealed=tuple(Sealed(ref=x.ref + offset, kind=x.kind, value=x.value, sealed=x.sealed) for x in msg.sealed),
+    )
+
+
 def prepare(rt: Runtime, ids: list[int]) -> list[Prepared]:
     """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction)."""
     out: list[Prepared] = []
@@ -172,7 +235,7 @@ def prepare(rt: Runtime, ids: list[int]) -> list[Prepared]:
             p.adapter = svc.adapter(connector)
             if is_channel(connector.kind):
                 msgs = p.adapter.normalize(raw)
-                p.messages = [_fetch_attachments(rt, p.adapter, pipeline.run(m)) for m in msgs]
+                p.messages = [_fetch_attachments(rt, p.adapter, _seal(rt, _run_pipeline(rt, connector, m))) for m in msgs]
             else:
                 p.agent_replies = list(p.adapter.parse_agent_reply(raw))
         except PayloadInvalid as exc:
@@ -354,7 +417,12 @@ def store_message(
             if msg.kind == "delete":
                 target.deleted = True
             else:
+                kept = dict((target.extra or {}).get("sealed") or {})
+                if msg.sealed and kept:  # number the edit's sealed values after the original's
+                    msg = _renumber_sealed(msg, max(int(k) for k in kept))
                 target.text, target.full_text = msg.text, msg.full_text or msg.text
+                if msg.sealed:
+                    target.extra = {**(target.extra or {}), "sealed": {**kept, **sealed_extra({}, msg)["sealed"]}}
                 if msg.html:
                     target.html = msg.html
                 if msg.redactions:
@@ -401,7 +469,7 @@ def store_message(
         redactions=[_asdict(r) for r in msg.redactions],
         entities=[_asdict(e) for e in msg.entities],
         triage=_asdict(msg.triage) if msg.triage else None,
-        extra=_jsonable(msg.extra),
+        extra=sealed_extra(_jsonable(msg.extra), msg),
         history=[],
         event_id=p.event_id,
     )
@@ -439,7 +507,7 @@ def _store_attachments(s: Session, row: Message, msg: NormalizedMessage) -> None
                 inline=att.inline,
                 storage_key=att.storage_key,
                 placeholder_reason=att.placeholder_reason,
-                source_url=None if att.storage_key else att.url,
+                source_url=None if att.storage_key or not att.url else redact_text(att.url)[0],
             )
         )
 

@@ -36,7 +36,10 @@ from workers import hooks
 
 log = structlog.get_logger("omnihub.intel")
 
+#: Only secrets that are certainly secrets warn the customer and raise priority; an
+#: ``ambiguous_key`` (a 64-hex string that may be a transaction hash) is sealed, silently.
 SECURITY_REDACTIONS = frozenset({"recovery_phrase", "private_key", "extended_private_key"})
+_DESK_DEFAULT = "Support"
 OPEN_STATUSES = ("open", "pending", "snoozed")
 SLA_INTERVAL = 30.0
 CSAT_WINDOW = timedelta(days=7)
@@ -56,7 +59,7 @@ def faq_index() -> FaqIndex:
     return FaqIndex(load_articles())
 
 
-def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: Any = None) -> Reply | None:
+def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: Any = None, author: str | None = None) -> Reply | None:
     """An automatic reply, at most one per (conversation, what), shaped for the channel.
 
     The channel's ``validate_reply`` decides: a text too long for one post (a public reply
@@ -82,7 +85,7 @@ def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: A
             log.warning("auto_reply.skipped", conversation_id=conv.id, what=what.split(":")[0], reason=reason)
             return None
     reply = Reply(
-        conversation_id=conv.id, connector_id=conv.connector_id, author_name="omnihub", kind="auto", text=text,
+        conversation_id=conv.id, connector_id=conv.connector_id, author_name=author or _DESK_DEFAULT, kind="auto", text=text,
         options={**options, "auto": True}, state="pending", source="auto", source_ref=ref, status_detail={},
     )
     s.add(reply)
@@ -112,7 +115,8 @@ def security_warning(ev: hooks.IngestEvent) -> None:
     conv.priority = "urgent"
     conv.tags = sorted(set(conv.tags or []) | {"security-urgent"})
     lang = ev.normalized.language or conv.language
-    reply = _auto_reply(ev.session, conv, "security_warning", templates.render("security_warning", lang), ev.adapter)
+    desk = ev.runtime.settings.desk_name or _DESK_DEFAULT
+    reply = _auto_reply(ev.session, conv, "security_warning", templates.render("security_warning", lang, desk=desk), ev.adapter, author=desk)
     if reply is not None:
         extra = _extra(conv)
         extra["security_warning"] = {"reply_id": reply.id, "language": templates.pick_language("security_warning", lang),

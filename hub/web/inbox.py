@@ -69,8 +69,10 @@ def sla_state(sla: dict[str, Any] | None, first_response_at=None, resolved_at=No
     return {0: None, 1: "ok", 2: "at_risk", 3: "breached"}[worst]
 
 
-def highlight_redactions(text: str, redactions: list[dict[str, Any]]) -> Markup:
-    """Escape the text, then mark the redaction markers the pipeline left in it."""
+def highlight_redactions(text: str, redactions: list[dict[str, Any]], message_id: int | None = None,
+                         sealed: list[dict[str, Any]] | None = None) -> Markup:
+    """Escape the text, then mark the redaction markers the pipeline left in it; a sealed
+    value's placeholder becomes a one-click *Reveal* button (logged server-side)."""
     out = escape(text or "")
     for r in redactions or []:
         marker = r.get("marker")
@@ -78,6 +80,16 @@ def highlight_redactions(text: str, redactions: list[dict[str, Any]]) -> Markup:
             m = escape(marker)
             label = escape(f"redacted {r.get('kind', 'secret')}")
             out = Markup(out.replace(m, Markup(f'<mark class="redaction" title="{label}">{m}</mark>')))
+    if message_id is not None and sealed:
+        from normalizers.redact import SEALED_MARKER
+
+        for item in sealed:
+            ph = escape(SEALED_MARKER.format(what=item.get("kind"), ref=item.get("ref")))
+            button = Markup(
+                '<button type="button" class="reveal-sealed" data-url="/api/v1/messages/{mid}/sealed/{ref}/reveal" '
+                'title="May be a private key or a transaction hash. Revealing it is logged.">{ph} Reveal</button>'
+            ).format(mid=int(message_id), ref=int(item.get("ref")), ph=ph)
+            out = Markup(out.replace(ph, button))
     return out
 
 
@@ -194,7 +206,7 @@ def timeline(s, conv: Conversation) -> list[dict[str, Any]]:
     for m in full["messages"]:
         if m["kind"] == "status":
             continue
-        entries.append({"type": "message", "at": m["sent_at"], **m, "html_text": highlight_redactions(m["text"], m["redactions"])})
+        entries.append({"type": "message", "at": m["sent_at"], **m, "html_text": highlight_redactions(m["text"], m["redactions"], m["id"], m.get("sealed"))})
     for r in full["replies"]:
         entries.append({"type": "reply", "at": r["created_at"], **r})
     entries.sort(key=lambda e: (e["at"] or "", e["type"] == "reply", e["id"]))

@@ -27,6 +27,19 @@
     });
   }
 
+  // ------------------------------------------------- sealed values: one-click reveal (logged)
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest ? ev.target.closest("button.reveal-sealed") : null;
+    if (!b) return;
+    ev.preventDefault();
+    api("POST", b.dataset.url).then(function (data) {
+      var code = document.createElement("code");
+      code.className = "revealed";
+      code.textContent = data.value;
+      b.replaceWith(code);
+    }).catch(function (e) { say(e.message, true); });
+  });
+
   // ---------------------------------------------------------------- list refresh
   var listBox = document.getElementById("conv-list");
   function currentId() { return parseInt(root.dataset.conv || "0", 10) || 0; }
