@@ -40,9 +40,16 @@ def _narrow(path: Path) -> None:
         log.warning("files.chmod_failed", path=str(path), error=str(exc), fix="chmod go-rwx it by hand")
 
 
-def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
+def _private_dir(path: Path) -> bool:
+    """Create (0700 under the umask) or narrow a folder; False when it cannot be created
+    (a read-only file system that uses PostgreSQL and S3 needs no local state)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("files.mkdir_failed", path=str(path), error=str(exc))
+        return False
     _narrow(path)
+    return True
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -59,9 +66,9 @@ def protect_state(settings) -> None:
     """VAR_DIR and the attachment folder 0700; their top-level entries and the SQLite files
     lose group/other access (folders below are unreachable through the 0700 parents)."""
     var_dir = Path(settings.var_dir)
-    _private_dir(var_dir)
-    for entry in var_dir.iterdir():
-        _narrow(entry)
+    if _private_dir(var_dir):
+        for entry in var_dir.iterdir():
+            _narrow(entry)
     _private_dir(Path(settings.effective_attachment_dir))
     db = sqlite_path(settings.effective_database_url)
     if db is not None:

@@ -97,3 +97,28 @@ def test_worker_refuses_jobs_that_are_not_omnihub_functions(hub, tmp_path, worke
     resp = hub.client.post("/webhooks/web/messages", data=body, headers={"Content-Type": "application/json", **signing.sign(SECRET, body)})
     assert resp.status_code == 200
     wait_until(lambda: hub.count(Message) == 1, timeout=30, message="a real message processed after the refused jobs")
+
+
+def test_every_job_omnihub_enqueues_is_on_the_allowlist():
+    """A new job function must be added to workers.guard.JOB_FUNCTIONS, or workers refuse it."""
+    import ast
+    from pathlib import Path
+
+    from workers.guard import JOB_FUNCTIONS
+
+    root = Path(__file__).resolve().parents[2]
+    found = set()
+    for package in ("hub", "workers", "channels", "outbound", "normalizers", "config"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                name = getattr(node.func, "attr", "") if isinstance(node, ast.Call) else ""
+                position = {"enqueue": 0, "enqueue_call": 0, "enqueue_at": 1, "enqueue_in": 1}.get(name)
+                if position is None:
+                    continue
+                funcs = [k.value for k in node.keywords if k.arg in ("f", "func")] or node.args[position:position + 1]
+                for arg in funcs:
+                    assert isinstance(arg, ast.Constant) and isinstance(arg.value, str), \
+                        f"{path}:{node.lineno}: enqueue a job by its dotted name (a string) so the allowlist can be checked"
+                    found.add(arg.value)
+    assert found, "no enqueue call found: the scan is broken"
+    assert found <= JOB_FUNCTIONS, f"enqueued but not allowed in workers/guard.py JOB_FUNCTIONS: {found - JOB_FUNCTIONS}"
