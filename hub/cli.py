@@ -500,11 +500,26 @@ def worker(burst: bool, fork: bool) -> None:
     from workers.guard import OmnihubJob
 
     rt = _runtime()
+    _warn_if_redis_is_open(rt.redis_url)
     cls = Worker if fork else SimpleWorker
     # OmnihubJob: only omnihub's own job functions run (workers.guard.JOB_FUNCTIONS)
     w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
     freeze_startup_heap()
     w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
+
+
+def _warn_if_redis_is_open(url: str) -> None:
+    """Whoever can write to the queues' Redis decides what workers do: say so when the URL
+    carries no credentials (the embedded Redis always has a password)."""
+    from urllib.parse import urlsplit
+
+    import structlog
+
+    parts = urlsplit(url)
+    if not parts.password and "password=" not in parts.query:
+        structlog.get_logger("omnihub.worker").warning(
+            "redis.no_password", host=parts.hostname or parts.path,
+            fix="give the Redis a password or an ACL user and put it in OMNIHUB_REDIS_URL (redis://USER:PASSWORD@host:6379/0)")
 
 
 @main.command()

@@ -72,7 +72,12 @@ def test_worker_refuses_jobs_that_are_not_omnihub_functions(hub, tmp_path, worke
     made_dir = tmp_path / "made-by-os-makedirs"
     touched = tmp_path / "touched-by-getoutput"
     callback_dir = tmp_path / "made-by-callback"
+    imported = tmp_path / "evilmod-was-imported"
+    # a module on the worker's sys.path (its working directory) whose import has an effect:
+    # a refused job is never even imported
+    (hub.tmp / "evilmod.py").write_text(f"open({str(imported)!r}, 'w').close()\ndef run():\n    pass\n")
     jobs = [
+        queue.enqueue("evilmod.run"),
         queue.enqueue("os.makedirs", str(made_dir)),
         queue.enqueue("subprocess.getoutput", f"touch {touched}"),
         queue.enqueue("posix.system", f"touch {touched}"),
@@ -85,9 +90,9 @@ def test_worker_refuses_jobs_that_are_not_omnihub_functions(hub, tmp_path, worke
     for job in jobs:
         assert _job_status(job) == JobStatus.FAILED, job.func_name
         assert "JobRefused" in _exc_string(job), _exc_string(job)
-    assert "is not an omnihub job function" in _exc_string(jobs[0]) and "os.makedirs" in _exc_string(jobs[0])
-    assert "names callbacks" in _exc_string(jobs[3])
-    assert not made_dir.exists() and not touched.exists() and not callback_dir.exists()
+    assert "is not an omnihub job function" in _exc_string(jobs[1]) and "os.makedirs" in _exc_string(jobs[1])
+    assert "names callbacks" in _exc_string(jobs[4])
+    assert not made_dir.exists() and not touched.exists() and not callback_dir.exists() and not imported.exists()
     wait_until(lambda: "job.refused" in hub.output("worker"), timeout=10, message="the refusal in the worker log")
     log = hub.output("worker")
     assert "os.makedirs" in log and "subprocess.getoutput" in log
