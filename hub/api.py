@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Callable, Literal
 
 import structlog
-from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, or_, select
 
@@ -29,6 +29,7 @@ from hub.models import (
     User,
     now,
 )
+from hub.media import file_response
 from hub.openapi import MAX_ID, Spec
 from hub.views import contact_json, conversation_json, message_json, reply_json
 
@@ -335,12 +336,8 @@ def reveal_sealed(message_id: int, ref: int):
 def get_attachment(attachment_id: int):
     with rt().db.read() as s:
         a = _get(s, AttachmentRow, attachment_id, "stored attachment", when=lambda row: bool(row.storage_key))
-        path = rt().blobs.path(a.storage_key)
-        inline = a.content_type.startswith("image/") and a.content_type != "image/svg+xml"
-        resp = send_file(path, mimetype=a.content_type if inline else "application/octet-stream", as_attachment=not inline, download_name=a.filename)
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-        return resp
+        # only passive image types inline; everything else a download (hub.media.SAFE_INLINE)
+        return file_response(rt().blobs.path(a.storage_key), a.content_type, a.filename, keep_type=False)
 
 
 @route(
@@ -559,4 +556,6 @@ def queue_stats():
 
 @bp.route("/openapi.json")
 def openapi():
-    return jsonify(spec.document(request.host_url.rstrip("/")))
+    # OMNIHUB_PUBLIC_URL, never the Host header: a client must not choose where the
+    # document tells API tools to send their bearer tokens
+    return jsonify(spec.document(rt().settings.effective_public_url))

@@ -41,6 +41,16 @@ def first_run_setup(rt) -> dict[str, str]:
     return told
 
 
+def safe_url(url: str) -> str:
+    """A URL with any password masked, for the banner."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
+
+
 def run_all(host: str | None = None, port: int | None = None) -> None:
     overrides = {}
     if host:
@@ -48,7 +58,10 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
     if port:
         overrides["port"] = port
     settings = load_settings(**overrides)
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    from hub.files import protect_state, restrict_umask
+
+    restrict_umask()
+    protect_state(settings)  # before the database and Redis files are created
     from hub.connectors import ensure_builtin
     from hub.embedded import EmbeddedRedis
     from hub.logging import configure
@@ -69,7 +82,11 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
     if not settings.redis_url:
         redis_proc = EmbeddedRedis(settings.var_dir / "redis", persist=True).start()
         env["OMNIHUB_REDIS_URL"] = redis_proc.url
-        marker.write_text(redis_proc.url + "\n")
+        # the URL holds the password: 0600, like secret_key (other CLI commands read it)
+        marker.unlink(missing_ok=True)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(redis_proc.url + "\n")
         settings = settings.model_copy(update={"redis_url": redis_proc.url})
     rt = Runtime(settings)
     ensure_builtin(rt)
@@ -103,8 +120,8 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
         "",
         f"omnihub is running at {url}",
         f"  inbox: {url}/inbox   admin: {url}/admin   API: {url}/api/v1/openapi.json",
-        f"  database: {settings.effective_database_url}",
-        f"  redis: {env.get('OMNIHUB_REDIS_URL')}{' (embedded)' if redis_proc else ''}",
+        f"  database: {safe_url(settings.effective_database_url)}",
+        f"  redis: {redis_proc.safe_url + ' (embedded, password in ' + str(marker) + ')' if redis_proc else safe_url(env.get('OMNIHUB_REDIS_URL', ''))}",
     ]
     if "admin" in told:
         lines.append(f"  admin login (first run, also in {settings.var_dir}/admin-credentials.txt): {told['admin']}")

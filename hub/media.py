@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, current_app, send_file
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -41,9 +43,34 @@ def media(token: str):
         # only files agents attached to replies are ever published this way
         if a is None or a.reply_id is None or not a.storage_key:
             abort(404)
-        path = rt.blobs.path(a.storage_key)
-        resp = send_file(path, mimetype=a.content_type, download_name=a.filename, max_age=0)
+        # the stored type is kept (providers read it: MMS, WhatsApp documents), but only a
+        # passive image is ever shown inline
+        resp = file_response(rt.blobs.path(a.storage_key), a.content_type, a.filename, keep_type=True)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+#: Types a browser may show inline: passive images that run nothing. Everything else (HTML,
+#: XHTML, SVG, XML, JavaScript, PDF, unknown) is served as a download.
+SAFE_INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"})
+_MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+
+
+def essence(content_type: str | None) -> str:
+    """The bare, lower-case media type (``image/svg+xml; charset=x`` -> ``image/svg+xml``);
+    application/octet-stream when it is not a well-formed type."""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return base if _MIME.match(base) else "application/octet-stream"
+
+
+def file_response(path, content_type: str | None, filename: str, *, keep_type: bool):
+    """A stored file: inline only for SAFE_INLINE types, else ``Content-Disposition:
+    attachment`` (with its own type when ``keep_type``, else application/octet-stream);
+    never sniffed, and sandboxed should a browser render it anyway."""
+    kind = essence(content_type)
+    inline = kind in SAFE_INLINE
+    mimetype = kind if inline or keep_type else "application/octet-stream"
+    resp = send_file(path, mimetype=mimetype, as_attachment=not inline, download_name=filename, max_age=0)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    resp.headers["Cache-Control"] = "private, no-store"
     return resp

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
@@ -48,7 +50,21 @@ _collector = WorkCollector()
 registry.register(_collector)
 
 
+def _authorized(expected: str) -> bool:
+    """OMNIHUB_METRICS_TOKEN unset: open, as before; set: ``Authorization: Bearer <token>``."""
+    if not expected:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
 @bp.get("/metrics")
 def metrics():
-    _collector.rt = current_app.extensions["omnihub"]
+    rt = current_app.extensions["omnihub"]
+    if not _authorized(rt.settings.metrics_token):
+        resp = jsonify({"error": "missing or wrong bearer token (OMNIHUB_METRICS_TOKEN is set)"})
+        resp.status_code = 401
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return resp
+    _collector.rt = rt
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -13,7 +13,10 @@ from hub.db import Database
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
+        from hub.files import protect_state
+
         self.settings = settings
+        protect_state(settings)  # VAR_DIR and attachments 0700, the SQLite files 0600
         self.db = Database(settings.effective_database_url)
         self.box = Box(settings.secret_key)
         self.blobs = BlobStore(settings.effective_attachment_dir)

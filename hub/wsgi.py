@@ -1,7 +1,10 @@
 """WSGI entry point for gunicorn: ``gunicorn hub.wsgi:app``."""
 
+from hub.files import restrict_umask
 from hub.logging import configure
 from config.settings import load_settings
+
+restrict_umask()  # also when gunicorn is started directly: files it creates are 0600
 
 _settings = load_settings()
 configure(_settings.log_level, _settings.log_format)

@@ -17,6 +17,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from config.settings import Settings
+from workers.guard import OmnihubJob
 
 STAGES = {"ingest": "inbound", "push": "push", "send": "send"}
 QUEUE_NAMES = ("inbound", "push", "send", "default")
@@ -59,7 +60,7 @@ class Queues:
         self.settings = settings
         self.prefix = settings.queue_prefix
         self.by_name = {
-            base: Queue(queue_name(settings, base), connection=redis, serializer=JSONSerializer)
+            base: Queue(queue_name(settings, base), connection=redis, serializer=JSONSerializer, job_class=OmnihubJob)
             for base in QUEUE_NAMES
         }
         self._push_claim = redis.register_script(_PUSH_CLAIM)
