@@ -45,8 +45,13 @@ def _origin_value(what: str, value: Any) -> str | None:
     if what == "url":
         try:
             url = httpx.URL(text)
-            port = url.port or {"https": 443, "http": 80}.get(url.scheme, 0)
-            return f"{url.scheme}://{url.host.lower().rstrip('.')}:{port}"
+            scheme = url.scheme.lower()
+            if not url.host:
+                return text.lower()
+            port = url.port if url.port not in (None, {"https": 443, "http": 80}.get(scheme)) else None
+            host = url.host.lower().rstrip(".")
+            host = f"[{host}]" if ":" in host else host
+            return f"{scheme}://{host}" + (f":{port}" if port else "")
         except Exception:
             return text.lower()
     return text.lower().rstrip(".")
