@@ -454,6 +454,8 @@ def connector_kinds():
             "role": "channel" if is_channel(kind) else "helpdesk",
             "hooks": list(cls.hooks),
             "secrets": sorted(cls.Config.secret_fields()),
+            # keys deciding where requests go: changing one requires re-entering the secrets
+            "origin_keys": sorted(cls.Config.origin_fields()),
             "schema": schema,
         })
     return jsonify({"items": out})

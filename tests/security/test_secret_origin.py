@@ -183,3 +183,15 @@ def test_secrets_sealed_for_one_destination_are_refused_after_a_database_edit(hu
     result = hub.api("POST", "/api/v1/connectors/zd-db/check").get_json()
     assert result["ok"] is False and "re-enter" in result["summary"] and "base_url" in result["summary"], result
     assert evil.log == [], [r.url for r, _ in evil.log]
+
+
+def test_every_destination_key_is_declared_in_its_schema(hub):
+    """A config key that looks like a destination (…url, …host, …domain) must be declared
+    with ``origin(...)``, or it would escape both the secret binding and the URL guard."""
+    kinds = {k["kind"]: k for k in hub.api("GET", "/api/v1/connector-kinds").get_json()["items"]}
+    for kind, cls in ALL_KINDS.items():
+        for key in cls.Config.model_fields:
+            if re.search(r"(url|host|domain)$", key):
+                assert key in kinds[kind]["origin_keys"], f"{kind}.{key}: declare it with Field(json_schema_extra=origin(...))"
+    assert {"base_url", "subdomain"} <= set(kinds["zendesk"]["origin_keys"])
+    assert {"imap_host", "imap_port", "smtp_host", "smtp_port"} <= set(kinds["email"]["origin_keys"])
