@@ -176,8 +176,7 @@ class GuardedBackend(httpcore.NetworkBackend):
                 return self._backend.connect_tcp(ip, port, timeout=timeout, local_address=local_address, socket_options=socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
-        assert last is not None
-        raise last
+        raise last or httpcore.ConnectError(f"{host!r} has no address")
 
     def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
         raise UrlRefused(f"{self.key}: unix sockets are never used for outbound requests")
@@ -191,7 +190,11 @@ class GuardedTransport(httpx.HTTPTransport):
 
     def __init__(self, key: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # httpx builds its httpcore pool without a network_backend argument: rebuild it with
+        # ours (same TLS context and limits). Fails loudly if httpx changes this (pinned in pyproject.toml).
         old = self._pool
+        if not isinstance(old, httpcore.ConnectionPool):
+            raise TypeError("GuardedTransport supports direct connections only (no proxy)")
         self._pool = httpcore.ConnectionPool(
             ssl_context=old._ssl_context,
             max_connections=old._max_connections,
