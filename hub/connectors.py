@@ -355,7 +355,19 @@ class ConnectorService:
 
 
 def ensure_builtin(rt: Runtime) -> None:
-    """The built-in inbox helpdesk connector always exists."""
+    """The built-in inbox helpdesk connector always exists; secrets saved before origin
+    binding existed are bound to the destination their connector has now."""
     with rt.db.session() as s:
         if s.scalar(select(Connector).where(Connector.name == BUILTIN_INBOX)) is None:
             s.add(Connector(name=BUILTIN_INBOX, kind="inbox", config={}, secrets=rt.box.seal_json({}), state={}, health={}))
+        for row in s.scalars(select(Connector)).all():
+            opened = dict(rt.box.open_json(row.secrets) or {})
+            if not opened or ORIGIN_BINDING in opened or row.kind not in all_kinds():
+                continue
+            binding = origin_of(row.kind, {**(row.config or {}), **opened})
+            s.execute(
+                update(Connector)
+                .where(Connector.id == row.id)
+                .values(secrets=rt.box.seal_json({**opened, ORIGIN_BINDING: binding}), updated_at=Connector.updated_at)
+            )
+            log.info("connector.secrets_bound", connector=row.name, keys=sorted(binding))

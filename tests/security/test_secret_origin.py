@@ -195,3 +195,20 @@ def test_every_destination_key_is_declared_in_its_schema(hub):
                 assert key in kinds[kind]["origin_keys"], f"{kind}.{key}: declare it with Field(json_schema_extra=origin(...))"
     assert {"base_url", "subdomain"} <= set(kinds["zendesk"]["origin_keys"])
     assert {"imap_host", "imap_port", "smtp_host", "smtp_port"} <= set(kinds["email"]["origin_keys"])
+
+
+def test_secrets_saved_before_the_binding_are_bound_at_upgrade(hub, evil):
+    """Rows written by an older omnihub carry no binding: `omnihub db upgrade` / `run`
+    (ensure_builtin) binds them to their current destination, so a later edit is refused."""
+    from hub.connectors import ensure_builtin
+
+    cfg = dict(EXAMPLES["zendesk"])
+    secrets = {k: cfg.pop(k) for k in ("api_token", "webhook_secret")}
+    with hub.rt.db.session() as s:
+        s.add(Connector(name="zd-legacy", kind="zendesk", config=cfg, secrets=hub.rt.box.seal_json(secrets), state={}, health={}))
+    ensure_builtin(hub.rt)
+    with hub.rt.db.session() as s:
+        s.execute(update(Connector).where(Connector.name == "zd-legacy").values(config={**cfg, "base_url": evil.url_for("/")}))
+    result = hub.api("POST", "/api/v1/connectors/zd-legacy/check").get_json()
+    assert result["ok"] is False and "re-enter" in result["summary"], result
+    assert evil.log == []
