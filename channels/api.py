@@ -17,14 +17,15 @@ from pydantic import Field, SecretStr, field_validator
 from channels.base import ChannelAdapter
 from hub import signing
 from hub.errors import PayloadInvalid, RetriableDeliveryError, error_for_status
-from hub.types import AdapterConfig, CheckResult, OutboundReply, RawEvent, SendResult, WebhookRequest
+from hub.net import UrlRefused, guarded_request
+from hub.types import AdapterConfig, CheckResult, OutboundReply, RawEvent, SendResult, WebhookRequest, origin
 from normalizers import api as api_normalizer
 from normalizers.model import NormalizedMessage
 
 
 class ApiConfig(AdapterConfig):
     secret: SecretStr
-    callback_url: str | None = None
+    callback_url: str | None = Field(None, json_schema_extra=origin("url"))
     timeout: float = 10.0
     #: serve the web chat widget (/widget.js) on this connector; replies are then read by
     #: the widget from the hub, so callback_url becomes optional
@@ -96,7 +97,7 @@ class ApiChannel(ChannelAdapter):
         headers = {"Content-Type": "application/json", "Idempotency-Key": f"reply-{reply.id}"}
         headers.update(signing.sign(self.config.secret.get_secret_value(), body))
         try:
-            resp = httpx.post(url, content=body, headers=headers, timeout=self.config.timeout)
+            resp = guarded_request("callback_url", "POST", url, content=body, headers=headers, timeout=self.config.timeout)
         except httpx.HTTPError as exc:
             raise RetriableDeliveryError(f"api connector {self.ctx.name!r}: {url}: {exc.__class__.__name__}: {exc}") from None
         err = error_for_status(
@@ -112,7 +113,9 @@ class ApiChannel(ChannelAdapter):
                 return CheckResult(True, "web chat widget enabled: replies are read by the widget")
             return CheckResult(True, "inbound ready; no callback_url, so agent replies cannot be delivered")
         try:
-            resp = httpx.head(self.config.callback_url, timeout=5)
+            resp = guarded_request("callback_url", "HEAD", self.config.callback_url, timeout=5)
+        except UrlRefused as exc:
+            return CheckResult(False, str(exc))
         except httpx.HTTPError as exc:
             return CheckResult(False, f"callback_url unreachable: {exc}")
         return CheckResult(True, f"callback_url reachable (HTTP {resp.status_code})")

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     sweep_after: float = Field(30.0, gt=0, description="Pending work older than this is re-enqueued.")
     lease_seconds: float = Field(120.0, gt=0)
     webhook_window: int = Field(300, ge=1, description="Replay window for timestamped signatures (s).")
+    allow_private_urls: bool = Field(False, description="Allow outbound requests (helpdesk, callback, API base URLs, IMAP/SMTP hosts) to loopback and private addresses (on-premises helpdesks, tests). Link-local and cloud-metadata addresses are refused regardless.")
     metrics_token: str = Field("", description="When set, /metrics requires `Authorization: Bearer <token>`; unset: open.")
 
     @field_validator("public_url")

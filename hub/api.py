@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, or_, select
 
 from hub import auth, replay
-from hub.connectors import NAME_PATTERN, ConnectorService, all_kinds, is_channel
+from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
 from hub.models import (
     AttachmentRow,
@@ -113,6 +113,11 @@ def _not_found(exc: NotFound):
 @bp.errorhandler(ConfigError)
 def _config_error(exc: ConfigError):
     return jsonify({"error": str(exc)}), 400
+
+
+@bp.errorhandler(OriginChangeRequiresSecrets)
+def _origin_change(exc: OriginChangeRequiresSecrets):
+    return jsonify({"error": str(exc), "reenter": exc.keys}), 409
 
 
 # ------------------------------------------------------------------ bodies
@@ -449,6 +454,8 @@ def connector_kinds():
             "role": "channel" if is_channel(kind) else "helpdesk",
             "hooks": list(cls.hooks),
             "secrets": sorted(cls.Config.secret_fields()),
+            # keys deciding where requests go: changing one requires re-entering the secrets
+            "origin_keys": sorted(cls.Config.origin_fields()),
             "schema": schema,
         })
     return jsonify({"items": out})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import httpx
 import structlog
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import select, update
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 import channels
 import outbound
+from hub import net
 from hub.crypto import mask
 from hub.errors import ConfigError, NotFound
 from hub.models import AuditLog, Connector, now
@@ -20,6 +22,54 @@ from hub.types import ConnectorContext, Limits
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 BUILTIN_INBOX = "inbox"
+#: inside the sealed secrets: the destination (origin keys) the secrets were entered for
+ORIGIN_BINDING = "__origin__"
+log = structlog.get_logger("omnihub.connectors")
+
+
+class OriginChangeRequiresSecrets(ConfigError):
+    """A key deciding where requests go changed while stored secrets were not re-entered (409)."""
+
+    status_code = 409
+
+    def __init__(self, message: str, keys: list[str]) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
+def _origin_value(what: str, value: Any) -> str | None:
+    """The part of a key's value that decides the destination (a URL's scheme://host:port)."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if what == "url":
+        try:
+            url = httpx.URL(text)
+            scheme = url.scheme.lower()
+            if not url.host:
+                return text.lower()
+            port = url.port if url.port not in (None, {"https": 443, "http": 80}.get(scheme)) else None
+            host = url.host.lower().rstrip(".")
+            host = f"[{host}]" if ":" in host else host
+            return f"{scheme}://{host}" + (f":{port}" if port else "")
+        except Exception:
+            return text.lower()
+    return text.lower().rstrip(".")
+
+
+def origin_of(kind: str, values: dict[str, Any]) -> dict[str, str | None]:
+    """Where a connector's requests go: each origin key of its schema, normalized."""
+    cls = adapter_class(kind).Config
+    out = {}
+    for k, what in sorted(cls.origin_fields().items()):
+        field = cls.model_fields[k]
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
+        out[k] = _origin_value(what, values.get(k, default))
+    return out
+
+
+def _shown(value: str | None) -> str:
+    return value if value is not None else "(unset)"
 
 
 def adapter_class(kind: str):
@@ -49,6 +99,13 @@ def _validate(kind: str, name: str, values: dict[str, Any]):
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"connector {name!r} ({kind}): {problems}") from None
+
+
+def _refuse_forbidden_urls(kind: str, name: str, values: dict[str, Any]) -> None:
+    """Save-time URL guard (SSRF): refuse a URL/host key pointing at a forbidden address."""
+    problems = net.config_refusals(adapter_class(kind).Config, values)
+    if problems:
+        raise ConfigError(f"connector {name!r} ({kind}): " + "; ".join(problems))
 
 
 def split_values(kind: str, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -128,7 +185,26 @@ class ConnectorService:
         return row
 
     def values(self, row: Connector) -> dict[str, Any]:
-        return {**(row.config or {}), **self.rt.box.open_json(row.secrets)}
+        secrets = dict(self.rt.box.open_json(row.secrets))
+        secrets.pop(ORIGIN_BINDING, None)
+        return {**(row.config or {}), **secrets}
+
+    def bound_values(self, row: Connector) -> dict[str, Any]:
+        """values() for handing to an adapter: refused when the configuration now points
+        somewhere other than the origin the secrets were sealed for (a database edit)."""
+        secrets = dict(self.rt.box.open_json(row.secrets))
+        bound = secrets.pop(ORIGIN_BINDING, None)
+        values = {**(row.config or {}), **secrets}
+        if bound is not None and secrets:
+            current = origin_of(row.kind, values)
+            moved = sorted(k for k in set(bound) | set(current) if bound.get(k) != current.get(k))
+            if moved:
+                log.error("connector.origin_binding_mismatch", connector=row.name, keys=moved)
+                raise ConfigError(
+                    f"connector {row.name!r}: {', '.join(moved)} changed outside omnihub since its secrets were saved; "
+                    f"re-enter {', '.join(sorted(secrets))} (omnihub connectors set {row.name} --set-secret KEY)"
+                )
+        return values
 
     def create(self, s: Session, name: str, kind: str, values: dict[str, Any], actor: str = "system") -> Connector:
         import re
@@ -138,29 +214,65 @@ class ConnectorService:
         if s.scalar(select(Connector).where(Connector.name == name)) is not None:
             raise ConfigError(f"a connector named {name!r} already exists")
         _validate(kind, name, values)
+        _refuse_forbidden_urls(kind, name, values)
         config, secrets = split_values(kind, values)
-        row = Connector(name=name, kind=kind, config=config, secrets=self.rt.box.seal_json(secrets), state={}, health={})
+        row = Connector(name=name, kind=kind, config=config, secrets=self._seal(kind, secrets, values), state={}, health={})
         s.add(row)
         s.flush()
         s.add(AuditLog(actor=actor, action="connector.create", target_type="connector", target_id=name, details={"kind": kind, "keys": sorted(values)}))
         return row
 
-    def update(self, s: Session, name: str, values: dict[str, Any], actor: str = "system", enabled: bool | None = None) -> Connector:
-        row = self.get(s, name)
-        merged = self.values(row)
+    def _seal(self, kind: str, secrets: dict[str, Any], values: dict[str, Any]) -> str:
+        """Seal the secrets together with the origin they are entered for (authenticated
+        encryption: the binding cannot be edited in the database without the key)."""
+        return self.rt.box.seal_json({**secrets, ORIGIN_BINDING: origin_of(kind, values)})
+
+    def merged(self, row: Connector, values: dict[str, Any], actor: str = "system") -> dict[str, Any]:
+        """The stored values with ``values`` applied (None removes a key), refused with
+        OriginChangeRequiresSecrets when a key deciding where requests go changes and a
+        stored secret is not entered again: a stored secret only ever goes to the origin it
+        was saved with. Used by update and by the check of unsaved values."""
+        stored = self.values(row)
+        merged = dict(stored)
         for k, v in values.items():
             if v is None:
                 merged.pop(k, None)
             else:
                 merged[k] = v
+        before, after = origin_of(row.kind, stored), origin_of(row.kind, merged)
+        changed = {k: (before[k], after[k]) for k in after if before.get(k) != after[k]}
+        if changed:
+            secret_names = adapter_class(row.kind).Config.secret_fields()
+            missing = sorted(k for k in secret_names if k in stored and k in merged and k not in values)
+            what = ", ".join(f"{k} from {_shown(a)} to {_shown(b)}" for k, (a, b) in changed.items())
+            if missing:
+                log.warning("connector.origin_change_refused", connector=row.name, actor=actor, changed=sorted(changed), reenter=missing)
+                raise OriginChangeRequiresSecrets(
+                    f"connector {row.name!r}: changing {what} requires re-entering {', '.join(missing)} "
+                    f"(stored secrets are only sent to the destination they were saved for)",
+                    missing,
+                )
+        return merged
+
+    def update(self, s: Session, name: str, values: dict[str, Any], actor: str = "system", enabled: bool | None = None) -> Connector:
+        row = self.get(s, name)
+        before = origin_of(row.kind, self.values(row))
+        merged = self.merged(row, values, actor=actor)
         _validate(row.kind, name, merged)
+        _refuse_forbidden_urls(row.kind, name, {k: v for k, v in merged.items() if k in values})
+        after = origin_of(row.kind, merged)
         config, secrets = split_values(row.kind, merged)
         row.config = config
-        row.secrets = self.rt.box.seal_json(secrets)
+        row.secrets = self._seal(row.kind, secrets, merged)
         if enabled is not None:
             row.enabled = enabled
         row.updated_at = now()
-        s.add(AuditLog(actor=actor, action="connector.update", target_type="connector", target_id=name, details={"keys": sorted(values)}))
+        details: dict[str, Any] = {"keys": sorted(values)}
+        changed = {k: [before.get(k), after[k]] for k in after if before.get(k) != after[k]}
+        if changed:
+            details["origin_changed"] = changed
+            log.warning("connector.origin_changed", connector=name, actor=actor, changed=changed, secrets_reentered=sorted(set(values) & set(secrets)))
+        s.add(AuditLog(actor=actor, action="connector.update", target_type="connector", target_id=name, details=details))
         return row
 
     def delete(self, s: Session, name: str, actor: str = "system") -> None:
@@ -185,7 +297,8 @@ class ConnectorService:
         """Public description: secrets masked, never returned in clear."""
         cls = adapter_class(row.kind)
         secret_names = cls.Config.secret_fields()
-        stored_secrets = self.rt.box.open_json(row.secrets)
+        stored_secrets = dict(self.rt.box.open_json(row.secrets))
+        stored_secrets.pop(ORIGIN_BINDING, None)
         config = dict(row.config or {})
         for k in secret_names:
             if k in stored_secrets:
@@ -211,7 +324,7 @@ class ConnectorService:
         return ConnectorContext(
             name=row.name,
             kind=row.kind,
-            config=_validate(row.kind, row.name, self.values(row)),
+            config=_validate(row.kind, row.name, self.bound_values(row)),
             public_url=st.effective_public_url,
             limits=Limits(max_attachment_bytes=st.max_attachment_bytes, max_body_bytes=st.max_body_bytes),
             state=StateStore(self.rt, row.id, row.state),
@@ -242,7 +355,19 @@ class ConnectorService:
 
 
 def ensure_builtin(rt: Runtime) -> None:
-    """The built-in inbox helpdesk connector always exists."""
+    """The built-in inbox helpdesk connector always exists; secrets saved before origin
+    binding existed are bound to the destination their connector has now."""
     with rt.db.session() as s:
         if s.scalar(select(Connector).where(Connector.name == BUILTIN_INBOX)) is None:
             s.add(Connector(name=BUILTIN_INBOX, kind="inbox", config={}, secrets=rt.box.seal_json({}), state={}, health={}))
+        for row in s.scalars(select(Connector)).all():
+            opened = dict(rt.box.open_json(row.secrets) or {})
+            if not opened or ORIGIN_BINDING in opened or row.kind not in all_kinds():
+                continue
+            binding = origin_of(row.kind, {**(row.config or {}), **opened})
+            s.execute(
+                update(Connector)
+                .where(Connector.id == row.id)
+                .values(secrets=rt.box.seal_json({**opened, ORIGIN_BINDING: binding}), updated_at=Connector.updated_at)
+            )
+            log.info("connector.secrets_bound", connector=row.name, keys=sorted(binding))

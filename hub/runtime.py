@@ -16,6 +16,9 @@ class Runtime:
         from hub.files import protect_state
 
         self.settings = settings
+        from hub import net
+
+        net.set_allow_private_urls(settings.allow_private_urls)  # the outbound URL guard's policy
         protect_state(settings)  # VAR_DIR and attachments 0700, the SQLite files 0600
         self.db = Database(settings.effective_database_url)
         self.box = Box(settings.secret_key)

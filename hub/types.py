@@ -16,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from normalizers.model import Participant
 
 
+def origin(what: str = "url") -> dict[str, str]:
+    """Schema marker for a key that decides where requests go: "url" (a URL), "host" (a host
+    name), "part" (a port, TLS mode or sub-domain that also changes the destination)."""
+    return {"x-origin": what}
+
+
 class AdapterConfig(BaseModel):
     """Base of every connector config schema. Unknown keys are refused (typos surface)."""
 
@@ -32,6 +38,18 @@ class AdapterConfig(BaseModel):
     #: acknowledge a new conversation automatically, in the customer's language
     #: (config/templates/messages.yaml ``auto_ack``).
     auto_ack: bool = False
+
+    @classmethod
+    def origin_fields(cls) -> dict[str, str]:
+        """Keys that decide where requests (and so the stored secrets) go, declared in the
+        schema with ``Field(json_schema_extra=origin("url"|"host"|"part"))``: "url" and "host"
+        keys pass the outbound URL guard; changing any of them requires re-entering secrets."""
+        out = {}
+        for name, f in cls.model_fields.items():
+            extra = f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
+            if extra.get("x-origin"):
+                out[name] = str(extra["x-origin"])
+        return out
 
     @classmethod
     def secret_fields(cls) -> set[str]:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import httpx
 
 from hub.errors import PermanentDeliveryError, RetriableDeliveryError, error_for_status
+from hub.net import GuardedTransport
 
 USER_AGENT = "omnihub/0.1 (+https://github.com/omnihub)"
 _MESSAGE_KEYS = ("description", "error", "message", "errors", "details", "error_description", "title")
@@ -37,7 +38,11 @@ def api_message(resp: httpx.Response, limit: int = 300) -> str:
 
 
 class JsonClient:
-    """HTTP client for one connector's API: ``client.request("POST", "/path", json=...)``."""
+    """HTTP client for one connector's API: ``client.request("POST", "/path", json=...)``.
+
+    Every connection passes the outbound URL guard (``hub.net``); ``url_key`` names the
+    connector key in its errors.
+    """
 
     def __init__(
         self,
@@ -47,7 +52,7 @@ class JsonClient:
         auth: httpx.Auth | tuple[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float = 15.0,
-        transport: httpx.BaseTransport | None = None,
+        url_key: str = "base_url",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.who = who
@@ -56,7 +61,7 @@ class JsonClient:
             auth=auth,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **dict(headers or {})},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            transport=transport,
+            transport=GuardedTransport(url_key),  # the outbound URL guard (SSRF), on every connection
             follow_redirects=False,
         )
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from hub.errors import PayloadInvalid, SignatureInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -31,7 +31,7 @@ OUTGOING = ("outgoing", 1)
 
 
 class ChatwootConfig(AdapterConfig):
-    base_url: str = "https://app.chatwoot.com"
+    base_url: str = Field("https://app.chatwoot.com", json_schema_extra=origin("url"))
     account_id: int
     inbox_id: int  # an API-channel inbox
     api_access_token: SecretStr

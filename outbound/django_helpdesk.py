@@ -24,10 +24,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
-from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
+from hub.net import guarded_request
+from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, origin
 from outbound._helpdesk import MB, DeliveryLedger, detected_line, fit_attachments, labels, priority_for
 from outbound.base import HelpdeskBackend
 
@@ -39,7 +40,7 @@ SLACK = timedelta(seconds=5)  # clock difference tolerated when looking up an un
 
 class DjangoHelpdeskConfig(AdapterConfig):
     #: where django-helpdesk's urls are mounted (the API is at <base_url>/api/)
-    base_url: str
+    base_url: str = Field(json_schema_extra=origin("url"))
     token: SecretStr  # DRF token of the staff user omnihub acts as
     queue: int  # the queue id new tickets go to
     #: submitter for contacts without an email (the field is required by django-helpdesk)
@@ -80,7 +81,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
         url = f"{cfg.base_url.rstrip('/')}/api/{path.lstrip('/')}"
         headers = {"Authorization": f"Token {cfg.token.get_secret_value()}", "Accept": "application/json"}
         try:
-            resp = httpx.request(method, url, json=json_body, data=data, files=files, params=params, headers=headers, timeout=cfg.timeout)
+            resp = guarded_request("base_url", method, url, json=json_body, data=data, files=files, params=params, headers=headers, timeout=cfg.timeout)
         except httpx.HTTPError as exc:
             raise RetriableDeliveryError(f"django-helpdesk {self.ctx.name!r}: {method} {path}: {exc.__class__.__name__}: {exc}") from None
         err = error_for_status(

@@ -19,10 +19,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from hub.errors import PayloadInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -35,8 +35,8 @@ CHANNEL_SOURCE = {"email": 1, "voice": 3, "twilio_voice": 3}
 
 
 class FreshdeskConfig(AdapterConfig):
-    domain: str | None = None  # acme -> https://acme.freshdesk.com
-    base_url: str | None = None  # overrides domain (tests, proxies)
+    domain: str | None = Field(None, json_schema_extra=origin("part"))  # acme -> https://acme.freshdesk.com
+    base_url: str | None = Field(None, json_schema_extra=origin("url"))  # overrides domain (tests, proxies)
     api_key: SecretStr
     group_id: int | None = None
     product_id: int | None = None

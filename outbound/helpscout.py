@@ -19,10 +19,10 @@ import dataclasses
 import time
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from hub.errors import AuthError, PayloadInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -32,7 +32,7 @@ CHANNEL_TYPE = {"email": "email", "voice": "phone"}
 
 
 class HelpScoutConfig(AdapterConfig):
-    base_url: str = "https://api.helpscout.net"
+    base_url: str = Field("https://api.helpscout.net", json_schema_extra=origin("url"))
     app_id: str  # OAuth client id (My Apps)
     app_secret: SecretStr
     mailbox_id: int

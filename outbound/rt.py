@@ -22,10 +22,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
-from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent
+from hub.net import guarded_request
+from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, origin
 from outbound._helpdesk import MB, DeliveryLedger, detected_line, fit_attachments, labels, priority_for
 from outbound.base import HelpdeskBackend
 
@@ -39,7 +40,7 @@ CLOCK_SLACK = timedelta(seconds=5)
 
 
 class RTConfig(AdapterConfig):
-    base_url: str  # the RT web root, e.g. https://rt.example.com (REST2 lives at /REST/2.0)
+    base_url: str = Field(json_schema_extra=origin("url"))  # the RT web root, e.g. https://rt.example.com (REST2 lives at /REST/2.0)
     #: the RT user omnihub acts as (the token's owner); its transactions are never agent replies
     username: str
     token: SecretStr | None = None  # an RT auth token (Logged in as -> Settings -> Auth Tokens)
@@ -98,7 +99,7 @@ class RTBackend(HelpdeskBackend):
         else:
             auth = httpx.BasicAuth(cfg.username, cfg.password.get_secret_value())  # type: ignore[union-attr]
         try:
-            resp = httpx.request(method, url, json=json_body, params=params, headers=headers, auth=auth, timeout=cfg.timeout)
+            resp = guarded_request("base_url", method, url, json=json_body, params=params, headers=headers, auth=auth, timeout=cfg.timeout)
         except httpx.HTTPError as exc:
             raise RetriableDeliveryError(f"rt {self.ctx.name!r}: {method} {path}: {exc.__class__.__name__}: {exc}") from None
         err = error_for_status(resp.status_code, _message(resp), who=f"rt {self.ctx.name!r} {method} {path}", retry_after=resp.headers.get("Retry-After"))

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from hub import signing
 from hub.errors import PayloadInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -106,7 +106,7 @@ class AgentReplyIn(_Model):
 
 
 class WebhookConfig(AdapterConfig):
-    url: str
+    url: str = Field(json_schema_extra=origin("url"))
     secret: SecretStr
     timeout: float = 10.0
 
@@ -154,7 +154,7 @@ class WebhookBackend(HelpdeskBackend):
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
         self.who = f"webhook connector {ctx.name!r}"
-        self.http = JsonClient(self.config.url, who=self.who, timeout=self.config.timeout)
+        self.http = JsonClient(self.config.url, who=self.who, timeout=self.config.timeout, url_key="url")
 
     def push(self, item: PushItem) -> PushResult:
         body = json.dumps(build_payload(item), separators=(",", ":")).encode()

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from hub.errors import PayloadInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -29,7 +29,7 @@ STATUS = {"closed": "closed", "merged": "closed", "open": "open"}
 
 
 class ZammadConfig(AdapterConfig):
-    base_url: str  # https://support.example.com or https://acme.zammad.com
+    base_url: str = Field(json_schema_extra=origin("url"))  # https://support.example.com or https://acme.zammad.com
     token: SecretStr  # an access token with ticket.agent (and customer creation)
     group: str = "Users"
     tags: tuple[str, ...] = ("omnihub",)

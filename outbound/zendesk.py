@@ -22,10 +22,10 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from hub.errors import PayloadInvalid, SignatureInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -37,8 +37,8 @@ STATUS_MAP = {"solved": "resolved", "closed": "closed", "open": "open", "new": "
 
 
 class ZendeskConfig(AdapterConfig):
-    subdomain: str | None = None  # acme -> https://acme.zendesk.com
-    base_url: str | None = None  # overrides subdomain (tests, proxies)
+    subdomain: str | None = Field(None, json_schema_extra=origin("part"))  # acme -> https://acme.zendesk.com
+    base_url: str | None = Field(None, json_schema_extra=origin("url"))  # overrides subdomain (tests, proxies)
     email: str
     api_token: SecretStr
     group_id: int | None = None

@@ -11,6 +11,10 @@ import pytest
 from tests.support.components import require
 from tests.support.hub import Hub
 
+# The suite talks to local fake provider servers on loopback: allow private URLs (the URL
+# guard's own tests switch it off with hub.net.set_allow_private_urls(False)).
+os.environ.setdefault("OMNIHUB_ALLOW_PRIVATE_URLS", "true")
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 

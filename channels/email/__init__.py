@@ -16,12 +16,13 @@ from datetime import date, datetime
 from typing import Any, Callable, Literal
 
 import structlog
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from channels.base import ChannelAdapter
 from channels.email import imap, mime, smtp
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError
-from hub.types import AdapterConfig, CheckResult, OutboundReply, PollSink, RawEvent, SendResult, StopEvent
+from hub.net import UrlRefused
+from hub.types import AdapterConfig, CheckResult, OutboundReply, PollSink, RawEvent, SendResult, StopEvent, origin
 from normalizers import email as email_normalizer
 from normalizers.model import NormalizedMessage
 
@@ -39,16 +40,16 @@ def is_loopback(host: str) -> bool:
 
 
 class EmailConfig(AdapterConfig):
-    imap_host: str
-    imap_port: int | None = None
-    imap_security: Security = "ssl"
+    imap_host: str = Field(json_schema_extra=origin("host"))
+    imap_port: int | None = Field(None, json_schema_extra=origin("part"))
+    imap_security: Security = Field("ssl", json_schema_extra=origin("part"))
     username: str
     password: SecretStr
     folders: tuple[str, ...] = ("INBOX",)
     after_ingest: str = "leave"  # leave | seen | move:<folder>
-    smtp_host: str | None = None
-    smtp_port: int | None = None
-    smtp_security: Security = "starttls"
+    smtp_host: str | None = Field(None, json_schema_extra=origin("host"))
+    smtp_port: int | None = Field(None, json_schema_extra=origin("part"))
+    smtp_security: Security = Field("starttls", json_schema_extra=origin("part"))
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     from_address: str
@@ -205,6 +206,8 @@ class EmailChannel(ChannelAdapter):
                     problems.append("IMAP server lacks IDLE")
             finally:
                 imap._logout(client)
+        except UrlRefused as exc:
+            problems.append(f"IMAP: {exc}")
         except (AuthError, *imap.SESSION_ERRORS) as exc:
             problems.append(f"IMAP: {exc.__class__.__name__}: {exc}")
         if self.config.smtp_host:

@@ -23,6 +23,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from hub.errors import AuthError
+from hub.net import check_host
 from hub.types import PollSink, RawEvent, StateStore
 from normalizers.email import external_id_for
 
@@ -45,6 +46,7 @@ class ImapAccount:
 def connect(account: ImapAccount) -> IMAPClient:
     """A logged-in IMAPClient (TLS per ``security``). LoginError -> AuthError."""
     port = account.port or DEFAULT_PORTS[account.security]
+    check_host(account.host, port, key="imap_host")  # the outbound URL guard (SSRF)
     # Loading the CA bundle costs ~30 ms: only when TLS is used (benchmarks P3).
     context = ssl.create_default_context() if account.security != "none" else None
     client = IMAPClient(account.host, port=port, ssl=account.security == "ssl", ssl_context=context, timeout=account.timeout)

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from hub.errors import AuthError, PermanentDeliveryError, RetriableDeliveryError
+from hub.net import check_host
 
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 TIMEOUT = 30.0
@@ -27,6 +28,7 @@ def _text(value: Any) -> str:
 def connect(host: str, port: int | None, security: str, username: str | None, password: str | None, timeout: float = TIMEOUT) -> smtplib.SMTP:
     """An SMTP session, TLS and AUTH done. Raises the hub's delivery errors."""
     port = port or DEFAULT_PORTS[security]
+    check_host(host, port, key="smtp_host")  # the outbound URL guard (SSRF)
     context = ssl.create_default_context()
     try:
         if security == "ssl":

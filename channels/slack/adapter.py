@@ -21,7 +21,7 @@ from urllib.error import URLError
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.signature import Clock, SignatureVerifier
@@ -44,8 +44,9 @@ from hub.errors import (
     RetriableDeliveryError,
     SignatureInvalid,
 )
-from hub.net import fetch_limited
+from hub.net import check_url, fetch_limited
 from hub.types import (
+    origin,
     AdapterConfig,
     CheckResult,
     OutboundReply,
@@ -98,7 +99,7 @@ class SlackConfig(AdapterConfig):
     app_token: SecretStr | None = None
     #: channel ids, or ``all`` (every channel the bot is in), ``shared`` (Slack Connect), ``dm``
     channels: tuple[str, ...] = ("all", "dm")
-    api_base_url: str | None = None
+    api_base_url: str | None = Field(None, json_schema_extra=origin("url"))
 
     @field_validator("channels", mode="before")
     @classmethod
@@ -177,7 +178,11 @@ class SlackChannel(ChannelAdapter):
         return f"slack connector {self.ctx.name!r}"
 
     def web_client(self) -> WebClient:
-        """slack_sdk WebClient with the bot token; base_url = api_base_url when set (tests)."""
+        """slack_sdk WebClient with the bot token; base_url = api_base_url when set (tests).
+
+        A configured api_base_url passes the outbound URL guard before every use."""
+        if self.config.api_base_url:
+            check_url(self.config.api_base_url, key="api_base_url")
         if self._client is None:
             kwargs: dict[str, Any] = {"token": self.config.bot_token.get_secret_value(), "timeout": 15}
             if self.config.api_base_url:

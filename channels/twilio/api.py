@@ -12,6 +12,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from hub.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, error_for_status
+from hub.net import check_url
 from normalizers import twilio as tw
 
 # twilio's HTTP client logs every request line at INFO; keep that out of our INFO logs.
@@ -41,7 +42,9 @@ class BaseUrlHttpClient(TwilioHttpClient):
         return urlunsplit((self.base.scheme, self.base.netloc, self.base.path + parts.path, parts.query, parts.fragment))
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[override]
-        return super().request(method, self.rewrite(url), *args, **kwargs)
+        target = self.rewrite(url)
+        check_url(target, key="api_base_url")  # the outbound URL guard (SSRF); the SDK does not redirect
+        return super().request(method, target, *args, **kwargs)
 
 
 def make_client(account_sid: str, auth_token: str, api_base_url: str | None = None) -> Client:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from hub.types import AdapterConfig
+from hub.types import AdapterConfig, origin
 from normalizers import twilio as tw
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -37,7 +37,7 @@ class TwilioConfig(AdapterConfig):
     #: an agent's phone: incoming calls ring it first, voicemail if nobody answers
     forward_to: str | None = None
     #: send API requests here instead of https://api.twilio.com (proxy, local test server)
-    api_base_url: str | None = None
+    api_base_url: str | None = Field(None, json_schema_extra=origin("url"))
 
     @field_validator("account_sid")
     @classmethod

@@ -21,6 +21,7 @@ from channels.x.text import MAX_POST, post_length, split_thread
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, SignatureInvalid
 from hub.net import fetch_limited
 from hub.types import (
+    origin,
     AdapterConfig,
     CheckResult,
     OutboundReply,
@@ -59,7 +60,7 @@ class XConfig(AdapterConfig):
     user_id: str = Field(pattern=r"^\d+$", description="numeric id of the support account")
     poll_interval: float = Field(60.0, ge=5, le=3600, description="seconds between polls")
     public_mentions: Literal["reply_publicly", "move_to_dm"] = "move_to_dm"
-    api_base_url: str | None = Field(None, pattern=r"^https?://[^/?#]+/?$", description="another API host (local test server)")
+    api_base_url: str | None = Field(None, pattern=r"^https?://[^/?#]+/?$", description="another API host (local test server)", json_schema_extra=origin("url"))
 
     @model_validator(mode="after")
     def _credentials(self) -> XConfig:

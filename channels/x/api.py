@@ -22,6 +22,7 @@ import requests
 import tweepy
 
 from hub.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, error_for_status
+from hub.net import check_url
 
 # tweepy logs every request's headers (a bearer token) and response body at DEBUG:
 # keep it quieter than that whatever the hub's log level is.
@@ -48,6 +49,12 @@ class HostSession(requests.Session):
                     break
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Every request to the configured host, and every redirect, passes the URL guard."""
+        if self.base_url:
+            check_url(str(request.url), key="api_base_url")
+        return super().send(request, **kwargs)
 
 
 def make_client(config: Any) -> tuple[tweepy.Client, bool]:

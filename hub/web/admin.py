@@ -157,12 +157,13 @@ def connector_edit(name: str):
     except ConfigError as exc:
         return _form_page(kind, name, desc, _refill(filled, request.form), error=str(exc), status=400)
     if request.form.get("action") == "check":
-        merged = dict(stored)
-        for k, v in values.items():
-            if v is None:
-                merged.pop(k, None)
-            else:
-                merged[k] = v
+        try:  # the same rule as saving: stored secrets never go to a new destination
+            merged = svc().merged(row, values, actor=g.principal.email)
+        except ConfigError as exc:
+            status = getattr(exc, "status_code", 400)
+            if _wants_json():
+                return jsonify({"ok": False, "summary": str(exc), "details": {}, "error": str(exc)}), status
+            return _form_page(kind, name, desc, _refill(filled, request.form), error=str(exc), status=status)
         result = check_values(kind, name, merged)
         if _wants_json():
             return jsonify(result)
@@ -177,7 +178,7 @@ def connector_edit(name: str):
         with rt().db.session() as s:
             svc().update(s, name, values, actor=g.principal.email, enabled=enabled)
     except ConfigError as exc:
-        return _form_page(kind, name, desc, _refill(filled, request.form), error=str(exc), status=400)
+        return _form_page(kind, name, desc, _refill(filled, request.form), error=str(exc), status=getattr(exc, "status_code", 400))
     current_app.extensions.get("omnihub.webhook_cache", {}).pop(name, None)
     result = _check_saved(name)
     flash(("ok" if result["ok"] else "bad", f"Saved. Check: {result['summary']}"))

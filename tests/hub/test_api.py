@@ -72,7 +72,10 @@ def test_connectors_crud_with_write_only_secrets(hub):
     bad = hub.api("POST", "/api/v1/connectors", json={"name": "x2", "kind": "api", "config": {}})
     assert bad.status_code == 400 and "secret" in bad.get_json()["error"]
     assert hub.api("POST", "/api/v1/connectors", json={"name": "x3", "kind": "nope", "config": {}}).status_code == 400
+    # a new destination for the stored secret: the secret must be entered again (#14 item 3)
     p = hub.api("PATCH", "/api/v1/connectors/site", json={"config": {"callback_url": "http://cb.test/x"}})
+    assert p.status_code == 409 and p.get_json()["reenter"] == ["secret"]
+    p = hub.api("PATCH", "/api/v1/connectors/site", json={"config": {"callback_url": "http://cb.test/x", "secret": "topsecret-value"}})
     assert p.status_code == 200 and p.get_json()["config"]["callback_url"] == "http://cb.test/x"
     # the secret survived the update: a signed message still verifies
     body = b'{"id":"1","from":{"id":"a"},"text":"t"}'

@@ -65,9 +65,10 @@ def test_connector_secrets_are_encrypted_and_masked(rt):
         desc = svc.describe(svc.get(s, "web"))
     assert desc["config"]["secret"] != "hunter2-very-secret" and "••" in desc["config"]["secret"]
     assert desc["webhooks"]["messages"].endswith("/webhooks/web/messages")
-    # secrets are write-only: an update without the secret keeps it
+    # secrets are write-only: an update without the secret keeps it (same destination; a
+    # new host needs the secret again, tests/security/test_secret_origin.py)
     with rt.db.session() as s:
-        svc.update(s, "web", {"callback_url": "http://y/cb"})
+        svc.update(s, "web", {"callback_url": "http://x/other-cb"})
     with rt.db.read() as s:
         assert svc.values(svc.get(s, "web"))["secret"] == "hunter2-very-secret"
 
