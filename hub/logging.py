@@ -45,8 +45,22 @@ def mask_secrets(_logger: Any, _name: str, event_dict: dict) -> dict:
     return event_dict
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the time of writing (a test runner or a daemon may
+    replace it after configure(); a stream bound at configure time may be closed by then)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+STDERR = _Stderr()
+
+
 def configure(level: str = "INFO", fmt: str = "console") -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=getattr(logging, level, logging.INFO), force=True)
+    logging.basicConfig(format="%(message)s", stream=STDERR, level=getattr(logging, level, logging.INFO), force=True)
     for noisy in ("rq.worker", "rq.queue", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level, logging.INFO)))
     renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
@@ -63,6 +77,6 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=STDERR),
         cache_logger_on_first_use=False,
     )
