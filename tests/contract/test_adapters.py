@@ -152,3 +152,21 @@ def test_a_challenge_answer_never_verifies_as_a_delivery_signature(kind):
                         forged = {**sim_headers, name: value}
                         with pytest.raises(SignatureInvalid):
                             adapter.verify(hook, request_for(adapter, hook, forged, payload))
+
+
+HOOKED = sorted(k for k in ALL if ALL[k].hooks)
+
+
+@pytest.mark.parametrize("kind", HOOKED)
+def test_every_webhook_declares_its_replay_protection(kind):
+    """A signed timestamp (replay window), a replay key (the signature, when it covers no
+    timestamp), or a bare shared token: exactly one, declared as data (#14 items 7, 8)."""
+    cls = ALL[kind]
+    keyed = any("replay_key" in vars(c) for c in cls.__mro__[:-1] if c.__module__.split(".")[0] in ("channels", "outbound") and c.__name__ not in ("ChannelAdapter", "HelpdeskBackend"))
+    assert [bool(cls.signed_timestamp), keyed, bool(cls.token_auth)].count(True) == 1, (
+        f"{kind}: declare signed_timestamp, implement replay_key() or declare token_auth"
+    )
+    if keyed and kind in _simulatable():
+        adapter = make(kind)
+        hook, headers, body = adapter.simulate("replay", "customer-1")
+        assert adapter.replay_key(hook, request_for(adapter, hook, headers, body))
