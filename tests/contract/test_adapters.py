@@ -106,7 +106,7 @@ def _answer_strings(resp) -> set[str]:
         pass
     found.update(str(v) for v in (resp.headers or {}).values())
     for s in list(found):
-        bare = s.split("=", 1)[1] if s[:8].count("=") and "=" in s[:8] else s
+        bare = s.split("=", 1)[1] if "=" in s[:8] else s  # "sha256=…", "v0=…"
         found.add(bare)
         try:
             raw = base64.b64decode(bare, validate=True)
