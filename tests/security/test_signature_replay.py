@@ -82,3 +82,37 @@ def test_every_timestampless_signature_is_accepted_once(all_hub, kind):
     for _ in range(2):
         assert post(all_hub, f"{kind}-a", hook, headers, body).status_code == 200
     assert pending(all_hub) == before + 1 and all_hub.count(WebhookReplayKey) == keys + 1
+
+
+def test_replay_keys_are_claimed_once_under_concurrency_on_sqlite_and_postgresql(tmp_path, redis_url, db_url):
+    """The same signed request posted from 8 threads at once (one group commit or several):
+    exactly one event and one replay key, on both databases."""
+    import threading
+
+    from tests.support.hub import Hub
+
+    h = Hub(tmp_path / "h", redis_url, database_url=db_url)
+    try:
+        h.add_connector("twilio-a", "twilio", **EXAMPLES["twilio"])
+        headers, body = _signed(_sms("SM" + secrets.token_hex(16), "concurrent"))
+        statuses: list[int] = []
+        start = threading.Barrier(8)
+
+        def send():
+            client = h.app.test_client()
+            start.wait()
+            statuses.append(client.post("/webhooks/twilio-a/sms", data=body, headers=headers).status_code)
+
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert statuses == [200] * 8
+        assert h.count(InboundEvent) == 1 and h.count(WebhookReplayKey) == 1
+        # a different request (another signature) is still accepted
+        headers2, body2 = _signed(_sms("SM" + secrets.token_hex(16), "another"))
+        assert h.client.post("/webhooks/twilio-a/sms", data=body2, headers=headers2).status_code == 200
+        assert h.count(InboundEvent) == 2 and h.count(WebhookReplayKey) == 2
+    finally:
+        h.close()
