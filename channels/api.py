@@ -50,6 +50,7 @@ class ApiChannel(ChannelAdapter):
     title = "API / web chat"
     Config = ApiConfig
     hooks = ("messages",)
+    signed_timestamp = True  # X-Omnihub-Timestamp is signed
     max_text_length = 65536
     supports_attachments = True
 

@@ -49,6 +49,15 @@ class ChannelAdapter:
     hooks: ClassVar[tuple[str, ...]] = ()
     #: hooks answered to GET as well as POST (e.g. X's CRC check)
     get_hooks: ClassVar[tuple[str, ...]] = ()
+    #: the webhook signature covers a timestamp checked against a replay window
+    #: (hub.signing.signed_timestamp); otherwise replay_key() must identify the signed content
+    signed_timestamp: ClassVar[bool] = False
+    #: query parameters of an unauthenticated GET challenge (X: crc_token); an answer to one
+    #: must never verify as the signature of a POST (the contract test checks it)
+    challenge_params: ClassVar[tuple[str, ...]] = ()
+    #: webhooks authenticate with a shared token that covers no content (the provider cannot
+    #: sign): neither a replay window nor a replay key applies
+    token_auth: ClassVar[bool] = False
     # capabilities, as data
     max_text_length: ClassVar[int | None] = None
     supports_threads: ClassVar[bool] = True
@@ -77,6 +86,15 @@ class ChannelAdapter:
     def verify(self, hook: str, request: WebhookRequest) -> None:
         """Raise SignatureInvalid unless the request is authentic. Fail closed."""
         raise SignatureInvalid(f"{self.kind}: no webhook verification implemented")
+
+    def replay_key(self, hook: str, request: WebhookRequest) -> bytes | None:
+        """For a signature without a timestamp: the signature (the MAC of the signed content).
+
+        Called after verify(). The hub keeps a digest of it and answers a second request with
+        the same key as a duplicate that stores nothing, so a signed string that parses two
+        ways (Twilio's concatenated parameters) cannot be replayed as a different message.
+        """
+        return None
 
     def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
         """Split a verified request into raw events (raise PayloadInvalid naming the problem)."""

@@ -135,8 +135,10 @@ class ConversationPatch(Strict):
 
 
 class AttachmentIn(Strict):
-    filename: str = Field(min_length=1, max_length=255)
-    content_type: str = "application/octet-stream"
+    # no control characters (CR/LF would inject headers when the file is downloaded)
+    filename: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+    # a malformed type is stored and served as application/octet-stream (hub.media.essence)
+    content_type: str = Field("application/octet-stream", max_length=255, pattern=r"^[^\x00-\x1f\x7f]*$")
     data_base64: str
 
 

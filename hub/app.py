@@ -32,6 +32,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.extensions["omnihub"] = rt
     app.extensions["omnihub.connectors"] = ConnectorService(rt)
+    from hub import bodies
+
+    bodies.install(app)  # first: too-deep JSON is a 400 before any view, rate limit or CSRF check
 
     from hub import api, media, metrics, webhooks
 

@@ -290,6 +290,11 @@ class ConnectorService:
             row.enabled = False
             row.name = f"{row.name}~deleted~{row.id}"
         else:
+            from sqlalchemy import delete
+
+            from hub.models import WebhookReplayKey
+
+            s.execute(delete(WebhookReplayKey).where(WebhookReplayKey.connector_id == row.id))
             s.delete(row)
         s.add(AuditLog(actor=actor, action="connector.delete", target_type="connector", target_id=name))
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.crypto import Box
-from hub.models import InboundEvent, now
+from hub.models import InboundEvent, WebhookReplayKey, now
 from hub.types import RawEvent
 from normalizers.redact import redact_identifier
 
@@ -113,12 +113,38 @@ def record(
     return [new[k] for k in ((r["connector_id"], r["external_id"]) for r in rows) if k in new]
 
 
-class _Submission:
-    __slots__ = ("connector_id", "events", "ids", "error", "wake", "promoted")
+def replay_digest(key: bytes | None) -> str | None:
+    """sha256 hex of an adapter's replay key (a signature that covers no timestamp)."""
+    return hashlib.sha256(key).hexdigest() if key else None
 
-    def __init__(self, connector_id: int, events: list[RawEvent]) -> None:
+
+def replay_seen(conn: Connection, connector_id: int, digest: str) -> bool:
+    """True when a request with this signature digest was already recorded."""
+    from sqlalchemy import select
+
+    t = WebhookReplayKey.__table__
+    return conn.execute(select(t.c.id).where(t.c.connector_id == connector_id, t.c.digest == digest)).first() is not None
+
+
+@functools.cache
+def _replay_insert_stmt(dialect: str) -> Any:
+    table = WebhookReplayKey.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["connector_id", "digest"])
+        .returning(table.c.connector_id, table.c.digest)
+    )
+
+
+class _Submission:
+    __slots__ = ("connector_id", "events", "ids", "error", "wake", "promoted", "replay", "duplicate")
+
+    def __init__(self, connector_id: int, events: list[RawEvent], replay: str | None = None) -> None:
         self.connector_id = connector_id
         self.events = events
+        self.replay = replay
+        self.duplicate = False
         self.ids: list[int] = []
         self.error: BaseException | None = None
         self.wake = threading.Event()
@@ -150,8 +176,10 @@ class Intake:
         self._queue: list[_Submission] = []
         self._busy = False
 
-    def submit(self, connector_id: int, events: list[RawEvent]) -> list[int]:
-        me = _Submission(connector_id, events)
+    def submit(self, connector_id: int, events: list[RawEvent], replay: str | None = None) -> list[int]:
+        """Journal ``events``; with ``replay`` (a signature digest), atomically once: a second
+        submission with the same digest stores nothing (``duplicate`` in the log)."""
+        me = _Submission(connector_id, events, replay)
         with self._lock:
             self._queue.append(me)
             lead = not self._busy
@@ -190,6 +218,9 @@ class Intake:
         try:
             rows_by = [_rows(rt.box, s.connector_id, s.events, received, rt.settings.sweep_after, "pending", None) for s in group]
             with rt.db.write() as conn:
+                if any(s.replay for s in group):
+                    _claim_replay_keys(conn, group, received)
+                    rows_by = [[] if s.duplicate else rows for s, rows in zip(group, rows_by)]
                 new = _insert(conn, [r for rows in rows_by for r in rows])
         except BaseException as exc:
             for s in group:
@@ -203,6 +234,20 @@ class Intake:
                     claimed.add(id_)
                     s.ids.append(id_)
         return [i for s in group for i in s.ids]
+
+
+def _claim_replay_keys(conn: Connection, group: list[_Submission], received: datetime) -> None:
+    """Insert the group's replay keys in the events' transaction; mark the submissions whose
+    signature was seen before (or earlier in this group) as duplicates."""
+    fresh: dict[tuple[int, str], _Submission] = {}
+    for s in group:
+        if s.replay and fresh.setdefault((s.connector_id, s.replay), s) is not s:
+            s.duplicate = True
+    rows = [{"connector_id": c, "digest": d, "received_at": received} for c, d in fresh]
+    won = {(c, d) for c, d in conn.execute(_replay_insert_stmt(conn.dialect.name), rows)}
+    for key, s in fresh.items():
+        if key not in won:
+            s.duplicate = True
 
 
 def quarantine_request(session: Session | Connection, box: Box, connector_id: int, hook: str, body: bytes, content_type: str, reason: str) -> int | None:

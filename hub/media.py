@@ -70,7 +70,9 @@ def file_response(path, content_type: str | None, filename: str, *, keep_type: b
     kind = essence(content_type)
     inline = kind in SAFE_INLINE
     mimetype = kind if inline or keep_type else "application/octet-stream"
-    resp = send_file(path, mimetype=mimetype, as_attachment=not inline, download_name=filename, max_age=0)
+    # a stored name with CR/LF (older rows, provider-supplied names) must not break the header
+    safe_name = "".join("_" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in (filename or "")) or "attachment"
+    resp = send_file(path, mimetype=mimetype, as_attachment=not inline, download_name=safe_name, max_age=0)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return resp

@@ -232,6 +232,18 @@ class InboundEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class WebhookReplayKey(Base):
+    """Digest of a webhook signature that covers no timestamp (Twilio, X, Help Scout, Zammad):
+    a second request carrying the same signature is a duplicate and stores nothing (#14)."""
+
+    __tablename__ = "webhook_replay_keys"
+    __table_args__ = (UniqueConstraint("connector_id", "digest", name="uq_replay_connector_digest"),)
+    id: Mapped[int] = _pk()
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 hex of the signature
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
 class Delivery(Base):
     """Outbox of pushes to a helpdesk: one row per (message, helpdesk connector)."""
 

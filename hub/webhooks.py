@@ -110,6 +110,17 @@ def webhook(name: str, hook: str):
         return _error(403, "signature verification failed")
     if request.method == "GET":
         return _respond(adapter.ack(hook, req, []))
+    # A signature that covers no timestamp can be replayed, and a signed string that parses
+    # two ways (Twilio's concatenated parameters) as a different message: a second request
+    # with the same signature is a duplicate that stores nothing (checked again atomically
+    # with the journal write below).
+    replay = journal.replay_digest(adapter.replay_key(hook, req))
+    if replay is not None:
+        with rt.db.read() as s:
+            seen = journal.replay_seen(s.connection(), row.id, replay)
+        if seen:
+            bound.info("webhook.duplicate_signature")
+            return _respond(adapter.ack(hook, req, []))
     try:
         events = adapter.parse(hook, req)
     except PayloadInvalid as exc:
@@ -117,9 +128,9 @@ def webhook(name: str, hook: str):
             journal.quarantine_request(s, rt.box, row.id, hook, req.body, request.mimetype or "", str(exc))
         bound.info("webhook.invalid", reason=str(exc))
         return _error(400, str(exc))
-    if events:
+    if events or replay:
         # Journaled, committed and scheduled (group commit with concurrent requests);
         # from here nothing is lost. A Redis hiccup is left to the sweeper.
-        ids = _intake(rt).submit(row.id, list(events))
+        ids = _intake(rt).submit(row.id, list(events), replay)
         bound.debug("webhook.recorded", new=len(ids), received=len(events))
     return _respond(adapter.ack(hook, req, events))

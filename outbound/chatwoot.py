@@ -44,6 +44,7 @@ class ChatwootBackend(HelpdeskBackend):
     title = "Chatwoot"
     Config = ChatwootConfig
     hooks = ("agent-reply",)
+    token_auth = True  # Chatwoot does not sign webhooks: a token in the URL
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

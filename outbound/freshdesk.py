@@ -60,6 +60,7 @@ class FreshdeskBackend(HelpdeskBackend):
     title = "Freshdesk"
     Config = FreshdeskConfig
     hooks = ("agent-reply",)
+    token_auth = True  # Freshdesk does not sign webhooks: a shared secret header
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

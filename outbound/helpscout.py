@@ -179,6 +179,9 @@ class HelpScoutBackend(HelpdeskBackend):
         expected = hd.b64(hd.hmac_digest(secret, request.body, "sha1"))
         hd.check_equal(expected, request.headers.get("X-HelpScout-Signature"), self.who, "X-HelpScout-Signature")
 
+    def replay_key(self, hook: str, request: WebhookRequest) -> bytes | None:
+        return (request.headers.get("X-HelpScout-Signature") or "").strip().encode() or None
+
     def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
         if hook != "agent-reply":
             raise PayloadInvalid(f"{self.who}: unknown hook {hook!r} (use /agent-reply)")

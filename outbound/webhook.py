@@ -150,6 +150,7 @@ class WebhookBackend(HelpdeskBackend):
     title = "Signed webhook"
     Config = WebhookConfig
     hooks = ("agent-reply",)
+    signed_timestamp = True  # X-Omnihub-Timestamp is signed
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

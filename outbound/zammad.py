@@ -122,6 +122,9 @@ class ZammadBackend(HelpdeskBackend):
         expected = "sha1=" + hd.hmac_digest(secret, request.body, "sha1").hex()
         hd.check_equal(expected, request.headers.get("X-Hub-Signature"), self.who, "X-Hub-Signature")
 
+    def replay_key(self, hook: str, request: WebhookRequest) -> bytes | None:
+        return (request.headers.get("X-Hub-Signature") or "").strip().encode() or None
+
     def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
         if hook != "agent-reply":
             raise PayloadInvalid(f"{self.who}: unknown hook {hook!r} (use /agent-reply)")

@@ -10,6 +10,7 @@ from OMNIHUB_PUBLIC_URL by the hub), failing closed.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -39,6 +40,35 @@ DIAL_TIMEOUT = 20
 MEDIA_HOSTS = ("api.twilio.com", "*.twilio.com")
 MEDIA_REDIRECT_HOSTS = ("*.twiliocdn.com", "s3-external-1.amazonaws.com")
 SIMULATED_CUSTOMER = "+15005550006"  # Twilio's "valid number" test value
+
+
+#: Twilio resource SIDs: a two-letter type prefix and 32 hex digits
+#: (https://www.twilio.com/docs/glossary/what-is-a-sid). A value of another shape is never
+#: Twilio's: it is refused before anything is stored, so a signed parameter string cannot be
+#: re-split at another boundary (MessageSid=<sid>NumMedia0) into a different request.
+SID_PREFIXES = {
+    "MessageSid": ("SM", "MM"),
+    "SmsSid": ("SM", "MM"),
+    "SmsMessageSid": ("SM", "MM"),
+    "AccountSid": ("AC",),
+    "CallSid": ("CA",),
+    "ParentCallSid": ("CA",),
+    "DialCallSid": ("CA",),
+    "RecordingSid": ("RE",),
+    "TranscriptionSid": ("TR",),
+    "MessagingServiceSid": ("MG",),
+}
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+
+
+def check_sids(params: dict[str, str], hook: str) -> None:
+    """Raise PayloadInvalid when a SID parameter is not ``<prefix><32 hex>``."""
+    for name, prefixes in SID_PREFIXES.items():
+        value = params.get(name)
+        if value is None or value == "":
+            continue
+        if not (_SID.fullmatch(value) and value[:2] in prefixes):
+            raise PayloadInvalid(f"twilio {hook}: {name} is not a Twilio SID ({'/'.join(prefixes)} + 32 hex digits)")
 
 
 def _call_key(call_sid: str) -> str:
@@ -105,11 +135,16 @@ class TwilioChannel(ChannelAdapter):
             settings_header=request.headers.get(signature.SETTINGS_HEADER, "") or "",
         )
 
+    def replay_key(self, hook: str, request: WebhookRequest) -> bytes | None:
+        # X-Twilio-Signature covers URL + sorted parameters and no timestamp
+        return (request.headers.get(signature.SIGNATURE_HEADER) or "").strip().encode() or None
+
     def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
         if hook not in self.hooks:
             raise PayloadInvalid(f"twilio: unknown hook {hook!r} (use one of {', '.join(self.hooks)})")
         ctype = request.headers.get("Content-Type", "") or signature.FORM
         params = tw.parse_payload(request.body, ctype)
+        check_sids(params, hook)
         args = dict(request.args)
 
         def event(external_id: str, **meta: Any) -> list[RawEvent]:

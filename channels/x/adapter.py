@@ -79,6 +79,7 @@ class XChannel(ChannelAdapter):
     Config = XConfig
     hooks = ("activity",)
     get_hooks = ("activity",)  # the CRC challenge is a GET
+    challenge_params = ("crc_token",)
     max_text_length = 10000  # a DM; public replies are checked against 280 in send()
     supports_threads = True
     supports_attachments = False
@@ -117,10 +118,16 @@ class XChannel(ChannelAdapter):
             # The CRC challenge is unsigned; answering it needs the secret (fail closed).
             if not secret:
                 raise SignatureInvalid("x: no consumer_secret configured; cannot answer the CRC")
-            if not dict(request.args).get("crc_token"):
-                raise SignatureInvalid("x: GET without crc_token")
+            tokens = [v for k, v in request.args if k == "crc_token"]
+            if len(tokens) != 1 or request.body:
+                raise SignatureInvalid("x: a CRC is a GET with exactly one crc_token and no body")
+            webhook.check_crc_token(tokens[0])
             return
         webhook.verify_signature(secret, request.body, request.headers.get(webhook.SIGNATURE_HEADER))
+
+    def replay_key(self, hook: str, request: WebhookRequest) -> bytes | None:
+        # the signature covers the body only (no timestamp)
+        return (request.headers.get(webhook.SIGNATURE_HEADER) or "").strip().encode() or None
 
     def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]:
         if request.method.upper() == "GET":
@@ -149,7 +156,8 @@ class XChannel(ChannelAdapter):
         if request.method.upper() == "GET":
             token = dict(request.args).get("crc_token") or ""
             secret = self._secret("consumer_secret") or ""
-            if not token or not secret:  # verify() refuses these first; never answer without both
+            if not token or not secret or not webhook.CRC_TOKEN.fullmatch(token):
+                # verify() refuses these first; never answer without both, never for another shape
                 return WebhookResponse(403, b'{"error":"crc refused"}')
             body = json.dumps({"response_token": webhook.crc_response_token(secret, token)})
             return WebhookResponse(200, body.encode())

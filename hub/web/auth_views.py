@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from hub.auth import check_password
 from hub.models import AuditLog, User, now
@@ -15,8 +15,12 @@ bp = Blueprint("web_auth", __name__, template_folder="templates", static_folder=
 log = structlog.get_logger("omnihub.web.auth")
 
 
+def _has_control(value: str) -> bool:
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value)
+
+
 def _safe_next(target: str | None) -> str:
-    if not target:
+    if not target or _has_control(target):
         return url_for("inbox.index")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -31,6 +35,9 @@ def root():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    if _has_control(request.args.get("next") or ""):
+        # CR/LF in a redirect target is header injection, never a page of ours
+        abort(400, description="next: control characters (CR, LF, ...) are not allowed in the redirect target")
     error = None
     status = 200
     email = ""

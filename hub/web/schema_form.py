@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.errors import ConfigError
+from hub import bodies
+from hub.errors import ConfigError, PayloadInvalid
 
 
 @dataclass
@@ -114,10 +115,10 @@ def parse(fields: list[Field], form, *, editing: bool) -> dict[str, Any]:
             elif f.kind == "list":
                 values[f.name] = [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
             elif f.kind == "json":
-                values[f.name] = json.loads(raw)
+                values[f.name] = bodies.loads(raw, what=f.name)
             else:
                 values[f.name] = raw
-        except ValueError as exc:
+        except (ValueError, PayloadInvalid) as exc:
             raise ConfigError(f"{f.name}: {exc}") from None
     if not editing:
         values = {k: v for k, v in values.items() if v is not None}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import channels
@@ -75,3 +77,96 @@ def test_simulated_request_verifies_parses_and_normalizes(kind):
     # tampering with the body breaks the signature
     with pytest.raises(SignatureInvalid):
         adapter.verify(hook, request_for(adapter, hook, headers, body + b" "))
+
+
+# --- challenge oracles (#14 item 1) ---------------------------------------------------------
+def _answer_strings(resp) -> set[str]:
+    """Every string an attacker could lift from a challenge answer (body values and headers),
+    with common re-encodings (prefix stripped, base64 <-> hex)."""
+    import base64
+    import binascii
+    import json as _json
+
+    body = resp.body if isinstance(resp.body, (bytes, bytearray)) else str(resp.body).encode()
+    found: set[str] = {body.decode("latin-1")}
+
+    def walk(v):
+        if isinstance(v, str):
+            found.add(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    try:
+        walk(_json.loads(body))
+    except ValueError:
+        pass
+    found.update(str(v) for v in (resp.headers or {}).values())
+    for s in list(found):
+        bare = s.split("=", 1)[1] if "=" in s[:8] else s  # "sha256=…", "v0=…"
+        found.add(bare)
+        try:
+            raw = base64.b64decode(bare, validate=True)
+            found.update({raw.hex(), "sha256=" + raw.hex(), "v0=" + raw.hex(), "sha1=" + raw.hex()})
+        except (binascii.Error, ValueError):
+            pass
+    return {s for s in found if s}
+
+
+CHALLENGED = sorted(k for k in ALL if ALL[k].get_hooks)
+
+
+@pytest.mark.parametrize("kind", CHALLENGED)
+def test_a_challenge_answer_never_verifies_as_a_delivery_signature(kind):
+    """No unauthenticated request makes the adapter MAC attacker-chosen bytes that would then
+    verify as a delivery: for every GET/challenge hook, feed the challenge a genuine delivery
+    body (and a benign token) and try every string of the answer as every header of a POST."""
+    adapter = make(kind)
+    cls = type(adapter)
+    assert cls.challenge_params, f"{kind}: a GET hook must declare its challenge_params"
+    assert cls.simulate is not channels.base.ChannelAdapter.simulate, f"{kind}: a GET hook needs simulate() for this check"
+    _hook, sim_headers, sim_body = adapter.simulate("challenge oracle", "customer-1")
+    bodies = [sim_body, b'{"forged":true}', b"crc", b"abc123"]
+    for hook in cls.get_hooks:
+        for param in cls.challenge_params:
+            for payload in bodies:
+                from urllib.parse import urlencode
+
+                base = request_for(adapter, hook, {}, b"", method="GET")
+                query = urlencode({param: payload.decode()})
+                get = dataclasses.replace(base, url=f"{base.url}?{query}", args=((param, payload.decode()),))
+                try:
+                    adapter.verify(hook, get)
+                except SignatureInvalid:
+                    answer = adapter.ack(hook, get, [])
+                    assert answer.status >= 400, f"{kind}: a refused challenge must not be answered"
+                    continue
+                answer = adapter.ack(hook, get, [])
+                for value in _answer_strings(answer):
+                    for name in sim_headers:
+                        if name.lower() == "content-type":
+                            continue
+                        forged = {**sim_headers, name: value}
+                        with pytest.raises(SignatureInvalid):
+                            adapter.verify(hook, request_for(adapter, hook, forged, payload))
+
+
+HOOKED = sorted(k for k in ALL if ALL[k].hooks)
+
+
+@pytest.mark.parametrize("kind", HOOKED)
+def test_every_webhook_declares_its_replay_protection(kind):
+    """A signed timestamp (replay window), a replay key (the signature, when it covers no
+    timestamp), or a bare shared token: exactly one, declared as data (#14 items 7, 8)."""
+    cls = ALL[kind]
+    keyed = any("replay_key" in vars(c) for c in cls.__mro__[:-1] if c.__module__.split(".")[0] in ("channels", "outbound") and c.__name__ not in ("ChannelAdapter", "HelpdeskBackend"))
+    assert [bool(cls.signed_timestamp), keyed, bool(cls.token_auth)].count(True) == 1, (
+        f"{kind}: declare signed_timestamp, implement replay_key() or declare token_auth"
+    )
+    if keyed and kind in _simulatable():
+        adapter = make(kind)
+        hook, headers, body = adapter.simulate("replay", "customer-1")
+        assert adapter.replay_key(hook, request_for(adapter, hook, headers, body))
