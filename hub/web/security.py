@@ -81,7 +81,14 @@ def now() -> datetime:
 def login(user: User) -> None:
     sid = secrets.token_urlsafe(32)
     t = now()
+    settings = rt().settings
     with rt().db.session() as s:
+        # the user's sessions that ran out and were never presented again: no row lingers
+        s.execute(delete(WebSession).where(
+            WebSession.user_id == user.id,
+            (WebSession.created_at < t - timedelta(days=settings.session_max_days))
+            | (WebSession.last_seen_at < t - timedelta(hours=settings.session_idle_hours)),
+        ))
         s.add(WebSession(id_hash=_sid_hash(sid), user_id=user.id, created_at=t, last_seen_at=t))
     session.clear()
     session.permanent = True
