@@ -173,3 +173,26 @@ def test_parallel_wrong_passwords_cannot_race_the_login_throttle(make_hub):
         assert codes.count(429) >= 35, codes
     finally:
         live.stop()
+
+
+def test_sessions_and_token_expiry_on_both_databases(make_hub, db_url):
+    """The same rows and conditional updates on SQLite and PostgreSQL."""
+    from hub.auth import create_token
+
+    web = make_hub(database_url=db_url)
+    add_users(web)
+    c, stolen = logged_in(web)
+    with web.rt.db.session() as s:
+        s.execute(update(WebSession).values(last_seen_at=now() - timedelta(minutes=2)))
+        token = create_token(s, AGENT[0])
+    assert replay(web, stolen) == 200
+    with web.rt.db.read() as s:
+        assert now() - s.scalars(select(WebSession.last_seen_at)).one() < timedelta(minutes=1)
+    assert c.post("/logout", data={"csrf_token": csrf(c, "/inbox/")}).status_code == 302
+    assert replay(web, stolen) == 302
+    assert web.api("GET", "/api/v1/tokens", token=token).get_json()["items"][0]["last_used_at"] is not None
+    from hub.models import ApiToken
+
+    with web.rt.db.session() as s:
+        s.execute(update(ApiToken).values(expires_at=now() - timedelta(seconds=1)))
+    assert web.api("GET", "/api/v1/tokens", token=token).status_code == 401
