@@ -1,7 +1,7 @@
 """server-side web sessions; API token expiry
 
 Revision ID: 0100_secsessions
-Revises: 0002
+Revises: 0100_secwebhooks
 Create Date: 2026-12-05
 """
 from alembic import op
@@ -10,7 +10,7 @@ import hub.models
 
 
 revision = '0100_secsessions'
-down_revision = '0002'
+down_revision = '0100_secwebhooks'
 branch_labels = None
 depends_on = None
 
