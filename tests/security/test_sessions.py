@@ -141,14 +141,36 @@ def test_the_cookie_lives_no_longer_than_the_absolute_lifetime(web):
     assert expires - now() <= timedelta(days=7, minutes=1)
 
 
-def test_parallel_wrong_passwords_cannot_race_the_login_throttle(make_hub):
-    """40 truly parallel guesses over real HTTP: 429s appear and at most 5 reach the hash check."""
+@pytest.mark.parametrize("server", ["threaded", "gunicorn"])
+def test_parallel_wrong_passwords_cannot_race_the_login_throttle(make_hub, server):
+    """40 truly parallel guesses over real HTTP: 429s appear and at most 5 reach the hash check.
+
+    threaded: werkzeug's threaded server in this process; gunicorn: `omnihub web` with two
+    worker processes, so the count must be atomic across processes, not only threads.
+    """
+    from tests.support.hub import wait_until
+
     port = free_port()
-    hub = make_hub(public_url=f"http://127.0.0.1:{port}")
-    live = LiveHub(hub, port)
+    hub = make_hub(public_url=f"http://127.0.0.1:{port}", web_workers=2)
+    live = None
+    if server == "threaded":
+        live = LiveHub(hub, port)
+        url = live.url
+    else:
+        add_users(hub)
+        hub.start("web", "web", "--host", "127.0.0.1", "--port", str(port))
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return requests.get(url + "/healthz", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_until(up, timeout=30, message="omnihub web to answer /healthz")
     try:
         s0 = requests.Session()
-        html = s0.get(live.url + "/login", timeout=10).text
+        html = s0.get(url + "/login", timeout=10).text
         token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
         cookies = s0.cookies.get_dict()
         barrier = threading.Barrier(40)
@@ -157,7 +179,7 @@ def test_parallel_wrong_passwords_cannot_race_the_login_throttle(make_hub):
 
         def guess(n: int) -> None:
             barrier.wait(10)
-            r = requests.post(live.url + "/login", data={"email": AGENT[0], "password": f"wrong {n}", "csrf_token": token},
+            r = requests.post(url + "/login", data={"email": AGENT[0], "password": f"wrong {n}", "csrf_token": token},
                               cookies=cookies, allow_redirects=False, timeout=60)
             with lock:
                 codes.append(r.status_code)
@@ -172,7 +194,9 @@ def test_parallel_wrong_passwords_cannot_race_the_login_throttle(make_hub):
         assert codes.count(401) <= 5, codes  # each 401 is one argon2 check of a guess
         assert codes.count(429) >= 35, codes
     finally:
-        live.stop()
+        if live is not None:
+            live.stop()
+        hub.stop_all()
 
 
 def test_sessions_and_token_expiry_on_both_databases(make_hub, db_url):
