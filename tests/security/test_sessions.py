@@ -164,7 +164,7 @@ def test_parallel_wrong_passwords_cannot_race_the_login_throttle(make_hub, serve
         def up() -> bool:
             try:
                 return requests.get(url + "/healthz", timeout=2).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still importing
                 return False
 
         wait_until(up, timeout=30, message="omnihub web to answer /healthz")
