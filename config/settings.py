@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(120.0, gt=0)
     webhook_window: int = Field(300, ge=1, description="Replay window for timestamped signatures (s).")
     allow_private_urls: bool = Field(False, description="Allow outbound requests (helpdesk, callback, API base URLs, IMAP/SMTP hosts) to loopback and private addresses (on-premises helpdesks, tests). Link-local and cloud-metadata addresses are refused regardless.")
+    session_idle_hours: float = Field(12.0, gt=0, description="A web login session ends after this long without a request.")
+    session_max_days: float = Field(7.0, gt=0, description="A web login session ends this long after the login, however active.")
     metrics_token: str = Field("", description="When set, /metrics requires `Authorization: Bearer <token>`; unset: open.")
 
     @field_validator("public_url")

@@ -440,6 +440,23 @@ def merge_contact(contact_id: int, data: MergeIn):
         return jsonify(contact_json(s, keep, with_conversations=True))
 
 
+# ------------------------------------------------------------------- tokens
+@route("/tokens", "GET", summary="API tokens: your own; admins see every user's, with the owner's email", tag="tokens")
+def list_tokens():
+    p = g.principal
+    with rt().db.read() as s:
+        rows = auth.list_tokens(s, user_id=None if p.is_admin else p.user_id)
+        return jsonify({"items": [auth.token_json(r, with_owner=p.is_admin) for r in rows]})
+
+
+@route("/tokens/<int:token_id>", "DELETE", summary="Revoke an API token (your own; admins: any)", responses={204: "Revoked"}, tag="tokens")
+def delete_token(token_id: int):
+    p = g.principal
+    with rt().db.session() as s:
+        auth.revoke_token(s, token_id, p.email, user_id=None if p.is_admin else p.user_id)
+    return Response(status=204)
+
+
 # --------------------------------------------------------------- connectors
 def _svc() -> ConnectorService:
     return current_app.extensions["omnihub.connectors"]

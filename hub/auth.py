@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from hub.errors import ConfigError, NotFound
-from hub.models import ApiToken, AuditLog, User, now
+from hub.models import ApiToken, AuditLog, User, WebSession, now
 
 ROLES = ("admin", "agent")
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "omh_"
+PREFIX_LEN = 12  # "omh_" + 8 random characters: enough to tell tokens apart, far too little to guess one
+LAST_USED_EVERY = timedelta(seconds=60)  # last_used_at is written at most this often per token
 
 
 def hash_password(password: str) -> str:
@@ -55,14 +59,72 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(s: Session, email: str, name: str = "") -> str:
+def parse_expiry(value: str | None, *, at: datetime | None = None) -> datetime | None:
+    """``30d``, ``12h``, ``2w`` (from now) or an ISO date/time (UTC unless it names a zone); None/'' for never."""
+    if not value:
+        return None
+    value = value.strip()
+    at = at or now()
+    m = re.fullmatch(r"(\d{1,5})\s*([hdw])", value)
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        if n == 0:
+            raise ConfigError("--expires must be in the future (e.g. 30d)")
+        return at + timedelta(hours=n) if unit == "h" else at + timedelta(days=n * (7 if unit == "w" else 1))
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--expires {value!r}: use a duration like 30d, 12h, 2w or a date like 2027-01-01") from None
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if when <= at:
+        raise ConfigError(f"--expires {value!r} is in the past")
+    return when
+
+
+def create_token(s: Session, email: str, name: str = "", expires_at: datetime | None = None) -> str:
     user = s.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise NotFound(f"no user with email {email!r} (create one with `omnihub users create`)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    s.add(ApiToken(user_id=user.id, name=name, token_hash=token_hash(token), prefix=token[:8]))
-    s.add(AuditLog(actor=user.email, action="token.create", target_type="user", target_id=str(user.id)))
+    s.add(ApiToken(user_id=user.id, name=name, token_hash=token_hash(token), prefix=token[:PREFIX_LEN], expires_at=expires_at))
+    s.add(AuditLog(actor=user.email, action="token.create", target_type="user", target_id=str(user.id),
+                   details={"expires_at": expires_at.isoformat() if expires_at else None}))
     return token
+
+
+def token_json(row: ApiToken, *, with_owner: bool = False) -> dict:
+    out = {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+        "expired": bool(row.expires_at and row.expires_at <= now()),
+    }
+    if with_owner:
+        out["email"] = row.user.email
+    return out
+
+
+def list_tokens(s: Session, *, user_id: int | None = None, email: str | None = None) -> list[ApiToken]:
+    """Tokens not revoked (expired ones included, marked), oldest first; optionally one user's."""
+    q = select(ApiToken).join(User, ApiToken.user_id == User.id).where(ApiToken.revoked.is_(False)).order_by(ApiToken.id)
+    if user_id is not None:
+        q = q.where(ApiToken.user_id == user_id)
+    if email is not None:
+        q = q.where(User.email == email.strip().lower())
+    return list(s.scalars(q))
+
+
+def revoke_token(s: Session, token_id: int, actor: str, *, user_id: int | None = None) -> ApiToken:
+    """Revoke a token (only ``user_id``'s when given); NotFound for a missing, revoked or foreign one."""
+    row = s.get(ApiToken, token_id)
+    if row is None or row.revoked or (user_id is not None and row.user_id != user_id):
+        raise NotFound(f"token {token_id} not found (see `omnihub tokens list`)")
+    row.revoked = True
+    s.add(AuditLog(actor=actor, action="token.revoke", target_type="api_token", target_id=str(row.id)))
+    return row
 
 
 @dataclass(frozen=True)
@@ -78,9 +140,36 @@ class Principal:
 
 
 def principal_for_token(s: Session, token: str) -> Principal | None:
+    """The token's user, or None for an unknown, revoked or expired token or an inactive user.
+
+    last_used_at is written at most once a minute per token (a conditional UPDATE, so parallel
+    requests do not all write), not on every request.
+    """
     row = s.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token), ApiToken.revoked.is_(False)))
-    if row is None or not row.user.active:
+    t = now()
+    if row is None or not row.user.active or (row.expires_at is not None and row.expires_at <= t):
         return None
-    row.last_used_at = now()
+    if row.last_used_at is None or t - row.last_used_at >= LAST_USED_EVERY:
+        s.execute(
+            update(ApiToken)
+            .where(ApiToken.id == row.id, (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at <= t - LAST_USED_EVERY))
+            .values(last_used_at=t)
+            .execution_options(synchronize_session=False)
+        )
     u = row.user
     return Principal(u.id, u.email, u.role, u.name)
+
+
+def revoke_sessions(s: Session, user_id: int) -> None:
+    """End every web login session of a user."""
+    s.execute(delete(WebSession).where(WebSession.user_id == user_id).execution_options(synchronize_session=False))
+
+
+@event.listens_for(Session, "before_flush")
+def _end_sessions_on_credential_change(s: Session, flush_context, instances) -> None:
+    """A changed password, role or active flag ends the user's web sessions, whatever changed it."""
+    for obj in list(s.dirty):
+        if isinstance(obj, User) and obj.id is not None:
+            state = inspect(obj)
+            if any(state.attrs[a].history.has_changes() for a in ("password_hash", "role", "active")):
+                revoke_sessions(s, obj.id)

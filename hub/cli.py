@@ -112,14 +112,50 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--email", required=True, help="The user the token acts as.")
 @click.option("--name", default="", help="A label for the token.")
-def tokens_create(email: str, name: str) -> None:
+@click.option("--expires", default=None, metavar="30d|12h|2w|DATE",
+              help="When the token stops working: a duration from now or a date (UTC), e.g. 30d or 2027-01-01. Default: never.")
+def tokens_create(email: str, name: str, expires: str | None) -> None:
     """Create an API token; prints only the token on stdout."""
-    from hub.auth import create_token
+    from hub.auth import create_token, parse_expiry
+
+    expires_at = parse_expiry(expires)
+    rt = _runtime()
+    with rt.db.session() as s:
+        token = create_token(s, email, name, expires_at)
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--email", default=None, help="Only this user's tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def tokens_list(email: str | None, as_json: bool) -> None:
+    """List API tokens that are not revoked (the prefix only; the token itself is never stored)."""
+    from hub.auth import list_tokens, token_json
+
+    rt = _runtime()
+    with rt.db.read() as s:
+        rows = [token_json(r, with_owner=True) for r in list_tokens(s, email=email)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for r in rows:
+        expires = r["expires_at"] or "never"
+        state = " EXPIRED" if r["expired"] else ""
+        click.echo(f"{r['id']:>5}  {r['prefix']}…  {r['email']:30} {r['name'] or '-':16} created {r['created_at']}"
+                   f"  last used {r['last_used_at'] or 'never'}  expires {expires}{state}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke an API token by id (see `omnihub tokens list`); it stops working at once."""
+    from hub.auth import revoke_token
 
     rt = _runtime()
     with rt.db.session() as s:
-        token = create_token(s, email, name)
-    click.echo(token)
+        row = revoke_token(s, token_id, "cli")
+        prefix = row.prefix
+    click.echo(f"token {token_id} ({prefix}…) revoked")
 
 
 # ---------------------------------------------------------------- connectors

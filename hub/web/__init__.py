@@ -25,7 +25,8 @@ def init_app(app: Flask) -> None:
     from hub.web import models as _models  # noqa: F401  (register the conversation_reads table)
 
     app.config["SESSION_COOKIE_NAME"] = "omnihub_session"
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=12))
+    # the cookie expires with the session's absolute lifetime (the row enforces idle and absolute expiry)
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(days=app.extensions["omnihub"].settings.session_max_days)
     app.before_request(security.before_request)
     for bp in (auth_views.bp, inbox.bp, dashboard.bp, admin.bp, widget.bp):
         app.register_blueprint(bp)

@@ -246,6 +246,29 @@ def users():
     return render_template("admin_users.html", users=rows, roles=auth.ROLES, error=error, tab="users"), status
 
 
+# ---------------------------------------------------------------- API tokens
+@bp.route("/tokens", methods=["GET", "POST"])
+@login_required("admin")
+def tokens():
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            if request.form.get("action") != "revoke":
+                raise ConfigError("unknown action")
+            with rt().db.session() as s:
+                row = auth.revoke_token(s, request.form.get("token_id", type=int) or 0, g.principal.email)
+                flash(("ok", f"Token {row.prefix}… revoked."))
+            return redirect(url_for("admin.tokens"))
+        except (ConfigError, NotFound) as exc:
+            error, status = str(exc), 400
+    with rt().db.read() as s:
+        rows = auth.list_tokens(s)
+        for r in rows:
+            _ = r.user  # loaded while the session is open
+    return render_template("admin_tokens.html", tokens=rows, now=auth.now(), error=error, tab="tokens"), status
+
+
 # ---------------------------------------------------------------- dead letters
 @bp.route("/dead-letters", methods=["GET", "POST"])
 @login_required("admin")

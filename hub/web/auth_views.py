@@ -44,7 +44,7 @@ def login():
     if request.method == "POST":
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
-        wait = security.login_blocked(email)
+        wait = security.login_attempt(email)  # counted before the password is checked
         if wait:
             error = f"Too many failed attempts. Try again in {max(1, wait // 60)} minute(s)."
             status = 429
@@ -54,7 +54,6 @@ def login():
                 security.spend_like_a_password_check(password)  # no timing hint that the account does not exist
             ok = user is not None and user.active and check_password(user, password)
             if not ok:
-                security.login_failed(email)
                 log.info("login.failed", ip=security.client_ip())
                 error = "Wrong email or password."
                 status = 401

@@ -1,5 +1,11 @@
 """Login sessions, roles, CSRF tokens and login rate limits for the web UI.
 
+Sessions are server-side: the signed cookie carries a random session id, the
+``web_sessions`` table its SHA-256 (never the id itself). Logging out deletes the row, so a
+copied cookie stops working; so do a password, role or active-flag change (``hub.auth``
+deletes the user's rows on flush), ``OMNIHUB_SESSION_IDLE_HOURS`` without a request and
+``OMNIHUB_SESSION_MAX_DAYS`` after the login.
+
 CSRF: the synchronizer-token pattern. One random token per session (kept in the signed
 session cookie), sent back by every form as ``csrf_token`` and by the pages' fetch() calls
 as ``X-CSRF-Token``; compared in constant time. We do it here rather than with Flask-WTF's
@@ -11,24 +17,32 @@ provider webhooks alone — one small function instead of an extension plus exem
 from __future__ import annotations
 
 import functools
+import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from hub.auth import Principal
-from hub.models import User
+from hub.models import User, WebSession
+from hub.models import now as _now
 
-SESSION_USER = "uid"
+SESSION_ID = "sid"
 SESSION_CSRF = "csrf"
 SESSION_STAMP = "stamp"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
-# login throttling: failures per (ip, email) and per ip, in a sliding-ish fixed window
+SEEN_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often per session
+
+# login throttling: attempts per (ip, email), per email from anywhere and per ip, in a fixed
+# window; counted atomically (INCR) BEFORE the password hash is checked, so parallel guesses
+# cannot all slip through between a check and an increment
 LOGIN_WINDOW = 15 * 60
 MAX_FAILURES_PER_ACCOUNT = 5
+MAX_ATTEMPTS_PER_EMAIL = 20
 MAX_FAILURES_PER_IP = 30
 
 
@@ -55,27 +69,67 @@ def _stamp(user: User) -> str:
     return hmac.new(current_app.secret_key.encode(), f"{user.id}:{user.password_hash}:{user.role}:{user.active}".encode(), "sha256").hexdigest()[:24]
 
 
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def now() -> datetime:
+    """The clock sessions expire by (a function so tests can inject one)."""
+    return _now()
+
+
 def login(user: User) -> None:
+    sid = secrets.token_urlsafe(32)
+    t = now()
+    settings = rt().settings
+    with rt().db.session() as s:
+        # the user's sessions that ran out and were never presented again: no row lingers
+        s.execute(delete(WebSession).where(
+            WebSession.user_id == user.id,
+            (WebSession.created_at < t - timedelta(days=settings.session_max_days))
+            | (WebSession.last_seen_at < t - timedelta(hours=settings.session_idle_hours)),
+        ))
+        s.add(WebSession(id_hash=_sid_hash(sid), user_id=user.id, created_at=t, last_seen_at=t))
     session.clear()
     session.permanent = True
-    session[SESSION_USER] = user.id
+    session[SESSION_ID] = sid
     session[SESSION_STAMP] = _stamp(user)
     csrf_token()
 
 
 def logout() -> None:
+    sid = session.get(SESSION_ID)
+    if sid:
+        with rt().db.session() as s:
+            s.execute(delete(WebSession).where(WebSession.id_hash == _sid_hash(str(sid))))
     session.clear()
 
 
 def load_principal() -> Principal | None:
-    uid = session.get(SESSION_USER)
-    if not uid:
+    sid = session.get(SESSION_ID)
+    if not sid:
+        if session.get("uid"):  # a cookie from before server-side sessions: no longer honoured
+            session.clear()
         return None
+    h = _sid_hash(str(sid))
     with rt().db.read() as s:
-        user = s.get(User, uid)
-    if user is None or not user.active or session.get(SESSION_STAMP) != _stamp(user):
+        row = s.scalar(select(WebSession).where(WebSession.id_hash == h))
+        user = s.get(User, row.user_id) if row is not None else None
+    t = now()
+    settings = rt().settings
+    if (
+        row is None or user is None or not user.active or session.get(SESSION_STAMP) != _stamp(user)
+        or t - row.created_at > timedelta(days=settings.session_max_days)
+        or t - row.last_seen_at > timedelta(hours=settings.session_idle_hours)
+    ):
+        if row is not None:
+            with rt().db.session() as s:
+                s.execute(delete(WebSession).where(WebSession.id == row.id))
         session.clear()
         return None
+    if t - row.last_seen_at >= SEEN_EVERY:
+        with rt().db.session() as s:
+            s.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=t))
     return Principal(user.id, user.email, user.role, user.name)
 
 
@@ -156,28 +210,48 @@ def _keys(email: str) -> tuple[str, str]:
     return f"{prefix}:login:fail:{ip}:{digest}", f"{prefix}:login:fail:{ip}"
 
 
-def login_blocked(email: str) -> int:
-    """Seconds until the next attempt is allowed (0: allowed)."""
+def _limited_keys(email: str) -> list[tuple[str, int]]:
+    prefix = rt().settings.queue_prefix
+    digest = hmac.new(b"login", email.strip().lower().encode(), "sha256").hexdigest()[:16]
     acct, ip = _keys(email)
-    r = rt().redis
-    a, i = r.get(acct), r.get(ip)
-    if (a and int(a) >= MAX_FAILURES_PER_ACCOUNT) or (i and int(i) >= MAX_FAILURES_PER_IP):
-        ttl = max(r.ttl(acct) if a and int(a) >= MAX_FAILURES_PER_ACCOUNT else 0, r.ttl(ip) if i and int(i) >= MAX_FAILURES_PER_IP else 0)
-        return max(1, ttl)
-    return 0
+    return [(acct, MAX_FAILURES_PER_ACCOUNT), (f"{prefix}:login:acct:{digest}", MAX_ATTEMPTS_PER_EMAIL), (ip, MAX_FAILURES_PER_IP)]
 
 
-def login_failed(email: str) -> None:
-    r = rt().redis
-    pipe = r.pipeline()
-    for key in _keys(email):
+def login_attempt(email: str) -> int:
+    """Count this attempt before the password is checked; seconds to wait when over a limit (0: go ahead).
+
+    One MULTI/EXEC of INCR + EXPIRE NX per key: every parallel request gets its own count, so
+    at most MAX_FAILURES_PER_ACCOUNT guesses per (ip, email) reach the hash check per window.
+    """
+    keys = _limited_keys(email)
+    pipe = rt().redis.pipeline()
+    for key, _ in keys:
         pipe.incr(key)
         pipe.expire(key, LOGIN_WINDOW, nx=True)
-    pipe.execute()
+        pipe.ttl(key)
+    res = pipe.execute()
+    wait = 0
+    for n, (_, limit) in enumerate(keys):
+        count, ttl = int(res[3 * n]), int(res[3 * n + 2])
+        if count > limit:
+            wait = max(wait, ttl if ttl > 0 else LOGIN_WINDOW)
+    return wait
 
 
 def login_succeeded(email: str) -> None:
-    rt().redis.delete(_keys(email)[0])
+    """A right password: forget this (ip, email)'s failures and give back the attempt it used."""
+    keys = _limited_keys(email)
+    rt().redis.eval(_GIVE_BACK, 3, *(key for key, _ in keys))
+
+
+# delete the (ip, email) counter; decrement the others only while they exist (never a key without a TTL)
+_GIVE_BACK = """
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECR', KEYS[i]) end
+end
+return 1
+"""
 
 
 def rate_limit(key: str, limit: int, window: int) -> bool:
