@@ -54,7 +54,7 @@ _DELAY = re.compile(
     re.IGNORECASE,
 )
 _SMTP_REASON = re.compile(
-    r"((?:[45]\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3}\s+)?|[45]\.\d{1,3}\.\d{1,3}\s+|#[45]\.\d\.\d\s+)[^\r\n]{3,240})"
+    r"([^\r\n]{0,200}\(#[45]\.\d{1,3}\.\d{1,3}\)|(?:[45]\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3}\s+)?|[45]\.\d{1,3}\.\d{1,3}\s+|#[45]\.\d\.\d\s+)[^\r\n]{3,240})"
 )
 _REASON_LINE = re.compile(
     r"^[ \t]*((?:user unknown|no such (?:user|recipient)|mailbox (?:unavailable|full|not found|does not exist)|"
@@ -114,6 +114,14 @@ def _has_original(haystack: str) -> bool:
 def _reason(text: str) -> str:
     m = _SMTP_REASON.search(text[:20000]) or _REASON_LINE.search(text[:20000])
     if m:
-        return re.sub(r"\s+", " ", m.group(1)).strip()[:300]
+        found = m.group(1)
+        # an MTA wraps a long SMTP reply onto indented continuation lines
+        rest = text[m.end(1):m.end(1) + 600].split("\n")
+        for line in rest[1:4]:
+            if line[:1] in (" ", "\t") and line.strip():
+                found += " " + line.strip()
+            else:
+                break
+        return re.sub(r"\s+", " ", found).strip()[:300]
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return re.sub(r"\s+", " ", " ".join(lines[:3]))[:300]

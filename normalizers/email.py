@@ -7,6 +7,8 @@ either normalizes or raises ``PayloadInvalid`` with a reason; nothing else escap
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import email
 import email.header
@@ -621,11 +623,22 @@ def _null_return_path(msg: email.message.Message) -> bool:
 
 def _haystack(raw: bytes, msg: email.message.Message, body: _Body) -> str:
     """Every decoded part of a message as one text (for the ids a bounce quotes), bounded."""
-    pieces = [raw[:400_000].decode("utf-8", "replace")]
+    # the body only: the top-level headers are the bounce's own (a customer's reply to our
+    # token address is not a bounce because its To: carries the token)
+    ends = [e + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (e := raw.find(sep)) >= 0]
+    pieces = [raw[min(ends) if ends else len(raw):][:400_000].decode("utf-8", "replace")]
     for part in msg.walk():
-        if part.is_multipart():
-            continue
         cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+        if part.is_multipart():
+            inner = part.get_payload()
+            if cte == "base64" and part.get_content_maintype() == "message" and inner and isinstance(inner[0], email.message.Message):
+                # message/rfc822 sent base64-encoded (not allowed, but real MTAs do it)
+                b64 = "".join(ln.strip() for ln in inner[0].as_string().splitlines() if re.fullmatch(r"[A-Za-z0-9+/=]+", ln.strip()))
+                try:
+                    pieces.append(base64.b64decode(b64 + "=" * (-len(b64) % 4))[:400_000].decode("utf-8", "replace"))
+                except (ValueError, binascii.Error):
+                    pass
+            continue
         if cte in ("base64", "quoted-printable"):
             data = part.get_payload(decode=True)
             if isinstance(data, bytes):
