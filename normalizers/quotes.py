@@ -37,12 +37,14 @@ class ReplyParts:
 _ATTRIBUTION_VERBS = (
     r"wrote|writes|escribi[oó]|va escriure|ha escrit|escrigu[eé]|a [ée]crit|schrieb|geschrieben|"
     r"escreveu|escribiu|schreef|heeft geschreven|het volgende geschreven|ha scritto|skrev|skrev f[øo]lgende|"
-    r"napisa[łl]a?|napsal|написал[аи]?|пишет|kirjoitti|[ií]rta|写道|寫道|書きました|のメッセージ|wrote\s*>"
+    r"napisa[łl]a?|napisał\(a\)|napsal[a]?|написал[аи]?|пишет|kirjoitti|[ií]rta|yazdı|şunu yazdı|写道|寫道|書きました|のメッセージ|작성|wrote\s*>"
 )
 _ATTRIBUTION = re.compile(
-    rf"^.{{0,260}}?(?:\b|\s)(?:{_ATTRIBUTION_VERBS})\b[^:：]{{0,120}}[:：]\s*$",
+    rf"^.{{0,260}}?(?:\b|\s|(?<=\d))(?:{_ATTRIBUTION_VERBS})(?:\b[^:：]{{0,120}}[:：]|\s*[:：]?)\s*$",
     re.IGNORECASE,
 )
+# "---- On Sat, 30 Sep 2017 Bob <b@x> wrote ----" (Zoho, some webmails): verb anywhere, no colon
+_DASHED_ATTRIBUTION = re.compile(rf"^\s*-{{2,}}\s*(.{{8,300}}?(?:\b|\s)(?:{_ATTRIBUTION_VERBS})\b.{{0,160}}?)\s*-{{2,}}\s*$", re.IGNORECASE)
 # Words an attribution line starts with, so a sentence ending in "wrote:" is not cut
 # unless it also carries a date or an address.
 _ATTRIBUTION_LEAD = re.compile(
@@ -55,7 +57,10 @@ _BANNER = re.compile(
     r"mensagem original|messaggio originale|oprindelig meddelelse|ursprungligt meddelande|opprinnelig melding|"
     r"wiadomo[śs][ćc] oryginalna|forwarded message|mensaje reenviado|missatge reenviat|message transf[ée]r[ée]|"
     r"weitergeleitete nachricht|doorgestuurd bericht|mensagem encaminhada|messaggio inoltrato|"
-    r"videresendt meddelelse|vidarebefordrat meddelande|reply message|reply above this line)\s*[-_=*]{0,}\s*$",
+    r"videresendt meddelelse|vidarebefordrat meddelande|reply message|reply above this line|"
+    r"p[ůu]vodn[ií] (?:e-mail|zpr[áa]va)|p[řr]eposlan[áa] zpr[áa]va|исходное сообщение|пересылаемое сообщение|оригинальное сообщение|"
+    r"orijinal (?:i̇|i)leti|özgün ileti|iletilen ileti|alkuper[äa]inen viesti|v[äa]litetty viesti|wiadomo[śs][ćc] przekazana|"
+    r"original-nachricht|weitergeleitete nachricht|元のメッセージ|転送メッセージ|原始邮件|原始郵件|转发邮件|원본 메시지|전달된 메시지)\s*[-_=*]{0,}\s*$",
     re.IGNORECASE,
 )
 _BEGIN_FORWARD = re.compile(
@@ -65,13 +70,15 @@ _BEGIN_FORWARD = re.compile(
 )
 _HEADER_FROM = re.compile(
     r"^\s*\*?\s*(?:from|de|von|van|da|fra|fr[åa]n|od|lähettäjä|feladó|afzender|remitente|expéditeur|"
-    r"absender|remetente|от|差出人|发件人|寄件者)\s*\*?\s*[:：]\s*\*?\s*\S",
+    r"absender|remetente|от|отправитель|kimden|odes[íi]latel|l[äa]hett[äa]j[äa]|差出人|送信者|发件人|寄件者|보낸 ?사람)\s*\*?\s*[:：]\s*\*?\s*\S",
     re.IGNORECASE,
 )
 _HEADER_OTHER = re.compile(
     r"^\s*\*?\s*(?:sent|date|enviado|enviat|envoy[ée]|gesendet|verzonden|data|datum|fecha|inviato|sendt|skickat|"
     r"wys[łl]ano|to|para|per|à|a|an|aan|til|till|do|cc|subject|asunto|assumpte|objet|betreff|onderwerp|assunto|"
     r"oggetto|emne|[äa]mne|temat|reply-to|sent at|отправлено|кому|тема|дата|копия|送信日時|件名|宛先|发送时间|主题|收件人|"
+    r"odesl[áa]no|komu|p[řr]edm[ěe]t|kopie|g[öo]nderildi|g[öo]nderilme tarihi|kime|konu|tarih|bilgi|l[äa]hetetty|vastaanottaja|aihe|"
+    r"p[äa]iv[äa]m[äa][äa]r[äa]|kopio|日付|日時|抄送|日期|寄件日期|收件者|主旨|副本|보낸 ?날짜|받는 ?사람|제목|날짜|참조|per a|fecha|date|"
     r"enviad[oa]|enviat)(?:\s+(?:em|el|le|am|op|a|on|at))?\s*\*?\s*[:：]",
     re.IGNORECASE,
 )
@@ -83,7 +90,11 @@ _MOBILE = re.compile(
     r"(?:my|mi|mon|ma|meu|minha|el meu|la meva|mijn|il mio|min|mitt|mojego|mein(?:em)?|outlook|yahoo|samsung|iphone|ipad|android)"
     r"(?:\s+[\w.'-]+){0,5}\s*$"
     r"|^\s*von meinem\s+(?:[\w.'-]+\s+){0,4}gesendet\s*$"
-    r"|^\s*get outlook for \w+\s*(?:<[^>]*>)?\s*$",
+    r"|^\s*get outlook for \w+\s*(?:<[^>]*>)?\s*$"
+    r"|^(?=.{0,80}$)(?=.*(?:iphon|ipad|android|galaxy|samsung|huawei|xiaomi|blackberry|mobile|smartphone|"
+    r"mail for windows|yahoo mail|outlook|携帯|スマートフォン|手机|手機|휴대폰))"
+    r"(?=.*(?:\bsent\b|envoy[ée]|enviad[oa]|enviat|gesendet|verstuurd|verzonden|inviato|sendt|skickat|l[äa]hetetty|"
+    r"wys[łl]ane|odesl[áa]no|отправлено|g[öo]nderildi|送信|发自|發自|寄自|보냄|\bget\b|von meinem))(?!(?:\S+\s+){8})[^:：,]*$",
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
@@ -98,8 +109,13 @@ _CLOSING = re.compile(
     r"met vriendelijke groet(?:en)?|(?:hartelijke )?groet(?:en|jes)?|mvg|"
     r"cordiali saluti|distinti saluti|saluti|"
     r"med venlig hilsen|venlig hilsen|mvh|hilsen|kh|med vänlig hälsning|vänliga hälsningar|hälsningar|"
-    r"pozdrawiam|z powa[żz]aniem"
-    r")\s*[,!.]?\s*$",
+    r"pozdrawiam|z powa[żz]aniem|dzi[ęe]kuj[ęe]|"
+    r"(?:moltes )?gr[àa]cies|merci(?: beaucoup)?|(?:muchas )?gracias|(?:mille )?grazie|danke(?: sch[öo]n)?|vielen dank|(?:alvast )?bedankt|"
+    r"(?:med )?vennlig hilsen|hilsen|mvh|(?:mange )?tak|tack|(?:med )?v[äa]nliga? h[äa]lsningar?|"
+    r"yst[äa]v[äa]llisin terveisin|terveisin|kiitos|s pozdravem|d[ěe]kuji|"
+    r"с уважением|спасибо|всего доброго|saygılarımla|teşekkürler|teşekkür ederim|iyi çalışmalar|"
+    r"よろしくお願い(?:いた)?します|宜しくお願い(?:いた)?します|以上|谢谢|謝謝|此致敬礼|此致|감사합니다|고맙습니다"
+    r")\s*[,!.！。]?\s*$",
     re.IGNORECASE,
 )
 _HYPHEN_NAME = re.compile(r"^\s*[-/]\s?[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*$")
@@ -175,6 +191,9 @@ def _attribution_at(lines: list[str], i: int) -> int:
         joined = " ".join(chunk)
         if len(joined) > 400:
             break
+        dashed = _DASHED_ATTRIBUTION.match(joined)
+        if dashed and re.search(r"\d", joined):
+            return k
         if _ATTRIBUTION.match(joined):
             has_hint = bool(re.search(r"\d|@", first)) or bool(re.search(_ATTRIBUTION_VERBS, first, re.IGNORECASE))
             if _ATTRIBUTION_LEAD.match(first) and has_hint:
@@ -184,6 +203,15 @@ def _attribution_at(lines: list[str], i: int) -> int:
             if "@" in first and re.search(_ATTRIBUTION_VERBS, first, re.IGNORECASE):
                 return k
     return 0
+
+
+def _name_then_address(lines: list[str], i: int, span: int) -> bool:
+    """"ACME Support" / "<support@x> 于2017年9月30日写道：": a sender's name the client wrapped
+    before its address belongs to the attribution (a sentence of the customer's does not)."""
+    first = lines[i].strip()
+    if re.search(r"[.!?。！？:;,]\s*$", first) or len(first) > 60:
+        return False
+    return any(lines[j].lstrip().startswith(("<", "(")) for j in range(i + 1, i + span))
 
 
 def _loose_attribution(lines: list[str], i: int) -> bool:
@@ -208,11 +236,22 @@ def _header_block_at(lines: list[str], i: int) -> bool:
             count += 1
         elif _HEADER_OTHER.match(line):
             count += 1
-        elif line.startswith((" ", "\t")) and line.strip():
+        elif (line.startswith((" ", "\t")) and line.strip()) or _wrapped_header_tail(lines[j - 1], line):
             continue
         else:
             break
     return seen_from and count >= 2
+
+
+def _wrapped_header_tail(prev: str, line: str) -> bool:
+    """The rest of a header line that a client wrapped: "From: Long Name <bob@" / "x.com>",
+    or "From: Long Name" / "<bob@x.com>"."""
+    text = line.strip()
+    if not text or len(text) > 120:
+        return False
+    if prev.count("<") > prev.count(">") and text.endswith(">") and "<" not in text:
+        return True
+    return bool(re.fullmatch(r"<[^<>\s]+@[^<>\s]+>[;,]?", text)) and bool(_HEADER_FROM.match(prev))
 
 
 def _mark_quoted(lines: list[str]) -> list[bool]:
@@ -226,7 +265,7 @@ def _mark_quoted(lines: list[str]) -> list[bool]:
             i += 1
             continue
         span = _attribution_at(lines, i)
-        if span > 1 and not re.search(r"\d|@", lines[i]):
+        if span > 1 and not re.search(r"\d|@", lines[i]) and not _name_then_address(lines, i, span):
             for later in range(i + 1, i + span):
                 sub = _attribution_at(lines, later)
                 if sub and later + sub == i + span:
@@ -246,7 +285,7 @@ def _mark_quoted(lines: list[str]) -> list[bool]:
             return quoted
         if _header_block_at(lines, i) and not any(ln.strip() for ln in lines[:i]):
             j = i + 1
-            while j < n and lines[j].strip() and (_HEADER_OTHER.match(lines[j]) or lines[j].startswith((" ", "\t"))):
+            while j < n and lines[j].strip() and (_HEADER_OTHER.match(lines[j]) or lines[j].startswith((" ", "\t")) or _wrapped_header_tail(lines[j - 1], lines[j])):
                 j += 1
             for k in range(i, j):
                 quoted[k] = True
