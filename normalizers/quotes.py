@@ -7,8 +7,12 @@ banners and ``>`` quotes, then trims a trailing signature ("-- ", "Sent from my 
 a closing such as "Best regards," followed by a short name block).
 
 Languages with attribution, banner, header and closing patterns: English, Spanish,
-Catalan, French, German, Portuguese, Dutch, Italian, Danish, Swedish, Norwegian, Polish,
-plus Japanese/Chinese attribution verbs.
+Catalan, French, German, Portuguese, Dutch, Italian, Danish, Swedish, Norwegian, Finnish,
+Polish, Czech, Russian, Turkish, Japanese, Chinese and Korean. Attributions may lack the
+verb (mail.ru/Yandex ``30.09.2017, 18:30, "Bob" <b@x>:``), the colon (``... wrote``), be
+framed by dashes (``---- On ... wrote ----``) or be wrapped over up to three lines; Outlook
+header blocks may have a wrapped From line; a re-wrapped quote line stays in the quote. A
+rule or a line of dashes in the customer's own text (a table, a list) is never a cut.
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ _BANNER = re.compile(
     r"videresendt meddelelse|vidarebefordrat meddelande|reply message|reply above this line|"
     r"p[ůu]vodn[ií] (?:e-mail|zpr[áa]va)|p[řr]eposlan[áa] zpr[áa]va|исходное сообщение|пересылаемое сообщение|оригинальное сообщение|"
     r"orijinal (?:i̇|i)leti|özgün ileti|iletilen ileti|alkuper[äa]inen viesti|v[äa]litetty viesti|wiadomo[śs][ćc] przekazana|"
-    r"original-nachricht|weitergeleitete nachricht|元のメッセージ|転送メッセージ|原始邮件|原始郵件|转发邮件|원본 메시지|전달된 메시지)\s*[-_=*]{0,}\s*$",
+    r"original-nachricht|weitergeleitete nachricht|元のメッセージ|元のメール|원본 메일|原始郵件|"
+    r"転送メッセージ|原始邮件|原始郵件|转发邮件|원본 메시지|전달된 메시지)\s*[-_=*]{0,}\s*$",
     re.IGNORECASE,
 )
 _BEGIN_FORWARD = re.compile(
@@ -91,6 +96,7 @@ _MOBILE = re.compile(
     r"(?:\s+[\w.'-]+){0,5}\s*$"
     r"|^\s*von meinem\s+(?:[\w.'-]+\s+){0,4}gesendet\s*$"
     r"|^\s*get outlook for \w+\s*(?:<[^>]*>)?\s*$"
+    r"|^(?=.{0,140}$)\s*[^:：<]{0,40}\boutlook\b[^:：<]{0,30}\b(?:ios|android)\b[^:：<]{0,30}(?:<https?://[^>\s]*>)?\s*$"
     r"|^(?=.{0,80}$)(?=.*(?:iphon|ipad|android|galaxy|samsung|huawei|xiaomi|blackberry|mobile|smartphone|"
     r"mail for windows|yahoo mail|outlook|携帯|スマートフォン|手机|手機|휴대폰))"
     r"(?=.*(?:\bsent\b|envoy[ée]|enviad[oa]|enviat|gesendet|verstuurd|verzonden|inviato|sendt|skickat|l[äa]hetetty|"
@@ -139,6 +145,7 @@ def split(text: str) -> ReplyParts:
         return ReplyParts("", "", "")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     quoted = _mark_quoted(lines)
+    _join_wrapped_quote_lines(lines, quoted)
     new_lines = [line for line, q in zip(lines, quoted) if not q]
     old_lines = [line for line, q in zip(lines, quoted) if q]
     body_lines, sig_lines = _split_signature(new_lines)
@@ -147,6 +154,17 @@ def split(text: str) -> ReplyParts:
         signature=_tidy(sig_lines),
         quoted=_tidy(old_lines),
     )
+
+
+def _join_wrapped_quote_lines(lines: list[str], quoted: list[bool]) -> None:
+    """A quoted line a client re-wrapped without its '>' ("> it may take up to two days before it"
+    / "appears in your account." / "> Regards") is part of the quote, not new text."""
+    for j in range(1, len(lines) - 1):
+        if quoted[j] or not lines[j].strip():
+            continue
+        prev, nxt = lines[j - 1], lines[j + 1]
+        if _QUOTED.match(prev) and _QUOTED.match(nxt) and len(prev.strip()) >= 50 and len(lines[j].strip()) <= 80:
+            quoted[j] = True
 
 
 def _contact_block_start(lines: list[str], nonblank: list[int]) -> int | None:
@@ -202,6 +220,10 @@ def _attribution_at(lines: list[str], i: int) -> int:
                 return k
             if "@" in first and re.search(_ATTRIBUTION_VERBS, first, re.IGNORECASE):
                 return k
+            # any word order ("Bob kirjoitti 30.9.2017 klo 18.30:"): a time of day, and a quote follows
+            nxt = _next_nonblank(lines, i + k)
+            if re.search(r"\b\d{1,2}[:.]\d{2}\b", joined) and nxt is not None and nxt - (i + k) <= 1 and _QUOTED.match(lines[nxt]):
+                return k
     return 0
 
 
@@ -214,13 +236,24 @@ def _name_then_address(lines: list[str], i: int, span: int) -> bool:
     return any(lines[j].lstrip().startswith(("<", "(")) for j in range(i + 1, i + span))
 
 
-def _loose_attribution(lines: list[str], i: int) -> bool:
-    """'26.06.2014, 14:41, "Bob" <bob@x.com>:' right above a quote (no verb: mail.ru, Yandex)."""
-    line = lines[i].strip()
-    if not line.endswith((":", "：")) or len(line) > 200 or not re.search(r"\d", line) or "@" not in line:
-        return False
-    nxt = _next_nonblank(lines, i + 1)
-    return nxt is not None and nxt - i <= 2 and bool(_QUOTED.match(lines[nxt]))
+def _loose_attribution(lines: list[str], i: int) -> int:
+    """'26.06.2014, 14:41, "Bob" <bob@x.com>:' right above a quote (no verb: mail.ru, Yandex,
+    Gmail in Russian or Japanese), also wrapped over up to three lines. Returns its line count."""
+    first = lines[i].strip()
+    if not first or _QUOTED.match(first) or not re.search(r"\d", first):
+        return 0
+    for k in (1, 2, 3):
+        chunk = [ln.strip() for ln in lines[i : i + k]]
+        if len(chunk) < k or (k > 1 and (not chunk[-1] or _QUOTED.match(chunk[-1]))):
+            return 0
+        line = " ".join(chunk)
+        if len(line) > 260:
+            return 0
+        if line.endswith((":", "：")) and "@" in line:
+            nxt = _next_nonblank(lines, i + k)
+            if nxt is not None and nxt - (i + k) <= 1 and _QUOTED.match(lines[nxt]):
+                return k
+    return 0
 
 
 def _header_block_at(lines: list[str], i: int) -> bool:
@@ -271,8 +304,8 @@ def _mark_quoted(lines: list[str]) -> list[bool]:
                 if sub and later + sub == i + span:
                     i, span = later, sub
                     break
-        if not span and _loose_attribution(lines, i):
-            span = 1
+        if not span:
+            span = _loose_attribution(lines, i)
         if span:
             nxt = _next_nonblank(lines, i + span)
             if nxt is not None and _QUOTED.match(lines[nxt]) and _quote_block_then_text(lines, nxt):
@@ -369,9 +402,14 @@ def _split_signature_once(lines: list[str]) -> tuple[list[str], list[str]]:
     if start is not None and start > first_content:
         return lines[:start], lines[start:]
     # 6. a dashed rule with a few lines after it
+    # (only when what follows looks like a name block: a rule inside the customer's own text,
+    # a table or a list of problems, is never a cut)
     for i in nonblank[-15:]:
         if i > first_content and re.match(r"^\s*-{4,}\s*$", lines[i]) and i != nonblank[-1]:
-            return lines[:i], lines[i:]
+            after = [lines[j].strip() for j in nonblank if j > i]
+            short = len(after) <= 6 or (len(after) <= 14 and any(_CONTACT.search(a) for a in after))
+            if short and _NAME_LINE.match(after[0]) and not any(re.search(r"[?:!]$|[.]\s*$", a) and not _CONTACT.search(a) for a in after):
+                return lines[:i], lines[i:]
     # 7. "-Name" as the last line
     last = nonblank[-1]
     if last > first_content and _HYPHEN_NAME.match(lines[last]):
