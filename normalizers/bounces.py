@@ -77,9 +77,12 @@ def analyse(*, own_id: str | None, subject: str, haystack: str, human_text: str,
             failed_recipients: bool, dsn_actions: list[str], dsn_failed: bool, dsn_reason: str, top_refs: list[str]) -> Bounce:
     """Read a message as a possible bounce. ``haystack`` is every decoded part of it."""
     out = Bounce()
-    signs = null_sender or daemon_sender or failed_recipients or bool(dsn_actions) or robots.bounce_subject(subject)
-    signs = signs or bool(_BOUNCE_TEXT.search(human_text[:6000]) and _has_original(haystack))
-    if not signs:
+    # strong signs: only an MTA sends these; weak ones (a bounce subject, bounce wording) also
+    # need the original quoted in the body, so a customer's "Re: Delivery failure of my
+    # parcel" never fails our reply through its In-Reply-To
+    strong = null_sender or daemon_sender or failed_recipients or bool(dsn_actions)
+    weak = robots.bounce_subject(subject) or bool(_BOUNCE_TEXT.search(human_text[:6000]))
+    if not (strong or (weak and _has_original(haystack))):
         return out
     if dsn_actions:
         out.delayed = not dsn_failed
@@ -96,8 +99,9 @@ def analyse(*, own_id: str | None, subject: str, haystack: str, human_text: str,
     for value in _REF_HEADER.findall(haystack):
         for mid in _MSGID.findall(value):
             seen.setdefault(mid, None)
-    for mid in top_refs:
-        seen.setdefault(mid, None)
+    if strong:
+        for mid in top_refs:
+            seen.setdefault(mid, None)
     seen.pop(own_id or "", None)
     out.candidates = list(seen)[:50]
     m = _TOKEN_ADDRESS.search(haystack) or _TOKEN_SUBJECT.search(haystack)

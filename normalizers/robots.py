@@ -58,7 +58,7 @@ OOO_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 BOUNCE_SUBJECT = re.compile(
-    r"^\s*(?:\[[^\]]*\]\s*)?(?:(?:fwd?|fw|re|aw|wg|sv|vs|tr)\s*:\s*)*(?:"
+    r"^\s*(?:\[[^\]]*\]\s*)?(?:"
     r"delivery status notification|undeliver(?:able|ed)|mail delivery (?:failed|failure|system|subsystem)|"
     r"returned mail|return(?:ed)? to sender|delivery failure|delivery has failed|failure notice|failed delivery|"
     r"non[- ]?delivery|nondeliverable|message not delivered|mail system error|could not send message|"
@@ -78,7 +78,7 @@ BOUNCE_SUBJECT = re.compile(
 
 
 def bounce_subject(subject: str) -> bool:
-    return bool(subject and (BOUNCE_SUBJECT.search(subject) or re.search(r"メールエラー通知|delivery status notification|unzustellbar|undeliverable", subject, re.I)))
+    return bool(subject and BOUNCE_SUBJECT.search(subject))
 
 
 def address_reason(address: str | None) -> str | None:

@@ -442,9 +442,12 @@ def store_message(
         s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at, lookups=lookups
     )
     if msg.auto_generated and msg.direction == "inbound":
-        from workers.intel import remember_automatic
+        from workers.intel import automatic_sign
 
-        remember_automatic(res.identity if res is not None else threads.resolve_identity(s, msg.sender, lookups), msg)
+        if automatic_sign(msg):  # the address showed itself automatic: remembered on its identity
+            from workers.intel import remember_automatic
+
+            remember_automatic(res.identity if res is not None else threads.resolve_identity(s, msg.sender, lookups), msg)
     if res is None:
         if update:
             ident = threads.resolve_identity(s, msg.sender, lookups)

@@ -79,12 +79,18 @@ def automatic_reason(ident: Identity | None) -> str | None:
     return None
 
 
+def automatic_sign(msg: Any) -> str | None:
+    """The sign in an inbound message that shows its *address* automatic, or None."""
+    reason = (msg.extra or {}).get("auto_reason") if isinstance(getattr(msg, "extra", None), dict) else None
+    if getattr(msg, "channel", None) == "email":
+        reason = robots.address_reason(msg.sender.address) or reason
+    return reason if robots.shows_address_automatic(reason) else None
+
+
 def remember_automatic(ident: Identity, msg: Any) -> None:
     """Remember on the identity that its address has shown itself automatic (see robots)."""
-    reason = (msg.extra or {}).get("auto_reason") if isinstance(getattr(msg, "extra", None), dict) else None
-    if ident.channel == "email":
-        reason = robots.address_reason(ident.address) or reason
-    if not robots.shows_address_automatic(reason):
+    reason = automatic_sign(msg)
+    if not reason:
         return
     attrs = dict(ident.attrs or {})
     if (attrs.get("automatic") or {}).get("reason") == reason:

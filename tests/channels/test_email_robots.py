@@ -116,9 +116,8 @@ SHAPES = [
 def test_no_automatic_shape_is_ever_answered(robot_hub):
     hub, server, smtp = robot_hub
     assert len({s[0] for s in SHAPES}) == len(SHAPES)
-    server.append([raw for _label, raw, _addr in SHAPES])
-    # a person's mail on the same connector is acknowledged: acks are really on
-    server.append(make_mail("person", sender="person@example.org", subject="Where is my refund?"))
+    # with them, a person's mail on the same connector: it is acknowledged, so acks are really on
+    server.append([raw for _label, raw, _addr in SHAPES] + [make_mail("person", sender="person@example.org", subject="Where is my refund?")])
     try:
         wait_until(lambda: any("person@example.org" in rcpts for _f, rcpts, _r in smtp.received), timeout=30, message="ack to the person")
     except AssertionError:
