@@ -138,13 +138,15 @@ def is_feedback_report(parts: list[tuple[str, str]]) -> bool:
 
 _PERSISTENT = re.compile(
     r"^(?:automatic address|automatic sending service|null sender|List-|Precedence: (?:bulk|junk|list)|"
-    r"X-Precedence: (?:bulk|junk|list)|feedback report|Auto-Submitted: auto-(?:generated|notified)|X-Auto-Response-Suppress|"
-    r"Exchange-generated|X-Failed-Recipients|report \(|delivery status notification|empty Return-Path)",
+    r"X-Precedence: (?:bulk|junk|list)|feedback report|Auto-Submitted: auto-(?:generated|notified)|"
+    r"Exchange-generated|X-Failed-Recipients|report \((?:delivery-status|feedback-report)\)|delivery status notification|"
+    r"empty Return-Path)",
 )
 
 
 def shows_address_automatic(reason: str | None) -> bool:
     """Whether a message's automatic sign says the *address* is a robot (remembered on its
-    identity), rather than that one message was automatic (an out-of-office reply from a
-    person's mailbox: that person still gets acknowledgements and surveys later)."""
+    identity), rather than that one message was automatic (an out-of-office reply, a read
+    receipt or an Outlook message with X-Auto-Response-Suppress from a person's mailbox:
+    that person still gets acknowledgements and surveys later)."""
     return bool(reason and _PERSISTENT.match(reason))

@@ -58,7 +58,7 @@ Message-ID: <o1@example.org>""")
 @pytest.mark.parametrize(
     "headers, remembered",
     [("List-Unsubscribe: <mailto:u@x.example>", True), ("Precedence: bulk", True), ("Auto-Submitted: auto-generated", True),
-     ("X-Autoreply: yes", False), ("Auto-Submitted: auto-replied", False)],
+     ("X-Autoreply: yes", False), ("Auto-Submitted: auto-replied", False), ("X-Auto-Response-Suppress: All", False)],
 )
 def test_which_signs_are_remembered_on_the_identity(headers, remembered):
     raw = _mail(f"From: c@people.example\nTo: support@hub.example\nSubject: Hi\nMessage-ID: <h1@x>\n{headers}")
@@ -75,3 +75,15 @@ Message-ID: <d1@google.example>""", "Delivery incomplete. Gmail will retry for 4
     [msg] = email_normalizer.normalize(raw, connector="mail")
     assert msg.auto_generated and msg.extra.get("bounce_delayed") is True
     assert "bounce_for" not in msg.extra and "bounce_reason" not in msg.extra
+
+
+def test_a_read_receipt_from_a_person_is_automatic_but_not_remembered():
+    raw = _mail("""From: Bob <bob@example.org>
+To: support@hub.example
+Subject: Read: Help
+Message-ID: <r1@example.org>
+Content-Type: multipart/report; report-type=disposition-notification; boundary="r"
+""", "--r\r\nContent-Type: text/plain\r\n\r\nYour message was read.\r\n--r\r\nContent-Type: message/disposition-notification\r\n\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n--r--\r\n")
+    [msg] = email_normalizer.normalize(raw, connector="mail")
+    assert msg.auto_generated and msg.extra["auto_reason"] == "report (disposition-notification)"
+    assert not robots.shows_address_automatic(msg.extra["auto_reason"])
