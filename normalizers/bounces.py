@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from normalizers import robots
 
@@ -73,16 +74,24 @@ class Bounce:
     reason: str = ""
 
 
-def analyse(*, own_id: str | None, subject: str, haystack: str, human_text: str, null_sender: bool, daemon_sender: bool,
+def analyse(*, own_id: str | None, subject: str, haystack: Callable[[], str], human_text: str, null_sender: bool, daemon_sender: bool,
             failed_recipients: bool, dsn_actions: list[str], dsn_failed: bool, dsn_reason: str, top_refs: list[str]) -> Bounce:
-    """Read a message as a possible bounce. ``haystack`` is every decoded part of it."""
+    """Read a message as a possible bounce. ``haystack()`` gives every decoded part of it
+    (built only for mail that shows a bounce sign: most mail never pays for it)."""
     out = Bounce()
+    cache: list[str] = []
+
+    def text() -> str:
+        if not cache:
+            cache.append(haystack())
+        return cache[0]
+
     # strong signs: only an MTA sends these; weak ones (a bounce subject, bounce wording) also
     # need the original quoted in the body, so a customer's "Re: Delivery failure of my
     # parcel" never fails our reply through its In-Reply-To
     strong = null_sender or daemon_sender or failed_recipients or bool(dsn_actions)
     weak = robots.bounce_subject(subject) or bool(_BOUNCE_TEXT.search(human_text[:6000]))
-    if not (strong or (weak and _has_original(haystack))):
+    if not (strong or (weak and _has_original(text()))):
         return out
     if dsn_actions:
         out.delayed = not dsn_failed
@@ -91,12 +100,13 @@ def analyse(*, own_id: str | None, subject: str, haystack: str, human_text: str,
     if dsn_actions and not dsn_failed and not any(a == "delayed" for a in dsn_actions):
         return out  # delivered/relayed/expanded: a success notice
     out.is_bounce = True
+    hay = text()
     seen: dict[str, None] = {}
-    for mid in _OURS.findall(haystack):
+    for mid in _OURS.findall(hay):
         seen.setdefault(mid, None)
-    for mid in _MSGID_HEADER.findall(haystack):
+    for mid in _MSGID_HEADER.findall(hay):
         seen.setdefault(mid, None)
-    for value in _REF_HEADER.findall(haystack):
+    for value in _REF_HEADER.findall(hay):
         for mid in _MSGID.findall(value):
             seen.setdefault(mid, None)
     if strong:
@@ -104,7 +114,7 @@ def analyse(*, own_id: str | None, subject: str, haystack: str, human_text: str,
             seen.setdefault(mid, None)
     seen.pop(own_id or "", None)
     out.candidates = list(seen)[:50]
-    m = _TOKEN_ADDRESS.search(haystack) or _TOKEN_SUBJECT.search(haystack)
+    m = _TOKEN_ADDRESS.search(hay) or _TOKEN_SUBJECT.search(hay)
     if m:
         out.token = m.group(1).lower()
     out.reason = dsn_reason or _reason(human_text) or "delivery failed"

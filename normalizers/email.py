@@ -639,7 +639,7 @@ def _haystack(raw: bytes, msg: email.message.Message, body: _Body) -> str:
                 except (ValueError, binascii.Error):
                     pass
             continue
-        if cte in ("base64", "quoted-printable"):
+        if cte in ("base64", "quoted-printable") and part.get_content_maintype() in ("text", "message"):
             data = part.get_payload(decode=True)
             if isinstance(data, bytes):
                 pieces.append(data[:400_000].decode("utf-8", "replace"))
@@ -706,7 +706,7 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     dsn = _dsn(body, str(msg.get_param("report-type") or "").lower() if ctype == "multipart/report" else "", full_text)
     auto_reason = _auto_reason(msg, subject, sender, ctype, dsn, body, null_sender)
     bounce = bounces.analyse(
-        own_id=message_id, subject=subject, haystack=_haystack(raw, msg, body), human_text=full_text,
+        own_id=message_id, subject=subject, haystack=lambda: _haystack(raw, msg, body), human_text=full_text,
         null_sender=null_sender or _null_return_path(msg),
         daemon_sender=sender.address.split("@", 1)[0] in _DAEMON_LOCALS,
         failed_recipients=bool(str(msg.get("X-Failed-Recipients") or "").strip()),
