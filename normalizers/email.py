@@ -7,6 +7,8 @@ either normalizes or raises ``PayloadInvalid`` with a reason; nothing else escap
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import email
 import email.header
@@ -22,10 +24,12 @@ from typing import Any
 import nh3
 
 from hub.errors import PayloadInvalid
-from normalizers import quotes
+from normalizers import bounces, quotes, robots
 from normalizers.model import Attachment, NormalizedMessage, Participant
 
 CHANNEL = "email"
+#: The sender of null-sender mail (bounces without a usable From); ".invalid" never resolves (RFC 2606).
+NULL_SENDER = "mailer-daemon@null-sender.invalid"
 
 # Declared charsets -> the codec that really decodes what senders put under that label
 # (WHATWG-style supersets: Outlook's "gb2312" is GBK, "iso-8859-1" is Windows-1252, ...).
@@ -58,23 +62,7 @@ _CHARSET_ALIASES = {
 }
 _UNKNOWN_CHARSETS = {"", "x-unknown", "unknown", "unknown-8bit", "none", "default", "x-user-defined"}
 
-_AUTO_SUBJECT = re.compile(
-    r"^\s*(?:"
-    r"out of (?:the )?office|automatic reply|auto(?:matic)?[- ]?(?:reply|response)|autoreply|"
-    r"vacation|on vacation|away from (?:my|the) (?:office|desk)|"
-    r"abwesenheit|automatische antwort|"
-    r"respuesta autom[aá]tica|fuera de la oficina|"
-    r"r[ée]ponse automatique|absence du bureau|message d'absence|"
-    r"resposta autom[aá]tica|fora do escrit[oó]rio|"
-    r"resposta autom[aà]tica|fora de l'oficina|"
-    r"automatisch antwoord|afwezig|niet aanwezig|"
-    r"delivery status notification|undeliver(?:able|ed)|mail delivery (?:failed|failure|system)|"
-    r"returned mail|delivery failure|failure notice|non[- ]?delivery"
-    r")",
-    re.IGNORECASE,
-)
-_BULK_PRECEDENCE = {"bulk", "junk", "auto_reply", "list"}
-_DAEMON_LOCALS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"}
+_DAEMON_LOCALS = {"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "post_master"}
 _TOKEN_ADDRESS = re.compile(r"^[^@+]+\+c([A-Za-z0-9_-]{1,64})@", re.IGNORECASE)
 _TOKEN_SUBJECT = re.compile(r"\[#([A-Za-z0-9_-]{1,64})\]")
 _MSGID = re.compile(r"<[^<>\s]+>")
@@ -444,11 +432,13 @@ class _Body:
         self.parts: list[str] = []
         self.delivery_status: list[email.message.Message] = []
         self.original_headers: list[email.message.Message] = []
+        self.reports: list[tuple[str, str]] = []  # (content type, report-type) of every part
 
 
 def _walk(msg: email.message.Message, body: _Body, fallback: str | None, limit: int, depth: int = 0) -> None:
     ctype = msg.get_content_type()
     body.parts.append(ctype)
+    body.reports.append((ctype, str(msg.get_param("report-type") or "").strip().lower()))
     if depth > 50:
         raise PayloadInvalid("email: MIME structure nested more than 50 levels")
     if msg.is_multipart():
@@ -518,6 +508,7 @@ def _walk_alternative(children: list, body: _Body, fallback: str | None, limit: 
         body.attachments.extend(sub.attachments)
         body.delivery_status.extend(sub.delivery_status)
         body.original_headers.extend(sub.original_headers)
+        body.reports.extend(sub.reports)
 
 
 def _attach(body: _Body, part: email.message.Message, data: bytes, ctype: str, fallback: str | None, limit: int, default_name: str | None) -> None:
@@ -585,6 +576,9 @@ def _dsn(body: _Body, report_type: str, human_text: str) -> dict[str, Any]:
         or any(s.startswith("5") for s in statuses)
         or (not any(a for a in actions) and not any(s.startswith("4") for s in statuses))
     ) and not (actions and all(a in transient for a in actions if a) and any(actions))
+    out["_actions"] = [a for a in actions if a]
+    out["_failed"] = bool(failed)
+    out["_reason"] = "; ".join(dict.fromkeys(r for r in reasons if r))
     if failed:
         reason = "; ".join(dict.fromkeys(r for r in reasons if r))
         if not reason:
@@ -598,31 +592,61 @@ def _dsn(body: _Body, report_type: str, human_text: str) -> dict[str, Any]:
     return out
 
 
-def _auto_reason(msg: email.message.Message, subject: str, sender: Participant, ctype: str, dsn: dict[str, Any]) -> str | None:
-    report_type = (msg.get_param("report-type") or "")
+def _auto_reason(msg: email.message.Message, subject: str, sender: Participant, ctype: str, dsn: dict[str, Any], body: _Body, null_sender: bool) -> str | None:
+    report_type = str(msg.get_param("report-type") or "").lower()
+    if robots.is_feedback_report(body.reports):
+        return "feedback report (ARF)"
     if ctype == "multipart/report":
-        return f"report ({str(report_type).lower() or 'unknown'})"
+        return f"report ({report_type or 'unknown'})"
     if dsn.get("bounce_status") or dsn.get("bounce_recipients"):
         return "delivery status notification"
-    auto = (msg.get("Auto-Submitted") or "").strip().lower()
-    if auto and auto.split(";")[0].strip() != "no":
-        return f"Auto-Submitted: {auto.split(';')[0].strip()}"
-    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress-Autoreply"):
-        if msg.get(name) is not None and name != "X-Auto-Response-Suppress-Autoreply":
-            return f"{name} header"
-    precedence = (msg.get("Precedence") or "").strip().lower()
-    if precedence in _BULK_PRECEDENCE:
-        return f"Precedence: {precedence}"
-    if (msg.get("X-Precedence") or "").strip().lower() in _BULK_PRECEDENCE:
-        return "X-Precedence"
+    if null_sender:
+        return "null sender (bounce)"
+    reason = robots.header_reason(msg.get)
+    if reason:
+        return reason
     return_paths = msg.get_all("Return-Path") or []
     if return_paths and all(str(v).strip() in ("<>", "") for v in return_paths):
         return "empty Return-Path"
-    if sender.address.split("@", 1)[0] in _DAEMON_LOCALS:
-        return f"sent by {sender.address.split('@', 1)[0]}"
-    if _AUTO_SUBJECT.search(subject):
+    reason = robots.address_reason(sender.address)
+    if reason:
+        return reason
+    if robots.subject_reason(subject):
         return "auto-reply subject"
     return None
+
+
+def _null_return_path(msg: email.message.Message) -> bool:
+    values = msg.get_all("Return-Path") or []
+    return bool(values) and all(str(v).strip() in ("<>", "") for v in values)
+
+
+def _haystack(raw: bytes, msg: email.message.Message, body: _Body) -> str:
+    """Every decoded part of a message as one text (for the ids a bounce quotes), bounded."""
+    # the body only: the top-level headers are the bounce's own (a customer's reply to our
+    # token address is not a bounce because its To: carries the token)
+    ends = [e + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (e := raw.find(sep)) >= 0]
+    pieces = [raw[min(ends) if ends else len(raw):][:400_000].decode("utf-8", "replace")]
+    for part in msg.walk():
+        cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
+        if part.is_multipart():
+            inner = part.get_payload()
+            if cte == "base64" and part.get_content_maintype() == "message" and inner and isinstance(inner[0], email.message.Message):
+                # message/rfc822 sent base64-encoded (not allowed, but real MTAs do it)
+                b64 = "".join(ln.strip() for ln in inner[0].as_string().splitlines() if re.fullmatch(r"[A-Za-z0-9+/=]+", ln.strip()))
+                try:
+                    pieces.append(base64.b64decode(b64 + "=" * (-len(b64) % 4))[:400_000].decode("utf-8", "replace"))
+                except (ValueError, binascii.Error):
+                    pass
+            continue
+        if cte in ("base64", "quoted-printable") and part.get_content_maintype() in ("text", "message"):
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                pieces.append(data[:400_000].decode("utf-8", "replace"))
+    for att in body.attachments:
+        if att.content is not None and (att.content_type.startswith("message/") or att.content_type.startswith("text/")):
+            pieces.append(att.content[:400_000].decode("utf-8", "replace"))
+    return "\n".join(pieces)
 
 
 def _conversation_token(msg: email.message.Message, subject: str, fallback: str | None) -> tuple[str | None, str | None]:
@@ -647,11 +671,15 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     fallback = _first_charset(msg)
 
     senders = _addresses(msg, "From", fallback) or _addresses(msg, "Sender", fallback) or _addresses(msg, "Reply-To", fallback)
+    null_sender = False
     if not senders:
-        return_path = _addresses(msg, "Return-Path", fallback)
-        if not return_path:
-            raise PayloadInvalid("email: no sender address (From, Sender, Reply-To and Return-Path are missing or invalid)")
-        senders = return_path
+        senders = _addresses(msg, "Return-Path", fallback)
+    if not senders:
+        # null-sender mail (Return-Path <>, "From: MAILER-DAEMON", no From at all) is a bounce:
+        # processed, never rejected, so the message it names is still found
+        null_sender = True
+        shown = decode_header(msg.get("From"), fallback).strip() or "MAILER-DAEMON"
+        senders = [Participant(channel=CHANNEL, address=NULL_SENDER, name=shown[:100])]
     sender = senders[0]
     subject = decode_header(msg.get("Subject"), fallback)
     message_id = _message_id(msg.get("Message-ID"))
@@ -676,7 +704,17 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     parts = quotes.split(full_text)
 
     dsn = _dsn(body, str(msg.get_param("report-type") or "").lower() if ctype == "multipart/report" else "", full_text)
-    auto_reason = _auto_reason(msg, subject, sender, ctype, dsn)
+    auto_reason = _auto_reason(msg, subject, sender, ctype, dsn, body, null_sender)
+    bounce = bounces.analyse(
+        own_id=message_id, subject=subject, haystack=lambda: _haystack(raw, msg, body), human_text=full_text,
+        null_sender=null_sender or _null_return_path(msg),
+        daemon_sender=sender.address.split("@", 1)[0] in _DAEMON_LOCALS,
+        failed_recipients=bool(str(msg.get("X-Failed-Recipients") or "").strip()),
+        dsn_actions=dsn.get("_actions", []), dsn_failed=dsn.get("_failed", False), dsn_reason=dsn.get("_reason", ""),
+        top_refs=in_reply_to_all + list(references),
+    )
+    if bounce.is_bounce and not auto_reason:
+        auto_reason = "bounce"
     token, token_source = _conversation_token(msg, subject, fallback)
 
     extra: dict[str, Any] = dict(extra_in)
@@ -703,9 +741,18 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
         extra["quoted_text"] = parts.quoted
     if parts.signature:
         extra["signature"] = parts.signature
-    if auto_reason and dsn.get("bounce_for"):
-        extra["bounce_for"] = dsn["bounce_for"]
-        extra["bounce_reason"] = dsn["bounce_reason"]
+    if bounce.is_bounce and bounce.delayed:
+        extra["bounce_delayed"] = True
+    elif bounce.is_bounce:
+        first = dsn.get("bounce_for") or (bounce.candidates[0] if bounce.candidates else None)
+        if first:
+            extra["bounce_for"] = first
+        candidates = list(dict.fromkeys(([dsn["bounce_for"]] if dsn.get("bounce_for") else []) + bounce.candidates))
+        if candidates:
+            extra["bounce_candidates"] = candidates
+        if bounce.token:
+            extra["bounce_token"] = bounce.token
+        extra["bounce_reason"] = dsn.get("bounce_reason") or bounce.reason
     for key in ("bounce_status", "bounce_recipients", "bounce_action"):
         if dsn.get(key):
             extra[key] = dsn[key]

@@ -7,8 +7,12 @@ banners and ``>`` quotes, then trims a trailing signature ("-- ", "Sent from my 
 a closing such as "Best regards," followed by a short name block).
 
 Languages with attribution, banner, header and closing patterns: English, Spanish,
-Catalan, French, German, Portuguese, Dutch, Italian, Danish, Swedish, Norwegian, Polish,
-plus Japanese/Chinese attribution verbs.
+Catalan, French, German, Portuguese, Dutch, Italian, Danish, Swedish, Norwegian, Finnish,
+Polish, Czech, Russian, Turkish, Japanese, Chinese and Korean. Attributions may lack the
+verb (mail.ru/Yandex ``30.09.2017, 18:30, "Bob" <b@x>:``), the colon (``... wrote``), be
+framed by dashes (``---- On ... wrote ----``) or be wrapped over up to three lines; Outlook
+header blocks may have a wrapped From line; a re-wrapped quote line stays in the quote. A
+rule or a line of dashes in the customer's own text (a table, a list) is never a cut.
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ class ReplyParts:
 _ATTRIBUTION_VERBS = (
     r"wrote|writes|escribi[oó]|va escriure|ha escrit|escrigu[eé]|a [ée]crit|schrieb|geschrieben|"
     r"escreveu|escribiu|schreef|heeft geschreven|het volgende geschreven|ha scritto|skrev|skrev f[øo]lgende|"
-    r"napisa[łl]a?|napsal|написал[аи]?|пишет|kirjoitti|[ií]rta|写道|寫道|書きました|のメッセージ|wrote\s*>"
+    r"napisa[łl]a?|napisał\(a\)|napsal[a]?|написал[аи]?|пишет|kirjoitti|[ií]rta|yazdı|şunu yazdı|写道|寫道|書きました|のメッセージ|작성|wrote\s*>"
 )
 _ATTRIBUTION = re.compile(
-    rf"^.{{0,260}}?(?:\b|\s)(?:{_ATTRIBUTION_VERBS})\b[^:：]{{0,120}}[:：]\s*$",
+    rf"^.{{0,260}}?(?:\b|\s|(?<=\d))(?:{_ATTRIBUTION_VERBS})(?:\b[^:：]{{0,120}}[:：]|\s*[:：]?)\s*$",
     re.IGNORECASE,
 )
+# "---- On Sat, 30 Sep 2017 Bob <b@x> wrote ----" (Zoho, some webmails): verb anywhere, no colon
+_DASHED_ATTRIBUTION = re.compile(rf"^\s*-{{2,}}\s*(.{{8,300}}?(?:\b|\s)(?:{_ATTRIBUTION_VERBS})\b.{{0,160}}?)\s*-{{2,}}\s*$", re.IGNORECASE)
 # Words an attribution line starts with, so a sentence ending in "wrote:" is not cut
 # unless it also carries a date or an address.
 _ATTRIBUTION_LEAD = re.compile(
@@ -55,7 +61,11 @@ _BANNER = re.compile(
     r"mensagem original|messaggio originale|oprindelig meddelelse|ursprungligt meddelande|opprinnelig melding|"
     r"wiadomo[śs][ćc] oryginalna|forwarded message|mensaje reenviado|missatge reenviat|message transf[ée]r[ée]|"
     r"weitergeleitete nachricht|doorgestuurd bericht|mensagem encaminhada|messaggio inoltrato|"
-    r"videresendt meddelelse|vidarebefordrat meddelande|reply message|reply above this line)\s*[-_=*]{0,}\s*$",
+    r"videresendt meddelelse|vidarebefordrat meddelande|reply message|reply above this line|"
+    r"p[ůu]vodn[ií] (?:e-mail|zpr[áa]va)|p[řr]eposlan[áa] zpr[áa]va|исходное сообщение|пересылаемое сообщение|оригинальное сообщение|"
+    r"orijinal (?:i̇|i)leti|özgün ileti|iletilen ileti|alkuper[äa]inen viesti|v[äa]litetty viesti|wiadomo[śs][ćc] przekazana|"
+    r"original-nachricht|weitergeleitete nachricht|元のメッセージ|元のメール|원본 메일|原始郵件|"
+    r"転送メッセージ|原始邮件|原始郵件|转发邮件|원본 메시지|전달된 메시지)\s*[-_=*]{0,}\s*$",
     re.IGNORECASE,
 )
 _BEGIN_FORWARD = re.compile(
@@ -65,13 +75,15 @@ _BEGIN_FORWARD = re.compile(
 )
 _HEADER_FROM = re.compile(
     r"^\s*\*?\s*(?:from|de|von|van|da|fra|fr[åa]n|od|lähettäjä|feladó|afzender|remitente|expéditeur|"
-    r"absender|remetente|от|差出人|发件人|寄件者)\s*\*?\s*[:：]\s*\*?\s*\S",
+    r"absender|remetente|от|отправитель|kimden|odes[íi]latel|l[äa]hett[äa]j[äa]|差出人|送信者|发件人|寄件者|보낸 ?사람)\s*\*?\s*[:：]\s*\*?\s*\S",
     re.IGNORECASE,
 )
 _HEADER_OTHER = re.compile(
     r"^\s*\*?\s*(?:sent|date|enviado|enviat|envoy[ée]|gesendet|verzonden|data|datum|fecha|inviato|sendt|skickat|"
     r"wys[łl]ano|to|para|per|à|a|an|aan|til|till|do|cc|subject|asunto|assumpte|objet|betreff|onderwerp|assunto|"
     r"oggetto|emne|[äa]mne|temat|reply-to|sent at|отправлено|кому|тема|дата|копия|送信日時|件名|宛先|发送时间|主题|收件人|"
+    r"odesl[áa]no|komu|p[řr]edm[ěe]t|kopie|g[öo]nderildi|g[öo]nderilme tarihi|kime|konu|tarih|bilgi|l[äa]hetetty|vastaanottaja|aihe|"
+    r"p[äa]iv[äa]m[äa][äa]r[äa]|kopio|日付|日時|抄送|日期|寄件日期|收件者|主旨|副本|보낸 ?날짜|받는 ?사람|제목|날짜|참조|per a|fecha|date|"
     r"enviad[oa]|enviat)(?:\s+(?:em|el|le|am|op|a|on|at))?\s*\*?\s*[:：]",
     re.IGNORECASE,
 )
@@ -83,7 +95,12 @@ _MOBILE = re.compile(
     r"(?:my|mi|mon|ma|meu|minha|el meu|la meva|mijn|il mio|min|mitt|mojego|mein(?:em)?|outlook|yahoo|samsung|iphone|ipad|android)"
     r"(?:\s+[\w.'-]+){0,5}\s*$"
     r"|^\s*von meinem\s+(?:[\w.'-]+\s+){0,4}gesendet\s*$"
-    r"|^\s*get outlook for \w+\s*(?:<[^>]*>)?\s*$",
+    r"|^\s*get outlook for \w+\s*(?:<[^>]*>)?\s*$"
+    r"|^(?=.{0,140}$)\s*[^:：<]{0,40}\boutlook\b[^:：<]{0,30}\b(?:ios|android)\b[^:：<]{0,30}(?:<https?://[^>\s]*>)?\s*$"
+    r"|^(?=.{0,80}$)(?=.*(?:iphon|ipad|android|galaxy|samsung|huawei|xiaomi|blackberry|mobile|smartphone|"
+    r"mail for windows|yahoo mail|outlook|携帯|スマートフォン|手机|手機|휴대폰))"
+    r"(?=.*(?:\bsent\b|envoy[ée]|enviad[oa]|enviat|gesendet|verstuurd|verzonden|inviato|sendt|skickat|l[äa]hetetty|"
+    r"wys[łl]ane|odesl[áa]no|отправлено|g[öo]nderildi|送信|发自|發自|寄自|보냄|\bget\b|von meinem))(?!(?:\S+\s+){8})[^:：,]*$",
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
@@ -98,8 +115,13 @@ _CLOSING = re.compile(
     r"met vriendelijke groet(?:en)?|(?:hartelijke )?groet(?:en|jes)?|mvg|"
     r"cordiali saluti|distinti saluti|saluti|"
     r"med venlig hilsen|venlig hilsen|mvh|hilsen|kh|med vänlig hälsning|vänliga hälsningar|hälsningar|"
-    r"pozdrawiam|z powa[żz]aniem"
-    r")\s*[,!.]?\s*$",
+    r"pozdrawiam|z powa[żz]aniem|dzi[ęe]kuj[ęe]|"
+    r"(?:moltes )?gr[àa]cies|merci(?: beaucoup)?|(?:muchas )?gracias|(?:mille )?grazie|danke(?: sch[öo]n)?|vielen dank|(?:alvast )?bedankt|"
+    r"(?:med )?vennlig hilsen|hilsen|mvh|(?:mange )?tak|tack|(?:med )?v[äa]nliga? h[äa]lsningar?|"
+    r"yst[äa]v[äa]llisin terveisin|terveisin|kiitos|s pozdravem|d[ěe]kuji|"
+    r"с уважением|спасибо|всего доброго|saygılarımla|teşekkürler|teşekkür ederim|iyi çalışmalar|"
+    r"よろしくお願い(?:いた)?します|宜しくお願い(?:いた)?します|以上|谢谢|謝謝|此致敬礼|此致|감사합니다|고맙습니다"
+    r")\s*[,!.！。]?\s*$",
     re.IGNORECASE,
 )
 _HYPHEN_NAME = re.compile(r"^\s*[-/]\s?[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3}\s*$")
@@ -123,6 +145,7 @@ def split(text: str) -> ReplyParts:
         return ReplyParts("", "", "")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     quoted = _mark_quoted(lines)
+    _join_wrapped_quote_lines(lines, quoted)
     new_lines = [line for line, q in zip(lines, quoted) if not q]
     old_lines = [line for line, q in zip(lines, quoted) if q]
     body_lines, sig_lines = _split_signature(new_lines)
@@ -131,6 +154,17 @@ def split(text: str) -> ReplyParts:
         signature=_tidy(sig_lines),
         quoted=_tidy(old_lines),
     )
+
+
+def _join_wrapped_quote_lines(lines: list[str], quoted: list[bool]) -> None:
+    """A quoted line a client re-wrapped without its '>' ("> it may take up to two days before it"
+    / "appears in your account." / "> Regards") is part of the quote, not new text."""
+    for j in range(1, len(lines) - 1):
+        if quoted[j] or not lines[j].strip():
+            continue
+        prev, nxt = lines[j - 1], lines[j + 1]
+        if _QUOTED.match(prev) and _QUOTED.match(nxt) and len(prev.strip()) >= 50 and len(lines[j].strip()) <= 80:
+            quoted[j] = True
 
 
 def _contact_block_start(lines: list[str], nonblank: list[int]) -> int | None:
@@ -175,6 +209,9 @@ def _attribution_at(lines: list[str], i: int) -> int:
         joined = " ".join(chunk)
         if len(joined) > 400:
             break
+        dashed = _DASHED_ATTRIBUTION.match(joined)
+        if dashed and re.search(r"\d", joined):
+            return k
         if _ATTRIBUTION.match(joined):
             has_hint = bool(re.search(r"\d|@", first)) or bool(re.search(_ATTRIBUTION_VERBS, first, re.IGNORECASE))
             if _ATTRIBUTION_LEAD.match(first) and has_hint:
@@ -183,16 +220,40 @@ def _attribution_at(lines: list[str], i: int) -> int:
                 return k
             if "@" in first and re.search(_ATTRIBUTION_VERBS, first, re.IGNORECASE):
                 return k
+            # any word order ("Bob kirjoitti 30.9.2017 klo 18.30:"): a time of day, and a quote follows
+            nxt = _next_nonblank(lines, i + k)
+            if re.search(r"\b\d{1,2}[:.]\d{2}\b", joined) and nxt is not None and nxt - (i + k) <= 1 and _QUOTED.match(lines[nxt]):
+                return k
     return 0
 
 
-def _loose_attribution(lines: list[str], i: int) -> bool:
-    """'26.06.2014, 14:41, "Bob" <bob@x.com>:' right above a quote (no verb: mail.ru, Yandex)."""
-    line = lines[i].strip()
-    if not line.endswith((":", "：")) or len(line) > 200 or not re.search(r"\d", line) or "@" not in line:
+def _name_then_address(lines: list[str], i: int, span: int) -> bool:
+    """"ACME Support" / "<support@x> 于2017年9月30日写道：": a sender's name the client wrapped
+    before its address belongs to the attribution (a sentence of the customer's does not)."""
+    first = lines[i].strip()
+    if re.search(r"[.!?。！？:;,]\s*$", first) or len(first) > 60:
         return False
-    nxt = _next_nonblank(lines, i + 1)
-    return nxt is not None and nxt - i <= 2 and bool(_QUOTED.match(lines[nxt]))
+    return any(lines[j].lstrip().startswith(("<", "(")) for j in range(i + 1, i + span))
+
+
+def _loose_attribution(lines: list[str], i: int) -> int:
+    """'26.06.2014, 14:41, "Bob" <bob@x.com>:' right above a quote (no verb: mail.ru, Yandex,
+    Gmail in Russian or Japanese), also wrapped over up to three lines. Returns its line count."""
+    first = lines[i].strip()
+    if not first or _QUOTED.match(first) or not re.search(r"\d", first):
+        return 0
+    for k in (1, 2, 3):
+        chunk = [ln.strip() for ln in lines[i : i + k]]
+        if len(chunk) < k or (k > 1 and (not chunk[-1] or _QUOTED.match(chunk[-1]))):
+            return 0
+        line = " ".join(chunk)
+        if len(line) > 260:
+            return 0
+        if line.endswith((":", "：")) and "@" in line:
+            nxt = _next_nonblank(lines, i + k)
+            if nxt is not None and nxt - (i + k) <= 1 and _QUOTED.match(lines[nxt]):
+                return k
+    return 0
 
 
 def _header_block_at(lines: list[str], i: int) -> bool:
@@ -208,11 +269,22 @@ def _header_block_at(lines: list[str], i: int) -> bool:
             count += 1
         elif _HEADER_OTHER.match(line):
             count += 1
-        elif line.startswith((" ", "\t")) and line.strip():
+        elif (line.startswith((" ", "\t")) and line.strip()) or _wrapped_header_tail(lines[j - 1], line):
             continue
         else:
             break
     return seen_from and count >= 2
+
+
+def _wrapped_header_tail(prev: str, line: str) -> bool:
+    """The rest of a header line that a client wrapped: "From: Long Name <bob@" / "x.com>",
+    or "From: Long Name" / "<bob@x.com>"."""
+    text = line.strip()
+    if not text or len(text) > 120:
+        return False
+    if prev.count("<") > prev.count(">") and text.endswith(">") and "<" not in text:
+        return True
+    return bool(re.fullmatch(r"<[^<>\s]+@[^<>\s]+>[;,]?", text)) and bool(_HEADER_FROM.match(prev))
 
 
 def _mark_quoted(lines: list[str]) -> list[bool]:
@@ -226,14 +298,14 @@ def _mark_quoted(lines: list[str]) -> list[bool]:
             i += 1
             continue
         span = _attribution_at(lines, i)
-        if span > 1 and not re.search(r"\d|@", lines[i]):
+        if span > 1 and not re.search(r"\d|@", lines[i]) and not _name_then_address(lines, i, span):
             for later in range(i + 1, i + span):
                 sub = _attribution_at(lines, later)
                 if sub and later + sub == i + span:
                     i, span = later, sub
                     break
-        if not span and _loose_attribution(lines, i):
-            span = 1
+        if not span:
+            span = _loose_attribution(lines, i)
         if span:
             nxt = _next_nonblank(lines, i + span)
             if nxt is not None and _QUOTED.match(lines[nxt]) and _quote_block_then_text(lines, nxt):
@@ -246,7 +318,7 @@ def _mark_quoted(lines: list[str]) -> list[bool]:
             return quoted
         if _header_block_at(lines, i) and not any(ln.strip() for ln in lines[:i]):
             j = i + 1
-            while j < n and lines[j].strip() and (_HEADER_OTHER.match(lines[j]) or lines[j].startswith((" ", "\t"))):
+            while j < n and lines[j].strip() and (_HEADER_OTHER.match(lines[j]) or lines[j].startswith((" ", "\t")) or _wrapped_header_tail(lines[j - 1], lines[j])):
                 j += 1
             for k in range(i, j):
                 quoted[k] = True
@@ -330,9 +402,14 @@ def _split_signature_once(lines: list[str]) -> tuple[list[str], list[str]]:
     if start is not None and start > first_content:
         return lines[:start], lines[start:]
     # 6. a dashed rule with a few lines after it
+    # (only when what follows looks like a name block: a rule inside the customer's own text,
+    # a table or a list of problems, is never a cut)
     for i in nonblank[-15:]:
         if i > first_content and re.match(r"^\s*-{4,}\s*$", lines[i]) and i != nonblank[-1]:
-            return lines[:i], lines[i:]
+            after = [lines[j].strip() for j in nonblank if j > i]
+            short = len(after) <= 6 or (len(after) <= 14 and any(_CONTACT.search(a) for a in after))
+            if short and _NAME_LINE.match(after[0]) and not any(re.search(r"[?:!]$|[.]\s*$", a) and not _CONTACT.search(a) for a in after):
+                return lines[:i], lines[i:]
     # 7. "-Name" as the last line
     last = nonblank[-1]
     if last > first_content and _HYPHEN_NAME.match(lines[last]):

@@ -406,7 +406,7 @@ def store_message(
     if msg.kind == "status":
         _apply_status(s, conn, msg)
         return "processed", None
-    if msg.extra.get("bounce_for"):
+    if msg.extra.get("bounce_for") or msg.extra.get("bounce_candidates") or msg.extra.get("bounce_token"):
         _apply_bounce(s, conn, msg)
     if msg.kind in ("edit", "delete"):
         target = _find_message(s, conn.id, msg.in_reply_to) if msg.in_reply_to else None
@@ -441,6 +441,13 @@ def store_message(
     res = threads.resolve(
         s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at, lookups=lookups
     )
+    if msg.auto_generated and msg.direction == "inbound":
+        from workers.intel import automatic_sign
+
+        if automatic_sign(msg):  # the address showed itself automatic: remembered on its identity
+            from workers.intel import remember_automatic
+
+            remember_automatic(res.identity if res is not None else threads.resolve_identity(s, msg.sender, lookups), msg)
     if res is None:
         if update:
             ident = threads.resolve_identity(s, msg.sender, lookups)
@@ -587,10 +594,27 @@ def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
 
 
 def _apply_bounce(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
-    reply = s.scalar(select(Reply).where(Reply.connector_id == conn.id, Reply.external_id == msg.extra["bounce_for"]))
+    """A bounce names one of our replies: by Message-ID (any the bounce quotes; only ours
+    match a reply), else by our conversation token (that conversation's last sent reply)."""
+    ids = [x for x in [msg.extra.get("bounce_for"), *(msg.extra.get("bounce_candidates") or [])] if x]
+    reply = None
+    if ids:
+        reply = s.scalar(
+            select(Reply).where(Reply.connector_id == conn.id, Reply.external_id.in_(list(dict.fromkeys(ids))[:50]))
+            .order_by(Reply.id.desc()).limit(1)
+        )
+    token = msg.extra.get("bounce_token")
+    if reply is None and token:
+        conv = s.scalar(select(Conversation).where(Conversation.connector_id == conn.id, Conversation.token == str(token)))
+        if conv is not None:
+            reply = s.scalar(
+                select(Reply).where(Reply.conversation_id == conv.id, Reply.state.in_(("sent", "delivered", "sending")))
+                .order_by(Reply.id.desc()).limit(1)
+            )
     if reply is not None:
         reply.state = "failed"
-        reply.last_error = str(msg.extra.get("bounce_reason") or "bounced")
+        reply.last_error = f"bounced: {msg.extra.get('bounce_reason') or 'delivery failed'}"[:2000]
+        log.info("reply.bounced", reply_id=reply.id, conversation_id=reply.conversation_id)
 
 
 # ---------------------------------------------------------------------- agent replies

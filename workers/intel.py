@@ -30,6 +30,7 @@ from config import sla as sla_config
 from config import templates
 from hub.models import Conversation, Identity, Reply, now
 from hub.runtime import Runtime
+from normalizers import robots
 from normalizers.csat import parse_csat
 from normalizers.faq import FaqIndex, decide
 from workers import hooks
@@ -59,6 +60,46 @@ def faq_index() -> FaqIndex:
     return FaqIndex(load_articles())
 
 
+# ------------------------------------------------------------------ robots (issue 18)
+def automatic_reason(ident: Identity | None) -> str | None:
+    """The one decision every automatic sender consults (acknowledgement, CSAT survey and
+    thanks, FAQ bot, security warning; the send stage checks it again for ``kind="auto"``):
+    why this identity must never get an automatic message, or None.
+
+    An identity is automatic when its address is a robot's (no-reply, mailer-daemon,
+    postmaster, list managers, SES/SNS...) or when mail from it has shown itself automatic
+    (remembered in ``identity.attrs["automatic"]`` by ``remember_automatic``)."""
+    if ident is None:
+        return "no identity"
+    remembered = (ident.attrs or {}).get("automatic")
+    if remembered:
+        return str(remembered.get("reason") if isinstance(remembered, dict) else remembered)
+    if ident.channel == "email":
+        return robots.address_reason(ident.address)
+    return None
+
+
+def automatic_sign(msg: Any) -> str | None:
+    """The sign in an inbound message that shows its *address* automatic, or None."""
+    reason = (msg.extra or {}).get("auto_reason") if isinstance(getattr(msg, "extra", None), dict) else None
+    if getattr(msg, "channel", None) == "email":
+        reason = robots.address_reason(msg.sender.address) or reason
+    return reason if robots.shows_address_automatic(reason) else None
+
+
+def remember_automatic(ident: Identity, msg: Any) -> None:
+    """Remember on the identity that its address has shown itself automatic (see robots)."""
+    reason = automatic_sign(msg)
+    if not reason:
+        return
+    attrs = dict(ident.attrs or {})
+    if (attrs.get("automatic") or {}).get("reason") == reason:
+        return
+    attrs["automatic"] = {"reason": reason, "at": now().isoformat(), "message": getattr(msg, "external_id", None)}
+    ident.attrs = attrs
+    log.info("identity.automatic", identity_id=ident.id, reason=reason)
+
+
 def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: Any = None, author: str | None = None) -> Reply | None:
     """An automatic reply, at most one per (conversation, what), shaped for the channel.
 
@@ -67,6 +108,10 @@ def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: A
     """
     from hub.errors import PayloadInvalid
 
+    robot = automatic_reason(s.get(Identity, conv.identity_id))
+    if robot:
+        log.info("auto_reply.robot", conversation_id=conv.id, what=what.split(":")[0], reason=robot)
+        return None
     ref = f"{what}:{conv.id}"
     exists = s.scalar(select(Reply.id).where(Reply.conversation_id == conv.id, Reply.source == "auto", Reply.source_ref == ref))
     if exists is not None:
@@ -205,7 +250,7 @@ def csat_on_resolve(s: Session, rt: Runtime, conv: Conversation, changes: dict[s
     if changes.get("status") not in ("resolved", "closed"):
         return []
     ident = s.get(Identity, conv.identity_id)
-    if ident is None or ident.opted_out:
+    if ident is None or ident.opted_out or automatic_reason(ident):
         return []
     extra = _extra(conv)
     if extra.get("csat", {}).get("asked_at"):
@@ -291,6 +336,12 @@ def faq_bot(ev: hooks.IngestEvent) -> None:
     conv.extra = extra
 
 
+def _robot_message(ev: hooks.IngestEvent) -> bool:
+    """A message with an automatic sign is never answered (it is normally not even given to
+    the hooks; this holds when a channel marks the sign without ``auto_generated``)."""
+    return bool(ev.normalized.auto_generated or (ev.normalized.extra or {}).get("auto_reason"))
+
+
 def auto_ack(ev: hooks.IngestEvent) -> None:
     """Per connector (``auto_ack: true``): acknowledge a new conversation in the customer's
     language, unless another automatic answer (security warning, FAQ) already went out."""
@@ -304,6 +355,8 @@ def auto_ack(ev: hooks.IngestEvent) -> None:
 
 def after_ingest(ev: hooks.IngestEvent) -> None:
     """The intelligence hooks in order: security first, then CSAT, SLA, FAQ bot, ack."""
+    if _robot_message(ev):
+        return
     security_warning(ev)
     if csat_answer(ev):
         return

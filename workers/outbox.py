@@ -380,6 +380,14 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 r.state = "failed"
                 r.last_error = f"not sent: the customer opted out ({ident.opt_out_reason or 'STOP'})"
                 continue
+            if r.kind == "auto":
+                from workers.intel import automatic_reason
+
+                robot = automatic_reason(ident)
+                if robot:  # never answer a robot (issue 18): checked again at the last moment
+                    r.state = "failed"
+                    r.last_error = f"not sent: automatic message to an automatic address ({robot})"
+                    continue
             r.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
             r.state = "sending"
             conn = s.get(Connector, r.connector_id)

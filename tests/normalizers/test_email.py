@@ -67,13 +67,19 @@ def test_every_corpus_message_normalizes_or_is_quarantined_with_a_reason(path):
     "path, reason",
     [
         ("spamscope-mail-parser/tests/mails/mail_outlook_1", "Outlook .msg"),
-        ("mikel-mail/spec/fixtures/emails/error_emails/bad_encoded_subject.eml", "no sender"),
         ("mikel-mail/MIT-LICENSE", "header block"),
     ],
 )
 def test_non_messages_are_rejected_with_the_reason(path, reason):
     with pytest.raises(PayloadInvalid, match=reason):
         norm(path)
+
+
+def test_mail_without_any_sender_is_processed_as_a_null_sender_bounce():
+    # issue 18: null-sender mail is never rejected, so the message a bounce names is still found
+    msg = norm("mikel-mail/spec/fixtures/emails/error_emails/bad_encoded_subject.eml")
+    assert msg.sender.address == "mailer-daemon@null-sender.invalid"
+    assert msg.auto_generated and msg.extra["auto_reason"].startswith("null sender")
 
 
 @pytest.mark.parametrize(
