@@ -11,8 +11,11 @@ configure(_settings.log_level, _settings.log_format)
 
 from hub.app import create_app  # noqa: E402
 from hub.runtime import freeze_startup_heap  # noqa: E402
+from hub.web.streams import keep_start_response  # noqa: E402
 
 app = create_app(_settings)
+# Live streams hand their socket to the process's stream loop instead of holding a thread.
+app.wsgi_app = keep_start_response(app.wsgi_app)  # type: ignore[method-assign]
 # Build the queue client now (imports redis, registers the scripts; no connection yet), so
 # the first webhooks do not pay for it, and it is part of the frozen startup heap.
 app.extensions["omnihub"].queues
