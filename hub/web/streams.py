@@ -27,6 +27,7 @@ thread as before, still within the caps.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -257,6 +258,22 @@ def hub_of(app: Any) -> StreamHub:
     return hub
 
 
+def _take_over(sock: socket.socket) -> socket.socket:
+    """The connection behind ``sock``, on a descriptor of our own; ``sock`` keeps a stand-in.
+
+    gunicorn closes a finished connection gracefully: ``shutdown(SHUT_WR)`` (a FIN to the
+    client, which would end the stream) and then up to 2 s draining reads in its main loop.
+    So its descriptor is pointed at one end of a socket pair whose other end is closed: the
+    shutdown, the drain (EOF at once) and the close all happen there.
+    """
+    real = sock.dup()
+    stand_in, peer = socket.socketpair()
+    peer.close()
+    os.dup2(stand_in.fileno(), sock.fileno())
+    stand_in.close()
+    return real
+
+
 class Handoff:
     """The body of a stream response: the first chunk, then the socket goes to the hub.
 
@@ -296,10 +313,10 @@ class Handoff:
             if self._can_hand_off():
                 gresp = self.environ[START_RESPONSE].__self__
                 if gresp.headers_sent:
-                    sock = self.environ["gunicorn.socket"].dup()
+                    sock = _take_over(self.environ["gunicorn.socket"])
                     self.stream.chunked = bool(gresp.chunked)
                     gresp.chunked = False  # gunicorn must not write the closing chunk: the hub will
-                    gresp.force_close()  # and it closes only its own descriptor
+                    gresp.force_close()  # and gunicorn closes only the stand-in
                     self._released = True
                     self.hub.adopt(self.stream, sock)
                     raise StopIteration
