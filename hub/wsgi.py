@@ -6,6 +6,19 @@ from config.settings import load_settings
 
 restrict_umask()  # also when gunicorn is started directly: files it creates are 0600
 
+
+def _raise_open_files_limit() -> None:
+    """Each open live stream is a socket: allow as many descriptors as the hard limit lets."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+_raise_open_files_limit()
+
 _settings = load_settings()
 configure(_settings.log_level, _settings.log_format)
 
