@@ -245,6 +245,36 @@ def p3_p4_imap(tmp: Path, redis_url: str) -> list[dict]:
     }]
 
 
+def p7_streams(tmp: Path, redis_url: str) -> list[dict]:
+    """Webhook p99 while 500 live streams (chat widgets) are open vs none, same server, same run."""
+    from hub.connectors import ConnectorService
+
+    n, streams = (600, 500) if QUICK else (2000, 500)
+    env = c.Env(tmp / "p7", redis_url)
+    with env.rt.db.session() as s:
+        ConnectorService(env.rt).create(s, "chat", "api", {"secret": c.SECRET, "widget": True, "widget_origins": ["https://shop.example"]})
+    port = c.free_port()
+    env.settings = env.settings.model_copy(update={"max_streams_per_ip": streams * 2})
+    held = None
+    try:
+        env.web(port)
+        c.load(port, [c.signed_request(i) for i in range(200)])  # warm up
+        _rps, idle, err0 = c.load(port, [c.signed_request(10_000 + i) for i in range(n)])
+        held = c.HeldStreams(port)
+        opened = held.open([f"/widget/chat/stream?visitor=bench{i:05d}{'b' * 12}" for i in range(streams)], {"Origin": "https://shop.example"})
+        _rps, busy, err1 = c.load(port, [c.signed_request(20_000 + i) for i in range(n)])
+    finally:
+        if held:
+            held.close()
+        env.stop()
+    p99_idle, p99_busy = c.pct(idle, 99) * 1000, c.pct(busy, 99) * 1000
+    return [{
+        "id": "P7", "what": f"webhook p99 with {opened} of {streams} live streams open", "value": f"{p99_busy:.1f} ms",
+        "baseline": f"no streams {p99_idle:.1f} ms", "ratio": p99_busy / p99_idle, "goal": "p99 < 1000 ms, all open",
+        "ok": p99_busy < 1000 and opened == streams and err0 + err1 == 0,
+    }]
+
+
 def machine() -> str:
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) // 1024 for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), 0)
@@ -264,7 +294,7 @@ def main() -> int:
             redis_url = server.url
         rows: list[dict] = []
         try:
-            for name, fn in (("P1", p1_ingress), ("P2", p2_pipeline), ("P5", p5_p6_end_to_end), ("P3", p3_p4_imap)):
+            for name, fn in (("P1", p1_ingress), ("P2", p2_pipeline), ("P5", p5_p6_end_to_end), ("P3", p3_p4_imap), ("P7", p7_streams)):
                 if only and name not in only:
                     continue
                 print(f"running {name} ...", file=sys.stderr, flush=True)

@@ -175,3 +175,48 @@ def load(port: int, requests: list[tuple[bytes, dict[str, str]]], threads: int =
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class HeldStreams:
+    """Server-sent-event streams opened from raw sockets and held open (own event loop)."""
+
+    def __init__(self, port: int) -> None:
+        import asyncio
+        import threading
+
+        self.port = port
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.writers: list = []
+
+    def open(self, paths: list[str], headers: dict[str, str], timeout: float = 30.0) -> int:
+        """Open every path at once; the number that answered 200 with a first event."""
+        import asyncio
+
+        async def one(path: str) -> bool:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.writers.append(writer)
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{head}\r\n".encode())
+            status = int((await reader.readuntil(b"\r\n\r\n")).split()[1])
+            if status == 200:
+                await reader.readuntil(b"\n\n")
+            return status == 200
+
+        async def run() -> int:
+            done = await asyncio.gather(*(asyncio.wait_for(one(p), timeout) for p in paths), return_exceptions=True)
+            return sum(1 for d in done if d is True)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout + 30)
+
+    def close(self) -> None:
+        import asyncio
+
+        async def run() -> None:
+            for w in self.writers:
+                w.close()
+
+        asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

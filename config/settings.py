@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     queue_prefix: str = Field("omnihub", pattern=r"^[A-Za-z0-9_.:-]+$")
     web_workers: int = Field(2, ge=1, le=64)
-    web_threads: int = Field(32, ge=1, le=1000, description="Threads per web worker; each open inbox tab or chat widget holds one for its live stream.")
+    web_threads: int = Field(32, ge=1, le=1000, description="Threads per web worker (live streams do not hold one: they are served by each web process's stream loop).")
+    sse_seconds: float = Field(25.0, ge=1, le=3600, description="Lifetime of one live-stream response; the browser reconnects after it.")
+    max_streams: int = Field(2000, ge=1, le=100000, description="Open live streams (inbox tabs, chat widgets) per web process; more are answered 429.")
+    max_streams_per_ip: int = Field(50, ge=1, le=100000, description="Open live streams per client address and web process; more are answered 429.")
     worker_processes: int = Field(1, ge=1, le=64)
     batch_size: int = Field(200, ge=1, le=5000)
     drain_slots: int = Field(2, ge=1, le=64)

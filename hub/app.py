@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.effective_public_url.startswith("https://"),
         JSON_SORT_KEYS=False,
+        OMNIHUB_SSE_SECONDS=settings.sse_seconds,
     )
     app.extensions["omnihub"] = rt
     app.extensions["omnihub.connectors"] = ConnectorService(rt)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, stream_with_context
+from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from markupsafe import Markup, escape
 from sqlalchemy import and_, func, or_, select
 
@@ -16,7 +16,8 @@ from hub.models import Connector, Contact, Conversation, Identity, Message, Repl
 from hub.views import contact_json, conversation_json
 from hub.web import composer
 from hub.web.models import ConversationRead
-from hub.web.security import login_required, rt
+from hub.web import streams
+from hub.web.security import client_ip, login_required, rt
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
 
@@ -324,27 +325,36 @@ def events():
     runtime = rt()
     app = current_app._get_current_object()
     stream_seconds = app.config.get("OMNIHUB_SSE_SECONDS", STREAM_SECONDS)
+    with runtime.db.read() as s:
+        marks = change_marks(s)
 
-    def generate():
-        with runtime.db.read() as s:
-            marks = change_marks(s)
-        yield "retry: 1000\n\n"
+    def on_change(ids: list[int], _addresses: set[str]) -> str:
+        return f"event: change\ndata: {json.dumps({'conversations': ids})}\n\n"
+
+    def in_thread():
+        """Where the socket cannot be handed over: poll in this thread, as before."""
+        seen = marks
         deadline = time.monotonic() + stream_seconds
         last_ping = time.monotonic()
         while time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
             with runtime.db.read() as s:
                 now_marks = change_marks(s)
-                if now_marks != marks:
-                    ids = changed_conversations(s, marks)
-                    marks = now_marks
-                    yield f"event: change\ndata: {json.dumps({'conversations': ids})}\n\n"
+                if now_marks != seen:
+                    ids = changed_conversations(s, seen)
+                    seen = now_marks
+                    yield on_change(ids, set())
                     continue
             if time.monotonic() - last_ping > 10:
                 last_ping = time.monotonic()
                 yield ": ping\n\n"
 
-    resp = Response(stream_with_context(generate()), mimetype="text/event-stream")
+    body = streams.open_stream(client_ip(), stream_seconds, "retry: 1000\n\n", on_change, in_thread, marks)
+    if body is None:
+        resp = Response('{"error": "too many open streams, try again later"}', status=429, mimetype="application/json")
+        resp.headers["Retry-After"] = "30"
+        return resp
+    resp = Response(body, mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp

@@ -20,13 +20,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Blueprint, Response, current_app, jsonify, request, send_file, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from sqlalchemy import select
 
 from hub import journal
 from hub.errors import ConfigError
 from hub.models import Connector, Conversation, Identity, Message, Reply
 from hub.types import RawEvent
+from hub.web import streams
 from hub.web.inbox import change_marks
 from hub.web.security import client_ip, rate_limit, rt
 
@@ -211,33 +212,59 @@ def history(name: str):
 
 @bp.get("/widget/<name>/stream")
 def stream(name: str):
-    """SSE: ``messages`` events with the conversation's entries whenever they change."""
+    """SSE: ``messages`` events with the conversation's entries whenever they change.
+
+    Served by the web process's stream loop (``hub/web/streams.py``), not a request thread.
+    """
     row, adapter = _widget_connector(name)
     origin = _check_origin(adapter, required=False)
     visitor = _visitor(request.args.get("visitor"))
-    if not rate_limit(f"widget:{name}:stream:{client_ip()}", 600, 60):
+    ip = client_ip()
+    if not rate_limit(f"widget:{name}:stream:{ip}", 600, 60):
         raise WidgetError(429, "too many connections")
     seconds = current_app.config.get("OMNIHUB_SSE_SECONDS", STREAM_SECONDS)
-
+    app = current_app._get_current_object()
     runtime = rt()
+    with runtime.db.read() as s:
+        marks = change_marks(s)  # before the entries: a change in between is not missed
+    items = _entries(row, visitor)
+    last = [[(e["id"], e["text"]) for e in items]]
 
-    def generate():
-        yield "retry: 1500\n\n"
-        last = None
-        marks = None
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            with runtime.db.read() as s:
-                now_marks = change_marks(s)  # index-only: the visitor's rows are read only after a change
-            if now_marks != marks:
-                marks = now_marks
-                items = _entries(row, visitor)
-                sig = [(e["id"], e["text"]) for e in items]
-                if sig != last:
-                    last = sig
-                    yield f"event: messages\ndata: {json.dumps({'items': items})}\n\n"
-            time.sleep(POLL_SECONDS)
+    def event(items: list[dict[str, Any]]) -> str:
+        return f"event: messages\ndata: {json.dumps({'items': items})}\n\n"
 
-    resp = Response(stream_with_context(generate()), mimetype="text/event-stream")
+    def on_change(_ids: list[int], _addresses: set[str]) -> str:
+        items = _entries(row, visitor)
+        sig = [(e["id"], e["text"]) for e in items]
+        if sig == last[0]:
+            return ""
+        last[0] = sig
+        return event(items)
+
+    def in_thread():
+        """Where the socket cannot be handed over: poll in this thread, as before."""
+        seen = marks
+        with app.app_context():
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+                with runtime.db.read() as s:
+                    now_marks = change_marks(s)  # index-only: the visitor's rows are read only after a change
+                if now_marks != seen:
+                    seen = now_marks
+                    text = on_change([], set())
+                    if text:
+                        yield text
+
+    body = streams.open_stream(
+        ip, seconds, "retry: 1500\n\n" + event(items), on_change, in_thread, marks,
+        addresses={f"{row.name}:widget-{visitor}"},
+    )
+    if body is None:
+        resp = jsonify({"error": "too many open streams, try again later"})
+        resp.status_code = 429
+        resp.headers["Retry-After"] = "30"
+        return _cors(resp, origin)
+    resp = Response(body, mimetype="text/event-stream")
     resp.headers["X-Accel-Buffering"] = "no"
     return _cors(resp, origin)

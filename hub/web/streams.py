@@ -1,0 +1,352 @@
+"""Live streams (server-sent events) that do not hold a web thread.
+
+The inbox (``/events``) and the chat widget (``/widget/<c>/stream``) keep a response open for
+``OMNIHUB_SSE_SECONDS``. Served the ordinary way, each open stream holds one of gunicorn's
+request threads for that long, so a few dozen anonymous widget streams could starve webhooks
+and ``/healthz``. Instead:
+
+- the Flask view authenticates the request as usual, reserves a slot (global and per-IP caps,
+  answered 429), computes the first event, and returns a response whose body is a
+  :class:`Handoff`;
+- gunicorn writes the status line, the headers and that first chunk; on its next read the
+  :class:`Handoff` duplicates the connection's socket, gives it to this process's
+  :class:`StreamHub` and ends the WSGI response without the closing chunk, so the request
+  thread is free at once and gunicorn closes only its own descriptor;
+- the hub is one asyncio loop per web process (a daemon thread) that writes the following
+  events on the duplicated sockets, notices disconnects, sends pings and ends each stream
+  after its lifetime with the closing chunk (``EventSource`` reconnects by itself);
+- one poll of the database per process (``change_marks``, every POLL_SECONDS) feeds every
+  stream: inbox streams get the changed conversation ids, widget streams recompute their
+  entries only when one of their visitor's conversations changed.
+
+Outside gunicorn (the Flask test client, a development server) or over gunicorn's own TLS,
+the handoff is not possible; the view's generator then serves the stream in the request
+thread as before, still within the caps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import structlog
+from sqlalchemy import select
+
+log = structlog.get_logger("omnihub.streams")
+
+POLL_SECONDS = 0.7
+SEND_TIMEOUT = 10.0
+PING_SECONDS = 10.0
+
+#: environ key under which the WSGI wrapper (``hub.wsgi``) leaves gunicorn's start_response.
+START_RESPONSE = "omnihub.start_response"
+
+
+@dataclass(eq=False)
+class Stream:
+    """One open stream: who it is for and how it turns a change into events."""
+
+    ip: str
+    lifetime: float
+    #: called in the hub's worker thread with (changed conversation ids, identity addresses of
+    #: those conversations); returns the SSE text to send, or "" for nothing.
+    on_change: Callable[[list[int], set[str]], str]
+    #: only call on_change when one of these identity addresses changed (None: always).
+    addresses: set[str] | None = None
+    #: the database's change marks when the stream's first event was computed
+    marks: Any = None
+    sock: socket.socket | None = None
+    #: HTTP/1.1 responses are chunked (the hub frames each write); HTTP/1.0 ones are raw
+    chunked: bool = True
+    closed: bool = False
+    opened: float = field(default_factory=time.monotonic)
+
+
+class Caps:
+    """Open-stream counters of this process: a global and a per-IP cap."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.total = 0
+        self.per_ip: Counter[str] = Counter()
+
+    def reserve(self, ip: str, max_total: int, max_per_ip: int) -> bool:
+        with self.lock:
+            if self.total >= max_total or self.per_ip[ip] >= max_per_ip:
+                return False
+            self.total += 1
+            self.per_ip[ip] += 1
+            return True
+
+    def release(self, ip: str) -> None:
+        with self.lock:
+            self.total -= 1
+            self.per_ip[ip] -= 1
+            if self.per_ip[ip] <= 0:
+                del self.per_ip[ip]
+
+
+class StreamHub:
+    """The asyncio loop of one web process that owns every handed-off stream."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.caps = Caps()
+        self.streams: set[Stream] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._marks: Any = None
+
+    # ---- lifecycle --------------------------------------------------------------------
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self.loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.create_task(self._changes())
+                    loop.run_forever()
+
+                threading.Thread(target=run, name="omnihub-streams", daemon=True).start()
+                ready.wait(5)
+                self.loop = loop
+            return self.loop
+
+    def adopt(self, stream: Stream, sock: socket.socket) -> None:
+        """Take over ``sock`` (headers and first chunk already written) for ``stream``."""
+        sock.setblocking(False)
+        stream.sock = sock
+        loop = self._ensure_loop()
+        loop.call_soon_threadsafe(self._start, stream)
+
+    def _start(self, stream: Stream) -> None:
+        if self._marks is None:  # the first stream: changes count from its first event on
+            self._marks = stream.marks
+        self.streams.add(stream)
+        assert self.loop is not None
+        self.loop.create_task(self._serve(stream))
+
+    # ---- one stream -------------------------------------------------------------------
+    async def _serve(self, stream: Stream) -> None:
+        loop = asyncio.get_running_loop()
+        assert stream.sock is not None
+        reader = loop.create_task(self._watch_eof(stream))
+        try:
+            deadline = stream.opened + stream.lifetime
+            while not stream.closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                await asyncio.wait([reader], timeout=min(PING_SECONDS, left))
+                if stream.closed or reader.done():
+                    break
+                if deadline - time.monotonic() > 0.5:
+                    await self.send(stream, ": ping\n\n")
+            if not reader.done() and stream.chunked:
+                await self._write(stream, b"0\r\n\r\n")  # the closing chunk: a clean end of the response
+        finally:
+            reader.cancel()
+            self._close(stream)
+
+    async def _watch_eof(self, stream: Stream) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                data = await loop.sock_recv(stream.sock, 4096)  # type: ignore[arg-type]
+                if not data:
+                    return
+        except (OSError, asyncio.CancelledError):
+            return
+
+    async def send(self, stream: Stream, text: str) -> None:
+        data = text.encode()
+        await self._write(stream, b"%x\r\n%s\r\n" % (len(data), data) if stream.chunked else data)
+
+    async def _write(self, stream: Stream, data: bytes) -> None:
+        if stream.closed or stream.sock is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.sock_sendall(stream.sock, data), SEND_TIMEOUT)
+        except (OSError, asyncio.TimeoutError):
+            self._close(stream)
+
+    def _close(self, stream: Stream) -> None:
+        if stream.closed:
+            return
+        stream.closed = True
+        self.streams.discard(stream)
+        self.caps.release(stream.ip)
+        if stream.sock is not None:
+            try:
+                stream.sock.close()
+            except OSError:
+                pass
+
+    # ---- the one source of changes ----------------------------------------------------
+    async def _changes(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            if not self.streams:
+                self._marks = None  # nothing to tell: start afresh when a stream opens
+                continue
+            try:
+                batch = await loop.run_in_executor(None, self._poll, list(self.streams))
+            except Exception as exc:  # a database hiccup: try again next tick
+                log.warning("streams.poll_failed", error=str(exc))
+                continue
+            for stream, text in batch:
+                if text:
+                    await self.send(stream, text)
+
+    def _poll(self, streams: list[Stream]) -> list[tuple[Stream, str]]:
+        """Runs in a worker thread: one look at the database for every stream of the process."""
+        from hub.models import Conversation, Identity
+        from hub.web.inbox import change_marks, changed_conversations
+
+        with self.app.app_context():
+            runtime = self.app.extensions["omnihub"]
+            with runtime.db.read() as s:
+                marks = change_marks(s)
+                if self._marks is None:
+                    self._marks = marks
+                    return []
+                if marks == self._marks:
+                    return []
+                ids = changed_conversations(s, self._marks)
+                self._marks = marks
+                addresses: set[str] = set()
+                if ids and any(st.addresses is not None for st in streams):
+                    addresses = set(s.scalars(
+                        select(Identity.address).join(Conversation, Conversation.identity_id == Identity.id).where(Conversation.id.in_(ids))
+                    ))
+            out = []
+            for stream in streams:
+                if stream.closed or (stream.addresses is not None and not (stream.addresses & addresses)):
+                    continue
+                try:
+                    out.append((stream, stream.on_change(ids, addresses)))
+                except Exception as exc:
+                    log.warning("streams.event_failed", error=str(exc))
+            return out
+
+
+def keep_start_response(wsgi_app: Callable) -> Callable:
+    """WSGI middleware for gunicorn: leaves start_response in the environ for :class:`Handoff`."""
+
+    def call(environ: dict, start_response: Callable) -> Any:
+        environ[START_RESPONSE] = start_response
+        return wsgi_app(environ, start_response)
+
+    return call
+
+
+def hub_of(app: Any) -> StreamHub:
+    hub = app.extensions.get("omnihub.streams")
+    if hub is None:
+        hub = app.extensions["omnihub.streams"] = StreamHub(app)
+    return hub
+
+
+def _take_over(sock: socket.socket) -> socket.socket:
+    """The connection behind ``sock``, on a descriptor of our own; ``sock`` keeps a stand-in.
+
+    gunicorn closes a finished connection gracefully: ``shutdown(SHUT_WR)`` (a FIN to the
+    client, which would end the stream) and then up to 2 s draining reads in its main loop.
+    So its descriptor is pointed at one end of a socket pair whose other end is closed: the
+    shutdown, the drain (EOF at once) and the close all happen there.
+    """
+    real = sock.dup()
+    stand_in, peer = socket.socketpair()
+    peer.close()
+    os.dup2(stand_in.fileno(), sock.fileno())
+    stand_in.close()
+    return real
+
+
+class Handoff:
+    """The body of a stream response: the first chunk, then the socket goes to the hub.
+
+    Falls back to ``fallback`` (a generator serving the stream in this thread) where the
+    socket cannot be handed over.
+    """
+
+    def __init__(self, hub: StreamHub, stream: Stream, environ: dict, first: str, fallback: Callable[[], Iterator[str]]) -> None:
+        self.hub, self.stream, self.environ = hub, stream, environ
+        self.first = first
+        self.fallback = fallback
+        self._state = 0
+        self._it: Iterator[str] | None = None
+        self._released = False
+
+    def _can_hand_off(self) -> bool:
+        sock = self.environ.get("gunicorn.socket")
+        start_response = self.environ.get(START_RESPONSE)
+        gresp = getattr(start_response, "__self__", None)
+        return (
+            sock is not None
+            and gresp is not None
+            and getattr(gresp, "chunked", None) is not None
+            and hasattr(gresp, "force_close")
+            and type(sock) is socket.socket  # not gunicorn's own TLS: the TLS state cannot be duplicated
+        )
+
+    def __iter__(self) -> Handoff:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._state == 0:
+            self._state = 1
+            return self.first.encode()
+        if self._state == 1:
+            self._state = 2
+            if self._can_hand_off():
+                gresp = self.environ[START_RESPONSE].__self__
+                if gresp.headers_sent:
+                    sock = _take_over(self.environ["gunicorn.socket"])
+                    self.stream.chunked = bool(gresp.chunked)
+                    gresp.chunked = False  # gunicorn must not write the closing chunk: the hub will
+                    gresp.force_close()  # and gunicorn closes only the stand-in
+                    self._released = True
+                    self.hub.adopt(self.stream, sock)
+                    raise StopIteration
+            self._it = self.fallback()
+        assert self._it is not None
+        return next(self._it).encode()
+
+    def close(self) -> None:
+        if not self._released:
+            self._released = True
+            self.hub.caps.release(self.stream.ip)
+
+
+def open_stream(
+    ip: str,
+    lifetime: float,
+    first: str,
+    on_change: Callable[[list[int], set[str]], str],
+    in_thread: Callable[[], Iterator[str]],
+    marks: Any,
+    addresses: set[str] | None = None,
+) -> Handoff | None:
+    """The body of a stream response for the current request, or None when a cap is reached."""
+    from flask import current_app, request
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.extensions["omnihub"].settings
+    hub = hub_of(app)
+    if not hub.caps.reserve(ip, settings.max_streams, settings.max_streams_per_ip):
+        log.info("streams.refused", ip=ip, open=hub.caps.total)
+        return None
+    stream = Stream(ip=ip, lifetime=lifetime, on_change=on_change, addresses=addresses, marks=marks)
+    return Handoff(hub, stream, request.environ, first, in_thread)
