@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import Field, SecretStr, model_validator
 
 from hub import signing
-from hub.errors import PayloadInvalid, SignatureInvalid
+from hub.errors import PayloadInvalid
 from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient

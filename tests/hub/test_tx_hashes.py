@@ -15,7 +15,7 @@ from sqlalchemy import select
 from werkzeug import Response
 
 from hub import signing
-from hub.models import AuditLog, Conversation, InboundEvent, Message, Reply
+from hub.models import AuditLog, InboundEvent, Message, Reply
 from normalizers.codecs import b58check_encode
 from normalizers.redact import asks_for_transaction
 from tests.support.hub import wait_until

@@ -92,7 +92,7 @@ def test_secrets_in_every_customer_controlled_field_never_reach_db_helpdesk_call
                   _att("wallet.json", "application/json", json.dumps({"mnemonic": FIELDS["json"]}).encode()),
                   _att("notes", "application/octet-stream", f"seed words\n{FIELDS['octet_stream']}\n".encode("cp1252")),
               ]})
-    resp = h.client.post(f"/widget/web/messages", json={"visitor": "visitor-0123456789abcdef", "text": "hi from the widget",
+    resp = h.client.post("/widget/web/messages", json={"visitor": "visitor-0123456789abcdef", "text": "hi from the widget",
                                                         "name": FIELDS["widget_name"]}, headers={"Origin": ORIGIN})
     assert resp.status_code == 202, resp.get_data(as_text=True)
     wait_until(lambda: h.count(InboundEvent, InboundEvent.state == "processed") == 5, timeout=30, message="all five events ingested")
