@@ -74,7 +74,7 @@ def automatic_reason(ident: Identity | None) -> str | None:
     remembered = (ident.attrs or {}).get("automatic")
     if remembered:
         return str(remembered.get("reason") if isinstance(remembered, dict) else remembered)
-    if ident.channel == "email":
+    if "@" in (ident.address or ""):  # an email address, on whichever channel it came
         return robots.address_reason(ident.address)
     return None
 
@@ -82,7 +82,7 @@ def automatic_reason(ident: Identity | None) -> str | None:
 def automatic_sign(msg: Any) -> str | None:
     """The sign in an inbound message that shows its *address* automatic, or None."""
     reason = (msg.extra or {}).get("auto_reason") if isinstance(getattr(msg, "extra", None), dict) else None
-    if getattr(msg, "channel", None) == "email":
+    if "@" in (msg.sender.address or ""):
         reason = robots.address_reason(msg.sender.address) or reason
     return reason if robots.shows_address_automatic(reason) else None
 

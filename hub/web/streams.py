@@ -295,6 +295,7 @@ class Handoff:
         gresp = getattr(start_response, "__self__", None)
         return (
             sock is not None
+            and self.environ.get("REQUEST_METHOD") == "GET"  # a HEAD response has no body to stream
             and gresp is not None
             and getattr(gresp, "chunked", None) is not None
             and hasattr(gresp, "force_close")
