@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     webhook_window: int = Field(300, ge=1, description="Replay window for timestamped signatures (s).")
     allow_private_urls: bool = Field(False, description="Allow outbound requests (helpdesk, callback, API base URLs, IMAP/SMTP hosts) to loopback and private addresses (on-premises helpdesks, tests). Link-local and cloud-metadata addresses are refused regardless.")
     metrics_token: str = Field("", description="When set, /metrics requires `Authorization: Bearer <token>`; unset: open.")
+    connector_failing_after: float = Field(900.0, gt=0, description="A connector failing (poll, send, push) for longer than this many seconds turns red; refused credentials turn it red at once.")
+    alert_webhook_url: str = Field("", description="When set, a JSON POST goes here each time a connector turns red (signed with ALERT_WEBHOOK_SECRET like the webhook backend).")
+    alert_webhook_secret: str = Field("", description="Secret for X-Omnihub-Signature on alert webhooks.")
 
     @field_validator("public_url")
     @classmethod

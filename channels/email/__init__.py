@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
+from urllib.parse import urlsplit
 from datetime import date, datetime
 from typing import Any, Callable, Literal
 
@@ -19,7 +20,7 @@ import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from channels.base import ChannelAdapter
-from channels.email import imap, mime, smtp
+from channels.email import imap, mime, oauth, smtp
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError
 from hub.net import UrlRefused
 from hub.types import AdapterConfig, CheckResult, OutboundReply, PollSink, RawEvent, SendResult, StopEvent, origin
@@ -44,7 +45,8 @@ class EmailConfig(AdapterConfig):
     imap_port: int | None = Field(None, json_schema_extra=origin("part"))
     imap_security: Security = Field("ssl", json_schema_extra=origin("part"))
     username: str
-    password: SecretStr
+    #: auth password: required; auth oauth2: unused (SASL XOAUTH2 with a token from the sign-in)
+    password: SecretStr | None = None
     folders: tuple[str, ...] = ("INBOX",)
     after_ingest: str = "leave"  # leave | seen | move:<folder>
     smtp_host: str | None = Field(None, json_schema_extra=origin("host"))
@@ -54,6 +56,15 @@ class EmailConfig(AdapterConfig):
     smtp_password: SecretStr | None = None
     from_address: str
     from_name: str = ""
+    # OAuth 2.0 mailboxes (README: Email, "Google Workspace and Microsoft 365")
+    auth: Literal["password", "oauth2"] = "password"
+    oauth_provider: Literal["google", "microsoft", "custom"] | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_tenant: str | None = None  # microsoft: the directory (tenant) id or domain; default common
+    oauth_authorize_url: str | None = Field(None, json_schema_extra=origin("url"))
+    oauth_token_url: str | None = Field(None, json_schema_extra=origin("url"))
+    oauth_scope: str | None = None  # default: the provider's IMAP + SMTP scopes
 
     @field_validator("folders", mode="before")
     @classmethod
@@ -86,6 +97,29 @@ class EmailConfig(AdapterConfig):
         return v
 
     @model_validator(mode="after")
+    def _auth(self) -> EmailConfig:
+        if self.auth == "password":
+            if self.password is None:
+                raise ValueError("password is required with auth password (or set auth oauth2)")
+            return self
+        if not self.oauth_provider:
+            raise ValueError("auth oauth2 needs oauth_provider (google, microsoft or custom)")
+        if not self.oauth_client_id:
+            raise ValueError("auth oauth2 needs oauth_client_id (from the app registered with the provider)")
+        if self.oauth_provider == "custom" and not (self.oauth_authorize_url and self.oauth_token_url):
+            raise ValueError("oauth_provider custom needs oauth_authorize_url and oauth_token_url")
+        for key in ("oauth_authorize_url", "oauth_token_url"):
+            url = getattr(self, key)
+            if url is None:
+                continue
+            parsed = urlsplit(url)
+            if parsed.scheme not in ("https", "http") or not parsed.hostname:
+                raise ValueError(f"{key} must be an https:// URL")
+            if parsed.scheme == "http" and not is_loopback(parsed.hostname):
+                raise ValueError(f"{key}: http:// is only allowed for loopback hosts, not {parsed.hostname!r} (use https)")
+        return self
+
+    @model_validator(mode="after")
     def _plaintext_only_on_loopback(self) -> EmailConfig:
         if self.imap_security == "none" and not is_loopback(self.imap_host):
             raise ValueError(f"imap_security none is only allowed for loopback hosts, not {self.imap_host!r} (use ssl or starttls)")
@@ -114,10 +148,15 @@ class EmailChannel(ChannelAdapter):
         super().__init__(ctx)
         self.log = ctx.log or structlog.get_logger("omnihub.email").bind(connector=ctx.name)
         self.watchers: list[imap.FolderWatcher] = []
+        self.tokens: oauth.TokenSource | None = (
+            oauth.TokenSource(ctx.name, self.config, ctx.vault, log=self.log) if self.config.auth == "oauth2" else None
+        )
 
     # --- accounts -------------------------------------------------------------------------
     def imap_account(self) -> imap.ImapAccount:
         c = self.config
+        if self.tokens is not None:
+            return imap.ImapAccount(c.imap_host, c.imap_port, c.imap_security, c.username, oauth2=self.tokens.access_token)
         return imap.ImapAccount(c.imap_host, c.imap_port, c.imap_security, c.username, c.password.get_secret_value())
 
     def _smtp_session(self):
@@ -125,6 +164,8 @@ class EmailChannel(ChannelAdapter):
         if not c.smtp_host:
             raise PermanentDeliveryError(f"email connector {self.ctx.name!r} has no smtp_host: set it to send replies")
         username = c.smtp_username if c.smtp_username is not None else c.username
+        if self.tokens is not None:  # XOAUTH2 as the mailbox user (the token's owner)
+            return smtp.connect(c.smtp_host, c.smtp_port, c.smtp_security, c.smtp_username or c.username, None, oauth2=self.tokens.access_token)
         secret = c.smtp_password if c.smtp_password is not None else c.password
         return smtp.connect(c.smtp_host, c.smtp_port, c.smtp_security, username or None, secret.get_secret_value() if username else None)
 

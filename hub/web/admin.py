@@ -47,6 +47,11 @@ def connectors():
     with rt().db.read() as s:
         rows = s.scalars(select(Connector).where(~Connector.name.contains("~deleted~")).order_by(Connector.name)).all()
         items = [svc().describe(r) for r in rows]
+    from hub import health
+
+    for item in items:
+        healthy, reason = health.evaluate(item["health"], rt().settings.connector_failing_after)
+        item["verdict"] = {"healthy": healthy, "reason": reason}
     return render_template("admin_connectors.html", items=items, kinds=_kinds(), tab="connectors")
 
 
