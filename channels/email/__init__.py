@@ -104,6 +104,8 @@ class EmailConfig(AdapterConfig):
             return self
         if not self.oauth_provider:
             raise ValueError("auth oauth2 needs oauth_provider (google, microsoft or custom)")
+        if self.oauth_tenant is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$", self.oauth_tenant):
+            raise ValueError("oauth_tenant must be a tenant id (GUID), a domain such as contoso.onmicrosoft.com, or common/organizations")
         if not self.oauth_client_id:
             raise ValueError("auth oauth2 needs oauth_client_id (from the app registered with the provider)")
         if self.oauth_provider == "custom" and not (self.oauth_authorize_url and self.oauth_token_url):
@@ -148,9 +150,14 @@ class EmailChannel(ChannelAdapter):
         super().__init__(ctx)
         self.log = ctx.log or structlog.get_logger("omnihub.email").bind(connector=ctx.name)
         self.watchers: list[imap.FolderWatcher] = []
-        self.tokens: oauth.TokenSource | None = (
-            oauth.TokenSource(ctx.name, self.config, ctx.vault, log=self.log) if self.config.auth == "oauth2" else None
-        )
+        self.tokens: oauth.TokenSource | None = None
+        if self.config.auth == "oauth2":
+            c = self.config
+            destinations = {
+                "imap": f"{c.imap_host.lower()}:{c.imap_port or imap.DEFAULT_PORTS[c.imap_security]}",
+                "smtp": f"{c.smtp_host.lower()}:{c.smtp_port or smtp.DEFAULT_PORTS[c.smtp_security]}" if c.smtp_host else "",
+            }
+            self.tokens = oauth.TokenSource(ctx.name, c, ctx.vault, log=self.log, destinations=destinations)
 
     # --- accounts -------------------------------------------------------------------------
     def imap_account(self) -> imap.ImapAccount:

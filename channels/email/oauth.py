@@ -83,11 +83,14 @@ def provider_for(config: Any) -> Provider:
 class TokenSource:
     """Access tokens for one connector; thread-safe; shared state through the vault."""
 
-    def __init__(self, connector: str, config: Any, vault: Any, log: Any = None) -> None:
+    def __init__(self, connector: str, config: Any, vault: Any, log: Any = None, destinations: dict[str, str] | None = None) -> None:
         self.connector = connector
         self.config = config
         self.vault = vault
         self.log = log
+        #: where the tokens go (token endpoint, IMAP and SMTP servers): stored tokens are bound
+        #: to it at sign-in and never sent elsewhere (like hub.connectors' origin binding)
+        self.destinations = {"token_url": provider_for(config).token_url, **(destinations or {})}
         self._lock = threading.Lock()
         self.refreshes = 0  # refresh grants made by this instance (tests, logs)
 
@@ -157,6 +160,7 @@ class TokenSource:
             "expires_at": now + lifetime,
             "lifetime": lifetime,
             "obtained_at": now,
+            "bound": self.destinations,
         }
         self.vault.set(VAULT_KEY, record)
         return record
@@ -171,6 +175,11 @@ class TokenSource:
             if not record.get("refresh_token"):
                 raise AuthError(f"email connector {self.connector!r} (auth oauth2) is not signed in: "
                                 f"open the admin console, Connectors → {self.connector} → Sign in")
+            if record.get("bound") != self.destinations:
+                moved = sorted(k for k in set(self.destinations) | set(record.get("bound") or {})
+                               if (record.get("bound") or {}).get(k) != self.destinations.get(k))
+                raise AuthError(f"email connector {self.connector!r}: {', '.join(moved)} changed since the sign-in; the stored tokens "
+                                f"are not sent to a new destination: sign in again (Connectors → {self.connector} → Sign in)")
             margin = min(60.0, float(record.get("lifetime") or 3600) / 10)
             if not force and record.get("access_token") and float(record.get("expires_at") or 0) - margin > time.time():
                 return record["access_token"]

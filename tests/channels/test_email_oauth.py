@@ -206,3 +206,94 @@ def test_oauth_mailbox_end_to_end(oauth_hub):
     assert admin.get(callback).status_code == 302
     assert _metric(hub, "mail") == "1.0"
     assert 'id="connector-health-banner"' not in admin.get("/inbox").get_data(as_text=True)
+
+
+# ------------------------------------------------------------------------ configuration and binding
+from pydantic import ValidationError  # noqa: E402
+
+from channels.email import EmailConfig, oauth  # noqa: E402
+from hub.errors import AuthError  # noqa: E402
+from hub.types import MemoryState  # noqa: E402
+
+OAUTH_BASE = {"imap_host": "imap.example.com", "username": "support@example.com", "smtp_host": "smtp.example.com",
+              "from_address": "support@example.com", "auth": "oauth2", "oauth_client_id": "cid"}
+
+
+@pytest.mark.parametrize("extra, error", [
+    ({}, "needs oauth_provider"),
+    ({"oauth_provider": "google", "oauth_client_id": None}, "needs oauth_client_id"),
+    ({"oauth_provider": "custom"}, "needs oauth_authorize_url and oauth_token_url"),
+    ({"oauth_provider": "custom", "oauth_authorize_url": "http://idp.example.com/a", "oauth_token_url": "https://idp.example.com/t"}, "only allowed for loopback"),
+    ({"oauth_provider": "custom", "oauth_authorize_url": "https://idp.example.com/a", "oauth_token_url": "ftp://idp.example.com/t"}, "must be an https"),
+    ({"oauth_provider": "microsoft", "oauth_tenant": "evil.example/../x"}, "oauth_tenant must be"),
+])
+def test_oauth2_config_refusals(extra, error):
+    with pytest.raises(ValidationError, match=re.escape(error)):
+        EmailConfig(**{**OAUTH_BASE, **extra})
+
+
+def test_password_auth_still_needs_a_password():
+    with pytest.raises(ValidationError, match="password is required"):
+        EmailConfig(**{**OAUTH_BASE, "auth": "password"})
+
+
+def test_provider_endpoints_and_scopes():
+    g = oauth.provider_for(EmailConfig(**OAUTH_BASE, oauth_provider="google"))
+    assert (g.authorize_url, g.token_url, g.scope) == ("https://accounts.google.com/o/oauth2/v2/auth", "https://oauth2.googleapis.com/token", "https://mail.google.com/")
+    assert dict(g.authorize_params) == {"access_type": "offline", "prompt": "consent"}
+    m = oauth.provider_for(EmailConfig(**OAUTH_BASE, oauth_provider="microsoft", oauth_tenant="contoso.onmicrosoft.com"))
+    assert m.authorize_url == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize"
+    assert m.token_url == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    assert m.scope.split() == ["https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send", "offline_access"]
+    assert oauth.provider_for(EmailConfig(**OAUTH_BASE, oauth_provider="microsoft")).token_url.startswith("https://login.microsoftonline.com/common/")
+
+
+def _signed_in(idp, vault, **destinations) -> oauth.TokenSource:
+    cfg = EmailConfig(**{**OAUTH_BASE, "imap_host": "127.0.0.1", "imap_security": "none", "smtp_host": None, **idp.connector_config()})
+    source = oauth.TokenSource("mail", cfg, vault, destinations=destinations or {"imap": "127.0.0.1:143"})
+    url, _state, verifier = source.authorization_url(idp.redirect_uri)
+    code = httpx.URL(httpx.get(url).headers["Location"]).params["code"]
+    source.exchange(idp.redirect_uri, code, verifier)
+    return source
+
+
+def test_pkce_verifier_is_required_by_the_exchange():
+    with OAuthServer("http://hub.test/admin/oauth/callback", "alice") as idp:
+        cfg = EmailConfig(**{**OAUTH_BASE, **idp.connector_config()})
+        source = oauth.TokenSource("mail", cfg, MemoryState())
+        url, _state, verifier = source.authorization_url(idp.redirect_uri)
+        code = httpx.URL(httpx.get(url).headers["Location"]).params["code"]
+        with pytest.raises(AuthError, match="invalid_grant"):
+            source.exchange(idp.redirect_uri, code, verifier[:-1] + ("A" if verifier[-1] != "A" else "B"))
+        assert not source.authorized()
+
+
+def test_stored_tokens_never_go_to_a_new_destination():
+    with OAuthServer("http://hub.test/admin/oauth/callback", "alice", access_lifetime=1) as idp:
+        vault = MemoryState()
+        first = _signed_in(idp, vault)
+        assert first.access_token()
+        grants = list(idp.grants)
+        moved = oauth.TokenSource("mail", first.config, vault, destinations={"imap": "imap.elsewhere.example:143"})
+        with pytest.raises(AuthError, match="imap changed since the sign-in"):
+            moved.access_token(force=True)
+        assert idp.grants == grants  # the refresh token was not sent anywhere
+        assert first.access_token(force=True) and idp.grants == grants + ["refresh_token"]
+
+
+def test_callback_state_expires(hub):
+    from hub.auth import create_user
+
+    with OAuthServer(f"{hub.settings.effective_public_url}/admin/oauth/callback", "alice") as idp:
+        hub.add_connector("mail", "email", **{**OAUTH_BASE, "imap_host": "127.0.0.1", "imap_security": "none", "smtp_host": None,
+                                              **idp.connector_config()})
+        with hub.rt.db.session() as s:
+            create_user(s, ADMIN[0], "admin", ADMIN[1], "Ada Admin")
+        admin = _login(hub, ADMIN)
+        _authorize, callback = _start(admin)
+        [key] = hub.rt.redis.keys(f"{hub.settings.queue_prefix}:oauth-state:*")
+        assert 0 < hub.rt.redis.ttl(key) <= 600
+        hub.rt.redis.pexpire(key, 1)
+        wait_until(lambda: not hub.rt.redis.exists(key), timeout=5)
+        assert admin.get(callback).status_code == 400
+        assert idp.grants == []  # nothing exchanged
