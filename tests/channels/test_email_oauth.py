@@ -169,6 +169,17 @@ def test_oauth_mailbox_end_to_end(oauth_hub):
     wait_until(lambda: len(smtp.received) == 3, timeout=20, message="delivery after a refused token")
     assert smtp.refusals == 1 and idp.grants.count("refresh_token") == refreshes + 1
 
+    # the same on IMAP: the server restarts, the poller logs in again with a token the
+    # provider no longer accepts, refreshes once and ingests
+    refused_before = idp.inactive_introspections
+    idp.revoke_access_tokens()
+    imap.restart()
+    wait_until(lambda: idp.grants.count("refresh_token") == refreshes + 2, timeout=30, message="IMAP refresh after a refused token")
+    time.sleep(1.0)  # the new IDLE session is up after its catch-up; Dovecot delays IDLE notifications by 500 ms
+    imap.append(make_mail(3, subject="After the IMAP re-login"))
+    wait_until(lambda: [c for c in _conversations(hub) if c["subject"] == "After the IMAP re-login"], timeout=30, message="ingest after refresh")
+    assert idp.inactive_introspections == refused_before + 1  # the refused login, then the refreshed token
+
     # --- revoked refresh token: red, loud, and nobody else affected ----------------------------
     assert _metric(hub, "mail") == "1.0" and _metric(hub, "other") == "1.0"
     idp.revoke_refresh_tokens()

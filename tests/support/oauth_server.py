@@ -56,6 +56,7 @@ class OAuthServer:
         self.grants: list[str] = []  # grant types served, in order (tests)
         self.refused: list[str] = []  # errors answered (tests)
         self.introspections = 0
+        self.inactive_introspections = 0  # tokens presented that were no longer (or never) valid
         self._lock = threading.Lock()
         self.app = self._build()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
@@ -165,6 +166,7 @@ class OAuthServer:
             with self._lock:
                 info = self.access.get(token)
             if not info or info["exp"] <= time.time():
+                self.inactive_introspections += 1
                 return jsonify({"active": False})
             return jsonify({"active": True, "username": info["user"], "exp": int(info["exp"]), "scope": info["scope"],
                             "client_id": self.client_id, "token_type": "Bearer"})
