@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from channels.base import ChannelAdapter
 from channels.email import imap, mime, oauth, smtp
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError
-from hub.net import UrlRefused
+from hub.net import UrlRefused, check_url
 from hub.types import AdapterConfig, CheckResult, OutboundReply, PollSink, RawEvent, SendResult, StopEvent, origin
 from normalizers import email as email_normalizer
 from normalizers.model import NormalizedMessage
@@ -57,14 +57,14 @@ class EmailConfig(AdapterConfig):
     from_address: str
     from_name: str = ""
     # OAuth 2.0 mailboxes (README: Email, "Google Workspace and Microsoft 365")
-    auth: Literal["password", "oauth2"] = "password"
-    oauth_provider: Literal["google", "microsoft", "custom"] | None = None
-    oauth_client_id: str | None = None
-    oauth_client_secret: SecretStr | None = None
-    oauth_tenant: str | None = None  # microsoft: the directory (tenant) id or domain; default common
-    oauth_authorize_url: str | None = Field(None, json_schema_extra=origin("url"))
-    oauth_token_url: str | None = Field(None, json_schema_extra=origin("url"))
-    oauth_scope: str | None = None  # default: the provider's IMAP + SMTP scopes
+    auth: Literal["password", "oauth2"] = Field("password", description="password, or oauth2 (Google Workspace, Microsoft 365: save, then Sign in)")
+    oauth_provider: Literal["google", "microsoft", "custom"] | None = Field(None, description="auth oauth2: google, microsoft or custom")
+    oauth_client_id: str | None = Field(None, description="auth oauth2: the client id of the app registered with the provider")
+    oauth_client_secret: SecretStr | None = Field(None, description="auth oauth2: the app's client secret")
+    oauth_tenant: str | None = Field(None, description="microsoft: the directory (tenant) id or domain; default common")
+    oauth_authorize_url: str | None = Field(None, description="custom provider: the authorization endpoint", json_schema_extra=origin("url"))
+    oauth_token_url: str | None = Field(None, description="custom provider: the token endpoint", json_schema_extra=origin("url"))
+    oauth_scope: str | None = Field(None, description="default: the provider's IMAP and SMTP scopes")
 
     @field_validator("folders", mode="before")
     @classmethod
@@ -243,6 +243,15 @@ class EmailChannel(ChannelAdapter):
     def check(self) -> CheckResult:
         details: dict[str, Any] = {}
         problems: list[str] = []
+        for key in ("oauth_authorize_url", "oauth_token_url"):  # the outbound URL guard, before any login
+            url = getattr(self.config, key)
+            if url:
+                try:
+                    check_url(url, key=key)
+                except UrlRefused as exc:
+                    problems.append(f"OAuth: {exc}")
+        if problems:
+            return CheckResult(False, "; ".join(problems), details)
         try:
             client = imap.connect(self.imap_account())
             try:

@@ -36,7 +36,7 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import OAuth2Client
 
 from hub.errors import AuthError, ConfigError, RetriableDeliveryError
-from hub.net import GuardedTransport, UrlRefused
+from hub.net import GuardedTransport, UrlRefused, check_url
 
 VAULT_KEY = "oauth"
 #: OAuth error codes meaning "these credentials will not work again": sign in again
@@ -126,6 +126,7 @@ class TokenSource:
     def authorization_url(self, redirect_uri: str) -> tuple[str, str, str]:
         """(url to send the admin to, state, PKCE code verifier)."""
         provider = provider_for(self.config)
+        check_url(provider.authorize_url, key="oauth_authorize_url")  # never send a browser to a forbidden address
         verifier = generate_token(64)
         with self.client(redirect_uri) as client:
             url, state = client.create_authorization_url(

@@ -18,7 +18,7 @@ from flask import abort, flash, g, redirect, request, session, url_for
 from sqlalchemy import update
 
 from hub import health
-from hub.errors import AuthError, DeliveryError, NotFound
+from hub.errors import AuthError, ConfigError, DeliveryError, NotFound
 from hub.models import AuditLog, Connector, now
 from hub.web.admin import bp, log, svc
 from hub.web.security import SESSION_CSRF, login_required, rt
@@ -58,7 +58,11 @@ def oauth_start(name: str):
     _cid, tokens = _token_source(name)
     if not session.get(SESSION_CSRF):
         abort(403, description="no login session")
-    url, state, verifier = tokens.authorization_url(callback_url())
+    try:
+        url, state, verifier = tokens.authorization_url(callback_url())
+    except (ConfigError, DeliveryError) as exc:  # e.g. the URL guard refused oauth_authorize_url
+        flash(("bad", f"{name}: cannot start the sign-in: {exc}"))
+        return redirect(url_for("admin.connector_edit", name=name))
     record = {"connector": name, "user_id": g.principal.user_id, "session": _session_binding(), "verifier": verifier,
               "redirect_uri": callback_url(), "nonce": secrets.token_hex(8)}
     rt().redis.set(_state_key(state), json.dumps(record), ex=STATE_TTL, nx=True)
