@@ -1,6 +1,7 @@
 """/admin: the OAuth 2.0 authorization-code flow (PKCE S256) that signs a connector in.
 
-``POST /admin/connectors/<name>/oauth/start`` (admin, CSRF) → the provider's consent page →
+``POST /admin/connectors/<name>/oauth/start`` (admin, CSRF) → a same-origin page that moves
+the browser on (meta refresh and a link) → the provider's consent page →
 ``GET /admin/oauth/callback?code&state``. The state is random, kept server-side (Redis) with
 the PKCE verifier for ten minutes, usable once, and bound to the admin's user and login
 session: a callback carrying a state started by another session, another admin, or after
@@ -14,7 +15,7 @@ import hashlib
 import json
 import secrets
 
-from flask import abort, flash, g, redirect, request, session, url_for
+from flask import abort, flash, g, redirect, render_template_string, request, session, url_for
 from sqlalchemy import update
 
 from hub import health
@@ -67,7 +68,18 @@ def oauth_start(name: str):
               "redirect_uri": callback_url(), "nonce": secrets.token_hex(8)}
     rt().redis.set(_state_key(state), json.dumps(record), ex=STATE_TTL, nx=True)
     log.info("oauth.start", connector=name, actor=g.principal.email)
-    return redirect(url, code=303)
+    # Not a redirect: the pages' CSP (form-action 'self') rightly stops a form submission
+    # from being redirected to another origin. A same-origin page moves the browser on.
+    return render_template_string(CONTINUE_PAGE, url=url, name=name)
+
+
+CONTINUE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="0;url={{ url }}">
+<title>Sign in · {{ name }} · omnihub</title></head>
+<body><main><p>Continuing to the provider to sign <strong>{{ name }}</strong> in…
+<a id="oauth-continue" href="{{ url }}">Continue</a></p></main></body></html>
+"""
 
 
 @bp.get("/oauth/callback")
