@@ -92,14 +92,26 @@ def test_refused_credentials_red_at_once_failures_red_after_threshold_others_una
     assert client.get("/admin/connectors").get_data(as_text=True).count("✘ red") == 2
 
 
-def test_success_clears_a_failure_episode(hub):
+def test_notes_alert_once_per_episode_and_success_clears_it(make_hub, db_url, httpserver):
+    """On SQLite and PostgreSQL: a red episode alerts once (claimed in the row), success ends it."""
+    alerts = []
+    httpserver.expect_request("/alert", method="POST").respond_with_handler(lambda r: alerts.append(r.get_data()) or Response("ok"))
+    hub = make_hub(database_url=db_url, alert_webhook_url=httpserver.url_for("/alert"))
     with hub.rt.db.read() as s:
         cid = s.scalar(select(Connector.id).where(Connector.name == "inbox"))
     health.note_failure(hub.rt, cid, "push: HTTP 401: nope", auth=True)
     assert health.evaluate(_health(hub, "inbox"), 900)[0] is False
+    health.sweep(hub.rt)
+    health.sweep(hub.rt)
+    health.note_failure(hub.rt, cid, "push: HTTP 401: still nope", auth=True)
+    health.sweep(hub.rt)
+    assert len(alerts) == 1 and json.loads(alerts[0])["connector"] == "inbox"
     health.note_ok(hub.rt, cid)
     h = _health(hub, "inbox")
-    assert health.evaluate(h, 900) == (True, "ok") and "recovered_at" in h and "auth_failed" not in h
+    assert health.evaluate(h, 900) == (True, "ok") and "recovered_at" in h and "auth_failed" not in h and "alerted_at" not in h
+    health.note_failure(hub.rt, cid, "push: HTTP 403: again", auth=True)  # a new episode: a new alert
+    health.sweep(hub.rt)
+    assert len(alerts) == 2
 
 
 def test_evaluate_threshold():
