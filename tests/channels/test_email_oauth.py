@@ -147,6 +147,17 @@ def test_oauth_mailbox_end_to_end(oauth_hub):
     conv = wait_until(lambda: [c for c in _conversations(hub) if c["subject"] == "Card blocked"], timeout=20, message="IMAP ingest")[0]
     assert conv["connector"] == "mail"
 
+    # the edit form's "Check connection" uses the saved sign-in: IMAP and SMTP log in with XOAUTH2
+    form = {"csrf_token": _csrf(admin, "/admin/connectors/mail"), "action": "check", "enabled": "on"}
+    for key, value in (_row(hub, "mail").config or {}).items():
+        if isinstance(value, bool):
+            form[f"cfg_{key}"] = "on" if value else ""
+        else:
+            form[f"cfg_{key}"] = "\n".join(value) if isinstance(value, (list, tuple)) else str(value)
+    checked = admin.post("/admin/connectors/mail", data=form, headers={"Accept": "application/json"}).get_json()
+    assert checked["ok"] is True, checked
+    assert any(c.startswith("AUTH") and "XOAUTH2" in c for c in checked["details"]["smtp_capabilities"])
+
     # --- SMTP reply with XOAUTH2 ----------------------------------------------------------------
     def reply(text: str) -> None:
         resp = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": text})
