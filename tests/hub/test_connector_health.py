@@ -90,6 +90,11 @@ def test_refused_credentials_red_at_once_failures_red_after_threshold_others_una
     assert "2 connectors need attention" in banner and "/admin/connectors/locked" in banner and "/admin/connectors/flaky" in banner
     assert "web3" not in banner and "/admin/connectors/inbox" not in banner
     assert client.get("/admin/connectors").get_data(as_text=True).count("✘ red") == 2
+    listed = h.cli("connectors", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines() if line.strip()}
+    assert "RED: cannot authenticate" in lines["locked"] and "RED: failing since" in lines["flaky"]
+    assert "RED" not in lines["web3"] and "RED" not in lines["inbox"]
 
 
 def test_notes_alert_once_per_episode_and_success_clears_it(make_hub, db_url, httpserver):
