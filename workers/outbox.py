@@ -281,7 +281,6 @@ def _record_pushes(
     """Record push results in one transaction; returns the next pending delivery of each
     conversation that was not asked for in this batch (it is scheduled next). ``pending``
     and ``links`` are reused when the caller loaded them in the same transaction."""
-    svc: ConnectorService = service(rt)
     rows = _by_id(s, Delivery, {r[0] for r in results})
     if links is None:
         links = _links(s, {d.conversation_id for d in rows.values()})

@@ -12,9 +12,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
-from urllib.parse import urlsplit
 from datetime import date, datetime
 from typing import Any, Callable, Literal
+from urllib.parse import urlsplit
 
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
