@@ -46,7 +46,10 @@ def _token_source(name: str):
             row = svc().get(s, name)
         except NotFound:
             abort(404, description=f"no connector named {name!r}")
-        adapter = svc().adapter(row)
+        try:
+            adapter = svc().adapter(row)
+        except ConfigError as exc:  # e.g. its configuration was edited outside omnihub
+            abort(400, description=str(exc))
     tokens = getattr(adapter, "tokens", None)
     if tokens is None:
         abort(400, description=f"connector {name!r} does not use OAuth sign-in (set auth oauth2 first)")

@@ -321,3 +321,10 @@ def test_callback_state_expires(hub):
         wait_until(lambda: not hub.rt.redis.exists(key), timeout=5)
         assert admin.get(callback).status_code == 400
         assert idp.grants == []  # nothing exchanged
+        # only connectors that sign in with OAuth; only POST
+        hub.add_connector("pw", "email", imap_host="127.0.0.1", imap_security="none", username="u", password="p",
+                          from_address="s@example.com")
+        token = _csrf(admin, "/admin/connectors/mail")
+        assert admin.post("/admin/connectors/pw/oauth/start", data={"csrf_token": token}).status_code == 400
+        assert admin.post("/admin/connectors/nope/oauth/start", data={"csrf_token": token}).status_code == 404
+        assert admin.get("/admin/connectors/mail/oauth/start").status_code == 405
