@@ -69,7 +69,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         except Exception as exc:
             checks["redis"] = f"error: {exc.__class__.__name__}"
         ok = all(v == "ok" for v in checks.values())
-        return jsonify({"status": "ok" if ok else "unavailable", "checks": checks}), 200 if ok else 503
+        body = {"status": "ok" if ok else "unavailable", "checks": checks}
+        if checks["database"] == "ok":
+            from hub import health
+
+            # detail only: a red connector never makes the hub unready (the others keep working)
+            body["connectors"] = {c["name"]: {"kind": c["kind"], "healthy": c["healthy"], "reason": c["reason"]} for c in health.statuses(rt)}
+        return jsonify(body), 200 if ok else 503
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -301,6 +301,8 @@ def connectors_list(as_json: bool) -> None:
     from hub.connectors import ConnectorService
     from hub.models import Connector
 
+    from hub import health
+
     rt = _runtime()
     svc = ConnectorService(rt)
     with rt.db.read() as s:
@@ -313,7 +315,9 @@ def connectors_list(as_json: bool) -> None:
         status = "enabled" if r["enabled"] else "disabled"
         last = h.get("last_inbound_at") or "-"
         err = f"  last error: {h['last_error']}" if h.get("last_error") else ""
-        click.echo(f"{r['name']:20} {r['kind']:14} {r['role']:8} {status:8} last inbound {last}{err}")
+        healthy, reason = health.evaluate(h, rt.settings.connector_failing_after)
+        red = "" if healthy else f"  RED: {reason}"
+        click.echo(f"{r['name']:20} {r['kind']:14} {r['role']:8} {status:8} last inbound {last}{red or err}")
 
 
 @connectors.command("show")

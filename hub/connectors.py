@@ -172,6 +172,24 @@ class StateStore:
             )
 
 
+class SealedState:
+    """A StateStore whose values are sealed with the hub's key (``connectors.state`` keys
+    ``sealed:<key>``): tokens an adapter obtains at run time, e.g. OAuth refresh tokens."""
+
+    PREFIX = "sealed:"
+
+    def __init__(self, rt: Runtime, connector_id: int) -> None:
+        self.rt = rt
+        self.store = StateStore(rt, connector_id)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        token = self.store.get(self.PREFIX + key)
+        return self.rt.box.open_json(token.encode()) if token else default
+
+    def set(self, key: str, value: Any) -> None:
+        self.store.set(self.PREFIX + key, None if value is None else self.rt.box.seal_json(value).decode())
+
+
 class ConnectorService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -333,6 +351,7 @@ class ConnectorService:
             public_url=st.effective_public_url,
             limits=Limits(max_attachment_bytes=st.max_attachment_bytes, max_body_bytes=st.max_body_bytes),
             state=StateStore(self.rt, row.id, row.state),
+            vault=SealedState(self.rt, row.id),
             log=structlog.get_logger("omnihub.adapter").bind(connector=row.name, kind=row.kind),
         )
 

@@ -40,10 +40,17 @@ class WorkCollector:
                         g.add_metric([name, state], n)
                 for status, n in s.execute(select(Conversation.status, func.count()).group_by(Conversation.status)):
                     c.add_metric([status], n)
+            from hub import health
+
+            h = GaugeMetricFamily("omnihub_connector_healthy", "1 when the connector works, 0 when it cannot authenticate or has failed too long",
+                                  labels=["connector", "kind"])
+            for item in health.statuses(self.rt):
+                h.add_metric([item["name"], item["kind"]], 1 if item["healthy"] else 0)
         except Exception:
             return
         yield g
         yield c
+        yield h
 
 
 _collector = WorkCollector()

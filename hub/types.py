@@ -169,6 +169,8 @@ class ConnectorContext:
     public_url: str = "http://127.0.0.1:8000"
     limits: Limits = field(default_factory=Limits)
     state: StateStore = field(default_factory=MemoryState)
+    #: like ``state``, encrypted at rest (tokens an adapter obtains itself, e.g. OAuth refresh tokens)
+    vault: StateStore = field(default_factory=MemoryState)
     log: Any = None  # a structlog logger bound with the connector name
 
     def webhook_url(self, hook: str) -> str:

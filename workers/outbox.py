@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from hub import health
 from hub.connectors import ConnectorService, adapter_class
 from hub.errors import AuthError, ConfigError, PermanentDeliveryError, RetriableDeliveryError
 from hub.media import media_url
@@ -280,13 +281,13 @@ def _record_pushes(
     """Record push results in one transaction; returns the next pending delivery of each
     conversation that was not asked for in this batch (it is scheduled next). ``pending``
     and ``links`` are reused when the caller loaded them in the same transaction."""
-    svc: ConnectorService = service(rt)
     rows = _by_id(s, Delivery, {r[0] for r in results})
     if links is None:
         links = _links(s, {d.conversation_id for d in rows.values()})
     if pending is None:
         pending = _pending_by_thread(s, list(rows.values()))
     delivered: list[Delivery] = []
+    worked: set[int] = set()
     for delivery_id, result, exc, helpdesk in results:
         d = rows.get(delivery_id)
         if d is None or d.state != "pending":
@@ -297,9 +298,12 @@ def _record_pushes(
         if exc is not None:
             _fail(rt, d, exc)
             log.info("push.failed", delivery_id=d.id, helpdesk=helpdesk.name, state=d.state, error=d.last_error)
-            if isinstance(exc, AuthError):
-                svc.record_health(helpdesk.id, last_error=str(exc), last_error_at=now())
+            if isinstance(exc, (AuthError, RetriableDeliveryError)):
+                health.note_failure(rt, helpdesk.id, f"push: {exc}", auth=isinstance(exc, AuthError), session=s)
             continue
+        if helpdesk.id not in worked:
+            worked.add(helpdesk.id)
+            health.note_ok(rt, helpdesk.id, session=s)
         key = (d.conversation_id, helpdesk.id)
         if key not in links:
             links[key] = HelpdeskLink(
@@ -433,6 +437,7 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
                 log.exception("send.unexpected", reply_id=reply_id, connector=conn.name)
             results.append((reply_id, None, exc, conn))
+    worked: set[int] = set()
     with rt.db.session() as s:
         for reply_id, result, exc, conn in results:
             r = s.get(Reply, reply_id)
@@ -442,9 +447,12 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 r.state = "pending"
                 _fail(rt, r, exc)
                 log.info("send.failed", reply_id=r.id, connector=conn.name, state=r.state, error=r.last_error)
-                if isinstance(exc, AuthError):
-                    svc.record_health(conn.id, last_error=str(exc), last_error_at=now())
+                if isinstance(exc, (AuthError, RetriableDeliveryError)):
+                    health.note_failure(rt, conn.id, f"send: {exc}", auth=isinstance(exc, AuthError), session=s)
                 continue
+            if conn.id not in worked:
+                worked.add(conn.id)
+                health.note_ok(rt, conn.id, session=s)
             r.external_id = result.external_id
             r.state = result.state or "sent"
             detail = dict(r.status_detail or {})

@@ -10,8 +10,9 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
-from hub import journal
+from hub import health, journal
 from hub.connectors import ConnectorService, adapter_class
+from hub.errors import AuthError
 from hub.models import Connector
 from hub.runtime import Runtime
 from hub.types import RawEvent
@@ -34,6 +35,13 @@ class Sink:
         self.rt.queues.schedule("ingest", ids)
         return ids
 
+    def health(self, error: str | None, *, auth: bool = False) -> None:
+        """A poll session worked (``error`` None) or failed (``auth``: credentials refused)."""
+        if error is None:
+            health.note_ok(self.rt, self.connector_id)
+        else:
+            health.note_failure(self.rt, self.connector_id, error, auth=auth)
+
 
 class Poller:
     def __init__(self, rt: Runtime, *, sweep_enabled: bool = True) -> None:
@@ -46,6 +54,7 @@ class Poller:
     def _run_adapter(self, name: str, stamp: float, stop: threading.Event) -> None:
         backoff = 1.0
         while not stop.is_set() and not self.stop.is_set():
+            row = None
             try:
                 with self.rt.db.read() as s:
                     row = s.scalar(select(Connector).where(Connector.name == name))
@@ -57,7 +66,8 @@ class Poller:
                 backoff = 1.0
             except Exception as exc:
                 log.exception("poll.crashed", connector=name)
-                self.svc.record_health(row.id, last_error=f"poll: {exc}", last_error_at=time.time())
+                if row is not None:
+                    health.note_failure(self.rt, row.id, f"poll: {exc}", auth=isinstance(exc, AuthError))
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 60.0)
 
@@ -103,6 +113,9 @@ class Poller:
                     next_reconcile = t + 5.0
                 if self.sweep_enabled:
                     sweep(self.rt)
+                if t - last.get("connector-health", 0.0) >= 10.0:
+                    last["connector-health"] = t
+                    health.sweep(self.rt)  # alert connectors that crossed OMNIHUB_CONNECTOR_FAILING_AFTER
                 for name, interval, fn in hooks.PERIODIC:
                     if t - last.get(name, 0.0) >= interval:
                         last[name] = t

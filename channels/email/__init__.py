@@ -14,14 +14,15 @@ import re
 import threading
 from datetime import date, datetime
 from typing import Any, Callable, Literal
+from urllib.parse import urlsplit
 
 import structlog
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from channels.base import ChannelAdapter
-from channels.email import imap, mime, smtp
+from channels.email import imap, mime, oauth, smtp
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError
-from hub.net import UrlRefused
+from hub.net import UrlRefused, check_url
 from hub.types import AdapterConfig, CheckResult, OutboundReply, PollSink, RawEvent, SendResult, StopEvent, origin
 from normalizers import email as email_normalizer
 from normalizers.model import NormalizedMessage
@@ -44,7 +45,8 @@ class EmailConfig(AdapterConfig):
     imap_port: int | None = Field(None, json_schema_extra=origin("part"))
     imap_security: Security = Field("ssl", json_schema_extra=origin("part"))
     username: str
-    password: SecretStr
+    #: auth password: required; auth oauth2: unused (SASL XOAUTH2 with a token from the sign-in)
+    password: SecretStr | None = None
     folders: tuple[str, ...] = ("INBOX",)
     after_ingest: str = "leave"  # leave | seen | move:<folder>
     smtp_host: str | None = Field(None, json_schema_extra=origin("host"))
@@ -54,6 +56,15 @@ class EmailConfig(AdapterConfig):
     smtp_password: SecretStr | None = None
     from_address: str
     from_name: str = ""
+    # OAuth 2.0 mailboxes (README: Email, "Google Workspace and Microsoft 365")
+    auth: Literal["password", "oauth2"] = Field("password", description="password, or oauth2 (Google Workspace, Microsoft 365: save, then Sign in)")
+    oauth_provider: Literal["google", "microsoft", "custom"] | None = Field(None, description="auth oauth2: google, microsoft or custom")
+    oauth_client_id: str | None = Field(None, description="auth oauth2: the client id of the app registered with the provider")
+    oauth_client_secret: SecretStr | None = Field(None, description="auth oauth2: the app's client secret")
+    oauth_tenant: str | None = Field(None, description="microsoft: the directory (tenant) id or domain; default common")
+    oauth_authorize_url: str | None = Field(None, description="custom provider: the authorization endpoint", json_schema_extra=origin("url"))
+    oauth_token_url: str | None = Field(None, description="custom provider: the token endpoint", json_schema_extra=origin("url"))
+    oauth_scope: str | None = Field(None, description="default: the provider's IMAP and SMTP scopes")
 
     @field_validator("folders", mode="before")
     @classmethod
@@ -86,6 +97,31 @@ class EmailConfig(AdapterConfig):
         return v
 
     @model_validator(mode="after")
+    def _auth(self) -> EmailConfig:
+        if self.auth == "password":
+            if self.password is None:
+                raise ValueError("password is required with auth password (or set auth oauth2)")
+            return self
+        if not self.oauth_provider:
+            raise ValueError("auth oauth2 needs oauth_provider (google, microsoft or custom)")
+        if self.oauth_tenant is not None and not re.match(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,99}$", self.oauth_tenant):
+            raise ValueError("oauth_tenant must be a tenant id (GUID), a domain such as contoso.onmicrosoft.com, or common/organizations")
+        if not self.oauth_client_id:
+            raise ValueError("auth oauth2 needs oauth_client_id (from the app registered with the provider)")
+        if self.oauth_provider == "custom" and not (self.oauth_authorize_url and self.oauth_token_url):
+            raise ValueError("oauth_provider custom needs oauth_authorize_url and oauth_token_url")
+        for key in ("oauth_authorize_url", "oauth_token_url"):
+            url = getattr(self, key)
+            if url is None:
+                continue
+            parsed = urlsplit(url)
+            if parsed.scheme not in ("https", "http") or not parsed.hostname:
+                raise ValueError(f"{key} must be an https:// URL")
+            if parsed.scheme == "http" and not is_loopback(parsed.hostname):
+                raise ValueError(f"{key}: http:// is only allowed for loopback hosts, not {parsed.hostname!r} (use https)")
+        return self
+
+    @model_validator(mode="after")
     def _plaintext_only_on_loopback(self) -> EmailConfig:
         if self.imap_security == "none" and not is_loopback(self.imap_host):
             raise ValueError(f"imap_security none is only allowed for loopback hosts, not {self.imap_host!r} (use ssl or starttls)")
@@ -114,10 +150,20 @@ class EmailChannel(ChannelAdapter):
         super().__init__(ctx)
         self.log = ctx.log or structlog.get_logger("omnihub.email").bind(connector=ctx.name)
         self.watchers: list[imap.FolderWatcher] = []
+        self.tokens: oauth.TokenSource | None = None
+        if self.config.auth == "oauth2":
+            c = self.config
+            destinations = {
+                "imap": f"{c.imap_host.lower()}:{c.imap_port or imap.DEFAULT_PORTS[c.imap_security]}",
+                "smtp": f"{c.smtp_host.lower()}:{c.smtp_port or smtp.DEFAULT_PORTS[c.smtp_security]}" if c.smtp_host else "",
+            }
+            self.tokens = oauth.TokenSource(ctx.name, c, ctx.vault, log=self.log, destinations=destinations)
 
     # --- accounts -------------------------------------------------------------------------
     def imap_account(self) -> imap.ImapAccount:
         c = self.config
+        if self.tokens is not None:
+            return imap.ImapAccount(c.imap_host, c.imap_port, c.imap_security, c.username, oauth2=self.tokens.access_token)
         return imap.ImapAccount(c.imap_host, c.imap_port, c.imap_security, c.username, c.password.get_secret_value())
 
     def _smtp_session(self):
@@ -125,6 +171,8 @@ class EmailChannel(ChannelAdapter):
         if not c.smtp_host:
             raise PermanentDeliveryError(f"email connector {self.ctx.name!r} has no smtp_host: set it to send replies")
         username = c.smtp_username if c.smtp_username is not None else c.username
+        if self.tokens is not None:  # XOAUTH2 as the mailbox user (the token's owner)
+            return smtp.connect(c.smtp_host, c.smtp_port, c.smtp_security, c.smtp_username or c.username, None, oauth2=self.tokens.access_token)
         secret = c.smtp_password if c.smtp_password is not None else c.password
         return smtp.connect(c.smtp_host, c.smtp_port, c.smtp_security, username or None, secret.get_secret_value() if username else None)
 
@@ -195,6 +243,15 @@ class EmailChannel(ChannelAdapter):
     def check(self) -> CheckResult:
         details: dict[str, Any] = {}
         problems: list[str] = []
+        for key in ("oauth_authorize_url", "oauth_token_url"):  # the outbound URL guard, before any login
+            url = getattr(self.config, key)
+            if url:
+                try:
+                    check_url(url, key=key)
+                except UrlRefused as exc:
+                    problems.append(f"OAuth: {exc}")
+        if problems:
+            return CheckResult(False, "; ".join(problems), details)
         try:
             client = imap.connect(self.imap_account())
             try:

@@ -15,7 +15,7 @@ import ssl
 from concurrent.futures import Future, ThreadPoolExecutor
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable
 
@@ -41,6 +41,8 @@ class ImapAccount:
     username: str
     password: str = ""
     timeout: float = 60.0
+    #: auth oauth2: ``oauth2(force_refresh) -> access token`` (SASL XOAUTH2 instead of LOGIN)
+    oauth2: Callable[[bool], str] | None = field(default=None, compare=False)
 
 
 def connect(account: ImapAccount) -> IMAPClient:
@@ -53,7 +55,10 @@ def connect(account: ImapAccount) -> IMAPClient:
     try:
         if account.security == "starttls":
             client.starttls(context)
-        client.login(account.username, account.password)
+        if account.oauth2 is not None:
+            _oauth2_login(client, account)
+        else:
+            client.login(account.username, account.password)
     except LoginError as exc:
         _logout(client)
         raise AuthError(f"IMAP {account.host}:{port}: login refused: {_text(exc)}") from None
@@ -62,6 +67,14 @@ def connect(account: ImapAccount) -> IMAPClient:
         raise
     _keepalive(client)
     return client
+
+
+def _oauth2_login(client: IMAPClient, account: ImapAccount) -> None:
+    """SASL XOAUTH2; a refused token is refreshed and tried once more."""
+    try:
+        client.oauth2_login(account.username, account.oauth2(False))
+    except LoginError:
+        client.oauth2_login(account.username, account.oauth2(True))
 
 
 def _keepalive(client: IMAPClient) -> None:
@@ -262,6 +275,7 @@ class FolderWatcher:
         self.sessions += 1
         try:
             self.catch_up(client)
+            self._report(None)
             if not client.has_capability("IDLE"):
                 if self.log:
                     self.log.warning("imap.no_idle", folder=self.folder, poll_interval=self.poll_interval)
@@ -288,6 +302,17 @@ class FolderWatcher:
         finally:
             _logout(client)
 
+    def _report(self, error: str | None, auth: bool = False) -> None:
+        """Tell the sink (when it keeps connector health) that a session worked or failed."""
+        note = getattr(self.sink, "health", None)
+        if note is None:
+            return
+        try:
+            note(error, auth=auth)
+        except Exception as exc:  # noqa: BLE001 - a health note must never stop ingestion
+            if self.log:
+                self.log.warning("imap.health_note_failed", error=f"{exc.__class__.__name__}: {exc}")
+
     def run(self, stop: threading.Event) -> None:
         """Sessions with exponential backoff between failures, until ``stop`` is set."""
         delay = self.backoff_start
@@ -299,15 +324,18 @@ class FolderWatcher:
             except AuthError as exc:
                 if self.log:
                     self.log.error("imap.login_refused", folder=self.folder, error=str(exc))
+                self._report(f"IMAP {self.folder}: {exc}", auth=True)
                 delay = self.backoff_max
             except SESSION_ERRORS as exc:
                 if time.monotonic() - started > 60:
                     delay = self.backoff_start
                 if self.log:
                     self.log.warning("imap.session_lost", folder=self.folder, error=f"{exc.__class__.__name__}: {exc}", retry_in=delay)
+                self._report(f"IMAP {self.folder}: {exc.__class__.__name__}: {exc}")
             except Exception as exc:  # noqa: BLE001 - supervisor loop: a failing sink must not end ingestion
                 if self.log:
                     self.log.exception("imap.session_failed", folder=self.folder, error=f"{exc.__class__.__name__}: {exc}", retry_in=delay)
+                self._report(f"IMAP {self.folder}: {exc.__class__.__name__}: {exc}")
             if stop.wait(delay):
                 break
             delay = min(delay * 2, self.backoff_max)

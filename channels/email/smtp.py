@@ -10,7 +10,7 @@ import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Callable
 
 from hub.errors import AuthError, PermanentDeliveryError, RetriableDeliveryError
 from hub.net import check_host
@@ -25,7 +25,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def connect(host: str, port: int | None, security: str, username: str | None, password: str | None, timeout: float = TIMEOUT) -> smtplib.SMTP:
+def connect(
+    host: str, port: int | None, security: str, username: str | None, password: str | None, timeout: float = TIMEOUT,
+    oauth2: Callable[[bool], str] | None = None,
+) -> smtplib.SMTP:
     """An SMTP session, TLS and AUTH done. Raises the hub's delivery errors."""
     port = port or DEFAULT_PORTS[security]
     check_host(host, port, key="smtp_host")  # the outbound URL guard (SSRF)
@@ -39,7 +42,9 @@ def connect(host: str, port: int | None, security: str, username: str | None, pa
         if security == "starttls":
             client.starttls(context=context)
             client.ehlo()
-        if username:
+        if oauth2 is not None:
+            _xoauth2(client, username or "", oauth2)
+        elif username:
             client.login(username, password or "")
         return client
     except smtplib.SMTPAuthenticationError as exc:
@@ -50,6 +55,24 @@ def connect(host: str, port: int | None, security: str, username: str | None, pa
         raise _for_code(exc.smtp_code, _text(exc.smtp_error), f"SMTP {host}:{port}") from None
     except (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError) as exc:
         raise RetriableDeliveryError(f"SMTP {host}:{port}: {exc.__class__.__name__}: {exc}") from None
+
+
+def _xoauth2(client: smtplib.SMTP, username: str, oauth2: Callable[[bool], str]) -> None:
+    """AUTH XOAUTH2 (https://developers.google.com/gmail/imap/xoauth2-protocol); a refused
+    token is refreshed and tried once more."""
+    for force in (False, True):
+        token = oauth2(force)
+
+        def respond(challenge: bytes | None = None, _t: str = token) -> str:
+            # on failure the server sends a JSON error as a challenge; an empty answer ends the exchange
+            return "" if challenge is not None else f"user={username}\x01auth=Bearer {_t}\x01\x01"
+
+        try:
+            client.auth("XOAUTH2", respond)
+            return
+        except smtplib.SMTPAuthenticationError:
+            if force:
+                raise
 
 
 def _for_code(code: int, message: str, where: str):

@@ -18,7 +18,7 @@ from channels.x import webhook
 from channels.x.api import DuplicateContent, delivery_error, make_client
 from channels.x.poller import Poller, RateLimited
 from channels.x.text import MAX_POST, post_length, split_thread
-from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, SignatureInvalid
+from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, SignatureInvalid
 from hub.net import fetch_limited
 from hub.types import (
     origin,
@@ -235,6 +235,7 @@ class XChannel(ChannelAdapter):
         steps = {"mentions": poller.mentions, "dm_events": poller.dm_events}
         due = dict.fromkeys(steps, 0.0)
         failures = dict.fromkeys(steps, 0)
+        noted_ok = False
         interval = self.config.poll_interval
         while not stop.is_set():
             for name, step in steps.items():
@@ -243,6 +244,9 @@ class XChannel(ChannelAdapter):
                 try:
                     step(sink)
                     failures[name] = 0
+                    if not noted_ok and not any(failures.values()):  # every endpoint works (again)
+                        _note_health(sink, None)
+                        noted_ok = True
                     due[name] = self.clock() + interval
                 except RateLimited as exc:
                     self.log.info("x.rate_limited", endpoint=name, seconds=round(exc.until - self.clock(), 1))
@@ -250,6 +254,9 @@ class XChannel(ChannelAdapter):
                 except DeliveryError as exc:
                     failures[name] += 1
                     self.log.warning("x.poll_failed", endpoint=name, failures=failures[name], error=str(exc))
+                    # refused credentials make the connector red at once (hub.health); others after a while
+                    _note_health(sink, f"X {name}: {exc}", auth=isinstance(exc, AuthError))
+                    noted_ok = False
                     due[name] = self.clock() + min(interval * 2 ** min(failures[name], 6), 900.0)
             # never a tight loop: at least one second between rounds
             if self._wait(max(1.0, min(due.values()) - self.clock()), stop):
@@ -439,5 +446,12 @@ class XChannel(ChannelAdapter):
         raw = json.dumps(body).encode()
         return "activity", {"Content-Type": "application/json", webhook.SIGNATURE_HEADER: webhook.sign(secret, raw)}, raw
 
+
+
+def _note_health(sink: PollSink, error: str | None, auth: bool = False) -> None:
+    """Tell the sink (when it keeps connector health: the poller's) that polling worked or failed."""
+    note = getattr(sink, "health", None)
+    if note is not None:
+        note(error, auth=auth)
 
 __all__ = ["XChannel", "XConfig"]

@@ -23,6 +23,7 @@ CSP = (
 def init_app(app: Flask) -> None:
     from hub.web import admin, auth_views, dashboard, inbox, widget
     from hub.web import models as _models  # noqa: F401  (register the conversation_reads table)
+    from hub.web import oauth_admin as _oauth_admin  # noqa: F401  (OAuth sign-in routes on the admin blueprint)
 
     app.config["SESSION_COOKIE_NAME"] = "omnihub_session"
     # the cookie expires with the session's absolute lifetime (the row enforces idle and absolute expiry)
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
         return {
             "csrf_token": security.csrf_token,
             "principal": getattr(g, "session_principal", None),
+            "unhealthy_connectors": _unhealthy_for_admins,
         }
 
     app.jinja_env.filters["ago"] = ago
@@ -48,6 +50,19 @@ def init_app(app: Flask) -> None:
             resp.headers.setdefault("X-Frame-Options", "DENY")
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp
+
+
+def _unhealthy_for_admins() -> list[dict]:
+    """Red connectors (hub.health), for the admins' banner; nothing for agents."""
+    p = getattr(g, "session_principal", None)
+    if p is None or not p.is_admin:
+        return []
+    from hub import health
+
+    try:
+        return health.unhealthy(security.rt())
+    except Exception:  # noqa: BLE001 - a banner must never break the page
+        return []
 
 
 def when(value) -> str:

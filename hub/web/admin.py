@@ -47,11 +47,19 @@ def connectors():
     with rt().db.read() as s:
         rows = s.scalars(select(Connector).where(~Connector.name.contains("~deleted~")).order_by(Connector.name)).all()
         items = [svc().describe(r) for r in rows]
+    from hub import health
+
+    for item in items:
+        healthy, reason = health.evaluate(item["health"], rt().settings.connector_failing_after)
+        item["verdict"] = {"healthy": healthy, "reason": reason}
     return render_template("admin_connectors.html", items=items, kinds=_kinds(), tab="connectors")
 
 
-def check_values(kind: str, name: str, values: dict[str, Any]) -> dict[str, Any]:
-    """Run the adapter's check() on unsaved values (the "check connection" button)."""
+def check_values(kind: str, name: str, values: dict[str, Any], vault: Any = None) -> dict[str, Any]:
+    """Run the adapter's check() on unsaved values (the "check connection" button).
+
+    ``vault``: a saved connector's sealed tokens (an OAuth sign-in); they stay bound to the
+    destinations they were issued for, so edited hosts never receive them."""
     cls = adapter_class(kind)
     try:
         config = cls.Config(**values)
@@ -63,6 +71,7 @@ def check_values(kind: str, name: str, values: dict[str, Any]) -> dict[str, Any]
         name=name or "unsaved", kind=kind, config=config, public_url=st.effective_public_url,
         limits=Limits(max_attachment_bytes=st.max_attachment_bytes, max_body_bytes=st.max_body_bytes),
         log=structlog.get_logger("omnihub.adapter").bind(connector=name, kind=kind),
+        **({"vault": vault} if vault is not None else {}),
     )
     try:
         res = cls(ctx).check()
@@ -164,7 +173,9 @@ def connector_edit(name: str):
             if _wants_json():
                 return jsonify({"ok": False, "summary": str(exc), "details": {}, "error": str(exc)}), status
             return _form_page(kind, name, desc, _refill(filled, request.form), error=str(exc), status=status)
-        result = check_values(kind, name, merged)
+        from hub.connectors import SealedState
+
+        result = check_values(kind, name, merged, vault=SealedState(rt(), row.id))
         if _wants_json():
             return jsonify(result)
         refilled = _refill(filled, request.form)

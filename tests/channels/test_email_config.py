@@ -28,10 +28,14 @@ def test_keys_and_defaults():
     assert set(EmailConfig.model_fields) - set(AdapterConfig.model_fields) == {
         "imap_host", "imap_port", "imap_security", "username", "password", "folders", "after_ingest",
         "smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password", "from_address", "from_name",
+        # OAuth 2.0 mailboxes (#18)
+        "auth", "oauth_provider", "oauth_client_id", "oauth_client_secret", "oauth_tenant", "oauth_authorize_url",
+        "oauth_token_url", "oauth_scope",
     }
     assert cfg.folders == ("INBOX",) and cfg.after_ingest == "leave"
     assert cfg.imap_security == "ssl" and cfg.smtp_security == "starttls"
-    assert EmailConfig.secret_fields() == {"password", "smtp_password"}
+    assert EmailConfig.secret_fields() == {"password", "smtp_password", "oauth_client_secret"}
+    assert cfg.auth == "password"
     assert "pw" not in repr(cfg) and "pw" not in str(cfg.model_dump())
 
 

@@ -339,6 +339,37 @@ def test_poll_loop_never_spins_on_429_without_reset(x_api, clock):
     assert len(x_api.calls) < 60  # about 20 minutes of simulated time
 
 
+class HealthSink(ListSink):
+    """The poller's sink keeps connector health (workers.poller.Sink.health): the notes, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notes: list[tuple[str | None, bool]] = []
+
+    def health(self, error, *, auth=False):
+        self.notes.append((error, auth))
+
+
+def test_refused_credentials_are_reported_to_the_health_notes(x_api, clock):
+    """A 401 on one endpoint is an auth failure note (the connector turns red), not only a log
+    line; the other endpoint working does not clear it."""
+    x_api.expect("GET", mentions_path(), status=401, always=True,
+                 response={"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+    x_api.expect("GET", "/2/dm_events", response=EMPTY, always=True)
+    adapter = make_adapter(x_api, clock, poll_interval=30)
+    stop = threading.Event()
+    sink = HealthSink()
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        if len(clock.sleeps) >= 5:
+            stop.set()
+
+    adapter.sleep = sleep
+    adapter.poll(sink, stop)
+    assert sink.notes and all(auth and error.startswith("X mentions: ") for error, auth in sink.notes), sink.notes
+
+
 # --- webhook: CRC and signature --------------------------------------------------------------
 def request(method: str, body: bytes = b"", headers: dict | None = None, args: tuple = ()) -> WebhookRequest:
     return WebhookRequest(
