@@ -449,12 +449,19 @@ def list_tokens():
         return jsonify({"items": [auth.token_json(r, with_owner=p.is_admin) for r in rows]})
 
 
+def no_content() -> Response:
+    """204 with no body and no Content-Type (the OpenAPI document declares none)."""
+    resp = Response(status=204)
+    resp.headers.pop("Content-Type", None)
+    return resp
+
+
 @route("/tokens/<int:token_id>", "DELETE", summary="Revoke an API token (your own; admins: any)", responses={204: "Revoked"}, tag="tokens")
 def delete_token(token_id: int):
     p = g.principal
     with rt().db.session() as s:
         auth.revoke_token(s, token_id, p.email, user_id=None if p.is_admin else p.user_id)
-    return Response(status=204)
+    return no_content()
 
 
 # --------------------------------------------------------------- connectors
@@ -516,7 +523,7 @@ def patch_connector(name: str, data: ConnectorPatch):
 def delete_connector(name: str):
     with rt().db.session() as s:
         _svc().delete(s, name, actor=g.principal.email)
-    return Response(status=204)
+    return no_content()
 
 
 @route("/connectors/<name>/check", "POST", summary="Test the connector's credentials against the provider", role="admin", tag="admin")

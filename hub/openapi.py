@@ -49,7 +49,7 @@ class Spec:
             "tags": [tag],
             "parameters": params,
             "responses": {
-                str(code): {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}
+                str(code): {"description": text} if code in (204, 304) else {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}
                 for code, text in (responses or {200: "OK"}).items()
             },
         }
