@@ -40,3 +40,26 @@ def test_malformed_database_url_is_one_line_naming_the_variable(tmp_path, url):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
     assert "OMNIHUB_DATABASE_URL" in lines[0] and "fix:" in lines[0]
+
+
+def test_port_in_use_is_one_line_and_no_restart_loop(tmp_path):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    env = {**os.environ, "OMNIHUB_VAR_DIR": str(tmp_path), "OMNIHUB_HOST": "127.0.0.1", "OMNIHUB_PORT": str(port)}
+    env.pop("OMNIHUB_DATABASE_URL", None)
+    p = subprocess.Popen([sys.executable, "-m", "hub.cli", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        _out, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)  # it kept running: the failure this test exists for
+        p.communicate()
+        pytest.fail("omnihub run did not exit although the port is in use")
+    finally:
+        busy.close()
+    assert p.returncode != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert f"OMNIHUB_PORT={port}" in lines[0] and "fix:" in lines[0]
