@@ -193,7 +193,7 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
     "GET",
     summary="List conversations (newest activity first) with filters",
     query={
-        "status": {"type": "string", "enum": list(STATUSES)},
+        "status": {"type": "string", "enum": [*STATUSES, "all"], "description": "one status, or 'all' (the default: every status)"},
         "channel": {"type": "string"},
         "connector": {"type": "string"},
         "assignee": {"type": "string", "description": "email, 'me' or 'none'"},
@@ -202,7 +202,7 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
         "language": {"type": "string"},
         "security": {"type": "boolean"},
         "tag": {"type": "string", "description": "has this tag, e.g. sla-breached, sla-at-risk, security-urgent"},
-        "q": {"type": "string", "description": "search subject and message text"},
+        "q": {"type": "string", "description": "search names, emails, phone numbers, subjects and message text (same search as the inbox)"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
         "before": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT[0-9:.+-]+_\d+$", "description": "cursor from a previous page's `next`"},
     },
@@ -215,7 +215,7 @@ def list_conversations():
         raise ApiError(400, "limit must be an integer", field="limit") from None
     with rt().db.read() as s:
         q = select(Conversation)
-        if a.get("status"):
+        if a.get("status") and a.get("status") != "all":
             q = q.where(Conversation.status.in_(a.get("status").split(",")))
         if a.get("priority"):
             q = q.where(Conversation.priority.in_(a.get("priority").split(",")))
@@ -242,9 +242,9 @@ def list_conversations():
                 uid = g.principal.user_id if who == "me" else s.scalar(select(User.id).where(User.email == who.lower()))
                 q = q.where(Conversation.assignee_id == (uid or -1))
         if a.get("q"):
-            like = f"%{a['q']}%"
-            sub = select(Message.conversation_id).where(Message.text.ilike(like))
-            q = q.where(or_(Conversation.subject.ilike(like), Conversation.id.in_(sub)))
+            from hub.search import conversation_search
+
+            q = q.where(conversation_search(a["q"]))
         if a.get("before"):
             try:
                 ts, cid = a["before"].rsplit("_", 1)

@@ -51,6 +51,28 @@ def safe_url(url: str) -> str:
         return "(unparsable URL)"
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before starting anything when the web port is taken (instead of a web restart loop)."""
+    import socket
+
+    from hub.errors import OmnihubError
+
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise OmnihubError(f"OMNIHUB_HOST={host!r} cannot be resolved ({exc}); fix: set OMNIHUB_HOST to a local address such as 127.0.0.1") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server does: TIME_WAIT is no conflict
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise OmnihubError(
+                f"OMNIHUB_PORT={port}: cannot listen on {host}:{port} ({exc.strerror}); "
+                "fix: stop the process using it or set OMNIHUB_PORT (or --port) to a free port"
+            ) from None
+
+
 def run_all(host: str | None = None, port: int | None = None) -> None:
     overrides = {}
     if host:
@@ -69,6 +91,7 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
     from hub.runtime import Runtime
 
     configure(settings.log_level, settings.log_format)
+    _check_port_free(settings.host, settings.port)
     upgrade(settings.effective_database_url)
     env = dict(os.environ)
     env.update({

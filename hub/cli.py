@@ -33,16 +33,35 @@ def _fail(message: str, code: int = 1) -> None:
     raise SystemExit(code)
 
 
+def _db_url_for_humans() -> str:
+    """The configured database URL without its password (never print secrets)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(_settings().effective_database_url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - best effort, only for the message
+        return "(unparseable URL)"
+
+
 class Cli(click.Group):
     """Turns omnihub's own errors into one clear line instead of a traceback."""
 
     def invoke(self, ctx):
         from hub.errors import OmnihubError
 
+        from sqlalchemy import exc as sa_exc
+
         try:
             return super().invoke(ctx)
         except OmnihubError as exc:
             _fail(str(exc))
+        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as exc:
+            _fail(f"OMNIHUB_DATABASE_URL is not a valid database URL ({type(exc).__name__}); "
+                  "fix: set it to e.g. postgresql+psycopg://user@host:5432/omnihub or sqlite:////path/to/omnihub.db")
+        except sa_exc.OperationalError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+            _fail(f"OMNIHUB_DATABASE_URL: cannot use the database {_db_url_for_humans()} ({reason}); "
+                  "fix: start the database server or correct OMNIHUB_DATABASE_URL")
 
 
 @click.group(name="omnihub", cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})

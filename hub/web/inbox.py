@@ -10,9 +10,10 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from markupsafe import Markup, escape
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 
 from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, User
+from hub.search import conversation_search
 from hub.views import contact_json, conversation_json
 from hub.web import composer
 from hub.web.models import ConversationRead
@@ -121,10 +122,7 @@ def query_conversations(s, f: dict[str, str], user_id: int, limit: int = 100) ->
         uid = s.scalar(select(User.id).where(User.email == f["assignee"].lower()))
         q = q.where(Conversation.assignee_id == (uid or -1))
     if f["q"]:
-        like = f"%{f['q']}%"
-        sub = select(Message.conversation_id).where(Message.text.ilike(like))
-        idents = select(Identity.id).where(or_(Identity.address.ilike(like), Identity.display_name.ilike(like)))
-        q = q.where(or_(Conversation.subject.ilike(like), Conversation.id.in_(sub), Conversation.identity_id.in_(idents)))
+        q = q.where(conversation_search(f["q"]))
     rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit if not f["sla"] else 1000)).all()
     if f["sla"]:
         rows = [c for c in rows if sla_state(c.sla, c.first_response_at, c.resolved_at) == f["sla"]][:limit]
