@@ -55,4 +55,4 @@ def test_import_is_cheap_and_detector_is_built_once():
     assert lang_mod.detector() is first
     detect("Mi saldo aparece duplicado en la aplicación")
     assert time.perf_counter() - t < 0.5
-    assert set(SUPPORTED) == {"en", "es", "ca", "fr", "de", "pt"}
+    assert set(SUPPORTED) == {"en", "es", "ca", "fr", "de", "pt", "it", "nl"}
