@@ -256,11 +256,16 @@ _HUMAN = re.compile(
 _URGENT = re.compile(r"(?<![a-z])(?:urgent\w*|asap|immediately|right now|inmediat\w*|immediat\w*|dringend|sofort|subito|meteen|now!|help!|ayuda!|!!)")
 
 
-def classify(text: str, redaction_kinds: frozenset[str] = frozenset()) -> Triage:
-    """Category, priority, flags and confidence for a message's text."""
+# Channels where a bare keyword is a carrier-style command (a chat widget's "help" is a request).
+COMMAND_CHANNELS = frozenset({"sms", "whatsapp"})
+
+
+def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands: bool = True) -> Triage:
+    """Category, priority, flags and confidence for a message's text (``commands``: whether a
+    bare STOP/START/HELP keyword is a command on this channel)."""
     folded = fold(text)
     secret_pasted = bool(redaction_kinds & SECURITY_REDACTIONS)
-    cmd = command(text) if not secret_pasted else None
+    cmd = command(text) if commands and not secret_pasted else None
     if cmd:
         return Triage(category="command", priority="low", security=False, confidence=1.0, wants_human=False, command=cmd)
     rule = security_rule(text)
@@ -309,4 +314,5 @@ def triage(msg: NormalizedMessage) -> NormalizedMessage:
     if msg.direction != "inbound" or msg.kind in ("status", "delete"):
         return msg
     text = "\n".join(t for t in (msg.subject, msg.text or msg.full_text) if t)
-    return msg.replace(triage=classify(text, frozenset(r.kind for r in msg.redactions)))
+    kinds = frozenset(r.kind for r in msg.redactions)
+    return msg.replace(triage=classify(text, kinds, commands=msg.channel in COMMAND_CHANNELS))

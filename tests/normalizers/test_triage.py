@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from normalizers.triage import classify
-
-
 
 # The old labelled sets (triage_set.jsonl / triage_holdout.jsonl) were written against the
 # old keyword rules and label e.g. a pending withdrawal "transaction_not_processed"; the finer
