@@ -110,10 +110,22 @@ _CONCEPTS: dict[str, str] = {
     "late": r"late|retras\w*|retard|atrasad\w*|verspat\w*|verspaet\w*|vertraagd|ritardo",
     "payment": r"payment|pago|pagamento|paiement|zahlung|betaling|pagament",
     "transaction": r"transac\w*|transakt\w*|transaz\w*|transactie|tx|txid|confirm\w*|bestatigt|bestaetigt|bevestigd",
+    "seed": r"seed|frase|phrase|recovery|backup|mnemonic|(?:12|24) \w+|palabras|paraules|palavras|mots|parole|woorden|worter|woerter|private key|clave privada|herstelzin",
+    "dm": r"telegram|whatsapp|twitter|instagram|discord|dm\w*|appte|ecrit|escribio|chamou|angeschrieben|contacte\w*|contacted|messag\w*",
+    "mail": r"e ?mail|mail|correo|correu|sms|link|enlace|liens?|site|web|website|pagina|airdrop|investment|inversion|investimento|investissement",
+    "fake": r"fake|falso|falsa|faux|fausse|nep|presunto|supuesto|suposto|suposat|angeblich\w*|zogenaamde|soi disant|pretend\w*|claim\w*|promis\w*|prometi\w*|beloofde|versprochen",
+    "account": r"account|cuenta|conta|compte|konto|conto|acc",
+    "gone": r"gone|took|taken|sumiu|disparu|verdwenen|llevo|weg|sparito|desaparec\w*|vanished|empty|vacia\w*|leeg",
     "failed": r"fail\w*|fallo|fallat|falhou|echoue|fehlgeschlagen|mislukt|fallita",
 }
 _CONCEPTS_COMPILED = tuple((name, re.compile(r"(?<![a-z0-9])(?:" + pat + r")(?![a-z0-9])")) for name, pat in _CONCEPTS.items())
 CONCEPT_REPEAT = 12
+
+
+def has_cue(text: str) -> bool:
+    """Whether ``text`` names any support concept at all (else it is a general question)."""
+    spaced = " ".join(_TOKEN.findall(fold(text)))
+    return any(pat.search(spaced) for _name, pat in _CONCEPTS_COMPILED)
 
 
 def features(text: str) -> list[str]:
@@ -272,7 +284,7 @@ def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands:
     if rule:
         best, confidence = rule, 1.0
     else:
-        probs = probabilities(text) if _TOKEN.search(folded) else {"general_question": 0.0}
+        probs = probabilities(text) if has_cue(text) else {"general_question": 0.0}
         best, confidence = next(iter(probs.items()))
         if confidence < MIN_MODEL_CONFIDENCE:
             best = "general_question"
