@@ -218,11 +218,14 @@ def default_language() -> str:
 def message_prior(msg: NormalizedMessage, history: Iterable[str] = ()) -> dict[str, float]:
     """Priors from what the channel put on the message (see README, Language)."""
     extra = msg.extra or {}
+    widget = extra.get("widget") if isinstance(extra.get("widget"), dict) else {}
+    browser = ", ".join(str(v) for v in (widget.get("language"), widget.get("accept_language"),
+                                         extra.get("accept_language"), extra.get("browser_language")) if v)
     phone = msg.sender.address if msg.channel in ("sms", "whatsapp", "twilio", "voice") or (msg.sender.address or "").startswith(("+", "whatsapp:+")) else None
     return priors(
         history=history,
         phone=phone,
-        accept_language=extra.get("accept_language") or extra.get("browser_language"),
+        accept_language=browser or None,
         content_language=extra.get("content_language"),
         locale=extra.get("locale"),
     )
