@@ -209,9 +209,11 @@ def detect(text: str, prior: Mapping[str, float] | None = None) -> str | None:
     return None if code == UNKNOWN else code
 
 
-def default_language() -> str:
-    """The desk's language for automatic messages when a conversation's is unknown."""
-    code = (os.environ.get("OMNIHUB_DEFAULT_LANGUAGE") or "en").strip().lower()
+def default_language(settings: Any = None) -> str:
+    """The desk's language for automatic messages when a conversation's is unknown: the
+    ``default_language`` setting (``OMNIHUB_DEFAULT_LANGUAGE``, default ``en``)."""
+    value = getattr(settings, "default_language", None) if settings is not None else os.environ.get("OMNIHUB_DEFAULT_LANGUAGE")
+    code = (value or "en").strip().lower()
     return code or "en"
 
 

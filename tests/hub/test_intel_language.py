@@ -114,3 +114,17 @@ def test_contact_language_is_confirmed_for_new_conversations(make_hub):
     with h.rt.db.read() as s:
         langs = {c.language for c in s.scalars(select(Conversation))}
     assert langs == {"de"}
+
+
+def test_unknown_language_uses_the_desks_default_for_automatic_messages(make_hub):
+    from config import templates
+
+    h = make_hub(default_language="es")
+    h.add_connector("web", "api", secret=SECRET, auto_ack=True)
+    post(h, id="u1", text="ok 👍", sender="hal")
+    _process(h)
+    conv = conv_json(h)
+    assert conv["language"] is None  # unknown: no guess stored
+    with h.rt.db.read() as s:
+        ack = s.scalars(select(Reply).where(Reply.kind == "auto")).one()
+    assert ack.text == templates.render("auto_ack", "es", ref=conv["id"])
