@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from hub.models import Conversation, Identity, InboundEvent, Reply
+from hub.models import Conversation, Identity, InboundEvent, Message, Reply
 from tests.hub.test_intel import SECRET, callback, conv_json, post
 from tests.support.hub import wait_until
 
@@ -128,3 +128,23 @@ def test_unknown_language_uses_the_desks_default_for_automatic_messages(make_hub
     with h.rt.db.read() as s:
         ack = s.scalars(select(Reply).where(Reply.kind == "auto")).one()
     assert ack.text == templates.render("auto_ack", "es", ref=conv["id"])
+
+
+def test_the_widgets_browser_language_is_a_prior(make_hub):
+    """navigator.language and Accept-Language reach the detector: an ambiguous 'saldo 0' (es, pt,
+    ca, it all plausible; 'unknown' on its own) is Spanish from a Spanish browser, Portuguese
+    from a Brazilian one."""
+    site = "https://shop.example"
+    h = make_hub()
+    h.add_connector("site", "api", secret=SECRET, widget=True, widget_origins=[site])
+    for visitor, lang, header in (("v" * 24, "es-ES", "es-ES,es;q=0.9"), ("w" * 24, "pt-BR", "pt-BR,pt;q=0.9")):
+        resp = h.client.post("/widget/site/messages", json={"visitor": visitor, "id": f"id{lang}", "text": "saldo 0", "language": lang},
+                             headers={"Origin": site, "Accept-Language": header})
+        assert resp.status_code == 202, resp.get_data(as_text=True)
+    _process(h)
+    with h.rt.db.read() as s:
+        langs = {c.thread_key.split(":")[-1][-24:]: c.language for c in s.scalars(select(Conversation))}
+        extras = [m.extra.get("widget") for m in s.scalars(select(Message).order_by(Message.id))]
+    assert langs["v" * 24] == "es"
+    assert langs["w" * 24] == "pt"
+    assert {"language": "es-ES", "accept_language": "es-ES,es;q=0.9"}.items() <= extras[0].items()
