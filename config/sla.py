@@ -108,6 +108,9 @@ DEFAULT_RAW: dict[str, Any] = {
         "lost_keys_or_recovery_phrase": {
             "resolution_goal_minutes": 24 * 60, "resolution_minutes": 48 * 60, "business_hours": False,
         },
+        # someone is being scammed or impersonated right now: answer fast, around the clock
+        "impersonation": {"first_response_minutes": 30, "business_hours": False},
+        "scam_or_phishing_report": {"first_response_minutes": 30, "business_hours": False},
     },
 }
 

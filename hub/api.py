@@ -132,6 +132,13 @@ class ConversationPatch(Strict):
     category: str | None = None
     tags: list[str] | None = None
     snoozed_until: datetime | None = None
+    language: Literal["en", "es", "ca", "pt", "fr", "de", "it", "nl"] | None = Field(
+        None, description="confirm the conversation's language (wins over detection); null: back to detection")
+
+
+class ContactPatch(Strict):
+    language: Literal["en", "es", "ca", "pt", "fr", "de", "it", "nl"] | None = Field(
+        None, description="confirm the contact's language (new conversations take it); null: back to detection")
 
 
 class AttachmentIn(Strict):
@@ -264,7 +271,7 @@ def get_conversation(conv_id: int):
         return jsonify(conversation_json(s, _conv(s, conv_id), full=True))
 
 
-@route("/conversations/<int:conv_id>", "PATCH", summary="Change status, assignee, priority, category, tags or snooze", body=ConversationPatch)
+@route("/conversations/<int:conv_id>", "PATCH", summary="Change status, assignee, priority, category, tags, snooze or language", body=ConversationPatch)
 def patch_conversation(conv_id: int, data: ConversationPatch):
     with rt().db.session() as s:
         c = _conv(s, conv_id)
@@ -293,6 +300,8 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
             c.snoozed_until = data.snoozed_until
             if data.snoozed_until:
                 c.status = "snoozed"
+        if "language" in changes:
+            set_language(c, data.language)
         _audit(s, "conversation.update", "conversation", c.id, **{k: str(v) for k, v in changes.items()})
         s.flush()
         from workers import hooks
@@ -418,6 +427,30 @@ def retry_reply(reply_id: int):
 def get_contact(contact_id: int):
     with rt().db.read() as s:
         return jsonify(contact_json(s, _get(s, Contact, contact_id, "contact"), with_conversations=True))
+
+
+def set_language(target: Conversation | Contact, language: str | None) -> None:
+    """Confirm (or with None, un-confirm) a conversation's or contact's language."""
+    field = "extra" if isinstance(target, Conversation) else "attrs"
+    bag = dict(getattr(target, field) or {})
+    if language:
+        target.language = language
+        bag["language_confirmed"] = True
+    else:
+        bag.pop("language_confirmed", None)
+    setattr(target, field, bag)
+
+
+@route("/contacts/<int:contact_id>", "PATCH", summary="Change a contact (confirm its language)", body=ContactPatch)
+def patch_contact(contact_id: int, data: ContactPatch):
+    with rt().db.session() as s:
+        contact = _get(s, Contact, contact_id, "contact")
+        changes = data.model_dump(exclude_unset=True)
+        if "language" in changes:
+            set_language(contact, data.language)
+        _audit(s, "contact.update", "contact", contact.id, **{k: str(v) for k, v in changes.items()})
+        s.flush()
+        return jsonify(contact_json(s, contact, with_conversations=True))
 
 
 @route("/contacts/<int:contact_id>/merge", "POST", summary="Merge another contact into this one", body=MergeIn)

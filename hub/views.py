@@ -48,6 +48,7 @@ def contact_json(s: Session, c: Contact, with_conversations: bool = False) -> di
         "name": c.name,
         "email": c.email,
         "language": c.language,
+        "language_confirmed": bool((c.attrs or {}).get("language_confirmed")),
         "merged_into": c.merged_into_id,
         "identities": [identity_json(i) for i in idents],
     }
@@ -116,6 +117,7 @@ def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dic
         "priority": c.priority,
         "category": c.category,
         "language": c.language,
+        "language_confirmed": bool((c.extra or {}).get("language_confirmed")),
         "security_flag": c.security_flag,
         "tags": c.tags or [],
         "channel": ident.channel if ident else None,

@@ -728,7 +728,8 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     cc = _addresses(msg, "Cc", fallback)
     if cc:
         extra["cc"] = [p.address for p in cc]
-    for name, key in (("List-Id", "list_id"), ("X-Mailer", "mailer"), ("User-Agent", "mailer"), ("Auto-Submitted", "auto_submitted")):
+    for name, key in (("List-Id", "list_id"), ("X-Mailer", "mailer"), ("User-Agent", "mailer"), ("Auto-Submitted", "auto_submitted"),
+                      ("Content-Language", "content_language"), ("Accept-Language", "locale")):  # language priors
         value = msg.get(name)
         if value is not None and key not in extra:
             extra[key] = decode_header(value, fallback)[:500]

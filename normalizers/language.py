@@ -1,34 +1,73 @@
-"""Language detection, offline, with lingua restricted to the languages we answer in.
+"""Language detection for short support messages, offline, with the desk's other evidence.
 
-Why lingua: it ships its n-gram models inside the wheel (no download), is accurate on
-the short texts chats are made of, and can be restricted to a handful of languages.
-Restricting it matters for speed and accuracy: with the six languages we have templates
-for, in low-accuracy mode, the first call costs ~0.1-0.3 s and ~30 MB (high-accuracy
-mode: ~1.8 s and ~220 MB per process, measured on this project's 2-core machine) for
-97.1 % vs 98.2 % accuracy on our 273 labelled support messages; adding Italian and
-Dutch dropped it to 94.9 % (short Catalan and Spanish texts went to Italian). A
-language we do not serve falls back to English templates anyway. The detector is built
-lazily, once per process, so importing this module costs nothing at worker start.
+A one-line chat message ("No me llega mi retiro de 0.5 BTC") carries too little text for
+a character n-gram detector alone: lingua in low-accuracy mode put 15/15 short Spanish
+messages in Portuguese or French. High-accuracy mode is better but costs ~5 ms per message
+and ~200 MB per process. So the text's evidence is two cheap, independent views combined:
+
+* lingua (low-accuracy mode, restricted to :data:`SUPPORTED`, built lazily once per
+  process): per-language confidence values;
+* a word-level naive Bayes model over accent-folded words of support messages
+  (``normalizers/intel_model.json``, trained by ``python -m normalizers.train_intel`` on the
+  development half of ``tests/data/triage_corpus.tsv`` only).
+
+and the desk's evidence besides the text enters as a prior (:func:`priors`): the contact's
+earlier messages, the phone number's country (phonenumbers), the widget's browser language
+(Accept-Language / navigator.language), Content-Language and the mail client's locale. A
+language an agent confirmed is not guessed at all (see hub: ``Conversation.language_confirmed``).
+
+:func:`detect_scored` returns ``(code, confidence)``, ``("unknown", c)`` when the posterior
+is below :data:`MIN_CONFIDENCE`; callers then use the desk's default language
+(``OMNIHUB_DEFAULT_LANGUAGE``, default ``en``) for automatic messages.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
 import threading
+import unicodedata
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from normalizers.model import NormalizedMessage
 
-SUPPORTED: tuple[str, ...] = ("en", "es", "ca", "fr", "de", "pt")
-MIN_LETTERS = 8  # below this, keep whatever the channel said (or nothing)
-MIN_CONFIDENCE = 0.35
+SUPPORTED: tuple[str, ...] = ("en", "es", "ca", "pt", "fr", "de", "it", "nl")
+UNKNOWN = "unknown"
+MIN_LETTERS = 3  # below this the text says nothing; priors alone never decide
+MIN_CONFIDENCE = 0.5
+MODEL_PATH = Path(__file__).with_name("intel_model.json")
+WORD_WEIGHT = 1.5  # weight of the word model's log-likelihood next to lingua's log-probability
 
 _detector: Any = None
+_words: dict[str, Any] | None = None
 _lock = threading.Lock()
 
 _NOISE = re.compile(
     r"\[redacted: [^\]]+\]|https?://\S+|\S+@\S+|0x[0-9a-fA-F]+|\b[1-9A-HJ-NP-Za-km-z]{25,}\b|[\d.,:;/#%$€£+*=_()\[\]{}<>\"'-]+"
 )
+_WORD = re.compile(r"[a-z]+")
+
+# Phone country (ISO 3166) -> language. Countries with several languages get the most
+# common one at a support desk; the prior only nudges, the text still decides.
+_COUNTRY_LANG: dict[str, str] = {
+    **dict.fromkeys(("US", "GB", "IE", "AU", "NZ", "CA", "ZA", "IN", "SG", "NG", "KE", "PH"), "en"),
+    **dict.fromkeys(("ES", "MX", "AR", "CO", "CL", "PE", "VE", "EC", "UY", "PY", "BO", "CR", "PA", "DO", "GT", "HN", "SV", "NI", "CU", "PR"), "es"),
+    **dict.fromkeys(("BR", "PT", "AO", "MZ"), "pt"),
+    **dict.fromkeys(("FR", "BE", "LU", "MC", "SN", "CI", "MA", "TN"), "fr"),
+    **dict.fromkeys(("DE", "AT", "CH", "LI"), "de"),
+    **dict.fromkeys(("IT", "SM"), "it"),
+    **dict.fromkeys(("NL", "SR"), "nl"),
+    "AD": "ca",
+}
+
+
+def fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ß", "ss")
 
 
 def _build() -> Any:
@@ -39,7 +78,7 @@ def _build() -> Any:
 
 
 def detector() -> Any:
-    """The process-wide detector, built on first use."""
+    """The process-wide lingua detector, built on first use."""
     global _detector
     if _detector is None:
         with _lock:
@@ -48,22 +87,160 @@ def detector() -> Any:
     return _detector
 
 
-def detect(text: str) -> str | None:
-    """ISO 639-1 code of ``text``'s language, or None when too short or too unsure."""
+def _word_model() -> dict[str, Any]:
+    global _words
+    if _words is None:
+        with _lock:
+            if _words is None:
+                data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["language"]
+                _words = {"loglik": {w: dict(zip(data["langs"], v, strict=True)) for w, v in data["loglik"].items()}}
+    return _words
+
+
+def parse_locale_header(value: str | None) -> list[tuple[str, float]]:
+    """Accept-Language / Content-Language / a locale ("es-ES,es;q=0.9,en;q=0.5", "pt_BR") ->
+    [(supported code, q)], best first."""
+    out: dict[str, float] = {}
+    for part in (value or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        code = tag.strip().replace("_", "-").split("-")[0].lower()
+        if code not in SUPPORTED:
+            continue
+        q = 1.0
+        m = re.search(r"q=([0-9.]+)", params)
+        if m:
+            try:
+                q = max(0.0, min(1.0, float(m.group(1))))
+            except ValueError:
+                q = 0.0
+        out[code] = max(out.get(code, 0.0), q)
+    return sorted(out.items(), key=lambda kv: -kv[1])
+
+
+def phone_language(number: str | None) -> str | None:
+    """The language of a phone number's country (E.164 or whatsapp:+...), if we serve it."""
+    if not number:
+        return None
+    raw = number.split(":", 1)[-1].strip()
+    if not raw.startswith("+"):
+        return None
+    try:
+        import phonenumbers
+
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(raw, None))
+    except Exception:  # noqa: BLE001 - not a phone number: no evidence
+        return None
+    return _COUNTRY_LANG.get(region or "")
+
+
+def priors(
+    *,
+    history: Iterable[str] = (),
+    phone: str | None = None,
+    accept_language: str | None = None,
+    content_language: str | None = None,
+    locale: str | None = None,
+) -> dict[str, float]:
+    """Prior probability per supported language from the desk's evidence besides the text.
+
+    Each piece of evidence adds weight to a uniform base (1 per language): the contact's
+    earlier detected languages +1 each (up to +4), the browser's languages +3 x q, the
+    email's Content-Language / client locale +2, the phone's country +1.5.
+    """
+    weight = dict.fromkeys(SUPPORTED, 1.0)
+    counts: dict[str, int] = {}
+    for code in history:
+        if code in weight:
+            counts[code] = counts.get(code, 0) + 1
+    for code, n in counts.items():
+        weight[code] += min(4, n)
+    for code, q in parse_locale_header(accept_language):
+        weight[code] += 3.0 * q
+    for header in (content_language, locale):
+        for code, q in parse_locale_header(header)[:1]:
+            weight[code] += 2.0 * q
+    code = phone_language(phone)
+    if code:
+        weight[code] += 1.5
+    total = sum(weight.values())
+    return {k: v / total for k, v in weight.items()}
+
+
+def text_scores(text: str) -> dict[str, float] | None:
+    """Log-scores per language from the text alone, or None when it has too few letters."""
     cleaned = _NOISE.sub(" ", text or "")
     if sum(c.isalpha() for c in cleaned) < MIN_LETTERS:
         return None
     values = detector().compute_language_confidence_values(cleaned)
-    if not values or values[0].value < MIN_CONFIDENCE:
-        return None
-    return values[0].language.iso_code_639_1.name.lower()
+    probs = {v.language.iso_code_639_1.name.lower(): v.value for v in values}
+    scores = {code: math.log(probs.get(code, 0.0) + 1e-3) for code in SUPPORTED}
+    loglik = _word_model()["loglik"]
+    for word in _WORD.findall(fold(cleaned)):
+        row = loglik.get(word)
+        if row is not None:
+            for code in SUPPORTED:
+                scores[code] += WORD_WEIGHT * row[code]
+    return scores
+
+
+def detect_scored(text: str, prior: Mapping[str, float] | None = None, confirmed: str | None = None) -> tuple[str, float]:
+    """``(language, confidence)``; ``("unknown", c)`` when unsure or the text is too short."""
+    if confirmed:
+        return confirmed, 1.0
+    scores = text_scores(text)
+    if scores is None:
+        return UNKNOWN, 0.0
+    if prior:
+        for code in SUPPORTED:
+            scores[code] += math.log(max(prior.get(code, 0.0), 1e-6))
+    top = max(scores.values())
+    exp = {k: math.exp(v - top) for k, v in scores.items()}
+    total = sum(exp.values())
+    best = max(exp, key=exp.__getitem__)
+    confidence = exp[best] / total
+    if confidence < MIN_CONFIDENCE:
+        return UNKNOWN, round(confidence, 3)
+    return best, round(confidence, 3)
+
+
+def detect(text: str, prior: Mapping[str, float] | None = None) -> str | None:
+    """ISO 639-1 code of ``text``'s language, or None when too short or too unsure."""
+    code, _ = detect_scored(text, prior)
+    return None if code == UNKNOWN else code
+
+
+def default_language(settings: Any = None) -> str:
+    """The desk's language for automatic messages when a conversation's is unknown: the
+    ``default_language`` setting (``OMNIHUB_DEFAULT_LANGUAGE``, default ``en``)."""
+    value = getattr(settings, "default_language", None) if settings is not None else os.environ.get("OMNIHUB_DEFAULT_LANGUAGE")
+    code = (value or "en").strip().lower()
+    return code or "en"
+
+
+def message_prior(msg: NormalizedMessage, history: Iterable[str] = ()) -> dict[str, float]:
+    """Priors from what the channel put on the message (see README, Language)."""
+    extra = msg.extra or {}
+    widget = extra.get("widget") if isinstance(extra.get("widget"), dict) else {}
+    browser = ", ".join(str(v) for v in (widget.get("language"), widget.get("accept_language"),
+                                         extra.get("accept_language"), extra.get("browser_language")) if v)
+    phone = msg.sender.address if msg.channel in ("sms", "whatsapp", "twilio", "voice") or (msg.sender.address or "").startswith(("+", "whatsapp:+")) else None
+    return priors(
+        history=history,
+        phone=phone,
+        accept_language=browser or None,
+        content_language=extra.get("content_language"),
+        locale=extra.get("locale"),
+    )
 
 
 def language(msg: NormalizedMessage) -> NormalizedMessage:
-    """Pipeline step: set ``msg.language`` from subject + text (markers and addresses removed)."""
+    """Pipeline step: set ``msg.language`` (and ``extra["language_confidence"]``) from subject +
+    text (markers and addresses removed) and the message's own hints."""
     if msg.direction != "inbound" or msg.kind in ("status", "delete"):
         return msg
-    detected = detect("\n".join(t for t in (msg.subject, msg.text or msg.full_text) if t))
-    if detected is None or detected == msg.language:
-        return msg
-    return msg.replace(language=detected)
+    text = "\n".join(t for t in (msg.subject, msg.text or msg.full_text) if t)
+    code, confidence = detect_scored(text, message_prior(msg))
+    extra = {**(msg.extra or {}), "language_confidence": confidence}
+    if code == UNKNOWN:
+        return msg.replace(extra=extra)
+    return msg.replace(language=code, extra=extra)

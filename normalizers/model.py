@@ -99,6 +99,7 @@ class Triage:
     security: bool = False
     confidence: float = 0.0
     wants_human: bool = False
+    command: str | None = None  # "stop" | "start" | "help" for an SMS-style keyword message
 
 
 @dataclass(frozen=True, slots=True)

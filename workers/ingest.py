@@ -436,8 +436,10 @@ def store_message(
             return "ignored", f"delete for unknown message {msg.in_reply_to!r}"
         msg = msg.replace(kind="message")
     adapter = p.adapter
-    reopen, gap = adapter.thread_policy(msg)
     lookups = ctx.lookups if ctx is not None else None
+    if msg.direction == "inbound" and msg.triage is not None and msg.triage.command:
+        return _apply_command(s, msg, msg.triage.command, lookups)
+    reopen, gap = adapter.thread_policy(msg)
     res = threads.resolve(
         s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at, lookups=lookups
     )
@@ -524,8 +526,7 @@ def _update_conversation(conv: Conversation, msg: NormalizedMessage) -> None:
         conv.last_message_at = msg.sent_at
     if msg.direction == "inbound" and not msg.auto_generated:
         conv.last_inbound_at = max(filter(None, [conv.last_inbound_at, msg.sent_at]))
-    if msg.language and not conv.language:
-        conv.language = msg.language
+    _update_language(conv, msg)
     if msg.triage:
         if PRIORITY_RANK.get(msg.triage.priority, 1) > PRIORITY_RANK.get(conv.priority, 1):
             conv.priority = msg.triage.priority
@@ -543,6 +544,26 @@ def _update_conversation(conv: Conversation, msg: NormalizedMessage) -> None:
         conv.entities = merged
 
 
+LANGUAGE_SWITCH_CONFIDENCE = 0.9
+
+
+def _update_language(conv: Conversation, msg: NormalizedMessage) -> None:
+    """A language an agent confirmed (conversation, else contact) wins over detection; an
+    unconfirmed conversation takes the first detected language and follows a later message
+    only when that message's detection is confident."""
+    if msg.direction != "inbound" or (conv.extra or {}).get("language_confirmed"):
+        return
+    contact = conv.contact if conv.contact_id else None
+    if contact is not None and contact.language and (contact.attrs or {}).get("language_confirmed"):
+        conv.language = contact.language
+        return
+    if not msg.language:
+        return
+    confidence = float((msg.extra or {}).get("language_confidence") or 0.0)
+    if not conv.language or (msg.language != conv.language and confidence >= LANGUAGE_SWITCH_CONFIDENCE):
+        conv.language = msg.language
+
+
 def _helpdesk_for(s: Session, rt: Runtime, adapter: Any, ctx: BatchContext | None = None) -> Connector:
     name = getattr(adapter.config, "helpdesk", None) or rt.settings.default_helpdesk
     row = ctx.helpdesks.get(name) if ctx is not None else None
@@ -555,6 +576,19 @@ def _helpdesk_for(s: Session, rt: Runtime, adapter: Any, ctx: BatchContext | Non
             f"helpdesk connector {name!r} does not exist (set OMNIHUB_DEFAULT_HELPDESK or the channel's `helpdesk` key)"
         )
     return row
+
+
+def _apply_command(s: Session, msg: NormalizedMessage, command: str, lookups: Any) -> tuple[str, str | None]:
+    """An SMS-style keyword message (STOP / BAJA / ARRÊT, START / UNSTOP, HELP): the opt-out
+    state of the sender's identity changes; no conversation is opened or reopened, so there
+    is no acknowledgement, no SLA target and nothing in the needs-reply view."""
+    ident = threads.resolve_identity(s, msg.sender, lookups)
+    if command == "stop":
+        _apply_identity_update(ident, {"opted_out": True, "reason": f"keyword: {command}"})
+    elif command == "start":
+        _apply_identity_update(ident, {"opted_out": False})
+    log.info("ingest.command", command=command, identity_id=ident.id, channel=msg.channel)
+    return "processed", None
 
 
 def _apply_identity_update(ident: Identity, update: dict[str, Any]) -> None:

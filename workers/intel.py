@@ -33,6 +33,7 @@ from hub.runtime import Runtime
 from normalizers import robots
 from normalizers.csat import parse_csat
 from normalizers.faq import FaqIndex, decide
+from normalizers.language import default_language
 from workers import hooks
 
 log = structlog.get_logger("omnihub.intel")
@@ -159,7 +160,7 @@ def security_warning(ev: hooks.IngestEvent) -> None:
     conv.security_flag = True
     conv.priority = "urgent"
     conv.tags = sorted(set(conv.tags or []) | {"security-urgent"})
-    lang = ev.normalized.language or conv.language
+    lang = conv.language or ev.normalized.language or default_language(ev.runtime.settings)
     desk = ev.runtime.settings.desk_name or _DESK_DEFAULT
     reply = _auto_reply(ev.session, conv, "security_warning", templates.render("security_warning", lang, desk=desk), ev.adapter, author=desk)
     if reply is not None:
@@ -255,7 +256,7 @@ def csat_on_resolve(s: Session, rt: Runtime, conv: Conversation, changes: dict[s
     extra = _extra(conv)
     if extra.get("csat", {}).get("asked_at"):
         return []
-    reply = _auto_reply(s, conv, "csat", templates.render("csat_survey", conv.language), _adapter_for(rt, s, conv))
+    reply = _auto_reply(s, conv, "csat", templates.render("csat_survey", conv.language or default_language(rt.settings)), _adapter_for(rt, s, conv))
     if reply is None:
         return []
     extra["csat"] = {"asked_at": now().isoformat(), "reply_id": reply.id}
@@ -305,7 +306,7 @@ def csat_answer(ev: hooks.IngestEvent) -> bool:
     elif ev.conversation.id != target.id and ev.created:
         ev.conversation.status = "resolved"  # the rating arrived as a new thread (SMS pairs, DMs)
         ev.conversation.resolved_at = now()
-    thanks = _auto_reply(s, target, "csat_thanks", templates.render("csat_thanks", target.language), ev.adapter)
+    thanks = _auto_reply(s, target, "csat_thanks", templates.render("csat_thanks", target.language or default_language(ev.runtime.settings)), ev.adapter)
     if thanks is not None:
         ev.send_reply_ids.append(thanks.id)
     return True
@@ -320,7 +321,8 @@ def faq_bot(ev: hooks.IngestEvent) -> None:
     extra = _extra(conv)
     if extra.get("faq", {}).get("handoff"):
         return  # once a person is involved, the bot stays quiet
-    decision = decide(ev.normalized, faq_index())
+    lang_msg = ev.normalized.replace(language=conv.language) if conv.language else ev.normalized
+    decision = decide(lang_msg, faq_index())  # FAQ answers follow the conversation's language
     record = {"action": decision.action, "reason": decision.reason, "confidence": decision.confidence,
               "article": decision.article["id"] if decision.article else None, "message_id": ev.message.id}
     if decision.action == "answer":
@@ -348,7 +350,7 @@ def auto_ack(ev: hooks.IngestEvent) -> None:
     if not getattr(ev.adapter.config, "auto_ack", False) or not ev.created or ev.send_reply_ids:
         return
     conv = ev.conversation
-    reply = _auto_reply(ev.session, conv, "ack", templates.render("auto_ack", ev.normalized.language or conv.language, ref=conv.id), ev.adapter)
+    reply = _auto_reply(ev.session, conv, "ack", templates.render("auto_ack", conv.language or ev.normalized.language or default_language(ev.runtime.settings), ref=conv.id), ev.adapter)
     if reply is not None:
         ev.send_reply_ids.append(reply.id)
 

@@ -25,6 +25,11 @@ bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="template
 STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
 SLA_STATES = ("at_risk", "breached")
+# The languages an agent can confirm for a conversation (normalizers.language.SUPPORTED).
+LANGUAGE_NAMES: tuple[tuple[str, str], ...] = (
+    ("en", "English"), ("es", "Español"), ("ca", "Català"), ("pt", "Português"),
+    ("fr", "Français"), ("de", "Deutsch"), ("it", "Italiano"), ("nl", "Nederlands"),
+)
 FILTERS = ("status", "channel", "assignee", "priority", "category", "language", "sla", "q")
 AT_RISK = timedelta(minutes=15)
 #: how long one SSE response lives before the browser reconnects (frees the server thread)
@@ -240,6 +245,7 @@ def conversation_context(s, conv_id: int) -> dict[str, Any]:
         "contact": contact,
         "limits": composer.limits(_adapter(conn), data["channel"], conv.thread_key, conv.last_inbound_at),
         "connector_kind": conn.kind,
+        "languages": LANGUAGE_NAMES,
     }
 
 

@@ -127,6 +127,23 @@ def preflight(name: str):
     return _cors(Response(status=204), origin)
 
 
+_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+_ACCEPT_LANGUAGE = re.compile(r"^[A-Za-z0-9\-_,;=.* ]{1,200}$")
+
+
+def _language_hints(data: dict[str, Any]) -> dict[str, str]:
+    """The browser's language (navigator.language, sent by widget.js) and Accept-Language:
+    priors for language detection (normalizers.language). Malformed values are dropped."""
+    out: dict[str, str] = {}
+    nav = data.get("language")
+    if isinstance(nav, str) and _LANG_TAG.match(nav):
+        out["language"] = nav
+    header = request.headers.get("Accept-Language", "")
+    if header and _ACCEPT_LANGUAGE.match(header):
+        out["accept_language"] = header
+    return out
+
+
 @bp.post("/widget/<name>/messages")
 def post_message(name: str):
     row, adapter = _widget_connector(name)
@@ -160,7 +177,7 @@ def post_message(name: str):
         "text": text,
         "sent_at": datetime.now(timezone.utc).isoformat(),
         "thread": f"widget-{visitor}",
-        "widget": {"origin": origin, **({"page": page[:500]} if page else {})},
+        "widget": {"origin": origin, **({"page": page[:500]} if page else {}), **_language_hints(data)},
     }
     body = json.dumps(payload, separators=(",", ":")).encode()
     event = RawEvent(external_id=payload["id"], hook="messages", payload=body, content_type="application/json")

@@ -55,4 +55,59 @@ def test_import_is_cheap_and_detector_is_built_once():
     assert lang_mod.detector() is first
     detect("Mi saldo aparece duplicado en la aplicación")
     assert time.perf_counter() - t < 0.5
-    assert set(SUPPORTED) == {"en", "es", "ca", "fr", "de", "pt"}
+    assert set(SUPPORTED) == {"en", "es", "ca", "fr", "de", "pt", "it", "nl"}
+
+
+# --- issue #16: priors from the desk's evidence, "unknown" instead of a guess ---------------
+def test_short_spanish_messages_are_spanish():
+    for text in ("No me llega mi retiro de 0.5 BTC", "¿Dónde está mi depósito?", "mi cuenta esta bloqueada"):
+        assert detect(text) == "es", text
+
+
+def test_priors_parse_the_desks_evidence():
+    from normalizers.language import parse_locale_header, phone_language, priors
+
+    assert parse_locale_header("es-ES,es;q=0.9,en;q=0.5,ja;q=0.4") == [("es", 1.0), ("en", 0.5)]
+    assert parse_locale_header("pt_BR") == [("pt", 1.0)]
+    assert parse_locale_header("garbage;;q=x") == []
+    assert phone_language("+34600111222") == "es" and phone_language("whatsapp:+5511999998888") == "pt"
+    assert phone_language("+376312345") == "ca" and phone_language("alice") is None
+    p = priors(history=["nl", "nl"], phone="+33612345678", accept_language="de-DE")
+    assert abs(sum(p.values()) - 1) < 1e-9
+    assert max(p, key=p.get) == "de" and p["nl"] > p["en"] and p["fr"] > p["en"]
+
+
+def test_a_prior_decides_an_ambiguous_text_but_not_a_clear_one():
+    from normalizers.language import detect_scored, priors
+
+    text = "ok gracias"  # short; es / pt / ca all plausible on their own
+    assert detect_scored(text, priors(phone="+34600111222", accept_language="es-ES"))[0] == "es"
+    assert detect_scored("Hello, my transfer has not arrived yet", priors(accept_language="es-ES", phone="+34600111222"))[0] == "en"
+    assert detect_scored("whatever", confirmed="it") == ("it", 1.0)
+
+
+def test_unknown_below_confidence_and_default_language(monkeypatch):
+    from normalizers.language import UNKNOWN, default_language, detect_scored
+
+    assert detect_scored("ok")[0] == UNKNOWN
+    assert detect_scored("xyz qwv")[0] in (UNKNOWN, *SUPPORTED)
+    monkeypatch.delenv("OMNIHUB_DEFAULT_LANGUAGE", raising=False)
+    assert default_language() == "en"
+    monkeypatch.setenv("OMNIHUB_DEFAULT_LANGUAGE", "ES")
+    assert default_language() == "es"
+
+
+def test_widget_and_email_hints_reach_the_prior():
+    from datetime import datetime, timezone
+
+    from normalizers.language import language, message_prior
+    from normalizers.model import NormalizedMessage, Participant
+
+    base = dict(channel="api", connector="web", external_id="1", thread_key="t", sender=Participant(channel="api", address="v1"),
+                sent_at=datetime.now(timezone.utc), text="ok gracias")
+    widget = NormalizedMessage(**base, extra={"widget": {"language": "es-ES", "accept_language": "es-ES,es;q=0.9"}})
+    assert max(message_prior(widget).items(), key=lambda kv: kv[1])[0] == "es"
+    email = NormalizedMessage(**{**base, "channel": "email"}, extra={"content_language": "fr"})
+    assert max(message_prior(email).items(), key=lambda kv: kv[1])[0] == "fr"
+    out = language(widget)
+    assert out.language == "es" and 0 < out.extra["language_confidence"] <= 1

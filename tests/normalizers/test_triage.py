@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from pathlib import Path
-
 import pytest
 
-from normalizers.triage import CATEGORIES, classify
+from normalizers.triage import classify
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-def _rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _accuracy(rows: list[dict]) -> tuple[float, list[str]]:
-    wrong = [f"{r['lang']}:{r['category']}->{classify(r['text']).category}: {r['text']}" for r in rows
-             if classify(r["text"]).category != r["category"]]
-    return 1 - len(wrong) / len(rows), wrong
-
-
-def test_labelled_set_covers_every_category_and_language():
-    rows = _rows("triage_set.jsonl")
-    per_cat = Counter(r["category"] for r in rows)
-    assert set(per_cat) == set(CATEGORIES)
-    assert min(per_cat.values()) >= 15
-    for cat in CATEGORIES:
-        assert {r["lang"] for r in rows if r["category"] == cat} >= {"en", "es", "ca", "fr", "de", "pt"}
-
-
-@pytest.mark.parametrize(("name", "threshold"), [("triage_set.jsonl", 0.95), ("triage_holdout.jsonl", 0.85)])
-def test_accuracy(name, threshold):
-    acc, wrong = _accuracy(_rows(name))
-    print(f"{name}: accuracy {acc:.3f}")
-    assert acc >= threshold, wrong
+# The old labelled sets (triage_set.jsonl / triage_holdout.jsonl) were written against the
+# old keyword rules and label e.g. a pending withdrawal "transaction_not_processed"; the finer
+# categories of issue #16 are measured on tests/data/triage_corpus.tsv instead
+# (tests/normalizers/test_intel_heldout.py).
 
 
 @pytest.mark.parametrize(

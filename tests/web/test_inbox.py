@@ -194,3 +194,39 @@ def test_posts_without_csrf_token_are_refused(live, context):
     assert texts == ["real note"]
     # bearer-token API calls need no CSRF token
     assert hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "via token", "internal": True}).status_code == 202
+
+
+def test_agent_sets_the_conversation_language_and_the_csat_follows(live, context, httpserver):
+    """Issue #16: the language select in the conversation view confirms a language (kept over
+    detection) and the CSAT survey goes out in it."""
+    from config import templates
+
+    hub = live.hub
+    received: list = []
+
+    def handler(request):
+        received.append(json.loads(request.get_data()))
+        return Response(json.dumps({"ok": True}), status=200, content_type="application/json")
+
+    httpserver.expect_request("/callback", method="POST").respond_with_handler(handler)
+    hub.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
+    hub.start_worker()
+    post_webhook(live, "Hola, mi saldo aparece duplicado en la aplicación", id="lang-1")
+    page = context.new_page()
+    login(page, live, AGENT)
+    item = page.locator(".convs li[data-id]").filter(has_text="Carla Customer")
+    item.wait_for()
+    item.locator("a").click()
+    page.wait_for_url(re.compile(r".*/inbox/c/\d+"))
+    conv_id = int(re.search(r"/inbox/c/(\d+)", page.url).group(1))
+    select = page.get_by_label("Conversation language")
+    assert "es (detected)" in select.locator("option:checked").inner_text()
+    select.select_option("pt")
+    page.get_by_text("Language set to Português").wait_for()
+    wait_until(lambda: hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["language_confirmed"], message="confirmed")
+    assert hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["language"] == "pt"
+    page.reload()
+    assert page.get_by_label("Conversation language").input_value() == "pt"
+    page.get_by_role("button", name="Resolve").click()
+    wait_until(lambda: len(received) == 1, message="CSAT survey sent")
+    assert received[0]["text"] == templates.render("csat_survey", "pt")

@@ -130,6 +130,8 @@
       patch({ assignee: t.value }, t.value ? "Assigned to " + t.value : "Unassigned");
     } else if (t.id === "priority") {
       patch({ priority: t.value }, "Priority " + t.value);
+    } else if (t.id === "language") {
+      patch({ language: t.value || null }, t.value ? "Language set to " + t.options[t.selectedIndex].text : "Language: detected");
     } else if (t.id === "canned" && t.value) {
       var ta = document.getElementById("reply-text");
       var name = (document.getElementById("composer").dataset.customer || "").split(" ")[0] || "there";

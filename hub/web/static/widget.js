@@ -150,6 +150,7 @@
     pending[id] = add({ text: body }, "visitor pending");
     text.value = "";
     var payload = { visitor: visitor, id: id, text: body, page: window.location.href };
+    if (navigator.language) payload.language = navigator.language;  // a prior for language detection
     if (nameIn.value.trim()) payload.name = nameIn.value.trim();
     if (emailIn.value.trim()) payload.email = emailIn.value.trim();
     fetch(url + "/messages", {

@@ -1,0 +1,150 @@
+"""Issue #16 end to end through a real worker: everyday requests triaged, STOP is a command
+(no conversation, opt-out on the identity), and an agent's language override drives CSAT."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from hub.models import Conversation, Identity, InboundEvent, Message, Reply
+from tests.hub.test_intel import SECRET, callback, conv_json, post
+from tests.support.hub import wait_until
+
+
+def _process(h):
+    from workers import ingest
+
+    with h.rt.db.read() as s:
+        ids = list(s.scalars(select(InboundEvent.id).where(InboundEvent.state != "processed").order_by(InboundEvent.id)))
+    ingest.process(h.rt, ids)
+
+
+def test_everyday_requests_get_their_categories_through_the_worker(make_hub):
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    h.start_worker()
+    cases = {"ana": ("Where is my deposit?", "deposit_not_credited", "en"),
+             "bea": ("¿Dónde está mi depósito?", "deposit_not_credited", "es"),
+             "cai": ("I can't log in to the app", "login_or_2fa_lost", "en"),
+             "dan": ("No me llega mi retiro de 0.5 BTC", "withdrawal_pending", "es"),
+             "eva": ("La app se cierra al abrir", "ui_error", None)}
+    for i, (sender, (text, _cat, _lang)) in enumerate(cases.items()):
+        post(h, id=f"e{i}", text=text, sender=sender)
+    wait_until(lambda: h.count(InboundEvent, InboundEvent.state == "processed") == len(cases), message="all processed")
+    with h.rt.db.read() as s:
+        got = {c.identity.display_name.lower(): (c.category, c.language) for c in s.scalars(select(Conversation))}
+    for sender, (_text, cat, lang) in cases.items():
+        assert got[sender][0] == cat, (sender, got[sender])
+        if lang:
+            assert got[sender][1] == lang, (sender, got[sender])
+    assert got["eva"][1] in ("es", None)  # never a wrong guess: Spanish or unknown
+
+
+def test_stop_over_sms_is_a_command_not_a_conversation(make_hub):
+    from hub.connectors import ConnectorService
+    from hub.models import Connector
+    from tests.contract.examples import EXAMPLES
+
+    h = make_hub()
+    h.add_connector("sms", "twilio", **EXAMPLES["twilio"])
+    with h.rt.db.read() as s:
+        adapter = ConnectorService(h.rt).adapter(s.scalar(select(Connector).where(Connector.name == "sms")))
+    h.start_worker()
+
+    def send(text, ident):
+        hook, headers, body = adapter.simulate(text, ident)
+        resp = h.client.post(f"/webhooks/sms/{hook}", data=body, headers=dict(headers))
+        assert resp.status_code < 300, resp.get_data(as_text=True)
+
+    send("STOP", "+34600111222")
+    wait_until(lambda: h.count(InboundEvent, InboundEvent.state == "processed") == 1, message="STOP processed")
+    assert h.count(Conversation) == 0 and h.count(Reply) == 0  # no conversation, no ack, no SLA
+    with h.rt.db.read() as s:
+        ident = s.scalars(select(Identity)).one()
+        assert ident.opted_out and ident.opt_out_reason == "keyword: stop"
+    assert h.api("GET", "/api/v1/conversations").get_json()["items"] == []
+    send("START", "+34600111222")
+    wait_until(lambda: h.count(InboundEvent, InboundEvent.state == "processed") == 2, message="START processed")
+    with h.rt.db.read() as s:
+        assert not s.scalars(select(Identity)).one().opted_out
+    assert h.count(Conversation) == 0
+    # a real message from the same number opens a conversation, in Spanish
+    send("hola no me llega mi retiro", "+34600111222")
+    wait_until(lambda: h.count(Conversation) == 1, message="conversation")
+    c = conv_json(h)
+    assert c["category"] == "withdrawal_pending" and c["language"] == "es"
+
+
+def test_language_override_in_the_api_changes_the_csat_language(make_hub, httpserver):
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
+    received: list = []
+    callback(httpserver, received)
+    h.start_worker()
+    post(h, id="l1", text="Hola, mi saldo aparece duplicado en la aplicación desde ayer", sender="flor")
+    conv = wait_until(lambda: conv_json(h), message="conversation")
+    assert conv["language"] == "es" and conv["language_confirmed"] is False
+    # the agent knows better: the customer wants Portuguese
+    resp = h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"language": "pt"})
+    assert resp.status_code == 200 and resp.get_json()["language"] == "pt" and resp.get_json()["language_confirmed"]
+    assert h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"language": "xx"}).status_code == 400
+    # a later Spanish message does not undo the confirmed language
+    post(h, id="l2", text="Sigue apareciendo el saldo duplicado, por favor revisen", sender="flor")
+    wait_until(lambda: h.count(InboundEvent, InboundEvent.state == "processed") == 2, message="second processed")
+    assert conv_json(h, conv["id"])["language"] == "pt"
+    h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"status": "resolved"})
+    wait_until(lambda: len(received) == 1, message="survey sent")
+    from config import templates
+
+    assert received[0]["text"] == templates.render("csat_survey", "pt")
+    assert received[0]["text"] != templates.render("csat_survey", "es")
+
+
+def test_contact_language_is_confirmed_for_new_conversations(make_hub):
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="m1", text="Hello, what are your opening hours?", sender="gus")
+    _process(h)
+    conv = conv_json(h)
+    with h.rt.db.read() as s:
+        contact_id = s.get(Conversation, conv["id"]).contact_id
+    resp = h.api("PATCH", f"/api/v1/contacts/{contact_id}", json={"language": "de"})
+    assert resp.status_code == 200 and resp.get_json()["language"] == "de" and resp.get_json()["language_confirmed"]
+    post(h, id="m2", text="Another question: do you support solana?", sender="gus")
+    _process(h)
+    with h.rt.db.read() as s:
+        langs = {c.language for c in s.scalars(select(Conversation))}
+    assert langs == {"de"}
+
+
+def test_unknown_language_uses_the_desks_default_for_automatic_messages(make_hub):
+    from config import templates
+
+    h = make_hub(default_language="es")
+    h.add_connector("web", "api", secret=SECRET, auto_ack=True)
+    post(h, id="u1", text="ok 👍", sender="hal")
+    _process(h)
+    conv = conv_json(h)
+    assert conv["language"] is None  # unknown: no guess stored
+    with h.rt.db.read() as s:
+        ack = s.scalars(select(Reply).where(Reply.kind == "auto")).one()
+    assert ack.text == templates.render("auto_ack", "es", ref=conv["id"])
+
+
+def test_the_widgets_browser_language_is_a_prior(make_hub):
+    """navigator.language and Accept-Language reach the detector: an ambiguous 'saldo 0' (es, pt,
+    ca, it all plausible; 'unknown' on its own) is Spanish from a Spanish browser, Portuguese
+    from a Brazilian one."""
+    site = "https://shop.example"
+    h = make_hub()
+    h.add_connector("site", "api", secret=SECRET, widget=True, widget_origins=[site])
+    for visitor, lang, header in (("v" * 24, "es-ES", "es-ES,es;q=0.9"), ("w" * 24, "pt-BR", "pt-BR,pt;q=0.9")):
+        resp = h.client.post("/widget/site/messages", json={"visitor": visitor, "id": f"id{lang}", "text": "saldo 0", "language": lang},
+                             headers={"Origin": site, "Accept-Language": header})
+        assert resp.status_code == 202, resp.get_data(as_text=True)
+    _process(h)
+    with h.rt.db.read() as s:
+        langs = {c.thread_key.split(":")[-1][-24:]: c.language for c in s.scalars(select(Conversation))}
+        extras = [m.extra.get("widget") for m in s.scalars(select(Message).order_by(Message.id))]
+    assert langs["v" * 24] == "es"
+    assert langs["w" * 24] == "pt"
+    assert {"language": "es-ES", "accept_language": "es-ES,es;q=0.9"}.items() <= extras[0].items()
