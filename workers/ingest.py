@@ -583,8 +583,12 @@ def _apply_command(s: Session, msg: NormalizedMessage, command: str, lookups: An
     state of the sender's identity changes; no conversation is opened or reopened, so there
     is no acknowledgement, no SLA target and nothing in the needs-reply view."""
     ident = threads.resolve_identity(s, msg.sender, lookups)
-    if command == "stop":
-        _apply_identity_update(ident, {"opted_out": True, "reason": f"keyword: {command}"})
+    update = msg.extra.get("identity_update") if isinstance(msg.extra, dict) else None
+    if isinstance(update, dict) and "opted_out" in update:
+        _apply_identity_update(ident, update)  # the channel's own account of it (Twilio: OptOutType, the word, the date)
+    elif command == "stop":
+        word = (msg.text or "").strip()[:40] or "STOP"
+        _apply_identity_update(ident, {"opted_out": True, "reason": f"The customer replied {word!r} on {msg.sent_at.date().isoformat()}"})
     elif command == "start":
         _apply_identity_update(ident, {"opted_out": False})
     log.info("ingest.command", command=command, identity_id=ident.id, channel=msg.channel)
