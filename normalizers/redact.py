@@ -226,8 +226,9 @@ def _qualifies(classes: list[str], words: list[str] | None = None) -> bool:
         return False
     unknown = classes.count("U")
     inexact = n - classes.count("E")
-    if words is not None and len(set(words)) < (2 * n) // 3:
+    if words is not None and len(set(words)) < (2 * n) // 3 and not _checksum_valid(words):
         return False  # "image_32 image_36 image_48 …": a phrase repeats a word rarely, never mostly
+        # (unless the words are a phrase with a valid BIP39 checksum, e.g. "abandon … about")
     return unknown <= max(1, n // 12) and inexact <= max(2, n // 6)
 
 
@@ -306,6 +307,24 @@ def _mnemo(lang: str) -> tuple[Any, frozenset[str]]:
 
     m = Mnemonic(lang)
     return m, frozenset(m.wordlist)
+
+
+def _checksum_valid(words: list[str]) -> bool:
+    """True when ``words`` is a BIP39 phrase with a valid checksum in some wordlist."""
+    if len(words) not in _PHRASE_SIZES:
+        return False
+    from mnemonic import Mnemonic
+
+    phrase = [w.lower() for w in words]
+    for lang in Mnemonic.list_languages():
+        m, wordlist = _mnemo(lang)
+        if all(w in wordlist for w in phrase):
+            try:
+                if m.check(" ".join(phrase)):
+                    return True
+            except Exception:  # a wordlist the library cannot check this way
+                continue
+    return False
 
 
 def _han_valid(chunk: str, lang: str) -> bool:

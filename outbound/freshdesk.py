@@ -35,7 +35,7 @@ CHANNEL_SOURCE = {"email": 1, "voice": 3, "twilio_voice": 3}
 
 
 class FreshdeskConfig(AdapterConfig):
-    domain: str | None = Field(None, json_schema_extra=origin("part"))  # acme -> https://acme.freshdesk.com
+    domain: str | None = Field(None, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", json_schema_extra=origin("part"))  # acme -> https://acme.freshdesk.com
     base_url: str | None = Field(None, json_schema_extra=origin("url"))  # overrides domain (tests, proxies)
     api_key: SecretStr
     group_id: int | None = None

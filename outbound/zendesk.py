@@ -38,7 +38,7 @@ STATUS_MAP = {"solved": "resolved", "closed": "closed", "open": "open", "new": "
 
 
 class ZendeskConfig(AdapterConfig):
-    subdomain: str | None = Field(None, json_schema_extra=origin("part"))  # acme -> https://acme.zendesk.com
+    subdomain: str | None = Field(None, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", json_schema_extra=origin("part"))  # acme -> https://acme.zendesk.com
     base_url: str | None = Field(None, json_schema_extra=origin("url"))  # overrides subdomain (tests, proxies)
     email: str
     api_token: SecretStr

@@ -107,7 +107,7 @@ def _widget_error(exc: WidgetError):
 
 
 def _visitor(value: str | None) -> str:
-    if not value or not VISITOR.match(value):
+    if not isinstance(value, str) or not VISITOR.match(value):
         raise WidgetError(400, "visitor: 16-64 characters of A-Z a-z 0-9 _ -")
     return value
 

@@ -382,3 +382,13 @@ def test_the_pipeline_seals_an_ambiguous_hash_and_keeps_an_asked_one():
     with context(Context(asked_for_tx=True)):
         kept = pipeline.run(m)
     assert kept.text == m.text and kept.sealed == () and [e.kind for e in kept.entities] == ["tx_hash"]
+
+
+def test_a_phrase_of_repeated_words_with_a_valid_checksum_is_still_a_phrase():
+    """The BIP39 test vector "abandon ×11 about" repeats a word, yet its checksum is valid
+    (found by the fresh-eyes check: it was stored in clear as a sender name and text)."""
+    phrase = " ".join(["abandon"] * 11 + ["about"])
+    for text in (phrase, f"my words: {phrase}", phrase.upper()):
+        out, found = redact_text(text)
+        assert "abandon" not in out.lower() and any(r.kind == "recovery_phrase" for r in found), out
+    assert redact_text(" ".join(["abandon"] * 12))[0].count("abandon") == 12  # no valid checksum: kept

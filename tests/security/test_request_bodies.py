@@ -136,3 +136,13 @@ def test_a_stored_attachment_name_with_crlf_downloads_without_a_500(all_hub):
     assert resp.status_code == 200, resp.status_code
     assert "Set-Cookie" not in resp.headers and "X-Evil" not in resp.headers
     assert resp.get_data() == b"legacy"
+
+
+def test_widget_fields_of_the_wrong_json_type_are_a_400_not_a_500(hub):
+    """Found by the fresh-eyes check: a non-string visitor crashed the widget endpoint (500)."""
+    hub.add_connector("chatw", "api", secret="w-secret-0123456789", widget=True, widget_origins=["https://shop.example"])
+    for body in ({"visitor": {"a": 1}, "text": "x"}, {"visitor": ["v" * 20], "text": "x"}, {"visitor": 12345678901234567890, "text": "x"}):
+        r = hub.client.post("/widget/chatw/messages", json=body, headers={"Origin": "https://shop.example"})
+        assert r.status_code == 400, (body, r.status_code)
+    r = hub.client.get("/widget/chatw/messages?visitor=", headers={"Origin": "https://shop.example"})
+    assert r.status_code == 400

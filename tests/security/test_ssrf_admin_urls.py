@@ -193,3 +193,18 @@ def test_the_guarded_transport_connects_to_the_address_it_checked(private_refuse
     net.set_allow_private_urls(True)
     with net.guarded_client("base_url", timeout=3) as client:
         assert client.get(canary.url_for("/")).text == "internal secret"  # allowed on-premises
+
+
+@pytest.mark.parametrize("kind,key", [("zendesk", "subdomain"), ("freshdesk", "domain")])
+@pytest.mark.parametrize("value", ["169.254.169.254#", "a@127.0.0.1:18431/", "vm:18431/api/v1/x?", "acme.evil.test"])
+def test_host_parts_cannot_inject_a_host(kind, key, value):
+    """Found by the fresh-eyes check: a subdomain/domain with '#', '/', '@' or ':' was saved
+    and only refused at request time; now it is a single DNS label or nothing."""
+    from pydantic import ValidationError
+
+    import outbound
+
+    cls = outbound.REGISTRY[kind].Config
+    with pytest.raises(ValidationError) as exc:
+        cls(**{key: value})
+    assert key in str(exc.value)
