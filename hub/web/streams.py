@@ -28,6 +28,7 @@ thread as before, still within the caps.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 import threading
@@ -256,6 +257,23 @@ def keep_start_response(wsgi_app: Callable) -> Callable:
     return call
 
 
+def address_key(ip: str) -> str:
+    """The per-address cap's key: an IPv4 address, or an IPv6 client's /64.
+
+    One IPv6 host usually holds a whole /64 and can take a fresh address for every request,
+    so counting single IPv6 addresses would not cap anyone.
+    """
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
+
+
 def hub_of(app: Any) -> StreamHub:
     hub = app.extensions.get("omnihub.streams")
     if hub is None:
@@ -313,6 +331,10 @@ class Handoff:
     def __next__(self) -> bytes:
         if self._state == 0:
             self._state = 1
+            if self._can_hand_off():
+                # the headers are not written yet: they say "Connection: close", since the
+                # stream loop ends the connection with the stream and no request follows on it
+                self.environ[START_RESPONSE].__self__.force_close()
             return self.first.encode()
         if self._state == 1:
             self._state = 2
@@ -351,6 +373,7 @@ def open_stream(
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = app.extensions["omnihub"].settings
     hub = hub_of(app)
+    ip = address_key(ip)
     if not hub.caps.reserve(ip, settings.max_streams, settings.max_streams_per_ip):
         log.info("streams.refused", ip=ip, open=hub.caps.total)
         return None
