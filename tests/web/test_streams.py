@@ -77,3 +77,45 @@ def test_widget_streams_hear_only_of_their_own_visitors_conversations(hub):
     assert loop._poll([widget]) == [] and calls == []
     _touch(hub, mine, "theirs")
     assert loop._poll([widget]) == [(widget, "event: messages\ndata: {}\n\n")] and calls == [[mine]]
+
+
+def test_a_client_that_never_reads_nor_leaves_loses_its_stream_and_slot_after_the_lifetime(make_hub):
+    """Half-open or stalled clients do not keep a slot (or a socket) past OMNIHUB_SSE_SECONDS."""
+    import httpx
+
+    from tests.support.hub import wait_until
+    from tests.web.conftest import free_port
+
+    port = free_port()
+    hub = make_hub(public_url=f"http://127.0.0.1:{port}", web_workers=1, max_streams_per_ip=1)
+    hub.add_connector("chat", "api", secret="s" * 24, widget=True, widget_origins=["https://shop.example"])
+    hub.start("web", "web", "--host", "127.0.0.1", "--port", str(port), env={"OMNIHUB_SSE_SECONDS": "2"})
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(url + "/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, timeout=60, interval=0.2, message="omnihub web")
+    stalled = socket.create_connection(("127.0.0.1", port))
+    try:
+        stalled.sendall(b"GET /widget/chat/stream?visitor=" + b"q" * 20 + b" HTTP/1.1\r\nHost: x\r\nOrigin: https://shop.example\r\n\r\n")
+
+        def status() -> int:
+            with httpx.stream("GET", url + "/widget/chat/stream?visitor=" + "r" * 20,
+                              headers={"Origin": "https://shop.example"}, timeout=10) as r:
+                return r.status_code
+
+        assert wait_until(lambda: status() == 429, timeout=10, message="the stalled stream to hold the slot")
+        # the stalled client reads nothing and never closes; after its lifetime the loop ends it
+        wait_until(lambda: status() == 200, timeout=20, interval=0.3, message="the stalled client's slot to be freed")
+        stalled.settimeout(5)
+        data = b""
+        while chunk := stalled.recv(65536):
+            data += chunk
+        assert data.endswith(b"0\r\n\r\n")  # the server ended the response and closed the connection
+    finally:
+        stalled.close()
+        hub.stop_all()
