@@ -246,32 +246,45 @@ def p3_p4_imap(tmp: Path, redis_url: str) -> list[dict]:
 
 
 def p7_streams(tmp: Path, redis_url: str) -> list[dict]:
-    """Webhook p99 while 500 live streams (chat widgets) are open vs none, same server, same run."""
+    """Webhook p99 while 500 live streams (chat widgets) are open vs none, same server, same run.
+
+    Rounds alternate (no streams, then 500 streams opened and held, then closed), as in P1:
+    stalls of a young server (its first thousand or so requests) then fall into either kind
+    of round, not always into the one measured last. Each figure is the median of the
+    rounds' p99s.
+    """
     from hub.connectors import ConnectorService
 
-    n, streams = (600, 500) if QUICK else (2000, 500)
+    n, rounds, streams = (600, 3, 500) if QUICK else (2000, 3, 500)
     env = c.Env(tmp / "p7", redis_url)
     with env.rt.db.session() as s:
         ConnectorService(env.rt).create(s, "chat", "api", {"secret": c.SECRET, "widget": True, "widget_origins": ["https://shop.example"]})
     port = c.free_port()
-    env.settings = env.settings.model_copy(update={"max_streams_per_ip": streams * 2})
-    held = None
+    env.settings = env.settings.model_copy(update={"max_streams_per_ip": streams})
+    idle_p99, busy_p99, opened, errors = [], [], [], 0
     try:
         env.web(port)
         c.load(port, [c.signed_request(i) for i in range(200)])  # warm up
-        _rps, idle, err0 = c.load(port, [c.signed_request(10_000 + i) for i in range(n)])
-        held = c.HeldStreams(port)
-        opened = held.open([f"/widget/chat/stream?visitor=bench{i:05d}{'b' * 12}" for i in range(streams)], {"Origin": "https://shop.example"})
-        _rps, busy, err1 = c.load(port, [c.signed_request(20_000 + i) for i in range(n)])
+        for r in range(rounds):
+            _rps, idle, err0 = c.load(port, [c.signed_request(10_000 + r * n + i) for i in range(n)])
+            # a client address per round: the widget allows 600 stream opens a minute per address
+            headers = {"Origin": "https://shop.example", "X-Forwarded-For": f"198.51.100.{r + 1}"}
+            held = c.HeldStreams(port)
+            try:
+                opened.append(held.open([f"/widget/chat/stream?visitor=bench{r}x{i:05d}{'b' * 12}" for i in range(streams)], headers))
+                _rps, busy, err1 = c.load(port, [c.signed_request(100_000 + r * n + i) for i in range(n)])
+            finally:
+                held.close()
+            idle_p99.append(c.pct(idle, 99) * 1000)
+            busy_p99.append(c.pct(busy, 99) * 1000)
+            errors += err0 + err1
     finally:
-        if held:
-            held.close()
         env.stop()
-    p99_idle, p99_busy = c.pct(idle, 99) * 1000, c.pct(busy, 99) * 1000
+    p99_idle, p99_busy = statistics.median(idle_p99), statistics.median(busy_p99)
     return [{
-        "id": "P7", "what": f"webhook p99 with {opened} of {streams} live streams open", "value": f"{p99_busy:.1f} ms",
-        "baseline": f"no streams {p99_idle:.1f} ms", "ratio": p99_busy / p99_idle, "goal": "p99 < 1000 ms, all open",
-        "ok": p99_busy < 1000 and opened == streams and err0 + err1 == 0,
+        "id": "P7", "what": f"webhook p99 with {min(opened)} of {streams} live streams open, median of {rounds}",
+        "value": f"{p99_busy:.1f} ms", "baseline": f"no streams {p99_idle:.1f} ms", "ratio": p99_busy / p99_idle,
+        "goal": "p99 < 1000 ms, all open", "ok": p99_busy < 1000 and max(busy_p99) < 1000 and min(opened) == streams and errors == 0,
     }]
 
 

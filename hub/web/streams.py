@@ -17,7 +17,8 @@ and ``/healthz``. Instead:
   after its lifetime with the closing chunk (``EventSource`` reconnects by itself);
 - one poll of the database per process (``change_marks``, every POLL_SECONDS) feeds every
   stream: inbox streams get the changed conversation ids, widget streams recompute their
-  entries only when one of their visitor's conversations changed.
+  entries only when one of their visitor's conversations changed. Each stream keeps its own
+  cursor, so one that joins between two polls misses nothing.
 
 Outside gunicorn (the Flask test client, a development server) or over gunicorn's own TLS,
 the handoff is not possible; the view's generator then serves the stream in the request
@@ -27,6 +28,7 @@ thread as before, still within the caps.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 import threading
@@ -59,7 +61,7 @@ class Stream:
     on_change: Callable[[list[int], set[str]], str]
     #: only call on_change when one of these identity addresses changed (None: always).
     addresses: set[str] | None = None
-    #: the database's change marks when the stream's first event was computed
+    #: the stream's cursor: the database's change marks its last event was computed at
     marks: Any = None
     sock: socket.socket | None = None
     #: HTTP/1.1 responses are chunked (the hub frames each write); HTTP/1.0 ones are raw
@@ -101,7 +103,6 @@ class StreamHub:
         self.streams: set[Stream] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
-        self._marks: Any = None
 
     # ---- lifecycle --------------------------------------------------------------------
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -129,8 +130,6 @@ class StreamHub:
         loop.call_soon_threadsafe(self._start, stream)
 
     def _start(self, stream: Stream) -> None:
-        if self._marks is None:  # the first stream: changes count from its first event on
-            self._marks = stream.marks
         self.streams.add(stream)
         assert self.loop is not None
         self.loop.create_task(self._serve(stream))
@@ -198,7 +197,6 @@ class StreamHub:
         while True:
             await asyncio.sleep(POLL_SECONDS)
             if not self.streams:
-                self._marks = None  # nothing to tell: start afresh when a stream opens
                 continue
             try:
                 batch = await loop.run_in_executor(None, self._poll, list(self.streams))
@@ -210,29 +208,37 @@ class StreamHub:
                     await self.send(stream, text)
 
     def _poll(self, streams: list[Stream]) -> list[tuple[Stream, str]]:
-        """Runs in a worker thread: one look at the database for every stream of the process."""
+        """Runs in a worker thread: one look at the database for every stream of the process.
+
+        Each stream keeps its own cursor (the change marks its last event was computed at), so
+        a stream that joins between two polls still gets the changes since its first event,
+        exactly as a stream polling on its own would. Nearly always every stream is at the
+        same cursor and the changed conversations are read once for all of them.
+        """
         from hub.models import Conversation, Identity
         from hub.web.inbox import change_marks, changed_conversations
 
         with self.app.app_context():
             runtime = self.app.extensions["omnihub"]
+            live = [st for st in streams if not st.closed]
             with runtime.db.read() as s:
                 marks = change_marks(s)
-                if self._marks is None:
-                    self._marks = marks
-                    return []
-                if marks == self._marks:
-                    return []
-                ids = changed_conversations(s, self._marks)
-                self._marks = marks
-                addresses: set[str] = set()
-                if ids and any(st.addresses is not None for st in streams):
-                    addresses = set(s.scalars(
-                        select(Identity.address).join(Conversation, Conversation.identity_id == Identity.id).where(Conversation.id.in_(ids))
-                    ))
+                changes: dict[Any, tuple[list[int], set[str]]] = {}
+                for since in {st.marks for st in live if st.marks != marks}:
+                    ids = changed_conversations(s, since)
+                    addresses: set[str] = set()
+                    if ids and any(st.addresses is not None and st.marks == since for st in live):
+                        addresses = set(s.scalars(
+                            select(Identity.address).join(Conversation, Conversation.identity_id == Identity.id).where(Conversation.id.in_(ids))
+                        ))
+                    changes[since] = (ids, addresses)
             out = []
-            for stream in streams:
-                if stream.closed or (stream.addresses is not None and not (stream.addresses & addresses)):
+            for stream in live:
+                if stream.marks == marks:
+                    continue
+                ids, addresses = changes[stream.marks]
+                stream.marks = marks
+                if stream.addresses is not None and not (stream.addresses & addresses):
                     continue
                 try:
                     out.append((stream, stream.on_change(ids, addresses)))
@@ -249,6 +255,23 @@ def keep_start_response(wsgi_app: Callable) -> Callable:
         return wsgi_app(environ, start_response)
 
     return call
+
+
+def address_key(ip: str) -> str:
+    """The per-address cap's key: an IPv4 address, or an IPv6 client's /64.
+
+    One IPv6 host usually holds a whole /64 and can take a fresh address for every request,
+    so counting single IPv6 addresses would not cap anyone.
+    """
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return str(addr)
 
 
 def hub_of(app: Any) -> StreamHub:
@@ -308,6 +331,10 @@ class Handoff:
     def __next__(self) -> bytes:
         if self._state == 0:
             self._state = 1
+            if self._can_hand_off():
+                # the headers are not written yet: they say "Connection: close", since the
+                # stream loop ends the connection with the stream and no request follows on it
+                self.environ[START_RESPONSE].__self__.force_close()
             return self.first.encode()
         if self._state == 1:
             self._state = 2
@@ -346,6 +373,7 @@ def open_stream(
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = app.extensions["omnihub"].settings
     hub = hub_of(app)
+    ip = address_key(ip)
     if not hub.caps.reserve(ip, settings.max_streams, settings.max_streams_per_ip):
         log.info("streams.refused", ip=ip, open=hub.caps.total)
         return None

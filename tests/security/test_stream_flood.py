@@ -235,6 +235,7 @@ def test_a_stream_ends_after_its_lifetime_with_a_well_formed_response(make_hub):
     t0 = time.monotonic()
     with httpx.stream("GET", url + "/widget/chat/stream?visitor=" + "z" * 20, headers={"Origin": ORIGIN}, timeout=15) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["connection"] == "close"  # the loop ends the connection with the stream
         body = b"".join(r.iter_bytes())  # raises on a malformed chunked body
     assert time.monotonic() - t0 < 10
     assert body.startswith(b"retry: 1500\n\nevent: messages\ndata: ")
@@ -246,3 +247,29 @@ def _healthy(url: str) -> bool:
         return httpx.get(url + "/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_ipv6_clients_are_capped_per_64_not_per_address(make_hub):
+    """An IPv6 host holds a whole /64 and can use a fresh address for every stream: the
+    per-address cap counts a /64 as one client (an IPv4-mapped address as its IPv4 address)."""
+    port = free_port()
+    hub = make_hub(public_url=f"http://127.0.0.1:{port}", web_workers=1, max_streams_per_ip=2)
+    hub.add_connector("chat", "api", secret=SECRET, widget=True, widget_origins=[ORIGIN])
+    url = _start_web(hub, port)
+
+    def req(i: int, ip: str) -> tuple[str, dict[str, str]]:
+        return f"/widget/chat/stream?visitor=six{i:04d}{'s' * 12}", {"Origin": ORIGIN, "X-Forwarded-For": ip}
+
+    held = Streams(port)
+    try:
+        opened = held.open([req(1, "2001:db8:7:1::1"), req(2, "2001:db8:7:1:abcd::2"), req(3, "::ffff:203.0.113.9"),
+                            req(4, "203.0.113.9")], timeout=20)
+        assert [r[0] for r in opened] == [200, 200, 200, 200], opened
+        for i, ip in ((5, "2001:db8:7:1:ffff:ffff:ffff:fffe"), (6, "::ffff:203.0.113.9"), (7, "203.0.113.9")):
+            with httpx.stream("GET", url + req(i, ip)[0], headers=req(i, ip)[1], timeout=10) as r:
+                assert r.status_code == 429, (ip, r.status_code)
+        more = held.open([req(8, "2001:db8:7:2::1")], timeout=20)  # the next /64 is another client
+        assert [r[0] for r in more] == [200], more
+    finally:
+        held.close()
+        hub.stop_all()
