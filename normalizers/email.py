@@ -18,7 +18,6 @@ import email.utils
 import hashlib
 import re
 from datetime import datetime, timezone
-from html.parser import HTMLParser
 from typing import Any
 
 import nh3
@@ -26,6 +25,7 @@ import nh3
 from hub.errors import PayloadInvalid
 from normalizers import bounces, quotes, robots
 from normalizers.model import Attachment, NormalizedMessage, Participant
+from normalizers.htmltext import html_to_text  # noqa: F401  (re-exported: the one conversion)
 
 CHANNEL = "email"
 #: The sender of null-sender mail (bounces without a usable From); ".invalid" never resolves (RFC 2606).
@@ -239,85 +239,7 @@ def _unfold(text: str) -> str:
 
 
 # --- HTML ---------------------------------------------------------------------------------
-
-_BLOCK = {
-    "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "pre", "hr", "section", "article", "header", "footer", "dd", "dt", "dl",
-}
-_SKIP = {"style", "script", "head", "title"}
-
-
-class _TextRenderer(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.current: list[str] = []
-        self.quote_depth = 0
-        self.skip = 0
-        self.pre = 0
-        self.href: str | None = None
-
-    def _flush(self) -> None:
-        text = "".join(self.current)
-        if not self.pre:
-            text = _WS.sub(" ", text).strip()
-        prefix = "> " * self.quote_depth
-        self.lines.append(prefix + text if text or not prefix else prefix.rstrip())
-        self.current = []
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in _SKIP:
-            self.skip += 1
-        elif tag == "br":
-            self._flush()
-        elif tag in _BLOCK:
-            if self.current:
-                self._flush()
-            if tag == "blockquote":
-                self.quote_depth += 1
-            elif tag == "pre":
-                self.pre += 1
-            elif tag == "li":
-                self.current.append("- ")
-            elif tag == "hr":
-                self.lines.append("_" * 20)
-        elif tag == "img":
-            alt = dict(attrs).get("alt")
-            if alt:
-                self.current.append(f"[{alt}]")
-        elif tag == "a":
-            self.href = dict(attrs).get("href")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self.skip = max(0, self.skip - 1)
-        elif tag in _BLOCK and tag != "br":
-            if self.current:
-                self._flush()
-            if tag == "blockquote":
-                self.quote_depth = max(0, self.quote_depth - 1)
-            elif tag == "pre":
-                self.pre = max(0, self.pre - 1)
-            elif tag in ("p", "table", "ul", "ol"):
-                self.lines.append("")
-        elif tag == "a":
-            self.href = None
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.current.append(data)
-
-
-def html_to_text(markup: str) -> str:
-    """A plain-text rendering of HTML: blocks on their own lines, blockquotes as '> '."""
-    renderer = _TextRenderer()
-    renderer.feed(markup)
-    renderer.close()
-    if renderer.current:
-        renderer._flush()
-    text = "\n".join(line.rstrip() for line in renderer.lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
+# html_to_text (imported above) is the project's one HTML-to-text conversion.
 
 def sanitize_html(markup: str) -> str:
     """HTML safe to show an agent: nh3 (ammonia) allow-list, no scripts, no event handlers."""

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from hub.types import ConversationInfo, PushItem
 from normalizers.triage import SECURITY_CATEGORIES
+from normalizers import htmltext
 
 CONVERSATION_PREFIX = "omnihub-conversation-"
 CONTACT_PREFIX = "omnihub-contact-"
@@ -243,9 +244,8 @@ def json_body(body: bytes, who: str) -> dict:
 
 
 def html_to_text(html_body: str) -> str:
-    """Plain text of a small HTML body (tags dropped, entities decoded)."""
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", html_body)
-    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+    """Plain text of an agent's HTML body (normalizers.htmltext: no CSS or script text)."""
+    return htmltext.html_to_text(html_body)
 
 
 MB = 1024 * 1024
