@@ -77,6 +77,12 @@ class ChannelAdapter:
     fetches_media_by_url: ClassVar[bool] = False
     #: participant addresses are email addresses (identities merge with a verified email)
     addresses_are_emails: ClassVar[bool] = False
+    #: sending the same reply twice is harmless, so a send interrupted by a dead worker may
+    #: simply run again when its lease expires (email: the reply's Message-ID is fixed, so a
+    #: second copy is the same message to the customer's client; Twilio: the parts already
+    #: accepted are recorded and only the missing ones are sent). False: an interrupted send
+    #: becomes ``failed`` with "outcome unknown" and the agent decides whether to retry.
+    send_is_idempotent: ClassVar[bool] = False
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx

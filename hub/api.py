@@ -32,13 +32,14 @@ from hub.models import (
 from hub.media import file_response
 from hub.openapi import MAX_ID, Spec
 from hub.views import contact_json, conversation_json, message_json, reply_json
+from hub.states import CONVERSATION_DONE, ConversationStatus, REPLY_RETRYABLE, ReplyState
 
 log = structlog.get_logger("omnihub.api")
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 spec = Spec("omnihub API", "1")
 
-STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
+STATUSES = tuple(ConversationStatus)
 PRIORITIES = ("low", "normal", "high", "urgent")
 
 
@@ -278,8 +279,8 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
         changes = data.model_dump(exclude_unset=True)
         if "status" in changes and data.status:
             c.status = data.status
-            c.resolved_at = now() if data.status in ("resolved", "closed") else None
-            if data.status != "snoozed":
+            c.resolved_at = now() if data.status in CONVERSATION_DONE else None
+            if data.status != ConversationStatus.SNOOZED:
                 c.snoozed_until = None
         if "assignee" in changes:
             if not data.assignee:
@@ -299,7 +300,7 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
         if "snoozed_until" in changes:
             c.snoozed_until = data.snoozed_until
             if data.snoozed_until:
-                c.status = "snoozed"
+                c.status = ConversationStatus.SNOOZED
         if "language" in changes:
             set_language(c, data.language)
         _audit(s, "conversation.update", "conversation", c.id, **{k: str(v) for k, v in changes.items()})
@@ -381,7 +382,7 @@ def create_reply(conv_id: int, data: ReplyIn):
             kind="note" if data.internal else "reply",
             text=data.text,
             options=data.options,
-            state="note" if data.internal else "pending",
+            state=ReplyState.NOTE if data.internal else ReplyState.PENDING,
             source="api",
             status_detail={},
         )
@@ -398,7 +399,7 @@ def create_reply(conv_id: int, data: ReplyIn):
             s.add(AttachmentRow(reply_id=r.id, filename=att.filename, content_type=att.content_type, size=len(content), sha256=digest, storage_key=key))
         _audit(s, "reply.create", "conversation", c.id, reply=r.id, internal=data.internal)
         reply_id, state = r.id, r.state
-    if state == "pending":
+    if state == ReplyState.PENDING:
         runtime.queues.schedule("send", [reply_id])
     return jsonify({"id": reply_id, "state": state, "url": f"/api/v1/replies/{reply_id}"}), 202
 
@@ -414,12 +415,12 @@ def retry_reply(reply_id: int):
     runtime = rt()
     with runtime.db.session() as s:
         r = _get(s, Reply, reply_id, "reply")
-        if r.state not in ("dead", "failed", "undelivered"):
+        if r.state not in REPLY_RETRYABLE:
             raise ApiError(409, f"reply {reply_id} is {r.state}; only failed or dead replies can be retried")
         replay.reset(r)
         _audit(s, "reply.retry", "reply", r.id)
     runtime.queues.schedule("send", [reply_id])
-    return jsonify({"id": reply_id, "state": "pending"}), 202
+    return jsonify({"id": reply_id, "state": ReplyState.PENDING}), 202
 
 
 # ----------------------------------------------------------------- contacts

@@ -19,6 +19,7 @@ from hub.crypto import Box
 from hub.models import InboundEvent, WebhookReplayKey, now
 from hub.types import RawEvent
 from normalizers.redact import redact_identifier
+from hub.states import EventState
 
 log = structlog.get_logger("omnihub.journal")
 
@@ -98,7 +99,7 @@ def record(
     events: Iterable[RawEvent],
     *,
     sweep_after: float = 30.0,
-    state: str = "pending",
+    state: str = EventState.PENDING,
     error: str | None = None,
 ) -> list[int]:
     """Insert events; duplicates (same connector + external id) are no-ops. Returns new ids.
@@ -204,7 +205,7 @@ class Intake:
         rt = self.rt
         received = now()
         try:
-            rows_by = [_rows(rt.box, s.connector_id, s.events, received, rt.settings.sweep_after, "pending", None) for s in group]
+            rows_by = [_rows(rt.box, s.connector_id, s.events, received, rt.settings.sweep_after, EventState.PENDING, None) for s in group]
             with rt.db.write() as conn:
                 if any(s.replay for s in group):
                     _claim_replay_keys(conn, group, received)
@@ -242,7 +243,7 @@ def quarantine_request(session: Session | Connection, box: Box, connector_id: in
     """Keep an authenticated but malformed request, with the reason, instead of dropping it."""
     digest = hashlib.sha256(body).hexdigest()
     ev = RawEvent(external_id=f"invalid:{digest}", hook=hook, payload=body, content_type=content_type)
-    ids = record(session, box, connector_id, [ev], state="quarantined", error=reason)
+    ids = record(session, box, connector_id, [ev], state=EventState.QUARANTINED, error=reason)
     return ids[0] if ids else None
 
 

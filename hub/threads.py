@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, now
 from normalizers.model import NormalizedMessage, Participant
+from hub.states import ConversationStatus
 
-OPEN_STATES = ("open", "pending", "snoozed")
+OPEN_STATES = (ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.SNOOZED)
 
 
 @dataclass
@@ -217,15 +218,15 @@ def resolve(
             conv = None if hit is MISSING else hit
     reopened = False
     if conv is not None:
-        usable = conv.status != "closed"
-        if usable and conv.status == "resolved" and not (reopen_resolved or strong):
+        usable = conv.status != ConversationStatus.CLOSED
+        if usable and conv.status == ConversationStatus.RESOLVED and not (reopen_resolved or strong):
             usable = False
         if usable and idle_gap_seconds and not strong and conv.last_message_at:
             usable = (at - conv.last_message_at).total_seconds() <= idle_gap_seconds
         if usable:
-            if not msg.auto_generated and msg.direction == "inbound" and conv.status in ("resolved", "snoozed", "pending"):
-                reopened = conv.status == "resolved"
-                conv.status = "open"
+            if not msg.auto_generated and msg.direction == "inbound" and conv.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED, ConversationStatus.PENDING):
+                reopened = conv.status == ConversationStatus.RESOLVED
+                conv.status = ConversationStatus.OPEN
                 conv.snoozed_until = None
             return Resolution(conv, identity, created=False, reopened=reopened)
     if msg.auto_generated:
@@ -238,7 +239,7 @@ def resolve(
         thread_key=msg.thread_key,
         token=secrets.token_hex(6),
         subject=subject,
-        status="open",
+        status=ConversationStatus.OPEN,
         priority="normal",
         tags=[],
         entities=[],

@@ -35,12 +35,13 @@ from normalizers.model import Attachment, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import hooks
 from workers.retry import exhausted, next_attempt
+from hub.states import CONVERSATION_DONE, DeliveryState, EventState, REPLY_FAILURES, REPLY_PROGRESS, ReplyState
 
 log = structlog.get_logger("omnihub.ingest")
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
-REPLY_RANK = {"pending": 0, "sending": 1, "queued": 2, "sent": 3, "delivered": 4, "read": 5}
-TERMINAL_FAILURES = ("failed", "undelivered")
+REPLY_RANK = REPLY_PROGRESS
+TERMINAL_FAILURES = REPLY_FAILURES
 
 
 class RetryLater(Exception):
@@ -89,7 +90,7 @@ def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]
         rows = s.scalars(
             select(InboundEvent).where(
                 InboundEvent.id.in_(ids),
-                InboundEvent.state == "pending",
+                InboundEvent.state == EventState.PENDING,
                 or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < t),
             )
             # Arrival order: without it the database may return rows in index order
@@ -305,7 +306,7 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
         ctx = BatchContext.load(s, prepared)
         for p in prepared:
             row = ctx.events.get(p.event_id)
-            if row is None or row.state != "pending":
+            if row is None or row.state != EventState.PENDING:
                 continue
             if p.error:
                 _fail(rt, row, p.error, p.permanent, p.retry_after)
@@ -362,7 +363,7 @@ def _fail(rt: Runtime, row: InboundEvent, error: str, permanent: bool, retry_aft
     row.error = redact_text(error)[0][:2000]  # an exception message may quote the customer's text
     row.locked_until = None
     if permanent or exhausted(rt.settings, row.attempts):
-        row.state = "quarantined"
+        row.state = EventState.QUARANTINED
         log.warning("event.quarantined", event_id=row.id, reason=row.error)
     else:
         row.next_attempt_at = next_attempt(rt.settings, row.attempts, now(), retry_after)
@@ -371,15 +372,15 @@ def _fail(rt: Runtime, row: InboundEvent, error: str, permanent: bool, retry_aft
 # --------------------------------------------------------------------------- messages
 def store_messages(s: Session, rt: Runtime, p: Prepared, out: Outcome, ctx: BatchContext | None = None) -> tuple[str, str | None]:
     if not p.messages:
-        return "ignored", "nothing to store (housekeeping or our own message)"
+        return EventState.IGNORED, "nothing to store (housekeeping or our own message)"
     stored = 0
     reasons = []
     for msg in p.messages:
         state, reason = store_message(s, rt, p, msg, out, ctx)
-        stored += state == "processed"
+        stored += state == EventState.PROCESSED
         if reason:
             reasons.append(reason)
-    return ("processed" if stored or not reasons else "ignored"), "; ".join(reasons) or None
+    return (EventState.PROCESSED if stored or not reasons else EventState.IGNORED), "; ".join(reasons) or None
 
 
 def _find_message(s: Session, connector_id: int, external_id: str | None) -> Message | None:
@@ -401,11 +402,11 @@ def store_message(
 ) -> tuple[str, str | None]:
     conn = p.connector
     if _is_stored(s, ctx, conn.id, msg.external_id):
-        return "processed", None  # duplicate: stored once
+        return EventState.PROCESSED, None  # duplicate: stored once
     update = msg.extra.get("identity_update") if isinstance(msg.extra, dict) else None
     if msg.kind == "status":
         _apply_status(s, conn, msg)
-        return "processed", None
+        return EventState.PROCESSED, None
     if msg.extra.get("bounce_for") or msg.extra.get("bounce_candidates") or msg.extra.get("bounce_token"):
         _apply_bounce(s, conn, msg)
     if msg.kind in ("edit", "delete"):
@@ -429,11 +430,11 @@ def store_message(
                     target.redactions = list(target.redactions or []) + [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in msg.redactions]
                 if msg.attachments:
                     _store_attachments(s, target, msg)
-            return "processed", None
+            return EventState.PROCESSED, None
         if p.attempts < EDIT_WAITS:
             raise RetryLater(f"{msg.kind} for {msg.in_reply_to!r} arrived before that message; waiting for it")
         if msg.kind == "delete":
-            return "ignored", f"delete for unknown message {msg.in_reply_to!r}"
+            return EventState.IGNORED, f"delete for unknown message {msg.in_reply_to!r}"
         msg = msg.replace(kind="message")
     adapter = p.adapter
     lookups = ctx.lookups if ctx is not None else None
@@ -454,8 +455,8 @@ def store_message(
         if update:
             ident = threads.resolve_identity(s, msg.sender, lookups)
             _apply_identity_update(ident, update)
-            return "processed", None
-        return "ignored", "auto-generated message outside any conversation"
+            return EventState.PROCESSED, None
+        return EventState.IGNORED, "auto-generated message outside any conversation"
     if update:
         _apply_identity_update(res.identity, update)
     conv = res.conversation
@@ -492,7 +493,7 @@ def store_message(
     _update_conversation(conv, msg)
     if msg.direction == "inbound":
         helpdesk = _helpdesk_for(s, rt, adapter, ctx)
-        d = Delivery(message_id=row.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state="pending")
+        d = Delivery(message_id=row.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state=DeliveryState.PENDING)
         s.add(d)
         out.push_rows.append(d)  # flushed with the event's savepoint
         if not msg.auto_generated:
@@ -500,7 +501,7 @@ def store_message(
             for hook in hooks.AFTER_INGEST:
                 hook(ev)
             out.send += ev.send_reply_ids
-    return "processed", None
+    return EventState.PROCESSED, None
 
 
 def _store_attachments(s: Session, row: Message, msg: NormalizedMessage) -> None:
@@ -592,7 +593,7 @@ def _apply_command(s: Session, msg: NormalizedMessage, command: str, lookups: An
     elif command == "start":
         _apply_identity_update(ident, {"opted_out": False})
     log.info("ingest.command", command=command, identity_id=ident.id, channel=msg.channel)
-    return "processed", None
+    return EventState.PROCESSED, None
 
 
 def _apply_identity_update(ident: Identity, update: dict[str, Any]) -> None:
@@ -609,7 +610,7 @@ def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
     reply = s.scalar(select(Reply).where(Reply.connector_id == conn.id, Reply.external_id == ref))
     if reply is None:
         for candidate in s.scalars(
-            select(Reply).where(Reply.connector_id == conn.id, Reply.state.notin_(("pending", "note"))).order_by(Reply.id.desc()).limit(200)
+            select(Reply).where(Reply.connector_id == conn.id, Reply.state.notin_((ReplyState.PENDING, ReplyState.NOTE))).order_by(Reply.id.desc()).limit(200)
         ):
             if ref in (candidate.status_detail or {}).get("parts", []):
                 reply = candidate
@@ -646,11 +647,11 @@ def _apply_bounce(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
         conv = s.scalar(select(Conversation).where(Conversation.connector_id == conn.id, Conversation.token == str(token)))
         if conv is not None:
             reply = s.scalar(
-                select(Reply).where(Reply.conversation_id == conv.id, Reply.state.in_(("sent", "delivered", "sending")))
+                select(Reply).where(Reply.conversation_id == conv.id, Reply.state.in_((ReplyState.SENT, ReplyState.DELIVERED, ReplyState.SENDING)))
                 .order_by(Reply.id.desc()).limit(1)
             )
     if reply is not None:
-        reply.state = "failed"
+        reply.state = ReplyState.FAILED
         reply.last_error = f"bounced: {msg.extra.get('bounce_reason') or 'delivery failed'}"[:2000]
         log.info("reply.bounced", reply_id=reply.id, conversation_id=reply.conversation_id)
 
@@ -685,7 +686,7 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
                 text=ar.text,
                 html=ar.html,
                 options={},
-                state="note" if ar.internal else "pending",
+                state=ReplyState.NOTE if ar.internal else ReplyState.PENDING,
                 source=source,
                 source_ref=str(ar.external_id),
                 status_detail={},
@@ -696,12 +697,12 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
                 out.send.append(reply.id)
         if ar.status and ar.status != conv.status:
             conv.status = ar.status
-            if ar.status in ("resolved", "closed"):
+            if ar.status in CONVERSATION_DONE:
                 conv.resolved_at = now()
             for hook in hooks.AFTER_UPDATE:  # same as a PATCH from the API (e.g. the CSAT survey)
                 out.send += hook(s, rt, conv, {"status": ar.status}) or []
         handled += 1
-    return ("processed" if handled or not reasons else "ignored"), "; ".join(reasons) or None
+    return (EventState.PROCESSED if handled or not reasons else EventState.IGNORED), "; ".join(reasons) or None
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -35,6 +35,7 @@ from normalizers.csat import parse_csat
 from normalizers.faq import FaqIndex, decide
 from normalizers.language import default_language
 from workers import hooks
+from hub.states import CONVERSATION_DONE, ConversationStatus, ReplyState
 
 log = structlog.get_logger("omnihub.intel")
 
@@ -42,7 +43,7 @@ log = structlog.get_logger("omnihub.intel")
 #: ``ambiguous_key`` (a 64-hex string that may be a transaction hash) is sealed, silently.
 SECURITY_REDACTIONS = frozenset({"recovery_phrase", "private_key", "extended_private_key"})
 _DESK_DEFAULT = "Support"
-OPEN_STATUSES = ("open", "pending", "snoozed")
+OPEN_STATUSES = (ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.SNOOZED)
 SLA_INTERVAL = 30.0
 CSAT_WINDOW = timedelta(days=7)
 SLA_TAGS = ("sla-at-risk", "sla-breached")
@@ -132,7 +133,7 @@ def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: A
             return None
     reply = Reply(
         conversation_id=conv.id, connector_id=conv.connector_id, author_name=author or _DESK_DEFAULT, kind="auto", text=text,
-        options={**options, "auto": True}, state="pending", source="auto", source_ref=ref, status_detail={},
+        options={**options, "auto": True}, state=ReplyState.PENDING, source="auto", source_ref=ref, status_detail={},
     )
     s.add(reply)
     s.flush()
@@ -248,7 +249,7 @@ def csat_on_resolve(s: Session, rt: Runtime, conv: Conversation, changes: dict[s
     """Resolved: the one-question survey on the customer's channel (not to opted-out ones).
 
     Returns the reply id for the caller to schedule after its commit."""
-    if changes.get("status") not in ("resolved", "closed"):
+    if changes.get("status") not in CONVERSATION_DONE:
         return []
     ident = s.get(Identity, conv.identity_id)
     if ident is None or ident.opted_out or automatic_reason(ident):
@@ -301,10 +302,10 @@ def csat_answer(ev: hooks.IngestEvent) -> bool:
     extra["csat"] = {**extra["csat"], "score": score, "answered_at": now().isoformat(), "message_id": ev.message.id}
     target.extra = extra
     if ev.conversation.id == target.id and ev.reopened:
-        target.status = "resolved"  # a rating does not reopen the conversation
+        target.status = ConversationStatus.RESOLVED  # a rating does not reopen the conversation
         target.resolved_at = datetime.fromisoformat(extra["csat"]["asked_at"])
     elif ev.conversation.id != target.id and ev.created:
-        ev.conversation.status = "resolved"  # the rating arrived as a new thread (SMS pairs, DMs)
+        ev.conversation.status = ConversationStatus.RESOLVED  # the rating arrived as a new thread (SMS pairs, DMs)
         ev.conversation.resolved_at = now()
     thanks = _auto_reply(s, target, "csat_thanks", templates.render("csat_thanks", target.language or default_language(ev.runtime.settings)), ev.adapter)
     if thanks is not None:

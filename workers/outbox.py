@@ -42,6 +42,7 @@ from hub.types import (
 from normalizers.model import Participant
 from workers.ingest import service
 from workers.retry import exhausted, next_attempt
+from hub.states import DeliveryState, ReplyState
 
 log = structlog.get_logger("omnihub.outbox")
 
@@ -57,7 +58,7 @@ def _participant(ident: Identity) -> Participant:
     return Participant(channel=ident.channel, address=ident.address, name=ident.display_name or "", verified_email=ident.verified_email)
 
 
-def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = "dead") -> None:
+def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = DeliveryState.DEAD) -> None:
     row.attempts += 1
     row.last_error = str(exc)[:2000] or exc.__class__.__name__
     row.locked_until = None
@@ -96,7 +97,7 @@ def _pending_by_thread(s: Session, rows: list[Delivery]) -> dict[tuple[int, int]
         return out
     for did, conv_id, helpdesk_id in s.execute(
         select(Delivery.id, Delivery.conversation_id, Delivery.helpdesk_id)
-        .where(Delivery.conversation_id.in_(conv_ids), Delivery.state == "pending")
+        .where(Delivery.conversation_id.in_(conv_ids), Delivery.state == DeliveryState.PENDING)
         .order_by(Delivery.id)
     ):
         out.setdefault((conv_id, helpdesk_id), []).append(did)
@@ -216,7 +217,7 @@ def _claim_pushes(rt: Runtime, s: Session, ids: list[int], local_only: bool) -> 
         select(Delivery)
         .where(
             Delivery.id.in_(ids),
-            Delivery.state == "pending",
+            Delivery.state == DeliveryState.PENDING,
             or_(Delivery.locked_until.is_(None), Delivery.locked_until < t),
         )
         .order_by(Delivery.id)
@@ -290,7 +291,7 @@ def _record_pushes(
     worked: set[int] = set()
     for delivery_id, result, exc, helpdesk in results:
         d = rows.get(delivery_id)
-        if d is None or d.state != "pending":
+        if d is None or d.state != DeliveryState.PENDING:
             continue
         if result is None and exc is None:
             d.locked_until = None  # blocked behind an earlier failure in its conversation
@@ -310,7 +311,7 @@ def _record_pushes(
                 conversation_id=d.conversation_id, helpdesk_id=helpdesk.id, external_ref=str(result.ticket_ref), data=dict(result.data or {})
             )
             s.add(links[key])
-        d.state = "delivered"
+        d.state = DeliveryState.DELIVERED
         d.external_ref = result.comment_ref or str(result.ticket_ref)
         d.delivered_at = now()
         d.locked_until = None
@@ -320,7 +321,7 @@ def _record_pushes(
 
     def still_pending(e: int) -> bool:  # delivered or dead in this batch: not next in line
         r = rows.get(e)
-        return r is None or r.state == "pending"
+        return r is None or r.state == ReplyState.PENDING
 
     for d in delivered:
         nxt = next((e for e in pending.get((d.conversation_id, d.helpdesk_id), ()) if e > d.id and still_pending(e)), None)
@@ -359,7 +360,7 @@ def _mirror_to_helpdesk(s: Session, r: Reply, conv: Conversation) -> int | None:
     )
     s.add(msg)
     s.flush()
-    d = Delivery(message_id=msg.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state="pending")
+    d = Delivery(message_id=msg.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state=DeliveryState.PENDING)
     s.add(d)
     s.flush()
     return d.id
@@ -373,7 +374,7 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
     with rt.db.session() as s:
         rows = s.scalars(
             select(Reply)
-            .where(Reply.id.in_(ids), Reply.state == "pending", or_(Reply.locked_until.is_(None), Reply.locked_until < t))
+            .where(Reply.id.in_(ids), Reply.state == ReplyState.PENDING, or_(Reply.locked_until.is_(None), Reply.locked_until < t))
             .order_by(Reply.id)
             .with_for_update(skip_locked=True)  # PostgreSQL: never claimed by two workers at once
         ).all()
@@ -381,7 +382,7 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             conv = s.get(Conversation, r.conversation_id)
             ident = s.get(Identity, conv.identity_id)
             if ident.opted_out:
-                r.state = "failed"
+                r.state = ReplyState.FAILED
                 r.last_error = f"not sent: the customer opted out ({ident.opt_out_reason or 'STOP'})"
                 continue
             if r.kind == "auto":
@@ -389,11 +390,11 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
 
                 robot = automatic_reason(ident)
                 if robot:  # never answer a robot (issue 18): checked again at the last moment
-                    r.state = "failed"
+                    r.state = ReplyState.FAILED
                     r.last_error = f"not sent: automatic message to an automatic address ({robot})"
                     continue
             r.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
-            r.state = "sending"
+            r.state = ReplyState.SENDING
             conn = s.get(Connector, r.connector_id)
             last_in = s.scalar(
                 select(Message)
@@ -441,10 +442,17 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
     with rt.db.session() as s:
         for reply_id, result, exc, conn in results:
             r = s.get(Reply, reply_id)
-            if r is None or r.state != "sending":
+            if r is None:
                 continue
+            if r.state != ReplyState.SENDING:
+                # the lease expired while the provider call ran (a very slow provider): the
+                # sweeper marked it failed (outcome unknown) or pending; a late success is
+                # still the truth, anything else leaves the sweeper's verdict
+                late = r.state in (ReplyState.FAILED, ReplyState.PENDING) and "lease_expired_at" in (r.status_detail or {})
+                if not (late and exc is None):
+                    continue
             if exc is not None:
-                r.state = "pending"
+                r.state = ReplyState.PENDING
                 _fail(rt, r, exc)
                 log.info("send.failed", reply_id=r.id, connector=conn.name, state=r.state, error=r.last_error)
                 if isinstance(exc, (AuthError, RetriableDeliveryError)):
@@ -454,7 +462,7 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 worked.add(conn.id)
                 health.note_ok(rt, conn.id, session=s)
             r.external_id = result.external_id
-            r.state = result.state or "sent"
+            r.state = ReplyState(result.state or ReplyState.SENT)
             detail = dict(r.status_detail or {})
             if result.parts:
                 detail["parts"] = list(result.parts)

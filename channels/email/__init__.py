@@ -142,6 +142,7 @@ class EmailChannel(ChannelAdapter):
     reopen_resolved = True
     polls = True
     addresses_are_emails = True
+    send_is_idempotent = True  # the Message-ID is fixed per reply (mime.message_id_for)
 
     #: FolderWatcher class attribute overrides (tests shorten backoff)
     watcher_options: dict[str, Any] = {}

@@ -19,10 +19,11 @@ from hub.web import composer
 from hub.web.models import ConversationRead
 from hub.web import streams
 from hub.web.security import client_ip, login_required, rt
+from hub.states import ConversationStatus
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
 
-STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
+STATUSES = tuple(ConversationStatus)
 PRIORITIES = ("low", "normal", "high", "urgent")
 SLA_STATES = ("at_risk", "breached")
 # The languages an agent can confirm for a conversation (normalizers.language.SUPPORTED).
@@ -103,7 +104,7 @@ def highlight_redactions(text: str, redactions: list[dict[str, Any]], message_id
 def _filters() -> dict[str, str]:
     f = {k: (request.args.get(k) or "").strip() for k in FILTERS}
     if "status" not in request.args:
-        f["status"] = "open"
+        f["status"] = ConversationStatus.OPEN
     return f
 
 
@@ -158,7 +159,7 @@ def total_unread(s, user_id: int) -> int:
         .join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(ConversationRead, and_(ConversationRead.conversation_id == Message.conversation_id, ConversationRead.user_id == user_id))
         .where(
-            Conversation.status.in_(("open", "pending")),
+            Conversation.status.in_((ConversationStatus.OPEN, ConversationStatus.PENDING)),
             Message.direction == "inbound",
             Message.kind.in_(("message", "voicemail", "missed_call")),
             Message.id > func.coalesce(ConversationRead.last_message_id, 0),

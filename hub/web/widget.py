@@ -30,6 +30,7 @@ from hub.types import RawEvent
 from hub.web import streams
 from hub.web.inbox import change_marks
 from hub.web.security import client_ip, rate_limit, rt
+from hub.states import ReplyState
 
 bp = Blueprint("widget", __name__)
 log = structlog.get_logger("omnihub.widget")
@@ -37,7 +38,7 @@ log = structlog.get_logger("omnihub.widget")
 VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TEXT = 4000
-SENT_STATES = ("sent", "delivered", "read")
+SENT_STATES = (ReplyState.SENT, ReplyState.DELIVERED, ReplyState.READ)
 STREAM_SECONDS = 25.0
 POLL_SECONDS = 0.7
 STATIC = Path(__file__).parent / "static"
