@@ -370,10 +370,14 @@ def create_reply(conv_id: int, data: ReplyIn):
         c = _conv(s, conv_id)
         conn = s.get(Connector, c.connector_id)
         if not data.internal:
+            adapter = _svc().adapter(conn)
             try:
-                _svc().adapter(conn).validate_reply(data.text, data.options, thread_key=c.thread_key)
+                adapter.validate_reply(data.text, data.options, thread_key=c.thread_key)
             except PayloadInvalid as exc:
                 raise ApiError(400, f"text: {exc}", field="text") from None
+            if data.attachments and not adapter.supports_attachments:
+                raise ApiError(400, f"attachments: {adapter.title or adapter.kind} replies cannot carry files; "
+                                    "send a link instead, or add the file to an internal note", field="attachments")
         r = Reply(
             conversation_id=c.id,
             connector_id=c.connector_id,

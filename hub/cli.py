@@ -434,7 +434,7 @@ def connectors_backfill(name: str, since: str | None) -> None:
     with rt.db.read() as s:
         row = svc.get(s, name)
     adapter = svc.adapter(row)
-    if not hasattr(adapter, "backfill"):
+    if not getattr(adapter, "supports_backfill", False):
         _fail(f"connector {name!r} ({row.kind}) cannot backfill")
     since_d = date.fromisoformat(since) if since else None
     with click.progressbar(length=0, label=f"backfilling {name}", show_pos=True) as bar:

@@ -108,7 +108,7 @@ def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None)
         if contact is None:
             contact = Contact(
                 name=p.name or "",
-                email=verified or (p.extra.get("email") if isinstance(p.extra, dict) else None),
+                email=verified or p.email,
                 attrs={},
             )
             s.add(contact)
@@ -199,10 +199,10 @@ def resolve(
     identity = resolve_identity(s, msg.sender, lookups)
     conv = _by_references(s, connector.id, msg)
     strong = conv is not None
-    token = msg.extra.get("conversation_token") if isinstance(msg.extra, dict) else None
-    if conv is None and token:
-        conv = s.scalar(select(Conversation).where(Conversation.token == str(token), Conversation.connector_id == connector.id))
-        if conv is not None and msg.extra.get("conversation_token_source") == "subject" and not same_subject(conv.subject, msg.subject):
+    token = msg.conversation_token
+    if conv is None and token is not None:
+        conv = s.scalar(select(Conversation).where(Conversation.token == token.token, Conversation.connector_id == connector.id))
+        if conv is not None and token.source == "subject" and not same_subject(conv.subject, msg.subject):
             conv = None  # a token pasted into an unrelated subject is not enough on its own
         strong = conv is not None
     if conv is None:

@@ -79,7 +79,7 @@ def normalize(body: bytes, *, connector: str, received_at: datetime | None = Non
         channel=CHANNEL,
         address=f"{connector}:{sender['id']}",
         name=(sender.get("name") or "").strip(),
-        extra={"email": email} if email else {},
+        email=email,
     )
     attachments = []
     for att in data.get("attachments") or []:

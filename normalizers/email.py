@@ -24,7 +24,7 @@ import nh3
 
 from hub.errors import PayloadInvalid
 from normalizers import bounces, quotes, robots
-from normalizers.model import Attachment, NormalizedMessage, Participant
+from normalizers.model import Attachment, Bounce, ConversationToken, NormalizedMessage, Participant
 from normalizers.htmltext import html_to_text  # noqa: F401  (re-exported: the one conversion)
 
 CHANNEL = "email"
@@ -655,27 +655,18 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
         value = msg.get(name)
         if value is not None and key not in extra:
             extra[key] = decode_header(value, fallback)[:500]
-    if auto_reason:
-        extra["auto_reason"] = auto_reason
-    if token:
-        extra["conversation_token"] = token
-        extra["conversation_token_source"] = token_source
     if parts.quoted:
         extra["quoted_text"] = parts.quoted
     if parts.signature:
         extra["signature"] = parts.signature
+    bounce_info = None
     if bounce.is_bounce and bounce.delayed:
-        extra["bounce_delayed"] = True
+        bounce_info = Bounce(delayed=True)
     elif bounce.is_bounce:
         first = dsn.get("bounce_for") or (bounce.candidates[0] if bounce.candidates else None)
-        if first:
-            extra["bounce_for"] = first
         candidates = list(dict.fromkeys(([dsn["bounce_for"]] if dsn.get("bounce_for") else []) + bounce.candidates))
-        if candidates:
-            extra["bounce_candidates"] = candidates
-        if bounce.token:
-            extra["bounce_token"] = bounce.token
-        extra["bounce_reason"] = dsn.get("bounce_reason") or bounce.reason
+        bounce_info = Bounce(message_id=first, candidates=tuple(candidates), token=bounce.token or None,
+                             reason=dsn.get("bounce_reason") or bounce.reason or "")
     for key in ("bounce_status", "bounce_recipients", "bounce_action"):
         if dsn.get(key):
             extra[key] = dsn[key]
@@ -699,6 +690,9 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
         in_reply_to=in_reply_to,
         references=references,
         auto_generated=auto_reason is not None,
+        auto_reason=auto_reason,
+        bounce=bounce_info,
+        conversation_token=ConversationToken(token, token_source or "address") if token else None,
         extra=extra,
     )
 

@@ -31,7 +31,7 @@ from hub.net import TooLarge
 from hub.runtime import Runtime
 from normalizers import pipeline
 from normalizers import redact as redaction
-from normalizers.model import Attachment, NormalizedMessage, Sealed
+from normalizers.model import Attachment, Bounce, IdentityUpdate, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import hooks
 from workers.retry import exhausted, next_attempt
@@ -400,42 +400,63 @@ def _is_stored(s: Session, ctx: BatchContext | None, connector_id: int, external
 def store_message(
     s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, out: Outcome, ctx: BatchContext | None = None
 ) -> tuple[str, str | None]:
+    """Store one normalized message, by kind: a delivery status, an edit or delete of an
+    earlier message, or a customer's (or our own echoed) message. A bounce also fails the
+    reply it names. Returns the event's state and, when ignored, the reason."""
     conn = p.connector
     if _is_stored(s, ctx, conn.id, msg.external_id):
         return EventState.PROCESSED, None  # duplicate: stored once
-    update = msg.extra.get("identity_update") if isinstance(msg.extra, dict) else None
     if msg.kind == "status":
         _apply_status(s, conn, msg)
         return EventState.PROCESSED, None
-    if msg.extra.get("bounce_for") or msg.extra.get("bounce_candidates") or msg.extra.get("bounce_token"):
-        _apply_bounce(s, conn, msg)
+    if msg.bounce is not None and msg.bounce.names_a_message:
+        _apply_bounce(s, conn, msg.bounce)
     if msg.kind in ("edit", "delete"):
-        target = _find_message(s, conn.id, msg.in_reply_to) if msg.in_reply_to else None
-        if target is not None:
-            history = list(target.history or [])
-            history.append({"at": msg.sent_at.isoformat(), "kind": msg.kind, "text": target.text, "external_id": msg.external_id})
-            target.history = history
-            if msg.kind == "delete":
-                target.deleted = True
-            else:
-                kept = dict((target.extra or {}).get("sealed") or {})
-                if msg.sealed and kept:  # number the edit's sealed values after the original's
-                    msg = _renumber_sealed(msg, max(int(k) for k in kept))
-                target.text, target.full_text = msg.text, msg.full_text or msg.text
-                if msg.sealed:
-                    target.extra = {**(target.extra or {}), "sealed": {**kept, **sealed_extra({}, msg)["sealed"]}}
-                if msg.html:
-                    target.html = msg.html
-                if msg.redactions:
-                    target.redactions = list(target.redactions or []) + [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in msg.redactions]
-                if msg.attachments:
-                    _store_attachments(s, target, msg)
-            return EventState.PROCESSED, None
-        if p.attempts < EDIT_WAITS:
-            raise RetryLater(f"{msg.kind} for {msg.in_reply_to!r} arrived before that message; waiting for it")
+        done = _store_edit_or_delete(s, p, msg)
+        if done is not None:
+            return done
+        msg = msg.replace(kind="message")  # an edit of a message we never got: keep it as new
+    return _store_customer_message(s, rt, p, msg, out, ctx)
+
+
+def _store_edit_or_delete(s: Session, p: Prepared, msg: NormalizedMessage) -> tuple[str, str | None] | None:
+    """Apply an edit or delete to the message it names (kept in its history). None: the
+    target never arrived, so an edit is stored as a new message."""
+    target = _find_message(s, p.connector.id, msg.in_reply_to) if msg.in_reply_to else None
+    if target is not None:
+        history = list(target.history or [])
+        history.append({"at": msg.sent_at.isoformat(), "kind": msg.kind, "text": target.text, "external_id": msg.external_id})
+        target.history = history
         if msg.kind == "delete":
-            return EventState.IGNORED, f"delete for unknown message {msg.in_reply_to!r}"
-        msg = msg.replace(kind="message")
+            target.deleted = True
+        else:
+            kept = dict((target.extra or {}).get("sealed") or {})
+            if msg.sealed and kept:  # number the edit's sealed values after the original's
+                msg = _renumber_sealed(msg, max(int(k) for k in kept))
+            target.text, target.full_text = msg.text, msg.full_text or msg.text
+            if msg.sealed:
+                target.extra = {**(target.extra or {}), "sealed": {**kept, **sealed_extra({}, msg)["sealed"]}}
+            if msg.html:
+                target.html = msg.html
+            if msg.redactions:
+                target.redactions = list(target.redactions or []) + [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in msg.redactions]
+            if msg.attachments:
+                _store_attachments(s, target, msg)
+        return EventState.PROCESSED, None
+    if p.attempts < EDIT_WAITS:
+        raise RetryLater(f"{msg.kind} for {msg.in_reply_to!r} arrived before that message; waiting for it")
+    if msg.kind == "delete":
+        return EventState.IGNORED, f"delete for unknown message {msg.in_reply_to!r}"
+    return None
+
+
+def _store_customer_message(
+    s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, out: Outcome, ctx: BatchContext | None
+) -> tuple[str, str | None]:
+    """A message in a conversation: threaded, stored, pushed to the helpdesk, and handed to
+    the support-intelligence hooks; a command (STOP) changes the opt-out state instead."""
+    conn = p.connector
+    update = msg.identity_update
     adapter = p.adapter
     lookups = ctx.lookups if ctx is not None else None
     if msg.direction == "inbound" and msg.triage is not None and msg.triage.command:
@@ -479,7 +500,7 @@ def store_message(
         redactions=[_asdict(r) for r in msg.redactions],
         entities=[_asdict(e) for e in msg.entities],
         triage=_asdict(msg.triage) if msg.triage else None,
-        extra=sealed_extra(_jsonable(msg.extra), msg),
+        extra=sealed_extra({**_jsonable(msg.extra), **({"auto_reason": msg.auto_reason} if msg.auto_reason else {})}, msg),
         history=[],
         event_id=p.event_id,
     )
@@ -560,7 +581,7 @@ def _update_language(conv: Conversation, msg: NormalizedMessage) -> None:
         return
     if not msg.language:
         return
-    confidence = float((msg.extra or {}).get("language_confidence") or 0.0)
+    confidence = float(msg.language_confidence or 0.0)
     if not conv.language or (msg.language != conv.language and confidence >= LANGUAGE_SWITCH_CONFIDENCE):
         conv.language = msg.language
 
@@ -584,22 +605,22 @@ def _apply_command(s: Session, msg: NormalizedMessage, command: str, lookups: An
     state of the sender's identity changes; no conversation is opened or reopened, so there
     is no acknowledgement, no SLA target and nothing in the needs-reply view."""
     ident = threads.resolve_identity(s, msg.sender, lookups)
-    update = msg.extra.get("identity_update") if isinstance(msg.extra, dict) else None
-    if isinstance(update, dict) and "opted_out" in update:
+    update = msg.identity_update
+    if update is not None and update.opted_out is not None:
         _apply_identity_update(ident, update)  # the channel's own account of it (Twilio: OptOutType, the word, the date)
     elif command == "stop":
         word = (msg.text or "").strip()[:40] or "STOP"
-        _apply_identity_update(ident, {"opted_out": True, "reason": f"The customer replied {word!r} on {msg.sent_at.date().isoformat()}"})
+        _apply_identity_update(ident, IdentityUpdate(opted_out=True, reason=f"The customer replied {word!r} on {msg.sent_at.date().isoformat()}"))
     elif command == "start":
-        _apply_identity_update(ident, {"opted_out": False})
+        _apply_identity_update(ident, IdentityUpdate(opted_out=False))
     log.info("ingest.command", command=command, identity_id=ident.id, channel=msg.channel)
     return EventState.PROCESSED, None
 
 
-def _apply_identity_update(ident: Identity, update: dict[str, Any]) -> None:
-    if "opted_out" in update:
-        ident.opted_out = bool(update["opted_out"])
-        ident.opt_out_reason = update.get("reason") if ident.opted_out else None
+def _apply_identity_update(ident: Identity, update: IdentityUpdate) -> None:
+    if update.opted_out is not None:
+        ident.opted_out = bool(update.opted_out)
+        ident.opt_out_reason = (update.reason or None) if ident.opted_out else None
         ident.opted_out_at = now() if ident.opted_out else None
 
 
@@ -617,32 +638,36 @@ def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
                 break
     if reply is None:
         return
-    status = str(msg.extra.get("status", "")).lower()
+    report = msg.status
+    if report is None:
+        return
+    status = report.status.lower()
     detail = dict(reply.status_detail or {})
     history = list(detail.get("history", []))
-    history.append({"status": status, "at": msg.sent_at.isoformat(), "part": ref, **{k: msg.extra.get(k) for k in ("error_code", "error_message") if msg.extra.get(k)}})
+    errors = {k: v for k, v in (("error_code", report.error_code), ("error_message", report.error_message)) if v}
+    history.append({"status": status, "at": msg.sent_at.isoformat(), "part": ref, **errors})
     detail["history"] = history
     reply.status_detail = detail
     if status in TERMINAL_FAILURES:
-        reply.state = status
-        reply.last_error = msg.extra.get("error_message") or f"provider reported {status}" + (
-            f" (error {msg.extra.get('error_code')})" if msg.extra.get("error_code") else ""
+        reply.state = ReplyState(status)
+        reply.last_error = report.error_message or f"provider reported {status}" + (
+            f" (error {report.error_code})" if report.error_code else ""
         )
     elif status in REPLY_RANK and REPLY_RANK[status] > REPLY_RANK.get(reply.state, -1):
         reply.state = status
 
 
-def _apply_bounce(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
+def _apply_bounce(s: Session, conn: Connector, bounce: Bounce) -> None:
     """A bounce names one of our replies: by Message-ID (any the bounce quotes; only ours
     match a reply), else by our conversation token (that conversation's last sent reply)."""
-    ids = [x for x in [msg.extra.get("bounce_for"), *(msg.extra.get("bounce_candidates") or [])] if x]
+    ids = [x for x in [bounce.message_id, *bounce.candidates] if x]
     reply = None
     if ids:
         reply = s.scalar(
             select(Reply).where(Reply.connector_id == conn.id, Reply.external_id.in_(list(dict.fromkeys(ids))[:50]))
             .order_by(Reply.id.desc()).limit(1)
         )
-    token = msg.extra.get("bounce_token")
+    token = bounce.token
     if reply is None and token:
         conv = s.scalar(select(Conversation).where(Conversation.connector_id == conn.id, Conversation.token == str(token)))
         if conv is not None:
@@ -652,7 +677,7 @@ def _apply_bounce(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
             )
     if reply is not None:
         reply.state = ReplyState.FAILED
-        reply.last_error = f"bounced: {msg.extra.get('bounce_reason') or 'delivery failed'}"[:2000]
+        reply.last_error = f"bounced: {bounce.reason or 'delivery failed'}"[:2000]
         log.info("reply.bounced", reply_id=reply.id, conversation_id=reply.conversation_id)
 
 

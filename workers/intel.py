@@ -83,7 +83,7 @@ def automatic_reason(ident: Identity | None) -> str | None:
 
 def automatic_sign(msg: Any) -> str | None:
     """The sign in an inbound message that shows its *address* automatic, or None."""
-    reason = (msg.extra or {}).get("auto_reason") if isinstance(getattr(msg, "extra", None), dict) else None
+    reason = msg.auto_reason
     if "@" in (msg.sender.address or ""):
         reason = robots.address_reason(msg.sender.address) or reason
     return reason if robots.shows_address_automatic(reason) else None
@@ -342,7 +342,7 @@ def faq_bot(ev: hooks.IngestEvent) -> None:
 def _robot_message(ev: hooks.IngestEvent) -> bool:
     """A message with an automatic sign is never answered (it is normally not even given to
     the hooks; this holds when a channel marks the sign without ``auto_generated``)."""
-    return bool(ev.normalized.auto_generated or (ev.normalized.extra or {}).get("auto_reason"))
+    return bool(ev.normalized.auto_generated or ev.normalized.auto_reason)
 
 
 def auto_ack(ev: hooks.IngestEvent) -> None:

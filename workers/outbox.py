@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import or_, select
@@ -38,6 +38,8 @@ from hub.types import (
     ConversationInfo,
     OutboundReply,
     PushItem,
+    PushResult,
+    SendResult,
 )
 from normalizers.model import Participant
 from workers.ingest import service
@@ -54,8 +56,68 @@ def _blob(rt: Runtime, a: AttachmentRow) -> BlobRef | None:
     return BlobRef(a.filename, a.content_type, a.size or 0, a.sha256 or "", loader=lambda: rt.blobs.get(key))
 
 
+@dataclasses.dataclass
+class _SendBatch:
+    """Everything a batch of replies needs, loaded with one query per table."""
+
+    conversations: dict[int, Conversation]
+    identities: dict[int, Identity]
+    connectors: dict[int, Connector]
+    attachments: dict[int, list[AttachmentRow]]
+    last_inbound: dict[int, str]  # conversation id -> external id of its last inbound message
+    message_refs: dict[int, list[str]]  # conversation id -> its messages' external ids, in order
+    reply_refs: dict[int, list[tuple[int, str]]]  # conversation id -> (reply id, external id), in order
+
+    @classmethod
+    def load(cls, s: Session, rows: list[Reply]) -> _SendBatch:
+        conv_ids = {r.conversation_id for r in rows}
+        if not rows:
+            return cls({}, {}, {}, {}, {}, {}, {})
+        convs = {c.id: c for c in s.scalars(select(Conversation).where(Conversation.id.in_(conv_ids)))}
+        idents = {i.id: i for i in s.scalars(select(Identity).where(Identity.id.in_({c.identity_id for c in convs.values()})))}
+        conns = {c.id: c for c in s.scalars(select(Connector).where(Connector.id.in_({r.connector_id for r in rows})))}
+        atts: dict[int, list[AttachmentRow]] = {}
+        for a in s.scalars(select(AttachmentRow).where(AttachmentRow.reply_id.in_([r.id for r in rows])).order_by(AttachmentRow.id)):
+            atts.setdefault(a.reply_id, []).append(a)
+        last_inbound: dict[int, tuple[Any, int, str]] = {}
+        message_refs: dict[int, list[str]] = {}
+        for conv_id, mid, ext, direction, sent_at in s.execute(
+            select(Message.conversation_id, Message.id, Message.external_id, Message.direction, Message.sent_at)
+            .where(Message.conversation_id.in_(conv_ids)).order_by(Message.id)
+        ):
+            message_refs.setdefault(conv_id, []).append(ext)
+            if direction == "inbound" and (conv_id not in last_inbound or (sent_at, mid) >= last_inbound[conv_id][:2]):
+                last_inbound[conv_id] = (sent_at, mid, ext)
+        reply_refs: dict[int, list[tuple[int, str]]] = {}
+        for conv_id, rid, ext in s.execute(
+            select(Reply.conversation_id, Reply.id, Reply.external_id)
+            .where(Reply.conversation_id.in_(conv_ids), Reply.external_id.is_not(None)).order_by(Reply.id)
+        ):
+            reply_refs.setdefault(conv_id, []).append((rid, ext))
+        return cls(convs, idents, conns, atts, {c: v[2] for c, v in last_inbound.items()}, message_refs, reply_refs)
+
+
 def _participant(ident: Identity) -> Participant:
     return Participant(channel=ident.channel, address=ident.address, name=ident.display_name or "", verified_email=ident.verified_email)
+
+
+class PushOutcome(NamedTuple):
+    """One delivery's push: the helpdesk's answer, or the error (both None: blocked behind an
+    earlier failure of its conversation)."""
+
+    delivery_id: int
+    result: PushResult | None
+    error: Exception | None
+    helpdesk: Connector
+
+
+class SendOutcome(NamedTuple):
+    """One reply's send on its channel: the provider's answer or the error."""
+
+    reply_id: int
+    result: SendResult | None
+    error: Exception | None
+    connector: Connector
 
 
 def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = DeliveryState.DEAD) -> None:
@@ -196,9 +258,10 @@ def push(rt: Runtime, ids: list[int], *, local_only: bool = False, session: Sess
         key = (item.conversation.id, helpdesk.id)
         if item.ticket_ref is None and key in tickets:
             item = dataclasses.replace(item, ticket_ref=tickets[key], is_first=False)
-        results.append(_push_one(svc, delivery_id, helpdesk, item, blocked))
-        if results[-1][1] is not None:
-            tickets.setdefault(key, str(results[-1][1].ticket_ref))
+        outcome = _push_one(svc, delivery_id, helpdesk, item, blocked)
+        results.append(outcome)
+        if outcome.result is not None:
+            tickets.setdefault(key, str(outcome.result.ticket_ref))
     if results:
         with rt.db.session() as s:
             follow += _record_pushes(rt, s, results, ids, None)
@@ -252,17 +315,17 @@ def _claim_pushes(rt: Runtime, s: Session, ids: list[int], local_only: bool) -> 
     return follow, work
 
 
-def _push_one(svc: ConnectorService, delivery_id: int, helpdesk: Connector, item: PushItem, blocked: set) -> tuple:
+def _push_one(svc: ConnectorService, delivery_id: int, helpdesk: Connector, item: PushItem, blocked: set) -> PushOutcome:
     key = (item.conversation.id, helpdesk.id)
     if key in blocked:
-        return (delivery_id, None, None, helpdesk)
+        return PushOutcome(delivery_id, None, None, helpdesk)
     try:
-        return (delivery_id, svc.adapter(helpdesk).push(item), None, helpdesk)
+        return PushOutcome(delivery_id, svc.adapter(helpdesk).push(item), None, helpdesk)
     except Exception as exc:  # translated below; unknown errors are retried, then dead
         if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
             log.exception("push.unexpected", delivery_id=delivery_id, helpdesk=helpdesk.name)
         blocked.add(key)
-        return (delivery_id, None, exc, helpdesk)
+        return PushOutcome(delivery_id, None, exc, helpdesk)
 
 
 def _links(s: Session, conv_ids: set[int]) -> dict[tuple[int, int], HelpdeskLink]:
@@ -331,15 +394,28 @@ def _record_pushes(
 
 
 # ------------------------------------------------------------------------------ send
-def _mirror_to_helpdesk(s: Session, r: Reply, conv: Conversation) -> int | None:
+def _last_helpdesks(s: Session, conv_ids: set[int]) -> dict[int, Connector]:
+    """Each conversation's helpdesk (that of its latest delivery), in two queries."""
+    if not conv_ids:
+        return {}
+    latest: dict[int, int] = {}
+    for conv_id, helpdesk_id in s.execute(
+        select(Delivery.conversation_id, Delivery.helpdesk_id).where(Delivery.conversation_id.in_(conv_ids)).order_by(Delivery.id)
+    ):
+        latest[conv_id] = helpdesk_id
+    conns = {c.id: c for c in s.scalars(select(Connector).where(Connector.id.in_(set(latest.values()))))} if latest else {}
+    return {conv_id: conns[h] for conv_id, h in latest.items() if h in conns}
+
+
+def _mirror_to_helpdesk(s: Session, r: Reply, conv: Conversation, helpdesks: dict[int, Connector] | None = None) -> int | None:
     """An agent's reply sent from omnihub (inbox, API) is appended to the conversation's
-    external helpdesk ticket too, so agents there see the whole exchange. Returns a delivery id."""
+    external helpdesk ticket too, so agents there see the whole exchange. Returns a delivery id.
+    ``helpdesks``: each conversation's helpdesk, when the caller loaded them for a batch."""
     if r.kind != "reply" or r.source.startswith("helpdesk:"):
         return None  # automatic messages (surveys, warnings) would only churn the ticket
-    helpdesk_id = s.scalar(
-        select(Delivery.helpdesk_id).where(Delivery.conversation_id == conv.id).order_by(Delivery.id.desc()).limit(1)
-    )
-    helpdesk = s.get(Connector, helpdesk_id) if helpdesk_id else None
+    if helpdesks is None:
+        helpdesks = _last_helpdesks(s, {conv.id})
+    helpdesk = helpdesks.get(conv.id)
     if helpdesk is None or getattr(adapter_class(helpdesk.kind), "builtin", False):
         return None
     msg = Message(
@@ -367,10 +443,14 @@ def _mirror_to_helpdesk(s: Session, r: Reply, conv: Conversation) -> int | None:
 
 
 def send(rt: Runtime, ids: list[int]) -> list[int]:
-    """Send replies on their channel. Returns delivery ids to push (replies mirrored to a helpdesk)."""
+    """Send replies on their channel. Returns delivery ids to push (replies mirrored to a helpdesk).
+
+    A batch costs a fixed number of queries, whatever its size (like push): the claimed
+    replies, then their conversations, identities, connectors, attachments, each
+    conversation's last inbound message and its thread references, one query each."""
     svc: ConnectorService = service(rt)
     t = now()
-    work = []
+    work: list[tuple[int, Connector, OutboundReply]] = []
     with rt.db.session() as s:
         rows = s.scalars(
             select(Reply)
@@ -378,9 +458,10 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             .order_by(Reply.id)
             .with_for_update(skip_locked=True)  # PostgreSQL: never claimed by two workers at once
         ).all()
+        batch = _SendBatch.load(s, rows)
         for r in rows:
-            conv = s.get(Conversation, r.conversation_id)
-            ident = s.get(Identity, conv.identity_id)
+            conv = batch.conversations[r.conversation_id]
+            ident = batch.identities[conv.identity_id]
             if ident.opted_out:
                 r.state = ReplyState.FAILED
                 r.last_error = f"not sent: the customer opted out ({ident.opt_out_reason or 'STOP'})"
@@ -395,19 +476,12 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                     continue
             r.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
             r.state = ReplyState.SENDING
-            conn = s.get(Connector, r.connector_id)
-            last_in = s.scalar(
-                select(Message)
-                .where(Message.conversation_id == conv.id, Message.direction == "inbound")
-                .order_by(Message.sent_at.desc(), Message.id.desc())
-                .limit(1)
-            )
-            refs = list(
-                s.scalars(select(Message.external_id).where(Message.conversation_id == conv.id).order_by(Message.id))
-            ) + [x for x in s.scalars(select(Reply.external_id).where(Reply.conversation_id == conv.id, Reply.external_id.is_not(None), Reply.id != r.id).order_by(Reply.id))]
-            atts = s.scalars(select(AttachmentRow).where(AttachmentRow.reply_id == r.id).order_by(AttachmentRow.id)).all()
+            conn = batch.connectors[r.connector_id]
+            last_in = batch.last_inbound.get(conv.id)
+            refs = batch.message_refs.get(conv.id, []) + [x for rid, x in batch.reply_refs.get(conv.id, []) if rid != r.id]
+            atts = batch.attachments.get(r.id, [])
             options = dict(r.options or {})
-            if atts and getattr(adapter_class(conn.kind), "fetches_media_by_url", False):
+            if atts and adapter_class(conn.kind).fetches_media_by_url:
                 options["media_urls"] = [
                     media_url(rt.settings.effective_public_url, rt.settings.secret_key, a.id) for a in atts if a.storage_key
                 ]
@@ -422,26 +496,29 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 subject=conv.subject,
                 author_name=r.author_name,
                 attachments=tuple(b for b in (_blob(rt, a) for a in atts) if b),
-                in_reply_to=last_in.external_id if last_in else None,
+                in_reply_to=last_in,
                 references=tuple(refs[-20:]),
                 last_inbound_at=conv.last_inbound_at,
                 options=options,
                 conversation_extra={"token": conv.token, **(conv.extra or {})},
             )
             work.append((r.id, conn, out))
-    results = []
+    results: list[SendOutcome] = []
     to_push: list[int] = []
     for reply_id, conn, out in work:
         try:
-            results.append((reply_id, svc.adapter(conn).send(out), None, conn))
+            results.append(SendOutcome(reply_id, svc.adapter(conn).send(out), None, conn))
         except Exception as exc:
             if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
                 log.exception("send.unexpected", reply_id=reply_id, connector=conn.name)
-            results.append((reply_id, None, exc, conn))
+            results.append(SendOutcome(reply_id, None, exc, conn))
     worked: set[int] = set()
     with rt.db.session() as s:
+        replies = _by_id(s, Reply, {o.reply_id for o in results})
+        convs = _by_id(s, Conversation, {r.conversation_id for r in replies.values()})
+        helpdesks = _last_helpdesks(s, set(convs))
         for reply_id, result, exc, conn in results:
-            r = s.get(Reply, reply_id)
+            r = replies.get(reply_id)
             if r is None:
                 continue
             if r.state != ReplyState.SENDING:
@@ -472,11 +549,11 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             r.sent_at = now()
             r.locked_until = None
             r.last_error = None
-            conv = s.get(Conversation, r.conversation_id)
+            conv = convs[r.conversation_id]
             if r.kind == "reply" and conv.first_response_at is None:
                 conv.first_response_at = r.sent_at
             conv.last_message_at = max(conv.last_message_at, r.sent_at)
-            mirrored = _mirror_to_helpdesk(s, r, conv)
+            mirrored = _mirror_to_helpdesk(s, r, conv, helpdesks)
             if mirrored:
                 to_push.append(mirrored)
     return to_push

@@ -136,11 +136,10 @@ class EmailChannel(ChannelAdapter):
     Config = EmailConfig
     hooks = ()
     max_text_length = None
-    supports_threads = True
     supports_attachments = True
-    delivery_receipts = False
     reopen_resolved = True
     polls = True
+    supports_backfill = True
     addresses_are_emails = True
     send_is_idempotent = True  # the Message-ID is fixed per reply (mime.message_id_for)
 

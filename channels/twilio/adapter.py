@@ -83,9 +83,7 @@ class TwilioChannel(ChannelAdapter):
     max_text_length = SMS_LIMIT  # per message; longer replies are split in send() (WhatsApp: 4,096)
     splits_long_text = True
     fetches_media_by_url = True
-    supports_threads = False
     supports_attachments = True
-    delivery_receipts = True
     reopen_resolved = False
 
     config: TwilioConfig

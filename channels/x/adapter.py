@@ -81,7 +81,6 @@ class XChannel(ChannelAdapter):
     get_hooks = ("activity",)  # the CRC challenge is a GET
     challenge_params = ("crc_token",)
     max_text_length = 10000  # a DM; public replies are checked against 280 in send()
-    supports_threads = True
     supports_attachments = False
     reopen_resolved = False
     polls = True

@@ -25,9 +25,8 @@ def limits(adapter: Any, channel: str | None, thread_key: str, last_inbound_at: 
         "splits": bool(getattr(adapter, "splits_long_text", False)),
         "segments": None,
     }
-    per_conversation = getattr(adapter, "composer_limits", None)
-    if callable(per_conversation) and not isinstance(adapter, type):
-        info.update(per_conversation(channel or "", thread_key or "") or {})
+    if not isinstance(adapter, type):
+        info.update(adapter.composer_limits(channel or "", thread_key or "") or {})
     window = info.pop("window", None)
     if isinstance(window, (int, float)):
         window = timedelta(seconds=window)

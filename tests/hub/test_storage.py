@@ -12,7 +12,7 @@ from hub.connectors import ConnectorService
 from hub.migrate import upgrade
 from hub.models import Connector, Contact, InboundEvent, Message
 from hub.types import RawEvent
-from normalizers.model import NormalizedMessage, Participant
+from normalizers.model import ConversationToken, NormalizedMessage, Participant
 from tests.support.hub import Hub
 
 TABLES = {
@@ -111,7 +111,7 @@ def test_threads_resolve_by_references_before_thread_key(rt):
         r2 = threads.resolve(s, conn, _msg("<b@x>", thread="RE: other", in_reply_to="<a@x>"))
         assert r2.conversation.id == r1.conversation.id
         # a conversation token (plus-address / [#token]) joins too
-        r3 = threads.resolve(s, conn, _msg("<c@x>", thread="new", extra={"conversation_token": r1.conversation.token}))
+        r3 = threads.resolve(s, conn, _msg("<c@x>", thread="new", conversation_token=ConversationToken(r1.conversation.token)))
         assert r3.conversation.id == r1.conversation.id
 
 
@@ -119,7 +119,7 @@ def test_identities_merge_on_a_verified_email(rt):
     with rt.db.session() as s:
         mail = threads.resolve_identity(s, Participant("email", "ana@example.com", "Ana"))
         slack = threads.resolve_identity(s, Participant("slack", "U123", "ana", verified_email="Ana@Example.com"))
-        unverified = threads.resolve_identity(s, Participant("api", "web:ana", "Ana", extra={"email": "ana@example.com"}))
+        unverified = threads.resolve_identity(s, Participant("api", "web:ana", "Ana", email="ana@example.com"))
         assert slack.contact_id == mail.contact_id
         assert unverified.contact_id != mail.contact_id  # an unverified claim does not merge
         assert s.scalar(select(Contact.email).where(Contact.id == mail.contact_id)) == "ana@example.com"
@@ -167,12 +167,12 @@ def test_subject_token_needs_the_same_subject(rt):
         r1 = threads.resolve(s, conn, _msg("<a@x>", thread="t-a", subject="Card declined"))
         token = r1.conversation.token
         same = threads.resolve(s, conn, _msg("<b@x>", thread="t-b", subject=f"Re: Card declined [#{token}]",
-                                             extra={"conversation_token": token, "conversation_token_source": "subject"}))
+                                             conversation_token=ConversationToken(token, "subject")))
         assert same.conversation.id == r1.conversation.id
         other = threads.resolve(s, conn, _msg("<c@x>", thread="t-c", subject=f"Totally different [#{token}]",
-                                              extra={"conversation_token": token, "conversation_token_source": "subject"}))
+                                              conversation_token=ConversationToken(token, "subject")))
         assert other.created and other.conversation.id != r1.conversation.id
         # a token in our Reply-To plus-address is trusted whatever the subject
         addr = threads.resolve(s, conn, _msg("<d@x>", thread="t-d", subject="new words",
-                                             extra={"conversation_token": token, "conversation_token_source": "address"}))
+                                             conversation_token=ConversationToken(token, "address")))
         assert addr.conversation.id == r1.conversation.id

@@ -110,4 +110,4 @@ def test_widget_and_email_hints_reach_the_prior():
     email = NormalizedMessage(**{**base, "channel": "email"}, extra={"content_language": "fr"})
     assert max(message_prior(email).items(), key=lambda kv: kv[1])[0] == "fr"
     out = language(widget)
-    assert out.language == "es" and 0 < out.extra["language_confidence"] <= 1
+    assert out.language == "es" and 0 < out.language_confidence <= 1

@@ -117,7 +117,7 @@ def test_media_keeps_content_types_and_names():
 def test_status_mapping(status, expected):
     body = urlencode({"MessageSid": "SM9", "MessageStatus": status, "From": OUR, "To": "+14155550123"}).encode()
     (msg,) = tw.normalize("status", body, connector="tw")
-    assert msg.extra["status"] == expected and msg.extra["provider_status"] == status and msg.direction == "outbound"
+    assert msg.status.status == expected and msg.extra["provider_status"] == status and msg.direction == "outbound"
 
 
 def test_failed_transcription_changes_nothing():
