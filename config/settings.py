@@ -1,4 +1,4 @@
-"""Settings from the environment, prefix ``OMNIHUB_`` (DESIGN.md section 4)."""
+"""Settings from the environment, prefix ``OMNIHUB_`` (README: Settings)."""
 
 from __future__ import annotations
 

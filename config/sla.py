@@ -19,7 +19,7 @@ Configure with a YAML file (``OMNIHUB_SLA_FILE``)::
       suspicious_access_or_hacked_account: {first_response_minutes: 15, resolution_minutes: 180}
 
 Precedence: defaults < priority < category (the most specific wins, field by field).
-This module imports nothing of the project (DESIGN.md).
+This module imports nothing of the project (``config/`` is a leaf: tests/test_layout.py).
 """
 
 from __future__ import annotations

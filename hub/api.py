@@ -305,8 +305,9 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
             set_language(c, data.language)
         _audit(s, "conversation.update", "conversation", c.id, **{k: str(v) for k, v in changes.items()})
         s.flush()
-        from workers import hooks
+        from workers import hooks, intel
 
+        intel.install()
         to_send: list[int] = []
         for hook in hooks.AFTER_UPDATE:
             to_send += hook(s, rt(), c, changes) or []

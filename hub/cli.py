@@ -556,12 +556,12 @@ def worker(burst: bool, fork: bool) -> None:
 
     import workers.jobs  # noqa: F401 - imported now, so the startup heap below includes the stages
     from hub.runtime import freeze_startup_heap
-    from workers.guard import OmnihubJob
+    from hub.jobguard import OmnihubJob
 
     rt = _runtime()
     _warn_if_redis_is_open(rt.redis_url)
     cls = Worker if fork else SimpleWorker
-    # OmnihubJob: only omnihub's own job functions run (workers.guard.JOB_FUNCTIONS)
+    # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
     w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
     freeze_startup_heap()
     w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")

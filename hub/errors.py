@@ -1,4 +1,4 @@
-"""One error hierarchy for the whole hub (STYLE.md).
+"""One error hierarchy for the whole hub: every failure an adapter or the core raises is one of these.
 
 Adapters translate provider and SDK exceptions into these at their boundary. Whether a
 delivery is retried is decided here, once: ``error_for_status`` maps an HTTP status.

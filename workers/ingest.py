@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import journal, threads
-from hub.connectors import ConnectorService, is_channel
+from hub.connectors import is_channel
 from hub.errors import ConfigError, PayloadInvalid, RetriableDeliveryError
 from hub.models import (
     AttachmentRow,
@@ -33,7 +33,8 @@ from normalizers import pipeline
 from normalizers import redact as redaction
 from normalizers.model import Attachment, Bounce, IdentityUpdate, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
-from workers import hooks
+from workers import automatic, hooks, intel, outbox
+from workers.services import service
 from workers.retry import exhausted, next_attempt
 from hub.states import CONVERSATION_DONE, DeliveryState, EventState, REPLY_FAILURES, REPLY_PROGRESS, ReplyState
 
@@ -73,15 +74,9 @@ class Outcome:
     push_rows: list[Delivery] = field(default_factory=list)
 
 
-_services: dict[int, ConnectorService] = {}
-
 #: Seconds between two `last_inbound_at` health notes of one connector from one process.
 HEALTH_EVERY = 5.0
 _health_noted: dict[tuple[int, int], float] = {}
-
-
-def service(rt: Runtime) -> ConnectorService:
-    return _services.setdefault(id(rt), ConnectorService(rt))
 
 
 def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]:
@@ -293,6 +288,7 @@ class BatchContext:
 
 
 def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], bool] | None = None) -> Outcome:
+    intel.install()  # the support-intelligence hooks, registered explicitly (idempotent)
     """Store a batch of journaled events. With ``push_local``, deliveries to a built-in
     helpdesk are pushed in the same transaction and ``Outcome.push`` keeps only the others.
     ``wait_turn`` is called between preparing (parallel) and storing (in batch order)."""
@@ -340,8 +336,6 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
                 log.exception("ingest.store_failed", event_id=row.id)
                 _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
         if push_local and outcome.push:
-            from workers import outbox  # outbox imports this module
-
             try:
                 with s.begin_nested():
                     outcome.push = outbox.push(rt, outcome.push, local_only=True, session=s)
@@ -466,12 +460,8 @@ def _store_customer_message(
         s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at, lookups=lookups
     )
     if msg.auto_generated and msg.direction == "inbound":
-        from workers.intel import automatic_sign
-
-        if automatic_sign(msg):  # the address showed itself automatic: remembered on its identity
-            from workers.intel import remember_automatic
-
-            remember_automatic(res.identity if res is not None else threads.resolve_identity(s, msg.sender, lookups), msg)
+        if automatic.automatic_sign(msg):  # the address showed itself automatic: remembered on its identity
+            automatic.remember_automatic(res.identity if res is not None else threads.resolve_identity(s, msg.sender, lookups), msg)
     if res is None:
         if update:
             ident = threads.resolve_identity(s, msg.sender, lookups)
@@ -683,6 +673,7 @@ def _apply_bounce(s: Session, conn: Connector, bounce: Bounce) -> None:
 
 # ---------------------------------------------------------------------- agent replies
 def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> tuple[str, str | None]:
+    intel.install()
     handled = 0
     reasons = []
     for ar in p.agent_replies:

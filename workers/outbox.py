@@ -42,7 +42,8 @@ from hub.types import (
     SendResult,
 )
 from normalizers.model import Participant
-from workers.ingest import service
+from workers.automatic import automatic_reason
+from workers.services import service
 from workers.retry import exhausted, next_attempt
 from hub.states import DeliveryState, ReplyState
 
@@ -467,10 +468,8 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 r.last_error = f"not sent: the customer opted out ({ident.opt_out_reason or 'STOP'})"
                 continue
             if r.kind == "auto":
-                from workers.intel import automatic_reason
-
                 robot = automatic_reason(ident)
-                if robot:  # never answer a robot (issue 18): checked again at the last moment
+                if robot:  # never answer a robot: checked again at the last moment
                     r.state = ReplyState.FAILED
                     r.last_error = f"not sent: automatic message to an automatic address ({robot})"
                     continue

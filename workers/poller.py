@@ -130,4 +130,7 @@ class Poller:
 
 
 def run(rt: Runtime, **kw: Any) -> None:
+    from workers import intel
+
+    intel.install()  # its periodic SLA tick
     Poller(rt, **kw).run()

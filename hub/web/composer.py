@@ -1,6 +1,6 @@
 """What the composer needs to know about a channel: text limits, SMS segments, reply windows.
 
-Capabilities are data on the adapter (DESIGN.md: core never branches on a kind): the class
+Capabilities are data on the adapter (the core never branches on a connector kind): the class
 attributes ``max_text_length`` and ``splits_long_text``, and, for adapters whose limits
 depend on the conversation (one Twilio connector serves SMS and WhatsApp; X public replies
 vs DMs), an optional method ``composer_limits(channel, thread_key) -> dict`` returning any of

@@ -12,12 +12,13 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, r
 from markupsafe import Markup, escape
 from sqlalchemy import and_, func, select
 
-from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, User
+from hub.models import Connector, Contact, Conversation, Identity, Message, User
 from hub.search import conversation_search
 from hub.views import contact_json, conversation_json
 from hub.web import composer
 from hub.web.models import ConversationRead
 from hub.web import streams
+from hub.web.streams import change_marks, changed_conversations
 from hub.web.security import client_ip, login_required, rt
 from hub.states import ConversationStatus
 
@@ -296,28 +297,6 @@ def conversation_fragment(conv_id: int):
 
 
 # ---------------------------------------------------------------- live updates
-def change_marks(s) -> tuple[int, str, str]:
-    return (
-        s.scalar(select(func.max(Message.id))) or 0,
-        str(s.scalar(select(func.max(Reply.updated_at))) or ""),
-        str(s.scalar(select(func.max(Conversation.updated_at))) or ""),
-    )
-
-
-def changed_conversations(s, since: tuple[int, str, str]) -> list[int]:
-    msg_id, reply_at, conv_at = since
-    ids = set(s.scalars(select(Message.conversation_id).where(Message.id > msg_id)))
-    if reply_at:
-        ids |= set(s.scalars(select(Reply.conversation_id).where(Reply.updated_at > datetime.fromisoformat(reply_at))))
-    else:
-        ids |= set(s.scalars(select(Reply.conversation_id)))
-    if conv_at:
-        ids |= set(s.scalars(select(Conversation.id).where(Conversation.updated_at > datetime.fromisoformat(conv_at))))
-    else:
-        ids |= set(s.scalars(select(Conversation.id)))
-    return sorted(ids)
-
-
 @bp.get("/events")
 @login_required()
 def events():

@@ -28,7 +28,7 @@ from hub.errors import ConfigError
 from hub.models import Connector, Conversation, Identity, Message, Reply
 from hub.types import RawEvent
 from hub.web import streams
-from hub.web.inbox import change_marks
+from hub.web.streams import change_marks
 from hub.web.security import client_ip, rate_limit, rt
 from hub.states import ReplyState
 

@@ -147,7 +147,7 @@ class Hub:
 
         from hub.models import Delivery, InboundEvent, Reply
         from hub.states import DeliveryState, EventState, ReplyState
-        from workers.queues import STAGES
+        from hub.queues import STAGES
 
         q = self.rt.queues
         out: dict[str, int] = {}

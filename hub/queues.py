@@ -17,7 +17,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from config.settings import Settings
-from workers.guard import OmnihubJob
+from hub.jobguard import OmnihubJob
 
 STAGES = {"ingest": "inbound", "push": "push", "send": "send"}
 QUEUE_NAMES = ("inbound", "push", "send", "default")
