@@ -8,9 +8,8 @@ check. One instance serves one connector (``ConnectorContext``).
 
 from __future__ import annotations
 
-from datetime import timedelta
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, ClassVar
 
 from hub.errors import PayloadInvalid, SignatureInvalid

@@ -6,8 +6,9 @@ import base64
 import binascii
 import functools
 import json
-from datetime import datetime, timezone
-from typing import Annotated, Any, Callable, Literal
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -17,6 +18,7 @@ from sqlalchemy import String, cast, or_, select
 from hub import auth, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
+from hub.media import file_response
 from hub.models import (
     AttachmentRow,
     AuditLog,
@@ -29,10 +31,9 @@ from hub.models import (
     User,
     now,
 )
-from hub.media import file_response
 from hub.openapi import MAX_ID, Spec
+from hub.states import CONVERSATION_DONE, REPLY_RETRYABLE, ConversationStatus, ReplyState
 from hub.views import contact_json, conversation_json, message_json, reply_json
-from hub.states import CONVERSATION_DONE, ConversationStatus, REPLY_RETRYABLE, ReplyState
 
 log = structlog.get_logger("omnihub.api")
 
@@ -616,7 +617,7 @@ def support_stats():
                 when = datetime.fromisoformat(request.args[key].replace("Z", "+00:00"))
             except ValueError:
                 raise ApiError(400, f"{key}: not an ISO-8601 date/time", field=key) from None
-            bounds[key] = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            bounds[key] = when if when.tzinfo else when.replace(tzinfo=UTC)
     with rt().db.read() as s:
         return jsonify(stats.compute(s, **bounds))
 

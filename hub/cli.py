@@ -47,9 +47,9 @@ class Cli(click.Group):
     """Turns omnihub's own errors into one clear line instead of a traceback."""
 
     def invoke(self, ctx):
-        from hub.errors import OmnihubError
-
         from sqlalchemy import exc as sa_exc
+
+        from hub.errors import OmnihubError
 
         try:
             return super().invoke(ctx)
@@ -317,10 +317,9 @@ def connectors_list(as_json: bool) -> None:
     """List connectors with their health."""
     from sqlalchemy import select
 
+    from hub import health
     from hub.connectors import ConnectorService
     from hub.models import Connector
-
-    from hub import health
 
     rt = _runtime()
     svc = ConnectorService(rt)
@@ -555,8 +554,8 @@ def worker(burst: bool, fork: bool) -> None:
     from rq.serializers import JSONSerializer
 
     import workers.jobs  # noqa: F401 - imported now, so the startup heap below includes the stages
-    from hub.runtime import freeze_startup_heap
     from hub.jobguard import OmnihubJob
+    from hub.runtime import freeze_startup_heap
 
     rt = _runtime()
     _warn_if_redis_is_open(rt.redis_url)

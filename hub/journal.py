@@ -7,8 +7,9 @@ import functools
 import hashlib
 import json
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from hub.crypto import Box
 from hub.models import InboundEvent, WebhookReplayKey, now
+from hub.states import EventState
 from hub.types import RawEvent
 from normalizers.redact import redact_identifier
-from hub.states import EventState
 
 log = structlog.get_logger("omnihub.journal")
 
@@ -209,14 +210,14 @@ class Intake:
             with rt.db.write() as conn:
                 if any(s.replay for s in group):
                     _claim_replay_keys(conn, group, received)
-                    rows_by = [[] if s.duplicate else rows for s, rows in zip(group, rows_by)]
+                    rows_by = [[] if s.duplicate else rows for s, rows in zip(group, rows_by, strict=False)]
                 new = _insert(conn, [r for rows in rows_by for r in rows])
         except BaseException as exc:
             for s in group:
                 s.error = exc
             return []
         claimed: set[int] = set()
-        for s, rows in zip(group, rows_by):
+        for s, rows in zip(group, rows_by, strict=False):
             for r in rows:
                 id_ = new.get((r["connector_id"], r["external_id"]))
                 if id_ is not None and id_ not in claimed:  # the same event twice in a group: once

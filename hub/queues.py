@@ -10,7 +10,7 @@ re-schedules anything still pending after a timeout (lost Redis, killed worker).
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from redis import Redis
 from rq import Queue
@@ -176,6 +176,6 @@ class Queues:
         for q in self.all():
             pipe.llen(q.key)
         values = pipe.execute()
-        out = {f"pending_{s}": v for s, v in zip(STAGES, values)}
-        out.update({f"queue_{n}": v for n, v in zip(QUEUE_NAMES, values[len(STAGES):])})
+        out = {f"pending_{s}": v for s, v in zip(STAGES, values, strict=False)}
+        out.update({f"queue_{n}": v for n, v in zip(QUEUE_NAMES, values[len(STAGES):], strict=False)})
         return out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.models import Connector, Delivery, InboundEvent, Reply, now
-from hub.states import DeliveryState, EventState, REPLY_RETRYABLE
+from hub.states import REPLY_RETRYABLE, DeliveryState, EventState
 
 KINDS = {
     "deliveries": (Delivery, "push", (DeliveryState.DEAD,)),

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, now
-from normalizers.model import NormalizedMessage, Participant
 from hub.states import ConversationStatus
+from normalizers.model import NormalizedMessage, Participant
 
 OPEN_STATES = (ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.SNOOZED)
 

@@ -17,15 +17,15 @@ import email.policy
 import email.utils
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import nh3
 
 from hub.errors import PayloadInvalid
 from normalizers import bounces, quotes, robots
-from normalizers.model import Attachment, Bounce, ConversationToken, NormalizedMessage, Participant
 from normalizers.htmltext import html_to_text  # noqa: F401  (re-exported: the one conversion)
+from normalizers.model import Attachment, Bounce, ConversationToken, NormalizedMessage, Participant
 
 CHANNEL = "email"
 #: The sender of null-sender mail (bounces without a usable From); ".invalid" never resolves (RFC 2606).
@@ -226,7 +226,7 @@ def _join_words(out: list[str], parts: list) -> str:
     if len(out) <= 1:
         return "".join(out)
     pieces = []
-    for i, (text, (_, charset)) in enumerate(zip(out, parts)):
+    for i, (text, (_, charset)) in enumerate(zip(out, parts, strict=False)):
         prev_charset = parts[i - 1][1] if i else None
         if i and (charset is None) != (prev_charset is None) and not text.startswith(" ") and not pieces[-1].endswith(" "):
             pieces.append(" ")
@@ -295,9 +295,9 @@ def _parse_date(value: Any) -> datetime | None:
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     try:
-        when.astimezone(timezone.utc)
+        when.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
     return when
@@ -611,7 +611,7 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     references = tuple(dict.fromkeys(_message_ids(" ".join(str(v) for v in (msg.get_all("References") or [])))))
     in_reply_to = in_reply_to_all[-1] if in_reply_to_all else (references[-1] if references else None)
     root = references[0] if references else (in_reply_to or external_id)
-    sent_at = _parse_date(msg.get("Date")) or received_at or datetime.now(timezone.utc)
+    sent_at = _parse_date(msg.get("Date")) or received_at or datetime.now(UTC)
 
     body = _Body()
     _walk(msg, body, fallback, limit)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 Direction = Literal["inbound", "outbound"]
@@ -200,8 +200,8 @@ class NormalizedMessage:
             raise ValueError("external_id is required")
         if self.sent_at.tzinfo is None:
             raise ValueError("sent_at must be timezone-aware")
-        if self.sent_at.utcoffset() != timezone.utc.utcoffset(None):
-            object.__setattr__(self, "sent_at", self.sent_at.astimezone(timezone.utc))
+        if self.sent_at.utcoffset() != UTC.utcoffset(None):
+            object.__setattr__(self, "sent_at", self.sent_at.astimezone(UTC))
 
     def replace(self, **changes: Any) -> NormalizedMessage:
         return dataclasses.replace(self, **changes)
@@ -280,4 +280,4 @@ def _to_jsonable(value: Any) -> Any:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

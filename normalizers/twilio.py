@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import phonenumbers
@@ -438,7 +439,7 @@ def normalize(
 ) -> list[NormalizedMessage]:
     """Normalize one journaled Twilio webhook body received on ``hook``."""
     params = parse_payload(payload, content_type)
-    when = received_at or datetime.now(timezone.utc)
+    when = received_at or datetime.now(UTC)
     if hook == "sms":
         return [normalize_message(params, connector=connector, received_at=when)]
     if hook == "status":

@@ -56,7 +56,7 @@ class RTConfig(AdapterConfig):
     poll_interval: float = 20.0
 
     @model_validator(mode="after")
-    def _credentials(self) -> "RTConfig":
+    def _credentials(self) -> RTConfig:
         if not self.token and not self.password:
             raise ValueError("rt: set token (an RT auth token) or password (basic auth for username)")
         return self

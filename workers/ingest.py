@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 from sqlalchemy import or_, select
@@ -29,14 +30,14 @@ from hub.models import (
 )
 from hub.net import TooLarge
 from hub.runtime import Runtime
+from hub.states import CONVERSATION_DONE, REPLY_FAILURES, REPLY_PROGRESS, DeliveryState, EventState, ReplyState
 from normalizers import pipeline
 from normalizers import redact as redaction
 from normalizers.model import Attachment, Bounce, IdentityUpdate, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import automatic, hooks, intel, outbox
-from workers.services import service
 from workers.retry import exhausted, next_attempt
-from hub.states import CONVERSATION_DONE, DeliveryState, EventState, REPLY_FAILURES, REPLY_PROGRESS, ReplyState
+from workers.services import service
 
 log = structlog.get_logger("omnihub.ingest")
 

@@ -30,11 +30,11 @@ from config import sla as sla_config
 from config import templates
 from hub.models import Conversation, Identity, Reply, now
 from hub.runtime import Runtime
+from hub.states import CONVERSATION_DONE, ConversationStatus, ReplyState
 from normalizers.csat import parse_csat
 from normalizers.faq import FaqIndex, decide
 from normalizers.language import default_language
 from workers import hooks
-from hub.states import CONVERSATION_DONE, ConversationStatus, ReplyState
 
 log = structlog.get_logger("omnihub.intel")
 

@@ -32,6 +32,7 @@ from hub.models import (
     now,
 )
 from hub.runtime import Runtime
+from hub.states import DeliveryState, ReplyState
 from hub.types import (
     BlobRef,
     ContactInfo,
@@ -43,9 +44,8 @@ from hub.types import (
 )
 from normalizers.model import Participant
 from workers.automatic import automatic_reason
-from workers.services import service
 from workers.retry import exhausted, next_attempt
-from hub.states import DeliveryState, ReplyState
+from workers.services import service
 
 log = structlog.get_logger("omnihub.outbox")
 

@@ -47,7 +47,6 @@ from hub.errors import (
 )
 from hub.net import check_url, fetch_limited
 from hub.types import (
-    origin,
     AdapterConfig,
     CheckResult,
     OutboundReply,
@@ -57,6 +56,7 @@ from hub.types import (
     StopEvent,
     WebhookRequest,
     WebhookResponse,
+    origin,
 )
 from normalizers import slack as slack_normalizer
 from normalizers.model import Attachment, NormalizedMessage

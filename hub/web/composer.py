@@ -11,7 +11,7 @@ e.g. WhatsApp's 24 hours).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ def limits(adapter: Any, channel: str | None, thread_key: str, last_inbound_at: 
         closes = (last_inbound_at + window) if last_inbound_at else None
         info["window_hours"] = round(window.total_seconds() / 3600, 1)
         info["window_closes_at"] = closes.isoformat() if closes else None
-        info["window_open"] = bool(closes and closes > datetime.now(timezone.utc))
+        info["window_open"] = bool(closes and closes > datetime.now(UTC))
     return info
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,13 +14,12 @@ from sqlalchemy import and_, func, select
 
 from hub.models import Connector, Contact, Conversation, Identity, Message, User
 from hub.search import conversation_search
-from hub.views import contact_json, conversation_json
-from hub.web import composer
-from hub.web.models import ConversationRead
-from hub.web import streams
-from hub.web.streams import change_marks, changed_conversations
-from hub.web.security import client_ip, login_required, rt
 from hub.states import ConversationStatus
+from hub.views import contact_json, conversation_json
+from hub.web import composer, streams
+from hub.web.models import ConversationRead
+from hub.web.security import client_ip, login_required, rt
+from hub.web.streams import change_marks, changed_conversations
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
 
@@ -59,7 +58,7 @@ def sla_state(sla: dict[str, Any] | None, first_response_at=None, resolved_at=No
         worst = 3
     for key in ("first_response", "resolution"):
         worst = max(worst, RANK.get(sla.get(key) or "", 0))
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     for key, done in (("first_response_due", first_response_at), ("resolution_due", resolved_at), ("due_at", resolved_at)):
         v = sla.get(key)
         if done is not None or not isinstance(v, str):
@@ -68,7 +67,7 @@ def sla_state(sla: dict[str, Any] | None, first_response_at=None, resolved_at=No
             due = datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
             continue
-        due = due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+        due = due if due.tzinfo else due.replace(tzinfo=UTC)
         if due <= t:
             worst = max(worst, 3)
         elif due - t <= AT_RISK:
@@ -177,7 +176,7 @@ def mark_read(user_id: int, conv_id: int) -> None:
             s.add(ConversationRead(user_id=user_id, conversation_id=conv_id, last_message_id=last))
         elif row.last_message_id < last:
             row.last_message_id = last
-            row.read_at = datetime.now(timezone.utc)
+            row.read_at = datetime.now(UTC)
 
 
 def _options(s) -> dict[str, list[str]]:

@@ -34,12 +34,12 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from datetime import datetime
+from typing import Any
 
 import structlog
-from datetime import datetime
-
 from sqlalchemy import func, select
 
 from hub.models import Conversation, Message, Reply
@@ -180,7 +180,7 @@ class StreamHub:
         loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(loop.sock_sendall(stream.sock, data), SEND_TIMEOUT)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             self._close(stream)
 
     def _close(self, stream: Stream) -> None:

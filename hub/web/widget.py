@@ -14,7 +14,7 @@ import json
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,11 +26,11 @@ from sqlalchemy import select
 from hub import journal
 from hub.errors import ConfigError
 from hub.models import Connector, Conversation, Identity, Message, Reply
+from hub.states import ReplyState
 from hub.types import RawEvent
 from hub.web import streams
-from hub.web.streams import change_marks
 from hub.web.security import client_ip, rate_limit, rt
-from hub.states import ReplyState
+from hub.web.streams import change_marks
 
 bp = Blueprint("widget", __name__)
 log = structlog.get_logger("omnihub.widget")
@@ -176,7 +176,7 @@ def post_message(name: str):
         "id": f"widget:{visitor}:{client_id}",
         "from": sender,
         "text": text,
-        "sent_at": datetime.now(timezone.utc).isoformat(),
+        "sent_at": datetime.now(UTC).isoformat(),
         "thread": f"widget-{visitor}",
         "widget": {"origin": origin, **({"page": page[:500]} if page else {}), **_language_hints(data)},
     }

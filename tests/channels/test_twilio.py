@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -612,7 +612,7 @@ def test_emoji_count_double_against_the_limit(adapter, twilio_api):
 
 def test_whatsapp_reply_within_24h_splits_at_4096(adapter, twilio_api):
     text = "x" * 5000
-    result = adapter.send(reply(text, to="whatsapp:+5215512345678", channel="whatsapp", last_inbound_at=datetime.now(timezone.utc) - timedelta(hours=2)))
+    result = adapter.send(reply(text, to="whatsapp:+5215512345678", channel="whatsapp", last_inbound_at=datetime.now(UTC) - timedelta(hours=2)))
     assert twilio_api.violations == []
     assert [m.one("From") for m in twilio_api.sent] == [WA_FROM, WA_FROM]
     assert [m.one("To") for m in twilio_api.sent] == ["whatsapp:+5215512345678"] * 2
@@ -621,7 +621,7 @@ def test_whatsapp_reply_within_24h_splits_at_4096(adapter, twilio_api):
 
 
 def test_whatsapp_outside_24h_without_template_fails_before_any_request(adapter, twilio_api):
-    for last in (datetime.now(timezone.utc) - timedelta(hours=25), None):
+    for last in (datetime.now(UTC) - timedelta(hours=25), None):
         with pytest.raises(PermanentDeliveryError, match="24 hours"):
             adapter.send(reply("late", to="whatsapp:+5215512345678", channel="whatsapp", last_inbound_at=last))
     assert twilio_api.sent == []

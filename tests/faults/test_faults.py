@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
@@ -109,7 +109,7 @@ def test_helpdesk_outage_then_everything_delivered_once_and_in_order(make_hub, h
     h.start_worker("w1")
     h.start_worker("w2")
     h.start_poller()
-    base = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+    base = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     for k in range(per_conv):
         for c in range(convs):
             i = c * 100 + k
@@ -133,7 +133,7 @@ def test_duplicate_and_out_of_order_webhooks_are_one_message_each(make_hub):
     h.start_worker("w1")
     h.start_worker("w2")
     n, copies = 120, 3
-    base = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+    base = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
     requests = []
     for i in range(n):
         body = api_body(i, sender=f"c{i % 5}", sent_at=(base + timedelta(seconds=i)).isoformat())

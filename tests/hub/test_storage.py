@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, select, text
@@ -57,7 +57,7 @@ def test_journal_record_is_idempotent_per_connector(rt):
 def test_connector_secrets_are_encrypted_and_masked(rt):
     svc = ConnectorService(rt)
     with rt.db.session() as s:
-        row = svc.create(s, "web", "api", {"secret": "hunter2-very-secret", "callback_url": "http://x/cb"})
+        svc.create(s, "web", "api", {"secret": "hunter2-very-secret", "callback_url": "http://x/cb"})
     with rt.db.engine.connect() as c:
         dump = " ".join(str(r) for r in c.execute(text("select * from connectors")))
     assert "hunter2-very-secret" not in dump and "http://x/cb" in dump
@@ -77,7 +77,7 @@ def _msg(ext, thread="t1", sender="alice", channel="api", **kw):
     return NormalizedMessage(
         channel=channel, connector="web", external_id=ext, thread_key=thread,
         sender=Participant(channel, sender, sender.title(), **kw.pop("p", {})),
-        sent_at=kw.pop("sent_at", datetime.now(timezone.utc)), text=kw.pop("text", "hi"), **kw,
+        sent_at=kw.pop("sent_at", datetime.now(UTC)), text=kw.pop("text", "hi"), **kw,
     )
 
 
@@ -94,7 +94,7 @@ def test_threads_resolve_reuses_reopens_and_splits(rt):
         r4 = threads.resolve(s, conn, _msg("4"), reopen_resolved=False)
         assert r4.created and r4.conversation.id != r1.conversation.id
         # idle gap: a long silence starts a new conversation
-        r4.conversation.last_message_at = datetime.now(timezone.utc) - timedelta(days=3)
+        r4.conversation.last_message_at = datetime.now(UTC) - timedelta(days=3)
         r5 = threads.resolve(s, conn, _msg("5"), idle_gap_seconds=86400)
         assert r5.created
         # auto-generated mail never opens a conversation
@@ -105,7 +105,7 @@ def test_threads_resolve_by_references_before_thread_key(rt):
     with rt.db.session() as s:
         conn = ConnectorService(rt).create(s, "mail", "api", {"secret": "x"})
         r1 = threads.resolve(s, conn, _msg("<a@x>", thread="subject-a"))
-        s.add(Message(conversation_id=r1.conversation.id, connector_id=conn.id, external_id="<a@x>", sent_at=datetime.now(timezone.utc)))
+        s.add(Message(conversation_id=r1.conversation.id, connector_id=conn.id, external_id="<a@x>", sent_at=datetime.now(UTC)))
         s.flush()
         # a reply whose client rewrote the subject (different thread key) still joins by In-Reply-To
         r2 = threads.resolve(s, conn, _msg("<b@x>", thread="RE: other", in_reply_to="<a@x>"))
@@ -131,11 +131,11 @@ def test_message_is_unique_per_connector_and_external_id(rt):
     with rt.db.session() as s:
         conn = ConnectorService(rt).create(s, "web", "api", {"secret": "x"})
         r = threads.resolve(s, conn, _msg("1"))
-        s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(timezone.utc)))
+        s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(UTC)))
         s.flush()
     with pytest.raises(IntegrityError):
         with rt.db.session() as s:
-            s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(timezone.utc)))
+            s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(UTC)))
             s.flush()
 
 

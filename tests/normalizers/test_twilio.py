@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -11,7 +11,7 @@ from hub.errors import PayloadInvalid
 from normalizers import twilio as tw
 from normalizers.model import NormalizedMessage
 
-WHEN = datetime(2026, 11, 22, 18, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
 OUR = "+14155550100"
 
 

@@ -126,7 +126,7 @@ def test_poll_turns_agent_work_into_agent_replies(rt_server):
         ("check the hot wallet", True, None, "Alice Agent"),
         ("", False, "resolved", "Alice Agent"),
     ]
-    assert all(r.external_id == e.external_id for r, e in zip(mine, sink.events))
+    assert all(r.external_id == e.external_id for r, e in zip(mine, sink.events, strict=False))
     assert b.poll_once(sink) == 0  # cursor kept in the connector state
 
 

@@ -16,11 +16,11 @@ from rq import Callback, Queue
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from hub import signing
 from hub.embedded import EmbeddedRedis
 from hub.models import Message
-from hub import signing
-from tests.support.hub import wait_until
 from hub.queues import queue_name
+from tests.support.hub import wait_until
 
 SECRET = "api-channel-secret-Rd55"
 
@@ -85,7 +85,7 @@ def test_worker_refuses_jobs_that_are_not_omnihub_functions(hub, tmp_path, worke
         queue.enqueue("workers.jobs.drain", "bogus-stage", 0, on_failure=Callback("os.makedirs"), on_success=Callback("os.makedirs")),
     ]
     for job in jobs:
-        wait_until(lambda: _job_status(job) in (JobStatus.FAILED, JobStatus.FINISHED), timeout=30,
+        wait_until(lambda job=job: _job_status(job) in (JobStatus.FAILED, JobStatus.FINISHED), timeout=30,
                    message=f"the worker to take {job.func_name}")
     for job in jobs:
         assert _job_status(job) == JobStatus.FAILED, job.func_name

@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from config.settings import Settings
 from hub.runtime import Runtime, set_runtime
@@ -146,8 +147,8 @@ class Hub:
         from sqlalchemy import func, select
 
         from hub.models import Delivery, InboundEvent, Reply
-        from hub.states import DeliveryState, EventState, ReplyState
         from hub.queues import STAGES
+        from hub.states import DeliveryState, EventState, ReplyState
 
         q = self.rt.queues
         out: dict[str, int] = {}

@@ -65,7 +65,7 @@ def make_mail(n: int | str, *, sender: str = "customer@example.org", subject: st
 
 
 class _Handler:
-    def __init__(self, server: "SmtpServer") -> None:
+    def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -115,7 +115,7 @@ class SmtpServer:
             kwargs = {"authenticator": authenticator, "auth_require_tls": False, "auth_exclude_mechanism": ["LOGIN"]}
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs, **tls)
 
-    def __enter__(self) -> "SmtpServer":
+    def __enter__(self) -> SmtpServer:
         self.controller.start()
         return self
 
