@@ -223,7 +223,7 @@ def p3_p4_imap(tmp: Path, redis_url: str) -> list[dict]:
             ours.append(b.catch_up(server, sink))
             assert sink.count == n
         # the median of the rounds' own ratios: a noisy moment hits one round, both sides
-        ratio = statistics.median(b_ / o_ for b_, o_ in zip(base, ours))
+        ratio = statistics.median(b_ / o_ for b_, o_ in zip(base, ours, strict=False))
         base_s, ours_s = statistics.median(base), statistics.median(ours)
         jsink = b.JournalSink(d / "journal")  # the same sync into the real journal, once
         journal_s = b.catch_up(server, jsink)

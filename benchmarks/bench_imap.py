@@ -139,7 +139,7 @@ def idle_latency(server: Dovecot, rounds: int) -> list[float]:
             c.append("INBOX", make_mail(f"idle{i}"))
             appended = time.monotonic()
             with sink.cond:
-                sink.cond.wait_for(lambda: mid in sink.seen, timeout=10)
+                sink.cond.wait_for(lambda mid=mid: mid in sink.seen, timeout=10)
             if mid not in sink.seen:
                 raise SystemExit(f"IDLE: message {i} not delivered within 10 s")
             out.append(sink.seen[mid] - appended)

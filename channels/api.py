@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -88,7 +88,7 @@ class ApiChannel(ChannelAdapter):
             "to": {"id": contact_id},
             "text": reply.text,
             "author": reply.author_name,
-            "sent_at": datetime.now(timezone.utc).isoformat(),
+            "sent_at": datetime.now(UTC).isoformat(),
             "attachments": [
                 {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
                 for a in reply.attachments
@@ -126,7 +126,7 @@ class ApiChannel(ChannelAdapter):
             "id": options.get("id") or f"sim-{time.time_ns()}",
             "from": {"id": sender_id, "name": options.get("name") or sender_id},
             "text": text,
-            "sent_at": datetime.now(timezone.utc).isoformat(),
+            "sent_at": datetime.now(UTC).isoformat(),
         }
         if options.get("email"):
             payload["from"]["email"] = options["email"]

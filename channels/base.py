@@ -1,4 +1,4 @@
-"""The channel adapter protocol and its base class (STYLE.md: apprise-style capabilities).
+"""The channel adapter contract: its base class (README: "Writing a channel adapter").
 
 A channel adapter is one module (or package) in ``channels/``: a subclass of
 ``ChannelAdapter`` with capabilities as class attributes, a pydantic ``Config`` with
@@ -8,8 +8,9 @@ check. One instance serves one connector (``ConnectorContext``).
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any, ClassVar
 
 from hub.errors import PayloadInvalid, SignatureInvalid
 from hub.types import (
@@ -25,18 +26,6 @@ from hub.types import (
     WebhookResponse,
 )
 from normalizers.model import Attachment, NormalizedMessage
-
-
-@runtime_checkable
-class Channel(Protocol):
-    kind: ClassVar[str]
-
-    def verify(self, hook: str, request: WebhookRequest) -> None: ...
-    def parse(self, hook: str, request: WebhookRequest) -> list[RawEvent]: ...
-    def ack(self, hook: str, request: WebhookRequest, events: list[RawEvent]) -> WebhookResponse: ...
-    def normalize(self, event: RawEvent) -> list[NormalizedMessage]: ...
-    def send(self, reply: OutboundReply) -> SendResult: ...
-    def check(self) -> CheckResult: ...
 
 
 class ChannelAdapter:
@@ -60,9 +49,8 @@ class ChannelAdapter:
     token_auth: ClassVar[bool] = False
     # capabilities, as data
     max_text_length: ClassVar[int | None] = None
-    supports_threads: ClassVar[bool] = True
+    #: replies may carry files (the API refuses attachments to a channel without it)
     supports_attachments: ClassVar[bool] = False
-    delivery_receipts: ClassVar[bool] = False
     #: a resolved conversation reopens when the customer writes in the same thread;
     #: False: a new conversation starts (SMS pair, DMs)
     reopen_resolved: ClassVar[bool] = True
@@ -70,6 +58,8 @@ class ChannelAdapter:
     idle_gap: ClassVar[timedelta | None] = None
     #: True when poll() does something for this connector
     polls: ClassVar[bool] = False
+    #: True when backfill() imports history (email: an IMAP folder since a date)
+    supports_backfill: ClassVar[bool] = False
     #: True when send() splits a text longer than max_text_length into several messages
     splits_long_text: ClassVar[bool] = False
     #: True when the provider downloads reply attachments from URLs (Twilio): the hub then
@@ -77,6 +67,16 @@ class ChannelAdapter:
     fetches_media_by_url: ClassVar[bool] = False
     #: participant addresses are email addresses (identities merge with a verified email)
     addresses_are_emails: ClassVar[bool] = False
+    #: sending the same reply twice is harmless, so a send interrupted by a dead worker may
+    #: simply run again when its lease expires (email: the reply's Message-ID is fixed, so a
+    #: second copy is the same message to the customer's client; Twilio: the parts already
+    #: accepted are recorded and only the missing ones are sent). False: an interrupted send
+    #: becomes ``failed`` with "outcome unknown" and the agent decides whether to retry.
+    send_is_idempotent: ClassVar[bool] = False
+
+    #: the OAuth 2.0 token manager of a connector that signs in with OAuth (email with
+    #: ``auth: oauth2``): the admin console's "Sign in" runs its authorization-code flow
+    tokens: Any = None
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx
@@ -125,7 +125,21 @@ class ChannelAdapter:
         channel can treat threads and direct messages differently."""
         return self.reopen_resolved, self.idle_gap
 
+    def backfill(self, sink: PollSink, since: date | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> int:
+        """Import history (``omnihub connectors backfill``): every message since ``since``
+        into ``sink``, calling ``progress(done, total)``; returns how many were recorded.
+        Only when ``supports_backfill`` is True."""
+        raise NotImplementedError(f"{self.kind}: backfill is not supported")
+
     # --- outbound --------------------------------------------------------------------
+    def composer_limits(self, channel: str, thread_key: str) -> dict[str, Any]:
+        """Per-conversation limits for the inbox composer, merged over max_text_length:
+        e.g. ``{"max_length": 4096}`` for WhatsApp on a Twilio connector, ``{"window":
+        timedelta(hours=24)}`` for a channel that only answers within a window after the
+        customer's last message (WhatsApp-like), ``{"segments": ...}``. Default: none."""
+        return {}
+
     def validate_reply(self, text: str, options: dict[str, Any], thread_key: str | None = None) -> None:
         """Refuse a reply that cannot be sent as written (raise PayloadInvalid with the reason)."""
         limit = self.max_text_length

@@ -1,4 +1,4 @@
-"""Settings from the environment, prefix ``OMNIHUB_`` (DESIGN.md section 4)."""
+"""Settings from the environment, prefix ``OMNIHUB_`` (README: Settings)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     def effective_attachment_dir(self) -> Path:
         return self.attachment_dir if str(self.attachment_dir) not in ("", ".") else self.var_dir / "attachments"
 
-    def with_secret_key(self) -> "Settings":
+    def with_secret_key(self) -> Settings:
         """Return settings with a secret key, generating one into VAR_DIR when unset."""
         if self.secret_key:
             return self

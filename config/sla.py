@@ -19,14 +19,14 @@ Configure with a YAML file (``OMNIHUB_SLA_FILE``)::
       suspicious_access_or_hacked_account: {first_response_minutes: 15, resolution_minutes: 180}
 
 Precedence: defaults < priority < category (the most specific wins, field by field).
-This module imports nothing of the project (DESIGN.md).
+This module imports nothing of the project (``config/`` is a leaf: tests/test_layout.py).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -190,7 +190,7 @@ def due_at(start: datetime, minutes: int, calendar: Calendar = ALWAYS) -> dateti
     if minutes < 0:
         raise ValueError("minutes must be >= 0")
     if calendar.always_open:
-        return (start + timedelta(minutes=minutes)).astimezone(timezone.utc)
+        return (start + timedelta(minutes=minutes)).astimezone(UTC)
     remaining = timedelta(minutes=minutes)
     local = start.astimezone(ZoneInfo(calendar.tz))
     day = local.date()
@@ -201,7 +201,7 @@ def due_at(start: datetime, minutes: int, calendar: Calendar = ALWAYS) -> dateti
                 continue
             span = b - a
             if remaining <= span:
-                return (a + remaining).astimezone(timezone.utc)
+                return (a + remaining).astimezone(UTC)
             remaining -= span
         day += timedelta(days=1)
     raise ValueError(f"calendar has no open time in {MAX_SCAN_DAYS} days")

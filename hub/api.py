@@ -6,8 +6,9 @@ import base64
 import binascii
 import functools
 import json
-from datetime import datetime, timezone
-from typing import Annotated, Any, Callable, Literal
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -17,6 +18,7 @@ from sqlalchemy import String, cast, or_, select
 from hub import auth, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
+from hub.media import file_response
 from hub.models import (
     AttachmentRow,
     AuditLog,
@@ -29,8 +31,8 @@ from hub.models import (
     User,
     now,
 )
-from hub.media import file_response
 from hub.openapi import MAX_ID, Spec
+from hub.states import CONVERSATION_DONE, REPLY_RETRYABLE, ConversationStatus, ReplyState
 from hub.views import contact_json, conversation_json, message_json, reply_json
 
 log = structlog.get_logger("omnihub.api")
@@ -38,7 +40,7 @@ log = structlog.get_logger("omnihub.api")
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 spec = Spec("omnihub API", "1")
 
-STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
+STATUSES = tuple(ConversationStatus)
 PRIORITIES = ("low", "normal", "high", "urgent")
 
 
@@ -278,8 +280,8 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
         changes = data.model_dump(exclude_unset=True)
         if "status" in changes and data.status:
             c.status = data.status
-            c.resolved_at = now() if data.status in ("resolved", "closed") else None
-            if data.status != "snoozed":
+            c.resolved_at = now() if data.status in CONVERSATION_DONE else None
+            if data.status != ConversationStatus.SNOOZED:
                 c.snoozed_until = None
         if "assignee" in changes:
             if not data.assignee:
@@ -299,13 +301,14 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
         if "snoozed_until" in changes:
             c.snoozed_until = data.snoozed_until
             if data.snoozed_until:
-                c.status = "snoozed"
+                c.status = ConversationStatus.SNOOZED
         if "language" in changes:
             set_language(c, data.language)
         _audit(s, "conversation.update", "conversation", c.id, **{k: str(v) for k, v in changes.items()})
         s.flush()
-        from workers import hooks
+        from workers import hooks, intel
 
+        intel.install()
         to_send: list[int] = []
         for hook in hooks.AFTER_UPDATE:
             to_send += hook(s, rt(), c, changes) or []
@@ -369,10 +372,14 @@ def create_reply(conv_id: int, data: ReplyIn):
         c = _conv(s, conv_id)
         conn = s.get(Connector, c.connector_id)
         if not data.internal:
+            adapter = _svc().adapter(conn)
             try:
-                _svc().adapter(conn).validate_reply(data.text, data.options, thread_key=c.thread_key)
+                adapter.validate_reply(data.text, data.options, thread_key=c.thread_key)
             except PayloadInvalid as exc:
                 raise ApiError(400, f"text: {exc}", field="text") from None
+            if data.attachments and not adapter.supports_attachments:
+                raise ApiError(400, f"attachments: {adapter.title or adapter.kind} replies cannot carry files; "
+                                    "send a link instead, or add the file to an internal note", field="attachments")
         r = Reply(
             conversation_id=c.id,
             connector_id=c.connector_id,
@@ -381,7 +388,7 @@ def create_reply(conv_id: int, data: ReplyIn):
             kind="note" if data.internal else "reply",
             text=data.text,
             options=data.options,
-            state="note" if data.internal else "pending",
+            state=ReplyState.NOTE if data.internal else ReplyState.PENDING,
             source="api",
             status_detail={},
         )
@@ -398,7 +405,7 @@ def create_reply(conv_id: int, data: ReplyIn):
             s.add(AttachmentRow(reply_id=r.id, filename=att.filename, content_type=att.content_type, size=len(content), sha256=digest, storage_key=key))
         _audit(s, "reply.create", "conversation", c.id, reply=r.id, internal=data.internal)
         reply_id, state = r.id, r.state
-    if state == "pending":
+    if state == ReplyState.PENDING:
         runtime.queues.schedule("send", [reply_id])
     return jsonify({"id": reply_id, "state": state, "url": f"/api/v1/replies/{reply_id}"}), 202
 
@@ -414,12 +421,12 @@ def retry_reply(reply_id: int):
     runtime = rt()
     with runtime.db.session() as s:
         r = _get(s, Reply, reply_id, "reply")
-        if r.state not in ("dead", "failed", "undelivered"):
+        if r.state not in REPLY_RETRYABLE:
             raise ApiError(409, f"reply {reply_id} is {r.state}; only failed or dead replies can be retried")
         replay.reset(r)
         _audit(s, "reply.retry", "reply", r.id)
     runtime.queues.schedule("send", [reply_id])
-    return jsonify({"id": reply_id, "state": "pending"}), 202
+    return jsonify({"id": reply_id, "state": ReplyState.PENDING}), 202
 
 
 # ----------------------------------------------------------------- contacts
@@ -610,7 +617,7 @@ def support_stats():
                 when = datetime.fromisoformat(request.args[key].replace("Z", "+00:00"))
             except ValueError:
                 raise ApiError(400, f"{key}: not an ISO-8601 date/time", field=key) from None
-            bounds[key] = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            bounds[key] = when if when.tzinfo else when.replace(tzinfo=UTC)
     with rt().db.read() as s:
         return jsonify(stats.compute(s, **bounds))
 

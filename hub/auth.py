@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -75,7 +75,7 @@ def parse_expiry(value: str | None, *, at: datetime | None = None) -> datetime |
         when = datetime.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"--expires {value!r}: use a duration like 30d, 12h, 2w or a date like 2027-01-01") from None
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
     if when <= at:
         raise ConfigError(f"--expires {value!r} is in the past")
     return when

@@ -47,9 +47,9 @@ class Cli(click.Group):
     """Turns omnihub's own errors into one clear line instead of a traceback."""
 
     def invoke(self, ctx):
-        from hub.errors import OmnihubError
-
         from sqlalchemy import exc as sa_exc
+
+        from hub.errors import OmnihubError
 
         try:
             return super().invoke(ctx)
@@ -317,10 +317,9 @@ def connectors_list(as_json: bool) -> None:
     """List connectors with their health."""
     from sqlalchemy import select
 
+    from hub import health
     from hub.connectors import ConnectorService
     from hub.models import Connector
-
-    from hub import health
 
     rt = _runtime()
     svc = ConnectorService(rt)
@@ -434,7 +433,7 @@ def connectors_backfill(name: str, since: str | None) -> None:
     with rt.db.read() as s:
         row = svc.get(s, name)
     adapter = svc.adapter(row)
-    if not hasattr(adapter, "backfill"):
+    if not getattr(adapter, "supports_backfill", False):
         _fail(f"connector {name!r} ({row.kind}) cannot backfill")
     since_d = date.fromisoformat(since) if since else None
     with click.progressbar(length=0, label=f"backfilling {name}", show_pos=True) as bar:
@@ -555,13 +554,13 @@ def worker(burst: bool, fork: bool) -> None:
     from rq.serializers import JSONSerializer
 
     import workers.jobs  # noqa: F401 - imported now, so the startup heap below includes the stages
+    from hub.jobguard import OmnihubJob
     from hub.runtime import freeze_startup_heap
-    from workers.guard import OmnihubJob
 
     rt = _runtime()
     _warn_if_redis_is_open(rt.redis_url)
     cls = Worker if fork else SimpleWorker
-    # OmnihubJob: only omnihub's own job functions run (workers.guard.JOB_FUNCTIONS)
+    # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
     w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
     freeze_startup_heap()
     w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")

@@ -61,7 +61,7 @@ class EmbeddedRedis:
             f.write(f"requirepass {self.password}\n")
         return path
 
-    def start(self, timeout: float = 10.0) -> "EmbeddedRedis":
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.data_dir, 0o700)
         args = [

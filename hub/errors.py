@@ -1,4 +1,4 @@
-"""One error hierarchy for the whole hub (STYLE.md).
+"""One error hierarchy for the whole hub: every failure an adapter or the core raises is one of these.
 
 Adapters translate provider and SDK exceptions into these at their boundary. Whether a
 delivery is retried is decided here, once: ``error_for_status`` maps an HTTP status.
@@ -6,7 +6,7 @@ delivery is retried is decided here, once: ``error_for_status`` maps an HTTP sta
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 
@@ -68,8 +68,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 
 

@@ -7,8 +7,9 @@ import functools
 import hashlib
 import json
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 import structlog
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from hub.crypto import Box
 from hub.models import InboundEvent, WebhookReplayKey, now
+from hub.states import EventState
 from hub.types import RawEvent
 from normalizers.redact import redact_identifier
 
@@ -98,7 +100,7 @@ def record(
     events: Iterable[RawEvent],
     *,
     sweep_after: float = 30.0,
-    state: str = "pending",
+    state: str = EventState.PENDING,
     error: str | None = None,
 ) -> list[int]:
     """Insert events; duplicates (same connector + external id) are no-ops. Returns new ids.
@@ -204,18 +206,18 @@ class Intake:
         rt = self.rt
         received = now()
         try:
-            rows_by = [_rows(rt.box, s.connector_id, s.events, received, rt.settings.sweep_after, "pending", None) for s in group]
+            rows_by = [_rows(rt.box, s.connector_id, s.events, received, rt.settings.sweep_after, EventState.PENDING, None) for s in group]
             with rt.db.write() as conn:
                 if any(s.replay for s in group):
                     _claim_replay_keys(conn, group, received)
-                    rows_by = [[] if s.duplicate else rows for s, rows in zip(group, rows_by)]
+                    rows_by = [[] if s.duplicate else rows for s, rows in zip(group, rows_by, strict=False)]
                 new = _insert(conn, [r for rows in rows_by for r in rows])
         except BaseException as exc:
             for s in group:
                 s.error = exc
             return []
         claimed: set[int] = set()
-        for s, rows in zip(group, rows_by):
+        for s, rows in zip(group, rows_by, strict=False):
             for r in rows:
                 id_ = new.get((r["connector_id"], r["external_id"]))
                 if id_ is not None and id_ not in claimed:  # the same event twice in a group: once
@@ -242,7 +244,7 @@ def quarantine_request(session: Session | Connection, box: Box, connector_id: in
     """Keep an authenticated but malformed request, with the reason, instead of dropping it."""
     digest = hashlib.sha256(body).hexdigest()
     ev = RawEvent(external_id=f"invalid:{digest}", hook=hook, payload=body, content_type=content_type)
-    ids = record(session, box, connector_id, [ev], state="quarantined", error=reason)
+    ids = record(session, box, connector_id, [ev], state=EventState.QUARANTINED, error=reason)
     return ids[0] if ids else None
 
 

@@ -1,14 +1,15 @@
-"""The data model (DESIGN.md section 3)."""
+"""The data model (README: "How it works" and "States")."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -22,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import Base
+from hub.states import ConversationStatus, DeliveryState, EventState, ReplyState, check_sql
 
 ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -37,17 +39,17 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime stored")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _pk() -> Mapped[int]:
@@ -138,6 +140,7 @@ class WebSession(Base):
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
+        CheckConstraint(check_sql("status", ConversationStatus), name="ck_conversations_status"),
         Index("ix_conversations_thread", "connector_id", "thread_key"),
         Index("ix_conversations_status_last", "status", "last_message_at"),
     )
@@ -148,7 +151,7 @@ class Conversation(Base):
     thread_key: Mapped[str] = mapped_column(String(512))
     token: Mapped[str] = mapped_column(String(32), unique=True)  # for email plus-addresses / subjects
     subject: Mapped[str] = mapped_column(String(998), default="")
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open|pending|snoozed|resolved|closed
+    status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.OPEN.value)  # open|pending|snoozed|resolved|closed
     priority: Mapped[str] = mapped_column(String(16), default="normal")  # low|normal|high|urgent
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
     category: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -226,6 +229,7 @@ class InboundEvent(Base):
 
     __tablename__ = "inbound_events"
     __table_args__ = (
+        CheckConstraint(check_sql("state", EventState), name="ck_inbound_events_state"),
         UniqueConstraint("connector_id", "external_id", name="uq_event_connector_external"),
         Index("ix_events_state_due", "state", "next_attempt_at"),
     )
@@ -233,7 +237,7 @@ class InboundEvent(Base):
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
     external_id: Mapped[str] = mapped_column(String(512))
     hook: Mapped[str] = mapped_column(String(64), default="")
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|processed|ignored|quarantined
+    state: Mapped[str] = mapped_column(String(16), default=EventState.PENDING.value)  # pending|processed|ignored|quarantined
     payload: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet(envelope); redacted once processed
     redacted: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -246,7 +250,7 @@ class InboundEvent(Base):
 
 class WebhookReplayKey(Base):
     """Digest of a webhook signature that covers no timestamp (Twilio, X, Help Scout, Zammad):
-    a second request carrying the same signature is a duplicate and stores nothing (#14)."""
+    a second request carrying the same signature is a duplicate and stores nothing (README: Security)."""
 
     __tablename__ = "webhook_replay_keys"
     __table_args__ = (UniqueConstraint("connector_id", "digest", name="uq_replay_connector_digest"),)
@@ -261,6 +265,7 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
+        CheckConstraint(check_sql("state", DeliveryState), name="ck_deliveries_state"),
         UniqueConstraint("message_id", "helpdesk_id", name="uq_delivery_message_helpdesk"),
         Index("ix_deliveries_state_due", "state", "next_attempt_at"),
     )
@@ -268,7 +273,7 @@ class Delivery(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     helpdesk_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|dead
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)  # pending|delivered|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     external_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -284,6 +289,7 @@ class Reply(Base):
 
     __tablename__ = "replies"
     __table_args__ = (
+        CheckConstraint(check_sql("state", ReplyState), name="ck_replies_state"),
         UniqueConstraint("conversation_id", "source", "source_ref", name="uq_reply_source"),
         Index("ix_replies_state_due", "state", "next_attempt_at"),
         Index("ix_replies_external", "connector_id", "external_id"),
@@ -297,7 +303,7 @@ class Reply(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     html: Mapped[str] = mapped_column(Text, default="")
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=ReplyState.PENDING.value)  # hub/states.py ReplyState
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     external_id: Mapped[str | None] = mapped_column(String(512), nullable=True)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.models import Connector, Delivery, InboundEvent, Reply, now
+from hub.states import REPLY_RETRYABLE, DeliveryState, EventState
 
 KINDS = {
-    "deliveries": (Delivery, "push", ("dead",)),
-    "replies": (Reply, "send", ("dead", "failed", "undelivered")),
-    "events": (InboundEvent, "ingest", ("quarantined",)),
+    "deliveries": (Delivery, "push", (DeliveryState.DEAD,)),
+    "replies": (Reply, "send", tuple(REPLY_RETRYABLE)),
+    "events": (InboundEvent, "ingest", (EventState.QUARANTINED,)),
 }
 
 
 def reset(row: Any) -> None:
-    row.state = "pending"
+    row.state = EventState.PENDING  # the same word in every table
     row.attempts = 0
     row.locked_until = None
     row.next_attempt_at = now()

@@ -44,7 +44,7 @@ class Runtime:
 
     @cached_property
     def queues(self):
-        from workers.queues import Queues
+        from hub.queues import Queues
 
         return Queues(self.redis, self.settings)
 

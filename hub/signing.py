@@ -12,8 +12,8 @@ import hmac
 import math
 import re
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Callable, Mapping
 
 from hub.errors import SignatureInvalid
 

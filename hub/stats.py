@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import Conversation, Identity, now
+from hub.states import CONVERSATION_DONE
 
 MAX_ROWS = 100_000
 
@@ -61,7 +62,7 @@ def compute(s: Session, since: datetime | None = None, until: datetime | None = 
         security += bool(conv.security_flag)
         if conv.first_response_at:
             first.append((conv.first_response_at - conv.created_at).total_seconds() / 60)
-        if conv.resolved_at and conv.status in ("resolved", "closed"):
+        if conv.resolved_at and conv.status in CONVERSATION_DONE:
             resolution.append((conv.resolved_at - conv.created_at).total_seconds() / 60)
         score = ((conv.extra or {}).get("csat") or {}).get("score")
         if isinstance(score, int):
@@ -70,7 +71,7 @@ def compute(s: Session, since: datetime | None = None, until: datetime | None = 
         if sla.get("first_response_due"):
             sla_first[_final(sla.get("first_response"), conv.first_response_at, sla["first_response_due"])] += 1
         if sla.get("resolution_due"):
-            done = conv.resolved_at if conv.status in ("resolved", "closed") else None
+            done = conv.resolved_at if conv.status in CONVERSATION_DONE else None
             sla_resolution[_final(sla.get("resolution"), done, sla["resolution_due"])] += 1
     dist = Counter(scores)
     return {

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, now
+from hub.states import ConversationStatus
 from normalizers.model import NormalizedMessage, Participant
 
-OPEN_STATES = ("open", "pending", "snoozed")
+OPEN_STATES = (ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.SNOOZED)
 
 
 @dataclass
@@ -107,7 +108,7 @@ def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None)
         if contact is None:
             contact = Contact(
                 name=p.name or "",
-                email=verified or (p.extra.get("email") if isinstance(p.extra, dict) else None),
+                email=verified or p.email,
                 attrs={},
             )
             s.add(contact)
@@ -198,10 +199,10 @@ def resolve(
     identity = resolve_identity(s, msg.sender, lookups)
     conv = _by_references(s, connector.id, msg)
     strong = conv is not None
-    token = msg.extra.get("conversation_token") if isinstance(msg.extra, dict) else None
-    if conv is None and token:
-        conv = s.scalar(select(Conversation).where(Conversation.token == str(token), Conversation.connector_id == connector.id))
-        if conv is not None and msg.extra.get("conversation_token_source") == "subject" and not same_subject(conv.subject, msg.subject):
+    token = msg.conversation_token
+    if conv is None and token is not None:
+        conv = s.scalar(select(Conversation).where(Conversation.token == token.token, Conversation.connector_id == connector.id))
+        if conv is not None and token.source == "subject" and not same_subject(conv.subject, msg.subject):
             conv = None  # a token pasted into an unrelated subject is not enough on its own
         strong = conv is not None
     if conv is None:
@@ -217,15 +218,15 @@ def resolve(
             conv = None if hit is MISSING else hit
     reopened = False
     if conv is not None:
-        usable = conv.status != "closed"
-        if usable and conv.status == "resolved" and not (reopen_resolved or strong):
+        usable = conv.status != ConversationStatus.CLOSED
+        if usable and conv.status == ConversationStatus.RESOLVED and not (reopen_resolved or strong):
             usable = False
         if usable and idle_gap_seconds and not strong and conv.last_message_at:
             usable = (at - conv.last_message_at).total_seconds() <= idle_gap_seconds
         if usable:
-            if not msg.auto_generated and msg.direction == "inbound" and conv.status in ("resolved", "snoozed", "pending"):
-                reopened = conv.status == "resolved"
-                conv.status = "open"
+            if not msg.auto_generated and msg.direction == "inbound" and conv.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED, ConversationStatus.PENDING):
+                reopened = conv.status == ConversationStatus.RESOLVED
+                conv.status = ConversationStatus.OPEN
                 conv.snoozed_until = None
             return Resolution(conv, identity, created=False, reopened=reopened)
     if msg.auto_generated:
@@ -238,7 +239,7 @@ def resolve(
         thread_key=msg.thread_key,
         token=secrets.token_hex(6),
         subject=subject,
-        status="open",
+        status=ConversationStatus.OPEN,
         priority="normal",
         tags=[],
         entities=[],

@@ -7,9 +7,10 @@ normalized model) and nothing else of the hub: no database, no queue, no Flask.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 

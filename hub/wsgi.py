@@ -1,8 +1,8 @@
 """WSGI entry point for gunicorn: ``gunicorn hub.wsgi:app``."""
 
+from config.settings import load_settings
 from hub.files import restrict_umask
 from hub.logging import configure
-from config.settings import load_settings
 
 restrict_umask()  # also when gunicorn is started directly: files it creates are 0600
 
@@ -31,5 +31,5 @@ app = create_app(_settings)
 app.wsgi_app = keep_start_response(app.wsgi_app)  # type: ignore[method-assign]
 # Build the queue client now (imports redis, registers the scripts; no connection yet), so
 # the first webhooks do not pay for it, and it is part of the frozen startup heap.
-app.extensions["omnihub"].queues
+_ = app.extensions["omnihub"].queues
 freeze_startup_heap()

@@ -6,7 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import PayloadInvalid
@@ -68,7 +68,7 @@ def _parse_time(value: Any) -> datetime:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise PayloadInvalid(f"field sent_at is not ISO-8601: {value!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def normalize(body: bytes, *, connector: str, received_at: datetime | None = None) -> list[NormalizedMessage]:
@@ -79,7 +79,7 @@ def normalize(body: bytes, *, connector: str, received_at: datetime | None = Non
         channel=CHANNEL,
         address=f"{connector}:{sender['id']}",
         name=(sender.get("name") or "").strip(),
-        extra={"email": email} if email else {},
+        email=email,
     )
     attachments = []
     for att in data.get("attachments") or []:
@@ -100,7 +100,7 @@ def normalize(body: bytes, *, connector: str, received_at: datetime | None = Non
             )
         else:
             attachments.append(Attachment(filename=att["filename"], content_type=ctype, url=att["url"]))
-    sent_at = _parse_time(data["sent_at"]) if data.get("sent_at") else (received_at or datetime.now(timezone.utc))
+    sent_at = _parse_time(data["sent_at"]) if data.get("sent_at") else (received_at or datetime.now(UTC))
     thread = data.get("thread") or f"contact:{sender['id']}"
     return [
         NormalizedMessage(

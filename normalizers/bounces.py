@@ -18,8 +18,8 @@ reply / enhanced status code it quotes. A delay notice never counts as a failure
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from normalizers import robots
 

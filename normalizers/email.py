@@ -17,15 +17,15 @@ import email.policy
 import email.utils
 import hashlib
 import re
-from datetime import datetime, timezone
-from html.parser import HTMLParser
+from datetime import UTC, datetime
 from typing import Any
 
 import nh3
 
 from hub.errors import PayloadInvalid
 from normalizers import bounces, quotes, robots
-from normalizers.model import Attachment, NormalizedMessage, Participant
+from normalizers.htmltext import html_to_text  # noqa: F401  (re-exported: the one conversion)
+from normalizers.model import Attachment, Bounce, ConversationToken, NormalizedMessage, Participant
 
 CHANNEL = "email"
 #: The sender of null-sender mail (bounces without a usable From); ".invalid" never resolves (RFC 2606).
@@ -226,7 +226,7 @@ def _join_words(out: list[str], parts: list) -> str:
     if len(out) <= 1:
         return "".join(out)
     pieces = []
-    for i, (text, (_, charset)) in enumerate(zip(out, parts)):
+    for i, (text, (_, charset)) in enumerate(zip(out, parts, strict=False)):
         prev_charset = parts[i - 1][1] if i else None
         if i and (charset is None) != (prev_charset is None) and not text.startswith(" ") and not pieces[-1].endswith(" "):
             pieces.append(" ")
@@ -239,85 +239,7 @@ def _unfold(text: str) -> str:
 
 
 # --- HTML ---------------------------------------------------------------------------------
-
-_BLOCK = {
-    "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "pre", "hr", "section", "article", "header", "footer", "dd", "dt", "dl",
-}
-_SKIP = {"style", "script", "head", "title"}
-
-
-class _TextRenderer(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.current: list[str] = []
-        self.quote_depth = 0
-        self.skip = 0
-        self.pre = 0
-        self.href: str | None = None
-
-    def _flush(self) -> None:
-        text = "".join(self.current)
-        if not self.pre:
-            text = _WS.sub(" ", text).strip()
-        prefix = "> " * self.quote_depth
-        self.lines.append(prefix + text if text or not prefix else prefix.rstrip())
-        self.current = []
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in _SKIP:
-            self.skip += 1
-        elif tag == "br":
-            self._flush()
-        elif tag in _BLOCK:
-            if self.current:
-                self._flush()
-            if tag == "blockquote":
-                self.quote_depth += 1
-            elif tag == "pre":
-                self.pre += 1
-            elif tag == "li":
-                self.current.append("- ")
-            elif tag == "hr":
-                self.lines.append("_" * 20)
-        elif tag == "img":
-            alt = dict(attrs).get("alt")
-            if alt:
-                self.current.append(f"[{alt}]")
-        elif tag == "a":
-            self.href = dict(attrs).get("href")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self.skip = max(0, self.skip - 1)
-        elif tag in _BLOCK and tag != "br":
-            if self.current:
-                self._flush()
-            if tag == "blockquote":
-                self.quote_depth = max(0, self.quote_depth - 1)
-            elif tag == "pre":
-                self.pre = max(0, self.pre - 1)
-            elif tag in ("p", "table", "ul", "ol"):
-                self.lines.append("")
-        elif tag == "a":
-            self.href = None
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.current.append(data)
-
-
-def html_to_text(markup: str) -> str:
-    """A plain-text rendering of HTML: blocks on their own lines, blockquotes as '> '."""
-    renderer = _TextRenderer()
-    renderer.feed(markup)
-    renderer.close()
-    if renderer.current:
-        renderer._flush()
-    text = "\n".join(line.rstrip() for line in renderer.lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
+# html_to_text (imported above) is the project's one HTML-to-text conversion.
 
 def sanitize_html(markup: str) -> str:
     """HTML safe to show an agent: nh3 (ammonia) allow-list, no scripts, no event handlers."""
@@ -373,9 +295,9 @@ def _parse_date(value: Any) -> datetime | None:
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     try:
-        when.astimezone(timezone.utc)
+        when.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
     return when
@@ -689,7 +611,7 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     references = tuple(dict.fromkeys(_message_ids(" ".join(str(v) for v in (msg.get_all("References") or [])))))
     in_reply_to = in_reply_to_all[-1] if in_reply_to_all else (references[-1] if references else None)
     root = references[0] if references else (in_reply_to or external_id)
-    sent_at = _parse_date(msg.get("Date")) or received_at or datetime.now(timezone.utc)
+    sent_at = _parse_date(msg.get("Date")) or received_at or datetime.now(UTC)
 
     body = _Body()
     _walk(msg, body, fallback, limit)
@@ -733,27 +655,18 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
         value = msg.get(name)
         if value is not None and key not in extra:
             extra[key] = decode_header(value, fallback)[:500]
-    if auto_reason:
-        extra["auto_reason"] = auto_reason
-    if token:
-        extra["conversation_token"] = token
-        extra["conversation_token_source"] = token_source
     if parts.quoted:
         extra["quoted_text"] = parts.quoted
     if parts.signature:
         extra["signature"] = parts.signature
+    bounce_info = None
     if bounce.is_bounce and bounce.delayed:
-        extra["bounce_delayed"] = True
+        bounce_info = Bounce(delayed=True)
     elif bounce.is_bounce:
         first = dsn.get("bounce_for") or (bounce.candidates[0] if bounce.candidates else None)
-        if first:
-            extra["bounce_for"] = first
         candidates = list(dict.fromkeys(([dsn["bounce_for"]] if dsn.get("bounce_for") else []) + bounce.candidates))
-        if candidates:
-            extra["bounce_candidates"] = candidates
-        if bounce.token:
-            extra["bounce_token"] = bounce.token
-        extra["bounce_reason"] = dsn.get("bounce_reason") or bounce.reason
+        bounce_info = Bounce(message_id=first, candidates=tuple(candidates), token=bounce.token or None,
+                             reason=dsn.get("bounce_reason") or bounce.reason or "")
     for key in ("bounce_status", "bounce_recipients", "bounce_action"):
         if dsn.get(key):
             extra[key] = dsn[key]
@@ -777,6 +690,9 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
         in_reply_to=in_reply_to,
         references=references,
         auto_generated=auto_reason is not None,
+        auto_reason=auto_reason,
+        bounce=bounce_info,
+        conversation_token=ConversationToken(token, token_source or "address") if token else None,
         extra=extra,
     )
 

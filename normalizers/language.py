@@ -234,13 +234,12 @@ def message_prior(msg: NormalizedMessage, history: Iterable[str] = ()) -> dict[s
 
 
 def language(msg: NormalizedMessage) -> NormalizedMessage:
-    """Pipeline step: set ``msg.language`` (and ``extra["language_confidence"]``) from subject +
+    """Pipeline step: set ``msg.language`` (and ``msg.language_confidence``) from subject +
     text (markers and addresses removed) and the message's own hints."""
     if msg.direction != "inbound" or msg.kind in ("status", "delete"):
         return msg
     text = "\n".join(t for t in (msg.subject, msg.text or msg.full_text) if t)
     code, confidence = detect_scored(text, message_prior(msg))
-    extra = {**(msg.extra or {}), "language_confidence": confidence}
     if code == UNKNOWN:
-        return msg.replace(extra=extra)
-    return msg.replace(language=code, extra=extra)
+        return msg.replace(language_confidence=confidence)
+    return msg.replace(language=code, language_confidence=confidence)

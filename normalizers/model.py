@@ -1,7 +1,12 @@
-"""The channel-neutral normalized message (DESIGN.md section 2).
+"""The channel-neutral normalized message: the contract between adapters and the core.
 
 Every channel's raw event becomes one or more ``NormalizedMessage``. The model is
 frozen: pipeline steps return a changed copy with ``dataclasses.replace``.
+
+Everything the core acts on is a typed field here (or of a small typed sub-object:
+``DeliveryStatus``, ``Bounce``, ``IdentityUpdate``, ``ConversationToken``). ``extra`` is
+for adapter-private data only: the core stores it with the message and never reads a key
+of it (tests/contract/test_adapters.py scans the core for that).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 Direction = Literal["inbound", "outbound"]
@@ -31,6 +36,9 @@ class Participant:
     address: str
     name: str = ""
     verified_email: str | None = None
+    #: an email address the customer gave (e.g. in the chat widget), not vouched for: it
+    #: fills a new contact's email but never merges identities
+    email: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,6 +111,53 @@ class Triage:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """A provider's report on one of our replies (``kind="status"``; ``in_reply_to`` names
+    the reply's provider id). ``status`` is a reply state of hub/states.py: queued, sent,
+    delivered, read, failed or undelivered."""
+
+    status: str
+    error_code: str | int | None = None
+    error_message: str = ""  # in plain words, for the agent
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    """A delivery failure report (an email bounce) naming one of our replies: by the
+    Message-ID it quotes (``message_id``, then any of ``candidates``) or by our
+    conversation token (``token``). A delayed-delivery notice is ``delayed=True`` and never
+    fails a reply."""
+
+    message_id: str | None = None
+    candidates: tuple[str, ...] = ()
+    token: str | None = None
+    reason: str = ""
+    delayed: bool = False
+
+    @property
+    def names_a_message(self) -> bool:
+        return not self.delayed and bool(self.message_id or self.candidates or self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityUpdate:
+    """A change the channel reports about the sender (Twilio: STOP / START opt-out)."""
+
+    opted_out: bool | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationToken:
+    """Our conversation token found in an inbound message (email: the plus-address or the
+    subject tag). ``source`` is "address", "header" or "subject"; a token found only in
+    a subject must also match the conversation's subject."""
+
+    token: str
+    source: str = "address"
+
+
+@dataclass(frozen=True, slots=True)
 class NormalizedMessage:
     channel: str
     connector: str
@@ -121,11 +176,21 @@ class NormalizedMessage:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     language: str | None = None
+    #: the language detector's confidence in ``language`` (0..1; None: not detected)
+    language_confidence: float | None = None
     auto_generated: bool = False
+    #: why the message is automatic (an auto-reply, a bounce, a list, a no-reply sender...)
+    auto_reason: str | None = None
     redactions: tuple[Redaction, ...] = ()
     sealed: tuple[Sealed, ...] = ()
     entities: tuple[Entity, ...] = ()
     triage: Triage | None = None
+    #: kind "status": the provider's report on one of our replies
+    status: DeliveryStatus | None = None
+    bounce: Bounce | None = None
+    identity_update: IdentityUpdate | None = None
+    conversation_token: ConversationToken | None = None
+    #: adapter-private data, stored with the message; the core never reads its keys
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -135,8 +200,8 @@ class NormalizedMessage:
             raise ValueError("external_id is required")
         if self.sent_at.tzinfo is None:
             raise ValueError("sent_at must be timezone-aware")
-        if self.sent_at.utcoffset() != timezone.utc.utcoffset(None):
-            object.__setattr__(self, "sent_at", self.sent_at.astimezone(timezone.utc))
+        if self.sent_at.utcoffset() != UTC.utcoffset(None):
+            object.__setattr__(self, "sent_at", self.sent_at.astimezone(UTC))
 
     def replace(self, **changes: Any) -> NormalizedMessage:
         return dataclasses.replace(self, **changes)
@@ -165,7 +230,39 @@ class NormalizedMessage:
         d["triage"] = Triage(**d["triage"]) if d.get("triage") else None
         d["references"] = tuple(d.get("references", ()))
         d["sent_at"] = datetime.fromisoformat(d["sent_at"])
+        _lift_legacy_extra(d)
+        d["status"] = DeliveryStatus(**d["status"]) if d.get("status") else None
+        d["bounce"] = Bounce(**{**d["bounce"], "candidates": tuple(d["bounce"].get("candidates", ()))}) if d.get("bounce") else None
+        d["identity_update"] = IdentityUpdate(**d["identity_update"]) if d.get("identity_update") else None
+        d["conversation_token"] = ConversationToken(**d["conversation_token"]) if d.get("conversation_token") else None
         return cls(**d)
+
+
+_LEGACY_KEYS = ("status", "error_code", "error_message", "bounce_for", "bounce_candidates", "bounce_token",
+                "bounce_reason", "bounce_delayed", "identity_update", "conversation_token", "conversation_token_source")
+
+
+def _lift_legacy_extra(d: dict[str, Any]) -> None:
+    """Messages serialized before the typed fields existed kept them as ``extra`` keys: lift
+    them into the typed fields, so a journaled or queued message of an older version is
+    still understood."""
+    extra = dict(d.get("extra") or {})
+    if not any(k in extra for k in _LEGACY_KEYS):
+        return
+    if extra.get("status") and not d.get("status") and d.get("kind") == "status":
+        d["status"] = {"status": extra.pop("status"), "error_code": extra.pop("error_code", None),
+                       "error_message": extra.pop("error_message", "") or ""}
+    if not d.get("bounce") and any(k in extra for k in ("bounce_for", "bounce_candidates", "bounce_token", "bounce_delayed")):
+        d["bounce"] = {"message_id": extra.pop("bounce_for", None), "candidates": tuple(extra.pop("bounce_candidates", ()) or ()),
+                       "token": extra.pop("bounce_token", None), "reason": extra.pop("bounce_reason", "") or "",
+                       "delayed": bool(extra.pop("bounce_delayed", False))}
+    if isinstance(extra.get("identity_update"), dict) and not d.get("identity_update"):
+        upd = extra.pop("identity_update")
+        d["identity_update"] = {"opted_out": upd.get("opted_out"), "reason": upd.get("reason") or ""}
+    if extra.get("conversation_token") and not d.get("conversation_token"):
+        d["conversation_token"] = {"token": str(extra.pop("conversation_token")),
+                                   "source": extra.pop("conversation_token_source", None) or "address"}
+    d["extra"] = extra
 
 
 def _to_jsonable(value: Any) -> Any:
@@ -183,4 +280,4 @@ def _to_jsonable(value: Any) -> Any:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -146,8 +146,8 @@ def split(text: str) -> ReplyParts:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     quoted = _mark_quoted(lines)
     _join_wrapped_quote_lines(lines, quoted)
-    new_lines = [line for line, q in zip(lines, quoted) if not q]
-    old_lines = [line for line, q in zip(lines, quoted) if q]
+    new_lines = [line for line, q in zip(lines, quoted, strict=False) if not q]
+    old_lines = [line for line, q in zip(lines, quoted, strict=False) if q]
     body_lines, sig_lines = _split_signature(new_lines)
     return ReplyParts(
         body=_tidy(body_lines),

@@ -390,7 +390,7 @@ class Context:
     id_key: bytes | None = None
 
 
-_CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar("omnihub_redact_context", default=Context())
+_CONTEXT: contextvars.ContextVar[Context] = contextvars.ContextVar("omnihub_redact_context", default=Context())  # noqa: B039 - Context is a frozen dataclass
 
 
 def current_context() -> Context:

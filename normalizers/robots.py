@@ -1,7 +1,7 @@
 """Is this mail (or this address) automatic? One answer for every automatic sender (pure).
 
 Used by the email normalizer to mark a message ``auto_generated`` (with ``auto_reason``),
-and by the hub (``workers.intel.automatic_reason``) to remember on the identity that an
+and by the hub (``workers.automatic.automatic_reason``) to remember on the identity that an
 address has shown itself automatic, so no acknowledgement, CSAT survey or bot answer is
 ever sent to it (RFC 3834 section 2: never answer automatic mail).
 """

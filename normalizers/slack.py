@@ -18,8 +18,9 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import nh3
 
@@ -289,9 +290,9 @@ def _reescape(text: str) -> str:
 
 def _ts_to_datetime(ts: Any, fallback: datetime | None = None) -> datetime:
     try:
-        return datetime.fromtimestamp(float(ts), tz=timezone.utc)
+        return datetime.fromtimestamp(float(ts), tz=UTC)
     except (TypeError, ValueError, OverflowError):
-        return fallback or datetime.now(timezone.utc)
+        return fallback or datetime.now(UTC)
 
 
 def thread_key_for(channel: str, channel_type: str | None, ts: str, thread_ts: str | None) -> str:

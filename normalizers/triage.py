@@ -135,7 +135,7 @@ def features(text: str) -> list[str]:
     spaced = " ".join(words)
     out = [f"k:{name}" for name, pat in _CONCEPTS_COMPILED if pat.search(spaced)] * CONCEPT_REPEAT
     out += [f"w:{w}" for w in words]
-    out += [f"b:{a}_{b}" for a, b in zip(words, words[1:])]
+    out += [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     for w in words:
         padded = f"<{w}>"
         for n in (3, 4, 5):

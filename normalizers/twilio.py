@@ -17,14 +17,15 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import phonenumbers
 
 from hub.errors import PayloadInvalid
-from normalizers.model import Attachment, NormalizedMessage, Participant
+from normalizers.model import Attachment, DeliveryStatus, IdentityUpdate, NormalizedMessage, Participant
 
 SMS = "sms"
 WHATSAPP = "whatsapp"
@@ -253,14 +254,15 @@ def normalize_message(params: Mapping[str, str], *, connector: str, received_at:
     kw = keyword(body, params.get("OptOutType", ""))
     if kw:
         extra["keyword"] = kw
+    update = None
     if kw == "stop":
-        extra["identity_update"] = {
-            "opted_out": True,
-            "reason": f"The customer replied {body.strip()[:40] or 'STOP'!r} on {received_at.date().isoformat()}: "
+        update = IdentityUpdate(
+            opted_out=True,
+            reason=f"The customer replied {body.strip()[:40] or 'STOP'!r} on {received_at.date().isoformat()}: "
             "they opted out of messages from this number; they must text START to opt back in.",
-        }
+        )
     elif kw == "start":
-        extra["identity_update"] = {"opted_out": False, "reason": f"The customer replied {body.strip()[:40]!r}: opted back in."}
+        update = IdentityUpdate(opted_out=False, reason=f"The customer replied {body.strip()[:40]!r}: opted back in.")
     return NormalizedMessage(
         channel=sender.channel,
         connector=connector,
@@ -272,6 +274,7 @@ def normalize_message(params: Mapping[str, str], *, connector: str, received_at:
         text=text,
         full_text=text,
         attachments=tuple(attachments),
+        identity_update=update,
         extra=extra,
     )
 
@@ -286,11 +289,13 @@ def normalize_status(params: Mapping[str, str], *, connector: str, received_at: 
     ours = _participant(params.get("From", ""))
     customer = _participant(params.get("To", ""))
     code = params.get("ErrorCode") or ""
+    delivery = DeliveryStatus(
+        status=status,
+        error_code=int(code) if code.isdigit() else (code or None),
+        error_message=explain_error(code) if code else "",
+    )
     extra: dict[str, Any] = {
-        "status": status,
         "provider_status": provider_status,
-        "error_code": int(code) if code.isdigit() else (code or None),
-        "error_message": explain_error(code) if code else "",
         "twilio": _kept(params, set()),
     }
     if params.get("ErrorMessage"):
@@ -307,6 +312,7 @@ def normalize_status(params: Mapping[str, str], *, connector: str, received_at: 
             direction="outbound",
             kind="status",
             in_reply_to=sid,
+            status=delivery,
             extra=extra,
         )
     ]
@@ -433,7 +439,7 @@ def normalize(
 ) -> list[NormalizedMessage]:
     """Normalize one journaled Twilio webhook body received on ``hook``."""
     params = parse_payload(payload, content_type)
-    when = received_at or datetime.now(timezone.utc)
+    when = received_at or datetime.now(UTC)
     if hook == "sms":
         return [normalize_message(params, connector=connector, received_at=when)]
     if hook == "status":

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from hub.errors import PayloadInvalid
 from normalizers.model import Attachment, NormalizedMessage, Participant
@@ -44,7 +45,7 @@ def dm_conversation_key(a: str, b: str) -> str:
 def snowflake_time(item_id: str | int) -> datetime:
     """Creation time encoded in an X snowflake id."""
     ms = (int(item_id) >> 22) + _SNOWFLAKE_EPOCH_MS
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def v2_envelope(kind: str, item: Mapping[str, Any], includes: Mapping[str, Any], for_user_id: str) -> dict[str, Any]:
@@ -172,7 +173,7 @@ def _time(value: str | None, item_id: str) -> datetime:
 
 def _ms_time(value: str | int | None, item_id: str) -> datetime:
     if value:
-        return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     return snowflake_time(item_id)
 
 

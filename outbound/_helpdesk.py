@@ -16,13 +16,14 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.errors import PayloadInvalid, SignatureInvalid
 from pydantic import SecretStr
 
+from hub.errors import PayloadInvalid, SignatureInvalid
 from hub.types import ConversationInfo, PushItem
+from normalizers import htmltext
 from normalizers.triage import SECURITY_CATEGORIES
 
 CONVERSATION_PREFIX = "omnihub-conversation-"
@@ -243,9 +244,8 @@ def json_body(body: bytes, who: str) -> dict:
 
 
 def html_to_text(html_body: str) -> str:
-    """Plain text of a small HTML body (tags dropped, entities decoded)."""
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", html_body)
-    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+    """Plain text of an agent's HTML body (normalizers.htmltext: no CSS or script text)."""
+    return htmltext.html_to_text(html_body)
 
 
 MB = 1024 * 1024
@@ -318,14 +318,14 @@ def prune_ledger(state: Any, now: datetime | None = None) -> int:
             at = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
         except ValueError:
             at = None
-        if at is None or (at if at.tzinfo else at.replace(tzinfo=timezone.utc)) < cutoff:
+        if at is None or (at if at.tzinfo else at.replace(tzinfo=UTC)) < cutoff:
             old.append(key)
     state.delete_many(old)
     return len(old)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def fit_attachments(item: PushItem, *, per_file: int | None, total: int | None, vendor: str) -> PushItem:

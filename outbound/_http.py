@@ -9,7 +9,8 @@ and secrets never appear in error messages.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 

@@ -7,7 +7,7 @@ webhook (verify + parse_agent_reply) or through ``poll``.
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar
 
 from hub.errors import PayloadInvalid, RetriableDeliveryError, SignatureInvalid
 from hub.types import (
@@ -25,14 +25,6 @@ from hub.types import (
 )
 
 
-@runtime_checkable
-class Backend(Protocol):
-    kind: ClassVar[str]
-
-    def push(self, item: PushItem) -> PushResult: ...
-    def check(self) -> CheckResult: ...
-
-
 class HelpdeskBackend:
     kind: ClassVar[str] = ""
     title: ClassVar[str] = ""
@@ -48,6 +40,7 @@ class HelpdeskBackend:
     #: webhooks authenticate with a shared token that covers no content (the provider cannot
     #: sign): neither a replay window nor a replay key applies
     token_auth: ClassVar[bool] = False
+    #: True when poll() reads agent replies back (poll_once every ``config.poll_interval``)
     polls: ClassVar[bool] = False
     #: True when conversations live in omnihub's own tables (the built-in inbox)
     builtin: ClassVar[bool] = False
@@ -90,7 +83,7 @@ class HelpdeskBackend:
         A temporary failure (helpdesk down) is logged and tried again at the next interval;
         anything else ends the loop and the poller restarts it with backoff.
         """
-        if not hasattr(self, "poll_once"):
+        if not self.polls:
             stop.wait()
             return
         while not stop.is_set():
@@ -100,6 +93,11 @@ class HelpdeskBackend:
                 if self.ctx.log is not None:
                     self.ctx.log.warning(f"{self.kind}.poll_failed", error=str(exc))
             stop.wait(self.config.poll_interval)
+
+    def poll_once(self, sink: PollSink) -> int:
+        """One round of reading agent replies back from the helpdesk into ``sink`` (backends
+        whose webhooks cannot carry them: RT, django-helpdesk). Returns how many were found."""
+        return 0
 
     def webhook_urls(self) -> dict[str, str]:
         return {hook: self.ctx.webhook_url(hook) for hook in self.hooks}

@@ -49,7 +49,7 @@ class FreshdeskConfig(AdapterConfig):
     timeout: float = 15.0
 
     @model_validator(mode="after")
-    def _where(self) -> "FreshdeskConfig":
+    def _where(self) -> FreshdeskConfig:
         if not (self.domain or self.base_url):
             raise ValueError("set domain (acme for acme.freshdesk.com) or base_url")
         return self

@@ -17,7 +17,6 @@ import base64
 import json
 import re
 from datetime import datetime, timedelta
-from html import unescape
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +26,7 @@ from pydantic import Field, SecretStr, model_validator
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.net import guarded_request
 from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, origin
+from normalizers import htmltext
 from outbound._helpdesk import MB, DeliveryLedger, detected_line, fit_attachments, labels, priority_for
 from outbound.base import HelpdeskBackend
 
@@ -56,7 +56,7 @@ class RTConfig(AdapterConfig):
     poll_interval: float = 20.0
 
     @model_validator(mode="after")
-    def _credentials(self) -> "RTConfig":
+    def _credentials(self) -> RTConfig:
         if not self.token and not self.password:
             raise ValueError("rt: set token (an RT auth token) or password (basic auth for username)")
         return self
@@ -346,9 +346,7 @@ class RTBackend(HelpdeskBackend):
 
 def _html_to_text(html: str) -> str:
     """A readable plain-text rendering of RT's rich-text correspondence."""
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</li>", "\n", html)
-    text = re.sub(r"<[^>]+>", "", text)
-    return re.sub(r"\n{3,}", "\n\n", unescape(text)).strip()
+    return htmltext.html_to_text(html)
 
 
 def _message(resp: httpx.Response) -> str:

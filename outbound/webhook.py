@@ -12,7 +12,7 @@ Agent replies come back signed the same way at ``/webhooks/<connector>/agent-rep
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -124,7 +124,7 @@ def build_payload(item: PushItem) -> dict[str, Any]:
         ),
         message=MessageInfo(
             id=item.message_id, external_id=item.external_id, direction=item.direction, kind=item.kind,
-            is_first=item.is_first, sent_at=item.sent_at.astimezone(timezone.utc).isoformat(), subject=item.subject,
+            is_first=item.is_first, sent_at=item.sent_at.astimezone(UTC).isoformat(), subject=item.subject,
             text=item.text,
             sender=Party(channel=item.sender.channel, address=item.sender.address, name=item.sender.name),
             attachments=[
@@ -177,7 +177,7 @@ class WebhookBackend(HelpdeskBackend):
         return PushResult(ticket_ref=ticket_ref, comment_ref=comment_ref)
 
     def check(self) -> CheckResult:
-        body = json.dumps({"event": "ping", "version": SCHEMA_VERSION, "sent_at": datetime.now(timezone.utc).isoformat()}).encode()
+        body = json.dumps({"event": "ping", "version": SCHEMA_VERSION, "sent_at": datetime.now(UTC).isoformat()}).encode()
         headers = {"Content-Type": "application/json", **signing.sign(self.config.secret.get_secret_value(), body)}
         resp = self.http.request("POST", self.config.url, content=body, headers=headers)
         return CheckResult(True, f"{self.config.url} accepted a signed ping (HTTP {resp.status_code})")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field, SecretStr, model_validator
@@ -53,7 +53,7 @@ class ZendeskConfig(AdapterConfig):
     timeout: float = 15.0
 
     @model_validator(mode="after")
-    def _where(self) -> "ZendeskConfig":
+    def _where(self) -> ZendeskConfig:
         if not (self.subdomain or self.base_url):
             raise ValueError("set subdomain (acme for acme.zendesk.com) or base_url")
         return self
@@ -216,7 +216,7 @@ class ZendeskBackend(HelpdeskBackend):
     def verify(self, hook: str, request: WebhookRequest) -> None:
         secret = hd.secret_value(self.config.webhook_secret, self.who)
         ts = request.headers.get(TIMESTAMP_HEADER) or ""
-        now = (request.received_at or datetime.now(timezone.utc)).timestamp()
+        now = (request.received_at or datetime.now(UTC)).timestamp()
         # one shared parser: a timestamp that does not parse is refused, never skipped
         signing.signed_timestamp(ts, now=now, window=self.config.webhook_max_age, header=TIMESTAMP_HEADER, who=self.who, iso=True)
         expected = hd.b64(hd.hmac_digest(secret, ts.encode() + request.body, "sha256"))

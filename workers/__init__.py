@@ -1,3 +1,3 @@
-
-
-from workers import intel as _intel  # noqa: E402,F401  registers the support-intelligence hooks
+"""Workers: the ingest, push and send stages, the sweeper and the poller. Importing this
+package registers nothing: the support-intelligence hooks are installed explicitly
+(``workers.intel.install()``) by the stages and the API that run them."""

@@ -3,8 +3,9 @@ warnings, FAQ bot, SLA start). Each hook gets an ``IngestEvent`` and may add rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 

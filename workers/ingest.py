@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 from sqlalchemy import or_, select
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import journal, threads
-from hub.connectors import ConnectorService, is_channel
+from hub.connectors import is_channel
 from hub.errors import ConfigError, PayloadInvalid, RetriableDeliveryError
 from hub.models import (
     AttachmentRow,
@@ -29,18 +30,20 @@ from hub.models import (
 )
 from hub.net import TooLarge
 from hub.runtime import Runtime
+from hub.states import CONVERSATION_DONE, REPLY_FAILURES, REPLY_PROGRESS, DeliveryState, EventState, ReplyState
 from normalizers import pipeline
 from normalizers import redact as redaction
-from normalizers.model import Attachment, NormalizedMessage, Sealed
+from normalizers.model import Attachment, Bounce, IdentityUpdate, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
-from workers import hooks
+from workers import automatic, hooks, intel, outbox
 from workers.retry import exhausted, next_attempt
+from workers.services import service
 
 log = structlog.get_logger("omnihub.ingest")
 
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
-REPLY_RANK = {"pending": 0, "sending": 1, "queued": 2, "sent": 3, "delivered": 4, "read": 5}
-TERMINAL_FAILURES = ("failed", "undelivered")
+REPLY_RANK = REPLY_PROGRESS
+TERMINAL_FAILURES = REPLY_FAILURES
 
 
 class RetryLater(Exception):
@@ -72,15 +75,9 @@ class Outcome:
     push_rows: list[Delivery] = field(default_factory=list)
 
 
-_services: dict[int, ConnectorService] = {}
-
 #: Seconds between two `last_inbound_at` health notes of one connector from one process.
 HEALTH_EVERY = 5.0
 _health_noted: dict[tuple[int, int], float] = {}
-
-
-def service(rt: Runtime) -> ConnectorService:
-    return _services.setdefault(id(rt), ConnectorService(rt))
 
 
 def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]:
@@ -89,7 +86,7 @@ def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]
         rows = s.scalars(
             select(InboundEvent).where(
                 InboundEvent.id.in_(ids),
-                InboundEvent.state == "pending",
+                InboundEvent.state == EventState.PENDING,
                 or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < t),
             )
             # Arrival order: without it the database may return rows in index order
@@ -292,6 +289,7 @@ class BatchContext:
 
 
 def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], bool] | None = None) -> Outcome:
+    intel.install()  # the support-intelligence hooks, registered explicitly (idempotent)
     """Store a batch of journaled events. With ``push_local``, deliveries to a built-in
     helpdesk are pushed in the same transaction and ``Outcome.push`` keeps only the others.
     ``wait_turn`` is called between preparing (parallel) and storing (in batch order)."""
@@ -305,7 +303,7 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
         ctx = BatchContext.load(s, prepared)
         for p in prepared:
             row = ctx.events.get(p.event_id)
-            if row is None or row.state != "pending":
+            if row is None or row.state != EventState.PENDING:
                 continue
             if p.error:
                 _fail(rt, row, p.error, p.permanent, p.retry_after)
@@ -339,8 +337,6 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
                 log.exception("ingest.store_failed", event_id=row.id)
                 _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
         if push_local and outcome.push:
-            from workers import outbox  # outbox imports this module
-
             try:
                 with s.begin_nested():
                     outcome.push = outbox.push(rt, outcome.push, local_only=True, session=s)
@@ -362,7 +358,7 @@ def _fail(rt: Runtime, row: InboundEvent, error: str, permanent: bool, retry_aft
     row.error = redact_text(error)[0][:2000]  # an exception message may quote the customer's text
     row.locked_until = None
     if permanent or exhausted(rt.settings, row.attempts):
-        row.state = "quarantined"
+        row.state = EventState.QUARANTINED
         log.warning("event.quarantined", event_id=row.id, reason=row.error)
     else:
         row.next_attempt_at = next_attempt(rt.settings, row.attempts, now(), retry_after)
@@ -371,15 +367,15 @@ def _fail(rt: Runtime, row: InboundEvent, error: str, permanent: bool, retry_aft
 # --------------------------------------------------------------------------- messages
 def store_messages(s: Session, rt: Runtime, p: Prepared, out: Outcome, ctx: BatchContext | None = None) -> tuple[str, str | None]:
     if not p.messages:
-        return "ignored", "nothing to store (housekeeping or our own message)"
+        return EventState.IGNORED, "nothing to store (housekeeping or our own message)"
     stored = 0
     reasons = []
     for msg in p.messages:
         state, reason = store_message(s, rt, p, msg, out, ctx)
-        stored += state == "processed"
+        stored += state == EventState.PROCESSED
         if reason:
             reasons.append(reason)
-    return ("processed" if stored or not reasons else "ignored"), "; ".join(reasons) or None
+    return (EventState.PROCESSED if stored or not reasons else EventState.IGNORED), "; ".join(reasons) or None
 
 
 def _find_message(s: Session, connector_id: int, external_id: str | None) -> Message | None:
@@ -399,42 +395,63 @@ def _is_stored(s: Session, ctx: BatchContext | None, connector_id: int, external
 def store_message(
     s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, out: Outcome, ctx: BatchContext | None = None
 ) -> tuple[str, str | None]:
+    """Store one normalized message, by kind: a delivery status, an edit or delete of an
+    earlier message, or a customer's (or our own echoed) message. A bounce also fails the
+    reply it names. Returns the event's state and, when ignored, the reason."""
     conn = p.connector
     if _is_stored(s, ctx, conn.id, msg.external_id):
-        return "processed", None  # duplicate: stored once
-    update = msg.extra.get("identity_update") if isinstance(msg.extra, dict) else None
+        return EventState.PROCESSED, None  # duplicate: stored once
     if msg.kind == "status":
         _apply_status(s, conn, msg)
-        return "processed", None
-    if msg.extra.get("bounce_for") or msg.extra.get("bounce_candidates") or msg.extra.get("bounce_token"):
-        _apply_bounce(s, conn, msg)
+        return EventState.PROCESSED, None
+    if msg.bounce is not None and msg.bounce.names_a_message:
+        _apply_bounce(s, conn, msg.bounce)
     if msg.kind in ("edit", "delete"):
-        target = _find_message(s, conn.id, msg.in_reply_to) if msg.in_reply_to else None
-        if target is not None:
-            history = list(target.history or [])
-            history.append({"at": msg.sent_at.isoformat(), "kind": msg.kind, "text": target.text, "external_id": msg.external_id})
-            target.history = history
-            if msg.kind == "delete":
-                target.deleted = True
-            else:
-                kept = dict((target.extra or {}).get("sealed") or {})
-                if msg.sealed and kept:  # number the edit's sealed values after the original's
-                    msg = _renumber_sealed(msg, max(int(k) for k in kept))
-                target.text, target.full_text = msg.text, msg.full_text or msg.text
-                if msg.sealed:
-                    target.extra = {**(target.extra or {}), "sealed": {**kept, **sealed_extra({}, msg)["sealed"]}}
-                if msg.html:
-                    target.html = msg.html
-                if msg.redactions:
-                    target.redactions = list(target.redactions or []) + [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in msg.redactions]
-                if msg.attachments:
-                    _store_attachments(s, target, msg)
-            return "processed", None
-        if p.attempts < EDIT_WAITS:
-            raise RetryLater(f"{msg.kind} for {msg.in_reply_to!r} arrived before that message; waiting for it")
+        done = _store_edit_or_delete(s, p, msg)
+        if done is not None:
+            return done
+        msg = msg.replace(kind="message")  # an edit of a message we never got: keep it as new
+    return _store_customer_message(s, rt, p, msg, out, ctx)
+
+
+def _store_edit_or_delete(s: Session, p: Prepared, msg: NormalizedMessage) -> tuple[str, str | None] | None:
+    """Apply an edit or delete to the message it names (kept in its history). None: the
+    target never arrived, so an edit is stored as a new message."""
+    target = _find_message(s, p.connector.id, msg.in_reply_to) if msg.in_reply_to else None
+    if target is not None:
+        history = list(target.history or [])
+        history.append({"at": msg.sent_at.isoformat(), "kind": msg.kind, "text": target.text, "external_id": msg.external_id})
+        target.history = history
         if msg.kind == "delete":
-            return "ignored", f"delete for unknown message {msg.in_reply_to!r}"
-        msg = msg.replace(kind="message")
+            target.deleted = True
+        else:
+            kept = dict((target.extra or {}).get("sealed") or {})
+            if msg.sealed and kept:  # number the edit's sealed values after the original's
+                msg = _renumber_sealed(msg, max(int(k) for k in kept))
+            target.text, target.full_text = msg.text, msg.full_text or msg.text
+            if msg.sealed:
+                target.extra = {**(target.extra or {}), "sealed": {**kept, **sealed_extra({}, msg)["sealed"]}}
+            if msg.html:
+                target.html = msg.html
+            if msg.redactions:
+                target.redactions = list(target.redactions or []) + [r.__dict__ if hasattr(r, "__dict__") else _asdict(r) for r in msg.redactions]
+            if msg.attachments:
+                _store_attachments(s, target, msg)
+        return EventState.PROCESSED, None
+    if p.attempts < EDIT_WAITS:
+        raise RetryLater(f"{msg.kind} for {msg.in_reply_to!r} arrived before that message; waiting for it")
+    if msg.kind == "delete":
+        return EventState.IGNORED, f"delete for unknown message {msg.in_reply_to!r}"
+    return None
+
+
+def _store_customer_message(
+    s: Session, rt: Runtime, p: Prepared, msg: NormalizedMessage, out: Outcome, ctx: BatchContext | None
+) -> tuple[str, str | None]:
+    """A message in a conversation: threaded, stored, pushed to the helpdesk, and handed to
+    the support-intelligence hooks; a command (STOP) changes the opt-out state instead."""
+    conn = p.connector
+    update = msg.identity_update
     adapter = p.adapter
     lookups = ctx.lookups if ctx is not None else None
     if msg.direction == "inbound" and msg.triage is not None and msg.triage.command:
@@ -444,18 +461,14 @@ def store_message(
         s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at, lookups=lookups
     )
     if msg.auto_generated and msg.direction == "inbound":
-        from workers.intel import automatic_sign
-
-        if automatic_sign(msg):  # the address showed itself automatic: remembered on its identity
-            from workers.intel import remember_automatic
-
-            remember_automatic(res.identity if res is not None else threads.resolve_identity(s, msg.sender, lookups), msg)
+        if automatic.automatic_sign(msg):  # the address showed itself automatic: remembered on its identity
+            automatic.remember_automatic(res.identity if res is not None else threads.resolve_identity(s, msg.sender, lookups), msg)
     if res is None:
         if update:
             ident = threads.resolve_identity(s, msg.sender, lookups)
             _apply_identity_update(ident, update)
-            return "processed", None
-        return "ignored", "auto-generated message outside any conversation"
+            return EventState.PROCESSED, None
+        return EventState.IGNORED, "auto-generated message outside any conversation"
     if update:
         _apply_identity_update(res.identity, update)
     conv = res.conversation
@@ -478,7 +491,7 @@ def store_message(
         redactions=[_asdict(r) for r in msg.redactions],
         entities=[_asdict(e) for e in msg.entities],
         triage=_asdict(msg.triage) if msg.triage else None,
-        extra=sealed_extra(_jsonable(msg.extra), msg),
+        extra=sealed_extra({**_jsonable(msg.extra), **({"auto_reason": msg.auto_reason} if msg.auto_reason else {})}, msg),
         history=[],
         event_id=p.event_id,
     )
@@ -492,7 +505,7 @@ def store_message(
     _update_conversation(conv, msg)
     if msg.direction == "inbound":
         helpdesk = _helpdesk_for(s, rt, adapter, ctx)
-        d = Delivery(message_id=row.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state="pending")
+        d = Delivery(message_id=row.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state=DeliveryState.PENDING)
         s.add(d)
         out.push_rows.append(d)  # flushed with the event's savepoint
         if not msg.auto_generated:
@@ -500,7 +513,7 @@ def store_message(
             for hook in hooks.AFTER_INGEST:
                 hook(ev)
             out.send += ev.send_reply_ids
-    return "processed", None
+    return EventState.PROCESSED, None
 
 
 def _store_attachments(s: Session, row: Message, msg: NormalizedMessage) -> None:
@@ -559,7 +572,7 @@ def _update_language(conv: Conversation, msg: NormalizedMessage) -> None:
         return
     if not msg.language:
         return
-    confidence = float((msg.extra or {}).get("language_confidence") or 0.0)
+    confidence = float(msg.language_confidence or 0.0)
     if not conv.language or (msg.language != conv.language and confidence >= LANGUAGE_SWITCH_CONFIDENCE):
         conv.language = msg.language
 
@@ -583,22 +596,22 @@ def _apply_command(s: Session, msg: NormalizedMessage, command: str, lookups: An
     state of the sender's identity changes; no conversation is opened or reopened, so there
     is no acknowledgement, no SLA target and nothing in the needs-reply view."""
     ident = threads.resolve_identity(s, msg.sender, lookups)
-    update = msg.extra.get("identity_update") if isinstance(msg.extra, dict) else None
-    if isinstance(update, dict) and "opted_out" in update:
+    update = msg.identity_update
+    if update is not None and update.opted_out is not None:
         _apply_identity_update(ident, update)  # the channel's own account of it (Twilio: OptOutType, the word, the date)
     elif command == "stop":
         word = (msg.text or "").strip()[:40] or "STOP"
-        _apply_identity_update(ident, {"opted_out": True, "reason": f"The customer replied {word!r} on {msg.sent_at.date().isoformat()}"})
+        _apply_identity_update(ident, IdentityUpdate(opted_out=True, reason=f"The customer replied {word!r} on {msg.sent_at.date().isoformat()}"))
     elif command == "start":
-        _apply_identity_update(ident, {"opted_out": False})
+        _apply_identity_update(ident, IdentityUpdate(opted_out=False))
     log.info("ingest.command", command=command, identity_id=ident.id, channel=msg.channel)
-    return "processed", None
+    return EventState.PROCESSED, None
 
 
-def _apply_identity_update(ident: Identity, update: dict[str, Any]) -> None:
-    if "opted_out" in update:
-        ident.opted_out = bool(update["opted_out"])
-        ident.opt_out_reason = update.get("reason") if ident.opted_out else None
+def _apply_identity_update(ident: Identity, update: IdentityUpdate) -> None:
+    if update.opted_out is not None:
+        ident.opted_out = bool(update.opted_out)
+        ident.opt_out_reason = (update.reason or None) if ident.opted_out else None
         ident.opted_out_at = now() if ident.opted_out else None
 
 
@@ -609,54 +622,59 @@ def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
     reply = s.scalar(select(Reply).where(Reply.connector_id == conn.id, Reply.external_id == ref))
     if reply is None:
         for candidate in s.scalars(
-            select(Reply).where(Reply.connector_id == conn.id, Reply.state.notin_(("pending", "note"))).order_by(Reply.id.desc()).limit(200)
+            select(Reply).where(Reply.connector_id == conn.id, Reply.state.notin_((ReplyState.PENDING, ReplyState.NOTE))).order_by(Reply.id.desc()).limit(200)
         ):
             if ref in (candidate.status_detail or {}).get("parts", []):
                 reply = candidate
                 break
     if reply is None:
         return
-    status = str(msg.extra.get("status", "")).lower()
+    report = msg.status
+    if report is None:
+        return
+    status = report.status.lower()
     detail = dict(reply.status_detail or {})
     history = list(detail.get("history", []))
-    history.append({"status": status, "at": msg.sent_at.isoformat(), "part": ref, **{k: msg.extra.get(k) for k in ("error_code", "error_message") if msg.extra.get(k)}})
+    errors = {k: v for k, v in (("error_code", report.error_code), ("error_message", report.error_message)) if v}
+    history.append({"status": status, "at": msg.sent_at.isoformat(), "part": ref, **errors})
     detail["history"] = history
     reply.status_detail = detail
     if status in TERMINAL_FAILURES:
-        reply.state = status
-        reply.last_error = msg.extra.get("error_message") or f"provider reported {status}" + (
-            f" (error {msg.extra.get('error_code')})" if msg.extra.get("error_code") else ""
+        reply.state = ReplyState(status)
+        reply.last_error = report.error_message or f"provider reported {status}" + (
+            f" (error {report.error_code})" if report.error_code else ""
         )
     elif status in REPLY_RANK and REPLY_RANK[status] > REPLY_RANK.get(reply.state, -1):
         reply.state = status
 
 
-def _apply_bounce(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
+def _apply_bounce(s: Session, conn: Connector, bounce: Bounce) -> None:
     """A bounce names one of our replies: by Message-ID (any the bounce quotes; only ours
     match a reply), else by our conversation token (that conversation's last sent reply)."""
-    ids = [x for x in [msg.extra.get("bounce_for"), *(msg.extra.get("bounce_candidates") or [])] if x]
+    ids = [x for x in [bounce.message_id, *bounce.candidates] if x]
     reply = None
     if ids:
         reply = s.scalar(
             select(Reply).where(Reply.connector_id == conn.id, Reply.external_id.in_(list(dict.fromkeys(ids))[:50]))
             .order_by(Reply.id.desc()).limit(1)
         )
-    token = msg.extra.get("bounce_token")
+    token = bounce.token
     if reply is None and token:
         conv = s.scalar(select(Conversation).where(Conversation.connector_id == conn.id, Conversation.token == str(token)))
         if conv is not None:
             reply = s.scalar(
-                select(Reply).where(Reply.conversation_id == conv.id, Reply.state.in_(("sent", "delivered", "sending")))
+                select(Reply).where(Reply.conversation_id == conv.id, Reply.state.in_((ReplyState.SENT, ReplyState.DELIVERED, ReplyState.SENDING)))
                 .order_by(Reply.id.desc()).limit(1)
             )
     if reply is not None:
-        reply.state = "failed"
-        reply.last_error = f"bounced: {msg.extra.get('bounce_reason') or 'delivery failed'}"[:2000]
+        reply.state = ReplyState.FAILED
+        reply.last_error = f"bounced: {bounce.reason or 'delivery failed'}"[:2000]
         log.info("reply.bounced", reply_id=reply.id, conversation_id=reply.conversation_id)
 
 
 # ---------------------------------------------------------------------- agent replies
 def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> tuple[str, str | None]:
+    intel.install()
     handled = 0
     reasons = []
     for ar in p.agent_replies:
@@ -685,7 +703,7 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
                 text=ar.text,
                 html=ar.html,
                 options={},
-                state="note" if ar.internal else "pending",
+                state=ReplyState.NOTE if ar.internal else ReplyState.PENDING,
                 source=source,
                 source_ref=str(ar.external_id),
                 status_detail={},
@@ -696,12 +714,12 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
                 out.send.append(reply.id)
         if ar.status and ar.status != conv.status:
             conv.status = ar.status
-            if ar.status in ("resolved", "closed"):
+            if ar.status in CONVERSATION_DONE:
                 conv.resolved_at = now()
             for hook in hooks.AFTER_UPDATE:  # same as a PATCH from the API (e.g. the CSAT survey)
                 out.send += hook(s, rt, conv, {"status": ar.status}) or []
         handled += 1
-    return ("processed" if handled or not reasons else "ignored"), "; ".join(reasons) or None
+    return (EventState.PROCESSED if handled or not reasons else EventState.IGNORED), "; ".join(reasons) or None
 
 
 # ---------------------------------------------------------------------------- helpers

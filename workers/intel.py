@@ -30,7 +30,7 @@ from config import sla as sla_config
 from config import templates
 from hub.models import Conversation, Identity, Reply, now
 from hub.runtime import Runtime
-from normalizers import robots
+from hub.states import CONVERSATION_DONE, ConversationStatus, ReplyState
 from normalizers.csat import parse_csat
 from normalizers.faq import FaqIndex, decide
 from normalizers.language import default_language
@@ -42,7 +42,7 @@ log = structlog.get_logger("omnihub.intel")
 #: ``ambiguous_key`` (a 64-hex string that may be a transaction hash) is sealed, silently.
 SECURITY_REDACTIONS = frozenset({"recovery_phrase", "private_key", "extended_private_key"})
 _DESK_DEFAULT = "Support"
-OPEN_STATUSES = ("open", "pending", "snoozed")
+OPEN_STATUSES = (ConversationStatus.OPEN, ConversationStatus.PENDING, ConversationStatus.SNOOZED)
 SLA_INTERVAL = 30.0
 CSAT_WINDOW = timedelta(days=7)
 SLA_TAGS = ("sla-at-risk", "sla-breached")
@@ -61,44 +61,7 @@ def faq_index() -> FaqIndex:
     return FaqIndex(load_articles())
 
 
-# ------------------------------------------------------------------ robots (issue 18)
-def automatic_reason(ident: Identity | None) -> str | None:
-    """The one decision every automatic sender consults (acknowledgement, CSAT survey and
-    thanks, FAQ bot, security warning; the send stage checks it again for ``kind="auto"``):
-    why this identity must never get an automatic message, or None.
-
-    An identity is automatic when its address is a robot's (no-reply, mailer-daemon,
-    postmaster, list managers, SES/SNS...) or when mail from it has shown itself automatic
-    (remembered in ``identity.attrs["automatic"]`` by ``remember_automatic``)."""
-    if ident is None:
-        return "no identity"
-    remembered = (ident.attrs or {}).get("automatic")
-    if remembered:
-        return str(remembered.get("reason") if isinstance(remembered, dict) else remembered)
-    if "@" in (ident.address or ""):  # an email address, on whichever channel it came
-        return robots.address_reason(ident.address)
-    return None
-
-
-def automatic_sign(msg: Any) -> str | None:
-    """The sign in an inbound message that shows its *address* automatic, or None."""
-    reason = (msg.extra or {}).get("auto_reason") if isinstance(getattr(msg, "extra", None), dict) else None
-    if "@" in (msg.sender.address or ""):
-        reason = robots.address_reason(msg.sender.address) or reason
-    return reason if robots.shows_address_automatic(reason) else None
-
-
-def remember_automatic(ident: Identity, msg: Any) -> None:
-    """Remember on the identity that its address has shown itself automatic (see robots)."""
-    reason = automatic_sign(msg)
-    if not reason:
-        return
-    attrs = dict(ident.attrs or {})
-    if (attrs.get("automatic") or {}).get("reason") == reason:
-        return
-    attrs["automatic"] = {"reason": reason, "at": now().isoformat(), "message": getattr(msg, "external_id", None)}
-    ident.attrs = attrs
-    log.info("identity.automatic", identity_id=ident.id, reason=reason)
+from workers.automatic import automatic_reason  # noqa: E402
 
 
 def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: Any = None, author: str | None = None) -> Reply | None:
@@ -132,7 +95,7 @@ def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: A
             return None
     reply = Reply(
         conversation_id=conv.id, connector_id=conv.connector_id, author_name=author or _DESK_DEFAULT, kind="auto", text=text,
-        options={**options, "auto": True}, state="pending", source="auto", source_ref=ref, status_detail={},
+        options={**options, "auto": True}, state=ReplyState.PENDING, source="auto", source_ref=ref, status_detail={},
     )
     s.add(reply)
     s.flush()
@@ -141,7 +104,7 @@ def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: A
 
 def _adapter_for(rt: Runtime, s: Session, conv: Conversation) -> Any:
     from hub.models import Connector
-    from workers.ingest import service
+    from workers.services import service
 
     return service(rt).adapter(s.get(Connector, conv.connector_id))
 
@@ -248,7 +211,7 @@ def csat_on_resolve(s: Session, rt: Runtime, conv: Conversation, changes: dict[s
     """Resolved: the one-question survey on the customer's channel (not to opted-out ones).
 
     Returns the reply id for the caller to schedule after its commit."""
-    if changes.get("status") not in ("resolved", "closed"):
+    if changes.get("status") not in CONVERSATION_DONE:
         return []
     ident = s.get(Identity, conv.identity_id)
     if ident is None or ident.opted_out or automatic_reason(ident):
@@ -301,10 +264,10 @@ def csat_answer(ev: hooks.IngestEvent) -> bool:
     extra["csat"] = {**extra["csat"], "score": score, "answered_at": now().isoformat(), "message_id": ev.message.id}
     target.extra = extra
     if ev.conversation.id == target.id and ev.reopened:
-        target.status = "resolved"  # a rating does not reopen the conversation
+        target.status = ConversationStatus.RESOLVED  # a rating does not reopen the conversation
         target.resolved_at = datetime.fromisoformat(extra["csat"]["asked_at"])
     elif ev.conversation.id != target.id and ev.created:
-        ev.conversation.status = "resolved"  # the rating arrived as a new thread (SMS pairs, DMs)
+        ev.conversation.status = ConversationStatus.RESOLVED  # the rating arrived as a new thread (SMS pairs, DMs)
         ev.conversation.resolved_at = now()
     thanks = _auto_reply(s, target, "csat_thanks", templates.render("csat_thanks", target.language or default_language(ev.runtime.settings)), ev.adapter)
     if thanks is not None:
@@ -341,7 +304,7 @@ def faq_bot(ev: hooks.IngestEvent) -> None:
 def _robot_message(ev: hooks.IngestEvent) -> bool:
     """A message with an automatic sign is never answered (it is normally not even given to
     the hooks; this holds when a channel marks the sign without ``auto_generated``)."""
-    return bool(ev.normalized.auto_generated or (ev.normalized.extra or {}).get("auto_reason"))
+    return bool(ev.normalized.auto_generated or ev.normalized.auto_reason)
 
 
 def auto_ack(ev: hooks.IngestEvent) -> None:
@@ -377,5 +340,3 @@ def install() -> None:
     if not any(name == "sla" for name, _i, _f in hooks.PERIODIC):
         hooks.PERIODIC.append(("sla", SLA_INTERVAL, sla_tick))
 
-
-install()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import or_, select
@@ -32,16 +32,20 @@ from hub.models import (
     now,
 )
 from hub.runtime import Runtime
+from hub.states import DeliveryState, ReplyState
 from hub.types import (
     BlobRef,
     ContactInfo,
     ConversationInfo,
     OutboundReply,
     PushItem,
+    PushResult,
+    SendResult,
 )
 from normalizers.model import Participant
-from workers.ingest import service
+from workers.automatic import automatic_reason
 from workers.retry import exhausted, next_attempt
+from workers.services import service
 
 log = structlog.get_logger("omnihub.outbox")
 
@@ -53,11 +57,71 @@ def _blob(rt: Runtime, a: AttachmentRow) -> BlobRef | None:
     return BlobRef(a.filename, a.content_type, a.size or 0, a.sha256 or "", loader=lambda: rt.blobs.get(key))
 
 
+@dataclasses.dataclass
+class _SendBatch:
+    """Everything a batch of replies needs, loaded with one query per table."""
+
+    conversations: dict[int, Conversation]
+    identities: dict[int, Identity]
+    connectors: dict[int, Connector]
+    attachments: dict[int, list[AttachmentRow]]
+    last_inbound: dict[int, str]  # conversation id -> external id of its last inbound message
+    message_refs: dict[int, list[str]]  # conversation id -> its messages' external ids, in order
+    reply_refs: dict[int, list[tuple[int, str]]]  # conversation id -> (reply id, external id), in order
+
+    @classmethod
+    def load(cls, s: Session, rows: list[Reply]) -> _SendBatch:
+        conv_ids = {r.conversation_id for r in rows}
+        if not rows:
+            return cls({}, {}, {}, {}, {}, {}, {})
+        convs = {c.id: c for c in s.scalars(select(Conversation).where(Conversation.id.in_(conv_ids)))}
+        idents = {i.id: i for i in s.scalars(select(Identity).where(Identity.id.in_({c.identity_id for c in convs.values()})))}
+        conns = {c.id: c for c in s.scalars(select(Connector).where(Connector.id.in_({r.connector_id for r in rows})))}
+        atts: dict[int, list[AttachmentRow]] = {}
+        for a in s.scalars(select(AttachmentRow).where(AttachmentRow.reply_id.in_([r.id for r in rows])).order_by(AttachmentRow.id)):
+            atts.setdefault(a.reply_id, []).append(a)
+        last_inbound: dict[int, tuple[Any, int, str]] = {}
+        message_refs: dict[int, list[str]] = {}
+        for conv_id, mid, ext, direction, sent_at in s.execute(
+            select(Message.conversation_id, Message.id, Message.external_id, Message.direction, Message.sent_at)
+            .where(Message.conversation_id.in_(conv_ids)).order_by(Message.id)
+        ):
+            message_refs.setdefault(conv_id, []).append(ext)
+            if direction == "inbound" and (conv_id not in last_inbound or (sent_at, mid) >= last_inbound[conv_id][:2]):
+                last_inbound[conv_id] = (sent_at, mid, ext)
+        reply_refs: dict[int, list[tuple[int, str]]] = {}
+        for conv_id, rid, ext in s.execute(
+            select(Reply.conversation_id, Reply.id, Reply.external_id)
+            .where(Reply.conversation_id.in_(conv_ids), Reply.external_id.is_not(None)).order_by(Reply.id)
+        ):
+            reply_refs.setdefault(conv_id, []).append((rid, ext))
+        return cls(convs, idents, conns, atts, {c: v[2] for c, v in last_inbound.items()}, message_refs, reply_refs)
+
+
 def _participant(ident: Identity) -> Participant:
     return Participant(channel=ident.channel, address=ident.address, name=ident.display_name or "", verified_email=ident.verified_email)
 
 
-def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = "dead") -> None:
+class PushOutcome(NamedTuple):
+    """One delivery's push: the helpdesk's answer, or the error (both None: blocked behind an
+    earlier failure of its conversation)."""
+
+    delivery_id: int
+    result: PushResult | None
+    error: Exception | None
+    helpdesk: Connector
+
+
+class SendOutcome(NamedTuple):
+    """One reply's send on its channel: the provider's answer or the error."""
+
+    reply_id: int
+    result: SendResult | None
+    error: Exception | None
+    connector: Connector
+
+
+def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = DeliveryState.DEAD) -> None:
     row.attempts += 1
     row.last_error = str(exc)[:2000] or exc.__class__.__name__
     row.locked_until = None
@@ -96,7 +160,7 @@ def _pending_by_thread(s: Session, rows: list[Delivery]) -> dict[tuple[int, int]
         return out
     for did, conv_id, helpdesk_id in s.execute(
         select(Delivery.id, Delivery.conversation_id, Delivery.helpdesk_id)
-        .where(Delivery.conversation_id.in_(conv_ids), Delivery.state == "pending")
+        .where(Delivery.conversation_id.in_(conv_ids), Delivery.state == DeliveryState.PENDING)
         .order_by(Delivery.id)
     ):
         out.setdefault((conv_id, helpdesk_id), []).append(did)
@@ -195,9 +259,10 @@ def push(rt: Runtime, ids: list[int], *, local_only: bool = False, session: Sess
         key = (item.conversation.id, helpdesk.id)
         if item.ticket_ref is None and key in tickets:
             item = dataclasses.replace(item, ticket_ref=tickets[key], is_first=False)
-        results.append(_push_one(svc, delivery_id, helpdesk, item, blocked))
-        if results[-1][1] is not None:
-            tickets.setdefault(key, str(results[-1][1].ticket_ref))
+        outcome = _push_one(svc, delivery_id, helpdesk, item, blocked)
+        results.append(outcome)
+        if outcome.result is not None:
+            tickets.setdefault(key, str(outcome.result.ticket_ref))
     if results:
         with rt.db.session() as s:
             follow += _record_pushes(rt, s, results, ids, None)
@@ -216,7 +281,7 @@ def _claim_pushes(rt: Runtime, s: Session, ids: list[int], local_only: bool) -> 
         select(Delivery)
         .where(
             Delivery.id.in_(ids),
-            Delivery.state == "pending",
+            Delivery.state == DeliveryState.PENDING,
             or_(Delivery.locked_until.is_(None), Delivery.locked_until < t),
         )
         .order_by(Delivery.id)
@@ -251,17 +316,17 @@ def _claim_pushes(rt: Runtime, s: Session, ids: list[int], local_only: bool) -> 
     return follow, work
 
 
-def _push_one(svc: ConnectorService, delivery_id: int, helpdesk: Connector, item: PushItem, blocked: set) -> tuple:
+def _push_one(svc: ConnectorService, delivery_id: int, helpdesk: Connector, item: PushItem, blocked: set) -> PushOutcome:
     key = (item.conversation.id, helpdesk.id)
     if key in blocked:
-        return (delivery_id, None, None, helpdesk)
+        return PushOutcome(delivery_id, None, None, helpdesk)
     try:
-        return (delivery_id, svc.adapter(helpdesk).push(item), None, helpdesk)
+        return PushOutcome(delivery_id, svc.adapter(helpdesk).push(item), None, helpdesk)
     except Exception as exc:  # translated below; unknown errors are retried, then dead
         if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
             log.exception("push.unexpected", delivery_id=delivery_id, helpdesk=helpdesk.name)
         blocked.add(key)
-        return (delivery_id, None, exc, helpdesk)
+        return PushOutcome(delivery_id, None, exc, helpdesk)
 
 
 def _links(s: Session, conv_ids: set[int]) -> dict[tuple[int, int], HelpdeskLink]:
@@ -290,7 +355,7 @@ def _record_pushes(
     worked: set[int] = set()
     for delivery_id, result, exc, helpdesk in results:
         d = rows.get(delivery_id)
-        if d is None or d.state != "pending":
+        if d is None or d.state != DeliveryState.PENDING:
             continue
         if result is None and exc is None:
             d.locked_until = None  # blocked behind an earlier failure in its conversation
@@ -310,7 +375,7 @@ def _record_pushes(
                 conversation_id=d.conversation_id, helpdesk_id=helpdesk.id, external_ref=str(result.ticket_ref), data=dict(result.data or {})
             )
             s.add(links[key])
-        d.state = "delivered"
+        d.state = DeliveryState.DELIVERED
         d.external_ref = result.comment_ref or str(result.ticket_ref)
         d.delivered_at = now()
         d.locked_until = None
@@ -320,7 +385,7 @@ def _record_pushes(
 
     def still_pending(e: int) -> bool:  # delivered or dead in this batch: not next in line
         r = rows.get(e)
-        return r is None or r.state == "pending"
+        return r is None or r.state == ReplyState.PENDING
 
     for d in delivered:
         nxt = next((e for e in pending.get((d.conversation_id, d.helpdesk_id), ()) if e > d.id and still_pending(e)), None)
@@ -330,15 +395,28 @@ def _record_pushes(
 
 
 # ------------------------------------------------------------------------------ send
-def _mirror_to_helpdesk(s: Session, r: Reply, conv: Conversation) -> int | None:
+def _last_helpdesks(s: Session, conv_ids: set[int]) -> dict[int, Connector]:
+    """Each conversation's helpdesk (that of its latest delivery), in two queries."""
+    if not conv_ids:
+        return {}
+    latest: dict[int, int] = {}
+    for conv_id, helpdesk_id in s.execute(
+        select(Delivery.conversation_id, Delivery.helpdesk_id).where(Delivery.conversation_id.in_(conv_ids)).order_by(Delivery.id)
+    ):
+        latest[conv_id] = helpdesk_id
+    conns = {c.id: c for c in s.scalars(select(Connector).where(Connector.id.in_(set(latest.values()))))} if latest else {}
+    return {conv_id: conns[h] for conv_id, h in latest.items() if h in conns}
+
+
+def _mirror_to_helpdesk(s: Session, r: Reply, conv: Conversation, helpdesks: dict[int, Connector] | None = None) -> int | None:
     """An agent's reply sent from omnihub (inbox, API) is appended to the conversation's
-    external helpdesk ticket too, so agents there see the whole exchange. Returns a delivery id."""
+    external helpdesk ticket too, so agents there see the whole exchange. Returns a delivery id.
+    ``helpdesks``: each conversation's helpdesk, when the caller loaded them for a batch."""
     if r.kind != "reply" or r.source.startswith("helpdesk:"):
         return None  # automatic messages (surveys, warnings) would only churn the ticket
-    helpdesk_id = s.scalar(
-        select(Delivery.helpdesk_id).where(Delivery.conversation_id == conv.id).order_by(Delivery.id.desc()).limit(1)
-    )
-    helpdesk = s.get(Connector, helpdesk_id) if helpdesk_id else None
+    if helpdesks is None:
+        helpdesks = _last_helpdesks(s, {conv.id})
+    helpdesk = helpdesks.get(conv.id)
     if helpdesk is None or getattr(adapter_class(helpdesk.kind), "builtin", False):
         return None
     msg = Message(
@@ -359,54 +437,50 @@ def _mirror_to_helpdesk(s: Session, r: Reply, conv: Conversation) -> int | None:
     )
     s.add(msg)
     s.flush()
-    d = Delivery(message_id=msg.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state="pending")
+    d = Delivery(message_id=msg.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state=DeliveryState.PENDING)
     s.add(d)
     s.flush()
     return d.id
 
 
 def send(rt: Runtime, ids: list[int]) -> list[int]:
-    """Send replies on their channel. Returns delivery ids to push (replies mirrored to a helpdesk)."""
+    """Send replies on their channel. Returns delivery ids to push (replies mirrored to a helpdesk).
+
+    A batch costs a fixed number of queries, whatever its size (like push): the claimed
+    replies, then their conversations, identities, connectors, attachments, each
+    conversation's last inbound message and its thread references, one query each."""
     svc: ConnectorService = service(rt)
     t = now()
-    work = []
+    work: list[tuple[int, Connector, OutboundReply]] = []
     with rt.db.session() as s:
         rows = s.scalars(
             select(Reply)
-            .where(Reply.id.in_(ids), Reply.state == "pending", or_(Reply.locked_until.is_(None), Reply.locked_until < t))
+            .where(Reply.id.in_(ids), Reply.state == ReplyState.PENDING, or_(Reply.locked_until.is_(None), Reply.locked_until < t))
             .order_by(Reply.id)
             .with_for_update(skip_locked=True)  # PostgreSQL: never claimed by two workers at once
         ).all()
+        batch = _SendBatch.load(s, rows)
         for r in rows:
-            conv = s.get(Conversation, r.conversation_id)
-            ident = s.get(Identity, conv.identity_id)
+            conv = batch.conversations[r.conversation_id]
+            ident = batch.identities[conv.identity_id]
             if ident.opted_out:
-                r.state = "failed"
+                r.state = ReplyState.FAILED
                 r.last_error = f"not sent: the customer opted out ({ident.opt_out_reason or 'STOP'})"
                 continue
             if r.kind == "auto":
-                from workers.intel import automatic_reason
-
                 robot = automatic_reason(ident)
-                if robot:  # never answer a robot (issue 18): checked again at the last moment
-                    r.state = "failed"
+                if robot:  # never answer a robot: checked again at the last moment
+                    r.state = ReplyState.FAILED
                     r.last_error = f"not sent: automatic message to an automatic address ({robot})"
                     continue
             r.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
-            r.state = "sending"
-            conn = s.get(Connector, r.connector_id)
-            last_in = s.scalar(
-                select(Message)
-                .where(Message.conversation_id == conv.id, Message.direction == "inbound")
-                .order_by(Message.sent_at.desc(), Message.id.desc())
-                .limit(1)
-            )
-            refs = list(
-                s.scalars(select(Message.external_id).where(Message.conversation_id == conv.id).order_by(Message.id))
-            ) + [x for x in s.scalars(select(Reply.external_id).where(Reply.conversation_id == conv.id, Reply.external_id.is_not(None), Reply.id != r.id).order_by(Reply.id))]
-            atts = s.scalars(select(AttachmentRow).where(AttachmentRow.reply_id == r.id).order_by(AttachmentRow.id)).all()
+            r.state = ReplyState.SENDING
+            conn = batch.connectors[r.connector_id]
+            last_in = batch.last_inbound.get(conv.id)
+            refs = batch.message_refs.get(conv.id, []) + [x for rid, x in batch.reply_refs.get(conv.id, []) if rid != r.id]
+            atts = batch.attachments.get(r.id, [])
             options = dict(r.options or {})
-            if atts and getattr(adapter_class(conn.kind), "fetches_media_by_url", False):
+            if atts and adapter_class(conn.kind).fetches_media_by_url:
                 options["media_urls"] = [
                     media_url(rt.settings.effective_public_url, rt.settings.secret_key, a.id) for a in atts if a.storage_key
                 ]
@@ -421,30 +495,40 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 subject=conv.subject,
                 author_name=r.author_name,
                 attachments=tuple(b for b in (_blob(rt, a) for a in atts) if b),
-                in_reply_to=last_in.external_id if last_in else None,
+                in_reply_to=last_in,
                 references=tuple(refs[-20:]),
                 last_inbound_at=conv.last_inbound_at,
                 options=options,
                 conversation_extra={"token": conv.token, **(conv.extra or {})},
             )
             work.append((r.id, conn, out))
-    results = []
+    results: list[SendOutcome] = []
     to_push: list[int] = []
     for reply_id, conn, out in work:
         try:
-            results.append((reply_id, svc.adapter(conn).send(out), None, conn))
+            results.append(SendOutcome(reply_id, svc.adapter(conn).send(out), None, conn))
         except Exception as exc:
             if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
                 log.exception("send.unexpected", reply_id=reply_id, connector=conn.name)
-            results.append((reply_id, None, exc, conn))
+            results.append(SendOutcome(reply_id, None, exc, conn))
     worked: set[int] = set()
     with rt.db.session() as s:
+        replies = _by_id(s, Reply, {o.reply_id for o in results})
+        convs = _by_id(s, Conversation, {r.conversation_id for r in replies.values()})
+        helpdesks = _last_helpdesks(s, set(convs))
         for reply_id, result, exc, conn in results:
-            r = s.get(Reply, reply_id)
-            if r is None or r.state != "sending":
+            r = replies.get(reply_id)
+            if r is None:
                 continue
+            if r.state != ReplyState.SENDING:
+                # the lease expired while the provider call ran (a very slow provider): the
+                # sweeper marked it failed (outcome unknown) or pending; a late success is
+                # still the truth, anything else leaves the sweeper's verdict
+                late = r.state in (ReplyState.FAILED, ReplyState.PENDING) and "lease_expired_at" in (r.status_detail or {})
+                if not (late and exc is None):
+                    continue
             if exc is not None:
-                r.state = "pending"
+                r.state = ReplyState.PENDING
                 _fail(rt, r, exc)
                 log.info("send.failed", reply_id=r.id, connector=conn.name, state=r.state, error=r.last_error)
                 if isinstance(exc, (AuthError, RetriableDeliveryError)):
@@ -454,7 +538,7 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 worked.add(conn.id)
                 health.note_ok(rt, conn.id, session=s)
             r.external_id = result.external_id
-            r.state = result.state or "sent"
+            r.state = ReplyState(result.state or ReplyState.SENT)
             detail = dict(r.status_detail or {})
             if result.parts:
                 detail["parts"] = list(result.parts)
@@ -464,11 +548,11 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             r.sent_at = now()
             r.locked_until = None
             r.last_error = None
-            conv = s.get(Conversation, r.conversation_id)
+            conv = convs[r.conversation_id]
             if r.kind == "reply" and conv.first_response_at is None:
                 conv.first_response_at = r.sent_at
             conv.last_message_at = max(conv.last_message_at, r.sent_at)
-            mirrored = _mirror_to_helpdesk(s, r, conv)
+            mirrored = _mirror_to_helpdesk(s, r, conv, helpdesks)
             if mirrored:
                 to_push.append(mirrored)
     return to_push

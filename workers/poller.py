@@ -123,11 +123,14 @@ class Poller:
             except Exception:
                 log.exception("poller.tick_failed")
             self.stop.wait(self.rt.settings.sweep_interval)
-        for _stamp, thread, stop in self.threads.values():
+        for _stamp, _thread, stop in self.threads.values():
             stop.set()
         for _stamp, thread, _stop in self.threads.values():
             thread.join(timeout=10)
 
 
 def run(rt: Runtime, **kw: Any) -> None:
+    from workers import intel
+
+    intel.install()  # its periodic SLA tick
     Poller(rt, **kw).run()

@@ -7,8 +7,11 @@ from datetime import timedelta
 import structlog
 from sqlalchemy import or_, select, update
 
-from hub.models import Delivery, InboundEvent, Reply, now
+from hub.connectors import adapter_class
+from hub.errors import ConfigError
+from hub.models import Connector, Delivery, InboundEvent, Reply, now
 from hub.runtime import Runtime
+from hub.states import OUTCOME_UNKNOWN, EventState, ReplyState
 
 log = structlog.get_logger("omnihub.sweeper")
 
@@ -26,7 +29,7 @@ def sweep(rt: Runtime, limit: int = 5000) -> dict[str, int]:
                 s.scalars(
                     select(model.id)
                     .where(
-                        model.state == "pending",
+                        model.state == EventState.PENDING,  # "pending" in every table
                         model.next_attempt_at <= t,
                         or_(model.locked_until.is_(None), model.locked_until < t),
                     )
@@ -40,4 +43,45 @@ def sweep(rt: Runtime, limit: int = 5000) -> dict[str, int]:
             rt.queues.schedule(stage, ids)
             log.info("sweeper.rescheduled", stage=stage, count=len(ids))
         counts[stage] = len(ids)
+    counts["expired_sends"] = expire_sends(rt, limit)
     return counts
+
+
+def expire_sends(rt: Runtime, limit: int = 5000) -> int:
+    """Replies stuck in ``sending`` after their lease: the worker died during the provider
+    call, so nobody knows whether the customer got it. Where the channel declares its send
+    idempotent (``send_is_idempotent``) the reply goes back to ``pending`` and is sent again;
+    otherwise it becomes ``failed`` with OUTCOME_UNKNOWN, visible and retryable by an agent.
+    Returns how many replies were expired."""
+    t = now()
+    retry: list[int] = []
+    failed = 0
+    with rt.db.session() as s:
+        rows = s.scalars(
+            select(Reply)
+            .where(Reply.state == ReplyState.SENDING, or_(Reply.locked_until.is_(None), Reply.locked_until < t))
+            .order_by(Reply.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        kinds = {c.id: c.kind for c in s.scalars(select(Connector).where(Connector.id.in_({r.connector_id for r in rows})))}
+        for r in rows:
+            try:
+                idempotent = bool(adapter_class(kinds.get(r.connector_id, "")).send_is_idempotent)
+            except ConfigError:
+                idempotent = False
+            r.locked_until = None
+            r.status_detail = {**(r.status_detail or {}), "lease_expired_at": t.isoformat()}
+            if idempotent:
+                r.state = ReplyState.PENDING
+                r.next_attempt_at = t + timedelta(seconds=rt.settings.sweep_after)
+                retry.append(r.id)
+            else:
+                r.state = ReplyState.FAILED
+                r.last_error = OUTCOME_UNKNOWN
+                failed += 1
+    if retry:
+        rt.queues.schedule("send", retry)
+    if rows:
+        log.warning("sweeper.sends_expired", retried=len(retry), failed=failed)
+    return len(rows)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import structlog
@@ -136,12 +137,12 @@ class EmailChannel(ChannelAdapter):
     Config = EmailConfig
     hooks = ()
     max_text_length = None
-    supports_threads = True
     supports_attachments = True
-    delivery_receipts = False
     reopen_resolved = True
     polls = True
+    supports_backfill = True
     addresses_are_emails = True
+    send_is_idempotent = True  # the Message-ID is fixed per reply (mime.message_id_for)
 
     #: FolderWatcher class attribute overrides (tests shorten backoff)
     watcher_options: dict[str, Any] = {}

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import socket
 import ssl
-from concurrent.futures import Future, ThreadPoolExecutor
 import threading
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -109,7 +110,7 @@ def chunks(items: list[int], size: int) -> Iterable[list[int]]:
 
 def _internaldate(value: Any) -> str | None:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
     return None
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import html as htmllib
 import re
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 from hub.errors import PermanentDeliveryError
 from hub.types import OutboundReply
@@ -100,7 +100,7 @@ def build_reply(
     token = conversation_token(reply)
     msg["Reply-To"] = Address(display_name=one_line(from_name), addr_spec=token_address(sender.addr_spec, token))
     msg["Subject"] = reply_subject(reply.subject, token, bool(reply.in_reply_to))
-    msg["Date"] = format_datetime(now or datetime.now(timezone.utc))
+    msg["Date"] = format_datetime(now or datetime.now(UTC))
     msg["Message-ID"] = message_id_for(reply, sender.addr_spec, connector)
     refs = [r for r in dict.fromkeys([*reply.references, *( [reply.in_reply_to] if reply.in_reply_to else [])]) if r]
     refs = [one_line(r) for r in refs if re.fullmatch(r"<[^<>\s]+>", one_line(r))]

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
-
-import warnings
 
 import httpx
 from authlib.common.security import generate_token

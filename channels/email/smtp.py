@@ -7,10 +7,10 @@ Errors are translated here, once: 4xx replies and connection problems are retria
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
-from typing import Any, Callable
+from typing import Any
 
 from hub.errors import AuthError, PermanentDeliveryError, RetriableDeliveryError
 from hub.net import check_host
@@ -53,7 +53,7 @@ def connect(
         raise PermanentDeliveryError(f"SMTP {host}:{port}: {exc} (check smtp_security)") from None
     except smtplib.SMTPResponseException as exc:
         raise _for_code(exc.smtp_code, _text(exc.smtp_error), f"SMTP {host}:{port}") from None
-    except (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError) as exc:
+    except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise RetriableDeliveryError(f"SMTP {host}:{port}: {exc.__class__.__name__}: {exc}") from None
 
 
@@ -93,7 +93,7 @@ def send(client: smtplib.SMTP, msg: EmailMessage, where: str = "SMTP") -> dict[s
         raise _for_code(code, _text(reason), f"{where}: recipient refused") from None
     except smtplib.SMTPResponseException as exc:
         raise _for_code(exc.smtp_code, _text(exc.smtp_error), where) from None
-    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise RetriableDeliveryError(f"{where}: {exc.__class__.__name__}: {exc}") from None
     return {k: (code, _text(reason)) for k, (code, reason) in (refused or {}).items()}
 

@@ -47,7 +47,6 @@ from hub.errors import (
 )
 from hub.net import check_url, fetch_limited
 from hub.types import (
-    origin,
     AdapterConfig,
     CheckResult,
     OutboundReply,
@@ -57,6 +56,7 @@ from hub.types import (
     StopEvent,
     WebhookRequest,
     WebhookResponse,
+    origin,
 )
 from normalizers import slack as slack_normalizer
 from normalizers.model import Attachment, NormalizedMessage
@@ -147,9 +147,7 @@ class SlackChannel(ChannelAdapter):
     signed_timestamp = True  # v0 signature over "v0:<timestamp>:<body>"
     # one post; longer replies are split into several (see TEXT_CHUNK)
     max_text_length = TEXT_CHUNK
-    supports_threads = True
     supports_attachments = True
-    delivery_receipts = False
     # A channel thread is one conversation and reopens when the customer writes in it again.
     # A DM has no threads, so its thread_key is the DM channel and a new conversation starts
     # after a day of silence or once resolved (see thread_policy).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -83,9 +83,7 @@ class TwilioChannel(ChannelAdapter):
     max_text_length = SMS_LIMIT  # per message; longer replies are split in send() (WhatsApp: 4,096)
     splits_long_text = True
     fetches_media_by_url = True
-    supports_threads = False
     supports_attachments = True
-    delivery_receipts = True
     reopen_resolved = False
 
     config: TwilioConfig
@@ -296,7 +294,7 @@ class TwilioChannel(ChannelAdapter):
         template = reply.options.get("content_sid") if reply.options else None
         if whatsapp and not template:
             last = reply.last_inbound_at
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             if last is None or now - last > WHATSAPP_WINDOW:
                 since = f"the customer's last message was at {last.isoformat(timespec='minutes')}" if last else "the customer has not written yet"
                 raise PermanentDeliveryError(

@@ -9,7 +9,7 @@ request are absorbed by the journal's unique provider ids).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from twilio.request_validator import RequestValidator
@@ -25,7 +25,7 @@ class MultiParams(dict):
     """name -> [values]; ``getlist`` lets RequestValidator sign repeated names (MediaUrl…)."""
 
     @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> "MultiParams":
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> MultiParams:
         out = cls()
         for k, v in pairs:
             out.setdefault(k, []).append(v)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import requests
 import structlog
@@ -21,7 +22,6 @@ from channels.x.text import MAX_POST, post_length, split_thread
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, SignatureInvalid
 from hub.net import fetch_limited
 from hub.types import (
-    origin,
     AdapterConfig,
     CheckResult,
     OutboundReply,
@@ -31,6 +31,7 @@ from hub.types import (
     StopEvent,
     WebhookRequest,
     WebhookResponse,
+    origin,
 )
 from normalizers import x as x_normalizer
 from normalizers.model import Attachment, NormalizedMessage
@@ -81,7 +82,6 @@ class XChannel(ChannelAdapter):
     get_hooks = ("activity",)  # the CRC challenge is a GET
     challenge_params = ("crc_token",)
     max_text_length = 10000  # a DM; public replies are checked against 280 in send()
-    supports_threads = True
     supports_attachments = False
     reopen_resolved = False
     polls = True

@@ -9,7 +9,8 @@ id seen and the mark it started from), resumed first on the next run.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import requests
 import tweepy

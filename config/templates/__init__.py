@@ -1,7 +1,7 @@
 """Customer-facing message templates in the customer's language (falls back to English).
 
 Data lives in ``messages.yaml`` beside this file (override with ``load(path)``). This
-module imports nothing of the project (DESIGN.md: ``config/`` is a leaf).
+module imports nothing of the project (``config/`` is a leaf: tests/test_layout.py).
 """
 
 from __future__ import annotations

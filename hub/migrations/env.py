@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 from hub import models  # noqa: F401  (register tables)
-from hub.web import models as _web_models  # noqa: F401  (the inbox UI's tables)
 from hub.db import Base, make_engine
+from hub.web import models as _web_models  # noqa: F401  (the inbox UI's tables)
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

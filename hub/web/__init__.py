@@ -6,7 +6,7 @@ served from ``hub/web/static``). ``init_app`` is called by ``hub.app.create_app`
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, g, request
 
@@ -70,7 +70,7 @@ def when(value) -> str:
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def ago(value) -> str:
@@ -78,7 +78,7 @@ def ago(value) -> str:
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    secs = int((datetime.now(timezone.utc) - value).total_seconds())
+    secs = int((datetime.now(UTC) - value).total_seconds())
     if secs < 60:
         return "just now"
     for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):

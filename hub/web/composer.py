@@ -1,6 +1,6 @@
 """What the composer needs to know about a channel: text limits, SMS segments, reply windows.
 
-Capabilities are data on the adapter (DESIGN.md: core never branches on a kind): the class
+Capabilities are data on the adapter (the core never branches on a connector kind): the class
 attributes ``max_text_length`` and ``splits_long_text``, and, for adapters whose limits
 depend on the conversation (one Twilio connector serves SMS and WhatsApp; X public replies
 vs DMs), an optional method ``composer_limits(channel, thread_key) -> dict`` returning any of
@@ -11,7 +11,7 @@ e.g. WhatsApp's 24 hours).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,8 @@ def limits(adapter: Any, channel: str | None, thread_key: str, last_inbound_at: 
         "splits": bool(getattr(adapter, "splits_long_text", False)),
         "segments": None,
     }
-    per_conversation = getattr(adapter, "composer_limits", None)
-    if callable(per_conversation) and not isinstance(adapter, type):
-        info.update(per_conversation(channel or "", thread_key or "") or {})
+    if not isinstance(adapter, type):
+        info.update(adapter.composer_limits(channel or "", thread_key or "") or {})
     window = info.pop("window", None)
     if isinstance(window, (int, float)):
         window = timedelta(seconds=window)
@@ -35,7 +34,7 @@ def limits(adapter: Any, channel: str | None, thread_key: str, last_inbound_at: 
         closes = (last_inbound_at + window) if last_inbound_at else None
         info["window_hours"] = round(window.total_seconds() / 3600, 1)
         info["window_closes_at"] = closes.isoformat() if closes else None
-        info["window_open"] = bool(closes and closes > datetime.now(timezone.utc))
+        info["window_open"] = bool(closes and closes > datetime.now(UTC))
     return info
 
 

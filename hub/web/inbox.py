@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,17 +12,18 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, r
 from markupsafe import Markup, escape
 from sqlalchemy import and_, func, select
 
-from hub.models import Connector, Contact, Conversation, Identity, Message, Reply, User
+from hub.models import Connector, Contact, Conversation, Identity, Message, User
 from hub.search import conversation_search
+from hub.states import ConversationStatus
 from hub.views import contact_json, conversation_json
-from hub.web import composer
+from hub.web import composer, streams
 from hub.web.models import ConversationRead
-from hub.web import streams
 from hub.web.security import client_ip, login_required, rt
+from hub.web.streams import change_marks, changed_conversations
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
 
-STATUSES = ("open", "pending", "snoozed", "resolved", "closed")
+STATUSES = tuple(ConversationStatus)
 PRIORITIES = ("low", "normal", "high", "urgent")
 SLA_STATES = ("at_risk", "breached")
 # The languages an agent can confirm for a conversation (normalizers.language.SUPPORTED).
@@ -57,7 +58,7 @@ def sla_state(sla: dict[str, Any] | None, first_response_at=None, resolved_at=No
         worst = 3
     for key in ("first_response", "resolution"):
         worst = max(worst, RANK.get(sla.get(key) or "", 0))
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     for key, done in (("first_response_due", first_response_at), ("resolution_due", resolved_at), ("due_at", resolved_at)):
         v = sla.get(key)
         if done is not None or not isinstance(v, str):
@@ -66,7 +67,7 @@ def sla_state(sla: dict[str, Any] | None, first_response_at=None, resolved_at=No
             due = datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
             continue
-        due = due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+        due = due if due.tzinfo else due.replace(tzinfo=UTC)
         if due <= t:
             worst = max(worst, 3)
         elif due - t <= AT_RISK:
@@ -103,7 +104,7 @@ def highlight_redactions(text: str, redactions: list[dict[str, Any]], message_id
 def _filters() -> dict[str, str]:
     f = {k: (request.args.get(k) or "").strip() for k in FILTERS}
     if "status" not in request.args:
-        f["status"] = "open"
+        f["status"] = ConversationStatus.OPEN
     return f
 
 
@@ -158,7 +159,7 @@ def total_unread(s, user_id: int) -> int:
         .join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(ConversationRead, and_(ConversationRead.conversation_id == Message.conversation_id, ConversationRead.user_id == user_id))
         .where(
-            Conversation.status.in_(("open", "pending")),
+            Conversation.status.in_((ConversationStatus.OPEN, ConversationStatus.PENDING)),
             Message.direction == "inbound",
             Message.kind.in_(("message", "voicemail", "missed_call")),
             Message.id > func.coalesce(ConversationRead.last_message_id, 0),
@@ -175,7 +176,7 @@ def mark_read(user_id: int, conv_id: int) -> None:
             s.add(ConversationRead(user_id=user_id, conversation_id=conv_id, last_message_id=last))
         elif row.last_message_id < last:
             row.last_message_id = last
-            row.read_at = datetime.now(timezone.utc)
+            row.read_at = datetime.now(UTC)
 
 
 def _options(s) -> dict[str, list[str]]:
@@ -295,28 +296,6 @@ def conversation_fragment(conv_id: int):
 
 
 # ---------------------------------------------------------------- live updates
-def change_marks(s) -> tuple[int, str, str]:
-    return (
-        s.scalar(select(func.max(Message.id))) or 0,
-        str(s.scalar(select(func.max(Reply.updated_at))) or ""),
-        str(s.scalar(select(func.max(Conversation.updated_at))) or ""),
-    )
-
-
-def changed_conversations(s, since: tuple[int, str, str]) -> list[int]:
-    msg_id, reply_at, conv_at = since
-    ids = set(s.scalars(select(Message.conversation_id).where(Message.id > msg_id)))
-    if reply_at:
-        ids |= set(s.scalars(select(Reply.conversation_id).where(Reply.updated_at > datetime.fromisoformat(reply_at))))
-    else:
-        ids |= set(s.scalars(select(Reply.conversation_id)))
-    if conv_at:
-        ids |= set(s.scalars(select(Conversation.id).where(Conversation.updated_at > datetime.fromisoformat(conv_at))))
-    else:
-        ids |= set(s.scalars(select(Conversation.id)))
-    return sorted(ids)
-
-
 @bp.get("/events")
 @login_required()
 def events():

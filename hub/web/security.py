@@ -20,8 +20,8 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import delete, select, update

@@ -34,11 +34,15 @@ import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
+
+from hub.models import Conversation, Message, Reply
 
 log = structlog.get_logger("omnihub.streams")
 
@@ -176,7 +180,7 @@ class StreamHub:
         loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(loop.sock_sendall(stream.sock, data), SEND_TIMEOUT)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             self._close(stream)
 
     def _close(self, stream: Stream) -> None:
@@ -216,7 +220,6 @@ class StreamHub:
         same cursor and the changed conversations are read once for all of them.
         """
         from hub.models import Conversation, Identity
-        from hub.web.inbox import change_marks, changed_conversations
 
         with self.app.app_context():
             runtime = self.app.extensions["omnihub"]
@@ -379,3 +382,26 @@ def open_stream(
         return None
     stream = Stream(ip=ip, lifetime=lifetime, on_change=on_change, addresses=addresses, marks=marks)
     return Handoff(hub, stream, request.environ, first, in_thread)
+
+
+# ---------------------------------------------------------------- what changed
+def change_marks(s) -> tuple[int, str, str]:
+    return (
+        s.scalar(select(func.max(Message.id))) or 0,
+        str(s.scalar(select(func.max(Reply.updated_at))) or ""),
+        str(s.scalar(select(func.max(Conversation.updated_at))) or ""),
+    )
+
+
+def changed_conversations(s, since: tuple[int, str, str]) -> list[int]:
+    msg_id, reply_at, conv_at = since
+    ids = set(s.scalars(select(Message.conversation_id).where(Message.id > msg_id)))
+    if reply_at:
+        ids |= set(s.scalars(select(Reply.conversation_id).where(Reply.updated_at > datetime.fromisoformat(reply_at))))
+    else:
+        ids |= set(s.scalars(select(Reply.conversation_id)))
+    if conv_at:
+        ids |= set(s.scalars(select(Conversation.id).where(Conversation.updated_at > datetime.fromisoformat(conv_at))))
+    else:
+        ids |= set(s.scalars(select(Conversation.id)))
+    return sorted(ids)

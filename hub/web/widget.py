@@ -14,7 +14,7 @@ import json
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,10 +26,11 @@ from sqlalchemy import select
 from hub import journal
 from hub.errors import ConfigError
 from hub.models import Connector, Conversation, Identity, Message, Reply
+from hub.states import ReplyState
 from hub.types import RawEvent
 from hub.web import streams
-from hub.web.inbox import change_marks
 from hub.web.security import client_ip, rate_limit, rt
+from hub.web.streams import change_marks
 
 bp = Blueprint("widget", __name__)
 log = structlog.get_logger("omnihub.widget")
@@ -37,7 +38,7 @@ log = structlog.get_logger("omnihub.widget")
 VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TEXT = 4000
-SENT_STATES = ("sent", "delivered", "read")
+SENT_STATES = (ReplyState.SENT, ReplyState.DELIVERED, ReplyState.READ)
 STREAM_SECONDS = 25.0
 POLL_SECONDS = 0.7
 STATIC = Path(__file__).parent / "static"
@@ -175,7 +176,7 @@ def post_message(name: str):
         "id": f"widget:{visitor}:{client_id}",
         "from": sender,
         "text": text,
-        "sent_at": datetime.now(timezone.utc).isoformat(),
+        "sent_at": datetime.now(UTC).isoformat(),
         "thread": f"widget-{visitor}",
         "widget": {"origin": origin, **({"page": page[:500]} if page else {}), **_language_hints(data)},
     }

@@ -20,7 +20,7 @@ BASE = {
 
 def test_registered_under_its_kind():
     assert channels.REGISTRY["email"] is EmailChannel and EmailChannel.Config is EmailConfig
-    assert EmailChannel.polls and EmailChannel.supports_attachments and EmailChannel.supports_threads
+    assert EmailChannel.polls and EmailChannel.supports_attachments and EmailChannel.supports_backfill
 
 
 def test_keys_and_defaults():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -28,7 +28,7 @@ class Poller:
         self.ch, self.sink, self.stop = ch, sink, threading.Event()
         self.thread = threading.Thread(target=ch.poll, args=(sink, self.stop), daemon=True)
 
-    def __enter__(self) -> "Poller":
+    def __enter__(self) -> Poller:
         self.thread.start()
         return self
 
@@ -191,7 +191,7 @@ def test_leave_does_not_mark_seen(dovecot):
 def test_backfill_with_progress_and_since(dovecot):
     old = make_mail("old")
     with dovecot.client() as c:
-        c.append("INBOX", old, msg_time=datetime(2020, 1, 1, tzinfo=timezone.utc))
+        c.append("INBOX", old, msg_time=datetime(2020, 1, 1, tzinfo=UTC))
         c.multiappend("INBOX", [make_mail(i) for i in range(7)])
     sink = RecordingSink()
     steps: list[tuple[int, int]] = []

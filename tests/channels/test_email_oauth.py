@@ -69,7 +69,7 @@ def _conversations(hub) -> list[dict]:
 
 def _metric(hub, connector: str) -> str | None:
     text = hub.client.get("/metrics").get_data(as_text=True)
-    m = re.search(r'omnihub_connector_healthy\{connector="%s",kind="email"\} (\S+)' % connector, text)
+    m = re.search(r'omnihub_connector_healthy\{connector="' + re.escape(connector) + r'",kind="email"\} (\S+)', text)
     return m.group(1) if m else None
 
 

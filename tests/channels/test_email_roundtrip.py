@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
+from datetime import UTC
 
 import pytest
 
@@ -144,10 +145,10 @@ def test_bounce_marks_the_reply_failed_and_auto_replies_open_nothing(mail_hub):
 
 
 def test_backfill_cli_journals_history_once(hub, dovecot):  # noqa: F811
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     with dovecot.client() as c:
-        c.append("INBOX", make_mail("old"), msg_time=datetime(2020, 1, 1, tzinfo=timezone.utc))
+        c.append("INBOX", make_mail("old"), msg_time=datetime(2020, 1, 1, tzinfo=UTC))
         c.multiappend("INBOX", [make_mail(i) for i in range(5)])
     hub.add_connector("mail", "email", **dovecot.config())
     out = hub.cli("connectors", "backfill", "mail", "--since", "2025-01-01")

@@ -113,12 +113,12 @@ def test_customer_answer_to_our_reply_threads_back(smtp_server):
     msg = email_normalizer.normalize(answer, connector="mail")[0]
     assert msg.in_reply_to == sent.external_id and sent.external_id in msg.references
     assert msg.thread_key == "mail:<q1@example.org>"
-    assert msg.extra["conversation_token"] == TOKEN
+    assert msg.conversation_token.token == TOKEN
     rewritten = make_mail("outlook", subject=f"RE: Withdrawal stuck [#{TOKEN}]", headers={"In-Reply-To": "<LOCAL.outlook.id@outlook.com>"}).replace(
         b"To: support@hub.example", f"To: ACME Support <support+c{TOKEN}@hub.example>".encode()
     )
     msg = email_normalizer.normalize(rewritten, connector="mail")[0]
-    assert msg.extra["conversation_token"] == TOKEN and msg.extra["conversation_token_source"] == "address"
+    assert msg.conversation_token.token == TOKEN and msg.conversation_token.source == "address"
 
 
 def test_token_falls_back_to_the_conversation_id_and_refuses_unsafe_tokens(smtp_server):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import UTC
 
 import pytest
 from pydantic import ValidationError
@@ -90,7 +91,7 @@ def test_registered_with_capabilities():
     assert SlackChannel.hooks == ("events",)
     assert SlackConfig.secret_fields() == {"bot_token", "signing_secret", "app_token"}
     # threads reopen; DMs split after resolution or a day of silence
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from hub.types import ConnectorContext
     from normalizers.model import NormalizedMessage, Participant
@@ -99,7 +100,7 @@ def test_registered_with_capabilities():
 
     def msg(**extra):
         return NormalizedMessage(channel="slack", connector="s", external_id="x", thread_key="k",
-                                 sender=Participant("slack", "U1"), sent_at=datetime.now(timezone.utc), extra=extra)
+                                 sender=Participant("slack", "U1"), sent_at=datetime.now(UTC), extra=extra)
 
     assert adapter.thread_policy(msg(channel="C1", channel_type="channel")) == (True, None)
     dm_reopen, dm_gap = adapter.thread_policy(msg(channel="D1", channel_type="im"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -75,7 +75,7 @@ def reply(text: str, to: str = CUSTOMER, channel: str = "sms", rid: int = 1, **k
 def test_registered_with_capabilities():
     assert REGISTRY["twilio"] is TwilioChannel
     assert TwilioChannel.hooks == ("sms", "status", "voice", "recording", "transcription")
-    assert TwilioChannel.reopen_resolved is False and TwilioChannel.delivery_receipts is True
+    assert TwilioChannel.reopen_resolved is False and TwilioChannel.supports_attachments is True
     assert TwilioConfig.secret_fields() == {"auth_token"}
 
 
@@ -342,11 +342,11 @@ def test_opt_out_keywords_update_identity(body, opted_out):
     a.verify("sms", req)
     (msg,) = a.normalize(a.parse("sms", req)[0])
     assert msg.text == body  # the agent still sees what the customer wrote
-    update = msg.extra.get("identity_update")
+    update = msg.identity_update
     if opted_out is None:
         assert update is None
     else:
-        assert update["opted_out"] is opted_out and update["reason"]
+        assert update.opted_out is opted_out and update.reason
     if body == "HELP":
         assert msg.extra["keyword"] == "help"
 
@@ -355,7 +355,7 @@ def test_advanced_opt_out_type_wins():
     a = make_adapter()
     pairs = _sms_pairs(body="BASTA") + [("OptOutType", "STOP")]
     (msg,) = a.normalize(a.parse("sms", signed_request(a.ctx.webhook_url("sms"), pairs, TOKEN))[0])
-    assert msg.extra["identity_update"]["opted_out"] is True
+    assert msg.identity_update.opted_out is True
 
 
 def test_opted_out_recipient_21610_fails_permanently_with_reason(adapter, twilio_api):
@@ -395,9 +395,9 @@ def test_status_callbacks(status, expected, error, explains):
     assert [e.external_id for e in events] == [f"{sid}:{status}"]
     (msg,) = a.normalize(events[0])
     assert msg.kind == "status" and msg.in_reply_to == sid and msg.external_id == f"{sid}:{status}"
-    assert msg.extra["status"] == expected
-    assert msg.extra["error_code"] == (int(error) if error else None)
-    assert explains in msg.extra["error_message"]
+    assert msg.status.status == expected
+    assert msg.status.error_code == (int(error) if error else None)
+    assert explains in msg.status.error_message
     assert msg.thread_key == f"tw:{CUSTOMER}>{OUR}"
 
 
@@ -612,7 +612,7 @@ def test_emoji_count_double_against_the_limit(adapter, twilio_api):
 
 def test_whatsapp_reply_within_24h_splits_at_4096(adapter, twilio_api):
     text = "x" * 5000
-    result = adapter.send(reply(text, to="whatsapp:+5215512345678", channel="whatsapp", last_inbound_at=datetime.now(timezone.utc) - timedelta(hours=2)))
+    result = adapter.send(reply(text, to="whatsapp:+5215512345678", channel="whatsapp", last_inbound_at=datetime.now(UTC) - timedelta(hours=2)))
     assert twilio_api.violations == []
     assert [m.one("From") for m in twilio_api.sent] == [WA_FROM, WA_FROM]
     assert [m.one("To") for m in twilio_api.sent] == ["whatsapp:+5215512345678"] * 2
@@ -621,7 +621,7 @@ def test_whatsapp_reply_within_24h_splits_at_4096(adapter, twilio_api):
 
 
 def test_whatsapp_outside_24h_without_template_fails_before_any_request(adapter, twilio_api):
-    for last in (datetime.now(timezone.utc) - timedelta(hours=25), None):
+    for last in (datetime.now(UTC) - timedelta(hours=25), None):
         with pytest.raises(PermanentDeliveryError, match="24 hours"):
             adapter.send(reply("late", to="whatsapp:+5215512345678", channel="whatsapp", last_inbound_at=last))
     assert twilio_api.sent == []

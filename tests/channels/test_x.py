@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -193,7 +193,7 @@ def test_mentions_pages_become_messages_and_since_id_survives_restart(x_api, clo
     assert first.sender.extra == {"username": "TwitterDev"}
     assert first.text == "What why?" and first.full_text.startswith("@GerardDalbon")
     # created_at: decoded from the snowflake id, seconds before the recording (Date: 23:07:41)
-    recorded_at = datetime(2022, 10, 7, 23, 7, 41, tzinfo=timezone.utc)
+    recorded_at = datetime(2022, 10, 7, 23, 7, 41, tzinfo=UTC)
     assert timedelta(0) < recorded_at - first.sent_at < timedelta(minutes=1)
 
     # restart: a new adapter with the same state asks only for what is newer

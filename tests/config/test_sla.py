@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from config import sla
 
-UTC = timezone.utc
+UTC = UTC
 MADRID = ZoneInfo("Europe/Madrid")
 OFFICE = {
     "timezone": "Europe/Madrid",

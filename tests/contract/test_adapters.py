@@ -170,3 +170,94 @@ def test_every_webhook_declares_its_replay_protection(kind):
         adapter = make(kind)
         hook, headers, body = adapter.simulate("replay", "customer-1")
         assert adapter.replay_key(hook, request_for(adapter, hook, headers, body))
+
+
+# ------------------------------------------------------------------ the contract in code
+import ast  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from channels.base import ChannelAdapter  # noqa: E402
+from outbound.base import HelpdeskBackend  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ("hub", "workers")
+#: expressions that hold a NormalizedMessage or a Participant in the core
+MESSAGE_NAMES = {"msg", "message", "normalized", "ev.normalized", "p", "participant", "sender", "msg.sender"}
+
+
+def _core_files():
+    for pkg in CORE:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            if "migrations" not in path.parts:
+                yield path, ast.parse(path.read_text())
+
+
+def test_the_core_never_reads_a_key_of_a_message_extra():
+    """``NormalizedMessage.extra`` / ``Participant.extra`` are adapter-private: the core may
+    store them whole but reads only typed fields."""
+    offenders = []
+    for path, tree in _core_files():
+        for node in ast.walk(tree):
+            target = None
+            if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "extra":
+                target = node.value
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "pop", "setdefault")
+                  and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "extra"):
+                target = node.func.value
+            elif isinstance(node, ast.BoolOp):  # (msg.extra or {}).get(...)
+                continue
+            if target is not None and ast.unparse(target.value) in MESSAGE_NAMES:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)[:80]}")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                    and isinstance(node.func.value, ast.BoolOp) and any(
+                        isinstance(v, ast.Attribute) and v.attr == "extra" and ast.unparse(v.value) in MESSAGE_NAMES
+                        for v in node.func.value.values)):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    assert offenders == []
+
+
+DECLARED = set(dir(ChannelAdapter)) | set(dir(HelpdeskBackend))
+
+
+def _adapter_exprs(node: ast.AST) -> bool:
+    """An expression that is an adapter instance or class in the core's vocabulary."""
+    text = ast.unparse(node)
+    calls = ("adapter_class(", "svc.adapter(", "_svc().adapter(", "service(rt).adapter(")
+    return text in ("adapter", "backend", "helpdesk_adapter") or (
+        isinstance(node, ast.Call) and text.startswith(calls))
+
+
+def test_the_core_uses_only_declared_adapter_attributes():
+    """What the core asks of an adapter is declared, with a default, on the base classes."""
+    used = set()
+    for path, tree in _core_files():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and _adapter_exprs(node.value):
+                used.add((node.attr, f"{path.relative_to(ROOT)}:{node.lineno}"))
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
+                    and len(node.args) >= 2 and _adapter_exprs(node.args[0]) and isinstance(node.args[1], ast.Constant)):
+                used.add((node.args[1].value, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    assert used, "the scan found no adapter use at all: its vocabulary is out of date"
+    undeclared = sorted(f"{where}: {attr}" for attr, where in used if attr not in DECLARED and attr not in ("config", "ctx", "log"))
+    assert undeclared == []
+
+
+@pytest.mark.parametrize("kind", sorted(set(channels.REGISTRY) | set(outbound.REGISTRY)))
+def test_registered_adapter_satisfies_its_base_class(kind):
+    cls = channels.REGISTRY.get(kind) or outbound.REGISTRY[kind]
+    base = ChannelAdapter if kind in channels.REGISTRY else HelpdeskBackend
+    assert issubclass(cls, base) and cls.kind == kind and cls.title
+    # capabilities keep the declared type (a flag stays a bool, a limit an int or None)
+    for name, default in vars(base).items():
+        if name.startswith("_") or callable(default) or isinstance(default, (classmethod, staticmethod, property)):
+            continue
+        value = getattr(cls, name)
+        if isinstance(default, bool):
+            assert isinstance(value, bool), f"{kind}.{name} must be a bool"
+        elif isinstance(default, tuple):
+            assert isinstance(value, tuple), f"{kind}.{name} must be a tuple"
+    # a capability flag promises its method
+    if getattr(cls, "supports_backfill", False):
+        assert cls.backfill is not ChannelAdapter.backfill
+    if base is HelpdeskBackend and cls.polls:
+        assert cls.poll_once is not HelpdeskBackend.poll_once

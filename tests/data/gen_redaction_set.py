@@ -307,7 +307,7 @@ def main() -> None:
             add(f"{prose('en', 1)} " + " ".join(words), "en", "negative", note=f"{lang} 11 words only")
     for text in BIP39_HEAVY_PROSE:
         add(text, "en", "negative", note="prose rich in BIP-39 words")
-    for a, b in zip(BIP39_HEAVY_PROSE, BIP39_HEAVY_PROSE[1:]):
+    for a, b in zip(BIP39_HEAVY_PROSE, BIP39_HEAVY_PROSE[1:], strict=False):
         add(f"{a}\n{b}", "en", "negative", note="prose rich in BIP-39 words")
     for text in WORD_LISTS:
         add(text, "en", "negative", note="list of common words")

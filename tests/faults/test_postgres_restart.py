@@ -37,7 +37,7 @@ class OwnPostgres:
     def _run(self, *args: str) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=60)
 
-    def init(self) -> "OwnPostgres":
+    def init(self) -> OwnPostgres:
         self._run(_bin("initdb"), "-D", self.data, "--auth=trust", "-U", "postgres", "-E", "UTF8")
         return self
 

@@ -347,3 +347,48 @@ def test_two_workers_store_one_conversation_in_arrival_order(tmp_path, redis_url
         assert delivered == stored
     finally:
         h.close()
+
+
+def test_send_batch_costs_a_fixed_number_of_queries(tmp_path, redis_url, httpserver):
+    """Sending a batch loads what it needs with one query per table: the SELECT count of a
+    batch of 8 replies equals that of a batch of 2 (it was about five per reply)."""
+    from hub import signing
+    from hub.models import Reply
+    from tests.support.hub import wait_until
+    from workers import outbox
+
+    httpserver.expect_request("/cb", method="POST").respond_with_json({"ok": True})
+    h = Hub(tmp_path, redis_url)
+    try:
+        h.add_connector("web", "api", secret="s", callback_url=httpserver.url_for("/cb"))
+        h.start_worker()
+        for i in range(10):
+            body = json.dumps({"id": f"m{i}", "from": {"id": f"c{i}"}, "text": f"question {i}"}).encode()
+            assert h.client.post("/webhooks/web/messages", data=body, headers={"Content-Type": "application/json", **signing.sign("s", body)}).status_code == 200
+        convs = wait_until(lambda: (lambda items: items if len(items) == 10 else None)(h.api("GET", "/api/v1/conversations").get_json()["items"]),
+                           timeout=30, message="10 conversations")
+        h.wait_idle()
+        h.stop_all()  # the test sends in this process
+        ids = []
+        for c in convs:
+            resp = h.api("POST", f"/api/v1/conversations/{c['id']}/replies", json={"text": f"answer to {c['id']}"})
+            assert resp.status_code == 202
+            ids.append(resp.get_json()["id"])
+        selects: list[str] = []
+
+        def count(conn, cursor, statement, *args):
+            if statement.lstrip().upper().startswith("SELECT"):
+                selects.append(statement)
+
+        event.listen(h.rt.db.engine, "before_cursor_execute", count)
+        outbox.send(h.rt, ids[:2])
+        small = len(selects)
+        selects.clear()
+        outbox.send(h.rt, ids[2:])
+        large = len(selects)
+        event.remove(h.rt.db.engine, "before_cursor_execute", count)
+        assert h.count(Reply, Reply.state == "sent") == 10
+        assert large == small, f"a batch of 8 ran {large} SELECTs, a batch of 2 ran {small}"
+        assert small <= 12
+    finally:
+        h.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 
 import pytest
 from sqlalchemy import select
@@ -28,7 +29,7 @@ def _post(h, connector: str, id: str, text: str) -> None:
 
 def _gauge(h, name: str, kind: str) -> str | None:
     text = h.client.get("/metrics").get_data(as_text=True)
-    m = re.search(r'omnihub_connector_healthy\{connector="%s",kind="%s"\} (\S+)' % (name, kind), text)
+    m = re.search(r'omnihub_connector_healthy\{connector="' + re.escape(name) + r'",kind="' + re.escape(kind) + r'"\} (\S+)', text)
     return m.group(1) if m else None
 
 
@@ -120,9 +121,9 @@ def test_notes_alert_once_per_episode_and_success_clears_it(make_hub, db_url, ht
 
 
 def test_evaluate_threshold():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    now = datetime(2026, 12, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 5, tzinfo=UTC)
     since = (now - timedelta(seconds=100)).isoformat()
     assert health.evaluate({"failing_since": since, "last_error": "x"}, 101, now) == (True, "ok")
     assert health.evaluate({"failing_since": since, "last_error": "x"}, 100, now)[0] is False

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 
@@ -65,5 +64,5 @@ def test_omnihub_run_starts_everything_and_takes_a_simulated_message(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert "omnihub stopped" in log.read_text()
-    time.sleep(0.2)
-    assert not (tmp_path / "var" / "redis.url").exists()  # the embedded Redis was stopped
+    wait_until(lambda: not (tmp_path / "var" / "redis.url").exists(), timeout=10, message="embedded Redis stopped")
+    

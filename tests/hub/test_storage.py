@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, select, text
@@ -12,7 +12,7 @@ from hub.connectors import ConnectorService
 from hub.migrate import upgrade
 from hub.models import Connector, Contact, InboundEvent, Message
 from hub.types import RawEvent
-from normalizers.model import NormalizedMessage, Participant
+from normalizers.model import ConversationToken, NormalizedMessage, Participant
 from tests.support.hub import Hub
 
 TABLES = {
@@ -57,7 +57,7 @@ def test_journal_record_is_idempotent_per_connector(rt):
 def test_connector_secrets_are_encrypted_and_masked(rt):
     svc = ConnectorService(rt)
     with rt.db.session() as s:
-        row = svc.create(s, "web", "api", {"secret": "hunter2-very-secret", "callback_url": "http://x/cb"})
+        svc.create(s, "web", "api", {"secret": "hunter2-very-secret", "callback_url": "http://x/cb"})
     with rt.db.engine.connect() as c:
         dump = " ".join(str(r) for r in c.execute(text("select * from connectors")))
     assert "hunter2-very-secret" not in dump and "http://x/cb" in dump
@@ -77,7 +77,7 @@ def _msg(ext, thread="t1", sender="alice", channel="api", **kw):
     return NormalizedMessage(
         channel=channel, connector="web", external_id=ext, thread_key=thread,
         sender=Participant(channel, sender, sender.title(), **kw.pop("p", {})),
-        sent_at=kw.pop("sent_at", datetime.now(timezone.utc)), text=kw.pop("text", "hi"), **kw,
+        sent_at=kw.pop("sent_at", datetime.now(UTC)), text=kw.pop("text", "hi"), **kw,
     )
 
 
@@ -94,7 +94,7 @@ def test_threads_resolve_reuses_reopens_and_splits(rt):
         r4 = threads.resolve(s, conn, _msg("4"), reopen_resolved=False)
         assert r4.created and r4.conversation.id != r1.conversation.id
         # idle gap: a long silence starts a new conversation
-        r4.conversation.last_message_at = datetime.now(timezone.utc) - timedelta(days=3)
+        r4.conversation.last_message_at = datetime.now(UTC) - timedelta(days=3)
         r5 = threads.resolve(s, conn, _msg("5"), idle_gap_seconds=86400)
         assert r5.created
         # auto-generated mail never opens a conversation
@@ -105,13 +105,13 @@ def test_threads_resolve_by_references_before_thread_key(rt):
     with rt.db.session() as s:
         conn = ConnectorService(rt).create(s, "mail", "api", {"secret": "x"})
         r1 = threads.resolve(s, conn, _msg("<a@x>", thread="subject-a"))
-        s.add(Message(conversation_id=r1.conversation.id, connector_id=conn.id, external_id="<a@x>", sent_at=datetime.now(timezone.utc)))
+        s.add(Message(conversation_id=r1.conversation.id, connector_id=conn.id, external_id="<a@x>", sent_at=datetime.now(UTC)))
         s.flush()
         # a reply whose client rewrote the subject (different thread key) still joins by In-Reply-To
         r2 = threads.resolve(s, conn, _msg("<b@x>", thread="RE: other", in_reply_to="<a@x>"))
         assert r2.conversation.id == r1.conversation.id
         # a conversation token (plus-address / [#token]) joins too
-        r3 = threads.resolve(s, conn, _msg("<c@x>", thread="new", extra={"conversation_token": r1.conversation.token}))
+        r3 = threads.resolve(s, conn, _msg("<c@x>", thread="new", conversation_token=ConversationToken(r1.conversation.token)))
         assert r3.conversation.id == r1.conversation.id
 
 
@@ -119,7 +119,7 @@ def test_identities_merge_on_a_verified_email(rt):
     with rt.db.session() as s:
         mail = threads.resolve_identity(s, Participant("email", "ana@example.com", "Ana"))
         slack = threads.resolve_identity(s, Participant("slack", "U123", "ana", verified_email="Ana@Example.com"))
-        unverified = threads.resolve_identity(s, Participant("api", "web:ana", "Ana", extra={"email": "ana@example.com"}))
+        unverified = threads.resolve_identity(s, Participant("api", "web:ana", "Ana", email="ana@example.com"))
         assert slack.contact_id == mail.contact_id
         assert unverified.contact_id != mail.contact_id  # an unverified claim does not merge
         assert s.scalar(select(Contact.email).where(Contact.id == mail.contact_id)) == "ana@example.com"
@@ -131,11 +131,11 @@ def test_message_is_unique_per_connector_and_external_id(rt):
     with rt.db.session() as s:
         conn = ConnectorService(rt).create(s, "web", "api", {"secret": "x"})
         r = threads.resolve(s, conn, _msg("1"))
-        s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(timezone.utc)))
+        s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(UTC)))
         s.flush()
     with pytest.raises(IntegrityError):
         with rt.db.session() as s:
-            s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(timezone.utc)))
+            s.add(Message(conversation_id=r.conversation.id, connector_id=conn.id, external_id="same", sent_at=datetime.now(UTC)))
             s.flush()
 
 
@@ -167,12 +167,12 @@ def test_subject_token_needs_the_same_subject(rt):
         r1 = threads.resolve(s, conn, _msg("<a@x>", thread="t-a", subject="Card declined"))
         token = r1.conversation.token
         same = threads.resolve(s, conn, _msg("<b@x>", thread="t-b", subject=f"Re: Card declined [#{token}]",
-                                             extra={"conversation_token": token, "conversation_token_source": "subject"}))
+                                             conversation_token=ConversationToken(token, "subject")))
         assert same.conversation.id == r1.conversation.id
         other = threads.resolve(s, conn, _msg("<c@x>", thread="t-c", subject=f"Totally different [#{token}]",
-                                              extra={"conversation_token": token, "conversation_token_source": "subject"}))
+                                              conversation_token=ConversationToken(token, "subject")))
         assert other.created and other.conversation.id != r1.conversation.id
         # a token in our Reply-To plus-address is trusted whatever the subject
         addr = threads.resolve(s, conn, _msg("<d@x>", thread="t-d", subject="new words",
-                                             extra={"conversation_token": token, "conversation_token_source": "address"}))
+                                             conversation_token=ConversationToken(token, "address")))
         assert addr.conversation.id == r1.conversation.id

@@ -11,7 +11,7 @@ import pytest
 
 from hub.errors import PayloadInvalid
 from normalizers import email as email_normalizer
-from normalizers.model import NormalizedMessage
+from normalizers.model import ConversationToken, NormalizedMessage
 from tests.support.corpus import CORPUS
 
 EMAIL = CORPUS / "email"
@@ -79,7 +79,7 @@ def test_mail_without_any_sender_is_processed_as_a_null_sender_bounce():
     # issue 18: null-sender mail is never rejected, so the message a bounce names is still found
     msg = norm("mikel-mail/spec/fixtures/emails/error_emails/bad_encoded_subject.eml")
     assert msg.sender.address == "mailer-daemon@null-sender.invalid"
-    assert msg.auto_generated and msg.extra["auto_reason"].startswith("null sender")
+    assert msg.auto_generated and msg.auto_reason.startswith("null sender")
 
 
 @pytest.mark.parametrize(
@@ -136,14 +136,14 @@ def test_inline_cid_image_and_size_limit_placeholder():
 def test_dsn_marks_our_message_bounced_with_the_servers_reason():
     msg = norm("mailgun-flanker/tests/fixtures/messages/bounce/mailbox-full.eml")
     assert msg.auto_generated
-    assert msg.extra["bounce_for"] == "<4E326A95.3010907@example.com>"
-    assert "552" in msg.extra["bounce_reason"] and "MAILBOX FULL" in msg.extra["bounce_reason"]
+    assert msg.bounce.message_id == "<4E326A95.3010907@example.com>"
+    assert "552" in msg.bounce.reason and "MAILBOX FULL" in msg.bounce.reason
 
 
 def test_gmail_bounce_without_status_fields_still_names_the_message():
     msg = norm("chatwoot/spec/fixtures/files/bounced_gmail.eml")
-    assert msg.extra["bounce_for"].startswith("<conversation/93775311-9416-4428-964b-862001f8a8b2/messages/")
-    assert "Address not found" in msg.extra["bounce_reason"]
+    assert msg.bounce.message_id.startswith("<conversation/93775311-9416-4428-964b-862001f8a8b2/messages/")
+    assert "Address not found" in msg.bounce.reason
 
 
 def test_delayed_dsn_is_auto_generated_but_not_a_failure():
@@ -153,7 +153,7 @@ def test_delayed_dsn_is_auto_generated_but_not_a_failure():
 
 def test_auto_reply_with_two_in_reply_to_ids():
     msg = norm("chatwoot/spec/fixtures/files/non_utf_encoded_mail.eml")
-    assert msg.auto_generated and msg.extra["auto_reason"].startswith("Auto-Submitted")
+    assert msg.auto_generated and msg.auto_reason.startswith("Auto-Submitted")
     assert msg.in_reply_to == "<4e6e35f5a38b4_479f13bb90078178@small-app-01.mail>"
 
 
@@ -230,9 +230,9 @@ def test_loop_safety(headers, auto):
 
 def test_conversation_token_from_plus_address_and_subject():
     msg = one(build({"To": "Support <support+c42@hub.example>"}))
-    assert msg.extra["conversation_token"] == "42" and msg.extra["conversation_token_source"] == "address"
+    assert msg.conversation_token == ConversationToken("42", "address")
     msg = one(build({"Subject": "Re: Help [#77]"}))
-    assert msg.extra["conversation_token"] == "77" and msg.extra["conversation_token_source"] == "subject"
+    assert msg.conversation_token == ConversationToken("77", "subject")
     assert "conversation_token" not in one(build()).extra
 
 

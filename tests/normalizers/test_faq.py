@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ INDEX = FaqIndex(load_articles())
 
 def _msg(text: str, language: str | None = None) -> NormalizedMessage:
     m = NormalizedMessage(channel="api", connector="c", external_id="1", thread_key="t",
-                          sender=Participant("api", "c:1"), sent_at=datetime(2026, 1, 1, tzinfo=timezone.utc), text=text)
+                          sender=Participant("api", "c:1"), sent_at=datetime(2026, 1, 1, tzinfo=UTC), text=text)
     out = pipeline.run(m)
     return out if language is None else out.replace(language=language)
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -98,16 +99,16 @@ def test_unknown_below_confidence_and_default_language(monkeypatch):
 
 
 def test_widget_and_email_hints_reach_the_prior():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from normalizers.language import language, message_prior
     from normalizers.model import NormalizedMessage, Participant
 
     base = dict(channel="api", connector="web", external_id="1", thread_key="t", sender=Participant(channel="api", address="v1"),
-                sent_at=datetime.now(timezone.utc), text="ok gracias")
+                sent_at=datetime.now(UTC), text="ok gracias")
     widget = NormalizedMessage(**base, extra={"widget": {"language": "es-ES", "accept_language": "es-ES,es;q=0.9"}})
     assert max(message_prior(widget).items(), key=lambda kv: kv[1])[0] == "es"
     email = NormalizedMessage(**{**base, "channel": "email"}, extra={"content_language": "fr"})
     assert max(message_prior(email).items(), key=lambda kv: kv[1])[0] == "fr"
     out = language(widget)
-    assert out.language == "es" and 0 < out.extra["language_confidence"] <= 1
+    assert out.language == "es" and 0 < out.language_confidence <= 1

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -16,7 +16,7 @@ def _msg(**kw):
 
 
 def test_sent_at_is_aware_utc_and_naive_is_refused():
-    assert _msg().sent_at == datetime(2026, 1, 2, 1, 4, 5, tzinfo=timezone.utc)
+    assert _msg().sent_at == datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC)
     with pytest.raises(ValueError):
         _msg(sent_at=datetime(2026, 1, 1))
     with pytest.raises(ValueError):

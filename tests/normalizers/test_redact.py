@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -187,7 +187,7 @@ def test_credential_words_without_a_secret(text):
 def _msg(**kw) -> NormalizedMessage:
     base = dict(
         channel="api", connector="api-1", external_id="m1", thread_key="t1",
-        sender=Participant(channel="api", address="api-1:u1"), sent_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+        sender=Participant(channel="api", address="api-1:u1"), sent_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     return NormalizedMessage(**{**base, **kw})
 
@@ -319,7 +319,7 @@ def test_every_customer_controlled_field_is_redacted():
 @pytest.mark.parametrize(
     ("data", "encoding"),
     [
-        (f"\ufeffseed:\n{PHRASE}\n".encode("utf-8"), "utf-8"),
+        (f"\ufeffseed:\n{PHRASE}\n".encode(), "utf-8"),
         (f"seed:\n{PHRASE}\n".encode("utf-16"), "utf-16"),
         (f"seed:\n{PHRASE}\n".encode("utf-16-le"), "utf-16-le"),  # no BOM
         (f"seed:\n{PHRASE}\n".encode("utf-32"), "utf-32"),

@@ -52,7 +52,7 @@ Auto-Submitted: auto-replied
 Message-ID: <o1@example.org>""")
     [msg] = email_normalizer.normalize(raw, connector="mail")
     assert msg.auto_generated
-    assert not robots.shows_address_automatic(msg.extra["auto_reason"])
+    assert not robots.shows_address_automatic(msg.auto_reason)
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_which_signs_are_remembered_on_the_identity(headers, remembered):
     raw = _mail(f"From: c@people.example\nTo: support@hub.example\nSubject: Hi\nMessage-ID: <h1@x>\n{headers}")
     [msg] = email_normalizer.normalize(raw, connector="mail")
     assert msg.auto_generated
-    assert robots.shows_address_automatic(msg.extra["auto_reason"]) is remembered
+    assert robots.shows_address_automatic(msg.auto_reason) is remembered
 
 
 def test_a_delay_notice_names_no_reply_to_fail():
@@ -73,7 +73,7 @@ To: support@hub.example
 Subject: Delivery Status Notification (Delay)
 Message-ID: <d1@google.example>""", "Delivery incomplete. Gmail will retry for 45 more hours.\r\n\r\nMessage-ID: <omnihub.0123456789abcdef0123456789abcdef@hub.example>\r\n")
     [msg] = email_normalizer.normalize(raw, connector="mail")
-    assert msg.auto_generated and msg.extra.get("bounce_delayed") is True
+    assert msg.auto_generated and msg.bounce is not None and msg.bounce.delayed is True
     assert "bounce_for" not in msg.extra and "bounce_reason" not in msg.extra
 
 
@@ -85,5 +85,5 @@ Message-ID: <r1@example.org>
 Content-Type: multipart/report; report-type=disposition-notification; boundary="r"
 """, "--r\r\nContent-Type: text/plain\r\n\r\nYour message was read.\r\n--r\r\nContent-Type: message/disposition-notification\r\n\r\nDisposition: manual-action/MDN-sent-manually; displayed\r\n--r--\r\n")
     [msg] = email_normalizer.normalize(raw, connector="mail")
-    assert msg.auto_generated and msg.extra["auto_reason"] == "report (disposition-notification)"
-    assert not robots.shows_address_automatic(msg.extra["auto_reason"])
+    assert msg.auto_generated and msg.auto_reason == "report (disposition-notification)"
+    assert not robots.shows_address_automatic(msg.auto_reason)

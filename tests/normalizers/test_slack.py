@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -101,7 +101,7 @@ def test_plain_channel_message():
     assert msg.sender.address == "U043H11ES4V"
     assert msg.sender.name == "Jade L"
     assert msg.sender.verified_email == "jade@example.com"
-    assert msg.sent_at == datetime.fromtimestamp(float(ev["ts"]), tz=timezone.utc)
+    assert msg.sent_at == datetime.fromtimestamp(float(ev["ts"]), tz=UTC)
     assert msg.text == ev["text"]
     assert msg.extra["event_id"] == env["event_id"]
 

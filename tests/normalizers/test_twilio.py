@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -11,7 +11,7 @@ from hub.errors import PayloadInvalid
 from normalizers import twilio as tw
 from normalizers.model import NormalizedMessage
 
-WHEN = datetime(2026, 11, 22, 18, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
 OUR = "+14155550100"
 
 
@@ -117,7 +117,7 @@ def test_media_keeps_content_types_and_names():
 def test_status_mapping(status, expected):
     body = urlencode({"MessageSid": "SM9", "MessageStatus": status, "From": OUR, "To": "+14155550123"}).encode()
     (msg,) = tw.normalize("status", body, connector="tw")
-    assert msg.extra["status"] == expected and msg.extra["provider_status"] == status and msg.direction == "outbound"
+    assert msg.status.status == expected and msg.extra["provider_status"] == status and msg.direction == "outbound"
 
 
 def test_failed_transcription_changes_nothing():

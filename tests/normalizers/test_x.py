@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -61,7 +61,7 @@ def test_snowflake_time_matches_recorded_timestamps():
     # the recorded v1.1 DM event: id and created_timestamp of the same event
     ev = xc.cassette_json("testsendanddeletedirectmessage.json", 2)["event"]
     got = x.snowflake_time(ev["id"])
-    assert abs(got - datetime.fromtimestamp(int(ev["created_timestamp"]) / 1000, timezone.utc)) < timedelta(seconds=1)
+    assert abs(got - datetime.fromtimestamp(int(ev["created_timestamp"]) / 1000, UTC)) < timedelta(seconds=1)
 
 
 def test_envelope_keeps_only_the_expansions_the_item_needs():
@@ -192,7 +192,7 @@ def test_documented_dm_event_with_doc_quirk_users_in_apps():
     [msg] = x.normalize(env, connector="x-support")
     assert msg.sender == Participant("x", "3001969357", "Jordan Brinks", extra={"username": "furiouscamper"})
     assert msg.recipients[0].name == "Harrison Test"
-    assert msg.sent_at == datetime.fromtimestamp(1516403560.557, timezone.utc)
+    assert msg.sent_at == datetime.fromtimestamp(1516403560.557, UTC)
     assert msg.thread_key == "dm:3001969357-4337869213"
     assert msg.extra["source_app_id"] == "13090192"
 
@@ -219,7 +219,7 @@ def test_recorded_v1_tweets_as_tweet_create_events():
     assert first.external_id == "tweet:266367358078169089"
     assert "https://engineering.twitter.com/2012/11/bolstering-our-infrastructure.html" in first.text
     assert first.sender == Participant("x", xc.TWITTER, "Twitter", extra={"username": "Twitter"})
-    assert first.sent_at == datetime(2012, 11, 8, 2, 31, 41, tzinfo=timezone.utc)
+    assert first.sent_at == datetime(2012, 11, 8, 2, 31, 41, tzinfo=UTC)
     assert first.extra["user_has_blocked"] is False
     assert second.text == "testing 1000"  # the pic.twitter.com link became the attachment
     assert second.attachments[0].url == "https://pbs.twimg.com/media/D_VRSrrXkAAYzkx.png"

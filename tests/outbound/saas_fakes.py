@@ -19,7 +19,8 @@ import itertools
 import json
 import re
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from pytest_httpserver import HTTPServer
 
 from hub.types import (
     BlobRef,
     CaseInsensitiveDict,
-    ContactInfo,
     ConnectorContext,
+    ContactInfo,
     ConversationInfo,
     PushItem,
     WebhookRequest,
@@ -21,6 +22,7 @@ from hub.types import (
 from normalizers.model import Participant
 from outbound import REGISTRY
 from tests.support.corpus import CORPUS
+
 
 def load_json(relative: str) -> Any:
     """A JSON file of the shared corpus."""
@@ -111,7 +113,7 @@ def make_item(
         direction=direction,
         kind="message",
         sender=sender if direction == "inbound" else Participant(channel=channel, address="+15550000000", name="Support"),
-        sent_at=datetime(2026, 11, 22, 18, 0, tzinfo=timezone.utc),
+        sent_at=datetime(2026, 11, 22, 18, 0, tzinfo=UTC),
         subject="",
         text=text,
         html=html,
@@ -136,5 +138,5 @@ def webhook_request(body: bytes, headers: dict[str, str] | None = None, args: tu
         headers=CaseInsensitiveDict({"Content-Type": "application/json", **(headers or {})}),
         body=body,
         args=args,
-        received_at=datetime.now(timezone.utc),
+        received_at=datetime.now(UTC),
     )

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from hub.errors import SignatureInvalid
-from tests.outbound.saas_support import WEBHOOK_SECRET, make_backend, make_item, start_fake, webhook_request
-from tests.outbound.saas_support import load_json
+from tests.outbound.saas_support import WEBHOOK_SECRET, load_json, make_backend, make_item, start_fake, webhook_request
 
 DOC = load_json("helpdesk/helpdesk_documented_examples.json")["chatwoot_webhooks"]
 

@@ -68,7 +68,7 @@ def test_retry_storm_yields_one_ticket_and_one_comment_per_message(vendor):
     assert attempts == 3 and not fake.plan
     fake.fail(500, "before")
     fake.fail(503, "after", {"Retry-After": "1"})
-    for attempt in range(5):
+    for attempt in range(5):  # noqa: B007 - read after the loop
         try:
             backend.push(make_item(2, ticket_ref=ref))
             break

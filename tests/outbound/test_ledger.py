@@ -3,7 +3,7 @@ so the connector state does not grow by two keys per message forever."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hub.connectors import ConnectorService, StateStore
 from hub.types import ContactInfo, ConversationInfo, MemoryState, PushItem
@@ -30,7 +30,7 @@ def test_prune_keeps_recent_records_and_other_keys_in_the_connector_row(tmp_path
         with h.rt.db.session() as s:
             row = ConnectorService(h.rt).create(s, "rt", "api", {"secret": "x"})
         state = StateStore(h.rt, row.id)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         _fill(state, now)
         assert _helpdesk.prune_ledger(state, now) == 5
         assert dict(state.items()) == {
@@ -46,13 +46,13 @@ def _item(delivery_id: int) -> PushItem:
                             category=None, language=None, tags=(), entities=(), sla={})
     return PushItem(delivery_id=delivery_id, conversation=conv, contact=ContactInfo(id=1, name="", email=None, identities=()),
                     message_id=delivery_id, external_id=f"m{delivery_id}", direction="inbound", kind="message",
-                    sender=Participant(channel="api", address="a"), sent_at=datetime.now(timezone.utc), subject="s",
+                    sender=Participant(channel="api", address="a"), sent_at=datetime.now(UTC), subject="s",
                     text="t", html="", attachments=(), ticket_ref=None, is_first=False)
 
 
 def test_ledger_records_attempts_tickets_and_results_and_prunes_at_most_hourly():
     state = MemoryState()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     _fill(state, now)
     _helpdesk._last_prune.pop(id(state), None)
     ledger = _helpdesk.DeliveryLedger(state, _item(5))

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -23,7 +23,7 @@ def zd(saas_servers):
 
 def signed(body: bytes, secret: str = WEBHOOK_SECRET, ts: str | None = None) -> dict[str, str]:
     """The documented algorithm: base64(HMAC-SHA256(secret, timestamp + body))."""
-    ts = ts or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ts = ts or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     sig = base64.b64encode(hmac.new(secret.encode(), ts.encode() + body, hashlib.sha256).digest()).decode()
     return {"X-Zendesk-Webhook-Signature": sig, "X-Zendesk-Webhook-Signature-Timestamp": ts}
 

@@ -16,9 +16,9 @@ import pytest
 
 import channels
 from hub.models import InboundEvent
+from hub.types import WebhookResponse
 from tests.contract.test_adapters import _answer_strings
 from tests.security.conftest import ALL_KINDS
-from hub.types import WebhookResponse
 
 CHALLENGED = sorted(k for k, c in ALL_KINDS.items() if c.get_hooks)
 

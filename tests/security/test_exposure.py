@@ -109,8 +109,8 @@ def _secrets_flow(h, capfd):
     h.add_connector("tw", "twilio", **{**EXAMPLES["twilio"], "auth_token": "twilio-auth-token-Qp42x"})
     h.add_connector("hd", "webhook", url="http://127.0.0.1:9/hook", secret="helpdesk-secret-Wm77")
     h.start_worker()
-    for i, text in enumerate([f"my seed is {SEED} please help", f"card {CARD} was charged twice"]):
-        body = json.dumps({"id": f"s{i}", "from": {"id": "victim", "name": "Victim"}, "text": text}).encode()
+    for i, said in enumerate([f"my seed is {SEED} please help", f"card {CARD} was charged twice"]):
+        body = json.dumps({"id": f"s{i}", "from": {"id": "victim", "name": "Victim"}, "text": said}).encode()
         assert signed_post(h, body).status_code == 200
     wait_until(lambda: h.count(Delivery, Delivery.state == "delivered") == 2, timeout=30, message="processed")
     wait_until(lambda: h.count(InboundEvent, InboundEvent.redacted.is_(True)) == 2, timeout=10)
@@ -162,7 +162,7 @@ def test_script_and_html_injection_is_escaped_in_the_inbox_pages(hub):
         body = json.dumps({"id": f"x{i}", "from": {"id": f"eve{i}", "name": p}, "text": p}).encode()
         assert signed_post(hub, body).status_code == 200
     wait_until(lambda: hub.count(Message) == len(PAYLOADS), timeout=30)
-    hub.token  # creates agent@example.com (admin) with a known password
+    _ = hub.token  # creates agent@example.com (admin) with a known password
     client = hub.app.test_client()
     page = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"\s+value="([^"]+)"', page)

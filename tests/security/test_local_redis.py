@@ -16,11 +16,11 @@ from rq import Callback, Queue
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from hub import signing
 from hub.embedded import EmbeddedRedis
 from hub.models import Message
-from hub import signing
+from hub.queues import queue_name
 from tests.support.hub import wait_until
-from workers.queues import queue_name
 
 SECRET = "api-channel-secret-Rd55"
 
@@ -85,7 +85,7 @@ def test_worker_refuses_jobs_that_are_not_omnihub_functions(hub, tmp_path, worke
         queue.enqueue("workers.jobs.drain", "bogus-stage", 0, on_failure=Callback("os.makedirs"), on_success=Callback("os.makedirs")),
     ]
     for job in jobs:
-        wait_until(lambda: _job_status(job) in (JobStatus.FAILED, JobStatus.FINISHED), timeout=30,
+        wait_until(lambda job=job: _job_status(job) in (JobStatus.FAILED, JobStatus.FINISHED), timeout=30,
                    message=f"the worker to take {job.func_name}")
     for job in jobs:
         assert _job_status(job) == JobStatus.FAILED, job.func_name
@@ -105,11 +105,11 @@ def test_worker_refuses_jobs_that_are_not_omnihub_functions(hub, tmp_path, worke
 
 
 def test_every_job_omnihub_enqueues_is_on_the_allowlist():
-    """A new job function must be added to workers.guard.JOB_FUNCTIONS, or workers refuse it."""
+    """A new job function must be added to hub.jobguard.JOB_FUNCTIONS, or workers refuse it."""
     import ast
     from pathlib import Path
 
-    from workers.guard import JOB_FUNCTIONS
+    from hub.jobguard import JOB_FUNCTIONS
 
     root = Path(__file__).resolve().parents[2]
     found = set()
@@ -126,4 +126,4 @@ def test_every_job_omnihub_enqueues_is_on_the_allowlist():
                         f"{path}:{node.lineno}: enqueue a job by its dotted name (a string) so the allowlist can be checked"
                     found.add(arg.value)
     assert found, "no enqueue call found: the scan is broken"
-    assert found <= JOB_FUNCTIONS, f"enqueued but not allowed in workers/guard.py JOB_FUNCTIONS: {found - JOB_FUNCTIONS}"
+    assert found <= JOB_FUNCTIONS, f"enqueued but not allowed in hub/jobguard.py JOB_FUNCTIONS: {found - JOB_FUNCTIONS}"

@@ -99,7 +99,7 @@ def test_nesting_up_to_the_limit_is_still_read():
 def test_crlf_in_login_next_is_400_never_500(all_hub, nxt):
     from hub.web import security
 
-    all_hub.token  # creates agent@example.com
+    _ = all_hub.token  # creates agent@example.com
     client = all_hub.app.test_client()
     with client.session_transaction() as sess:
         sess[security.SESSION_CSRF] = "csrf-test"

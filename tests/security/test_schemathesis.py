@@ -30,8 +30,8 @@ def st_hub(tmp_path_factory, redis_url):
 
 
 def operations():
-    from hub.app import create_app  # noqa: F401  (the document is built from hub.api's declarations)
     from hub.api import spec
+    from hub.app import create_app  # noqa: F401  (the document is built from hub.api's declarations)
 
     return sorted((m.upper(), p) for p, ops in spec.paths.items() for m in ops)
 

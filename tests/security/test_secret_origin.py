@@ -120,7 +120,7 @@ def test_first_callback_url_of_an_api_connector_needs_its_secret(hub, evil):
 
 
 def _admin_client(hub):
-    hub.token  # creates agent@example.com (admin)
+    _ = hub.token  # creates agent@example.com (admin)
     client = hub.app.test_client()
     page = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"\s+value="([^"]+)"', page)

@@ -59,8 +59,9 @@ def internal_urls(canary: HTTPServer) -> list[str]:
 def test_url_parsers_agree_on_the_host():
     """The guard (urlsplit) and the client (httpx) must see the same host, or a crafted URL
     passes the check for one host and connects to another."""
-    import httpx
     from urllib.parse import urlsplit
+
+    import httpx
 
     for url in ["http://127.0.0.1:1\\@api.twilio.com/", "http://a@127.0.0.1:1@api.twilio.com/", "http://api.twilio.com\t@127.0.0.1/",
                 "http://api.twilio.com%00@127.0.0.1/", "HTTP://API.TWILIO.COM./x"]:

@@ -114,7 +114,7 @@ def test_cli_create_with_expiry_list_and_revoke(hub):
     r = hub.cli("tokens", "create", "--email", "alan@example.com", "--expires", "soon")
     assert r.returncode != 0 and "30d" in r.stderr
 
-    hub.token  # a second user's token
+    _ = hub.token  # a second user's token
     r = hub.cli("tokens", "list", "--email", "alan@example.com")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()

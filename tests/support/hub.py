@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from config.settings import Settings
 from hub.runtime import Runtime, set_runtime
@@ -139,6 +140,47 @@ class Hub:
 
         with self.rt.db.read() as s:
             return s.scalar(select(func.count()).select_from(model).where(*where))
+
+    def busy(self) -> dict[str, int]:
+        """What is still in flight: queued or running jobs, ids waiting in a stage's list, held
+        drain slots, and rows pending or leased in SQL. Empty when the hub is idle."""
+        from sqlalchemy import func, select
+
+        from hub.models import Delivery, InboundEvent, Reply
+        from hub.queues import STAGES
+        from hub.states import DeliveryState, EventState, ReplyState
+
+        q = self.rt.queues
+        out: dict[str, int] = {}
+        for queue in q.all():
+            out[f"queue {queue.name}"] = queue.count  # a running drain holds its slot (below)
+        for stage in STAGES:
+            out[f"list {stage}"] = int(q.redis.llen(q.pending_key(stage)))
+        out["drain slots"] = sum(1 for _ in q.redis.scan_iter(f"{q.prefix}:drain:*"))
+        with self.rt.db.read() as s:
+            out["events pending"] = s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state == EventState.PENDING))
+            out["deliveries pending"] = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == DeliveryState.PENDING))
+            out["replies pending/sending"] = s.scalar(
+                select(func.count()).select_from(Reply).where(Reply.state.in_((ReplyState.PENDING, ReplyState.SENDING))))
+        return {k: v for k, v in out.items() if v}
+
+    def wait_idle(self, timeout: float = 30.0, settle: float = 0.3) -> None:
+        """Barrier: wait until nothing is queued, running, pending or leased, and it stays so
+        for ``settle`` seconds; a late duplicate in the making is therefore still counted by
+        the assertions that follow. Fails naming what is still busy."""
+        deadline = time.monotonic() + timeout
+        quiet_since = None
+        busy: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            busy = self.busy()
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= settle:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"hub not idle after {timeout}s: {busy}")
 
     def close(self) -> None:
         self.stop_all()

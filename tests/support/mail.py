@@ -3,6 +3,7 @@ and an aiosmtpd server that keeps what it receives."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from email.message import EmailMessage
@@ -64,7 +65,7 @@ def make_mail(n: int | str, *, sender: str = "customer@example.org", subject: st
 
 
 class _Handler:
-    def __init__(self, server: "SmtpServer") -> None:
+    def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -74,6 +75,14 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.server.hold_next:
+            # hold this message open (a slow server): the test kills the sender meanwhile;
+            # it is never recorded as received, as the client never saw it accepted
+            self.server.hold_next = False
+            self.server.held.set()
+            while not self.server.release.is_set():
+                await asyncio.sleep(0.02)
+            return "451 4.3.0 held by the test"
         if self.server.data_reply:
             return self.server.data_reply
         self.server.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
@@ -88,6 +97,10 @@ class SmtpServer:
         self.received: list[tuple[str, list[str], bytes]] = []
         self.rcpt_reply: str | None = None
         self.data_reply: str | None = None
+        #: hold the next DATA until ``release`` is set; ``held`` is set when it arrives
+        self.hold_next = False
+        self.held = threading.Event()
+        self.release = threading.Event()
         self.port = free_port()
         kwargs = {}
         if auth:
@@ -102,11 +115,12 @@ class SmtpServer:
             kwargs = {"authenticator": authenticator, "auth_require_tls": False, "auth_exclude_mechanism": ["LOGIN"]}
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **kwargs, **tls)
 
-    def __enter__(self) -> "SmtpServer":
+    def __enter__(self) -> SmtpServer:
         self.controller.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self.release.set()
         self.controller.stop()
 
 

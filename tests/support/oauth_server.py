@@ -65,7 +65,7 @@ class OAuthServer:
         self._thread = threading.Thread(target=self.server.serve_forever, name="oauth-server", daemon=True)
 
     # --- lifecycle --------------------------------------------------------------------------
-    def __enter__(self) -> "OAuthServer":
+    def __enter__(self) -> OAuthServer:
         self._thread.start()
         return self
 
@@ -229,7 +229,7 @@ def running_oauth_dovecot(introspection_base: str):
 
 # ------------------------------------------------------------------------------ SMTP + XOAUTH2
 class _XOAuth2Handler:
-    def __init__(self, server: "OAuthSmtpServer") -> None:
+    def __init__(self, server: OAuthSmtpServer) -> None:
         self.server = server
 
     async def auth_XOAUTH2(self, smtp, args):
@@ -271,7 +271,7 @@ class OAuthSmtpServer:
         info = resp.json()
         return bool(info.get("active")) and info.get("username") == user
 
-    def __enter__(self) -> "OAuthSmtpServer":
+    def __enter__(self) -> OAuthSmtpServer:
         self.controller.start()
         return self
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from hub.types import BlobRef, ContactInfo, ConnectorContext, ConversationInfo, MemoryState, PushItem, RawEvent
+from hub.types import BlobRef, ConnectorContext, ContactInfo, ConversationInfo, MemoryState, PushItem, RawEvent
 from normalizers.model import Participant
 
 _ids = itertools.count(1000)
@@ -61,7 +61,7 @@ class Conversation:
             direction="inbound",
             kind="message",
             sender=self.sender,
-            sent_at=datetime.now(timezone.utc),
+            sent_at=datetime.now(UTC),
             subject=self.subject if self.count == 1 else "",
             text=text,
             html=html,  # the sanitized original, NOT redacted: backends must never send it

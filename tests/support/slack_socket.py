@@ -48,7 +48,7 @@ class EnvelopeServer:
 
     def __init__(self, envelopes: list[dict] | None = None, *, per_connection: list[list[dict]] | None = None) -> None:
         self.scripts = per_connection or [envelopes or []]
-        self.acks: "queue.Queue[tuple[float, dict]]" = queue.Queue()
+        self.acks: queue.Queue[tuple[float, dict]] = queue.Queue()
         self.paths: list[str] = []
         self.server = serve(self._handle, "127.0.0.1", 0, ping_interval=None)
         self.port = self.server.socket.getsockname()[1]
@@ -67,7 +67,7 @@ class EnvelopeServer:
         except Exception:  # noqa: BLE001 - client closed, test over
             return
 
-    def __enter__(self) -> "EnvelopeServer":
+    def __enter__(self) -> EnvelopeServer:
         self.thread.start()
         return self
 

@@ -18,7 +18,7 @@ def _name(cn: str) -> x509.Name:
 
 def make_certs(directory: Path) -> tuple[Path, Path, Path]:
     """(ca.pem, server-cert.pem, server-key.pem) in ``directory``."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder()

@@ -18,7 +18,7 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
@@ -59,7 +59,7 @@ class TwilioApiServer:
         return self.server.url_for("").rstrip("/")
 
     # --- setup ------------------------------------------------------------------------
-    def install(self) -> "TwilioApiServer":
+    def install(self) -> TwilioApiServer:
         import re
 
         acct = re.escape(self.account_sid)
@@ -126,7 +126,7 @@ class TwilioApiServer:
                 return self._error(status, code, message, headers)
             sid = ("MM" if form.get("MediaUrl") else "SM") + secrets.token_hex(16)
             self.sent.append(SentMessage(sid=sid, form=form))
-        now = format_datetime(datetime.now(timezone.utc), usegmt=True).replace("GMT", "+0000")
+        now = format_datetime(datetime.now(UTC), usegmt=True).replace("GMT", "+0000")
         uri = f"/{API}/Accounts/{self.account_sid}/Messages/{sid}.json"
         message = {
             "account_sid": self.account_sid,

@@ -10,8 +10,9 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature

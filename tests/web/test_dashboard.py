@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import html
+import os
 import re
 import time
 from datetime import datetime, timedelta

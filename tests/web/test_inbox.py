@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 
 import httpx
 import pytest
@@ -123,7 +124,7 @@ def test_message_html_renders_inert(live, context):
     post_webhook(live, payload, id="xss-1", name='<img src=y onerror="window.__xss=4">')
     wait_until(lambda: hub.api("GET", "/api/v1/conversations").get_json()["items"], message="conversation")
     # an HTML body (as email brings): shown only in a sandboxed frame, scripts never run
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from hub.models import Message
 
@@ -131,7 +132,7 @@ def test_message_html_renders_inert(live, context):
     with hub.rt.db.session() as s:
         first = s.query(Message).filter_by(external_id="xss-1").one()
         s.add(Message(conversation_id=first.conversation_id, connector_id=first.connector_id, external_id="html-1",
-                      sent_at=datetime.now(timezone.utc), text="formatted", html=html))
+                      sent_at=datetime.now(UTC), text="formatted", html=html))
     page = context.new_page()
     login(page, live, AGENT)
     page.locator(".convs li[data-id] a").first.click()

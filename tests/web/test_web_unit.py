@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -65,8 +65,9 @@ def test_login_is_rate_limited_per_ip_and_account(web):
 
 
 def test_password_change_or_deactivation_ends_sessions(web):
-    from hub.models import User
     from sqlalchemy import select
+
+    from hub.models import User
 
     c = web.app.test_client()
     do_login(c, AGENT)
@@ -114,7 +115,7 @@ def test_form_fields_follow_the_config_schema():
 
 
 def test_sla_state_and_redaction_markers():
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     assert sla_state({}) is None
     assert sla_state({"state": "breached"}) == "breached"
     assert sla_state({"first_response_due": (t - timedelta(minutes=1)).isoformat()}) == "breached"
@@ -141,7 +142,7 @@ def test_composer_limits_come_from_adapter_capabilities():
         cls = REGISTRY[kind]
         return cls(ConnectorContext(name="c", kind=kind, config=cls.Config(**config)))
 
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     tw = adapter("twilio", account_sid="AC" + "0" * 32, auth_token="t" * 32, phone_numbers="+15005550006")
     sms = composer.limits(tw, "sms", "x", t)
     assert sms["segments"] == "sms" and sms["splits"] and "window_hours" not in sms

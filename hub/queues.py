@@ -10,14 +10,14 @@ re-schedules anything still pending after a timeout (lost Redis, killed worker).
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from config.settings import Settings
-from workers.guard import OmnihubJob
+from hub.jobguard import OmnihubJob
 
 STAGES = {"ingest": "inbound", "push": "push", "send": "send"}
 QUEUE_NAMES = ("inbound", "push", "send", "default")
@@ -176,6 +176,6 @@ class Queues:
         for q in self.all():
             pipe.llen(q.key)
         values = pipe.execute()
-        out = {f"pending_{s}": v for s, v in zip(STAGES, values)}
-        out.update({f"queue_{n}": v for n, v in zip(QUEUE_NAMES, values[len(STAGES):])})
+        out = {f"pending_{s}": v for s, v in zip(STAGES, values, strict=False)}
+        out.update({f"queue_{n}": v for n, v in zip(QUEUE_NAMES, values[len(STAGES):], strict=False)})
         return out

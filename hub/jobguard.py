@@ -18,7 +18,7 @@ from rq.job import Job
 
 log = structlog.get_logger("omnihub.jobs")
 
-#: Every function an omnihub worker may run (workers.queues enqueues only these).
+#: Every function an omnihub worker may run (hub.queues enqueues only these).
 JOB_FUNCTIONS = frozenset({"workers.jobs.drain"})
 
 
