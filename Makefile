@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test bench faults-full install clean lint
+.PHONY: run test bench faults-full install clean lint docs docs-serve
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,5 +34,13 @@ bench: $(STAMP)
 faults-full: $(STAMP)
 	OMNIHUB_FULL_FAULTS=1 $(BIN)/python -m pytest tests/faults -q $(PYTEST_ARGS)
 
+# The documentation site (MkDocs): `make docs` builds it strictly into site/ (a broken
+# link, a missing page or an undocumented connector kind fails); `make docs-serve` previews it.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(STAMP)
+	$(BIN)/mkdocs serve
+
 clean:
-	rm -rf $(VENV) var .pytest_cache test-artifacts
+	rm -rf $(VENV) var .pytest_cache test-artifacts site

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, make_response, render_template, request, url_for
 
 from hub.auth import check_password
 from hub.models import AuditLog, User, now
@@ -41,6 +41,7 @@ def login():
     error = None
     status = 200
     email = ""
+    retry_after = None
     if request.method == "POST":
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
@@ -48,6 +49,7 @@ def login():
         if wait:
             error = f"Too many failed attempts. Try again in {max(1, wait // 60)} minute(s)."
             status = 429
+            retry_after = max(1, int(wait))
         else:
             user = security.find_user(email) if email else None
             if user is None:
@@ -67,7 +69,10 @@ def login():
                 return redirect(_safe_next(request.args.get("next")))
     elif getattr(g, "session_principal", None) is not None:
         return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, email=email), status
+    response = make_response(render_template("login.html", error=error, email=email), status)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.post("/logout")

@@ -61,6 +61,7 @@ def test_login_is_rate_limited_per_ip_and_account(web):
         assert do_login(c, AGENT, password="wrong password").status_code == 401
     r = do_login(c, AGENT)  # even the right password waits now
     assert r.status_code == 429 and "Too many failed attempts" in r.get_data(as_text=True)
+    assert 1 <= int(r.headers["Retry-After"]) <= 3600  # a client (or a script) knows how long to wait
     assert do_login(c, ADMIN).status_code == 302  # another account from the same IP is not locked out
 
 
