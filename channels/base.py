@@ -1,4 +1,4 @@
-"""The channel adapter contract: its base class (README: "Writing a channel adapter").
+"""The channel adapter contract: its base class (docs/how-it-works.md, "Writing a channel adapter").
 
 A channel adapter is one module (or package) in ``channels/``: a subclass of
 ``ChannelAdapter`` with capabilities as class attributes, a pydantic ``Config`` with

@@ -1,4 +1,4 @@
-"""Settings from the environment, prefix ``OMNIHUB_`` (README: Settings)."""
+"""Settings from the environment, prefix ``OMNIHUB_`` (docs/settings.md)."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ class Cli(click.Group):
 def main() -> None:
     """omnihub: every customer channel into one inbox or your helpdesk.
 
-    Settings come from OMNIHUB_* environment variables (see the README).
+    Settings come from OMNIHUB_* environment variables (see docs/settings.md).
     """
     from hub.files import restrict_umask
 

@@ -1,4 +1,4 @@
-"""The data model (README: "How it works" and "States")."""
+"""The data model (docs/how-it-works.md, "States")."""
 
 from __future__ import annotations
 
@@ -250,7 +250,7 @@ class InboundEvent(Base):
 
 class WebhookReplayKey(Base):
     """Digest of a webhook signature that covers no timestamp (Twilio, X, Help Scout, Zammad):
-    a second request carrying the same signature is a duplicate and stores nothing (README: Security)."""
+    a second request carrying the same signature is a duplicate and stores nothing (docs/security.md)."""
 
     __tablename__ = "webhook_replay_keys"
     __table_args__ = (UniqueConstraint("connector_id", "digest", name="uq_replay_connector_digest"),)

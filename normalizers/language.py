@@ -218,7 +218,7 @@ def default_language(settings: Any = None) -> str:
 
 
 def message_prior(msg: NormalizedMessage, history: Iterable[str] = ()) -> dict[str, float]:
-    """Priors from what the channel put on the message (see README, Language)."""
+    """Priors from what the channel put on the message (see docs/intelligence/triage-language.md)."""
     extra = msg.extra or {}
     widget = extra.get("widget") if isinstance(extra.get("widget"), dict) else {}
     browser = ", ".join(str(v) for v in (widget.get("language"), widget.get("accept_language"),

@@ -5,7 +5,7 @@ stored, pushed or logged. Each secret is replaced by a marker naming its kind
 (``[redacted: recovery phrase]``) and recorded in ``msg.redactions`` as kind + marker +
 count: the secret itself is never kept.
 
-Design (see the README (Support intelligence) for the measured precision and recall):
+Design (see docs/intelligence/redaction.md for the measured precision and recall):
 
 * **BIP-39 recovery phrases**, every wordlist the ``mnemonic`` package ships. The text is
   tokenized into letter runs; numbering (``1.``, ``2)``, ``#3``), commas, line breaks and

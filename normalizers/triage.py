@@ -1,6 +1,6 @@
 """Triage: category, priority, security flag, "wants a human" and SMS commands, offline and multilingual.
 
-How a category is chosen (see README, Triage):
+How a category is chosen (see docs/intelligence/triage-language.md):
 
 1. Commands. A message that is only an opt-out/opt-in/help keyword ("STOP", "BAJA",
    "ARRÊT", "UNSTOP", "START", "HELP", "AYUDA"...) is a ``command`` (``Triage.command`` is

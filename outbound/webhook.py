@@ -1,4 +1,4 @@
-"""A signed JSON webhook for systems without a dedicated backend (README: Helpdesks).
+"""A signed JSON webhook for systems without a dedicated backend (docs/helpdesks/webhook.md).
 
 Each message is POSTed to ``url`` as ``{"event": "message.created", "conversation": ...,
 "message": ..., "contact": ...}``, signed with omnihub's signature (``hub.signing``:

@@ -105,7 +105,7 @@ def test_core_never_branches_on_a_channel_or_backend_name():
 
 
 def test_docstrings_point_inside_the_repository():
-    """Comments and docstrings refer to the README or say it themselves, never to documents
+    """Comments and docstrings refer to the README or docs/ or say it themselves, never to documents
     a reader of the repository does not have (design notes, issue numbers)."""
     import re
 

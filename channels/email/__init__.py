@@ -57,7 +57,7 @@ class EmailConfig(AdapterConfig):
     smtp_password: SecretStr | None = None
     from_address: str
     from_name: str = ""
-    # OAuth 2.0 mailboxes (README: Email, "Google Workspace and Microsoft 365")
+    # OAuth 2.0 mailboxes (docs/channels/email.md, "Google Workspace and Microsoft 365")
     auth: Literal["password", "oauth2"] = Field("password", description="password, or oauth2 (Google Workspace, Microsoft 365: save, then Sign in)")
     oauth_provider: Literal["google", "microsoft", "custom"] | None = Field(None, description="auth oauth2: google, microsoft or custom")
     oauth_client_id: str | None = Field(None, description="auth oauth2: the client id of the app registered with the provider")

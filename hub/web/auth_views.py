@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Blueprint, abort, g, redirect, make_response, render_template, request, url_for
+from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
 
 from hub.auth import check_password
 from hub.models import AuditLog, User, now

@@ -196,7 +196,7 @@ def score(cases: list[Case] | None = None) -> dict[str, tuple[int, int]]:
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
-if __name__ == "__main__":  # pragma: no cover - a report for the README (email channel)
+if __name__ == "__main__":  # pragma: no cover - a report for docs/channels/email.md
     import sys
 
     cases = all_cases()

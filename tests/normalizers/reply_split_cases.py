@@ -8,7 +8,7 @@ to return. The formats were read off real clients' output and other projects' fi
 
 The set is split deterministically (sha256 of the case id) into a development half, the
 only one the rules were tuned on, and a held-out half; ``python -m
-tests.normalizers.reply_split_cases`` prints both scores (README, email channel).
+tests.normalizers.reply_split_cases`` prints both scores (docs/channels/email.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The corpus was written by hand as customers write; it is split by sha256(text) before any
 training (normalizers/train_intel.py trains on the development half only). Goals (issue #16):
 language >= 97 % on messages of at most 12 words, triage top-1 >= 90 %, security-critical
-categories recall >= 98 %. Where the measured figure is still below the goal (see README,
+categories recall >= 98 %. Where the measured figure is still below the goal (see docs/intelligence/triage-language.md,
 Language / Triage) the test asserts the measured floor, so a regression fails, and says so:
 the held-out half is never tuned on to close the gap.
 """

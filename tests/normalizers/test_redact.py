@@ -18,7 +18,7 @@ from normalizers.redact import MARKERS, redact, redact_event_dict, redact_text
 DATA = Path(__file__).resolve().parents[1] / "data" / "redaction_set.jsonl"
 PHRASE = "kingdom drive afford damp once skill film lady double section sleep cradle"
 
-# Thresholds sit a little under the measured figures (the README (Support intelligence)) so that a
+# Thresholds sit a little under the measured figures (docs/intelligence/redaction.md) so that a
 # regression fails the build while a harmless change to the generator does not.
 MIN_PRECISION = 0.97
 MIN_RECALL = 0.95

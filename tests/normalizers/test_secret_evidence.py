@@ -1,6 +1,6 @@
 """#16.3 measured: keys vs transaction hashes on the labelled set of
 tests/data/gen_secret_evidence_set.py. Thresholds are asserted on the HELD-OUT half (never
-tuned on); the development half is scored too, for the README."""
+tuned on); the development half is scored too, for docs/intelligence/redaction.md."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from hub.auth import create_token, create_user
 from hub.models import ApiToken
 from tests.support.hub import Hub
 
-# The README: agents may use everything except connector and dead-letter administration.
+# docs/inbox.md: agents may use everything except connector and dead-letter administration.
 ADMIN_PREFIXES = ("/api/v1/connectors", "/api/v1/connector-kinds", "/api/v1/dead-letters")
 PUBLIC = {"/api/v1/openapi.json"}
 
