@@ -41,8 +41,12 @@ def test_omnihub_run_starts_everything_and_takes_a_simulated_message(tmp_path):
             return subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, cwd=tmp_path,
                                   capture_output=True, text=True, timeout=60)
 
-        sim = cli("simulate", "demo", "--text", "Hello, I need help", "--from", "alice")
-        assert sim.returncode == 0 and "-> 200" in sim.stdout, sim.stdout + sim.stderr
+        # from another terminal that does not know the port: found through VAR_DIR/web.url
+        assert (tmp_path / "var" / "web.url").read_text().strip() == base
+        other_terminal = {k: v for k, v in env.items() if k != "OMNIHUB_PORT"}
+        sim = subprocess.run([sys.executable, "-m", "hub.cli", "simulate", "demo", "--text", "Hello, I need help", "--from", "alice"],
+                             env=other_terminal, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert sim.returncode == 0 and f"POST {base}/webhooks/demo/" in sim.stdout and "-> 200" in sim.stdout, sim.stdout + sim.stderr
         token = cli("tokens", "create", "--email", "admin@omnihub.local").stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}
 
@@ -65,4 +69,5 @@ def test_omnihub_run_starts_everything_and_takes_a_simulated_message(tmp_path):
             proc.wait()
     assert "omnihub stopped" in log.read_text()
     wait_until(lambda: not (tmp_path / "var" / "redis.url").exists(), timeout=10, message="embedded Redis stopped")
+    assert not (tmp_path / "var" / "web.url").exists()  # a stopped instance is not found by simulate
     
