@@ -160,6 +160,8 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
         f"    .venv/bin/omnihub simulate {DEMO_CONNECTOR} --text 'Hello, I need help' --from alice",
         "  then see it: open the inbox, or",
         f"    curl -H \"Authorization: Bearer $(.venv/bin/omnihub tokens create --email {ADMIN_EMAIL})\" {url}/api/v1/conversations",
+        f"  chat widget ({DEMO_CONNECTOR}): accepts pages from {url} only; to embed it on your own site:",
+        f"    .venv/bin/omnihub connectors set {DEMO_CONNECTOR} --set widget_origins=https://www.your-site.example",
         "  stop with Ctrl-C",
         "",
     ]

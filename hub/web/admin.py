@@ -84,8 +84,18 @@ def _form_page(kind: str, name: str, row_desc: dict[str, Any] | None, fields, *,
     base = rt().settings.effective_public_url.rstrip("/")
     hooks = adapter_class(kind).hooks
     webhooks = {h: f"{base}/webhooks/{name or '<name>'}/{h}" for h in hooks}
+    widget = None
+    if row_desc and "widget_origins" in adapter_class(kind).Config.model_fields and row_desc["config"].get("widget"):
+        from types import SimpleNamespace
+
+        from hub.web.widget import allowed_origins, refused_origins
+
+        config = SimpleNamespace(widget_origins=row_desc["config"].get("widget_origins"))
+        widget = {"allowed": sorted(allowed_origins(config, base)), "refused": refused_origins(name),
+                  "configured": bool(row_desc["config"].get("widget_origins"))}
     return render_template("admin_connector_form.html", kind=kind, name=name, row=row_desc, fields=fields, check=check,
-                           error=error, webhooks=webhooks, tab="connectors", title=getattr(adapter_class(kind), "title", kind)), status
+                           error=error, webhooks=webhooks, widget=widget, tab="connectors",
+                           title=getattr(adapter_class(kind), "title", kind)), status
 
 
 @bp.route("/connectors/new", methods=["GET", "POST"])

@@ -72,9 +72,56 @@ def _widget_connector(name: str):
     return row, adapter
 
 
+def allowed_origins(config: Any, public_url: str) -> set[str]:
+    """The origins whose pages may embed a connector's widget: ``widget_origins``, else the
+    hub's own origin only."""
+    origins = {_origin_of(o) for o in (getattr(config, "widget_origins", None) or [])}
+    return origins or {_origin_of(public_url)}
+
+
 def _allowed_origins(adapter) -> set[str]:
-    origins = {_origin_of(o) for o in (getattr(adapter.config, "widget_origins", None) or [])}
-    return origins or {_origin_of(rt().settings.effective_public_url)}
+    return allowed_origins(adapter.config, rt().settings.effective_public_url)
+
+
+#: refused origins remembered per connector, for the admin console (newest kept)
+REFUSED_KEEP = 20
+REFUSED_DAYS = 30
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]{1,253}(?::\d{1,5})?$|^https?://\[[0-9a-f:.]{2,45}\](?::\d{1,5})?$")
+
+
+def _refused_key(name: str) -> str:
+    return f"{rt().settings.queue_prefix}:widget:refused:{name}"
+
+
+def _note_refused(name: str, origin: str) -> None:
+    """Remember a refused Origin so an admin sees why the widget does not work on a site.
+    Bounded whatever a client sends: only well-formed origins, the newest REFUSED_KEEP per
+    connector, forgotten after REFUSED_DAYS; a Redis failure only skips the note."""
+    value = origin.strip().lower()
+    if not _ORIGIN.match(value):
+        return
+    try:
+        pipe = rt().redis.pipeline()
+        key = _refused_key(name)
+        pipe.zadd(key, {value: time.time()})
+        pipe.zremrangebyrank(key, 0, -(REFUSED_KEEP + 1))
+        pipe.expire(key, REFUSED_DAYS * 86400)
+        pipe.execute()
+    except Exception as exc:  # the 403 matters, the note does not
+        log.warning("widget.refused_note_failed", error=str(exc))
+
+
+def refused_origins(name: str) -> list[tuple[str, datetime]]:
+    """Recently refused origins of a connector's widget, newest first."""
+    try:
+        rows = rt().redis.zrevrange(_refused_key(name), 0, REFUSED_KEEP - 1, withscores=True)
+    except Exception:
+        return []
+    out = []
+    for member, score in rows:
+        origin = member.decode() if isinstance(member, bytes) else str(member)
+        out.append((origin, datetime.fromtimestamp(score, UTC)))
+    return out
 
 
 def _check_origin(adapter, required: bool) -> str | None:
@@ -84,7 +131,8 @@ def _check_origin(adapter, required: bool) -> str | None:
             raise WidgetError(403, "origin required")
         return None
     if origin.lower() not in _allowed_origins(adapter):
-        log.info("widget.origin_refused", origin=origin)
+        log.info("widget.origin_refused", origin=origin[:200])
+        _note_refused(adapter.ctx.name, origin)
         raise WidgetError(403, "this site may not use the chat")
     return origin
 

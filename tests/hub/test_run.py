@@ -35,6 +35,7 @@ def test_omnihub_run_starts_everything_and_takes_a_simulated_message(tmp_path):
         login = re.search(r"admin login \(first run.*\): (\S+) / (\S+)", out)
         assert login and login.group(1) == "admin@omnihub.local"
         assert "omnihub simulate demo" in out
+        assert f"chat widget (demo): accepts pages from {base} only" in out and "--set widget_origins=" in out
         assert (tmp_path / "var" / "secret_key").exists() and (tmp_path / "var" / "omnihub.db").exists()
 
         def cli(*args):
