@@ -136,7 +136,8 @@ def load_principal() -> Principal | None:
 def before_request() -> None:
     """Attach the session's principal; enforce CSRF on cookie-authenticated state changes."""
     path = request.path
-    if path.startswith(("/webhooks/", "/widget/", "/widget.js", "/static/", "/healthz", "/readyz", "/metrics")):
+    if path.startswith(("/webhooks/", "/widget/", "/widget.js", "/static/", "/healthz", "/readyz", "/metrics")) \
+            and not (path.startswith("/widget/") and path.endswith("/try")):  # the test page is for signed-in users
         return
     bearer = request.headers.get("Authorization", "").startswith("Bearer ")
     if path.startswith("/api/") and bearer:

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, make_response, render_template, request, send_file
 from sqlalchemy import select
 
 from hub import journal
@@ -29,7 +29,7 @@ from hub.models import Connector, Conversation, Identity, Message, Reply
 from hub.states import ReplyState
 from hub.types import RawEvent
 from hub.web import streams
-from hub.web.security import client_ip, rate_limit, rt
+from hub.web.security import client_ip, login_required, rate_limit, rt
 from hub.web.streams import change_marks
 
 bp = Blueprint("widget", __name__)
@@ -73,10 +73,10 @@ def _widget_connector(name: str):
 
 
 def allowed_origins(config: Any, public_url: str) -> set[str]:
-    """The origins whose pages may embed a connector's widget: ``widget_origins``, else the
-    hub's own origin only."""
+    """The origins whose pages may embed a connector's widget: ``widget_origins`` and always
+    the hub's own origin (its pages are the hub's: the widget test page)."""
     origins = {_origin_of(o) for o in (getattr(config, "widget_origins", None) or [])}
-    return origins or {_origin_of(public_url)}
+    return origins | {_origin_of(public_url)}
 
 
 def _allowed_origins(adapter) -> set[str]:
@@ -165,6 +165,24 @@ def _visitor(value: str | None) -> str:
 def script():
     resp = send_file(STATIC / "widget.js", mimetype="text/javascript", max_age=300)
     resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+@bp.get("/widget/<name>/try")
+@login_required()
+def try_page(name: str):
+    """A page of the hub that embeds the connector's widget exactly as a customer's site
+    does, to try it before touching the site. Signed-in agents and admins only (it is not a
+    public chat page); it widens nothing: the hub's own origin is always allowed."""
+    _row, adapter = _widget_connector(name)
+    public = rt().settings.effective_public_url.rstrip("/")
+    allowed = sorted(o for o in allowed_origins(adapter.config, public) if o != _origin_of(public))
+    resp = make_response(render_template("widget_try.html", name=name, allowed=allowed, refused=refused_origins(name),
+                                         snippet=f'<script src="{public}/widget.js" data-connector="{name}" async></script>'))
+    # the widget styles its shadow root with a <style> element: allowed on this page only
+    from hub.web import CSP
+
+    resp.headers["Content-Security-Policy"] = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
     return resp
 
 
