@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, cast, func, or_, select
 
 from hub import auth, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, all_kinds, is_channel
@@ -256,15 +256,22 @@ def list_conversations():
             q = q.where(conversation_search(a["q"]))
         if a.get("before"):
             try:
-                ts, cid = a["before"].rsplit("_", 1)
+                # a "+" of the UTC offset arrives as a space when a client did not URL-encode the cursor
+                ts, cid = a["before"].replace(" ", "+").rsplit("_", 1)
                 when = datetime.fromisoformat(ts)
                 q = q.where(or_(Conversation.last_message_at < when, (Conversation.last_message_at == when) & (Conversation.id < int(cid))))
             except ValueError:
                 raise ApiError(400, "before: invalid cursor", field="before") from None
+        total = None
+        if not a.get("before"):  # exact, over every filter: on the first page only (it costs a count)
+            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)).all()
         items = [conversation_json(s, c) for c in rows[:limit]]
         nxt = f"{rows[limit - 1].last_message_at.isoformat()}_{rows[limit - 1].id}" if len(rows) > limit else None
-    return jsonify({"items": items, "next": nxt})
+    body: dict[str, Any] = {"items": items, "next": nxt}
+    if total is not None:
+        body["total"] = total
+    return jsonify(body)
 
 
 @route("/conversations/<int:conv_id>", "GET", summary="A conversation with its messages, replies and contact")
