@@ -80,6 +80,9 @@
   }
 
   // ---------------------------------------------------------------- live updates
+  // the agent's own actions change the conversation too: no "updated" notice for those
+  var ownUntil = 0;
+  function ownAction() { ownUntil = Date.now() + 4000; }
   if (window.EventSource) {
     var es = new EventSource(root.dataset.events);
     es.addEventListener("change", function (ev) {
@@ -88,7 +91,7 @@
       refreshList();
       if (currentId() && (data.conversations || []).indexOf(currentId()) >= 0) {
         refreshTimeline();
-        say("This conversation was updated");  // the toast is a polite live region
+        if (Date.now() > ownUntil) say("This conversation was updated");  // the toast is a polite live region
       }
     });
   }
@@ -97,10 +100,26 @@
   function patch(body, done) {
     var c = conversationEl();
     if (!c) return;
-    api("PATCH", c.dataset.api, body).then(function () {
+    ownAction();
+    // in place: the page (and the composer's draft) stays; the header, timeline and list refresh
+    api("PATCH", c.dataset.api, body).then(function (conv) {
       say(done);
+      if (conv && body.assignee !== undefined) {
+        var sel = document.getElementById("assign");
+        if (sel) sel.value = conv.assignee || "";
+      }
+      if (conv && conv.status) {
+        var st = document.getElementById("conv-status");
+        if (st) { st.textContent = conv.status; st.className = "status st-" + conv.status; }
+        var sb = document.querySelector('button[data-action="status"]');
+        var finished = conv.status === "resolved" || conv.status === "closed";
+        if (sb) {
+          sb.dataset.value = finished ? "open" : "resolved";
+          sb.textContent = finished ? "Reopen" : "Resolve";
+          if (finished) sb.removeAttribute("id"); else sb.id = "resolve-btn";
+        }
+      }
       refreshTimeline(); refreshList();
-      if (body.status || body.assignee !== undefined) setTimeout(function () { window.location.reload(); }, 300);
     }).catch(function (e) { say(e.message, true); });
   }
   document.addEventListener("click", function (ev) {
@@ -137,7 +156,7 @@
       var name = (document.getElementById("composer").dataset.customer || "").split(" ")[0] || "there";
       ta.value = (ta.value ? ta.value + "\n" : "") + t.value.replace(/\{name\}/g, name);
       t.value = "";
-      ta.focus(); updateCounter();
+      ta.focus(); updateCounter(); saveDraft();
     } else if (t.name === "mode" || t.id === "as-thread") {
       updateCounter();
     }
@@ -203,9 +222,24 @@
     form.classList.toggle("note-mode", note);
     form.classList.toggle("window-closed", closed);
   }
+  // drafts: kept per agent and conversation in this browser until sent
+  var draftKey = form && form.dataset.draftKey;
+  function saveDraft() {
+    if (!draftKey) return;
+    try {
+      var v = document.getElementById("reply-text").value;
+      if (v.trim()) localStorage.setItem(draftKey, v); else localStorage.removeItem(draftKey);
+    } catch (e) { /* storage full or disabled: the draft lives only in the page */ }
+  }
+  function clearDraft() { try { if (draftKey) localStorage.removeItem(draftKey); } catch (e) { /* ignore */ } }
   if (form) {
     var ta = document.getElementById("reply-text");
+    try {
+      var kept = draftKey && localStorage.getItem(draftKey);
+      if (kept && !ta.value) { ta.value = kept; say("Draft restored"); }
+    } catch (e) { /* ignore */ }
     ta.addEventListener("input", updateCounter);
+    ta.addEventListener("input", saveDraft);
     ta.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); }
       if (ev.key === "Escape") { ta.blur(); }
@@ -227,6 +261,8 @@
       Promise.all(files.map(readFile)).then(function (attachments) {
         return api("POST", conversationEl().dataset.api + "/replies", { text: text, internal: note, options: options, attachments: attachments });
       }).then(function (res) {
+        ownAction();
+        clearDraft();
         ta.value = ""; document.getElementById("attach").value = ""; document.getElementById("attach-count").textContent = "Attach files"; updateCounter();
         say(note ? "Note added" : "Reply queued (" + res.state + ")");
         return refreshTimeline();
