@@ -379,6 +379,11 @@ def create_reply(conv_id: int, data: ReplyIn):
         c = _conv(s, conv_id)
         conn = s.get(Connector, c.connector_id)
         if not data.internal:
+            ident = s.get(Identity, c.identity_id)
+            if ident is not None and ident.opted_out:
+                raise ApiError(409, f"the customer opted out of messages on this channel ({ident.opt_out_reason or 'STOP'}); "
+                                    "nothing can be sent until they opt back in (e.g. by texting START) — add an internal note, "
+                                    "or reach them on another channel", field="text")
             adapter = _svc().adapter(conn)
             try:
                 adapter.validate_reply(data.text, data.options, thread_key=c.thread_key)
@@ -430,6 +435,11 @@ def retry_reply(reply_id: int):
         r = _get(s, Reply, reply_id, "reply")
         if r.state not in REPLY_RETRYABLE:
             raise ApiError(409, f"reply {reply_id} is {r.state}; only failed or dead replies can be retried")
+        conv = s.get(Conversation, r.conversation_id)
+        ident = s.get(Identity, conv.identity_id) if conv else None
+        if ident is not None and ident.opted_out:
+            raise ApiError(409, f"reply {reply_id} cannot be sent: the customer opted out ({ident.opt_out_reason or 'STOP'}) "
+                                "and must opt back in first")
         replay.reset(r)
         _audit(s, "reply.retry", "reply", r.id)
     runtime.queues.schedule("send", [reply_id])

@@ -547,7 +547,9 @@ def connectors_backfill(name: str, since: str | None) -> None:
 @click.option("--id", "ids", type=int, multiple=True, help="Only these row ids (repeatable).")
 @click.option("--connector", help="Only work of this connector (helpdesk for deliveries).")
 @click.option("--dry-run", is_flag=True, help="Only show what would be replayed.")
-def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool) -> None:
+@click.option("--include-permanent", is_flag=True,
+              help="Also send again replies that failed for good (opted-out customer, automatic address, number refused by the provider).")
+def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool, include_permanent: bool) -> None:
     """Replay dead deliveries, failed replies and quarantined events."""
     from hub import replay as replay_mod
 
@@ -566,8 +568,13 @@ def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool
     def progress(kind: str, done: int, total: int) -> None:
         click.echo(f"\r{kind}: {done}/{total}", nl=done >= total)
 
-    counts = replay_mod.replay(rt, what=what, ids=list(ids) or None, connector=connector, progress=progress)
+    counts = replay_mod.replay(rt, what=what, ids=list(ids) or None, connector=connector, progress=progress,
+                               include_permanent=include_permanent)
+    left_out = counts.pop("replies_left_out", 0)
     click.echo("replayed " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    if left_out:
+        click.echo(f"left out {left_out} replies that failed for good (opted out, automatic address, refused number); "
+                   "--include-permanent sends them too")
 
 
 @main.command()

@@ -102,6 +102,8 @@ def reply_json(r: Reply) -> dict[str, Any]:
         "created_at": _iso(r.created_at),
         "sent_at": _iso(r.sent_at),
         "status_history": (r.status_detail or {}).get("history", []),
+        # why sending again cannot help (opted out, automatic address, refused by the provider), or None
+        "permanent": (r.status_detail or {}).get("permanent"),
         "attachments": [attachment_json(a) for a in r.attachments],
     }
 
