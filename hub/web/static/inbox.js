@@ -40,6 +40,61 @@
     }).catch(function (e) { say(e.message, true); });
   });
 
+  // ------------------------------------------------- tab title, notifications, sound
+  var baseTitle = document.title;
+  var lastUnread = null;
+  function pref(name) { try { return localStorage.getItem("omnihub:" + name) === "on"; } catch (e) { return false; } }
+  function setPref(name, on) { try { localStorage.setItem("omnihub:" + name, on ? "on" : "off"); } catch (e) { /* ignore */ } }
+  function setTitle(n) { document.title = (n > 0 ? "(" + n + ") " : "") + baseTitle; }
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      var ctx = new Ctx(), osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = 880; gain.gain.value = 0.08;
+      osc.connect(gain); gain.connect(ctx.destination);
+      osc.start(); osc.stop(ctx.currentTime + 0.15);
+    } catch (e) { /* no audio */ }
+  }
+  function alertOnUnread(n) {
+    setTitle(n);
+    if (lastUnread !== null && n > lastUnread) {
+      var more = n - lastUnread;
+      if (pref("notify") && window.Notification && Notification.permission === "granted") {
+        try { new Notification("omnihub: " + more + " new message" + (more === 1 ? "" : "s"), { body: n + " unread in your inbox", tag: "omnihub-unread" }); } catch (e) { /* ignore */ }
+      }
+      if (pref("sound")) beep();
+    }
+    lastUnread = n;
+  }
+  var notifyBtn = document.getElementById("notify-toggle");
+  function showNotifyState() {
+    if (!notifyBtn) return;
+    var on = pref("notify") && window.Notification && Notification.permission === "granted";
+    notifyBtn.textContent = "Desktop notifications: " + (on ? "on" : "off");
+    notifyBtn.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+  if (notifyBtn) {
+    if (!window.Notification) { notifyBtn.disabled = true; notifyBtn.title = "This browser has no desktop notifications"; }
+    notifyBtn.addEventListener("click", function () {
+      if (pref("notify")) { setPref("notify", false); showNotifyState(); return; }
+      Notification.requestPermission().then(function (p) {
+        setPref("notify", p === "granted");
+        if (p !== "granted") say("Notifications are blocked in this browser's site settings", true);
+        showNotifyState();
+      });
+    });
+    showNotifyState();
+  }
+  var soundBox = document.getElementById("sound-toggle");
+  if (soundBox) {
+    soundBox.checked = pref("sound");
+    soundBox.addEventListener("change", function () { setPref("sound", soundBox.checked); if (soundBox.checked) beep(); });
+  }
+  (function () {
+    var b = document.getElementById("total-unread");
+    alertOnUnread(parseInt((b && b.textContent) || "0", 10) || 0);
+  })();
+
   // ---------------------------------------------------------------- list refresh
   var listBox = document.getElementById("conv-list");
   function currentId() { return parseInt(root.dataset.conv || "0", 10) || 0; }
@@ -49,6 +104,7 @@
     return fetch(url, { credentials: "same-origin" }).then(function (r) {
       if (!r.ok) return;
       var unread = r.headers.get("X-Unread");
+      alertOnUnread(parseInt(unread || "0", 10) || 0);
       return r.text().then(function (html) {
         var selected = document.querySelector(".convs li.selected");
         var selId = selected ? selected.dataset.id : null;
