@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, r
 from markupsafe import Markup, escape
 from sqlalchemy import and_, case, func, or_, select
 
+from hub import sla
 from hub.models import Connector, Contact, Conversation, Identity, Message, User
 from hub.search import conversation_search
 from hub.states import ConversationStatus
@@ -56,39 +57,10 @@ POLL_SECONDS = 1.0
 RANK = {"ok": 1, "met": 1, "at_risk": 2, "breached": 3}
 
 
-def sla_state(sla: dict[str, Any] | None, first_response_at=None, resolved_at=None) -> str | None:
-    """'breached', 'at_risk', 'ok' or None, from the conversation's sla JSON.
-
-    Uses the states the SLA timer stores (``first_response`` / ``resolution``: ok, at_risk,
-    breached, met) and, because the timer runs periodically, also compares the open
-    deadlines (``first_response_due``, ``resolution_due``) with the clock right now.
-    """
-    if not sla:
-        return None
-    worst = 0
-    if sla.get("state") in RANK:
-        worst = RANK[sla["state"]]
-    if sla.get("breached"):
-        worst = 3
-    for key in ("first_response", "resolution"):
-        worst = max(worst, RANK.get(sla.get(key) or "", 0))
-    t = datetime.now(UTC)
-    for key, done in (("first_response_due", first_response_at), ("resolution_due", resolved_at), ("due_at", resolved_at)):
-        v = sla.get(key)
-        if done is not None or not isinstance(v, str):
-            continue
-        try:
-            due = datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        due = due if due.tzinfo else due.replace(tzinfo=UTC)
-        if due <= t:
-            worst = max(worst, 3)
-        elif due - t <= AT_RISK:
-            worst = max(worst, 2)
-        else:
-            worst = max(worst, 1)
-    return {0: None, 1: "ok", 2: "at_risk", 3: "breached"}[worst]
+def sla_state(conv: Conversation) -> str | None:
+    """'breached', 'at_risk', 'ok' or None: the one SLA computation (hub.sla), as the API and
+    the dashboard see it."""
+    return sla.badge(conv)
 
 
 def highlight_redactions(text: str, redactions: list[dict[str, Any]], message_id: int | None = None,
@@ -205,7 +177,7 @@ def query_conversations(s, f: dict[str, str], user_id: int, limit: int = PAGE_SI
     keys = _sort_keys(sort)
     if f["sla"]:  # the SLA state is computed, not stored: filter in Python over a bounded set
         rows = s.scalars(q.order_by(*[k.desc() if d else k.asc() for k, d in keys]).limit(2000)).all()
-        rows = [c for c in rows if sla_state(c.sla, c.first_response_at, c.resolved_at) == f["sla"]]
+        rows = [c for c in rows if sla_state(c) == f["sla"]]
         return rows[:limit], None, len(rows)
     total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
     values = decode_cursor(after, sort) if after else None
@@ -225,7 +197,7 @@ def needs_attention(s, user_id: int, shown: set[int], limit: int = 20) -> list[C
         .order_by(Conversation.last_message_at.asc()).limit(200)
     ).all()
     with_sla = s.scalars(select(Conversation).where(open_, Conversation.sla.is_not(None)).order_by(Conversation.last_message_at.asc()).limit(500)).all()
-    breached = [c for c in with_sla if sla_state(c.sla, c.first_response_at, c.resolved_at) == "breached"]
+    breached = [c for c in with_sla if sla_state(c) == "breached"]
     seen: set[int] = set()
     out = []
     for c in [*flagged, *breached]:
@@ -300,7 +272,7 @@ def list_context(s, f: dict[str, str]) -> dict[str, Any]:
     def item(c: Conversation) -> dict[str, Any]:
         d = conversation_json(s, c)
         d["unread"] = counts.get(c.id, 0)
-        d["sla_state"] = sla_state(c.sla, c.first_response_at, c.resolved_at)
+        d["sla_state"] = sla_state(c)
         last = s.scalar(select(Message.text).where(Message.conversation_id == c.id).order_by(Message.id.desc()).limit(1))
         d["preview"] = (last or "")[:140]
         return d
@@ -356,7 +328,7 @@ def conversation_context(s, conv_id: int) -> dict[str, Any]:
     if conv is None:
         abort(404, description=f"conversation {conv_id} not found")
     data = conversation_json(s, conv)
-    data["sla_state"] = sla_state(conv.sla, conv.first_response_at, conv.resolved_at)
+    data["sla_state"] = sla_state(conv)
     conn = s.get(Connector, conv.connector_id)
     contact = contact_json(s, s.get(Contact, conv.contact_id), with_conversations=True)
     return {
