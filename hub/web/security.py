@@ -269,3 +269,11 @@ def rate_limit(key: str, limit: int, window: int) -> bool:
 def find_user(email: str) -> User | None:
     with rt().db.read() as s:
         return s.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+#: the Content-Security-Policy of every HTML page of the hub (no inline script or style)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)

@@ -180,7 +180,7 @@ def try_page(name: str):
     resp = make_response(render_template("widget_try.html", name=name, allowed=allowed, refused=refused_origins(name),
                                          snippet=f'<script src="{public}/widget.js" data-connector="{name}" async></script>'))
     # the widget styles its shadow root with a <style> element: allowed on this page only
-    from hub.web import CSP
+    from hub.web.security import CSP
 
     resp.headers["Content-Security-Policy"] = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
     return resp
