@@ -262,3 +262,27 @@ __all__ = [
     "ALWAYS", "Calendar", "Deadlines", "Policy", "Target", "business_minutes_between", "deadlines", "due_at",
     "load_policy", "policy_from_dict", "state",
 ]
+
+
+#: how bad a state is, for the conversation's overall state (the worst of its targets)
+_SEVERITY = {"none": 0, "met": 1, "ok": 2, "at_risk": 3, "breached": 4}
+
+
+def live_states(block: dict | None, first_response_at: datetime | None, resolved_at: datetime | None,
+                at: datetime, at_risk_fraction: float = 0.25, started: datetime | None = None) -> dict[str, SlaState]:
+    """The one SLA computation (inbox badge, API, dashboard and the SLA timer all use it):
+    ``first_response``, ``resolution`` and ``overall`` (the worst of the two) of a
+    conversation's stored SLA block, judged at ``at``. ``resolved_at`` counts only when the
+    conversation is resolved now (the caller passes None otherwise). ``started``: when the
+    clock started if the block does not say (the conversation's creation)."""
+    out: dict[str, SlaState] = {"first_response": "none", "resolution": "none", "overall": "none"}
+    if not block or not (block.get("started_at") or started):
+        return out
+    start = datetime.fromisoformat(block["started_at"]) if block.get("started_at") else started
+    for key, due_key, done in (("first_response", "first_response_due", first_response_at),
+                               ("resolution", "resolution_due", resolved_at)):
+        due = datetime.fromisoformat(block[due_key]) if block.get(due_key) else None
+        out[key] = state(start, due, at, done, at_risk_fraction)
+    out["overall"] = max((out["first_response"], out["resolution"]), key=lambda k: _SEVERITY[k])
+    return out
+

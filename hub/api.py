@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, cast, func, or_, select
 
 from hub import auth, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, all_kinds, is_channel
@@ -256,15 +256,22 @@ def list_conversations():
             q = q.where(conversation_search(a["q"]))
         if a.get("before"):
             try:
-                ts, cid = a["before"].rsplit("_", 1)
+                # a "+" of the UTC offset arrives as a space when a client did not URL-encode the cursor
+                ts, cid = a["before"].replace(" ", "+").rsplit("_", 1)
                 when = datetime.fromisoformat(ts)
                 q = q.where(or_(Conversation.last_message_at < when, (Conversation.last_message_at == when) & (Conversation.id < int(cid))))
             except ValueError:
                 raise ApiError(400, "before: invalid cursor", field="before") from None
+        total = None
+        if not a.get("before"):  # exact, over every filter: on the first page only (it costs a count)
+            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)).all()
         items = [conversation_json(s, c) for c in rows[:limit]]
         nxt = f"{rows[limit - 1].last_message_at.isoformat()}_{rows[limit - 1].id}" if len(rows) > limit else None
-    return jsonify({"items": items, "next": nxt})
+    body: dict[str, Any] = {"items": items, "next": nxt}
+    if total is not None:
+        body["total"] = total
+    return jsonify(body)
 
 
 @route("/conversations/<int:conv_id>", "GET", summary="A conversation with its messages, replies and contact")
@@ -372,6 +379,11 @@ def create_reply(conv_id: int, data: ReplyIn):
         c = _conv(s, conv_id)
         conn = s.get(Connector, c.connector_id)
         if not data.internal:
+            ident = s.get(Identity, c.identity_id)
+            if ident is not None and ident.opted_out:
+                raise ApiError(409, f"the customer opted out of messages on this channel ({ident.opt_out_reason or 'STOP'}); "
+                                    "nothing can be sent until they opt back in (e.g. by texting START) — add an internal note, "
+                                    "or reach them on another channel", field="text")
             adapter = _svc().adapter(conn)
             try:
                 adapter.validate_reply(data.text, data.options, thread_key=c.thread_key)
@@ -423,6 +435,11 @@ def retry_reply(reply_id: int):
         r = _get(s, Reply, reply_id, "reply")
         if r.state not in REPLY_RETRYABLE:
             raise ApiError(409, f"reply {reply_id} is {r.state}; only failed or dead replies can be retried")
+        conv = s.get(Conversation, r.conversation_id)
+        ident = s.get(Identity, conv.identity_id) if conv else None
+        if ident is not None and ident.opted_out:
+            raise ApiError(409, f"reply {reply_id} cannot be sent: the customer opted out ({ident.opt_out_reason or 'STOP'}) "
+                                "and must opt back in first")
         replay.reset(r)
         _audit(s, "reply.retry", "reply", r.id)
     runtime.queues.schedule("send", [reply_id])

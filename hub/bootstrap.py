@@ -137,6 +137,11 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
     signal.signal(signal.SIGINT, stop)
     for name in specs:
         start(name)
+    # where this instance listens, for `omnihub simulate` (and scripts) in another terminal
+    local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    local_host = f"[{local_host}]" if ":" in local_host else local_host
+    web_url = settings.var_dir / "web.url"
+    web_url.write_text(f"http://{local_host}:{settings.port}\n")
 
     url = settings.effective_public_url
     lines = [
@@ -155,6 +160,8 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
         f"    .venv/bin/omnihub simulate {DEMO_CONNECTOR} --text 'Hello, I need help' --from alice",
         "  then see it: open the inbox, or",
         f"    curl -H \"Authorization: Bearer $(.venv/bin/omnihub tokens create --email {ADMIN_EMAIL})\" {url}/api/v1/conversations",
+        f"  chat widget ({DEMO_CONNECTOR}): accepts pages from {url} only; to embed it on your own site:",
+        f"    .venv/bin/omnihub connectors set {DEMO_CONNECTOR} --set widget_origins=https://www.your-site.example",
         "  stop with Ctrl-C",
         "",
     ]
@@ -183,4 +190,5 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
         if redis_proc:
             redis_proc.stop()
             marker.unlink(missing_ok=True)
+        web_url.unlink(missing_ok=True)
         click.echo("omnihub stopped")

@@ -109,18 +109,113 @@ def users() -> None:
 @users.command("create")
 @click.option("--email", required=True, help="Login email.")
 @click.option("--role", type=click.Choice(["admin", "agent"]), default="agent", show_default=True)
-@click.option("--password", help="Password (generated and printed when omitted).")
+@click.option("--password", help="Password (generated and printed when omitted). Prefer --password-stdin: "
+              "a password on the command line lands in the shell history and the process list.")
+@click.option("--password-stdin", "from_stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--name", default="", help="Display name shown to customers.")
-def users_create(email: str, role: str, password: str | None, name: str) -> None:
+def users_create(email: str, role: str, password: str | None, from_stdin: bool, name: str) -> None:
     """Create a user."""
     from hub.auth import create_user
 
+    if from_stdin:
+        password = _new_password(True)
     rt = _runtime()
     with rt.db.session() as s:
         user, pw = create_user(s, email, role, password, name)
     click.echo(f"created {role} {user.email}")
     if not password:
         click.echo(f"password: {pw}")
+
+
+def _new_password(from_stdin: bool) -> str:
+    """A new password: from standard input (scripts) or typed twice at a hidden prompt,
+    never on the command line (it would be in the shell history and the process list)."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt="Repeat it")
+    if len(password) < 8:
+        _fail("the password must have at least 8 characters")
+    return password
+
+
+def _user(s, email: str):
+    from sqlalchemy import select
+
+    from hub.models import User
+
+    user = s.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _fail(f"no user with email {email!r} (see `omnihub users list`)")
+    return user
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def users_list(as_json: bool) -> None:
+    """List users: email, role, active, last login."""
+    from sqlalchemy import select
+
+    from hub.models import User
+
+    rt = _runtime()
+    with rt.db.read() as s:
+        rows = [{"id": u.id, "email": u.email, "name": u.name, "role": u.role, "active": u.active,
+                 "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
+                for u in s.scalars(select(User).order_by(User.email))]
+    if as_json:
+        click.echo(json.dumps({"items": rows}, indent=2))
+        return
+    if not rows:
+        click.echo("no users (create one with `omnihub users create --email ...`)")
+    for r in rows:
+        state = "active" if r["active"] else "DEACTIVATED"
+        click.echo(f"{r['email']:<40} {r['role']:<6} {state:<11} last login {r['last_login_at'] or 'never'}")
+
+
+@users.command("set-password")
+@click.option("--email", required=True, help="The user's login email.")
+@click.option("--password-stdin", "from_stdin", is_flag=True, help="Read the new password from standard input (scripts).")
+def users_set_password(email: str, from_stdin: bool) -> None:
+    """Give a user a new password (asked twice, hidden). Their web sessions end."""
+    from hub.auth import hash_password
+    from hub.models import AuditLog
+
+    password = _new_password(from_stdin)
+    rt = _runtime()
+    with rt.db.session() as s:
+        user = _user(s, email)
+        user.password_hash = hash_password(password)  # ends the user's sessions (hub.auth)
+        s.add(AuditLog(actor="cli", action="user.set_password", target_type="user", target_id=str(user.id)))
+    click.echo(f"new password set for {user.email}; their web sessions were ended")
+
+
+@users.command("deactivate")
+@click.option("--email", required=True, help="The user's login email.")
+def users_deactivate(email: str) -> None:
+    """Deactivate a user: no login; their web sessions and API tokens stop working at once."""
+    from hub.models import AuditLog
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        user = _user(s, email)
+        user.active = False
+        s.add(AuditLog(actor="cli", action="user.deactivate", target_type="user", target_id=str(user.id)))
+    click.echo(f"deactivated {user.email}: sessions ended, API tokens refused (reactivate with `omnihub users activate`)")
+
+
+@users.command("activate")
+@click.option("--email", required=True, help="The user's login email.")
+def users_activate(email: str) -> None:
+    """Reactivate a deactivated user."""
+    from hub.models import AuditLog
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        user = _user(s, email)
+        user.active = True
+        s.add(AuditLog(actor="cli", action="user.activate", target_type="user", target_id=str(user.id)))
+    click.echo(f"activated {user.email}")
 
 
 @main.group()
@@ -452,7 +547,9 @@ def connectors_backfill(name: str, since: str | None) -> None:
 @click.option("--id", "ids", type=int, multiple=True, help="Only these row ids (repeatable).")
 @click.option("--connector", help="Only work of this connector (helpdesk for deliveries).")
 @click.option("--dry-run", is_flag=True, help="Only show what would be replayed.")
-def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool) -> None:
+@click.option("--include-permanent", is_flag=True,
+              help="Also send again replies that failed for good (opted-out customer, automatic address, number refused by the provider).")
+def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool, include_permanent: bool) -> None:
     """Replay dead deliveries, failed replies and quarantined events."""
     from hub import replay as replay_mod
 
@@ -471,8 +568,13 @@ def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool
     def progress(kind: str, done: int, total: int) -> None:
         click.echo(f"\r{kind}: {done}/{total}", nl=done >= total)
 
-    counts = replay_mod.replay(rt, what=what, ids=list(ids) or None, connector=connector, progress=progress)
+    counts = replay_mod.replay(rt, what=what, ids=list(ids) or None, connector=connector, progress=progress,
+                               include_permanent=include_permanent)
+    left_out = counts.pop("replies_left_out", 0)
     click.echo("replayed " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    if left_out:
+        click.echo(f"left out {left_out} replies that failed for good (opted out, automatic address, refused number); "
+                   "--include-permanent sends them too")
 
 
 @main.command()
@@ -496,7 +598,7 @@ def stats(as_json: bool) -> None:
 @click.option("--from", "sender", default="demo-customer", show_default=True, help="Sender id on the channel.")
 @click.option("--name", default=None, help="Sender display name.")
 @click.option("--email", default=None, help="Sender email (api channel).")
-@click.option("--url", default=None, help="Hub base URL (default OMNIHUB_PUBLIC_URL).")
+@click.option("--url", default=None, help="Hub base URL (default: the running `omnihub run` of this VAR_DIR, else OMNIHUB_PUBLIC_URL).")
 def simulate(connector: str, text: str, sender: str, name: str | None, email: str | None, url: str | None) -> None:
     """Send a correctly signed provider request to a running hub, as the provider would."""
     import httpx
@@ -512,12 +614,16 @@ def simulate(connector: str, text: str, sender: str, name: str | None, email: st
         hook, headers, body = adapter.simulate(text, sender, name=name, email=email)
     except NotImplementedError as exc:
         _fail(str(exc))
-    base = (url or rt.settings.effective_public_url).rstrip("/")
+    running = rt.settings.var_dir / "web.url"  # written by `omnihub run` while it runs
+    recorded = running.read_text().strip() if running.is_file() else ""
+    base = (url or recorded or rt.settings.effective_public_url).rstrip("/")
     target = f"{base}/webhooks/{connector}/{hook}"
     try:
         resp = httpx.post(target, content=body, headers=headers, timeout=15)
     except httpx.HTTPError as exc:
-        _fail(f"could not reach {target}: {exc} (is `omnihub run` running?)")
+        found = f"the URL recorded in {running}" if recorded and not url else ("--url" if url else "OMNIHUB_PUBLIC_URL")
+        _fail(f"could not reach {target} ({found}): {exc.__class__.__name__}: {exc} — is `omnihub run` running? "
+              "Pass the hub's address with --url http://HOST:PORT")
     click.echo(f"POST {target} -> {resp.status_code} {resp.text[:200]}")
     if resp.status_code >= 300:
         raise SystemExit(1)

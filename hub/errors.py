@@ -50,6 +50,12 @@ class PermanentDeliveryError(DeliveryError):
     """Will never succeed as sent (4xx, opted-out number, archived channel): goes dead."""
 
 
+class RecipientRefused(PermanentDeliveryError):
+    """The recipient can never be reached this way (an invalid or unsubscribed number, a
+    number that cannot receive SMS): sending the same reply again cannot help, so the inbox
+    offers no Retry and a replay leaves it out unless asked."""
+
+
 class AuthError(PermanentDeliveryError):
     """Credentials rejected (401/403): fix the connector; shown on its health."""
 

@@ -44,8 +44,12 @@ def replay(
     connector: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     batch: int = 500,
+    include_permanent: bool = False,
+    dry_run: bool = False,
 ) -> dict[str, int]:
-    """Reset dead/failed rows to pending and schedule them. Returns counts per kind."""
+    """Reset dead/failed rows to pending and schedule them. Returns counts per kind (and
+    ``replies_left_out``: permanent failures — an opted-out customer, an automatic address,
+    a number the provider refused — kept unless ``include_permanent``). ``dry_run``: count only."""
     counts: dict[str, int] = {}
     for name, (model, stage, states) in KINDS.items():
         if what not in ("all", name):
@@ -61,6 +65,13 @@ def replay(
             if ids:
                 q = q.where(model.id.in_(ids))
             all_ids = list(s.scalars(q.order_by(model.id)))
+            if name == "replies" and not include_permanent and all_ids:
+                kept = _permanent_replies(s, all_ids)
+                counts["replies_left_out"] = len(kept)
+                all_ids = [i for i in all_ids if i not in kept]
+        if dry_run:
+            counts[name] = len(all_ids)
+            continue
         done = 0
         for i in range(0, len(all_ids), batch):
             chunk = all_ids[i : i + batch]
@@ -73,6 +84,24 @@ def replay(
                 progress(name, done, len(all_ids))
         counts[name] = len(all_ids)
     return counts
+
+
+def _permanent_replies(s: Session, ids: list[int]) -> set[int]:
+    """Replies that sending again cannot deliver: marked permanent, or to a customer who is
+    opted out now."""
+    from hub.models import Conversation, Identity
+
+    out = set()
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        rows = s.execute(
+            select(Reply.id, Reply.status_detail, Identity.opted_out)
+            .join(Conversation, Conversation.id == Reply.conversation_id)
+            .join(Identity, Identity.id == Conversation.identity_id)
+            .where(Reply.id.in_(part))
+        )
+        out.update(rid for rid, detail, opted_out in rows if opted_out or (detail or {}).get("permanent"))
+    return out
 
 
 def dead_letters(s: Session, limit: int = 200) -> dict[str, list[dict[str, Any]]]:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import Conversation, Identity, now
+from hub.sla import states as sla_states
 from hub.states import CONVERSATION_DONE
 
 MAX_ROWS = 100_000
@@ -29,8 +30,11 @@ def _minutes(values: list[float]) -> dict[str, Any]:
 
 
 def _compliance(states: Counter[str]) -> dict[str, Any]:
+    """met and breached are decided; open = still running (ok or at risk). ``compliance`` is
+    met / decided, never over the open ones."""
     decided = states["met"] + states["breached"]
     return {**{k: states[k] for k in ("met", "breached", "at_risk", "ok")},
+            "open": states["ok"] + states["at_risk"], "decided": decided,
             "compliance": round(states["met"] / decided, 3) if decided else None}
 
 
@@ -67,12 +71,13 @@ def compute(s: Session, since: datetime | None = None, until: datetime | None = 
         score = ((conv.extra or {}).get("csat") or {}).get("score")
         if isinstance(score, int):
             scores.append(score)
-        sla = conv.sla or {}
-        if sla.get("first_response_due"):
-            sla_first[_final(sla.get("first_response"), conv.first_response_at, sla["first_response_due"])] += 1
-        if sla.get("resolution_due"):
-            done = conv.resolved_at if conv.status in CONVERSATION_DONE else None
-            sla_resolution[_final(sla.get("resolution"), done, sla["resolution_due"])] += 1
+        block = conv.sla or {}
+        if block.get("first_response_due") or block.get("resolution_due"):
+            live = sla_states(conv, until)
+            if block.get("first_response_due"):
+                sla_first[live["first_response"]] += 1
+            if block.get("resolution_due"):
+                sla_resolution[live["resolution"]] += 1
     dist = Counter(scores)
     return {
         "since": since.isoformat(),
@@ -90,8 +95,4 @@ def compute(s: Session, since: datetime | None = None, until: datetime | None = 
     }
 
 
-def _final(state: str | None, done_at: datetime | None, due_iso: str) -> str:
-    """met/breached once done (judged against the due time), else the last computed state."""
-    if done_at is not None:
-        return "met" if done_at <= datetime.fromisoformat(due_iso) else "breached"
-    return state if state in ("ok", "at_risk", "breached") else "ok"
+

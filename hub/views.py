@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import sla
 from hub.models import AttachmentRow, Connector, Contact, Conversation, Identity, Message, Reply, User
 
 
@@ -102,6 +103,8 @@ def reply_json(r: Reply) -> dict[str, Any]:
         "created_at": _iso(r.created_at),
         "sent_at": _iso(r.sent_at),
         "status_history": (r.status_detail or {}).get("history", []),
+        # why sending again cannot help (opted out, automatic address, refused by the provider), or None
+        "permanent": (r.status_detail or {}).get("permanent"),
         "attachments": [attachment_json(a) for a in r.attachments],
     }
 
@@ -110,6 +113,7 @@ def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dic
     ident = s.get(Identity, c.identity_id)
     connector = s.get(Connector, c.connector_id)
     assignee = s.get(User, c.assignee_id) if c.assignee_id else None
+    live = sla.states(c)
     out = {
         "id": c.id,
         "subject": c.subject,
@@ -126,7 +130,8 @@ def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dic
         "customer": identity_json(ident) if ident else None,
         "assignee": assignee.email if assignee else None,
         "entities": c.entities or [],
-        "sla": c.sla or {},
+        "sla": {**(c.sla or {}), **({k: v for k, v in live.items() if k != "overall"} if c.sla else {})},
+        "sla_state": live["overall"],
         "first_response_at": _iso(c.first_response_at),
         "resolved_at": _iso(c.resolved_at),
         "snoozed_until": _iso(c.snoozed_until),

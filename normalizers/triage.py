@@ -260,7 +260,7 @@ def probabilities(text: str) -> dict[str, float]:
 MIN_MODEL_CONFIDENCE = 0.2
 
 _HUMAN = re.compile(
-    r"(?<![a-z])(?:human\w*|huma\b|humain\w*|mensch\w*|mitarbeiter\w*|atendente|operador\w*|operator|"
+    r"(?<![a-z])(?:human\w*|huma\b|humain\w*|mensch\w*|mitarbeiter\w*|medewerker\w*|atendente|operador\w*|operator|"
     r"agent\b|agente\b|representative|representante|real person|persona real|una persona|alguien real|"
     r"(?:talk|speak|chat|hablar|parlar|parler|falar|sprechen|passer|parlare|praten|spreken)\b(?:\s+\w+){0,3}\s+"
     r"(?:someone|somebody|person|alguien|algu|quelqu un|alguem|jemand\w*|persona|pessoa|personne|qualcuno|iemand)\b)"

@@ -88,6 +88,8 @@ ERROR_EXPLANATIONS: dict[int, str] = {
 }
 
 # Twilio error codes that can never succeed as sent (the rest follow the HTTP status).
+#: errors about the recipient itself (invalid, unsubscribed, not mobile, unreachable): no retry can help
+RECIPIENT_CODES = frozenset({21211, 21610, 21614, 21612, 30003, 30004, 30005, 30006, 63024})
 PERMANENT_CODES = frozenset(
     {21211, 21408, 21606, 21610, 21612, 21614, 21617, 21660, 30002, 30004, 30005, 30006, 63003, 63016, 63024}
 )

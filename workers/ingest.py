@@ -570,11 +570,20 @@ def _update_language(conv: Conversation, msg: NormalizedMessage) -> None:
     if contact is not None and contact.language and (contact.attrs or {}).get("language_confirmed"):
         conv.language = contact.language
         return
-    if not msg.language:
-        return
     confidence = float(msg.language_confidence or 0.0)
-    if not conv.language or (msg.language != conv.language and confidence >= LANGUAGE_SWITCH_CONFIDENCE):
+    if not conv.language:
+        # a new conversation: the contact's earlier language is the prior — it wins over an
+        # unsure detection of a short message ("ok", "STOP?", "no llega") and fills in when
+        # detection said "unknown"
+        earlier = contact.language if contact is not None else None
+        if earlier and (not msg.language or (msg.language != earlier and confidence < LANGUAGE_SWITCH_CONFIDENCE)):
+            conv.language = earlier
+        elif msg.language:
+            conv.language = msg.language
+    elif msg.language and msg.language != conv.language and confidence >= LANGUAGE_SWITCH_CONFIDENCE:
         conv.language = msg.language
+    if contact is not None and conv.language and not (contact.attrs or {}).get("language_confirmed"):
+        contact.language = conv.language  # learned (not confirmed): the prior of the contact's next conversation
 
 
 def _helpdesk_for(s: Session, rt: Runtime, adapter: Any, ctx: BatchContext | None = None) -> Connector:

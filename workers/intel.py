@@ -30,6 +30,7 @@ from config import sla as sla_config
 from config import templates
 from hub.models import Conversation, Identity, Reply, now
 from hub.runtime import Runtime
+from hub.sla import policy  # the one policy of this process (also read by hub.sla)
 from hub.states import CONVERSATION_DONE, ConversationStatus, ReplyState
 from normalizers.csat import parse_csat
 from normalizers.faq import FaqIndex, decide
@@ -48,10 +49,6 @@ CSAT_WINDOW = timedelta(days=7)
 SLA_TAGS = ("sla-at-risk", "sla-breached")
 
 
-@lru_cache(maxsize=1)
-def policy() -> sla_config.Policy:
-    """The SLA policy of this process (OMNIHUB_SLA_FILE or the built-in defaults)."""
-    return sla_config.load_policy()
 
 
 @lru_cache(maxsize=1)
@@ -168,12 +165,9 @@ def evaluate(conv: Conversation, block: dict[str, Any], at: datetime) -> dict[st
     out = dict(block)
     if not out.get("started_at"):
         return out
-    start = datetime.fromisoformat(out["started_at"])
-    frac = policy().at_risk_fraction
-    for key, due_key, done in (("first_response", "first_response_due", conv.first_response_at),
-                               ("resolution", "resolution_due", conv.resolved_at)):
-        due = datetime.fromisoformat(out[due_key]) if out.get(due_key) else None
-        out[key] = sla_config.state(start, due, at, done, frac)
+    done = conv.resolved_at if conv.status in CONVERSATION_DONE else None
+    live = sla_config.live_states(out, conv.first_response_at, done, at, policy().at_risk_fraction)
+    out["first_response"], out["resolution"] = live["first_response"], live["resolution"]
     return out
 
 

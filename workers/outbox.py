@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from hub import health
 from hub.connectors import ConnectorService, adapter_class
-from hub.errors import AuthError, ConfigError, PermanentDeliveryError, RetriableDeliveryError
+from hub.errors import AuthError, ConfigError, PermanentDeliveryError, RecipientRefused, RetriableDeliveryError
 from hub.media import media_url
 from hub.models import (
     AttachmentRow,
@@ -466,12 +466,14 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             if ident.opted_out:
                 r.state = ReplyState.FAILED
                 r.last_error = f"not sent: the customer opted out ({ident.opt_out_reason or 'STOP'})"
+                r.status_detail = {**(r.status_detail or {}), "permanent": "opted out"}
                 continue
             if r.kind == "auto":
                 robot = automatic_reason(ident)
                 if robot:  # never answer a robot: checked again at the last moment
                     r.state = ReplyState.FAILED
                     r.last_error = f"not sent: automatic message to an automatic address ({robot})"
+                    r.status_detail = {**(r.status_detail or {}), "permanent": "automatic address"}
                     continue
             r.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
             r.state = ReplyState.SENDING
@@ -530,6 +532,8 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             if exc is not None:
                 r.state = ReplyState.PENDING
                 _fail(rt, r, exc)
+                if isinstance(exc, RecipientRefused):  # e.g. an invalid number: retrying cannot help
+                    r.status_detail = {**(r.status_detail or {}), "permanent": "the recipient cannot be reached"}
                 log.info("send.failed", reply_id=r.id, connector=conn.name, state=r.state, error=r.last_error)
                 if isinstance(exc, (AuthError, RetriableDeliveryError)):
                     health.note_failure(rt, conn.id, f"send: {exc}", auth=isinstance(exc, AuthError), session=s)

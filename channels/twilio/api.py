@@ -11,7 +11,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from hub.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError, error_for_status
+from hub.errors import DeliveryError, PermanentDeliveryError, RecipientRefused, RetriableDeliveryError, error_for_status
 from hub.net import check_url
 from normalizers import twilio as tw
 
@@ -58,6 +58,8 @@ def translate(exc: Exception, who: str) -> DeliveryError:
         code = exc.code
         explanation = tw.explain_error(code) if code else ""
         message = f"{exc.msg}" + (f" (Twilio error {code}: {explanation})" if code else "")
+        if code in tw.RECIPIENT_CODES and exc.status < 500 and exc.status != 429:
+            return RecipientRefused(f"{who}: {message}")
         if code in tw.PERMANENT_CODES and exc.status < 500 and exc.status != 429:
             return PermanentDeliveryError(f"{who}: {message}")
         err = error_for_status(exc.status or 500, message, who=who)

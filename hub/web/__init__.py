@@ -13,11 +13,7 @@ from flask import Flask, g, request
 from hub.web import security
 
 #: Pages of the UI: strict CSP, no inline script, nothing loaded from elsewhere.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
+from hub.web.security import CSP  # noqa: E402,F401 (re-exported)
 
 
 def init_app(app: Flask) -> None:

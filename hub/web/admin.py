@@ -84,8 +84,18 @@ def _form_page(kind: str, name: str, row_desc: dict[str, Any] | None, fields, *,
     base = rt().settings.effective_public_url.rstrip("/")
     hooks = adapter_class(kind).hooks
     webhooks = {h: f"{base}/webhooks/{name or '<name>'}/{h}" for h in hooks}
+    widget = None
+    if row_desc and "widget_origins" in adapter_class(kind).Config.model_fields and row_desc["config"].get("widget"):
+        from types import SimpleNamespace
+
+        from hub.web.widget import allowed_origins, refused_origins
+
+        config = SimpleNamespace(widget_origins=row_desc["config"].get("widget_origins"))
+        widget = {"allowed": sorted(allowed_origins(config, base)), "refused": refused_origins(name),
+                  "configured": bool(row_desc["config"].get("widget_origins"))}
     return render_template("admin_connector_form.html", kind=kind, name=name, row=row_desc, fields=fields, check=check,
-                           error=error, webhooks=webhooks, tab="connectors", title=getattr(adapter_class(kind), "title", kind)), status
+                           error=error, webhooks=webhooks, widget=widget, tab="connectors",
+                           title=getattr(adapter_class(kind), "title", kind)), status
 
 
 @bp.route("/connectors/new", methods=["GET", "POST"])
@@ -289,14 +299,18 @@ def dead_letters():
         if what not in ("all", *replay.KINDS):
             abort(400, description="unknown kind")
         ids = [int(x) for x in request.form.getlist("id") if x.isdigit()] or None
-        counts = replay.replay(rt(), what=what, ids=ids, connector=request.form.get("connector") or None)
+        include = request.form.get("include_permanent") == "on"
+        counts = replay.replay(rt(), what=what, ids=ids, connector=request.form.get("connector") or None, include_permanent=include)
+        left_out = counts.pop("replies_left_out", 0)
         with rt().db.session() as s:
             s.add(AuditLog(actor=g.principal.email, action="dead_letters.replay", target_type=what, target_id=",".join(map(str, ids or [])), details=counts))
-        flash(("ok", "Replayed: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing")))
+        note = f"; left out {left_out} replies that failed for good" if left_out else ""
+        flash(("ok", "Replayed: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing") + note))
         return redirect(url_for("admin.dead_letters"))
     with rt().db.read() as s:
         letters = replay.dead_letters(s)
-    return render_template("admin_dead.html", letters=letters, tab="dead")
+    preview = replay.replay(rt(), dry_run=True)  # what "Replay everything" would send again
+    return render_template("admin_dead.html", letters=letters, preview=preview, tab="dead")
 
 
 # ------------------------------------------------------------------ contacts

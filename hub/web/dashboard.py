@@ -138,6 +138,8 @@ class Stack:
     total: int
     compliance: float | None
     summary: str
+    decided: int = 0
+    open: int = 0
 
 
 def sla_stack(key: str, title: str, figures: dict[str, Any]) -> Stack:
@@ -152,7 +154,8 @@ def sla_stack(key: str, title: str, figures: dict[str, Any]) -> Stack:
     parts = ", ".join(f"{s['value']} {s['label']}" for s in segs)
     decided = f"compliance {fmt_share(compliance)} of decided conversations" if compliance is not None else "none decided yet"
     summary = f"{title}: {parts}; {decided}." if total else f"{title}: no SLA targets in this period."
-    return Stack(key, title, segs, total, compliance, summary)
+    return Stack(key, title, segs, total, compliance, summary,
+                 decided=figures.get("met", 0) + figures.get("breached", 0), open=figures.get("ok", 0) + figures.get("at_risk", 0))
 
 
 @dataclass

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup, escape
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, or_, select
 
+from hub import sla
 from hub.models import Connector, Contact, Conversation, Identity, Message, User
 from hub.search import conversation_search
 from hub.states import ConversationStatus
@@ -31,7 +32,21 @@ LANGUAGE_NAMES: tuple[tuple[str, str], ...] = (
     ("en", "English"), ("es", "Español"), ("ca", "Català"), ("pt", "Português"),
     ("fr", "Français"), ("de", "Deutsch"), ("it", "Italiano"), ("nl", "Nederlands"),
 )
-FILTERS = ("status", "channel", "assignee", "priority", "category", "language", "sla", "q")
+FILTERS = ("status", "channel", "assignee", "priority", "category", "language", "sla", "q", "sort")
+#: list order: last activity (default), waiting longest (oldest customer message first),
+#: priority (security-flagged, then urgent, high, normal, low; then last activity)
+SORTS = ("activity", "waiting", "priority")
+PAGE_SIZE = 50
+#: saved views: (label, query parameters)
+VIEWS = (
+    ("Open", {}),
+    ("Mine", {"assignee": "me"}),
+    ("Unassigned", {"assignee": "none"}),
+    ("Urgent & security first", {"sort": "priority"}),
+    ("Waiting longest", {"sort": "waiting"}),
+    ("Snoozed", {"status": "snoozed"}),
+    ("All", {"status": "all"}),
+)
 AT_RISK = timedelta(minutes=15)
 #: how long one SSE response lives before the browser reconnects (frees the server thread)
 STREAM_SECONDS = 25.0
@@ -42,39 +57,10 @@ POLL_SECONDS = 1.0
 RANK = {"ok": 1, "met": 1, "at_risk": 2, "breached": 3}
 
 
-def sla_state(sla: dict[str, Any] | None, first_response_at=None, resolved_at=None) -> str | None:
-    """'breached', 'at_risk', 'ok' or None, from the conversation's sla JSON.
-
-    Uses the states the SLA timer stores (``first_response`` / ``resolution``: ok, at_risk,
-    breached, met) and, because the timer runs periodically, also compares the open
-    deadlines (``first_response_due``, ``resolution_due``) with the clock right now.
-    """
-    if not sla:
-        return None
-    worst = 0
-    if sla.get("state") in RANK:
-        worst = RANK[sla["state"]]
-    if sla.get("breached"):
-        worst = 3
-    for key in ("first_response", "resolution"):
-        worst = max(worst, RANK.get(sla.get(key) or "", 0))
-    t = datetime.now(UTC)
-    for key, done in (("first_response_due", first_response_at), ("resolution_due", resolved_at), ("due_at", resolved_at)):
-        v = sla.get(key)
-        if done is not None or not isinstance(v, str):
-            continue
-        try:
-            due = datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        due = due if due.tzinfo else due.replace(tzinfo=UTC)
-        if due <= t:
-            worst = max(worst, 3)
-        elif due - t <= AT_RISK:
-            worst = max(worst, 2)
-        else:
-            worst = max(worst, 1)
-    return {0: None, 1: "ok", 2: "at_risk", 3: "breached"}[worst]
+def sla_state(conv: Conversation) -> str | None:
+    """'breached', 'at_risk', 'ok' or None: the one SLA computation (hub.sla), as the API and
+    the dashboard see it."""
+    return sla.badge(conv)
 
 
 def highlight_redactions(text: str, redactions: list[dict[str, Any]], message_id: int | None = None,
@@ -108,7 +94,58 @@ def _filters() -> dict[str, str]:
     return f
 
 
-def query_conversations(s, f: dict[str, str], user_id: int, limit: int = 100) -> list[Conversation]:
+def _sort_keys(sort: str) -> list[tuple[Any, bool]]:
+    """(expression, descending) of a list order; the id last, so the order is total."""
+    if sort == "waiting":
+        return [(func.coalesce(Conversation.last_inbound_at, Conversation.last_message_at), False), (Conversation.id, False)]
+    if sort == "priority":
+        rank = case((Conversation.priority == "urgent", 3), (Conversation.priority == "high", 2),
+                    (Conversation.priority == "normal", 1), else_=0)
+        flag = case((Conversation.security_flag.is_(True), 1), else_=0)
+        return [(flag, True), (rank, True), (Conversation.last_message_at, True), (Conversation.id, True)]
+    return [(Conversation.last_message_at, True), (Conversation.id, True)]
+
+
+def _cursor_values(c: Conversation, sort: str) -> list[Any]:
+    if sort == "waiting":
+        return [c.last_inbound_at or c.last_message_at, c.id]
+    if sort == "priority":
+        rank = {"urgent": 3, "high": 2, "normal": 1}.get(c.priority, 0)
+        return [1 if c.security_flag else 0, rank, c.last_message_at, c.id]
+    return [c.last_message_at, c.id]
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return "~".join(v.isoformat() if isinstance(v, datetime) else str(int(v)) for v in values)
+
+
+def decode_cursor(text: str, sort: str) -> list[Any] | None:
+    """The cursor's values, or None for a malformed one (the first page is shown instead)."""
+    parts = text.split("~")
+    kinds = {"waiting": "ti", "priority": "iiti"}.get(sort, "ti")
+    if len(parts) != len(kinds) or len(text) > 200:
+        return None
+    out: list[Any] = []
+    try:
+        for kind, part in zip(kinds, parts, strict=True):
+            out.append(datetime.fromisoformat(part) if kind == "t" else int(part))
+    except ValueError:
+        return None
+    return out
+
+
+def _after(keys: list[tuple[Any, bool]], values: list[Any]):
+    """Keyset condition: rows strictly after ``values`` in the order ``keys``."""
+    ors = []
+    for i, (expr, desc) in enumerate(keys):
+        ands = [keys[j][0] == values[j] for j in range(i)]
+        ands.append(expr < values[i] if desc else expr > values[i])
+        ors.append(and_(*ands))
+    return or_(*ors)
+
+
+def filtered(s, f: dict[str, str], user_id: int):
+    """The list's query with every filter applied (no order, no page)."""
     q = select(Conversation)
     if f["status"] and f["status"] != "all":
         q = q.where(Conversation.status.in_(f["status"].split(",")))
@@ -129,10 +166,46 @@ def query_conversations(s, f: dict[str, str], user_id: int, limit: int = 100) ->
         q = q.where(Conversation.assignee_id == (uid or -1))
     if f["q"]:
         q = q.where(conversation_search(f["q"]))
-    rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit if not f["sla"] else 1000)).all()
-    if f["sla"]:
-        rows = [c for c in rows if sla_state(c.sla, c.first_response_at, c.resolved_at) == f["sla"]][:limit]
-    return list(rows)
+    return q
+
+
+def query_conversations(s, f: dict[str, str], user_id: int, limit: int = PAGE_SIZE,
+                        after: str | None = None) -> tuple[list[Conversation], str | None, int]:
+    """One page of the list: (rows, cursor of the next page or None, exact total)."""
+    sort = f.get("sort") if f.get("sort") in SORTS else "activity"
+    q = filtered(s, f, user_id)
+    keys = _sort_keys(sort)
+    if f["sla"]:  # the SLA state is computed, not stored: filter in Python over a bounded set
+        rows = s.scalars(q.order_by(*[k.desc() if d else k.asc() for k, d in keys]).limit(2000)).all()
+        rows = [c for c in rows if sla_state(c) == f["sla"]]
+        return rows[:limit], None, len(rows)
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    values = decode_cursor(after, sort) if after else None
+    if values is not None:
+        q = q.where(_after(keys, values))
+    rows = s.scalars(q.order_by(*[k.desc() if d else k.asc() for k, d in keys]).limit(limit + 1)).all()
+    nxt = encode_cursor(_cursor_values(rows[limit - 1], sort)) if len(rows) > limit else None
+    return list(rows[:limit]), nxt, total
+
+
+def needs_attention(s, user_id: int, shown: set[int], limit: int = 20) -> list[Conversation]:
+    """Open conversations that must never be out of reach: security-flagged, urgent or past
+    their SLA, oldest first, that the current page does not already show."""
+    open_ = Conversation.status.in_((ConversationStatus.OPEN, ConversationStatus.PENDING))
+    flagged = s.scalars(
+        select(Conversation).where(open_, or_(Conversation.security_flag.is_(True), Conversation.priority == "urgent"))
+        .order_by(Conversation.last_message_at.asc()).limit(200)
+    ).all()
+    with_sla = s.scalars(select(Conversation).where(open_, Conversation.sla.is_not(None)).order_by(Conversation.last_message_at.asc()).limit(500)).all()
+    breached = [c for c in with_sla if sla_state(c) == "breached"]
+    seen: set[int] = set()
+    out = []
+    for c in [*flagged, *breached]:
+        if c.id in shown or c.id in seen:
+            continue
+        seen.add(c.id)
+        out.append(c)
+    return out[:limit]
 
 
 def unread_counts(s, user_id: int, conv_ids: list[int]) -> dict[int, int]:
@@ -190,18 +263,36 @@ def _options(s) -> dict[str, list[str]]:
 
 def list_context(s, f: dict[str, str]) -> dict[str, Any]:
     uid = g.principal.user_id
-    rows = query_conversations(s, f, uid)
-    counts = unread_counts(s, uid, [c.id for c in rows])
-    items = []
-    for c in rows:
+    after = (request.args.get("after") or "").strip() or None
+    rows, nxt, total = query_conversations(s, f, uid, after=after)
+    default_view = not after and f["status"] == ConversationStatus.OPEN and not any(f[k] for k in FILTERS if k not in ("status", "sort"))
+    pinned = needs_attention(s, uid, {c.id for c in rows}) if default_view else []
+    counts = unread_counts(s, uid, [c.id for c in rows + pinned])
+
+    def item(c: Conversation) -> dict[str, Any]:
         d = conversation_json(s, c)
         d["unread"] = counts.get(c.id, 0)
-        d["sla_state"] = sla_state(c.sla, c.first_response_at, c.resolved_at)
+        d["sla_state"] = sla_state(c)
         last = s.scalar(select(Message.text).where(Message.conversation_id == c.id).order_by(Message.id.desc()).limit(1))
         d["preview"] = (last or "")[:140]
-        items.append(d)
+        return d
+
+    items = [item(c) for c in rows]
     qs = urlencode({k: v for k, v in f.items() if v})
-    return {"items": items, "filters": f, "filters_qs": f"?{qs}" if qs else "", "total_unread": total_unread(s, uid)}
+    first = 0
+    if after:
+        try:
+            first = max(0, int(request.args.get("from", "0")))
+        except ValueError:
+            first = 0
+    views = [{"label": label, "url": url_for("inbox.index") + ("?" + urlencode(params) if params else ""),
+              "current": all(f.get(k) == v for k, v in params.items()) and not any(
+                  f.get(k) for k in FILTERS if k not in params and not (k == "status" and f[k] == ConversationStatus.OPEN))}
+             for label, params in VIEWS]
+    next_url = (url_for("inbox.index") + "?" + urlencode({**{k: v for k, v in f.items() if v}, "after": nxt, "from": first + len(items)})) if nxt else None
+    return {"items": items, "pinned": [item(c) for c in pinned], "filters": f, "filters_qs": f"?{qs}" if qs else "",
+            "total_unread": total_unread(s, uid), "total": total, "first": first, "next_url": next_url,
+            "first_url": url_for("inbox.index") + (f"?{qs}" if qs else "") if after else None, "views": views, "sorts": SORTS}
 
 
 def timeline(s, conv: Conversation) -> list[dict[str, Any]]:
@@ -237,7 +328,7 @@ def conversation_context(s, conv_id: int) -> dict[str, Any]:
     if conv is None:
         abort(404, description=f"conversation {conv_id} not found")
     data = conversation_json(s, conv)
-    data["sla_state"] = sla_state(conv.sla, conv.first_response_at, conv.resolved_at)
+    data["sla_state"] = sla_state(conv)
     conn = s.get(Connector, conv.connector_id)
     contact = contact_json(s, s.get(Contact, conv.contact_id), with_conversations=True)
     return {

@@ -136,7 +136,8 @@ def load_principal() -> Principal | None:
 def before_request() -> None:
     """Attach the session's principal; enforce CSRF on cookie-authenticated state changes."""
     path = request.path
-    if path.startswith(("/webhooks/", "/widget/", "/widget.js", "/static/", "/healthz", "/readyz", "/metrics")):
+    if path.startswith(("/webhooks/", "/widget/", "/widget.js", "/static/", "/healthz", "/readyz", "/metrics")) \
+            and not (path.startswith("/widget/") and path.endswith("/try")):  # the test page is for signed-in users
         return
     bearer = request.headers.get("Authorization", "").startswith("Bearer ")
     if path.startswith("/api/") and bearer:
@@ -268,3 +269,11 @@ def rate_limit(key: str, limit: int, window: int) -> bool:
 def find_user(email: str) -> User | None:
     with rt().db.read() as s:
         return s.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+#: the Content-Security-Policy of every HTML page of the hub (no inline script or style)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)

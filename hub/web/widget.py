@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, make_response, render_template, request, send_file
 from sqlalchemy import select
 
 from hub import journal
@@ -29,7 +29,7 @@ from hub.models import Connector, Conversation, Identity, Message, Reply
 from hub.states import ReplyState
 from hub.types import RawEvent
 from hub.web import streams
-from hub.web.security import client_ip, rate_limit, rt
+from hub.web.security import client_ip, login_required, rate_limit, rt
 from hub.web.streams import change_marks
 
 bp = Blueprint("widget", __name__)
@@ -72,9 +72,56 @@ def _widget_connector(name: str):
     return row, adapter
 
 
+def allowed_origins(config: Any, public_url: str) -> set[str]:
+    """The origins whose pages may embed a connector's widget: ``widget_origins`` and always
+    the hub's own origin (its pages are the hub's: the widget test page)."""
+    origins = {_origin_of(o) for o in (getattr(config, "widget_origins", None) or [])}
+    return origins | {_origin_of(public_url)}
+
+
 def _allowed_origins(adapter) -> set[str]:
-    origins = {_origin_of(o) for o in (getattr(adapter.config, "widget_origins", None) or [])}
-    return origins or {_origin_of(rt().settings.effective_public_url)}
+    return allowed_origins(adapter.config, rt().settings.effective_public_url)
+
+
+#: refused origins remembered per connector, for the admin console (newest kept)
+REFUSED_KEEP = 20
+REFUSED_DAYS = 30
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]{1,253}(?::\d{1,5})?$|^https?://\[[0-9a-f:.]{2,45}\](?::\d{1,5})?$")
+
+
+def _refused_key(name: str) -> str:
+    return f"{rt().settings.queue_prefix}:widget:refused:{name}"
+
+
+def _note_refused(name: str, origin: str) -> None:
+    """Remember a refused Origin so an admin sees why the widget does not work on a site.
+    Bounded whatever a client sends: only well-formed origins, the newest REFUSED_KEEP per
+    connector, forgotten after REFUSED_DAYS; a Redis failure only skips the note."""
+    value = origin.strip().lower()
+    if not _ORIGIN.match(value):
+        return
+    try:
+        pipe = rt().redis.pipeline()
+        key = _refused_key(name)
+        pipe.zadd(key, {value: time.time()})
+        pipe.zremrangebyrank(key, 0, -(REFUSED_KEEP + 1))
+        pipe.expire(key, REFUSED_DAYS * 86400)
+        pipe.execute()
+    except Exception as exc:  # the 403 matters, the note does not
+        log.warning("widget.refused_note_failed", error=str(exc))
+
+
+def refused_origins(name: str) -> list[tuple[str, datetime]]:
+    """Recently refused origins of a connector's widget, newest first."""
+    try:
+        rows = rt().redis.zrevrange(_refused_key(name), 0, REFUSED_KEEP - 1, withscores=True)
+    except Exception:
+        return []
+    out = []
+    for member, score in rows:
+        origin = member.decode() if isinstance(member, bytes) else str(member)
+        out.append((origin, datetime.fromtimestamp(score, UTC)))
+    return out
 
 
 def _check_origin(adapter, required: bool) -> str | None:
@@ -84,7 +131,8 @@ def _check_origin(adapter, required: bool) -> str | None:
             raise WidgetError(403, "origin required")
         return None
     if origin.lower() not in _allowed_origins(adapter):
-        log.info("widget.origin_refused", origin=origin)
+        log.info("widget.origin_refused", origin=origin[:200])
+        _note_refused(adapter.ctx.name, origin)
         raise WidgetError(403, "this site may not use the chat")
     return origin
 
@@ -117,6 +165,24 @@ def _visitor(value: str | None) -> str:
 def script():
     resp = send_file(STATIC / "widget.js", mimetype="text/javascript", max_age=300)
     resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+@bp.get("/widget/<name>/try")
+@login_required()
+def try_page(name: str):
+    """A page of the hub that embeds the connector's widget exactly as a customer's site
+    does, to try it before touching the site. Signed-in agents and admins only (it is not a
+    public chat page); it widens nothing: the hub's own origin is always allowed."""
+    _row, adapter = _widget_connector(name)
+    public = rt().settings.effective_public_url.rstrip("/")
+    allowed = sorted(o for o in allowed_origins(adapter.config, public) if o != _origin_of(public))
+    resp = make_response(render_template("widget_try.html", name=name, allowed=allowed, refused=refused_origins(name),
+                                         snippet=f'<script src="{public}/widget.js" data-connector="{name}" async></script>'))
+    # the widget styles its shadow root with a <style> element: allowed on this page only
+    from hub.web.security import CSP
+
+    resp.headers["Content-Security-Policy"] = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
     return resp
 
 

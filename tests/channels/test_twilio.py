@@ -16,7 +16,15 @@ from pydantic import ValidationError
 from channels import REGISTRY
 from channels.twilio import TwilioChannel, TwilioConfig, signature
 from channels.twilio.api import BaseUrlHttpClient
-from hub.errors import AuthError, ConfigError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, SignatureInvalid
+from hub.errors import (
+    AuthError,
+    ConfigError,
+    PayloadInvalid,
+    PermanentDeliveryError,
+    RecipientRefused,
+    RetriableDeliveryError,
+    SignatureInvalid,
+)
 from hub.net import TooLarge
 from hub.types import BlobRef, CaseInsensitiveDict, ConnectorContext, MemoryState, OutboundReply, WebhookRequest
 from normalizers.model import Participant
@@ -360,7 +368,7 @@ def test_advanced_opt_out_type_wins():
 
 def test_opted_out_recipient_21610_fails_permanently_with_reason(adapter, twilio_api):
     twilio_api.fail_next.append((400, 21610, "Attempt to send to unsubscribed recipient", {}))
-    with pytest.raises(PermanentDeliveryError, match="opted out"):
+    with pytest.raises(RecipientRefused, match="opted out"):
         adapter.send(reply("We refunded you"))
     assert twilio_api.sent == [] and twilio_api.violations == []
 
@@ -659,6 +667,8 @@ def test_api_errors_are_translated(adapter, twilio_api, status, code, error):
     assert not isinstance(info.value, RetriableDeliveryError) or error is RetriableDeliveryError
     if code in (21211, 21614):
         assert "Twilio error" in str(info.value)
+    # the recipient itself cannot be reached: no retry can help (the inbox offers none)
+    assert isinstance(info.value, RecipientRefused) is (code in (21211, 21614))
 
 
 def test_wrong_credentials_are_an_auth_error(twilio_api):

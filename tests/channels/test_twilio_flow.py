@@ -126,9 +126,9 @@ def test_opt_out_then_reply_fails_with_reason_and_nothing_is_sent(phone_hub, twi
     post_twilio(hub, "sms", inbound_sms("SM" + "b" * 32, CUSTOMER, OUR, "STOP", ACCOUNT_SID))
     customer = wait_until(lambda: (c := conversation(hub, conv["id"])["customer"])["opted_out"] and c, message="opted out")
     assert "STOP" in customer["opt_out_reason"]
-    rid = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Your refund is on its way"}).get_json()["id"]
-    failed = wait_until(lambda: (x := reply_state(hub, rid))["state"] == "failed" and x, message="reply failed")
-    assert "opted out" in failed["last_error"] and "STOP" in failed["last_error"]
+    # the API refuses a reply to an opted-out customer, saying why and what to do
+    refused = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Your refund is on its way"})
+    assert refused.status_code == 409 and "opted out" in refused.get_json()["error"] and "START" in refused.get_json()["error"]
     assert twilio_api.sent == []
     # START opts back in; the next reply goes out
     post_twilio(hub, "sms", inbound_sms("SM" + "c" * 32, CUSTOMER, OUR, "START", ACCOUNT_SID))
@@ -223,3 +223,29 @@ def test_reply_attachments_go_out_as_signed_public_media_urls(phone_hub, twilio_
         private_id = row.id
     leaked = media_url(hub.settings.effective_public_url, hub.settings.secret_key, private_id).rsplit("/", 1)[1]
     assert hub.client.get(f"/media/{leaked}").status_code == 404
+
+
+def test_a_reply_queued_before_the_opt_out_fails_for_good_and_is_not_replayed(phone_hub, twilio_api):
+    """The send stage checks the opt-out again at the last moment: a reply queued before the
+    STOP was processed fails with the reason, is marked permanent (no Retry), and replay
+    leaves it out unless asked."""
+    from hub import replay
+    from hub.models import Conversation, Identity
+
+    hub = phone_hub
+    post_twilio(hub, "sms", inbound_sms("SM" + "d" * 32, CUSTOMER, OUR, "Where is my refund?", ACCOUNT_SID))
+    conv = wait_until(lambda: conversations(hub))[0]
+    hub.wait_idle()
+    hub.kill("worker")
+    rid = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Your refund is on its way"}).get_json()["id"]
+    with hub.rt.db.session() as s:  # the STOP lands while the reply waits
+        ident = s.get(Identity, s.get(Conversation, conv["id"]).identity_id)
+        ident.opted_out, ident.opt_out_reason = True, "The customer replied 'STOP'"
+    hub.start_worker("worker2")
+    failed = wait_until(lambda: (x := reply_state(hub, rid))["state"] == "failed" and x, message="reply failed")
+    assert "opted out" in failed["last_error"] and failed["permanent"] == "opted out"
+    assert twilio_api.sent == []
+    assert hub.api("POST", f"/api/v1/replies/{rid}/retry").status_code == 409
+    counts = replay.replay(hub.rt, what="replies")
+    assert counts == {"replies_left_out": 1, "replies": 0} and reply_state(hub, rid)["state"] == "failed"
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from hub.cli import main
 
 COMMANDS = [
-    [], ["run"], ["web"], ["worker"], ["poll"], ["db"], ["db", "upgrade"], ["users", "create"], ["tokens", "create"],
+    [], ["run"], ["web"], ["worker"], ["poll"], ["db"], ["db", "upgrade"], ["users", "create"], ["users", "list"],
+    ["users", "set-password"], ["users", "deactivate"], ["users", "activate"], ["tokens", "create"],
     ["connectors"], ["connectors", "add"], ["connectors", "list"], ["connectors", "show"], ["connectors", "check"],
     ["connectors", "remove"], ["connectors", "apply"], ["connectors", "kinds"], ["connectors", "backfill"],
     ["replay"], ["simulate"], ["stats"],
@@ -50,6 +52,49 @@ def test_users_tokens_and_connectors(hub):
     assert unknown.returncode == 1 and "unknown connector kind 'carrier-pigeon'" in unknown.stderr
     rm = hub.cli("connectors", "remove", "site", "--yes")
     assert rm.returncode == 0 and hub.cli("connectors", "show", "site").returncode == 1
+
+
+def _login(hub, email: str, password: str) -> int:
+    client = hub.app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    form = {"email": email, "password": password, **({"csrf_token": csrf.group(1)} if csrf else {})}
+    return client.post("/login", data=form).status_code
+
+
+def test_users_list_set_password_deactivate_activate(hub):
+    made = hub.cli("users", "create", "--email", "ana@example.com", "--password-stdin", input="first-password-1\n")
+    assert made.returncode == 0 and "password:" not in made.stdout, made.stdout + made.stderr
+    assert _login(hub, "ana@example.com", "first-password-1") == 302
+    token = hub.cli("tokens", "create", "--email", "ana@example.com").stdout.strip()
+    assert hub.api("GET", "/api/v1/conversations", token=token).status_code == 200
+
+    listed = hub.cli("users", "list", "--json")
+    assert listed.returncode == 0
+    [ana] = [u for u in json.loads(listed.stdout)["items"] if u["email"] == "ana@example.com"]
+    assert ana["role"] == "agent" and ana["active"] is True and ana["last_login_at"]
+    assert re.search(r"ana@example.com\s+agent\s+active", hub.cli("users", "list").stdout)
+
+    short = hub.cli("users", "set-password", "--email", "ana@example.com", "--password-stdin", input="short\n")
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    changed = hub.cli("users", "set-password", "--email", "ana@example.com", "--password-stdin", input="second-password-2\n")
+    assert changed.returncode == 0, changed.stderr
+    assert _login(hub, "ana@example.com", "first-password-1") == 401
+    assert _login(hub, "ana@example.com", "second-password-2") == 302
+    # typed at a hidden prompt, twice (never on the command line)
+    typed = hub.cli("users", "set-password", "--email", "ana@example.com", input="third-password-3\nthird-password-3\n")
+    assert typed.returncode == 0 and "third-password-3" not in typed.stdout, typed.stdout + typed.stderr
+    assert _login(hub, "ana@example.com", "third-password-3") == 302
+
+    off = hub.cli("users", "deactivate", "--email", "ANA@example.com")
+    assert off.returncode == 0 and "deactivated ana@example.com" in off.stdout
+    assert _login(hub, "ana@example.com", "third-password-3") == 401
+    assert hub.api("GET", "/api/v1/conversations", token=token).status_code == 401  # at once
+    assert re.search(r"ana@example.com\s+agent\s+DEACTIVATED", hub.cli("users", "list").stdout)
+    assert hub.cli("users", "activate", "--email", "ana@example.com").returncode == 0
+    assert hub.api("GET", "/api/v1/conversations", token=token).status_code == 200
+    missing = hub.cli("users", "deactivate", "--email", "nobody@example.com")
+    assert missing.returncode == 1 and "no user with email 'nobody@example.com'" in missing.stderr
 
 
 def test_connectors_apply_yaml_with_env_secrets(hub, tmp_path):
@@ -100,3 +145,12 @@ def _up(url: str) -> bool:
         return httpx.get(url, timeout=0.5).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_simulate_names_the_address_it_could_not_reach(hub):
+    hub.add_connector("site", "api", secret="s3cret-site")
+    out = hub.cli("simulate", "site", "--text", "hi", "--url", "http://127.0.0.1:9")
+    assert out.returncode == 1
+    assert "could not reach http://127.0.0.1:9/webhooks/site/messages (--url)" in out.stderr and "--url http://HOST:PORT" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+

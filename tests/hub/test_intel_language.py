@@ -148,3 +148,32 @@ def test_the_widgets_browser_language_is_a_prior(make_hub):
     assert langs["v" * 24] == "es"
     assert langs["w" * 24] == "pt"
     assert {"language": "es-ES", "accept_language": "es-ES,es;q=0.9"}.items() <= extras[0].items()
+
+
+def test_the_contacts_earlier_language_is_the_prior_of_a_new_conversation(make_hub):
+    """A short message nobody could place ("ok?") opens a new conversation in the language the
+    contact wrote in before; a contact with no history stays unknown (the desk's default)."""
+    import json
+
+    from hub import signing
+
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    h.start_worker()
+
+    def send(i, sender, text, thread):
+        body = json.dumps({"id": f"p{i}", "thread": thread, "from": {"id": sender, "name": sender.title()}, "text": text}).encode()
+        assert h.client.post("/webhooks/web/messages", data=body,
+                             headers={"Content-Type": "application/json", **signing.sign(SECRET, body)}).status_code == 200
+
+    send(1, "sol", "Hola, desde ayer no puedo retirar mis fondos y la aplicación no me dice por qué", "t1")
+    wait_until(lambda: h.count(Conversation) == 1, message="first conversation")
+    send(2, "sol", "ok?", "t2")  # a new thread: a new conversation
+    send(3, "new", "ok?", "t3")
+    wait_until(lambda: h.count(InboundEvent, InboundEvent.state == "processed") == 3, message="processed")
+    with h.rt.db.read() as s:
+        by_thread = {c.thread_key.rsplit(":", 1)[-1]: c for c in s.scalars(select(Conversation))}
+        langs = {k: c.language for k, c in by_thread.items()}
+    assert len(by_thread) == 3, by_thread.keys()
+    assert langs["t1"] == "es" and langs["t2"] == "es"  # the contact's earlier language
+    assert langs["t3"] is None  # no history, no guess

@@ -35,14 +35,19 @@ def test_omnihub_run_starts_everything_and_takes_a_simulated_message(tmp_path):
         login = re.search(r"admin login \(first run.*\): (\S+) / (\S+)", out)
         assert login and login.group(1) == "admin@omnihub.local"
         assert "omnihub simulate demo" in out
+        assert f"chat widget (demo): accepts pages from {base} only" in out and "--set widget_origins=" in out
         assert (tmp_path / "var" / "secret_key").exists() and (tmp_path / "var" / "omnihub.db").exists()
 
         def cli(*args):
             return subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, cwd=tmp_path,
                                   capture_output=True, text=True, timeout=60)
 
-        sim = cli("simulate", "demo", "--text", "Hello, I need help", "--from", "alice")
-        assert sim.returncode == 0 and "-> 200" in sim.stdout, sim.stdout + sim.stderr
+        # from another terminal that does not know the port: found through VAR_DIR/web.url
+        assert (tmp_path / "var" / "web.url").read_text().strip() == base
+        other_terminal = {k: v for k, v in env.items() if k != "OMNIHUB_PORT"}
+        sim = subprocess.run([sys.executable, "-m", "hub.cli", "simulate", "demo", "--text", "Hello, I need help", "--from", "alice"],
+                             env=other_terminal, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert sim.returncode == 0 and f"POST {base}/webhooks/demo/" in sim.stdout and "-> 200" in sim.stdout, sim.stdout + sim.stderr
         token = cli("tokens", "create", "--email", "admin@omnihub.local").stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}
 
@@ -65,4 +70,5 @@ def test_omnihub_run_starts_everything_and_takes_a_simulated_message(tmp_path):
             proc.wait()
     assert "omnihub stopped" in log.read_text()
     wait_until(lambda: not (tmp_path / "var" / "redis.url").exists(), timeout=10, message="embedded Redis stopped")
+    assert not (tmp_path / "var" / "web.url").exists()  # a stopped instance is not found by simulate
     

@@ -66,8 +66,15 @@ def test_a_pasted_secret_always_goes_to_an_agent():
 
 
 def test_unknown_language_falls_back_to_english_articles():
-    d = decide(_msg("What fees do you charge for buying bitcoin?", language="it"), INDEX)
+    d = decide(_msg("What fees do you charge for buying bitcoin?", language="sv"), INDEX)
     assert d.action == "answer" and d.article["language"] == "en"
+
+
+def test_italian_and_dutch_questions_get_articles_in_their_language():
+    it = decide(_msg("Quali commissioni ci sono per comprare bitcoin?", language="it"), INDEX)
+    nl = decide(_msg("Hoe lang duurt een overboeking naar mijn bank?", language="nl"), INDEX)
+    assert (it.action, it.article["language"]) == ("answer", "it")
+    assert (nl.action, nl.article["language"]) == ("answer", "nl")
 
 
 def test_empty_knowledge_base_hands_off():

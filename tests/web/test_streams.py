@@ -89,7 +89,7 @@ def test_a_client_that_never_reads_nor_leaves_loses_its_stream_and_slot_after_th
     port = free_port()
     hub = make_hub(public_url=f"http://127.0.0.1:{port}", web_workers=1, max_streams_per_ip=1)
     hub.add_connector("chat", "api", secret="s" * 24, widget=True, widget_origins=["https://shop.example"])
-    hub.start("web", "web", "--host", "127.0.0.1", "--port", str(port), env={"OMNIHUB_SSE_SECONDS": "2"})
+    hub.start("web", "web", "--host", "127.0.0.1", "--port", str(port), env={"OMNIHUB_SSE_SECONDS": "6"})  # long enough to be seen under load
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -110,7 +110,7 @@ def test_a_client_that_never_reads_nor_leaves_loses_its_stream_and_slot_after_th
 
         assert wait_until(lambda: status() == 429, timeout=10, message="the stalled stream to hold the slot")
         # the stalled client reads nothing and never closes; after its lifetime the loop ends it
-        wait_until(lambda: status() == 200, timeout=20, interval=0.3, message="the stalled client's slot to be freed")
+        wait_until(lambda: status() == 200, timeout=40, interval=0.3, message="the stalled client's slot to be freed")
         stalled.settimeout(5)
         data = b""
         while chunk := stalled.recv(65536):

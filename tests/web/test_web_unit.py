@@ -9,7 +9,7 @@ import pytest
 
 from hub.models import Conversation
 from hub.web import composer
-from hub.web.inbox import highlight_redactions, sla_state
+from hub.web.inbox import highlight_redactions
 from hub.web.schema_form import fields_for, parse
 from tests.web.conftest import ADMIN, AGENT, add_users
 
@@ -116,20 +116,26 @@ def test_form_fields_follow_the_config_schema():
 
 
 def test_sla_state_and_redaction_markers():
+    """The one SLA computation (config.sla.live_states, behind hub.sla) on the block the SLA
+    timer stores: the live clock wins over a stale stored state."""
+    from config.sla import live_states
+
     t = datetime.now(UTC)
-    assert sla_state({}) is None
-    assert sla_state({"state": "breached"}) == "breached"
-    assert sla_state({"first_response_due": (t - timedelta(minutes=1)).isoformat()}) == "breached"
-    assert sla_state({"first_response_due": (t + timedelta(minutes=5)).isoformat()}) == "at_risk"
-    assert sla_state({"first_response_due": (t + timedelta(hours=5)).isoformat()}) == "ok"
-    assert sla_state({"first_response_due": (t - timedelta(minutes=1)).isoformat()}, first_response_at=t) is None
-    # the block workers/intel.py stores
-    block = {"started_at": t.isoformat(), "first_response_due": (t + timedelta(hours=1)).isoformat(),
-             "resolution_due": (t + timedelta(hours=8)).isoformat(), "first_response": "ok", "resolution": "ok"}
-    assert sla_state(block) == "ok"
-    assert sla_state({**block, "first_response": "at_risk"}) == "at_risk"
-    assert sla_state({**block, "first_response": "breached"}, first_response_at=t) == "breached"  # answered late
-    assert sla_state({**block, "resolution_due": (t - timedelta(seconds=1)).isoformat()}) == "breached"  # before the timer ticks
+
+    def overall(block, first_response_at=None, resolved_at=None):
+        return live_states(block, first_response_at, resolved_at, t, 0.25)["overall"]
+
+    assert overall({}) == "none"
+    start = t - timedelta(minutes=30)
+    block = {"started_at": start.isoformat(), "first_response_due": (start + timedelta(hours=1)).isoformat(),
+             "resolution_due": (start + timedelta(hours=8)).isoformat(), "first_response": "ok", "resolution": "ok"}
+    assert overall(block) == "ok"
+    assert overall({**block, "first_response_due": (t + timedelta(minutes=5)).isoformat()}) == "at_risk"  # 5 of 35 min left
+    assert overall({**block, "first_response_due": (t - timedelta(minutes=1)).isoformat()}) == "breached"  # before the timer ticks
+    assert overall({**block, "first_response": "breached"}, first_response_at=t - timedelta(minutes=10)) == "ok"  # answered in time
+    late = {**block, "first_response_due": (t - timedelta(minutes=5)).isoformat()}
+    assert overall(late, first_response_at=t) == "breached"  # answered late
+    assert live_states(block, t - timedelta(minutes=10), None, t)["first_response"] == "met"
     html = highlight_redactions("<b>seed</b> [redacted: seed phrase]", [{"kind": "seed_phrase", "marker": "[redacted: seed phrase]"}])
     assert html.startswith("&lt;b&gt;seed&lt;/b&gt; <mark class=\"redaction\"")
 

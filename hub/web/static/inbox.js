@@ -40,6 +40,61 @@
     }).catch(function (e) { say(e.message, true); });
   });
 
+  // ------------------------------------------------- tab title, notifications, sound
+  var baseTitle = document.title;
+  var lastUnread = null;
+  function pref(name) { try { return localStorage.getItem("omnihub:" + name) === "on"; } catch (e) { return false; } }
+  function setPref(name, on) { try { localStorage.setItem("omnihub:" + name, on ? "on" : "off"); } catch (e) { /* ignore */ } }
+  function setTitle(n) { document.title = (n > 0 ? "(" + n + ") " : "") + baseTitle; }
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      var ctx = new Ctx(), osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = 880; gain.gain.value = 0.08;
+      osc.connect(gain); gain.connect(ctx.destination);
+      osc.start(); osc.stop(ctx.currentTime + 0.15);
+    } catch (e) { /* no audio */ }
+  }
+  function alertOnUnread(n) {
+    setTitle(n);
+    if (lastUnread !== null && n > lastUnread) {
+      var more = n - lastUnread;
+      if (pref("notify") && window.Notification && Notification.permission === "granted") {
+        try { new Notification("omnihub: " + more + " new message" + (more === 1 ? "" : "s"), { body: n + " unread in your inbox", tag: "omnihub-unread" }); } catch (e) { /* ignore */ }
+      }
+      if (pref("sound")) beep();
+    }
+    lastUnread = n;
+  }
+  var notifyBtn = document.getElementById("notify-toggle");
+  function showNotifyState() {
+    if (!notifyBtn) return;
+    var on = pref("notify") && window.Notification && Notification.permission === "granted";
+    notifyBtn.textContent = "Desktop notifications: " + (on ? "on" : "off");
+    notifyBtn.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+  if (notifyBtn) {
+    if (!window.Notification) { notifyBtn.disabled = true; notifyBtn.title = "This browser has no desktop notifications"; }
+    notifyBtn.addEventListener("click", function () {
+      if (pref("notify")) { setPref("notify", false); showNotifyState(); return; }
+      Notification.requestPermission().then(function (p) {
+        setPref("notify", p === "granted");
+        if (p !== "granted") say("Notifications are blocked in this browser's site settings", true);
+        showNotifyState();
+      });
+    });
+    showNotifyState();
+  }
+  var soundBox = document.getElementById("sound-toggle");
+  if (soundBox) {
+    soundBox.checked = pref("sound");
+    soundBox.addEventListener("change", function () { setPref("sound", soundBox.checked); if (soundBox.checked) beep(); });
+  }
+  (function () {
+    var b = document.getElementById("total-unread");
+    alertOnUnread(parseInt((b && b.textContent) || "0", 10) || 0);
+  })();
+
   // ---------------------------------------------------------------- list refresh
   var listBox = document.getElementById("conv-list");
   function currentId() { return parseInt(root.dataset.conv || "0", 10) || 0; }
@@ -49,6 +104,7 @@
     return fetch(url, { credentials: "same-origin" }).then(function (r) {
       if (!r.ok) return;
       var unread = r.headers.get("X-Unread");
+      alertOnUnread(parseInt(unread || "0", 10) || 0);
       return r.text().then(function (html) {
         var selected = document.querySelector(".convs li.selected");
         var selId = selected ? selected.dataset.id : null;
@@ -80,6 +136,9 @@
   }
 
   // ---------------------------------------------------------------- live updates
+  // the agent's own actions change the conversation too: no "updated" notice for those
+  var ownUntil = 0;
+  function ownAction() { ownUntil = Date.now() + 4000; }
   if (window.EventSource) {
     var es = new EventSource(root.dataset.events);
     es.addEventListener("change", function (ev) {
@@ -88,7 +147,7 @@
       refreshList();
       if (currentId() && (data.conversations || []).indexOf(currentId()) >= 0) {
         refreshTimeline();
-        say("This conversation was updated");  // the toast is a polite live region
+        if (Date.now() > ownUntil) say("This conversation was updated");  // the toast is a polite live region
       }
     });
   }
@@ -97,10 +156,26 @@
   function patch(body, done) {
     var c = conversationEl();
     if (!c) return;
-    api("PATCH", c.dataset.api, body).then(function () {
+    ownAction();
+    // in place: the page (and the composer's draft) stays; the header, timeline and list refresh
+    api("PATCH", c.dataset.api, body).then(function (conv) {
       say(done);
+      if (conv && body.assignee !== undefined) {
+        var sel = document.getElementById("assign");
+        if (sel) sel.value = conv.assignee || "";
+      }
+      if (conv && conv.status) {
+        var st = document.getElementById("conv-status");
+        if (st) { st.textContent = conv.status; st.className = "status st-" + conv.status; }
+        var sb = document.querySelector('button[data-action="status"]');
+        var finished = conv.status === "resolved" || conv.status === "closed";
+        if (sb) {
+          sb.dataset.value = finished ? "open" : "resolved";
+          sb.textContent = finished ? "Reopen" : "Resolve";
+          if (finished) sb.removeAttribute("id"); else sb.id = "resolve-btn";
+        }
+      }
       refreshTimeline(); refreshList();
-      if (body.status || body.assignee !== undefined) setTimeout(function () { window.location.reload(); }, 300);
     }).catch(function (e) { say(e.message, true); });
   }
   document.addEventListener("click", function (ev) {
@@ -137,7 +212,7 @@
       var name = (document.getElementById("composer").dataset.customer || "").split(" ")[0] || "there";
       ta.value = (ta.value ? ta.value + "\n" : "") + t.value.replace(/\{name\}/g, name);
       t.value = "";
-      ta.focus(); updateCounter();
+      ta.focus(); updateCounter(); saveDraft();
     } else if (t.name === "mode" || t.id === "as-thread") {
       updateCounter();
     }
@@ -203,9 +278,24 @@
     form.classList.toggle("note-mode", note);
     form.classList.toggle("window-closed", closed);
   }
+  // drafts: kept per agent and conversation in this browser until sent
+  var draftKey = form && form.dataset.draftKey;
+  function saveDraft() {
+    if (!draftKey) return;
+    try {
+      var v = document.getElementById("reply-text").value;
+      if (v.trim()) localStorage.setItem(draftKey, v); else localStorage.removeItem(draftKey);
+    } catch (e) { /* storage full or disabled: the draft lives only in the page */ }
+  }
+  function clearDraft() { try { if (draftKey) localStorage.removeItem(draftKey); } catch (e) { /* ignore */ } }
   if (form) {
     var ta = document.getElementById("reply-text");
+    try {
+      var kept = draftKey && localStorage.getItem(draftKey);
+      if (kept && !ta.value) { ta.value = kept; say("Draft restored"); }
+    } catch (e) { /* ignore */ }
     ta.addEventListener("input", updateCounter);
+    ta.addEventListener("input", saveDraft);
     ta.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); }
       if (ev.key === "Escape") { ta.blur(); }
@@ -227,6 +317,8 @@
       Promise.all(files.map(readFile)).then(function (attachments) {
         return api("POST", conversationEl().dataset.api + "/replies", { text: text, internal: note, options: options, attachments: attachments });
       }).then(function (res) {
+        ownAction();
+        clearDraft();
         ta.value = ""; document.getElementById("attach").value = ""; document.getElementById("attach-count").textContent = "Attach files"; updateCounter();
         say(note ? "Note added" : "Reply queued (" + res.state + ")");
         return refreshTimeline();
