@@ -190,32 +190,32 @@ def users_set_password(email: str, from_stdin: bool) -> None:
     click.echo(f"new password set for {user.email}; their web sessions were ended")
 
 
-@users.command("deactivate")
-@click.option("--email", required=True, help="The user's login email.")
-def users_deactivate(email: str) -> None:
-    """Deactivate a user: no login; their web sessions and API tokens stop working at once."""
+def _set_active(email: str, active: bool) -> str:
+    """Change a user's active flag (audited); a change ends their web sessions (hub.auth)."""
     from hub.models import AuditLog
 
     rt = _runtime()
     with rt.db.session() as s:
         user = _user(s, email)
-        user.active = False
-        s.add(AuditLog(actor="cli", action="user.deactivate", target_type="user", target_id=str(user.id)))
-    click.echo(f"deactivated {user.email}: sessions ended, API tokens refused (reactivate with `omnihub users activate`)")
+        user.active = active
+        s.add(AuditLog(actor="cli", action="user.activate" if active else "user.deactivate", target_type="user",
+                       target_id=str(user.id)))
+        return user.email
+
+
+@users.command("deactivate")
+@click.option("--email", required=True, help="The user's login email.")
+def users_deactivate(email: str) -> None:
+    """Deactivate a user: no login; their web sessions and API tokens stop working at once."""
+    who = _set_active(email, False)
+    click.echo(f"deactivated {who}: sessions ended, API tokens refused (reactivate with `omnihub users activate`)")
 
 
 @users.command("activate")
 @click.option("--email", required=True, help="The user's login email.")
 def users_activate(email: str) -> None:
     """Reactivate a deactivated user."""
-    from hub.models import AuditLog
-
-    rt = _runtime()
-    with rt.db.session() as s:
-        user = _user(s, email)
-        user.active = True
-        s.add(AuditLog(actor="cli", action="user.activate", target_type="user", target_id=str(user.id)))
-    click.echo(f"activated {user.email}")
+    click.echo(f"activated {_set_active(email, True)}")
 
 
 @main.group()

@@ -45,28 +45,28 @@ def test_docs_build_strict(tmp_path: Path) -> None:
             assert f"<code>{name}</code>" in html, f"{kind}.{name} is missing from the docs"
 
 
-def test_docs_build_fails_on_a_broken_link(tmp_path: Path) -> None:
+def _copy_of_the_site(tmp_path: Path) -> tuple[Path, Path]:
+    """(docs dir, mkdocs.yml) of a copy of the site that a test may break."""
     docs = tmp_path / "docs"
     shutil.copytree(ROOT / "docs", docs)
-    (docs / "cli.md").write_text((docs / "cli.md").read_text() + "\nSee [settings](settings.md#no-such-anchor).\n")
     config = tmp_path / "mkdocs.yml"
     text = (ROOT / "mkdocs.yml").read_text().replace("docs_dir: docs", f"docs_dir: {docs}")
-    text = text.replace("  - docs/hooks/connector_keys.py", f"  - {ROOT / 'docs/hooks/connector_keys.py'}")
-    config.write_text(text)
+    config.write_text(text.replace("  - docs/hooks/connector_keys.py", f"  - {ROOT / 'docs/hooks/connector_keys.py'}"))
+    return docs, config
+
+
+def test_docs_build_fails_on_a_broken_link(tmp_path: Path) -> None:
+    docs, config = _copy_of_the_site(tmp_path)
+    (docs / "cli.md").write_text((docs / "cli.md").read_text() + "\nSee [settings](settings.md#no-such-anchor).\n")
     result = _build(tmp_path, config)
     assert result.returncode != 0
     assert "no-such-anchor" in result.stdout + result.stderr
 
 
 def test_docs_build_fails_on_an_undocumented_connector(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    shutil.copytree(ROOT / "docs", docs)
+    docs, config = _copy_of_the_site(tmp_path)
     page = docs / "helpdesks" / "zendesk.md"
     page.write_text(page.read_text().replace("<!-- connector-keys: zendesk -->", ""))
-    config = tmp_path / "mkdocs.yml"
-    text = (ROOT / "mkdocs.yml").read_text().replace("docs_dir: docs", f"docs_dir: {docs}")
-    text = text.replace("  - docs/hooks/connector_keys.py", f"  - {ROOT / 'docs/hooks/connector_keys.py'}")
-    config.write_text(text)
     result = _build(tmp_path, config)
     assert result.returncode != 0
     assert "zendesk" in result.stdout + result.stderr

@@ -102,6 +102,15 @@ def test_a_client_that_never_reads_nor_leaves_loses_its_stream_and_slot_after_th
     stalled = socket.create_connection(("127.0.0.1", port))
     try:
         stalled.sendall(b"GET /widget/chat/stream?visitor=" + b"q" * 20 + b" HTTP/1.1\r\nHost: x\r\nOrigin: https://shop.example\r\n\r\n")
+        # the stalled client's stream is open (its headers came back) before any probe: a probe
+        # that got there first would hold the one slot itself and turn the test into a race
+        stalled.settimeout(20)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = stalled.recv(4096)
+            assert chunk, "the server closed the stalled client's request"
+            head += chunk
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
 
         def status() -> int:
             with httpx.stream("GET", url + "/widget/chat/stream?visitor=" + "r" * 20,
