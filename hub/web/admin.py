@@ -86,12 +86,9 @@ def _form_page(kind: str, name: str, row_desc: dict[str, Any] | None, fields, *,
     webhooks = {h: f"{base}/webhooks/{name or '<name>'}/{h}" for h in hooks}
     widget = None
     if row_desc and "widget_origins" in adapter_class(kind).Config.model_fields and row_desc["config"].get("widget"):
-        from types import SimpleNamespace
-
         from hub.web.widget import allowed_origins, refused_origins
 
-        config = SimpleNamespace(widget_origins=row_desc["config"].get("widget_origins"))
-        widget = {"allowed": sorted(allowed_origins(config, base)), "refused": refused_origins(name),
+        widget = {"allowed": sorted(allowed_origins(row_desc["config"].get("widget_origins"), base)), "refused": refused_origins(name),
                   "configured": bool(row_desc["config"].get("widget_origins"))}
     return render_template("admin_connector_form.html", kind=kind, name=name, row=row_desc, fields=fields, check=check,
                            error=error, webhooks=webhooks, widget=widget, tab="connectors",

@@ -72,15 +72,14 @@ def _widget_connector(name: str):
     return row, adapter
 
 
-def allowed_origins(config: Any, public_url: str) -> set[str]:
-    """The origins whose pages may embed a connector's widget: ``widget_origins`` and always
-    the hub's own origin (its pages are the hub's: the widget test page)."""
-    origins = {_origin_of(o) for o in (getattr(config, "widget_origins", None) or [])}
-    return origins | {_origin_of(public_url)}
+def allowed_origins(widget_origins: list[str] | None, public_url: str) -> set[str]:
+    """The origins whose pages may embed a connector's widget: its ``widget_origins`` and
+    always the hub's own origin (its pages are the hub's: the widget test page)."""
+    return {_origin_of(o) for o in (widget_origins or [])} | {_origin_of(public_url)}
 
 
 def _allowed_origins(adapter) -> set[str]:
-    return allowed_origins(adapter.config, rt().settings.effective_public_url)
+    return allowed_origins(getattr(adapter.config, "widget_origins", None), rt().settings.effective_public_url)
 
 
 #: refused origins remembered per connector, for the admin console (newest kept)
@@ -176,7 +175,7 @@ def try_page(name: str):
     public chat page); it widens nothing: the hub's own origin is always allowed."""
     _row, adapter = _widget_connector(name)
     public = rt().settings.effective_public_url.rstrip("/")
-    allowed = sorted(o for o in allowed_origins(adapter.config, public) if o != _origin_of(public))
+    allowed = sorted(o for o in _allowed_origins(adapter) if o != _origin_of(public))
     resp = make_response(render_template("widget_try.html", name=name, allowed=allowed, refused=refused_origins(name),
                                          snippet=f'<script src="{public}/widget.js" data-connector="{name}" async></script>'))
     # the widget styles its shadow root with a <style> element: allowed on this page only
