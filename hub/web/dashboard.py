@@ -90,9 +90,13 @@ def language_label(code: str) -> str:
 
 
 def bar_chart(chart_id: str, title: str, items: list[tuple[str, str, float, str]],
-              target: tuple[float, str] | None = None) -> BarChart:
-    """Horizontal bars: label above each bar, value after it. ``items``: (key, label, value, text)."""
-    top = max([*(v for _, _, v, _ in items), target[0] if target else 0]) or 1
+              target: tuple[float, str] | None = None, top: float | None = None) -> BarChart:
+    """Horizontal bars: label above each bar, value after it. ``items``: (key, label, value, text).
+
+    ``top`` is the value the full bar span stands for; charts that are read side by side
+    (first response and resolution time) pass the same ``top`` so their bars share a scale.
+    """
+    top = top or max([*(v for _, _, v, _ in items), target[0] if target else 0]) or 1
     bars = []
     for i, (key, label, value, text) in enumerate(items):
         w = round(SPAN * value / top, 2)
@@ -116,13 +120,24 @@ def volume_chart(chart_id: str, title: str, counts: dict[str, int], total: int, 
     return chart
 
 
-def time_chart(chart_id: str, title: str, figures: dict[str, Any], target_minutes: int | None) -> BarChart:
+TIME_MEASURES = (("median", "median"), ("p90", "90th percentile"), ("avg", "average"))
+
+
+def time_scale(*charts: tuple[dict[str, Any], int | None]) -> float:
+    """The shared top (minutes) of duration charts: their largest figure or target."""
+    values = [figures.get(f"{k}_minutes") or 0 for figures, _ in charts if figures.get("count") for k, _ in TIME_MEASURES]
+    values += [target or 0 for figures, target in charts if figures.get("count")]
+    return max(values, default=0) or 1
+
+
+def time_chart(chart_id: str, title: str, figures: dict[str, Any], target_minutes: int | None,
+               top: float | None = None) -> BarChart:
     items = [(k, name, figures.get(f"{k}_minutes") or 0, fmt_minutes(figures.get(f"{k}_minutes")))
-             for k, name in (("median", "median"), ("p90", "90th percentile"), ("avg", "average"))]
+             for k, name in TIME_MEASURES]
     if not figures.get("count"):
         items = []
     target = (target_minutes, f"Default SLA target {fmt_minutes(target_minutes)}") if target_minutes else None
-    chart = bar_chart(chart_id, title, items, target=target if items else None)
+    chart = bar_chart(chart_id, title, items, target=target if items else None, top=top)
     chart.columns = ("Measure", "Time")
     chart.extra = {"count": figures.get("count", 0), "target": target_minutes}
     for bar in chart.bars:
@@ -215,14 +230,17 @@ def build(st: dict[str, Any], targets: dict[str, Any]) -> dict[str, Any]:
     total = st["conversations"]
     vol = st["volume"]
     default = targets["default"]
+    fr_target = default.first_response_minutes if default else None
+    res_target = default.resolution_minutes if default else None
+    # first response and resolution are durations read side by side: one scale for both
+    top = time_scale((st["first_response"], fr_target), (st["resolution"], res_target))
     return {
         "channel": volume_chart("chart-channel", "Conversations by channel", vol["by_channel"], total),
         "category": volume_chart("chart-category", "Conversations by category", vol["by_category"], total),
         "language": volume_chart("chart-language", "Conversations by language", vol["by_language"], total, label=language_label),
         "first_response": time_chart("chart-first-response", "First response time", st["first_response"],
-                                     default.first_response_minutes if default else None),
-        "resolution": time_chart("chart-resolution", "Resolution time", st["resolution"],
-                                 default.resolution_minutes if default else None),
+                                     fr_target, top=top),
+        "resolution": time_chart("chart-resolution", "Resolution time", st["resolution"], res_target, top=top),
         "sla": [sla_stack("first_response", "First response SLA", st["sla"]["first_response"]),
                 sla_stack("resolution", "Resolution SLA", st["sla"]["resolution"])],
         "csat": csat_columns(st["csat"]),

@@ -205,3 +205,23 @@ def test_dashboard_in_the_browser(live, context, artifacts_dir):
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path=str(artifacts_dir / "dashboard-phone.png"), full_page=True)
     assert time.monotonic() - started < 20
+
+
+def _bar_widths(page_html: str, element_id: str) -> list[float]:
+    start = page_html.index(f'id="{element_id}"')
+    part = page_html[start:page_html.index("</figure>", start)]
+    return [float(w) for w in re.findall(r'<rect x="0" y="\d+" width="([\d.]+)%"', part)]
+
+
+def test_duration_charts_share_one_scale(dash):
+    """First response and resolution times are drawn per minute alike: equal minutes, equal bar length."""
+    text, st = page_and_api(dash, 30)
+    fr, res = _bar_widths(text, "chart-first-response"), _bar_widths(text, "chart-resolution")
+    fr_minutes = [st["first_response"][f"{m}_minutes"] for m in ("median", "p90", "avg")]
+    res_minutes = [st["resolution"][f"{m}_minutes"] for m in ("median", "p90", "avg")]
+    per_minute = [w / m for w, m in zip(fr + res, fr_minutes + res_minutes, strict=True) if m and w > 1]
+    # one scale: widths are rounded to 0.01 %, so the ratios agree within 1 % (separate scales differ ~10x here)
+    assert max(per_minute) / min(per_minute) < 1.01, per_minute
+    # the longest bar of either chart takes the whole span; the other chart's bars are shorter
+    assert max(fr + res) == pytest.approx(76.0)
+    assert max(fr) < max(res)
