@@ -12,26 +12,34 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import SecretStr, field_validator
 
 from channels.base import ChannelAdapter
 from hub import signing
 from hub.errors import PayloadInvalid, RetriableDeliveryError, error_for_status
 from hub.net import UrlRefused, guarded_request
-from hub.types import AdapterConfig, CheckResult, OutboundReply, RawEvent, SendResult, WebhookRequest, origin
+from hub.types import AdapterConfig, CheckResult, OutboundReply, RawEvent, SendResult, WebhookRequest, setting
 from normalizers import api as api_normalizer
 from normalizers.model import NormalizedMessage
 
 
 class ApiConfig(AdapterConfig):
-    secret: SecretStr
-    callback_url: str | None = Field(None, json_schema_extra=origin("url"))
-    timeout: float = 10.0
-    #: serve the web chat widget (/widget.js) on this connector; replies are then read by
-    #: the widget from the hub, so callback_url becomes optional
-    widget: bool = False
-    #: origins (scheme://host[:port]) of the sites allowed to embed the widget; empty: the hub's own
-    widget_origins: list[str] = Field(default_factory=list)
+    secret: SecretStr = setting(
+        title="Shared secret",
+        help="Signs every request between your system and the hub (X-Omnihub-Signature, HMAC-SHA256 over the timestamp "
+             "and the body). Generate one with `openssl rand -hex 32`.")
+    callback_url: str | None = setting(
+        None, title="Callback URL", example="https://app.example.com/omnihub/replies", origin_of="url",
+        help="Where agent replies are POSTed (signed with the shared secret). Optional with the chat widget, which reads replies from the hub.")
+    timeout: float = setting(
+        10.0, title="Callback timeout (seconds)", section="advanced",
+        help="How long a callback may take before it is retried.")
+    widget: bool = setting(
+        False, title="Web chat widget", section="behaviour",
+        help="Serve the chat widget (/widget.js) on this connector; replies are then read by the widget from the hub.")
+    widget_origins: list[str] = setting(
+        default_factory=list, title="Sites allowed to embed the widget", example="https://www.example.com", section="addresses",
+        help="Origins (scheme://host[:port]) of the pages that may embed the widget, one per line. Empty: only the hub's own pages.")
 
     @field_validator("widget_origins", mode="before")
     @classmethod

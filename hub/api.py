@@ -15,8 +15,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, func, or_, select
 
-from hub import auth, replay
-from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, all_kinds, is_channel
+from hub import auth, checks, replay
+from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
 from hub.media import file_response
 from hub.models import (
@@ -597,6 +597,7 @@ def run_check(runtime, svc: ConnectorService, row) -> dict[str, Any]:
         out = {"ok": bool(res.ok), "summary": res.summary, "details": dict(res.details or {})}
     except Exception as exc:  # the check reports; it never crashes the caller
         out = {"ok": False, "summary": f"{exc.__class__.__name__}: {exc}", "details": {}}
+    out = checks.plain_result(out, adapter_class(row.kind).Config, row.config or {})
     svc.record_health(row.id, check=out, checked_at=now())
     return out
 

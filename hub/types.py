@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_core import PydanticUndefined
 
 from normalizers.model import Participant
 
@@ -23,22 +24,65 @@ def origin(what: str = "url") -> dict[str, str]:
     return {"x-origin": what}
 
 
+#: a DNS label: the sub-domain of a hosted helpdesk (acme → acme.zendesk.com)
+SUBDOMAIN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+
+#: the sections of a connector form, in the order the admin console shows them
+SECTIONS = ("credentials", "addresses", "behaviour", "advanced")
+
+
+def setting(default: Any = PydanticUndefined, *, title: str, help: str, example: Any = None, section: str | None = None,
+            origin_of: str | None = None, needed_for: str | None = None, **kw: Any) -> Any:
+    """A connector key as the admin console and the documentation show it: a human
+    ``title``, ``help`` text (what it is, where to find it), an ``example``, and the form
+    ``section`` (one of SECTIONS; default: credentials for secrets, addresses for keys with
+    an ``origin_of``, behaviour otherwise). ``origin_of``: see ``origin``. ``needed_for``:
+    what does not work without an optional key ("webhooks", "agent replies"), shown next to
+    its label."""
+    extra: dict[str, Any] = dict(kw.pop("json_schema_extra", None) or {})
+    if section is not None:
+        if section not in SECTIONS:
+            raise ValueError(f"section must be one of {SECTIONS}")
+        extra["section"] = section
+    if origin_of:
+        extra.update(origin(origin_of))
+    if needed_for:
+        extra["needed_for"] = needed_for
+    return Field(default, title=title, description=help, examples=[example] if example is not None else None,
+                 json_schema_extra=extra or None, **kw)
+
+
+def section_of(name: str, prop: Mapping[str, Any], secret: bool) -> str:
+    """The form section of a key from its JSON-schema property (see ``key``)."""
+    if prop.get("section"):
+        return str(prop["section"])
+    if secret:
+        return "credentials"
+    return "addresses" if prop.get("x-origin") in ("url", "host") else "behaviour"
+
+
 class AdapterConfig(BaseModel):
-    """Base of every connector config schema. Unknown keys are refused (typos surface)."""
+    """Base of every connector config schema. Unknown keys are refused (typos surface).
+
+    Every key is declared with ``setting(...)``: a title, help text and, where it helps, an
+    example and a section (tests/contract checks that no key lacks them)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: name of the helpdesk connector this channel's conversations go to (overrides
-    #: OMNIHUB_DEFAULT_HELPDESK); ignored by helpdesk backends.
-    helpdesk: str | None = None
+    helpdesk: str | None = setting(
+        None, title="Helpdesk connector", example="zendesk", section="behaviour",
+        help="Name of the helpdesk connector this channel's conversations go to; empty: OMNIHUB_DEFAULT_HELPDESK "
+             "(the built-in inbox). Ignored by helpdesk backends.")
 
-    #: answer questions that match the FAQ knowledge base with high confidence (config/faq);
-    #: security matters, low confidence and "I want a human" always go to an agent.
-    faq_bot: bool = False
+    faq_bot: bool = setting(
+        False, title="Answer FAQs automatically", section="behaviour",
+        help="Answer questions that match the FAQ knowledge base with high confidence. Security matters, "
+             "low confidence and \"I want a human\" always go to an agent.")
 
-    #: acknowledge a new conversation automatically, in the customer's language
-    #: (config/templates/messages.yaml ``auto_ack``).
-    auto_ack: bool = False
+    auto_ack: bool = setting(
+        False, title="Acknowledge new conversations", section="behaviour",
+        help="Send the customer an automatic acknowledgement of a new conversation, in their language "
+             "(never to robots, no-reply senders or opted-out numbers).")
 
     @classmethod
     def origin_fields(cls) -> dict[str, str]:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from hub.errors import PayloadInvalid, SignatureInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -31,12 +31,20 @@ OUTGOING = ("outgoing", 1)
 
 
 class ChatwootConfig(AdapterConfig):
-    base_url: str = Field("https://app.chatwoot.com", json_schema_extra=origin("url"))
-    account_id: int
-    inbox_id: int  # an API-channel inbox
-    api_access_token: SecretStr
-    webhook_token: SecretStr | None = None
-    timeout: float = 15.0
+    base_url: str = setting(
+        "https://app.chatwoot.com", title="Chatwoot URL", example="https://chat.example.com", origin_of="url",
+        help="Your Chatwoot installation (or Chatwoot Cloud).")
+    account_id: int = setting(
+        title="Account ID", example=1, section="addresses", help="The number after /app/accounts/ in Chatwoot's URLs.")
+    inbox_id: int = setting(
+        title="Inbox ID", example=3, section="addresses",
+        help="An API-channel inbox (Settings → Inboxes → Add inbox → API); the number after /inboxes/ in its settings URL.")
+    api_access_token: SecretStr = setting(
+        title="API access token", help="Profile settings → Access token of the agent or bot omnihub acts as.")
+    webhook_token: SecretStr | None = setting(
+        None, title="Webhook token", needed_for="agent replies",
+        help="Chatwoot does not sign webhooks: this token is part of the agent-reply webhook URL you register in Chatwoot.")
+    timeout: float = setting(15.0, title="Request timeout (seconds)", section="advanced", help="How long one API request may take.")
 
 
 class ChatwootBackend(HelpdeskBackend):

@@ -24,11 +24,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from hub.errors import DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.net import guarded_request
-from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, origin
+from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, setting
 from outbound._helpdesk import MB, DeliveryLedger, detected_line, fit_attachments, labels, priority_for
 from outbound.base import HelpdeskBackend
 
@@ -39,24 +39,32 @@ SLACK = timedelta(seconds=5)  # clock difference tolerated when looking up an un
 
 
 class DjangoHelpdeskConfig(AdapterConfig):
-    #: where django-helpdesk's urls are mounted (the API is at <base_url>/api/)
-    base_url: str = Field(json_schema_extra=origin("url"))
-    token: SecretStr  # DRF token of the staff user omnihub acts as
-    queue: int  # the queue id new tickets go to
-    #: submitter for contacts without an email (the field is required by django-helpdesk)
-    submitter_email: str
-    #: use the contact's email as submitter when known. django-helpdesk mails the submitter
-    #: on every public follow-up, so turn this off when omnihub alone should answer customers.
-    use_contact_email: bool = True
-    priority: int = 3  # 1 critical .. 5 very low: what omnihub's "normal" becomes
-    #: omnihub priority -> django-helpdesk's (1 critical .. 5 very low); "normal" defaults to ``priority``
-    priorities: dict[str, int] = {"low": 4, "high": 2, "urgent": 1}
-    #: django-helpdesk status ids -> conversation status mirrored (defaults: its built-in ids)
-    status_map: dict[int, str] = {2: "open", 3: "resolved", 4: "closed", 5: "closed"}
-    #: files over this stay in omnihub, said in the message (match the server's upload limit)
-    max_attachment_mb: int = 10
-    timeout: float = 15.0
-    poll_interval: float = 20.0
+    base_url: str = setting(
+        title="django-helpdesk URL", example="https://helpdesk.example.com/helpdesk", origin_of="url",
+        help="Where django-helpdesk's URLs are mounted (its API is at <base URL>/api/).")
+    token: SecretStr = setting(title="API token", help="The Django REST Framework token of the staff user omnihub acts as.")
+    queue: int = setting(title="Queue ID", example=1, section="addresses", help="The queue new tickets go to.")
+    submitter_email: str = setting(
+        title="Fallback submitter email", example="support@example.com", section="addresses",
+        help="Submitter of tickets for contacts without an email address (django-helpdesk requires one).")
+    use_contact_email: bool = setting(
+        True, title="Contact's email as submitter",
+        help="Use the contact's email as submitter when known. django-helpdesk mails the submitter on every public "
+             "follow-up: turn this off when omnihub alone should answer customers.")
+    priority: int = setting(
+        3, title="Default priority", example=3, ge=1, le=5, help="What omnihub's normal priority becomes (1 critical … 5 very low).")
+    priorities: dict[str, int] = setting(
+        {"low": 4, "high": 2, "urgent": 1}, title="Priority map", section="advanced",
+        help="omnihub priority → django-helpdesk priority (1 critical … 5 very low); normal uses the default priority.")
+    status_map: dict[int, str] = setting(
+        {2: "open", 3: "resolved", 4: "closed", 5: "closed"}, title="Status map", section="advanced",
+        help="django-helpdesk status id → conversation status mirrored in omnihub (defaults: its built-in ids).")
+    max_attachment_mb: int = setting(
+        10, title="Largest attachment (MB)", section="advanced",
+        help="Larger files stay in omnihub and the ticket says so (match the server's upload limit).")
+    timeout: float = setting(15.0, title="Request timeout (seconds)", section="advanced", help="How long one API request may take.")
+    poll_interval: float = setting(
+        20.0, title="Poll interval (seconds)", section="advanced", help="Seconds between polls for agent replies and status changes.")
 
 
 def _when(value: str | None) -> datetime | None:

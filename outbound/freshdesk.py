@@ -19,10 +19,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import SecretStr, model_validator
 
 from hub.errors import PayloadInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
+from hub.types import SUBDOMAIN, AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -35,18 +35,31 @@ CHANNEL_SOURCE = {"email": 1, "voice": 3, "twilio_voice": 3}
 
 
 class FreshdeskConfig(AdapterConfig):
-    domain: str | None = Field(None, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", json_schema_extra=origin("part"))  # acme -> https://acme.freshdesk.com
-    base_url: str | None = Field(None, json_schema_extra=origin("url"))  # overrides domain (tests, proxies)
-    api_key: SecretStr
-    group_id: int | None = None
-    product_id: int | None = None
-    tags: tuple[str, ...] = ("omnihub",)
-    source: int | None = None  # default: 1 email, 3 phone for voice, 7 chat otherwise
-    channel_field: str | None = None  # custom field name (cf_...) receiving the channel
-    address_field: str | None = None  # custom field name receiving the customer's address
-    webhook_secret: SecretStr | None = None
-    webhook_header: str = "X-Omnihub-Webhook-Secret"
-    timeout: float = 15.0
+    domain: str | None = setting(
+        None, title="Freshdesk subdomain", example="acme", section="addresses", origin_of="part", pattern=SUBDOMAIN,
+        help="acme for https://acme.freshdesk.com.")
+    base_url: str | None = setting(
+        None, title="Base URL", example="https://support.acme.com", section="advanced", origin_of="url",
+        help="Overrides the subdomain (a custom domain, a proxy or a local test server).")
+    api_key: SecretStr = setting(title="API key", help="Profile settings → View API key (of the agent omnihub acts as).")
+    group_id: int | None = setting(None, title="Group ID", example=43000123456, help="New tickets are assigned to this group.")
+    product_id: int | None = setting(None, title="Product ID", example=43000012345, help="New tickets belong to this product.")
+    tags: tuple[str, ...] = setting(
+        ("omnihub",), title="Tags", example="omnihub, wallet", help="Tags added to every ticket.")
+    source: int | None = setting(
+        None, title="Ticket source", example=7, section="advanced",
+        help="Freshdesk source id for new tickets; empty: 1 (email) for email, 3 (phone) for voice, 7 (chat) otherwise.")
+    channel_field: str | None = setting(
+        None, title="Channel field", example="cf_channel", section="advanced", help="A custom field (cf_…) that receives the channel name.")
+    address_field: str | None = setting(
+        None, title="Address field", example="cf_customer_address", section="advanced",
+        help="A custom field (cf_…) that receives the customer's address.")
+    webhook_secret: SecretStr | None = setting(
+        None, title="Webhook secret", needed_for="agent replies", help="A secret you choose; the automation rule that sends agent replies puts it in the header below.")
+    webhook_header: str = setting(
+        "X-Omnihub-Webhook-Secret", title="Webhook secret header", section="advanced",
+        help="The header the Freshdesk automation sends the webhook secret in.")
+    timeout: float = setting(15.0, title="Request timeout (seconds)", section="advanced", help="How long one API request may take.")
 
     @model_validator(mode="after")
     def _where(self) -> FreshdeskConfig:

@@ -19,10 +19,10 @@ import dataclasses
 import time
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from hub.errors import AuthError, PayloadInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -32,13 +32,19 @@ CHANNEL_TYPE = {"email": "email", "voice": "phone"}
 
 
 class HelpScoutConfig(AdapterConfig):
-    base_url: str = Field("https://api.helpscout.net", json_schema_extra=origin("url"))
-    app_id: str  # OAuth client id (My Apps)
-    app_secret: SecretStr
-    mailbox_id: int
-    tags: tuple[str, ...] = ("omnihub",)
-    webhook_secret: SecretStr | None = None
-    timeout: float = 15.0
+    base_url: str = setting(
+        "https://api.helpscout.net", title="API base URL", section="advanced", origin_of="url",
+        help="Another API host (a proxy or a local test server).")
+    app_id: str = setting(
+        title="App ID", section="credentials", help="Your profile → My Apps → Create App: the OAuth client's App ID.")
+    app_secret: SecretStr = setting(title="App secret", help="The same app's App Secret.")
+    mailbox_id: int = setting(
+        title="Mailbox ID", example=123456, section="addresses", help="The mailbox conversations are created in (the number in its URL).")
+    tags: tuple[str, ...] = setting(
+        ("omnihub",), title="Tags", example="omnihub, wallet", help="Tags added to every conversation.")
+    webhook_secret: SecretStr | None = setting(
+        None, title="Webhook secret", needed_for="agent replies", help="The secret key of the Help Scout webhook that sends agent replies (it signs them).")
+    timeout: float = setting(15.0, title="Request timeout (seconds)", section="advanced", help="How long one API request may take.")
 
 
 class HelpScoutBackend(HelpdeskBackend):

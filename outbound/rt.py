@@ -21,11 +21,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field, SecretStr, model_validator
+from pydantic import SecretStr, model_validator
 
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, error_for_status
 from hub.net import guarded_request
-from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, origin
+from hub.types import AdapterConfig, AgentReply, CheckResult, PollSink, PushItem, PushResult, RawEvent, setting
 from normalizers import htmltext
 from outbound._helpdesk import MB, DeliveryLedger, detected_line, fit_attachments, labels, priority_for
 from outbound.base import HelpdeskBackend
@@ -40,20 +40,27 @@ CLOCK_SLACK = timedelta(seconds=5)
 
 
 class RTConfig(AdapterConfig):
-    base_url: str = Field(json_schema_extra=origin("url"))  # the RT web root, e.g. https://rt.example.com (REST2 lives at /REST/2.0)
-    #: the RT user omnihub acts as (the token's owner); its transactions are never agent replies
-    username: str
-    token: SecretStr | None = None  # an RT auth token (Logged in as -> Settings -> Auth Tokens)
-    password: SecretStr | None = None  # HTTP basic auth instead of a token
-    queue: str = "General"
-    #: omnihub priority -> RT's numeric Priority (RT 5's stock PriorityAsString: Low 0, Medium 50, High 100)
-    priorities: dict[str, int] = {"low": 0, "normal": 50, "high": 100, "urgent": 100}
-    #: requestor for contacts without an email address (their channel and address go in the ticket)
-    requestor_fallback: str | None = None
-    #: files over this stay in omnihub, said in the message (RT's $MaxAttachmentSize, 10 MB by default)
-    max_attachment_mb: int = 10
-    timeout: float = 15.0
-    poll_interval: float = 20.0
+    base_url: str = setting(
+        title="RT URL", example="https://rt.example.com", origin_of="url", help="The RT web root (REST 2 lives at /REST/2.0).")
+    username: str = setting(
+        title="RT user", example="omnihub", section="credentials",
+        help="The RT user omnihub acts as (the token's owner); its transactions are never taken for agent replies.")
+    token: SecretStr | None = setting(
+        None, title="Auth token", help="An RT auth token (Logged in as → Settings → Auth Tokens).")
+    password: SecretStr | None = setting(None, title="Password", help="HTTP basic auth instead of a token.")
+    queue: str = setting("General", title="Queue", example="Support", section="addresses", help="The queue new tickets go to.")
+    priorities: dict[str, int] = setting(
+        {"low": 0, "normal": 50, "high": 100, "urgent": 100}, title="Priority map", section="advanced",
+        help="omnihub priority → RT's numeric Priority (RT 5's stock PriorityAsString: Low 0, Medium 50, High 100).")
+    requestor_fallback: str | None = setting(
+        None, title="Fallback requestor", example="support@example.com", section="addresses",
+        help="Requestor for contacts without an email address (their channel and address go in the ticket).")
+    max_attachment_mb: int = setting(
+        10, title="Largest attachment (MB)", section="advanced",
+        help="Larger files stay in omnihub and the ticket says so (RT's $MaxAttachmentSize, 10 MB by default).")
+    timeout: float = setting(15.0, title="Request timeout (seconds)", section="advanced", help="How long one API request may take.")
+    poll_interval: float = setting(
+        20.0, title="Poll interval (seconds)", section="advanced", help="Seconds between polls for agent replies and status changes.")
 
     @model_validator(mode="after")
     def _credentials(self) -> RTConfig:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from hub import signing
 from hub.errors import PayloadInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -106,9 +106,13 @@ class AgentReplyIn(_Model):
 
 
 class WebhookConfig(AdapterConfig):
-    url: str = Field(json_schema_extra=origin("url"))
-    secret: SecretStr
-    timeout: float = 10.0
+    url: str = setting(
+        title="Webhook URL", example="https://hooks.example.com/omnihub", origin_of="url",
+        help="Every message is POSTed here as signed JSON (message.created).")
+    secret: SecretStr = setting(
+        title="Signing secret",
+        help="Signs every POST (X-Omnihub-Signature, HMAC-SHA256) and checks agent replies sent back. Generate one with `openssl rand -hex 32`.")
+    timeout: float = setting(10.0, title="Request timeout (seconds)", section="advanced", help="How long one POST may take before it is retried.")
 
 
 def build_payload(item: PushItem) -> dict[str, Any]:

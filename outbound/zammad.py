@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from hub.errors import PayloadInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
+from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -29,13 +29,19 @@ STATUS = {"closed": "closed", "merged": "closed", "open": "open"}
 
 
 class ZammadConfig(AdapterConfig):
-    base_url: str = Field(json_schema_extra=origin("url"))  # https://support.example.com or https://acme.zammad.com
-    token: SecretStr  # an access token with ticket.agent (and customer creation)
-    group: str = "Users"
-    tags: tuple[str, ...] = ("omnihub",)
-    article_type: str = "note"  # note | web | phone: never "email" (it would send mail)
-    webhook_secret: SecretStr | None = None  # the webhook's HMAC SHA1 signature token
-    timeout: float = 15.0
+    base_url: str = setting(
+        title="Zammad URL", example="https://support.example.com", origin_of="url",
+        help="Your Zammad (self-hosted, or https://acme.zammad.com).")
+    token: SecretStr = setting(
+        title="Access token", help="Profile → Token Access: a token with ticket.agent (and customer creation).")
+    group: str = setting("Users", title="Group", example="Support", section="addresses", help="The group new tickets go to.")
+    tags: tuple[str, ...] = setting(("omnihub",), title="Tags", example="omnihub, wallet", help="Tags added to every ticket.")
+    article_type: str = setting(
+        "note", title="Article type", section="advanced",
+        help="note, web or phone — never email (Zammad would send mail to the customer itself).")
+    webhook_secret: SecretStr | None = setting(
+        None, title="Webhook HMAC token", needed_for="agent replies", help="The HMAC SHA1 signature token of the Zammad webhook that sends agent replies.")
+    timeout: float = setting(15.0, title="Request timeout (seconds)", section="advanced", help="How long one API request may take.")
 
 
 class ZammadBackend(HelpdeskBackend):

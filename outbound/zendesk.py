@@ -22,11 +22,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import SecretStr, model_validator
 
 from hub import signing
 from hub.errors import PayloadInvalid
-from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, origin
+from hub.types import SUBDOMAIN, AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
@@ -38,19 +38,37 @@ STATUS_MAP = {"solved": "resolved", "closed": "closed", "open": "open", "new": "
 
 
 class ZendeskConfig(AdapterConfig):
-    subdomain: str | None = Field(None, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$", json_schema_extra=origin("part"))  # acme -> https://acme.zendesk.com
-    base_url: str | None = Field(None, json_schema_extra=origin("url"))  # overrides subdomain (tests, proxies)
-    email: str
-    api_token: SecretStr
-    group_id: int | None = None
-    brand_id: int | None = None
-    tags: tuple[str, ...] = ("omnihub",)
-    channel_field_id: int | None = None  # custom ticket field receiving the channel name
-    address_field_id: int | None = None  # custom ticket field receiving the customer's address
-    outbound_public: bool = True  # agent replies sent from omnihub appear as public comments
-    webhook_secret: SecretStr | None = None  # the webhook's signing secret
-    webhook_max_age: int = 3600  # seconds; Zendesk retries keep their first timestamp
-    timeout: float = 15.0
+    subdomain: str | None = setting(
+        None, title="Zendesk subdomain", example="acme", section="addresses", origin_of="part", pattern=SUBDOMAIN,
+        help="acme for https://acme.zendesk.com.")
+    base_url: str | None = setting(
+        None, title="Base URL", example="https://support.acme.com", section="advanced", origin_of="url",
+        help="Overrides the subdomain (a host-mapped Zendesk, a proxy or a local test server).")
+    email: str = setting(
+        title="Agent email", example="omnihub@acme.com", section="credentials",
+        help="The email of the agent (or admin) the API token belongs to; tickets are created as this user.")
+    api_token: SecretStr = setting(
+        title="API token", help="Admin Center → Apps and integrations → Zendesk API → API tokens.")
+    group_id: int | None = setting(
+        None, title="Group ID", example=360001234567, help="New tickets are assigned to this group.")
+    brand_id: int | None = setting(None, title="Brand ID", example=360000123456, help="New tickets belong to this brand.")
+    tags: tuple[str, ...] = setting(
+        ("omnihub",), title="Tags", example="omnihub, wallet", help="Tags added to every ticket (the channel is always tagged too).")
+    channel_field_id: int | None = setting(
+        None, title="Channel field ID", example=360012345678, section="advanced",
+        help="A custom ticket field that receives the channel name (sms, whatsapp, email…).")
+    address_field_id: int | None = setting(
+        None, title="Address field ID", example=360012345679, section="advanced",
+        help="A custom ticket field that receives the customer's address (phone number, email…).")
+    outbound_public: bool = setting(
+        True, title="Replies as public comments", help="Agent replies sent from omnihub appear as public comments on the ticket.")
+    webhook_secret: SecretStr | None = setting(
+        None, title="Webhook signing secret", needed_for="agent replies",
+        help="The signing secret of the Zendesk webhook that sends agent replies (Admin Center → Webhooks → the webhook → Signing secret).")
+    webhook_max_age: int = setting(
+        3600, title="Webhook maximum age (seconds)", section="advanced",
+        help="Older signed timestamps are refused. Zendesk retries keep their first timestamp, so keep it above its retry window.")
+    timeout: float = setting(15.0, title="Request timeout (seconds)", section="advanced", help="How long one API request may take.")
 
     @model_validator(mode="after")
     def _where(self) -> ZendeskConfig:

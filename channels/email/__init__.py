@@ -18,13 +18,13 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 
 from channels.base import ChannelAdapter
 from channels.email import imap, mime, oauth, smtp
 from hub.errors import AuthError, DeliveryError, PayloadInvalid, PermanentDeliveryError
 from hub.net import UrlRefused, check_url
-from hub.types import AdapterConfig, CheckResult, OutboundReply, PollSink, RawEvent, SendResult, StopEvent, origin
+from hub.types import AdapterConfig, CheckResult, OutboundReply, PollSink, RawEvent, SendResult, StopEvent, setting
 from normalizers import email as email_normalizer
 from normalizers.model import NormalizedMessage
 
@@ -42,30 +42,73 @@ def is_loopback(host: str) -> bool:
 
 
 class EmailConfig(AdapterConfig):
-    imap_host: str = Field(json_schema_extra=origin("host"))
-    imap_port: int | None = Field(None, json_schema_extra=origin("part"))
-    imap_security: Security = Field("ssl", json_schema_extra=origin("part"))
-    username: str
-    #: auth password: required; auth oauth2: unused (SASL XOAUTH2 with a token from the sign-in)
-    password: SecretStr | None = None
-    folders: tuple[str, ...] = ("INBOX",)
-    after_ingest: str = "leave"  # leave | seen | move:<folder>
-    smtp_host: str | None = Field(None, json_schema_extra=origin("host"))
-    smtp_port: int | None = Field(None, json_schema_extra=origin("part"))
-    smtp_security: Security = Field("starttls", json_schema_extra=origin("part"))
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    from_address: str
-    from_name: str = ""
+    imap_host: str = setting(
+        title="IMAP server", example="imap.gmail.com", origin_of="host",
+        help="Host name of the mailbox's IMAP server (Google: imap.gmail.com, Microsoft 365: outlook.office365.com).")
+    imap_port: int | None = setting(
+        None, title="IMAP port", example=993, section="advanced", origin_of="part",
+        help="Empty: 993 with ssl, 143 otherwise.")
+    imap_security: Security = setting(
+        "ssl", title="IMAP security", section="advanced", origin_of="part",
+        help="ssl (implicit TLS, port 993), starttls (port 143), or none (a server on this machine only).")
+    username: str = setting(
+        title="Username", example="support@example.com", section="credentials",
+        help="The mailbox's login, usually its full address (also the account signed in with OAuth).")
+    password: SecretStr | None = setting(
+        None, title="Password", section="credentials",
+        help="With auth password: the mailbox password or an app password. Unused with auth oauth2.")
+    folders: tuple[str, ...] = setting(
+        ("INBOX",), title="Folders", example="INBOX, Support", section="behaviour",
+        help="IMAP folders read for new mail (one per line or comma-separated).")
+    after_ingest: str = setting(
+        "leave", title="After reading a message", example="move:Processed", section="behaviour",
+        help="leave it as it is, mark it seen, or move:<folder> it once it is safely stored.")
+    smtp_host: str | None = setting(
+        None, title="SMTP server", example="smtp.gmail.com", origin_of="host", needed_for="sending replies",
+        help="Host name replies are sent through (Google: smtp.gmail.com, Microsoft 365: smtp.office365.com). Empty: replies cannot be sent.")
+    smtp_port: int | None = setting(
+        None, title="SMTP port", example=587, section="advanced", origin_of="part",
+        help="Empty: 587 with starttls, 465 with ssl, 25 with none.")
+    smtp_security: Security = setting(
+        "starttls", title="SMTP security", section="advanced", origin_of="part",
+        help="starttls (port 587), ssl (implicit TLS, port 465), or none (a server on this machine only).")
+    smtp_username: str | None = setting(
+        None, title="SMTP username", section="credentials",
+        help="Empty: the IMAP username.")
+    smtp_password: SecretStr | None = setting(
+        None, title="SMTP password", section="credentials",
+        help="Empty: the IMAP password.")
+    from_address: str = setting(
+        title="From address", example="support@example.com", section="addresses",
+        help="The address replies are sent from; customers answer to it.")
+    from_name: str = setting(
+        "", title="From name", example="Acme Wallet Support", section="addresses",
+        help="The display name replies are sent with.")
     # OAuth 2.0 mailboxes (docs/channels/email.md, "Google Workspace and Microsoft 365")
-    auth: Literal["password", "oauth2"] = Field("password", description="password, or oauth2 (Google Workspace, Microsoft 365: save, then Sign in)")
-    oauth_provider: Literal["google", "microsoft", "custom"] | None = Field(None, description="auth oauth2: google, microsoft or custom")
-    oauth_client_id: str | None = Field(None, description="auth oauth2: the client id of the app registered with the provider")
-    oauth_client_secret: SecretStr | None = Field(None, description="auth oauth2: the app's client secret")
-    oauth_tenant: str | None = Field(None, description="microsoft: the directory (tenant) id or domain; default common")
-    oauth_authorize_url: str | None = Field(None, description="custom provider: the authorization endpoint", json_schema_extra=origin("url"))
-    oauth_token_url: str | None = Field(None, description="custom provider: the token endpoint", json_schema_extra=origin("url"))
-    oauth_scope: str | None = Field(None, description="default: the provider's IMAP and SMTP scopes")
+    auth: Literal["password", "oauth2"] = setting(
+        "password", title="Sign-in method", section="credentials",
+        help="password, or oauth2 for Google Workspace and Microsoft 365 (save, then press Sign in).")
+    oauth_provider: Literal["google", "microsoft", "custom"] | None = setting(
+        None, title="OAuth provider", section="credentials",
+        help="With auth oauth2: google, microsoft, or custom (your own authorization server).")
+    oauth_client_id: str | None = setting(
+        None, title="OAuth client ID", example="1234567890-abc.apps.googleusercontent.com", section="credentials",
+        help="With auth oauth2: the client ID of the app registered with the provider.")
+    oauth_client_secret: SecretStr | None = setting(
+        None, title="OAuth client secret", section="credentials",
+        help="With auth oauth2: the app's client secret.")
+    oauth_tenant: str | None = setting(
+        None, title="Microsoft tenant", example="contoso.onmicrosoft.com", section="advanced",
+        help="Microsoft: the directory (tenant) ID or domain; empty: common.")
+    oauth_authorize_url: str | None = setting(
+        None, title="Authorization endpoint", example="https://auth.example.com/authorize", section="advanced", origin_of="url",
+        help="Custom provider: the OAuth 2.0 authorization endpoint.")
+    oauth_token_url: str | None = setting(
+        None, title="Token endpoint", example="https://auth.example.com/token", section="advanced", origin_of="url",
+        help="Custom provider: the OAuth 2.0 token endpoint.")
+    oauth_scope: str | None = setting(
+        None, title="OAuth scope", section="advanced",
+        help="Empty: the provider's IMAP and SMTP scopes (and offline access).")
 
     @field_validator("folders", mode="before")
     @classmethod

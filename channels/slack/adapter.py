@@ -21,7 +21,7 @@ from urllib.error import URLError
 from urllib.parse import urlsplit
 
 import structlog
-from pydantic import Field, SecretStr, field_validator
+from pydantic import SecretStr, field_validator
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.signature import Clock, SignatureVerifier
@@ -56,7 +56,7 @@ from hub.types import (
     StopEvent,
     WebhookRequest,
     WebhookResponse,
-    origin,
+    setting,
 )
 from normalizers import slack as slack_normalizer
 from normalizers.model import Attachment, NormalizedMessage
@@ -95,12 +95,21 @@ OPTIONAL_SCOPES = {
 
 
 class SlackConfig(AdapterConfig):
-    bot_token: SecretStr
-    signing_secret: SecretStr | None = None
-    app_token: SecretStr | None = None
-    #: channel ids, or ``all`` (every channel the bot is in), ``shared`` (Slack Connect), ``dm``
-    channels: tuple[str, ...] = ("all", "dm")
-    api_base_url: str | None = Field(None, json_schema_extra=origin("url"))
+    bot_token: SecretStr = setting(
+        title="Bot token", example="xoxb-…",
+        help="The app's Bot User OAuth Token (OAuth & Permissions → xoxb-…).")
+    signing_secret: SecretStr | None = setting(
+        None, title="Signing secret", needed_for="the Events API webhook",
+        help="Basic Information → App Credentials. Needed for the Events API webhook (not with Socket Mode).")
+    app_token: SecretStr | None = setting(
+        None, title="App-level token (Socket Mode)", example="xapp-…",
+        help="An app-level token with connections:write: events arrive over Socket Mode, no public URL needed.")
+    channels: tuple[str, ...] = setting(
+        ("all", "dm"), title="Channels", example="C0123456789", section="addresses",
+        help="Channel IDs to listen in, or all (every channel the bot is in), shared (Slack Connect), dm (direct messages).")
+    api_base_url: str | None = setting(
+        None, title="API base URL", example="https://slack.com/api/", section="advanced", origin_of="url",
+        help="Another Web API host (a proxy or a local test server).")
 
     @field_validator("channels", mode="before")
     @classmethod

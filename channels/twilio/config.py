@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import SecretStr, field_validator
 
-from hub.types import AdapterConfig, origin
+from hub.types import AdapterConfig, setting
 from normalizers import twilio as tw
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -24,20 +24,36 @@ def _e164(value: str, field: str) -> str:
 
 
 class TwilioConfig(AdapterConfig):
-    account_sid: str
-    auth_token: SecretStr | None = None
-    #: comma separated E.164 numbers of this account that customers text and call
-    phone_numbers: str = ""
-    messaging_service_sid: str | None = None
-    #: WhatsApp sender, e.g. whatsapp:+14155238886 (the "whatsapp:" prefix is added if missing)
-    whatsapp_from: str | None = None
-    voice_greeting: str | None = None
-    voice_language: str = "en-US"
-    voicemail: Literal["on", "off"] = "on"
-    #: an agent's phone: incoming calls ring it first, voicemail if nobody answers
-    forward_to: str | None = None
-    #: send API requests here instead of https://api.twilio.com (proxy, local test server)
-    api_base_url: str | None = Field(None, json_schema_extra=origin("url"))
+    account_sid: str = setting(
+        title="Account SID", example="AC0123456789abcdef0123456789abcdef", section="credentials",
+        help="Your Twilio account's identifier (Console → Account info): AC followed by 32 hex digits.")
+    auth_token: SecretStr | None = setting(
+        None, title="Auth token", section="credentials", needed_for="webhooks",
+        help="The account's Auth Token (Console → Account info). It signs every webhook: without it no webhook is accepted.")
+    phone_numbers: str = setting(
+        "", title="Phone numbers", example="+14155550100, +442071838750", section="addresses",
+        help="Comma-separated E.164 numbers of this account that customers text and call.")
+    messaging_service_sid: str | None = setting(
+        None, title="Messaging Service SID", example="MG0123456789abcdef0123456789abcdef", section="addresses",
+        help="Send SMS through this Messaging Service (MG…) instead of from the number the customer wrote to.")
+    whatsapp_from: str | None = setting(
+        None, title="WhatsApp sender", example="whatsapp:+14155238886", section="addresses",
+        help="The WhatsApp-enabled number replies are sent from (the whatsapp: prefix is added if missing).")
+    voice_greeting: str | None = setting(
+        None, title="Voice greeting", example="Thanks for calling Acme Wallet support.", section="behaviour",
+        help="What callers hear before voicemail; empty: a standard greeting.")
+    voice_language: str = setting(
+        "en-US", title="Voice language", example="es-ES", section="behaviour",
+        help="Language (BCP 47) the greeting is spoken in.")
+    voicemail: Literal["on", "off"] = setting(
+        "on", title="Voicemail", section="behaviour",
+        help="on: callers can leave a message, which becomes a conversation with the recording; off: the call ends after the greeting.")
+    forward_to: str | None = setting(
+        None, title="Forward calls to", example="+14155550123", section="behaviour",
+        help="An agent's phone (E.164): incoming calls ring it first, voicemail if nobody answers.")
+    api_base_url: str | None = setting(
+        None, title="API base URL", example="https://api.twilio.com", section="advanced", origin_of="url",
+        help="Send API requests here instead of https://api.twilio.com (a proxy or a local test server).")
 
     @field_validator("account_sid")
     @classmethod

@@ -12,7 +12,7 @@ import requests
 import structlog
 import tweepy
 from oauthlib.oauth1 import Client as OAuth1Signer
-from pydantic import Field, SecretStr, model_validator
+from pydantic import SecretStr, model_validator
 
 from channels.base import ChannelAdapter
 from channels.x import webhook
@@ -31,7 +31,7 @@ from hub.types import (
     StopEvent,
     WebhookRequest,
     WebhookResponse,
-    origin,
+    setting,
 )
 from normalizers import x as x_normalizer
 from normalizers.model import Attachment, NormalizedMessage
@@ -53,15 +53,30 @@ POINTER_ASK = (
 class XConfig(AdapterConfig):
     """An X account: OAuth 1.0a user keys (or an OAuth 2.0 user token as bearer_token)."""
 
-    bearer_token: SecretStr | None = None
-    consumer_key: SecretStr | None = None
-    consumer_secret: SecretStr | None = None
-    access_token: SecretStr | None = None
-    access_token_secret: SecretStr | None = None
-    user_id: str = Field(pattern=r"^\d+$", description="numeric id of the support account")
-    poll_interval: float = Field(60.0, ge=5, le=3600, description="seconds between polls")
-    public_mentions: Literal["reply_publicly", "move_to_dm"] = "move_to_dm"
-    api_base_url: str | None = Field(None, pattern=r"^https?://[^/?#]+/?$", description="another API host (local test server)", json_schema_extra=origin("url"))
+    bearer_token: SecretStr | None = setting(
+        None, title="OAuth 2.0 user token",
+        help="An OAuth 2.0 user access token of the support account (instead of the four OAuth 1.0a keys below).")
+    consumer_key: SecretStr | None = setting(
+        None, title="API key (consumer key)", help="OAuth 1.0a: the app's API key (developer portal → Keys and tokens).")
+    consumer_secret: SecretStr | None = setting(
+        None, title="API key secret", help="OAuth 1.0a: the app's API key secret. Also signs the Account Activity webhooks.")
+    access_token: SecretStr | None = setting(
+        None, title="Access token", help="OAuth 1.0a: the support account's access token (generated for the account, read + write + DM).")
+    access_token_secret: SecretStr | None = setting(
+        None, title="Access token secret", help="OAuth 1.0a: the support account's access token secret.")
+    user_id: str = setting(
+        title="Support account ID", example="1234567890", section="addresses", pattern=r"^\d+$",
+        help="The numeric user ID of the support account (not its @handle).")
+    poll_interval: float = setting(
+        60.0, title="Poll interval (seconds)", section="behaviour", ge=5, le=3600,
+        help="Seconds between polls for mentions and DMs when no webhook delivers them (5–3600).")
+    public_mentions: Literal["reply_publicly", "move_to_dm"] = setting(
+        "move_to_dm", title="Public mentions", section="behaviour",
+        help="move_to_dm: answer a public mention by inviting the customer to a DM (account details stay private); "
+             "reply_publicly: answer in the thread.")
+    api_base_url: str | None = setting(
+        None, title="API base URL", example="https://api.x.com", section="advanced", origin_of="url", pattern=r"^https?://[^/?#]+/?$",
+        help="Another API host (a proxy or a local test server).")
 
     @model_validator(mode="after")
     def _credentials(self) -> XConfig:

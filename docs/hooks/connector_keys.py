@@ -4,7 +4,9 @@ A page that contains ``<!-- connector-keys: KIND -->`` gets, in its place, a tab
 keys of that connector kind (channel or helpdesk backend): name, label, whether it is
 required or secret, default, help text and example. The table is built from
 ``Config.model_json_schema()`` at build time, so the documentation cannot drift from the
-code. ``mkdocs build --strict`` fails when a marker names an unknown kind, and when a
+code; the keys are grouped in the admin form's sections and followed by a screenshot of that
+form (docs/screenshots/connector-KIND.jpg, refreshed by ``OMNIHUB_UPDATE_SCREENSHOTS=1`` on
+tests/web/test_admin_console.py). ``mkdocs build --strict`` fails when a marker names an unknown kind, and when a
 registered kind has no marker on any page (a new connector without a page).
 """
 
@@ -13,9 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 from mkdocs.exceptions import PluginError
+
+from hub.types import SECTIONS, section_of
 
 log = logging.getLogger("mkdocs.hooks.connector_keys")
 
@@ -77,11 +82,11 @@ def keys_table(kind: str) -> str:
         help_text = _cell(prop.get("description", ""))
         examples = prop.get("examples") or []
         example = f"`{_cell(examples[0])}`" if examples else ""
-        section = str(prop.get("section") or "settings")
+        section = section_of(name, prop, bool(secret))
         sections.setdefault(section, []).append(
             f"| `{name}` | {_cell(title)} | {_type_of(prop)} | {need} | {default} | {help_text} | {example} |")
     head = "| key | label | type | | default | meaning | example |\n| --- | --- | --- | --- | --- | --- | --- |"
-    order = ["credentials", "addresses", "behaviour", "settings", "advanced"]
+    order = list(SECTIONS)
     out = [f"Keys of `kind: {kind}` (generated from the connector's schema):", ""]
     for section in sorted(sections, key=lambda s: (order.index(s) if s in order else len(order), s)):
         if len(sections) > 1:
@@ -94,10 +99,21 @@ def on_pre_build(config: Any) -> None:
     _seen.clear()
 
 
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    depth = page.file.src_uri.count("/")
+
     def sub(m: re.Match[str]) -> str:
-        _seen.add(m.group(1))
-        return keys_table(m.group(1))
+        kind = m.group(1)
+        _seen.add(kind)
+        table = keys_table(kind)
+        shot = SCREENSHOTS / f"connector-{kind}.jpg"  # taken by tests/web/test_admin_console.py
+        if shot.exists():
+            table += (f"\n![The {kind} connector form in the admin console, on a phone]({'../' * depth}screenshots/{shot.name})"
+                      '{ width="320" }\n')
+        return table
 
     return MARKER.sub(sub, markdown)
 

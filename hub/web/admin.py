@@ -4,6 +4,7 @@ users and roles, dead letters with replay, contact merge."""
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import structlog
@@ -11,7 +12,7 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from hub import auth, replay
+from hub import auth, checks, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound
 from hub.models import AuditLog, Connector, Contact, User
@@ -75,9 +76,10 @@ def check_values(kind: str, name: str, values: dict[str, Any], vault: Any = None
     )
     try:
         res = cls(ctx).check()
-        return {"ok": bool(res.ok), "summary": res.summary, "details": dict(res.details or {})}
+        out = {"ok": bool(res.ok), "summary": res.summary, "details": dict(res.details or {})}
     except Exception as exc:  # a check reports; it never crashes the page
-        return {"ok": False, "summary": f"{exc.__class__.__name__}: {exc}", "details": {}}
+        out = {"ok": False, "summary": f"{exc.__class__.__name__}: {exc}", "details": {}}
+    return checks.plain_result(out, cls.Config, values)
 
 
 def _form_page(kind: str, name: str, row_desc: dict[str, Any] | None, fields, *, check=None, error=None, status=200):
@@ -91,6 +93,7 @@ def _form_page(kind: str, name: str, row_desc: dict[str, Any] | None, fields, *,
         widget = {"allowed": sorted(allowed_origins(row_desc["config"].get("widget_origins"), base)), "refused": refused_origins(name),
                   "configured": bool(row_desc["config"].get("widget_origins"))}
     return render_template("admin_connector_form.html", kind=kind, name=name, row=row_desc, fields=fields, check=check,
+                           sections=schema_form.sections(fields), hook_base=f"{base}/webhooks/",
                            error=error, webhooks=webhooks, widget=widget, tab="connectors",
                            title=getattr(adapter_class(kind), "title", kind)), status
 
@@ -252,10 +255,23 @@ def users():
                         user.active = False
                     elif action == "activate":
                         user.active = True
+                    elif action == "password":
+                        new_password = request.form.get("password") or ""
+                        generated = not new_password
+                        if generated:
+                            new_password = secrets.token_urlsafe(12)
+                        if len(new_password) < 8:
+                            raise ConfigError("the new password needs at least 8 characters (or leave it empty to generate one)")
+                        user.password_hash = auth.hash_password(new_password)  # ends their web sessions (hub.auth)
                     else:
                         raise ConfigError("unknown action")
-                    s.add(AuditLog(actor=g.principal.email, action=f"user.{action}", target_type="user", target_id=str(user.id)))
-                    flash(("ok", f"{user.email}: {action} done."))
+                    s.add(AuditLog(actor=g.principal.email, action=f"user.{'set_password' if action == 'password' else action}",
+                                   target_type="user", target_id=str(user.id)))
+                    if action == "password":
+                        flash(("ok", f"New password set for {user.email}; their sessions were ended."
+                               + (f" Password: {new_password} (shown once)" if generated else "")))
+                    else:
+                        flash(("ok", f"{user.email}: {action}d." if action.endswith("activate") else f"{user.email}: role set to {user.role}."))
             return redirect(url_for("admin.users"))
         except ConfigError as exc:
             error, status = str(exc), 400

@@ -8,6 +8,15 @@ from typing import Any
 
 from hub import bodies
 from hub.errors import ConfigError, PayloadInvalid
+from hub.types import SECTIONS, section_of
+
+#: what each form section holds, shown under its heading
+SECTION_TITLES = {
+    "credentials": ("Credentials", "Tokens, keys and passwords. Stored encrypted; never shown again."),
+    "addresses": ("Addresses", "Where the hub connects, and the numbers, addresses or IDs it works with."),
+    "behaviour": ("Behaviour", "What the hub does with this connector's conversations."),
+    "advanced": ("Advanced", "Rarely changed: ports, timeouts, custom fields, test servers."),
+}
 
 
 @dataclass
@@ -22,6 +31,9 @@ class Field:
     value: Any = None
     is_set: bool = False  # secrets: a value is stored (shown masked, never in clear)
     masked: str = ""
+    section: str = "behaviour"
+    example: str = ""
+    needed_for: str = ""  # not required by the schema, but without it this part does not work
 
 
 def _resolve(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:
@@ -66,9 +78,30 @@ def fields_for(config_cls: type) -> list[Field]:
             default=prop.get("default"),
             help=prop.get("description") or main.get("description") or "",
             options=[str(x) for x in main.get("enum", [])],
+            section=section_of(name, prop, name in secrets),
+            example=_example(prop.get("examples")),
+            needed_for=str(prop.get("needed_for") or ""),
         ))
-    # required first, secrets next, then the rest in declaration order
-    return sorted(out, key=lambda f: (not f.required, f.kind != "secret"))
+    # by section; in each, required first, then declaration order
+    return sorted(out, key=lambda f: (SECTIONS.index(f.section) if f.section in SECTIONS else len(SECTIONS), not f.required))
+
+
+def _example(examples: Any) -> str:
+    if not examples:
+        return ""
+    x = examples[0]
+    return ", ".join(str(v) for v in x) if isinstance(x, list | tuple) else str(x)
+
+
+def sections(fields: list[Field]) -> list[tuple[str, str, str, list[Field]]]:
+    """The fields grouped for the form: (section, title, what it holds, fields), in SECTIONS order."""
+    out = []
+    for name in SECTIONS:
+        group = [f for f in fields if f.section == name]
+        if group:
+            title, blurb = SECTION_TITLES[name]
+            out.append((name, title, blurb, group))
+    return out
 
 
 def fill(fields: list[Field], values: dict[str, Any], masked: dict[str, Any]) -> list[Field]:

@@ -261,3 +261,26 @@ def test_registered_adapter_satisfies_its_base_class(kind):
         assert cls.backfill is not ChannelAdapter.backfill
     if base is HelpdeskBackend and cls.polls:
         assert cls.poll_once is not HelpdeskBackend.poll_once
+
+
+# ------------------------------------------------------------ keys as admins read them
+GENERATED_LOOKING = ("Api ", "Url", "Sid", "Faq", "Imap", "Smtp", "Oauth", " Id", "Mb", "Rt ", "Ig ", "Waba")
+
+
+@pytest.mark.parametrize("kind", sorted(ALL))
+def test_every_key_has_a_human_label_help_and_a_section(kind):
+    """The admin form and the documentation read these from the schema: a key without its own
+    title would show a generated "Api Base Url" again."""
+    from hub.types import SECTIONS
+
+    cls = ALL[kind].Config
+    schema = cls.model_json_schema()
+    for name, info in cls.model_fields.items():
+        assert info.title, f"{kind}.{name}: declare it with hub.types.setting(title=...)"
+        assert info.description and len(info.description) >= 12, f"{kind}.{name}: help text missing"
+        assert not any(bit in info.title for bit in GENERATED_LOOKING), f"{kind}.{name}: {info.title!r} reads generated"
+        prop = schema["properties"][name]
+        assert prop.get("section", "behaviour") in SECTIONS, f"{kind}.{name}: unknown section {prop.get('section')!r}"
+        if "examples" in prop:
+            cls_example = prop["examples"][0]
+            assert cls_example not in (None, ""), f"{kind}.{name}: empty example"

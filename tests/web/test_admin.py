@@ -20,23 +20,36 @@ def test_admin_adds_connector_sees_check_fail_fixes_it(live, context, httpserver
     page.get_by_label("Kind").select_option("api")
     page.get_by_role("button", name="Continue").click()
 
-    # the form is generated from ApiConfig's schema: the secret is a password field
+    # the form is generated from ApiConfig's schema: human labels, help, examples, sections
     assert_labelled(page)
-    secret = page.get_by_label("Secret")
+    secret = page.get_by_label("Shared secret")
     assert secret.get_attribute("type") == "password"
-    assert page.get_by_label("Widget", exact=True).get_attribute("type") == "checkbox"
-    page.locator("#name").fill("partner")
+    assert page.get_by_label("Web chat widget", exact=True).get_attribute("type") == "checkbox"
+    legends = page.locator("fieldset.section legend").all_inner_texts()
+    assert legends == ["Credentials", "Addresses", "Behaviour", "Advanced"]
+    assert page.locator("#section-credentials").get_by_label("Shared secret").count() == 1
+    assert page.locator("#section-advanced").get_by_label("Callback timeout (seconds)").count() == 1
+    assert "Example: https://app.example.com/omnihub/replies" in page.locator("#cfg_callback_url-help").inner_text()
+    assert not page.get_by_text("Callback url", exact=True).count() and not page.get_by_text("Faq bot").count()
+
+    # the webhook URLs follow the name as it is typed
+    hooks = page.locator("#webhook-urls")
+    assert f"{live.url}/webhooks/<name>/messages" in hooks.inner_text()
+    page.locator("#name").press_sequentially("partner")
+    assert f"{live.url}/webhooks/partner/messages" in hooks.inner_text()
     secret.fill("partner-shared-secret-123")
     dead_port = free_port()
-    page.get_by_label("Callback url").fill(f"http://127.0.0.1:{dead_port}/omnihub-replies")
+    page.get_by_label("Callback URL").fill(f"http://127.0.0.1:{dead_port}/omnihub-replies")
     page.get_by_role("button", name="Check connection").click()
     result = page.locator("#check-result")
     result.filter(has_text="Check failed").wait_for()
-    assert "unreachable" in result.inner_text()
+    # plain words with the key to fix, no exception text
+    assert result.inner_text() == ("Check failed: 127.0.0.1 refused the connection — nothing is listening there; "
+                                   "check callback_url")
     assert hub.count(Connector, Connector.name == "partner") == 0  # checking saves nothing
 
     # fix the URL, check again, save
-    page.get_by_label("Callback url").fill(httpserver.url_for("/omnihub-replies"))
+    page.get_by_label("Callback URL").fill(httpserver.url_for("/omnihub-replies"))
     page.get_by_role("button", name="Check connection").click()
     result.filter(has_text="Check passed").wait_for()
     page.get_by_role("button", name="Create").click()
@@ -44,11 +57,11 @@ def test_admin_adds_connector_sees_check_fail_fixes_it(live, context, httpserver
     assert "created" in page.locator(".flash.ok").inner_text()
     # write-only: shown masked, never in clear
     assert "partner-shared-secret-123" not in page.content()
-    assert "stored: pa••••••23" in page.get_by_label("Secret").get_attribute("placeholder")
+    assert "stored: pa••••••23" in page.get_by_label("Shared secret").get_attribute("placeholder")
     assert f"{live.url}/webhooks/partner/messages" in page.locator(".webhooks").inner_text()
 
     # edit without retyping the secret keeps it
-    page.get_by_label("Timeout").fill("5")
+    page.get_by_label("Callback timeout (seconds)").fill("5")
     page.get_by_role("button", name="Save").click()
     page.locator(".flash.ok").wait_for()
     desc = hub.api("GET", "/api/v1/connectors/partner").get_json()

@@ -2,6 +2,20 @@
 (function () {
   "use strict";
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  // the webhook URLs of a new connector follow its name as it is typed
+  var nameInput = document.querySelector('#connector-form input[name="name"]');
+  if (nameInput) {
+    var showHooks = function () {
+      var name = nameInput.value.trim();
+      var valid = /^[a-z0-9][a-z0-9_-]{0,63}$/.test(name);
+      document.querySelectorAll("#webhook-urls code[data-hook]").forEach(function (code) {
+        code.textContent = code.dataset.base + (valid ? name : "<name>") + "/" + code.dataset.hook;
+      });
+    };
+    nameInput.addEventListener("input", showHooks);
+    showHooks();
+  }
   document.addEventListener("submit", function (ev) {
     var f = ev.target;
     var submitter = ev.submitter;
