@@ -13,13 +13,13 @@ from markupsafe import Markup, escape
 from sqlalchemy import and_, case, func, or_, select
 
 from hub import sla
-from hub.models import Connector, Contact, Conversation, Identity, Message, User
+from hub.models import AuditLog, Connector, Contact, Conversation, Identity, Message, User
 from hub.search import conversation_search
 from hub.states import ConversationStatus
 from hub.views import contact_json, conversation_json
-from hub.web import composer, streams
+from hub.web import composer, presence, streams
 from hub.web.models import ConversationRead
-from hub.web.security import client_ip, login_required, rt
+from hub.web.security import client_ip, login_required, rate_limit, rt
 from hub.web.streams import change_marks, changed_conversations
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox", template_folder="templates")
@@ -386,7 +386,80 @@ def conversation_fragment(conv_id: int):
     return render_template("_timeline.html", **cctx)
 
 
+# ---------------------------------------------------------------- notifications
+def _who(conv: Conversation, ident: Identity | None, contact_name: str | None) -> str:
+    name = contact_name or (ident.display_name if ident else "") or (ident.address if ident else "") or "a customer"
+    return f"{name} ({ident.channel})" if ident else name
+
+
+def _notification_marks(s) -> list[int]:
+    return [s.scalar(select(func.max(Conversation.id))) or 0, s.scalar(select(func.max(Message.id))) or 0,
+            s.scalar(select(func.max(AuditLog.id))) or 0]
+
+
+@bp.get("/notifications")
+@login_required()
+def notifications():
+    """What this agent should be told about since ``since`` (the cursor the previous call
+    returned; without it, only a cursor): new conversations in the view they are looking at
+    (the list's filters, from the query string), new customer messages in conversations
+    assigned to them, and conversations someone else assigned to them. Never message text:
+    a notification names the contact and the channel only."""
+    uid, email = g.principal.user_id, g.principal.email.lower()
+    try:
+        after = [int(x) for x in (request.args.get("since") or "").split("~")] if request.args.get("since") else None
+    except ValueError:
+        after = None
+    with rt().db.read() as s:
+        marks = _notification_marks(s)
+        items: list[dict[str, Any]] = []
+        if after is not None and len(after) == 3:
+            conv_after, msg_after, audit_after = after
+            seen: set[int] = set()
+            new_convs = s.scalars(filtered(s, _filters(), uid).where(Conversation.id > conv_after)
+                                  .order_by(Conversation.id).limit(20)).all()
+            assigned_ids = [int(a.target_id) for a in s.scalars(
+                select(AuditLog).where(AuditLog.id > audit_after, AuditLog.action == "conversation.update",
+                                       AuditLog.target_type == "conversation", AuditLog.actor != g.principal.email)
+                .order_by(AuditLog.id).limit(50)) if str((a.details or {}).get("assignee", "")).lower() == email
+                and a.target_id.isdigit()]
+            msg_convs = list(s.scalars(
+                select(Message.conversation_id).join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.id > msg_after, Message.direction == "inbound", Message.kind == "message",
+                       Conversation.assignee_id == uid, Conversation.id <= conv_after).distinct().limit(20)))
+            wanted = [("conversation", c.id) for c in new_convs] + [("assigned", i) for i in assigned_ids] + \
+                     [("message", i) for i in msg_convs]
+            convs = {c.id: c for c in s.scalars(select(Conversation).where(Conversation.id.in_({i for _, i in wanted})))}
+            idents = {i.id: i for i in s.scalars(select(Identity).where(Identity.id.in_({c.identity_id for c in convs.values()})))}
+            names = dict(s.execute(select(Contact.id, Contact.name).where(Contact.id.in_({c.contact_id for c in convs.values()}))).all())
+            titles = {"conversation": "New conversation", "assigned": "Assigned to you", "message": "New message"}
+            for kind, cid in wanted:
+                c = convs.get(cid)
+                if c is None or (kind != "assigned" and cid in seen):
+                    continue
+                seen.add(cid)
+                who = _who(c, idents.get(c.identity_id), names.get(c.contact_id))
+                items.append({"kind": kind, "conversation": cid, "title": titles[kind],
+                              "body": ("Security: " if c.security_flag else "") + who,
+                              "url": url_for("inbox.conversation", conv_id=cid)})
+    return {"cursor": "~".join(str(m) for m in marks), "items": items[:20]}
+
+
 # ---------------------------------------------------------------- live updates
+@bp.post("/c/<int:conv_id>/typing")
+@login_required()
+def typing(conv_id: int):
+    """The agent is typing a reply: the customer's widget shows "Support is typing…".
+    Only the fact is sent, never the draft; the composer throttles these signals."""
+    if not rate_limit(f"typing:agent:{g.principal.user_id}", 120, 60):
+        return Response(status=429, headers={"Retry-After": "60"})
+    with rt().db.read() as s:
+        if s.get(Conversation, conv_id) is None:
+            abort(404)
+    presence.note(rt(), conv_id, "agent")
+    return Response(status=204)
+
+
 @bp.get("/events")
 @login_required()
 def events():
@@ -405,6 +478,8 @@ def events():
     def on_change(ids: list[int], _addresses: set[str]) -> str:
         return f"event: change\ndata: {json.dumps({'conversations': ids})}\n\n"
 
+    on_typing = presence.inbox_watcher()
+
     def in_thread():
         """Where the socket cannot be handed over: poll in this thread, as before."""
         seen = marks
@@ -412,6 +487,9 @@ def events():
         last_ping = time.monotonic()
         while time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
+            typing_text = on_typing(presence.active(runtime))
+            if typing_text:
+                yield typing_text
             with runtime.db.read() as s:
                 now_marks = change_marks(s)
                 if now_marks != seen:
@@ -423,7 +501,8 @@ def events():
                 last_ping = time.monotonic()
                 yield ": ping\n\n"
 
-    body = streams.open_stream(client_ip(), stream_seconds, "retry: 1000\n\n", on_change, in_thread, marks)
+    body = streams.open_stream(client_ip(), stream_seconds, "retry: 1000\n\n", on_change, in_thread, marks,
+                               on_typing=on_typing)
     if body is None:
         resp = Response('{"error": "too many open streams, try again later"}', status=429, mimetype="application/json")
         resp.headers["Retry-After"] = "30"

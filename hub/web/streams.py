@@ -43,6 +43,7 @@ import structlog
 from sqlalchemy import func, select
 
 from hub.models import Conversation, Message, Reply
+from hub.web import presence
 
 log = structlog.get_logger("omnihub.streams")
 
@@ -65,6 +66,9 @@ class Stream:
     on_change: Callable[[list[int], set[str]], str]
     #: only call on_change when one of these identity addresses changed (None: always).
     addresses: set[str] | None = None
+    #: called every poll tick with who is typing where (``hub.web.presence.active``); returns
+    #: the SSE text to send, or "" for nothing.
+    on_typing: Callable[[set[tuple[int, str]]], str] | None = None
     #: the stream's cursor: the database's change marks its last event was computed at
     marks: Any = None
     sock: socket.socket | None = None
@@ -235,18 +239,30 @@ class StreamHub:
                             select(Identity.address).join(Conversation, Conversation.identity_id == Identity.id).where(Conversation.id.in_(ids))
                         ))
                     changes[since] = (ids, addresses)
+            typing_now: set[tuple[int, str]] = set()
+            if any(st.on_typing for st in live):
+                try:
+                    typing_now = presence.active(runtime)
+                except Exception as exc:  # Redis hiccup: no indicators this tick
+                    log.warning("streams.typing_failed", error=str(exc))
             out = []
             for stream in live:
-                if stream.marks == marks:
-                    continue
-                ids, addresses = changes[stream.marks]
-                stream.marks = marks
-                if stream.addresses is not None and not (stream.addresses & addresses):
-                    continue
-                try:
-                    out.append((stream, stream.on_change(ids, addresses)))
-                except Exception as exc:
-                    log.warning("streams.event_failed", error=str(exc))
+                texts = []
+                if stream.on_typing is not None:
+                    try:
+                        texts.append(stream.on_typing(typing_now))
+                    except Exception as exc:
+                        log.warning("streams.typing_event_failed", error=str(exc))
+                if stream.marks != marks:
+                    ids, addresses = changes[stream.marks]
+                    stream.marks = marks
+                    if stream.addresses is None or stream.addresses & addresses:
+                        try:
+                            texts.append(stream.on_change(ids, addresses))
+                        except Exception as exc:
+                            log.warning("streams.event_failed", error=str(exc))
+                if any(texts):
+                    out.append((stream, "".join(texts)))
             return out
 
 
@@ -369,6 +385,7 @@ def open_stream(
     in_thread: Callable[[], Iterator[str]],
     marks: Any,
     addresses: set[str] | None = None,
+    on_typing: Callable[[set[tuple[int, str]]], str] | None = None,
 ) -> Handoff | None:
     """The body of a stream response for the current request, or None when a cap is reached."""
     from flask import current_app, request
@@ -380,7 +397,7 @@ def open_stream(
     if not hub.caps.reserve(ip, settings.max_streams, settings.max_streams_per_ip):
         log.info("streams.refused", ip=ip, open=hub.caps.total)
         return None
-    stream = Stream(ip=ip, lifetime=lifetime, on_change=on_change, addresses=addresses, marks=marks)
+    stream = Stream(ip=ip, lifetime=lifetime, on_change=on_change, addresses=addresses, marks=marks, on_typing=on_typing)
     return Handoff(hub, stream, request.environ, first, in_thread)
 
 

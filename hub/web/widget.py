@@ -28,7 +28,7 @@ from hub.errors import ConfigError
 from hub.models import Connector, Conversation, Identity, Message, Reply
 from hub.states import ReplyState
 from hub.types import RawEvent
-from hub.web import streams
+from hub.web import presence, streams
 from hub.web.security import client_ip, login_required, rate_limit, rt
 from hub.web.streams import change_marks
 
@@ -187,6 +187,7 @@ def try_page(name: str):
 
 @bp.route("/widget/<name>/messages", methods=["OPTIONS"])
 @bp.route("/widget/<name>/stream", methods=["OPTIONS"])
+@bp.route("/widget/<name>/typing", methods=["OPTIONS"])
 def preflight(name: str):
     _row, adapter = _widget_connector(name)
     origin = _check_origin(adapter, required=True)
@@ -260,13 +261,46 @@ def post_message(name: str):
     return _cors(resp, origin)
 
 
-def _entries(row: Connector, visitor: str) -> list[dict[str, Any]]:
-    address = f"{row.name}:widget-{visitor}"
+def _conversation_ids(s, row: Connector, visitor: str) -> list[int]:
+    """The visitor's conversations on this connector, newest first."""
+    ident = s.scalar(select(Identity).where(Identity.address == f"{row.name}:widget-{visitor}"))
+    if ident is None:
+        return []
+    return list(s.scalars(select(Conversation.id).where(Conversation.identity_id == ident.id, Conversation.connector_id == row.id)
+                          .order_by(Conversation.id.desc())))
+
+
+@bp.route("/widget/<name>/typing", methods=["POST"])
+def typing(name: str):
+    """The visitor is typing: the agent's open conversation shows "Customer is typing…".
+
+    Unauthenticated like posting a message, so it is held to the same rules: the connector must
+    serve the widget, the page's origin must be allowed (fail closed), the visitor id must be
+    well formed, and it is rate limited per visitor and per address. It writes nothing to the
+    database and carries nothing but the visitor id: no text of the draft."""
+    row, adapter = _widget_connector(name)
+    origin = _check_origin(adapter, required=True)
+    if request.content_length is not None and request.content_length > 512:
+        raise WidgetError(413, "body too large")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise WidgetError(400, "body must be a JSON object")
+    visitor = _visitor(data.get("visitor"))
+    if not rate_limit(f"widget:{name}:typing:{visitor}", 30, 60) or not rate_limit(f"widget:{name}:typing-ip:{client_ip()}", 120, 60):
+        resp = jsonify({"error": "too many typing signals"})
+        resp.status_code = 429
+        resp.headers["Retry-After"] = "60"
+        return _cors(resp, origin)
     with rt().db.read() as s:
-        ident = s.scalar(select(Identity).where(Identity.address == address))
-        if ident is None:
-            return []
-        conv_ids = list(s.scalars(select(Conversation.id).where(Conversation.identity_id == ident.id, Conversation.connector_id == row.id)))
+        ids = _conversation_ids(s, row, visitor)
+    if ids:  # before the first message there is no conversation for an agent to look at
+        presence.note(rt(), ids[0], "customer")
+    return _cors(Response(status=204), origin)
+
+
+def _entries(row: Connector, visitor: str) -> list[dict[str, Any]]:
+    with rt().db.read() as s:
+        conv_ids = _conversation_ids(s, row, visitor)
         if not conv_ids:
             return []
         out = []
@@ -324,6 +358,12 @@ def stream(name: str):
         last[0] = sig
         return event(items)
 
+    def visitor_conversations() -> list[int]:
+        with runtime.db.read() as s:
+            return _conversation_ids(s, row, visitor)
+
+    on_typing = presence.widget_watcher(visitor_conversations)
+
     def in_thread():
         """Where the socket cannot be handed over: poll in this thread, as before."""
         seen = marks
@@ -331,6 +371,9 @@ def stream(name: str):
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 time.sleep(POLL_SECONDS)
+                typing_text = on_typing(presence.active(runtime))
+                if typing_text:
+                    yield typing_text
                 with runtime.db.read() as s:
                     now_marks = change_marks(s)  # index-only: the visitor's rows are read only after a change
                 if now_marks != seen:
@@ -341,7 +384,7 @@ def stream(name: str):
 
     body = streams.open_stream(
         ip, seconds, "retry: 1500\n\n" + event(items), on_change, in_thread, marks,
-        addresses={f"{row.name}:widget-{visitor}"},
+        addresses={f"{row.name}:widget-{visitor}"}, on_typing=on_typing,
     )
     if body is None:
         resp = jsonify({"error": "too many open streams, try again later"})

@@ -128,3 +128,36 @@ def test_a_client_that_never_reads_nor_leaves_loses_its_stream_and_slot_after_th
     finally:
         stalled.close()
         hub.stop_all()
+
+
+def test_typing_reaches_streams_through_the_process_poll_with_one_redis_read(hub):
+    """The handed-off (gunicorn) path: the loop reads who is typing once per tick for every
+    stream; an inbox stream hears of customers typing, a widget stream only of agents typing in
+    its own visitor's conversation; an unchanged state sends nothing, and signals expire."""
+    import time
+
+    from hub.web import presence
+
+    hub.add_connector("chat", "api", secret="s" * 24, widget=True)
+    _c, mine = seed_conversation(hub, "chat", "chat:widget-" + "a" * 20, "A")
+    _c, other = seed_conversation(hub, "chat", "chat:widget-" + "b" * 20, "B")
+    loop = streams.StreamHub(hub.app)
+    with hub.rt.db.read() as s:
+        marks = change_marks(s)
+    inbox = _inbox_stream(marks)
+    inbox.on_typing = presence.inbox_watcher()
+    widget = streams.Stream(ip="192.0.2.1", lifetime=25, marks=marks, addresses={"chat:widget-" + "a" * 20},
+                            on_change=lambda ids, addresses: "", on_typing=presence.widget_watcher(lambda: [mine]))
+    assert loop._poll([inbox, widget]) == []
+    presence.note(hub.rt, other, "agent")  # an agent typing to someone else
+    presence.note(hub.rt, mine, "customer")
+    assert loop._poll([inbox, widget]) == [(inbox, f'event: typing\ndata: {{"conversations": [{mine}]}}\n\n')]
+    assert loop._poll([inbox, widget]) == []  # unchanged: nothing sent again
+    presence.note(hub.rt, mine, "agent")
+    assert loop._poll([inbox, widget]) == [(widget, 'event: typing\ndata: {"agent": true}\n\n')]
+    # expiry: the signals lapse after the TTL without anyone saying so
+    key = f"{hub.settings.queue_prefix}:typing"
+    hub.rt.redis.zadd(key, {f"{mine}:customer": time.time() - 1, f"{mine}:agent": time.time() - 1})
+    assert loop._poll([inbox, widget]) == [(inbox, 'event: typing\ndata: {"conversations": []}\n\n'),
+                                           (widget, 'event: typing\ndata: {"agent": false}\n\n')]
+    assert presence.active(hub.rt) == {(other, "agent")}

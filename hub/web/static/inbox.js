@@ -42,7 +42,6 @@
 
   // ------------------------------------------------- tab title, notifications, sound
   var baseTitle = document.title;
-  var lastUnread = null;
   function pref(name) { try { return localStorage.getItem("omnihub:" + name) === "on"; } catch (e) { return false; } }
   function setPref(name, on) { try { localStorage.setItem("omnihub:" + name, on ? "on" : "off"); } catch (e) { /* ignore */ } }
   function setTitle(n) { document.title = (n > 0 ? "(" + n + ") " : "") + baseTitle; }
@@ -55,17 +54,38 @@
       osc.start(); osc.stop(ctx.currentTime + 0.15);
     } catch (e) { /* no audio */ }
   }
-  function alertOnUnread(n) {
-    setTitle(n);
-    if (lastUnread !== null && n > lastUnread) {
-      var more = n - lastUnread;
-      if (pref("notify") && window.Notification && Notification.permission === "granted") {
-        try { new Notification("omnihub: " + more + " new message" + (more === 1 ? "" : "s"), { body: n + " unread in your inbox", tag: "omnihub-unread" }); } catch (e) { /* ignore */ }
-      }
-      if (pref("sound")) beep();
-    }
-    lastUnread = n;
+  function alertOnUnread(n) { setTitle(n); }
+  // what to tell this agent (server-side, /inbox/notifications): a new conversation in the view
+  // they are on, a new customer message in a conversation assigned to them, an assignment to
+  // them by someone else — never their own actions, never message text
+  var notesUrl = root.dataset.notifications, notesCursor = null, notesBusy = false;
+  function checkNotifications() {
+    if (!notesUrl || notesBusy) return;
+    notesBusy = true;
+    var params = new URLSearchParams(window.location.search);
+    params.delete("after");
+    if (notesCursor) params.set("since", notesCursor);
+    fetch(notesUrl + "?" + params.toString(), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (d) {
+        if (!d) return;
+        var first = notesCursor === null;
+        notesCursor = d.cursor;
+        if (first || !(d.items || []).length) return;
+        if (pref("notify") && window.Notification && Notification.permission === "granted") {
+          d.items.forEach(function (it) {
+            try {
+              var n = new Notification(it.title, { body: it.body, tag: "omnihub-" + it.kind + "-" + it.conversation });
+              n.onclick = function () { window.focus(); window.location.href = it.url; };
+            } catch (e) { /* ignore */ }
+          });
+        }
+        if (pref("sound")) beep();
+      })
+      .catch(function () { /* next change tries again */ })
+      .then(function () { notesBusy = false; });
   }
+  checkNotifications();
   var notifyBtn = document.getElementById("notify-toggle");
   function showNotifyState() {
     if (!notifyBtn) return;
@@ -141,10 +161,23 @@
   function ownAction() { ownUntil = Date.now() + 4000; }
   if (window.EventSource) {
     var es = new EventSource(root.dataset.events);
+    // "Customer is typing…" in the open conversation (hidden again 6 s after the last signal)
+    var typingTimer = null;
+    es.addEventListener("typing", function (ev) {
+      var data = {};
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      var el = document.getElementById("typing-indicator");
+      if (!el) return;
+      var on = currentId() && (data.conversations || []).indexOf(currentId()) >= 0;
+      clearTimeout(typingTimer);
+      el.textContent = on ? ((document.getElementById("composer") || {dataset: {}}).dataset.customer || "The customer") + " is typing…" : "";
+      if (on) typingTimer = setTimeout(function () { el.textContent = ""; }, 6000);
+    });
     es.addEventListener("change", function (ev) {
       var data = {};
       try { data = JSON.parse(ev.data); } catch (e) { return; }
       refreshList();
+      checkNotifications();
       if (currentId() && (data.conversations || []).indexOf(currentId()) >= 0) {
         refreshTimeline();
         if (Date.now() > ownUntil) say("This conversation was updated");  // the toast is a polite live region
@@ -296,6 +329,14 @@
     } catch (e) { /* ignore */ }
     ta.addEventListener("input", updateCounter);
     ta.addEventListener("input", saveDraft);
+    // the customer's widget shows "Support is typing…": the fact only, never the draft; not for notes
+    var lastTyping = 0;
+    ta.addEventListener("input", function () {
+      if (mode() === "note" || !ta.value.trim() || Date.now() - lastTyping < 3000 || !form.dataset.typingUrl) return;
+      lastTyping = Date.now();
+      fetch(form.dataset.typingUrl, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+        .catch(function () { /* best effort */ });
+    });
     ta.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); form.requestSubmit(); }
       if (ev.key === "Escape") { ta.blur(); }

@@ -56,11 +56,14 @@
     '.send{background:' + color + ';color:' + fg + ';border:0;border-radius:8px;padding:9px 12px;cursor:pointer;font-weight:600}' +
     'details{padding:6px 12px;border-top:1px solid #d0d7de;background:#fff;font-size:13px}details label{display:block;margin-top:4px;color:#1b1f24}details input{width:100%;border:1px solid #57606a;border-radius:6px;padding:5px;color:#1b1f24;background:#fff}' +
     '.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}.err{color:#b42318;padding:0 12px;font-size:13px;margin:4px 0}' +
+    '.typing{margin:0;padding:2px 12px;font-size:13px;color:#57606a;font-style:italic;min-height:1.4em;background:#f6f7f9}' +
+    '.badge{display:inline-block;min-width:1.4em;margin-left:8px;padding:0 6px;border-radius:10px;background:#b42318;color:#fff;font-size:13px;line-height:1.5;text-align:center}.badge[hidden]{display:none}' +
     '</style>' +
     '<div class="wrap">' +
     '<section class="panel" role="dialog" aria-modal="false" aria-labelledby="ohw-title">' +
     '<header><h2 id="ohw-title"></h2><button type="button" class="close" aria-label="Close chat">×</button></header>' +
     '<ol class="log" role="log" aria-live="polite" aria-label="Messages"></ol>' +
+    '<p class="typing" aria-live="polite"></p>' +
     '<p class="err" role="alert"></p>' +
     '<details><summary>Your name and email (optional)</summary>' +
     '<label for="ohw-name">Name</label><input id="ohw-name" autocomplete="name">' +
@@ -68,13 +71,14 @@
     '<form><label for="ohw-text" class="sr">Your message</label><textarea id="ohw-text" rows="1" placeholder="Type your message…" maxlength="4000"></textarea>' +
     '<button type="submit" class="send">Send</button></form>' +
     '</section>' +
-    '<button type="button" class="launch" aria-expanded="false"></button></div>';
+    '<button type="button" class="launch" aria-expanded="false"><span class="label"></span><span class="badge" hidden></span></button></div>';
 
   var wrap = root.querySelector(".wrap"), log = root.querySelector(".log"), err = root.querySelector(".err");
   var launch = root.querySelector(".launch"), text = root.querySelector("textarea");
+  var typingEl = root.querySelector(".typing"), badge = root.querySelector(".badge");
   var nameIn = root.getElementById("ohw-name"), emailIn = root.getElementById("ohw-email");
   root.getElementById("ohw-title").textContent = title;
-  launch.textContent = title;
+  launch.querySelector(".label").textContent = title;
   nameIn.value = store("name") || ""; emailIn.value = store("email") || "";
   nameIn.addEventListener("change", function () { store("name", nameIn.value.trim()); });
   emailIn.addEventListener("change", function () { store("email", emailIn.value.trim()); });
@@ -93,7 +97,35 @@
     log.scrollTop = log.scrollHeight;
     return li;
   }
+  // unread badge: agent answers that arrived while the chat was closed (kept across reloads:
+  // the id of the last entry the visitor saw is stored)
+  function isOpen() { return wrap.classList.contains("open"); }
+  function showBadge(n) {
+    badge.hidden = !n;
+    badge.textContent = n ? String(n) : "";
+    launch.setAttribute("aria-label", title + (n ? ", " + n + " new " + (n === 1 ? "message" : "messages") : ""));
+  }
+  function countUnread(items) {
+    if (isOpen()) {
+      if (items.length) store("seen", items[items.length - 1].id);
+      showBadge(0);
+      return;
+    }
+    var seen = store("seen"), after = !seen, n = 0;
+    items.forEach(function (e) {
+      if (after && e.from !== "visitor") n++;
+      if (e.id === seen) after = true;
+    });
+    if (seen && !items.some(function (e) { return e.id === seen; })) n = 0;  // history moved on: do not guess
+    showBadge(n);
+  }
+  showBadge(parseInt(store("unread") || "0", 10) || 0);
+  var lastItems = [];
   function render(items) {
+    lastItems = items;
+    if (items.length) store("started", "1");
+    countUnread(items);
+    store("unread", String(isOpen() ? 0 : (parseInt(badge.textContent || "0", 10) || 0)));
     if (!items.length && !log.children.length) add({ text: greeting, author: title }, "agent greeting");
     items.forEach(function (e) {
       if (shown[e.id]) return;
@@ -115,7 +147,28 @@
     source.addEventListener("messages", function (ev) {
       try { render(JSON.parse(ev.data).items || []); } catch (e) { /* ignore a bad frame */ }
     });
+    source.addEventListener("typing", function (ev) {
+      var on = false;
+      try { on = !!JSON.parse(ev.data).agent; } catch (e) { return; }
+      showTyping(on);
+    });
   }
+
+  // typing indicators: "Support is typing…" here; our own typing is signalled (throttled)
+  var typingTimer = null;
+  function showTyping(on) {
+    clearTimeout(typingTimer);
+    typingEl.textContent = on ? "Support is typing…" : "";
+    if (on) typingTimer = setTimeout(function () { typingEl.textContent = ""; }, 6000);
+  }
+  var lastTypingSent = 0;
+  text.addEventListener("input", function () {
+    if (!text.value.trim() || store("started") !== "1" || Date.now() - lastTypingSent < 3000) return;
+    lastTypingSent = Date.now();
+    fetch(url + "/typing", {
+      method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ visitor: visitor })
+    }).catch(function () { /* an indicator is best effort */ });
+  });
   function loadHistory() {
     return fetch(url + "/messages?visitor=" + visitor, { credentials: "omit" })
       .then(function (r) { return r.ok ? r.json() : { items: [] }; })
@@ -126,6 +179,8 @@
     wrap.classList.add("open");
     launch.setAttribute("aria-expanded", "true");
     store("open", "1");
+    countUnread(lastItems);
+    store("unread", "0");
     loadHistory().then(connect);
     if (focus) text.focus();
   }
@@ -157,6 +212,7 @@
       method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload)
     }).then(function (r) {
       if (!r.ok) return r.json().catch(function () { return {}; }).then(function (d) { throw new Error(d.error || ("HTTP " + r.status)); });
+      store("started", "1");
       connect();
     }).catch(function (e) {
       err.textContent = "Not sent: " + e.message;
@@ -167,4 +223,5 @@
 
   (document.body || document.documentElement).appendChild(host);
   if (store("open") === "1") open(false);
+  else if (store("started") === "1") connect();  // closed: still listen, for the unread badge
 })();
