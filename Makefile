@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test bench faults-full install clean lint docs docs-serve
+.PHONY: run test bench faults-full install clean lint typecheck docs docs-serve
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 # ruff (rule sets F, B, I, UP; configured in pyproject.toml) over the whole tree
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# mypy over the packages (check_untyped_defs; configured in pyproject.toml)
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

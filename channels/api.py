@@ -57,6 +57,7 @@ class ApiChannel(ChannelAdapter):
     kind = "api"
     title = "API / web chat"
     Config = ApiConfig
+    config: ApiConfig  # the instance's validated config (ctx.config)
     hooks = ("messages",)
     signed_timestamp = True  # X-Omnihub-Timestamp is signed
     max_text_length = 65536
@@ -130,14 +131,15 @@ class ApiChannel(ChannelAdapter):
         return CheckResult(True, f"callback_url reachable (HTTP {resp.status_code})")
 
     def simulate(self, text: str, sender_id: str, **options: Any) -> tuple[str, dict[str, str], bytes]:
-        payload = {
+        sender: dict[str, str] = {"id": sender_id, "name": options.get("name") or sender_id}
+        payload: dict[str, Any] = {
             "id": options.get("id") or f"sim-{time.time_ns()}",
-            "from": {"id": sender_id, "name": options.get("name") or sender_id},
+            "from": sender,
             "text": text,
             "sent_at": datetime.now(UTC).isoformat(),
         }
         if options.get("email"):
-            payload["from"]["email"] = options["email"]
+            sender["email"] = options["email"]
         body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json", **signing.sign(self.config.secret.get_secret_value(), body)}
         return "messages", headers, body

@@ -56,8 +56,9 @@ class ChannelAdapter:
     reopen_resolved: ClassVar[bool] = True
     #: a new conversation starts after this much silence (None: never)
     idle_gap: ClassVar[timedelta | None] = None
-    #: True when poll() does something for this connector
-    polls: ClassVar[bool] = False
+    #: True when poll() does something for this connector (a class default an instance may
+    #: refine from its config: Slack polls only with an app token)
+    polls: bool = False
     #: True when backfill() imports history (email: an IMAP folder since a date)
     supports_backfill: ClassVar[bool] = False
     #: True when send() splits a text longer than max_text_length into several messages

@@ -279,6 +279,7 @@ def live_states(block: dict | None, first_response_at: datetime | None, resolved
     if not block or not (block.get("started_at") or started):
         return out
     start = datetime.fromisoformat(block["started_at"]) if block.get("started_at") else started
+    assert start is not None  # checked above
     for key, due_key, done in (("first_response", "first_response_due", first_response_at),
                                ("resolution", "resolution_due", resolved_at)):
         due = datetime.fromisoformat(block[due_key]) if block.get(due_key) else None

@@ -224,10 +224,11 @@ def list_conversations():
         raise ApiError(400, "limit must be an integer", field="limit") from None
     with rt().db.read() as s:
         q = select(Conversation)
-        if a.get("status") and a.get("status") != "all":
-            q = q.where(Conversation.status.in_(a.get("status").split(",")))
-        if a.get("priority"):
-            q = q.where(Conversation.priority.in_(a.get("priority").split(",")))
+        status, priority = a.get("status") or "", a.get("priority") or ""
+        if status and status != "all":
+            q = q.where(Conversation.status.in_(status.split(",")))
+        if priority:
+            q = q.where(Conversation.priority.in_(priority.split(",")))
         if a.get("category"):
             q = q.where(Conversation.category == a["category"])
         if a.get("language"):

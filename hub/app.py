@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import structlog
 from flask import Flask, Response, jsonify, request
@@ -56,7 +57,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.get("/readyz")
     def readyz():
-        checks = {}
+        checks: dict[str, str] = {}
+        body: dict[str, Any]
         try:
             with rt.db.read() as s:
                 s.execute(text("SELECT 1"))
@@ -81,7 +83,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def http_error(exc: HTTPException):
         if request.path.startswith(("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics")) or not _wants_html():
             messages = {413: f"request body over the {settings.max_body_bytes}-byte limit"}
-            return jsonify({"error": messages.get(exc.code, exc.description or exc.name)}), exc.code
+            code = exc.code or 500
+            return jsonify({"error": messages.get(code, exc.description or exc.name)}), code
         return exc
 
     @app.errorhandler(OperationalError)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import click
 from sqlalchemy import func, select
@@ -74,7 +75,7 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def run_all(host: str | None = None, port: int | None = None) -> None:
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if host:
         overrides["host"] = host
     if port:

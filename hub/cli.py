@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +279,7 @@ def connectors() -> None:
     """Channel connectors and helpdesk backends."""
 
 
-def _parse_sets(pairs: tuple[str, ...], secret_names: set[str] = frozenset()) -> dict[str, Any]:
+def _parse_sets(pairs: tuple[str, ...], secret_names: AbstractSet[str] = frozenset()) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
@@ -303,7 +304,7 @@ def _read_secrets(specs: tuple[str, ...]) -> dict[str, str]:
     """Values for ``--set-secret`` keys: from the environment (KEY=env:VAR), a hidden prompt,
     or one line of stdin per key (in the order given) when stdin is not a terminal."""
     out: dict[str, str] = {}
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin  # (click.get_text_stream is deprecated since Click 8.5)
     for spec in specs:
         key, sep, source = spec.partition("=")
         key = key.strip()

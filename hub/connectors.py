@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 
 import channels
 import outbound
+from channels.base import ChannelAdapter
 from hub import net
 from hub.crypto import mask
 from hub.errors import ConfigError, NotFound
 from hub.models import AuditLog, Connector, now
 from hub.runtime import Runtime
 from hub.types import ConnectorContext, Limits
+from outbound.base import HelpdeskBackend
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 BUILTIN_INBOX = "inbox"
@@ -72,7 +74,7 @@ def _shown(value: str | None) -> str:
     return value if value is not None else "(unset)"
 
 
-def adapter_class(kind: str):
+def adapter_class(kind: str) -> type[ChannelAdapter] | type[HelpdeskBackend]:
     """The channel adapter or helpdesk backend class for a connector kind."""
     if kind in channels.REGISTRY:
         return channels.REGISTRY[kind]
@@ -82,11 +84,16 @@ def adapter_class(kind: str):
     raise ConfigError(f"unknown connector kind {kind!r} (known: {known})")
 
 
+def channel_class(kind: str) -> type[ChannelAdapter] | None:
+    """The channel adapter class of a kind; None for a helpdesk backend or an unknown kind."""
+    return channels.REGISTRY.get(kind)
+
+
 def is_channel(kind: str) -> bool:
     return kind in channels.REGISTRY
 
 
-def all_kinds() -> dict[str, type]:
+def all_kinds() -> dict[str, type[ChannelAdapter] | type[HelpdeskBackend]]:
     return {**channels.REGISTRY, **outbound.REGISTRY}
 
 
@@ -240,7 +247,7 @@ class ConnectorService:
         s.add(AuditLog(actor=actor, action="connector.create", target_type="connector", target_id=name, details={"kind": kind, "keys": sorted(values)}))
         return row
 
-    def _seal(self, kind: str, secrets: dict[str, Any], values: dict[str, Any]) -> str:
+    def _seal(self, kind: str, secrets: dict[str, Any], values: dict[str, Any]) -> bytes:
         """Seal the secrets together with the origin they are entered for (authenticated
         encryption: the binding cannot be edited in the database without the key)."""
         return self.rt.box.seal_json({**secrets, ORIGIN_BINDING: origin_of(kind, values)})
@@ -301,9 +308,11 @@ class ConnectorService:
 
         from hub.models import Conversation, Delivery, InboundEvent
 
-        used = s.scalar(select(func.count()).select_from(Conversation).where(Conversation.connector_id == row.id))
-        used += s.scalar(select(func.count()).select_from(Delivery).where(Delivery.helpdesk_id == row.id))
-        used += s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.connector_id == row.id))
+        used = sum(s.scalar(q) or 0 for q in (
+            select(func.count()).select_from(Conversation).where(Conversation.connector_id == row.id),
+            select(func.count()).select_from(Delivery).where(Delivery.helpdesk_id == row.id),
+            select(func.count()).select_from(InboundEvent).where(InboundEvent.connector_id == row.id),
+        ))
         if used:
             row.enabled = False
             row.name = f"{row.name}~deleted~{row.id}"

@@ -79,7 +79,12 @@ class WriteGate:
 
 
 _GATES: weakref.WeakSet[WriteGate] = weakref.WeakSet()
-os.register_at_fork(after_in_child=lambda: [g._after_fork() for g in list(_GATES)])
+def _gates_after_fork() -> None:
+    for g in list(_GATES):
+        g._after_fork()
+
+
+os.register_at_fork(after_in_child=_gates_after_fork)
 
 
 class Base(DeclarativeBase):
@@ -123,7 +128,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             except BaseException:
-                if info.pop("omnihub_gate", False):
+                if gate and info.pop("omnihub_gate", False):
                     gate.release()
                 raise
 

@@ -45,10 +45,6 @@ def open_event(box: Box, row: InboundEvent) -> RawEvent:
     )
 
 
-def _insert(conn: Connection):
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(InboundEvent.__table__)
-
-
 def _rows(box: Box, connector_id: int, events: Iterable[RawEvent], received: datetime, sweep_after: float, state: str, error: str | None) -> list[dict]:
     rows = []
     seen: set[str] = set()
@@ -79,7 +75,10 @@ def _insert(conn: Connection, rows: list[dict]) -> dict[tuple[int, str], int]:
     if not rows:
         return {}
     stmt = _insert_new(conn.dialect.name, InboundEvent, ("connector_id", "external_id"), ("id", "connector_id", "external_id"))
-    return {(cid, ext): id_ for id_, cid, ext in conn.execute(stmt, rows)}
+    out: dict[tuple[int, str], int] = {}
+    for id_, cid, ext in conn.execute(stmt, rows):
+        out[(int(cid), str(ext))] = int(id_)
+    return out
 
 
 @functools.cache

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, MutableMapping
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -15,7 +15,7 @@ from normalizers.redact import redact_event_dict
 SECRET_KEYS = re.compile(r"(secret|token|password|passwd|auth|api_key|apikey|signature|cookie)", re.I)
 
 #: Extra processors (e.g. text redaction) installed by other modules before configure().
-EXTRA_PROCESSORS: list[Callable[[Any, str, dict], dict]] = []
+EXTRA_PROCESSORS: list[Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]] = []
 
 
 #: URL parts that are credentials: the /media/<token> path (the token is the permission to
@@ -32,14 +32,14 @@ def mask_url_secrets(text: str) -> str:
     return text
 
 
-def mask_url_tokens(_logger: Any, _name: str, event_dict: dict) -> dict:
+def mask_url_tokens(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event_dict.items():
         if isinstance(value, str):
             event_dict[key] = mask_url_secrets(value)
     return event_dict
 
 
-def mask_secrets(_logger: Any, _name: str, event_dict: dict) -> dict:
+def mask_secrets(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         if key != "event" and SECRET_KEYS.search(key) and event_dict[key]:
             event_dict[key] = "***"
@@ -78,6 +78,6 @@ def configure(level: str = "INFO", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=STDERR),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, STDERR)),  # duck-typed: write() and flush()
         cache_logger_on_first_use=False,
     )

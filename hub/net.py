@@ -109,7 +109,7 @@ def resolve_checked(host: str, port: int, *, key: str) -> list[str]:
         raise socket.gaierror(f"{name!r}: {exc}") from None
     addrs: list[str] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
-        ip = sockaddr[0]
+        ip = str(sockaddr[0])
         reason = ip_refusal(ip)
         if reason:
             shown = name if name == ip else f"{name} ({ip})"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,29 +11,32 @@ from sqlalchemy.orm import Session
 from hub.models import Connector, Delivery, InboundEvent, Reply, now
 from hub.states import REPLY_RETRYABLE, DeliveryState, EventState
 
-KINDS = {
+#: a table of work that can die and be replayed
+WorkModel = type[Delivery] | type[Reply] | type[InboundEvent]
+KINDS: dict[str, tuple[WorkModel, str, tuple[str, ...]]] = {
     "deliveries": (Delivery, "push", (DeliveryState.DEAD,)),
     "replies": (Reply, "send", tuple(REPLY_RETRYABLE)),
     "events": (InboundEvent, "ingest", (EventState.QUARANTINED,)),
 }
 
 
-def reset(row: Any) -> None:
+def reset(row: Delivery | Reply | InboundEvent) -> None:
     row.state = EventState.PENDING  # the same word in every table
     row.attempts = 0
     row.locked_until = None
     row.next_attempt_at = now()
-    if hasattr(row, "last_error"):
-        row.last_error = None
-    else:
+    if isinstance(row, InboundEvent):
         row.error = None
+    else:
+        row.last_error = None
 
 
-def _connector_filter(model, connector: str | None):
+def _connector_filter(model: WorkModel, connector: str | None):
     if not connector:
         return None
     if model is Delivery:
         return Delivery.helpdesk_id == select(Connector.id).where(Connector.name == connector).scalar_subquery()
+    assert model is Reply or model is InboundEvent
     return model.connector_id == select(Connector.id).where(Connector.name == connector).scalar_subquery()
 
 
@@ -58,7 +61,7 @@ def replay(
             q = select(model.id).where(model.state.in_(states))
             if name == "events":
                 # Only events that failed processing; a signed-but-malformed request stays quarantined.
-                q = q.where(~model.external_id.startswith("invalid:"))
+                q = q.where(~InboundEvent.external_id.startswith("invalid:"))
             cond = _connector_filter(model, connector)
             if cond is not None:
                 q = q.where(cond)
@@ -91,7 +94,7 @@ def _permanent_replies(s: Session, ids: list[int]) -> set[int]:
     opted out now."""
     from hub.models import Conversation, Identity
 
-    out = set()
+    out: set[int] = set()
     for chunk in range(0, len(ids), 500):
         part = ids[chunk : chunk + 500]
         rows = s.execute(
@@ -100,7 +103,7 @@ def _permanent_replies(s: Session, ids: list[int]) -> set[int]:
             .join(Identity, Identity.id == Conversation.identity_id)
             .where(Reply.id.in_(part))
         )
-        out.update(rid for rid, detail, opted_out in rows if opted_out or (detail or {}).get("permanent"))
+        out.update(row.id for row in rows if row.opted_out or (row.status_detail or {}).get("permanent"))
     return out
 
 
@@ -108,19 +111,25 @@ def dead_letters(s: Session, limit: int = 200) -> dict[str, list[dict[str, Any]]
     names = {c.id: c.name for c in s.scalars(select(Connector))}
     out: dict[str, list[dict[str, Any]]] = {}
     for name, (model, _stage, states) in KINDS.items():
-        rows = s.scalars(select(model).where(model.state.in_(states)).order_by(model.id.desc()).limit(limit)).all()
+        # select() of a union of models is typed as their base: the rows are one of the three
+        rows = cast(Sequence[Delivery | Reply | InboundEvent], s.scalars(
+            select(model).where(model.state.in_(states)).order_by(model.id.desc()).limit(limit)).all())
         items = []
         for r in rows:
-            cid = r.helpdesk_id if model is Delivery else r.connector_id
+            if isinstance(r, InboundEvent):
+                cid, error, when = r.connector_id, r.error, r.received_at
+            else:
+                cid = r.helpdesk_id if isinstance(r, Delivery) else r.connector_id
+                error, when = r.last_error, r.updated_at
             items.append({
                 "id": r.id,
                 "state": r.state,
                 "connector": names.get(cid),
                 "attempts": r.attempts,
-                "error": getattr(r, "last_error", None) or getattr(r, "error", None),
+                "error": error,
                 "conversation_id": getattr(r, "conversation_id", None),
                 "external_id": getattr(r, "external_id", None),
-                "updated_at": (getattr(r, "updated_at", None) or getattr(r, "received_at", None)).isoformat(),
+                "updated_at": when.isoformat(),
             })
         out[name] = items
     return out

@@ -18,7 +18,7 @@ def policy() -> sla_config.Policy:
     return sla_config.load_policy()
 
 
-def states(conv: Conversation, at: datetime | None = None) -> dict[str, str]:
+def states(conv: Conversation, at: datetime | None = None) -> dict[str, sla_config.SlaState]:
     """``first_response``, ``resolution`` and ``overall``: none | met | ok | at_risk | breached."""
     done = conv.resolved_at if conv.status in CONVERSATION_DONE else None
     return sla_config.live_states(conv.sla, conv.first_response_at, done, at or now(), policy().at_risk_fraction,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,8 +28,12 @@ class Resolution:
     reopened: bool = False
 
 
+class _Missing(enum.Enum):
+    MISSING = "missing"
+
+
 #: Marks a key a batch looked up and found absent (a new identity or thread).
-MISSING = object()
+MISSING: Final = _Missing.MISSING
 
 
 @dataclass
@@ -37,8 +43,8 @@ class Lookups:
     were not preloaded and are queried as usual; rows the batch creates are added as it goes.
     Discard it when the transaction (or a savepoint) rolls back."""
 
-    identities: dict[tuple[str, str], object] = field(default_factory=dict)
-    threads: dict[tuple[int, str], object] = field(default_factory=dict)
+    identities: dict[tuple[str, str], Identity | Literal[_Missing.MISSING]] = field(default_factory=dict)
+    threads: dict[tuple[int, str], Conversation | Literal[_Missing.MISSING]] = field(default_factory=dict)
     #: Held so they stay in the session's (weak-referencing) identity map for later lookups.
     contacts: list[Contact] = field(default_factory=list)
 

@@ -101,7 +101,7 @@ class AdapterConfig(BaseModel):
         out = set()
         for name, f in cls.model_fields.items():
             ann = f.annotation
-            if ann is SecretStr or (getattr(ann, "__args__", None) and SecretStr in ann.__args__):
+            if ann is SecretStr or SecretStr in getattr(ann, "__args__", ()):
                 out.add(name)
         return out
 
@@ -116,7 +116,7 @@ class CaseInsensitiveDict(dict):
     def __getitem__(self, key: str) -> str:
         return super().__getitem__(key.lower())
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
     def __contains__(self, key: object) -> bool:
@@ -210,7 +210,7 @@ class ConnectorContext:
 
     name: str
     kind: str
-    config: Any  # the adapter's validated pydantic Config, secrets as SecretStr
+    config: AdapterConfig  # the adapter's validated pydantic Config, secrets as SecretStr
     public_url: str = "http://127.0.0.1:8000"
     limits: Limits = field(default_factory=Limits)
     state: StateStore = field(default_factory=MemoryState)

@@ -143,5 +143,5 @@ def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dic
         replies = s.scalars(select(Reply).where(Reply.conversation_id == c.id).order_by(Reply.id)).all()
         out["messages"] = [message_json(m) for m in msgs]
         out["replies"] = [reply_json(r) for r in replies]
-        out["contact"] = contact_json(s, s.get(Contact, c.contact_id), with_conversations=True)
+        out["contact"] = contact_json(s, s.get_one(Contact, c.contact_id), with_conversations=True)
     return out

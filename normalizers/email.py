@@ -104,9 +104,9 @@ def external_id_for(raw: bytes) -> str:
         value = found.group(1)
         if b"=?" not in value and all(b < 0x80 for b in value):
             text = value.decode("ascii")
-            mid = _MSGID.search(text)
-            if mid:
-                return mid.group(0)
+            msgid = _MSGID.search(text)
+            if msgid:
+                return msgid.group(0)
         else:
             mid = _message_id(value.decode("ascii", "surrogateescape"))
             if mid:
@@ -225,7 +225,7 @@ def _decode_8bit_header(data: bytes, fallback: str | None) -> str:
 def _join_words(out: list[str], parts: list) -> str:
     if len(out) <= 1:
         return "".join(out)
-    pieces = []
+    pieces: list[str] = []
     for i, (text, (_, charset)) in enumerate(zip(out, parts, strict=False)):
         prev_charset = parts[i - 1][1] if i else None
         if i and (charset is None) != (prev_charset is None) and not text.startswith(" ") and not pieces[-1].endswith(" "):
@@ -327,7 +327,7 @@ def _payload_bytes(part: email.message.Message) -> bytes:
         if isinstance(payload, str):
             return payload.encode("ascii", "surrogateescape")
         return b""
-    return data
+    return data if isinstance(data, bytes) else b""
 
 
 def _filename(part: email.message.Message, fallback: str | None) -> str | None:
@@ -553,7 +553,8 @@ def _haystack(raw: bytes, msg: email.message.Message, body: _Body) -> str:
         cte = str(part.get("Content-Transfer-Encoding") or "").strip().lower()
         if part.is_multipart():
             inner = part.get_payload()
-            if cte == "base64" and part.get_content_maintype() == "message" and inner and isinstance(inner[0], email.message.Message):
+            if cte == "base64" and part.get_content_maintype() == "message" and isinstance(inner, list) and inner \
+                    and isinstance(inner[0], email.message.Message):
                 # message/rfc822 sent base64-encoded (not allowed, but real MTAs do it)
                 b64 = "".join(ln.strip() for ln in inner[0].as_string().splitlines() if re.fullmatch(r"[A-Za-z0-9+/=]+", ln.strip()))
                 try:

@@ -65,6 +65,13 @@ _COUNTRY_LANG: dict[str, str] = {
 }
 
 
+def _obj(m: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A nested JSON object of a payload, or {} when it is missing or not an object."""
+    v = m.get(key)
+    return v if isinstance(v, dict) else {}
+
+
+
 def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ß", "ss")
@@ -159,9 +166,9 @@ def priors(
     for header in (content_language, locale):
         for code, q in parse_locale_header(header)[:1]:
             weight[code] += 2.0 * q
-    code = phone_language(phone)
-    if code:
-        weight[code] += 1.5
+    from_phone = phone_language(phone)
+    if from_phone:
+        weight[from_phone] += 1.5
     total = sum(weight.values())
     return {k: v / total for k, v in weight.items()}
 
@@ -220,7 +227,7 @@ def default_language(settings: Any = None) -> str:
 def message_prior(msg: NormalizedMessage, history: Iterable[str] = ()) -> dict[str, float]:
     """Priors from what the channel put on the message (see docs/intelligence/triage-language.md)."""
     extra = msg.extra or {}
-    widget = extra.get("widget") if isinstance(extra.get("widget"), dict) else {}
+    widget = _obj(extra, "widget")
     browser = ", ".join(str(v) for v in (widget.get("language"), widget.get("accept_language"),
                                          extra.get("accept_language"), extra.get("browser_language")) if v)
     phone = msg.sender.address if msg.channel in ("sms", "whatsapp", "twilio", "voice") or (msg.sender.address or "").startswith(("+", "whatsapp:+")) else None

@@ -51,7 +51,7 @@ import hmac
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,7 +184,8 @@ def _tokens(text: str) -> list[tuple[int, int, str, bool]]:
         tok = m.group()
         if tok.isdigit():
             continue  # numbering; a break is judged on the text right after the last word
-        brk = prev_word and bool(_SENTENCE_END.match(text, prev_end)) and _SENTENCE_END.match(text, prev_end).end() <= m.start()
+        end = _SENTENCE_END.match(text, prev_end) if prev_word else None
+        brk = end is not None and end.end() <= m.start()
         prev_end, prev_word = m.end(), True
         if _HAN.match(tok) and len(tok) > 1:
             # unspaced Chinese: one token per character, flagged as joined so only the
@@ -772,7 +773,9 @@ def redact_identifier(value: str | None, key: bytes | None = None) -> tuple[str 
     if not spans:
         return value, ()
     k = key or current_context().id_key or _DEFAULT_ID_KEY
-    out, last, counts = [], 0, {}
+    out: list[str] = []
+    last = 0
+    counts: dict[str, int] = {}
     for a, b, kind in spans:
         digest = hmac.new(k, value[a:b].encode("utf-8", "surrogatepass"), hashlib.blake2b).hexdigest()[:12]
         out.append(value[last:a])
@@ -926,7 +929,7 @@ def redact_attachment(att: Attachment) -> tuple[Attachment, tuple[Redaction, ...
     if not found:
         return att, ()
     changed = dataclasses.replace(att, filename=name, content_type=ctype or "application/octet-stream", content=content)
-    if content is not att.content:
+    if content is not att.content and content is not None:
         changed = dataclasses.replace(changed, size=len(content), sha256=None)
     return changed, tuple(found)
 
@@ -1008,7 +1011,7 @@ def redact(msg: NormalizedMessage) -> NormalizedMessage:
     )
 
 
-def redact_event_dict(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_event_dict(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: redact every string value of the event before it is rendered."""
     clean, _found = redact_value(event_dict)
     return clean

@@ -52,6 +52,13 @@ _QUOTE = re.compile(r"^&gt;\s?(.*)$", re.MULTILINE)
 # --- envelope -----------------------------------------------------------------------------
 
 
+def _obj(m: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A nested JSON object of a payload, or {} when it is missing or not an object."""
+    v = m.get(key)
+    return v if isinstance(v, dict) else {}
+
+
+
 def load(payload: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
     """Decode a journaled Events API body (or a Socket Mode payload) into a dict."""
     if isinstance(payload, Mapping):
@@ -109,18 +116,18 @@ def ignore_reason(envelope: Mapping[str, Any], selection: Iterable[str] = ("all"
     subtype = event.get("subtype")
     own = own_bot_user_ids(envelope)
     if subtype == "message_changed":
-        inner = event.get("message") if isinstance(event.get("message"), dict) else {}
+        inner = _obj(event, "message")
         why = _bot_reason(inner, own)
         if why:
             return f"edit of a {why}"
         if inner.get("subtype") == "tombstone":
             return None
-        before = event.get("previous_message") if isinstance(event.get("previous_message"), dict) else {}
+        before = _obj(event, "previous_message")
         if before and inner.get("text") == before.get("text") and _file_ids(inner) == _file_ids(before):
             return "message_changed without a text change (unfurl or thread metadata)"
         return None if inner.get("ts") else "message_changed without the message"
     if subtype == "message_deleted":
-        before = event.get("previous_message") if isinstance(event.get("previous_message"), dict) else {}
+        before = _obj(event, "previous_message")
         why = _bot_reason(before, own)
         if why:
             return f"deletion of a {why}"
@@ -140,7 +147,7 @@ def ignore_reason(envelope: Mapping[str, Any], selection: Iterable[str] = ("all"
 def _bot_reason(msg: Mapping[str, Any], own: set[str]) -> str | None:
     if msg.get("user") and msg.get("user") in own:
         return "message from our own bot"
-    profile = msg.get("bot_profile") if isinstance(msg.get("bot_profile"), dict) else {}
+    profile = _obj(msg, "bot_profile")
     if msg.get("bot_id") or msg.get("subtype") == "bot_message" or profile.get("id"):
         return "bot message"
     if msg.get("user") == SLACKBOT:
@@ -305,7 +312,7 @@ def thread_key_for(channel: str, channel_type: str | None, ts: str, thread_ts: s
 def _sender(msg: Mapping[str, Any], envelope: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]) -> Participant:
     uid = msg.get("user") or "unknown"
     info = dict(users.get(uid) or {})
-    profile = msg.get("user_profile") if isinstance(msg.get("user_profile"), dict) else {}
+    profile = _obj(msg, "user_profile")
     name = (
         info.get("name")
         or profile.get("display_name")
@@ -454,7 +461,7 @@ def normalize(
 
     if subtype == "message_deleted":
         before = event.get("previous_message") or {}
-        deleted_ts = event.get("deleted_ts") or before.get("ts")
+        deleted_ts = str(event.get("deleted_ts") or before.get("ts") or "")
         target = f"{channel}:{deleted_ts}"
         return [
             NormalizedMessage(

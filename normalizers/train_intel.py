@@ -90,7 +90,7 @@ def train_triage(rows: list[dict[str, str]]) -> dict[str, object]:
 
     cats = sorted({r["category"] for r in rows if r["category"] != "command"})
     feat_counts: dict[str, dict[str, int]] = defaultdict(dict)
-    docs = Counter()
+    docs: Counter[str] = Counter()
     for r in rows:
         if r["category"] == "command":
             continue

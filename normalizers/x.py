@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import PayloadInvalid
-from normalizers.model import Attachment, NormalizedMessage, Participant
+from normalizers.model import Attachment, Kind, NormalizedMessage, Participant
 
 CHANNEL = "x"
 
@@ -188,7 +188,7 @@ def _participant(user_id: str, user: Mapping[str, Any] | None) -> Participant:
     )
 
 
-def _expand_urls(text: str, urls: Iterable[Mapping[str, Any]], media_urls: set[str] = frozenset()) -> str:
+def _expand_urls(text: str, urls: Iterable[Mapping[str, Any]], media_urls: Set[str] = frozenset()) -> str:
     """Replace t.co links by their targets; drop the links that only point at attached media."""
     for u in urls:
         short = u.get("url")
@@ -253,7 +253,8 @@ def _v2_tweet(env: Mapping[str, Any], connector: str) -> list[NormalizedMessage]
     history = [str(i) for i in tweet.get("edit_history_tweet_ids") or ()]
     refs = tweet.get("referenced_tweets") or []
     replied_to = next((str(r["id"]) for r in refs if r.get("type") == "replied_to"), None)
-    kind, in_reply_to = "message", f"tweet:{replied_to}" if replied_to else None
+    kind: Kind = "message"
+    in_reply_to = f"tweet:{replied_to}" if replied_to else None
     if len(history) > 1 and history[0] != tid:
         kind, in_reply_to = "edit", f"tweet:{history[0]}"
     extra: dict[str, Any] = {

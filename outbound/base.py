@@ -92,7 +92,7 @@ class HelpdeskBackend:
             except RetriableDeliveryError as exc:
                 if self.ctx.log is not None:
                     self.ctx.log.warning(f"{self.kind}.poll_failed", error=str(exc))
-            stop.wait(self.config.poll_interval)
+            stop.wait(float(getattr(self.config, "poll_interval", 20.0)))  # a polling backend's config key
 
     def poll_once(self, sink: PollSink) -> int:
         """One round of reading agent replies back from the helpdesk into ``sink`` (backends

@@ -51,6 +51,7 @@ class ChatwootBackend(HelpdeskBackend):
     kind = "chatwoot"
     title = "Chatwoot"
     Config = ChatwootConfig
+    config: ChatwootConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
     token_auth = True  # Chatwoot does not sign webhooks: a token in the URL
 
@@ -119,7 +120,7 @@ class ChatwootBackend(HelpdeskBackend):
             payload = (self.http.post(f"{self.acct}/contacts", json=body) or {}).get("payload") or {}
             contact = payload.get("contact") or payload
             contact_id = int(contact["id"])
-            inbox = payload.get("contact_inbox") or next(
+            inbox: dict[str, Any] = payload.get("contact_inbox") or next(
                 (ci for ci in contact.get("contact_inboxes") or [] if (ci.get("inbox") or {}).get("id") == self.config.inbox_id), {}
             )
             if not inbox.get("source_id"):

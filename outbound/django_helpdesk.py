@@ -77,6 +77,7 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     kind = "django_helpdesk"
     title = "django-helpdesk"
     Config = DjangoHelpdeskConfig
+    config: DjangoHelpdeskConfig  # the instance's validated config (ctx.config)
     polls = True
 
     def __init__(self, ctx) -> None:
@@ -274,7 +275,8 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
             return None  # not a ticket omnihub opened: no conversation to answer
         if user in (opener, self.ctx.state.get("self_user")):
             return None  # omnihub's own follow-ups (the customer's messages)
-        status = self.config.status_map.get(f.get("new_status")) if f.get("new_status") is not None else None
+        new_status = f.get("new_status")
+        status = self.config.status_map.get(int(new_status)) if new_status is not None else None
         if not (f.get("comment") or "").strip() and status is None:
             return None
         data = {

@@ -72,6 +72,7 @@ class FreshdeskBackend(HelpdeskBackend):
     kind = "freshdesk"
     title = "Freshdesk"
     Config = FreshdeskConfig
+    config: FreshdeskConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
     token_auth = True  # Freshdesk does not sign webhooks: a shared secret header
 
@@ -118,7 +119,7 @@ class FreshdeskBackend(HelpdeskBackend):
         if set(tags) != set(have):
             update["tags"] = tags
         ranks = {v: k for k, v in PRIORITY.items()}
-        if hd.priority_rank(item.conversation.priority) > hd.priority_rank(ranks.get(ticket.get("priority"))):
+        if hd.priority_rank(item.conversation.priority) > hd.priority_rank(ranks.get(int(ticket.get("priority") or 0))):
             update["priority"] = hd.priority_for(item.conversation, PRIORITY)
         if update:
             self.http.put(f"/api/v2/tickets/{ticket_ref}", json=update)
@@ -254,7 +255,8 @@ class _FormPairs(dict):
 
 
 def _ticket_id(data: dict[str, Any], who: str) -> str:
-    inner = data.get("freshdesk_webhook") if isinstance(data.get("freshdesk_webhook"), dict) else data
+    nested = data.get("freshdesk_webhook")
+    inner = nested if isinstance(nested, dict) else data
     tid = str(inner.get("ticket_id") or "").strip()
     if not tid.isdigit():
         raise PayloadInvalid(f"{who}: webhook body has no numeric ticket_id (payload: {{\"freshdesk_webhook\": {{\"ticket_id\": \"{{{{ticket.id}}}}\"}}}})")

@@ -51,6 +51,7 @@ class HelpScoutBackend(HelpdeskBackend):
     kind = "helpscout"
     title = "Help Scout"
     Config = HelpScoutConfig
+    config: HelpScoutConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
 
     def __init__(self, ctx: Any) -> None:

@@ -89,6 +89,7 @@ class RTBackend(HelpdeskBackend):
     kind = "rt"
     title = "Request Tracker"
     Config = RTConfig
+    config: RTConfig  # the instance's validated config (ctx.config)
     polls = True
 
     def __init__(self, ctx) -> None:

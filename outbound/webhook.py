@@ -24,7 +24,7 @@ from outbound import _helpdesk as hd
 from outbound._http import JsonClient
 from outbound.base import HelpdeskBackend
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
 class _Model(BaseModel):
@@ -127,7 +127,8 @@ def build_payload(item: PushItem) -> dict[str, Any]:
             ticket_ref=item.ticket_ref,
         ),
         message=MessageInfo(
-            id=item.message_id, external_id=item.external_id, direction=item.direction, kind=item.kind,
+            id=item.message_id, external_id=item.external_id, direction="inbound" if item.direction == "inbound" else "outbound",
+            kind=item.kind,
             is_first=item.is_first, sent_at=item.sent_at.astimezone(UTC).isoformat(), subject=item.subject,
             text=item.text,
             sender=Party(channel=item.sender.channel, address=item.sender.address, name=item.sender.name),
@@ -153,6 +154,7 @@ class WebhookBackend(HelpdeskBackend):
     kind = "webhook"
     title = "Signed webhook"
     Config = WebhookConfig
+    config: WebhookConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
     signed_timestamp = True  # X-Omnihub-Timestamp is signed
 

@@ -48,6 +48,7 @@ class ZammadBackend(HelpdeskBackend):
     kind = "zammad"
     title = "Zammad"
     Config = ZammadConfig
+    config: ZammadConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
 
     def __init__(self, ctx: Any) -> None:

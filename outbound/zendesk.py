@@ -81,6 +81,7 @@ class ZendeskBackend(HelpdeskBackend):
     kind = "zendesk"
     title = "Zendesk"
     Config = ZendeskConfig
+    config: ZendeskConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
     signed_timestamp = True  # the signature covers X-Zendesk-Webhook-Signature-Timestamp
 

@@ -38,4 +38,4 @@ AfterUpdate = Callable[[Session, Runtime, Conversation, dict], "list[int] | None
 AFTER_UPDATE: list[AfterUpdate] = []
 
 #: Periodic functions run by the poller: (name, interval seconds, fn(runtime)).
-PERIODIC: list[tuple[str, float, Callable[[Runtime], None]]] = []
+PERIODIC: list[tuple[str, float, Callable[[Runtime], object]]] = []

@@ -103,7 +103,7 @@ def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]
         for r in rows:
             r.locked_until = lease
             if r.connector_id not in conns:
-                conns[r.connector_id] = s.get(Connector, r.connector_id)
+                conns[r.connector_id] = s.get_one(Connector, r.connector_id)
             out.append((r.id, conns[r.connector_id], journal.open_event(rt.box, r), r.attempts))
         return out
 
@@ -139,6 +139,7 @@ def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> Nor
             continue
         if att.content is None:  # fetched just now, after the pipeline: redact before storing
             att, found = redact_attachment(_replace(att, content=content))
+            assert att.content is not None  # redaction keeps the bytes
             content = att.content
             redactions.extend(found)
         key, digest = rt.blobs.put(content)
@@ -175,7 +176,7 @@ def redaction_context(rt: Runtime, connector: Connector, msg: NormalizedMessage)
             if conv_id is None:
                 conv_id = s.scalar(select(Conversation.id).where(Conversation.connector_id == connector.id, Conversation.thread_key == thread_key).order_by(Conversation.id.desc()).limit(1))
             if conv_id is not None:
-                conv = s.get(Conversation, conv_id)
+                conv = s.get_one(Conversation, conv_id)
                 last = s.scalar(
                     select(Reply.text).where(Reply.conversation_id == conv_id, Reply.kind.in_(("reply", "auto"))).order_by(Reply.id.desc()).limit(1)
                 )
@@ -653,8 +654,8 @@ def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
         reply.last_error = report.error_message or f"provider reported {status}" + (
             f" (error {report.error_code})" if report.error_code else ""
         )
-    elif status in REPLY_RANK and REPLY_RANK[status] > REPLY_RANK.get(reply.state, -1):
-        reply.state = status
+    elif status in REPLY_RANK and REPLY_RANK[ReplyState(status)] > REPLY_RANK.get(ReplyState(reply.state), -1):
+        reply.state = ReplyState(status)
 
 
 def _apply_bounce(s: Session, conn: Connector, bounce: Bounce) -> None:
@@ -693,7 +694,7 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
         if link is None:
             reasons.append(f"no conversation linked to ticket {ar.ticket_ref!r}")
             continue
-        conv = s.get(Conversation, link.conversation_id)
+        conv = s.get_one(Conversation, link.conversation_id)
         echo = s.scalar(
             select(Delivery.id).where(Delivery.helpdesk_id == p.connector.id, Delivery.external_ref == str(ar.external_id))
         )
@@ -735,7 +736,9 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
 def _asdict(obj: Any) -> dict[str, Any]:
     import dataclasses
 
-    return _jsonable(dataclasses.asdict(obj)) if dataclasses.is_dataclass(obj) else dict(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj))
+    return dict(obj)
 
 
 def _jsonable(value: Any) -> Any:

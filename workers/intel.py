@@ -103,7 +103,7 @@ def _adapter_for(rt: Runtime, s: Session, conv: Conversation) -> Any:
     from hub.models import Connector
     from workers.services import service
 
-    return service(rt).adapter(s.get(Connector, conv.connector_id))
+    return service(rt).adapter(s.get_one(Connector, conv.connector_id))
 
 
 def _extra(conv: Conversation) -> dict[str, Any]:
@@ -282,7 +282,7 @@ def faq_bot(ev: hooks.IngestEvent) -> None:
     decision = decide(lang_msg, faq_index())  # FAQ answers follow the conversation's language
     record = {"action": decision.action, "reason": decision.reason, "confidence": decision.confidence,
               "article": decision.article["id"] if decision.article else None, "message_id": ev.message.id}
-    if decision.action == "answer":
+    if decision.action == "answer" and decision.article is not None:
         lang = decision.article["language"]
         text = f"{decision.article['title']}\n\n{decision.article['body']}\n\n{templates.render('faq_handoff_hint', lang)}"
         reply = _auto_reply(ev.session, conv, f"faq:{ev.message.id}", text, ev.adapter)

@@ -8,15 +8,16 @@ errors back off; permanent errors and exhausted retries go dead (see `omnihub re
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub import health
-from hub.connectors import ConnectorService, adapter_class
+from hub.connectors import ConnectorService, adapter_class, channel_class
 from hub.errors import AuthError, ConfigError, PermanentDeliveryError, RecipientRefused, RetriableDeliveryError
 from hub.media import media_url
 from hub.models import (
@@ -70,7 +71,7 @@ class _SendBatch:
     reply_refs: dict[int, list[tuple[int, str]]]  # conversation id -> (reply id, external id), in order
 
     @classmethod
-    def load(cls, s: Session, rows: list[Reply]) -> _SendBatch:
+    def load(cls, s: Session, rows: Sequence[Reply]) -> _SendBatch:
         conv_ids = {r.conversation_id for r in rows}
         if not rows:
             return cls({}, {}, {}, {}, {}, {}, {})
@@ -79,7 +80,8 @@ class _SendBatch:
         conns = {c.id: c for c in s.scalars(select(Connector).where(Connector.id.in_({r.connector_id for r in rows})))}
         atts: dict[int, list[AttachmentRow]] = {}
         for a in s.scalars(select(AttachmentRow).where(AttachmentRow.reply_id.in_([r.id for r in rows])).order_by(AttachmentRow.id)):
-            atts.setdefault(a.reply_id, []).append(a)
+            if a.reply_id is not None:
+                atts.setdefault(a.reply_id, []).append(a)
         last_inbound: dict[int, tuple[Any, int, str]] = {}
         message_refs: dict[int, list[str]] = {}
         for conv_id, mid, ext, direction, sent_at in s.execute(
@@ -90,11 +92,11 @@ class _SendBatch:
             if direction == "inbound" and (conv_id not in last_inbound or (sent_at, mid) >= last_inbound[conv_id][:2]):
                 last_inbound[conv_id] = (sent_at, mid, ext)
         reply_refs: dict[int, list[tuple[int, str]]] = {}
-        for conv_id, rid, ext in s.execute(
+        for conv_id, rid, reply_ext in s.execute(
             select(Reply.conversation_id, Reply.id, Reply.external_id)
             .where(Reply.conversation_id.in_(conv_ids), Reply.external_id.is_not(None)).order_by(Reply.id)
         ):
-            reply_refs.setdefault(conv_id, []).append((rid, ext))
+            reply_refs.setdefault(conv_id, []).append((rid, reply_ext or ""))
         return cls(convs, idents, conns, atts, {c: v[2] for c, v in last_inbound.items()}, message_refs, reply_refs)
 
 
@@ -133,10 +135,13 @@ def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = DeliveryState
 
 
 # ------------------------------------------------------------------------------ push
-def _by_id(s: Session, model: Any, ids: set[int]) -> dict[int, Any]:
+M = TypeVar("M", Message, Conversation, Connector, Contact, Identity, Delivery, Reply)
+
+
+def _by_id(s: Session, model: type[M], ids: set[int]) -> dict[int, M]:
     """Rows by primary key: from the session's identity map when there (no SQL; the ingest
     transaction has just written them), the rest with one IN query."""
-    out: dict[int, Any] = {}
+    out: dict[int, M] = {}
     missing = set()
     for i in ids:
         if i is None:
@@ -151,7 +156,7 @@ def _by_id(s: Session, model: Any, ids: set[int]) -> dict[int, Any]:
     return out
 
 
-def _pending_by_thread(s: Session, rows: list[Delivery]) -> dict[tuple[int, int], list[int]]:
+def _pending_by_thread(s: Session, rows: Sequence[Delivery]) -> dict[tuple[int, int], list[int]]:
     """Every pending delivery id of the batch's (conversation, helpdesk) pairs, ascending:
     one query per batch for the order checks instead of one per delivery."""
     conv_ids = {d.conversation_id for d in rows}
@@ -184,12 +189,13 @@ class _PushLoader:
             for ident in s.scalars(select(Identity).where(Identity.contact_id.in_(contact_ids)).order_by(Identity.id)):
                 self.identities[ident.id] = ident
                 self.contact_identities.setdefault(ident.contact_id, []).append(ident)
-        wanted = {m.identity_id for m in self.messages.values()} | {c.identity_id for c in self.convs.values()}
+        wanted = {m.identity_id for m in self.messages.values() if m.identity_id is not None} | {c.identity_id for c in self.convs.values()}
         self.identities.update(_by_id(s, Identity, wanted - set(self.identities)))
         self.attachments: dict[int, list[AttachmentRow]] = {}
         if self.messages:
             for a in s.scalars(select(AttachmentRow).where(AttachmentRow.message_id.in_(set(self.messages))).order_by(AttachmentRow.id)):
-                self.attachments.setdefault(a.message_id, []).append(a)
+                if a.message_id is not None:
+                    self.attachments.setdefault(a.message_id, []).append(a)
 
     def conversation(self, conv: Conversation) -> ConversationInfo:
         return ConversationInfo(
@@ -275,7 +281,7 @@ def _claim_pushes(rt: Runtime, s: Session, ids: list[int], local_only: bool) -> 
     svc: ConnectorService = service(rt)
     t = now()
     work: list[tuple[int, Connector, PushItem]] = []
-    inline: list[tuple[int, Any, Exception | None, Connector]] = []
+    inline: list[PushOutcome] = []
     remote: list[int] = []
     rows = s.scalars(
         select(Delivery)
@@ -338,7 +344,7 @@ def _links(s: Session, conv_ids: set[int]) -> dict[tuple[int, int], HelpdeskLink
 def _record_pushes(
     rt: Runtime,
     s: Session,
-    results: list[tuple],
+    results: Sequence[PushOutcome],
     ids: list[int],
     pending: dict[tuple[int, int], list[int]] | None,
     links: dict[tuple[int, int], HelpdeskLink] | None = None,
@@ -369,6 +375,7 @@ def _record_pushes(
         if helpdesk.id not in worked:
             worked.add(helpdesk.id)
             health.note_ok(rt, helpdesk.id, session=s)
+        assert result is not None  # no error and not blocked: the helpdesk answered
         key = (d.conversation_id, helpdesk.id)
         if key not in links:
             links[key] = HelpdeskLink(
@@ -482,7 +489,8 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             refs = batch.message_refs.get(conv.id, []) + [x for rid, x in batch.reply_refs.get(conv.id, []) if rid != r.id]
             atts = batch.attachments.get(r.id, [])
             options = dict(r.options or {})
-            if atts and adapter_class(conn.kind).fetches_media_by_url:
+            cls = channel_class(conn.kind)
+            if atts and cls is not None and cls.fetches_media_by_url:
                 options["media_urls"] = [
                     media_url(rt.settings.effective_public_url, rt.settings.secret_key, a.id) for a in atts if a.storage_key
                 ]
@@ -518,45 +526,46 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
         replies = _by_id(s, Reply, {o.reply_id for o in results})
         convs = _by_id(s, Conversation, {r.conversation_id for r in replies.values()})
         helpdesks = _last_helpdesks(s, set(convs))
-        for reply_id, result, exc, conn in results:
-            r = replies.get(reply_id)
-            if r is None:
+        for reply_id, result, error, conn in results:
+            reply = replies.get(reply_id)
+            if reply is None:
                 continue
-            if r.state != ReplyState.SENDING:
+            if reply.state != ReplyState.SENDING:
                 # the lease expired while the provider call ran (a very slow provider): the
                 # sweeper marked it failed (outcome unknown) or pending; a late success is
                 # still the truth, anything else leaves the sweeper's verdict
-                late = r.state in (ReplyState.FAILED, ReplyState.PENDING) and "lease_expired_at" in (r.status_detail or {})
-                if not (late and exc is None):
+                late = reply.state in (ReplyState.FAILED, ReplyState.PENDING) and "lease_expired_at" in (reply.status_detail or {})
+                if not (late and error is None):
                     continue
-            if exc is not None:
-                r.state = ReplyState.PENDING
-                _fail(rt, r, exc)
-                if isinstance(exc, RecipientRefused):  # e.g. an invalid number: retrying cannot help
-                    r.status_detail = {**(r.status_detail or {}), "permanent": "the recipient cannot be reached"}
-                log.info("send.failed", reply_id=r.id, connector=conn.name, state=r.state, error=r.last_error)
-                if isinstance(exc, (AuthError, RetriableDeliveryError)):
-                    health.note_failure(rt, conn.id, f"send: {exc}", auth=isinstance(exc, AuthError), session=s)
+            if error is not None:
+                reply.state = ReplyState.PENDING
+                _fail(rt, reply, error)
+                if isinstance(error, RecipientRefused):  # e.g. an invalid number: retrying cannot help
+                    reply.status_detail = {**(reply.status_detail or {}), "permanent": "the recipient cannot be reached"}
+                log.info("send.failed", reply_id=reply.id, connector=conn.name, state=reply.state, error=reply.last_error)
+                if isinstance(error, (AuthError, RetriableDeliveryError)):
+                    health.note_failure(rt, conn.id, f"send: {error}", auth=isinstance(error, AuthError), session=s)
                 continue
             if conn.id not in worked:
                 worked.add(conn.id)
                 health.note_ok(rt, conn.id, session=s)
-            r.external_id = result.external_id
-            r.state = ReplyState(result.state or ReplyState.SENT)
-            detail = dict(r.status_detail or {})
+            assert result is not None  # no error: the adapter answered
+            reply.external_id = result.external_id
+            reply.state = ReplyState(result.state or ReplyState.SENT)
+            detail = dict(reply.status_detail or {})
             if result.parts:
                 detail["parts"] = list(result.parts)
             if result.detail:
                 detail.update(dict(result.detail))
-            r.status_detail = detail
-            r.sent_at = now()
-            r.locked_until = None
-            r.last_error = None
-            conv = convs[r.conversation_id]
-            if r.kind == "reply" and conv.first_response_at is None:
-                conv.first_response_at = r.sent_at
-            conv.last_message_at = max(conv.last_message_at, r.sent_at)
-            mirrored = _mirror_to_helpdesk(s, r, conv, helpdesks)
+            reply.status_detail = detail
+            reply.sent_at = now()
+            reply.locked_until = None
+            reply.last_error = None
+            conv = convs[reply.conversation_id]
+            if reply.kind == "reply" and conv.first_response_at is None:
+                conv.first_response_at = reply.sent_at
+            conv.last_message_at = max(conv.last_message_at, reply.sent_at)
+            mirrored = _mirror_to_helpdesk(s, reply, conv, helpdesks)
             if mirrored:
                 to_push.append(mirrored)
     return to_push

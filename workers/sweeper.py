@@ -7,8 +7,7 @@ from datetime import timedelta
 import structlog
 from sqlalchemy import or_, select, update
 
-from hub.connectors import adapter_class
-from hub.errors import ConfigError
+from hub.connectors import channel_class
 from hub.models import Connector, Delivery, InboundEvent, Reply, now
 from hub.runtime import Runtime
 from hub.states import OUTCOME_UNKNOWN, EventState, ReplyState
@@ -66,10 +65,8 @@ def expire_sends(rt: Runtime, limit: int = 5000) -> int:
         ).all()
         kinds = {c.id: c.kind for c in s.scalars(select(Connector).where(Connector.id.in_({r.connector_id for r in rows})))}
         for r in rows:
-            try:
-                idempotent = bool(adapter_class(kinds.get(r.connector_id, "")).send_is_idempotent)
-            except ConfigError:
-                idempotent = False
+            cls = channel_class(kinds.get(r.connector_id, ""))  # None: an unknown kind is not idempotent
+            idempotent = cls is not None and cls.send_is_idempotent
             r.locked_until = None
             r.status_detail = {**(r.status_detail or {}), "lease_expired_at": t.isoformat()}
             if idempotent:

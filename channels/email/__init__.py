@@ -178,6 +178,7 @@ class EmailChannel(ChannelAdapter):
     kind = "email"
     title = "Email (IMAP + SMTP)"
     Config = EmailConfig
+    config: EmailConfig  # the instance's validated config (ctx.config)
     hooks = ()
     max_text_length = None
     supports_attachments = True
@@ -208,6 +209,7 @@ class EmailChannel(ChannelAdapter):
         c = self.config
         if self.tokens is not None:
             return imap.ImapAccount(c.imap_host, c.imap_port, c.imap_security, c.username, oauth2=self.tokens.access_token)
+        assert c.password is not None  # auth password requires it (EmailConfig._auth)
         return imap.ImapAccount(c.imap_host, c.imap_port, c.imap_security, c.username, c.password.get_secret_value())
 
     def _smtp_session(self):
@@ -218,7 +220,8 @@ class EmailChannel(ChannelAdapter):
         if self.tokens is not None:  # XOAUTH2 as the mailbox user (the token's owner)
             return smtp.connect(c.smtp_host, c.smtp_port, c.smtp_security, c.smtp_username or c.username, None, oauth2=self.tokens.access_token)
         secret = c.smtp_password if c.smtp_password is not None else c.password
-        return smtp.connect(c.smtp_host, c.smtp_port, c.smtp_security, username or None, secret.get_secret_value() if username else None)
+        password = secret.get_secret_value() if username and secret is not None else None
+        return smtp.connect(c.smtp_host, c.smtp_port, c.smtp_security, username or None, password)
 
     # --- inbound ---------------------------------------------------------------------------
     def parse(self, hook: str, request) -> list[RawEvent]:

@@ -72,6 +72,7 @@ def connect(account: ImapAccount) -> IMAPClient:
 
 def _oauth2_login(client: IMAPClient, account: ImapAccount) -> None:
     """SASL XOAUTH2; a refused token is refreshed and tried once more."""
+    assert account.oauth2 is not None
     try:
         client.oauth2_login(account.username, account.oauth2(False))
     except LoginError:
@@ -206,7 +207,7 @@ class FolderWatcher:
         # one-deep pipeline: FETCH batch k+1 while the sink journals batch k; the cursor and
         # after_ingest for a batch happen only once its record() returned
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"imap-journal-{self.folder}") as pool:
-            pending: tuple[Future, list[int], int] | None = None
+            pending: tuple[Future | None, list[int], int] | None = None
             for batch in self._batches(client, uids):
                 events = events_from_fetch(self.folder, validity, client.fetch(batch, FETCH_ITEMS))
                 if pending:

@@ -152,6 +152,7 @@ class SlackChannel(ChannelAdapter):
     kind = "slack"
     title = "Slack (channels, Slack Connect, DMs)"
     Config = SlackConfig
+    config: SlackConfig  # the instance's validated config (ctx.config)
     hooks = ("events",)
     signed_timestamp = True  # v0 signature over "v0:<timestamp>:<body>"
     # one post; longer replies are split into several (see TEXT_CHUNK)
@@ -340,7 +341,7 @@ class SlackChannel(ChannelAdapter):
             "fetched": time.time(),
         }
         self._remember(key, info)
-        self._memory[key] = (info["fetched"], info)
+        self._memory[key] = (float(info["fetched"]), info)
         return info
 
     def fetch_attachment(self, attachment: Attachment, max_bytes: int) -> bytes:
@@ -443,9 +444,10 @@ class SlackChannel(ChannelAdapter):
         return scopes
 
     def _remember_scopes(self, scopes: set[str]) -> None:
-        value = {"scopes": sorted(scopes), "fetched": time.time()}
+        fetched = time.time()
+        value = {"scopes": sorted(scopes), "fetched": fetched}
         self._remember("slack:scopes", value)
-        self._memory["slack:scopes"] = (value["fetched"], value)
+        self._memory["slack:scopes"] = (fetched, value)
 
     # --- admin ---------------------------------------------------------------------------
     def check(self) -> CheckResult:

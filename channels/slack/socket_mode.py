@@ -13,28 +13,29 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from channels.slack.web import delivery_error
-from hub.errors import AuthError
+from hub.errors import AuthError, ConfigError
 from hub.types import PollSink, StopEvent
 
 if TYPE_CHECKING:
     from channels.slack.adapter import SlackChannel
 
 
-def handle_request(adapter: SlackChannel, sink: PollSink, client: SocketModeClient, req: SocketModeRequest) -> None:
+def handle_request(adapter: SlackChannel, sink: PollSink, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
     """Journal one envelope, then ack it. Raises (no ack) when journaling fails."""
     if req.type == "events_api" and isinstance(req.payload, dict):
         body = json.dumps(req.payload, separators=(",", ":"), ensure_ascii=False).encode()
-        meta = {"socket_mode": True}
+        meta: dict[str, Any] = {"socket_mode": True}
         if req.retry_attempt:
-            meta.update(retry_num=str(req.retry_attempt), retry_reason=req.retry_reason or "")
+            meta.update({"retry_num": str(req.retry_attempt), "retry_reason": req.retry_reason or ""})
         events = adapter.events_from_body(body, meta=meta)
         if events:
             sink.record(events)
@@ -46,6 +47,8 @@ def handle_request(adapter: SlackChannel, sink: PollSink, client: SocketModeClie
 def run_socket_mode(adapter: SlackChannel, sink: PollSink, stop: StopEvent, *, ping_interval: float = 10) -> None:
     """Connect, journal events until ``stop`` is set, then close."""
     config = adapter.config
+    if config.app_token is None:
+        raise ConfigError(f"slack connector {adapter.ctx.name!r}: Socket Mode needs app_token (xapp-…)")
     client = SocketModeClient(
         app_token=config.app_token.get_secret_value(),
         web_client=adapter.web_client(),
@@ -54,7 +57,7 @@ def run_socket_mode(adapter: SlackChannel, sink: PollSink, stop: StopEvent, *, p
         logger=logging.getLogger("slack_sdk.socket_mode"),
     )
 
-    def on_request(c: SocketModeClient, req: SocketModeRequest) -> None:
+    def on_request(c: BaseSocketModeClient, req: SocketModeRequest) -> None:
         try:
             handle_request(adapter, sink, c, req)
         except Exception:  # noqa: BLE001 - left unacknowledged on purpose; Slack redelivers

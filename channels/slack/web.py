@@ -52,7 +52,7 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
     """Slack v0 request-signing headers for body (what Slack itself sends)."""
     ts = str(int(timestamp if timestamp is not None else time.time()))
     verifier = SignatureVerifier(secret)
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body)}
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body) or ""}
 
 
 def split_thread_key(thread_key: str) -> tuple[str, str | None]:

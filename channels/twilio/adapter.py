@@ -79,14 +79,13 @@ class TwilioChannel(ChannelAdapter):
     kind = "twilio"
     title = "Twilio (SMS, MMS, WhatsApp, voice)"
     Config = TwilioConfig
+    config: TwilioConfig  # the instance's validated config (ctx.config)
     hooks = ("sms", "status", "voice", "recording", "transcription")
     max_text_length = SMS_LIMIT  # per message; longer replies are split in send() (WhatsApp: 4,096)
     splits_long_text = True
     fetches_media_by_url = True
     supports_attachments = True
     reopen_resolved = False
-
-    config: TwilioConfig
 
     # --- helpers ---------------------------------------------------------------------
     def _token(self) -> str:

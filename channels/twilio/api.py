@@ -41,7 +41,7 @@ class BaseUrlHttpClient(TwilioHttpClient):
             return url
         return urlunsplit((self.base.scheme, self.base.netloc, self.base.path + parts.path, parts.query, parts.fragment))
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any):
         target = self.rewrite(url)
         check_url(target, key="api_base_url")  # the outbound URL guard (SSRF); the SDK does not redirect
         return super().request(method, target, *args, **kwargs)

@@ -93,6 +93,7 @@ class XChannel(ChannelAdapter):
     kind = "x"
     title = "X (Twitter)"
     Config = XConfig
+    config: XConfig  # the instance's validated config (ctx.config)
     hooks = ("activity",)
     get_hooks = ("activity",)  # the CRC challenge is a GET
     challenge_params = ("crc_token",)
@@ -347,7 +348,7 @@ class XChannel(ChannelAdapter):
             return SendResult(f"dm:{data['dm_event_id']}", detail={"dm_conversation_id": data.get("dm_conversation_id")})
         if kind != "tweet" or not key:
             raise PermanentDeliveryError(f"{self.who}: cannot route a reply to thread {reply.thread_key!r}")
-        target = reply.in_reply_to.split(":", 1)[1] if (reply.in_reply_to or "").startswith("tweet:") else key
+        target = reply.in_reply_to.split(":", 1)[1] if reply.in_reply_to and reply.in_reply_to.startswith("tweet:") else key
         if self.config.public_mentions == "move_to_dm":
             return self._move_to_dm(reply, text, conversation=key, target=target)
         length = post_length(text)

@@ -42,7 +42,7 @@ class HostSession(requests.Session):
         self.base_url = base_url.rstrip("/") if base_url else None
         self.timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if self.base_url and isinstance(url, str):
             for host in X_API_HOSTS:
                 if url.startswith(host + "/"):
@@ -51,7 +51,7 @@ class HostSession(requests.Session):
         kwargs.setdefault("timeout", self.timeout)
         return super().request(method, url, *args, **kwargs)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """Every request to the configured host, and every redirect, passes the URL guard."""
         if self.base_url:
             check_url(str(request.url), key="api_base_url")

@@ -29,6 +29,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
+    assert url, "no database URL: set OMNIHUB_DATABASE_URL (or sqlalchemy.url)"
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)

@@ -126,7 +126,7 @@ def connector_new():
     except ConfigError as exc:
         return _form_page(kind, name, None, _refill(fields, request.form), error=str(exc), status=400)
     result = _check_saved(name)
-    flash(("ok" if result["ok"] else "bad", f"Connector {name!r} created. Check: {result['summary']}"))
+    flash(f"Connector {name!r} created. Check: {result['summary']}", "ok" if result["ok"] else "bad")
     return redirect(url_for("admin.connector_edit", name=name))
 
 
@@ -202,7 +202,7 @@ def connector_edit(name: str):
         return _form_page(kind, name, desc, _refill(filled, request.form), error=str(exc), status=getattr(exc, "status_code", 400))
     current_app.extensions.get("omnihub.webhook_cache", {}).pop(name, None)
     result = _check_saved(name)
-    flash(("ok" if result["ok"] else "bad", f"Saved. Check: {result['summary']}"))
+    flash(f"Saved. Check: {result['summary']}", "ok" if result["ok"] else "bad")
     return redirect(url_for("admin.connector_edit", name=name))
 
 
@@ -210,7 +210,7 @@ def connector_edit(name: str):
 @login_required("admin")
 def connector_check(name: str):
     result = _check_saved(name)
-    flash(("ok" if result["ok"] else "bad", f"{name}: {result['summary']}"))
+    flash(f"{name}: {result['summary']}", "ok" if result["ok"] else "bad")
     return redirect(url_for("admin.connectors"))
 
 
@@ -220,9 +220,9 @@ def connector_delete(name: str):
     try:
         with rt().db.session() as s:
             svc().delete(s, name, actor=g.principal.email)
-        flash(("ok", f"Connector {name!r} removed."))
+        flash(f"Connector {name!r} removed.", "ok")
     except (ConfigError, NotFound) as exc:
-        flash(("bad", str(exc)))
+        flash(str(exc), "bad")
     return redirect(url_for("admin.connectors"))
 
 
@@ -239,7 +239,7 @@ def users():
                 if action == "create":
                     user, password = auth.create_user(s, request.form.get("email", ""), request.form.get("role", "agent"),
                                                       request.form.get("password") or None, request.form.get("name", ""))
-                    flash(("ok", f"User {user.email} created." + ("" if request.form.get("password") else f" Password: {password}")))
+                    flash(f"User {user.email} created." + ("" if request.form.get("password") else f" Password: {password}"), "ok")
                 else:
                     user = s.get(User, request.form.get("user_id", type=int))
                     if user is None:
@@ -268,10 +268,10 @@ def users():
                     s.add(AuditLog(actor=g.principal.email, action=f"user.{'set_password' if action == 'password' else action}",
                                    target_type="user", target_id=str(user.id)))
                     if action == "password":
-                        flash(("ok", f"New password set for {user.email}; their sessions were ended."
-                               + (f" Password: {new_password} (shown once)" if generated else "")))
+                        flash(f"New password set for {user.email}; their sessions were ended."
+                               + (f" Password: {new_password} (shown once)" if generated else ""), "ok")
                     else:
-                        flash(("ok", f"{user.email}: {action}d." if action.endswith("activate") else f"{user.email}: role set to {user.role}."))
+                        flash(f"{user.email}: {action}d." if action.endswith("activate") else f"{user.email}: role set to {user.role}.", "ok")
             return redirect(url_for("admin.users"))
         except ConfigError as exc:
             error, status = str(exc), 400
@@ -292,7 +292,7 @@ def tokens():
                 raise ConfigError("unknown action")
             with rt().db.session() as s:
                 row = auth.revoke_token(s, request.form.get("token_id", type=int) or 0, g.principal.email)
-                flash(("ok", f"Token {row.prefix}… revoked."))
+                flash(f"Token {row.prefix}… revoked.", "ok")
             return redirect(url_for("admin.tokens"))
         except (ConfigError, NotFound) as exc:
             error, status = str(exc), 400
@@ -318,7 +318,7 @@ def dead_letters():
         with rt().db.session() as s:
             s.add(AuditLog(actor=g.principal.email, action="dead_letters.replay", target_type=what, target_id=",".join(map(str, ids or [])), details=counts))
         note = f"; left out {left_out} replies that failed for good" if left_out else ""
-        flash(("ok", "Replayed: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing") + note))
+        flash("Replayed: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing") + note, "ok")
         return redirect(url_for("admin.dead_letters"))
     with rt().db.read() as s:
         letters = replay.dead_letters(s)

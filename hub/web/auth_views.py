@@ -55,7 +55,7 @@ def login():
             if user is None:
                 security.spend_like_a_password_check(password)  # no timing hint that the account does not exist
             ok = user is not None and user.active and check_password(user, password)
-            if not ok:
+            if not ok or user is None:
                 log.info("login.failed", ip=security.client_ip())
                 error = "Wrong email or password."
                 status = 401

@@ -114,7 +114,8 @@ def bar_chart(chart_id: str, title: str, items: list[tuple[str, str, float, str]
 
 def volume_chart(chart_id: str, title: str, counts: dict[str, int], total: int, label=humanize) -> BarChart:
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    items = [(k, label(k), v, f"{v} ({v / total * 100:.0f}%)" if total else str(v)) for k, v in ordered]
+    items: list[tuple[str, str, float, str]] = [
+        (k, label(k), v, f"{v} ({v / total * 100:.0f}%)" if total else str(v)) for k, v in ordered]
     chart = bar_chart(chart_id, title, items)
     chart.columns = (title.rsplit(" ", 1)[-1].capitalize(), "Conversations")
     return chart

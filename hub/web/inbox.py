@@ -38,7 +38,7 @@ FILTERS = ("status", "channel", "assignee", "priority", "category", "language", 
 SORTS = ("activity", "waiting", "priority")
 PAGE_SIZE = 50
 #: saved views: (label, query parameters)
-VIEWS = (
+VIEWS: tuple[tuple[str, dict[str, str]], ...] = (
     ("Open", {}),
     ("Mine", {"assignee": "me"}),
     ("Unassigned", {"assignee": "none"}),
@@ -82,7 +82,7 @@ def highlight_redactions(text: str, redactions: list[dict[str, Any]], message_id
             button = Markup(
                 '<button type="button" class="reveal-sealed" data-url="/api/v1/messages/{mid}/sealed/{ref}/reveal" '
                 'title="May be a private key or a transaction hash. Revealing it is logged.">{ph} Reveal</button>'
-            ).format(mid=int(message_id), ref=int(item.get("ref")), ph=ph)
+            ).format(mid=int(message_id), ref=int(item.get("ref") or 0), ph=ph)
             out = Markup(out.replace(ph, button))
     return out
 
@@ -172,7 +172,9 @@ def filtered(s, f: dict[str, str], user_id: int):
 def query_conversations(s, f: dict[str, str], user_id: int, limit: int = PAGE_SIZE,
                         after: str | None = None) -> tuple[list[Conversation], str | None, int]:
     """One page of the list: (rows, cursor of the next page or None, exact total)."""
-    sort = f.get("sort") if f.get("sort") in SORTS else "activity"
+    sort = f.get("sort") or "activity"
+    if sort not in SORTS:
+        sort = "activity"
     q = filtered(s, f, user_id)
     keys = _sort_keys(sort)
     if f["sla"]:  # the SLA state is computed, not stored: filter in Python over a bounded set
@@ -470,7 +472,7 @@ def events():
     updates). Each response lives STREAM_SECONDS; EventSource reconnects on its own.
     """
     runtime = rt()
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as the app
     stream_seconds = app.config.get("OMNIHUB_SSE_SECONDS", STREAM_SECONDS)
     with runtime.db.read() as s:
         marks = change_marks(s)

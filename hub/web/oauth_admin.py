@@ -65,7 +65,7 @@ def oauth_start(name: str):
     try:
         url, state, verifier = tokens.authorization_url(callback_url())
     except (ConfigError, DeliveryError) as exc:  # e.g. the URL guard refused oauth_authorize_url
-        flash(("bad", f"{name}: cannot start the sign-in: {exc}"))
+        flash(f"{name}: cannot start the sign-in: {exc}", "bad")
         return redirect(url_for("admin.connector_edit", name=name))
     record = {"connector": name, "user_id": g.principal.user_id, "session": _session_binding(), "verifier": verifier,
               "redirect_uri": callback_url(), "nonce": secrets.token_hex(8)}
@@ -98,7 +98,7 @@ def oauth_callback():
         abort(403, description="This sign-in was started in another session. Start it again from the connector page.")
     name = record["connector"]
     if request.args.get("error"):
-        flash(("bad", f"{name}: the provider refused the sign-in: {request.args.get('error')[:100]}"))
+        flash(f"{name}: the provider refused the sign-in: {(request.args.get('error') or '')[:100]}", "bad")
         return redirect(url_for("admin.connector_edit", name=name))
     code = request.args.get("code", "")
     if not code:
@@ -108,7 +108,7 @@ def oauth_callback():
         info = tokens.exchange(record["redirect_uri"], code, record["verifier"])
     except (AuthError, DeliveryError) as exc:
         log.warning("oauth.exchange_failed", connector=name, error=str(exc))
-        flash(("bad", f"{name}: sign-in failed: {exc}"))
+        flash(f"{name}: sign-in failed: {exc}", "bad")
         return redirect(url_for("admin.connector_edit", name=name))
     health.note_ok(rt(), cid)
     with rt().db.session() as s:
@@ -117,5 +117,5 @@ def oauth_callback():
         s.add(AuditLog(actor=g.principal.email, action="connector.oauth_authorized", target_type="connector", target_id=name,
                        details={"scope": info.get("scope")}))
     log.info("oauth.authorized", connector=name, actor=g.principal.email)
-    flash(("ok", f"{name}: signed in; the mailbox is connected."))
+    flash(f"{name}: signed in; the mailbox is connected.", "ok")
     return redirect(url_for("admin.connector_edit", name=name))

@@ -8,7 +8,7 @@ from typing import Any
 
 from hub import bodies
 from hub.errors import ConfigError, PayloadInvalid
-from hub.types import SECTIONS, section_of
+from hub.types import SECTIONS, AdapterConfig, section_of
 
 #: what each form section holds, shown under its heading
 SECTION_TITLES = {
@@ -43,7 +43,7 @@ def _resolve(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:
     return prop
 
 
-def fields_for(config_cls: type) -> list[Field]:
+def fields_for(config_cls: type[AdapterConfig]) -> list[Field]:
     schema = config_cls.model_json_schema()
     secrets = config_cls.secret_fields()
     required = set(schema.get("required", []))

@@ -66,7 +66,9 @@ def csrf_valid() -> bool:
 
 def _stamp(user: User) -> str:
     """Changes when the password hash, role or active flag change: old sessions stop working."""
-    return hmac.new(current_app.secret_key.encode(), f"{user.id}:{user.password_hash}:{user.role}:{user.active}".encode(), "sha256").hexdigest()[:24]
+    key = current_app.secret_key
+    key_bytes = key if isinstance(key, bytes) else str(key).encode()
+    return hmac.new(key_bytes, f"{user.id}:{user.password_hash}:{user.role}:{user.active}".encode(), "sha256").hexdigest()[:24]
 
 
 def _sid_hash(sid: str) -> str:

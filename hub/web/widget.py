@@ -238,8 +238,9 @@ def post_message(name: str):
     if sender.get("email") and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", sender["email"]):
         raise WidgetError(400, "email: not an email address")
     page = data.get("page") if isinstance(data.get("page"), str) else None
+    external_id = f"widget:{visitor}:{client_id}"
     payload = {
-        "id": f"widget:{visitor}:{client_id}",
+        "id": external_id,
         "from": sender,
         "text": text,
         "sent_at": datetime.now(UTC).isoformat(),
@@ -247,7 +248,7 @@ def post_message(name: str):
         "widget": {"origin": origin, **({"page": page[:500]} if page else {}), **_language_hints(data)},
     }
     body = json.dumps(payload, separators=(",", ":")).encode()
-    event = RawEvent(external_id=payload["id"], hook="messages", payload=body, content_type="application/json")
+    event = RawEvent(external_id=external_id, hook="messages", payload=body, content_type="application/json")
     runtime = rt()
     with runtime.db.write() as conn:
         ids = journal.record(conn, runtime.box, row.id, [event], sweep_after=runtime.settings.sweep_after)
@@ -340,7 +341,7 @@ def stream(name: str):
     if not rate_limit(f"widget:{name}:stream:{ip}", 600, 60):
         raise WidgetError(429, "too many connections")
     seconds = current_app.config.get("OMNIHUB_SSE_SECONDS", STREAM_SECONDS)
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as the app
     runtime = rt()
     with runtime.db.read() as s:
         marks = change_marks(s)  # before the entries: a change in between is not missed
