@@ -76,8 +76,8 @@ def _insert(conn: Connection, rows: list[dict]) -> dict[tuple[int, str], int]:
         return {}
     stmt = _insert_new(conn.dialect.name, InboundEvent, ("connector_id", "external_id"), ("id", "connector_id", "external_id"))
     out: dict[tuple[int, str], int] = {}
-    for id_, cid, ext in conn.execute(stmt, rows):
-        out[(int(cid), str(ext))] = int(id_)
+    for row in conn.execute(stmt, rows):  # RETURNING id, connector_id, external_id
+        out[(row.connector_id, row.external_id)] = row.id
     return out
 
 
