@@ -66,8 +66,6 @@ class ChannelAdapter:
     #: True when the provider downloads reply attachments from URLs (Twilio): the hub then
     #: passes signed, expiring public URLs in ``reply.options["media_urls"]``
     fetches_media_by_url: ClassVar[bool] = False
-    #: participant addresses are email addresses (identities merge with a verified email)
-    addresses_are_emails: ClassVar[bool] = False
     #: sending the same reply twice is harmless, so a send interrupted by a dead worker may
     #: simply run again when its lease expires (email: the reply's Message-ID is fixed, so a
     #: second copy is the same message to the customer's client; Twilio: the parts already
@@ -134,7 +132,7 @@ class ChannelAdapter:
         raise NotImplementedError(f"{self.kind}: backfill is not supported")
 
     # --- outbound --------------------------------------------------------------------
-    def composer_limits(self, channel: str, thread_key: str) -> dict[str, Any]:
+    def composer_limits(self, medium: str, thread_key: str) -> dict[str, Any]:
         """Per-conversation limits for the inbox composer, merged over max_text_length:
         e.g. ``{"max_length": 4096}`` for WhatsApp on a Twilio connector, ``{"window":
         timedelta(hours=24)}`` for a channel that only answers within a window after the

@@ -203,7 +203,8 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
     summary="List conversations (newest activity first) with filters",
     query={
         "status": {"type": "string", "enum": [*STATUSES, "all"], "description": "one status, or 'all' (the default: every status)"},
-        "channel": {"type": "string"},
+        "medium": {"type": "string", "description": "how the customer wrote: sms, whatsapp, voice, email, slack, x, api"},
+        "channel": {"type": "string", "description": "deprecated name of medium"},
         "connector": {"type": "string"},
         "assignee": {"type": "string", "description": "email, 'me' or 'none'"},
         "priority": {"type": "string", "enum": list(PRIORITIES)},
@@ -238,8 +239,9 @@ def list_conversations():
         if a.get("tag"):
             # tags is a JSON list; its text form is portable across SQLite and PostgreSQL
             q = q.where(cast(Conversation.tags, String).like(f'%{json.dumps(a["tag"])}%'))
-        if a.get("channel"):
-            q = q.join(Identity, Identity.id == Conversation.identity_id).where(Identity.channel == a["channel"])
+        medium = a.get("medium") or a.get("channel")
+        if medium:
+            q = q.join(Identity, Identity.id == Conversation.identity_id).where(Identity.medium == medium)
         if a.get("connector"):
             from hub.models import Connector
 

@@ -85,11 +85,15 @@ class Contact(Base):
 
 class Identity(Base):
     __tablename__ = "identities"
-    __table_args__ = (UniqueConstraint("channel", "address", name="uq_identity_channel_address"),)
+    __table_args__ = (UniqueConstraint("medium", "address", name="uq_identity_medium_address"),)
     id: Mapped[int] = _pk()
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
+    #: how the customer reaches us: a normalizers.model.Medium value (sms, whatsapp, email, …),
+    #: not the connector kind (twilio, api, …)
+    medium: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(320))
+    #: E.164, for identities reached by phone (SMS, WhatsApp, voice): set by the normalizer
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     display_name: Mapped[str] = mapped_column(String(255), default="")
     verified_email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -43,12 +43,12 @@ def compute(s: Session, since: datetime | None = None, until: datetime | None = 
     until = until or now()
     since = since or until - timedelta(days=30)
     rows = s.execute(
-        select(Conversation, Identity.channel)
+        select(Conversation, Identity.medium)
         .join(Identity, Identity.id == Conversation.identity_id)
         .where(Conversation.created_at >= since, Conversation.created_at < until)
         .limit(MAX_ROWS)
     ).all()
-    by_channel: Counter[str] = Counter()
+    by_medium: Counter[str] = Counter()
     by_category: Counter[str] = Counter()
     by_language: Counter[str] = Counter()
     by_priority: Counter[str] = Counter()
@@ -58,8 +58,8 @@ def compute(s: Session, since: datetime | None = None, until: datetime | None = 
     sla_first: Counter[str] = Counter()
     sla_resolution: Counter[str] = Counter()
     security = 0
-    for conv, channel in rows:
-        by_channel[channel or "unknown"] += 1
+    for conv, medium in rows:
+        by_medium[medium or "unknown"] += 1
         by_category[conv.category or "uncategorized"] += 1
         by_language[conv.language or "unknown"] += 1
         by_priority[conv.priority or "normal"] += 1
@@ -84,7 +84,7 @@ def compute(s: Session, since: datetime | None = None, until: datetime | None = 
         "until": until.isoformat(),
         "conversations": len(rows),
         "security_flagged": security,
-        "volume": {"by_channel": dict(by_channel), "by_category": dict(by_category),
+        "volume": {"by_medium": dict(by_medium), "by_channel": dict(by_medium), "by_category": dict(by_category),
                    "by_language": dict(by_language), "by_priority": dict(by_priority)},
         "first_response": _minutes(first),
         "resolution": _minutes(resolution),

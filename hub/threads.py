@@ -51,15 +51,15 @@ class Lookups:
     @classmethod
     def preload(cls, s: Session, senders: Iterable[tuple[str, str]], thread_keys: Iterable[tuple[int, str]]) -> Lookups:
         out = cls()
-        by_channel: dict[str, set[str]] = {}
-        for channel, address in senders:
-            if channel is None or address is None:
+        by_medium: dict[str, set[str]] = {}
+        for medium, address in senders:
+            if medium is None or address is None:
                 continue  # looked up one by one (SQL NULL semantics)
-            by_channel.setdefault(channel, set()).add(address)
-            out.identities[(channel, address)] = MISSING
-        for channel, addresses in by_channel.items():
-            for ident in s.scalars(select(Identity).where(Identity.channel == channel, Identity.address.in_(addresses))):
-                out.identities[(ident.channel, ident.address)] = ident
+            by_medium.setdefault(medium, set()).add(address)
+            out.identities[(medium, address)] = MISSING
+        for medium, addresses in by_medium.items():
+            for ident in s.scalars(select(Identity).where(Identity.medium == medium, Identity.address.in_(addresses))):
+                out.identities[(ident.medium, ident.address)] = ident
         by_connector: dict[int, set[str]] = {}
         for connector_id, key in thread_keys:
             if key is None:
@@ -81,22 +81,17 @@ class Lookups:
 
 
 def _email_of(p: Participant) -> str | None:
-    if p.verified_email:
-        return p.verified_email.lower()
-    import channels  # the registry: capabilities are data on the adapter class
-
-    adapter = channels.REGISTRY.get(p.channel)
-    if adapter is not None and adapter.addresses_are_emails:
-        return p.address.lower()
-    return None
+    """The email an identity is vouched for: set by the normalizer (a Slack profile, or the
+    address itself for the email medium)."""
+    return p.verified_email.lower() if p.verified_email else None
 
 
 def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None) -> Identity:
     """Find or create the identity (and its contact); merge on a verified email."""
-    key = (p.channel, p.address)
+    key = (p.medium, p.address)
     hit = lookups.identities.get(key) if lookups else None
     if hit is None:
-        ident = s.scalar(select(Identity).where(Identity.channel == p.channel, Identity.address == p.address))
+        ident = s.scalar(select(Identity).where(Identity.medium == p.medium, Identity.address == p.address))
     else:
         ident = None if hit is MISSING else hit
     verified = _email_of(p)
@@ -121,8 +116,9 @@ def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None)
             s.flush()
         ident = Identity(
             contact_id=contact.id,
-            channel=p.channel,
+            medium=p.medium,
             address=p.address,
+            phone=p.phone,
             display_name=p.name or "",
             verified_email=verified,
             attrs={},

@@ -290,7 +290,7 @@ class ContactInfo:
 class ConversationInfo:
     id: int
     subject: str
-    channel: str
+    medium: str  # how the customer wrote (sms, email, …); the connector's name is ``connector``
     connector: str
     status: str
     priority: str

@@ -33,8 +33,10 @@ def attachment_json(a: AttachmentRow) -> dict[str, Any]:
 def identity_json(i: Identity) -> dict[str, Any]:
     return {
         "id": i.id,
-        "channel": i.channel,
+        "medium": i.medium,
+        "channel": i.medium,  # deprecated name of "medium"
         "address": i.address,
+        "phone": i.phone,
         "display_name": i.display_name,
         "verified_email": i.verified_email,
         "opted_out": i.opted_out,
@@ -124,8 +126,10 @@ def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dic
         "language_confirmed": bool((c.extra or {}).get("language_confirmed")),
         "security_flag": c.security_flag,
         "tags": c.tags or [],
-        "channel": ident.channel if ident else None,
+        "medium": ident.medium if ident else None,
+        "channel": ident.medium if ident else None,  # deprecated name of "medium"
         "connector": connector.name if connector else None,
+        "connector_kind": connector.kind if connector else None,
         "contact_id": c.contact_id,
         "customer": identity_json(ident) if ident else None,
         "assignee": assignee.email if assignee else None,

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import PayloadInvalid
-from normalizers.model import Attachment, NormalizedMessage, Participant
+from normalizers.model import Attachment, Medium, NormalizedMessage, Participant
 
-CHANNEL = "api"
+MEDIUM = Medium.API
 
 
 def _require(obj: dict, key: str, where: str = "") -> Any:
@@ -76,7 +76,7 @@ def normalize(body: bytes, *, connector: str, received_at: datetime | None = Non
     sender = data["from"]
     email = (sender.get("email") or "").strip().lower() or None
     participant = Participant(
-        channel=CHANNEL,
+        medium=MEDIUM,
         address=f"{connector}:{sender['id']}",
         name=(sender.get("name") or "").strip(),
         email=email,
@@ -104,7 +104,7 @@ def normalize(body: bytes, *, connector: str, received_at: datetime | None = Non
     thread = data.get("thread") or f"contact:{sender['id']}"
     return [
         NormalizedMessage(
-            channel=CHANNEL,
+            medium=MEDIUM,
             connector=connector,
             external_id=data["id"],
             thread_key=f"{connector}:{thread}",

@@ -25,9 +25,9 @@ import nh3
 from hub.errors import PayloadInvalid
 from normalizers import bounces, quotes, robots
 from normalizers.htmltext import html_to_text  # noqa: F401  (re-exported: the one conversion)
-from normalizers.model import Attachment, Bounce, ConversationToken, NormalizedMessage, Participant
+from normalizers.model import Attachment, Bounce, ConversationToken, Medium, NormalizedMessage, Participant
 
-CHANNEL = "email"
+MEDIUM = Medium.EMAIL
 #: The sender of null-sender mail (bounces without a usable From); ".invalid" never resolves (RFC 2606).
 NULL_SENDER = "mailer-daemon@null-sender.invalid"
 
@@ -281,7 +281,8 @@ def _addresses(msg: email.message.Message, name: str, fallback: str | None) -> l
             addr = addr.strip().strip("<>").strip()
             if "@" not in addr:
                 continue
-            out.append(Participant(channel=CHANNEL, address=addr.lower(), name=decode_header(display, fallback).strip('"\' ')))
+            out.append(Participant(medium=MEDIUM, address=addr.lower(), name=decode_header(display, fallback).strip('"\' '),
+                                   verified_email=addr.lower()))  # the address is the identity itself
     return out
 
 
@@ -602,7 +603,7 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
         # processed, never rejected, so the message it names is still found
         null_sender = True
         shown = decode_header(msg.get("From"), fallback).strip() or "MAILER-DAEMON"
-        senders = [Participant(channel=CHANNEL, address=NULL_SENDER, name=shown[:100])]
+        senders = [Participant(medium=MEDIUM, address=NULL_SENDER, name=shown[:100])]
     sender = senders[0]
     subject = decode_header(msg.get("Subject"), fallback)
     message_id = _message_id(msg.get("Message-ID"))
@@ -676,7 +677,7 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
 
     recipients = tuple(_addresses(msg, "To", fallback) + cc)
     return NormalizedMessage(
-        channel=CHANNEL,
+        medium=MEDIUM,
         connector=connector,
         external_id=external_id,
         thread_key=f"{connector}:{root}",

@@ -230,7 +230,7 @@ def message_prior(msg: NormalizedMessage, history: Iterable[str] = ()) -> dict[s
     widget = _obj(extra, "widget")
     browser = ", ".join(str(v) for v in (widget.get("language"), widget.get("accept_language"),
                                          extra.get("accept_language"), extra.get("browser_language")) if v)
-    phone = msg.sender.address if msg.channel in ("sms", "whatsapp", "twilio", "voice") or (msg.sender.address or "").startswith(("+", "whatsapp:+")) else None
+    phone = msg.sender.phone  # set by the normalizer for phone media
     return priors(
         history=history,
         phone=phone,

@@ -15,7 +15,25 @@ import base64
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Literal
+
+
+class Medium(StrEnum):
+    """How a customer reaches us — the *medium* of a message or identity — as opposed to the
+    connector *kind* that carries it (``twilio`` carries sms, whatsapp and voice; ``api``
+    carries the chat widget and integrations). One phone number is one ``sms`` identity for
+    texts and calls alike."""
+
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+    VOICE = "voice"
+    EMAIL = "email"
+    SLACK = "slack"
+    X = "x"
+    API = "api"
+
 
 Direction = Literal["inbound", "outbound"]
 Kind = Literal["message", "voicemail", "missed_call", "edit", "delete", "status"]
@@ -24,22 +42,37 @@ KINDS: tuple[str, ...] = ("message", "voicemail", "missed_call", "edit", "delete
 
 @dataclass(frozen=True, slots=True)
 class Participant:
-    """One side of a message: channel + normalized address + display name.
+    """One side of a message: medium + normalized address + display name.
 
-    Addresses are normalized per channel: E.164 phone (``+15551234567``), ``whatsapp:+1555…``,
-    lower-cased email, Slack user id, X user id, or ``<connector>:<id>`` for the api channel.
+    Addresses are normalized per medium: E.164 phone (``+15551234567``), ``whatsapp:+1555…``,
+    lower-cased email, Slack user id, X user id, or ``<connector>:<id>`` for the api medium.
     ``verified_email`` is set only when the provider vouches for it (e.g. a Slack profile):
-    identities with the same verified email merge into one contact.
+    identities with the same verified email merge into one contact. ``phone`` is the E.164
+    number of a participant reached by phone (SMS, WhatsApp, voice), set by the normalizer,
+    so nothing downstream needs a list of phone media.
     """
 
-    channel: str
+    medium: str  # a Medium value
     address: str
     name: str = ""
     verified_email: str | None = None
     #: an email address the customer gave (e.g. in the chat widget), not vouched for: it
     #: fills a new contact's email but never merges identities
     email: str | None = None
+    phone: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def channel(self) -> str:
+        """Deprecated name of ``medium`` (kept for older callers)."""
+        return self.medium
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Participant:
+        d = dict(data)
+        if "channel" in d:  # serialized before ``medium`` (journal, queue)
+            d.setdefault("medium", d.pop("channel"))
+        return cls(**d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +192,7 @@ class ConversationToken:
 
 @dataclass(frozen=True, slots=True)
 class NormalizedMessage:
-    channel: str
+    medium: str  # a Medium value: how the customer reached us (the connector's kind is not here)
     connector: str
     external_id: str
     thread_key: str
@@ -203,6 +236,11 @@ class NormalizedMessage:
         if self.sent_at.utcoffset() != UTC.utcoffset(None):
             object.__setattr__(self, "sent_at", self.sent_at.astimezone(UTC))
 
+    @property
+    def channel(self) -> str:
+        """Deprecated name of ``medium`` (kept for older callers)."""
+        return self.medium
+
     def replace(self, **changes: Any) -> NormalizedMessage:
         return dataclasses.replace(self, **changes)
 
@@ -218,8 +256,10 @@ class NormalizedMessage:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NormalizedMessage:
         d = dict(data)
-        d["sender"] = Participant(**d["sender"])
-        d["recipients"] = tuple(Participant(**p) for p in d.get("recipients", ()))
+        if "channel" in d:  # serialized before ``medium`` (journal, queue)
+            d.setdefault("medium", d.pop("channel"))
+        d["sender"] = Participant.from_dict(d["sender"])
+        d["recipients"] = tuple(Participant.from_dict(p) for p in d.get("recipients", ()))
         d["attachments"] = tuple(
             Attachment(**{**a, "content": base64.b64decode(a["content"]) if a.get("content") else None})
             for a in d.get("attachments", ())

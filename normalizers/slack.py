@@ -25,9 +25,9 @@ from typing import Any
 import nh3
 
 from hub.errors import PayloadInvalid
-from normalizers.model import Attachment, NormalizedMessage, Participant
+from normalizers.model import Attachment, Medium, NormalizedMessage, Participant
 
-CHANNEL = "slack"
+MEDIUM = Medium.SLACK
 
 #: message subtypes that carry a customer's words
 MESSAGE_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast", "me_message"})
@@ -328,7 +328,7 @@ def _sender(msg: Mapping[str, Any], envelope: Mapping[str, Any], users: Mapping[
     email = (info.get("email") or "").strip().lower() or None
     # Slack user ids are unique across workspaces (Slack Connect shows the remote user's own
     # id), so the bare id is the address; the team is kept in extra.
-    return Participant(channel=CHANNEL, address=uid, name=name, verified_email=email, extra=extra)
+    return Participant(medium=MEDIUM, address=uid, name=name, verified_email=email, extra=extra)
 
 
 def _attachments(msg: Mapping[str, Any], files: Mapping[str, Mapping[str, Any]]) -> tuple[Attachment, ...]:
@@ -442,7 +442,7 @@ def normalize(
         if inner.get("subtype") == "tombstone":  # a parent message with replies was deleted
             return [
                 NormalizedMessage(
-                    channel=CHANNEL, connector=connector, external_id=f"{target}:delete",
+                    medium=MEDIUM, connector=connector, external_id=f"{target}:delete",
                     thread_key=key, sender=_sender(inner, envelope, users),
                     sent_at=_ts_to_datetime(event.get("ts"), fallback_time), kind="delete",
                     in_reply_to=target, extra=extra,
@@ -451,7 +451,7 @@ def normalize(
         text, full, html = _bodies(inner, users, channels)
         return [
             NormalizedMessage(
-                channel=CHANNEL, connector=connector, external_id=f"{target}:edit:{edited_ts}",
+                medium=MEDIUM, connector=connector, external_id=f"{target}:edit:{edited_ts}",
                 thread_key=key, sender=_sender(inner, envelope, users),
                 sent_at=_ts_to_datetime(edited_ts, fallback_time), kind="edit", text=text,
                 full_text=full, html=html, attachments=_attachments(inner, files),
@@ -465,7 +465,7 @@ def normalize(
         target = f"{channel}:{deleted_ts}"
         return [
             NormalizedMessage(
-                channel=CHANNEL, connector=connector, external_id=f"{target}:delete",
+                medium=MEDIUM, connector=connector, external_id=f"{target}:delete",
                 thread_key=thread_key_for(channel, ctype, deleted_ts, before.get("thread_ts")),
                 sender=_sender(before, envelope, users),
                 sent_at=_ts_to_datetime(event.get("ts"), fallback_time), kind="delete",
@@ -477,7 +477,7 @@ def normalize(
     text, full, html = _bodies(event, users, channels)
     return [
         NormalizedMessage(
-            channel=CHANNEL,
+            medium=MEDIUM,
             connector=connector,
             external_id=f"{channel}:{ts}",
             thread_key=thread_key_for(channel, ctype, ts, event.get("thread_ts")),

@@ -25,7 +25,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from normalizers.model import NormalizedMessage, Triage
+from normalizers.model import Medium, NormalizedMessage, Triage
 
 CATEGORIES: tuple[str, ...] = (
     "deposit_not_credited",
@@ -269,7 +269,7 @@ _URGENT = re.compile(r"(?<![a-z])(?:urgent\w*|asap|immediately|right now|inmedia
 
 
 # Channels where a bare keyword is a carrier-style command (a chat widget's "help" is a request).
-COMMAND_CHANNELS = frozenset({"sms", "whatsapp"})
+COMMAND_MEDIA = frozenset({Medium.SMS, Medium.WHATSAPP})
 
 
 def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands: bool = True) -> Triage:
@@ -327,4 +327,4 @@ def triage(msg: NormalizedMessage) -> NormalizedMessage:
         return msg
     text = "\n".join(t for t in (msg.subject, msg.text or msg.full_text) if t)
     kinds = frozenset(r.kind for r in msg.redactions)
-    return msg.replace(triage=classify(text, kinds, commands=msg.channel in COMMAND_CHANNELS))
+    return msg.replace(triage=classify(text, kinds, commands=msg.medium in COMMAND_MEDIA))

@@ -7,8 +7,8 @@ https://www.twilio.com/docs/messaging/api/message-resource#twilios-request-to-th
 https://www.twilio.com/docs/voice/twiml#request-parameters.
 
 Addresses: phone numbers are E.164 (``phonenumbers``), participants of phone calls and SMS share
-the channel ``sms`` so one phone number is one identity; WhatsApp senders are
-``whatsapp:+E164`` on the channel ``whatsapp``. One open conversation per
+the medium ``sms`` so one phone number is one identity; WhatsApp senders are
+``whatsapp:+E164`` on the medium ``whatsapp``. One open conversation per
 (customer address, our address): ``thread_key = "<connector>:<customer>><ours>"``.
 """
 
@@ -25,11 +25,12 @@ from urllib.parse import parse_qsl, urlsplit
 import phonenumbers
 
 from hub.errors import PayloadInvalid
-from normalizers.model import Attachment, DeliveryStatus, IdentityUpdate, NormalizedMessage, Participant
+from normalizers.model import Attachment, DeliveryStatus, IdentityUpdate, Medium, NormalizedMessage, Participant
 
-SMS = "sms"
-WHATSAPP = "whatsapp"
-VOICE = "voice"
+_E164_ADDR = re.compile(r"\+[1-9]\d{6,15}")
+SMS = Medium.SMS
+WHATSAPP = Medium.WHATSAPP
+VOICE = Medium.VOICE
 
 # Twilio's default opt-out / opt-in / help keywords (Advanced Opt-Out adds custom ones and
 # then sends OptOutType=STOP|START|HELP): https://help.twilio.com/articles/223134027
@@ -145,13 +146,19 @@ def normalize_phone(raw: str) -> str:
 
 
 def address(raw: str) -> tuple[str, str]:
-    """(channel, normalized address) of a Twilio address: '+1…', 'whatsapp:+1…', 'messenger:…'."""
+    """(medium, normalized address) of a Twilio address: '+1…', 'whatsapp:+1…', 'messenger:…'."""
     value = (raw or "").strip()
     prefix, sep, rest = value.partition(":")
     if sep and prefix and not prefix.startswith("+") and not prefix.isdigit():
-        channel = prefix.lower()
-        return channel, f"{channel}:{normalize_phone(rest)}"
+        medium = prefix.lower()
+        return medium, f"{medium}:{normalize_phone(rest)}"
     return SMS, normalize_phone(value)
+
+
+def phone_of(medium: str, addr: str) -> str | None:
+    """The E.164 number behind a phone medium's address ('whatsapp:+1…' → '+1…'), else None."""
+    bare = addr.split(":", 1)[1] if medium != SMS and ":" in addr else addr
+    return bare if medium in (SMS, WHATSAPP, VOICE) and _E164_ADDR.fullmatch(bare) else None
 
 
 def thread_key(connector: str, customer: str, ours: str) -> str:
@@ -183,19 +190,22 @@ def keyword(text: str, opt_out_type: str = "") -> str | None:
 
 
 def _participant(raw: str, params: Mapping[str, str] | None = None, *, name: str = "") -> Participant:
-    channel, addr = address(raw)
+    medium, addr = address(raw)
     extra: dict[str, Any] = {}
     if params:
         for src, dst in (("FromCountry", "country"), ("FromState", "state"), ("FromCity", "city"), ("WaId", "wa_id")):
             if params.get(src):
                 extra[dst] = params[src]
-    return Participant(channel=channel, address=addr, name=name, extra=extra)
+    return Participant(medium=medium, address=addr, name=name, phone=phone_of(medium, addr), extra=extra)
 
 
 def _phone_participant(raw: str, params: Mapping[str, str] | None = None, *, name: str = "") -> Participant:
-    """A caller: phone identities are shared between SMS and voice (channel 'sms')."""
+    """A caller: phone identities are shared between SMS and voice (medium 'sms')."""
     p = _participant(raw, params, name=name)
-    return p if p.channel == SMS else Participant(channel=SMS, address=p.address.split(":", 1)[-1], name=name, extra=p.extra)
+    if p.medium == SMS:
+        return p
+    bare = p.address.split(":", 1)[-1]
+    return Participant(medium=SMS, address=bare, name=name, phone=phone_of(SMS, bare), extra=p.extra)
 
 
 # Stable extensions for the media types Twilio accepts (mimetypes varies by platform).
@@ -266,7 +276,7 @@ def normalize_message(params: Mapping[str, str], *, connector: str, received_at:
     elif kw == "start":
         update = IdentityUpdate(opted_out=False, reason=f"The customer replied {body.strip()[:40]!r}: opted back in.")
     return NormalizedMessage(
-        channel=sender.channel,
+        medium=sender.medium,
         connector=connector,
         external_id=sid,
         thread_key=thread_key(connector, sender.address, ours.address),
@@ -304,7 +314,7 @@ def normalize_status(params: Mapping[str, str], *, connector: str, received_at: 
         extra["provider_error_message"] = params["ErrorMessage"]
     return [
         NormalizedMessage(
-            channel=ours.channel,
+            medium=ours.medium,
             connector=connector,
             external_id=f"{sid}:{provider_status}",
             thread_key=thread_key(connector, customer.address, ours.address),
@@ -338,7 +348,7 @@ def _call_base(params: Mapping[str, str], connector: str) -> tuple[str, Particip
 def _missed(params: Mapping[str, str], *, connector: str, received_at: datetime, why: str) -> NormalizedMessage:
     call_sid, caller, ours, key = _call_base(params, connector)
     return NormalizedMessage(
-        channel=VOICE,
+        medium=VOICE,
         connector=connector,
         external_id=missed_call_id(call_sid),
         thread_key=key,
@@ -367,7 +377,7 @@ def normalize_recording(params: Mapping[str, str], *, connector: str, received_a
     ctype = "audio/wav" if media_url.endswith(".wav") else "audio/mpeg"
     return [
         NormalizedMessage(
-            channel=VOICE,
+            medium=VOICE,
             connector=connector,
             external_id=voicemail_id(call_sid),
             thread_key=key,
@@ -396,7 +406,7 @@ def normalize_transcription(params: Mapping[str, str], *, connector: str, receiv
         return []
     return [
         NormalizedMessage(
-            channel=VOICE,
+            medium=VOICE,
             connector=connector,
             external_id=params.get("TranscriptionSid") or f"{call_sid}:transcription",
             thread_key=key,

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import PayloadInvalid
-from normalizers.model import Attachment, Kind, NormalizedMessage, Participant
+from normalizers.model import Attachment, Kind, Medium, NormalizedMessage, Participant
 
-CHANNEL = "x"
+MEDIUM = Medium.X
 
 #: X snowflake ids carry their creation time (ms since this epoch) in the high bits:
 #: https://docs.x.com/resources/fundamentals/x-ids
@@ -181,7 +181,7 @@ def _participant(user_id: str, user: Mapping[str, Any] | None) -> Participant:
     user = user or {}
     username = user.get("username") or user.get("screen_name")
     return Participant(
-        channel=CHANNEL,
+        medium=MEDIUM,
         address=str(user_id),
         name=(user.get("name") or "").strip(),
         extra={"username": username} if username else {},
@@ -272,7 +272,7 @@ def _v2_tweet(env: Mapping[str, Any], connector: str) -> list[NormalizedMessage]
         extra["edit_history_tweet_ids"] = history
     return [
         NormalizedMessage(
-            channel=CHANNEL,
+            medium=MEDIUM,
             connector=connector,
             external_id=f"tweet:{tid}",
             thread_key=f"tweet:{extra['conversation_id']}",
@@ -311,7 +311,7 @@ def _v2_dm(env: Mapping[str, Any], connector: str) -> list[NormalizedMessage]:
         extra["referenced_tweets"] = [{"id": str(r.get("id"))} for r in ev["referenced_tweets"]]
     return [
         NormalizedMessage(
-            channel=CHANNEL,
+            medium=MEDIUM,
             connector=connector,
             external_id=f"dm:{eid}",
             thread_key=f"dm:{conv}",
@@ -351,7 +351,7 @@ def _activity_dm(env: Mapping[str, Any], connector: str) -> list[NormalizedMessa
     conv = dm_conversation_key(sender, recipient or me)
     return [
         NormalizedMessage(
-            channel=CHANNEL,
+            medium=MEDIUM,
             connector=connector,
             external_id=f"dm:{eid}",
             thread_key=f"dm:{conv}",
@@ -398,7 +398,7 @@ def _activity_tweet(env: Mapping[str, Any], connector: str) -> list[NormalizedMe
         extra["user_has_blocked"] = str(env["user_has_blocked"]).lower() == "true"
     return [
         NormalizedMessage(
-            channel=CHANNEL,
+            medium=MEDIUM,
             connector=connector,
             external_id=f"tweet:{tid}",
             thread_key=f"tweet:{conversation}",
@@ -433,7 +433,7 @@ def _activity_delete(env: Mapping[str, Any], connector: str) -> list[NormalizedM
         return []
     return [
         NormalizedMessage(
-            channel=CHANNEL,
+            medium=MEDIUM,
             connector=connector,
             external_id=f"tweet-delete:{tid}",
             thread_key=f"tweet:{tid}",

@@ -30,7 +30,6 @@ CONVERSATION_PREFIX = "omnihub-conversation-"
 CONTACT_PREFIX = "omnihub-contact-"
 MESSAGE_PREFIX = "omnihub-message-"
 _MESSAGE_RE = re.compile(r"omnihub-message-(\d+)(?!\d)")
-PHONE_CHANNELS = ("sms", "voice", "whatsapp", "twilio", "phone")
 
 
 def conversation_key(item: PushItem) -> str:
@@ -145,7 +144,7 @@ def with_detected(item: PushItem, text: str) -> str:
 
 
 def footer(item: PushItem) -> str:
-    return f"via omnihub · {item.conversation.channel} · {message_key(item)}"
+    return f"via omnihub · {item.conversation.medium} · {message_key(item)}"
 
 
 def body_text(item: PushItem, *, with_footer: bool = True) -> str:
@@ -167,7 +166,7 @@ def subject(item: PushItem, limit: int = 120) -> str:
     if not s:
         first = (item.text or "").strip().splitlines()[0] if (item.text or "").strip() else ""
         who = item.contact.name or item.sender.name or item.sender.address
-        s = first[:80] or f"{item.conversation.channel} conversation with {who}"
+        s = first[:80] or f"{item.conversation.medium} conversation with {who}"
     return s[:limit]
 
 
@@ -178,7 +177,7 @@ class Requester:
     name: str
     email: str | None
     phone: str | None
-    channel: str
+    medium: str
     address: str
     external_id: str
 
@@ -189,20 +188,18 @@ class Requester:
 
 
 def requester(item: PushItem) -> Requester:
-    """Requester from the contact: email when known, else channel + address (+ E.164 phone)."""
+    """Requester from the contact: email when known, else medium + address (+ the E.164 phone
+    the normalizer found)."""
     ident = item.sender if item.direction == "inbound" else (item.contact.identities[0] if item.contact.identities else item.sender)
     address = ident.address
-    email = item.contact.email or ident.verified_email or (address if ident.channel == "email" else None)
-    phone = None
-    bare = address.split(":", 1)[1] if address.startswith("whatsapp:") else address
-    if ident.channel in PHONE_CHANNELS and re.fullmatch(r"\+\d{6,16}", bare):
-        phone = bare
+    email = item.contact.email or ident.verified_email
+    phone = ident.phone
     name = item.contact.name or ident.name or email or phone or address
     return Requester(
         name=name[:255],
         email=email.lower() if email else None,
         phone=phone,
-        channel=item.conversation.channel,
+        medium=item.conversation.medium,
         address=address,
         external_id=contact_key(item),
     )

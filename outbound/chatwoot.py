@@ -111,7 +111,7 @@ class ChatwootBackend(HelpdeskBackend):
                 "inbox_id": self.config.inbox_id,
                 "name": req.name,
                 "identifier": req.external_id,
-                "custom_attributes": {"omnihub_channel": req.channel, "omnihub_address": req.address},
+                "custom_attributes": {"omnihub_channel": req.medium, "omnihub_address": req.address},
             }
             if req.email:
                 body["email"] = req.email
@@ -145,7 +145,7 @@ class ChatwootBackend(HelpdeskBackend):
             "inbox_id": self.config.inbox_id,
             "contact_id": contact_id,
             "status": "open",
-            "custom_attributes": {"omnihub_conversation_id": str(item.conversation.id), "omnihub_channel": item.conversation.channel},
+            "custom_attributes": {"omnihub_conversation_id": str(item.conversation.id), "omnihub_channel": item.conversation.medium},
             "additional_attributes": {"mail_subject": hd.subject(item)},
         }
         data = self.http.post(f"{self.acct}/conversations", json=body)

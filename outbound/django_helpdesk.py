@@ -141,12 +141,12 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     def _title(self, item: PushItem) -> str:
         title = item.subject or item.conversation.subject
         if not title:
-            title = f"{item.conversation.channel} message from {item.contact.name or item.sender.name or item.sender.address}"
+            title = f"{item.conversation.medium} message from {item.contact.name or item.sender.name or item.sender.address}"
         return title[:200]
 
     def _description(self, item: PushItem) -> str:
         who = item.contact.name or item.sender.name
-        head = f"Channel: {item.conversation.channel} ({item.sender.address}{', ' + who if who else ''})"
+        head = f"Channel: {item.conversation.medium} ({item.sender.address}{', ' + who if who else ''})"
         lines = [head, f"{MARKER} {item.conversation.id}"]
         # django-helpdesk has no tags: the labels and the entities go in the description
         tags = labels(item.conversation)

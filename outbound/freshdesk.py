@@ -151,8 +151,8 @@ class FreshdeskBackend(HelpdeskBackend):
             "description": hd.body_html(item),
             "status": 2,
             "priority": hd.priority_for(item.conversation, PRIORITY),
-            "source": c.source or CHANNEL_SOURCE.get(req.channel, 7),
-            "tags": sorted({*c.tags, hd.conversation_key(item), f"omnihub-{req.channel}", *hd.labels(item.conversation)}),
+            "source": c.source or CHANNEL_SOURCE.get(req.medium, 7),
+            "tags": sorted({*c.tags, hd.conversation_key(item), f"omnihub-{req.medium}", *hd.labels(item.conversation)}),
             "name": req.name,
         }
         if req.email:
@@ -165,7 +165,7 @@ class FreshdeskBackend(HelpdeskBackend):
             ticket["product_id"] = c.product_id
         fields = {}
         if c.channel_field:
-            fields[c.channel_field] = req.channel
+            fields[c.channel_field] = req.medium
         if c.address_field:
             fields[c.address_field] = req.address
         if fields:

@@ -137,9 +137,9 @@ class HelpScoutBackend(HelpdeskBackend):
             "subject": hd.subject(item),
             "customer": customer,
             "mailboxId": self.config.mailbox_id,
-            "type": CHANNEL_TYPE.get(req.channel, "chat"),
+            "type": CHANNEL_TYPE.get(req.medium, "chat"),
             "status": "active",
-            "tags": sorted({*self.config.tags, hd.conversation_key(item), f"omnihub-{req.channel}", *hd.labels(item.conversation)}),
+            "tags": sorted({*self.config.tags, hd.conversation_key(item), f"omnihub-{req.medium}", *hd.labels(item.conversation)}),
             "threads": [thread],
         }
         resp = self._call("POST", "/v2/conversations", json=body)
@@ -155,7 +155,7 @@ class HelpScoutBackend(HelpdeskBackend):
         if cached:
             return int(cached)
         first, last = req.first_last
-        body: dict[str, Any] = {"firstName": first[:40], "background": f"omnihub {req.channel}: {req.address}"[:200]}
+        body: dict[str, Any] = {"firstName": first[:40], "background": f"omnihub {req.medium}: {req.address}"[:200]}
         if last:
             body["lastName"] = last[:40]
         if req.phone:

@@ -163,7 +163,7 @@ class RTBackend(HelpdeskBackend):
     def _first_content(self, item: PushItem) -> str:
         """The first message, headed with the customer's channel and address (RT has no field for them)."""
         who = item.contact.name or item.sender.name
-        lines = [f"Channel: {item.conversation.channel} ({item.sender.address}{', ' + who if who else ''})"]
+        lines = [f"Channel: {item.conversation.medium} ({item.sender.address}{', ' + who if who else ''})"]
         lines.append(f"omnihub conversation: {item.conversation.id}")
         # RT has no tags without a custom field: the labels and the entities go in the text
         tags = labels(item.conversation)
@@ -189,7 +189,7 @@ class RTBackend(HelpdeskBackend):
     def _subject(self, item: PushItem) -> str:
         subject = item.subject or item.conversation.subject
         if not subject:
-            subject = f"{item.conversation.channel} message from {item.contact.name or item.sender.name or item.sender.address}"
+            subject = f"{item.conversation.medium} message from {item.contact.name or item.sender.name or item.sender.address}"
         return subject[:200]
 
     def _create_ticket(self, item: PushItem, content: str) -> str:

@@ -32,7 +32,8 @@ class _Model(BaseModel):
 
 
 class Party(_Model):
-    channel: str = Field(description="Channel kind: sms, whatsapp, email, slack, x, api, ...")
+    medium: str = Field(description="How the customer writes: sms, whatsapp, voice, email, slack, x, api, ...")
+    channel: str = Field(description="Deprecated: the same value as medium (its old name)")
     address: str = Field(description="Normalized address: E.164 phone, lower-cased email, provider user id")
     name: str = ""
 
@@ -47,7 +48,8 @@ class AttachmentInfo(_Model):
 class ConversationInfo(_Model):
     id: int
     subject: str
-    channel: str
+    medium: str = Field(description="How the customer wrote: sms, whatsapp, voice, email, slack, x, api, ...")
+    channel: str = Field(description="Deprecated: the same value as medium (its old name)")
     connector: str = Field(description="The omnihub channel connector the customer wrote to")
     status: str = Field(description="open | pending | resolved | closed")
     priority: str = Field(description="low | normal | high | urgent")
@@ -121,7 +123,7 @@ def build_payload(item: PushItem) -> dict[str, Any]:
     body = MessageCreated(
         delivery_id=item.delivery_id,
         conversation=ConversationInfo(
-            id=conv.id, subject=conv.subject, channel=conv.channel, connector=conv.connector, status=conv.status,
+            id=conv.id, subject=conv.subject, medium=conv.medium, channel=conv.medium, connector=conv.connector, status=conv.status,
             priority=conv.priority, category=conv.category, language=conv.language, tags=list(conv.tags),
             labels=hd.labels(conv), entities=[dict(e) for e in conv.entities], sla=dict(conv.sla),
             ticket_ref=item.ticket_ref,
@@ -131,7 +133,7 @@ def build_payload(item: PushItem) -> dict[str, Any]:
             kind=item.kind,
             is_first=item.is_first, sent_at=item.sent_at.astimezone(UTC).isoformat(), subject=item.subject,
             text=item.text,
-            sender=Party(channel=item.sender.channel, address=item.sender.address, name=item.sender.name),
+            sender=Party(medium=item.sender.medium, channel=item.sender.medium, address=item.sender.address, name=item.sender.name),
             attachments=[
                 AttachmentInfo(filename=b.filename, content_type=b.content_type, size=b.size, sha256=b.sha256)
                 for b in item.attachments
@@ -139,7 +141,7 @@ def build_payload(item: PushItem) -> dict[str, Any]:
         ),
         contact=ContactInfo(
             id=contact.id, name=contact.name, email=contact.email,
-            identities=[Party(channel=p.channel, address=p.address, name=p.name) for p in contact.identities],
+            identities=[Party(medium=p.medium, channel=p.medium, address=p.address, name=p.name) for p in contact.identities],
         ),
     )
     return body.model_dump(mode="json")

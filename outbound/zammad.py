@@ -101,13 +101,13 @@ class ZammadBackend(HelpdeskBackend):
         ticket: dict[str, Any] = {
             "title": hd.subject(item),
             "group": self.config.group,
-            "tags": ",".join(sorted({*self.config.tags, hd.conversation_key(item), f"omnihub-{req.channel}", *hd.labels(item.conversation)})),
+            "tags": ",".join(sorted({*self.config.tags, hd.conversation_key(item), f"omnihub-{req.medium}", *hd.labels(item.conversation)})),
             "priority_id": hd.priority_for(item.conversation, PRIORITY),
             "article": self._article(item),
         }
         # A customer hash is found by email, then login, or created (tickets_controller#create)
         first, last = req.first_last
-        customer: dict[str, Any] = {"firstname": first, "lastname": last, "note": f"omnihub {req.channel}: {req.address}"}
+        customer: dict[str, Any] = {"firstname": first, "lastname": last, "note": f"omnihub {req.medium}: {req.address}"}
         if req.email:
             customer["email"] = req.email
         else:

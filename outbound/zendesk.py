@@ -174,7 +174,7 @@ class ZendeskBackend(HelpdeskBackend):
             "subject": hd.subject(item),
             "external_id": hd.conversation_key(item),
             "comment": {"body": hd.body_text(item), "public": True},
-            "tags": sorted({*c.tags, f"omnihub_{_tag(req.channel)}", *hd.labels(item.conversation)}),
+            "tags": sorted({*c.tags, f"omnihub_{_tag(req.medium)}", *hd.labels(item.conversation)}),
             "priority": hd.priority_for(item.conversation, PRIORITY),
         }
         if req.email:
@@ -189,7 +189,7 @@ class ZendeskBackend(HelpdeskBackend):
             ticket["brand_id"] = c.brand_id
         fields = []
         if c.channel_field_id:
-            fields.append({"id": c.channel_field_id, "value": req.channel})
+            fields.append({"id": c.channel_field_id, "value": req.medium})
         if c.address_field_id:
             fields.append({"id": c.address_field_id, "value": req.address})
         if fields:

@@ -277,7 +277,7 @@ class BatchContext:
             )
         ctx.lookups = threads.Lookups.preload(
             s,
-            [(m.sender.channel, m.sender.address) for _c, m in msgs],
+            [(m.sender.medium, m.sender.address) for _c, m in msgs],
             [(c, m.thread_key) for c, m in msgs if m.kind not in ("status",)],
         )
         return ctx
@@ -614,7 +614,7 @@ def _apply_command(s: Session, msg: NormalizedMessage, command: str, lookups: An
         _apply_identity_update(ident, IdentityUpdate(opted_out=True, reason=f"The customer replied {word!r} on {msg.sent_at.date().isoformat()}"))
     elif command == "start":
         _apply_identity_update(ident, IdentityUpdate(opted_out=False))
-    log.info("ingest.command", command=command, identity_id=ident.id, channel=msg.channel)
+    log.info("ingest.command", command=command, identity_id=ident.id, medium=msg.medium)
     return EventState.PROCESSED, None
 
 

@@ -101,7 +101,8 @@ class _SendBatch:
 
 
 def _participant(ident: Identity) -> Participant:
-    return Participant(channel=ident.channel, address=ident.address, name=ident.display_name or "", verified_email=ident.verified_email)
+    return Participant(medium=ident.medium, address=ident.address, name=ident.display_name or "", verified_email=ident.verified_email,
+                       phone=ident.phone)
 
 
 class PushOutcome(NamedTuple):
@@ -201,7 +202,7 @@ class _PushLoader:
         return ConversationInfo(
             id=conv.id,
             subject=conv.subject,
-            channel=self.identities[conv.identity_id].channel,
+            medium=self.identities[conv.identity_id].medium,
             connector=self.connectors[conv.connector_id].name,
             status=conv.status,
             priority=conv.priority,

@@ -185,7 +185,6 @@ class EmailChannel(ChannelAdapter):
     reopen_resolved = True
     polls = True
     supports_backfill = True
-    addresses_are_emails = True
     send_is_idempotent = True  # the Message-ID is fixed per reply (mime.message_id_for)
 
     #: FolderWatcher class attribute overrides (tests shorten backoff)

@@ -101,9 +101,9 @@ class TwilioChannel(ChannelAdapter):
     def _who(self) -> str:
         return f"twilio connector {self.ctx.name!r}"
 
-    def composer_limits(self, channel: str, thread_key: str) -> dict[str, Any]:
+    def composer_limits(self, medium: str, thread_key: str) -> dict[str, Any]:
         """What the inbox composer shows: SMS segments, or WhatsApp's length and 24-hour window."""
-        if channel == tw.WHATSAPP:
+        if medium == tw.WHATSAPP:
             return {"max_length": WHATSAPP_LIMIT, "splits": True, "window": WHATSAPP_WINDOW}
         return {"max_length": SMS_LIMIT, "splits": True, "segments": "sms"}
 
@@ -285,10 +285,10 @@ class TwilioChannel(ChannelAdapter):
         return out
 
     def send(self, reply: OutboundReply) -> SendResult:
-        channel, to = tw.address(reply.to.address)
-        if reply.to.channel == tw.WHATSAPP and channel != tw.WHATSAPP:
-            channel, to = tw.WHATSAPP, f"whatsapp:{to}"
-        whatsapp = channel == tw.WHATSAPP
+        medium, to = tw.address(reply.to.address)
+        if reply.to.medium == tw.WHATSAPP and medium != tw.WHATSAPP:
+            medium, to = tw.WHATSAPP, f"whatsapp:{to}"
+        whatsapp = medium == tw.WHATSAPP
         _customer, ours = tw.split_thread_key(reply.thread_key)
         template = reply.options.get("content_sid") if reply.options else None
         if whatsapp and not template:
@@ -342,7 +342,7 @@ class TwilioChannel(ChannelAdapter):
                 status = message.status or "queued"
         if multi:
             self.ctx.state.set(parts_key, None)
-        detail: dict[str, Any] = {"channel": channel, "parts": len(sids)}
+        detail: dict[str, Any] = {"medium": medium, "parts": len(sids)}
         if not_sent:
             detail["attachments_not_sent"] = not_sent
             detail["note"] = "Twilio needs public media URLs; attachments were not sent"
@@ -395,7 +395,7 @@ class TwilioChannel(ChannelAdapter):
     # --- tools -----------------------------------------------------------------------
     def simulate(self, text: str, sender_id: str, **options: Any) -> tuple[str, dict[str, str], bytes]:
         cfg = self.config
-        whatsapp = options.get("channel") == tw.WHATSAPP or sender_id.startswith("whatsapp:")
+        whatsapp = (options.get("medium") or options.get("channel")) == tw.WHATSAPP or sender_id.startswith("whatsapp:")
         sender = tw.normalize_phone(sender_id.removeprefix("whatsapp:"))
         if not sender.startswith("+"):  # e.g. the CLI's default "demo-customer": Twilio's test number
             sender = SIMULATED_CUSTOMER

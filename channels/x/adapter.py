@@ -314,7 +314,7 @@ class XChannel(ChannelAdapter):
             self.ctx.state.set(progress_key, {**progress, "posted": posted})
         return posted
 
-    def composer_limits(self, channel: str, thread_key: str) -> dict[str, Any]:
+    def composer_limits(self, medium: str, thread_key: str) -> dict[str, Any]:
         """What the inbox composer shows: 280 characters for a public reply, the DM limit otherwise."""
         public = thread_key.startswith("tweet:") and self.config.public_mentions == "reply_publicly"
         return {"max_length": MAX_POST if public else self.max_text_length, "public": public}

@@ -3,7 +3,7 @@
 Capabilities are data on the adapter (the core never branches on a connector kind): the class
 attributes ``max_text_length`` and ``splits_long_text``, and, for adapters whose limits
 depend on the conversation (one Twilio connector serves SMS and WhatsApp; X public replies
-vs DMs), an optional method ``composer_limits(channel, thread_key) -> dict`` returning any of
+vs DMs), an optional method ``composer_limits(medium, thread_key) -> dict`` returning any of
 ``max_length``, ``splits`` (longer text is sent as several messages), ``segments`` ("sms":
 count GSM-7/UCS-2 segments) and ``window`` (a timedelta after the customer's last message,
 e.g. WhatsApp's 24 hours).
@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 
-def limits(adapter: Any, channel: str | None, thread_key: str, last_inbound_at: datetime | None) -> dict[str, Any]:
+def limits(adapter: Any, medium: str | None, thread_key: str, last_inbound_at: datetime | None) -> dict[str, Any]:
     """``adapter``: an adapter instance (or, when the connector cannot be built, its class)."""
     info: dict[str, Any] = {
         "max_length": getattr(adapter, "max_text_length", None),
@@ -26,7 +26,7 @@ def limits(adapter: Any, channel: str | None, thread_key: str, last_inbound_at: 
         "segments": None,
     }
     if not isinstance(adapter, type):
-        info.update(adapter.composer_limits(channel or "", thread_key or "") or {})
+        info.update(adapter.composer_limits(medium or "", thread_key or "") or {})
     window = info.pop("window", None)
     if isinstance(window, (int, float)):
         window = timedelta(seconds=window)

@@ -236,7 +236,7 @@ def build(st: dict[str, Any], targets: dict[str, Any]) -> dict[str, Any]:
     # first response and resolution are durations read side by side: one scale for both
     top = time_scale((st["first_response"], fr_target), (st["resolution"], res_target))
     return {
-        "channel": volume_chart("chart-channel", "Conversations by channel", vol["by_channel"], total),
+        "medium": volume_chart("chart-medium", "Conversations by medium", vol["by_medium"], total),
         "category": volume_chart("chart-category", "Conversations by category", vol["by_category"], total),
         "language": volume_chart("chart-language", "Conversations by language", vol["by_language"], total, label=language_label),
         "first_response": time_chart("chart-first-response", "First response time", st["first_response"],

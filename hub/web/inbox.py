@@ -32,7 +32,7 @@ LANGUAGE_NAMES: tuple[tuple[str, str], ...] = (
     ("en", "English"), ("es", "Español"), ("ca", "Català"), ("pt", "Português"),
     ("fr", "Français"), ("de", "Deutsch"), ("it", "Italiano"), ("nl", "Nederlands"),
 )
-FILTERS = ("status", "channel", "assignee", "priority", "category", "language", "sla", "q", "sort")
+FILTERS = ("status", "medium", "assignee", "priority", "category", "language", "sla", "q", "sort")
 #: list order: last activity (default), waiting longest (oldest customer message first),
 #: priority (security-flagged, then urgent, high, normal, low; then last activity)
 SORTS = ("activity", "waiting", "priority")
@@ -89,6 +89,8 @@ def highlight_redactions(text: str, redactions: list[dict[str, Any]], message_id
 
 def _filters() -> dict[str, str]:
     f = {k: (request.args.get(k) or "").strip() for k in FILTERS}
+    if not f["medium"] and request.args.get("channel"):  # the filter's deprecated name
+        f["medium"] = request.args["channel"].strip()
     if "status" not in request.args:
         f["status"] = ConversationStatus.OPEN
     return f
@@ -155,8 +157,8 @@ def filtered(s, f: dict[str, str], user_id: int):
         q = q.where(Conversation.category == f["category"])
     if f["language"]:
         q = q.where(Conversation.language == f["language"])
-    if f["channel"]:
-        q = q.join(Identity, Identity.id == Conversation.identity_id).where(Identity.channel == f["channel"])
+    if f["medium"]:
+        q = q.join(Identity, Identity.id == Conversation.identity_id).where(Identity.medium == f["medium"])
     if f["assignee"] == "none":
         q = q.where(Conversation.assignee_id.is_(None))
     elif f["assignee"] == "me":
@@ -256,7 +258,7 @@ def mark_read(user_id: int, conv_id: int) -> None:
 
 def _options(s) -> dict[str, list[str]]:
     return {
-        "channels": sorted(x for x in s.scalars(select(Identity.channel).distinct()) if x),
+        "media": sorted(x for x in s.scalars(select(Identity.medium).distinct()) if x),
         "categories": sorted(x for x in s.scalars(select(Conversation.category).distinct()) if x),
         "languages": sorted(x for x in s.scalars(select(Conversation.language).distinct()) if x),
         "users": [u.email for u in s.scalars(select(User).where(User.active.is_(True)).order_by(User.email))],
@@ -337,7 +339,7 @@ def conversation_context(s, conv_id: int) -> dict[str, Any]:
         "conv": data,
         "entries": timeline(s, conv),
         "contact": contact,
-        "limits": composer.limits(_adapter(conn), data["channel"], conv.thread_key, conv.last_inbound_at),
+        "limits": composer.limits(_adapter(conn), data["medium"], conv.thread_key, conv.last_inbound_at),
         "connector_kind": conn.kind,
         "languages": LANGUAGE_NAMES,
     }
@@ -391,7 +393,7 @@ def conversation_fragment(conv_id: int):
 # ---------------------------------------------------------------- notifications
 def _who(conv: Conversation, ident: Identity | None, contact_name: str | None) -> str:
     name = contact_name or (ident.display_name if ident else "") or (ident.address if ident else "") or "a customer"
-    return f"{name} ({ident.channel})" if ident else name
+    return f"{name} ({ident.medium})" if ident else name
 
 
 def _notification_marks(s) -> list[int]:
@@ -406,7 +408,7 @@ def notifications():
     returned; without it, only a cursor): new conversations in the view they are looking at
     (the list's filters, from the query string), new customer messages in conversations
     assigned to them, and conversations someone else assigned to them. Never message text:
-    a notification names the contact and the channel only."""
+    a notification names the contact and the medium only."""
     uid, email = g.principal.user_id, g.principal.email.lower()
     try:
         after = [int(x) for x in (request.args.get("since") or "").split("~")] if request.args.get("since") else None

@@ -48,7 +48,7 @@ def reply(**overrides) -> OutboundReply:
         id=7,
         conversation_id=42,
         connector="mail",
-        to=Participant(channel="email", address="customer@example.org", name="Carla Customer"),
+        to=Participant(medium="email", address="customer@example.org", name="Carla Customer"),
         thread_key="mail:<q1@example.org>",
         text="Hi Carla,\n\nyour withdrawal is on its way.\n\nACME",
         subject="Withdrawal stuck",
@@ -130,7 +130,7 @@ def test_token_falls_back_to_the_conversation_id_and_refuses_unsafe_tokens(smtp_
 
 def test_header_injection_through_name_and_subject_is_impossible(smtp_server):
     evil = reply(
-        to=Participant(channel="email", address="customer@example.org", name="Carla\r\nBcc: thief@evil.example"),
+        to=Participant(medium="email", address="customer@example.org", name="Carla\r\nBcc: thief@evil.example"),
         subject="Hello\r\nBcc: thief@evil.example\r\n\r\nfake body",
     )
     channel(smtp_server.port, from_name="ACME\nX-Evil: 1").send(evil)
@@ -142,7 +142,7 @@ def test_header_injection_through_name_and_subject_is_impossible(smtp_server):
 @pytest.mark.parametrize("address", ["customer@example.org\r\nBcc: x@evil.example", "not-an-address", "a@b@c", ""])
 def test_invalid_recipient_is_a_permanent_error(smtp_server, address):
     with pytest.raises(PermanentDeliveryError, match="invalid recipient"):
-        channel(smtp_server.port).send(reply(to=Participant(channel="email", address=address)))
+        channel(smtp_server.port).send(reply(to=Participant(medium="email", address=address)))
     assert smtp_server.received == []
 
 

@@ -99,7 +99,7 @@ def test_registered_with_capabilities():
     adapter = SlackChannel(ConnectorContext("s", "slack", SlackConfig(bot_token="xoxb-1", signing_secret="s")))
 
     def msg(**extra):
-        return NormalizedMessage(channel="slack", connector="s", external_id="x", thread_key="k",
+        return NormalizedMessage(medium="slack", connector="s", external_id="x", thread_key="k",
                                  sender=Participant("slack", "U1"), sent_at=datetime.now(UTC), extra=extra)
 
     assert adapter.thread_policy(msg(channel="C1", channel_type="channel")) == (True, None)

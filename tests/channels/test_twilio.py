@@ -64,13 +64,13 @@ def adapter(twilio_api) -> TwilioChannel:
     return make_adapter(twilio_api.base_url)
 
 
-def reply(text: str, to: str = CUSTOMER, channel: str = "sms", rid: int = 1, **kw) -> OutboundReply:
-    ours = WA_FROM if channel == "whatsapp" else OUR
+def reply(text: str, to: str = CUSTOMER, medium: str = "sms", rid: int = 1, **kw) -> OutboundReply:
+    ours = WA_FROM if medium == "whatsapp" else OUR
     return OutboundReply(
         id=rid,
         conversation_id=10,
         connector="tw",
-        to=Participant(channel=channel, address=to),
+        to=Participant(medium=medium, address=to),
         thread_key=f"tw:{to}>{ours}",
         text=text,
         **kw,
@@ -254,7 +254,7 @@ def test_inbound_sms_parse_ack_normalize():
     assert ack.status == 200 and ack.content_type == "text/xml"
     assert re.fullmatch(r'<\?xml version="1.0" encoding="UTF-8"\?><Response\s*/>', ack.body)
     (msg,) = a.normalize(events[0])
-    assert msg.channel == "sms" and msg.kind == "message" and msg.external_id == sid
+    assert msg.medium == "sms" and msg.kind == "message" and msg.external_id == sid
     assert msg.sender.address == CUSTOMER and msg.sender.extra["city"] == "SAN FRANCISCO"
     assert msg.recipients[0].address == OUR
     assert msg.text == text and msg.extra["num_segments"] == 4
@@ -329,8 +329,8 @@ def test_inbound_whatsapp():
     req = signed_request(a.ctx.webhook_url("sms"), pairs, TOKEN)
     a.verify("sms", req)
     (msg,) = a.normalize(a.parse("sms", req)[0])
-    assert msg.channel == "whatsapp"
-    assert msg.sender == Participant("whatsapp", "whatsapp:+5215512345678", "Ana Pérez", extra={"wa_id": "5215512345678"})
+    assert msg.medium == "whatsapp"
+    assert msg.sender == Participant("whatsapp", "whatsapp:+5215512345678", "Ana Pérez", phone="+5215512345678", extra={"wa_id": "5215512345678"})
     assert msg.thread_key == f"tw:whatsapp:+5215512345678>{WA_FROM}"
 
 
@@ -482,8 +482,8 @@ def test_voicemail_then_transcription_edit_and_no_missed_call():
     assert ev.external_id == f"{CALL}:recording"
     assert _twiml(a.ack("recording", rec, [ev]).body) == "<Response><Hangup /></Response>"
     (vm,) = a.normalize(ev)
-    assert vm.kind == "voicemail" and vm.external_id == f"{CALL}:voicemail" and vm.channel == "voice"
-    assert vm.sender == Participant("sms", CUSTOMER, extra={"country": "US"})  # one identity per phone number
+    assert vm.kind == "voicemail" and vm.external_id == f"{CALL}:voicemail" and vm.medium == "voice"
+    assert vm.sender == Participant("sms", CUSTOMER, phone=CUSTOMER, extra={"country": "US"})  # one identity per phone number
     assert vm.thread_key == f"tw:{CUSTOMER}>{OUR}"  # same conversation as SMS with this number
     (att,) = vm.attachments
     assert att.url == rec_url + ".mp3" and att.content_type == "audio/mpeg" and vm.extra["duration"] == 42
@@ -568,7 +568,7 @@ def test_simulate_whatsapp():
     req = WebhookRequest("POST", a.ctx.webhook_url(hook), "/webhooks/tw/sms", CaseInsensitiveDict(headers), body)
     a.verify(hook, req)
     (msg,) = a.normalize(a.parse(hook, req)[0])
-    assert msg.channel == "whatsapp" and msg.sender.name == "Ana" and msg.recipients[0].address == WA_FROM
+    assert msg.medium == "whatsapp" and msg.sender.name == "Ana" and msg.recipients[0].address == WA_FROM
 
 
 # --- outbound: the official client against the local Messages API ---------------------------
@@ -620,7 +620,7 @@ def test_emoji_count_double_against_the_limit(adapter, twilio_api):
 
 def test_whatsapp_reply_within_24h_splits_at_4096(adapter, twilio_api):
     text = "x" * 5000
-    result = adapter.send(reply(text, to="whatsapp:+5215512345678", channel="whatsapp", last_inbound_at=datetime.now(UTC) - timedelta(hours=2)))
+    result = adapter.send(reply(text, to="whatsapp:+5215512345678", medium="whatsapp", last_inbound_at=datetime.now(UTC) - timedelta(hours=2)))
     assert twilio_api.violations == []
     assert [m.one("From") for m in twilio_api.sent] == [WA_FROM, WA_FROM]
     assert [m.one("To") for m in twilio_api.sent] == ["whatsapp:+5215512345678"] * 2
@@ -631,13 +631,13 @@ def test_whatsapp_reply_within_24h_splits_at_4096(adapter, twilio_api):
 def test_whatsapp_outside_24h_without_template_fails_before_any_request(adapter, twilio_api):
     for last in (datetime.now(UTC) - timedelta(hours=25), None):
         with pytest.raises(PermanentDeliveryError, match="24 hours"):
-            adapter.send(reply("late", to="whatsapp:+5215512345678", channel="whatsapp", last_inbound_at=last))
+            adapter.send(reply("late", to="whatsapp:+5215512345678", medium="whatsapp", last_inbound_at=last))
     assert twilio_api.sent == []
 
 
 def test_whatsapp_template_outside_24h(adapter, twilio_api):
     hx = "HX" + "b" * 32
-    adapter.send(reply("", to="whatsapp:+5215512345678", channel="whatsapp", last_inbound_at=None,
+    adapter.send(reply("", to="whatsapp:+5215512345678", medium="whatsapp", last_inbound_at=None,
                        options={"content_sid": hx, "content_variables": {"1": "Ana"}}))
     (sent,) = twilio_api.sent
     assert sent.one("ContentSid") == hx and json.loads(sent.one("ContentVariables")) == {"1": "Ana"}

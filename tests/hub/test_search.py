@@ -25,7 +25,7 @@ def _seed(hub):
             c = Contact(name=name, email=email)
             s.add(c)
             s.flush()
-            i = Identity(contact_id=c.id, channel="api", address=address, display_name="")
+            i = Identity(contact_id=c.id, medium="api", address=address, display_name="")
             s.add(i)
             s.flush()
             conv = Conversation(connector_id=conn.id, contact_id=c.id, identity_id=i.id, thread_key=address,

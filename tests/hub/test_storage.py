@@ -73,10 +73,10 @@ def test_connector_secrets_are_encrypted_and_masked(rt):
         assert svc.values(svc.get(s, "web"))["secret"] == "hunter2-very-secret"
 
 
-def _msg(ext, thread="t1", sender="alice", channel="api", **kw):
+def _msg(ext, thread="t1", sender="alice", medium="api", **kw):
     return NormalizedMessage(
-        channel=channel, connector="web", external_id=ext, thread_key=thread,
-        sender=Participant(channel, sender, sender.title(), **kw.pop("p", {})),
+        medium=medium, connector="web", external_id=ext, thread_key=thread,
+        sender=Participant(medium, sender, sender.title(), **kw.pop("p", {})),
         sent_at=kw.pop("sent_at", datetime.now(UTC)), text=kw.pop("text", "hi"), **kw,
     )
 
@@ -117,7 +117,8 @@ def test_threads_resolve_by_references_before_thread_key(rt):
 
 def test_identities_merge_on_a_verified_email(rt):
     with rt.db.session() as s:
-        mail = threads.resolve_identity(s, Participant("email", "ana@example.com", "Ana"))
+        # as the email normalizer gives it: the address is the identity's own email
+        mail = threads.resolve_identity(s, Participant("email", "ana@example.com", "Ana", verified_email="ana@example.com"))
         slack = threads.resolve_identity(s, Participant("slack", "U123", "ana", verified_email="Ana@Example.com"))
         unverified = threads.resolve_identity(s, Participant("api", "web:ana", "Ana", email="ana@example.com"))
         assert slack.contact_id == mail.contact_id

@@ -48,7 +48,7 @@ def test_every_corpus_message_normalizes_or_is_quarantined_with_a_reason(path):
     except PayloadInvalid as exc:
         assert str(exc).startswith("email: ") and len(str(exc)) > 15
         return
-    assert msg.channel == "email" and msg.connector == "support"
+    assert msg.medium == "email" and msg.connector == "support"
     assert msg.sender.address == msg.sender.address.lower() and "@" in msg.sender.address
     assert msg.external_id == email_normalizer.external_id_for(raw)
     assert msg.thread_key.startswith("support:")

@@ -103,7 +103,7 @@ def test_prose_has_no_entities():
 
 def test_step_adds_entities_from_subject_and_text():
     msg = NormalizedMessage(
-        channel="api", connector="c", external_id="1", thread_key="t", sender=Participant("api", "c:1"),
+        medium="api", connector="c", external_id="1", thread_key="t", sender=Participant("api", "c:1"),
         sent_at=datetime(2026, 1, 1, tzinfo=UTC), subject="0.5 BTC missing",
         text="to bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
     )

@@ -15,7 +15,7 @@ INDEX = FaqIndex(load_articles())
 
 
 def _msg(text: str, language: str | None = None) -> NormalizedMessage:
-    m = NormalizedMessage(channel="api", connector="c", external_id="1", thread_key="t",
+    m = NormalizedMessage(medium="api", connector="c", external_id="1", thread_key="t",
                           sender=Participant("api", "c:1"), sent_at=datetime(2026, 1, 1, tzinfo=UTC), text=text)
     out = pipeline.run(m)
     return out if language is None else out.replace(language=language)

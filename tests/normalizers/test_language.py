@@ -104,11 +104,11 @@ def test_widget_and_email_hints_reach_the_prior():
     from normalizers.language import language, message_prior
     from normalizers.model import NormalizedMessage, Participant
 
-    base = dict(channel="api", connector="web", external_id="1", thread_key="t", sender=Participant(channel="api", address="v1"),
+    base = dict(medium="api", connector="web", external_id="1", thread_key="t", sender=Participant(medium="api", address="v1"),
                 sent_at=datetime.now(UTC), text="ok gracias")
     widget = NormalizedMessage(**base, extra={"widget": {"language": "es-ES", "accept_language": "es-ES,es;q=0.9"}})
     assert max(message_prior(widget).items(), key=lambda kv: kv[1])[0] == "es"
-    email = NormalizedMessage(**{**base, "channel": "email"}, extra={"content_language": "fr"})
+    email = NormalizedMessage(**{**base, "medium": "email"}, extra={"content_language": "fr"})
     assert max(message_prior(email).items(), key=lambda kv: kv[1])[0] == "fr"
     out = language(widget)
     assert out.language == "es" and 0 < out.language_confidence <= 1

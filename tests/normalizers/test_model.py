@@ -9,7 +9,7 @@ from normalizers.pipeline import clean_text, run
 
 
 def _msg(**kw):
-    base = dict(channel="sms", connector="c", external_id="1", thread_key="t", sender=Participant("sms", "+15551234567", "Ana"),
+    base = dict(medium="sms", connector="c", external_id="1", thread_key="t", sender=Participant("sms", "+15551234567", "Ana"),
                 sent_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))))
     base.update(kw)
     return NormalizedMessage(**base)

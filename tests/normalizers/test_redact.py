@@ -186,8 +186,8 @@ def test_credential_words_without_a_secret(text):
 
 def _msg(**kw) -> NormalizedMessage:
     base = dict(
-        channel="api", connector="api-1", external_id="m1", thread_key="t1",
-        sender=Participant(channel="api", address="api-1:u1"), sent_at=datetime(2026, 1, 1, tzinfo=UTC),
+        medium="api", connector="api-1", external_id="m1", thread_key="t1",
+        sender=Participant(medium="api", address="api-1:u1"), sent_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     return NormalizedMessage(**{**base, **kw})
 

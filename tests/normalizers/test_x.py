@@ -75,7 +75,7 @@ def test_envelope_keeps_only_the_expansions_the_item_needs():
 def test_mention_with_media_and_links():
     env = tweet_env(recorded_tweet(), {"users": list(xc.users().values()), "media": [VIDEO]})
     [msg] = x.normalize(json.dumps(env).encode(), connector="x-support")
-    assert msg.channel == "x" and msg.external_id == "tweet:1293593516040269825"
+    assert msg.medium == "x" and msg.external_id == "tweet:1293593516040269825"
     assert msg.thread_key == "tweet:1293593516040269825"
     assert msg.sender == Participant("x", xc.TWITTERDEV, "Twitter Dev", extra={"username": "TwitterDev"})
     assert msg.recipients == (Participant("x", xc.TWITTER, "Twitter", extra={"username": "Twitter"}),)

@@ -20,6 +20,7 @@ from hub.types import (
     WebhookRequest,
 )
 from normalizers.model import Participant
+from normalizers.twilio import phone_of
 from outbound import REGISTRY
 from tests.support.corpus import CORPUS
 
@@ -93,18 +94,18 @@ def make_item(
     direction: str = "inbound",
     text: str = "My withdrawal is stuck, card ending [REDACTED:card]",
     email: str | None = "ana@example.com",
-    channel: str = "sms",
+    medium: str = "sms",
     address: str = "+15551234567",
     attachments: tuple[BlobRef, ...] = (),
     html: str = "",
     **conv: Any,
 ) -> PushItem:
     """One push; ``conv`` overrides ConversationInfo fields (priority, category, tags, entities...)."""
-    sender = Participant(channel=channel, address=address, name="Ana Lima")
+    sender = Participant(medium=medium, address=address, name="Ana Lima", phone=phone_of(medium, address))
     return PushItem(
         delivery_id=message_id * 10,
         conversation=ConversationInfo(
-            id=conversation_id, subject="Withdrawal stuck", channel=channel, connector="twilio-main",
+            id=conversation_id, subject="Withdrawal stuck", medium=medium, connector="twilio-main",
             **{"status": "open", "priority": "high", **conv},
         ),
         contact=ContactInfo(id=7, name="Ana Lima", email=email, identities=(sender,)),
@@ -112,7 +113,7 @@ def make_item(
         external_id=f"SM{message_id}",
         direction=direction,
         kind="message",
-        sender=sender if direction == "inbound" else Participant(channel=channel, address="+15550000000", name="Support"),
+        sender=sender if direction == "inbound" else Participant(medium=medium, address="+15550000000", name="Support"),
         sent_at=datetime(2026, 11, 22, 18, 0, tzinfo=UTC),
         subject="",
         text=text,

@@ -62,11 +62,11 @@ def test_first_message_creates_ticket_later_ones_follow_up(django_helpdesk_serve
 
 def test_contact_without_email_uses_the_fallback_submitter(django_helpdesk_server):
     srv = django_helpdesk_server
-    b, conv = backend(srv), Conversation(email=None, channel="twilio")
+    b, conv = backend(srv), Conversation(email=None, medium="sms")
     result = b.push(conv.item("help", attachments=[blob("photo.png", b"\x89PNG\r\n", "image/png")]))
     [ticket] = tickets_titled(srv, conv.subject)
     assert ticket["submitter_email"] == "omnihub-customers@omnihub.test"
-    assert "Channel: twilio (+15551234567, Jane Doe)" in ticket["description"]
+    assert "Channel: sms (+15551234567, Jane Doe)" in ticket["description"]
     # the first message's files follow the ticket in one follow-up
     [opened, files] = followups(srv, result.ticket_ref)
     assert files["comment"] == "Attachments: photo.png" and str(files["id"]) == result.comment_ref

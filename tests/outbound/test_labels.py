@@ -7,7 +7,7 @@ from outbound import _helpdesk as hd
 
 
 def conv(**kw):
-    return ConversationInfo(**{"id": 1, "subject": "s", "channel": "sms", "connector": "c", "status": "open", "priority": "normal", **kw})
+    return ConversationInfo(**{"id": 1, "subject": "s", "medium": "sms", "connector": "c", "status": "open", "priority": "normal", **kw})
 
 
 def test_labels_cover_triage_sla_language_and_entity_kinds():

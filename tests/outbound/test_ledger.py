@@ -42,11 +42,11 @@ def test_prune_keeps_recent_records_and_other_keys_in_the_connector_row(tmp_path
 
 
 def _item(delivery_id: int) -> PushItem:
-    conv = ConversationInfo(id=7, subject="s", channel="api", connector="web", status="open", priority="normal",
+    conv = ConversationInfo(id=7, subject="s", medium="api", connector="web", status="open", priority="normal",
                             category=None, language=None, tags=(), entities=(), sla={})
     return PushItem(delivery_id=delivery_id, conversation=conv, contact=ContactInfo(id=1, name="", email=None, identities=()),
                     message_id=delivery_id, external_id=f"m{delivery_id}", direction="inbound", kind="message",
-                    sender=Participant(channel="api", address="a"), sent_at=datetime.now(UTC), subject="s",
+                    sender=Participant(medium="api", address="a"), sent_at=datetime.now(UTC), subject="s",
                     text="t", html="", attachments=(), ticket_ref=None, is_first=False)
 
 

@@ -69,7 +69,7 @@ def test_first_message_creates_ticket_later_ones_correspond(rt_server):
 
 
 def test_contact_without_email_gets_channel_and_address_in_ticket(rt_server):
-    b, conv = backend(rt_server, requestor_fallback="sms-customers@omnihub.test"), Conversation(email=None, channel="twilio")
+    b, conv = backend(rt_server, requestor_fallback="sms-customers@omnihub.test"), Conversation(email=None, medium="sms")
     ref = b.push(conv.item("help", attachments=[blob("photo.png", b"\x89PNG\r\n", "image/png")])).ticket_ref
     [ticket] = tickets_with_subject(rt_server, conv.subject)
     assert [u["id"] for u in ticket["Requestor"]] == ["sms-customers@omnihub.test"]
@@ -80,7 +80,7 @@ def test_contact_without_email_gets_channel_and_address_in_ticket(rt_server):
         [png] = [a for a in atts if a["Filename"] == "photo.png"]
         assert base64.b64decode(c.get(png["_url"]).json()["Content"]) == b"\x89PNG\r\n"
     [body] = [a["Content"] for a in atts if a["ContentType"] == "text/plain" and not a["Filename"]]
-    assert "Channel: twilio (+15551234567, Jane Doe)" in body and body.rstrip().endswith("help")
+    assert "Channel: sms (+15551234567, Jane Doe)" in body and body.rstrip().endswith("help")
 
 
 def test_retried_push_never_duplicates(rt_server):

@@ -26,7 +26,8 @@ def test_payload_is_the_documented_schema(wh):
     assert set(payload) == {"event", "version", "delivery_id", "conversation", "message", "contact"}
     assert payload["message"]["text"] == "My withdrawal is stuck, card ending [REDACTED:card]"
     assert payload["message"]["attachments"][0]["sha256"] and "content" not in payload["message"]["attachments"][0]
-    assert payload["contact"]["identities"] == [{"channel": "sms", "address": "+15551234567", "name": "Ana Lima"}]
+    assert payload["contact"]["identities"] == [{"medium": "sms", "channel": "sms", "address": "+15551234567", "name": "Ana Lima"}]
+    assert payload["conversation"]["medium"] == payload["conversation"]["channel"] == "sms"  # channel: the deprecated alias
     assert payload["conversation"]["ticket_ref"] is None
 
 

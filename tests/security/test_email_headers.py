@@ -20,8 +20,8 @@ CASES = {
     "author": {"author_name": "Ada" + INJECT},
     "in_reply_to": {"in_reply_to": "<q2@example.org>" + INJECT},
     "references": {"references": ("<q1@example.org>" + INJECT,)},
-    "recipient_name": {"to": Participant(channel="email", address="customer@example.org", name="Carla" + INJECT)},
-    "recipient_address": {"to": Participant(channel="email", address="customer@example.org" + INJECT, name="Carla")},
+    "recipient_name": {"to": Participant(medium="email", address="customer@example.org", name="Carla" + INJECT)},
+    "recipient_address": {"to": Participant(medium="email", address="customer@example.org" + INJECT, name="Carla")},
     "token": {"conversation_extra": {"token": "7f3a9c01b2de" + INJECT}},
     "lf_only": {"subject": "Withdrawal\nBcc: victim@evil.test"},
 }

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from hub.types import BlobRef, ConnectorContext, ContactInfo, ConversationInfo, MemoryState, PushItem, RawEvent
 from normalizers.model import Participant
+from normalizers.twilio import phone_of
 
 _ids = itertools.count(1000)
 
@@ -36,13 +37,14 @@ def blob(name: str, data: bytes, content_type: str = "text/plain") -> BlobRef:
 class Conversation:
     """One customer conversation: hands out PushItems for its successive messages."""
 
-    def __init__(self, *, email: str | None = "jane@example.com", channel: str = "api", subject: str | None = None) -> None:
+    def __init__(self, *, email: str | None = "jane@example.com", medium: str = "api", subject: str | None = None) -> None:
         self.id = next(_ids)
         self.tag = uuid.uuid4().hex[:10]
         self.subject = subject or f"Cannot withdraw {self.tag}"
         self.email = email
-        self.channel = channel
-        self.sender = Participant(channel=channel, address=email or "+15551234567", name="Jane Doe")
+        self.medium = medium
+        address = email or "+15551234567"
+        self.sender = Participant(medium=medium, address=address, name="Jane Doe", phone=phone_of(medium, address))
         self.count = 0
 
     def item(self, text: str, *, ticket_ref: str | None = None, attachments=(), delivery_id: int | None = None, html: str = "", **conv) -> PushItem:
@@ -52,7 +54,7 @@ class Conversation:
         return PushItem(
             delivery_id=delivery_id if delivery_id is not None else next(_ids),
             conversation=ConversationInfo(
-                id=self.id, subject=self.subject, channel=self.channel, connector=f"{self.channel}-in",
+                id=self.id, subject=self.subject, medium=self.medium, connector=f"{self.medium}-in",
                 **{"status": "open", "priority": "normal", **conv},
             ),
             contact=ContactInfo(id=self.id, name="Jane Doe", email=self.email, identities=(self.sender,)),

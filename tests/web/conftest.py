@@ -123,7 +123,7 @@ def seed_conversation(hub, connector: str, address: str, name: str, subject: str
         c = Contact(name=name)
         s.add(c)
         s.flush()
-        i = Identity(contact_id=c.id, channel=conn.kind, address=address, display_name=name)
+        i = Identity(contact_id=c.id, medium=conn.kind, address=address, display_name=name)
         s.add(i)
         s.flush()
         conv = Conversation(connector_id=conn.id, contact_id=c.id, identity_id=i.id, thread_key=address,

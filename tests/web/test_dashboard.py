@@ -43,7 +43,7 @@ def seed(hub) -> None:
             c = Contact(name=f"Customer {i}")
             s.add(c)
             s.flush()
-            ident = Identity(contact_id=c.id, channel=channel, address=f"{channel}:{i}", display_name=c.name)
+            ident = Identity(contact_id=c.id, medium=channel, address=f"{channel}:{i}", display_name=c.name)
             s.add(ident)
             s.flush()
             sla = {"first_response_due": (created + timedelta(minutes=fr_due)).isoformat(), "first_response": state}
@@ -104,7 +104,7 @@ def test_dashboard_shows_the_numbers_of_the_stats_api(dash, days, expected):
     assert st["conversations"] == expected
     assert int(stat(text, "conversations")) == expected
     assert int(stat(text, "security_flagged")) == st["security_flagged"]
-    for chart, key in (("chart-channel", "by_channel"), ("chart-category", "by_category"), ("chart-language", "by_language")):
+    for chart, key in (("chart-medium", "by_medium"), ("chart-category", "by_category"), ("chart-language", "by_language")):
         shown = {k: int(float(v)) for k, v in rows(text, chart).items()}
         assert shown == st["volume"][key], chart
     for chart, key in (("chart-first-response", "first_response"), ("chart-resolution", "resolution")):
@@ -126,14 +126,14 @@ def test_dashboard_shows_the_numbers_of_the_stats_api(dash, days, expected):
 def test_dashboard_figures_for_the_last_seven_days(dash):
     """Spelled-out numbers, so a dashboard and API that agree on the wrong thing still fail."""
     text, _ = page_and_api(dash, 7)
-    assert rows(text, "chart-channel") == {"sms": "2", "whatsapp": "2", "email": "1", "api": "1"}
+    assert rows(text, "chart-medium") == {"sms": "2", "whatsapp": "2", "email": "1", "api": "1"}
     assert rows(text, "chart-language") == {"es": "2", "en": "2", "ca": "1", "fr": "1"}
     assert rows(text, "chart-csat") == {"1": "0", "2": "1", "3": "0", "4": "1", "5": "1"}
     assert rows(text, "chart-sla-first_response") == {"met": "4", "ok": "0", "at_risk": "1", "breached": "1"}
     assert rows(text, "chart-sla-resolution") == {"met": "1", "ok": "1", "at_risk": "0", "breached": "0"}
     assert num(rows(text, "chart-first-response")["median"]) == 12.0  # of 5, 9, 12, 30, 95
     # the text alternative of each chart carries its numbers
-    assert "Conversations by channel: sms 2 (33%); whatsapp 2 (33%); api 1 (17%); email 1 (17%)." in text
+    assert "Conversations by medium: sms 2 (33%); whatsapp 2 (33%); api 1 (17%); email 1 (17%)." in text
     assert "Spanish (es) 2 (33%)" in text
     assert "CSAT: 3 responses, average 3.67 of 5; 0 rated 1, 1 rated 2, 0 rated 3, 1 rated 4, 1 rated 5." in text
     assert "First response SLA: 4 met, 0 open within target, 1 at risk, 1 breached; compliance 80% of decided conversations." in text
@@ -181,14 +181,14 @@ def test_dashboard_in_the_browser(live, context, artifacts_dir):
     for i in range(charts.count()):
         box = charts.nth(i).bounding_box()
         assert box and box["width"] > 200 and box["height"] > 20
-    widths = page.locator("#chart-channel rect.bar").evaluate_all("els => els.map(e => e.getBBox().width)")
+    widths = page.locator("#chart-medium rect.bar").evaluate_all("els => els.map(e => e.getBBox().width)")
     assert len(widths) == 4 and widths == sorted(widths, reverse=True) and widths[-1] > 10
-    assert page.get_by_role("img", name=re.compile(r"Conversations by channel: api 2 \(25%\); email 2 \(25%\); sms 2 \(25%\)")).is_visible()
+    assert page.get_by_role("img", name=re.compile(r"Conversations by medium: api 2 \(25%\); email 2 \(25%\); sms 2 \(25%\)")).is_visible()
     assert page.locator("#chart-sla-first_response rect.seg").count() == 3  # met, at risk, breached
     assert_labelled(page)
-    page.locator("#chart-channel summary").click()
-    assert page.get_by_role("table", name="Conversations by channel").is_visible()
-    page.locator("#chart-channel summary").click()
+    page.locator("#chart-medium summary").click()
+    assert page.get_by_role("table", name="Conversations by medium").is_visible()
+    page.locator("#chart-medium summary").click()
     page.screenshot(path=str(artifacts_dir / "dashboard.png"), full_page=True)
     if os.environ.get("OMNIHUB_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
