@@ -55,7 +55,7 @@ class EmailConfig(AdapterConfig):
         title="Username", example="support@example.com", section="credentials",
         help="The mailbox's login, usually its full address (also the account signed in with OAuth).")
     password: SecretStr | None = setting(
-        None, title="Password", section="credentials",
+        None, title="Password", section="credentials", needed_for="password sign-in",
         help="With auth password: the mailbox password or an app password. Unused with auth oauth2.")
     folders: tuple[str, ...] = setting(
         ("INBOX",), title="Folders", example="INBOX, Support", section="behaviour",
