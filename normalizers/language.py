@@ -50,6 +50,16 @@ _NOISE = re.compile(
     r"\[redacted: [^\]]+\]|https?://\S+|\S+@\S+|0x[0-9a-fA-F]+|\b[1-9A-HJ-NP-Za-km-z]{25,}\b|[\d.,:;/#%$€£+*=_()\[\]{}<>\"'-]+"
 )
 _WORD = re.compile(r"[a-z]+")
+#: English crypto and app words customers use inside every language ("mi withdraw sigue
+#: pending", "seed phrase verloren"): no evidence of the message's language, so they are left
+#: out of it — unless the message has nothing else, then it is read as written.
+NEUTRAL_WORDS = frozenset({
+    "withdraw", "withdrawal", "withdrawals", "deposit", "deposits", "pending", "seed", "phrase", "wallet", "wallets",
+    "tx", "txid", "txn", "hash", "swap", "staking", "stake", "airdrop", "token", "tokens", "app", "apps", "login",
+    "password", "email", "mail", "otp", "kyc", "fa", "pin", "sms", "bug", "ok", "okay", "bitcoin", "btc", "eth",
+    "ether", "usdt", "usdc", "sol", "solana", "xrp", "bnb", "trx", "tron", "crypto", "nft", "defi", "memo", "gas",
+    "bridge", "explorer", "metamask", "binance", "coinbase", "ledger", "trezor", "screenshot", "update", "support",
+})
 
 # Phone country (ISO 3166) -> language. Countries with several languages get the most
 # common one at a support desk; the prior only nudges, the text still decides.
@@ -173,11 +183,18 @@ def priors(
     return {k: v / total for k, v in weight.items()}
 
 
+def _without_neutral_words(text: str) -> str:
+    """``text`` without NEUTRAL_WORDS, when that leaves words to judge by; else ``text``."""
+    kept = [w for w in text.split() if not set(_WORD.findall(fold(w))) <= NEUTRAL_WORDS]
+    return " ".join(kept) if sum(c.isalpha() for c in "".join(kept)) >= MIN_LETTERS else text
+
+
 def text_scores(text: str) -> dict[str, float] | None:
     """Log-scores per language from the text alone, or None when it has too few letters."""
     cleaned = _NOISE.sub(" ", text or "")
     if sum(c.isalpha() for c in cleaned) < MIN_LETTERS:
         return None
+    cleaned = _without_neutral_words(cleaned)
     values = detector().compute_language_confidence_values(cleaned)
     probs = {v.language.iso_code_639_1.name.lower(): v.value for v in values}
     scores = {code: math.log(probs.get(code, 0.0) + 1e-3) for code in SUPPORTED}

@@ -193,9 +193,14 @@ _SEC_RULES: tuple[tuple[str, str], ...] = (
      r"fraud\w*|frauduleu\w*|site falso|pagina falsa|web falsa|fake (?:site|website|airdrop|investment)|nep site|"
      r"falso airdrop|faux site|"
      r"(?:e ?mail|mail|correo|correu|sms|message|mensaje|bericht)\b.{0,40}(?:from you|vuestro|vostre|de voces|vient de vous|von euch|vostra|van jullie)|"
-     r"(?:double|duplica\w*|dobrar|doubler|verdubbel\w*|verdoppel\w*|raddoppi\w*)\b.{0,12}(?:my|mis|meus|mes|mijn|meine|i miei)? ?(?:btc|crypto|coins|eth|usdt|money|dinero|bitcoin)"),
+     r"(?:double|duplica\w*|dobrar|doubler|verdubbel\w*|verdoppel\w*|raddoppi\w*)\b.{0,12}(?:my|mis|meus|mes|mijn|meine|i miei)? ?(?:btc|crypto|coins|eth|usdt|money|dinero|bitcoin)|"
+     # verb last (Dutch, German): "mijn btc te verdubbelen", "meine Coins zu verdoppeln"
+     r"(?:btc|crypto|coins|eth|usdt|geld|bitcoin)\b.{0,12}(?:verdubbel\w*|verdoppel\w*)"),
 )
 _SEC_COMPILED = tuple((cat, re.compile(r"(?<![a-z0-9])(?:" + pat + r")")) for cat, pat in _SEC_RULES)
+
+
+_MARKER = re.compile(r"\[redacted:[^\]]{1,40}\]|\[sealed:[^\]]{1,60}\]", re.I)
 
 
 def security_rule(text: str) -> str | None:
@@ -284,7 +289,10 @@ def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands:
     if rule:
         best, confidence = rule, 1.0
     else:
-        probs = probabilities(text) if has_cue(text) else {"general_question": 0.0}
+        # the hub's redaction markers ("[redacted: password]") are not the customer's words:
+        # what was pasted is judged from redaction_kinds below, not by the model
+        words = _MARKER.sub(" ", text)
+        probs = probabilities(words) if has_cue(words) else {"general_question": 0.0}
         best, confidence = next(iter(probs.items()))
         if confidence < MIN_MODEL_CONFIDENCE:
             best = "general_question"

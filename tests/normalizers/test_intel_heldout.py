@@ -23,9 +23,9 @@ ROWS = train_intel.load_corpus()
 HELDOUT = [r for r in ROWS if r["split"] == "heldout"]
 DEV = [r for r in ROWS if r["split"] == "dev"]
 
-LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.96
+LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.97  # measured 0.984
 TRIAGE_GOAL = 0.90
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.95
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.95  # measured 0.957
 
 
 def _lang_rows(rows):
@@ -38,9 +38,11 @@ def test_corpus_size_and_coverage():
     assert {r["lang"] for r in ROWS} == set(lang_mod.SUPPORTED)
     assert {r["category"] for r in ROWS} <= set(CATEGORIES)
     assert 0.4 < len(HELDOUT) / len(ROWS) < 0.6
-    # the shipped model was trained on the development half only
+    # the shipped model was trained on the development half (and training-only rows) only
     model = json.loads(lang_mod.MODEL_PATH.read_text(encoding="utf-8"))
-    assert model["rows"] == len(DEV)
+    extra = train_intel.load_corpus(train_intel.EXTRA)
+    assert model["rows"] == len(DEV) + len(extra)
+    assert not {r["text"] for r in extra} & {r["text"] for r in HELDOUT}  # no held-out row leaked into training
 
 
 def test_language_heldout():

@@ -1,0 +1,57 @@
+"""Language and triage on the BLIND set tests/data/intel_blind.tsv.
+
+407 messages written on 2026-12-05 by a separate session that never saw the rules, the model
+or the corpus (see the file's first line), scored once after the day's changes and never
+tuned on. Goals (issue #16): language >= 97 % on messages of at most 12 words, triage top-1
+>= 90 %, security-critical recall >= 98 %. Where a figure is below its goal the test asserts
+the measured floor, so a regression fails, and docs/intelligence/triage-language.md says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from normalizers import language as lang_mod
+from normalizers.triage import CATEGORIES, SECURITY_CRITICAL, classify
+
+BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind.tsv"
+
+LANGUAGE_GOAL = 0.97
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.81  # measured 0.826
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.85  # measured 0.876
+
+
+def _rows() -> list[tuple[str, str, str]]:
+    out = []
+    for line in BLIND.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            cat, lang, text = line.split("\t", 2)
+            out.append((cat, lang, text))
+    return out
+
+
+ROWS = _rows()
+
+
+def test_the_blind_set_is_what_it_says():
+    assert BLIND.read_text(encoding="utf-8").startswith("# blind held-out set written without looking at the rules")
+    assert len(ROWS) >= 400 and {c for c, _, _ in ROWS} <= set(CATEGORIES)
+    assert {lang for _, lang, _ in ROWS} == set(lang_mod.SUPPORTED)
+    assert sum(c in SECURITY_CRITICAL for c, _, _ in ROWS) >= 90
+
+
+def test_language_on_the_blind_set():
+    rows = [(lang, text) for cat, lang, text in ROWS if cat != "command" and len(text.split()) <= 12]
+    ok = sum(lang_mod.detect(text) == lang for lang, text in rows)
+    print(f"blind language {ok}/{len(rows)}")
+    assert ok / len(rows) >= LANGUAGE_GOAL
+
+
+def test_triage_and_security_recall_on_the_blind_set():
+    got = [(cat, classify(text).category) for cat, _, text in ROWS]
+    top1 = sum(c == g for c, g in got) / len(got)
+    sec = [(c, g) for c, g in got if c in SECURITY_CRITICAL]
+    recall = sum(c == g for c, g in sec) / len(sec)
+    print(f"blind triage top-1 {top1:.3f}; security recall {recall:.3f} on {len(sec)}")
+    assert top1 >= min(TRIAGE_GOAL, TRIAGE_FLOOR)
+    assert recall >= min(SECURITY_GOAL, SECURITY_FLOOR)
