@@ -59,6 +59,8 @@ class RecipientRefused(PermanentDeliveryError):
 class AuthError(PermanentDeliveryError):
     """Credentials rejected (401/403): fix the connector; shown on its health."""
 
+    needed: str | None = None  # Slack's missing_scope names the scope(s) needed
+
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP-date), or None."""

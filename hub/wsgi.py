@@ -28,7 +28,7 @@ from hub.web.streams import keep_start_response  # noqa: E402
 
 app = create_app(_settings)
 # Live streams hand their socket to the process's stream loop instead of holding a thread.
-app.wsgi_app = keep_start_response(app.wsgi_app)  # type: ignore[method-assign]
+app.wsgi_app = keep_start_response(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way to wrap the WSGI app
 # Build the queue client now (imports redis, registers the scripts; no connection yet), so
 # the first webhooks do not pay for it, and it is part of the frozen startup heap.
 _ = app.extensions["omnihub"].queues

@@ -102,10 +102,10 @@ _KEYWORD_TRIM = re.compile(r"^[\s\"'.,!?]+|[\s\"'.,!?]+$")
 
 def explain_error(code: int | str | None) -> str:
     """A sentence an agent understands for a Twilio error code ('' for none)."""
-    if code in (None, "", "0", 0):
+    if code is None or code in ("", "0", 0):
         return ""
     try:
-        num = int(code)  # type: ignore[arg-type]
+        num = int(code)
     except (TypeError, ValueError):
         return f"Twilio error {code}."
     return ERROR_EXPLANATIONS.get(num, f"Twilio error {num}: see https://www.twilio.com/docs/api/errors/{num}")

@@ -105,7 +105,8 @@ class RTBackend(HelpdeskBackend):
         if cfg.token:
             headers["Authorization"] = f"token {cfg.token.get_secret_value()}"
         else:
-            auth = httpx.BasicAuth(cfg.username, cfg.password.get_secret_value())  # type: ignore[union-attr]
+            assert cfg.password is not None  # RTConfig requires a token or a password
+            auth = httpx.BasicAuth(cfg.username, cfg.password.get_secret_value())
         try:
             resp = guarded_request("base_url", method, url, json=json_body, params=params, headers=headers, auth=auth, timeout=cfg.timeout)
         except httpx.HTTPError as exc:

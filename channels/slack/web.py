@@ -119,13 +119,14 @@ def delivery_error(exc: SlackApiError, *, who: str = "slack") -> Exception:
         err = error_for_status(status if status >= 400 else 503, code or "server error", who=who, retry_after=retry_after)
         if status == 429 or code in ("ratelimited", "rate_limited"):
             err = error_for_status(429, code or "ratelimited", who=who, retry_after=retry_after)
-        return err  # type: ignore[return-value]
+        assert err is not None  # the status passed is always >= 400
+        return err
     if code in AUTH_ERRORS:
         message = f"{who}: {code}: {AUTH_ERRORS[code]}"
         if code == "missing_scope" and data.get("needed"):
             message += f" (needed: {data['needed']}; add it under OAuth & Permissions and reinstall the app)"
         err = AuthError(message)
-        err.needed = data.get("needed")  # type: ignore[attr-defined]
+        err.needed = data.get("needed")
         return err
     if code in PERMANENT_ERRORS:
         return PermanentDeliveryError(f"{who}: {code}: {PERMANENT_ERRORS[code]}")

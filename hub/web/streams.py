@@ -166,9 +166,10 @@ class StreamHub:
 
     async def _watch_eof(self, stream: Stream) -> None:
         loop = asyncio.get_running_loop()
+        assert stream.sock is not None  # adopt() sets it before this watcher starts and it is never cleared
         try:
             while True:
-                data = await loop.sock_recv(stream.sock, 4096)  # type: ignore[arg-type]
+                data = await loop.sock_recv(stream.sock, 4096)
                 if not data:
                     return
         except (OSError, asyncio.CancelledError):
@@ -390,7 +391,7 @@ def open_stream(
     """The body of a stream response for the current request, or None when a cap is reached."""
     from flask import current_app, request
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy, typed as the app
     settings = app.extensions["omnihub"].settings
     hub = hub_of(app)
     ip = address_key(ip)
