@@ -39,7 +39,7 @@ class ApiConfig(AdapterConfig):
         help="Serve the chat widget (/widget.js) on this connector; replies are then read by the widget from the hub.")
     widget_origins: list[str] = setting(
         default_factory=list, title="Sites allowed to embed the widget", example="https://www.example.com", section="addresses",
-        help="Origins (scheme://host[:port]) of the pages that may embed the widget, one per line. Empty: only the hub's own pages.")
+        help="Origins (scheme://host[:port]) of the pages that may embed the widget. Empty: only the hub's own pages.")
 
     @field_validator("widget_origins", mode="before")
     @classmethod

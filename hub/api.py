@@ -599,7 +599,7 @@ def run_check(runtime, svc: ConnectorService, row) -> dict[str, Any]:
         res = svc.adapter(row).check()
         out = {"ok": bool(res.ok), "summary": res.summary, "details": dict(res.details or {})}
     except Exception as exc:  # the check reports; it never crashes the caller
-        out = {"ok": False, "summary": f"{exc.__class__.__name__}: {exc}", "details": {}}
+        out = {"ok": False, "summary": checks.error_text(exc), "details": {}}
     out = checks.plain_result(out, adapter_class(row.kind).Config, row.config or {})
     svc.record_health(row.id, check=out, checked_at=now())
     return out

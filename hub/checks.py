@@ -16,6 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+
+from hub.errors import OmnihubError
 from hub.types import AdapterConfig
 
 _DNS = re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed|cannot resolve|"
@@ -93,6 +96,32 @@ def _secrets(config_cls: type[AdapterConfig], values: Mapping[str, Any], part: s
     if not names:
         return "the credentials"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def error_text(exc: Exception) -> str:
+    """An exception as a check reports it: our own errors already say what to fix (no class
+    name); a library's keeps its class name (the plain-words step below reads it)."""
+    return str(exc) if isinstance(exc, OmnihubError) and str(exc) else f"{exc.__class__.__name__}: {exc}"
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """A config that does not validate, as a failed check says it."""
+    return "invalid configuration: " + validation_problems(exc)
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A config's validation errors in the admin's words: "account_sid: must be …"; a rule
+    over several keys ("set subdomain … or base_url") without a key in front."""
+    problems = []
+    for e in exc.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        msg = re.sub(r"^(?:Value error|Assertion failed), ", "", str(e["msg"]))
+        if e["type"] == "missing":
+            msg = "required"
+        elif e["type"] == "extra_forbidden":
+            msg = "not a key of this connector kind"
+        problems.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(problems)
 
 
 def explain_part(part: str, config_cls: type[AdapterConfig], values: Mapping[str, Any]) -> str:

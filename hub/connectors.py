@@ -102,10 +102,9 @@ def _validate(kind: str, name: str, values: dict[str, Any]):
     try:
         return cls.Config(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"connector {name!r} ({kind}): {problems}") from None
+        from hub.checks import validation_problems
+
+        raise ConfigError(f"connector {name!r} ({kind}): {validation_problems(exc)}") from None
 
 
 def _refuse_forbidden_urls(kind: str, name: str, values: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ SECTIONS = ("credentials", "addresses", "behaviour", "advanced")
 
 
 def setting(default: Any = PydanticUndefined, *, title: str, help: str, example: Any = None, section: str | None = None,
-            origin_of: str | None = None, needed_for: str | None = None, **kw: Any) -> Any:
+            origin_of: str | None = None, needed_for: str | None = None, channels_only: bool = False, **kw: Any) -> Any:
     """A connector key as the admin console and the documentation show it: a human
     ``title``, ``help`` text (what it is, where to find it), an ``example``, and the form
     ``section`` (one of SECTIONS; default: credentials for secrets, addresses for keys with
@@ -48,6 +48,8 @@ def setting(default: Any = PydanticUndefined, *, title: str, help: str, example:
         extra.update(origin(origin_of))
     if needed_for:
         extra["needed_for"] = needed_for
+    if channels_only:  # a key of the shared base that only channel connectors use
+        extra["channels_only"] = True
     return Field(default, title=title, description=help, examples=[example] if example is not None else None,
                  json_schema_extra=extra or None, **kw)
 
@@ -70,17 +72,17 @@ class AdapterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     helpdesk: str | None = setting(
-        None, title="Helpdesk connector", example="zendesk", section="behaviour",
+        None, title="Helpdesk connector", example="zendesk", section="behaviour", channels_only=True,
         help="Name of the helpdesk connector this channel's conversations go to; empty: OMNIHUB_DEFAULT_HELPDESK "
-             "(the built-in inbox). Ignored by helpdesk backends.")
+             "(the built-in inbox).")
 
     faq_bot: bool = setting(
-        False, title="Answer FAQs automatically", section="behaviour",
+        False, title="Answer FAQs automatically", section="behaviour", channels_only=True,
         help="Answer questions that match the FAQ knowledge base with high confidence. Security matters, "
              "low confidence and \"I want a human\" always go to an agent.")
 
     auto_ack: bool = setting(
-        False, title="Acknowledge new conversations", section="behaviour",
+        False, title="Acknowledge new conversations", section="behaviour", channels_only=True,
         help="Send the customer an automatic acknowledgement of a new conversation, in their language "
              "(never to robots, no-reply senders or opted-out numbers).")
 

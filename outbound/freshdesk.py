@@ -37,7 +37,7 @@ CHANNEL_SOURCE = {"email": 1, "voice": 3, "twilio_voice": 3}
 class FreshdeskConfig(AdapterConfig):
     domain: str | None = setting(
         None, title="Freshdesk subdomain", example="acme", section="addresses", origin_of="part", pattern=SUBDOMAIN,
-        help="acme for https://acme.freshdesk.com.")
+        needed_for="the API (or set Base URL)", help="acme for https://acme.freshdesk.com. This or Base URL is required.")
     base_url: str | None = setting(
         None, title="Base URL", example="https://support.acme.com", section="advanced", origin_of="url",
         help="Overrides the subdomain (a custom domain, a proxy or a local test server).")

@@ -40,7 +40,7 @@ STATUS_MAP = {"solved": "resolved", "closed": "closed", "open": "open", "new": "
 class ZendeskConfig(AdapterConfig):
     subdomain: str | None = setting(
         None, title="Zendesk subdomain", example="acme", section="addresses", origin_of="part", pattern=SUBDOMAIN,
-        help="acme for https://acme.zendesk.com.")
+        needed_for="the API (or set Base URL)", help="acme for https://acme.zendesk.com. This or Base URL is required.")
     base_url: str | None = setting(
         None, title="Base URL", example="https://support.acme.com", section="advanced", origin_of="url",
         help="Overrides the subdomain (a host-mapped Zendesk, a proxy or a local test server).")

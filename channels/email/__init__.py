@@ -59,7 +59,7 @@ class EmailConfig(AdapterConfig):
         help="With auth password: the mailbox password or an app password. Unused with auth oauth2.")
     folders: tuple[str, ...] = setting(
         ("INBOX",), title="Folders", example="INBOX, Support", section="behaviour",
-        help="IMAP folders read for new mail (one per line or comma-separated).")
+        help="IMAP folders read for new mail.")
     after_ingest: str = setting(
         "leave", title="After reading a message", example="move:Processed", section="behaviour",
         help="leave it as it is, mark it seen, or move:<folder> it once it is safely stored.")

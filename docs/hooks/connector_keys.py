@@ -64,6 +64,8 @@ def keys_table(kind: str) -> str:
     registry = _registry()
     if kind not in registry:
         raise PluginError(f"connector-keys marker names unknown connector kind {kind!r}; known: {', '.join(sorted(registry))}")
+    from outbound import REGISTRY as backends
+
     schema = registry[kind].Config.model_json_schema()
     props: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
@@ -72,6 +74,8 @@ def keys_table(kind: str) -> str:
     for name, prop in props.items():
         if "$ref" in prop:
             prop = {**defs.get(prop["$ref"].rsplit("/", 1)[-1], {}), **{k: v for k, v in prop.items() if k != "$ref"}}
+        if prop.get("channels_only") and kind in backends:
+            continue  # a channel key of the shared base: not on a helpdesk's page (nor its form)
         title = prop.get("title") or _humanized(name)
         secret = prop.get("writeOnly") or prop.get("format") == "password" or any(
             p.get("format") == "password" for p in prop.get("anyOf", []))

@@ -65,8 +65,7 @@ def check_values(kind: str, name: str, values: dict[str, Any], vault: Any = None
     try:
         config = cls.Config(**values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
-        return {"ok": False, "summary": f"invalid configuration: {problems}", "details": {}}
+        return {"ok": False, "summary": checks.validation_summary(exc), "details": {}}
     st = rt().settings
     ctx = ConnectorContext(
         name=name or "unsaved", kind=kind, config=config, public_url=st.effective_public_url,
@@ -78,7 +77,7 @@ def check_values(kind: str, name: str, values: dict[str, Any], vault: Any = None
         res = cls(ctx).check()
         out = {"ok": bool(res.ok), "summary": res.summary, "details": dict(res.details or {})}
     except Exception as exc:  # a check reports; it never crashes the page
-        out = {"ok": False, "summary": f"{exc.__class__.__name__}: {exc}", "details": {}}
+        out = {"ok": False, "summary": checks.error_text(exc), "details": {}}
     return checks.plain_result(out, cls.Config, values)
 
 
@@ -105,7 +104,7 @@ def connector_new():
     if kind not in all_kinds():
         abort(400, description=f"unknown connector kind {kind!r}")
     cls = adapter_class(kind)
-    fields = schema_form.fields_for(cls.Config)
+    fields = schema_form.fields_for(cls.Config, channel=is_channel(kind))
     name = (request.form.get("name") or "").strip()
     if request.method == "GET":
         return _form_page(kind, "", None, schema_form.fill(fields, {}, {}))
@@ -166,7 +165,7 @@ def connector_edit(name: str):
         desc = svc().describe(row)
         stored = svc().values(row)
     kind = row.kind
-    fields = schema_form.fields_for(adapter_class(kind).Config)
+    fields = schema_form.fields_for(adapter_class(kind).Config, channel=is_channel(kind))
     plain = {k: v for k, v in stored.items() if k not in adapter_class(kind).Config.secret_fields()}
     if request.method == "GET":
         return _form_page(kind, name, desc, schema_form.fill(fields, plain, desc["config"]))

@@ -43,13 +43,16 @@ def _resolve(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:
     return prop
 
 
-def fields_for(config_cls: type[AdapterConfig]) -> list[Field]:
+def fields_for(config_cls: type[AdapterConfig], channel: bool = True) -> list[Field]:
+    """The form's fields; a helpdesk backend's form leaves out the channel-only keys."""
     schema = config_cls.model_json_schema()
     secrets = config_cls.secret_fields()
     required = set(schema.get("required", []))
     out = []
     for name, prop in schema.get("properties", {}).items():
         prop = _resolve(schema, prop)
+        if prop.get("channels_only") and not channel:
+            continue
         variants = [_resolve(schema, v) for v in prop.get("anyOf", [prop])]
         non_null = [v for v in variants if v.get("type") != "null"] or [prop]
         main = non_null[0]

@@ -80,3 +80,24 @@ def test_text_nobody_recognises_is_left_as_it_is():
 
     assert checks.explain("callback_url answered HTTP 418", ApiConfig, {}) == "callback_url answered HTTP 418"
     assert checks.plain_result({"ok": True, "summary": "fine"}, ApiConfig, {}) == {"ok": True, "summary": "fine"}
+
+
+def test_configuration_errors_read_as_the_admin_would_write_them(check):
+    text = _plain(check("twilio", account_sid="ACbad", auth_token="t"))
+    assert text == "invalid configuration: account_sid: must be a Twilio Account SID: AC followed by 32 hex digits"
+    text = _plain(check("zendesk", email="a@example.com", api_token="t"))
+    assert text == "invalid configuration: set subdomain (acme for acme.zendesk.com) or base_url"
+    assert _plain(check("webhook", secret="s" * 32)) == "invalid configuration: url: required"
+
+
+def test_a_refused_destination_is_said_without_an_error_class(make_hub):
+    from hub import net
+    from hub.web.admin import check_values
+
+    h = make_hub(allow_private_urls=False)
+    try:
+        with h.app.app_context():
+            r = check_values("zendesk", "t1", {"base_url": "http://127.0.0.1:1", "email": "a@example.com", "api_token": "t"})
+    finally:
+        net.set_allow_private_urls(None)
+    assert _plain(r).startswith("base_url: 127.0.0.1 is a loopback/private address; set OMNIHUB_ALLOW_PRIVATE_URLS=true")

@@ -47,7 +47,7 @@ def test_users_tokens_and_connectors(hub):
     chk = hub.cli("connectors", "check", "site")
     assert chk.returncode == 1 and "FAILED" in chk.stdout and "callback_url unreachable" in chk.stdout
     bad = hub.cli("connectors", "add", "api", "--name", "bad")
-    assert bad.returncode == 1 and "error: connector 'bad' (api): secret: Field required" in bad.stderr
+    assert bad.returncode == 1 and "error: connector 'bad' (api): secret: required" in bad.stderr
     unknown = hub.cli("connectors", "add", "carrier-pigeon", "--name", "p")
     assert unknown.returncode == 1 and "unknown connector kind 'carrier-pigeon'" in unknown.stderr
     rm = hub.cli("connectors", "remove", "site", "--yes")

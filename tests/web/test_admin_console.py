@@ -61,6 +61,16 @@ def test_every_connector_form_fits_a_phone_with_human_labels(live, admin_page, a
             shutil.copyfile(shot, SCREENSHOTS / shot.name)
 
 
+def test_a_helpdesk_form_shows_no_channel_only_keys(live, admin_page):
+    admin_page.goto(f"{live.url}/admin/connectors/new?kind=zendesk")
+    labels = " ".join(admin_page.locator("#connector-form label, #connector-form .label").all_inner_texts())
+    for channel_key in ("Helpdesk connector", "Answer FAQs automatically", "Acknowledge new conversations"):
+        assert channel_key not in labels
+    assert "needed for the API (or set Base URL)" in labels
+    admin_page.goto(f"{live.url}/admin/connectors/new?kind=twilio")
+    assert "Acknowledge new conversations" in admin_page.locator("#connector-form").inner_text()
+
+
 def test_admin_pages_fit_a_phone(live, admin_page):
     from tests.web.conftest import seed_conversation
 
@@ -70,6 +80,9 @@ def test_admin_pages_fit_a_phone(live, admin_page):
                  "/admin/contacts?q=someone", "/inbox/", "/inbox/dashboard"):
         admin_page.goto(live.url + path)
         _no_sideways_scroll(admin_page)
+        if path == "/admin/connectors":  # one card per connector: its Check button in view
+            box = admin_page.get_by_role("button", name="Check").first.bounding_box()
+            assert box["x"] + box["width"] <= PHONE["width"]
 
 
 def test_users_listed_given_a_password_and_deactivated_in_the_console(live, admin_page, browser):
