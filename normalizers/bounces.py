@@ -91,7 +91,10 @@ def analyse(*, own_id: str | None, subject: str, haystack: Callable[[], str], hu
     # parcel" never fails our reply through its In-Reply-To
     strong = null_sender or daemon_sender or failed_recipients or bool(dsn_actions)
     weak = robots.bounce_subject(subject) or bool(_BOUNCE_TEXT.search(human_text[:6000]))
-    if not (strong or (weak and _has_original(text()))):
+    # a weak sign needs the original *message* quoted (its Message-ID header, or one of ours):
+    # a customer's reply quotes our address in "On … <support+c…@> wrote:" and may well say
+    # "550 EUR" or "05.12.26" — that is no bounce
+    if not (strong or (weak and _has_original_message(text()))):
         return out
     if dsn_actions:
         out.delayed = not dsn_failed
@@ -121,8 +124,8 @@ def analyse(*, own_id: str | None, subject: str, haystack: Callable[[], str], hu
     return out
 
 
-def _has_original(haystack: str) -> bool:
-    return bool(_MSGID_HEADER.search(haystack) or _OURS.search(haystack) or _TOKEN_ADDRESS.search(haystack))
+def _has_original_message(haystack: str) -> bool:
+    return bool(_MSGID_HEADER.search(haystack) or _OURS.search(haystack))
 
 
 def _reason(text: str) -> str:

@@ -52,7 +52,9 @@ OOO_SUBJECT = re.compile(
     r"resposta autom[aà]tica|fora de l'oficina|"
     r"automatisch antwoord|afwezig|niet aanwezig|afwezigheidsbericht|"
     r"risposta automatica|fuori sede|fuori ufficio|"
-    r"automatisk svar|fraværende|frånvaro|automaattinen vastaus|poza biurem|odpowiedź automatyczna|"
+    r"automatisk svar|automatiskt svar|autosvar|fraværende|frånvaro|automaattinen vastaus|poza biurem|"
+    r"odpowied[zź] automatyczna|automatyczna odpowied[zź]|abwesend\b|urlaub\b|auto:\s|"
+    r"\[auto[- ]?(?:reply|response|antwort)\]|i(?: am|'m) out of (?:the )?office|[^:]{1,80}\bis out of (?:the )?office|"
     r"automatická odpověď|автоматический ответ|otomatik yanıt|自動応答|自動返信|自动回复|自動回覆|자동 ?응답|부재중"
     r")",
     re.IGNORECASE,

@@ -110,7 +110,7 @@ _CONCEPTS: dict[str, str] = {
     "late": r"late|retras\w*|retard|atrasad\w*|verspat\w*|verspaet\w*|vertraagd|ritardo",
     "payment": r"payment|pago|pagamento|paiement|zahlung|betaling|pagament",
     "transaction": r"transac\w*|transakt\w*|transaz\w*|transactie|tx|txid|confirm\w*|bestatigt|bestaetigt|bevestigd",
-    "seed": r"seed|frase|phrase|recovery|backup|mnemonic|(?:12|24) \w+|palabras|paraules|palavras|mots|parole|woorden|worter|woerter|private key|clave privada|herstelzin",
+    "seed": r"seed|frase|phrase|recovery|backup|mnemonic|(?:12|24) (?:words?|palabras|paraules|palavras|mots|parole|woorden|worter|woerter)|palabras|paraules|palavras|mots|parole|woorden|worter|woerter|private key|clave privada|herstelzin",
     "dm": r"telegram|whatsapp|twitter|instagram|discord|dm\w*|appte|ecrit|escribio|chamou|angeschrieben|contacte\w*|contacted|messag\w*",
     "mail": r"e ?mail|mail|correo|correu|sms|link|enlace|liens?|site|web|website|pagina|airdrop|investment|inversion|investimento|investissement",
     "fake": r"fake|falso|falsa|faux|fausse|nep|presunto|supuesto|suposto|suposat|angeblich\w*|zogenaamde|soi disant|pretend\w*|claim\w*|promis\w*|prometi\w*|beloofde|versprochen",

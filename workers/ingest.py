@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -679,7 +680,19 @@ def _apply_bounce(s: Session, conn: Connector, bounce: Bounce) -> None:
     if reply is not None:
         reply.state = ReplyState.FAILED
         reply.last_error = f"bounced: {bounce.reason or 'delivery failed'}"[:2000]
+        if _ADDRESS_FAILURE.search(bounce.reason or ""):
+            # the address does not exist: sending the same reply again cannot help (no Retry,
+            # and a replay leaves it out unless asked), unlike a full mailbox or a policy refusal
+            reply.status_detail = {**(reply.status_detail or {}), "permanent": "the address does not exist (bounced)"}
         log.info("reply.bounced", reply_id=reply.id, conversation_id=reply.conversation_id)
+
+
+#: a bounce that says the recipient address does not exist (RFC 3463 X.1.x, and the words MTAs use)
+_ADDRESS_FAILURE = re.compile(
+    r"\b5\.1\.\d{1,3}\b|user unknown|unknown user|no such (?:user|recipient|mailbox)|recipient ?not ?found|address not found|"
+    r"does not exist|invalid recipient|mailbox not found|unrouteable address|recipient address rejected",
+    re.IGNORECASE,
+)
 
 
 # ---------------------------------------------------------------------- agent replies

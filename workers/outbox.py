@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hub import health
@@ -67,8 +67,8 @@ class _SendBatch:
     connectors: dict[int, Connector]
     attachments: dict[int, list[AttachmentRow]]
     last_inbound: dict[int, str]  # conversation id -> external id of its last inbound message
-    message_refs: dict[int, list[str]]  # conversation id -> its messages' external ids, in order
-    reply_refs: dict[int, list[tuple[int, str]]]  # conversation id -> (reply id, external id), in order
+    message_refs: dict[int, list[tuple[Any, str]]]  # conversation id -> (sent at, external id) of its messages
+    reply_refs: dict[int, list[tuple[int, Any, str]]]  # conversation id -> (reply id, sent at, external id)
 
     @classmethod
     def load(cls, s: Session, rows: Sequence[Reply]) -> _SendBatch:
@@ -83,20 +83,20 @@ class _SendBatch:
             if a.reply_id is not None:
                 atts.setdefault(a.reply_id, []).append(a)
         last_inbound: dict[int, tuple[Any, int, str]] = {}
-        message_refs: dict[int, list[str]] = {}
+        message_refs: dict[int, list[tuple[Any, str]]] = {}
         for conv_id, mid, ext, direction, sent_at in s.execute(
             select(Message.conversation_id, Message.id, Message.external_id, Message.direction, Message.sent_at)
             .where(Message.conversation_id.in_(conv_ids)).order_by(Message.id)
         ):
-            message_refs.setdefault(conv_id, []).append(ext)
+            message_refs.setdefault(conv_id, []).append((sent_at, ext))
             if direction == "inbound" and (conv_id not in last_inbound or (sent_at, mid) >= last_inbound[conv_id][:2]):
                 last_inbound[conv_id] = (sent_at, mid, ext)
-        reply_refs: dict[int, list[tuple[int, str]]] = {}
-        for conv_id, rid, reply_ext in s.execute(
-            select(Reply.conversation_id, Reply.id, Reply.external_id)
+        reply_refs: dict[int, list[tuple[int, Any, str]]] = {}
+        for conv_id, rid, reply_ext, reply_at in s.execute(
+            select(Reply.conversation_id, Reply.id, Reply.external_id, func.coalesce(Reply.sent_at, Reply.created_at))
             .where(Reply.conversation_id.in_(conv_ids), Reply.external_id.is_not(None)).order_by(Reply.id)
         ):
-            reply_refs.setdefault(conv_id, []).append((rid, reply_ext or ""))
+            reply_refs.setdefault(conv_id, []).append((rid, reply_at, reply_ext or ""))
         return cls(convs, idents, conns, atts, {c: v[2] for c, v in last_inbound.items()}, message_refs, reply_refs)
 
 
@@ -136,6 +136,13 @@ def _fail(rt: Runtime, row: Any, exc: Exception, dead_state: str = DeliveryState
 
 
 # ------------------------------------------------------------------------------ push
+def _as_utc(value: Any) -> datetime:
+    """A stored time for ordering (SQLite may give naive UTC, PostgreSQL aware; None first)."""
+    if not isinstance(value, datetime):
+        return datetime.min.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 M = TypeVar("M", Message, Conversation, Connector, Contact, Identity, Delivery, Reply)
 
 
@@ -487,7 +494,9 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             r.state = ReplyState.SENDING
             conn = batch.connectors[r.connector_id]
             last_in = batch.last_inbound.get(conv.id)
-            refs = batch.message_refs.get(conv.id, []) + [x for rid, x in batch.reply_refs.get(conv.id, []) if rid != r.id]
+            # the thread in the order it happened (theirs and ours interleaved), RFC 5322 3.6.4
+            dated = batch.message_refs.get(conv.id, []) + [(at, x) for rid, at, x in batch.reply_refs.get(conv.id, []) if rid != r.id]
+            refs = [x for _at, x in sorted(dated, key=lambda d: _as_utc(d[0]))]
             atts = batch.attachments.get(r.id, [])
             options = dict(r.options or {})
             cls = channel_class(conn.kind)

@@ -102,10 +102,14 @@ def build_reply(
     msg["Subject"] = reply_subject(reply.subject, token, bool(reply.in_reply_to))
     msg["Date"] = format_datetime(now or datetime.now(UTC))
     msg["Message-ID"] = message_id_for(reply, sender.addr_spec, connector)
-    refs = [r for r in dict.fromkeys([*reply.references, *( [reply.in_reply_to] if reply.in_reply_to else [])]) if r]
-    refs = [one_line(r) for r in refs if re.fullmatch(r"<[^<>\s]+>", one_line(r))]
-    if reply.in_reply_to and refs and refs[-1] == one_line(reply.in_reply_to):
-        msg["In-Reply-To"] = refs[-1]
+    parent = one_line(reply.in_reply_to) if reply.in_reply_to else ""
+    parent = parent if re.fullmatch(r"<[^<>\s]+>", parent) else ""
+    refs = [one_line(r) for r in dict.fromkeys(reply.references) if r]
+    refs = [r for r in refs if re.fullmatch(r"<[^<>\s]+>", r) and r != parent]
+    if parent:
+        # we answer the customer's latest message: it is the parent, and last in References
+        msg["In-Reply-To"] = parent
+        refs.append(parent)
     if refs:
         # keep the root and the most recent ids (RFC 5322 3.6.4)
         kept = refs if len(refs) <= MAX_REFERENCES else [refs[0], *refs[-(MAX_REFERENCES - 1):]]

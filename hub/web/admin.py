@@ -135,10 +135,12 @@ def _wants_json() -> bool:
 
 
 def _refill(fields, form) -> list:
-    """Re-show what was typed (never a secret)."""
+    """Re-show what was typed (never a secret: a secret that was typed is flagged to be typed
+    again, so it is not silently lost)."""
     for f in fields:
         if f.kind == "secret":
             f.value = None
+            f.retype = bool((form.get(f"cfg_{f.name}") or "").strip())
         elif f.kind == "boolean":
             f.value = form.get(f"cfg_{f.name}") == "on"
         else:

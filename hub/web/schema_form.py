@@ -34,6 +34,7 @@ class Field:
     section: str = "behaviour"
     example: str = ""
     needed_for: str = ""  # not required by the schema, but without it this part does not work
+    retype: bool = False  # a secret typed in a form the server sent back: it must be typed again
 
 
 def _resolve(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:

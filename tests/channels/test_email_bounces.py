@@ -411,6 +411,10 @@ def test_every_bounce_shape_fails_the_reply_it_names_and_delays_do_not(bounce_hu
             row = by_mid[ours[customers[f.__name__]].mid]
             if row.state != "failed" or EXPECTED_REASON[f.__name__] not in (row.last_error or ""):
                 problems.append(f"{f.__name__}: {row.state} {row.last_error!r}")
+            # an address that does not exist is a permanent failure (no Retry); a full mailbox is not
+            permanent = bool((row.status_detail or {}).get("permanent"))
+            if permanent != (f.__name__ not in ("standard_dsn_headers", "gmail_base64_original", "yahoo_plain")):
+                problems.append(f"{f.__name__}: permanent={permanent} for {row.last_error!r}")
         for f in DELAYED:
             row = by_mid[ours[customers[f.__name__]].mid]
             if row.state != "sent":

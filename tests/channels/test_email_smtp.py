@@ -199,3 +199,14 @@ def test_our_own_reply_in_a_watched_folder_is_ignored(smtp_server):
     from hub.types import RawEvent
 
     assert ch.normalize(RawEvent(external_id="x", hook="imap", payload=raw, content_type="message/rfc822")) == []
+
+
+
+def test_in_reply_to_survives_our_own_later_messages_in_the_thread(smtp_server):
+    """After our acknowledgement (or an earlier reply) the customer's latest message is still
+    the parent: In-Reply-To names it and it ends References (fresh-eyes finding, #18)."""
+    ack = "<omnihub.0a1b2c3d4e5f60718293a4b5c6d7e8f9@hub.example>"
+    channel(smtp_server.port).send(reply(in_reply_to="<q1@example.org>", references=("<q1@example.org>", ack), attachments=()))
+    msg = received(smtp_server)
+    assert msg["In-Reply-To"] == "<q1@example.org>"
+    assert msg["References"].split() == [ack, "<q1@example.org>"]

@@ -55,3 +55,11 @@ def test_priorities():
 )
 def test_wants_human(text, wants):
     assert classify(text).wants_human is wants
+
+
+def test_twelve_of_anything_is_no_recovery_phrase():
+    """Only "12/24 words" (in any language) is seed talk; "12 shirts" is not (fresh-eyes finding)."""
+    for text in ("I ordered 12 shirts last week, when will they ship?", "Hello 12, question about order 1012"):
+        t = classify(text)
+        assert not t.security and t.category != "lost_keys_or_recovery_phrase", (text, t)
+    assert classify("I lost my 12 words").category == "lost_keys_or_recovery_phrase"

@@ -74,10 +74,10 @@ def test_a_helpdesk_form_shows_no_channel_only_keys(live, admin_page):
 def test_admin_pages_fit_a_phone(live, admin_page):
     from tests.web.conftest import seed_conversation
 
-    live.hub.add_connector("web", "api", secret="phone-secret-123")
+    live.hub.add_connector("web", "api", secret="phone-secret-123", widget=True)
     seed_conversation(live.hub, "web", "web:someone-with-a-rather-long-address@example.com", "Someone")
     for path in ("/admin/connectors", "/admin/connectors/web", "/admin/users", "/admin/tokens", "/admin/dead-letters",
-                 "/admin/contacts?q=someone", "/inbox/", "/inbox/dashboard"):
+                 "/admin/contacts?q=someone", "/inbox/", "/inbox/dashboard", "/widget/web/try"):
         admin_page.goto(live.url + path)
         _no_sideways_scroll(admin_page)
         if path == "/admin/connectors":  # one card per connector: its Check button in view
@@ -124,3 +124,36 @@ def test_users_listed_given_a_password_and_deactivated_in_the_console(live, admi
     generated = re.search(r"Password: (\S+) \(shown once\)", flash).group(1)
     assert len(generated) >= 12
     _ = add_users  # (the fixture's users are the admin and the agent above)
+
+
+
+def test_a_form_sent_back_with_an_error_asks_for_the_typed_secrets_again(live, admin_page):
+    """Secrets are never sent back to the browser: after a server-side error the form says so
+    next to each secret that had been typed, instead of silently dropping it (fresh-eyes finding)."""
+    page = admin_page
+    page.goto(f"{live.url}/admin/connectors/new?kind=twilio")
+    page.locator("#name").evaluate("el => el.removeAttribute('pattern')")  # as an older browser would send it
+    page.locator("#name").fill("My SMS")
+    page.locator("#cfg_account_sid").fill("AC" + "0" * 32)
+    page.locator("#cfg_auth_token").fill("twilio-token-123")
+    page.get_by_role("button", name="Create").click()
+    assert "Name: use lower-case letters" in page.locator("#form-error").inner_text()
+    assert page.locator("#cfg_auth_token-retype").is_visible()
+    assert page.locator("#cfg_auth_token").get_attribute("aria-invalid") == "true"
+    assert page.locator("#cfg_auth_token").get_attribute("required") is not None
+    assert "twilio-token-123" not in page.content()
+
+
+def test_a_check_result_is_brought_into_view(live, admin_page):
+    page = admin_page
+    page.goto(f"{live.url}/admin/connectors/new?kind=zendesk")
+    page.locator("#name").fill("zd")
+    page.locator("#cfg_subdomain").fill("x")
+    page.locator("#cfg_email").fill("a@example.com")
+    page.locator("#cfg_api_token").fill("t")
+    page.locator("#cfg_base_url").fill("http://127.0.0.1:1")
+    page.get_by_role("button", name="Check connection").click()
+    result = page.locator("#check-result.flash")
+    result.wait_for()
+    box = result.bounding_box()
+    assert 0 <= box["y"] <= PHONE["height"] - box["height"], box  # on screen, not 2,000 px above

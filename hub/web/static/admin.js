@@ -33,6 +33,10 @@
       }).then(function (r) { return r.json(); }).then(function (res) {
         out.textContent = "Check " + (res.ok ? "passed" : "failed") + ": " + res.summary;
         out.className = "check-result flash " + (res.ok ? "ok" : "bad");
+        // the result sits above the form: bring it into view (the button may be far below)
+        out.setAttribute("tabindex", "-1");
+        out.scrollIntoView({ block: "center" });
+        out.focus({ preventScroll: true });
       }).catch(function (e) {
         out.textContent = "Check failed: " + e.message; out.className = "check-result flash bad";
       }).then(function () { submitter.disabled = false; });
