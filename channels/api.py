@@ -27,7 +27,7 @@ class ApiConfig(AdapterConfig):
     secret: SecretStr = setting(
         title="Shared secret",
         help="Signs every request between your system and the hub (X-Omnihub-Signature, HMAC-SHA256 over the timestamp "
-             "and the body). Generate one with `openssl rand -hex 32`.")
+             "and the body). Generate one with: openssl rand -hex 32")
     callback_url: str | None = setting(
         None, title="Callback URL", example="https://app.example.com/omnihub/replies", origin_of="url",
         help="Where agent replies are POSTed (signed with the shared secret). Optional with the chat widget, which reads replies from the hub.")

@@ -113,7 +113,7 @@ class WebhookConfig(AdapterConfig):
         help="Every message is POSTed here as signed JSON (message.created).")
     secret: SecretStr = setting(
         title="Signing secret",
-        help="Signs every POST (X-Omnihub-Signature, HMAC-SHA256) and checks agent replies sent back. Generate one with `openssl rand -hex 32`.")
+        help="Signs every POST (X-Omnihub-Signature, HMAC-SHA256) and checks agent replies sent back. Generate one with: openssl rand -hex 32")
     timeout: float = setting(10.0, title="Request timeout (seconds)", section="advanced", help="How long one POST may take before it is retried.")
 
 

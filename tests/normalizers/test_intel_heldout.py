@@ -23,7 +23,7 @@ ROWS = train_intel.load_corpus()
 HELDOUT = [r for r in ROWS if r["split"] == "heldout"]
 DEV = [r for r in ROWS if r["split"] == "dev"]
 
-LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.97  # measured 0.984
+LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.97  # measured 0.981
 TRIAGE_GOAL = 0.90
 SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.95  # measured 0.957
 
