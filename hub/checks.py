@@ -30,7 +30,9 @@ _TLS = re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|SSLError
 _AUTH = re.compile(r"\b401\b|\b403\b|Unauthorized|Forbidden|AUTHENTICATIONFAILED|authentication failed|"
                    r"invalid[_ ]auth|not_authed|Invalid credentials|invalid_client|invalid_grant|AuthError|"
                    r"credentials|Couldn.t authenticate|login (?:failed|refused)|LOGIN failed|\b535\b", re.I)
-_HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b|\berror (\d{3})\b")
+_HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b|\berror (\d{3})\b|error '(\d{3}) ")
+#: messages of ours that already name the fix: left as they are
+_ALREADY_PLAIN = re.compile(r"sign in again|not signed in|press sign in|check oauth_|token endpoint answered", re.I)
 _UNREACHABLE = re.compile(r"unreachable|ConnectionError|ConnectError|Network is unreachable|No route to host", re.I)
 _NAMED_HOST = (re.compile(r"cannot resolve '([^']+)'"), re.compile(r"host='([^']+)'"),
                re.compile(r"https?://([^/:'\s]+)"))
@@ -126,12 +128,14 @@ def validation_problems(exc: ValidationError) -> str:
 
 def explain_part(part: str, config_cls: type[AdapterConfig], values: Mapping[str, Any]) -> str:
     """One failure in plain words with the key to fix; unrecognised text is returned as it is."""
+    if _ALREADY_PLAIN.search(part):
+        return part  # our own message already says what to do (an OAuth sign-in, a client secret)
     key, host = _pick(part, config_cls, values)
     where = host or "the server"
     check = f"check {key}" if key else "check the connector's address keys"
     proto = "IMAP: " if part.lower().startswith("imap") else "SMTP: " if part.lower().startswith("smtp") else ""
     status = _HTTP_STATUS.search(part)
-    code = int(status.group(1) or status.group(2)) if status else 0
+    code = int(status.group(1) or status.group(2) or status.group(3)) if status else 0
     if code in (401, 403):
         return f"{proto}{where} refused the credentials (HTTP {code}) — check {_secrets(config_cls, values, part)}"
     if code == 404:

@@ -114,11 +114,18 @@ class TokenSource:
         if isinstance(exc, OAuthError):
             code = str(exc.error or "")
             text = f"email connector {self.connector!r}: {what} was refused by the provider: {code}" + (f" ({exc.description})" if exc.description else "")
+            if code in ("invalid_client", "unauthorized_client"):
+                # the app's own credentials: signing in again cannot help
+                return AuthError(f"{text}; check oauth_client_id and oauth_client_secret (the app registered with the provider)")
             if code in FATAL_ERRORS:
                 return AuthError(f"{text}; sign in again (admin console: Connectors → {self.connector} → Sign in)")
             return RetriableDeliveryError(text)
         if isinstance(exc, UrlRefused):
             return exc
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status:  # an HTTP error from the token endpoint: the status, not the library's prose
+            return RetriableDeliveryError(f"email connector {self.connector!r}: {what} failed: the token endpoint answered "
+                                          f"HTTP {status}" + ("; try again later" if status >= 500 else "; check oauth_token_url"))
         return RetriableDeliveryError(f"email connector {self.connector!r}: {what} failed: {exc.__class__.__name__}: {exc}")
 
     # --- authorization code flow ------------------------------------------------------------------

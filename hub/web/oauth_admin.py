@@ -16,7 +16,7 @@ import json
 import secrets
 
 from flask import abort, flash, g, redirect, render_template_string, request, session, url_for
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from hub import health
 from hub.errors import AuthError, ConfigError, DeliveryError, NotFound
@@ -98,7 +98,8 @@ def oauth_callback():
         abort(403, description="This sign-in was started in another session. Start it again from the connector page.")
     name = record["connector"]
     if request.args.get("error"):
-        flash(f"{name}: the provider refused the sign-in: {(request.args.get('error') or '')[:100]}", "bad")
+        why = (request.args.get("error_description") or "").strip()[:200]  # rendered escaped
+        flash(f"{name}: the provider refused the sign-in: {(request.args.get('error') or '')[:100]}" + (f" ({why})" if why else ""), "bad")
         return redirect(url_for("admin.connector_edit", name=name))
     code = request.args.get("code", "")
     if not code:
@@ -110,12 +111,21 @@ def oauth_callback():
         log.warning("oauth.exchange_failed", connector=name, error=str(exc))
         flash(f"{name}: sign-in failed: {exc}", "bad")
         return redirect(url_for("admin.connector_edit", name=name))
-    health.note_ok(rt(), cid)
     with rt().db.session() as s:
         # a new authorization is a configuration change: poll loops restart with it
         s.execute(update(Connector).where(Connector.id == cid).values(updated_at=now()))
         s.add(AuditLog(actor=g.principal.email, action="connector.oauth_authorized", target_type="connector", target_id=name,
                        details={"scope": info.get("scope")}))
     log.info("oauth.authorized", connector=name, actor=g.principal.email)
-    flash(f"{name}: signed in; the mailbox is connected.", "ok")
+    # signed in with the provider: now log in to the mailbox itself before saying it works
+    from hub.api import run_check
+
+    with rt().db.read() as s:
+        row = s.scalar(select(Connector).where(Connector.id == cid))
+    result = run_check(rt(), svc(), row) if row is not None else {"ok": False, "summary": "connector gone"}
+    if result["ok"]:
+        health.note_ok(rt(), cid)
+        flash(f"{name}: signed in; the mailbox accepted the token ({result['summary']}).", "ok")
+    else:
+        flash(f"{name}: signed in with the provider, but the mailbox check failed: {result['summary']}", "bad")
     return redirect(url_for("admin.connector_edit", name=name))

@@ -101,3 +101,25 @@ def test_a_refused_destination_is_said_without_an_error_class(make_hub):
     finally:
         net.set_allow_private_urls(None)
     assert _plain(r).startswith("base_url: 127.0.0.1 is a loopback/private address; set OMNIHUB_ALLOW_PRIVATE_URLS=true")
+
+
+def test_oauth_failures_name_their_own_fix():
+    """The client's own credentials refused: check them (signing in again cannot help); a token
+    endpoint's HTTP error: its status, not the library's prose; and the plain-words step keeps
+    a message that already names its fix (fresh-eyes findings)."""
+    import httpx
+    from authlib.integrations.base_client import OAuthError
+
+    from channels.email import oauth
+    from channels.email.__init__ import EmailConfig
+
+    src = oauth.TokenSource.__new__(oauth.TokenSource)
+    src.connector = "mail"
+    bad_client = src._fail(OAuthError(error="invalid_client", description="client authentication failed"), "the authorization code exchange")
+    assert "check oauth_client_id and oauth_client_secret" in str(bad_client) and "sign in again" not in str(bad_client)
+    request = httpx.Request("POST", "https://auth.example.com/token")
+    down = src._fail(httpx.HTTPStatusError("Server error '500 INTERNAL SERVER ERROR'", request=request,
+                                            response=httpx.Response(500, request=request)), "the token refresh")
+    assert str(down).endswith("the token endpoint answered HTTP 500; try again later") and "developer.mozilla" not in str(down)
+    signed_out = "IMAP: email connector 'mail' is not signed in: open the admin console → Sign in"
+    assert checks.explain(signed_out, EmailConfig, {"auth": "oauth2"}) == signed_out
