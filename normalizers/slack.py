@@ -310,10 +310,10 @@ def thread_key_for(channel: str, channel_type: str | None, ts: str, thread_ts: s
 
 
 def _sender(msg: Mapping[str, Any], envelope: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]]) -> Participant:
-    uid = msg.get("user") or "unknown"
+    uid = str(msg.get("user") or "unknown")  # a malformed event may carry a number
     info = dict(users.get(uid) or {})
     profile = _obj(msg, "user_profile")
-    name = (
+    name = str(
         info.get("name")
         or profile.get("display_name")
         or profile.get("real_name")
