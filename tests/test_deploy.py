@@ -333,6 +333,8 @@ def test_worker_hpa_scales_on_a_metric_that_metrics_exports(hub):
     (rule,) = [r for r in adapter["rules"]["external"] if r["name"]["as"] == external["metric"]["name"]]
     series = re.match(r"(\w+)\{", rule["seriesQuery"]).group(1)
     state = re.search(r'state="(\w+)"', rule["metricsQuery"]).group(1)
+    assert "state=" not in rule["seriesQuery"], "discovered even before anything was ever pending"
+    assert rule["metricsQuery"].endswith(" or vector(0)"), "nothing pending is 0, not a missing metric (the HPA would never scale down)"
 
     from hub.states import DeliveryState, EventState, ReplyState
 
