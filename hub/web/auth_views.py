@@ -142,6 +142,9 @@ def login_2fa():
                            details={"left": left, "ip": security.client_ip()}))
     if factor is None:
         _audit(user.email, "user.login_failed", user.id, method="password", reason="wrong or reused two-factor code")
+    else:
+        security.give_back(f"2fa:{user.id}")  # counted before the check (parallel guesses); only wrong codes stay counted
+    if factor is None:
         return make_response(render_template("login_2fa.html", error="That code is wrong or was already used."), 401)
     next_ = pending.get("next")
     session.pop(security.SESSION_PENDING_2FA, None)
@@ -239,6 +242,7 @@ def _code_ok(user_id: int, code: str) -> tuple[bool, str | None]:
         row = s.get(User, user_id)
         assert row is not None
         if totp.accept_code(s, rt.box, row, code):
+            security.give_back(f"2fa:{user_id}")
             return True, None
     return False, "That code is wrong or was already used. Enter the current code from your app."
 

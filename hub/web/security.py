@@ -294,6 +294,18 @@ def rate_limit(key: str, limit: int, window: int) -> bool:
     return int(count) <= limit
 
 
+def give_back(key: str) -> None:
+    """Undo one ``rate_limit`` hit (a right answer: only wrong ones should count); never below 0
+    and never on a key that has expired (no key without a TTL)."""
+    rt().redis.eval(_GIVE_ONE_BACK, 1, f"{rt().settings.queue_prefix}:rl:{key}")
+
+
+_GIVE_ONE_BACK = """
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+"""
+
+
 def find_user(email: str) -> User | None:
     with rt().db.read() as s:
         return s.scalar(select(User).where(User.email == email.strip().lower()))
