@@ -145,3 +145,26 @@ def test_turning_two_factor_off_needs_a_code_and_the_user_can_sign_in_with_the_p
     with web.rt.db.read() as s:
         assert s.scalar(select(RecoveryCode.id)) is None
     assert "user.2fa_disabled" in actions(web)
+
+
+def test_an_admin_or_the_cli_resets_a_lost_two_factor(web):
+    c = web.app.test_client()
+    do_login(c, AGENT)
+    enrol(c)
+    logout(c)
+    admin = web.app.test_client()
+    do_login(admin, ADMIN)
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert f'aria-label="Reset two-factor of {AGENT[0]}"' in page
+    with web.rt.db.read() as s:
+        uid = s.scalar(select(User.id).where(User.email == AGENT[0]))
+    r = admin.post("/admin/users", data={"csrf_token": csrf(admin, "/admin/users"), "user_id": uid, "action": "reset_2fa"})
+    assert r.status_code == 302
+    assert do_login(c, AGENT).headers["Location"] == "/inbox/"  # the password alone again
+    assert "user.reset_2fa" in actions(web)
+
+    enrol(c)
+    done = web.cli("users", "reset-2fa", "--email", AGENT[0])
+    assert done.returncode == 0 and f"two-factor sign-in reset for {AGENT[0]}" in done.stdout, done.stdout + done.stderr
+    with web.rt.db.read() as s:
+        assert s.scalar(select(User.totp_enabled_at).where(User.id == uid)) is None
