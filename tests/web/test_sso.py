@@ -155,3 +155,16 @@ def test_role_map_setting_is_checked():
     with pytest.raises(ValidationError, match="VALUE=admin"):
         Settings(oidc_role_map="admins=root")
     assert Settings(oidc_role_map="a=admin, b = agent").oidc_roles == {"a": "admin", "b": "agent"}
+
+
+def test_a_provider_that_is_down_or_names_another_issuer_is_reported_on_the_login_page(make_hub, idp):
+    from tests.web.conftest import free_port
+
+    down = make_hub(oidc_issuer=f"http://127.0.0.1:{free_port()}", oidc_client_id="x")
+    r = down.app.test_client().get("/login/sso")
+    assert r.status_code == 502 and "Single sign-on is unavailable: the identity provider could not be reached" in r.get_data(as_text=True)
+
+    # OpenID Connect Discovery 4.3: the document's issuer must be the configured one exactly
+    other = make_hub(**idp.settings(oidc_issuer=idp.url + "/"))
+    r = other.app.test_client().get("/login/sso")
+    assert r.status_code == 502 and "not OMNIHUB_OIDC_ISSUER" in html.unescape(r.get_data(as_text=True))
