@@ -285,6 +285,7 @@ def account_2fa():
                 return _account_page(user, error="Two-factor sign-in is required for your role here; it cannot be turned off.", status=400)
             totp.disable(s, row)
             s.add(AuditLog(actor=row.email, action="user.2fa_disabled", target_type="user", target_id=str(uid)))
+            return redirect(url_for("web_auth.account_2fa"))  # off: the page offers a new key to enrol again
         s.flush()
         s.expunge(row)
     if action == "confirm" and codes:

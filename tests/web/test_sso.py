@@ -50,8 +50,8 @@ def test_sso_sign_in_creates_the_user_maps_roles_and_is_audited(make_hub, idp):
     assert 'id="sso-button"' in page and "Sign in with SSO" in page
 
     idp.claims = {**idp.claims, "groups": ["staff", "support"]}
-    r = sso(c, next_="/dashboard/")
-    assert r.status_code == 302 and r.headers["Location"] == "/dashboard/"
+    r = sso(c, next_="/inbox/dashboard")
+    assert r.status_code == 302 and r.headers["Location"] == "/inbox/dashboard"
     assert c.get("/inbox/").status_code == 200
     with hub.rt.db.read() as s:
         user = s.scalar(select(User).where(User.email == "sam@example.com"))
