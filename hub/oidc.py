@@ -67,12 +67,14 @@ class _Cached:
 _lock = threading.Lock()
 _discovery: dict[str, _Cached] = {}
 _jwks: dict[str, _Cached] = {}
+_forced: dict[str, float] = {}  # when each JWKS was last fetched for an unknown key id
 
 
 def clear_caches() -> None:
     with _lock:
         _discovery.clear()
         _jwks.clear()
+        _forced.clear()
 
 
 def _get_json(url: str, what: str) -> dict[str, Any]:
@@ -112,10 +114,17 @@ def metadata(settings) -> dict[str, Any]:
 
 
 def _keyset(uri: str, *, refresh: bool = False) -> KeySet:
+    """The provider's keys (cached); ``refresh`` (a key id the cache does not know) fetches them
+    again, at most once per JWKS_REFETCH_AFTER seconds."""
+    t = time.monotonic()
     with _lock:
         hit = _jwks.get(uri)
-    age = time.monotonic() - hit.at if hit else None
-    if hit and age is not None and (age < CACHE_SECONDS and not (refresh and age >= JWKS_REFETCH_AFTER)):
+        forced = _forced.get(uri)
+        if refresh and (forced is None or t - forced >= JWKS_REFETCH_AFTER):
+            _forced[uri] = t
+        else:
+            refresh = False
+    if hit and t - hit.at < CACHE_SECONDS and not refresh:
         return hit.value
     data = _get_json(uri, "signing keys (JWKS)")
     try:

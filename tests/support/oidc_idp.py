@@ -102,6 +102,11 @@ class OidcIdP:
         self._thread = threading.Thread(target=self.server.serve_forever, name="oidc-idp", daemon=True)
 
     def __enter__(self) -> OidcIdP:
+        from hub import oidc
+
+        # a new provider, maybe at the address of an earlier test's: the hub's per-process
+        # discovery and JWKS caches must not hold that one's documents
+        oidc.clear_caches()
         self._thread.start()
         return self
 
@@ -109,6 +114,10 @@ class OidcIdP:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(5)
+
+    def rotate_key(self) -> None:
+        """A new signing key with a new key id; the JWKS lists only the new one (the old is retired)."""
+        self.key, self.kid = _rsa_key(2), "test-key-2"
 
     def settings(self, **extra: Any) -> dict[str, Any]:
         """The hub's OMNIHUB_OIDC_* settings for this provider."""

@@ -104,6 +104,10 @@ def test_forged_expired_and_foreign_id_tokens_are_refused(make_hub, idp):
     # and the same provider's genuine token still works
     c = hub.app.test_client()
     assert sso(c).status_code == 302 and c.get("/inbox/").status_code == 200
+    # also after the provider rotates its key (a key id the cached JWKS does not know: fetched again)
+    idp.rotate_key()
+    c = hub.app.test_client()
+    assert sso(c).status_code == 302 and c.get("/inbox/").status_code == 200
 
 
 def test_existing_users_link_by_verified_email_and_strangers_are_refused_without_jit(make_hub, idp):
