@@ -91,7 +91,7 @@ def login():
     if user.totp_enabled_at is not None:
         # the second step: the password was right; the session is made only after the code
         next_ = request.args.get("next")
-        session.clear()
+        security.logout()  # whatever session this browser had ends here (its row too)
         session[security.SESSION_PENDING_2FA] = {"uid": user.id, "stamp": security._stamp(user), "at": time.time(), "next": next_}
         security.csrf_token()
         return redirect(url_for("web_auth.login_2fa"))
