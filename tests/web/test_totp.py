@@ -168,3 +168,14 @@ def test_an_admin_or_the_cli_resets_a_lost_two_factor(web):
     assert done.returncode == 0 and f"two-factor sign-in reset for {AGENT[0]}" in done.stdout, done.stdout + done.stderr
     with web.rt.db.read() as s:
         assert s.scalar(select(User.totp_enabled_at).where(User.id == uid)) is None
+
+
+def test_which_roles_must_use_two_factor():
+    from types import SimpleNamespace
+
+    from hub.totp import required_for
+
+    table = {(value, role): required_for(SimpleNamespace(totp_required=value), role)
+             for value in ("off", "admins", "everyone") for role in ("admin", "agent")}
+    assert table == {("off", "admin"): False, ("off", "agent"): False, ("admins", "admin"): True,
+                     ("admins", "agent"): False, ("everyone", "admin"): True, ("everyone", "agent"): True}
