@@ -99,7 +99,8 @@ class OidcIdP:
         self.app = self._build()
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="oidc-idp", daemon=True)
+        # a short poll interval: shutdown() waits for it (0.5 s by default, per test)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="oidc-idp", daemon=True)
 
     def __enter__(self) -> OidcIdP:
         from hub import oidc
