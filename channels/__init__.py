@@ -7,6 +7,7 @@ from channels.base import ChannelAdapter
 from channels.email import EmailChannel
 from channels.slack import SlackChannel
 from channels.twilio import TwilioChannel
+from channels.whatsapp import WhatsAppChannel
 from channels.x import XChannel
 
 REGISTRY: dict[str, type[ChannelAdapter]] = {
@@ -15,4 +16,5 @@ REGISTRY: dict[str, type[ChannelAdapter]] = {
     SlackChannel.kind: SlackChannel,
     TwilioChannel.kind: TwilioChannel,
     XChannel.kind: XChannel,
+    WhatsAppChannel.kind: WhatsAppChannel,
 }
