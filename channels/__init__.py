@@ -5,6 +5,8 @@ from __future__ import annotations
 from channels.api import ApiChannel
 from channels.base import ChannelAdapter
 from channels.email import EmailChannel
+from channels.instagram import InstagramChannel
+from channels.messenger import MessengerChannel
 from channels.slack import SlackChannel
 from channels.twilio import TwilioChannel
 from channels.whatsapp import WhatsAppChannel
@@ -17,4 +19,6 @@ REGISTRY: dict[str, type[ChannelAdapter]] = {
     TwilioChannel.kind: TwilioChannel,
     XChannel.kind: XChannel,
     WhatsAppChannel.kind: WhatsAppChannel,
+    MessengerChannel.kind: MessengerChannel,
+    InstagramChannel.kind: InstagramChannel,
 }
