@@ -83,9 +83,13 @@ def split(data: Mapping[str, Any], *, our_id: str) -> list[tuple[str, str, dict[
             if not isinstance(item, dict):
                 raise PayloadInvalid("messenger: a messaging item is not an object")
             kind = next((k for k in ("message", "message_edit", "delivery", "read", "reaction", "postback", "referral") if k in item), "other")
-            env = {"object": data.get("object"), "entry": [{"id": entry.get("id"), "time": entry.get("time"), "messaging": [item]}]}
-            for eid in event_id(item):
-                out.append((eid, kind, env))
+            items = [item]
+            if kind == "delivery":  # one event per message it reports
+                items = [{**item, "delivery": {**item["delivery"], "mids": [mid]}} for mid in item["delivery"].get("mids") or () if mid]
+            for one in items:
+                env = {"object": data.get("object"), "entry": [{"id": entry.get("id"), "time": entry.get("time"), "messaging": [one]}]}
+                for eid in event_id(one):
+                    out.append((eid, kind, env))
     return out
 
 

@@ -90,7 +90,8 @@ def test_round_trip_message_reply_and_delivery_statuses(wa_hub, api):
     assert post(wa_hub, ms.status(sent["external_id"], "failed", errors=ms.RE_ENGAGEMENT)).status_code == 200
     failed = wait_until(lambda: (r := wa_hub.api("GET", f"/api/v1/replies/{rid}").get_json())["state"] == "failed" and r, message="failed")
     assert "Re-engagement required" in failed["last_error"]
-    wa_hub.wait_idle(settle=0.5)  # nothing in flight when the worker is stopped
+    wa_hub.wait_idle(settle=0.3)
+    wa_hub.kill("worker")  # all work is done and committed; a SIGTERM sometimes waits out its 10 s grace
 
 
 def test_forged_and_retried_deliveries(wa_hub, api):

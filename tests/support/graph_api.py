@@ -37,7 +37,7 @@ MESSAGING_TYPES = {"RESPONSE", "UPDATE", "MESSAGE_TAG"}
 
 class GraphApi:
     def __init__(self, httpserver, *, token: str = "EAAG-test-token", version: str = "v24.0",
-                 phone_number_id: str = ms.PHONE_NUMBER_ID, page_id: str = "1234567890", ig_user_id: str = "17841400000000000") -> None:
+                 phone_number_id: str = ms.PHONE_NUMBER_ID, page_id: str = ms.PAGE_ID, ig_user_id: str = ms.IG_USER_ID) -> None:
         self.server = httpserver
         self.token = token
         self.version = version
@@ -50,7 +50,9 @@ class GraphApi:
         self.uploads: dict[str, tuple[str, bytes, str]] = {}  # media id -> (filename, bytes, type)
         self._overrides: list[tuple[str, Callable[[Request], Response]]] = []
         self._ids = itertools.count(1)
+        self.cdn: dict[str, tuple[bytes, str]] = {}  # Messenger / Instagram attachment URLs (signed, fetched without a token)
         httpserver.expect_request(re.compile(r"^/media-download/.+$"), method="GET").respond_with_handler(self._download)
+        httpserver.expect_request(re.compile(r"^/cdn/.+$"), method="GET").respond_with_handler(self._cdn)
         httpserver.expect_request(re.compile(r"^/v[0-9.]+/.*$")).respond_with_handler(self._handle)
 
     @property
@@ -158,6 +160,10 @@ class GraphApi:
             info = copy.deepcopy(ms.MEDIA_URL)
             info.update(id=object_id, mime_type=ctype, file_size=str(len(data)), url=self.server.url_for(f"/media-download/{object_id}"))
             return self._json(info)
+        if object_id == ms.PSID:
+            return self._json(ms.PSID_PROFILE)
+        if object_id == ms.IGSID:
+            return self._json(ms.IGSID_PROFILE)
         if object_id == self.page_id:
             return self._json({"name": "Jasper's Market", "id": self.page_id})
         if object_id == self.ig_user_id:
@@ -174,6 +180,20 @@ class GraphApi:
         if media_id not in self.media:
             return Response(b"", status=404)
         data, ctype = self.media[media_id]
+        return Response(data, content_type=ctype)
+
+    def cdn_url(self, name: str, data: bytes, ctype: str) -> str:
+        self.cdn[name] = (data, ctype)
+        return self.server.url_for(f"/cdn/{name}")
+
+    def _cdn(self, request: Request) -> Response:
+        name = request.path.rsplit("/", 1)[1]
+        self.calls.append(("GET", request.path, None))
+        if request.headers.get("Authorization"):
+            self.violations.append(f"{request.path}: a token was sent to the CDN")
+        if name not in self.cdn:
+            return Response(b"", status=404)
+        data, ctype = self.cdn[name]
         return Response(data, content_type=ctype)
 
     # --- Messenger / Instagram -------------------------------------------------------------

@@ -162,3 +162,69 @@ TOKEN_EXPIRED = {"error": {"message": "Error validating access token: Session ha
 # https://developers.facebook.com/docs/graph-api/guides/error-handling (throttling: code 4, HTTP 429 / 400)
 RATE_LIMITED = {"error": {"message": "(#4) Application request limit reached", "type": "OAuthException", "is_transient": True,
                           "code": 4, "fbtrace_id": "Az8or2yhqkZfEZ-_4Qn_Bam"}}
+
+
+# ------------------------------------------------------------------ Messenger / Instagram
+PAGE_ID = "1234567890"
+PSID = "6789012345678901"
+IG_USER_ID = "17841400000000000"
+IGSID = "5432109876543210"
+
+
+def messaging(obj: str, our_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    """One delivery of the Messenger Platform webhook (object page or instagram) with one item."""
+    now_ms = int(time.time() * 1000)
+    return {"object": obj, "entry": [{"id": our_id, "time": now_ms, "messaging": [{"timestamp": now_ms, **item}]}]}
+
+
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/messages (text)
+def m_text(mid: str = "m_toDnmD9wqYwPudZ7oJ56ERtnmHXnAfudTbxxDfmcGfnR1eeaBZIWSiYwmlIDqDswx6Fn0yOz4dB", text: str = "This is a text message",
+           *, obj: str = "page", our_id: str = PAGE_ID, customer: str = PSID) -> dict[str, Any]:
+    return messaging(obj, our_id, {"sender": {"id": customer}, "recipient": {"id": our_id}, "message": {"mid": mid, "text": text}})
+
+
+# same page (attachments): image by CDN URL
+def m_image(url: str, mid: str = "m_attach0000000000000000001") -> dict[str, Any]:
+    return messaging("page", PAGE_ID, {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID},
+                                       "message": {"mid": mid, "attachments": [{"type": "image", "payload": {"url": url}}]}})
+
+
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/message-echoes
+M_ECHO = messaging("page", PAGE_ID, {"sender": {"id": PAGE_ID}, "recipient": {"id": PSID},
+                                     "message": {"is_echo": True, "app_id": 1517776481860111, "metadata": "omnihub",
+                                                 "mid": "mid.1457764197618:41d102a3e1ae206a38", "text": "hello, world!"}})
+
+
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/message-deliveries
+def m_delivery(*mids: str, obj: str = "page", our_id: str = PAGE_ID, customer: str = PSID) -> dict[str, Any]:
+    return messaging(obj, our_id, {"sender": {"id": customer}, "recipient": {"id": our_id},
+                                   "delivery": {"mids": list(mids), "watermark": int(time.time() * 1000)}})
+
+
+# https://developers.facebook.com/docs/instagram-platform/webhooks/examples (messaging_seen)
+def ig_seen(mid: str) -> dict[str, Any]:
+    return messaging("instagram", IG_USER_ID, {"sender": {"id": IGSID}, "recipient": {"id": IG_USER_ID}, "read": {"mid": mid}})
+
+
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/message-reactions
+M_REACTION = messaging("page", PAGE_ID, {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID},
+                                         "reaction": {"reaction": "love", "emoji": "\u2764\ufe0f", "action": "react", "mid": "m_ours0001"}})
+
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/messaging_postbacks
+M_POSTBACK = messaging("page", PAGE_ID, {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID},
+                                         "postback": {"title": "Talk to an agent", "payload": "HUMAN", "mid": "m_postback0001"}})
+
+# https://developers.facebook.com/docs/instagram-platform/webhooks/examples (story mention, story reply, unsend)
+IG_STORY_MENTION = messaging("instagram", IG_USER_ID, {"sender": {"id": IGSID}, "recipient": {"id": IG_USER_ID},
+                                                       "message": {"mid": "aWdfZAG1faXRlbTpzdG9yeW1lbnRpb24", "attachments": [
+                                                           {"type": "story_mention", "payload": {"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1"}}]}})
+IG_STORY_REPLY = messaging("instagram", IG_USER_ID, {"sender": {"id": IGSID}, "recipient": {"id": IG_USER_ID},
+                                                     "message": {"mid": "aWdfZAG1faXRlbTpzdG9yeXJlcGx5", "text": "Love this!",
+                                                                 "reply_to": {"story": {"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=2", "id": "17920000000000000"}}}})
+IG_UNSEND = messaging("instagram", IG_USER_ID, {"sender": {"id": IGSID}, "recipient": {"id": IG_USER_ID},
+                                                "message": {"mid": "aWdfZAG1faXRlbTpzdG9yeXJlcGx5", "is_deleted": True}})
+
+# https://developers.facebook.com/docs/messenger-platform/identity/user-profile (response)
+PSID_PROFILE = {"first_name": "Peter", "last_name": "Chang", "id": PSID}
+# https://developers.facebook.com/docs/instagram-platform/instagram-api-with-instagram-login/messaging-api/user-profile (response)
+IGSID_PROFILE = {"name": "Peter Chang", "username": "peter_chang_live", "id": IGSID}
