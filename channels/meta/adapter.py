@@ -8,11 +8,12 @@ Config) and implement parse / normalize / send / check.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from channels.base import ChannelAdapter
 from channels.meta import graph
-from hub.errors import PayloadInvalid, SignatureInvalid
+from hub.errors import PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, SignatureInvalid
 from hub.types import RawEvent, WebhookRequest, WebhookResponse
 
 
@@ -73,3 +74,29 @@ class MetaChannel(ChannelAdapter):
     def graph_client(self, token: str) -> graph.GraphClient:
         cfg: Any = self.config
         return graph.GraphClient(cfg.api_base_url, cfg.api_version, token, who=self.who)
+
+    def token_expiry(self, client: graph.GraphClient) -> tuple[str, dict[str, Any]]:
+        """What ``debug_token`` says about the token's expiry ("" when it cannot say), for check.
+
+        https://developers.facebook.com/docs/graph-api/reference/debug_token"""
+        try:
+            data = client.get("debug_token", input_token=client.token).get("data") or {}
+        except (PermanentDeliveryError, RetriableDeliveryError):
+            return "", {}
+        if not isinstance(data, dict):
+            return "", {}
+        expires = data.get("expires_at")
+        info = {k: data[k] for k in ("type", "application", "expires_at", "is_valid", "scopes") if k in data}
+        if data.get("is_valid") is False:
+            return "the token is no longer valid", info
+        if expires in (0, "0"):
+            return "the token does not expire", info
+        try:
+            when = datetime.fromtimestamp(int(str(expires)), UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            return "", info
+        days = (when - datetime.now(UTC)).days
+        info["expires"] = when.isoformat()
+        if days < 0:
+            return f"the token expired on {when.date().isoformat()}", info
+        return f"the token expires on {when.date().isoformat()}" + (" (soon: renew it)" if days < 7 else ""), info

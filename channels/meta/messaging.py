@@ -179,15 +179,22 @@ class MessagingChannel(MetaChannel):
         return "name"
 
     def check(self) -> CheckResult:
+        client = self.client()
         try:
-            info = self.client().get(self.our_id, fields=self.check_fields())
+            info = client.get(self.our_id, fields=self.check_fields())
         except AuthError as exc:
             return CheckResult(False, str(exc), {"auth": False})
         except (PermanentDeliveryError, RetriableDeliveryError) as exc:
             return CheckResult(False, str(exc))
         name = info.get("name") or info.get("username") or self.our_id
         handle = f" (@{info['username']})" if info.get("username") else ""
-        return CheckResult(True, f"connected to {name}{handle}", {k: v for k, v in info.items() if k != "id"})
+        summary = f"connected to {name}{handle}"
+        details = {k: v for k, v in info.items() if k != "id"}
+        expiry, token = self.token_expiry(client)
+        if expiry:
+            summary += f"; {expiry}"
+            details["token"] = token
+        return CheckResult(token.get("is_valid") is not False, summary, details)
 
     # --- tools ---------------------------------------------------------------------------
     def simulate(self, text: str, sender_id: str, **options: Any) -> tuple[str, dict[str, str], bytes]:

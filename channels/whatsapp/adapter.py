@@ -223,8 +223,9 @@ class WhatsAppChannel(MetaChannel):
     def check(self) -> CheckResult:
         """``GET /<version>/<phone_number_id>``: the number's verified name, display number and quality."""
         fields = "verified_name,display_phone_number,quality_rating,code_verification_status,name_status"
+        client = self.client()
         try:
-            info = self.client().get(self.config.phone_number_id, fields=fields)
+            info = client.get(self.config.phone_number_id, fields=fields)
         except AuthError as exc:
             return CheckResult(False, str(exc), {"auth": False})
         except (PermanentDeliveryError, RetriableDeliveryError) as exc:
@@ -233,7 +234,12 @@ class WhatsAppChannel(MetaChannel):
         summary = f"connected to {name} ({info.get('display_phone_number') or self.config.phone_number_id})"
         if info.get("quality_rating"):
             summary += f", quality {info['quality_rating']}"
-        return CheckResult(True, summary, {k: v for k, v in info.items() if k != "id"})
+        expiry, token = self.token_expiry(client)
+        details = {k: v for k, v in info.items() if k != "id"}
+        if expiry:
+            summary += f"; {expiry}"
+            details["token"] = token
+        return CheckResult(token.get("is_valid") is not False, summary, details)
 
     # --- tools ---------------------------------------------------------------------------
     def simulate(self, text: str, sender_id: str, **options: Any) -> tuple[str, dict[str, str], bytes]:

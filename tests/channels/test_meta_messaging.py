@@ -119,8 +119,12 @@ def test_send_api_text_split_tags_files_and_errors(api):
 
 
 def test_check_names_page_and_account(api):
-    assert messenger(api).check().summary == "connected to Jasper's Market"
-    assert instagram(api).check().summary == "connected to Jasper's Market (@jaspersmarket)"
+    assert messenger(api).check().summary == "connected to Jasper's Market; the token does not expire"
+    assert instagram(api).check().summary == "connected to Jasper's Market (@jaspersmarket); the token does not expire"
+    expired = {"data": {**ms.DEBUG_TOKEN["data"], "expires_at": 1700000000, "is_valid": False}}
+    api.fail_next("/debug_token", 200, expired)
+    bad = messenger(api).check()
+    assert not bad.ok and bad.summary.endswith("the token is no longer valid")
 
 
 @pytest.mark.parametrize("kind", ["messenger", "instagram"])

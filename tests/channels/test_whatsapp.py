@@ -228,7 +228,8 @@ def test_composer_shows_the_24_hour_window():
 def test_check_reports_the_number_and_an_expired_token(api):
     adapter = make(api)
     ok = adapter.check()
-    assert ok.ok and ok.summary == "connected to Jasper's Market (+1 555-078-3881), quality GREEN"
+    assert ok.ok and ok.summary == "connected to Jasper's Market (+1 555-078-3881), quality GREEN; the token does not expire"
+    assert ok.details["token"]["type"] == "SYSTEM_USER"
     api.fail_next(f"/v24.0/{ms.PHONE_NUMBER_ID}", 400, ms.TOKEN_EXPIRED)
     bad = adapter.check()
     assert not bad.ok and "190" in bad.summary and api.token not in bad.summary

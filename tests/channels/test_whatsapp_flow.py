@@ -90,6 +90,15 @@ def test_round_trip_message_reply_and_delivery_statuses(wa_hub, api):
     assert post(wa_hub, ms.status(sent["external_id"], "failed", errors=ms.RE_ENGAGEMENT)).status_code == 200
     failed = wait_until(lambda: (r := wa_hub.api("GET", f"/api/v1/replies/{rid}").get_json())["state"] == "failed" and r, message="failed")
     assert "Re-engagement required" in failed["last_error"]
+
+    # STOP on WhatsApp opts the customer out, as on SMS: the next reply is refused, nothing is sent
+    assert post(wa_hub, ms.inbound(ms.TEXT, wamid="wamid.STOP1", text="STOP")).status_code == 200
+    customer = wait_until(lambda: (c := wa_hub.api("GET", f"/api/v1/conversations/{conv['id']}").get_json()["customer"])["opted_out"] and c,
+                          message="opted out")
+    assert "STOP" in customer["opt_out_reason"]
+    refused = wa_hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Are you sure?"})
+    assert refused.status_code == 409 and "opted out" in refused.get_json()["error"]
+    assert len(api.called("POST", f"/v24.0/{ms.PHONE_NUMBER_ID}/messages")) == 2
     wa_hub.wait_idle(settle=0.3)
     wa_hub.kill("worker")  # all work is done and committed; a SIGTERM sometimes waits out its 10 s grace
 

@@ -153,6 +153,10 @@ class GraphApi:
         return self._json({"id": media_id})
 
     def _get_object(self, object_id: str, request: Request) -> Response:
+        if object_id == "debug_token":
+            if request.args.get("input_token") != self.token:
+                return self._violation(request.path, "debug_token needs input_token (the token to inspect)")
+            return self._json(ms.DEBUG_TOKEN)
         if object_id == self.phone_number_id:
             return self._json(ms.PHONE_NUMBER)
         if object_id in self.media:

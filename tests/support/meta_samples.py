@@ -228,3 +228,9 @@ IG_UNSEND = messaging("instagram", IG_USER_ID, {"sender": {"id": IGSID}, "recipi
 PSID_PROFILE = {"first_name": "Peter", "last_name": "Chang", "id": PSID}
 # https://developers.facebook.com/docs/instagram-platform/instagram-api-with-instagram-login/messaging-api/user-profile (response)
 IGSID_PROFILE = {"name": "Peter Chang", "username": "peter_chang_live", "id": IGSID}
+
+
+# https://developers.facebook.com/docs/graph-api/reference/debug_token (response; a System User token that never expires)
+DEBUG_TOKEN = {"data": {"app_id": "000000000000000", "type": "SYSTEM_USER", "application": "Social Cafe", "data_access_expires_at": 0,
+                        "expires_at": 0, "is_valid": True, "issued_at": 1347235328,
+                        "scopes": ["whatsapp_business_messaging", "whatsapp_business_management", "pages_messaging"], "user_id": "1207059"}}
