@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from channels.meta import graph
-from hub.models import InboundEvent, Message
+from hub.models import Connector, InboundEvent, Message
 from tests.support import meta_samples as ms
 from tests.support.graph_api import GraphApi
 from tests.support.hub import wait_until
@@ -91,6 +91,15 @@ def test_round_trip_message_reply_and_delivery_statuses(wa_hub, api):
     failed = wait_until(lambda: (r := wa_hub.api("GET", f"/api/v1/replies/{rid}").get_json())["state"] == "failed" and r, message="failed")
     assert "Re-engagement required" in failed["last_error"]
 
+    # the access token expired: the reply fails for good with the reason, the connector turns red
+    api.fail_next("/messages", 401, ms.TOKEN_EXPIRED)
+    rid = wa_hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "One more thing"}).get_json()["id"]
+    dead = wait_until(lambda: (r := wa_hub.api("GET", f"/api/v1/replies/{rid}").get_json())["state"] not in ("pending", "sending") and r,
+                      message="reply settled")
+    assert dead["state"] == "dead" and "expired or was revoked" in dead["last_error"]
+    with wa_hub.rt.db.read() as s:
+        assert (s.scalar(select(Connector.health).where(Connector.name == "acme-wa")) or {}).get("auth_failed")
+
     # STOP on WhatsApp opts the customer out, as on SMS: the next reply is refused, nothing is sent
     assert post(wa_hub, ms.inbound(ms.TEXT, wamid="wamid.STOP1", text="STOP")).status_code == 200
     customer = wait_until(lambda: (c := wa_hub.api("GET", f"/api/v1/conversations/{conv['id']}").get_json()["customer"])["opted_out"] and c,
@@ -98,7 +107,7 @@ def test_round_trip_message_reply_and_delivery_statuses(wa_hub, api):
     assert "STOP" in customer["opt_out_reason"]
     refused = wa_hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Are you sure?"})
     assert refused.status_code == 409 and "opted out" in refused.get_json()["error"]
-    assert len(api.called("POST", f"/v24.0/{ms.PHONE_NUMBER_ID}/messages")) == 2
+    assert len(api.called("POST", f"/v24.0/{ms.PHONE_NUMBER_ID}/messages")) == 3
     wa_hub.wait_idle(settle=0.3)
     wa_hub.kill("worker")  # all work is done and committed; a SIGTERM sometimes waits out its 10 s grace
 
