@@ -14,6 +14,7 @@ Out: ``POST /<version>/<phone_number_id>/messages`` — text split at 4,096 char
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,30 @@ MEDIA_HOSTS = ("lookaside.fbsbx.com", "*.fbsbx.com", "*.whatsapp.net")
 #: media types a reply file is sent as (anything else goes as a document)
 MEDIA_KIND = {"image/jpeg": "image", "image/png": "image", "video/mp4": "video", "video/3gpp": "video",
               "audio/aac": "audio", "audio/amr": "audio", "audio/mpeg": "audio", "audio/mp4": "audio", "audio/ogg": "audio"}
+
+
+#: a message template's name and language code (https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates)
+TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+TEMPLATE_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$")
+TEMPLATES_TTL = 3600  # how long the synced template list is trusted (seconds)
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def template_option(options: Any) -> dict[str, Any] | None:
+    """The reply's ``options["template"]`` checked: {"name", "language", "parameters": [str]}; None when absent."""
+    tpl = (options or {}).get("template") if isinstance(options, dict) else None
+    if tpl is None:
+        return None
+    if not isinstance(tpl, dict):
+        raise PayloadInvalid("template must be an object: {\"name\", \"language\", \"parameters\"}")
+    name, language, params = tpl.get("name"), tpl.get("language"), tpl.get("parameters", [])
+    if not isinstance(name, str) or not TEMPLATE_NAME.match(name):
+        raise PayloadInvalid("template.name must be the template's name (lower-case letters, digits, underscores)")
+    if not isinstance(language, str) or not TEMPLATE_LANGUAGE.match(language):
+        raise PayloadInvalid("template.language must be the template's language code, like en_US")
+    if not isinstance(params, list) or not all(isinstance(p, (str, int, float)) for p in params):
+        raise PayloadInvalid("template.parameters must be a list of texts, in the order of the template's {{1}}, {{2}}, …")
+    return {"name": name, "language": language, "parameters": [str(p) for p in params]}
 
 
 class WhatsAppConfig(AdapterConfig):
@@ -158,6 +183,11 @@ class WhatsAppChannel(MetaChannel):
         return data
 
     # --- outbound ------------------------------------------------------------------------
+    def validate_reply(self, text: str, options: dict[str, Any], thread_key: str | None = None) -> None:
+        """A template reply needs a well-formed ``options["template"]``; free text the usual checks."""
+        if template_option(options) is None:
+            super().validate_reply(text, options, thread_key)
+
     def _to(self, reply: OutboundReply) -> str:
         addr = reply.to.address.split(":", 1)[1] if reply.to.address.startswith("whatsapp:") else reply.to.address
         digits = addr.lstrip("+")
@@ -174,7 +204,16 @@ class WhatsAppChannel(MetaChannel):
         return str(resp["id"])
 
     def send(self, reply: OutboundReply) -> SendResult:
-        """Text parts, then files; parts already accepted are remembered so a retry does not repeat them."""
+        """Text parts, then files; parts already accepted are remembered so a retry does not repeat them.
+
+        A reply with ``options["template"]`` sends that approved template instead (allowed
+        outside the 24-hour window)."""
+        try:
+            template = template_option(reply.options)
+        except PayloadInvalid as exc:
+            raise PermanentDeliveryError(f"{self.who}: {exc}") from None
+        if template is not None:
+            return self._send_template(reply, template)
         if reply.last_inbound_at is not None and datetime.now(UTC) - reply.last_inbound_at > WINDOW:
             raise PermanentDeliveryError(f"{self.who}: {graph.explain(131047)}")
         to = self._to(reply)
@@ -219,6 +258,46 @@ class WhatsAppChannel(MetaChannel):
             self.ctx.state.set(key, None)
         return SendResult(external_id=sent[0], state="sent", detail={"to": to}, parts=tuple(sent[1:]))
 
+    def _send_template(self, reply: OutboundReply, template: dict[str, Any]) -> SendResult:
+        body: dict[str, Any] = {"name": template["name"], "language": {"code": template["language"]}}
+        if template["parameters"]:
+            body["components"] = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in template["parameters"]]}]
+        resp = self.client().post(f"{self.config.phone_number_id}/messages", {
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": self._to(reply), "type": "template", "template": body})
+        ids = [m.get("id") for m in resp.get("messages") or () if isinstance(m, dict) and m.get("id")]
+        if not ids:
+            raise PermanentDeliveryError(f"{self.who}: /messages answered without a message id")
+        return SendResult(external_id=str(ids[0]), state="sent", detail={"template": template["name"], "language": template["language"]})
+
+    def templates(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        """The WhatsApp Business Account's message templates (``GET /<waba_id>/message_templates``),
+        kept in the connector state for an hour: name, language, status, category, body text and
+        how many parameters the body takes. Empty without a waba_id."""
+        if not self.config.waba_id:
+            return []
+        cached = self.ctx.state.get("whatsapp:templates")
+        if not refresh and isinstance(cached, dict) and time.time() - float(cached.get("fetched", 0)) < TEMPLATES_TTL:
+            return list(cached.get("items") or [])
+        items: list[dict[str, Any]] = []
+        after = None
+        client = self.client()
+        for _page in range(10):
+            params: dict[str, Any] = {"fields": "name,language,status,category,components", "limit": 100}
+            if after:
+                params["after"] = after
+            resp = client.get(f"{self.config.waba_id}/message_templates", **params)
+            for t in resp.get("data") or ():
+                if not isinstance(t, dict):
+                    continue
+                body = next((c.get("text") or "" for c in t.get("components") or () if isinstance(c, dict) and c.get("type") == "BODY"), "")
+                items.append({"name": t.get("name"), "language": t.get("language"), "status": t.get("status"),
+                              "category": t.get("category"), "body": body, "parameters": len(set(_PLACEHOLDER.findall(body)))})
+            after = ((resp.get("paging") or {}).get("cursors") or {}).get("after") if (resp.get("paging") or {}).get("next") else None
+            if not after:
+                break
+        self.ctx.state.set("whatsapp:templates", {"fetched": time.time(), "items": items})
+        return items
+
     # --- admin ---------------------------------------------------------------------------
     def check(self) -> CheckResult:
         """``GET /<version>/<phone_number_id>``: the number's verified name, display number and quality."""
@@ -239,6 +318,15 @@ class WhatsAppChannel(MetaChannel):
         if expiry:
             summary += f"; {expiry}"
             details["token"] = token
+        if self.config.waba_id:
+            try:
+                found = self.templates(refresh=True)
+            except (PermanentDeliveryError, RetriableDeliveryError) as exc:
+                summary += f"; templates not readable ({exc})"
+            else:
+                approved = [t for t in found if t.get("status") == "APPROVED"]
+                summary += f"; {len(approved)} approved message template{'s' if len(approved) != 1 else ''}"
+                details["templates"] = [f"{t['name']} ({t['language']})" for t in approved]
         return CheckResult(token.get("is_valid") is not False, summary, details)
 
     # --- tools ---------------------------------------------------------------------------

@@ -228,7 +228,7 @@ def test_composer_shows_the_24_hour_window():
 def test_check_reports_the_number_and_an_expired_token(api):
     adapter = make(api)
     ok = adapter.check()
-    assert ok.ok and ok.summary == "connected to Jasper's Market (+1 555-078-3881), quality GREEN; the token does not expire"
+    assert ok.ok and ok.summary == "connected to Jasper's Market (+1 555-078-3881), quality GREEN; the token does not expire; 2 approved message templates"
     assert ok.details["token"]["type"] == "SYSTEM_USER"
     api.fail_next(f"/v24.0/{ms.PHONE_NUMBER_ID}", 400, ms.TOKEN_EXPIRED)
     bad = adapter.check()
@@ -251,3 +251,27 @@ def test_a_malformed_event_is_invalid_not_a_crash():
     bad = RawEvent(external_id="x", hook="events", payload=b'{"entry":[{"changes":[{"value":{"contacts":[{"profile":"x"}],"messages":[{"id":"x","from":"1","type":"text"}]}}]}]}')
     with pytest.raises(PayloadInvalid):
         adapter.normalize(bad)
+
+
+def test_templates_are_synced_and_sent_outside_the_window(api):
+    adapter = make(api)
+    names = [(t["name"], t["status"], t["parameters"]) for t in adapter.templates()]
+    assert names == [("hello_world", "APPROVED", 0), ("order_update", "APPROVED", 2), ("spring_sale", "REJECTED", 1)]
+    adapter.templates()  # cached in the connector state: not fetched again
+    assert len(api.called("GET", f"/v24.0/{ms.WABA_ID}/message_templates")) == 1
+    late = datetime.now(UTC) - timedelta(days=3)
+    tpl = {"template": {"name": "order_update", "language": "en_US", "parameters": ["Sheena", "#1234"]}}
+    result = adapter.send(reply("Hi Sheena, your order #1234 has shipped.", last_inbound_at=late, options=tpl))
+    (call,) = api.called("POST", f"/v24.0/{ms.PHONE_NUMBER_ID}/messages")
+    assert call["type"] == "template" and "context" not in call
+    assert call["template"] == {"name": "order_update", "language": {"code": "en_US"}, "components": [
+        {"type": "body", "parameters": [{"type": "text", "text": "Sheena"}, {"type": "text", "text": "#1234"}]}]}
+    assert result.detail["template"] == "order_update"
+    with pytest.raises(PermanentDeliveryError, match="132001"):  # not approved: Meta refuses, the reason is kept
+        adapter.send(reply("x", options={"template": {"name": "spring_sale", "language": "en_US", "parameters": ["May 1"]}}))
+    adapter.validate_reply("ok", tpl)
+    for bad in ({"template": "hello"}, {"template": {"name": "Hello World", "language": "en_US"}},
+                {"template": {"name": "hello_world", "language": "english"}}, {"template": {"name": "hello_world", "language": "en_US", "parameters": [{}]}}):
+        with pytest.raises(PayloadInvalid):
+            adapter.validate_reply("x", bad)
+    assert "2 approved message templates" in adapter.check().summary

@@ -91,6 +91,16 @@ def test_round_trip_message_reply_and_delivery_statuses(wa_hub, api):
     failed = wait_until(lambda: (r := wa_hub.api("GET", f"/api/v1/replies/{rid}").get_json())["state"] == "failed" and r, message="failed")
     assert "Re-engagement required" in failed["last_error"]
 
+    # an approved template through the REST API (what re-opens a conversation after the window)
+    tpl = {"name": "order_update", "language": "en_US", "parameters": ["Sheena", "#1234"]}
+    rid = wa_hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies",
+                     json={"text": "Hi Sheena, your order #1234 has shipped.", "options": {"template": tpl}}).get_json()["id"]
+    wait_until(lambda: wa_hub.api("GET", f"/api/v1/replies/{rid}").get_json()["state"] == "sent", message="template sent")
+    call = api.called("POST", f"/v24.0/{ms.PHONE_NUMBER_ID}/messages")[-1]
+    assert call["type"] == "template" and call["template"]["name"] == "order_update"
+    bad = wa_hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "x", "options": {"template": {"name": "Nope!"}}})
+    assert bad.status_code == 400 and "template.name" in bad.get_json()["error"]
+
     # the access token expired: the reply fails for good with the reason, the connector turns red
     api.fail_next("/messages", 401, ms.TOKEN_EXPIRED)
     rid = wa_hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "One more thing"}).get_json()["id"]
@@ -107,7 +117,7 @@ def test_round_trip_message_reply_and_delivery_statuses(wa_hub, api):
     assert "STOP" in customer["opt_out_reason"]
     refused = wa_hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Are you sure?"})
     assert refused.status_code == 409 and "opted out" in refused.get_json()["error"]
-    assert len(api.called("POST", f"/v24.0/{ms.PHONE_NUMBER_ID}/messages")) == 3
+    assert len(api.called("POST", f"/v24.0/{ms.PHONE_NUMBER_ID}/messages")) == 4
     wa_hub.wait_idle(settle=0.3)
     wa_hub.kill("worker")  # all work is done and committed; a SIGTERM sometimes waits out its 10 s grace
 

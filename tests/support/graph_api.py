@@ -105,6 +105,10 @@ class GraphApi:
                 return self._send_api(path, body, "instagram" if parts[0] == self.ig_user_id else "messenger")
         if len(parts) == 2 and parts[1] == "media" and request.method == "POST" and parts[0] == self.phone_number_id:
             return self._wa_upload(path, body)
+        if len(parts) == 2 and parts[1] == "message_templates" and request.method == "GET":
+            if parts[0] != ms.WABA_ID:
+                return self._violation(path, "message_templates belong to the WhatsApp Business Account id")
+            return self._json(ms.TEMPLATES)
         if len(parts) == 1 and request.method == "GET":
             return self._get_object(parts[0], request)
         return self._violation(path, f"{request.method} {path} is not an endpoint of this contract")
@@ -134,6 +138,17 @@ class GraphApi:
                 return self._violation(where, f"{kind}.id {obj['id']!r} was never uploaded")
             if kind == "audio" and obj.get("caption"):
                 return self._violation(where, "audio takes no caption")
+        if kind == "template":
+            lang = (obj.get("language") or {}).get("code")
+            if not isinstance(obj.get("name"), str) or not isinstance(lang, str):
+                return self._violation(where, "template needs name and language.code")
+            known = [t for t in ms.TEMPLATES["data"] if t["name"] == obj["name"] and t["language"] == lang and t["status"] == "APPROVED"]
+            if not known:
+                return self._json(ms.TEMPLATE_MISSING, 400)
+            wanted = len(set(re.findall(r"\{\{(\w+)\}\}", next((c["text"] for c in known[0]["components"] if c["type"] == "BODY"), ""))))
+            given = [p for c in obj.get("components") or () if c.get("type") == "body" for p in c.get("parameters") or ()]
+            if len(given) != wanted or any(p.get("type") != "text" or not isinstance(p.get("text"), str) for p in given):
+                return self._violation(where, f"template {obj['name']} takes {wanted} body text parameters, got {given!r}")
         ctx = body.get("context")
         if ctx is not None and not (isinstance(ctx, dict) and isinstance(ctx.get("message_id"), str)):
             return self._violation(where, "context must be {'message_id': <wamid>}")

@@ -234,3 +234,21 @@ IGSID_PROFILE = {"name": "Peter Chang", "username": "peter_chang_live", "id": IG
 DEBUG_TOKEN = {"data": {"app_id": "000000000000000", "type": "SYSTEM_USER", "application": "Social Cafe", "data_access_expires_at": 0,
                         "expires_at": 0, "is_valid": True, "issued_at": 1347235328,
                         "scopes": ["whatsapp_business_messaging", "whatsapp_business_management", "pages_messaging"], "user_id": "1207059"}}
+
+
+# https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account/message_templates/ (GET response)
+TEMPLATES = {"data": [
+    {"name": "hello_world", "components": [{"type": "HEADER", "format": "TEXT", "text": "Hello World"},
+                                           {"type": "BODY", "text": "Welcome and congratulations!! This message demonstrates your ability to send a WhatsApp message notification from the Cloud API, hosted by Meta. Thank you for taking the time to test with us."},
+                                           {"type": "FOOTER", "text": "WhatsApp Business Platform sample message"}],
+     "language": "en_US", "status": "APPROVED", "category": "UTILITY", "id": "1192339204654487"},
+    {"name": "order_update", "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} has shipped."}],
+     "language": "en_US", "status": "APPROVED", "category": "UTILITY", "id": "1192339204654488"},
+    {"name": "spring_sale", "components": [{"type": "BODY", "text": "Our spring sale starts {{1}}!"}],
+     "language": "en_US", "status": "REJECTED", "category": "MARKETING", "id": "1192339204654489"},
+], "paging": {"cursors": {"before": "MAZDZD", "after": "MgZDZD"}}}
+
+# https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes (132001, a template that does not exist in that language)
+TEMPLATE_MISSING = {"error": {"message": "(#132001) Template name does not exist in the translation", "type": "OAuthException",
+                              "code": 132001, "error_data": {"messaging_product": "whatsapp", "details": "template name (spring_sale) does not exist in en_US"},
+                              "fbtrace_id": "AXnBjCmQjN7uHhBvjDSRiXf"}}
