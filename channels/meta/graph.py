@@ -27,6 +27,7 @@ from hub.errors import (
     DeliveryError,
     PayloadInvalid,
     PermanentDeliveryError,
+    RecipientRefused,
     RetriableDeliveryError,
     SignatureInvalid,
     parse_retry_after,
@@ -170,6 +171,8 @@ def error_of(resp: httpx.Response, *, who: str) -> DeliveryError:
         exc: DeliveryError = RetriableDeliveryError(text, retry_after=retry_after)
     elif code in AUTH_CODES or resp.status_code == 401:
         exc = AuthError(text)
+    elif code in RECIPIENT_CODES or sub in RECIPIENT_CODES:
+        exc = RecipientRefused(text)  # no retry can reach this person
     else:
         exc = PermanentDeliveryError(text)
     exc.meta_code = code  # type: ignore[attr-defined]

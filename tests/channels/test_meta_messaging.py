@@ -12,7 +12,7 @@ import pytest
 from channels.instagram import InstagramChannel, InstagramConfig
 from channels.messenger import MessengerChannel, MessengerConfig
 from channels.meta import graph
-from hub.errors import AuthError, PermanentDeliveryError, SignatureInvalid
+from hub.errors import AuthError, PermanentDeliveryError, RecipientRefused, SignatureInvalid
 from hub.models import InboundEvent, Message
 from hub.types import BlobRef, CaseInsensitiveDict, ConnectorContext, OutboundReply, WebhookRequest
 from normalizers.model import Participant
@@ -113,6 +113,11 @@ def test_send_api_text_split_tags_files_and_errors(api):
     assert [len(c["message"].get("text", "")) for c in calls[:2]] == [1000, 200]
     assert calls[2]["message"]["attachment"] == {"type": "file", "payload": {"url": "https://hub.example.com/media/1?sig=x", "is_reusable": False}}
     assert result.external_id.startswith("m_SENT") and len(result.parts) == 2
+    # https://developers.facebook.com/docs/messenger-platform/error-codes (551: this person isn't available right now)
+    api.fail_next("/messages", 400, {"error": {"message": "(#551) This person isn't available right now.", "type": "OAuthException",
+                                               "code": 551, "error_subcode": 1545041, "fbtrace_id": "A1b2C3"}})
+    with pytest.raises(RecipientRefused, match="isn't available"):
+        fb.send(out("messenger", ms.PSID, "hello"))
     api.fail_next("/messages", 400, ms.TOKEN_EXPIRED)
     with pytest.raises(AuthError, match="expired or was revoked"):
         fb.send(out("messenger", ms.PSID, "hello"))
