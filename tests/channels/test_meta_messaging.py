@@ -1,6 +1,6 @@
 """messenger and instagram channels: the adapters against the local Graph API
 (tests/support/graph_api.py, Messenger Platform samples in tests/support/meta_samples.py),
-and a round trip of each through the running hub."""
+and a round trip of both through the running hub (one worker)."""
 
 from __future__ import annotations
 
@@ -132,40 +132,40 @@ def test_check_names_page_and_account(api):
     assert not bad.ok and bad.summary.endswith("the token is no longer valid")
 
 
-@pytest.mark.parametrize("kind", ["messenger", "instagram"])
-def test_round_trip_through_the_hub(hub, api, kind):
-    if kind == "messenger":
-        hub.add_connector("acme-fb", "messenger", page_id=ms.PAGE_ID, page_access_token=api.token, app_secret=SECRET,
-                          verify_token=VERIFY, api_base_url=api.base_url)
-        name, our_id, customer, obj = "acme-fb", ms.PAGE_ID, ms.PSID, "page"
-    else:
-        hub.add_connector("acme-ig", "instagram", ig_user_id=ms.IG_USER_ID, access_token=api.token, app_secret=SECRET,
-                          verify_token=VERIFY, api_base_url=api.base_url)
-        name, our_id, customer, obj = "acme-ig", ms.IG_USER_ID, ms.IGSID, "instagram"
+def test_round_trip_of_each_through_the_hub(hub, api):
+    hub.add_connector("acme-fb", "messenger", page_id=ms.PAGE_ID, page_access_token=api.token, app_secret=SECRET,
+                      verify_token=VERIFY, api_base_url=api.base_url)
+    hub.add_connector("acme-ig", "instagram", ig_user_id=ms.IG_USER_ID, access_token=api.token, app_secret=SECRET,
+                      verify_token=VERIFY, api_base_url=api.base_url)
+    flows = [("acme-fb", ms.PAGE_ID, ms.PSID, "page"), ("acme-ig", ms.IG_USER_ID, ms.IGSID, "instagram")]
 
-    def post(payload: dict, secret: str = SECRET):
+    def post(name: str, payload: dict, secret: str = SECRET):
         body = json.dumps(payload).encode()
         return hub.client.post(f"/webhooks/{name}/events", data=body,
                                headers={"Content-Type": "application/json", graph.SIGNATURE_HEADER: graph.sign(secret, body)})
 
-    delivery = ms.m_text("m_in0001", "Where is my refund?", obj=obj, our_id=our_id, customer=customer)
-    assert post(delivery, "forged").status_code == 403 and hub.count(InboundEvent) == 0
-    assert post(delivery).status_code == 200 and post(delivery).status_code == 200  # retried by Meta: one event
-    assert hub.count(InboundEvent) == 1
+    for n, (name, our_id, customer, obj) in enumerate(flows):
+        delivery = ms.m_text(f"m_in000{n}", "Where is my refund?", obj=obj, our_id=our_id, customer=customer)
+        assert post(name, delivery, "forged").status_code == 403
+        assert post(name, delivery).status_code == 200 and post(name, delivery).status_code == 200  # retried by Meta: one event
+    assert hub.count(InboundEvent) == 2
     hub.start_worker()
-    (conv,) = wait_until(lambda: hub.api("GET", "/api/v1/conversations").get_json()["items"], message="conversation")
-    assert conv["customer"]["display_name"] == "Peter Chang"
-    rid = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Checking your refund now."}).get_json()["id"]
-    sent = wait_until(lambda: (r := hub.api("GET", f"/api/v1/replies/{rid}").get_json())["state"] == "sent" and r, message="sent")
-    (call,) = api.called("POST", f"/v24.0/{our_id}/messages")
-    assert call["recipient"] == {"id": customer} and call["messaging_type"] == "RESPONSE"
-    assert "Checking your refund now." in call["message"]["text"]
-    # Meta echoes our message back (ignored) and reports it delivered
-    echo = ms.messaging(obj, our_id, {"sender": {"id": our_id}, "recipient": {"id": customer},
-                                      "message": {"mid": sent["external_id"], "text": call["message"]["text"], "is_echo": True}})
-    assert post(echo).status_code == 200
-    assert post(ms.m_delivery(sent["external_id"], obj=obj, our_id=our_id, customer=customer)).status_code == 200
-    wait_until(lambda: hub.api("GET", f"/api/v1/replies/{rid}").get_json()["state"] == "delivered", message="delivered")
+    convs = wait_until(lambda: len(items := hub.api("GET", "/api/v1/conversations").get_json()["items"]) == 2 and items, message="conversations")
+    by_connector = {c["connector"]: c for c in convs}
+    for name, our_id, customer, obj in flows:
+        conv = by_connector[name]
+        assert conv["customer"]["display_name"] == "Peter Chang"  # from the profile API
+        rid = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Checking your refund now."}).get_json()["id"]
+        sent = wait_until(lambda rid=rid: (r := hub.api("GET", f"/api/v1/replies/{rid}").get_json())["state"] == "sent" and r, message="sent")
+        (call,) = api.called("POST", f"/v24.0/{our_id}/messages")
+        assert call["recipient"] == {"id": customer} and call["messaging_type"] == "RESPONSE"
+        assert "Checking your refund now." in call["message"]["text"]
+        # Meta echoes our message back (ignored) and reports it delivered
+        echo = ms.messaging(obj, our_id, {"sender": {"id": our_id}, "recipient": {"id": customer},
+                                          "message": {"mid": sent["external_id"], "text": call["message"]["text"], "is_echo": True}})
+        assert post(name, echo).status_code == 200
+        assert post(name, ms.m_delivery(sent["external_id"], obj=obj, our_id=our_id, customer=customer)).status_code == 200
+        wait_until(lambda rid=rid: hub.api("GET", f"/api/v1/replies/{rid}").get_json()["state"] == "delivered", message="delivered")
     hub.wait_idle(settle=0.3)
-    assert hub.count(Message) == 1
+    assert hub.count(Message) == 2  # the echoes are not customer messages
     hub.kill("worker")  # all work is done and committed; a SIGTERM sometimes waits out its 10 s grace
