@@ -5,8 +5,11 @@ from __future__ import annotations
 from channels.api import ApiChannel
 from channels.base import ChannelAdapter
 from channels.email import EmailChannel
+from channels.instagram import InstagramChannel
+from channels.messenger import MessengerChannel
 from channels.slack import SlackChannel
 from channels.twilio import TwilioChannel
+from channels.whatsapp import WhatsAppChannel
 from channels.x import XChannel
 
 REGISTRY: dict[str, type[ChannelAdapter]] = {
@@ -15,4 +18,7 @@ REGISTRY: dict[str, type[ChannelAdapter]] = {
     SlackChannel.kind: SlackChannel,
     TwilioChannel.kind: TwilioChannel,
     XChannel.kind: XChannel,
+    WhatsAppChannel.kind: WhatsAppChannel,
+    MessengerChannel.kind: MessengerChannel,
+    InstagramChannel.kind: InstagramChannel,
 }

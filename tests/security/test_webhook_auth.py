@@ -27,6 +27,9 @@ SIMULATED = sorted(k for k, c in channels.REGISTRY.items() if c.hooks and c.simu
 NO_REPLAY_WINDOW = {
     "twilio": "X-Twilio-Signature covers URL + params, no timestamp; MessageSid dedupes replays",
     "x": "x-twitter-webhooks-signature covers the body only; event ids dedupe replays",
+    "whatsapp": "X-Hub-Signature-256 covers the body only; Meta retries for 7 days; wamids dedupe replays",
+    "messenger": "X-Hub-Signature-256 covers the body only; Meta retries for 7 days; message ids (mid) dedupe replays",
+    "instagram": "X-Hub-Signature-256 covers the body only; Meta retries for 7 days; message ids (mid) dedupe replays",
 }
 WEBHOOK_RULES = {"/webhooks/<name>/<hook>"}
 
