@@ -131,6 +131,9 @@ def _osa_at_most_one(a: str, b: str) -> bool:
 
 
 _WORDLISTS: list[_Wordlist] | None = None
+#: every folded word of every wordlist (the union: one set look-up per token says whether a
+#: token is a wordlist word in some language)
+_ANY_WORD: frozenset[str] = frozenset()
 _WORDLISTS_LOCK = threading.Lock()
 
 
@@ -155,14 +158,28 @@ def wordlists() -> list[_Wordlist]:
                     built.append(
                         _Wordlist(lang, words, {k: tuple(v) for k, v in deletes.items()}, single)
                     )
+                global _ANY_WORD
+                _ANY_WORD = frozenset().union(*(wl.words for wl in built))
                 _WORDLISTS = built
     return _WORDLISTS
+
+
+@functools.lru_cache(maxsize=8192)
+def _fold_rare(word: str) -> str:
+    return fold(word)
+
+
+def _fold_token(word: str) -> str:
+    """``fold`` of one token; ASCII (most tokens) is only lower-cased, the rest is cached."""
+    return word.lower() if word.isascii() else _fold_rare(word)
 
 
 # --------------------------------------------------------------------------- phrases
 
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u20d0-\u20ff\u3099\u309a"
-_TOKEN = re.compile(rf"[^\W\d_](?:[^\W\d_]|[{_MARKS}])*|\d+", re.UNICODE)
+# a letter, then letters and combining marks; or a number. (The same tokens as
+# ``[^\W\d_](?:[^\W\d_]|[marks])*|\d+``, written so the engine repeats single classes.)
+_TOKEN = re.compile(rf"[^\W\d_]+(?:[{_MARKS}]+[^\W\d_]*)*+|\d+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{12,}")
 
@@ -193,7 +210,7 @@ def _tokens(text: str) -> list[tuple[int, int, str, bool]]:
             for i, ch in enumerate(tok):
                 out.append((m.start() + i, m.start() + i + 1, "\x00" + ch, brk and i == 0))
             continue
-        out.append((m.start(), m.end(), fold(tok), brk))
+        out.append((m.start(), m.end(), _fold_token(tok), brk))
     return out
 
 
@@ -261,23 +278,73 @@ def _trim(classes: list[str], i: int, j: int) -> tuple[int, int]:
     return (ti, tj) if _qualifies(classes[ti:tj]) else (i, j)
 
 
+class _TokenCodes(dict[str, str]):
+    """Raw token -> its letters in the phrase pre-check, one per token ``_tokens`` makes of it:
+    ``E`` a word of some wordlist, ``b`` an unknown word of under 3 letters (it ends a run in
+    every language), ``x`` any other word; ``""`` for a number (dropped as numbering).
+    Cached: a worker sees the same words again and again (bounded: cleared when full)."""
+
+    def __missing__(self, tok: str) -> str:
+        if len(self) >= 200_000:
+            self.clear()
+        if tok.isdigit():
+            code = ""
+        elif _HAN.match(tok) and len(tok) > 1:
+            code = "b" * len(tok)  # unspaced Chinese: one "\x00"+char token per character
+        else:
+            word = _fold_token(tok)
+            code = "E" if word in _ANY_WORD else ("b" if len(word) < 3 else "x")
+        self[tok] = code
+        return code
+
+
+_CODES = _TokenCodes()
+# A stretch of tokens between two run-ending short words, at least a phrase long (the
+# short word that ends it belongs to it, as in ``_split_runs``).
+_STRETCH = re.compile(rf"[Ex]{{{MIN_PHRASE_WORDS},}}b?")
+
+
+def _dense(stretch: str) -> bool:
+    """True when some 12 consecutive tokens hold 9+ wordlist words. Every phrase has such a
+    window: a qualifying run of n >= 12 tokens has at most max(2, n // 6) inexact ones, so
+    its first 12 hold at most 2 (n < 18) or 3 (n < 24), and of its n // 12 disjoint blocks
+    of 12 (n >= 24) one holds at most 3, as all holding 4+ would need 4 * (n // 12) > n // 6."""
+    if stretch.count("E") < MIN_PHRASE_WORDS - 2:
+        return False
+    need = MIN_PHRASE_WORDS - 3
+    return any(stretch.count("E", i, i + MIN_PHRASE_WORDS) >= need for i in range(len(stretch) - MIN_PHRASE_WORDS + 1))
+
+
 def _phrase_spans(text: str) -> list[tuple[int, int]]:
+    """One pass: the tokens' codes (a cached dict look-up each) say which stretches of the
+    text could hold a phrase in some language; only those are classified per wordlist. A
+    stretch starts and ends where every language's run ends (``b``), so the runs inside it
+    are the runs the whole text would have, and a run outside every dense stretch cannot
+    qualify (see ``_dense``): the result is the same as classifying every token."""
+    wordlists()
+    codes = _CODES
+    code = "".join([codes[t] for t in _TOKEN.findall(text)])
+    stretches = [(m.start(), m.end()) for m in _STRETCH.finditer(code) if _dense(m.group())]
+    spans = _stretch_spans(text, stretches) if stretches else []
+    return spans + ([] if text.isascii() else _han_checksum_spans(text))
+
+
+def _stretch_spans(text: str, stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
     toks = _tokens(text)
-    if len(toks) < MIN_PHRASE_WORDS - 1:
-        return _han_checksum_spans(text)
     spans: list[tuple[int, int]] = []
     for wl in wordlists():
-        exact = sum(1 for t in toks if t[2] in wl.words)
-        if exact < MIN_PHRASE_WORDS - 2:  # cheap prefilter: not enough exact words at all
-            continue
-        classes = [wl.classify(t[2]) for t in toks]
-        # a short unknown word ("I", "a", "my", "de") is prose, not a garbled phrase word:
-        # every BIP-39 word has 3+ letters, so it ends the run like a full stop does
-        breaks = [t[3] or (k > 0 and classes[k - 1] == "U" and len(toks[k - 1][2]) < 3) for k, t in enumerate(toks)]
-        for i, j in _split_runs(classes, breaks):
-            for a, b in _qualifying_windows(classes, i, j, [t[2] for t in toks]):
-                spans.append((toks[a][0], toks[b - 1][1]))
-    return spans + _han_checksum_spans(text)
+        for s0, s1 in stretches:
+            words = [t[2] for t in toks[s0:s1]]
+            if sum(1 for w in words if w in wl.words) < MIN_PHRASE_WORDS - 2:
+                continue  # not enough exact words at all
+            classes = [wl.classify(w) for w in words]
+            # a short unknown word ("I", "a", "my", "de") is prose, not a garbled phrase word:
+            # every BIP-39 word has 3+ letters, so it ends the run like a full stop does
+            breaks = [toks[s0 + k][3] or (k > 0 and classes[k - 1] == "U" and len(words[k - 1]) < 3) for k in range(len(words))]
+            for i, j in _split_runs(classes, breaks):
+                for a, b in _qualifying_windows(classes, i, j, words):
+                    spans.append((toks[s0 + a][0], toks[s0 + b - 1][1]))
+    return spans
 
 
 _HAN_CUE = re.compile(r"(?:助记词|助記詞|记忆词|記憶詞|种子|種子|恢复词|恢復詞|助记码)[是為为：:\s]*")
