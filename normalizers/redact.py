@@ -48,6 +48,7 @@ import dataclasses
 import functools
 import hashlib
 import hmac
+import itertools
 import re
 import threading
 import unicodedata
@@ -278,10 +279,16 @@ def _trim(classes: list[str], i: int, j: int) -> tuple[int, int]:
     return (ti, tj) if _qualifies(classes[ti:tj]) else (i, j)
 
 
+# ``_TOKEN``'s tokens, a word carrying the sentence mark that follows it, if any (what
+# ``_SENTENCE_END`` finds after a word in ``_tokens``: the next word starts a new run).
+_TOKEN_SCAN = re.compile(rf"[^\W\d_]+(?:[{_MARKS}]+[^\W\d_]*)*+(?:[^\w]*?[.?!;:。？！])?|\d+", re.UNICODE)
+
+
 class _TokenCodes(dict[str, str]):
-    """Raw token -> its letters in the phrase pre-check, one per token ``_tokens`` makes of it:
-    ``E`` a word of some wordlist, ``b`` an unknown word of under 3 letters (it ends a run in
-    every language), ``x`` any other word; ``""`` for a number (dropped as numbering).
+    """A ``_TOKEN_SCAN`` token -> its letters in the phrase pre-check, one per token that
+    ``_tokens`` makes of it: ``E`` a word of some wordlist, ``x`` any other word, ``F`` / ``y``
+    the same followed by a sentence mark, ``b`` an unknown word of under 3 letters; ``F``,
+    ``y`` and ``b`` end a run in every language. ``""`` for a number (dropped as numbering).
     Cached: a worker sees the same words again and again (bounded: cleared when full)."""
 
     def __missing__(self, tok: str) -> str:
@@ -289,27 +296,38 @@ class _TokenCodes(dict[str, str]):
             self.clear()
         if tok.isdigit():
             code = ""
-        elif _HAN.match(tok) and len(tok) > 1:
-            code = "b" * len(tok)  # unspaced Chinese: one "\x00"+char token per character
         else:
-            word = _fold_token(tok)
-            code = "E" if word in _ANY_WORD else ("b" if len(word) < 3 else "x")
+            m = _TOKEN.match(tok)
+            assert m is not None
+            word = m.group()
+            if _HAN.match(word) and len(word) > 1:
+                code = "b" * len(word)  # unspaced Chinese: one "\x00"+char token per character
+            else:
+                folded = _fold_token(word)
+                if folded in _ANY_WORD:
+                    code = "F" if m.end() < len(tok) else "E"
+                elif len(folded) < 3:
+                    code = "b"
+                else:
+                    code = "y" if m.end() < len(tok) else "x"
         self[tok] = code
         return code
 
 
 _CODES = _TokenCodes()
-# A stretch of tokens between two run-ending short words, at least a phrase long (the
-# short word that ends it belongs to it, as in ``_split_runs``).
-_STRETCH = re.compile(rf"[Ex]{{{MIN_PHRASE_WORDS},}}b?")
+# A stretch of tokens up to the next run end (the token that ends it belongs to it, as in
+# ``_split_runs``), at least a phrase long.
+_STRETCH = re.compile(rf"[Ex]{{{MIN_PHRASE_WORDS - 1},}}[Fyb]?")
 
 
 def _dense(stretch: str) -> bool:
     """True when some 12 consecutive tokens hold 9+ wordlist words. Every phrase has such a
-    window: a qualifying run of n >= 12 tokens has at most max(2, n // 6) inexact ones, so
-    its first 12 hold at most 2 (n < 18) or 3 (n < 24), and of its n // 12 disjoint blocks
-    of 12 (n >= 24) one holds at most 3, as all holding 4+ would need 4 * (n // 12) > n // 6."""
-    if stretch.count("E") < MIN_PHRASE_WORDS - 2:
+    window: a qualifying run of n >= 12 tokens has at most k = max(2, n // 6) inexact ones,
+    so any 12 of its tokens hold at most 2 (n < 18) or 3 (n < 24) of them, and of its
+    n // 12 disjoint blocks of 12 (n >= 24) one holds at most 3, as all holding 4+ would
+    need 4 * (n // 12) > k."""
+    stretch = stretch.replace("F", "E")
+    if len(stretch) < MIN_PHRASE_WORDS or stretch.count("E") < MIN_PHRASE_WORDS - 2:
         return False
     need = MIN_PHRASE_WORDS - 3
     return any(stretch.count("E", i, i + MIN_PHRASE_WORDS) >= need for i in range(len(stretch) - MIN_PHRASE_WORDS + 1))
@@ -318,12 +336,13 @@ def _dense(stretch: str) -> bool:
 def _phrase_spans(text: str) -> list[tuple[int, int]]:
     """One pass: the tokens' codes (a cached dict look-up each) say which stretches of the
     text could hold a phrase in some language; only those are classified per wordlist. A
-    stretch starts and ends where every language's run ends (``b``), so the runs inside it
-    are the runs the whole text would have, and a run outside every dense stretch cannot
-    qualify (see ``_dense``): the result is the same as classifying every token."""
+    stretch starts and ends where every language's run ends (a sentence mark, a short
+    unknown word), so the runs inside it are the runs the whole text would have, and a run
+    outside every dense stretch cannot qualify (see ``_dense``): the result is the same as
+    classifying every token of the text in every language."""
     wordlists()
     codes = _CODES
-    code = "".join([codes[t] for t in _TOKEN.findall(text)])
+    code = "".join([codes[t] for t in _TOKEN_SCAN.findall(text)])
     stretches = [(m.start(), m.end()) for m in _STRETCH.finditer(code) if _dense(m.group())]
     spans = _stretch_spans(text, stretches) if stretches else []
     return spans + ([] if text.isascii() else _han_checksum_spans(text))
@@ -582,9 +601,34 @@ def _grouped_hex_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _split_key_spans(text: str) -> list[tuple[int, int, str]]:
-    """WIF / xprv keys cut into chunks by spaces, dashes or line breaks (checksum-verified)."""
-    chunks = list(_B58_CHUNK.finditer(text))
+# A stretch of base58 characters and the gaps allowed between chunks, long enough to hold
+# the 51+ base58 characters of a split key (the only place a split key can be).
+_B58_STRETCH = re.compile(rf"(?<![{_B58} \t\n-])[{_B58} \t\n-]{{52,}}")
+
+
+def _split_key_candidates(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _B58_STRETCH.finditer(text):
+        body = m.group()
+        if len(body) - body.count(" ") - body.count("\t") - body.count("\n") - body.count("-") >= 51:
+            out.append((m.start(), m.end()))
+    return out
+
+
+def _split_key_spans(text: str, stretches: list[tuple[int, int]] | None = None) -> list[tuple[int, int, str]]:
+    """WIF / xprv keys cut into chunks by spaces, dashes or line breaks (checksum-verified).
+
+    ``stretches``: the parts of ``text`` to look in (``_split_key_candidates``): a key's
+    chunks and gaps are all base58 or gap characters, so it lies inside one of them, and
+    a stretch starts and ends next to a character that is neither, so the chunks found
+    in it are the chunks of the whole text."""
+    spans: list[tuple[int, int, str]] = []
+    for s0, s1 in [(0, len(text))] if stretches is None else stretches:
+        spans += _split_key_spans_in(text, list(_B58_CHUNK.finditer(text, s0, s1)))
+    return spans
+
+
+def _split_key_spans_in(text: str, chunks: list[re.Match[str]]) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     for i in range(len(chunks)):
         first = chunks[i].group()
@@ -609,30 +653,44 @@ def _split_key_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+# Every _HEX64, _WIF, _XPRV and _SOL_SECRET match holds 51+ consecutive ASCII letters or
+# digits: without such a run none of those patterns is tried.
+_LONG_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{51}")
+
+
+def _ascii_digits(text: str) -> int:
+    return sum(map(text.count, "0123456789"))
+
+
 def _key_spans(text: str) -> list[tuple[int, int, str]]:
     spans = []
     ctx = current_context()
-    for m in _HEX64.finditer(text):
-        kind = _HASH_KINDS.get(classify_hash(text, m.start(), m.end(), ctx))
-        if kind:
-            spans.append((m.start(), m.end(), kind))
-    for a, b in _grouped_hex_spans(text):
-        kind = _HASH_KINDS.get(classify_hash(text, a, b, ctx))
-        if kind:
-            spans.append((a, b, kind))
-    for m in _WIF.finditer(text):
-        if _wif_valid(m.group()):
-            spans.append((m.start(), m.end(), "private_key"))
-    for m in _XPRV.finditer(text):
-        spans.append((m.start(), m.end(), "extended_private_key"))
-    for m in _SOL_SECRET.finditer(text):
-        raw = b58decode(m.group())
-        if raw is not None and len(raw) == 64:
+    long_run = _LONG_RUN.search(text) is not None
+    if long_run:
+        for m in _HEX64.finditer(text):
             kind = _HASH_KINDS.get(classify_hash(text, m.start(), m.end(), ctx))
             if kind:
                 spans.append((m.start(), m.end(), kind))
-    if re.search(rf"[{_B58}]{{3,30}}[ \t\n-]+[{_B58}]{{3,30}}", text) and any(c.isdigit() for c in text):
-        spans += _split_key_spans(text)
+    if _ascii_digits(text) >= 12:  # a grouped key needs 12 digits among its hex groups
+        for a, b in _grouped_hex_spans(text):
+            kind = _HASH_KINDS.get(classify_hash(text, a, b, ctx))
+            if kind:
+                spans.append((a, b, kind))
+    if long_run:
+        for m in _WIF.finditer(text):
+            if _wif_valid(m.group()):
+                spans.append((m.start(), m.end(), "private_key"))
+        for m in _XPRV.finditer(text):
+            spans.append((m.start(), m.end(), "extended_private_key"))
+        for m in _SOL_SECRET.finditer(text):
+            raw = b58decode(m.group())
+            if raw is not None and len(raw) == 64:
+                kind = _HASH_KINDS.get(classify_hash(text, m.start(), m.end(), ctx))
+                if kind:
+                    spans.append((m.start(), m.end(), kind))
+    stretches = _split_key_candidates(text)
+    if stretches and any(c.isdigit() for c in text):
+        spans += _split_key_spans(text, stretches)
     return spans
 
 
@@ -656,8 +714,24 @@ _CARD_GROUPED = re.compile(
 _CARD_IIN = re.compile(r"4|5[0-9]|2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|3(?:0[0-5]|[689])|35(?:2[89]|[3-8])|6")
 # An IBAN's digits can look like a card number: its span is never a card.
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_DIGIT = re.compile(r"\d")
+# Digits and the separators a card number is written with (_CARD, _CARD_GROUPED), from a
+# digit to a digit: a card's 13+ digits are always inside one such stretch.
+_CARD_STRETCH = re.compile(r"\d[\d \t\n./-]{11,}\d")
+
+
+def _may_hold_a_card(text: str) -> bool:
+    for m in _CARD_STRETCH.finditer(text):
+        body = m.group()
+        seps = body.count(" ") + body.count("\t") + body.count("\n") + body.count(".") + body.count("/") + body.count("-")
+        if len(body) - seps >= 13:
+            return True
+    return False
+
+
+# (the look-ahead names the cues' first letters, so most positions fail at one test)
 _CARD_CODE_CUE = re.compile(
-    r"\b(?:cvv2?|cvc2?|cid|csc|card\s+(?:security\s+|verification\s+)?code|security\s+code|c[oó]digo\s+de\s+seguridad|"
+    r"(?=[csk])\b(?:cvv2?|cvc2?|cid|csc|card\s+(?:security\s+|verification\s+)?code|security\s+code|c[oó]digo\s+de\s+seguridad|"
     r"kartenpr[üu]fnummer|cryptogramme(?:\s+visuel)?)\b(?:\s*(?:is|es|est|ist|:|=|#))?\s*(?P<code>\d{3,4})(?!\d)",
     re.IGNORECASE,
 )
@@ -678,9 +752,25 @@ def _card_spans(text: str) -> list[tuple[int, int, str]]:
     security code after a cue (CVV, CVC, security code, …). PCI DSS forbids storing either
     in clear; a 16-digit order number passes the checks one time in ten at most, and losing
     one costs a question, keeping a card number costs the customer."""
-    if not any(c.isdigit() for c in text):
+    if not _DIGIT.search(text):  # every pattern below needs one
         return []
-    ibans = [(m.start(), m.end()) for m in _IBAN.finditer(text)]
+    spans: list[tuple[int, int, str]] = []
+    if _may_hold_a_card(text):
+        spans += _card_number_spans(text)
+    for m in _CARD_CODE_CUE.finditer(text):
+        spans.append((m.start("code"), m.end("code"), "card_code"))
+    return spans
+
+
+def _card_number_spans(text: str) -> list[tuple[int, int, str]]:
+    ibans: list[tuple[int, int]] | None = None
+
+    def in_iban(start: int) -> bool:
+        nonlocal ibans
+        if ibans is None:
+            ibans = [(m.start(), m.end()) for m in _IBAN.finditer(text)]
+        return any(a <= start < b for a, b in ibans)
+
     spans = []
     for m in _CARD.finditer(text):
         digits = re.sub(r"[ -]", "", m.group())
@@ -688,15 +778,13 @@ def _card_spans(text: str) -> list[tuple[int, int, str]]:
             continue
         if not (13 <= len(digits) <= 19 and _CARD_IIN.match(digits) and luhn_valid(digits)):
             continue
-        if any(a <= m.start() < b for a, b in ibans):
+        if in_iban(m.start()):
             continue
         spans.append((m.start(), m.end(), "card_number"))
     for m in _CARD_GROUPED.finditer(text):
         digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and _CARD_IIN.match(digits) and luhn_valid(digits) and not any(a <= m.start() < b for a, b in ibans):
+        if 13 <= len(digits) <= 19 and _CARD_IIN.match(digits) and luhn_valid(digits) and not in_iban(m.start()):
             spans.append((m.start(), m.end(), "card_number"))
-    for m in _CARD_CODE_CUE.finditer(text):
-        spans.append((m.start("code"), m.end("code"), "card_code"))
     return spans
 
 
@@ -709,7 +797,8 @@ _PASSWORD_CUES = (
 )
 _PIN_CUES = r"pin(?:[-\s]?(?:code|c[oó]digo|codi|nummer|number))?|passcode|c[oó]digo\s+pin|codi\s+pin|code\s+pin|nip"
 _CONNECT_VERB = r"is|was|es|era|és|est|était|ist|lautet|war|é|era|são|zijn|is\s+nu|fica|será"
-_CUE_RE = re.compile(rf"\b(?:{_PASSWORD_CUES})\b|\b(?:{_PIN_CUES})\b", re.IGNORECASE)
+# (the look-ahead names the cues' first letters, so most positions fail at one test)
+_CUE_RE = re.compile(rf"(?=[pcmkswhn])(?:\b(?:{_PASSWORD_CUES})\b|\b(?:{_PIN_CUES})\b)", re.IGNORECASE)
 _VALUE = r"(?:(?P<q>[\"'“‘«`])(?P<qsecret>[^\"'”’»`\n]{1,128})[\"'”’»`]|(?P<secret>[^\s\"'”’»`]+))"
 _WITH_CONNECTOR = re.compile(
     rf"(?P<mid>(?:[ \t]+[^\s:=,;\"'()]+){{0,3}}?)(?P<conn>\s*[:=]\s*|\s+(?:{_CONNECT_VERB})\b\s*:?\s*){_VALUE}",
@@ -756,6 +845,11 @@ def _credential_spans(text: str) -> list[tuple[int, int, str]]:
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]{0,500})?/?>")
 
 
+def _has_tags(text: str) -> bool:
+    """Two tags or more in the first 20,000 characters (the text is HTML)."""
+    return len(list(itertools.islice(_TAG.finditer(text, 0, 20000), 2))) >= 2
+
+
 def _mask_markup(text: str) -> str:
     """Same-length copy of HTML with tags and entities blanked, so they separate words."""
     text = re.sub(r"<[^>]*>", lambda m: " " * len(m.group()), text)
@@ -774,7 +868,7 @@ def redact_text(text: str, *, markup: bool = False, seal: Sealer | None = None) 
     """
     if not text:
         return text, ()
-    scan = _mask_markup(text) if markup or len(_TAG.findall(text[:20000])) >= 2 else text
+    scan = _mask_markup(text) if markup or _has_tags(text) else text
     return _apply(text, _find(scan), seal)
 
 
