@@ -281,35 +281,34 @@ def _trim(classes: list[str], i: int, j: int) -> tuple[int, int]:
 
 # ``_TOKEN``'s tokens, a word carrying the sentence mark that follows it, if any (what
 # ``_SENTENCE_END`` finds after a word in ``_tokens``: the next word starts a new run).
-_TOKEN_SCAN = re.compile(rf"[^\W\d_]+(?:[{_MARKS}]+[^\W\d_]*)*+(?:[^\w]*?[.?!;:。？！])?|\d+", re.UNICODE)
+# Numbers are left out (``_tokens`` drops them, and they cannot end a run).
+_TOKEN_SCAN = re.compile(rf"[^\W\d_]+(?:[{_MARKS}]+[^\W\d_]*)*+(?:[^\w.?!;:。？！]*+[.?!;:。？！])?+", re.UNICODE)
 
 
 class _TokenCodes(dict[str, str]):
     """A ``_TOKEN_SCAN`` token -> its letters in the phrase pre-check, one per token that
     ``_tokens`` makes of it: ``E`` a word of some wordlist, ``x`` any other word, ``F`` / ``y``
     the same followed by a sentence mark, ``b`` an unknown word of under 3 letters; ``F``,
-    ``y`` and ``b`` end a run in every language. ``""`` for a number (dropped as numbering).
+    ``y`` and ``b`` end a run in every language; ``""`` for a number ("²", dropped as numbering).
     Cached: a worker sees the same words again and again (bounded: cleared when full)."""
 
     def __missing__(self, tok: str) -> str:
         if len(self) >= 200_000:
             self.clear()
-        if tok.isdigit():
+        m = _TOKEN.match(tok)
+        assert m is not None
+        word = m.group()
+        folded = _fold_token(word)
+        if word.isdigit():  # "²": a letter token that is a number, dropped like one
             code = ""
+        elif _HAN.match(word) and len(word) > 1:
+            code = "b" * len(word)  # unspaced Chinese: one "\x00"+char token per character
+        elif folded in _ANY_WORD:
+            code = "F" if m.end() < len(tok) else "E"
+        elif len(folded) < 3:
+            code = "b"
         else:
-            m = _TOKEN.match(tok)
-            assert m is not None
-            word = m.group()
-            if _HAN.match(word) and len(word) > 1:
-                code = "b" * len(word)  # unspaced Chinese: one "\x00"+char token per character
-            else:
-                folded = _fold_token(word)
-                if folded in _ANY_WORD:
-                    code = "F" if m.end() < len(tok) else "E"
-                elif len(folded) < 3:
-                    code = "b"
-                else:
-                    code = "y" if m.end() < len(tok) else "x"
+            code = "y" if m.end() < len(tok) else "x"
         self[tok] = code
         return code
 
@@ -658,6 +657,19 @@ def _split_key_spans_in(text: str, chunks: list[re.Match[str]]) -> list[tuple[in
 _LONG_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{51}")
 
 
+# A _HEX_GROUPED match is made of hex digits, "0x" and its separators only, 65+ of them.
+_HEX_STRETCH = re.compile(r"(?<![0-9a-fA-Fx \t\n:-])[0-9a-fA-Fx \t\n:-]{65,}")
+
+
+def _may_hold_grouped_hex(text: str) -> bool:
+    for m in _HEX_STRETCH.finditer(text):
+        body = m.group()
+        seps = body.count("x") + body.count(" ") + body.count("\t") + body.count("\n") + body.count(":") + body.count("-")
+        if len(body) - seps >= 64:
+            return True
+    return False
+
+
 def _ascii_digits(text: str) -> int:
     return sum(map(text.count, "0123456789"))
 
@@ -671,7 +683,7 @@ def _key_spans(text: str) -> list[tuple[int, int, str]]:
             kind = _HASH_KINDS.get(classify_hash(text, m.start(), m.end(), ctx))
             if kind:
                 spans.append((m.start(), m.end(), kind))
-    if _ascii_digits(text) >= 12:  # a grouped key needs 12 digits among its hex groups
+    if _ascii_digits(text) >= 12 and _may_hold_grouped_hex(text):  # (12 digits among its groups)
         for a, b in _grouped_hex_spans(text):
             kind = _HASH_KINDS.get(classify_hash(text, a, b, ctx))
             if kind:
@@ -1130,9 +1142,16 @@ def redact(msg: NormalizedMessage) -> NormalizedMessage:
     """
     sealer = _Sealer(msg.sealed)
     found: list[tuple[Redaction, ...]] = []
+    # full_text is often text itself (one body, no quote): redacting the same string again
+    # with the same sealer gives the same result, so it is done once
+    done: dict[tuple[str, bool], tuple[str, tuple[Redaction, ...]]] = {}
 
     def txt(value: str, markup: bool = False) -> str:
-        out, r = redact_text(value, markup=markup, seal=sealer)
+        key = (value, markup)
+        hit = done.get(key)
+        if hit is None:
+            hit = done[key] = redact_text(value, markup=markup, seal=sealer)
+        out, r = hit
         found.append(r)
         return out
 
