@@ -347,8 +347,32 @@ def _phrase_spans(text: str) -> list[tuple[int, int]]:
     return spans + ([] if text.isascii() else _han_checksum_spans(text))
 
 
+_TOKEN_SCAN_GROUPS = re.compile(rf"([^\W\d_]+(?:[{_MARKS}]+[^\W\d_]*)*+)([^\w.?!;:。？！]*+[.?!;:。？！])?+", re.UNICODE)
+
+
+def _scan_tokens(text: str, upto: int | None = None) -> list[tuple[int, int, str, bool]]:
+    """``_tokens(text)`` (its first ``upto`` tokens) from one ``_TOKEN_SCAN`` pass: a word's
+    sentence mark says that the next word starts a new run, as ``_SENTENCE_END`` does."""
+    out: list[tuple[int, int, str, bool]] = []
+    brk = False
+    for m in _TOKEN_SCAN_GROUPS.finditer(text):
+        if upto is not None and len(out) >= upto:
+            break
+        tok = m.group(1)
+        if tok.isdigit():
+            continue  # "²": dropped like numbering; the break is judged from the last word
+        start, end = m.span(1)
+        if _HAN.match(tok) and len(tok) > 1:
+            for i, ch in enumerate(tok):
+                out.append((start + i, start + i + 1, "\x00" + ch, brk and i == 0))
+        else:
+            out.append((start, end, _fold_token(tok), brk))
+        brk = m.group(2) is not None
+    return out
+
+
 def _stretch_spans(text: str, stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    toks = _tokens(text)
+    toks = _scan_tokens(text, max(s1 for _s0, s1 in stretches))
     spans: list[tuple[int, int]] = []
     for wl in wordlists():
         for s0, s1 in stretches:
@@ -600,12 +624,13 @@ def _grouped_hex_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-# A stretch of base58 characters and the gaps allowed between chunks, long enough to hold
-# the 51+ base58 characters of a split key (the only place a split key can be).
-_B58_STRETCH = re.compile(rf"(?<![{_B58} \t\n-])[{_B58} \t\n-]{{52,}}")
+# A stretch of base58 characters and the gaps allowed between a split key's chunks, with
+# 51+ base58 characters: the only place a WIF, xprv or Solana key, whole or split, can be.
+_B58_STRETCH = re.compile(rf"(?<![{_B58} \t\n-])[{_B58} \t\n-]{{51,}}")
+_B58_RUN = re.compile(rf"[{_B58}]{{51}}")
 
 
-def _split_key_candidates(text: str) -> list[tuple[int, int]]:
+def _base58_stretches(text: str) -> list[tuple[int, int]]:
     out = []
     for m in _B58_STRETCH.finditer(text):
         body = m.group()
@@ -652,16 +677,12 @@ def _split_key_spans_in(text: str, chunks: list[re.Match[str]]) -> list[tuple[in
     return spans
 
 
-# Every _HEX64, _WIF, _XPRV and _SOL_SECRET match holds 51+ consecutive ASCII letters or
-# digits: without such a run none of those patterns is tried.
-_LONG_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Za-z]{51}")
+# A stretch of hex digits, "0x" and the separators of grouped hex: a _HEX64 or _HEX_GROUPED
+# match (64 hex digits) is always inside one with 64+ hex digits.
+_HEX_STRETCH = re.compile(r"(?<![0-9a-fA-Fx \t\n:-])[0-9a-fA-Fx \t\n:-]{64,}")
 
 
-# A _HEX_GROUPED match is made of hex digits, "0x" and its separators only, 65+ of them.
-_HEX_STRETCH = re.compile(r"(?<![0-9a-fA-Fx \t\n:-])[0-9a-fA-Fx \t\n:-]{65,}")
-
-
-def _may_hold_grouped_hex(text: str) -> bool:
+def _may_hold_hex(text: str) -> bool:
     for m in _HEX_STRETCH.finditer(text):
         body = m.group()
         seps = body.count("x") + body.count(" ") + body.count("\t") + body.count("\n") + body.count(":") + body.count("-")
@@ -675,20 +696,22 @@ def _ascii_digits(text: str) -> int:
 
 
 def _key_spans(text: str) -> list[tuple[int, int, str]]:
+    """Keys and ambiguous strings, in the order: 64 hex, grouped hex, WIF, xprv, Solana,
+    split WIF / xprv. Each pattern runs only when the stretch it needs is there."""
     spans = []
     ctx = current_context()
-    long_run = _LONG_RUN.search(text) is not None
-    if long_run:
+    if _may_hold_hex(text):
         for m in _HEX64.finditer(text):
             kind = _HASH_KINDS.get(classify_hash(text, m.start(), m.end(), ctx))
             if kind:
                 spans.append((m.start(), m.end(), kind))
-    if _ascii_digits(text) >= 12 and _may_hold_grouped_hex(text):  # (12 digits among its groups)
-        for a, b in _grouped_hex_spans(text):
-            kind = _HASH_KINDS.get(classify_hash(text, a, b, ctx))
-            if kind:
-                spans.append((a, b, kind))
-    if long_run:
+        if _ascii_digits(text) >= 12:  # grouped hex holds 12+ digits
+            for a, b in _grouped_hex_spans(text):
+                kind = _HASH_KINDS.get(classify_hash(text, a, b, ctx))
+                if kind:
+                    spans.append((a, b, kind))
+    b58 = _base58_stretches(text)
+    if any(_B58_RUN.search(text, a, b) for a, b in b58):  # a whole key: 51+ base58 in a row
         for m in _WIF.finditer(text):
             if _wif_valid(m.group()):
                 spans.append((m.start(), m.end(), "private_key"))
@@ -700,9 +723,8 @@ def _key_spans(text: str) -> list[tuple[int, int, str]]:
                 kind = _HASH_KINDS.get(classify_hash(text, m.start(), m.end(), ctx))
                 if kind:
                     spans.append((m.start(), m.end(), kind))
-    stretches = _split_key_candidates(text)
-    if stretches and any(c.isdigit() for c in text):
-        spans += _split_key_spans(text, stretches)
+    if b58 and (_DIGIT.search(text) or any(c.isdigit() for c in text)):
+        spans += _split_key_spans(text, b58)
     return spans
 
 
@@ -732,13 +754,25 @@ _DIGIT = re.compile(r"\d")
 _CARD_STRETCH = re.compile(r"\d[\d \t\n./-]{11,}\d")
 
 
-def _may_hold_a_card(text: str) -> bool:
+def _card_windows(text: str) -> list[tuple[int, int]]:
+    """The stretches of ``_CARD_STRETCH`` with 13+ digits: every card number lies in one."""
+    out = []
     for m in _CARD_STRETCH.finditer(text):
         body = m.group()
         seps = body.count(" ") + body.count("\t") + body.count("\n") + body.count(".") + body.count("/") + body.count("-")
         if len(body) - seps >= 13:
-            return True
-    return False
+            out.append((m.start(), m.end()))
+    return out
+
+
+def _in_windows(pattern: re.Pattern[str], text: str, windows: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``'s matches that start inside ``windows``. Look-behinds see
+    the text before a window; the window reaches 2 characters further for the patterns'
+    look-aheads, which read up to 2 characters past a match."""
+    for a, b in windows:
+        for m in pattern.finditer(text, a, b + 2):
+            if m.start() < b:
+                yield m
 
 
 # (the look-ahead names the cues' first letters, so most positions fail at one test)
@@ -767,14 +801,15 @@ def _card_spans(text: str) -> list[tuple[int, int, str]]:
     if not _DIGIT.search(text):  # every pattern below needs one
         return []
     spans: list[tuple[int, int, str]] = []
-    if _may_hold_a_card(text):
-        spans += _card_number_spans(text)
+    windows = _card_windows(text)
+    if windows:
+        spans += _card_number_spans(text, windows)
     for m in _CARD_CODE_CUE.finditer(text):
         spans.append((m.start("code"), m.end("code"), "card_code"))
     return spans
 
 
-def _card_number_spans(text: str) -> list[tuple[int, int, str]]:
+def _card_number_spans(text: str, windows: list[tuple[int, int]] | None = None) -> list[tuple[int, int, str]]:
     ibans: list[tuple[int, int]] | None = None
 
     def in_iban(start: int) -> bool:
@@ -784,7 +819,8 @@ def _card_number_spans(text: str) -> list[tuple[int, int, str]]:
         return any(a <= start < b for a, b in ibans)
 
     spans = []
-    for m in _CARD.finditer(text):
+    windows = [(0, len(text))] if windows is None else windows
+    for m in _in_windows(_CARD, text, windows):
         digits = re.sub(r"[ -]", "", m.group())
         if len(digits) == len(m.group()) and len(digits) not in _CARD_PLAIN_LENGTHS:
             continue
@@ -793,7 +829,7 @@ def _card_number_spans(text: str) -> list[tuple[int, int, str]]:
         if in_iban(m.start()):
             continue
         spans.append((m.start(), m.end(), "card_number"))
-    for m in _CARD_GROUPED.finditer(text):
+    for m in _in_windows(_CARD_GROUPED, text, windows):
         digits = re.sub(r"\D", "", m.group())
         if 13 <= len(digits) <= 19 and _CARD_IIN.match(digits) and luhn_valid(digits) and not in_iban(m.start()):
             spans.append((m.start(), m.end(), "card_number"))
