@@ -332,6 +332,56 @@ def _dense(stretch: str) -> bool:
     return any(stretch.count("E", i, i + MIN_PHRASE_WORDS) >= need for i in range(len(stretch) - MIN_PHRASE_WORDS + 1))
 
 
+# ASCII text (most mail) gets the same codes without a regex: letters lower-cased, a
+# digit or "_" (a word character that is no letter) -> \x02, a sentence mark -> \x01,
+# anything else -> a space; then str.split.
+_ASCII_SCAN = str.maketrans({
+    chr(i): (chr(i).lower() if chr(i).isalpha() else "\x02" if chr(i).isdigit() or chr(i) == "_" else "\x01" if chr(i) in ".?!;:" else " ")
+    for i in range(128)
+})
+_ASCII_PIECE = re.compile(r"[a-z]+|\x01+|\x02+")
+
+
+class _AsciiCodes(dict[str, str]):
+    """A ``_ASCII_SCAN`` piece -> ``E``/``x``/``b`` per word, ``|`` for sentence marks, ``d``
+    for digits; ``_ascii_codes`` turns a word followed by ``|`` into ``F``/``y``."""
+
+    def __missing__(self, piece: str) -> str:
+        if len(self) >= 200_000:
+            self.clear()
+        out = []
+        for m in _ASCII_PIECE.finditer(piece):
+            part = m.group()
+            if part[0] == "\x01":
+                out.append("|")
+            elif part[0] == "\x02":
+                out.append("d")
+            else:
+                out.append("E" if part in _ANY_WORD else ("b" if len(part) < 3 else "x"))
+        code = self[piece] = "".join(out)
+        return code
+
+
+_ASCII_CODES = _AsciiCodes()
+
+
+def _ascii_codes(text: str) -> str:
+    """``_TOKEN_SCAN`` codes of an ASCII text. A word's sentence mark is the first of the
+    non-word characters after it (``|`` right after the word's letter), a digit or "_"
+    in between (``d``) cancels it, as in ``_SENTENCE_END``."""
+    codes = _ASCII_CODES
+    code = "".join([codes[p] for p in text.translate(_ASCII_SCAN).split()])
+    return code.replace("E|", "F").replace("x|", "y").replace("|", "").replace("d", "")
+
+
+def _codes(text: str) -> str:
+    """One letter per token of ``_tokens(text)`` (see ``_TokenCodes``)."""
+    if text.isascii():
+        return _ascii_codes(text)
+    codes = _CODES
+    return "".join([codes[t] for t in _TOKEN_SCAN.findall(text)])
+
+
 def _phrase_spans(text: str) -> list[tuple[int, int]]:
     """One pass: the tokens' codes (a cached dict look-up each) say which stretches of the
     text could hold a phrase in some language; only those are classified per wordlist. A
@@ -339,9 +389,11 @@ def _phrase_spans(text: str) -> list[tuple[int, int]]:
     unknown word), so the runs inside it are the runs the whole text would have, and a run
     outside every dense stretch cannot qualify (see ``_dense``): the result is the same as
     classifying every token of the text in every language."""
-    wordlists()
-    codes = _CODES
-    code = "".join([codes[t] for t in _TOKEN_SCAN.findall(text)])
+    if _WORDLISTS is None:
+        wordlists()
+    code = _codes(text)
+    if len(code) < MIN_PHRASE_WORDS:
+        return [] if text.isascii() else _han_checksum_spans(text)
     stretches = [(m.start(), m.end()) for m in _STRETCH.finditer(code) if _dense(m.group())]
     spans = _stretch_spans(text, stretches) if stretches else []
     return spans + ([] if text.isascii() else _han_checksum_spans(text))

@@ -290,3 +290,11 @@ def test_the_pipeline_step_seals_and_numbers_exactly_as_before():
 def test_the_fast_tokenizer_matches_the_reference_tokenizer():
     for t in generated(600, seed=5) + labelled()[:200]:
         assert fast._scan_tokens(t) == ref._tokens(t) == fast._tokens(t)
+
+
+def test_the_ascii_codes_match_the_regex_codes():
+    fast.wordlists()
+    texts = [t for t in generated(1500, seed=9) + labelled() if t.isascii()]
+    texts += ["word. 1 next", "word 1. next", "abc.1def", "a_b. c", "x:y", ". start", "end.", "abc1.def", "hi ,  . there", "\x01a\x02b"]
+    for t in texts:
+        assert fast._ascii_codes(t) == "".join(fast._CODES[x] for x in fast._TOKEN_SCAN.findall(t)), t
