@@ -178,7 +178,7 @@ def measure(quick: bool = False, redact: Callable | None = None) -> dict:
     def fields(msgs: list) -> list[str]:
         return [t for m in msgs for t in (m.text, m.full_text, m.subject, m.sender.name, m.sender.address, m.thread_key, m.external_id) if t]
 
-    result: dict = {"messages": len(mix), "plain": len(plain), "seeded": len(seeded),
+    result: dict = {"messages": len(mix), "n_plain": len(plain), "n_seeded": len(seeded),
                     "mean_chars": round(statistics.mean(len(m.text) for m in mix))}
     for name, msgs in (("mix", mix), ("plain", plain), ("seeded", seeded)):
         texts = fields(msgs)
@@ -190,8 +190,8 @@ def measure(quick: bool = False, redact: Callable | None = None) -> dict:
 def rows(quick: bool = False) -> list[dict]:
     r = measure(quick)
     out = []
-    for name, label in (("mix", f"all {r['messages']}"), ("plain", f"the {r['plain']} corpus pieces"),
-                        ("seeded", f"the {r['seeded']} with a secret or near miss")):
+    for name, label in (("mix", f"all {r['messages']}"), ("plain", f"the {r['n_plain']} corpus pieces"),
+                        ("seeded", f"the {r['n_seeded']} with a secret or near miss")):
         ms, base = r[name]["ms"], r[name]["baseline_ms"]
         out.append({
             "id": "R1", "what": f"redact(msg) CPU per 2 KB message ({label})",

@@ -856,8 +856,9 @@ def _card_spans(text: str) -> list[tuple[int, int, str]]:
     windows = _card_windows(text)
     if windows:
         spans += _card_number_spans(text, windows)
-    for m in _CARD_CODE_CUE.finditer(text):
-        spans.append((m.start("code"), m.end("code"), "card_code"))
+    if not _no_ascii_cue(text, _ASCII_CARD_CUE_WORDS):
+        for m in _CARD_CODE_CUE.finditer(text):
+            spans.append((m.start("code"), m.end("code"), "card_code"))
     return spans
 
 
@@ -913,8 +914,24 @@ def _looks_secret(token: str) -> bool:
     return bool(core) and (any(c.isdigit() for c in core) or any(not c.isalnum() for c in core))
 
 
+# Every cue of _CUE_RE written in ASCII holds one of these (lower case): an ASCII text
+# without any of them has no cue. (Only ASCII: with IGNORECASE "ſ" matches "s", "ı" "i".)
+_ASCII_CUE_WORDS = ("pass", "pwd", "contrase", "mdp", "kennwort", "senha", "palavra", "wachtwoord", "parola", "haslo",
+                    "clave", "pin", "nip")
+_ASCII_CARD_CUE_WORDS = ("cvv", "cvc", "cid", "csc", "card", "security", "codigo", "kartenpr", "cryptogramme")
+
+
+def _no_ascii_cue(text: str, words: tuple[str, ...]) -> bool:
+    if not text.isascii():
+        return False
+    low = text.lower()
+    return not any(w in low for w in words)
+
+
 def _credential_spans(text: str) -> list[tuple[int, int, str]]:
-    spans = []
+    spans: list[tuple[int, int, str]] = []
+    if _no_ascii_cue(text, _ASCII_CUE_WORDS):
+        return spans
     for cue_match in _CUE_RE.finditer(text):
         cue = cue_match.group().lower()
         is_pin = bool(re.fullmatch(_PIN_CUES, cue, re.IGNORECASE))
