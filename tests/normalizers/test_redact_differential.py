@@ -172,13 +172,15 @@ def _card(rng: random.Random) -> str:
         s = digits
     before = rng.choice(["", "card: ", "+", "id=", "/", "0", ".", "ref ", "Tarjeta ", "amex "])
     after = rng.choice(["", ".50", ",", ",5", ",50", ".5", "/1", "/", ", exp 12/28, cvv 123", " CVC: 0421", "5", "a",
-                        " código de seguridad 987", " 12345"])
+                        " código de seguridad 987", " codigo de seguridad 123", " CID 1234", " csc: 999", " security code 321",
+                        " kartenprufnummer 555", " cryptogramme visuel 777", " card verification code 4321", " 12345"])
     return before + s + after
 
 
 def _credential(rng: random.Random) -> str:
     cue = rng.choice(["password", "Passwort", "contraseña", "mot de passe", "senha", "wachtwoord", "PIN", "passcode",
-                      "pwd", "pin code", "código pin", "hasło", "clave de acceso", "Kennwort", "mdp", "nip"])
+                      "pwd", "pin code", "código pin", "hasło", "clave de acceso", "Kennwort", "mdp", "nip", "haslo",
+                      "codigo pin", "contrasena", "palavra-passe", "parola", "pass phrase", "Wachtwoord", "PASSWD", "pinnummer"])
     conn = rng.choice([" is ", ": ", " = ", " ", " lautet ", " és ", " for my account is ", " was "])
     value = rng.choice(["Hunter2!", "secreto", "1234", "04821", "not working", "\"correct horse\"", "****", "abc", "x1",
                         "[redacted: password]", "«clé»", "Sonne#7.", "123456789"])
