@@ -228,7 +228,7 @@ def labelled() -> list[str]:
     return texts
 
 
-def corpus_pieces(limit: int = 250, size: int = 3000) -> list[str]:
+def corpus_pieces(limit: int = 150, size: int = 3000) -> list[str]:
     if not CORPUS.exists():
         pytest.skip(f"the shared corpus is not at {CORPUS}")
     from tests.normalizers.test_redact_corpus import MAX_FILE, _texts
@@ -253,10 +253,10 @@ def _same(texts: list[str], markup: bool = False) -> None:
 
 
 def test_generated_texts_are_redacted_exactly_as_before():
-    texts = generated(1500)
-    assert sum(1 for t in texts if ref.redact_text(t)[1]) > 500  # the set is full of secrets, not only near misses
+    texts = generated(1000)
+    assert sum(1 for t in texts if ref.redact_text(t)[1]) > 300  # the set is full of secrets, not only near misses
     _same(texts)
-    _same(texts[:400], markup=True)
+    _same(texts[:250], markup=True)
 
 
 def test_labelled_sets_and_the_shared_corpus_are_redacted_exactly_as_before():
@@ -296,7 +296,7 @@ def test_the_fast_tokenizer_matches_the_reference_tokenizer():
 
 def test_the_ascii_codes_match_the_regex_codes():
     fast.wordlists()
-    texts = [t for t in generated(1500, seed=9) + labelled() if t.isascii()]
+    texts = [t for t in generated(800, seed=9) + labelled() if t.isascii()]
     texts += ["word. 1 next", "word 1. next", "abc.1def", "a_b. c", "x:y", ". start", "end.", "abc1.def", "hi ,  . there", "\x01a\x02b"]
     for t in texts:
         assert fast._ascii_codes(t) == "".join(fast._CODES[x] for x in fast._TOKEN_SCAN.findall(t)), t
