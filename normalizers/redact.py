@@ -683,7 +683,9 @@ _B58_RUN = re.compile(rf"[{_B58}]{{51}}")
 
 
 def _base58_stretches(text: str) -> list[tuple[int, int]]:
-    out = []
+    out: list[tuple[int, int]] = []
+    if len(text) < 51:
+        return out
     for m in _B58_STRETCH.finditer(text):
         body = m.group()
         if len(body) - body.count(" ") - body.count("\t") - body.count("\n") - body.count("-") >= 51:
@@ -735,6 +737,8 @@ _HEX_STRETCH = re.compile(r"(?<![0-9a-fA-Fx \t\n:-])[0-9a-fA-Fx \t\n:-]{64,}")
 
 
 def _may_hold_hex(text: str) -> bool:
+    if len(text) < 64:
+        return False
     for m in _HEX_STRETCH.finditer(text):
         body = m.group()
         seps = body.count("x") + body.count(" ") + body.count("\t") + body.count("\n") + body.count(":") + body.count("-")
@@ -808,7 +812,9 @@ _CARD_STRETCH = re.compile(r"\d[\d \t\n./-]{11,}\d")
 
 def _card_windows(text: str) -> list[tuple[int, int]]:
     """The stretches of ``_CARD_STRETCH`` with 13+ digits: every card number lies in one."""
-    out = []
+    out: list[tuple[int, int]] = []
+    if len(text) < 13:
+        return out
     for m in _CARD_STRETCH.finditer(text):
         body = m.group()
         seps = body.count(" ") + body.count("\t") + body.count("\n") + body.count(".") + body.count("/") + body.count("-")
