@@ -423,8 +423,34 @@ def _scan_tokens(text: str, upto: int | None = None) -> list[tuple[int, int, str
     return out
 
 
+_ASCII_WORD = re.compile(r"[a-z]+")
+_ASCII_GAP_WORD = re.compile(r"[^a-z]*[a-z]+")
+_ASCII_BREAK = re.compile(r" *\x01")
+
+
+def _ascii_tokens(text: str, stretches: list[tuple[int, int]]) -> list[Any]:
+    """``_tokens(text)`` of an ASCII text, filled in only inside ``stretches`` (None elsewhere).
+
+    In ``text.translate(_ASCII_SCAN)`` the words are the runs of a-z, at the same places and
+    already lower-cased; their ends come from the lengths of the gap+word pieces, all in C,
+    so only the tokens of the stretches cost Python work."""
+    scan = text.translate(_ASCII_SCAN)
+    words = _ASCII_WORD.findall(scan)
+    ends = list(itertools.accumulate(map(len, _ASCII_GAP_WORD.findall(scan))))
+    toks: list[Any] = [None] * len(words)
+    for s0, s1 in stretches:
+        for k in range(s0, s1):
+            end = ends[k]
+            brk = k > 0 and _ASCII_BREAK.match(scan, ends[k - 1]) is not None
+            toks[k] = (end - len(words[k]), end, words[k], brk)
+    return toks
+
+
 def _stretch_spans(text: str, stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    toks = _scan_tokens(text, max(s1 for _s0, s1 in stretches))
+    if text.isascii():
+        toks = _ascii_tokens(text, stretches)
+    else:
+        toks = _scan_tokens(text, max(s1 for _s0, s1 in stretches))
     spans: list[tuple[int, int]] = []
     for wl in wordlists():
         for s0, s1 in stretches:

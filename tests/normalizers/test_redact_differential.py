@@ -290,8 +290,11 @@ def test_the_pipeline_step_seals_and_numbers_exactly_as_before():
 
 
 def test_the_fast_tokenizer_matches_the_reference_tokenizer():
-    for t in generated(600, seed=5) + labelled()[:200]:
-        assert fast._scan_tokens(t) == ref._tokens(t) == fast._tokens(t)
+    for t in generated(600, seed=5) + labelled()[:200] + ["word. 1 next", "word 1. next", "abc.1def", "a_b. c", ". x", "end."]:
+        toks = ref._tokens(t)
+        assert fast._scan_tokens(t) == toks == fast._tokens(t)
+        if t.isascii():
+            assert fast._ascii_tokens(t, [(0, len(toks))]) == toks
 
 
 def test_the_ascii_codes_match_the_regex_codes():
