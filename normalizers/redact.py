@@ -617,7 +617,13 @@ def may_hold_a_hash(msg: NormalizedMessage) -> bool:
     """True when a text field holds a 64-hex / base58-64 candidate (only then does the
     conversation's context matter; the ingest worker skips the look-up otherwise)."""
     for t in (msg.text, msg.full_text, msg.subject, msg.html):
-        if t and (_HEX64.search(t) or _HEX_GROUPED.search(t) or _SOL_SECRET.search(t)):
+        if not t:
+            continue
+        # (64 hex or a Solana key only where the stretch they need is: see _key_spans; any
+        # hex groups at all count here, their total is not checked)
+        if _HEX_GROUPED.search(t) or (_may_hold_hex(t) and _HEX64.search(t)):
+            return True
+        if any(_B58_RUN.search(t, a, b) for a, b in _base58_stretches(t)) and _SOL_SECRET.search(t):
             return True
     return False
 

@@ -303,3 +303,12 @@ def test_the_ascii_codes_match_the_regex_codes():
     texts += ["word. 1 next", "word 1. next", "abc.1def", "a_b. c", "x:y", ". start", "end.", "abc1.def", "hi ,  . there", "\x01a\x02b"]
     for t in texts:
         assert fast._ascii_codes(t) == "".join(fast._CODES[x] for x in fast._TOKEN_SCAN.findall(t)), t
+
+
+def test_may_hold_a_hash_answers_as_before():
+    texts = generated(600, seed=13) + labelled()
+    for k, t in enumerate(texts):
+        msg = NormalizedMessage(medium="api", connector="api-1", external_id=f"m{k}", thread_key=f"t{k}",
+                                sender=Participant(medium="api", address="api-1:u"), sent_at=datetime(2026, 1, 1, tzinfo=UTC),
+                                text=t, subject=texts[k - 1][:80])
+        assert fast.may_hold_a_hash(msg) == ref.may_hold_a_hash(msg), t[:200]
