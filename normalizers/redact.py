@@ -41,6 +41,7 @@ Design (see docs/intelligence/redaction.md for the measured precision and recall
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import contextvars
@@ -399,30 +400,6 @@ def _phrase_spans(text: str) -> list[tuple[int, int]]:
     return spans + ([] if text.isascii() else _han_checksum_spans(text))
 
 
-_TOKEN_SCAN_GROUPS = re.compile(rf"([^\W\d_]+(?:[{_MARKS}]+[^\W\d_]*)*+)([^\w.?!;:。？！]*+[.?!;:。？！])?+", re.UNICODE)
-
-
-def _scan_tokens(text: str, upto: int | None = None) -> list[tuple[int, int, str, bool]]:
-    """``_tokens(text)`` (its first ``upto`` tokens) from one ``_TOKEN_SCAN`` pass: a word's
-    sentence mark says that the next word starts a new run, as ``_SENTENCE_END`` does."""
-    out: list[tuple[int, int, str, bool]] = []
-    brk = False
-    for m in _TOKEN_SCAN_GROUPS.finditer(text):
-        if upto is not None and len(out) >= upto:
-            break
-        tok = m.group(1)
-        if tok.isdigit():
-            continue  # "²": dropped like numbering; the break is judged from the last word
-        start, end = m.span(1)
-        if _HAN.match(tok) and len(tok) > 1:
-            for i, ch in enumerate(tok):
-                out.append((start + i, start + i + 1, "\x00" + ch, brk and i == 0))
-        else:
-            out.append((start, end, _fold_token(tok), brk))
-        brk = m.group(2) is not None
-    return out
-
-
 _ASCII_WORD = re.compile(r"[a-z]+")
 _ASCII_GAP_WORD = re.compile(r"[^a-z]*[a-z]+")
 _ASCII_BREAK = re.compile(r" *\x01")
@@ -446,11 +423,49 @@ def _ascii_tokens(text: str, stretches: list[tuple[int, int]]) -> list[Any]:
     return toks
 
 
+# A token of _TOKEN_SCAN with the non-letters before it: the pieces' lengths add up to
+# each token's end.
+_TOKEN_PIECE = re.compile(r"[\W\d_]*+(?:" + _TOKEN_SCAN.pattern + ")", re.UNICODE)
+
+
+def _unicode_tokens(text: str, stretches: list[tuple[int, int]]) -> list[Any]:
+    """``_tokens(text)`` filled in only inside ``stretches`` (None elsewhere), any text.
+
+    Which raw token holds a code index, and where each raw token ends, come from C-level
+    ``findall`` and ``accumulate``; only the raw tokens of the stretches are looked at."""
+    raw = _TOKEN_SCAN.findall(text)
+    codes = _CODES
+    after = list(itertools.accumulate(map(len, map(codes.__getitem__, raw))))  # code index after raw token r
+    ends = list(itertools.accumulate(map(len, _TOKEN_PIECE.findall(text))))
+    toks: list[Any] = [None] * (after[-1] if after else 0)
+    for s0, s1 in stretches:
+        r = bisect.bisect_right(after, s0)
+        prev = r - 1
+        while prev >= 0 and not codes[raw[prev]]:
+            prev -= 1  # a number: the break is judged from the word before it
+        brk = prev >= 0 and _TOKEN.match(raw[prev]).end() < len(raw[prev])  # type: ignore[union-attr]
+        idx = after[r - 1] if r else 0
+        while idx < s1 and r < len(raw):
+            full = raw[r]
+            word = _TOKEN.match(full).group()  # type: ignore[union-attr]
+            start = ends[r] - len(full)
+            n = len(codes[full])
+            if n:
+                if n > 1:  # unspaced Chinese, one token per character
+                    parts = [(start + i, start + i + 1, "\x00" + ch, brk and i == 0) for i, ch in enumerate(word)]
+                else:
+                    parts = [(start, start + len(word), _fold_token(word), brk)]
+                for k, part in enumerate(parts):
+                    if s0 <= idx + k < s1:
+                        toks[idx + k] = part
+                brk = len(word) < len(full)
+            idx += n
+            r += 1
+    return toks
+
+
 def _stretch_spans(text: str, stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    if text.isascii():
-        toks = _ascii_tokens(text, stretches)
-    else:
-        toks = _scan_tokens(text, max(s1 for _s0, s1 in stretches))
+    toks = _ascii_tokens(text, stretches) if text.isascii() else _unicode_tokens(text, stretches)
     spans: list[tuple[int, int]] = []
     for wl in wordlists():
         for s0, s1 in stretches:
