@@ -375,12 +375,14 @@ def _ascii_codes(text: str) -> str:
     return code.replace("E|", "F").replace("x|", "y").replace("|", "").replace("d", "")
 
 
-def _codes(text: str) -> str:
-    """One letter per token of ``_tokens(text)`` (see ``_TokenCodes``)."""
+def _codes(text: str) -> tuple[str, list[str] | None]:
+    """One letter per token of ``_tokens(text)`` (see ``_TokenCodes``), and the raw
+    ``_TOKEN_SCAN`` tokens when the text is not ASCII."""
     if text.isascii():
-        return _ascii_codes(text)
+        return _ascii_codes(text), None
     codes = _CODES
-    return "".join([codes[t] for t in _TOKEN_SCAN.findall(text)])
+    raw = _TOKEN_SCAN.findall(text)
+    return "".join([codes[t] for t in raw]), raw
 
 
 def _phrase_spans(text: str) -> list[tuple[int, int]]:
@@ -392,11 +394,11 @@ def _phrase_spans(text: str) -> list[tuple[int, int]]:
     classifying every token of the text in every language."""
     if _WORDLISTS is None:
         wordlists()
-    code = _codes(text)
+    code, raw = _codes(text)
     if len(code) < MIN_PHRASE_WORDS:
         return [] if text.isascii() else _han_checksum_spans(text)
     stretches = [(m.start(), m.end()) for m in _STRETCH.finditer(code) if _dense(m.group())]
-    spans = _stretch_spans(text, stretches) if stretches else []
+    spans = _stretch_spans(text, stretches, raw) if stretches else []
     return spans + ([] if text.isascii() else _han_checksum_spans(text))
 
 
@@ -428,12 +430,12 @@ def _ascii_tokens(text: str, stretches: list[tuple[int, int]]) -> list[Any]:
 _TOKEN_PIECE = re.compile(r"[\W\d_]*+(?:" + _TOKEN_SCAN.pattern + ")", re.UNICODE)
 
 
-def _unicode_tokens(text: str, stretches: list[tuple[int, int]]) -> list[Any]:
+def _unicode_tokens(text: str, stretches: list[tuple[int, int]], raw: list[str] | None = None) -> list[Any]:
     """``_tokens(text)`` filled in only inside ``stretches`` (None elsewhere), any text.
 
     Which raw token holds a code index, and where each raw token ends, come from C-level
     ``findall`` and ``accumulate``; only the raw tokens of the stretches are looked at."""
-    raw = _TOKEN_SCAN.findall(text)
+    raw = _TOKEN_SCAN.findall(text) if raw is None else raw
     codes = _CODES
     after = list(itertools.accumulate(map(len, map(codes.__getitem__, raw))))  # code index after raw token r
     ends = list(itertools.accumulate(map(len, _TOKEN_PIECE.findall(text))))
@@ -464,8 +466,8 @@ def _unicode_tokens(text: str, stretches: list[tuple[int, int]]) -> list[Any]:
     return toks
 
 
-def _stretch_spans(text: str, stretches: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    toks = _ascii_tokens(text, stretches) if text.isascii() else _unicode_tokens(text, stretches)
+def _stretch_spans(text: str, stretches: list[tuple[int, int]], raw: list[str] | None = None) -> list[tuple[int, int]]:
+    toks = _ascii_tokens(text, stretches) if text.isascii() else _unicode_tokens(text, stretches, raw)
     spans: list[tuple[int, int]] = []
     for wl in wordlists():
         for s0, s1 in stretches:
