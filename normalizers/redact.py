@@ -923,7 +923,7 @@ def _card_spans(text: str) -> list[tuple[int, int, str]]:
     windows = _card_windows(text)
     if windows:
         spans += _card_number_spans(text, windows)
-    if not _no_ascii_cue(text, _ASCII_CARD_CUE_WORDS):
+    if not _no_cue(text, _CARD_CUE_WORDS):
         for m in _CARD_CODE_CUE.finditer(text):
             spans.append((m.start("code"), m.end("code"), "card_code"))
     return spans
@@ -981,23 +981,24 @@ def _looks_secret(token: str) -> bool:
     return bool(core) and (any(c.isdigit() for c in core) or any(not c.isalnum() for c in core))
 
 
-# Every cue of _CUE_RE written in ASCII holds one of these (lower case): an ASCII text
-# without any of them has no cue. (Only ASCII: with IGNORECASE "ſ" matches "s", "ı" "i".)
-_ASCII_CUE_WORDS = ("pass", "pwd", "contrase", "mdp", "kennwort", "senha", "palavra", "wachtwoord", "parola", "haslo",
-                    "clave", "pin", "nip")
-_ASCII_CARD_CUE_WORDS = ("cvv", "cvc", "cid", "csc", "card", "security", "codigo", "kartenpr", "cryptogramme")
+# Every cue of _CUE_RE holds one of these words, every cue of _CARD_CODE_CUE one of the
+# second ones: in a text folded as below (lower case, and the three characters IGNORECASE
+# also takes for an ASCII letter: "İ" and "ı" for i, "ſ" for s), a text without any of them
+# has no cue and is not scanned (tests/normalizers/test_redact_cues.py checks both claims).
+_CUE_WORDS = ("pass", "pwd", "contrase", "mdp", "kennwort", "senha", "palavra", "wachtwoord", "parola", "haslo", "hasło",
+              "clave", "pin", "nip")
+_CARD_CUE_WORDS = ("cvv", "cvc", "cid", "csc", "card", "security", "codigo", "código", "kartenpr", "cryptogramme")
+_CUE_FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
 
 
-def _no_ascii_cue(text: str, words: tuple[str, ...]) -> bool:
-    if not text.isascii():
-        return False
-    low = text.lower()
+def _no_cue(text: str, words: tuple[str, ...]) -> bool:
+    low = text.lower() if text.isascii() else text.translate(_CUE_FOLD).lower()
     return not any(w in low for w in words)
 
 
 def _credential_spans(text: str) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
-    if _no_ascii_cue(text, _ASCII_CUE_WORDS):
+    if _no_cue(text, _CUE_WORDS):
         return spans
     for cue_match in _CUE_RE.finditer(text):
         cue = cue_match.group().lower()
