@@ -228,7 +228,7 @@ def labelled() -> list[str]:
     return texts
 
 
-def corpus_pieces(limit: int = 150, size: int = 3000) -> list[str]:
+def corpus_pieces(limit: int = 100, size: int = 3000) -> list[str]:
     if not CORPUS.exists():
         pytest.skip(f"the shared corpus is not at {CORPUS}")
     from tests.normalizers.test_redact_corpus import MAX_FILE, _texts
@@ -236,7 +236,7 @@ def corpus_pieces(limit: int = 150, size: int = 3000) -> list[str]:
     files = [p for p in sorted(CORPUS.rglob("*")) if p.is_file() and p.stat().st_size <= MAX_FILE
              and p.suffix not in (".png", ".jpg", ".gif", ".pdf", ".msg")]
     pieces = []
-    for path in files:
+    for path in files[::3]:  # every third file: parsing all the mail takes longer than redacting it
         for text in _texts(path):
             pieces += [text[i : i + size] for i in range(0, min(len(text), 4 * size), size)]
     step = max(1, len(pieces) // limit)
@@ -253,8 +253,8 @@ def _same(texts: list[str], markup: bool = False) -> None:
 
 
 def test_generated_texts_are_redacted_exactly_as_before():
-    texts = generated(1000)
-    assert sum(1 for t in texts if ref.redact_text(t)[1]) > 300  # the set is full of secrets, not only near misses
+    texts = generated(700)
+    assert sum(1 for t in texts if ref.redact_text(t)[1]) > 200  # the set is full of secrets, not only near misses
     _same(texts)
     _same(texts[:250], markup=True)
 
@@ -265,7 +265,7 @@ def test_labelled_sets_and_the_shared_corpus_are_redacted_exactly_as_before():
 
 
 def test_the_same_in_a_transaction_context_and_for_identifiers():
-    texts = generated(250, seed=7) + labelled()[:200]
+    texts = generated(150, seed=7) + labelled()[:150]
     for kw in ({"asked_for_tx": True}, {"chain": "bitcoin"}):
         with fast.context(fast.Context(**kw)), ref.context(ref.Context(**kw)):
             _same(texts)
