@@ -294,6 +294,10 @@ def _trim(classes: list[str], i: int, j: int) -> tuple[int, int]:
 _TOKEN_SCAN = re.compile(rf"[^\W\d_]+(?:[{_MARKS}]+[^\W\d_]*)*+(?:[^\w.?!;:。？！]*+[.?!;:。？！])?+", re.UNICODE)
 
 
+#: entries per token-code cache (~150 bytes each: a few MB at most per process)
+_CACHE_SIZE = 50_000
+
+
 class _TokenCodes(dict[str, str]):
     """A ``_TOKEN_SCAN`` token -> its letters in the phrase pre-check, one per token that
     ``_tokens`` makes of it: ``E`` a word of some wordlist, ``x`` any other word, ``F`` / ``y``
@@ -302,7 +306,7 @@ class _TokenCodes(dict[str, str]):
     Cached: a worker sees the same words again and again (bounded: cleared when full)."""
 
     def __missing__(self, tok: str) -> str:
-        if len(self) >= 200_000:
+        if len(self) >= _CACHE_SIZE:
             self.clear()
         if _WORDLISTS is None:
             wordlists()  # (_ANY_WORD)
@@ -358,7 +362,7 @@ class _AsciiCodes(dict[str, str]):
     for digits; ``_ascii_codes`` turns a word followed by ``|`` into ``F``/``y``."""
 
     def __missing__(self, piece: str) -> str:
-        if len(self) >= 200_000:
+        if len(self) >= _CACHE_SIZE:
             self.clear()
         if _WORDLISTS is None:
             wordlists()  # (_ANY_WORD)
