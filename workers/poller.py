@@ -82,6 +82,7 @@ class Poller:
         self.shedding: set[str] = set()  # held, to be given back once their poll thread ended
         self.wanted: dict[str, tuple[int, float]] = {}  # polling connector -> (id, config stamp)
         self.lease_error: str | None = None
+        self.renewed_at = 0.0  # monotonic start of the last renewal that answered
 
     # ---- poll threads ----------------------------------------------------------------
     def _run_adapter(self, name: str, stamp: float, stop: threading.Event) -> None:
@@ -95,6 +96,7 @@ class Poller:
                     return
                 adapter = self.svc.adapter(row)
                 log.info("poll.start", connector=name, owner=self.owner)
+                health.clear_failure(self.rt, row.id, STOPPED_NOTE)  # this poll runs again
                 adapter.poll(Sink(self.rt, row.id), stop)
                 backoff = 1.0
             except Exception as exc:
@@ -140,17 +142,13 @@ class Poller:
             if lease not in self.held or lease in self.shedding or name not in self.wanted \
                     or self.wanted[name][1] != stamp or not thread.is_alive():
                 self._stop_thread(name)
-        for name, (cid, stamp) in self.wanted.items():
+        for name, (_cid, stamp) in self.wanted.items():
             lease = POLL + name
             if lease in self.held and lease not in self.shedding and name not in self.threads and name not in self.stopping:
                 stop = threading.Event()
                 t = threading.Thread(target=self._run_adapter, args=(name, stamp, stop), name=f"poll-{name}", daemon=True)
                 self.threads[name] = (stamp, t, stop)
                 t.start()
-                try:
-                    health.clear_failure(self.rt, cid, STOPPED_NOTE)
-                except Exception:
-                    log.exception("poller.health_note_failed")
         # give back what is being shed once its poll thread has ended (no two owners at once)
         done = {n for n in self.shedding if not (n.startswith(POLL) and n[len(POLL):] in {*self.threads, *self.stopping})}
         if done:
@@ -177,15 +175,24 @@ class Poller:
                         log.exception("poller.health_note_failed")
         self.lease_error = error
 
-    def reconcile(self) -> None:
-        """One lease tick: renew, heartbeat, shed, acquire, then start/stop poll threads."""
+    def refresh(self) -> None:
+        """Re-read which connectors poll (the database); kept apart from the lease thread so
+        that a slow database never delays a renewal."""
         try:
             self.wanted = self._wanted_polls()
-        except Exception:  # the database is down: keep the last known list, renew regardless
+        except Exception:  # the database is down: keep the last known list
             log.exception("poll.reconcile_failed")
+
+    def reconcile(self, *, refresh: bool = True) -> None:
+        """One lease tick: renew, heartbeat, shed, acquire, then start/stop poll threads.
+        Only Redis calls here (``refresh=False``): the database is read by ``refresh``."""
+        if refresh:
+            self.refresh()
         names = [POLL + n for n in self.wanted] + self.job_names()
         try:
+            asked = time.monotonic()
             kept = self.leases.renew(sorted(self.held))
+            self.renewed_at = asked
             for n in sorted(self.held - kept):
                 log.warning("lease.lost", lease=n, owner=self.owner)
             self.held = frozenset(kept)
@@ -216,7 +223,7 @@ class Poller:
     def _lease_loop(self) -> None:
         while not self.stop.is_set():
             try:
-                self.reconcile()
+                self.reconcile(refresh=False)
             except Exception:
                 log.exception("poller.lease_tick_failed")
             self.stop.wait(self.ttl * leases.TICK)
@@ -240,12 +247,28 @@ class Poller:
             except ValueError:  # not the main thread (tests)
                 pass
         log.info("poller.started", owner=self.owner, lease_seconds=self.ttl)
+        self.refresh()
+        tick = self.ttl * leases.TICK
+        next_refresh = time.monotonic() + tick
         lease_thread = threading.Thread(target=self._lease_loop, name="poll-leases", daemon=True)
         lease_thread.start()
         last: dict[str, float] = {}
+        overdue = False
         while not self.stop.is_set():
             t = time.monotonic()
+            if t >= next_refresh:
+                self.refresh()
+                next_refresh = t + min(5.0, tick)
             held = self.held
+            if held and t - self.renewed_at > self.ttl * leases.LIFE:
+                # the lease thread is stuck (the leases may already be someone else's): stop
+                if not overdue:
+                    log.error("poller.renewal_overdue", owner=self.owner, seconds=round(t - self.renewed_at, 1))
+                overdue, held = True, frozenset()
+                for _stamp, _thread, stop in list(self.threads.values()):
+                    stop.set()
+            else:
+                overdue = False
             try:
                 if SWEEPER in held:
                     sweep(self.rt)
@@ -258,7 +281,7 @@ class Poller:
                         fn(self.rt)
             except Exception:
                 log.exception("poller.tick_failed")
-            self.stop.wait(self.rt.settings.sweep_interval)
+            self.stop.wait(min(self.rt.settings.sweep_interval, tick))
         lease_thread.join(timeout=self.ttl)
         self._shutdown()
 
