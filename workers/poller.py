@@ -210,7 +210,8 @@ class Poller:
             self.shedding |= unwanted
             room = share - len(self.held - self.shedding)
             if room > 0:
-                free = [n for n in names if n not in self.held and n[len(POLL):] not in self.stopping]
+                # not a connector whose old poll thread here is still ending
+                free = [n for n in names if n not in self.held and not (n.startswith(POLL) and n[len(POLL):] in self.stopping)]
                 random.shuffle(free)
                 got = self.leases.acquire(free, room)
                 for n in sorted(got):
