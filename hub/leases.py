@@ -45,13 +45,16 @@ return out
 """
 
 # KEYS: candidate lease keys. ARGV: owner, ttl ms, how many may be taken. Returns the
-# (1-based) indexes of the keys acquired.
+# (1-based) indexes of the keys acquired: free ones, and ones still holding this owner's id
+# (a poller that stopped everything while Redis was unreachable takes its own back at once).
 _ACQUIRE = """
 local got = {}
 local room = tonumber(ARGV[3])
 for i, key in ipairs(KEYS) do
   if room <= 0 then break end
-  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local mine = redis.call('GET', key) == ARGV[1]
+  if mine then redis.call('PEXPIRE', key, ARGV[2]) end
+  if mine or redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
     table.insert(got, i)
     room = room - 1
   end

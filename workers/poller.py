@@ -96,7 +96,8 @@ class Poller:
                     return
                 adapter = self.svc.adapter(row)
                 log.info("poll.start", connector=name, owner=self.owner)
-                health.clear_failure(self.rt, row.id, STOPPED_NOTE)  # this poll runs again
+                if not stop.is_set():
+                    health.clear_failure(self.rt, row.id, STOPPED_NOTE)  # this poll runs again
                 adapter.poll(Sink(self.rt, row.id), stop)
                 backoff = 1.0
             except Exception as exc:

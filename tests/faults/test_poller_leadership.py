@@ -21,7 +21,7 @@ from redis import Redis
 from werkzeug import Request, Response
 
 from hub import leases
-from hub.models import InboundEvent, Message
+from hub.models import Connector, InboundEvent, Message
 from tests.support import x_corpus as xc
 from tests.support.hub import Hub, wait_until
 from tests.support.x_server import CREDS, verify_oauth1
@@ -147,7 +147,7 @@ def test_two_pollers_share_the_work_and_a_killed_holder_is_taken_over_without_ga
 
 
 def test_a_stopped_poller_hands_over_at_once_and_without_redis_a_poller_runs_nothing(make_hub, redis_url):
-    from workers.poller import POLL, Poller
+    from workers.poller import POLL, STOPPED_NOTE, Poller
 
     hub = make_hub(poll_lease_seconds=30.0)  # the default: a takeover must not wait for it
     # X at an address where nothing listens: its poll thread fails and backs off, which is enough here
@@ -181,10 +181,27 @@ def test_a_stopped_poller_hands_over_at_once_and_without_redis_a_poller_runs_not
         Redis.from_url(redis_url).set(key, "host:3:thief")
         two.reconcile()
         assert POLL + "x-support" not in two.held and "x-support" not in two.threads
-        # Redis unreachable: nothing runs that this poller cannot prove it owns (fail closed)
+        Redis.from_url(redis_url).delete(key)
+        wait_until(lambda: two.reconcile() or "x-support" in two.threads, timeout=10, message="two polling X again")
+
+        def last_error() -> str:
+            with hub.rt.db.read() as s:
+                return str((s.get(Connector, cid).health or {}).get("last_error") or "")
+
+        cid = two.wanted["x-support"][0]
+        wait_until(lambda: last_error().startswith("X "), timeout=10, message="the X poll running (and failing)")
+        # Redis unreachable: nothing runs that this poller cannot prove it owns (fail closed),
+        # said in the log and on the connector it stopped
+        good = two.leases
         two.leases = leases.Leases(leases.client("redis://127.0.0.1:9/0", 2.0), hub.settings.queue_prefix, "host:2:two", 2.0)
         two.reconcile()
         assert two.held == frozenset() and two.threads == {} and two.lease_error
+        assert last_error().startswith(STOPPED_NOTE)
+        # Redis back: the poll runs again and the note is cleared by it
+        two.leases = good
+        wait_until(lambda: two.reconcile() or "x-support" in two.threads, timeout=10, message="two polling X after Redis")
+        assert two.lease_error is None
+        wait_until(lambda: not last_error().startswith(STOPPED_NOTE), timeout=10, message="the stopped-poll note cleared")
     finally:
         for p in (one, two):
             p.stop.set()
