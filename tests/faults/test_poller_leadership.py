@@ -27,7 +27,8 @@ from tests.support.hub import Hub, wait_until
 from tests.support.x_server import CREDS, verify_oauth1
 
 SUPPORT = xc.DM_PEER  # the recorded DMs went from TweepyDev to this account
-LEASE = 2.0  # OMNIHUB_POLL_LEASE_SECONDS in these tests (default 30)
+LEASE = 3.0  # OMNIHUB_POLL_LEASE_SECONDS in these tests (default 30)
+STARTUP = 60  # seconds a poller may take to start (imports) on a loaded 2-core machine
 
 
 class DmFeed:
@@ -101,6 +102,15 @@ def texts(hub: Hub) -> list[str]:
 
 def test_two_pollers_share_the_work_and_a_killed_holder_is_taken_over_without_gap_or_duplicate(make_hub, httpserver):
     hub = make_hub(poll_lease_seconds=LEASE, sweep_interval=0.2)
+    try:
+        _two_pollers(hub, httpserver)
+    except AssertionError:  # what each poller did, for the report
+        for name in ("a", "b"):
+            print(f"--- poller {name} ---", hub.output(name)[-4000:])
+        raise
+
+
+def _two_pollers(hub: Hub, httpserver) -> None:
     feed = DmFeed(httpserver)
     hub.add_connector("x-support", "x", **CREDS, user_id=SUPPORT, api_base_url=httpserver.url_for("/").rstrip("/"),
                       poll_interval=5)
@@ -112,9 +122,9 @@ def test_two_pollers_share_the_work_and_a_killed_holder_is_taken_over_without_ga
     spread = wait_until(
         lambda: (h := holders(hub)) and set(h) == expected and sorted(
             [who(o, procs) for o in h.values()].count(p) for p in "ab") == [2, 2] and h,
-        timeout=15, message="the four leases spread two and two")
+        timeout=STARTUP, message="the four leases spread two and two")
     assert {row["owner"] for row in status(hub)["pollers"]} == set(spread.values())
-    wait_until(lambda: texts(hub) == ["before the pollers"], timeout=20, message="the first DM stored")
+    wait_until(lambda: texts(hub) == ["before the pollers"], timeout=STARTUP, message="the first DM stored")
 
     holder = who(spread["poll:x-support"], procs)
     other = "b" if holder == "a" else "a"
@@ -133,11 +143,12 @@ def test_two_pollers_share_the_work_and_a_killed_holder_is_taken_over_without_ga
     took = wait_until(lambda: (h := holders(hub)).get("poll:x-support") and who(h["poll:x-support"], procs) == other and h,
                       timeout=LEASE * 3, message="the survivor holding the X poll")
     takeover = time.monotonic() - killed_at
+    print(f"takeover after kill -9: {takeover:.2f} s (lease {LEASE} s)")
     assert takeover <= LEASE + 1.0, takeover  # within the lease time (+1 s: the checks' API calls on a loaded machine)
     wait_until(lambda: set(holders(hub)) == expected and {who(o, procs) for o in holders(hub).values()} == {other},
                timeout=LEASE * 3, message="the survivor holding every lease")
     want = sorted(["before the pollers", "just before the kill", *(f"while nobody polls {i}" for i in range(3))])
-    wait_until(lambda: texts(hub) == want, timeout=20, message="every DM stored")
+    wait_until(lambda: texts(hub) == want, timeout=30, message="every DM stored")
     hub.wait_idle()
     assert texts(hub) == want  # each exactly once
     assert hub.count(InboundEvent) == len(want)
