@@ -124,6 +124,9 @@ def _two_pollers(hub: Hub, httpserver) -> None:
             [who(o, procs) for o in h.values()].count(p) for p in "ab") == [2, 2] and h,
         timeout=STARTUP, message="the four leases spread two and two")
     assert {row["owner"] for row in status(hub)["pollers"]} == set(spread.values())
+    cli = hub.cli("stats")  # the same, for a terminal
+    assert cli.returncode == 0, cli.stderr
+    assert f"name=poll:x-support owner={spread['poll:x-support']}" in cli.stdout, cli.stdout
     wait_until(lambda: texts(hub) == ["before the pollers"], timeout=STARTUP, message="the first DM stored")
 
     holder = who(spread["poll:x-support"], procs)
