@@ -87,6 +87,11 @@ def pollers_key(prefix: str) -> str:
     return f"{prefix}:pollers"
 
 
+def names_key(prefix: str) -> str:
+    """Every lease name ever taken under ``prefix`` (what ``holders`` looks up: no SCAN)."""
+    return f"{prefix}:lease-names"
+
+
 #: fractions of OMNIHUB_POLL_LEASE_SECONDS: the key's life, the renewal tick, a Redis call's timeout
 LIFE, TICK, TIMEOUT = 0.75, 0.25, 0.2
 
@@ -120,7 +125,10 @@ class Leases:
         if not names or room <= 0:
             return set()
         got = self._acquire(keys=[self.key(n) for n in names], args=[self.owner, self.ttl_ms, room])
-        return {names[int(i) - 1] for i in got}
+        taken = {names[int(i) - 1] for i in got}
+        if taken:
+            self.redis.sadd(names_key(self.prefix), *taken)
+        return taken
 
     def renew(self, names: Iterable[str]) -> set[str]:
         """Extend the leases still held by this owner; returns them (the others are lost)."""
@@ -158,21 +166,20 @@ def _text(value: Any) -> str:
 
 def holders(redis: Redis, prefix: str) -> list[dict[str, Any]]:
     """Every lease held under ``prefix``: name, owner, expires_in (seconds)."""
-    start = len(lease_key(prefix, ""))
-    keys = sorted(redis.scan_iter(match=lease_key(prefix, "*"), count=1000))
-    if not keys:
+    names = sorted(_text(n) for n in redis.smembers(names_key(prefix)))
+    if not names:
         return []
     pipe = redis.pipeline(transaction=False)
-    for k in keys:
-        pipe.get(k)
-        pipe.pttl(k)
+    for n in names:
+        pipe.get(lease_key(prefix, n))
+        pipe.pttl(lease_key(prefix, n))
     values = pipe.execute()
     out = []
-    for i, k in enumerate(keys):
+    for i, n in enumerate(names):
         owner, ttl = values[2 * i], values[2 * i + 1]
         if owner is None or ttl is None or int(ttl) < 0:
-            continue  # expired between the scan and the read
-        out.append({"name": _text(k)[start:], "owner": _text(owner), "expires_in": round(int(ttl) / 1000, 1)})
+            continue  # free (expired or released)
+        out.append({"name": n, "owner": _text(owner), "expires_in": round(int(ttl) / 1000, 1)})
     return out
 
 
