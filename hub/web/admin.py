@@ -12,10 +12,10 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from hub import auth, checks, replay
+from hub import audit, auth, checks, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound
-from hub.models import AuditLog, Connector, Contact, User
+from hub.models import Connector, Contact, User
 from hub.types import ConnectorContext, Limits
 from hub.views import contact_json
 from hub.web import schema_form
@@ -153,7 +153,7 @@ def _check_saved(name: str) -> dict[str, Any]:
 
     with rt().db.read() as s:
         row = svc().get(s, name)
-    return run_check(rt(), svc(), row)
+    return run_check(rt(), svc(), row, actor=g.principal.email)
 
 
 @bp.route("/connectors/<name>", methods=["GET", "POST"])
@@ -247,10 +247,12 @@ def users():
                         raise ConfigError("no such user")
                     if user.id == g.principal.user_id and action in ("deactivate", "role"):
                         raise ConfigError("you cannot change your own role or deactivate yourself")
+                    details: dict[str, str] = {}
                     if action == "role":
                         role = request.form.get("role")
                         if role not in auth.ROLES:
                             raise ConfigError("unknown role")
+                        details = {"from": user.role, "to": role}
                         user.role = role
                     elif action == "deactivate":
                         user.active = False
@@ -270,8 +272,8 @@ def users():
                         user.password_hash = auth.hash_password(new_password)  # ends their web sessions (hub.auth)
                     else:
                         raise ConfigError("unknown action")
-                    s.add(AuditLog(actor=g.principal.email, action=f"user.{'set_password' if action == 'password' else action}",
-                                   target_type="user", target_id=str(user.id)))
+                    audit.record(s, actor=g.principal.email, action=f"user.{'set_password' if action == 'password' else action}",
+                                 target_type="user", target_id=str(user.id), details=details)
                     if action == "password":
                         flash(f"New password set for {user.email}; their sessions were ended."
                                + (f" Password: {new_password} (shown once)" if generated else ""), "ok")
@@ -323,7 +325,7 @@ def dead_letters():
         counts = replay.replay(rt(), what=what, ids=ids, connector=request.form.get("connector") or None, include_permanent=include)
         left_out = counts.pop("replies_left_out", 0)
         with rt().db.session() as s:
-            s.add(AuditLog(actor=g.principal.email, action="dead_letters.replay", target_type=what, target_id=",".join(map(str, ids or [])), details=counts))
+            audit.record(s, actor=g.principal.email, action="dead_letters.replay", target_type=what, target_id=",".join(map(str, ids or [])), details=counts)
         note = f"; left out {left_out} replies that failed for good" if left_out else ""
         flash("Replayed: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing") + note, "ok")
         return redirect(url_for("admin.dead_letters"))
