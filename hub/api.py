@@ -21,6 +21,7 @@ from hub.errors import ConfigError, NotFound, PayloadInvalid
 from hub.media import file_response
 from hub.models import (
     AttachmentRow,
+    AuditLog,
     Connector,
     Contact,
     Conversation,
@@ -657,6 +658,53 @@ def support_stats():
 @route("/stats/queues", "GET", summary="Counts of pending, dead and done work; queue backlog; which poller holds which poll (leases)", tag="ops")
 def queue_stats():
     return jsonify(replay.stats(rt()))
+
+
+# -------------------------------------------------------------------- audit
+def _audit_time(key: str) -> datetime | None:
+    value = request.args.get(key)
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, f"{key}: not an ISO-8601 date/time", field=key) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@route(
+    "/audit",
+    "GET",
+    summary="The audit log, newest first, with each entry's chain hashes (admin)",
+    role="admin",
+    query={
+        "actor": {"type": "string", "description": "only this actor (an email, cli, oidc, system)"},
+        "action": {"type": "string", "description": "only this action, e.g. user.login; with a trailing dot every action under it (user.)"},
+        "since": {"type": "string", "description": "ISO-8601: entries at or after"},
+        "until": {"type": "string", "description": "ISO-8601: entries before"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+        "before": {"type": "integer", "minimum": 1, "description": "cursor: the previous page's `next` (entries with a smaller id)"},
+    },
+    tag="admin",
+)
+def list_audit():
+    a = request.args
+    try:
+        limit = min(500, max(1, int(a.get("limit", 100))))
+    except ValueError:
+        raise ApiError(400, "limit must be an integer", field="limit") from None
+    before = None
+    if a.get("before"):
+        try:
+            before = min(int(a["before"]), MAX_ID)
+        except ValueError:
+            raise ApiError(400, "before: invalid cursor", field="before") from None
+    since, until = _audit_time("since"), _audit_time("until")
+    with rt().db.read() as s:
+        q = audit.query(a.get("actor", ""), a.get("action", ""), since, until, before=before)
+        rows = s.scalars(q.order_by(AuditLog.id.desc()).limit(limit + 1)).all()
+        items = [audit.entry_json(r) for r in rows[:limit]]
+    return jsonify({"items": items, "next": rows[limit - 1].id if len(rows) > limit else None})
 
 
 @bp.route("/openapi.json")
