@@ -29,6 +29,16 @@ from hub.models import AuditHead, AuditLog, Conversation, now
 
 HEAD_ID = 1
 
+#: the actions written today (docs/security.md lists when); offered by the admin page's filter
+ACTIONS = (
+    "user.login", "user.login_failed", "user.recovery_code_used", "user.2fa_enabled", "user.2fa_disabled",
+    "user.2fa_recovery_codes", "user.2fa_failed", "user.reset_2fa", "user.create", "user.oidc_link", "user.role_change",
+    "user.role", "user.activate", "user.deactivate", "user.set_password", "token.create", "token.revoke",
+    "connector.create", "connector.update", "connector.delete", "connector.check", "connector.oauth_authorized",
+    "dead_letters.replay", "contact.merge", "contact.update", "conversation.update", "conversation.view",
+    "reply.create", "reply.retry", "sealed.reveal", "audit.export",
+)
+
 
 def canonical(value: Any) -> str:
     """The one JSON spelling hashed: sorted keys, no spaces, UTF-8 kept."""
