@@ -206,3 +206,25 @@ def test_api_lists_filters_and_pages_for_admins_only(hub):
     seen = [i for p in pages for i in p]
     assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == len(body["items"])
     assert all(len(p) <= 2 for p in pages)
+
+
+def test_the_migration_chains_entries_written_before_it(db_url):
+    from alembic import command
+
+    from hub.migrate import alembic_config
+
+    command.upgrade(alembic_config(db_url), "0310_sso_totp")
+    d = Database(db_url)
+    try:
+        with d.engine.begin() as c:
+            for i in range(3):
+                c.execute(text("INSERT INTO audit_log (at, actor, action, target_type, target_id, details) "
+                               "VALUES (:at, 'old', 'user.login', 'user', :i, :d)"),
+                          {"at": datetime(2026, 1, 1, 12, 0, i, 123456), "i": str(i), "d": json.dumps({"ip": "198.51.100.1", "n": i})})
+        upgrade(db_url)
+        append(d, 2)
+        with d.read() as s:
+            v = audit.verify(s)
+        assert v.ok and v.count == 5, v
+    finally:
+        d.dispose()
