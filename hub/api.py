@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, func, or_, select
 
-from hub import auth, checks, replay
+from hub import audit, auth, checks, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
 from hub.media import file_response
@@ -193,7 +193,7 @@ def _conv(s, conv_id: int) -> Conversation:
 
 
 def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> None:
-    s.add(AuditLog(actor=g.principal.email, action=action, target_type=target_type, target_id=str(target_id), details=details))
+    audit.record(s, actor=g.principal.email, action=action, target_type=target_type, target_id=str(target_id), details=details)
 
 
 # ------------------------------------------------------------ conversations
@@ -280,7 +280,12 @@ def list_conversations():
 @route("/conversations/<int:conv_id>", "GET", summary="A conversation with its messages, replies and contact")
 def get_conversation(conv_id: int):
     with rt().db.read() as s:
-        return jsonify(conversation_json(s, _conv(s, conv_id), full=True))
+        conv = _conv(s, conv_id)
+        body = conversation_json(s, conv, full=True)
+    if conv.security_flag:  # who read a security-sensitive conversation is audited
+        with rt().db.session() as s:
+            audit.record_view(s, g.principal.email, conv_id, via="api")
+    return jsonify(body)
 
 
 @route("/conversations/<int:conv_id>", "PATCH", summary="Change status, assignee, priority, category, tags, snooze or language", body=ConversationPatch)
@@ -590,11 +595,12 @@ def delete_connector(name: str):
 def check_connector(name: str):
     with rt().db.read() as s:
         row = _svc().get(s, name)
-    result = run_check(rt(), _svc(), row)
+    result = run_check(rt(), _svc(), row, actor=g.principal.email)
     return jsonify(result)
 
 
-def run_check(runtime, svc: ConnectorService, row) -> dict[str, Any]:
+def run_check(runtime, svc: ConnectorService, row, actor: str = "system") -> dict[str, Any]:
+    """Run a connector's check, store its health and audit it (``connector.check``)."""
     try:
         res = svc.adapter(row).check()
         out = {"ok": bool(res.ok), "summary": res.summary, "details": dict(res.details or {})}
@@ -602,6 +608,9 @@ def run_check(runtime, svc: ConnectorService, row) -> dict[str, Any]:
         out = {"ok": False, "summary": checks.error_text(exc), "details": {}}
     out = checks.plain_result(out, adapter_class(row.kind).Config, row.config or {})
     svc.record_health(row.id, check=out, checked_at=now())
+    with runtime.db.session() as s:
+        audit.record(s, actor=actor, action="connector.check", target_type="connector", target_id=row.name,
+                     details={"ok": out["ok"], "summary": str(out.get("summary", ""))[:500]})
     return out
 
 
@@ -615,6 +624,9 @@ def dead_letters():
 @route("/dead-letters/replay", "POST", summary="Replay dead or failed work", role="admin", body=ReplayIn, tag="admin")
 def replay_dead(data: ReplayIn):
     counts = replay.replay(rt(), what=data.what, ids=data.ids, connector=data.connector)
+    with rt().db.session() as s:
+        _audit(s, "dead_letters.replay", data.what, ",".join(map(str, data.ids or [])), **counts,
+               **({"connector": data.connector} if data.connector else {}))
     return jsonify({"replayed": counts})
 
 
@@ -646,6 +658,53 @@ def support_stats():
 @route("/stats/queues", "GET", summary="Counts of pending, dead and done work; queue backlog; which poller holds which poll (leases)", tag="ops")
 def queue_stats():
     return jsonify(replay.stats(rt()))
+
+
+# -------------------------------------------------------------------- audit
+def _audit_time(key: str) -> datetime | None:
+    value = request.args.get(key)
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, f"{key}: not an ISO-8601 date/time", field=key) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@route(
+    "/audit",
+    "GET",
+    summary="The audit log, newest first, with each entry's chain hashes (admin)",
+    role="admin",
+    query={
+        "actor": {"type": "string", "description": "only this actor (an email, cli, oidc, system)"},
+        "action": {"type": "string", "description": "only this action, e.g. user.login; with a trailing dot every action under it (user.)"},
+        "since": {"type": "string", "description": "ISO-8601: entries at or after"},
+        "until": {"type": "string", "description": "ISO-8601: entries before"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+        "before": {"type": "integer", "minimum": 1, "description": "cursor: the previous page's `next` (entries with a smaller id)"},
+    },
+    tag="admin",
+)
+def list_audit():
+    a = request.args
+    try:
+        limit = min(500, max(1, int(a.get("limit", 100))))
+    except ValueError:
+        raise ApiError(400, "limit must be an integer", field="limit") from None
+    before = None
+    if a.get("before"):
+        try:
+            before = min(int(a["before"]), MAX_ID)
+        except ValueError:
+            raise ApiError(400, "before: invalid cursor", field="before") from None
+    since, until = _audit_time("since"), _audit_time("until")
+    with rt().db.read() as s:
+        q = audit.query(a.get("actor", ""), a.get("action", ""), since, until, before=before)
+        rows = s.scalars(q.order_by(AuditLog.id.desc()).limit(limit + 1)).all()
+        items = [audit.entry_json(r) for r in rows[:limit]]
+    return jsonify({"items": items, "next": rows[limit - 1].id if len(rows) > limit else None})
 
 
 @bp.route("/openapi.json")

@@ -13,8 +13,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, event, inspect, select, update
 from sqlalchemy.orm import Session
 
+from hub import audit
 from hub.errors import ConfigError, NotFound
-from hub.models import ApiToken, AuditLog, User, WebSession, now
+from hub.models import ApiToken, User, WebSession, now
 
 ROLES = ("admin", "agent")
 _hasher = PasswordHasher()
@@ -51,7 +52,7 @@ def create_user(s: Session, email: str, role: str, password: str | None = None, 
     user = User(email=email, role=role, name=name or email.split("@")[0], password_hash=hash_password(password))
     s.add(user)
     s.flush()
-    s.add(AuditLog(actor="cli", action="user.create", target_type="user", target_id=str(user.id), details={"role": role}))
+    audit.record(s, actor="cli", action="user.create", target_type="user", target_id=str(user.id), details={"role": role})
     return user, password
 
 
@@ -87,8 +88,8 @@ def create_token(s: Session, email: str, name: str = "", expires_at: datetime | 
         raise NotFound(f"no user with email {email!r} (create one with `omnihub users create`)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     s.add(ApiToken(user_id=user.id, name=name, token_hash=token_hash(token), prefix=token[:PREFIX_LEN], expires_at=expires_at))
-    s.add(AuditLog(actor=user.email, action="token.create", target_type="user", target_id=str(user.id),
-                   details={"expires_at": expires_at.isoformat() if expires_at else None}))
+    audit.record(s, actor=user.email, action="token.create", target_type="user", target_id=str(user.id),
+                   details={"expires_at": expires_at.isoformat() if expires_at else None})
     return token
 
 
@@ -123,7 +124,7 @@ def revoke_token(s: Session, token_id: int, actor: str, *, user_id: int | None =
     if row is None or row.revoked or (user_id is not None and row.user_id != user_id):
         raise NotFound(f"token {token_id} not found (see `omnihub tokens list`)")
     row.revoked = True
-    s.add(AuditLog(actor=actor, action="token.revoke", target_type="api_token", target_id=str(row.id)))
+    audit.record(s, actor=actor, action="token.revoke", target_type="api_token", target_id=str(row.id))
     return row
 
 

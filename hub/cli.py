@@ -180,28 +180,28 @@ def users_list(as_json: bool) -> None:
 @click.option("--password-stdin", "from_stdin", is_flag=True, help="Read the new password from standard input (scripts).")
 def users_set_password(email: str, from_stdin: bool) -> None:
     """Give a user a new password (asked twice, hidden). Their web sessions end."""
+    from hub import audit
     from hub.auth import hash_password
-    from hub.models import AuditLog
 
     password = _new_password(from_stdin)
     rt = _runtime()
     with rt.db.session() as s:
         user = _user(s, email)
         user.password_hash = hash_password(password)  # ends the user's sessions (hub.auth)
-        s.add(AuditLog(actor="cli", action="user.set_password", target_type="user", target_id=str(user.id)))
+        audit.record(s, actor="cli", action="user.set_password", target_type="user", target_id=str(user.id))
     click.echo(f"new password set for {user.email}; their web sessions were ended")
 
 
 def _set_active(email: str, active: bool) -> str:
     """Change a user's active flag (audited); a change ends their web sessions (hub.auth)."""
-    from hub.models import AuditLog
+    from hub import audit
 
     rt = _runtime()
     with rt.db.session() as s:
         user = _user(s, email)
         user.active = active
-        s.add(AuditLog(actor="cli", action="user.activate" if active else "user.deactivate", target_type="user",
-                       target_id=str(user.id)))
+        audit.record(s, actor="cli", action="user.activate" if active else "user.deactivate", target_type="user",
+                       target_id=str(user.id))
         return user.email
 
 
@@ -224,15 +224,14 @@ def users_activate(email: str) -> None:
 @click.option("--email", required=True, help="The user's login email.")
 def users_reset_2fa(email: str) -> None:
     """Turn a user's two-factor sign-in off (lost phone, no recovery code left); they enrol again."""
-    from hub import totp
-    from hub.models import AuditLog
+    from hub import audit, totp
 
     rt = _runtime()
     with rt.db.session() as s:
         user = _user(s, email)
         had = user.totp_enabled_at is not None
         totp.disable(s, user)
-        s.add(AuditLog(actor="cli", action="user.reset_2fa", target_type="user", target_id=str(user.id)))
+        audit.record(s, actor="cli", action="user.reset_2fa", target_type="user", target_id=str(user.id))
         who = user.email
     click.echo(f"two-factor sign-in reset for {who}" if had else f"{who} had no two-factor sign-in; nothing to reset")
 
@@ -475,7 +474,7 @@ def connectors_check(name: str) -> None:
     svc = ConnectorService(rt)
     with rt.db.read() as s:
         row = svc.get(s, name)
-    result = run_check(rt, svc, row)
+    result = run_check(rt, svc, row, actor="cli")
     click.echo(f"{'OK' if result['ok'] else 'FAILED'}: {result['summary']}")
     for k, v in result["details"].items():
         click.echo(f"  {k}: {v}")
@@ -590,6 +589,11 @@ def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool
     counts = replay_mod.replay(rt, what=what, ids=list(ids) or None, connector=connector, progress=progress,
                                include_permanent=include_permanent)
     left_out = counts.pop("replies_left_out", 0)
+    from hub import audit
+
+    with rt.db.session() as s:
+        audit.record(s, actor="cli", action="dead_letters.replay", target_type=what, target_id=",".join(map(str, ids)),
+                     details={**counts, **({"connector": connector} if connector else {})})
     click.echo("replayed " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     if left_out:
         click.echo(f"left out {left_out} replies that failed for good (opted out, automatic address, refused number); "
@@ -611,6 +615,61 @@ def stats(as_json: bool) -> None:
             click.echo(f"{k:12} " + (", ".join(" ".join(f"{a}={b}" for a, b in row.items()) for row in v) or "none"))
         else:
             click.echo(f"{k:12} " + ", ".join(f"{s}={n}" for s, n in v.items()))
+
+
+# --------------------------------------------------------------------- audit
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log: verify the hash chain, export entries."""
+
+
+def _when(value: str | None, name: str):
+    from datetime import UTC, datetime
+
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("not an ISO-8601 date/time", param_hint=name) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the whole chain: exit 0 when intact, 1 naming the first broken entry."""
+    from hub import audit as audit_mod
+
+    rt = _runtime()
+    with rt.db.read() as s:
+        v = audit_mod.verify(s)
+    if not v.ok:
+        click.echo(f"audit chain BROKEN at entry {v.broken_id}: {v.reason} ({v.count} entries before it verified)", err=True)
+        raise SystemExit(1)
+    click.echo(f"{v.count} entries, chain intact; head {v.head or '(empty)'}")
+
+
+@audit.command("export")
+@click.option("--since", default=None, metavar="DATE", help="Only entries at or after this ISO-8601 date/time.")
+@click.option("--until", default=None, metavar="DATE", help="Only entries before this ISO-8601 date/time.")
+@click.option("--actor", default="", help="Only this actor (an email, cli, oidc, system).")
+@click.option("--action", default="", help="Only this action (e.g. user.login; a trailing dot: every user.* action).")
+def audit_export(since: str | None, until: str | None, actor: str, action: str) -> None:
+    """Entries as JSON lines, oldest first, with their hashes (to standard output)."""
+    from hub import audit as audit_mod
+
+    start, end = _when(since, "--since"), _when(until, "--until")
+    rt = _runtime()
+    after = 0
+    with rt.db.read() as s:
+        while True:
+            rows = s.scalars(audit_mod.query(actor, action, start, end, after=after).order_by(audit_mod.AuditLog.id).limit(1000)).all()
+            if not rows:
+                break
+            for row in rows:
+                click.echo(json.dumps(audit_mod.entry_json(row), ensure_ascii=False, sort_keys=True))
+            after = rows[-1].id
+            s.expunge_all()
 
 
 # ------------------------------------------------------------------ simulate

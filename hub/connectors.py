@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 import channels
 import outbound
 from channels.base import ChannelAdapter
-from hub import net
+from hub import audit, net
 from hub.crypto import mask
 from hub.errors import ConfigError, NotFound
-from hub.models import AuditLog, Connector, now
+from hub.models import Connector, now
 from hub.runtime import Runtime
 from hub.types import ConnectorContext, Limits
 from outbound.base import HelpdeskBackend
@@ -243,7 +243,7 @@ class ConnectorService:
         row = Connector(name=name, kind=kind, config=config, secrets=self._seal(kind, secrets, values), state={}, health={})
         s.add(row)
         s.flush()
-        s.add(AuditLog(actor=actor, action="connector.create", target_type="connector", target_id=name, details={"kind": kind, "keys": sorted(values)}))
+        audit.record(s, actor=actor, action="connector.create", target_type="connector", target_id=name, details={"kind": kind, "keys": sorted(values)})
         return row
 
     def _seal(self, kind: str, secrets: dict[str, Any], values: dict[str, Any]) -> bytes:
@@ -292,11 +292,14 @@ class ConnectorService:
             row.enabled = enabled
         row.updated_at = now()
         details: dict[str, Any] = {"keys": sorted(values)}
+        reentered = sorted(k for k in values if k in secrets and values[k] is not None)
+        if reentered:  # names only, never values
+            details["secrets_reentered"] = reentered
         changed = {k: [before.get(k), after[k]] for k in after if before.get(k) != after[k]}
         if changed:
             details["origin_changed"] = changed
             log.warning("connector.origin_changed", connector=name, actor=actor, changed=changed, secrets_reentered=sorted(set(values) & set(secrets)))
-        s.add(AuditLog(actor=actor, action="connector.update", target_type="connector", target_id=name, details=details))
+        audit.record(s, actor=actor, action="connector.update", target_type="connector", target_id=name, details=details)
         return row
 
     def delete(self, s: Session, name: str, actor: str = "system") -> None:
@@ -322,7 +325,7 @@ class ConnectorService:
 
             s.execute(delete(WebhookReplayKey).where(WebhookReplayKey.connector_id == row.id))
             s.delete(row)
-        s.add(AuditLog(actor=actor, action="connector.delete", target_type="connector", target_id=name))
+        audit.record(s, actor=actor, action="connector.delete", target_type="connector", target_id=name)
 
     def describe(self, row: Connector, *, with_urls: bool = True) -> dict[str, Any]:
         """Public description: secrets masked, never returned in clear."""

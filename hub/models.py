@@ -365,3 +365,20 @@ class AuditLog(Base):
     target_type: Mapped[str] = mapped_column(String(32), default="")
     target_id: Mapped[str] = mapped_column(String(64), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the client address of the request that caused the entry ("" outside a request)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    #: tamper evidence (hub.audit): SHA-256 of the previous entry and of this one
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuditHead(Base):
+    """One row (id 1): the last entry of the audit chain. Appends lock it (SELECT ... FOR
+    UPDATE on PostgreSQL) so two writers cannot both extend the same entry, and `omnihub
+    audit verify` compares it with the last row, so a deleted tail is noticed too."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_id: Mapped[int] = mapped_column(ID, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="")
+    count: Mapped[int] = mapped_column(ID, default=0)

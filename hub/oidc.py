@@ -37,7 +37,8 @@ from joserfc.jwt import JWTClaimsRegistry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import AuditLog, User
+from hub import audit
+from hub.models import User
 from hub.net import GuardedTransport, UrlRefused, guarded_request
 
 with warnings.catch_warnings():
@@ -302,8 +303,8 @@ def user_for_claims(s: Session, settings, claims: dict[str, Any]) -> User:
             if user.oidc_subject is not None:
                 raise OidcError(f"{email} is linked to another account at the identity provider")
             user.oidc_subject = key
-            s.add(AuditLog(actor="oidc", action="user.oidc_link", target_type="user", target_id=str(user.id),
-                           details={"issuer": settings.oidc_issuer}))
+            audit.record(s, actor="oidc", action="user.oidc_link", target_type="user", target_id=str(user.id),
+                           details={"issuer": settings.oidc_issuer})
     if user is None:
         if not settings.oidc_jit:
             raise OidcError(f"there is no omnihub account for {email or 'this identity'}; ask an admin to create one")
@@ -315,13 +316,13 @@ def user_for_claims(s: Session, settings, claims: dict[str, Any]) -> User:
         user = User(email=email, role=role or "agent", name=name, password_hash=None, oidc_subject=key)
         s.add(user)
         s.flush()
-        s.add(AuditLog(actor="oidc", action="user.create", target_type="user", target_id=str(user.id),
-                       details={"role": user.role, "via": "oidc", "issuer": settings.oidc_issuer}))
+        audit.record(s, actor="oidc", action="user.create", target_type="user", target_id=str(user.id),
+                       details={"role": user.role, "via": "oidc", "issuer": settings.oidc_issuer})
     if not user.active:
         raise OidcError(f"the omnihub account {user.email} is deactivated")
     if role and user.role != role:
-        s.add(AuditLog(actor="oidc", action="user.role_change", target_type="user", target_id=str(user.id),
-                       details={"from": user.role, "to": role, "claim": settings.oidc_role_claim}))
+        audit.record(s, actor="oidc", action="user.role_change", target_type="user", target_id=str(user.id),
+                       details={"from": user.role, "to": role, "claim": settings.oidc_role_claim})
         user.role = role
     s.flush()
     return user

@@ -8,11 +8,11 @@ import secrets
 from typing import Any
 
 import structlog
-from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from hub import auth, checks, replay
+from hub import audit, auth, checks, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound
 from hub.models import AuditLog, Connector, Contact, User
@@ -153,7 +153,7 @@ def _check_saved(name: str) -> dict[str, Any]:
 
     with rt().db.read() as s:
         row = svc().get(s, name)
-    return run_check(rt(), svc(), row)
+    return run_check(rt(), svc(), row, actor=g.principal.email)
 
 
 @bp.route("/connectors/<name>", methods=["GET", "POST"])
@@ -247,10 +247,12 @@ def users():
                         raise ConfigError("no such user")
                     if user.id == g.principal.user_id and action in ("deactivate", "role"):
                         raise ConfigError("you cannot change your own role or deactivate yourself")
+                    details: dict[str, str] = {}
                     if action == "role":
                         role = request.form.get("role")
                         if role not in auth.ROLES:
                             raise ConfigError("unknown role")
+                        details = {"from": user.role, "to": role}
                         user.role = role
                     elif action == "deactivate":
                         user.active = False
@@ -270,8 +272,8 @@ def users():
                         user.password_hash = auth.hash_password(new_password)  # ends their web sessions (hub.auth)
                     else:
                         raise ConfigError("unknown action")
-                    s.add(AuditLog(actor=g.principal.email, action=f"user.{'set_password' if action == 'password' else action}",
-                                   target_type="user", target_id=str(user.id)))
+                    audit.record(s, actor=g.principal.email, action=f"user.{'set_password' if action == 'password' else action}",
+                                 target_type="user", target_id=str(user.id), details=details)
                     if action == "password":
                         flash(f"New password set for {user.email}; their sessions were ended."
                                + (f" Password: {new_password} (shown once)" if generated else ""), "ok")
@@ -323,7 +325,7 @@ def dead_letters():
         counts = replay.replay(rt(), what=what, ids=ids, connector=request.form.get("connector") or None, include_permanent=include)
         left_out = counts.pop("replies_left_out", 0)
         with rt().db.session() as s:
-            s.add(AuditLog(actor=g.principal.email, action="dead_letters.replay", target_type=what, target_id=",".join(map(str, ids or [])), details=counts))
+            audit.record(s, actor=g.principal.email, action="dead_letters.replay", target_type=what, target_id=",".join(map(str, ids or [])), details=counts)
         note = f"; left out {left_out} replies that failed for good" if left_out else ""
         flash("Replayed: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing") + note, "ok")
         return redirect(url_for("admin.dead_letters"))
@@ -355,3 +357,74 @@ def contacts():
             ids |= set(s.scalars(select(Contact.id).where((Contact.name.ilike(like)) | (Contact.email.ilike(like)))))
             found = [contact_json(s, c) for c in s.scalars(select(Contact).where(Contact.id.in_(ids), Contact.merged_into_id.is_(None)).limit(50))]
     return render_template("admin_contacts.html", keep=keep, other=other, found=found, q=request.args.get("q", ""), tab="contacts")
+
+
+# ----------------------------------------------------------------- audit log
+AUDIT_PAGE = 100
+
+
+def _audit_filters() -> tuple[dict[str, str], dict[str, Any]]:
+    """The page's filters as typed (for the form) and parsed (for hub.audit.query)."""
+    from datetime import UTC, datetime
+
+    f = {k: (request.args.get(k) or "").strip() for k in ("actor", "action", "since", "until")}
+    parsed: dict[str, Any] = {"actor": f["actor"], "action": f["action"], "since": None, "until": None}
+    for key in ("since", "until"):
+        if f[key]:
+            try:
+                when = datetime.fromisoformat(f[key].replace("Z", "+00:00"))
+            except ValueError:
+                raise ConfigError(f"{key}: not a date/time") from None
+            parsed[key] = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return f, parsed
+
+
+@bp.get("/audit")
+@login_required("admin")
+def audit_log():
+    error, status = None, 200
+    try:
+        f, parsed = _audit_filters()
+    except ConfigError as exc:
+        f, parsed = {k: "" for k in ("actor", "action", "since", "until")}, {"actor": "", "action": "", "since": None, "until": None}
+        error, status = str(exc), 400
+    before = request.args.get("before", type=int)
+    with rt().db.read() as s:
+        q = audit.query(parsed["actor"], parsed["action"], parsed["since"], parsed["until"], before=before)
+        rows = s.scalars(q.order_by(AuditLog.id.desc()).limit(AUDIT_PAGE + 1)).all()
+    export_args = {k: v for k, v in f.items() if v}
+    return render_template("admin_audit.html", entries=rows[:AUDIT_PAGE], f=f, actions=sorted(audit.ACTIONS), export_args=export_args,
+                           next_before=rows[AUDIT_PAGE - 1].id if len(rows) > AUDIT_PAGE else None, error=error,
+                           tab="audit"), status
+
+
+@bp.get("/audit/export.json")
+@login_required("admin")
+def audit_export():
+    """The filtered entries as JSON lines, oldest first, streamed (not built in memory)."""
+    import json
+
+    try:
+        _f, parsed = _audit_filters()
+    except ConfigError as exc:
+        abort(400, description=str(exc))
+    with rt().db.session() as s:  # the export itself is audited
+        audit.record(s, actor=g.principal.email, action="audit.export", target_type="audit_log",
+                     details={k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in parsed.items() if v})
+    db = rt().db
+
+    def lines():
+        after = 0
+        while True:
+            with db.read() as s:
+                q = audit.query(parsed["actor"], parsed["action"], parsed["since"], parsed["until"], after=after)
+                rows = s.scalars(q.order_by(AuditLog.id).limit(1000)).all()
+                if not rows:
+                    return
+                chunk = "".join(json.dumps(audit.entry_json(r), ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+                after = rows[-1].id
+            yield chunk
+
+    stamp = auth.now().strftime("%Y%m%dT%H%M%SZ")
+    return Response(lines(), mimetype="application/x-ndjson",
+                    headers={"Content-Disposition": f'attachment; filename="omnihub-audit-{stamp}.jsonl"'})

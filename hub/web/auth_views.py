@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import structlog
 from flask import Blueprint, abort, g, make_response, redirect, render_template, request, session, url_for
 
-from hub import oidc, totp
+from hub import audit, oidc, totp
 from hub.auth import check_password
-from hub.models import AuditLog, User, now
+from hub.models import User, now
 from hub.web import security
 
 bp = Blueprint("web_auth", __name__, template_folder="templates", static_folder="static", static_url_path="/static/ui")
@@ -38,8 +38,8 @@ def _safe_next(target: str | None) -> str:
 def _audit(actor: str, action: str, user_id: int | None = None, **details) -> None:
     details["ip"] = security.client_ip()
     with security.rt().db.session() as s:
-        s.add(AuditLog(actor=(actor or "anonymous")[:320], action=action, target_type="user",
-                       target_id=str(user_id) if user_id else "", details=details))
+        audit.record(s, actor=(actor or "anonymous")[:320], action=action, target_type="user",
+                       target_id=str(user_id) if user_id else "", details=details)
 
 
 def _signed_in(user: User, via: str, **details) -> None:
@@ -138,8 +138,8 @@ def login_2fa():
         elif totp.use_recovery_code(s, user.id, code):
             factor = "recovery_code"
             left = totp.recovery_codes_left(s, user.id)
-            s.add(AuditLog(actor=user.email, action="user.recovery_code_used", target_type="user", target_id=str(user.id),
-                           details={"left": left, "ip": security.client_ip()}))
+            audit.record(s, actor=user.email, action="user.recovery_code_used", target_type="user", target_id=str(user.id),
+                           details={"left": left, "ip": security.client_ip()})
     if factor is None:
         _audit(user.email, "user.login_failed", user.id, method="password", reason="wrong or reused two-factor code")
     else:
@@ -275,16 +275,16 @@ def account_2fa():
         if action == "confirm" and row.totp_enabled_at is None:
             row.totp_enabled_at = now()
             codes = totp.new_recovery_codes(s, uid)
-            s.add(AuditLog(actor=row.email, action="user.2fa_enabled", target_type="user", target_id=str(uid)))
+            audit.record(s, actor=row.email, action="user.2fa_enabled", target_type="user", target_id=str(uid))
         elif action == "recovery_codes" and row.totp_enabled_at is not None:
             codes = totp.new_recovery_codes(s, uid)
-            s.add(AuditLog(actor=row.email, action="user.2fa_recovery_codes", target_type="user", target_id=str(uid)))
+            audit.record(s, actor=row.email, action="user.2fa_recovery_codes", target_type="user", target_id=str(uid))
         elif action == "disable" and row.totp_enabled_at is not None:
             if totp.required_for(rt.settings, row.role):
                 s.rollback()
                 return _account_page(user, error="Two-factor sign-in is required for your role here; it cannot be turned off.", status=400)
             totp.disable(s, row)
-            s.add(AuditLog(actor=row.email, action="user.2fa_disabled", target_type="user", target_id=str(uid)))
+            audit.record(s, actor=row.email, action="user.2fa_disabled", target_type="user", target_id=str(uid))
             return redirect(url_for("web_auth.account_2fa"))  # off: the page offers a new key to enrol again
         s.flush()
         s.expunge(row)

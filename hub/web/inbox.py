@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, r
 from markupsafe import Markup, escape
 from sqlalchemy import and_, case, func, or_, select
 
-from hub import sla
+from hub import audit, sla
 from hub.models import AuditLog, Connector, Contact, Conversation, Identity, Message, User
 from hub.search import conversation_search
 from hub.states import ConversationStatus
@@ -246,7 +246,9 @@ def total_unread(s, user_id: int) -> int:
 
 
 def mark_read(user_id: int, conv_id: int) -> None:
+    """Mark the conversation read; opening a security-flagged one is audited (hub.audit)."""
     with rt().db.session() as s:
+        audit.record_view(s, g.principal.email, conv_id, via="inbox")
         last = s.scalar(select(func.max(Message.id)).where(Message.conversation_id == conv_id)) or 0
         row = s.scalar(select(ConversationRead).where(ConversationRead.user_id == user_id, ConversationRead.conversation_id == conv_id))
         if row is None:

@@ -18,9 +18,9 @@ import secrets
 from flask import abort, flash, g, redirect, render_template_string, request, session, url_for
 from sqlalchemy import select, update
 
-from hub import health
+from hub import audit, health
 from hub.errors import AuthError, ConfigError, DeliveryError, NotFound
-from hub.models import AuditLog, Connector, now
+from hub.models import Connector, now
 from hub.web.admin import bp, log, svc
 from hub.web.security import SESSION_CSRF, login_required, rt
 
@@ -114,15 +114,15 @@ def oauth_callback():
     with rt().db.session() as s:
         # a new authorization is a configuration change: poll loops restart with it
         s.execute(update(Connector).where(Connector.id == cid).values(updated_at=now()))
-        s.add(AuditLog(actor=g.principal.email, action="connector.oauth_authorized", target_type="connector", target_id=name,
-                       details={"scope": info.get("scope")}))
+        audit.record(s, actor=g.principal.email, action="connector.oauth_authorized", target_type="connector", target_id=name,
+                       details={"scope": info.get("scope")})
     log.info("oauth.authorized", connector=name, actor=g.principal.email)
     # signed in with the provider: now log in to the mailbox itself before saying it works
     from hub.api import run_check
 
     with rt().db.read() as s:
         row = s.scalar(select(Connector).where(Connector.id == cid))
-    result = run_check(rt(), svc(), row) if row is not None else {"ok": False, "summary": "connector gone"}
+    result = run_check(rt(), svc(), row, actor=g.principal.email) if row is not None else {"ok": False, "summary": "connector gone"}
     if result["ok"]:
         health.note_ok(rt(), cid)
         flash(f"{name}: signed in; the mailbox accepted the token ({result['summary']}).", "ok")

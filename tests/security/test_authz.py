@@ -11,8 +11,8 @@ from hub.auth import create_token, create_user
 from hub.models import ApiToken
 from tests.support.hub import Hub
 
-# docs/inbox.md: agents may use everything except connector and dead-letter administration.
-ADMIN_PREFIXES = ("/api/v1/connectors", "/api/v1/connector-kinds", "/api/v1/dead-letters")
+# docs/inbox.md: agents may use everything except connector, dead-letter and audit-log administration.
+ADMIN_PREFIXES = ("/api/v1/connectors", "/api/v1/connector-kinds", "/api/v1/dead-letters", "/api/v1/audit")
 PUBLIC = {"/api/v1/openapi.json"}
 
 

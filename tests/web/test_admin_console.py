@@ -77,7 +77,7 @@ def test_admin_pages_fit_a_phone(live, admin_page):
     live.hub.add_connector("web", "api", secret="phone-secret-123", widget=True)
     seed_conversation(live.hub, "web", "web:someone-with-a-rather-long-address@example.com", "Someone")
     for path in ("/admin/connectors", "/admin/connectors/web", "/admin/users", "/admin/tokens", "/admin/dead-letters",
-                 "/admin/contacts?q=someone", "/inbox/", "/inbox/dashboard", "/widget/web/try"):
+                 "/admin/contacts?q=someone", "/admin/audit", "/inbox/", "/inbox/dashboard", "/widget/web/try"):
         admin_page.goto(live.url + path)
         _no_sideways_scroll(admin_page)
         if path == "/admin/connectors":  # one card per connector: its Check button in view
