@@ -23,7 +23,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import load_only
@@ -131,32 +131,40 @@ def _seconds(value: float | None) -> int | None:
     return None if value is None else round(value)
 
 
+def _page(db: Database, f: Filters, at: datetime, after: tuple[datetime, int] | None
+          ) -> tuple[list[list[Any]], tuple[datetime, int] | None]:
+    """One page of rows after the cursor, and the next cursor (None after the last page). Its
+    session and ORM objects end when it returns: only the plain cell values leave."""
+    with db.read() as s:
+        page = cast("list[tuple[Conversation, str, str, str, str, str | None]]", s.execute(_query(f, after)).all())
+        if not page:
+            return [], None
+        ids = [row[0].id for row in page]
+        counts: dict[int, int] = dict(s.execute(
+            select(Message.conversation_id, func.count()).where(Message.conversation_id.in_(ids))
+            .group_by(Message.conversation_id)).all())
+        out = []
+        for conv, medium, display_name, contact_name, connector, assignee in page:
+            resolution = stats.resolution_seconds(conv)
+            out.append([
+                conv.id, conv.created_at, connector, medium, contact_name or display_name, conv.subject,
+                conv.status, conv.priority, conv.category, conv.language, assignee,
+                conv.first_response_at, _seconds(stats.first_response_seconds(conv)),
+                conv.resolved_at if resolution is not None else None, _seconds(resolution),
+                sla.states(conv, at)["overall"], stats.csat_score(conv), counts.get(conv.id, 0),
+            ])
+        last = page[-1][0]
+        return out, ((last.created_at, last.id) if len(page) == PAGE else None)
+
+
 def pages(db: Database, f: Filters, at: datetime) -> Iterator[list[list[Any]]]:
     """The export's rows, one list per page of at most ``PAGE`` conversations."""
     after: tuple[datetime, int] | None = None
     while True:
-        with db.read() as s:
-            page = s.execute(_query(f, after)).tuples().all()
-            if not page:
-                return
-            ids = [row[0].id for row in page]
-            counts = dict(s.execute(
-                select(Message.conversation_id, func.count()).where(Message.conversation_id.in_(ids))
-                .group_by(Message.conversation_id)).tuples().all())
-            out = []
-            for conv, medium, display_name, contact_name, connector, assignee in page:
-                resolution = stats.resolution_seconds(conv)
-                out.append([
-                    conv.id, conv.created_at, connector, medium, contact_name or display_name, conv.subject,
-                    conv.status, conv.priority, conv.category, conv.language, assignee,
-                    conv.first_response_at, _seconds(stats.first_response_seconds(conv)),
-                    conv.resolved_at if resolution is not None else None, _seconds(resolution),
-                    sla.states(conv, at)["overall"], stats.csat_score(conv), counts.get(conv.id, 0),
-                ])
-            last = page[-1][0]
-            after = (last.created_at, last.id)
-        yield out
-        if len(page) < PAGE:
+        rows, after = _page(db, f, at, after)
+        if rows:
+            yield rows
+        if after is None:
             return
 
 
