@@ -1,7 +1,7 @@
 """conversations: an index on (created_at, id)
 
-Revision ID: 0320_conversations_created
-Revises: 0310_sso_totp
+Revision ID: 0330_conversations_created
+Revises: 0320_audit_chain
 Create Date: 2026-12-05
 
 The CSV export (hub.exports) reads the conversations created in a date range a page at a
@@ -11,8 +11,8 @@ a scan and sort of the whole table.
 from alembic import op
 
 
-revision = '0320_conversations_created'
-down_revision = '0310_sso_totp'
+revision = '0330_conversations_created'
+down_revision = '0320_audit_chain'
 branch_labels = None
 depends_on = None
 
