@@ -6,16 +6,17 @@ import base64
 import binascii
 import functools
 import json
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import structlog
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, func, or_, select
 
-from hub import audit, auth, checks, replay
+from hub import audit, auth, checks, exports, replay
 from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
 from hub.media import file_response
@@ -74,7 +75,8 @@ def _authenticate(role: str | None) -> None:
 
 
 def route(rule: str, method: str, *, summary: str, role: str | None = "agent", body: type[BaseModel] | None = None,
-          query: dict[str, dict[str, Any]] | None = None, responses: dict[int, str] | None = None, tag: str = "api"):
+          query: dict[str, dict[str, Any]] | None = None, responses: dict[int, str] | None = None, tag: str = "api",
+          required: tuple[str, ...] = (), media_type: str = "application/json"):
     def deco(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def view(**kwargs):
@@ -96,7 +98,8 @@ def route(rule: str, method: str, *, summary: str, role: str | None = "agent", b
 
         view.__name__ = f"{fn.__name__}_{method.lower()}"
         bp.add_url_rule(rule, view.__name__, view, methods=[method])
-        spec.add("/api/v1" + rule, method, summary=summary, role=role, body=body, query=query, responses=responses, tag=tag)
+        spec.add("/api/v1" + rule, method, summary=summary, role=role, body=body, query=query, responses=responses, tag=tag,
+                 required=required, media_type=media_type)
         return fn
 
     return deco
@@ -705,6 +708,81 @@ def list_audit():
         rows = s.scalars(q.order_by(AuditLog.id.desc()).limit(limit + 1)).all()
         items = [audit.entry_json(r) for r in rows[:limit]]
     return jsonify({"items": items, "next": rows[limit - 1].id if len(rows) > limit else None})
+
+
+# ------------------------------------------------------------------ exports
+_TEXT = r"^[^\x00-\x1f\x7f]*$"  # a filter value: no control characters
+
+
+def _date_arg(key: str) -> date:
+    raw = request.args.get(key) or ""
+    if not raw:
+        raise ApiError(400, f"{key}: required (a date, YYYY-MM-DD)", field=key)
+    try:
+        if not re.fullmatch(r"\d{4}-\d\d-\d\d", raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, f"{key}: not a date (YYYY-MM-DD)", field=key) from None
+
+
+def _list_arg(key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    values = tuple(v for v in (request.args.get(key) or "").split(",") if v)
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise ApiError(400, f"{key}: unknown value {bad[0]!r} (one of {', '.join(allowed)}, comma-separated)", field=key)
+    return values
+
+
+def _text_arg(key: str) -> str | None:
+    value = request.args.get(key) or None
+    if value is not None and (len(value) > 255 or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)):
+        raise ApiError(400, f"{key}: at most 255 characters, no control characters", field=key)
+    return value
+
+
+@route(
+    "/exports/conversations.csv",
+    "GET",
+    summary="CSV of the conversations created in a date range, with first response, resolution, SLA state and CSAT (streamed)",
+    query={
+        "from": {"type": "string", "format": "date", "description": "first day (UTC, YYYY-MM-DD), included"},
+        "to": {"type": "string", "format": "date", "description": f"last day (UTC, YYYY-MM-DD), included; at most {exports.MAX_DAYS} days after `from`"},
+        "connector": {"type": "string", "pattern": _TEXT, "maxLength": 255},
+        "medium": {"type": "string", "pattern": _TEXT, "maxLength": 255, "description": "sms, whatsapp, voice, email, slack, x, api"},
+        "status": {"type": "string", "enum": list(STATUSES), "description": "one status, or several comma-separated"},
+        "priority": {"type": "string", "enum": list(PRIORITIES), "description": "one priority, or several comma-separated"},
+        "category": {"type": "string", "pattern": _TEXT, "maxLength": 255},
+        "language": {"type": "string", "pattern": _TEXT, "maxLength": 255},
+    },
+    required=("from", "to"),
+    media_type="text/csv",
+    responses={200: "CSV (UTF-8, header row), as an attachment", 403: "Agent or admin role required"},
+    tag="exports",
+)
+def export_conversations():
+    if g.principal.role not in ("agent", "admin"):
+        raise ApiError(403, "agent or admin role required")
+    start, end = _date_arg("from"), _date_arg("to")
+    if end < start:
+        raise ApiError(400, "to: before from", field="to")
+    if (end - start).days + 1 > exports.MAX_DAYS:
+        raise ApiError(400, f"to: the range covers at most {exports.MAX_DAYS} days", field="to")
+    f = exports.Filters(
+        start=start, end=end, connector=_text_arg("connector"), medium=_text_arg("medium"),
+        statuses=_list_arg("status", tuple(STATUSES)), priorities=_list_arg("priority", PRIORITIES),
+        category=_text_arg("category"), language=_text_arg("language"),
+    )
+    runtime = rt()
+    with runtime.db.session() as s:
+        _audit(s, "export", "conversations", f"{start.isoformat()}..{end.isoformat()}", format="csv", **f.described())
+    log.info("export.conversations", user=g.principal.email, **f.described())
+    at = min(f.until, now())  # SLA states as of the end of the range, never in the future (as the dashboard)
+    return Response(
+        stream_with_context(exports.csv_chunks(runtime.db, f, at)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{f.filename}"', "Cache-Control": "no-store"},
+    )
 
 
 @bp.route("/openapi.json")

@@ -167,6 +167,7 @@ class Conversation(Base):
         CheckConstraint(check_sql("status", ConversationStatus), name="ck_conversations_status"),
         Index("ix_conversations_thread", "connector_id", "thread_key"),
         Index("ix_conversations_status_last", "status", "last_message_at"),
+        Index("ix_conversations_created", "created_at", "id"),  # date ranges, keyset (hub.exports)
     )
     id: Mapped[int] = _pk()
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))

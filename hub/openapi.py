@@ -11,6 +11,12 @@ MAX_ID = 2**63 - 1  # row ids are 64-bit integers in SQLite and PostgreSQL
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
+def _content(code: int, media_type: str) -> dict[str, Any]:
+    if 200 <= code < 300 and media_type != "application/json":
+        return {media_type: {"schema": {"type": "string"}}}
+    return {"application/json": {"schema": {"type": "object"}}}
+
+
 class Spec:
     def __init__(self, title: str, version: str) -> None:
         self.title = title
@@ -36,20 +42,24 @@ class Spec:
         query: dict[str, dict[str, Any]] | None = None,
         responses: dict[int, str] | None = None,
         tag: str = "api",
+        required: tuple[str, ...] = (),
+        media_type: str = "application/json",
     ) -> None:
+        """``required``: the query parameters that must be given; ``media_type``: what a 2xx
+        answer carries (errors are always JSON)."""
         path = _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule)
         params = []
         for conv, name in _PARAM.findall(rule):
             params.append({"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID} if conv == "int" else {"type": "string"}})
         for name, schema in (query or {}).items():
-            params.append({"name": name, "in": "query", "required": False, "schema": schema})
+            params.append({"name": name, "in": "query", "required": name in required, "schema": schema})
         op: dict[str, Any] = {
             "summary": summary,
             "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
             "tags": [tag],
             "parameters": params,
             "responses": {
-                str(code): {"description": text} if code in (204, 304) else {"description": text, "content": {"application/json": {"schema": {"type": "object"}}}}
+                str(code): {"description": text} if code in (204, 304) else {"description": text, "content": _content(code, media_type)}
                 for code, text in (responses or {200: "OK"}).items()
             },
         }

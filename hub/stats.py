@@ -17,6 +17,27 @@ from hub.states import CONVERSATION_DONE
 MAX_ROWS = 100_000
 
 
+def first_response_seconds(conv: Conversation) -> float | None:
+    """Seconds from the conversation's start to the first response, or None before one."""
+    if not conv.first_response_at:
+        return None
+    return (conv.first_response_at - conv.created_at).total_seconds()
+
+
+def resolution_seconds(conv: Conversation) -> float | None:
+    """Seconds from the start to the resolution, for a conversation that is resolved or closed
+    now (a reopened one is not resolved, whatever its old ``resolved_at``); else None."""
+    if not conv.resolved_at or conv.status not in CONVERSATION_DONE:
+        return None
+    return (conv.resolved_at - conv.created_at).total_seconds()
+
+
+def csat_score(conv: Conversation) -> int | None:
+    """The customer's satisfaction score (1-5) stored by the CSAT survey, or None."""
+    score = ((conv.extra or {}).get("csat") or {}).get("score")
+    return score if isinstance(score, int) and not isinstance(score, bool) else None
+
+
 def _minutes(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"count": 0, "avg_minutes": None, "median_minutes": None, "p90_minutes": None}
@@ -64,12 +85,14 @@ def compute(s: Session, since: datetime | None = None, until: datetime | None = 
         by_language[conv.language or "unknown"] += 1
         by_priority[conv.priority or "normal"] += 1
         security += bool(conv.security_flag)
-        if conv.first_response_at:
-            first.append((conv.first_response_at - conv.created_at).total_seconds() / 60)
-        if conv.resolved_at and conv.status in CONVERSATION_DONE:
-            resolution.append((conv.resolved_at - conv.created_at).total_seconds() / 60)
-        score = ((conv.extra or {}).get("csat") or {}).get("score")
-        if isinstance(score, int):
+        fr = first_response_seconds(conv)
+        if fr is not None:
+            first.append(fr / 60)
+        res = resolution_seconds(conv)
+        if res is not None:
+            resolution.append(res / 60)
+        score = csat_score(conv)
+        if score is not None:
             scores.append(score)
         block = conv.sla or {}
         if block.get("first_response_due") or block.get("resolution_due"):

@@ -259,4 +259,12 @@ def index():
     targets = sla_targets()
     return render_template("dashboard.html", st=st, days=days, periods=PERIODS, charts=build(st, targets),
                            targets=targets, sla_states=SLA_STATES, fmt_minutes=fmt_minutes, fmt_share=fmt_share,
-                           api_url="/api/v1/stats?" + urlencode({"since": since.isoformat(), "until": until.isoformat()}))
+                           api_url="/api/v1/stats?" + urlencode({"since": since.isoformat(), "until": until.isoformat()}),
+                           export_url=export_url(since, until))
+
+
+def export_url(since, until) -> str:
+    """The CSV export of the period shown (the dashboard's one filter), in whole UTC days:
+    ``from`` and ``to`` are the days of its start and end, both included."""
+    params = {"from": since.date().isoformat(), "to": until.date().isoformat()}
+    return "/api/v1/exports/conversations.csv?" + urlencode(params)
