@@ -6,6 +6,7 @@ from channels.api import ApiChannel
 from channels.base import ChannelAdapter
 from channels.email import EmailChannel
 from channels.slack import SlackChannel
+from channels.telegram import TelegramChannel
 from channels.twilio import TwilioChannel
 from channels.x import XChannel
 
@@ -13,6 +14,7 @@ REGISTRY: dict[str, type[ChannelAdapter]] = {
     ApiChannel.kind: ApiChannel,
     EmailChannel.kind: EmailChannel,
     SlackChannel.kind: SlackChannel,
+    TelegramChannel.kind: TelegramChannel,
     TwilioChannel.kind: TwilioChannel,
     XChannel.kind: XChannel,
 }

@@ -404,6 +404,11 @@ def store_message(
     if _is_stored(s, ctx, conn.id, msg.external_id):
         return EventState.PROCESSED, None  # duplicate: stored once
     if msg.kind == "status":
+        if msg.status is None and msg.identity_update is not None:
+            # the channel's account of the customer's choice (Telegram: the bot was blocked)
+            lookups = ctx.lookups if ctx is not None else None
+            _apply_identity_update(threads.resolve_identity(s, msg.sender, lookups), msg.identity_update)
+            return EventState.PROCESSED, None
         _apply_status(s, conn, msg)
         return EventState.PROCESSED, None
     if msg.bounce is not None and msg.bounce.names_a_message:

@@ -34,6 +34,11 @@ EXAMPLES: dict[str, dict] = {
         "access_token_secret": "contract-ats",
         "user_id": "4337869213",
     },
+    "telegram": {
+        "bot_token": "7311234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        "secret_token": "contract-secret-token",
+        "api_base_url": "http://127.0.0.1:9",  # nothing listens: no call leaves the machine
+    },
     "rt": {"base_url": "https://rt.example.com", "username": "omnihub", "token": "1-14-contract", "queue": "General"},
     "django_helpdesk": {
         "base_url": "https://support.example.com/helpdesk",
