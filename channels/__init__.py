@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from channels.api import ApiChannel
 from channels.base import ChannelAdapter
+from channels.discord import DiscordChannel
 from channels.email import EmailChannel
 from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
@@ -12,6 +13,7 @@ from channels.x import XChannel
 
 REGISTRY: dict[str, type[ChannelAdapter]] = {
     ApiChannel.kind: ApiChannel,
+    DiscordChannel.kind: DiscordChannel,
     EmailChannel.kind: EmailChannel,
     SlackChannel.kind: SlackChannel,
     TelegramChannel.kind: TelegramChannel,

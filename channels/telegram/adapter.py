@@ -14,7 +14,7 @@ from typing import Any, Literal
 import structlog
 from pydantic import SecretStr, field_validator
 
-from channels.base import ChannelAdapter
+from channels.base import ChannelAdapter, split_text
 from channels.telegram.api import DEFAULT_BASE_URL, BotApi
 from hub.errors import (
     AuthError,
@@ -89,20 +89,6 @@ class TelegramConfig(AdapterConfig):
         if value is not None and not SECRET_TOKEN.match(value.get_secret_value()):
             raise ValueError("secret_token may hold only A-Z, a-z, 0-9, _ and - (1 to 256 characters)")
         return value
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Parts of at most limit characters, cut at a paragraph, line or word end when possible."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
-        if cut < limit // 2:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text.strip():
-        parts.append(text)
-    return [p for p in parts if p.strip()]
 
 
 def split_thread_key(thread_key: str) -> tuple[str, int | None]:

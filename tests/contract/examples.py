@@ -39,6 +39,13 @@ EXAMPLES: dict[str, dict] = {
         "secret_token": "contract-secret-token",
         "api_base_url": "http://127.0.0.1:9",  # nothing listens: no call leaves the machine
     },
+    "discord": {
+        "bot_token": "MTE4NzY1NDMyMTA5ODc2NTQzMg.contract.token",
+        "application_id": "1187654321098765432",
+        "public_key": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "support_channel_ids": "1123456789012345678",
+        "api_base_url": "http://127.0.0.1:9/api/v10",  # nothing listens: no call leaves the machine
+    },
     "rt": {"base_url": "https://rt.example.com", "username": "omnihub", "token": "1-14-contract", "queue": "General"},
     "django_helpdesk": {
         "base_url": "https://support.example.com/helpdesk",
