@@ -25,7 +25,7 @@ from hub.errors import (
     RetriableDeliveryError,
     SignatureInvalid,
 )
-from hub.net import fetch_limited
+from hub.net import UrlRefused, check_url, fetch_limited
 from hub.types import (
     AdapterConfig,
     CheckResult,
@@ -90,7 +90,7 @@ class DiscordConfig(AdapterConfig):
         None, title="API base URL", example=DEFAULT_API, section="advanced", origin_of="url",
         help="Another Discord REST API host (a proxy or a local test server).")
     gateway_url: str | None = setting(
-        None, title="Gateway URL", example="wss://gateway.discord.gg", section="advanced",
+        None, title="Gateway URL", example="wss://gateway.discord.gg", section="advanced", origin_of="url",
         help="The Gateway websocket to connect to; empty: the one Discord names (GET /gateway/bot).")
 
     @field_validator("guild_ids", "support_channel_ids", mode="before")
@@ -394,6 +394,11 @@ class DiscordChannel(ChannelAdapter):
         """The bot user, the application (Message Content intent), each support channel, and the
         Contact support command registered in each server."""
         rest = self.rest()
+        if self.config.gateway_url:
+            try:
+                check_url(self.config.gateway_url, key="gateway_url")
+            except UrlRefused as exc:
+                return CheckResult(False, str(exc))
         try:
             me = rest.request("GET", "/users/@me")
         except (AuthError, PermanentDeliveryError, RetriableDeliveryError) as exc:

@@ -77,7 +77,7 @@ class Gateway:
     def _session(self) -> None:
         resuming = bool(self.session_id and self.seq is not None)
         base = (self.resume_url if resuming and self.resume_url else self.url).rstrip("/")
-        check_url(base.replace("wss://", "https://", 1).replace("ws://", "http://", 1), key="gateway_url")
+        check_url(base, key="gateway_url")
         with connect(f"{base}/?v=10&encoding=json", open_timeout=15, close_timeout=2, max_size=2**24) as ws:
             self.connections += 1
             hello = self._recv(ws, timeout=20)

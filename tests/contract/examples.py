@@ -1,6 +1,12 @@
 """A working example configuration for every registered connector kind (used by the
 contract test). Adding an adapter means adding its example here: the test fails otherwise."""
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+#: the Ed25519 key Discord would hold for the example application (tests sign interactions with it)
+DISCORD_SIGNING_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+
 EXAMPLES: dict[str, dict] = {
     "api": {"secret": "contract-secret", "callback_url": "http://127.0.0.1:9/cb"},
     "inbox": {},
@@ -42,7 +48,7 @@ EXAMPLES: dict[str, dict] = {
     "discord": {
         "bot_token": "MTE4NzY1NDMyMTA5ODc2NTQzMg.contract.token",
         "application_id": "1187654321098765432",
-        "public_key": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "public_key": DISCORD_SIGNING_KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
         "support_channel_ids": "1123456789012345678",
         "api_base_url": "http://127.0.0.1:9/api/v10",  # nothing listens: no call leaves the machine
     },
