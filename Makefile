@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test bench faults-full install clean lint typecheck docs docs-serve
+.PHONY: run test bench faults-full install clean lint typecheck docs docs-serve deploy-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench: $(STAMP)
 # one-minute helpdesk outage); `make test` runs the same tests at fast default sizes.
 faults-full: $(STAMP)
 	OMNIHUB_FULL_FAULTS=1 $(BIN)/python -m pytest tests/faults -q $(PYTEST_ARGS)
+
+# Static validation of the Dockerfile, docker-compose.yml and deploy/kubernetes/ (hadolint, the
+# Compose and Kubernetes schemas, cross-checks with the code); no image is built. Also in `make test`.
+deploy-check: $(STAMP)
+	$(BIN)/python -m pytest tests/test_deploy.py -q
 
 # The documentation site (MkDocs): `make docs` builds it strictly into site/ (a broken
 # link, a missing page or an undocumented connector kind fails); `make docs-serve` previews it.

@@ -6,9 +6,12 @@ from channels.api import ApiChannel
 from channels.base import ChannelAdapter
 from channels.discord import DiscordChannel
 from channels.email import EmailChannel
+from channels.instagram import InstagramChannel
+from channels.messenger import MessengerChannel
 from channels.slack import SlackChannel
 from channels.telegram import TelegramChannel
 from channels.twilio import TwilioChannel
+from channels.whatsapp import WhatsAppChannel
 from channels.x import XChannel
 
 REGISTRY: dict[str, type[ChannelAdapter]] = {
@@ -19,4 +22,7 @@ REGISTRY: dict[str, type[ChannelAdapter]] = {
     TelegramChannel.kind: TelegramChannel,
     TwilioChannel.kind: TwilioChannel,
     XChannel.kind: XChannel,
+    WhatsAppChannel.kind: WhatsAppChannel,
+    MessengerChannel.kind: MessengerChannel,
+    InstagramChannel.kind: InstagramChannel,
 }

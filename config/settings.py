@@ -54,6 +54,46 @@ class Settings(BaseSettings):
     connector_failing_after: float = Field(900.0, gt=0, description="A connector failing (poll, send, push) for longer than this many seconds turns red; refused credentials turn it red at once.")
     alert_webhook_url: str = Field("", description="When set, a JSON POST goes here each time a connector turns red (signed with ALERT_WEBHOOK_SECRET like the webhook backend).")
     alert_webhook_secret: str = Field("", description="Secret for X-Omnihub-Signature on alert webhooks.")
+    # --- sign-in: OpenID Connect single sign-on and TOTP two-factor (docs/signin.md) ---
+    oidc_issuer: str = Field("", description="OpenID Connect issuer URL (discovery at ISSUER/.well-known/openid-configuration); set with OIDC_CLIENT_ID to show 'Sign in with SSO'.")
+    oidc_client_id: str = Field("", description="The client id registered with the OpenID provider.")
+    oidc_client_secret: str = Field("", description="The client secret registered with the OpenID provider (confidential client).")
+    oidc_scopes: str = Field("openid email profile", description="Scopes asked for at sign-in (openid is always included).")
+    oidc_role_claim: str = Field("", description="ID token claim (a string or a list, e.g. groups or roles) mapped to a role by OIDC_ROLE_MAP; empty: no mapping.")
+    oidc_role_map: str = Field("", description="Claim values to roles, comma-separated VALUE=admin|agent (e.g. 'support-admins=admin,support=agent'); a user with no mapped value is refused.")
+    oidc_jit: bool = Field(False, description="Create a user on the first SSO sign-in (just-in-time); off: only existing users can sign in with SSO.")
+    oidc_button_label: str = Field("Sign in with SSO", max_length=60, description="The SSO button's text on the login page.")
+    totp_required: Literal["off", "admins", "everyone"] = Field("off", description="Two-factor (TOTP) for password sign-ins: required for nobody, admins or everyone (they enrol at their next sign-in).")
+    totp_issuer: str = Field("omnihub", max_length=60, description="The name authenticator apps show for the account.")
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _oidc_issuer(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (http:// only for a provider on this machine or in tests)")
+        return v
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _oidc_role_map(cls, v: str) -> str:
+        for part in filter(None, (p.strip() for p in v.split(","))):
+            value, sep, role = part.rpartition("=")
+            if not sep or not value.strip() or role.strip() not in ("admin", "agent"):
+                raise ValueError(f"{part!r}: use VALUE=admin or VALUE=agent, comma-separated")
+        return v
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def oidc_roles(self) -> dict[str, str]:
+        """OIDC_ROLE_MAP as {claim value: role}."""
+        out: dict[str, str] = {}
+        for part in filter(None, (p.strip() for p in self.oidc_role_map.split(","))):
+            value, _, role = part.rpartition("=")
+            out[value.strip()] = role.strip()
+        return out
 
     @field_validator("public_url")
     @classmethod

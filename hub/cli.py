@@ -162,7 +162,8 @@ def users_list(as_json: bool) -> None:
     rt = _runtime()
     with rt.db.read() as s:
         rows = [{"id": u.id, "email": u.email, "name": u.name, "role": u.role, "active": u.active,
-                 "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
+                 "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+                 "two_factor": u.totp_enabled_at is not None, "sso": u.oidc_subject is not None}
                 for u in s.scalars(select(User).order_by(User.email))]
     if as_json:
         click.echo(json.dumps({"items": rows}, indent=2))
@@ -217,6 +218,23 @@ def users_deactivate(email: str) -> None:
 def users_activate(email: str) -> None:
     """Reactivate a deactivated user."""
     click.echo(f"activated {_set_active(email, True)}")
+
+
+@users.command("reset-2fa")
+@click.option("--email", required=True, help="The user's login email.")
+def users_reset_2fa(email: str) -> None:
+    """Turn a user's two-factor sign-in off (lost phone, no recovery code left); they enrol again."""
+    from hub import totp
+    from hub.models import AuditLog
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        user = _user(s, email)
+        had = user.totp_enabled_at is not None
+        totp.disable(s, user)
+        s.add(AuditLog(actor="cli", action="user.reset_2fa", target_type="user", target_id=str(user.id)))
+        who = user.email
+    click.echo(f"two-factor sign-in reset for {who}" if had else f"{who} had no two-factor sign-in; nothing to reset")
 
 
 @main.group()

@@ -106,6 +106,7 @@ class Identity(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("oidc_subject", name="uq_users_oidc_subject"),)
     id: Mapped[int] = _pk()
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(255), default="")
@@ -114,6 +115,25 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the OpenID provider's ``sub`` for this user (hub.oidc): SSO sign-ins find the user by it
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: TOTP secret (Fernet, hub.totp); set at enrolment, active once ``totp_enabled_at`` is set
+    totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the last TOTP time step accepted: a code of that step or an earlier one is never taken again
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RecoveryCode(Base):
+    """A one-time two-factor recovery code: only its SHA-256 is stored; ``used_at`` once spent."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash", name="uq_recovery_user_hash"),)
+    id: Mapped[int] = _pk()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ApiToken(Base):

@@ -28,6 +28,7 @@ class Medium(StrEnum):
     SMS = "sms"
     WHATSAPP = "whatsapp"
     MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
     VOICE = "voice"
     EMAIL = "email"
     SLACK = "slack"

@@ -256,6 +256,10 @@ def users():
                         user.active = False
                     elif action == "activate":
                         user.active = True
+                    elif action == "reset_2fa":
+                        from hub import totp
+
+                        totp.disable(s, user)  # a lost phone and no recovery code left: they enrol again
                     elif action == "password":
                         new_password = request.form.get("password") or ""
                         generated = not new_password
@@ -271,6 +275,8 @@ def users():
                     if action == "password":
                         flash(f"New password set for {user.email}; their sessions were ended."
                                + (f" Password: {new_password} (shown once)" if generated else ""), "ok")
+                    elif action == "reset_2fa":
+                        flash(f"{user.email}: two-factor sign-in reset; they set it up again at their next sign-in.", "ok")
                     else:
                         flash(f"{user.email}: {action}d." if action.endswith("activate") else f"{user.email}: role set to {user.role}.", "ok")
             return redirect(url_for("admin.users"))

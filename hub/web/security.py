@@ -80,7 +80,14 @@ def now() -> datetime:
     return _now()
 
 
-def login(user: User) -> None:
+SESSION_VIA = "via"  # how the session was signed in: "password" or "oidc"
+SESSION_PENDING_2FA = "pending_2fa"  # right password, second factor still to come (hub.web.auth_views)
+
+#: pages a user who must enrol in two-factor can still reach (everything else sends them to enrol)
+ENROL_PATHS = ("/account/2fa", "/logout")
+
+
+def login(user: User, via: str = "password") -> None:
     sid = secrets.token_urlsafe(32)
     t = now()
     settings = rt().settings
@@ -96,7 +103,16 @@ def login(user: User) -> None:
     session.permanent = True
     session[SESSION_ID] = sid
     session[SESSION_STAMP] = _stamp(user)
+    session[SESSION_VIA] = via
     csrf_token()
+
+
+def must_enrol(user: User) -> bool:
+    """OMNIHUB_TOTP_REQUIRED applies to this password session and the user has no two-factor yet."""
+    from hub.totp import required_for
+
+    return session.get(SESSION_VIA, "password") == "password" and user.totp_enabled_at is None \
+        and required_for(rt().settings, user.role)
 
 
 def logout() -> None:
@@ -132,6 +148,7 @@ def load_principal() -> Principal | None:
     if t - row.last_seen_at >= SEEN_EVERY:
         with rt().db.session() as s:
             s.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=t))
+    g.must_enrol_2fa = must_enrol(user)
     return Principal(user.id, user.email, user.role, user.name)
 
 
@@ -155,6 +172,15 @@ def before_request() -> None:
                 resp.status_code = 403
                 abort(resp)
             abort(403, description="The form has expired or the CSRF token is missing. Reload the page and try again.")
+    if principal is not None and getattr(g, "must_enrol_2fa", False) and not path.startswith(ENROL_PATHS):
+        # OMNIHUB_TOTP_REQUIRED: nothing but the enrolment page until two-factor is set up
+        if path.startswith("/api/"):
+            from flask import jsonify
+
+            resp = jsonify({"error": "two-factor sign-in is required for your account: set it up at /account/2fa"})
+            resp.status_code = 403
+            abort(resp)
+        abort(redirect(url_for("web_auth.account_2fa")))
 
 
 def login_required(role: str = "agent") -> Callable:
@@ -266,6 +292,18 @@ def rate_limit(key: str, limit: int, window: int) -> bool:
     pipe.expire(full, window, nx=True)
     count, _ = pipe.execute()
     return int(count) <= limit
+
+
+def give_back(key: str) -> None:
+    """Undo one ``rate_limit`` hit (a right answer: only wrong ones should count); never below 0
+    and never on a key that has expired (no key without a TTL)."""
+    rt().redis.eval(_GIVE_ONE_BACK, 1, f"{rt().settings.queue_prefix}:rl:{key}")
+
+
+_GIVE_ONE_BACK = """
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+"""
 
 
 def find_user(email: str) -> User | None:

@@ -52,6 +52,28 @@ EXAMPLES: dict[str, dict] = {
         "support_channel_ids": "1123456789012345678",
         "api_base_url": "http://127.0.0.1:9/api/v10",  # nothing listens: no call leaves the machine
     },
+    "whatsapp": {
+        "access_token": "contract-access-token",
+        "app_secret": "contract-app-secret",
+        "verify_token": "contract-verify-token",
+        "phone_number_id": "106540352242922",
+        "waba_id": "102290129340398",
+        "api_base_url": "http://127.0.0.1:9",  # nothing listens: no call leaves the machine
+    },
+    "messenger": {
+        "page_id": "1234567890",
+        "page_access_token": "contract-page-token",
+        "app_secret": "contract-app-secret",
+        "verify_token": "contract-verify-token",
+        "api_base_url": "http://127.0.0.1:9",
+    },
+    "instagram": {
+        "ig_user_id": "17841400000000000",
+        "access_token": "contract-ig-token",
+        "app_secret": "contract-app-secret",
+        "verify_token": "contract-verify-token",
+        "api_base_url": "http://127.0.0.1:9",
+    },
     "rt": {"base_url": "https://rt.example.com", "username": "omnihub", "token": "1-14-contract", "queue": "General"},
     "django_helpdesk": {
         "base_url": "https://support.example.com/helpdesk",

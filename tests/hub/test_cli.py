@@ -11,7 +11,7 @@ from hub.cli import main
 
 COMMANDS = [
     [], ["run"], ["web"], ["worker"], ["poll"], ["db"], ["db", "upgrade"], ["users", "create"], ["users", "list"],
-    ["users", "set-password"], ["users", "deactivate"], ["users", "activate"], ["tokens", "create"],
+    ["users", "set-password"], ["users", "deactivate"], ["users", "activate"], ["users", "reset-2fa"], ["tokens", "create"],
     ["connectors"], ["connectors", "add"], ["connectors", "list"], ["connectors", "show"], ["connectors", "check"],
     ["connectors", "remove"], ["connectors", "apply"], ["connectors", "kinds"], ["connectors", "backfill"],
     ["replay"], ["simulate"], ["stats"],

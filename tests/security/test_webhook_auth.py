@@ -28,6 +28,9 @@ NO_REPLAY_WINDOW = {
     "twilio": "X-Twilio-Signature covers URL + params, no timestamp; MessageSid dedupes replays",
     "x": "x-twitter-webhooks-signature covers the body only; event ids dedupe replays",
     "telegram": "X-Telegram-Bot-Api-Secret-Token covers no content; update ids dedupe replays",
+    "whatsapp": "X-Hub-Signature-256 covers the body only; Meta retries for 7 days; wamids dedupe replays",
+    "messenger": "X-Hub-Signature-256 covers the body only; Meta retries for 7 days; message ids (mid) dedupe replays",
+    "instagram": "X-Hub-Signature-256 covers the body only; Meta retries for 7 days; message ids (mid) dedupe replays",
 }
 WEBHOOK_RULES = {"/webhooks/<name>/<hook>"}
 

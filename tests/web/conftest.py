@@ -98,7 +98,7 @@ def login(page, live: LiveHub, who=AGENT) -> None:
     page.goto(live.url + "/login")
     page.get_by_label("Email").fill(who[0])
     page.get_by_label("Password").fill(who[1])
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url(re.compile(r".*/inbox/?$"))
 
 
