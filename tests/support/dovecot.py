@@ -93,11 +93,13 @@ class Dovecot:
         root = os.geteuid() == 0
         for sub in ("state", "mail"):
             (self.dir / sub).mkdir(exist_ok=True)
+            (self.dir / sub).chmod(0o755)  # whatever the process umask (omnihub's CLI sets 077)
         # unix socket paths are limited to 107 bytes: a test's own directory (deeper under
         # pytest-xdist's popen-gwN/) can be too long for auth sockets, so they live in /tmp
         self.run_dir = Path(tempfile.mkdtemp(prefix="dc-"))
         self.run_dir.chmod(0o755)
         (self.dir / "users").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
+        (self.dir / "users").chmod(0o644)  # read by Dovecot's auth process, not root
         if root:
             shutil.chown(self.dir / "mail", "nobody", "nogroup")
             uid, gid, login_user, internal_user, chroot = "nobody", "nogroup", "dovenull", "dovecot", ""
