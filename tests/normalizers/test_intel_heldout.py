@@ -12,7 +12,6 @@ the held-out half is never tuned on to close the gap.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 from normalizers import language as lang_mod
