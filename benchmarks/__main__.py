@@ -288,6 +288,13 @@ def p7_streams(tmp: Path, redis_url: str) -> list[dict]:
     }]
 
 
+def r1_redaction(tmp: Path, redis_url: str) -> list[dict]:
+    """Secret redaction per 2 KB real message vs one plain regex pass (benchmarks/bench_redact.py)."""
+    from benchmarks import bench_redact
+
+    return bench_redact.rows(QUICK)
+
+
 def machine() -> str:
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) // 1024 for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), 0)
@@ -307,7 +314,8 @@ def main() -> int:
             redis_url = server.url
         rows: list[dict] = []
         try:
-            for name, fn in (("P1", p1_ingress), ("P2", p2_pipeline), ("P5", p5_p6_end_to_end), ("P3", p3_p4_imap), ("P7", p7_streams)):
+            for name, fn in (("P1", p1_ingress), ("P2", p2_pipeline), ("P5", p5_p6_end_to_end), ("P3", p3_p4_imap), ("P7", p7_streams),
+                             ("R1", r1_redaction)):
                 if only and name not in only:
                     continue
                 print(f"running {name} ...", file=sys.stderr, flush=True)

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     sweep_interval: float = Field(2.0, gt=0)
     sweep_after: float = Field(30.0, gt=0, description="Pending work older than this is re-enqueued.")
     lease_seconds: float = Field(120.0, gt=0)
+    poll_lease_seconds: float = Field(30.0, ge=0.5, le=3600, description="How long a poller owns a poll (an IMAP connector's IDLE sessions, X polling, Slack Socket Mode, helpdesk polling) or a periodic job (the sweeper, timers) without renewing it: a dead poller's work is taken over by another within this time.")
     webhook_window: int = Field(300, ge=1, description="Replay window for timestamped signatures (s).")
     allow_private_urls: bool = Field(False, description="Allow outbound requests (helpdesk, callback, API base URLs, IMAP/SMTP hosts) to loopback and private addresses (on-premises helpdesks, tests). Link-local and cloud-metadata addresses are refused regardless.")
     session_idle_hours: float = Field(12.0, gt=0, description="A web login session ends after this long without a request.")

@@ -643,7 +643,7 @@ def support_stats():
         return jsonify(stats.compute(s, **bounds))
 
 
-@route("/stats/queues", "GET", summary="Counts of pending, dead and done work", tag="ops")
+@route("/stats/queues", "GET", summary="Counts of pending, dead and done work; queue backlog; which poller holds which poll (leases)", tag="ops")
 def queue_stats():
     return jsonify(replay.stats(rt()))
 

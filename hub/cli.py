@@ -599,7 +599,7 @@ def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 def stats(as_json: bool) -> None:
-    """Counts of work by state, and the queue backlog."""
+    """Counts of work by state, the queue backlog, and which poller holds which poll."""
     from hub import replay as replay_mod
 
     out = replay_mod.stats(_runtime())
@@ -607,7 +607,10 @@ def stats(as_json: bool) -> None:
         click.echo(json.dumps(out, indent=2))
         return
     for k, v in out.items():
-        click.echo(f"{k:12} " + ", ".join(f"{s}={n}" for s, n in v.items()))
+        if isinstance(v, list):  # leases, pollers: one line each
+            click.echo(f"{k:12} " + (", ".join(" ".join(f"{a}={b}" for a, b in row.items()) for row in v) or "none"))
+        else:
+            click.echo(f"{k:12} " + ", ".join(f"{s}={n}" for s, n in v.items()))
 
 
 # ------------------------------------------------------------------ simulate

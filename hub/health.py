@@ -116,6 +116,25 @@ def note_ok(rt, connector_id: int, session=None) -> None:
         log.info("connector.recovered", connector_id=connector_id)
 
 
+def clear_failure(rt, connector_id: int, prefix: str) -> None:
+    """End a failure episode only when its last error starts with ``prefix`` (the poller's
+    own note that it stopped a poll, cleared when a poller owns the poll again)."""
+    with rt.db.read() as s:
+        health = s.scalar(select(Connector.health).where(Connector.id == connector_id)) or {}
+    if not str(health.get("last_error") or "").startswith(prefix) or health.get(AUTH_FAILED):
+        return
+
+    def change(h: dict[str, Any]) -> dict[str, Any]:
+        if str(h.get("last_error") or "").startswith(prefix) and not h.get(AUTH_FAILED):
+            for key in (FAILING_SINCE, ALERTED_AT, "last_error", "last_error_at"):
+                h.pop(key, None)
+            h["recovered_at"] = _now().isoformat()
+        return h
+
+    if _write(rt, connector_id, change):
+        log.info("connector.recovered", connector_id=connector_id)
+
+
 def statuses(rt, *, include_disabled: bool = False) -> list[dict[str, Any]]:
     """Every connector's health verdict: name, kind, enabled, healthy, reason."""
     threshold = rt.settings.connector_failing_after

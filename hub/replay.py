@@ -144,4 +144,11 @@ def stats(rt) -> dict[str, Any]:
         out["redis"] = rt.queues.backlog()
     except Exception as exc:  # Redis down: report, don't fail
         out["redis"] = {"error": str(exc)}
+    from hub import leases
+
+    try:  # who runs which poll and periodic job (hub.leases), and the live pollers
+        out["leases"] = leases.holders(rt.redis, rt.settings.queue_prefix)
+        out["pollers"] = leases.pollers(rt.redis, rt.settings.queue_prefix)
+    except Exception as exc:
+        out["leases"] = out["pollers"] = {"error": str(exc)}
     return out

@@ -37,10 +37,19 @@ Design (see docs/intelligence/redaction.md for the measured precision and recall
   the next token is redacted; after a verb (is, es, és, est, ist, é, lautet, …) or with no
   connector, only a token that looks like a secret (has a digit or a symbol; PIN: 4-8
   digits) — so "my password is not working" stays readable.
+
+Speed (#22.5; ~0.4 ms of CPU per 2 KB message, ``R1`` in ``make bench``): cheap pre-checks
+decide where each rule may apply, and the rule runs there unchanged — one pass gives every
+token a letter (wordlist word or not, sentence mark, short word) from a cached dict over the
+union of the wordlists, and only stretches that can hold a phrase are classified per
+wordlist; key, base58, hex and card patterns run only where the character stretch each
+needs exists. ``tests/normalizers/test_redact_differential.py`` asserts the output is the
+one of the implementation before (frozen in ``tests/normalizers/redact_reference.py``).
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import contextlib
 import contextvars
@@ -48,6 +57,7 @@ import dataclasses
 import functools
 import hashlib
 import hmac
+import itertools
 import re
 import threading
 import unicodedata
@@ -131,6 +141,9 @@ def _osa_at_most_one(a: str, b: str) -> bool:
 
 
 _WORDLISTS: list[_Wordlist] | None = None
+#: every folded word of every wordlist (the union: one set look-up per token says whether a
+#: token is a wordlist word in some language)
+_ANY_WORD: frozenset[str] = frozenset()
 _WORDLISTS_LOCK = threading.Lock()
 
 
@@ -155,14 +168,28 @@ def wordlists() -> list[_Wordlist]:
                     built.append(
                         _Wordlist(lang, words, {k: tuple(v) for k, v in deletes.items()}, single)
                     )
+                global _ANY_WORD
+                _ANY_WORD = frozenset().union(*(wl.words for wl in built))
                 _WORDLISTS = built
     return _WORDLISTS
+
+
+@functools.lru_cache(maxsize=8192)
+def _fold_rare(word: str) -> str:
+    return fold(word)
+
+
+def _fold_token(word: str) -> str:
+    """``fold`` of one token; ASCII (most tokens) is only lower-cased, the rest is cached."""
+    return word.lower() if word.isascii() else _fold_rare(word)
 
 
 # --------------------------------------------------------------------------- phrases
 
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u20d0-\u20ff\u3099\u309a"
-_TOKEN = re.compile(rf"[^\W\d_](?:[^\W\d_]|[{_MARKS}])*|\d+", re.UNICODE)
+# a letter, then letters and combining marks; or a number. (The same tokens as
+# ``[^\W\d_](?:[^\W\d_]|[marks])*|\d+``, written so the engine repeats single classes.)
+_TOKEN = re.compile(rf"[^\W\d_]+(?:[{_MARKS}]+[^\W\d_]*)*+|\d+", re.UNICODE)
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{12,}")
 
@@ -193,7 +220,7 @@ def _tokens(text: str) -> list[tuple[int, int, str, bool]]:
             for i, ch in enumerate(tok):
                 out.append((m.start() + i, m.start() + i + 1, "\x00" + ch, brk and i == 0))
             continue
-        out.append((m.start(), m.end(), fold(tok), brk))
+        out.append((m.start(), m.end(), _fold_token(tok), brk))
     return out
 
 
@@ -261,23 +288,216 @@ def _trim(classes: list[str], i: int, j: int) -> tuple[int, int]:
     return (ti, tj) if _qualifies(classes[ti:tj]) else (i, j)
 
 
+# ``_TOKEN``'s tokens, a word carrying the sentence mark that follows it, if any (what
+# ``_SENTENCE_END`` finds after a word in ``_tokens``: the next word starts a new run).
+# Numbers are left out (``_tokens`` drops them, and they cannot end a run).
+_TOKEN_SCAN = re.compile(rf"[^\W\d_]+(?:[{_MARKS}]+[^\W\d_]*)*+(?:[^\w.?!;:。？！]*+[.?!;:。？！])?+", re.UNICODE)
+
+
+#: entries per token-code cache (~150 bytes each: a few MB at most per process)
+_CACHE_SIZE = 50_000
+
+
+class _TokenCodes(dict[str, str]):
+    """A ``_TOKEN_SCAN`` token -> its letters in the phrase pre-check, one per token that
+    ``_tokens`` makes of it: ``E`` a word of some wordlist, ``x`` any other word, ``F`` / ``y``
+    the same followed by a sentence mark, ``b`` an unknown word of under 3 letters; ``F``,
+    ``y`` and ``b`` end a run in every language; ``""`` for a number ("²", dropped as numbering).
+    Cached: a worker sees the same words again and again (bounded: cleared when full)."""
+
+    def __missing__(self, tok: str) -> str:
+        if len(self) >= _CACHE_SIZE:
+            self.clear()
+        if _WORDLISTS is None:
+            wordlists()  # (_ANY_WORD)
+        m = _TOKEN.match(tok)
+        assert m is not None
+        word = m.group()
+        folded = _fold_token(word)
+        if word.isdigit():  # "²": a letter token that is a number, dropped like one
+            code = ""
+        elif _HAN.match(word) and len(word) > 1:
+            code = "b" * len(word)  # unspaced Chinese: one "\x00"+char token per character
+        elif folded in _ANY_WORD:
+            code = "F" if m.end() < len(tok) else "E"
+        elif len(folded) < 3:
+            code = "b"
+        else:
+            code = "y" if m.end() < len(tok) else "x"
+        self[tok] = code
+        return code
+
+
+_CODES = _TokenCodes()
+# A stretch of tokens up to the next run end (the token that ends it belongs to it, as in
+# ``_split_runs``), at least a phrase long.
+_STRETCH = re.compile(rf"[Ex]{{{MIN_PHRASE_WORDS - 1},}}[Fyb]?")
+
+
+def _dense(stretch: str) -> bool:
+    """True when some 12 consecutive tokens hold 9+ wordlist words. Every phrase has such a
+    window: a qualifying run of n >= 12 tokens has at most k = max(2, n // 6) inexact ones,
+    so any 12 of its tokens hold at most 2 (n < 18) or 3 (n < 24) of them, and of its
+    n // 12 disjoint blocks of 12 (n >= 24) one holds at most 3, as all holding 4+ would
+    need 4 * (n // 12) > k."""
+    stretch = stretch.replace("F", "E")
+    if len(stretch) < MIN_PHRASE_WORDS or stretch.count("E") < MIN_PHRASE_WORDS - 2:
+        return False
+    need = MIN_PHRASE_WORDS - 3
+    return any(stretch.count("E", i, i + MIN_PHRASE_WORDS) >= need for i in range(len(stretch) - MIN_PHRASE_WORDS + 1))
+
+
+# ASCII text (most mail) gets the same codes without a regex: letters lower-cased, a
+# digit or "_" (a word character that is no letter) -> \x02, a sentence mark -> \x01,
+# anything else -> a space; then str.split.
+_ASCII_SCAN = str.maketrans({
+    chr(i): (chr(i).lower() if chr(i).isalpha() else "\x02" if chr(i).isdigit() or chr(i) == "_" else "\x01" if chr(i) in ".?!;:" else " ")
+    for i in range(128)
+})
+_ASCII_PIECE = re.compile(r"[a-z]+|\x01+|\x02+")
+
+
+class _AsciiCodes(dict[str, str]):
+    """A ``_ASCII_SCAN`` piece -> ``E``/``x``/``b`` per word, ``|`` for sentence marks, ``d``
+    for digits; ``_ascii_codes`` turns a word followed by ``|`` into ``F``/``y``."""
+
+    def __missing__(self, piece: str) -> str:
+        if len(self) >= _CACHE_SIZE:
+            self.clear()
+        if _WORDLISTS is None:
+            wordlists()  # (_ANY_WORD)
+        out = []
+        for m in _ASCII_PIECE.finditer(piece):
+            part = m.group()
+            if part[0] == "\x01":
+                out.append("|")
+            elif part[0] == "\x02":
+                out.append("d")
+            else:
+                out.append("E" if part in _ANY_WORD else ("b" if len(part) < 3 else "x"))
+        code = self[piece] = "".join(out)
+        return code
+
+
+_ASCII_CODES = _AsciiCodes()
+
+
+def _ascii_codes(text: str) -> str:
+    """``_TOKEN_SCAN`` codes of an ASCII text. A word's sentence mark is the first of the
+    non-word characters after it (``|`` right after the word's letter), a digit or "_"
+    in between (``d``) cancels it, as in ``_SENTENCE_END``."""
+    codes = _ASCII_CODES
+    code = "".join([codes[p] for p in text.translate(_ASCII_SCAN).split()])
+    return code.replace("E|", "F").replace("x|", "y").replace("|", "").replace("d", "")
+
+
+def _codes(text: str) -> tuple[str, list[str] | None]:
+    """One letter per token of ``_tokens(text)`` (see ``_TokenCodes``), and the raw
+    ``_TOKEN_SCAN`` tokens when the text is not ASCII."""
+    if text.isascii():
+        return _ascii_codes(text), None
+    codes = _CODES
+    raw = _TOKEN_SCAN.findall(text)
+    return "".join([codes[t] for t in raw]), raw
+
+
 def _phrase_spans(text: str) -> list[tuple[int, int]]:
-    toks = _tokens(text)
-    if len(toks) < MIN_PHRASE_WORDS - 1:
-        return _han_checksum_spans(text)
+    """One pass: the tokens' codes (a cached dict look-up each) say which stretches of the
+    text could hold a phrase in some language; only those are classified per wordlist. A
+    stretch starts and ends where every language's run ends (a sentence mark, a short
+    unknown word), so the runs inside it are the runs the whole text would have, and a run
+    outside every dense stretch cannot qualify (see ``_dense``): the result is the same as
+    classifying every token of the text in every language."""
+    if _WORDLISTS is None:
+        wordlists()
+    code, raw = _codes(text)
+    if len(code) < MIN_PHRASE_WORDS:
+        return [] if text.isascii() else _han_checksum_spans(text)
+    stretches = [(m.start(), m.end()) for m in _STRETCH.finditer(code) if _dense(m.group())]
+    spans = _stretch_spans(text, stretches, raw) if stretches else []
+    return spans + ([] if text.isascii() else _han_checksum_spans(text))
+
+
+_ASCII_WORD = re.compile(r"[a-z]+")
+_ASCII_GAP_WORD = re.compile(r"[^a-z]*[a-z]+")
+_ASCII_BREAK = re.compile(r" *\x01")
+
+
+def _ascii_tokens(text: str, stretches: list[tuple[int, int]]) -> list[Any]:
+    """``_tokens(text)`` of an ASCII text, filled in only inside ``stretches`` (None elsewhere).
+
+    In ``text.translate(_ASCII_SCAN)`` the words are the runs of a-z, at the same places and
+    already lower-cased; their ends come from the lengths of the gap+word pieces, all in C,
+    so only the tokens of the stretches cost Python work."""
+    scan = text.translate(_ASCII_SCAN)
+    words = _ASCII_WORD.findall(scan)
+    ends = list(itertools.accumulate(map(len, _ASCII_GAP_WORD.findall(scan))))
+    toks: list[Any] = [None] * len(words)
+    for s0, s1 in stretches:
+        for k in range(s0, s1):
+            end = ends[k]
+            brk = k > 0 and _ASCII_BREAK.match(scan, ends[k - 1]) is not None
+            toks[k] = (end - len(words[k]), end, words[k], brk)
+    return toks
+
+
+# A token of _TOKEN_SCAN with the non-letters before it: the pieces' lengths add up to
+# each token's end.
+_TOKEN_PIECE = re.compile(r"[\W\d_]*+(?:" + _TOKEN_SCAN.pattern + ")", re.UNICODE)
+
+
+def _unicode_tokens(text: str, stretches: list[tuple[int, int]], raw: list[str] | None = None) -> list[Any]:
+    """``_tokens(text)`` filled in only inside ``stretches`` (None elsewhere), any text.
+
+    Which raw token holds a code index, and where each raw token ends, come from C-level
+    ``findall`` and ``accumulate``; only the raw tokens of the stretches are looked at."""
+    raw = _TOKEN_SCAN.findall(text) if raw is None else raw
+    codes = _CODES
+    after = list(itertools.accumulate(map(len, map(codes.__getitem__, raw))))  # code index after raw token r
+    ends = list(itertools.accumulate(map(len, _TOKEN_PIECE.findall(text))))
+    toks: list[Any] = [None] * (after[-1] if after else 0)
+    for s0, s1 in stretches:
+        r = bisect.bisect_right(after, s0)
+        prev = r - 1
+        while prev >= 0 and not codes[raw[prev]]:
+            prev -= 1  # a number: the break is judged from the word before it
+        brk = prev >= 0 and _TOKEN.match(raw[prev]).end() < len(raw[prev])  # type: ignore[union-attr]
+        idx = after[r - 1] if r else 0
+        while idx < s1 and r < len(raw):
+            full = raw[r]
+            word = _TOKEN.match(full).group()  # type: ignore[union-attr]
+            start = ends[r] - len(full)
+            n = len(codes[full])
+            if n:
+                if n > 1:  # unspaced Chinese, one token per character
+                    parts = [(start + i, start + i + 1, "\x00" + ch, brk and i == 0) for i, ch in enumerate(word)]
+                else:
+                    parts = [(start, start + len(word), _fold_token(word), brk)]
+                for k, part in enumerate(parts):
+                    if s0 <= idx + k < s1:
+                        toks[idx + k] = part
+                brk = len(word) < len(full)
+            idx += n
+            r += 1
+    return toks
+
+
+def _stretch_spans(text: str, stretches: list[tuple[int, int]], raw: list[str] | None = None) -> list[tuple[int, int]]:
+    toks = _ascii_tokens(text, stretches) if text.isascii() else _unicode_tokens(text, stretches, raw)
     spans: list[tuple[int, int]] = []
     for wl in wordlists():
-        exact = sum(1 for t in toks if t[2] in wl.words)
-        if exact < MIN_PHRASE_WORDS - 2:  # cheap prefilter: not enough exact words at all
-            continue
-        classes = [wl.classify(t[2]) for t in toks]
-        # a short unknown word ("I", "a", "my", "de") is prose, not a garbled phrase word:
-        # every BIP-39 word has 3+ letters, so it ends the run like a full stop does
-        breaks = [t[3] or (k > 0 and classes[k - 1] == "U" and len(toks[k - 1][2]) < 3) for k, t in enumerate(toks)]
-        for i, j in _split_runs(classes, breaks):
-            for a, b in _qualifying_windows(classes, i, j, [t[2] for t in toks]):
-                spans.append((toks[a][0], toks[b - 1][1]))
-    return spans + _han_checksum_spans(text)
+        for s0, s1 in stretches:
+            words = [t[2] for t in toks[s0:s1]]
+            if sum(1 for w in words if w in wl.words) < MIN_PHRASE_WORDS - 2:
+                continue  # not enough exact words at all
+            classes = [wl.classify(w) for w in words]
+            # a short unknown word ("I", "a", "my", "de") is prose, not a garbled phrase word:
+            # every BIP-39 word has 3+ letters, so it ends the run like a full stop does
+            breaks = [toks[s0 + k][3] or (k > 0 and classes[k - 1] == "U" and len(words[k - 1]) < 3) for k in range(len(words))]
+            for i, j in _split_runs(classes, breaks):
+                for a, b in _qualifying_windows(classes, i, j, words):
+                    spans.append((toks[s0 + a][0], toks[s0 + b - 1][1]))
+    return spans
 
 
 _HAN_CUE = re.compile(r"(?:助记词|助記詞|记忆词|記憶詞|种子|種子|恢复词|恢復詞|助记码)[是為为：:\s]*")
@@ -430,7 +650,13 @@ def may_hold_a_hash(msg: NormalizedMessage) -> bool:
     """True when a text field holds a 64-hex / base58-64 candidate (only then does the
     conversation's context matter; the ingest worker skips the look-up otherwise)."""
     for t in (msg.text, msg.full_text, msg.subject, msg.html):
-        if t and (_HEX64.search(t) or _HEX_GROUPED.search(t) or _SOL_SECRET.search(t)):
+        if not t:
+            continue
+        # (64 hex or a Solana key only where the stretch they need is: see _key_spans; any
+        # hex groups at all count here, their total is not checked)
+        if _HEX_GROUPED.search(t) or (_may_hold_hex(t) and _HEX64.search(t)):
+            return True
+        if any(_B58_RUN.search(t, a, b) for a, b in _base58_stretches(t)) and _SOL_SECRET.search(t):
             return True
     return False
 
@@ -515,9 +741,37 @@ def _grouped_hex_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _split_key_spans(text: str) -> list[tuple[int, int, str]]:
-    """WIF / xprv keys cut into chunks by spaces, dashes or line breaks (checksum-verified)."""
-    chunks = list(_B58_CHUNK.finditer(text))
+# A stretch of base58 characters and the gaps allowed between a split key's chunks, with
+# 51+ base58 characters: the only place a WIF, xprv or Solana key, whole or split, can be.
+_B58_STRETCH = re.compile(rf"(?<![{_B58} \t\n-])[{_B58} \t\n-]{{51,}}")
+_B58_RUN = re.compile(rf"[{_B58}]{{51}}")
+
+
+def _base58_stretches(text: str) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    if len(text) < 51:
+        return out
+    for m in _B58_STRETCH.finditer(text):
+        body = m.group()
+        if len(body) - body.count(" ") - body.count("\t") - body.count("\n") - body.count("-") >= 51:
+            out.append((m.start(), m.end()))
+    return out
+
+
+def _split_key_spans(text: str, stretches: list[tuple[int, int]] | None = None) -> list[tuple[int, int, str]]:
+    """WIF / xprv keys cut into chunks by spaces, dashes or line breaks (checksum-verified).
+
+    ``stretches``: the parts of ``text`` to look in (``_base58_stretches``): a key's
+    chunks and gaps are all base58 or gap characters, so it lies inside one of them, and
+    a stretch starts and ends next to a character that is neither, so the chunks found
+    in it are the chunks of the whole text."""
+    spans: list[tuple[int, int, str]] = []
+    for s0, s1 in [(0, len(text))] if stretches is None else stretches:
+        spans += _split_key_spans_in(text, list(_B58_CHUNK.finditer(text, s0, s1)))
+    return spans
+
+
+def _split_key_spans_in(text: str, chunks: list[re.Match[str]]) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     for i in range(len(chunks)):
         first = chunks[i].group()
@@ -542,30 +796,56 @@ def _split_key_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+# A stretch of hex digits, "0x" and the separators of grouped hex: a _HEX64 or _HEX_GROUPED
+# match (64 hex digits) is always inside one with 64+ hex digits.
+_HEX_STRETCH = re.compile(r"(?<![0-9a-fA-Fx \t\n:-])[0-9a-fA-Fx \t\n:-]{64,}")
+
+
+def _may_hold_hex(text: str) -> bool:
+    if len(text) < 64:
+        return False
+    for m in _HEX_STRETCH.finditer(text):
+        body = m.group()
+        seps = body.count("x") + body.count(" ") + body.count("\t") + body.count("\n") + body.count(":") + body.count("-")
+        if len(body) - seps >= 64:
+            return True
+    return False
+
+
+def _ascii_digits(text: str) -> int:
+    return sum(map(text.count, "0123456789"))
+
+
 def _key_spans(text: str) -> list[tuple[int, int, str]]:
+    """Keys and ambiguous strings, in the order: 64 hex, grouped hex, WIF, xprv, Solana,
+    split WIF / xprv. Each pattern runs only when the stretch it needs is there."""
     spans = []
     ctx = current_context()
-    for m in _HEX64.finditer(text):
-        kind = _HASH_KINDS.get(classify_hash(text, m.start(), m.end(), ctx))
-        if kind:
-            spans.append((m.start(), m.end(), kind))
-    for a, b in _grouped_hex_spans(text):
-        kind = _HASH_KINDS.get(classify_hash(text, a, b, ctx))
-        if kind:
-            spans.append((a, b, kind))
-    for m in _WIF.finditer(text):
-        if _wif_valid(m.group()):
-            spans.append((m.start(), m.end(), "private_key"))
-    for m in _XPRV.finditer(text):
-        spans.append((m.start(), m.end(), "extended_private_key"))
-    for m in _SOL_SECRET.finditer(text):
-        raw = b58decode(m.group())
-        if raw is not None and len(raw) == 64:
+    if _may_hold_hex(text):
+        for m in _HEX64.finditer(text):
             kind = _HASH_KINDS.get(classify_hash(text, m.start(), m.end(), ctx))
             if kind:
                 spans.append((m.start(), m.end(), kind))
-    if re.search(rf"[{_B58}]{{3,30}}[ \t\n-]+[{_B58}]{{3,30}}", text) and any(c.isdigit() for c in text):
-        spans += _split_key_spans(text)
+        if _ascii_digits(text) >= 12:  # grouped hex holds 12+ digits
+            for a, b in _grouped_hex_spans(text):
+                kind = _HASH_KINDS.get(classify_hash(text, a, b, ctx))
+                if kind:
+                    spans.append((a, b, kind))
+    b58 = _base58_stretches(text)
+    if any(_B58_RUN.search(text, a, b) for a, b in b58):  # a whole key: 51+ base58 in a row
+        for m in _WIF.finditer(text):
+            if _wif_valid(m.group()):
+                spans.append((m.start(), m.end(), "private_key"))
+        for m in _XPRV.finditer(text):
+            spans.append((m.start(), m.end(), "extended_private_key"))
+        for m in _SOL_SECRET.finditer(text):
+            raw = b58decode(m.group())
+            if raw is not None and len(raw) == 64:
+                kind = _HASH_KINDS.get(classify_hash(text, m.start(), m.end(), ctx))
+                if kind:
+                    spans.append((m.start(), m.end(), kind))
+    if b58 and (_DIGIT.search(text) or any(c.isdigit() for c in text)):
+        spans += _split_key_spans(text, b58)
     return spans
 
 
@@ -589,8 +869,38 @@ _CARD_GROUPED = re.compile(
 _CARD_IIN = re.compile(r"4|5[0-9]|2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]|3(?:0[0-5]|[689])|35(?:2[89]|[3-8])|6")
 # An IBAN's digits can look like a card number: its span is never a card.
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b")
+_DIGIT = re.compile(r"\d")
+# Digits and the separators a card number is written with (_CARD, _CARD_GROUPED), from a
+# digit to a digit: a card's 13+ digits are always inside one such stretch.
+_CARD_STRETCH = re.compile(r"\d[\d \t\n./-]{11,}\d")
+
+
+def _card_windows(text: str) -> list[tuple[int, int]]:
+    """The stretches of ``_CARD_STRETCH`` with 13+ digits: every card number lies in one."""
+    out: list[tuple[int, int]] = []
+    if len(text) < 13:
+        return out
+    for m in _CARD_STRETCH.finditer(text):
+        body = m.group()
+        seps = body.count(" ") + body.count("\t") + body.count("\n") + body.count(".") + body.count("/") + body.count("-")
+        if len(body) - seps >= 13:
+            out.append((m.start(), m.end()))
+    return out
+
+
+def _in_windows(pattern: re.Pattern[str], text: str, windows: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``'s matches that start inside ``windows``. Look-behinds see
+    the text before a window; the window reaches 2 characters further for the patterns'
+    look-aheads, which read up to 2 characters past a match."""
+    for a, b in windows:
+        for m in pattern.finditer(text, a, b + 2):
+            if m.start() < b:
+                yield m
+
+
+# (the look-ahead names the cues' first letters, so most positions fail at one test)
 _CARD_CODE_CUE = re.compile(
-    r"\b(?:cvv2?|cvc2?|cid|csc|card\s+(?:security\s+|verification\s+)?code|security\s+code|c[oó]digo\s+de\s+seguridad|"
+    r"(?=[csk])\b(?:cvv2?|cvc2?|cid|csc|card\s+(?:security\s+|verification\s+)?code|security\s+code|c[oó]digo\s+de\s+seguridad|"
     r"kartenpr[üu]fnummer|cryptogramme(?:\s+visuel)?)\b(?:\s*(?:is|es|est|ist|:|=|#))?\s*(?P<code>\d{3,4})(?!\d)",
     re.IGNORECASE,
 )
@@ -611,25 +921,42 @@ def _card_spans(text: str) -> list[tuple[int, int, str]]:
     security code after a cue (CVV, CVC, security code, …). PCI DSS forbids storing either
     in clear; a 16-digit order number passes the checks one time in ten at most, and losing
     one costs a question, keeping a card number costs the customer."""
-    if not any(c.isdigit() for c in text):
+    if not _DIGIT.search(text):  # every pattern below needs one
         return []
-    ibans = [(m.start(), m.end()) for m in _IBAN.finditer(text)]
+    spans: list[tuple[int, int, str]] = []
+    windows = _card_windows(text)
+    if windows:
+        spans += _card_number_spans(text, windows)
+    if not _no_cue(text, _CARD_CUE_WORDS):
+        for m in _CARD_CODE_CUE.finditer(text):
+            spans.append((m.start("code"), m.end("code"), "card_code"))
+    return spans
+
+
+def _card_number_spans(text: str, windows: list[tuple[int, int]] | None = None) -> list[tuple[int, int, str]]:
+    ibans: list[tuple[int, int]] | None = None
+
+    def in_iban(start: int) -> bool:
+        nonlocal ibans
+        if ibans is None:
+            ibans = [(m.start(), m.end()) for m in _IBAN.finditer(text)]
+        return any(a <= start < b for a, b in ibans)
+
     spans = []
-    for m in _CARD.finditer(text):
+    windows = [(0, len(text))] if windows is None else windows
+    for m in _in_windows(_CARD, text, windows):
         digits = re.sub(r"[ -]", "", m.group())
         if len(digits) == len(m.group()) and len(digits) not in _CARD_PLAIN_LENGTHS:
             continue
         if not (13 <= len(digits) <= 19 and _CARD_IIN.match(digits) and luhn_valid(digits)):
             continue
-        if any(a <= m.start() < b for a, b in ibans):
+        if in_iban(m.start()):
             continue
         spans.append((m.start(), m.end(), "card_number"))
-    for m in _CARD_GROUPED.finditer(text):
+    for m in _in_windows(_CARD_GROUPED, text, windows):
         digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and _CARD_IIN.match(digits) and luhn_valid(digits) and not any(a <= m.start() < b for a, b in ibans):
+        if 13 <= len(digits) <= 19 and _CARD_IIN.match(digits) and luhn_valid(digits) and not in_iban(m.start()):
             spans.append((m.start(), m.end(), "card_number"))
-    for m in _CARD_CODE_CUE.finditer(text):
-        spans.append((m.start("code"), m.end("code"), "card_code"))
     return spans
 
 
@@ -642,7 +969,8 @@ _PASSWORD_CUES = (
 )
 _PIN_CUES = r"pin(?:[-\s]?(?:code|c[oó]digo|codi|nummer|number))?|passcode|c[oó]digo\s+pin|codi\s+pin|code\s+pin|nip"
 _CONNECT_VERB = r"is|was|es|era|és|est|était|ist|lautet|war|é|era|são|zijn|is\s+nu|fica|será"
-_CUE_RE = re.compile(rf"\b(?:{_PASSWORD_CUES})\b|\b(?:{_PIN_CUES})\b", re.IGNORECASE)
+# (the look-ahead names the cues' first letters, so most positions fail at one test)
+_CUE_RE = re.compile(rf"(?=[pcmkswhn])(?:\b(?:{_PASSWORD_CUES})\b|\b(?:{_PIN_CUES})\b)", re.IGNORECASE)
 _VALUE = r"(?:(?P<q>[\"'“‘«`])(?P<qsecret>[^\"'”’»`\n]{1,128})[\"'”’»`]|(?P<secret>[^\s\"'”’»`]+))"
 _WITH_CONNECTOR = re.compile(
     rf"(?P<mid>(?:[ \t]+[^\s:=,;\"'()]+){{0,3}}?)(?P<conn>\s*[:=]\s*|\s+(?:{_CONNECT_VERB})\b\s*:?\s*){_VALUE}",
@@ -657,8 +985,27 @@ def _looks_secret(token: str) -> bool:
     return bool(core) and (any(c.isdigit() for c in core) or any(not c.isalnum() for c in core))
 
 
+# Every cue of _CUE_RE holds one of these words, every cue of _CARD_CODE_CUE one of the
+# second ones, in lower case: a text without any of them has no cue and is not scanned.
+# IGNORECASE also takes "İ" and "ı" for i and "ſ" for s, which lower() does not: a text with
+# one of those is always scanned (tests/normalizers/test_redact_cues.py checks all this).
+_CUE_WORDS = ("pass", "pwd", "contrase", "mdp", "kennwort", "senha", "palavra", "wachtwoord", "parola", "haslo", "hasło",
+              "clave", "pin", "nip")
+_CARD_CUE_WORDS = ("cvv", "cvc", "cid", "csc", "card", "security", "codigo", "código", "kartenpr", "cryptogramme")
+_CUE_ODD = ("İ", "ı", "ſ")
+
+
+def _no_cue(text: str, words: tuple[str, ...]) -> bool:
+    if not text.isascii() and any(c in text for c in _CUE_ODD):
+        return False
+    low = text.lower()
+    return not any(w in low for w in words)
+
+
 def _credential_spans(text: str) -> list[tuple[int, int, str]]:
-    spans = []
+    spans: list[tuple[int, int, str]] = []
+    if _no_cue(text, _CUE_WORDS):
+        return spans
     for cue_match in _CUE_RE.finditer(text):
         cue = cue_match.group().lower()
         is_pin = bool(re.fullmatch(_PIN_CUES, cue, re.IGNORECASE))
@@ -689,6 +1036,11 @@ def _credential_spans(text: str) -> list[tuple[int, int, str]]:
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(?:\s[^<>]{0,500})?/?>")
 
 
+def _has_tags(text: str) -> bool:
+    """Two tags or more in the first 20,000 characters (the text is HTML)."""
+    return len(list(itertools.islice(_TAG.finditer(text, 0, 20000), 2))) >= 2
+
+
 def _mask_markup(text: str) -> str:
     """Same-length copy of HTML with tags and entities blanked, so they separate words."""
     text = re.sub(r"<[^>]*>", lambda m: " " * len(m.group()), text)
@@ -707,7 +1059,7 @@ def redact_text(text: str, *, markup: bool = False, seal: Sealer | None = None) 
     """
     if not text:
         return text, ()
-    scan = _mask_markup(text) if markup or len(_TAG.findall(text[:20000])) >= 2 else text
+    scan = _mask_markup(text) if markup or _has_tags(text) else text
     return _apply(text, _find(scan), seal)
 
 
@@ -969,9 +1321,16 @@ def redact(msg: NormalizedMessage) -> NormalizedMessage:
     """
     sealer = _Sealer(msg.sealed)
     found: list[tuple[Redaction, ...]] = []
+    # full_text is often text itself (one body, no quote): redacting the same string again
+    # with the same sealer gives the same result, so it is done once
+    done: dict[tuple[str, bool], tuple[str, tuple[Redaction, ...]]] = {}
 
     def txt(value: str, markup: bool = False) -> str:
-        out, r = redact_text(value, markup=markup, seal=sealer)
+        key = (value, markup)
+        hit = done.get(key)
+        if hit is None:
+            hit = done[key] = redact_text(value, markup=markup, seal=sealer)
+        out, r = hit
         found.append(r)
         return out
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import random
 import signal
 import threading
 import time
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from hub import health, journal
+from hub import health, journal, leases
 from hub.connectors import ConnectorService, adapter_class
 from hub.errors import AuthError
 from hub.models import Connector
@@ -43,14 +45,46 @@ class Sink:
             health.note_failure(self.rt, self.connector_id, error, auth=auth)
 
 
+#: lease names: one per polling connector, one per periodic job
+POLL = "poll:"
+SWEEPER = "sweeper"
+CONNECTOR_HEALTH = "connector-health"
+TIMER = "timer:"
+#: how a poller's own note on a connector it had to stop begins (cleared when a poller owns it again)
+STOPPED_NOTE = "poll stopped: this poller cannot reach its lease store"
+
+
 class Poller:
-    def __init__(self, rt: Runtime, *, sweep_enabled: bool = True) -> None:
+    """Runs the polls and periodic jobs whose lease it holds (``hub.leases``).
+
+    A lease thread renews the held leases every quarter of OMNIHUB_POLL_LEASE_SECONDS, takes
+    free ones up to this poller's share (ceil(leases / live pollers)), gives back what is over
+    its share while others are alive, and starts or stops a poll thread per connector lease.
+    A lease it fails to renew is stopped at once; when Redis cannot be reached at all, every
+    poll and job stops (fail closed: nothing runs that this poller cannot prove it owns).
+    The main thread runs the sweeper, the connector-health sweep and hooks.PERIODIC timers,
+    each only while holding its lease. Poll threads resume from the connector's cursor (IMAP
+    UID, X since_id, ...) kept in the database, so a takeover leaves no gap; the journal's
+    unique provider ids keep a message polled twice from being stored twice.
+    """
+
+    def __init__(self, rt: Runtime, *, sweep_enabled: bool = True, owner: str | None = None) -> None:
         self.rt = rt
         self.stop = threading.Event()
         self.svc = ConnectorService(rt)
         self.threads: dict[str, tuple[float, threading.Thread, threading.Event]] = {}
+        self.stopping: dict[str, threading.Thread] = {}
         self.sweep_enabled = sweep_enabled
+        self.ttl = rt.settings.poll_lease_seconds
+        self.owner = owner or leases.owner_id()
+        self.leases = leases.Leases(leases.client(rt.redis_url, self.ttl), rt.settings.queue_prefix, self.owner, self.ttl)
+        self.held: frozenset[str] = frozenset()  # rebound, never mutated: the main thread reads it
+        self.shedding: set[str] = set()  # held, to be given back once their poll thread ended
+        self.wanted: dict[str, tuple[int, float]] = {}  # polling connector -> (id, config stamp)
+        self.lease_error: str | None = None
+        self.renewed_at = 0.0  # monotonic start of the last renewal that answered
 
+    # ---- poll threads ----------------------------------------------------------------
     def _run_adapter(self, name: str, stamp: float, stop: threading.Event) -> None:
         backoff = 1.0
         while not stop.is_set() and not self.stop.is_set():
@@ -61,7 +95,9 @@ class Poller:
                 if row is None:
                     return
                 adapter = self.svc.adapter(row)
-                log.info("poll.start", connector=name)
+                log.info("poll.start", connector=name, owner=self.owner)
+                if not stop.is_set():
+                    health.clear_failure(self.rt, row.id, STOPPED_NOTE)  # this poll runs again
                 adapter.poll(Sink(self.rt, row.id), stop)
                 backoff = 1.0
             except Exception as exc:
@@ -71,10 +107,10 @@ class Poller:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 60.0)
 
-    def reconcile(self) -> None:
+    def _wanted_polls(self) -> dict[str, tuple[int, float]]:
         with self.rt.db.read() as s:
             rows = s.scalars(select(Connector).where(Connector.enabled.is_(True))).all()
-        wanted: dict[str, float] = {}
+        wanted: dict[str, tuple[int, float]] = {}
         for row in rows:
             try:
                 if not getattr(adapter_class(row.kind), "polls", False):
@@ -84,18 +120,127 @@ class Poller:
                 log.warning("poll.unavailable", connector=row.name, error=str(exc))
                 continue
             if getattr(adapter, "polls", False):
-                wanted[row.name] = row.updated_at.timestamp() if row.updated_at else 0.0
-        for name, (stamp, thread, stop) in list(self.threads.items()):
-            if wanted.get(name) != stamp or not thread.is_alive():
-                stop.set()
-                thread.join(timeout=10)
-                del self.threads[name]
-        for name, stamp in wanted.items():
-            if name not in self.threads:
+                wanted[row.name] = (row.id, row.updated_at.timestamp() if row.updated_at else 0.0)
+        return wanted
+
+    def job_names(self) -> list[str]:
+        names = [SWEEPER] if self.sweep_enabled else []
+        return [*names, CONNECTOR_HEALTH, *(TIMER + name for name, _interval, _fn in hooks.PERIODIC)]
+
+    def _stop_thread(self, name: str) -> None:
+        _stamp, thread, stop = self.threads.pop(name)
+        stop.set()
+        self.stopping[name] = thread
+
+    def _sync_threads(self) -> None:
+        """Start a poll thread for each held connector lease; stop the others (without
+        waiting: a thread that takes long to end must not delay the renewals)."""
+        for name, thread in list(self.stopping.items()):
+            if not thread.is_alive():
+                del self.stopping[name]
+        for name, (stamp, thread, _stop) in list(self.threads.items()):
+            lease = POLL + name
+            if lease not in self.held or lease in self.shedding or name not in self.wanted \
+                    or self.wanted[name][1] != stamp or not thread.is_alive():
+                self._stop_thread(name)
+        for name, (_cid, stamp) in self.wanted.items():
+            lease = POLL + name
+            if lease in self.held and lease not in self.shedding and name not in self.threads and name not in self.stopping:
                 stop = threading.Event()
                 t = threading.Thread(target=self._run_adapter, args=(name, stamp, stop), name=f"poll-{name}", daemon=True)
                 self.threads[name] = (stamp, t, stop)
                 t.start()
+        # give back what is being shed once its poll thread has ended (no two owners at once)
+        done = {n for n in self.shedding if not (n.startswith(POLL) and n[len(POLL):] in {*self.threads, *self.stopping})}
+        if done:
+            self.leases.release(done)
+            for n in sorted(done):
+                log.info("lease.released", lease=n, owner=self.owner)
+            self.held = self.held - done
+            self.shedding -= done
+
+    def _fail_closed(self, exc: Exception) -> None:
+        """Redis cannot be reached: this poller cannot prove it owns anything. Stop it all."""
+        error = f"{exc.__class__.__name__}: {exc}"
+        held, self.held, self.shedding = self.held, frozenset(), set()
+        for name in list(self.threads):
+            self._stop_thread(name)
+        if self.lease_error is None:
+            log.error("poller.lease_store_unavailable", error=error, owner=self.owner, stopped=sorted(held),
+                      detail="polls and timers stay stopped until Redis answers again")
+            for name in held:
+                if name.startswith(POLL) and name[len(POLL):] in self.wanted:
+                    try:
+                        health.note_failure(self.rt, self.wanted[name[len(POLL):]][0], f"{STOPPED_NOTE} (Redis): {error}", auth=False)
+                    except Exception:
+                        log.exception("poller.health_note_failed")
+        self.lease_error = error
+
+    def refresh(self) -> None:
+        """Re-read which connectors poll (the database); kept apart from the lease thread so
+        that a slow database never delays a renewal."""
+        try:
+            self.wanted = self._wanted_polls()
+        except Exception:  # the database is down: keep the last known list
+            log.exception("poll.reconcile_failed")
+
+    def reconcile(self, *, refresh: bool = True) -> None:
+        """One lease tick: renew, heartbeat, shed, acquire, then start/stop poll threads.
+        Only Redis calls here (``refresh=False``): the database is read by ``refresh``."""
+        if refresh:
+            self.refresh()
+        names = [POLL + n for n in self.wanted] + self.job_names()
+        try:
+            asked = time.monotonic()
+            kept = self.leases.renew(sorted(self.held))
+            self.renewed_at = asked
+            for n in sorted(self.held - kept):
+                log.warning("lease.lost", lease=n, owner=self.owner)
+            self.held = frozenset(kept)
+            self.shedding &= kept
+            self._sync_threads()  # a lost poll stops now, before anything else
+            live = self.leases.heartbeat()
+            if self.lease_error is not None:
+                log.info("poller.lease_store_back", owner=self.owner)
+                self.lease_error = None
+            unwanted = self.held - set(names)
+            share = -(-len(names) // max(1, len(live)))
+            excess = len(self.held - unwanted - self.shedding) - share
+            if excess > 0 and len(live) > 1:  # others are alive: give them the work over our share
+                self.shedding |= set(sorted(self.held - unwanted - self.shedding, reverse=True)[:excess])
+            self.shedding |= unwanted
+            room = share - len(self.held - self.shedding)
+            if room > 0:
+                # not a connector whose old poll thread here is still ending
+                free = [n for n in names if n not in self.held and not (n.startswith(POLL) and n[len(POLL):] in self.stopping)]
+                random.shuffle(free)
+                got = self.leases.acquire(free, room)
+                for n in sorted(got):
+                    log.info("lease.acquired", lease=n, owner=self.owner)
+                self.held = self.held | got
+            self._sync_threads()
+        except RedisError as exc:
+            self._fail_closed(exc)
+
+    def _lease_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.reconcile(refresh=False)
+            except Exception:
+                log.exception("poller.lease_tick_failed")
+            self.stop.wait(self.ttl * leases.TICK)
+
+    def _shutdown(self) -> None:
+        for name in list(self.threads):
+            self._stop_thread(name)
+        for thread in self.stopping.values():
+            thread.join(timeout=10)
+        try:  # hand the work over now rather than after the lease time
+            self.leases.release(self.held)
+            self.leases.leave()
+        except RedisError:
+            pass
+        self.held = frozenset()
 
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -103,30 +248,44 @@ class Poller:
                 signal.signal(sig, lambda *_: self.stop.set())
             except ValueError:  # not the main thread (tests)
                 pass
+        log.info("poller.started", owner=self.owner, lease_seconds=self.ttl)
+        self.refresh()
+        tick = self.ttl * leases.TICK
+        next_refresh = time.monotonic() + tick
+        lease_thread = threading.Thread(target=self._lease_loop, name="poll-leases", daemon=True)
+        lease_thread.start()
         last: dict[str, float] = {}
-        next_reconcile = 0.0
+        overdue = False
         while not self.stop.is_set():
             t = time.monotonic()
+            if t >= next_refresh:
+                self.refresh()
+                next_refresh = t + min(5.0, tick)
+            held = self.held
+            if held and t - self.renewed_at > self.ttl * leases.LIFE:
+                # the lease thread is stuck (the leases may already be someone else's): stop
+                if not overdue:
+                    log.error("poller.renewal_overdue", owner=self.owner, seconds=round(t - self.renewed_at, 1))
+                overdue, held = True, frozenset()
+                for _stamp, _thread, stop in list(self.threads.values()):
+                    stop.set()
+            else:
+                overdue = False
             try:
-                if t >= next_reconcile:
-                    self.reconcile()
-                    next_reconcile = t + 5.0
-                if self.sweep_enabled:
+                if SWEEPER in held:
                     sweep(self.rt)
-                if t - last.get("connector-health", 0.0) >= 10.0:
-                    last["connector-health"] = t
+                if CONNECTOR_HEALTH in held and t - last.get(CONNECTOR_HEALTH, 0.0) >= 10.0:
+                    last[CONNECTOR_HEALTH] = t
                     health.sweep(self.rt)  # alert connectors that crossed OMNIHUB_CONNECTOR_FAILING_AFTER
                 for name, interval, fn in hooks.PERIODIC:
-                    if t - last.get(name, 0.0) >= interval:
-                        last[name] = t
+                    if TIMER + name in held and t - last.get(TIMER + name, 0.0) >= interval:
+                        last[TIMER + name] = t
                         fn(self.rt)
             except Exception:
                 log.exception("poller.tick_failed")
-            self.stop.wait(self.rt.settings.sweep_interval)
-        for _stamp, _thread, stop in self.threads.values():
-            stop.set()
-        for _stamp, thread, _stop in self.threads.values():
-            thread.join(timeout=10)
+            self.stop.wait(min(self.rt.settings.sweep_interval, tick))
+        lease_thread.join(timeout=self.ttl)
+        self._shutdown()
 
 
 def run(rt: Runtime, **kw: Any) -> None:
