@@ -533,7 +533,8 @@ def connectors_apply(path: str) -> None:
         items = [{"name": k, **v} for k, v in items.items()]
     rt = _runtime()
     svc = ConnectorService(rt)
-    planned, problems = [], []
+    planned: list[tuple[str, str, bool, dict]] = []
+    problems: list[str] = []
     for item in items:
         item = dict(item)
         name, kind = item.pop("name"), item.pop("kind")
