@@ -243,8 +243,10 @@ def _described(msg: Mapping[str, Any]) -> list[str]:
         lines.append(f"[sticker {sticker.get('emoji') or ''}]".replace(" ]", "]"))
     venue, location = _obj(msg, "venue"), _obj(msg, "location")
     if venue:
-        lines.append(f"[venue: {venue.get('title') or ''}, {venue.get('address') or ''}]")
-    if location:
+        spot = _obj(venue, "location")
+        link = f" https://www.openstreetmap.org/?mlat={spot.get('latitude')}&mlon={spot.get('longitude')}" if spot else ""
+        lines.append(f"[venue: {venue.get('title') or ''}, {venue.get('address') or ''}{link}]")
+    if location and not venue:
         lat, lon = location.get("latitude"), location.get("longitude")
         lines.append(f"[location: {lat}, {lon} https://www.openstreetmap.org/?mlat={lat}&mlon={lon}]")
     contact = _obj(msg, "contact")

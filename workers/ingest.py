@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub import journal, threads
 from hub.connectors import is_channel
-from hub.errors import ConfigError, PayloadInvalid, RetriableDeliveryError
+from hub.errors import AuthError, ConfigError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError
 from hub.models import (
     AttachmentRow,
     Connector,
@@ -128,6 +128,14 @@ def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> Nor
                 continue
             except PayloadInvalid as exc:
                 out.append(_placeholder(att, str(exc)))
+                changed = True
+                continue
+            except AuthError:
+                raise  # the connector's credentials: retried once they are fixed, the file is not given up
+            except PermanentDeliveryError as exc:
+                # the provider will never give this file (an expired or unknown file id): the
+                # message, its caption included, is stored with a visible placeholder, not lost
+                out.append(_placeholder(att, f"the file could not be downloaded: {exc}"))
                 changed = True
                 continue
         if content is None:

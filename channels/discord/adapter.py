@@ -53,6 +53,8 @@ PRIVATE_THREAD = 12
 EPHEMERAL = 1 << 6
 SNOWFLAKE = re.compile(r"^\d{15,21}$")
 HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+#: the Gateway session (id, resume URL, last journaled sequence), so a restarted poller resumes
+SESSION_KEY = "discord:gateway_session"
 
 
 def _ids(value: Any) -> Any:
@@ -227,21 +229,25 @@ class DiscordChannel(ChannelAdapter):
             raise RetriableDeliveryError(f"{self.who}: Discord named no Gateway URL")
         note = getattr(sink, "health", None)
 
-        def on_dispatch(t: str, d: dict[str, Any]) -> None:
+        def on_dispatch(t: str, d: dict[str, Any]) -> bool:
             self._learn_channels(t, d)
             if t == "READY" and callable(note):
                 note(None)
             if t not in ("MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"):
-                return
+                return False
             envelope = {"t": t, "d": d, "channel": self.channel(str(d.get("channel_id")), d.get("guild_id"))}
             if dn.ignore_reason(envelope, **self._filters()):
-                return  # server chatter, bots: never journaled
+                return False  # server chatter, bots: never journaled
             sink.record([RawEvent(external_id=self._event_id(t, d), hook="gateway",
                                   payload=json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode(),
                                   meta={"source": "gateway", "dispatch": t})])
+            return True
+
+        def checkpoint(session: dict[str, Any]) -> None:
+            self._remember(SESSION_KEY, session or None)
 
         self.gateway = Gateway(str(url), self.config.bot_token.get_secret_value(), on_dispatch=on_dispatch, stop=stop,
-                               log=self.log, who=self.who)
+                               log=self.log, who=self.who, resume=self.ctx.state.get(SESSION_KEY) or None, checkpoint=checkpoint)
         self.gateway.run()
 
     @staticmethod
@@ -300,7 +306,15 @@ class DiscordChannel(ChannelAdapter):
         if not uid:
             raise PayloadInvalid(f"{self.who}: interaction without a user")
         key = f"discord:interaction:{inter.get('id')}"
+        mine = f"discord:support_thread:{uid}"
         thread_id = self.ctx.state.get(key)
+        reused = False
+        if not thread_id and self.ctx.state.get(mine):
+            # the customer already has a private thread: point them at it instead of opening
+            # another (six /support in a second must not open six threads and conversations)
+            thread_id, reused = str(self.ctx.state.get(mine)), True
+            self.ctx.state.set(key, thread_id)
+            self._link_thread(inter, thread_id)
         if not thread_id:
             parent = str(inter.get("channel_id") or "")
             if parent not in self.config.support_channel_ids:
@@ -312,19 +326,27 @@ class DiscordChannel(ChannelAdapter):
                 "name": f"Support – {name}"[:100], "type": PRIVATE_THREAD, "invitable": False, "auto_archive_duration": 10080})
             thread_id = str(thread["id"])
             self.ctx.state.set(key, thread_id)  # a retried job reuses the thread
+            self.ctx.state.set(mine, thread_id)
             self._remember_channel({**thread, "parent_id": thread.get("parent_id") or parent})
             self.rest().request("PUT", f"/channels/{thread_id}/thread-members/{uid}")
             self.rest().request("POST", f"/channels/{thread_id}/messages", json_body={
                 "content": f"<@{uid}> this private thread is where our support team answers you. Tell us what happened — "
                            "we will never ask for your recovery phrase or private keys.",
                 "allowed_mentions": {"users": [uid]}})
-            if self.config.application_id and inter.get("token"):
-                try:
-                    self.rest().request("PATCH", f"/webhooks/{self.config.application_id}/{inter['token']}/messages/@original",
-                                        json_body={"content": f"Your private support thread: <#{thread_id}>"}, auth=False)
-                except (PermanentDeliveryError, RetriableDeliveryError) as exc:  # the 15-minute token expired: the thread stands
-                    self.log.warning("discord.interaction_followup_failed", error=str(exc))
+            self._link_thread(inter, thread_id)
+        if reused:
+            return []  # the conversation of that thread goes on
         return [dn.interaction_message(inter, connector=self.ctx.name, thread_id=str(thread_id))]
+
+    def _link_thread(self, inter: dict[str, Any], thread_id: str) -> None:
+        """Turn the ephemeral "opening a thread…" answer into a link to the thread."""
+        if not (self.config.application_id and inter.get("token")):
+            return
+        try:
+            self.rest().request("PATCH", f"/webhooks/{self.config.application_id}/{inter['token']}/messages/@original",
+                                json_body={"content": f"Your private support thread: <#{thread_id}>"}, auth=False)
+        except (PermanentDeliveryError, RetriableDeliveryError) as exc:  # the 15-minute token expired: the thread stands
+            self.log.warning("discord.interaction_followup_failed", error=str(exc))
 
     def fetch_attachment(self, attachment: Attachment, max_bytes: int) -> bytes:
         """Discord CDN attachments (signed URLs, no token needed), from Discord's hosts only."""
@@ -429,6 +451,10 @@ class DiscordChannel(ChannelAdapter):
             except (AuthError, PermanentDeliveryError, RetriableDeliveryError) as exc:
                 problems.append(f"support channel {cid}: {exc}")
         details["support_channels"] = channels
+        url = details["interactions_url"]
+        if self.config.public_key and not url.startswith("https://"):
+            problems.append(f"Discord only calls an https Interactions Endpoint URL and OMNIHUB_PUBLIC_URL gives {url}: "
+                            "set OMNIHUB_PUBLIC_URL to the hub's https address")
         if self.config.application_id and self.config.public_key:
             registered = []
             for gid in self.config.guild_ids:
@@ -446,6 +472,8 @@ class DiscordChannel(ChannelAdapter):
             summary += "; support threads in " + ", ".join(f"#{c['name'] or c['id']}" for c in channels)
         if self.config.public_key:
             summary += f"; set the Interactions Endpoint URL to {details['interactions_url']}"
+        else:
+            summary += "; the /support command is off (set public_key and application_id to turn it on)"
         return CheckResult(True, summary, details)
 
     def close(self) -> None:

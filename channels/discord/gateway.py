@@ -43,8 +43,9 @@ NO_RESUME = {4007, 4009}
 
 
 class Gateway:
-    def __init__(self, url: str, token: str, *, on_dispatch: Callable[[str, dict[str, Any]], None], stop: threading.Event,
-                 log: Any, intents: int = INTENTS, who: str = "discord") -> None:
+    def __init__(self, url: str, token: str, *, on_dispatch: Callable[[str, dict[str, Any]], bool | None], stop: threading.Event,
+                 log: Any, intents: int = INTENTS, who: str = "discord",
+                 resume: dict[str, Any] | None = None, checkpoint: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.url = url
         self.token = token
         self.on_dispatch = on_dispatch
@@ -52,9 +53,13 @@ class Gateway:
         self.log = log
         self.intents = intents
         self.who = who
-        self.session_id: str | None = None
-        self.resume_url: str | None = None
-        self.seq: int | None = None
+        # a session saved by an earlier process (``checkpoint``): a restarted poller RESUMEs it,
+        # so what Discord sent while no process was connected is replayed, not lost
+        saved = resume or {}
+        self.session_id: str | None = saved.get("session_id")
+        self.resume_url: str | None = saved.get("resume_url")
+        self.seq: int | None = saved.get("seq") if isinstance(saved.get("seq"), int) else None
+        self.checkpoint = checkpoint
         self.user: dict[str, Any] = {}
         self.connections = 0  # sessions opened (for status and tests)
         self.resumes = 0
@@ -105,6 +110,8 @@ class Gateway:
                     raise err(f"{self.who}: Discord closed the Gateway ({code}): {FATAL[code]}") from None
                 if code in NO_RESUME:
                     self.session_id = self.seq = None
+                    if self.checkpoint is not None:
+                        self.checkpoint({})
                 raise
             finally:
                 done.set()
@@ -124,9 +131,10 @@ class Gateway:
                     self.log.info("discord.gateway.ready", bot=self.user.get("username"), guilds=len(d.get("guilds") or ()))
                 elif t == "RESUMED":
                     self.log.info("discord.gateway.resumed", seq=self.seq)
+                journaled = False
                 if isinstance(t, str) and isinstance(d, dict):
                     try:
-                        self.on_dispatch(t, d)
+                        journaled = bool(self.on_dispatch(t, d))
                     except Exception:
                         # not journaled: resume from the last stored sequence; Discord replays it
                         self.log.exception("discord.gateway.not_journaled", event=t)
@@ -134,6 +142,8 @@ class Gateway:
                         return
                 if isinstance(msg.get("s"), int):
                     self.seq = msg["s"]
+                if self.checkpoint is not None and (journaled or t in ("READY", "RESUMED")):
+                    self.checkpoint({"session_id": self.session_id, "resume_url": self.resume_url, "seq": self.seq})
             elif op == HEARTBEAT:
                 self._send(ws, HEARTBEAT, self.seq)
             elif op == HEARTBEAT_ACK:
@@ -145,10 +155,14 @@ class Gateway:
             elif op == INVALID_SESSION:
                 if not msg.get("d"):
                     self.session_id = self.seq = None
+                    if self.checkpoint is not None:
+                        self.checkpoint({})
                 self.stop.wait(random.uniform(1.0, 5.0))
                 ws.close(4000, "invalid session")
                 return
-        ws.close(1000, "stopping")
+        # not 1000/1001: those end the session on Discord's side, and the next poller (a
+        # restart, or another host taking over) resumes it instead of losing what came meanwhile
+        ws.close(4000, "stopping; the session will be resumed")
 
     def _heartbeat(self, ws: ClientConnection, interval: float, acked: threading.Event, done: threading.Event) -> None:
         """Beat every interval (the first after a random part of it); no ACK since the last

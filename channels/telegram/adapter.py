@@ -68,7 +68,7 @@ class TelegramConfig(AdapterConfig):
     chats: Literal["private", "private_and_groups"] = setting(
         "private", title="Chats",
         help="private: only direct chats with the bot. private_and_groups: also groups the bot is in, but only "
-             "messages that @mention the bot or reply to it (turn off the bot's privacy mode in @BotFather, or make it admin).")
+             "messages that @mention the bot, use its commands or reply to it (these arrive even with the bot's privacy mode on).")
     api_base_url: str | None = setting(
         None, title="Bot API base URL", example=DEFAULT_BASE_URL, section="advanced", origin_of="url",
         help="Another Bot API server (a self-hosted telegram-bot-api or a local test server).")
@@ -80,7 +80,8 @@ class TelegramConfig(AdapterConfig):
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
         if not TOKEN.match(value.get_secret_value().strip()):
-            raise ValueError("bot_token must be the token from @BotFather, like 123456789:AAE… (digits, a colon, then letters)")
+            raise ValueError("bot_token must be the token from @BotFather, like 123456789:AAE… (the bot's id in digits, a colon, "
+                             "then 30 or more letters, digits, - and _)")
         return SecretStr(value.get_secret_value().strip())
 
     @field_validator("secret_token")

@@ -7,6 +7,7 @@ over a signed interactions webhook, forged interactions refused with 401."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 import pytest
@@ -158,6 +159,7 @@ def test_dm_round_trip_with_attachment_and_edit(dc_hub, discord):
 def test_support_thread_round_trip_across_a_forced_reconnect_and_a_429(dc_hub, discord):
     gw, rest = discord
     tid = snowflake(40)
+    rest.channels[tid] = thread(tid)  # what GET /channels/{id} answers for it (a restarted poller asks)
     gw.dispatch("THREAD_CREATE", thread(tid))
     gw.dispatch("MESSAGE_CREATE", message(41, tid, "Deposit not credited after 12 confirmations", guild_id=GUILD))
     gw.dispatch("MESSAGE_CREATE", message(42, SUPPORT_CHANNEL, "gm all", guild_id=GUILD))  # chatter: not a conversation
@@ -182,6 +184,16 @@ def test_support_thread_round_trip_across_a_forced_reconnect_and_a_429(dc_hub, d
     assert len(posts) == 2 and all(len(p["body"]["content"]) <= 2000 for p in posts)
     assert len(rest.called("POST", rf"/channels/{tid}/messages")) == 3  # the 429, then both parts
 
+    # the hub restarts: what Discord sends while no poller is connected arrives through a RESUME
+    # of the saved session (journaled sequence), not lost to a fresh IDENTIFY
+    dc_hub.kill("poller", signal.SIGTERM)
+    wait_until(lambda: not gw.connected, message="the poller disconnected")
+    gw.dispatch("MESSAGE_CREATE", message(44, tid, "written while the hub was restarting", guild_id=GUILD))
+    dc_hub.start_poller("poller2")
+    wait_until(lambda: len(gw.resumes) >= 2, timeout=40, message="the restarted poller resumed the session")
+    wait_until(lambda: dc_hub.count(Message) == 3, timeout=30, message="the message sent during the restart")
+    assert len(gw.identifies) == 1 and dc_hub.count(InboundEvent) == 3
+
 
 def test_contact_support_command_opens_a_private_thread(dc_hub, discord):
     gw, rest = discord
@@ -205,10 +217,22 @@ def test_contact_support_command_opens_a_private_thread(dc_hub, discord):
     assert len(conversations(dc_hub)) == 1
     with dc_hub.rt.db.read() as s:
         assert {m.conversation_id for m in s.scalars(select(Message))} == {conv["id"]}
+    # /support again: the customer is pointed at their thread, no second thread or conversation
+    again = json.dumps(command(62)).encode()
+    assert dc_hub.client.post("/webhooks/dc/interactions", data=again, headers=signed(again)).status_code == 200
+    wait_until(lambda: len(rest.called("PATCH", rf"/webhooks/{APP_ID}/[\w.-]+/messages/@original")) == 2, timeout=30,
+               message="the second command answered with the same thread")
+    assert len(rest.called("POST", rf"/channels/{SUPPORT_CHANNEL}/threads")) == 1 and len(conversations(dc_hub)) == 1
 
 
-def test_check_registers_the_command_and_names_a_missing_intent(hub, discord):
+def test_check_registers_the_command_and_names_a_missing_intent(make_hub, discord):
     gw, rest = discord
+    plain = make_hub()  # http://hub.test: Discord only calls https interaction URLs
+    plain.add_connector("dc", "discord", bot_token=TOKEN, application_id=APP_ID, public_key=PUBLIC,
+                        support_channel_ids=SUPPORT_CHANNEL, api_base_url=rest.base_url, gateway_url=gw.url)
+    result = plain.api("POST", "/api/v1/connectors/dc/check").get_json()
+    assert result["ok"] is False and "https" in result["summary"] and "OMNIHUB_PUBLIC_URL" in result["summary"]
+    hub = make_hub(public_url="https://support.example.com")
     hub.add_connector("dc", "discord", bot_token=TOKEN, application_id=APP_ID, public_key=PUBLIC, guild_ids=GUILD,
                       support_channel_ids=SUPPORT_CHANNEL, api_base_url=rest.base_url, gateway_url=gw.url)
     result = hub.api("POST", "/api/v1/connectors/dc/check").get_json()

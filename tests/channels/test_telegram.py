@@ -240,3 +240,14 @@ def test_polling_restart_neither_misses_nor_repeats(hub, tg):
 def _messages(hub):
     with hub.rt.db.read() as s:
         return list(s.scalars(select(Message)))
+
+
+def test_a_file_telegram_no_longer_has_keeps_the_message_with_a_placeholder(tg_hub, tg):
+    tg_hub.start_worker()
+    update = message_update(4001, 71, photo=[{"file_id": "GONE", "file_unique_id": "g", "width": 1, "height": 1}],
+                            caption="URGENT: I sent 2 BTC to the wrong address")
+    assert post(tg_hub, update).status_code == 200
+    (conv,) = wait_until(lambda: conversations(tg_hub), timeout=30, message="conversation despite the missing file")
+    (msg,) = tg_hub.api("GET", f"/api/v1/conversations/{conv['id']}").get_json()["messages"]
+    assert msg["text"] == "URGENT: I sent 2 BTC to the wrong address"
+    assert "could not be downloaded" in msg["attachments"][0]["placeholder_reason"]
