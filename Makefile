@@ -19,8 +19,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/omnihub run
 
+# two test processes (pytest-xdist), each test file kept in one of them (its module fixtures
+# start once); TEST_JOBS=1 runs them one after another
+TEST_JOBS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # ruff (rule sets F, B, I, UP; configured in pyproject.toml) over the whole tree
 lint: $(STAMP)

@@ -28,6 +28,20 @@ from hub.types import (
 from normalizers.model import Attachment, NormalizedMessage
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """Parts of at most limit characters, cut at a paragraph, line or word end when possible."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
+        if cut < limit // 2:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text.strip():
+        parts.append(text)
+    return [p for p in parts if p.strip()]
+
+
 class ChannelAdapter:
     """Base class: declares capabilities; subclasses override what they support."""
 
@@ -47,6 +61,9 @@ class ChannelAdapter:
     #: webhooks authenticate with a shared token that covers no content (the provider cannot
     #: sign): neither a replay window nor a replay key applies
     token_auth: ClassVar[bool] = False
+    #: the HTTP status of a request that fails verify() (Discord's interactions endpoint
+    #: must answer 401; everything else 403)
+    refused_status: ClassVar[int] = 403
     # capabilities, as data
     max_text_length: ClassVar[int | None] = None
     #: replies may carry files (the API refuses attachments to a channel without it)

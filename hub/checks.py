@@ -32,7 +32,7 @@ _AUTH = re.compile(r"\b401\b|\b403\b|Unauthorized|Forbidden|AUTHENTICATIONFAILED
                    r"credentials|Couldn.t authenticate|login (?:failed|refused)|LOGIN failed|\b535\b", re.I)
 _HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b|\berror (\d{3})\b|error '(\d{3}) ")
 #: messages of ours that already name the fix: left as they are
-_ALREADY_PLAIN = re.compile(r"sign in again|not signed in|press sign in|check oauth_|token endpoint answered", re.I)
+_ALREADY_PLAIN = re.compile(r"sign in again|not signed in|press sign in|check oauth_|token endpoint answered|@BotFather|Developer Portal", re.I)
 _UNREACHABLE = re.compile(r"unreachable|ConnectionError|ConnectError|Network is unreachable|No route to host", re.I)
 _NAMED_HOST = (re.compile(r"cannot resolve '([^']+)'"), re.compile(r"host='([^']+)'"),
                re.compile(r"https?://([^/:'\s]+)"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -497,6 +498,22 @@ def connectors_remove(name: str, yes: bool) -> None:
     click.echo(f"removed {name!r}")
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(value: str) -> tuple[str, list[str]]:
+    """``${VAR}`` references replaced from the environment; the names that are unset or empty."""
+    missing: list[str] = []
+
+    def one(m: re.Match[str]) -> str:
+        got = os.environ.get(m.group(1), "")
+        if not got:
+            missing.append(m.group(1))
+        return got
+
+    return _ENV_REF.sub(one, value), missing
+
+
 @connectors.command("apply")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def connectors_apply(path: str) -> None:
@@ -515,11 +532,23 @@ def connectors_apply(path: str) -> None:
         items = [{"name": k, **v} for k, v in items.items()]
     rt = _runtime()
     svc = ConnectorService(rt)
+    planned: list[tuple[str, str, bool, dict]] = []
+    problems: list[str] = []
     for item in items:
         item = dict(item)
         name, kind = item.pop("name"), item.pop("kind")
         enabled = item.pop("enabled", True)
-        values = {k: os.path.expandvars(str(v)) if isinstance(v, str) else v for k, v in (item.pop("config", item) or {}).items()}
+        values = {}
+        for key, value in (item.pop("config", item) or {}).items():
+            if isinstance(value, str):
+                value, missing = _expand_env(value)
+                problems.extend(f"{name}.{key}: the environment variable {var} is not set or empty" for var in missing)
+            values[key] = value
+        planned.append((name, kind, enabled, values))
+    if problems:
+        # never store "${VAR}" itself as a secret (anyone who read the docs could sign with it)
+        _fail("nothing applied: " + "; ".join(problems) + " — export them (or remove the keys) and run apply again")
+    for name, kind, enabled, values in planned:
         with rt.db.session() as s:
             try:
                 svc.get(s, name)

@@ -56,6 +56,12 @@ class RecipientRefused(PermanentDeliveryError):
     offers no Retry and a replay leaves it out unless asked."""
 
 
+class RecipientOptedOut(RecipientRefused):
+    """The recipient turned us away (blocked the bot, unsubscribed the number): the hub marks
+    their identity opted out with this error's words as the reason, so no later reply is
+    attempted until they write again."""
+
+
 class AuthError(PermanentDeliveryError):
     """Credentials rejected (401/403): fix the connector; shown on its health."""
 

@@ -146,14 +146,15 @@ def check_host(host: str, port: int | None = None, *, key: str, resolve: bool = 
 
 
 def check_url(url: str, *, key: str, resolve: bool = True) -> None:
-    """Refuse a URL that is not http(s) or whose host is (or resolves to) a forbidden address."""
+    """Refuse a URL that is not http(s) (or ws(s), a websocket such as Discord's Gateway) or
+    whose host is (or resolves to) a forbidden address."""
     try:
         parts = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
         raise UrlRefused(f"{key}: {url!r} is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.host:
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.host:
         raise UrlRefused(f"{key}: {url!r} must be an http:// or https:// URL with a host")
-    check_host(parts.host, parts.port or (443 if parts.scheme == "https" else 80), key=key, resolve=resolve)
+    check_host(parts.host, parts.port or (443 if parts.scheme in ("https", "wss") else 80), key=key, resolve=resolve)
 
 
 class GuardedBackend(httpcore.NetworkBackend):

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -121,7 +121,7 @@ def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None)
             phone=p.phone,
             display_name=p.name or "",
             verified_email=verified,
-            attrs={},
+            attrs=_attrs(p),
         )
         s.add(ident)
         s.flush()
@@ -130,9 +130,17 @@ def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None)
         return ident
     if p.name and p.name != ident.display_name:
         ident.display_name = p.name
+    attrs = _attrs(p)
+    if attrs and any((ident.attrs or {}).get(k) != v for k, v in attrs.items()):
+        ident.attrs = {**(ident.attrs or {}), **attrs}  # a new username, say
     if verified and not ident.verified_email:
         ident.verified_email = verified
     return ident
+
+
+def _attrs(p: Participant) -> dict[str, Any]:
+    """Participant details kept on the identity (shown to agents)."""
+    return {"username": p.username} if p.username else {}
 
 
 def follow_merges(s: Session, contact_id: int) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_core import PydanticUndefined
 
 from normalizers.model import Participant
@@ -85,6 +85,24 @@ class AdapterConfig(BaseModel):
         False, title="Acknowledge new conversations", section="behaviour", channels_only=True,
         help="Send the customer an automatic acknowledgement of a new conversation, in their language "
              "(never to robots, no-reply senders or opted-out numbers).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_secrets(cls, data: Any) -> Any:
+        """An empty secret is no secret: refused for a required key (a webhook secret of ""
+        would let anyone sign), dropped for an optional one (the feature it enables stays off,
+        and says so), instead of being stored and failing later with a 403 nobody sees."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name in cls.secret_fields():
+            value = out.get(name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if isinstance(text, str) and not text.strip():
+                if cls.model_fields[name].is_required():
+                    raise ValueError(f"{name} is empty: paste the value (or, from a file, check that its ${{VAR}} is set)")
+                out[name] = None
+        return out
 
     @classmethod
     def origin_fields(cls) -> dict[str, str]:

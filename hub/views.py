@@ -38,6 +38,7 @@ def identity_json(i: Identity) -> dict[str, Any]:
         "address": i.address,
         "phone": i.phone,
         "display_name": i.display_name,
+        "username": (i.attrs or {}).get("username"),
         "verified_email": i.verified_email,
         "opted_out": i.opted_out,
         "opt_out_reason": i.opt_out_reason,

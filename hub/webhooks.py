@@ -107,7 +107,7 @@ def webhook(name: str, hook: str):
         adapter.verify(hook, req)
     except SignatureInvalid as exc:
         bound.warning("webhook.forbidden", reason=str(exc))
-        return _error(403, "signature verification failed")
+        return _error(getattr(cls, "refused_status", 403), "signature verification failed")
     if request.method == "GET":
         return _respond(adapter.ack(hook, req, []))
     # A signature that covers no timestamp can be replayed, and a signed string that parses

@@ -118,7 +118,7 @@ def _attachments(items: Any) -> tuple[list[Attachment], list[str]]:
             notes.append(f"[{label}{': ' + url if isinstance(url, str) and url else ''}]")
         elif kind == "location":
             coords = _obj(payload.get("coordinates"))
-            notes.append(f"Location: {coords.get('lat')},{coords.get('long')}")
+            notes.append(f"[Location: {coords.get('lat')},{coords.get('long')}]")
         else:
             notes.append(f"[Unsupported attachment type: {kind}]")
     return atts, notes
@@ -195,7 +195,7 @@ def normalize(payload: bytes | str, *, connector: str, medium: str, our_id: str,
     reaction = _obj(item.get("reaction"))
     if reaction.get("mid"):
         emoji = str(reaction.get("emoji") or reaction.get("reaction") or "")
-        text = f"Reacted {emoji} to a message" if reaction.get("action", "react") == "react" else "Removed a reaction"
+        text = f"[Reacted {emoji} to a message]" if reaction.get("action", "react") == "react" else "[Removed a reaction]"
         return [message(event_id(item)[0], text, in_reply_to=str(reaction["mid"]), more={"reaction": reaction})]
     postback = _obj(item.get("postback"))
     if postback:

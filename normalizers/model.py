@@ -33,6 +33,8 @@ class Medium(StrEnum):
     EMAIL = "email"
     SLACK = "slack"
     X = "x"
+    TELEGRAM = "telegram"
+    DISCORD = "discord"
     API = "api"
 
 
@@ -61,6 +63,9 @@ class Participant:
     #: fills a new contact's email but never merges identities
     email: str | None = None
     phone: str | None = None
+    #: the handle on the platform (Telegram @username, Discord username), shown to agents
+    #: next to the display name; the address stays the platform's stable numeric id
+    username: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -329,10 +329,17 @@ def _priority(category: str, folded: str) -> str:
     return base
 
 
+#: what a normalizer writes for content without words of its own ("[location: …]", "[sticker]",
+#: "[Reacted 👍 to a message]", "[Unsupported WhatsApp message type: order]"): not the
+#: customer's words, so never triaged ("1 Hacker Way" in an address is no hacked account)
+_GENERATED = re.compile(r"\[(?!redacted:|sealed:)[^\[\]\n]{1,300}\]", re.I)
+
+
 def triage(msg: NormalizedMessage) -> NormalizedMessage:
     """Pipeline step: ``msg.triage`` from subject + text (after redaction)."""
     if msg.direction != "inbound" or msg.kind in ("status", "delete"):
         return msg
-    text = "\n".join(t for t in (msg.subject, msg.text or msg.full_text) if t)
+    body = _GENERATED.sub(" ", msg.text or msg.full_text or "")
+    text = "\n".join(t for t in (msg.subject, body) if t and t.strip())
     kinds = frozenset(r.kind for r in msg.redactions)
     return msg.replace(triage=classify(text, kinds, commands=msg.medium in COMMAND_MEDIA))

@@ -18,6 +18,16 @@ os.environ.setdefault("OMNIHUB_ALLOW_PRIVATE_URLS", "true")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
+@pytest.fixture(autouse=True)
+def _keep_umask():
+    """omnihub's CLI narrows the process umask to 077 (hub.files.restrict_umask); a test that
+    runs it in-process must not change the files later tests create for other users (Dovecot)."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A real Redis: OMNIHUB_TEST_REDIS_URL, else the embedded Valkey (a real server)."""

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from hub import journal, threads
 from hub.connectors import is_channel
-from hub.errors import ConfigError, PayloadInvalid, RetriableDeliveryError
+from hub.errors import AuthError, ConfigError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError
 from hub.models import (
     AttachmentRow,
     Connector,
@@ -128,6 +128,14 @@ def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> Nor
                 continue
             except PayloadInvalid as exc:
                 out.append(_placeholder(att, str(exc)))
+                changed = True
+                continue
+            except AuthError:
+                raise  # the connector's credentials: retried once they are fixed, the file is not given up
+            except PermanentDeliveryError as exc:
+                # the provider will never give this file (an expired or unknown file id): the
+                # message, its caption included, is stored with a visible placeholder, not lost
+                out.append(_placeholder(att, f"the file could not be downloaded: {exc}"))
                 changed = True
                 continue
         if content is None:
@@ -404,6 +412,11 @@ def store_message(
     if _is_stored(s, ctx, conn.id, msg.external_id):
         return EventState.PROCESSED, None  # duplicate: stored once
     if msg.kind == "status":
+        if msg.status is None and msg.identity_update is not None:
+            # the channel's account of the customer's choice (Telegram: the bot was blocked)
+            lookups = ctx.lookups if ctx is not None else None
+            _apply_identity_update(threads.resolve_identity(s, msg.sender, lookups), msg.identity_update)
+            return EventState.PROCESSED, None
         _apply_status(s, conn, msg)
         return EventState.PROCESSED, None
     if msg.bounce is not None and msg.bounce.names_a_message:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from hub import health
 from hub.connectors import ConnectorService, adapter_class, channel_class
-from hub.errors import AuthError, ConfigError, PermanentDeliveryError, RecipientRefused, RetriableDeliveryError
+from hub.errors import AuthError, ConfigError, PermanentDeliveryError, RecipientOptedOut, RecipientRefused, RetriableDeliveryError
 from hub.media import media_url
 from hub.models import (
     AttachmentRow,
@@ -458,6 +458,16 @@ def _mirror_to_helpdesk(s: Session, r: Reply, conv: Conversation, helpdesks: dic
     return d.id
 
 
+def _opt_out(s: Session, conv: Conversation, reason: str) -> None:
+    """The channel says the customer turned us away: their identity is opted out (the inbox
+    shows why, and no later reply is attempted until they write again)."""
+    ident = s.get(Identity, conv.identity_id)
+    if ident is not None and not ident.opted_out:
+        ident.opted_out = True
+        ident.opt_out_reason = reason.split(": ", 1)[-1] if ": " in reason else reason
+        ident.opted_out_at = now()
+
+
 def send(rt: Runtime, ids: list[int]) -> list[int]:
     """Send replies on their channel. Returns delivery ids to push (replies mirrored to a helpdesk).
 
@@ -552,6 +562,8 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 _fail(rt, reply, error)
                 if isinstance(error, RecipientRefused):  # e.g. an invalid number: retrying cannot help
                     reply.status_detail = {**(reply.status_detail or {}), "permanent": "the recipient cannot be reached"}
+                if isinstance(error, RecipientOptedOut):  # e.g. the customer blocked the bot
+                    _opt_out(s, convs[reply.conversation_id], str(error))
                 log.info("send.failed", reply_id=reply.id, connector=conn.name, state=reply.state, error=reply.last_error)
                 if isinstance(error, (AuthError, RetriableDeliveryError)):
                     health.note_failure(rt, conn.id, f"send: {error}", auth=isinstance(error, AuthError), session=s)

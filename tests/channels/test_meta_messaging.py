@@ -58,7 +58,7 @@ def test_messenger_inbound_kinds_echoes_and_deliveries(api):
     (d1, d2) = normalized(fb, ms.m_delivery("m_ours0001", "m_ours0002"))
     assert (d1.kind, d1.in_reply_to, d1.status.status, d2.in_reply_to) == ("status", "m_ours0001", "delivered", "m_ours0002")
     (reaction,) = normalized(fb, ms.M_REACTION)
-    assert reaction.text == "Reacted \u2764\ufe0f to a message" and reaction.in_reply_to == "m_ours0001"
+    assert reaction.text == "[Reacted \u2764\ufe0f to a message]" and reaction.in_reply_to == "m_ours0001"
     (postback,) = normalized(fb, ms.M_POSTBACK)
     assert postback.text == "Talk to an agent"
     (image,) = normalized(fb, ms.m_image(api.cdn_url("photo.jpg", b"\xff\xd8 photo", "image/jpeg")))

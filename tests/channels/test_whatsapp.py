@@ -105,12 +105,12 @@ def test_a_multi_entry_delivery_is_one_event_per_message_and_status():
 # --- inbound types --------------------------------------------------------------------------
 @pytest.mark.parametrize("sample, text, in_reply_to", [
     (ms.TEXT, "Does it come in another color?", None),
-    (ms.LOCATION, "Location: 37.483307,-122.148981 (Philz Coffee, 1 Hacker Way, Menlo Park, CA 94025) https://www.philzcoffee.com/", None),
+    (ms.LOCATION, "[Location: 37.483307,-122.148981 (Philz Coffee, 1 Hacker Way, Menlo Park, CA 94025) https://www.philzcoffee.com/]", None),
     (ms.CONTACTS, "Shared contact: Barbara J. Johnson, +1 (415) 555-0123, bjohnson@example.com", None),
     (ms.BUTTON_REPLY, "Cancel order", "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJBRkJDRkU2NzRBMDUzNUI4MUMA"),
     (ms.LIST_REPLY, "Priority Mail Express — Next Day to 2 Days", "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJBRkJDRkU2NzRBMDUzNUI4MUQA"),
     (ms.TEMPLATE_BUTTON, "Unsubscribe from Promos", "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJBRkJDRkU2NzRBMDUzNUI4MUUA"),
-    (ms.REACTION, "Reacted \U0001f44d to a message", ms.WAMID),
+    (ms.REACTION, "[Reacted \U0001f44d to a message]", ms.WAMID),
     (ms.UNSUPPORTED, "[Unsupported WhatsApp message type: unsupported (Message type unknown)]", None),
 ], ids=["text", "location", "contacts", "button_reply", "list_reply", "template_button", "reaction", "unsupported"])
 def test_each_inbound_type_becomes_visible_text(sample, text, in_reply_to):

@@ -1,6 +1,12 @@
 """A working example configuration for every registered connector kind (used by the
 contract test). Adding an adapter means adding its example here: the test fails otherwise."""
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+#: the Ed25519 key Discord would hold for the example application (tests sign interactions with it)
+DISCORD_SIGNING_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+
 EXAMPLES: dict[str, dict] = {
     "api": {"secret": "contract-secret", "callback_url": "http://127.0.0.1:9/cb"},
     "inbox": {},
@@ -33,6 +39,18 @@ EXAMPLES: dict[str, dict] = {
         "access_token": "contract-at",
         "access_token_secret": "contract-ats",
         "user_id": "4337869213",
+    },
+    "telegram": {
+        "bot_token": "7311234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        "secret_token": "contract-secret-token",
+        "api_base_url": "http://127.0.0.1:9",  # nothing listens: no call leaves the machine
+    },
+    "discord": {
+        "bot_token": "MTE4NzY1NDMyMTA5ODc2NTQzMg.contract.token",
+        "application_id": "1187654321098765432",
+        "public_key": DISCORD_SIGNING_KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
+        "support_channel_ids": "1123456789012345678",
+        "api_base_url": "http://127.0.0.1:9/api/v10",  # nothing listens: no call leaves the machine
     },
     "whatsapp": {
         "access_token": "contract-access-token",

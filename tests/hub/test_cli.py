@@ -109,6 +109,16 @@ def test_connectors_apply_yaml_with_env_secrets(hub, tmp_path):
     svc = ConnectorService(hub.rt)
     with hub.rt.db.read() as s:
         assert svc.values(svc.get(s, "site"))["secret"] == "from-env-456"
+    # an unset variable is an error, never the literal "${SITE_SECRET}" stored as the secret
+    # (anyone who read the docs could then sign requests with it); nothing is applied
+    f.write_text(f.read_text() + "  - name: other\n    kind: api\n    config:\n      secret: ok-secret\n")
+    unset = hub.cli("connectors", "apply", str(f), env={"SITE_SECRET": ""})
+    assert unset.returncode == 1 and "site.secret: the environment variable SITE_SECRET is not set" in unset.stderr
+    with hub.rt.db.read() as s:
+        assert svc.values(svc.get(s, "site"))["secret"] == "from-env-456"
+    from hub.models import Connector
+
+    assert hub.count(Connector, Connector.name == "other") == 0
 
 
 def test_invalid_setting_stops_startup_naming_the_variable(hub):

@@ -23,6 +23,18 @@ from tests.security.conftest import ALL_KINDS
 CHALLENGED = sorted(k for k, c in ALL_KINDS.items() if c.get_hooks)
 
 
+def _query(kind: str, param: str, value: str) -> str:
+    """The challenge GET as the provider sends it: Meta's subscription handshake also carries
+    hub.mode and the (secret) verify token — an attacker holding it gets no more than this."""
+    from tests.contract.examples import EXAMPLES
+
+    q: dict[str, str] = {}
+    if "verify_token" in EXAMPLES.get(kind, {}):
+        q.update({"hub.mode": "subscribe", "hub.verify_token": EXAMPLES[kind]["verify_token"], "hub.challenge": "1158201444"})
+    q[param] = value
+    return urlencode(q)
+
+
 def _adapter(hub, name: str):
     svc = hub.app.extensions["omnihub.connectors"]
     with hub.rt.db.read() as s:
@@ -44,11 +56,11 @@ def test_challenge_answer_cannot_sign_a_forged_delivery(all_hub, kind):
     for hook in cls.get_hooks:
         for param in cls.challenge_params:
             # a benign token is still answered (the provider must be able to register the hook)
-            ok = all_hub.client.get(f"/webhooks/{kind}-a/{hook}?{urlencode({param: 'Y3JjLXRva2VuLTEyMw=='})}")
+            ok = all_hub.client.get(f"/webhooks/{kind}-a/{hook}?{_query(kind, cls.challenge_params[0], 'Y3JjLXRva2VuLTEyMw')}")
             assert ok.status_code == 200, ok.get_data(as_text=True)
             for body in forged_bodies:
                 all_hub.app.extensions.get("omnihub.webhook_cache", {}).clear()
-                got = all_hub.client.get(f"/webhooks/{kind}-a/{hook}?{urlencode({param: body.decode()})}")
+                got = all_hub.client.get(f"/webhooks/{kind}-a/{hook}?{_query(kind, param, body.decode())}")
                 assert got.status_code in (400, 403), (kind, got.status_code, got.get_data(as_text=True)[:200])
                 strings = _answer_strings(WebhookResponse(got.status_code, got.get_data(), headers=dict(got.headers)))
                 strings |= _answer_strings(WebhookResponse(ok.status_code, ok.get_data(), headers=dict(ok.headers)))

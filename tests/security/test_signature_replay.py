@@ -72,7 +72,8 @@ def test_signed_request_with_a_malformed_sid_is_400_and_stores_no_message(all_hu
     assert pending(all_hub) == before
 
 
-@pytest.mark.parametrize("kind", sorted(k for k in SIMULATED if not ALL_KINDS[k].signed_timestamp))
+# a shared token (Telegram) covers no content: nothing to key a replay on; its update ids dedupe
+@pytest.mark.parametrize("kind", sorted(k for k in SIMULATED if not ALL_KINDS[k].signed_timestamp and not ALL_KINDS[k].token_auth))
 def test_every_timestampless_signature_is_accepted_once(all_hub, kind):
     a = adapter(all_hub, f"{kind}-a")
     hook, headers, body = a.simulate("replay me", "+14155550177")

@@ -108,8 +108,14 @@ def test_private_addresses_are_refused_at_save_time_by_default(hub, private_refu
     assert canary.log == []
 
 
+#: keys whose URL is a websocket (Discord's Gateway): the same addresses, with ws:// schemes
+WEBSOCKET_KEYS = {("discord", "gateway_url")}
+
+
 def _adapter(kind: str, key: str, url: str):
     cls = ALL_KINDS[kind]
+    if (kind, key) in WEBSOCKET_KEYS:
+        url = url.replace("http://", "ws://", 1)
     cfg = {**EXAMPLES[kind], key: url}
     return cls(ConnectorContext(name=f"ssrf-{kind}", kind=kind, config=cls.Config(**cfg), public_url="https://hub.example.com"))
 

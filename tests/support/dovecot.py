@@ -24,7 +24,7 @@ from tests.support.components import require
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
 
 CONFIG = """\
-base_dir = {d}/run
+base_dir = {run}
 state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap
@@ -91,9 +91,15 @@ class Dovecot:
         self.host = "127.0.0.1"
         self.proc: subprocess.Popen | None = None
         root = os.geteuid() == 0
-        for sub in ("run", "state", "mail"):
+        for sub in ("state", "mail"):
             (self.dir / sub).mkdir(exist_ok=True)
+            (self.dir / sub).chmod(0o755)  # whatever the process umask (omnihub's CLI sets 077)
+        # unix socket paths are limited to 107 bytes: a test's own directory (deeper under
+        # pytest-xdist's popen-gwN/) can be too long for auth sockets, so they live in /tmp
+        self.run_dir = Path(tempfile.mkdtemp(prefix="dc-"))
+        self.run_dir.chmod(0o755)
         (self.dir / "users").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
+        (self.dir / "users").chmod(0o644)  # read by Dovecot's auth process, not root
         if root:
             shutil.chown(self.dir / "mail", "nobody", "nogroup")
             uid, gid, login_user, internal_user, chroot = "nobody", "nogroup", "dovenull", "dovecot", ""
@@ -106,7 +112,7 @@ class Dovecot:
             uid, gid, login_user, internal_user, chroot = me, group, me, me, "  chroot =\n"
         (self.dir / "dovecot.conf").write_text(
             CONFIG.format(
-                d=self.dir, port=self.port, imaps_port=self.imaps_port, uid=uid, gid=gid, login_user=login_user,
+                d=self.dir, run=self.run_dir, port=self.port, imaps_port=self.imaps_port, uid=uid, gid=gid, login_user=login_user,
                 internal_user=internal_user, chroot=chroot,
                 ssl=f"ssl = yes\nssl_cert = <{tls[0]}\nssl_key = <{tls[1]}" if tls else "ssl = no",
             )

@@ -89,15 +89,20 @@ class Hub:
         proc.send_signal(sig)
         proc.wait(10)
 
-    def stop_all(self) -> None:
+    def stop_all(self, grace: float = 3.0) -> None:
+        """Stop every process: SIGTERM, then SIGKILL after ``grace`` seconds (a worker in the
+        middle of a batch, or a poller joining its threads, would hold a test's teardown for
+        its whole shutdown time; tests of graceful shutdown stop processes themselves)."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.terminate()
+        deadline = time.monotonic() + grace
         for proc in self.procs.values():
             try:
-                proc.wait(10)
+                proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(5)
         self.procs.clear()
 
     def output(self, name: str) -> str:
