@@ -65,11 +65,7 @@ def row_hash(row: AuditLog) -> str:
 
 
 def _request_ip() -> str:
-    from flask import has_request_context
-
-    if not has_request_context():
-        return ""
-    from hub.web.security import client_ip
+    from hub.clientip import client_ip
 
     try:
         return client_ip() or ""

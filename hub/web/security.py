@@ -27,6 +27,7 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import delete, select, update
 
 from hub.auth import Principal
+from hub.clientip import LOOPBACK, client_ip  # noqa: F401 - client_ip is re-exported for the web shell
 from hub.models import User, WebSession
 from hub.models import now as _now
 
@@ -198,23 +199,6 @@ def login_required(role: str = "agent") -> Callable:
         return view
 
     return deco
-
-
-LOOPBACK = ("127.0.0.1", "::1")
-
-
-def client_ip() -> str:
-    """The client's address; behind a reverse proxy on this machine, the one it appended to X-Forwarded-For.
-
-    Trusts the header only from loopback, as `omnihub web` trusts the proxy headers
-    (gunicorn --forwarded-allow-ips 127.0.0.1). Otherwise every client behind the proxy would
-    share one login-throttling bucket.
-    """
-    addr = request.remote_addr or "unknown"
-    forwarded = request.headers.get("X-Forwarded-For")
-    if addr in LOOPBACK and forwarded:
-        return forwarded.split(",")[-1].strip() or addr
-    return addr
 
 
 _DUMMY_HASH: list[str] = []
