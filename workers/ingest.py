@@ -54,6 +54,7 @@ class RetryLater(Exception):
 #: How many times an edit waits for its target message before it is stored on its own.
 EDIT_WAITS = 3
 #: attempts of an event whose file cannot be reached before the file becomes a placeholder
+#: (at most the event's retry_max_attempts: the last attempt always stores the message)
 MEDIA_WAITS = 3
 
 
@@ -140,8 +141,8 @@ def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage, attemp
             except AuthError:
                 raise  # the connector's credentials: retried once they are fixed, the file is not given up
             except RetriableDeliveryError as exc:
-                if attempts + 1 < MEDIA_WAITS:
-                    raise  # the event is tried again later
+                if attempts + 1 < min(MEDIA_WAITS, rt.settings.retry_max_attempts):
+                    raise  # the event is tried again later (its last attempt keeps the message)
                 out.append(_placeholder(att, f"the file could not be downloaded after {attempts + 1} attempts: {exc}"))
                 changed = True
                 continue
