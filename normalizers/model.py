@@ -194,8 +194,8 @@ class Referral:
     def label(self) -> str:
         what = {"ad": "an ad", "post": "a post", "link": "a link", "story_reply": "a reply to your story",
                 "story_mention": "a mention of you in their story"}.get(self.source, self.source or "a referral")
-        bits = [f"\u201c{self.headline}\u201d" if self.headline else "", self.body[:200], f"ref {self.ref}" if self.ref else "",
-                f"ad {self.ad_id}" if self.ad_id and not self.headline else "", self.url]
+        bits = [f"\u201c{self.headline[:200]}\u201d" if self.headline else "", self.body[:200], f"ref {self.ref[:200]}" if self.ref else "",
+                f"ad {self.ad_id[:64]}" if self.ad_id and not self.headline else "", self.url[:500]]
         return f"Came from {what}" + (": " + " \u2014 ".join(b for b in bits if b) if any(bits) else "")
 
 

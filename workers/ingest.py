@@ -468,6 +468,9 @@ def _apply_reaction(s: Session, conn: Connector, msg: NormalizedMessage) -> bool
     target: Message | Reply | None = _find_message(s, conn.id, ref) or _reply_by_provider_id(s, conn, ref)
     if target is None:
         return False
+    conv = s.get(Conversation, target.conversation_id)
+    if conv is None or conv.thread_key != msg.thread_key:
+        return False  # only a message of the reacting customer's own conversation carries their reaction
     by = msg.sender.address
     kept = [r for r in (target.reactions or []) if r.get("by") != by]
     mine = [r for r in (target.reactions or []) if r.get("by") == by]
