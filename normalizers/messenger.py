@@ -207,6 +207,12 @@ def normalize(payload: bytes | str, *, connector: str, medium: str, our_id: str,
         if _obj(msg.get("quick_reply")).get("payload"):
             more["quick_reply_payload"] = msg["quick_reply"]["payload"]
         referral = None
+        story = _obj(reply_to.get("story"))
+        mention = next((_obj(a.get("payload")) for a in msg.get("attachments") or () if isinstance(a, dict) and a.get("type") == "story_mention"), None)
+        if story:  # the text already says so ("[Replied to your story: <link>]"); the API gets it structured too
+            referral = Referral(source="story_reply", url=str(story.get("url") or ""))
+        elif mention is not None:
+            referral = Referral(source="story_mention", url=str(mention.get("url") or ""))
         if isinstance(msg.get("referral"), dict):  # the first message after an ad / m.me / ig.me link
             more["referral"] = msg["referral"]
             referral = _referral(msg["referral"])
