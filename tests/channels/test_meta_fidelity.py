@@ -229,7 +229,8 @@ def test_whatsapp_through_the_hub(hub, api):
     hub.kill("worker")
 
 
-def test_messenger_and_instagram_through_the_hub(hub, api):
+def test_messenger_and_instagram_through_the_hub(make_hub, db_url, api):
+    hub = make_hub(database_url=db_url)  # SQLite and PostgreSQL: the watermark query, the JSON columns
     hub.add_connector("acme-fb", "messenger", page_id=ms.PAGE_ID, page_access_token=api.token, app_secret=SECRET,
                       verify_token=VERIFY, api_base_url=api.base_url)
     hub.add_connector("acme-ig", "instagram", ig_user_id=ms.IG_USER_ID, access_token=api.token, app_secret=SECRET,
