@@ -480,6 +480,7 @@ def _apply_reaction(s: Session, conn: Connector, msg: NormalizedMessage) -> bool
         kept.append({"by": by, "name": msg.sender.name, "emoji": msg.reaction.emoji[:32], "at": msg.sent_at.isoformat(),
                      "external_id": msg.external_id})
     target.reactions = kept  # a new list: the JSON column sees the change
+    conv.updated_at = now()  # the open inbox refreshes the conversation (a reply's own updated_at moves too)
     return True
 
 
@@ -488,6 +489,9 @@ def _store_edit_or_delete(s: Session, p: Prepared, msg: NormalizedMessage) -> tu
     target never arrived, so an edit is stored as a new message."""
     target = _find_message(s, p.connector.id, msg.in_reply_to) if msg.in_reply_to else None
     if target is not None:
+        conv = s.get(Conversation, target.conversation_id)
+        if conv is not None:
+            conv.updated_at = now()  # the open inbox refreshes the conversation and shows the change
         history = list(target.history or [])
         history.append({"at": msg.sent_at.isoformat(), "kind": msg.kind, "text": target.text, "external_id": msg.external_id})
         target.history = history

@@ -188,9 +188,15 @@ def test_whatsapp_through_the_hub(hub, api):
     assert msgs[0]["referral"]["source"] == "ad" and "Spring sale" in msgs[0]["referral"]["label"] and msgs[1]["referral"] is None
 
     # the customer edits, then deletes their message: the stored message changes, no new one
+    from hub.web.streams import change_marks, changed_conversations
+
+    with hub.rt.db.read() as s:
+        marks = change_marks(s)
     _post(hub, "acme-wa", ms.wa_edit(ms.WAMID, "Does it come in blue?", "wamid.EDIT1"))
     wait_until(lambda: _conv(hub, conv["id"])["messages"][1]["text"] == "Does it come in blue?", message="edited")
     assert _conv(hub, conv["id"])["messages"][1]["edited"] is True
+    with hub.rt.db.read() as s:  # the open inbox is told: its live stream sees the conversation changed
+        assert change_marks(s) != marks and conv["id"] in changed_conversations(s, marks)
 
     sent = _reply(hub, conv["id"], "Yes, in blue and black.")
     assert sent["state"] == "sent"
