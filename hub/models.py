@@ -225,6 +225,10 @@ class Message(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: emoji reactions to this message: [{"by", "name", "emoji", "at"}], one per reacting person
+    reactions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=list)
+    #: the ad, link or story that brought the customer (NormalizedMessage.referral), or None
+    referral: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"), nullable=True)
     attachments: Mapped[list[AttachmentRow]] = relationship(
         back_populates="message", order_by="AttachmentRow.id", foreign_keys="AttachmentRow.message_id"
@@ -340,6 +344,8 @@ class Reply(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the customer's emoji reactions to this reply: [{"by", "name", "emoji", "at"}]
+    reactions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=list)
     attachments: Mapped[list[AttachmentRow]] = relationship(foreign_keys="AttachmentRow.reply_id", order_by="AttachmentRow.id")
 
 
