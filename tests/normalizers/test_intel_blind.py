@@ -18,7 +18,7 @@ from normalizers.triage import CATEGORIES, SECURITY_CRITICAL, classify
 BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind2.tsv"
 
 LANGUAGE_GOAL = 0.97
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.84  # measured 0.847 (blind set 2, 477 rows)
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.84  # measured 0.845 (blind set 2, 477 rows)
 SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.84  # measured 0.844 (108/128)
 
 
