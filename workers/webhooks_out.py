@@ -1,0 +1,171 @@
+"""The ``event`` stage: POST event webhooks to their subscribers (docs/event-webhooks.md).
+
+Like a helpdesk push: each delivery is claimed under a lease in a short transaction, the POST
+runs outside any transaction through the outbound URL guard (no private, loopback or
+metadata address unless OMNIHUB_ALLOW_PRIVATE_URLS; no redirects followed), and the result
+is recorded in another short transaction together with one row of the delivery log (status
+code, latency, error). A 2xx answer delivers it; anything else is retried with the hub's
+backoff (honouring Retry-After) and is dead after OMNIHUB_RETRY_MAX_ATTEMPTS attempts, or at
+once when the URL is refused; dead deliveries are replayed from the API or the admin console.
+
+Every request is signed like the ``webhook`` helpdesk backend (``hub.signing``: a fresh
+``X-Omnihub-Timestamp`` at each attempt and ``X-Omnihub-Signature: sha256=<HMAC of
+"<timestamp>.<body>">``) and carries the event id (``X-Omnihub-Event-Id``, ``Idempotency-Key:
+omnihub-event-<id>``), the same on every retry and replay, for the receiver to dedupe on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import structlog
+from sqlalchemy import or_, select
+
+from hub import signing
+from hub.models import EventDelivery, EventDeliveryAttempt, EventSubscription, WebhookEvent, now
+from hub.net import UrlRefused, guarded_client
+from hub.runtime import Runtime
+from hub.states import DeliveryState
+from workers.retry import exhausted, next_attempt
+
+log = structlog.get_logger("omnihub.webhooks_out")
+
+USER_AGENT = "omnihub-webhooks/1 (+https://github.com/omnihub)"
+TIMEOUT = 10.0  # seconds one POST may take
+#: bytes of a failed answer kept in the delivery log
+ANSWER_LIMIT = 300
+
+
+@dataclass
+class _Work:
+    delivery_id: int
+    attempt: int
+    url: str
+    secret: str
+    event_id: int
+    event_type: str
+    body: bytes
+
+
+@dataclass
+class _Result:
+    work: _Work
+    status: int | None
+    latency_ms: int
+    error: str | None
+    permanent: bool = False
+    retry_after: float | None = None
+
+
+def headers_for(work: _Work, timestamp: int | None = None) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Omnihub-Event": work.event_type,
+        "X-Omnihub-Event-Id": str(work.event_id),
+        "X-Omnihub-Delivery": str(work.delivery_id),
+        "X-Omnihub-Attempt": str(work.attempt),
+        "Idempotency-Key": f"omnihub-event-{work.event_id}",
+        **signing.sign(work.secret, work.body, timestamp),
+    }
+
+
+def _claim(rt: Runtime, ids: list[int]) -> list[_Work]:
+    t = now()
+    out: list[_Work] = []
+    with rt.db.session() as s:
+        rows = s.scalars(
+            select(EventDelivery)
+            .where(
+                EventDelivery.id.in_(ids),
+                EventDelivery.state == DeliveryState.PENDING,
+                or_(EventDelivery.locked_until.is_(None), EventDelivery.locked_until < t),
+            )
+            .order_by(EventDelivery.id)
+            .with_for_update(skip_locked=True)  # PostgreSQL: never claimed by two workers at once
+        ).all()
+        if not rows:
+            return out
+        subs = {x.id: x for x in s.scalars(select(EventSubscription).where(EventSubscription.id.in_({r.subscription_id for r in rows})))}
+        events = {x.id: x for x in s.scalars(select(WebhookEvent).where(WebhookEvent.id.in_({r.event_id for r in rows})))}
+        for d in rows:
+            sub, ev = subs.get(d.subscription_id), events.get(d.event_id)
+            if sub is None or ev is None:
+                continue  # deleted with its subscription
+            if not sub.enabled:
+                d.state = DeliveryState.DEAD
+                d.last_error = "not sent: the subscription is disabled (replay it once enabled)"
+                d.locked_until = None
+                continue
+            d.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
+            body = json.dumps(ev.payload, separators=(",", ":"), ensure_ascii=False).encode()
+            out.append(_Work(d.id, d.attempts + 1, sub.url, rt.box.open(sub.secret).decode(), ev.id, ev.type, body))
+    return out
+
+
+def _post(client: httpx.Client, work: _Work) -> _Result:
+    started = time.perf_counter()
+
+    def took() -> int:
+        return int((time.perf_counter() - started) * 1000)
+
+    try:
+        resp = client.post(work.url, content=work.body, headers=headers_for(work))
+    except UrlRefused as exc:
+        return _Result(work, None, took(), str(exc), permanent=True)
+    except httpx.TimeoutException as exc:
+        return _Result(work, None, took(), f"timed out ({exc.__class__.__name__})")
+    except httpx.HTTPError as exc:
+        return _Result(work, None, took(), f"{exc.__class__.__name__}: {exc}"[:500])
+    ms = took()
+    if 200 <= resp.status_code < 300:
+        return _Result(work, resp.status_code, ms, None)
+    retry_after = None
+    raw = resp.headers.get("Retry-After", "")
+    if raw.isdigit():
+        retry_after = min(float(raw), 3600.0)
+    if resp.is_redirect:
+        error = f"HTTP {resp.status_code}: redirected to {resp.headers.get('Location', '?').split('?', 1)[0][:200]} (redirects are not followed)"
+    else:
+        text = resp.text.strip().replace("\n", " ")[:ANSWER_LIMIT]
+        error = f"HTTP {resp.status_code}" + (f": {text}" if text else "")
+    return _Result(work, resp.status_code, ms, error, retry_after=retry_after)
+
+
+def deliver(rt: Runtime, ids: list[int]) -> None:
+    """POST the claimed deliveries and record each outcome (and its delivery-log row)."""
+    work = _claim(rt, ids)
+    if not work:
+        return
+    results: list[_Result] = []
+    with guarded_client("event webhook url", timeout=httpx.Timeout(TIMEOUT, connect=min(TIMEOUT, 5.0))) as client:
+        for w in work:
+            results.append(_post(client, w))
+    with rt.db.session() as s:
+        rows = {d.id: d for d in s.scalars(select(EventDelivery).where(EventDelivery.id.in_([r.work.delivery_id for r in results])))}
+        for r in results:
+            d = rows.get(r.work.delivery_id)
+            if d is None or d.state != DeliveryState.PENDING:
+                continue
+            d.attempts += 1
+            d.locked_until = None
+            d.last_status_code = r.status
+            d.last_latency_ms = r.latency_ms
+            s.add(EventDeliveryAttempt(delivery_id=d.id, attempt=d.attempts, status_code=r.status, latency_ms=r.latency_ms,
+                                       error=r.error, ok=r.error is None))
+            if r.error is None:
+                d.state = DeliveryState.DELIVERED
+                d.delivered_at = now()
+                d.last_error = None
+                continue
+            d.last_error = r.error[:2000]
+            if r.permanent or exhausted(rt.settings, d.attempts):
+                d.state = DeliveryState.DEAD
+            else:
+                d.next_attempt_at = next_attempt(rt.settings, d.attempts, now(), r.retry_after)
+            log.info("event_webhook.failed", delivery_id=d.id, event_id=r.work.event_id, state=d.state, error=d.last_error)
+
