@@ -754,7 +754,7 @@ def replay_event_delivery(delivery_id: int):
     with rt().db.session() as s:
         if s.get(EventDelivery, delivery_id) is None:
             raise ApiError(404, f"event delivery {delivery_id} not found")
-        ids = subscriptions.replay(s, g.principal.email, delivery_ids=[delivery_id])
+        ids = subscriptions.replay(s, g.principal.email, delivery_ids=[delivery_id], sweep_after=rt().settings.sweep_after)
     if not ids:
         raise ApiError(409, f"event delivery {delivery_id} is pending: it is already on its way")
     rt().queues.schedule("event", ids)
@@ -766,7 +766,8 @@ def replay_event_delivery(delivery_id: int):
 def replay_event_subscription(sub_id: int, data: DeliveryReplayIn):
     with rt().db.session() as s:
         subscriptions.get(s, sub_id)
-        ids = subscriptions.replay(s, g.principal.email, delivery_ids=data.ids, subscription_id=sub_id)
+        ids = subscriptions.replay(s, g.principal.email, delivery_ids=data.ids, subscription_id=sub_id,
+                                  sweep_after=rt().settings.sweep_after)
     rt().queues.schedule("event", ids)
     return jsonify({"replayed": ids}), 202
 

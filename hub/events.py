@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -128,7 +128,7 @@ def _after_soft_rollback(s: Session, previous: SessionTransaction) -> None:
         s.info.pop(_IDS, None)
 
 
-def _before_commit(s: Session) -> None:
+def _before_commit(s: Session, sweep_after: float) -> None:
     if not s.info.get(_KEY):
         return
     s.flush()  # the last changes' events too
@@ -140,12 +140,13 @@ def _before_commit(s: Session) -> None:
     for sub_id, types in subs:
         for t in types or ():
             wanted.setdefault(t, []).append(sub_id)
-    pending = [p for p in pending if wanted.get(p.type)]
-    if not pending:
+    if not any(wanted.get(p.type) for p in pending):
         return
     ids: list[int] = s.info.setdefault(_IDS, [])
     snap = _Snapshots(s)
-    for type_, obj, data in _merge(pending):
+    for type_, obj, data in _merge(pending):  # merged first: a creation absorbs its updates, wanted or not
+        if not wanted.get(type_):
+            continue
         body = snap.data(type_, obj, data)
         if body is None:
             continue
@@ -154,7 +155,10 @@ def _before_commit(s: Session) -> None:
         s.add(ev)
         s.flush()
         ev.payload = {"id": ev.id, "type": type_, "version": VERSION, "occurred_at": _iso(ev.created_at), "data": body}
-        rows = [EventDelivery(event_id=ev.id, subscription_id=sid, state=DeliveryState.PENDING) for sid in wanted[type_]]
+        # scheduled right after the commit: the sweeper's turn comes only if that is lost
+        due = ev.created_at + timedelta(seconds=sweep_after)
+        rows = [EventDelivery(event_id=ev.id, subscription_id=sid, state=DeliveryState.PENDING, next_attempt_at=due)
+                for sid in wanted[type_]]
         s.add_all(rows)
         s.flush()
         ids.extend(r.id for r in rows)
@@ -261,9 +265,13 @@ class _Snapshots:
         return None
 
 
-def install(factory: sessionmaker, on_commit: Callable[[list[int]], None]) -> None:
+def install(factory: sessionmaker, on_commit: Callable[[list[int]], None], sweep_after: float = 30.0) -> None:
     """Watch the sessions of ``factory`` (one Database); ``on_commit(ids)`` gets the event
-    delivery ids each committed transaction wrote (to schedule them)."""
+    delivery ids each committed transaction wrote (to schedule them; the sweeper takes over
+    after ``sweep_after`` seconds if that is lost)."""
+
+    def before_commit(s: Session) -> None:
+        _before_commit(s, sweep_after)
 
     def after_commit(s: Session) -> None:
         s.info.pop(_KEY, None)
@@ -275,6 +283,6 @@ def install(factory: sessionmaker, on_commit: Callable[[list[int]], None]) -> No
                 log.warning("events.schedule_failed", count=len(ids), error=str(exc))
 
     sa_event.listen(factory, "before_flush", _before_flush)
-    sa_event.listen(factory, "before_commit", _before_commit)
+    sa_event.listen(factory, "before_commit", before_commit)
     sa_event.listen(factory, "after_commit", after_commit)
     sa_event.listen(factory, "after_soft_rollback", _after_soft_rollback)

@@ -24,7 +24,7 @@ class Runtime:
         from hub import events
 
         # event webhooks: events are written with the change; their deliveries scheduled after the commit
-        events.install(self.db.Session, lambda ids: self.queues.schedule("event", ids))
+        events.install(self.db.Session, lambda ids: self.queues.schedule("event", ids), settings.sweep_after)
         self.box = Box(settings.secret_key)
         self.blobs = BlobStore(settings.effective_attachment_dir)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets as pysecrets
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -215,7 +215,8 @@ def delivery(s: Session, delivery_id: int) -> dict[str, Any]:
     return out
 
 
-def replay(s: Session, actor: str, *, delivery_ids: Sequence[int] | None = None, subscription_id: int | None = None) -> list[int]:
+def replay(s: Session, actor: str, *, delivery_ids: Sequence[int] | None = None, subscription_id: int | None = None,
+           sweep_after: float = 30.0) -> list[int]:
     """Send deliveries again: the ids given (dead or delivered ones), or every dead delivery of a
     subscription. Returns the ids to schedule after the commit; audited. A pending delivery
     is already on its way and is left alone."""
@@ -235,7 +236,7 @@ def replay(s: Session, actor: str, *, delivery_ids: Sequence[int] | None = None,
         d.attempts = 0
         d.replays = (d.replays or 0) + 1
         d.locked_until = None
-        d.next_attempt_at = now()
+        d.next_attempt_at = now() + timedelta(seconds=sweep_after)  # the caller schedules it; the sweeper if that is lost
         d.last_error = None
     ids = [d.id for d in rows]
     if ids or delivery_ids:
