@@ -243,10 +243,10 @@ class _Snapshots:
         state = inspect(obj)
         if state.transient or state.deleted or state.detached:  # gone with a rolled-back savepoint
             return None
-        if type_ in ("conversation.created",):
+        if type_ == "conversation.created":
             return {"conversation": self.conversation(obj)}
         if type_ == "conversation.updated":
-            changes = {}
+            changes: dict[str, dict[str, Any]] = {}
             for attr, (old, new) in extra["changes"].items():
                 if attr == "assignee_id":
                     changes["assignee"] = {"from": self._email(old), "to": self._email(new)}
