@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
@@ -637,6 +637,7 @@ def replay_dead(data: ReplayIn):
 
 # ------------------------------------------------------------- event webhooks
 EventType = Literal["conversation.created", "conversation.updated", "message.created", "reply.status_changed", "csat.received"]
+assert get_args(EventType) == EVENT_TYPES  # the one list (hub.events)
 _SECRET = Field(None, min_length=subscriptions.MIN_SECRET, max_length=subscriptions.MAX_SECRET, pattern=r"^[!-~]+$",
                 description="the signing secret; omitted: omnihub generates one (returned once)")
 

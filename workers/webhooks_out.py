@@ -114,7 +114,15 @@ def _post(client: httpx.Client, work: _Work) -> _Result:
         return int((time.perf_counter() - started) * 1000)
 
     try:
-        resp = client.post(work.url, content=work.body, headers=headers_for(work))
+        # streamed: only the start of an answer is read (a receiver cannot make a worker buffer a huge body)
+        with client.stream("POST", work.url, content=work.body, headers=headers_for(work)) as resp:
+            status, headers = resp.status_code, resp.headers
+            answer = b""
+            if not 200 <= status < 300 and not resp.is_redirect:
+                for chunk in resp.iter_bytes():
+                    answer += chunk
+                    if len(answer) >= ANSWER_LIMIT:
+                        break
     except UrlRefused as exc:
         return _Result(work, None, took(), str(exc), permanent=True)
     except httpx.TimeoutException as exc:
@@ -122,18 +130,18 @@ def _post(client: httpx.Client, work: _Work) -> _Result:
     except httpx.HTTPError as exc:
         return _Result(work, None, took(), f"{exc.__class__.__name__}: {exc}"[:500])
     ms = took()
-    if 200 <= resp.status_code < 300:
-        return _Result(work, resp.status_code, ms, None)
+    if 200 <= status < 300:
+        return _Result(work, status, ms, None)
     retry_after = None
-    raw = resp.headers.get("Retry-After", "")
+    raw = headers.get("Retry-After", "")
     if raw.isdigit():
         retry_after = min(float(raw), 3600.0)
-    if resp.is_redirect:
-        error = f"HTTP {resp.status_code}: redirected to {resp.headers.get('Location', '?').split('?', 1)[0][:200]} (redirects are not followed)"
+    if 300 <= status < 400 and "Location" in headers:
+        error = f"HTTP {status}: redirected to {headers['Location'].split('?', 1)[0][:200]} (redirects are not followed)"
     else:
-        text = resp.text.strip().replace("\n", " ")[:ANSWER_LIMIT]
-        error = f"HTTP {resp.status_code}" + (f": {text}" if text else "")
-    return _Result(work, resp.status_code, ms, error, retry_after=retry_after)
+        text = answer[:ANSWER_LIMIT].decode("utf-8", "replace").strip().replace("\n", " ")
+        error = f"HTTP {status}" + (f": {text}" if text else "")
+    return _Result(work, status, ms, error, retry_after=retry_after)
 
 
 def deliver(rt: Runtime, ids: list[int]) -> None:

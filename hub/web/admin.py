@@ -337,8 +337,8 @@ def event_webhooks():
                     subscriptions.update(s, rt().box, g.principal.email, sub_id, enabled=action == "enable")
                     flash(f"Subscription {sub_id} {action}d.", "ok")
                 elif action == "rotate":
-                    _row, secret = subscriptions.update(s, rt().box, g.principal.email, sub_id, rotate_secret=True)
-                    shown = {"id": sub_id, "secret": secret or "", "what": "given a new secret"}
+                    _row, rotated = subscriptions.update(s, rt().box, g.principal.email, sub_id, rotate_secret=True)
+                    shown = {"id": sub_id, "secret": rotated or "", "what": "given a new secret"}
                 elif action == "delete":
                     subscriptions.remove(s, g.principal.email, sub_id)
                     flash(f"Subscription {sub_id} removed with its delivery log.", "ok")
