@@ -11,6 +11,7 @@ from hub.connectors import channel_class
 from hub.models import Connector, Delivery, EventDelivery, InboundEvent, Reply, now
 from hub.runtime import Runtime
 from hub.states import OUTCOME_UNKNOWN, EventState, ReplyState
+from workers import webhooks_out
 
 log = structlog.get_logger("omnihub.sweeper")
 
@@ -43,6 +44,7 @@ def sweep(rt: Runtime, limit: int = 5000) -> dict[str, int]:
             log.info("sweeper.rescheduled", stage=stage, count=len(ids))
         counts[stage] = len(ids)
     counts["expired_sends"] = expire_sends(rt, limit)
+    counts["pruned_event_deliveries"] = webhooks_out.prune(rt)
     return counts
 
 

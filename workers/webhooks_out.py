@@ -23,7 +23,7 @@ from datetime import timedelta
 
 import httpx
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import delete, exists, or_, select
 
 from hub import signing
 from hub.models import EventDelivery, EventDeliveryAttempt, EventSubscription, WebhookEvent, now
@@ -38,6 +38,10 @@ USER_AGENT = "omnihub-webhooks/1 (+https://github.com/omnihub)"
 TIMEOUT = 10.0  # seconds one POST may take
 #: bytes of a failed answer kept in the delivery log
 ANSWER_LIMIT = 300
+#: delivered deliveries (and their log) are kept this long; dead ones until replayed or removed
+KEEP_DELIVERED = timedelta(days=30)
+PRUNE_EVERY = 3600.0  # seconds between two prunes by one sweeper
+_pruned_at: dict[int, float] = {}
 
 
 @dataclass
@@ -177,3 +181,21 @@ def deliver(rt: Runtime, ids: list[int]) -> None:
                 d.next_attempt_at = next_attempt(rt.settings, d.attempts, now(), r.retry_after)
             log.info("event_webhook.failed", delivery_id=d.id, event_id=r.work.event_id, state=d.state, error=d.last_error)
 
+
+
+def prune(rt: Runtime, *, force: bool = False) -> int:
+    """Forget delivered deliveries older than KEEP_DELIVERED with their log, and the events no
+    delivery refers to any more (run by the sweeper, at most every PRUNE_EVERY seconds).
+    Returns how many deliveries were removed."""
+    t = time.monotonic()
+    if not force and t - _pruned_at.get(id(rt), -PRUNE_EVERY) < PRUNE_EVERY:
+        return 0
+    _pruned_at[id(rt)] = t
+    cutoff = now() - KEEP_DELIVERED
+    with rt.db.session() as s:
+        old = select(EventDelivery.id).where(EventDelivery.state == DeliveryState.DELIVERED, EventDelivery.delivered_at < cutoff)
+        s.execute(delete(EventDeliveryAttempt).where(EventDeliveryAttempt.delivery_id.in_(old)))
+        gone = s.execute(delete(EventDelivery).where(EventDelivery.state == DeliveryState.DELIVERED, EventDelivery.delivered_at < cutoff))
+        s.execute(delete(WebhookEvent).where(WebhookEvent.created_at < cutoff,
+                                             ~exists().where(EventDelivery.event_id == WebhookEvent.id)))
+    return int(getattr(gone, "rowcount", 0) or 0)

@@ -264,3 +264,38 @@ def test_event_subscription_api_is_admin_only(sqlite_hub):
         assert hub.client.open(path, method=method).status_code == 401
     assert hub.api("GET", "/api/v1/event-subscriptions/99").status_code == 404
     assert hub.api("POST", "/api/v1/event-deliveries/99/replay").status_code == 404
+
+
+def test_old_delivered_deliveries_are_pruned_dead_ones_kept(make_hub):
+    """The delivery log is bounded: delivered deliveries older than 30 days go with their log
+    and their event; dead ones stay (replayable) whatever their age."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hub.models import EventDeliveryAttempt, now
+    from workers import ingest, webhooks_out
+
+    hub = make_hub(retry_max_attempts=1)  # dead after one failure
+    hub.add_connector("web", "api", secret=SECRET)
+    with EventReceiver() as good, EventReceiver(fail_always=True) as bad:
+        subscribe(hub, good.url, ["message.created"])
+        subscribe(hub, bad.url, ["message.created"])
+        post_message(hub, id="m-p1", text="old news")
+        with hub.rt.db.read() as s:
+            events = list(s.scalars(select(InboundEvent.id)))
+        ingest.process(hub.rt, events, push_local=True)
+        with hub.rt.db.read() as s:
+            ids = list(s.scalars(select(EventDelivery.id)))
+        webhooks_out.deliver(hub.rt, ids)
+    with hub.rt.db.session() as s:
+        assert sorted(s.scalars(select(EventDelivery.state))) == ["dead", "delivered"]
+        long_ago = now() - timedelta(days=31)
+        s.execute(update(EventDelivery).values(delivered_at=long_ago, created_at=long_ago))
+        s.execute(update(EventDelivery).where(EventDelivery.state == "dead").values(delivered_at=None))
+        s.execute(update(WebhookEvent).values(created_at=long_ago))
+    assert webhooks_out.prune(hub.rt, force=True) == 1
+    with hub.rt.db.read() as s:
+        assert list(s.scalars(select(EventDelivery.state))) == ["dead"]
+        assert s.scalar(select(EventDeliveryAttempt.delivery_id)) == s.scalar(select(EventDelivery.id))
+        assert len(s.scalars(select(WebhookEvent)).all()) == 1  # still referred to by the dead delivery
