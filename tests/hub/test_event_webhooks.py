@@ -299,3 +299,32 @@ def test_old_delivered_deliveries_are_pruned_dead_ones_kept(make_hub):
         assert list(s.scalars(select(EventDelivery.state))) == ["dead"]
         assert s.scalar(select(EventDeliveryAttempt.delivery_id)) == s.scalar(select(EventDelivery.id))
         assert len(s.scalars(select(WebhookEvent)).all()) == 1  # still referred to by the dead delivery
+
+
+def test_the_documented_receiver_verifies_a_real_request():
+    """The receiver example in docs/event-webhooks.md accepts what omnihub sends, once per
+    event id, and refuses a wrong signature, a changed body and a stale timestamp."""
+    import re
+    import time
+    from pathlib import Path
+
+    from workers.webhooks_out import _Work, headers_for
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "event-webhooks.md").read_text()
+    code = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    ns: dict = {"__name__": "receiver_example"}
+    exec(compile(code, "docs/event-webhooks.md", "exec"), ns)
+    ns["SECRET"] = HOOK_SECRET.encode()
+    client = ns["app"].test_client()
+    body = json.dumps({"id": 7, "type": "csat.received", "version": 1, "occurred_at": "2026-12-05T20:00:00+00:00",
+                       "data": {"score": 5}}).encode()
+    work = _Work(delivery_id=3, attempt=1, url="http://unused", secret=HOOK_SECRET, event_id=7, event_type="csat.received", body=body)
+    headers = headers_for(work)
+    assert client.post("/omnihub-events", data=body, headers=headers).status_code == 204
+    assert ns["seen"] == {"7"}
+    assert client.post("/omnihub-events", data=body, headers=headers_for(work)).status_code == 204  # a retry: deduped
+    assert client.post("/omnihub-events", data=body + b" ", headers=headers).status_code == 401
+    wrong = headers_for(_Work(3, 1, "", "not-the-secret-0123456789", 7, "csat.received", body))
+    assert client.post("/omnihub-events", data=body, headers=wrong).status_code == 401
+    stale = headers_for(work, timestamp=int(time.time()) - 3600)
+    assert client.post("/omnihub-events", data=body, headers=stale).status_code == 400
