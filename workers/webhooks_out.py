@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,6 +37,7 @@ log = structlog.get_logger("omnihub.webhooks_out")
 
 USER_AGENT = "omnihub-webhooks/1 (+https://github.com/omnihub)"
 TIMEOUT = 10.0  # seconds one POST may take
+PARALLEL = 8  # POSTs at once per batch
 #: bytes of a failed answer kept in the delivery log
 ANSWER_LIMIT = 300
 #: delivered deliveries (and their log) are kept this long; dead ones until replayed or removed
@@ -153,10 +155,14 @@ def deliver(rt: Runtime, ids: list[int]) -> None:
     work = _claim(rt, ids)
     if not work:
         return
-    results: list[_Result] = []
-    with guarded_client("event webhook url", timeout=httpx.Timeout(TIMEOUT, connect=min(TIMEOUT, 5.0))) as client:
-        for w in work:
-            results.append(_post(client, w))
+    # in parallel: one slow or dead receiver does not hold up the others' events for a whole batch
+    with guarded_client("event webhook url", timeout=httpx.Timeout(TIMEOUT, connect=min(TIMEOUT, 5.0)),
+                        limits=httpx.Limits(max_connections=PARALLEL)) as client:
+        if len(work) == 1:
+            results = [_post(client, work[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(PARALLEL, len(work)), thread_name_prefix="event-webhook") as pool:
+                results = list(pool.map(lambda w: _post(client, w), work))
     with rt.db.session() as s:
         rows = {d.id: d for d in s.scalars(select(EventDelivery).where(EventDelivery.id.in_([r.work.delivery_id for r in results])))}
         for r in results:
