@@ -38,6 +38,7 @@ log = structlog.get_logger("omnihub.webhooks_out")
 USER_AGENT = "omnihub-webhooks/1 (+https://github.com/omnihub)"
 TIMEOUT = 10.0  # seconds one POST may take
 PARALLEL = 8  # POSTs at once per batch
+CHUNK = PARALLEL * 4  # deliveries claimed at once (at most 4 rounds of timeouts under one lease)
 #: bytes of a failed answer kept in the delivery log
 ANSWER_LIMIT = 300
 #: delivered deliveries (and their log) are kept this long; dead ones until replayed or removed
@@ -151,7 +152,14 @@ def _post(client: httpx.Client, work: _Work) -> _Result:
 
 
 def deliver(rt: Runtime, ids: list[int]) -> None:
-    """POST the claimed deliveries and record each outcome (and its delivery-log row)."""
+    """POST the deliveries and record each outcome (and its delivery-log row), a chunk at a
+    time: each chunk is claimed just before it is sent, so its lease (OMNIHUB_LEASE_SECONDS)
+    outlasts even a chunk of receivers that all time out."""
+    for start in range(0, len(ids), CHUNK):
+        _deliver(rt, ids[start : start + CHUNK])
+
+
+def _deliver(rt: Runtime, ids: list[int]) -> None:
     work = _claim(rt, ids)
     if not work:
         return
