@@ -37,6 +37,7 @@ ACTIONS = (
     "connector.create", "connector.update", "connector.delete", "connector.check", "connector.oauth_authorized",
     "dead_letters.replay", "contact.merge", "contact.update", "conversation.update", "conversation.view",
     "reply.create", "reply.retry", "sealed.reveal", "audit.export",
+    "event_subscription.create", "event_subscription.update", "event_subscription.delete", "event_delivery.replay",
 )
 
 

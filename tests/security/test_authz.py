@@ -12,7 +12,8 @@ from hub.models import ApiToken
 from tests.support.hub import Hub
 
 # docs/inbox.md: agents may use everything except connector, dead-letter and audit-log administration.
-ADMIN_PREFIXES = ("/api/v1/connectors", "/api/v1/connector-kinds", "/api/v1/dead-letters", "/api/v1/audit")
+ADMIN_PREFIXES = ("/api/v1/connectors", "/api/v1/connector-kinds", "/api/v1/dead-letters", "/api/v1/audit",
+                  "/api/v1/event-subscriptions", "/api/v1/event-deliveries")
 PUBLIC = {"/api/v1/openapi.json"}
 
 
