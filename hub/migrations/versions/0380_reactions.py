@@ -1,7 +1,7 @@
 """messages and replies: reactions; messages: referral
 
 Revision ID: 0380_reactions
-Revises: 0330_conversations_created
+Revises: 0340_event_webhooks
 Create Date: 2026-12-05
 
 A customer's emoji reaction (WhatsApp, Messenger, Instagram) is kept on the message or reply
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0380_reactions'
-down_revision = '0330_conversations_created'
+down_revision = '0340_event_webhooks'
 branch_labels = None
 depends_on = None
 
