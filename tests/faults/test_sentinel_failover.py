@@ -26,19 +26,11 @@ from hub.embedded import free_port
 from hub.models import Delivery, InboundEvent, Message
 from tests.faults.support import SECRET, api_body
 from tests.support.hub import Hub, wait_until
-from tests.support.sentinel import MASTER, SENTINEL_PASSWORD, SentinelCluster, require_binaries
+from tests.support.sentinel import MASTER, SENTINEL_PASSWORD
 
 PRODUCERS = 3
 BEFORE = 150  # messages stored before the switch (the pipeline is running)
 AFTER = 150  # messages acknowledged after every sentinel names the new master
-
-
-@pytest.fixture
-def cluster():
-    require_binaries()
-    c = SentinelCluster().start()
-    yield c
-    c.stop()
 
 
 class Providers:
@@ -94,7 +86,8 @@ class Providers:
 
 
 @pytest.mark.parametrize("switch", ["sentinel-failover", "kill-9"])
-def test_failover_mid_load_nothing_acknowledged_lost_nothing_stored_twice(cluster, tmp_path, switch):
+def test_failover_mid_load_nothing_acknowledged_lost_nothing_stored_twice(sentinel_cluster, tmp_path, switch):
+    cluster = sentinel_cluster
     port = free_port()
     h = Hub(tmp_path / "hub", cluster.url(db=2), redis_sentinels=cluster.addresses, redis_sentinel_master=MASTER,
             redis_sentinel_password=SENTINEL_PASSWORD, public_url=f"http://127.0.0.1:{port}", web_workers=1, web_threads=8,
