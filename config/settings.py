@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 _MASTER_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _HOST = re.compile(r"[A-Za-z0-9._-]{1,253}")
 SENTINEL_PORT = 26379

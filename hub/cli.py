@@ -825,7 +825,7 @@ def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING") -> 
         if time.monotonic() - started > STEADY:
             delay = WORKER_BACKOFF[0]
         stop = threading.Event()
-        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             while not stop.wait(delay):
                 delay = min(delay * 2, WORKER_BACKOFF[1])
@@ -840,6 +840,11 @@ def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING") -> 
         if stop.is_set():
             return
         log.warning("worker.restarting", note="Redis answers again; rows left pending are scheduled again by the sweeper")
+
+
+def _setter(event):
+    """A signal handler that sets ``event``."""
+    return lambda *_: event.set()
 
 
 def _warn_if_redis_is_open(url: str) -> None:
