@@ -116,3 +116,38 @@ def test_sweeper_restarts_a_drain_whose_job_was_lost(hub):
     q.redis.delete(q.pending_key("ingest"))
     q.release_slot("ingest", 0)
     assert q.kick("ingest") is False  # nothing waiting: nothing to do
+
+
+def test_worker_restarts_after_a_redis_error_outside_its_wait(tmp_path):
+    """RQ survives a connection error only while it waits for a job; any other Redis error
+    ends its loop. `omnihub worker` then waits for Redis and starts a fresh RQ worker rather
+    than exit. Triggered for real: a redis-server refusing every write (maxmemory, noeviction:
+    OOM), then accepting them again."""
+    from hub.embedded import free_port
+    from hub.models import Message
+    from tests.faults.support import SECRET, api_body, post
+    from tests.support.hub import Hub
+    from tests.support.sentinel import PASSWORD, SentinelCluster, require_binaries
+
+    require_binaries()
+    own = SentinelCluster()  # only its data-server helper: one plain redis-server
+    port = free_port()
+    try:
+        own.start_server(port)
+        h = Hub(tmp_path / "hub", f"redis://:{PASSWORD}@127.0.0.1:{port}/0", sweep_after=1.0)
+        try:
+            h.add_connector("web", "api", secret=SECRET)
+            with own.client(port) as r:
+                r.config_set("maxmemory-policy", "noeviction")
+                r.config_set("maxmemory", 1)
+                h.start_worker()
+                wait_until(lambda: "worker.restarting" in h.output("worker"), timeout=60, interval=0.1,
+                           message="the worker to start again after OOM")
+                r.config_set("maxmemory", 0)
+            assert post(h.client, api_body(1)).status_code == 200
+            wait_until(lambda: h.count(Message) == 1, timeout=60, interval=0.1, message="the message stored by the restarted worker")
+            assert h.procs["worker"].poll() is None
+        finally:
+            h.close()
+    finally:
+        own.stop()
