@@ -774,7 +774,7 @@ def worker(burst: bool, fork: bool) -> None:
     from hub.runtime import freeze_startup_heap
 
     rt = _runtime()
-    _warn_if_redis_is_open(rt.redis_url)
+    _warn_if_redis_is_open(rt.redis_url, rt.settings)
     cls = Worker if fork else SimpleWorker
 
     def make():  # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
@@ -847,17 +847,20 @@ def _setter(event):
     return lambda *_: event.set()
 
 
-def _warn_if_redis_is_open(url: str) -> None:
+def _warn_if_redis_is_open(url: str, settings: Settings | None = None) -> None:
     """Whoever can write to the queues' Redis decides what workers do: say so when the URL
-    carries no credentials (the embedded Redis always has a password)."""
+    carries no credentials (the embedded Redis always has a password). With Sentinel the
+    URL holds the master's credentials too."""
     from urllib.parse import urlsplit
 
     import structlog
 
+    from hub.redisconn import describe
+
     parts = urlsplit(url)
     if not parts.password and "password=" not in parts.query:
         structlog.get_logger("omnihub.worker").warning(
-            "redis.no_password", host=parts.hostname or parts.path,
+            "redis.no_password", host=describe(settings, url),
             fix="give the Redis a password or an ACL user and put it in OMNIHUB_REDIS_URL (redis://USER:PASSWORD@host:6379/0)")
 
 

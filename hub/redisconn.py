@@ -9,8 +9,8 @@ connection (redis-py's ``SentinelConnectionPool``). When the master changes:
   into a ConnectionError and drops the connection, so the next attempt asks the sentinels
   again and reaches the new master;
 - while no master is known (the election, a few seconds), calls raise MasterNotFoundError
-  (a ConnectionError). The client retries (``RETRY``) for about as long as a client of one
-  server does; after that the caller sees the error and handles it as it handles a Redis
+  (a ConnectionError). The client retries (``RETRY_*``: redis-py's default policy, a few
+  seconds, as for a client of one server); after that the caller sees the error and handles it as it handles a Redis
   outage: a webhook is journaled first (the sweeper schedules it later), a drain leaves
   its rows pending in SQL, the RQ worker reconnects (``hub.cli worker``), a poller stops
   what it cannot prove it owns and takes it back when Redis answers.
@@ -31,7 +31,8 @@ from redis.retry import Retry
 from config.settings import Settings
 
 #: what a client retries on ConnectionError/TimeoutError (MasterNotFoundError and a demoted
-#: master's READONLY included): redis-py's own default for a client of one server, ~5 s
+#: master's READONLY included): redis-py's own default for a client of one server (10
+#: retries, jittered backoff from 10 ms doubling to 1 s: a few seconds in all)
 RETRY_BASE, RETRY_CAP, RETRY_COUNT = 0.01, 1.0, 10
 #: seconds a sentinel gets to answer "who is the master" (then the next sentinel is asked)
 SENTINEL_TIMEOUT = 1.0
