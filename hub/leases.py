@@ -106,14 +106,15 @@ def client(redis_url: str, lease_seconds: float, settings: Settings | None = Non
     from hub.redisconn import connect, uses_sentinel
 
     timeout = max(0.1, lease_seconds * TIMEOUT)
+    options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
     if uses_sentinel(settings):
         # no retries: a failed renewal must surface within the timeout; the next tick asks
         # the sentinels again (and reaches the new master once they name it)
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        return connect(settings, redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
-    return Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        options["retry"] = Retry(NoBackoff(), 0)
+    return connect(settings, redis_url, **options)
 
 
 class Leases:
