@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from hub import signing
+from hub import leases, signing
 from hub.embedded import free_port
 from hub.models import Delivery, InboundEvent, Message
 from tests.faults.support import SECRET, api_body, size
@@ -142,6 +142,12 @@ def test_failover_mid_load_nothing_acknowledged_lost_nothing_stored_twice(sentin
         # every process followed the failover: alive, and talking to the new master
         assert all(p.poll() is None for p in h.procs.values()), {n: p.poll() for n, p in h.procs.items()}
         assert ready(), "web not ready after the failover"
+
+        def sweeper_lease_on_new_master() -> list:
+            with cluster.client(new, db=2) as c:
+                return [x for x in leases.holders(c, h.settings.queue_prefix) if x["name"] == "sweeper"]
+
+        wait_until(sweeper_lease_on_new_master, timeout=30, interval=0.2, message="the poller's sweeper lease on the new master")
         with cluster.client(new) as c:
             assert c.info("replication")["role"] == "master"
             assert c.info("keyspace").get("db2", {}).get("keys"), "the hub's keys are in OMNIHUB_REDIS_URL's database (2)"

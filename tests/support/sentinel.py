@@ -119,8 +119,8 @@ class SentinelCluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- clients and state -----------------------------------------------------------
-    def client(self, port: int) -> Redis:
-        return Redis(host="127.0.0.1", port=port, password=PASSWORD, socket_timeout=1, socket_connect_timeout=1)
+    def client(self, port: int, db: int = 0) -> Redis:
+        return Redis(host="127.0.0.1", port=port, db=db, password=PASSWORD, socket_timeout=1, socket_connect_timeout=1)
 
     def sentinel(self, port: int) -> Redis:
         return Redis(host="127.0.0.1", port=port, password=SENTINEL_PASSWORD, socket_timeout=1, socket_connect_timeout=1,
