@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_MASTER_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_HOST = re.compile(r"[A-Za-z0-9._-]{1,253}")
+SENTINEL_PORT = 26379
+MAX_SENTINELS = 32
+
+
+def parse_sentinels(value: str) -> list[tuple[str, int]]:
+    """``host:port`` items separated by commas or spaces (``[v6addr]:port`` for IPv6; a
+    missing port is Sentinel's 26379) -> [(host, port)]; ValueError naming a bad item."""
+    out: list[tuple[str, int]] = []
+    for item in filter(None, re.split(r"[\s,]+", value.strip())):
+        m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?|([^:\[\]]+)(?::(\d{1,5}))?", item)
+        host = m and (m.group(1) or m.group(3))
+        port = int((m.group(2) or m.group(4) or SENTINEL_PORT) if m else 0)
+        if not host or (m and m.group(3) and not _HOST.fullmatch(host)) or not 1 <= port <= 65535:
+            raise ValueError(f"{item!r}: use host:port (e.g. 10.0.0.1:26379), comma-separated")
+        if (host, port) not in out:
+            out.append((host, port))
+    if len(out) > MAX_SENTINELS:
+        raise ValueError(f"at most {MAX_SENTINELS} sentinels")
+    return out
 
 
 class Settings(BaseSettings):
@@ -19,6 +42,9 @@ class Settings(BaseSettings):
     var_dir: Path = Field(Path("var"), description="Where the embedded defaults keep their state.")
     database_url: str = Field("", description="SQLAlchemy URL; default: SQLite under VAR_DIR.")
     redis_url: str = Field("", description="Redis URL; empty: start the embedded Redis (Valkey).")
+    redis_sentinels: str = Field("", description="Redis Sentinel addresses, host:port separated by commas (e.g. 10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379); set with REDIS_SENTINEL_MASTER, every process finds the master through them and follows a failover. REDIS_URL then gives only the master's credentials, database and TLS (its host and port are ignored).")
+    redis_sentinel_master: str = Field("", validate_default=True, description="The master's name as the sentinels monitor it (`sentinel monitor NAME ...`); required with REDIS_SENTINELS.")
+    redis_sentinel_password: str = Field("", description="Password of the sentinels themselves (their `requirepass`), when they have one; the master's password goes in REDIS_URL.")
     secret_key: str = Field("", description="Key for encryption at rest and sessions; generated into VAR_DIR on first run.")
     public_url: str = Field("", description="The URL providers call and sign (default http://HOST:PORT).")
     host: str = "127.0.0.1"
@@ -66,6 +92,29 @@ class Settings(BaseSettings):
     oidc_button_label: str = Field("Sign in with SSO", max_length=60, description="The SSO button's text on the login page.")
     totp_required: Literal["off", "admins", "everyone"] = Field("off", description="Two-factor (TOTP) for password sign-ins: required for nobody, admins or everyone (they enrol at their next sign-in).")
     totp_issuer: str = Field("omnihub", max_length=60, description="The name authenticator apps show for the account.")
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _redis_sentinels(cls, v: str) -> str:
+        return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in parse_sentinels(v))
+
+    @field_validator("redis_sentinel_master")
+    @classmethod
+    def _redis_sentinel_master(cls, v: str, info: ValidationInfo) -> str:
+        v = v.strip()
+        sentinels = info.data.get("redis_sentinels")
+        if v and not _MASTER_NAME.fullmatch(v):
+            raise ValueError("letters, digits, '.', '_' and '-' only (the name in `sentinel monitor NAME ...`)")
+        if sentinels and not v:
+            raise ValueError("required with OMNIHUB_REDIS_SENTINELS: the name in the sentinels' `sentinel monitor NAME ...`")
+        if v and sentinels == "":
+            raise ValueError("set OMNIHUB_REDIS_SENTINELS too (host:port of each sentinel, comma-separated)")
+        return v
+
+    @property
+    def redis_sentinel_nodes(self) -> list[tuple[str, int]]:
+        """OMNIHUB_REDIS_SENTINELS as (host, port) pairs; empty: no Sentinel, REDIS_URL names the server."""
+        return parse_sentinels(self.redis_sentinels)
 
     @field_validator("oidc_issuer")
     @classmethod

@@ -103,7 +103,7 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
     })
     redis_proc = None
     marker = settings.var_dir / "redis.url"
-    if not settings.redis_url:
+    if not settings.redis_url and not settings.redis_sentinels:
         redis_proc = EmbeddedRedis(settings.var_dir / "redis", persist=True).start()
         env["OMNIHUB_REDIS_URL"] = redis_proc.url
         # the URL holds the password: 0600, like secret_key (other CLI commands read it)

@@ -774,25 +774,93 @@ def worker(burst: bool, fork: bool) -> None:
     from hub.runtime import freeze_startup_heap
 
     rt = _runtime()
-    _warn_if_redis_is_open(rt.redis_url)
+    _warn_if_redis_is_open(rt.redis_url, rt.settings)
     cls = Worker if fork else SimpleWorker
-    # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
-    w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
+
+    def make():  # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
+        return cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
+
     freeze_startup_heap()
-    w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
+    run_worker(make, burst=burst, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
 
 
-def _warn_if_redis_is_open(url: str) -> None:
+#: seconds between attempts to reach Redis again after a worker's loop ended (doubling up
+#: to the second value; back to the first after a worker ran STEADY seconds)
+WORKER_BACKOFF = (0.25, 15.0)
+STEADY = 60.0
+
+
+def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING") -> None:
+    """Run RQ workers from ``make()`` until stopped (SIGTERM/SIGINT) or, with ``burst``, idle.
+
+    RQ waits out a connection error only while it waits for a job; a Redis error anywhere
+    else (a heartbeat, a job's bookkeeping, its registries) ends its loop ("unhandled
+    exception, quitting"). That is what a Redis failover, or a restart, looks like: here the
+    worker then waits until Redis answers (with Sentinel: the new master) and starts again
+    with a fresh RQ worker. A job lost on the way is not lost work: its rows stay pending
+    in SQL and the sweeper schedules them again."""
+    import signal
+    import threading
+    import time
+
+    import structlog
+    from redis.exceptions import RedisError
+    from rq.exceptions import StopRequested
+
+    log = structlog.get_logger("omnihub.worker")
+    delay = WORKER_BACKOFF[0]
+    while True:
+        started = time.monotonic()
+        w = make()
+        try:
+            w.work(burst=burst, with_scheduler=False, logging_level=logging_level)
+        except StopRequested:
+            return
+        except RedisError as exc:  # raised by RQ's teardown (register_death) when Redis is gone
+            log.warning("worker.redis_error", error=f"{exc.__class__.__name__}: {exc}")
+        if burst or w._stop_requested:
+            return
+        # The loop ended by itself: Redis went away (or an error RQ logged). Wait for Redis,
+        # stoppable by SIGTERM/SIGINT (RQ's handlers, still installed, would ask Redis first).
+        if time.monotonic() - started > STEADY:
+            delay = WORKER_BACKOFF[0]
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            while not stop.wait(delay):
+                delay = min(delay * 2, WORKER_BACKOFF[1])
+                try:
+                    w.connection.ping()
+                    break
+                except RedisError as exc:
+                    log.warning("worker.waiting_for_redis", error=f"{exc.__class__.__name__}: {exc}", retry_in=delay)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if stop.is_set():
+            return
+        log.warning("worker.restarting", note="Redis answers again; rows left pending are scheduled again by the sweeper")
+
+
+def _setter(event):
+    """A signal handler that sets ``event``."""
+    return lambda *_: event.set()
+
+
+def _warn_if_redis_is_open(url: str, settings: Settings | None = None) -> None:
     """Whoever can write to the queues' Redis decides what workers do: say so when the URL
-    carries no credentials (the embedded Redis always has a password)."""
+    carries no credentials (the embedded Redis always has a password). With Sentinel the
+    URL holds the master's credentials too."""
     from urllib.parse import urlsplit
 
     import structlog
 
+    from hub.redisconn import describe
+
     parts = urlsplit(url)
     if not parts.password and "password=" not in parts.query:
         structlog.get_logger("omnihub.worker").warning(
-            "redis.no_password", host=parts.hostname or parts.path,
+            "redis.no_password", host=describe(settings, url),
             fix="give the Redis a password or an ACL user and put it in OMNIHUB_REDIS_URL (redis://USER:PASSWORD@host:6379/0)")
 
 

@@ -30,6 +30,8 @@ from typing import Any
 
 from redis import Redis
 
+from config.settings import Settings
+
 # KEYS: lease keys. ARGV: owner, ttl ms. Returns 1/0 per key: still held (and extended) or lost.
 _RENEW = """
 local out = {}
@@ -96,12 +98,23 @@ def names_key(prefix: str) -> str:
 LIFE, TICK, TIMEOUT = 0.75, 0.25, 0.2
 
 
-def client(redis_url: str, lease_seconds: float) -> Redis:
+def client(redis_url: str, lease_seconds: float, settings: Settings | None = None) -> Redis:
     """A Redis client whose calls give up well inside the lease time: a poller that cannot
     renew must learn it (and stop its polls) before its leases expire elsewhere (last good
-    renewal + TICK + TIMEOUT < LIFE)."""
+    renewal + TICK + TIMEOUT < LIFE). With ``settings`` naming sentinels, the client of the
+    master they name (it follows a failover; each sentinel gets the same timeout)."""
+    from hub.redisconn import connect, uses_sentinel
+
     timeout = max(0.1, lease_seconds * TIMEOUT)
-    return Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    options: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    if uses_sentinel(settings):
+        # no retries: a failed renewal must surface within the timeout; the next tick asks
+        # the sentinels again (and reaches the new master once they name it)
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        options["retry"] = Retry(NoBackoff(), 0)
+    return connect(settings, redis_url, **options)
 
 
 class Leases:

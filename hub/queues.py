@@ -34,6 +34,17 @@ end
 return -1
 """
 
+# KEYS[1]: the stage's pending list; KEYS[2..]: its drain slots. ARGV[1]: slot TTL.
+# Like _PUSH_CLAIM without ids: a slot for ids already waiting, when none is held.
+_KICK = """
+if redis.call('LLEN', KEYS[1]) == 0 then return -1 end
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return -1 end
+end
+redis.call('SET', KEYS[2], 1, 'EX', ARGV[1])
+return 0
+"""
+
 #: Seconds a batch waits for the one before it (``Queues.wait_turn``) at most.
 ORDER_WAIT = 10.0
 
@@ -65,6 +76,7 @@ class Queues:
         }
         self._push_claim = redis.register_script(_PUSH_CLAIM)
         self._pop_batch = redis.register_script(_POP_BATCH)
+        self._kick = redis.register_script(_KICK)
 
     def all(self) -> list[Queue]:
         return [self.by_name[n] for n in QUEUE_NAMES]
@@ -95,6 +107,17 @@ class Queues:
             slot = int(self._push_claim(keys=keys, args=[self.slot_ttl, *ids[start : start + SCHEDULE_CHUNK]]))
             if slot >= 0:  # every claimed slot gets its drain job
                 self._enqueue_drain(stage, slot)
+
+    def kick(self, stage: str) -> bool:
+        """Start a drain for ids waiting in a stage's list while no drain slot is held (the
+        sweeper, every tick). That happens when the drain job was lost after its slot was
+        claimed: a Redis failover discarded the job (or the slot expired after a worker was
+        killed) and no new ids arrived since. True when a drain was enqueued."""
+        keys = [self.pending_key(stage)] + [self.slot_key(stage, n) for n in range(self.settings.drain_slots)]
+        if int(self._kick(keys=keys, args=[self.slot_ttl])) < 0:
+            return False
+        self._enqueue_drain(stage, 0)
+        return True
 
     def claim_slot(self, stage: str, slot: int) -> bool:
         """Take a drain slot back (a drain that found more work just after releasing it)."""

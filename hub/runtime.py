@@ -30,14 +30,21 @@ class Runtime:
 
     @cached_property
     def redis(self):
-        from redis import Redis
+        return self.redis_client(health_check_interval=30)
 
-        return Redis.from_url(self.redis_url, health_check_interval=30)
+    def redis_client(self, **kwargs):
+        """A new Redis client (its own connection pool) to the hub's Redis: the server of
+        OMNIHUB_REDIS_URL, or the master that the sentinels name (``hub.redisconn``)."""
+        from hub.redisconn import connect
+
+        return connect(self.settings, self.redis_url, **kwargs)
 
     @property
     def redis_url(self) -> str:
-        """OMNIHUB_REDIS_URL, or the embedded Redis that `omnihub run` started (VAR_DIR/redis.url)."""
-        if self.settings.redis_url:
+        """OMNIHUB_REDIS_URL, or the embedded Redis that `omnihub run` started (VAR_DIR/redis.url).
+        With Sentinel (OMNIHUB_REDIS_SENTINELS) only the URL's credentials, database and TLS
+        are used, and it may be empty."""
+        if self.settings.redis_url or self.settings.redis_sentinels:
             return self.settings.redis_url
         marker = self.settings.var_dir / "redis.url"
         if marker.exists():

@@ -119,6 +119,18 @@ def make_hub(tmp_path, redis_url):
         h.close()
 
 
+@pytest.fixture
+def sentinel_cluster():
+    """Real Redis Sentinel: redis-server master + replica and three sentinels on free ports
+    (tests/support/sentinel.py); skips without redis-server unless OMNIHUB_REQUIRE_ALL=1."""
+    from tests.support.sentinel import SentinelCluster, require_binaries
+
+    require_binaries()
+    cluster = SentinelCluster().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

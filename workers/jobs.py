@@ -5,11 +5,36 @@ from __future__ import annotations
 import time
 
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub.runtime import get_runtime
 from workers import ingest, outbox, webhooks_out
 
 log = structlog.get_logger("omnihub.jobs")
+
+#: how long a drain waits for Redis to answer again (a Sentinel failover, a restart) before
+#: it gives its job up; the client's own retries (hub.redisconn) come first
+REDIS_WAIT = 30.0
+
+
+def _patient(call, *args):
+    """``call(*args)``, retried while Redis cannot be reached, for up to REDIS_WAIT seconds:
+    a drain that holds its slot keeps it through a failover instead of leaving it claimed
+    (and its stage idle) until the slot's TTL. A call that ran but whose answer was lost
+    can only pop ids that no batch gets: their rows stay pending and the sweeper
+    schedules them again."""
+    deadline = time.monotonic() + REDIS_WAIT
+    delay = 0.1
+    while True:
+        try:
+            return call(*args)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("drain.redis_unavailable", error=f"{exc.__class__.__name__}: {exc}", retry_in=delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> None:
@@ -38,11 +63,11 @@ def drain(stage: str, slot: int) -> int:
     q = rt.queues
     done = 0
     while True:
-        seq, ids = q.pop_batch(stage, rt.settings.batch_size, slot)
+        seq, ids = _patient(q.pop_batch, stage, rt.settings.batch_size, slot)
         if not ids:
-            q.release_slot(stage, slot)
+            _patient(q.release_slot, stage, slot)
             # Another producer may have pushed between our pop and the release.
-            if q.redis.llen(q.pending_key(stage)) and q.claim_slot(stage, slot):
+            if _patient(q.redis.llen, q.pending_key(stage)) and _patient(q.claim_slot, stage, slot):
                 continue
             return done
         started = time.perf_counter()

@@ -77,7 +77,7 @@ class Poller:
         self.sweep_enabled = sweep_enabled
         self.ttl = rt.settings.poll_lease_seconds
         self.owner = owner or leases.owner_id()
-        self.leases = leases.Leases(leases.client(rt.redis_url, self.ttl), rt.settings.queue_prefix, self.owner, self.ttl)
+        self.leases = leases.Leases(leases.client(rt.redis_url, self.ttl, rt.settings), rt.settings.queue_prefix, self.owner, self.ttl)
         self.held: frozenset[str] = frozenset()  # rebound, never mutated: the main thread reads it
         self.shedding: set[str] = set()  # held, to be given back once their poll thread ended
         self.wanted: dict[str, tuple[int, float]] = {}  # polling connector -> (id, config stamp)

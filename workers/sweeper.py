@@ -42,6 +42,8 @@ def sweep(rt: Runtime, limit: int = 5000) -> dict[str, int]:
         if ids:
             rt.queues.schedule(stage, ids)
             log.info("sweeper.rescheduled", stage=stage, count=len(ids))
+        elif rt.queues.kick(stage):  # ids left in the list by a lost drain job (a failover)
+            log.info("sweeper.drain_restarted", stage=stage)
         counts[stage] = len(ids)
     counts["expired_sends"] = expire_sends(rt, limit)
     counts["pruned_event_deliveries"] = webhooks_out.prune(rt)
