@@ -195,7 +195,7 @@ class Hub:
         self.rt.close()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05, message: str = "") -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, message: str = "") -> Any:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
