@@ -1,7 +1,13 @@
-"""`omnihub run`: everything on one machine with embedded defaults."""
+"""`omnihub run`: everything on one machine with embedded defaults.
+
+The process that supervises the others stays small: the migrations and the first-run setup
+run in a short-lived child (`omnihub run-setup`), so the supervisor never imports SQLAlchemy,
+the models or an adapter, and every process it starts imports only what its own work needs.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -11,7 +17,6 @@ import time
 from typing import Any
 
 import click
-from sqlalchemy import func, select
 
 from config.settings import load_settings
 
@@ -21,6 +26,8 @@ ADMIN_EMAIL = "admin@omnihub.local"
 
 def first_run_setup(rt) -> dict[str, str]:
     """Create the first admin and a demo api connector. Returns what to tell the user."""
+    from sqlalchemy import func, select
+
     from hub.auth import create_user
     from hub.connectors import ConnectorService
     from hub.models import Connector, User
@@ -74,6 +81,24 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def setup(settings) -> dict[str, str]:
+    """The one-shot part of `omnihub run` (in the `run-setup` child): migrate, the built-in
+    inbox, the first admin and the demo connector. Returns what the banner tells."""
+    from hub.connectors import ensure_builtin
+    from hub.migrate import upgrade
+    from hub.runtime import Runtime
+
+    upgrade(settings.effective_database_url)
+    rt = Runtime(settings)
+    try:
+        ensure_builtin(rt)
+        told = first_run_setup(rt)
+    finally:
+        rt.close()
+    told["database"] = safe_url(settings.effective_database_url)
+    return told
+
+
 def run_all(host: str | None = None, port: int | None = None) -> None:
     overrides: dict[str, Any] = {}
     if host:
@@ -81,19 +106,12 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
     if port:
         overrides["port"] = port
     settings = load_settings(**overrides)
+    from hub.embedded import EmbeddedRedis
     from hub.files import protect_state, restrict_umask
 
     restrict_umask()
     protect_state(settings)  # before the database and Redis files are created
-    from hub.connectors import ensure_builtin
-    from hub.embedded import EmbeddedRedis
-    from hub.logging import configure
-    from hub.migrate import upgrade
-    from hub.runtime import Runtime
-
-    configure(settings.log_level, settings.log_format)
     _check_port_free(settings.host, settings.port)
-    upgrade(settings.effective_database_url)
     env = dict(os.environ)
     env.update({
         "OMNIHUB_SECRET_KEY": settings.secret_key,
@@ -101,6 +119,12 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
         "OMNIHUB_PORT": str(settings.port),
         "OMNIHUB_VAR_DIR": str(settings.var_dir),
     })
+    # migrations and the first-run setup in a child: their imports never weigh on this process;
+    # its errors are its own one line on stderr
+    done = subprocess.run([sys.executable, "-m", "hub.cli", "run-setup"], env=env, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(done.returncode)
+    told: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
     redis_proc = None
     marker = settings.var_dir / "redis.url"
     if not settings.redis_url:
@@ -112,10 +136,6 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
         with os.fdopen(fd, "w") as f:
             f.write(redis_proc.url + "\n")
         settings = settings.model_copy(update={"redis_url": redis_proc.url})
-    rt = Runtime(settings)
-    ensure_builtin(rt)
-    told = first_run_setup(rt)
-    rt.close()
 
     cli = [sys.executable, "-m", "hub.cli"]
     specs = {
@@ -149,7 +169,7 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
         "",
         f"omnihub is running at {url}",
         f"  inbox: {url}/inbox   admin: {url}/admin   API: {url}/api/v1/openapi.json",
-        f"  database: {safe_url(settings.effective_database_url)}",
+        f"  database: {told['database']}",
         f"  redis: {redis_proc.safe_url + ' (embedded, password in ' + str(marker) + ')' if redis_proc else safe_url(env.get('OMNIHUB_REDIS_URL', ''))}",
     ]
     if "admin" in told:
