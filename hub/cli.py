@@ -8,14 +8,17 @@ import re
 import sys
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from config.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 
 def _settings() -> Settings:
+    from config.settings import load_settings
+
     return load_settings()
 
 
@@ -49,21 +52,26 @@ class Cli(click.Group):
     """Turns omnihub's own errors into one clear line instead of a traceback."""
 
     def invoke(self, ctx):
-        from sqlalchemy import exc as sa_exc
-
         from hub.errors import OmnihubError
 
         try:
             return super().invoke(ctx)
         except OmnihubError as exc:
             _fail(str(exc))
-        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as exc:
-            _fail(f"OMNIHUB_DATABASE_URL is not a valid database URL ({type(exc).__name__}); "
-                  "fix: set it to e.g. postgresql+psycopg://user@host:5432/omnihub or sqlite:////path/to/omnihub.db")
-        except sa_exc.OperationalError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-            _fail(f"OMNIHUB_DATABASE_URL: cannot use the database {_db_url_for_humans()} ({reason}); "
-                  "fix: start the database server or correct OMNIHUB_DATABASE_URL")
+        except Exception as exc:
+            # a database error can only come from a command that imported SQLAlchemy: the others
+            # (`omnihub run`'s supervisor, `--help`) need not import it to tell
+            sa_exc = sys.modules.get("sqlalchemy.exc")
+            if sa_exc is None:
+                raise
+            if isinstance(exc, (sa_exc.ArgumentError, sa_exc.NoSuchModuleError)):
+                _fail(f"OMNIHUB_DATABASE_URL is not a valid database URL ({type(exc).__name__}); "
+                      "fix: set it to e.g. postgresql+psycopg://user@host:5432/omnihub or sqlite:////path/to/omnihub.db")
+            if isinstance(exc, sa_exc.OperationalError):
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+                _fail(f"OMNIHUB_DATABASE_URL: cannot use the database {_db_url_for_humans()} ({reason}); "
+                      "fix: start the database server or correct OMNIHUB_DATABASE_URL")
+            raise
 
 
 @click.group(name="omnihub", cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -821,15 +829,14 @@ def run(host: str | None, port: int | None) -> None:
 
 
 @main.command(name="run-setup", hidden=True)
-def run_setup() -> None:
-    """`omnihub run`'s one-shot setup (migrations, first admin, demo connector): prints what
-    the banner tells as one JSON line."""
+@click.option("--host")
+@click.option("--port", type=int)
+def run_setup(host: str | None, port: int | None) -> None:
+    """`omnihub run`'s one-shot setup (settings, migrations, first admin, demo connector):
+    prints what the supervisor needs as one JSON line on stdout (a pipe to it)."""
     from hub import bootstrap
-    from hub.logging import configure
 
-    st = _settings()
-    configure(st.log_level, st.log_format)
-    click.echo(json.dumps(bootstrap.setup(st)))
+    click.echo(json.dumps(bootstrap.setup(host=host, port=port)))
 
 
 if __name__ == "__main__":  # pragma: no cover
