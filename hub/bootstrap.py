@@ -118,6 +118,9 @@ def setup(host: str | None = None, port: int | None = None) -> dict[str, Any]:
         "var_dir": str(settings.var_dir),
         "public_url": settings.effective_public_url,
         "worker_processes": settings.worker_processes,
+        # one machine, one small desk: one web process (its threads serve the requests) unless
+        # OMNIHUB_WEB_WORKERS says otherwise; `omnihub web` alone keeps the setting's default
+        "web_workers": settings.web_workers if "web_workers" in settings.model_fields_set else 1,
     })
     return told
 
@@ -155,7 +158,7 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
 
     cli = [sys.executable, "-m", "hub.cli"]
     specs = {
-        "web": cli + ["web"],
+        "web": cli + ["web", "--workers", str(told["web_workers"])],
         "poller": cli + ["poll"],
         **{f"worker{i + 1}": cli + ["worker"] for i in range(int(told["worker_processes"]))},
     }
