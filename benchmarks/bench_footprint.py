@@ -153,11 +153,10 @@ class Run:
 
 def expected_processes() -> int:
     """`omnihub run` with the default settings: itself, the embedded Redis, the gunicorn master
-    and its one worker, the poller and the RQ workers."""
+    and its one worker, and the RQ workers (the first of them runs the poller)."""
     from config.settings import Settings
 
-    f = Settings.model_fields
-    return 1 + 1 + 1 + 1 + 1 + int(f["worker_processes"].default)
+    return 1 + 1 + 1 + 1 + int(Settings.model_fields["worker_processes"].default)
 
 
 def measure(tmp: Path, quick: bool = False) -> dict:

@@ -159,8 +159,8 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
     cli = [sys.executable, "-m", "hub.cli"]
     specs = {
         "web": cli + ["web", "--workers", str(told["web_workers"])],
-        "poller": cli + ["poll"],
-        **{f"worker{i + 1}": cli + ["worker"] for i in range(int(told["worker_processes"]))},
+        # the first worker also runs the poller: one Python process fewer on a small machine
+        **{f"worker{i + 1}": cli + ["worker"] + (["--poll"] if i == 0 else []) for i in range(int(told["worker_processes"]))},
     }
     procs: dict[str, subprocess.Popen] = {}
     restarts: dict[str, float] = {}

@@ -761,22 +761,28 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
         "--bind", bind,
         "--workers", str(workers or st.web_workers),
         "--worker-class", "gthread", "--threads", str(st.web_threads),
-        # the app is imported once, in the master, and the workers fork from it: the pages they
-        # do not write stay shared (about a third less memory per worker)
-        "--preload",
         "--timeout", "60", "--graceful-timeout", "10",
         "--access-logfile", "-" if st.log_level == "DEBUG" else "/dev/null",
         "--forwarded-allow-ips", "127.0.0.1",
         "--logger-class", "hub.weblog.MaskingLogger",  # no /media tokens in access or error logs
     ]
+    if (workers or st.web_workers) > 1:
+        # the app is imported once, in the master, and the workers fork from it: the pages they
+        # do not write stay shared. With one worker the master would only hold a second copy.
+        args.append("--preload")
     os.execv(sys.executable, args)
 
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.option("--fork", is_flag=True, help="Fork a child per job (isolation) instead of running jobs in-process.")
-def worker(burst: bool, fork: bool) -> None:
+@click.option("--poll", "with_poller", is_flag=True,
+              help="Also run the poller (its loops, the sweeper, the timers) in this process, as `omnihub run` does: "
+                   "one process fewer on a small machine.")
+def worker(burst: bool, fork: bool, with_poller: bool) -> None:
     """Run an RQ worker over the queues inbound, push, send and default."""
+    if fork and with_poller:  # a fork per job while the poller's threads hold locks: no
+        raise click.UsageError("--poll runs the poller's threads in this process; it cannot be combined with --fork")
     from rq import SimpleWorker, Worker
     from rq.serializers import JSONSerializer
 
@@ -789,8 +795,44 @@ def worker(burst: bool, fork: bool) -> None:
     cls = Worker if fork else SimpleWorker
     # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
     w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
+    poller = _poller_thread(rt) if with_poller else None
     freeze_startup_heap()
-    w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
+    try:
+        w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
+    finally:
+        if poller:
+            poller.stop.set()  # it gives its leases back, so a restarted process takes over at once
+            poller.done.wait(rt.settings.poll_lease_seconds)
+
+
+def _poller_thread(rt):
+    """The poller on a thread of this process; if it ever ends by itself, the process stops
+    (SIGTERM to itself: the worker finishes its job) and whoever supervises it restarts both."""
+    import signal
+    import threading
+
+    import structlog
+
+    from workers import intel
+    from workers.poller import Poller
+
+    intel.install()  # its periodic SLA tick
+    poller = Poller(rt)
+    poller.done = threading.Event()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        try:
+            poller.run()
+        except BaseException:
+            structlog.get_logger("omnihub.worker").exception("poller.crashed")
+        finally:
+            poller.done.set()  # type: ignore[attr-defined]
+            if not poller.stop.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=run, name="omnihub-poller", daemon=True).start()
+    click.echo("poller started (in the worker)", err=True)
+    return poller
 
 
 def _warn_if_redis_is_open(url: str) -> None:
