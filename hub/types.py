@@ -18,7 +18,6 @@ from pydantic_core import PydanticUndefined
 
 from normalizers.model import Participant
 
-
 T = TypeVar("T")
 
 
