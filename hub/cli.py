@@ -796,6 +796,14 @@ def worker(burst: bool, fork: bool, with_poller: bool) -> None:
     # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
     w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
     poller = _poller_thread(rt) if with_poller else None
+    if poller:
+        stop_worker = w.request_stop  # what RQ installs for SIGTERM and SIGINT when it starts working
+
+        def request_stop(signum, frame) -> None:
+            poller.stop.set()  # the poller gives its leases back now, not after RQ's teardown
+            stop_worker(signum, frame)
+
+        w.request_stop = request_stop  # type: ignore[method-assign]
     freeze_startup_heap()
     try:
         w.work(burst=burst, with_scheduler=False, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
