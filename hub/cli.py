@@ -872,7 +872,7 @@ def poll(no_sweep: bool) -> None:
 @click.option("--host", help="Bind address (default OMNIHUB_HOST, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default OMNIHUB_PORT, 8000).")
 def run(host: str | None, port: int | None) -> None:
-    """Run everything on one machine: embedded Redis, migrations, web, worker, poller."""
+    """Run everything on one machine: embedded Redis, migrations, web, and a worker that also polls."""
     from hub import bootstrap
 
     bootstrap.run_all(host=host, port=port)
