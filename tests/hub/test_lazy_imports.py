@@ -98,3 +98,26 @@ def test_a_registry_takes_a_class_or_a_path_and_forgets_a_kind():
     assert "api" not in reg and len(reg) == 0
     reg["api"] = "channels.api:ApiChannel"
     assert reg["api"] is api and dict(reg) == {"api": api}
+
+
+def test_listing_the_connectors_imports_only_the_kinds_that_exist(hub):
+    """`omnihub connectors list` and `show` look up the kinds of the connectors there are: with
+    an `api` connector (and the built-in inbox) no other adapter and no channel SDK is imported."""
+    from tests.support.hub import settings_env
+
+    hub.add_connector("site", "api", secret="s3cret-site")
+    env = settings_env(hub.settings)
+    code = ("from hub.cli import main\n"
+            "for args in (['connectors', 'list'], ['connectors', 'show', 'site']):\n"
+            "    try:\n"
+            "        main(args, prog_name='omnihub')\n"
+            "    except SystemExit as exc:\n"
+            "        assert not exc.code, exc.code\n")
+    out = subprocess.run([sys.executable, "-c", code + "import json, sys\nprint(json.dumps(sorted(sys.modules)))"],
+                         env=env, cwd=str(REPO), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert any(line.startswith("site") for line in lines), out.stdout
+    mods = set(json.loads(lines[-1]))
+    assert _sdks(mods) == set()
+    assert _adapters(mods) <= {"channels.api", "outbound.inbox"}, _adapters(mods)
