@@ -175,7 +175,6 @@ def p2_real_mail(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
 
 def p5_p6_end_to_end(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
     """Webhook -> delivered to the inbox latency at 100 msgs/s; then RSS of web and worker processes."""
-    import threading
 
     from sqlalchemy import func, select
 
@@ -197,28 +196,8 @@ def p5_p6_end_to_end(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
                 if s.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == "delivered")) >= 100:
                     break
             time.sleep(0.1)
-        import httpx
-
         total = rate * seconds
-        errors = [0]
-
-        def sender(offset: int, step: int):
-            with httpx.Client(timeout=10) as cl:
-                t0 = time.perf_counter()
-                for k in range(offset, total, step):
-                    due = t0 + k / rate
-                    delay = due - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                    body, headers = c.signed_request(100_000 + k, sent_at=c.now(), sender=f"e2e{k % 40}")
-                    if cl.post(f"http://127.0.0.1:{port}/webhooks/web/messages", content=body, headers=headers).status_code != 200:
-                        errors[0] += 1
-
-        ts = [threading.Thread(target=sender, args=(k, 4)) for k in range(4)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        errors = [c.p5_load(port, rate, seconds)]
         deadline = time.monotonic() + 60
         lat = []
         while time.monotonic() < deadline:
@@ -342,6 +321,14 @@ def p7_streams(tmp: Path, redis_url: str) -> list[dict]:
     }]
 
 
+def f1_footprint(tmp: Path, redis_url: str) -> list[dict]:
+    """PSS of a whole `omnihub run` (its own embedded Redis), idle and after P5's load
+    (benchmarks/bench_footprint.py)."""
+    from benchmarks import bench_footprint
+
+    return bench_footprint.rows(tmp / "f1", QUICK)
+
+
 def r1_redaction(tmp: Path, redis_url: str) -> list[dict]:
     """Secret redaction per 2 KB real message vs one plain regex pass (benchmarks/bench_redact.py)."""
     from benchmarks import bench_redact
@@ -376,7 +363,7 @@ BENCHMARKS = (
     ("P2", p2_pipeline), ("P2-pg", on_postgresql("P2-pg", p2_pipeline)),
     ("P2R", p2_real_mail), ("P2R-pg", on_postgresql("P2R-pg", p2_real_mail)),
     ("P5", p5_p6_end_to_end), ("P5-pg", on_postgresql("P5-pg", p5_p6_end_to_end)),
-    ("P3", p3_p4_imap), ("P7", p7_streams), ("R1", r1_redaction), ("C1", c1_capacity),
+    ("P3", p3_p4_imap), ("P7", p7_streams), ("F1", f1_footprint), ("R1", r1_redaction), ("C1", c1_capacity),
 )
 
 

@@ -233,6 +233,33 @@ def load(port: int, requests: list[tuple[bytes, dict[str, str]]], threads: int =
     return len(requests) / (time.perf_counter() - start), latencies, errors[0]
 
 
+def p5_load(port: int, rate: int = 100, seconds: int = 15, senders: int = 4) -> int:
+    """P5's load: `rate` signed webhook messages a second for `seconds`, stamped with their send
+    time, from `senders` clients; returns the number of non-200 answers."""
+    import httpx
+
+    total = rate * seconds
+    errors = [0]
+
+    def sender(offset: int, step: int) -> None:
+        with httpx.Client(timeout=10) as cl:
+            t0 = time.perf_counter()
+            for k in range(offset, total, step):
+                delay = t0 + k / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                body, headers = signed_request(100_000 + k, sent_at=now(), sender=f"e2e{k % 40}")
+                if cl.post(f"http://127.0.0.1:{port}/webhooks/web/messages", content=body, headers=headers).status_code != 200:
+                    errors[0] += 1
+
+    ts = [threading.Thread(target=sender, args=(k, senders)) for k in range(senders)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return errors[0]
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 

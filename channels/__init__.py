@@ -1,28 +1,28 @@
-"""Channel adapters. Core code looks them up here, never by branching on a name."""
+"""Channel adapters. Core code looks them up here, never by branching on a name.
+
+``REGISTRY`` maps each connector kind to the dotted path of its adapter class; the class (and
+the channel's SDK) is imported the first time the kind is looked up, so a process that never
+meets a Slack connector never imports slack_sdk.
+"""
 
 from __future__ import annotations
 
-from channels.api import ApiChannel
-from channels.base import ChannelAdapter
-from channels.discord import DiscordChannel
-from channels.email import EmailChannel
-from channels.instagram import InstagramChannel
-from channels.messenger import MessengerChannel
-from channels.slack import SlackChannel
-from channels.telegram import TelegramChannel
-from channels.twilio import TwilioChannel
-from channels.whatsapp import WhatsAppChannel
-from channels.x import XChannel
+from typing import TYPE_CHECKING
 
-REGISTRY: dict[str, type[ChannelAdapter]] = {
-    ApiChannel.kind: ApiChannel,
-    DiscordChannel.kind: DiscordChannel,
-    EmailChannel.kind: EmailChannel,
-    SlackChannel.kind: SlackChannel,
-    TelegramChannel.kind: TelegramChannel,
-    TwilioChannel.kind: TwilioChannel,
-    XChannel.kind: XChannel,
-    WhatsAppChannel.kind: WhatsAppChannel,
-    MessengerChannel.kind: MessengerChannel,
-    InstagramChannel.kind: InstagramChannel,
-}
+from hub.types import Registry
+
+if TYPE_CHECKING:
+    from channels.base import ChannelAdapter
+
+REGISTRY: Registry[ChannelAdapter] = Registry("channel", {
+    "api": "channels.api:ApiChannel",
+    "discord": "channels.discord.adapter:DiscordChannel",
+    "email": "channels.email:EmailChannel",
+    "slack": "channels.slack.adapter:SlackChannel",
+    "telegram": "channels.telegram.adapter:TelegramChannel",
+    "twilio": "channels.twilio.adapter:TwilioChannel",
+    "x": "channels.x.adapter:XChannel",
+    "whatsapp": "channels.whatsapp.adapter:WhatsAppChannel",
+    "messenger": "channels.messenger.adapter:MessengerChannel",
+    "instagram": "channels.instagram.adapter:InstagramChannel",
+})

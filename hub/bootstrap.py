@@ -1,7 +1,14 @@
-"""`omnihub run`: everything on one machine with embedded defaults."""
+"""`omnihub run`: everything on one machine with embedded defaults.
+
+The process that supervises the others stays small: the settings, the migrations and the
+first-run setup run in a short-lived child (`omnihub run-setup`, ``setup`` below), so the
+supervisor imports neither pydantic nor SQLAlchemy nor an adapter; every process it starts
+imports only what its own work needs.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -11,9 +18,6 @@ import time
 from typing import Any
 
 import click
-from sqlalchemy import func, select
-
-from config.settings import load_settings
 
 DEMO_CONNECTOR = "demo"
 ADMIN_EMAIL = "admin@omnihub.local"
@@ -21,6 +25,8 @@ ADMIN_EMAIL = "admin@omnihub.local"
 
 def first_run_setup(rt) -> dict[str, str]:
     """Create the first admin and a demo api connector. Returns what to tell the user."""
+    from sqlalchemy import func, select
+
     from hub.auth import create_user
     from hub.connectors import ConnectorService
     from hub.models import Connector, User
@@ -74,54 +80,87 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def run_all(host: str | None = None, port: int | None = None) -> None:
+def setup(host: str | None = None, port: int | None = None) -> dict[str, Any]:
+    """The one-shot part of `omnihub run` (in the `run-setup` child): the settings, private
+    state files, a free web port, migrations, the built-in inbox, the first admin and the demo
+    connector. Returns what the supervisor needs (the secret key included: it goes back over
+    a pipe, into the children's environments only)."""
+    from config.settings import load_settings
+    from hub.connectors import ensure_builtin
+    from hub.files import protect_state
+    from hub.logging import configure
+    from hub.migrate import upgrade
+    from hub.runtime import Runtime
+
     overrides: dict[str, Any] = {}
     if host:
         overrides["host"] = host
     if port:
         overrides["port"] = port
     settings = load_settings(**overrides)
-    from hub.files import protect_state, restrict_umask
-
-    restrict_umask()
     protect_state(settings)  # before the database and Redis files are created
-    from hub.connectors import ensure_builtin
-    from hub.embedded import EmbeddedRedis
-    from hub.logging import configure
-    from hub.migrate import upgrade
-    from hub.runtime import Runtime
-
     configure(settings.log_level, settings.log_format)
     _check_port_free(settings.host, settings.port)
     upgrade(settings.effective_database_url)
+    rt = Runtime(settings)  # no Redis needed for this
+    try:
+        ensure_builtin(rt)
+        told: dict[str, Any] = first_run_setup(rt)
+    finally:
+        rt.close()
+    told.update({
+        "database": safe_url(settings.effective_database_url),
+        "embedded_redis": not settings.redis_url and not settings.redis_sentinels,
+        "safe_redis_url": safe_url(settings.redis_url or ""),
+        "secret_key": settings.secret_key,
+        "host": settings.host,
+        "port": settings.port,
+        "var_dir": str(settings.var_dir),
+        "public_url": settings.effective_public_url,
+        "worker_processes": settings.worker_processes,
+        # one machine, one small desk: one web process (its threads serve the requests) unless
+        # OMNIHUB_WEB_WORKERS says otherwise; `omnihub web` alone keeps the setting's default
+        "web_workers": settings.web_workers if "web_workers" in settings.model_fields_set else 1,
+    })
+    return told
+
+
+def run_all(host: str | None = None, port: int | None = None) -> None:
+    from pathlib import Path
+
+    from hub.embedded import EmbeddedRedis
+
+    # settings, migrations and the first-run setup in a child: their imports never weigh on
+    # this process; its errors are its own one line on stderr
+    args = [sys.executable, "-m", "hub.cli", "run-setup"] + (["--host", host] if host else []) + (["--port", str(port)] if port else [])
+    done = subprocess.run(args, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(done.returncode)
+    told: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    var_dir = Path(told["var_dir"])
     env = dict(os.environ)
     env.update({
-        "OMNIHUB_SECRET_KEY": settings.secret_key,
-        "OMNIHUB_HOST": settings.host,
-        "OMNIHUB_PORT": str(settings.port),
-        "OMNIHUB_VAR_DIR": str(settings.var_dir),
+        "OMNIHUB_SECRET_KEY": told["secret_key"],
+        "OMNIHUB_HOST": told["host"],
+        "OMNIHUB_PORT": str(told["port"]),
+        "OMNIHUB_VAR_DIR": str(var_dir),
     })
     redis_proc = None
-    marker = settings.var_dir / "redis.url"
-    if not settings.redis_url and not settings.redis_sentinels:
-        redis_proc = EmbeddedRedis(settings.var_dir / "redis", persist=True).start()
+    marker = var_dir / "redis.url"
+    if told["embedded_redis"]:
+        redis_proc = EmbeddedRedis(var_dir / "redis", persist=True).start()
         env["OMNIHUB_REDIS_URL"] = redis_proc.url
         # the URL holds the password: 0600, like secret_key (other CLI commands read it)
         marker.unlink(missing_ok=True)
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(redis_proc.url + "\n")
-        settings = settings.model_copy(update={"redis_url": redis_proc.url})
-    rt = Runtime(settings)
-    ensure_builtin(rt)
-    told = first_run_setup(rt)
-    rt.close()
 
     cli = [sys.executable, "-m", "hub.cli"]
     specs = {
-        "web": cli + ["web"],
-        "poller": cli + ["poll"],
-        **{f"worker{i + 1}": cli + ["worker"] for i in range(settings.worker_processes)},
+        "web": cli + ["web", "--workers", str(told["web_workers"])],
+        # the first worker also runs the poller: one Python process fewer on a small machine
+        **{f"worker{i + 1}": cli + ["worker"] + (["--poll"] if i == 0 else []) for i in range(int(told["worker_processes"]))},
     }
     procs: dict[str, subprocess.Popen] = {}
     restarts: dict[str, float] = {}
@@ -139,23 +178,23 @@ def run_all(host: str | None = None, port: int | None = None) -> None:
     for name in specs:
         start(name)
     # where this instance listens, for `omnihub simulate` (and scripts) in another terminal
-    local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    local_host = "127.0.0.1" if told["host"] in ("0.0.0.0", "::", "") else told["host"]
     local_host = f"[{local_host}]" if ":" in local_host else local_host
-    web_url = settings.var_dir / "web.url"
-    web_url.write_text(f"http://{local_host}:{settings.port}\n")
+    web_url = var_dir / "web.url"
+    web_url.write_text(f"http://{local_host}:{told['port']}\n")
 
-    url = settings.effective_public_url
+    url = told["public_url"]
     lines = [
         "",
         f"omnihub is running at {url}",
         f"  inbox: {url}/inbox   admin: {url}/admin   API: {url}/api/v1/openapi.json",
-        f"  database: {safe_url(settings.effective_database_url)}",
-        f"  redis: {redis_proc.safe_url + ' (embedded, password in ' + str(marker) + ')' if redis_proc else safe_url(env.get('OMNIHUB_REDIS_URL', ''))}",
+        f"  database: {told['database']}",
+        f"  redis: {redis_proc.safe_url + ' (embedded, password in ' + str(marker) + ')' if redis_proc else told['safe_redis_url']}",
     ]
     if "admin" in told:
-        lines.append(f"  admin login (first run, also in {settings.var_dir}/admin-credentials.txt): {told['admin']}")
+        lines.append(f"  admin login (first run, also in {var_dir}/admin-credentials.txt): {told['admin']}")
     else:
-        lines.append(f"  admin login: see {settings.var_dir}/admin-credentials.txt (created on the first run)")
+        lines.append(f"  admin login: see {var_dir}/admin-credentials.txt (created on the first run)")
     lines += [
         "  send a test message (in another terminal):",
         f"    .venv/bin/omnihub simulate {DEMO_CONNECTOR} --text 'Hello, I need help' --from alice",

@@ -8,14 +8,17 @@ import re
 import sys
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from config.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 
 def _settings() -> Settings:
+    from config.settings import load_settings
+
     return load_settings()
 
 
@@ -49,21 +52,26 @@ class Cli(click.Group):
     """Turns omnihub's own errors into one clear line instead of a traceback."""
 
     def invoke(self, ctx):
-        from sqlalchemy import exc as sa_exc
-
         from hub.errors import OmnihubError
 
         try:
             return super().invoke(ctx)
         except OmnihubError as exc:
             _fail(str(exc))
-        except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as exc:
-            _fail(f"OMNIHUB_DATABASE_URL is not a valid database URL ({type(exc).__name__}); "
-                  "fix: set it to e.g. postgresql+psycopg://user@host:5432/omnihub or sqlite:////path/to/omnihub.db")
-        except sa_exc.OperationalError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-            _fail(f"OMNIHUB_DATABASE_URL: cannot use the database {_db_url_for_humans()} ({reason}); "
-                  "fix: start the database server or correct OMNIHUB_DATABASE_URL")
+        except Exception as exc:
+            # a database error can only come from a command that imported SQLAlchemy: the others
+            # (`omnihub run`'s supervisor, `--help`) need not import it to tell
+            sa_exc = sys.modules.get("sqlalchemy.exc")
+            if sa_exc is None:
+                raise
+            if isinstance(exc, (sa_exc.ArgumentError, sa_exc.NoSuchModuleError)):
+                _fail(f"OMNIHUB_DATABASE_URL is not a valid database URL ({type(exc).__name__}); "
+                      "fix: set it to e.g. postgresql+psycopg://user@host:5432/omnihub or sqlite:////path/to/omnihub.db")
+            if isinstance(exc, sa_exc.OperationalError):
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+                _fail(f"OMNIHUB_DATABASE_URL: cannot use the database {_db_url_for_humans()} ({reason}); "
+                      "fix: start the database server or correct OMNIHUB_DATABASE_URL")
+            raise
 
 
 @click.group(name="omnihub", cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -758,14 +766,23 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
         "--forwarded-allow-ips", "127.0.0.1",
         "--logger-class", "hub.weblog.MaskingLogger",  # no /media tokens in access or error logs
     ]
+    if (workers or st.web_workers) > 1:
+        # the app is imported once, in the master, and the workers fork from it: the pages they
+        # do not write stay shared. With one worker the master would only hold a second copy.
+        args.append("--preload")
     os.execv(sys.executable, args)
 
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.option("--fork", is_flag=True, help="Fork a child per job (isolation) instead of running jobs in-process.")
-def worker(burst: bool, fork: bool) -> None:
+@click.option("--poll", "with_poller", is_flag=True,
+              help="Also run the poller (its loops, the sweeper, the timers) in this process, as `omnihub run` does: "
+                   "one process fewer on a small machine.")
+def worker(burst: bool, fork: bool, with_poller: bool) -> None:
     """Run an RQ worker over the queues inbound, push, send and default."""
+    if fork and with_poller:  # a fork per job while the poller's threads hold locks: no
+        raise click.UsageError("--poll runs the poller's threads in this process; it cannot be combined with --fork")
     from rq import SimpleWorker, Worker
     from rq.serializers import JSONSerializer
 
@@ -776,12 +793,57 @@ def worker(burst: bool, fork: bool) -> None:
     rt = _runtime()
     _warn_if_redis_is_open(rt.redis_url, rt.settings)
     cls = Worker if fork else SimpleWorker
+    poller = _poller_thread(rt) if with_poller else None
 
     def make():  # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
-        return cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
+        w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
+        if poller:
+            stop_worker = w.request_stop  # what RQ installs for SIGTERM and SIGINT when it starts working
+
+            def request_stop(signum, frame) -> None:
+                poller.stop.set()  # the poller gives its leases back now, not after RQ's teardown
+                stop_worker(signum, frame)
+
+            w.request_stop = request_stop  # type: ignore[method-assign]
+        return w
 
     freeze_startup_heap()
-    run_worker(make, burst=burst, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
+    try:
+        run_worker(make, burst=burst, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
+    finally:
+        if poller:
+            poller.stop.set()  # it gives its leases back, so a restarted process takes over at once
+            poller.done.wait(rt.settings.poll_lease_seconds)
+
+
+def _poller_thread(rt):
+    """The poller on a thread of this process; if it ever ends by itself, the process stops
+    (SIGTERM to itself: the worker finishes its job) and whoever supervises it restarts both."""
+    import signal
+    import threading
+
+    import structlog
+
+    from workers import intel
+    from workers.poller import Poller
+
+    intel.install()  # its periodic SLA tick
+    poller = Poller(rt)
+    poller.done = threading.Event()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        try:
+            poller.run()
+        except BaseException:
+            structlog.get_logger("omnihub.worker").exception("poller.crashed")
+        finally:
+            poller.done.set()  # type: ignore[attr-defined]
+            if not poller.stop.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=run, name="omnihub-poller", daemon=True).start()
+    click.echo("poller started (in the worker)", err=True)
+    return poller
 
 
 #: seconds between attempts to reach Redis again after a worker's loop ended (doubling up
@@ -879,10 +941,21 @@ def poll(no_sweep: bool) -> None:
 @click.option("--host", help="Bind address (default OMNIHUB_HOST, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default OMNIHUB_PORT, 8000).")
 def run(host: str | None, port: int | None) -> None:
-    """Run everything on one machine: embedded Redis, migrations, web, worker, poller."""
+    """Run everything on one machine: embedded Redis, migrations, web, and a worker that also polls."""
     from hub import bootstrap
 
     bootstrap.run_all(host=host, port=port)
+
+
+@main.command(name="run-setup", hidden=True)
+@click.option("--host")
+@click.option("--port", type=int)
+def run_setup(host: str | None, port: int | None) -> None:
+    """`omnihub run`'s one-shot setup (settings, migrations, first admin, demo connector):
+    prints what the supervisor needs as one JSON line on stdout (a pipe to it)."""
+    from hub import bootstrap
+
+    click.echo(json.dumps(bootstrap.setup(host=host, port=port)))
 
 
 if __name__ == "__main__":  # pragma: no cover

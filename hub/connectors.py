@@ -93,7 +93,15 @@ def is_channel(kind: str) -> bool:
     return kind in channels.REGISTRY
 
 
+def is_kind(kind: str) -> bool:
+    """Whether a connector kind exists (imports no adapter)."""
+    return kind in channels.REGISTRY or kind in outbound.REGISTRY
+
+
 def all_kinds() -> dict[str, type[ChannelAdapter] | type[HelpdeskBackend]]:
+    """Every kind with its class: imports every adapter (and SDK). For the kind catalogue only
+    (`omnihub connectors kinds`, the admin console's list of kinds, ``GET /connector-kinds``);
+    look one kind up with ``adapter_class``."""
     return {**channels.REGISTRY, **outbound.REGISTRY}
 
 

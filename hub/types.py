@@ -6,16 +6,71 @@ normalized model) and nothing else of the hub: no database, no queue, no Flask.
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_core import PydanticUndefined
 
 from normalizers.model import Participant
+
+T = TypeVar("T")
+
+
+class Registry(MutableMapping[str, type[T]], Generic[T]):
+    """Connector kind -> adapter class, declared as dotted paths (``"channels.x:XChannel"``)
+    and imported on first lookup: a process imports a channel's SDK only when it looks that
+    kind up (a connector of that kind exists and is used), never because the package was
+    imported. Iterating, ``len`` and ``in`` import nothing; ``[kind]``, ``get``, ``values``
+    and ``items`` import what they return. Assigning a class (tests, plugins) or a dotted
+    path registers a kind explicitly.
+    """
+
+    def __init__(self, what: str, paths: Mapping[str, str]) -> None:
+        self.what = what
+        self._entries: dict[str, str | type[T]] = dict(paths)
+
+    def path(self, kind: str) -> str:
+        """The dotted path ``module:Class`` of a kind (without importing it)."""
+        entry = self._entries[kind]
+        return entry if isinstance(entry, str) else f"{entry.__module__}:{entry.__qualname__}"
+
+    def loaded(self) -> set[str]:
+        """The kinds whose classes this process has imported."""
+        return {k for k, v in self._entries.items() if not isinstance(v, str)}
+
+    def __getitem__(self, kind: str) -> type[T]:
+        entry = self._entries[kind]
+        if not isinstance(entry, str):
+            return entry
+        module, _, name = entry.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        if getattr(cls, "kind", None) != kind:
+            raise TypeError(f"{self.what} registry: {entry} has kind {getattr(cls, 'kind', None)!r}, registered as {kind!r}")
+        self._entries[kind] = cls
+        return cls
+
+    def __setitem__(self, kind: str, value: str | type[T]) -> None:
+        self._entries[kind] = value
+
+    def __delitem__(self, kind: str) -> None:
+        del self._entries[kind]
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.what!r}, {sorted(self._entries)})"
 
 
 def origin(what: str = "url") -> dict[str, str]:

@@ -401,6 +401,10 @@ def _codes(text: str) -> tuple[str, list[str] | None]:
     return "".join([codes[t] for t in raw]), raw
 
 
+#: an upper bound of an ASCII text's tokens: each holds at least one letter run of its own
+_ASCII_WORDS = re.compile(r"[A-Za-z]+")
+
+
 def _phrase_spans(text: str) -> list[tuple[int, int]]:
     """One pass: the tokens' codes (a cached dict look-up each) say which stretches of the
     text could hold a phrase in some language; only those are classified per wordlist. A
@@ -409,6 +413,10 @@ def _phrase_spans(text: str) -> list[tuple[int, int]]:
     outside every dense stretch cannot qualify (see ``_dense``): the result is the same as
     classifying every token of the text in every language."""
     if _WORDLISTS is None:
+        # an ASCII text with fewer letter runs than a phrase has words holds no phrase: the
+        # web process (which redacts only short ids) never builds the wordlists' index
+        if text.isascii() and len(_ASCII_WORDS.findall(text)) < MIN_PHRASE_WORDS:
+            return []
         wordlists()
     code, raw = _codes(text)
     if len(code) < MIN_PHRASE_WORDS:

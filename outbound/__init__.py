@@ -1,26 +1,26 @@
-"""Helpdesk backends. Core code looks them up here, never by branching on a name."""
+"""Helpdesk backends. Core code looks them up here, never by branching on a name.
+
+``REGISTRY`` maps each connector kind to the dotted path of its backend class, imported the
+first time the kind is looked up (see ``channels.REGISTRY``).
+"""
 
 from __future__ import annotations
 
-from outbound.base import HelpdeskBackend
-from outbound.chatwoot import ChatwootBackend
-from outbound.django_helpdesk import DjangoHelpdeskBackend
-from outbound.freshdesk import FreshdeskBackend
-from outbound.helpscout import HelpScoutBackend
-from outbound.inbox import InboxBackend
-from outbound.rt import RTBackend
-from outbound.webhook import WebhookBackend
-from outbound.zammad import ZammadBackend
-from outbound.zendesk import ZendeskBackend
+from typing import TYPE_CHECKING
 
-REGISTRY: dict[str, type[HelpdeskBackend]] = {
-    InboxBackend.kind: InboxBackend,
-    ZendeskBackend.kind: ZendeskBackend,
-    FreshdeskBackend.kind: FreshdeskBackend,
-    ZammadBackend.kind: ZammadBackend,
-    ChatwootBackend.kind: ChatwootBackend,
-    HelpScoutBackend.kind: HelpScoutBackend,
-    WebhookBackend.kind: WebhookBackend,
-    RTBackend.kind: RTBackend,
-    DjangoHelpdeskBackend.kind: DjangoHelpdeskBackend,
-}
+from hub.types import Registry
+
+if TYPE_CHECKING:
+    from outbound.base import HelpdeskBackend
+
+REGISTRY: Registry[HelpdeskBackend] = Registry("helpdesk", {
+    "inbox": "outbound.inbox:InboxBackend",
+    "zendesk": "outbound.zendesk:ZendeskBackend",
+    "freshdesk": "outbound.freshdesk:FreshdeskBackend",
+    "zammad": "outbound.zammad:ZammadBackend",
+    "chatwoot": "outbound.chatwoot:ChatwootBackend",
+    "helpscout": "outbound.helpscout:HelpScoutBackend",
+    "webhook": "outbound.webhook:WebhookBackend",
+    "rt": "outbound.rt:RTBackend",
+    "django_helpdesk": "outbound.django_helpdesk:DjangoHelpdeskBackend",
+})

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from hub import audit, auth, checks, replay, subscriptions
-from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel
+from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel, is_kind
 from hub.errors import ConfigError, NotFound
 from hub.events import EVENT_TYPES
 from hub.models import AuditLog, Connector, Contact, EventSubscription, User
@@ -103,7 +103,7 @@ def _form_page(kind: str, name: str, row_desc: dict[str, Any] | None, fields, *,
 @login_required("admin")
 def connector_new():
     kind = request.values.get("kind", "")
-    if kind not in all_kinds():
+    if not is_kind(kind):
         abort(400, description=f"unknown connector kind {kind!r}")
     cls = adapter_class(kind)
     fields = schema_form.fields_for(cls.Config, channel=is_channel(kind))

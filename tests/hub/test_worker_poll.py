@@ -1,0 +1,53 @@
+"""`omnihub worker --poll`: one process that works the queues and runs the poller on a thread
+(what `omnihub run` starts, one process fewer on a small machine)."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+from hub import signing
+from hub.models import Delivery
+from tests.support.hub import wait_until
+
+SECRET = "s3cret-api-key"
+
+
+def _leases(hub) -> list[dict]:
+    resp = hub.api("GET", "/api/v1/stats/queues")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.get_json()["leases"]
+
+
+def _pid_of(owner: str) -> int:
+    return int(owner.split(":")[-2])
+
+
+def test_a_worker_with_poll_holds_the_leases_works_the_queues_and_gives_the_leases_back(make_hub):
+    hub = make_hub(poll_lease_seconds=3, sweep_interval=0.2)
+    hub.add_connector("web", "api", secret=SECRET)
+    proc = hub.start("worker", "worker", "--poll")
+
+    # the poller on the worker's thread takes the periodic jobs' leases (the sweeper among them)
+    held = wait_until(lambda: [row for row in _leases(hub) if _pid_of(row["owner"]) == proc.pid], timeout=60,
+                      message="leases held by the worker's poller")
+    assert "sweeper" in {row["name"] for row in held}, held
+
+    # and the same process works the queues: a message is stored and pushed to the inbox
+    body = json.dumps({"id": "m1", "from": {"id": "alice"}, "text": "Hello, I need help"}).encode()
+    resp = hub.client.post("/webhooks/web/messages", data=body, headers={"Content-Type": "application/json", **signing.sign(SECRET, body)})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    wait_until(lambda: hub.count(Delivery, Delivery.state == "delivered") == 1, timeout=60, message="the message delivered")
+
+    # SIGTERM: the poller gives its leases back at once (nobody waits for them to expire) and
+    # the worker stops (RQ's own teardown may take a while: the fixture ends it)
+    proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: not [row for row in _leases(hub) if _pid_of(row["owner"]) == proc.pid], timeout=30,
+               message="the leases given back")
+    assert "poller.crashed" not in hub.output("worker")
+
+
+def test_poll_cannot_be_combined_with_fork(hub):
+    out = hub.cli("worker", "--poll", "--fork")
+    assert out.returncode == 2
+    assert "--poll" in out.stderr and "--fork" in out.stderr
