@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import assignment, journal, routing, threads
+from hub import journal, routing, threads
 from hub.connectors import is_channel
 from hub.errors import AuthError, ConfigError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError
 from hub.models import (
@@ -77,7 +77,8 @@ class Outcome:
     send: list[int] = field(default_factory=list)
     #: Deliveries added but not flushed yet (their ids exist once the savepoint is released).
     push_rows: list[Delivery] = field(default_factory=list)
-    #: teams whose queue got a conversation: assigned once the batch is committed (hub.assignment)
+    #: teams whose queue got a conversation: the caller assigns them once the batch is committed
+    #: (workers.jobs.drain, after handing the turn on; hub.assignment)
     teams: set[int] = field(default_factory=set)
 
 
@@ -369,8 +370,6 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
                     outcome.push = outbox.push(rt, outcome.push, local_only=True, session=s)
             except Exception:
                 log.exception("ingest.local_push_failed", count=len(outcome.push))  # the push queue takes them
-    if outcome.teams:  # committed: assign the new arrivals (the poller's timer catches up on a failure)
-        assignment.assign_teams(rt, outcome.teams)
     # A health note per connector at most every HEALTH_EVERY seconds, not a write transaction
     # per batch (P5 profile: single-message batches paid a fourth commit for it).
     t = time.monotonic()
