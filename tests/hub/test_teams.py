@@ -322,11 +322,23 @@ def test_concurrent_ingest_in_two_workers_never_double_assigns(make_hub, db_url)
     h = make_hub(database_url=db_url, batch_size=1, drain_slots=2, log_level="DEBUG")
     h.add_connector("web", "api", secret=SECRET)
     assert h.token
+    if db_url.startswith("postgresql"):
+        # a slow database: each assignment's UPDATE takes 200 ms, so the two workers' assignment
+        # transactions overlap (without the team row lock they would both count an agent's load
+        # before either commits, and assign past capacity)
+        from sqlalchemy import text
+
+        with h.rt.db.engine.begin() as c:
+            c.execute(text("CREATE FUNCTION slow_assign() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NEW; END $$ "
+                           "LANGUAGE plpgsql"))
+            c.execute(text("CREATE TRIGGER slow_assign BEFORE UPDATE OF assignee_id ON conversations FOR EACH ROW "
+                           "EXECUTE FUNCTION slow_assign()"))
     agents = make_agents(h, 3)
-    create_team(h, "desk", dict.fromkeys(agents, 4), "auto", default=True)
+    capacity = 8
+    create_team(h, "desk", dict.fromkeys(agents, capacity), "auto", default=True)
     for email in agents:
         set_status(h, email, "online")
-    n = 30
+    n = 40
     h.start_worker("w1")
     h.start_worker("w2")
     for i in range(n):
@@ -341,10 +353,13 @@ def test_concurrent_ingest_in_two_workers_never_double_assigns(make_hub, db_url)
         waiting = s.scalars(select(Conversation).where(Conversation.assignee_id.is_(None))).all()
         assigned = s.scalars(select(Conversation).where(Conversation.assignee_id.is_not(None))).all()
         seqs = sorted(m.last_seq for m in s.scalars(select(TeamMember)))
-    assert sorted(loads.values()) == [4, 4, 4]  # everyone at capacity, nobody over it
-    assert len(assigned) == 12 and len(waiting) == n - 12
+        rr_seq = s.scalar(select(Team.rr_seq))
+    full = 3 * capacity
+    assert sorted(loads.values()) == [capacity] * 3  # everyone at capacity, nobody over it
+    assert len(assigned) == full and len(waiting) == n - full
     assert set(per_conv.values()) == {1} and set(per_conv) == {c.id for c in assigned}  # each assigned exactly once
-    assert seqs == [10, 11, 12]  # one round-robin counter, 12 assignments
+    # one round-robin counter, never lost to a concurrent update: one number per assignment
+    assert rr_seq == full and seqs == [full - 2, full - 1, full]
     assert all(c.team_id is not None and c.queued_at is not None for c in waiting)
     # both workers took part in the ingest (each logs the batches it drained)
     logs = {name: h.output(name) for name in ("w1", "w2")}
