@@ -197,15 +197,6 @@ def _get(s, model, obj_id: int, label: str, *, when=lambda row: True):
     return row
 
 
-def team_filter(s, team: str, user_id: int | None):
-    """The condition of a team filter: a team's name, 'mine' (the user's teams) or 'none'."""
-    if team == "none":
-        return Conversation.team_id.is_(None)
-    if team == "mine":
-        return Conversation.team_id.in_(select(TeamMember.team_id).where(TeamMember.user_id == (user_id or -1)))
-    return Conversation.team_id == (s.scalar(select(Team.id).where(Team.name == team)) or -1)
-
-
 def _conv(s, conv_id: int) -> Conversation:
     return _get(s, Conversation, conv_id, "conversation")
 
@@ -273,7 +264,7 @@ def list_conversations():
                 uid = g.principal.user_id if who == "me" else s.scalar(select(User.id).where(User.email == who.lower()))
                 q = q.where(Conversation.assignee_id == (uid or -1))
         if a.get("team"):
-            q = q.where(team_filter(s, a["team"], g.principal.user_id))
+            q = q.where(assignment.team_filter(s, a["team"], g.principal.user_id))
         if a.get("q"):
             from hub.search import conversation_search
 

@@ -236,6 +236,15 @@ def sweep(rt, at: datetime | None = None) -> dict[str, int]:
     return counts
 
 
+def team_filter(s: Session, team: str, user_id: int | None):
+    """The condition of a team filter: a team's name, 'mine' (the user's teams) or 'none'."""
+    if team == "none":
+        return Conversation.team_id.is_(None)
+    if team == "mine":
+        return Conversation.team_id.in_(select(TeamMember.team_id).where(TeamMember.user_id == (user_id or -1)))
+    return Conversation.team_id == (s.scalar(select(Team.id).where(Team.name == team)) or -1)
+
+
 def queue_sizes(s: Session) -> dict[int, int]:
     """Waiting (unassigned) conversations per team id."""
     return dict(s.execute(
