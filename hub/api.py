@@ -970,7 +970,7 @@ class TeamPatch(Strict):
 class RuleIn(Strict):
     name: str = Field("", max_length=120, pattern=r"^[^\x00-\x1f\x7f]*$")
     team: str = Field(min_length=1, max_length=64, description="the team's name")
-    conditions: routing.Conditions = Field(default_factory=routing.Conditions, description="all must hold; none: every conversation")
+    conditions: routing.Conditions = Field(default_factory=lambda: routing.Conditions.model_validate({}), description="all must hold; none: every conversation")
     set_priority: Literal["low", "normal", "high", "urgent"] | None = None
     add_tags: list[routing.Tag] = Field(default_factory=list, max_length=20)
     enabled: bool = True

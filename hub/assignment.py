@@ -247,15 +247,17 @@ def team_filter(s: Session, team: str, user_id: int | None):
 
 def queue_sizes(s: Session) -> dict[int, int]:
     """Waiting (unassigned) conversations per team id."""
-    return dict(s.execute(
+    rows = s.execute(
         select(Conversation.team_id, func.count()).where(Conversation.team_id.is_not(None), Conversation.assignee_id.is_(None),
                                                          Conversation.status.in_(WAITING)).group_by(Conversation.team_id)
-    ).all())
+    ).all()
+    return {int(team_id): int(n) for team_id, n in rows if team_id is not None}
 
 
 def loads(s: Session, team_id: int) -> dict[int, int]:
     """Active conversations of the team per assigned user id."""
-    return dict(s.execute(
+    rows = s.execute(
         select(Conversation.assignee_id, func.count()).where(Conversation.team_id == team_id, Conversation.status.in_(ACTIVE),
                                                              Conversation.assignee_id.is_not(None)).group_by(Conversation.assignee_id)
-    ).all())
+    ).all()
+    return {int(user_id): int(n) for user_id, n in rows if user_id is not None}

@@ -556,12 +556,13 @@ def teams():
         try:
             team_id = f.get("team_id", type=int)
             if action == "create_team":
-                api.create_team(data=api.TeamIn(name=(f.get("name") or "").strip(), assignment=f.get("assignment") or "manual",
-                                                default=bool(f.get("default"))))
+                api.create_team(data=api.TeamIn.model_validate({"name": (f.get("name") or "").strip(),
+                                                                "assignment": f.get("assignment") or "manual", "default": bool(f.get("default"))}))
                 flash(f"Team {f.get('name', '').strip()} created.", "ok")
             elif action == "update_team" and team_id:
-                api.patch_team(team_id=team_id, data=api.TeamPatch(name=(f.get("name") or "").strip() or None,
-                                                                   assignment=f.get("assignment") or None, default=bool(f.get("default"))))
+                api.patch_team(team_id=team_id, data=api.TeamPatch.model_validate({
+                    "name": (f.get("name") or "").strip() or None, "assignment": f.get("assignment") or None,
+                    "default": bool(f.get("default"))}))
                 flash("Team saved.", "ok")
             elif action in ("add_member", "set_capacity", "remove_member") and team_id:
                 with rt().db.read() as s:
@@ -574,7 +575,8 @@ def teams():
                     members.pop(email, None)
                 else:
                     members[email] = f.get("capacity", type=int) if f.get("capacity", type=int) is not None else 5
-                api.patch_team(team_id=team_id, data=api.TeamPatch(members=[api.MemberIn(email=e, capacity=c) for e, c in members.items()]))
+                api.patch_team(team_id=team_id, data=api.TeamPatch.model_validate(
+                    {"members": [{"email": e, "capacity": c} for e, c in members.items()]}))
                 flash({"add_member": f"{email} added.", "set_capacity": f"{email}: capacity saved.",
                        "remove_member": f"{email} removed."}[action], "ok")
             elif action == "delete_team" and team_id:
@@ -591,7 +593,7 @@ def teams():
                 if rule is None:
                     raise ConfigError("no such routing rule")
                 if action == "toggle_rule":
-                    api.patch_rule(rule_id=rule_id, data=api.RulePatch(enabled=not rule.enabled))
+                    api.patch_rule(rule_id=rule_id, data=api.RulePatch.model_validate({"enabled": not rule.enabled}))
                     flash(f"Rule {'disabled' if rule.enabled else 'enabled'}.", "ok")
                 elif action == "delete_rule":
                     api.delete_rule(rule_id=rule_id)
