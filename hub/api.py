@@ -1117,7 +1117,10 @@ def delete_team(team_id: int):
     from sqlalchemy import update as sql_update
 
     with rt().db.session() as s:
-        team = _team(s, team_id)
+        # locked first, as an assignment does (hub.assignment): never a deadlock with one running
+        team = s.get(Team, team_id, with_for_update=not rt().db.is_sqlite)
+        if team is None:
+            raise ApiError(404, f"team {team_id} not found")
         rules = s.scalar(select(func.count()).select_from(RoutingRule).where(RoutingRule.team_id == team.id)) or 0
         if rules:
             raise ApiError(409, f"{rules} routing rule(s) send conversations to this team: change or remove them first")
@@ -1236,7 +1239,7 @@ def set_agent_status(who: str, data: StatusIn):
     p = g.principal
     if who == "me":
         uid = p.user_id
-    elif who.isdigit() and len(who) <= 19:
+    elif who.isdigit() and len(who) <= 19 and int(who) <= MAX_ID:
         uid = int(who)
     else:
         raise ApiError(404, f"agent {who!r} not found (use 'me' or a user id)")

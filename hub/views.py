@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import sla
-from hub.models import AttachmentRow, Connector, Contact, Conversation, Identity, Message, Reply, Team, User
+from hub.models import AttachmentRow, Connector, Contact, Conversation, ConversationEvent, Identity, Message, Reply, Team, User
 
 
 def _iso(v) -> str | None:
@@ -167,5 +167,9 @@ def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dic
         replies = s.scalars(select(Reply).where(Reply.conversation_id == c.id).order_by(Reply.id)).all()
         out["messages"] = [message_json(m) for m in msgs]
         out["replies"] = [reply_json(r) for r in replies]
+        # routing and assignment changes, as the inbox timeline shows them (hub.assignment)
+        out["events"] = [{"id": e.id, "at": _iso(e.at), "kind": e.kind, "actor": e.actor, "details": e.details or {}}
+                         for e in s.scalars(select(ConversationEvent).where(ConversationEvent.conversation_id == c.id)
+                                            .order_by(ConversationEvent.id).limit(500))]
         out["contact"] = contact_json(s, s.get_one(Contact, c.contact_id), with_conversations=True)
     return out

@@ -369,3 +369,58 @@ def test_concurrent_ingest_in_two_workers_never_double_assigns(make_hub, db_url)
     victim = assigned[0]
     assert h.api("PATCH", f"/api/v1/conversations/{victim.id}", {"status": "resolved"}).status_code == 200
     assert assignee_of(h, oldest.id) == assignee_of(h, victim.id)
+
+
+def test_the_poller_runs_the_assignment_sweep_under_its_lease(team_hub):
+    """A real `omnihub poll` process: an agent whose inbox went quiet is set offline and their
+    conversations go back to the queue, then to an online colleague (no test calls the sweep)."""
+    h = team_hub
+    agents = make_agents(h, 2)
+    a1, a2 = agents
+    create_team(h, "desk", dict.fromkeys(agents, 5))
+    long_ago = now() - timedelta(seconds=h.settings.agent_idle_seconds + h.settings.reassign_offline_seconds + 60)
+    set_status(h, a1, "online", at=long_ago)  # went quiet long ago (a closed laptop)
+    (conv_id,) = seed(h, 1, "desk")
+    with h.rt.db.session() as s:
+        assignment.changed(s, s.get(Conversation, conv_id), uid(h, a1), "test")
+    set_status(h, a2, "online")
+    h.start_poller()
+    wait_until(lambda: assignee_of(h, conv_id) == a2, timeout=30, message="reassigned by the poller")
+    with h.rt.db.read() as s:
+        assert s.get(AgentStatus, uid(h, a1)).status == "offline"
+    assert [k for k, _d in events(h, conv_id)] == ["assigned", "returned", "assigned"]
+    stats = h.api("GET", "/api/v1/stats/queues").get_json()
+    assert any("assignment" in str(lease) for lease in stats.get("leases", [])), stats.get("leases")
+
+
+def test_rules_and_teams_change_and_go_away(team_hub):
+    h = team_hub
+    agents = make_agents(h, 1)
+    create_team(h, "a", dict.fromkeys(agents, 2), "manual")
+    b = create_team(h, "b", {}, "manual", default=True)
+    rule = h.api("POST", "/api/v1/routing-rules", {"team": "a", "conditions": {"medium": ["sms"]}}).get_json()
+    resp = h.api("PATCH", f"/api/v1/routing-rules/{rule['id']}", {"team": "b", "conditions": {"language": ["pt"]}, "set_priority": "high",
+                                                                   "enabled": False})
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["team"] == "b" and body["conditions"] == {"language": ["pt"]} and body["set_priority"] == "high" and not body["enabled"]
+    assert h.api("PATCH", f"/api/v1/routing-rules/{rule['id']}", {"conditions": {"nope": 1}}).status_code == 400
+    assert h.api("POST", "/api/v1/routing-rules", {"team": "zz"}).status_code == 400
+    # one default team at most
+    h.api("PATCH", f"/api/v1/teams/{_team_id(h, 'a')}", {"default": True})
+    teams = {t["name"]: t for t in h.api("GET", "/api/v1/teams").get_json()["items"]}
+    assert teams["a"]["default"] and not teams["b"]["default"]
+    (conv_id,) = seed(h, 1, "b")
+    assert h.api("DELETE", f"/api/v1/routing-rules/{rule['id']}").status_code == 204
+    assert h.api("DELETE", f"/api/v1/teams/{b['id']}").status_code == 204
+    body = h.api("GET", f"/api/v1/conversations/{conv_id}").get_json()
+    assert body["team"] is None and body["queued_at"] is None
+    assert h.api("GET", f"/api/v1/teams/{b['id']}").status_code == 404
+    # the timeline's entries are in the full conversation too
+    assert h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": agents and next(iter(agents))}).status_code == 200
+    full = h.api("GET", f"/api/v1/conversations/{conv_id}").get_json()
+    assert [e["kind"] for e in full["events"]] == ["assigned"] and full["events"][0]["actor"] == "agent@example.com"
+    with h.rt.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "team.delete")) == 1
+    assert h.api("PUT", "/api/v1/agents/99999999999999999999/status", {"status": "online"}).status_code == 404
+    assert h.api("PUT", "/api/v1/agents/9223372036854775807/status", {"status": "online"}).status_code == 404
