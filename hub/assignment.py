@@ -29,6 +29,7 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from hub import events
 from hub.models import AgentStatus, Conversation, ConversationEvent, Team, TeamMember, User, now
 from hub.states import ConversationStatus
 
@@ -86,6 +87,14 @@ def team_ids_of(s: Session, user_id: int) -> list[int]:
 
 
 # ---------------------------------------------------------------------------- assigning
+def _updated(s: Session, conv_id: int, old: int | None, new: int | None) -> None:
+    """A ``conversation.updated`` event webhook for an assignment made with a conditional
+    UPDATE (which the ORM's change tracking in hub.events does not see)."""
+    conv = s.get(Conversation, conv_id)
+    if conv is not None:
+        events.emit(s, "conversation.updated", conv, changes={"assignee_id": (old, new)})
+
+
 def _lock_team(s: Session, team_id: int, sqlite: bool) -> Team | None:
     return s.get(Team, team_id, with_for_update=not sqlite)
 
@@ -142,6 +151,7 @@ def assign_waiting(rt, team_id: int, *, at: datetime | None = None, limit: int =
             member.last_seq = team.rr_seq
             loads[member.user_id] = loads.get(member.user_id, 0) + 1
             record(s, conv_id, "assigned", "system", at, assignee=emails[member.user_id], team=team.name, how="round robin")
+            _updated(s, conv_id, None, member.user_id)
             made.append((conv_id, member.user_id))
     for conv_id, user_id in made:
         log.info("assignment.assigned", conversation_id=conv_id, user_id=user_id, team_id=team_id)
@@ -225,6 +235,7 @@ def sweep(rt, at: datetime | None = None) -> dict[str, int]:
                 if back:
                     record(s, conv_id, "returned", "system", at, previous=gone[user_id],
                            reason=f"agent offline for more than {minutes:g} minutes")
+                    _updated(s, conv_id, user_id, None)
                     counts["returned"] += 1
         teams = list(s.scalars(
             select(Team.id).where(Team.assignment == "auto", Team.id.in_(

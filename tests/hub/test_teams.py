@@ -424,3 +424,26 @@ def test_rules_and_teams_change_and_go_away(team_hub):
         assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "team.delete")) == 1
     assert h.api("PUT", "/api/v1/agents/99999999999999999999/status", {"status": "online"}).status_code == 404
     assert h.api("PUT", "/api/v1/agents/9223372036854775807/status", {"status": "online"}).status_code == 404
+
+
+def test_automatic_assignment_and_return_are_event_webhooks(team_hub):
+    """Assignments made by conditional UPDATEs still emit conversation.updated (hub.events)."""
+    from hub.models import EventSubscription, WebhookEvent
+
+    h = team_hub
+    agents = make_agents(h, 1)
+    (a1,) = agents
+    create_team(h, "desk", {a1: 2})
+    with h.rt.db.session() as s:
+        s.add(EventSubscription(url="https://hooks.example/omnihub", events=["conversation.updated"], secret=b"x", enabled=True))
+    t0 = now()
+    set_status(h, a1, "online", at=t0)
+    (conv_id,) = seed(h, 1, "desk")
+    assignment.assign_waiting(h.rt, _team_id(h, "desk"), at=t0)
+    set_status(h, a1, "offline", at=t0)
+    assignment.sweep(h.rt, at=t0 + timedelta(seconds=h.settings.reassign_offline_seconds + 1))
+    with h.rt.db.read() as s:
+        rows = s.scalars(select(WebhookEvent).where(WebhookEvent.type == "conversation.updated").order_by(WebhookEvent.id)).all()
+        changes = [r.payload["data"]["changes"]["assignee"] if "data" in r.payload else r.payload["changes"]["assignee"] for r in rows]
+    assert changes == [{"from": None, "to": a1}, {"from": a1, "to": None}]
+    assert all(r.conversation_id == conv_id for r in rows)

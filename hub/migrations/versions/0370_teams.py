@@ -1,7 +1,7 @@
 """teams, routing rules, agent statuses, conversation events; conversations.team_id, queued_at
 
 Revision ID: 0370_teams
-Revises: 0330_conversations_created
+Revises: 0380_reactions
 Create Date: 2026-12-05
 
 Teams of agents with a capacity per member and a round-robin counter (issue #21 items 1-2,
@@ -14,7 +14,7 @@ import hub.models
 
 
 revision = '0370_teams'
-down_revision = '0330_conversations_created'
+down_revision = '0380_reactions'
 branch_labels = None
 depends_on = None
 
