@@ -444,6 +444,6 @@ def test_automatic_assignment_and_return_are_event_webhooks(team_hub):
     assignment.sweep(h.rt, at=t0 + timedelta(seconds=h.settings.reassign_offline_seconds + 1))
     with h.rt.db.read() as s:
         rows = s.scalars(select(WebhookEvent).where(WebhookEvent.type == "conversation.updated").order_by(WebhookEvent.id)).all()
-        changes = [r.payload["data"]["changes"]["assignee"] if "data" in r.payload else r.payload["changes"]["assignee"] for r in rows]
+        changes = [r.payload["data"]["changes"]["assignee"] for r in rows]
     assert changes == [{"from": None, "to": a1}, {"from": a1, "to": None}]
     assert all(r.conversation_id == conv_id for r in rows)
