@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(False, description="Allow outbound requests (helpdesk, callback, API base URLs, IMAP/SMTP hosts) to loopback and private addresses (on-premises helpdesks, tests). Link-local and cloud-metadata addresses are refused regardless.")
     session_idle_hours: float = Field(12.0, gt=0, description="A web login session ends after this long without a request.")
     session_max_days: float = Field(7.0, gt=0, description="A web login session ends this long after the login, however active.")
+    agent_idle_seconds: float = Field(300.0, ge=30, le=86400, description="An agent whose inbox made no request for this long (closed tab, lost session) counts as offline: no automatic assignments.")
+    reassign_offline_seconds: float = Field(900.0, ge=0, le=7 * 86400, description="Open conversations of an agent offline for longer than this return to their team's queue.")
     metrics_token: str = Field("", description="When set, /metrics requires `Authorization: Bearer <token>`; unset: open.")
     connector_failing_after: float = Field(900.0, gt=0, description="A connector failing (poll, send, push) for longer than this many seconds turns red; refused credentials turn it red at once.")
     alert_webhook_url: str = Field("", description="When set, a JSON POST goes here each time a connector turns red (signed with ALERT_WEBHOOK_SECRET like the webhook backend).")

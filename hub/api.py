@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, func, or_, select
 
-from hub import audit, auth, checks, exports, replay, subscriptions
+from hub import assignment, audit, auth, checks, exports, replay, routing, subscriptions
 from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
 from hub.events import EVENT_TYPES
@@ -31,6 +31,9 @@ from hub.models import (
     Identity,
     Message,
     Reply,
+    RoutingRule,
+    Team,
+    TeamMember,
     User,
     now,
 )
@@ -134,7 +137,8 @@ class Strict(BaseModel):
 
 class ConversationPatch(Strict):
     status: Literal["open", "pending", "snoozed", "resolved", "closed"] | None = None
-    assignee: str | None = Field(None, description="user email, 'me', or '' to unassign")
+    assignee: str | None = Field(None, description="user email, 'me', or '' to unassign (back to the team's queue)")
+    team: str | None = Field(None, max_length=64, description="team name: put the conversation in that team's queue; '' for no team")
     priority: Literal["low", "normal", "high", "urgent"] | None = None
     category: str | None = None
     tags: list[str] | None = None
@@ -212,6 +216,7 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
         "channel": {"type": "string", "description": "deprecated name of medium"},
         "connector": {"type": "string"},
         "assignee": {"type": "string", "description": "email, 'me' or 'none'"},
+        "team": {"type": "string", "description": "team name, 'mine' (the teams you belong to) or 'none'"},
         "priority": {"type": "string", "enum": list(PRIORITIES)},
         "category": {"type": "string"},
         "language": {"type": "string"},
@@ -258,6 +263,8 @@ def list_conversations():
             else:
                 uid = g.principal.user_id if who == "me" else s.scalar(select(User.id).where(User.email == who.lower()))
                 q = q.where(Conversation.assignee_id == (uid or -1))
+        if a.get("team"):
+            q = q.where(assignment.team_filter(s, a["team"], g.principal.user_id))
         if a.get("q"):
             from hub.search import conversation_search
 
@@ -303,15 +310,23 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
             c.resolved_at = now() if data.status in CONVERSATION_DONE else None
             if data.status != ConversationStatus.SNOOZED:
                 c.snoozed_until = None
+        teams_before = {c.team_id}
+        if "team" in changes:
+            team = None
+            if data.team:
+                team = s.scalar(select(Team).where(Team.name == data.team))
+                if team is None:
+                    raise ApiError(400, f"team: no team named {data.team!r}", field="team")
+            assignment.move_to_team(s, c, team, g.principal.email)
         if "assignee" in changes:
             if not data.assignee:
-                c.assignee_id = None
+                uid = None
             else:
                 email = g.principal.email if data.assignee == "me" else data.assignee.lower()
-                uid = s.scalar(select(User.id).where(User.email == email))
+                uid = s.scalar(select(User.id).where(User.email == email, User.active.is_(True)))
                 if uid is None:
                     raise ApiError(400, f"assignee: no user with email {data.assignee!r}", field="assignee")
-                c.assignee_id = uid
+            assignment.changed(s, c, uid, g.principal.email)
         if data.priority:
             c.priority = data.priority
         if "category" in changes:
@@ -333,7 +348,11 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
         for hook in hooks.AFTER_UPDATE:
             to_send += hook(s, rt(), c, changes) or []
         body = conversation_json(s, c)
+        # capacity freed (resolved, closed, reassigned) or a new arrival in a queue: assign after the commit
+        touched = {*teams_before, c.team_id} if {"status", "assignee", "team", "snoozed_until"} & changes.keys() else set()
     rt().queues.schedule("send", to_send)
+    if touched:
+        assignment.assign_teams(rt(), touched)
     return jsonify(body)
 
 
@@ -923,6 +942,322 @@ def export_conversations():
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{f.filename}"', "Cache-Control": "no-store"},
     )
+
+
+# ------------------------------------------------------- teams and routing (docs/teams.md)
+TEAM_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
+
+
+class MemberIn(Strict):
+    email: str = Field(min_length=3, max_length=320, description="an existing user's email")
+    capacity: int = Field(5, ge=0, le=1000, description="most open conversations of this team assigned to the agent at once")
+
+
+class TeamIn(Strict):
+    name: str = Field(pattern=TEAM_NAME)
+    assignment: Literal["manual", "auto"] = Field("manual", description="auto: round-robin among available members under capacity")
+    default: bool = Field(False, description="the team of conversations no routing rule matches (one team at most)")
+    members: list[MemberIn] = Field(default_factory=list, max_length=500)
+
+
+class TeamPatch(Strict):
+    name: str | None = Field(None, pattern=TEAM_NAME)
+    assignment: Literal["manual", "auto"] | None = None
+    default: bool | None = None
+    members: list[MemberIn] | None = Field(None, max_length=500, description="the whole member list (replaces it)")
+
+
+class RuleIn(Strict):
+    name: str = Field("", max_length=120, pattern=r"^[^\x00-\x1f\x7f]*$")
+    team: str = Field(min_length=1, max_length=64, description="the team's name")
+    conditions: routing.Conditions = Field(default_factory=lambda: routing.Conditions.model_validate({}), description="all must hold; none: every conversation")
+    set_priority: Literal["low", "normal", "high", "urgent"] | None = None
+    add_tags: list[routing.Tag] = Field(default_factory=list, max_length=20)
+    enabled: bool = True
+    position: int | None = Field(None, ge=0, le=1_000_000, description="evaluation order (lowest first); default: after the others")
+
+
+class RulePatch(Strict):
+    name: str | None = Field(None, max_length=120, pattern=r"^[^\x00-\x1f\x7f]*$")
+    team: str | None = Field(None, min_length=1, max_length=64)
+    conditions: routing.Conditions | None = None
+    set_priority: Literal["low", "normal", "high", "urgent"] | None = None
+    add_tags: list[routing.Tag] | None = Field(None, max_length=20)
+    enabled: bool | None = None
+    position: int | None = Field(None, ge=0, le=1_000_000)
+
+
+class RuleOrder(Strict):
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(max_length=1000, description="rule ids, first evaluated first")
+
+
+class StatusIn(Strict):
+    status: Literal["online", "away", "offline"]
+
+
+def team_json(s, team: Team, queues: dict[int, int] | None = None) -> dict[str, Any]:
+    idle = rt().settings.agent_idle_seconds
+    loads = assignment.loads(s, team.id)
+    members = []
+    for m in team.members:
+        members.append({"user_id": m.user_id, "email": m.user.email, "name": m.user.name, "capacity": m.capacity,
+                         "open": loads.get(m.user_id, 0), "status": assignment.status_of(s, m.user_id, idle)})
+    waiting = (queues if queues is not None else assignment.queue_sizes(s)).get(team.id, 0)
+    return {"id": team.id, "name": team.name, "assignment": team.assignment, "default": team.is_default,
+            "members": members, "waiting": waiting, "created_at": team.created_at.isoformat()}
+
+
+def rule_json(s, rule: RoutingRule) -> dict[str, Any]:
+    team = s.get(Team, rule.team_id)
+    return {"id": rule.id, "position": rule.position, "name": rule.name, "enabled": rule.enabled, "team": team.name if team else None,
+            "conditions": {k: v for k, v in (rule.conditions or {}).items() if v is not None}, "set_priority": rule.set_priority,
+            "add_tags": rule.add_tags or []}
+
+
+def _team(s, team_id: int) -> Team:
+    return _get(s, Team, team_id, "team")
+
+
+def _team_named(s, name: str, field: str = "team") -> Team:
+    team = s.scalar(select(Team).where(Team.name == name))
+    if team is None:
+        raise ApiError(400, f"{field}: no team named {name!r}", field=field)
+    return team
+
+
+def _set_members(s, team: Team, members: list[MemberIn]) -> None:
+    wanted: dict[int, int] = {}
+    for m in members:
+        uid = s.scalar(select(User.id).where(User.email == m.email.strip().lower()))
+        if uid is None:
+            raise ApiError(400, f"members: no user with email {m.email!r}", field="members")
+        wanted[uid] = m.capacity
+    for row in list(team.members):
+        if row.user_id not in wanted:
+            team.members.remove(row)
+        else:
+            row.capacity = wanted.pop(row.user_id)
+    for uid, capacity in wanted.items():
+        team.members.append(TeamMember(user_id=uid, capacity=capacity))
+
+
+def _set_default(s, team: Team, default: bool) -> None:
+    if default:
+        from sqlalchemy import update as sql_update
+
+        s.execute(sql_update(Team).where(Team.id != team.id, Team.is_default.is_(True)).values(is_default=False))
+    team.is_default = default
+
+
+def _unique_team_name(s, name: str, team_id: int | None = None) -> None:
+    other = s.scalar(select(Team.id).where(Team.name == name))
+    if other is not None and other != team_id:
+        raise ApiError(409, f"name: a team named {name!r} exists", field="name")
+
+
+@route("/teams", "GET", summary="Teams with their members (capacity, open conversations, status) and queue sizes", tag="teams")
+def list_teams():
+    with rt().db.read() as s:
+        queues = assignment.queue_sizes(s)
+        return jsonify({"items": [team_json(s, t, queues) for t in s.scalars(select(Team).order_by(Team.name))]})
+
+
+@route("/teams", "POST", summary="Create a team (admin)", role="admin", body=TeamIn, tag="teams",
+       responses={201: "Created", 409: "A team of that name exists"})
+def create_team(data: TeamIn):
+    with rt().db.session() as s:
+        _unique_team_name(s, data.name)
+        team = Team(name=data.name, assignment=data.assignment, is_default=False, rr_seq=0)
+        s.add(team)
+        s.flush()
+        _set_default(s, team, data.default)
+        _set_members(s, team, data.members)
+        s.flush()
+        _audit(s, "team.create", "team", team.id, name=team.name, assignment=team.assignment, default=team.is_default,
+               members={m.user.email: m.capacity for m in team.members})
+        body = team_json(s, team)
+    assignment.assign_teams(rt(), [body["id"]])
+    return jsonify(body), 201
+
+
+@route("/teams/<int:team_id>", "GET", summary="A team", tag="teams")
+def get_team(team_id: int):
+    with rt().db.read() as s:
+        return jsonify(team_json(s, _team(s, team_id)))
+
+
+@route("/teams/<int:team_id>", "PATCH", summary="Change a team: name, assignment mode, default, members and capacities (admin)",
+       role="admin", body=TeamPatch, tag="teams", responses={200: "OK", 409: "A team of that name exists"})
+def patch_team(team_id: int, data: TeamPatch):
+    with rt().db.session() as s:
+        team = _team(s, team_id)
+        changes = data.model_dump(exclude_unset=True)
+        if data.name is not None and data.name != team.name:
+            _unique_team_name(s, data.name, team.id)
+            team.name = data.name
+        if data.assignment is not None:
+            team.assignment = data.assignment
+        if data.default is not None:
+            _set_default(s, team, data.default)
+        if data.members is not None:
+            _set_members(s, team, data.members)
+        s.flush()
+        _audit(s, "team.update", "team", team.id, name=team.name, changed=sorted(changes),
+               **({"members": {m.user.email: m.capacity for m in team.members}} if data.members is not None else {}),
+               **({"assignment": team.assignment} if data.assignment is not None else {}))
+        body = team_json(s, team)
+    assignment.assign_teams(rt(), [team_id])  # a new member or more capacity takes waiting conversations
+    return jsonify(body)
+
+
+@route("/teams/<int:team_id>", "DELETE", summary="Remove a team: its conversations leave its queue (admin)", role="admin",
+       tag="teams", responses={204: "Removed", 409: "Routing rules still send conversations to it"})
+def delete_team(team_id: int):
+    from sqlalchemy import delete as sql_delete
+    from sqlalchemy import update as sql_update
+
+    with rt().db.session() as s:
+        # locked first, as an assignment does (hub.assignment): never a deadlock with one running
+        team = s.get(Team, team_id, with_for_update=not rt().db.is_sqlite)
+        if team is None:
+            raise ApiError(404, f"team {team_id} not found")
+        rules = s.scalar(select(func.count()).select_from(RoutingRule).where(RoutingRule.team_id == team.id)) or 0
+        if rules:
+            raise ApiError(409, f"{rules} routing rule(s) send conversations to this team: change or remove them first")
+        s.execute(sql_update(Conversation).where(Conversation.team_id == team.id).values(team_id=None, queued_at=None))
+        s.execute(sql_delete(TeamMember).where(TeamMember.team_id == team.id))
+        _audit(s, "team.delete", "team", team.id, name=team.name)
+        s.delete(team)
+    return no_content()
+
+
+@route("/routing-rules", "GET", summary="Routing rules in evaluation order (admin)", role="admin", tag="teams")
+def list_rules():
+    with rt().db.read() as s:
+        rows = s.scalars(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id)).all()
+        return jsonify({"items": [rule_json(s, r) for r in rows]})
+
+
+@route("/routing-rules", "POST", summary="Add a routing rule (admin; by default evaluated after the others)", role="admin",
+       body=RuleIn, tag="teams", responses={201: "Created"})
+def create_rule(data: RuleIn):
+    with rt().db.session() as s:
+        team = _team_named(s, data.team)
+        rule = RoutingRule(name=data.name, team_id=team.id, enabled=data.enabled, set_priority=data.set_priority,
+                           conditions=data.conditions.model_dump(exclude_none=True), add_tags=sorted(set(data.add_tags)),
+                           position=data.position if data.position is not None else routing.next_position(s))
+        s.add(rule)
+        s.flush()
+        body = rule_json(s, rule)
+        _audit(s, "routing_rule.create", "routing_rule", rule.id, **{k: v for k, v in body.items() if k != "id"})
+    return jsonify(body), 201
+
+
+@route("/routing-rules/<int:rule_id>", "GET", summary="A routing rule (admin)", role="admin", tag="teams")
+def get_rule(rule_id: int):
+    with rt().db.read() as s:
+        return jsonify(rule_json(s, _get(s, RoutingRule, rule_id, "routing rule")))
+
+
+@route("/routing-rules/<int:rule_id>", "PATCH", summary="Change a routing rule (admin)", role="admin", body=RulePatch, tag="teams")
+def patch_rule(rule_id: int, data: RulePatch):
+    with rt().db.session() as s:
+        rule = _get(s, RoutingRule, rule_id, "routing rule")
+        changes = data.model_dump(exclude_unset=True)
+        if data.team is not None:
+            rule.team_id = _team_named(s, data.team).id
+        if data.name is not None:
+            rule.name = data.name
+        if data.conditions is not None:
+            rule.conditions = data.conditions.model_dump(exclude_none=True)
+        if "set_priority" in changes:
+            rule.set_priority = data.set_priority
+        if data.add_tags is not None:
+            rule.add_tags = sorted(set(data.add_tags))
+        if data.enabled is not None:
+            rule.enabled = data.enabled
+        if data.position is not None:
+            rule.position = data.position
+        s.flush()
+        body = rule_json(s, rule)
+        _audit(s, "routing_rule.update", "routing_rule", rule.id, changed=sorted(changes), **{k: v for k, v in body.items() if k != "id"})
+    return jsonify(body)
+
+
+@route("/routing-rules/<int:rule_id>", "DELETE", summary="Remove a routing rule (admin)", role="admin", tag="teams",
+       responses={204: "Removed"})
+def delete_rule(rule_id: int):
+    with rt().db.session() as s:
+        rule = _get(s, RoutingRule, rule_id, "routing rule")
+        _audit(s, "routing_rule.delete", "routing_rule", rule.id, name=rule.name)
+        s.delete(rule)
+    return no_content()
+
+
+@route("/routing-rules/order", "PUT", summary="Reorder the routing rules: the given ids first, in this order (admin)",
+       role="admin", body=RuleOrder, tag="teams")
+def order_rules(data: RuleOrder):
+    with rt().db.session() as s:
+        rows = {r.id: r for r in s.scalars(select(RoutingRule))}
+        unknown = [i for i in data.ids if i not in rows]
+        if unknown:
+            raise ApiError(400, f"ids: no routing rule {unknown[0]}", field="ids")
+        order = list(dict.fromkeys(data.ids)) + [r.id for r in sorted(rows.values(), key=lambda r: (r.position, r.id)) if r.id not in data.ids]
+        for i, rule_id in enumerate(order):
+            rows[rule_id].position = (i + 1) * 10
+        _audit(s, "routing_rule.reorder", "routing_rule", "", order=order)
+        s.flush()
+        return jsonify({"items": [rule_json(s, rows[i]) for i in order]})
+
+
+@route("/agents", "GET", summary="Agents with their status (online, away, offline), teams and open conversations", tag="teams")
+def list_agents():
+    from hub.models import AgentStatus
+
+    idle = rt().settings.agent_idle_seconds
+    with rt().db.read() as s:
+        users = s.scalars(select(User).where(User.active.is_(True)).order_by(User.email)).all()
+        teams = {t.id: t.name for t in s.scalars(select(Team))}
+        member_of: dict[int, list[str]] = {}
+        for m in s.scalars(select(TeamMember)):
+            member_of.setdefault(m.user_id, []).append(teams.get(m.team_id, ""))
+        open_ = dict(s.execute(select(Conversation.assignee_id, func.count()).where(
+            Conversation.assignee_id.is_not(None), Conversation.status.in_(assignment.ACTIVE)).group_by(Conversation.assignee_id)).all())
+        statuses = {a.user_id: a for a in s.scalars(select(AgentStatus))}
+        items = []
+        for u in users:
+            st = statuses.get(u.id)
+            items.append({"user_id": u.id, "email": u.email, "name": u.name, "role": u.role,
+                          "status": assignment.status_of(s, u.id, idle), "status_since": st.changed_at.isoformat() if st else None,
+                          "teams": sorted(member_of.get(u.id, [])), "open": open_.get(u.id, 0)})
+    return jsonify({"items": items})
+
+
+@route("/agents/<who>/status", "PUT", summary="Set an agent's status: 'me' (any agent), or a user id (admin)", body=StatusIn,
+       tag="teams", responses={200: "OK", 403: "Only admins set another agent's status"})
+def set_agent_status(who: str, data: StatusIn):
+    p = g.principal
+    if who == "me":
+        uid = p.user_id
+    elif who.isdigit() and len(who) <= 19 and int(who) <= MAX_ID:
+        uid = int(who)
+    else:
+        raise ApiError(404, f"agent {who!r} not found (use 'me' or a user id)")
+    with rt().db.session() as s:
+        user = s.get(User, uid)
+        if user is None or not user.active:
+            raise ApiError(404, f"agent {who} not found")
+        if uid != p.user_id and not p.is_admin:
+            raise ApiError(403, "only admins set another agent's status")
+        row = assignment.set_status(s, uid, data.status)
+        if uid != p.user_id:
+            _audit(s, "agent.status", "user", uid, status=data.status)
+        body = {"user_id": uid, "email": user.email, "status": row.status, "status_since": row.changed_at.isoformat()}
+        teams = assignment.team_ids_of(s, uid)
+    log.info("agent.status", user_id=uid, status=data.status, by=p.email)
+    if data.status == "online":
+        assignment.assign_teams(rt(), teams)  # waiting conversations, oldest first
+    return jsonify(body)
 
 
 @bp.route("/openapi.json")

@@ -179,6 +179,10 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.OPEN.value)  # open|pending|snoozed|resolved|closed
     priority: Mapped[str] = mapped_column(String(16), default="normal")  # low|normal|high|urgent
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    #: the team whose queue the conversation is in (hub.routing, at ingest; or an agent)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", name="fk_conversations_team_id"), nullable=True, index=True)
+    #: since when it waits for an agent in its team's queue (oldest first); None once assigned
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     category: Mapped[str | None] = mapped_column(String(64), nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     security_flag: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -459,3 +463,83 @@ class EventDeliveryAttempt(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# ------------------------------------------------------------- teams, routing, assignment
+class Team(Base):
+    """A team of agents (docs/teams.md): routing rules send conversations to its queue; with
+    ``assignment="auto"`` they are assigned round-robin among its available members."""
+
+    __tablename__ = "teams"
+    __table_args__ = (CheckConstraint("assignment IN ('manual', 'auto')", name="ck_teams_assignment"),)
+    id: Mapped[int] = _pk()
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    assignment: Mapped[str] = mapped_column(String(16), default="manual")  # manual | auto
+    #: the team of conversations that no routing rule matched (at most one team)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: round-robin counter: each automatic assignment takes the next number (hub.assignment)
+    rr_seq: Mapped[int] = mapped_column(ID, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    members: Mapped[list[TeamMember]] = relationship(back_populates="team", order_by="TeamMember.id", cascade="all, delete-orphan")
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", name="uq_team_member"),
+        CheckConstraint("capacity >= 0", name="ck_team_members_capacity"),
+    )
+    id: Mapped[int] = _pk()
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    #: most open conversations of this team assigned to the agent at once (automatic assignment)
+    capacity: Mapped[int] = mapped_column(Integer, default=5)
+    #: the team's ``rr_seq`` at this agent's last automatic assignment (lowest goes next)
+    last_seq: Mapped[int] = mapped_column(ID, default=0)
+    team: Mapped[Team] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class RoutingRule(Base):
+    """Evaluated at ingest in ``position`` order; the first whose conditions all hold decides
+    the team (and may set the priority and add tags). Conditions: hub.routing.Conditions."""
+
+    __tablename__ = "routing_rules"
+    __table_args__ = (Index("ix_routing_rules_position", "position", "id"),)
+    id: Mapped[int] = _pk()
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    conditions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    set_priority: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    add_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+
+class AgentStatus(Base):
+    """An agent's availability, set in the inbox header (online | away | offline); an agent
+    whose inbox made no request for OMNIHUB_AGENT_IDLE_SECONDS is set offline by the sweep."""
+
+    __tablename__ = "agent_statuses"
+    __table_args__ = (CheckConstraint("status IN ('online', 'away', 'offline')", name="ck_agent_statuses_status"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16), default="offline")
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    #: the agent's last sign of life (an inbox request, a status change)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class ConversationEvent(Base):
+    """What happened to a conversation besides messages (routed to a team, assigned,
+    unassigned, returned to the queue): shown in its timeline."""
+
+    __tablename__ = "conversation_events"
+    id: Mapped[int] = _pk()
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(320), default="system")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

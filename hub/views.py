@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import sla
-from hub.models import AttachmentRow, Connector, Contact, Conversation, Identity, Message, Reply, User
+from hub.models import AttachmentRow, Connector, Contact, Conversation, ConversationEvent, Identity, Message, Reply, Team, User
 
 
 def _iso(v) -> str | None:
@@ -122,6 +122,13 @@ def reply_json(r: Reply) -> dict[str, Any]:
     }
 
 
+def _team_name(s: Session, team_id: int | None) -> str | None:
+    if team_id is None:
+        return None
+    team = s.get(Team, team_id)
+    return team.name if team else None
+
+
 def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dict[str, Any]:
     ident = s.get(Identity, c.identity_id)
     connector = s.get(Connector, c.connector_id)
@@ -144,6 +151,8 @@ def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dic
         "contact_id": c.contact_id,
         "customer": identity_json(ident) if ident else None,
         "assignee": assignee.email if assignee else None,
+        "team": _team_name(s, c.team_id),
+        "queued_at": _iso(c.queued_at),
         "entities": c.entities or [],
         "sla": {**(c.sla or {}), **({k: v for k, v in live.items() if k != "overall"} if c.sla else {})},
         "sla_state": live["overall"],
@@ -158,5 +167,9 @@ def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dic
         replies = s.scalars(select(Reply).where(Reply.conversation_id == c.id).order_by(Reply.id)).all()
         out["messages"] = [message_json(m) for m in msgs]
         out["replies"] = [reply_json(r) for r in replies]
+        # routing and assignment changes, as the inbox timeline shows them (hub.assignment)
+        out["events"] = [{"id": e.id, "at": _iso(e.at), "kind": e.kind, "actor": e.actor, "details": e.details or {}}
+                         for e in s.scalars(select(ConversationEvent).where(ConversationEvent.conversation_id == c.id)
+                                            .order_by(ConversationEvent.id).limit(500))]
         out["contact"] = contact_json(s, s.get_one(Contact, c.contact_id), with_conversations=True)
     return out

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import journal, threads
+from hub import journal, routing, threads
 from hub.connectors import is_channel
 from hub.errors import AuthError, ConfigError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError
 from hub.models import (
@@ -77,6 +77,9 @@ class Outcome:
     send: list[int] = field(default_factory=list)
     #: Deliveries added but not flushed yet (their ids exist once the savepoint is released).
     push_rows: list[Delivery] = field(default_factory=list)
+    #: teams whose queue got a conversation: the caller assigns them once the batch is committed
+    #: (workers.jobs.drain, after handing the turn on; hub.assignment)
+    teams: set[int] = field(default_factory=set)
 
 
 #: Seconds between two `last_inbound_at` health notes of one connector from one process.
@@ -346,6 +349,7 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
                     journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
                 outcome.push += [d.id for d in local.push_rows] + local.push
                 outcome.send += local.send
+                outcome.teams |= local.teams
             except IntegrityError as exc:
                 # A concurrent worker stored the same thing first; try again shortly.
                 ctx.invalidate()
@@ -578,6 +582,14 @@ def _store_customer_message(
             ctx.stored.add((conn.id, msg.external_id))
     _store_attachments(s, row, msg)
     _update_conversation(conv, msg)
+    if msg.direction == "inbound" and not msg.auto_generated:
+        if res.created:  # triaged and language detected: the routing rules decide the team
+            team_id = routing.route(s, conv)
+            if team_id is not None:
+                out.teams.add(team_id)
+        elif res.reopened and conv.team_id is not None and conv.assignee_id is None:
+            conv.queued_at = conv.queued_at or now()
+            out.teams.add(conv.team_id)
     if msg.direction == "inbound":
         helpdesk = _helpdesk_for(s, rt, adapter, ctx)
         d = Delivery(message_id=row.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state=DeliveryState.PENDING)
@@ -829,6 +841,8 @@ def store_agent_replies(s: Session, rt: Runtime, p: Prepared, out: Outcome) -> t
                 out.send.append(reply.id)
         if ar.status and ar.status != conv.status:
             conv.status = ar.status
+            if conv.team_id is not None:  # capacity may have freed up
+                out.teams.add(conv.team_id)
             if ar.status in CONVERSATION_DONE:
                 conv.resolved_at = now()
             for hook in hooks.AFTER_UPDATE:  # same as a PATCH from the API (e.g. the CSAT survey)

@@ -8,6 +8,7 @@ import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from hub import assignment
 from hub.runtime import get_runtime
 from workers import ingest, outbox, webhooks_out
 
@@ -37,7 +38,9 @@ def _patient(call, *args):
             delay = min(delay * 2, 2.0)
 
 
-def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> None:
+def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> set[int]:
+    """Process one batch; returns the teams whose queues got conversations (to assign once the
+    batch has handed the turn to the next one: hub.assignment)."""
     if stage == "ingest":
         # Deliveries to the built-in inbox are recorded in the ingest transaction itself (no
         # network call, no second queue hop: end-to-end latency, benchmarks P5); result.push
@@ -47,6 +50,7 @@ def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> None:
         result = ingest.process(rt, ids, push_local=True, wait_turn=wait)
         rt.queues.schedule("push", result.push)
         rt.queues.schedule("send", result.send)
+        return result.teams
     elif stage == "push":
         rt.queues.schedule("push", outbox.push(rt, ids))
     elif stage == "send":
@@ -55,6 +59,7 @@ def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> None:
         webhooks_out.deliver(rt, ids)
     else:
         raise ValueError(f"unknown stage {stage!r}")
+    return set()
 
 
 def drain(stage: str, slot: int) -> int:
@@ -71,8 +76,9 @@ def drain(stage: str, slot: int) -> int:
                 continue
             return done
         started = time.perf_counter()
+        teams: set[int] = set()
         try:
-            run_stage(rt, stage, sorted(set(ids)), seq)
+            teams = run_stage(rt, stage, sorted(set(ids)), seq)
         except Exception:
             # Rows stay pending in SQL; the sweeper re-schedules them.
             log.exception("drain.batch_failed", stage=stage, count=len(ids))
@@ -81,5 +87,7 @@ def drain(stage: str, slot: int) -> int:
                 q.finish_turn(stage, seq)
             except Exception as exc:  # the next batch stops waiting after ORDER_WAIT
                 log.warning("drain.finish_turn_failed", stage=stage, error=str(exc))
+        if teams:  # committed, and the next batch is storing already: assign (the poller's timer catches up on a failure)
+            assignment.assign_teams(rt, teams)
         log.debug("drain.batch", stage=stage, slot=slot, count=len(ids), ms=round((time.perf_counter() - started) * 1000, 1))
         done += len(ids)

@@ -288,8 +288,17 @@ class Poller:
         self._shutdown()
 
 
+def install_timers() -> None:
+    """The poller's own timers (idempotent): the assignment sweep (hub.assignment.sweep)."""
+    from hub import assignment
+
+    if not any(name == "assignment" for name, _i, _f in hooks.PERIODIC):
+        hooks.PERIODIC.append(("assignment", assignment.SWEEP_INTERVAL, assignment.sweep))
+
+
 def run(rt: Runtime, **kw: Any) -> None:
     from workers import intel
 
     intel.install()  # its periodic SLA tick
+    install_timers()
     Poller(rt, **kw).run()

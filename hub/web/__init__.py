@@ -34,7 +34,19 @@ def init_app(app: Flask) -> None:
             "csrf_token": security.csrf_token,
             "principal": getattr(g, "session_principal", None),
             "unhealthy_connectors": _unhealthy_for_admins,
+            "my_status": _my_status,
         }
+
+    def _my_status() -> str:
+        """The signed-in agent's status for the header control (online, away, offline)."""
+        from hub import assignment
+
+        p = getattr(g, "session_principal", None)
+        if p is None:
+            return "offline"
+        runtime = app.extensions["omnihub"]
+        with runtime.db.read() as s:
+            return assignment.status_of(s, p.user_id, runtime.settings.agent_idle_seconds)
 
     app.jinja_env.filters["ago"] = ago
     app.jinja_env.filters["when"] = when

@@ -510,3 +510,117 @@ def audit_export():
     stamp = auth.now().strftime("%Y%m%dT%H%M%SZ")
     return Response(lines(), mimetype="application/x-ndjson",
                     headers={"Content-Disposition": f'attachment; filename="omnihub-audit-{stamp}.jsonl"'})
+
+
+# ------------------------------------------------------------ teams and routing rules
+def _csv(value: str | None) -> list[str] | None:
+    items = [v.strip() for v in (value or "").split(",") if v.strip()]
+    return items or None
+
+
+def _rule_from_form(form) -> dict[str, Any]:
+    """A routing rule's body (as POST /api/v1/routing-rules takes it) from the admin form."""
+    cond: dict[str, Any] = {}
+    for key in ("connector", "medium", "language", "category"):
+        if _csv(form.get(key)):
+            cond[key] = _csv(form.get(key))
+    if form.getlist("priority"):
+        cond["priority"] = form.getlist("priority")
+    if form.get("security") in ("yes", "no"):
+        cond["security"] = form.get("security") == "yes"
+    contact: dict[str, list[str]] = {}
+    for line in (form.get("contact") or "").splitlines()[:20]:
+        if "=" in line:
+            key, _, values = line.partition("=")
+            if key.strip() and _csv(values):
+                contact[key.strip()] = _csv(values) or []
+    if contact:
+        cond["contact"] = contact
+    return {"name": (form.get("name") or "").strip(), "team": form.get("team") or "", "conditions": cond,
+            "set_priority": form.get("set_priority") or None, "add_tags": _csv(form.get("add_tags")) or []}
+
+
+@bp.route("/teams", methods=["GET", "POST"])
+@login_required("admin")
+def teams():
+    """Teams (members, capacity, manual or automatic assignment, the default team) and the
+    routing rules in evaluation order. Every change goes through the same operations as
+    /api/v1/teams and /api/v1/routing-rules (validated and audited alike)."""
+    from hub import api
+    from hub.models import RoutingRule, Team
+
+    error, status = None, 200
+    if request.method == "POST":
+        f = request.form
+        action = f.get("action", "")
+        try:
+            team_id = f.get("team_id", type=int)
+            if action == "create_team":
+                api.create_team(data=api.TeamIn.model_validate({"name": (f.get("name") or "").strip(),
+                                                                "assignment": f.get("assignment") or "manual", "default": bool(f.get("default"))}))
+                flash(f"Team {f.get('name', '').strip()} created.", "ok")
+            elif action == "update_team" and team_id:
+                api.patch_team(team_id=team_id, data=api.TeamPatch.model_validate({
+                    "name": (f.get("name") or "").strip() or None, "assignment": f.get("assignment") or None,
+                    "default": bool(f.get("default"))}))
+                flash("Team saved.", "ok")
+            elif action in ("add_member", "set_capacity", "remove_member") and team_id:
+                with rt().db.read() as s:
+                    team = s.get(Team, team_id)
+                    if team is None:
+                        raise ConfigError("no such team")
+                    members = {m.user.email: m.capacity for m in team.members}
+                email = (f.get("email") or "").strip().lower()
+                if action == "remove_member":
+                    members.pop(email, None)
+                else:
+                    members[email] = f.get("capacity", type=int) if f.get("capacity", type=int) is not None else 5
+                api.patch_team(team_id=team_id, data=api.TeamPatch.model_validate(
+                    {"members": [{"email": e, "capacity": c} for e, c in members.items()]}))
+                flash({"add_member": f"{email} added.", "set_capacity": f"{email}: capacity saved.",
+                       "remove_member": f"{email} removed."}[action], "ok")
+            elif action == "delete_team" and team_id:
+                api.delete_team(team_id=team_id)
+                flash("Team removed.", "ok")
+            elif action == "create_rule":
+                api.create_rule(data=api.RuleIn.model_validate(_rule_from_form(f)))
+                flash("Routing rule added (evaluated after the others; move it up to give it precedence).", "ok")
+            elif action in ("toggle_rule", "delete_rule", "rule_up", "rule_down"):
+                rule_id = f.get("rule_id", type=int) or 0
+                with rt().db.read() as s:
+                    order = list(s.scalars(select(RoutingRule.id).order_by(RoutingRule.position, RoutingRule.id)))
+                    rule = s.get(RoutingRule, rule_id)
+                if rule is None:
+                    raise ConfigError("no such routing rule")
+                if action == "toggle_rule":
+                    api.patch_rule(rule_id=rule_id, data=api.RulePatch.model_validate({"enabled": not rule.enabled}))
+                    flash(f"Rule {'disabled' if rule.enabled else 'enabled'}.", "ok")
+                elif action == "delete_rule":
+                    api.delete_rule(rule_id=rule_id)
+                    flash("Rule removed.", "ok")
+                else:
+                    i = order.index(rule_id)
+                    j = i - 1 if action == "rule_up" else i + 1
+                    if 0 <= j < len(order):
+                        order[i], order[j] = order[j], order[i]
+                        api.order_rules(data=api.RuleOrder(ids=order))
+                    flash("Order saved.", "ok")
+            else:
+                raise ConfigError("unknown action")
+            return redirect(url_for("admin.teams") + (f"#team-{team_id}" if team_id else ""))
+        except api.ApiError as exc:
+            error, status = exc.message, exc.status
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            error, status = f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}", 400
+        except ConfigError as exc:
+            error, status = str(exc), 400
+    with rt().db.read() as s:
+        from hub import assignment
+
+        queues = assignment.queue_sizes(s)
+        team_rows = [api.team_json(s, t, queues) for t in s.scalars(select(Team).order_by(Team.name))]
+        rules = [api.rule_json(s, r) for r in s.scalars(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id))]
+        users = [u.email for u in s.scalars(select(User).where(User.active.is_(True)).order_by(User.email))]
+    return render_template("admin_teams.html", teams=team_rows, rules=rules, users=users, error=error, tab="teams",
+                           priorities=api.PRIORITIES, settings=rt().settings), status

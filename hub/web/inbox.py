@@ -12,8 +12,8 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, r
 from markupsafe import Markup, escape
 from sqlalchemy import and_, case, func, or_, select
 
-from hub import audit, sla
-from hub.models import AuditLog, Connector, Contact, Conversation, Identity, Message, User
+from hub import assignment, audit, sla
+from hub.models import AuditLog, Connector, Contact, Conversation, ConversationEvent, Identity, Message, Team, User
 from hub.search import conversation_search
 from hub.states import ConversationStatus
 from hub.views import contact_json, conversation_json
@@ -32,7 +32,7 @@ LANGUAGE_NAMES: tuple[tuple[str, str], ...] = (
     ("en", "English"), ("es", "Español"), ("ca", "Català"), ("pt", "Português"),
     ("fr", "Français"), ("de", "Deutsch"), ("it", "Italiano"), ("nl", "Nederlands"),
 )
-FILTERS = ("status", "medium", "assignee", "priority", "category", "language", "sla", "q", "sort")
+FILTERS = ("status", "medium", "assignee", "team", "priority", "category", "language", "sla", "q", "sort")
 #: list order: last activity (default), waiting longest (oldest customer message first),
 #: priority (security-flagged, then urgent, high, normal, low; then last activity)
 SORTS = ("activity", "waiting", "priority")
@@ -42,6 +42,8 @@ VIEWS: tuple[tuple[str, dict[str, str]], ...] = (
     ("Open", {}),
     ("Mine", {"assignee": "me"}),
     ("Unassigned", {"assignee": "none"}),
+    # the queues of the agent's teams, waiting longest first (docs/teams.md)
+    ("My teams' queue", {"team": "mine", "assignee": "none", "sort": "waiting"}),
     ("Urgent & security first", {"sort": "priority"}),
     ("Waiting longest", {"sort": "waiting"}),
     ("Snoozed", {"status": "snoozed"}),
@@ -166,6 +168,8 @@ def filtered(s, f: dict[str, str], user_id: int):
     elif f["assignee"]:
         uid = s.scalar(select(User.id).where(User.email == f["assignee"].lower()))
         q = q.where(Conversation.assignee_id == (uid or -1))
+    if f["team"]:
+        q = q.where(assignment.team_filter(s, f["team"], user_id))
     if f["q"]:
         q = q.where(conversation_search(f["q"]))
     return q
@@ -264,6 +268,7 @@ def _options(s) -> dict[str, list[str]]:
         "categories": sorted(x for x in s.scalars(select(Conversation.category).distinct()) if x),
         "languages": sorted(x for x in s.scalars(select(Conversation.language).distinct()) if x),
         "users": [u.email for u in s.scalars(select(User).where(User.active.is_(True)).order_by(User.email))],
+        "teams": list(s.scalars(select(Team.name).order_by(Team.name))),
     }
 
 
@@ -311,8 +316,29 @@ def timeline(s, conv: Conversation) -> list[dict[str, Any]]:
         entries.append({"type": "message", "at": m["sent_at"], **m, "html_text": highlight_redactions(m["text"], m["redactions"], m["id"], m.get("sealed"))})
     for r in full["replies"]:
         entries.append({"type": "reply", "at": r["created_at"], **r})
-    entries.sort(key=lambda e: (e["at"] or "", e["type"] == "reply", e["id"]))
+    for ev in s.scalars(select(ConversationEvent).where(ConversationEvent.conversation_id == conv.id).order_by(ConversationEvent.id).limit(500)):
+        entries.append({"type": "event", "at": ev.at.isoformat(), "id": ev.id, "kind": ev.kind, "actor": ev.actor,
+                        "details": ev.details or {}, "text": event_text(ev.kind, ev.details or {}, ev.actor)})
+    entries.sort(key=lambda e: (e["at"] or "", e["type"] != "message", e["id"]))
     return entries
+
+
+def event_text(kind: str, d: dict[str, Any], actor: str) -> str:
+    """One line for a timeline entry of hub.assignment / hub.routing."""
+    by = "" if actor == "system" else f" by {actor}"
+    if kind == "routed":
+        extra = "".join([f", priority {d['priority']}" if d.get("priority") else "", f", tags {', '.join(d['tags'])}" if d.get("tags") else ""])
+        return f"Routed to team {d.get('team')} ({d.get('rule')}){extra}"
+    if kind == "assigned":
+        how = f" ({d['how']})" if d.get("how") else ""
+        return f"Assigned to {d.get('assignee')}{how}{by}" + (f", was {d['previous']}" if d.get("previous") else "")
+    if kind == "unassigned":
+        return f"Unassigned{by}" + (f" (was {d['previous']}); back in the team queue" if d.get("previous") else "")
+    if kind == "returned":
+        return f"Returned to the team queue: {d.get('previous')}, {d.get('reason')}"
+    if kind == "team":
+        return f"Moved to team {d['team']}{by}" if d.get("team") else f"Removed from its team{by}"
+    return f"{kind}{by}"
 
 
 def _adapter(conn: Connector):
@@ -400,7 +426,7 @@ def _who(conv: Conversation, ident: Identity | None, contact_name: str | None) -
 
 def _notification_marks(s) -> list[int]:
     return [s.scalar(select(func.max(Conversation.id))) or 0, s.scalar(select(func.max(Message.id))) or 0,
-            s.scalar(select(func.max(AuditLog.id))) or 0]
+            s.scalar(select(func.max(AuditLog.id))) or 0, s.scalar(select(func.max(ConversationEvent.id))) or 0]
 
 
 @bp.get("/notifications")
@@ -419,16 +445,18 @@ def notifications():
     with rt().db.read() as s:
         marks = _notification_marks(s)
         items: list[dict[str, Any]] = []
-        if after is not None and len(after) == 3:
-            conv_after, msg_after, audit_after = after
+        if after is not None and len(after) in (3, 4):
+            conv_after, msg_after = after[0], after[1]
+            # a cursor from before conversation events (3 parts): assignments from now on
+            event_after = after[3] if len(after) == 4 else marks[3]
             seen: set[int] = set()
             new_convs = s.scalars(filtered(s, _filters(), uid).where(Conversation.id > conv_after)
                                   .order_by(Conversation.id).limit(20)).all()
-            assigned_ids = [int(a.target_id) for a in s.scalars(
-                select(AuditLog).where(AuditLog.id > audit_after, AuditLog.action == "conversation.update",
-                                       AuditLog.target_type == "conversation", AuditLog.actor != g.principal.email)
-                .order_by(AuditLog.id).limit(50)) if str((a.details or {}).get("assignee", "")).lower() == email
-                and a.target_id.isdigit()]
+            # assigned to them by someone else, or automatically (hub.assignment): the timeline's events
+            assigned_ids = [e.conversation_id for e in s.scalars(
+                select(ConversationEvent).where(ConversationEvent.id > event_after, ConversationEvent.kind == "assigned",
+                                                ConversationEvent.actor != g.principal.email)
+                .order_by(ConversationEvent.id).limit(50)) if str((e.details or {}).get("assignee", "")).lower() == email]
             msg_convs = list(s.scalars(
                 select(Message.conversation_id).join(Conversation, Conversation.id == Message.conversation_id)
                 .where(Message.id > msg_after, Message.direction == "inbound", Message.kind == "message",

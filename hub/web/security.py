@@ -119,8 +119,17 @@ def must_enrol(user: User) -> bool:
 def logout() -> None:
     sid = session.get(SESSION_ID)
     if sid:
+        from hub.models import AgentStatus
+
         with rt().db.session() as s:
-            s.execute(delete(WebSession).where(WebSession.id_hash == _sid_hash(str(sid))))
+            row = s.scalar(select(WebSession).where(WebSession.id_hash == _sid_hash(str(sid))))
+            if row is not None:
+                s.delete(row)
+                s.flush()
+                if not s.scalar(select(WebSession.id).where(WebSession.user_id == row.user_id).limit(1)):
+                    # signed out everywhere: no longer available for automatic assignment
+                    s.execute(update(AgentStatus).where(AgentStatus.user_id == row.user_id, AgentStatus.status != "offline")
+                              .values(status="offline", changed_at=now()))
     session.clear()
 
 
@@ -147,8 +156,11 @@ def load_principal() -> Principal | None:
         session.clear()
         return None
     if t - row.last_seen_at >= SEEN_EVERY:
+        from hub import assignment
+
         with rt().db.session() as s:
             s.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=t))
+            assignment.touch(s, user.id, t)  # an open inbox keeps an online agent online (hub.assignment)
     g.must_enrol_2fa = must_enrol(user)
     return Principal(user.id, user.email, user.role, user.name)
 

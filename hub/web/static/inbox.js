@@ -197,6 +197,10 @@
         var sel = document.getElementById("assign");
         if (sel) sel.value = conv.assignee || "";
       }
+      if (conv && body.team !== undefined) {
+        var tsel = document.getElementById("team");
+        if (tsel) tsel.value = conv.team || "";
+      }
       if (conv && conv.status) {
         var st = document.getElementById("conv-status");
         if (st) { st.textContent = conv.status; st.className = "status st-" + conv.status; }
@@ -236,6 +240,8 @@
       document.getElementById("attach-count").textContent = n ? n + (n === 1 ? " file" : " files") : "Attach files";
     } else if (t.id === "assign") {
       patch({ assignee: t.value }, t.value ? "Assigned to " + t.value : "Unassigned");
+    } else if (t.id === "team") {
+      patch({ team: t.value }, t.value ? "Moved to team " + t.value : "Removed from its team");
     } else if (t.id === "priority") {
       patch({ priority: t.value }, "Priority " + t.value);
     } else if (t.id === "language") {
@@ -399,6 +405,7 @@
       case "n": if (ta) { form.querySelector('input[value="note"]').checked = true; updateCounter(); ta.focus(); } break;
       case "e": if (conversationEl()) patch({ status: "resolved" }, "Resolved"); break;
       case "a": if (conversationEl()) patch({ assignee: "me" }, "Assigned to you"); break;
+      case "t": { var ts = document.getElementById("team"); if (ts) ts.focus(); else return; break; }
       case "s": if (conversationEl()) patch({ snoozed_until: new Date(Date.now() + 4 * 3600 * 1000).toISOString() }, "Snoozed"); break;
       case "/": document.getElementById("f-q").focus(); break;
       case "?": document.getElementById("help").showModal(); break;

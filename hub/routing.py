@@ -1,0 +1,137 @@
+"""Routing rules (docs/teams.md): which team's queue a new conversation goes to.
+
+Rules are evaluated at ingest, once the message has been triaged (category, priority,
+security flag) and its language detected, in ``position`` order; the first enabled rule whose
+conditions all hold decides the team, and may set the priority and add tags. A conversation
+no rule matches goes to the default team (if there is one). Conditions are data
+(``Conditions``): a list of accepted values per attribute, ``security`` true/false, and
+contact attributes; an empty condition set matches every conversation (a catch-all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hub.models import Connector, Contact, Conversation, ConversationEvent, Identity, RoutingRule, Team, now
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+Value = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Values = Annotated[list[Value], Field(max_length=50)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f,]+$")]
+
+
+class Conditions(BaseModel):
+    """What a conversation must have for a rule to match (every given condition holds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connector: Values | None = Field(None, description="connector names")
+    medium: Values | None = Field(None, description="sms, whatsapp, voice, email, slack, x, api, …")
+    language: Values | None = Field(None, description="language codes (en, es, …)")
+    category: Values | None = Field(None, description="triage categories (account_access, payments, …)")
+    priority: list[Annotated[str, Field(pattern=r"^(low|normal|high|urgent)$")]] | None = Field(None, max_length=4)
+    security: bool | None = Field(None, description="the security flag (a pasted secret, an account takeover)")
+    contact: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Values] | None = Field(
+        None, max_length=20, description="contact attributes: each named attribute has one of the values (email_domain: the contact's email domain)")
+
+
+@dataclass
+class Facts:
+    """What rules look at, taken from a conversation."""
+
+    connector: str
+    medium: str
+    language: str
+    category: str
+    priority: str
+    security: bool
+    contact: dict[str, str] = field(default_factory=dict)
+
+
+def facts_for(s: Session, conv: Conversation) -> Facts:
+    connector = s.get(Connector, conv.connector_id)
+    ident = s.get(Identity, conv.identity_id)
+    contact = s.get(Contact, conv.contact_id)
+    attrs: dict[str, str] = {}
+    if contact is not None:
+        attrs = {str(k): str(v) for k, v in (contact.attrs or {}).items() if isinstance(v, str | int | float | bool)}
+        if contact.email and "@" in contact.email:
+            attrs.setdefault("email_domain", contact.email.rsplit("@", 1)[1])
+    return Facts(connector=connector.name if connector else "", medium=ident.medium if ident else "",
+                 language=conv.language or "", category=conv.category or "", priority=conv.priority or "normal",
+                 security=bool(conv.security_flag), contact=attrs)
+
+
+def _one_of(value: str, accepted: list[str] | None) -> bool:
+    return accepted is None or value.lower() in {a.lower() for a in accepted}
+
+
+def matches(cond: Conditions, f: Facts) -> bool:
+    """Whether every condition of ``cond`` holds for ``f`` (case-insensitive values)."""
+    if not (_one_of(f.connector, cond.connector) and _one_of(f.medium, cond.medium) and _one_of(f.language, cond.language)
+            and _one_of(f.category, cond.category) and _one_of(f.priority, cond.priority)):
+        return False
+    if cond.security is not None and cond.security != f.security:
+        return False
+    return all(_one_of(f.contact.get(k, ""), v) for k, v in (cond.contact or {}).items())
+
+
+@dataclass
+class Decision:
+    team_id: int
+    rule_id: int | None = None
+    rule_name: str = ""
+    priority: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def decide(s: Session, f: Facts) -> Decision | None:
+    """The first matching enabled rule's decision, else the default team's, else None."""
+    for rule in s.scalars(select(RoutingRule).where(RoutingRule.enabled.is_(True)).order_by(RoutingRule.position, RoutingRule.id)):
+        try:
+            cond = Conditions.model_validate(rule.conditions or {})
+        except ValueError:  # stored before a stricter schema: never matches, never crashes ingest
+            continue
+        if matches(cond, f):
+            return Decision(rule.team_id, rule.id, rule.name, rule.set_priority, list(rule.add_tags or []))
+    default = s.scalar(select(Team.id).where(Team.is_default.is_(True)).order_by(Team.id).limit(1))
+    return Decision(default) if default is not None else None
+
+
+def route(s: Session, conv: Conversation, *, at=None) -> int | None:
+    """Route a new conversation: set its team (and the rule's priority and tags), put it in
+    the team's queue and note it in the timeline. Returns the team id (None: no team)."""
+    d = decide(s, facts_for(s, conv))
+    if d is None:
+        return None
+    team = s.get(Team, d.team_id)
+    if team is None:
+        return None
+    at = at or now()
+    conv.team_id = team.id
+    if conv.assignee_id is None:
+        conv.queued_at = conv.queued_at or at
+    if d.priority in PRIORITIES:
+        conv.priority = d.priority
+    if d.tags:
+        conv.tags = sorted(set(conv.tags or []) | set(d.tags))
+    details: dict[str, Any] = {"team": team.name}
+    if d.rule_id is not None:
+        details.update(rule=d.rule_name or f"rule {d.rule_id}", rule_id=d.rule_id)
+    else:
+        details["rule"] = "default team"
+    if d.priority:
+        details["priority"] = d.priority
+    if d.tags:
+        details["tags"] = d.tags
+    s.add(ConversationEvent(conversation_id=conv.id, at=at, kind="routed", actor="system", details=details))
+    return team.id
+
+
+def next_position(s: Session) -> int:
+    return (s.scalar(select(func.max(RoutingRule.position))) or 0) + 10
