@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     session_idle_hours: float = Field(12.0, gt=0, description="A web login session ends after this long without a request.")
     session_max_days: float = Field(7.0, gt=0, description="A web login session ends this long after the login, however active.")
     metrics_token: str = Field("", description="When set, /metrics requires `Authorization: Bearer <token>`; unset: open.")
+    retention_interval: float = Field(3600.0, gt=0, description="How often the poller applies the connectors' retention policies (s); it runs under the `retention` lease, on one poller at a time (docs/retention.md).")
     connector_failing_after: float = Field(900.0, gt=0, description="A connector failing (poll, send, push) for longer than this many seconds turns red; refused credentials turn it red at once.")
     alert_webhook_url: str = Field("", description="When set, a JSON POST goes here each time a connector turns red (signed with ALERT_WEBHOOK_SECRET like the webhook backend).")
     alert_webhook_secret: str = Field("", description="Secret for X-Omnihub-Signature on alert webhooks.")
