@@ -196,19 +196,29 @@ def _scrub_connector_state(s: Session, sub: Subject) -> int:
     return removed
 
 
-def _audit_entries(s: Session, sub: Subject) -> list[AuditLog]:
-    """Entries whose target is one of the contacts, or whose actor or details hold a term."""
+def _audit_entries(s: Session, sub: Subject, batch: int = 1000) -> list[AuditLog]:
+    """Entries whose target is one of the contacts, or whose actor, target or details hold a term."""
     ids = {str(c) for c in sub.contact_ids}
     terms = tuple(sub.terms)
-    hits: list[AuditLog] = []
-    for row in audit.iter_entries(s):
-        if audit.is_redacted(row):
-            continue
-        named = row.target_type == "contact" and row.target_id in ids
-        if named or purge.contains_any(row.details, terms) or any(t in (row.actor or "").lower() for t in terms) \
-                or any(t in (row.target_id or "").lower() for t in terms):
-            hits.append(row)
-    return hits
+    hits: list[int] = []
+    after = 0
+    while True:
+        rows = s.execute(select(AuditLog.id, AuditLog.actor, AuditLog.target_type, AuditLog.target_id, AuditLog.details)
+                         .where(AuditLog.id > after).order_by(AuditLog.id).limit(batch)).all()
+        if not rows:
+            break
+        after = rows[-1].id
+        for row in rows:
+            if isinstance(row.details, dict) and set(row.details) == {audit.REDACTED}:
+                continue
+            named = row.target_type == "contact" and row.target_id in ids
+            if named or purge.contains_any(row.details, terms) or any(t in (row.actor or "").lower() for t in terms) \
+                    or any(t in (row.target_id or "").lower() for t in terms):
+                hits.append(row.id)
+    out: list[AuditLog] = []
+    for part in purge.chunks(hits):
+        out += s.scalars(select(AuditLog).where(AuditLog.id.in_(part)).order_by(AuditLog.id)).all()
+    return out
 
 
 def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
@@ -218,8 +228,9 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
         counts: dict[str, Any] = {"contacts": len(sub.contact_ids), "identities": len(sub.identity_ids)}
         event_ids = _matching_events(s, rt.box, sub)
         counts.update(_queue_ticket_removals(s, sub.conversation_ids))
+        elsewhere = sorted(sub.message_ids - _ids(s, Message, sub.conversation_ids))  # its messages in others' conversations
         conv = purge.delete_conversations(s, sub.conversation_ids)
-        rest = purge.delete_messages(s, sorted(sub.message_ids - _ids(s, Message, sub.conversation_ids)))
+        rest = purge.delete_messages(s, elsewhere)
         keys = conv.pop("keys") | rest.pop("keys")
         counts["conversations"] = conv["conversations"]
         counts["messages"] = conv["messages"] + rest["messages"]

@@ -139,9 +139,12 @@ class FakeZendesk(FakeVendor):
 
     name = "zendesk"
     EMAIL, TOKEN = "agent@example.com", "zd-api-token"
+    writes = ("POST", "PUT", "DELETE")
 
     def __init__(self, httpserver: Any) -> None:
         super().__init__(httpserver)
+        self.deleted: dict[str, dict[str, Any]] = {}  # soft-deleted (restorable for 30 days)
+        self.purged: list[str] = []  # permanently deleted ids
         self.users: dict[str, dict[str, Any]] = {}
         self.idempotency: dict[str, tuple[bytes, dict[str, Any]]] = {}
         self.hide_from_lookup = 0  # answer this many external_id lookups with nothing (a race)
@@ -218,6 +221,16 @@ class FakeZendesk(FakeVendor):
             if key:
                 self.idempotency[key] = (raw, out)
             return jresp(out, 201)
+        md = re.fullmatch(r"/api/v2/deleted_tickets/(\d+)(?:\.json)?", p)
+        if md and m == "DELETE":
+            # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#delete-ticket-permanently
+            need(not request.get_data(), "DELETE takes no body")
+            if md[1] not in self.deleted:  # only a soft-deleted ticket can be deleted permanently
+                return jresp({"error": "RecordNotFound", "description": "Not found"}, 404)
+            del self.deleted[md[1]]
+            self.comments.pop(md[1], None)
+            self.purged.append(md[1])
+            return jresp({"job_status": {"id": f"job{next(self.ids)}", "status": "queued", "url": f"{self.base_url}/api/v2/job_statuses/x.json"}})
         mt = re.fullmatch(r"/api/v2/tickets/(\d+)\.json", p)
         if mt:
             ticket = self.tickets.get(mt[1])
@@ -225,6 +238,11 @@ class FakeZendesk(FakeVendor):
                 return jresp({"error": "RecordNotFound", "description": "Not found"}, 404)
             if m == "GET":
                 return jresp({"ticket": ticket})
+            if m == "DELETE":
+                # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#delete-ticket: 204, restorable
+                need(not request.get_data(), "DELETE takes no body")
+                self.deleted[mt[1]] = self.tickets.pop(mt[1])
+                return Response(status=204)
             if m == "PUT":
                 if ticket["status"] == "closed":  # what Zendesk answers for a closed ticket
                     return jresp({"error": "RecordInvalid", "description": "Record validation errors",
