@@ -229,28 +229,34 @@ def run(rt: Any, p: Policy, at: datetime | None = None, progress: Any = None, ke
     if p.action == "delete":
         for ids in _batches(rt, _old_conversations(p, cutoff), keep_going):
             with rt.db.session() as s:
-                add(purge.delete_conversations(s, ids))
+                result = purge.delete_conversations(s, ids)
+            add(result)  # after the commit: the files go once no row names them
         for ids in _batches(rt, _old_messages(p, cutoff), keep_going):
             with rt.db.session() as s:
-                add(purge.delete_messages(s, ids))
+                result = purge.delete_messages(s, ids)
+            add(result)  # after the commit: the files go once no row names them
         for ids in _batches(rt, _old_replies(p, cutoff), keep_going):
             with rt.db.session() as s:
-                add(purge.delete_replies(s, ids))
+                result = purge.delete_replies(s, ids)
+            add(result)  # after the commit: the files go once no row names them
     else:
         for ids in _batches(rt, _old_messages(p, cutoff), keep_going):
             with rt.db.session() as s:
-                add(purge.anonymize_messages(s, ids))
+                result = purge.anonymize_messages(s, ids)
+            add(result)  # after the commit: the files go once no row names them
         for ids in _batches(rt, _old_replies(p, cutoff), keep_going):
             with rt.db.session() as s:
-                add(purge.anonymize_replies(s, ids))
+                result = purge.anonymize_replies(s, ids)
+            add(result)  # after the commit: the files go once no row names them
         for ids in _batches(rt, _old_conversations(p, cutoff), keep_going):
             with rt.db.session() as s:
                 for part in purge.chunks(ids):
                     s.execute(Conversation.__table__.update().where(Conversation.id.in_(part)).values(**purge.BLANK_CONVERSATION))
-                add({"conversations": len(ids)})
+            add({"conversations": len(ids)})
     for ids in _batches(rt, _old_events(p, cutoff), keep_going):
         with rt.db.session() as s:
-            add({"journal": purge.delete_events(s, ids)})
+            n_events = purge.delete_events(s, ids)
+        add({"journal": n_events})
     with rt.db.session() as s:
         n = s.execute(delete(WebhookReplayKey).where(WebhookReplayKey.connector_id == p.connector_id,
                                                      WebhookReplayKey.received_at < cutoff)).rowcount or 0
