@@ -239,3 +239,33 @@ def test_export_writes_json_and_the_attachment_files(hub, tmp_path):
         assert json.loads(z.read("contact.json"))["contact_id"] == ids["contact"]
     with hub.rt.db.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "contact.export")) == 2
+
+
+def test_api_erase_is_admin_only_and_wants_the_id_repeated(hub):
+    from hub.auth import create_token, create_user
+
+    ids = seed(hub)
+    with hub.rt.db.session() as s:
+        create_user(s, "alan@example.com", "agent", "staple battery horse", "Alan Agent")
+        agent = create_token(s, "alan@example.com")
+    path = f"/api/v1/contacts/{ids['contact']}"
+    assert hub.api("POST", f"{path}/erase", json={"confirm": ids["contact"]}, token=agent).status_code == 403
+    assert hub.api("GET", f"{path}/export", token=agent).status_code == 403
+    assert hub.api("PUT", "/api/v1/retention/web", json={"days": 5}, token=agent).status_code == 403
+    assert hub.client.post(f"{path}/erase", json={"confirm": ids["contact"]}).status_code == 401
+    wrong = hub.api("POST", f"{path}/erase", json={"confirm": ids["merged"]})
+    assert wrong.status_code == 400 and wrong.get_json()["field"] == "confirm"
+    assert hub.count(Contact, Contact.id == ids["contact"]) == 1
+    r = hub.api("POST", f"{path}/erase", json={"confirm": ids["contact"]})
+    assert r.status_code == 200 and r.get_json()["erased"] == ids["contact"] and r.get_json()["messages"] == 2
+    assert hub.api("POST", f"{path}/erase", json={"confirm": ids["contact"]}).status_code == 404
+    removals = hub.api("GET", "/api/v1/ticket-removals").get_json()["items"]
+    assert [(i["helpdesk"], i["external_ref"], i["state"]) for i in removals] == [("zd", "31337", "pending")]
+    # retention over the API: set, dry run (the default), remove
+    assert hub.api("PUT", "/api/v1/retention/web", json={"days": 30, "action": "anonymize"}).get_json()["action"] == "anonymize"
+    assert hub.api("PUT", "/api/v1/retention/web", json={"days": 0}).status_code == 400
+    assert hub.api("PUT", "/api/v1/retention/nope", json={"days": 3}).status_code == 404
+    dry = hub.api("POST", "/api/v1/retention/run", json={}).get_json()
+    assert dry["dry_run"] is True and dry["connectors"]["web"]["messages"] == 0
+    assert hub.api("DELETE", "/api/v1/retention/web").status_code == 204
+    assert hub.api("GET", "/api/v1/retention").get_json()["items"] == []
