@@ -168,7 +168,7 @@ def _queue_ticket_removals(s: Session, conv_ids: set[int]) -> dict[str, int]:
     from hub.connectors import adapter_class
 
     out = {"tickets_queued": 0, "tickets_unsupported": 0}
-    links = []
+    links: list[Any] = []
     for part in purge.chunks(sorted(conv_ids)):
         links += s.execute(select(HelpdeskLink.helpdesk_id, HelpdeskLink.external_ref).where(HelpdeskLink.conversation_id.in_(part))).all()
     kinds = {c.id: c.kind for c in s.scalars(select(Connector).where(Connector.id.in_({h for h, _ in links} or {-1})))}

@@ -10,7 +10,7 @@ is content-addressed: two customers who sent the same file share one blob).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import column, delete, select, table, update
@@ -36,8 +36,16 @@ READS = table("conversation_reads", column("conversation_id"))
 CHUNK = 500
 
 
-def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterable[list[int]]:
-    batch: list[int] = []
+T = TypeVar("T")
+
+
+def rowcount(result: Any) -> int:
+    """Rows a DELETE/UPDATE touched (a CursorResult's rowcount; 0 when the driver cannot tell)."""
+    return max(0, int(getattr(result, "rowcount", 0) or 0))
+
+
+def chunks(ids: Iterable[T], size: int = CHUNK) -> Iterable[list[T]]:
+    batch: list[T] = []
     for i in ids:
         batch.append(i)
         if len(batch) >= size:
@@ -85,7 +93,7 @@ def delete_events(s: Session, event_ids: Collection[int]) -> int:
     n = 0
     for part in chunks(event_ids):
         s.execute(update(Message).where(Message.event_id.in_(part)).values(event_id=None))
-        n += s.execute(delete(InboundEvent).where(InboundEvent.id.in_(part))).rowcount or 0
+        n += rowcount(s.execute(delete(InboundEvent).where(InboundEvent.id.in_(part))))
     return n
 
 
@@ -101,7 +109,7 @@ def delete_conversations(s: Session, conv_ids: Collection[int]) -> dict[str, Any
         r = delete_replies(s, reply_ids)
         s.execute(delete(HelpdeskLink).where(HelpdeskLink.conversation_id.in_(part)))
         s.execute(delete(READS).where(READS.c.conversation_id.in_(part)))
-        out["conversations"] += s.execute(delete(Conversation).where(Conversation.id.in_(part))).rowcount or 0
+        out["conversations"] += rowcount(s.execute(delete(Conversation).where(Conversation.id.in_(part))))
         out["messages"] += m["messages"]
         out["replies"] += r["replies"]
         out["attachments"] += m["attachments"] + r["attachments"]

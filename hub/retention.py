@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Text, cast, delete, func, or_, select
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit, purge
@@ -251,15 +251,15 @@ def run(rt: Any, p: Policy, at: datetime | None = None, progress: Any = None, ke
         for ids in _batches(rt, _old_conversations(p, cutoff), keep_going):
             with rt.db.session() as s:
                 for part in purge.chunks(ids):
-                    s.execute(Conversation.__table__.update().where(Conversation.id.in_(part)).values(**purge.BLANK_CONVERSATION))
+                    s.execute(update(Conversation).where(Conversation.id.in_(part)).values(**purge.BLANK_CONVERSATION))
             add({"conversations": len(ids)})
     for ids in _batches(rt, _old_events(p, cutoff), keep_going):
         with rt.db.session() as s:
             n_events = purge.delete_events(s, ids)
         add({"journal": n_events})
     with rt.db.session() as s:
-        n = s.execute(delete(WebhookReplayKey).where(WebhookReplayKey.connector_id == p.connector_id,
-                                                     WebhookReplayKey.received_at < cutoff)).rowcount or 0
+        n = purge.rowcount(s.execute(delete(WebhookReplayKey).where(WebhookReplayKey.connector_id == p.connector_id,
+                                                                    WebhookReplayKey.received_at < cutoff)))
         counts["replay_keys"] += n
         row = s.scalar(select(RetentionPolicy).where(RetentionPolicy.connector_id == p.connector_id))
         if row is not None:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from hub import erasure
 from hub.models import Connector, Contact, Conversation, HelpdeskLink, Identity, TicketRemoval, now
-from tests.outbound.saas_support import config_for, make_item, make_backend, start_fake
+from tests.outbound.saas_support import config_for, make_backend, make_item, start_fake
 
 
 def _seed(hub, helpdesk: str, ref: str) -> int:
