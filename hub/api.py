@@ -597,7 +597,8 @@ def delete_retention(name: str):
 
 
 @route("/retention/run", "POST", role="admin", tag="privacy", body=RetentionRunIn,
-       summary="Apply the retention policies now, or (dry_run, the default) count what they would change")
+       summary="Apply the retention policies now, or (dry_run, the default) count what they would change",
+       responses={200: "Counts per connector", 404: "No such connector"})
 def run_retention(data: RetentionRunIn):
     from hub import retention
 

@@ -117,12 +117,12 @@ def _two_pollers(hub: Hub, httpserver) -> None:
     feed.send("before the pollers")
     hub.start_worker()
     procs = {"a": hub.start_poller("a").pid, "b": hub.start_poller("b").pid}
-    expected = {"poll:x-support", "sweeper", "connector-health", "timer:sla"}
-    # whichever starts first takes every lease, then gives back what is over its share (2 of 4)
+    expected = {"poll:x-support", "sweeper", "connector-health", "retention", "timer:sla"}
+    # whichever starts first takes every lease, then gives back what is over its share (3 of 5)
     spread = wait_until(
         lambda: (h := holders(hub)) and set(h) == expected and sorted(
-            [who(o, procs) for o in h.values()].count(p) for p in "ab") == [2, 2] and h,
-        timeout=STARTUP, message="the four leases spread two and two")
+            [who(o, procs) for o in h.values()].count(p) for p in "ab") == [2, 3] and h,
+        timeout=STARTUP, message="the five leases spread three and two")
     assert {row["owner"] for row in status(hub)["pollers"]} == set(spread.values())
     cli = hub.cli("stats")  # the same, for a terminal
     assert cli.returncode == 0, cli.stderr
