@@ -269,3 +269,19 @@ def test_api_erase_is_admin_only_and_wants_the_id_repeated(hub):
     assert dry["dry_run"] is True and dry["connectors"]["web"]["messages"] == 0
     assert hub.api("DELETE", "/api/v1/retention/web").status_code == 204
     assert hub.api("GET", "/api/v1/retention").get_json()["items"] == []
+
+
+def test_a_file_another_customer_also_sent_stays_until_both_are_erased(hub):
+    hub.add_connector("web", "api", secret=API_SECRET)
+    shared = b"SAME-BYTES-FOR-TWO" * 20
+    _api(hub, "a-1", {"id": "ann-1", "name": "Ann Adams"}, "from ann", shared, "same.bin")
+    _api(hub, "b-1", {"id": "bob-1", "name": "Bob Brown"}, "from bob", shared, "same.bin")
+    _ingest(hub)
+    store = Path(hub.settings.effective_attachment_dir)
+    assert list(store_bytes(store).values()) == [shared]  # content-addressed: one blob
+    from hub import erasure
+
+    assert erasure.erase(hub.rt, _contact_of(hub, "ann-1"), actor="cli")["files"] == 0
+    assert list(store_bytes(store).values()) == [shared]  # still Bob's
+    assert erasure.erase(hub.rt, _contact_of(hub, "bob-1"), actor="cli")["files"] == 1
+    assert store_bytes(store) == {}

@@ -718,6 +718,10 @@ class FakeReceiver(FakeVendor):
     name = "webhook"
     SECRET = "wh-secret"
 
+    def __init__(self, httpserver: Any) -> None:
+        super().__init__(httpserver)
+        self.erased: list[str] = []
+
     def check_auth(self, request: Request) -> Response | None:
         try:
             signing.verify(self.SECRET, request.get_data(), dict(request.headers))
@@ -730,6 +734,14 @@ class FakeReceiver(FakeVendor):
         data = self.body(request)
         if data.get("event") == "ping":
             return jresp({"ok": True})
+        if data.get("event") == "ticket.erase":
+            need(set(data) == {"event", "version", "ticket_ref", "sent_at"}, "ticket.erase fields")
+            need(request.headers.get("Idempotency-Key") == f"omnihub-erase-{data['ticket_ref']}", "Idempotency-Key")
+            conv = str(data["ticket_ref"]).removeprefix("T-")
+            self.tickets.pop(conv, None)
+            self.comments.pop(conv, None)
+            self.erased.append(data["ticket_ref"])
+            return Response(status=204)
         need(data.get("event") == "message.created", "event")
         for k in ("conversation", "message", "contact"):
             need(isinstance(data.get(k), dict), f"{k} object")

@@ -63,16 +63,27 @@ def test_zendesk_ticket_of_an_erased_contact_is_deleted_for_good(hub, saas_serve
 def test_a_ticket_already_gone_counts_as_removed_and_a_backend_without_delete_is_marked(hub, saas_servers):
     fake = start_fake(saas_servers, "zendesk")
     hub.add_connector("zd", "zendesk", **config_for("zendesk", fake.base_url))
-    hub.add_connector("hook", "webhook", **config_for("webhook", fake.base_url))
+    hub.add_connector("cw", "chatwoot", **config_for("chatwoot", fake.base_url))
     contact = _seed(hub, "zd", "4040")
     with hub.rt.db.session() as s:
         conv = s.scalar(select(Conversation.id).where(Conversation.contact_id == contact))
-        s.add(HelpdeskLink(conversation_id=conv, helpdesk_id=s.scalar(select(Connector.id).where(Connector.name == "hook")),
-                           external_ref="hook-77", data={}))
+        s.add(HelpdeskLink(conversation_id=conv, helpdesk_id=s.scalar(select(Connector.id).where(Connector.name == "cw")),
+                           external_ref="77", data={}))
     counts = erasure.erase(hub.rt, contact, actor="cli")
     assert (counts["tickets_queued"], counts["tickets_unsupported"]) == (1, 1)
     assert erasure.process_removals(hub.rt) == {"done": 1, "retry": 0, "dead": 0}
     with hub.rt.db.read() as s:
         states = dict(s.execute(select(TicketRemoval.external_ref, TicketRemoval.state)).all())
-    assert states == {"4040": "done", "hook-77": "unsupported"}
+    assert states == {"4040": "done", "77": "unsupported"}
     assert fake.violations == []
+
+
+def test_signed_webhook_receiver_is_asked_to_erase_the_ticket(hub, saas_servers):
+    fake = start_fake(saas_servers, "webhook")
+    hub.add_connector("hook", "webhook", **config_for("webhook", fake.base_url))
+    ticket = make_backend("webhook", fake.base_url).push(make_item(1)).ticket_ref
+    assert ticket == "T-42" and fake.tickets
+    contact = _seed(hub, "hook", ticket)
+    assert erasure.erase(hub.rt, contact, actor="cli")["tickets_queued"] == 1
+    assert erasure.process_removals(hub.rt) == {"done": 1, "retry": 0, "dead": 0}
+    assert fake.erased == ["T-42"] and fake.tickets == {} and fake.violations == []
