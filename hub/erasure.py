@@ -252,8 +252,23 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
     with rt.db.read() as s:
         counts["files"] = purge.drop_files(s, rt.blobs, keys)
     counts["redis_keys"] = _scrub_redis(rt, sub)
+    _checkpoint(rt)
     log.info("contact.erased", contact=contact_id, **{k: v for k, v in counts.items() if isinstance(v, int)})
     return counts
+
+
+def _checkpoint(rt: Any) -> None:
+    """SQLite: fold the write-ahead log into the database file and truncate it, so the old
+    page versions (the erased rows) do not linger in the -wal file; deleted content in the file
+    itself is zeroed (PRAGMA secure_delete, hub.db). Best effort: a busy reader only delays it."""
+    engine = rt.db.engine
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.connect() as c:
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except Exception as exc:  # noqa: BLE001 - the next automatic checkpoint does it anyway
+        log.warning("erasure.checkpoint_failed", error=str(exc))
 
 
 def _ids(s: Session, model: Any, conv_ids: set[int]) -> set[int]:

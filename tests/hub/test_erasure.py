@@ -185,6 +185,12 @@ def test_erasure_leaves_no_trace_in_the_database_dump_the_store_or_redis(hub, tm
 
     after = dump_database(hub.settings.effective_database_url, tmp_path / "after.sql")
     assert traces(after) == [], f"left in the database dump: {traces(after)}"
+    db_file = make_url(hub.settings.effective_database_url).database
+    if db_file and hub.rt.db.engine.dialect.name == "sqlite":  # the raw file and its WAL too (secure_delete, checkpoint)
+        hub.rt.db.engine.dispose()
+        for suffix in ("", "-wal"):
+            raw = Path(db_file + suffix).read_bytes() if Path(db_file + suffix).exists() else b""
+            assert traces(raw) == [], f"left in the SQLite file{suffix}: {traces(raw)}"
     files = store_bytes(store)
     assert [n for n, b in files.items() if traces(b)] == [], "left in the attachment store"
     assert traces(redis_dump(hub)) == [], "left in Redis"
