@@ -49,9 +49,12 @@ from hub.models import (
 
 log = structlog.get_logger("omnihub.erasure")
 
-#: terms shorter than this are not searched for in journal payloads, state and audit details
-#: (a two-letter name would match everything)
-MIN_TERM = 4
+#: identifiers shorter than this are not searched for in journal payloads, state and audit
+#: details (a short id would match everything)
+MIN_TERM = 6
+#: names are searched for in audit entries only, and only when at least this long (a first
+#: name alone would redact other people's entries)
+MIN_NAME = 8
 
 
 @dataclass
@@ -63,8 +66,15 @@ class Subject:
     conversation_ids: set[int] = field(default_factory=set)
     message_ids: set[int] = field(default_factory=set)  # the contact's own, in other conversations too
     connector_ids: set[int] = field(default_factory=set)
-    terms: set[str] = field(default_factory=set)  # lower-case identifiers: addresses, email, phone, names
+    terms: set[str] = field(default_factory=set)  # lower-case identifiers: addresses, emails, phone numbers
+    names: set[str] = field(default_factory=set)  # lower-case full names (audit entries only)
     external_ids: set[str] = field(default_factory=set)  # provider ids of its messages and replies
+
+
+def _add_name(names: set[str], value: str | None) -> None:
+    value = " ".join((value or "").split()).lower()
+    if len(value) >= MIN_NAME:
+        names.add(value)
 
 
 def _add_term(terms: set[str], value: str | None) -> None:
@@ -90,11 +100,12 @@ def find(s: Session, contact_id: int) -> Subject:
     idents = s.scalars(select(Identity).where(Identity.contact_id.in_(sub.contact_ids))).all()
     sub.identity_ids = {i.id for i in idents}
     for c in contacts:
-        _add_term(sub.terms, c.name)
+        _add_name(sub.names, c.name)
         _add_term(sub.terms, c.email)
     for i in idents:
-        for v in (i.address, i.phone, i.display_name, i.verified_email):
+        for v in (i.address, i.phone, i.verified_email):
             _add_term(sub.terms, v)
+        _add_name(sub.names, i.display_name)
         if ":" in i.address:  # "<connector>:<id>" (api channel), "<team>:<user>" (Slack): the id alone too
             _add_term(sub.terms, i.address.split(":", 1)[1])
     conv_q = select(Conversation.id, Conversation.connector_id).where(
@@ -106,7 +117,7 @@ def find(s: Session, contact_id: int) -> Subject:
         for mid, conn, name in s.execute(select(Message.id, Message.connector_id, Message.sender_name).where(Message.identity_id.in_(part))):
             sub.message_ids.add(mid)
             sub.connector_ids.add(conn)
-            _add_term(sub.terms, name)
+            _add_name(sub.names, name)
     for part in purge.chunks(sorted(sub.conversation_ids)):
         sub.external_ids |= {e for e in s.scalars(select(Message.external_id).where(Message.conversation_id.in_(part))) if e}
         sub.external_ids |= {e for e in s.scalars(select(Reply.external_id).where(Reply.conversation_id.in_(part))) if e}
@@ -199,7 +210,7 @@ def _scrub_connector_state(s: Session, sub: Subject) -> int:
 def _audit_entries(s: Session, sub: Subject, batch: int = 1000) -> list[AuditLog]:
     """Entries whose target is one of the contacts, or whose actor, target or details hold a term."""
     ids = {str(c) for c in sub.contact_ids}
-    terms = tuple(sub.terms)
+    terms = tuple(sub.terms | sub.names)
     hits: list[int] = []
     after = 0
     while True:
@@ -245,7 +256,7 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
             s.execute(delete(Identity).where(Identity.id.in_(part)))
         for part in purge.chunks(sorted(sub.contact_ids)):
             s.execute(delete(Contact).where(Contact.id.in_(part)))
-        redacted = audit.redact(s, _audit_entries(s, sub), "contact.erase", tuple(sub.terms))
+        redacted = audit.redact(s, _audit_entries(s, sub), "contact.erase", tuple(sub.terms | sub.names))
         counts["audit_entries_redacted"] = len(redacted)
         audit.record(s, actor=actor, action="contact.erase", target_type="contact", target_id=str(contact_id),
                      details={**counts, "merged_contacts": sorted(sub.contact_ids - {contact_id}), "redacted_entries": redacted})
