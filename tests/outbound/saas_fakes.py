@@ -73,6 +73,8 @@ class FakeVendor:
         self.tickets: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.uploads: list[tuple[str, bytes]] = []
+        self.deleted: dict[str, dict[str, Any]] = {}  # deleted tickets (a vendor's trash)
+        self.purged: list[str] = []  # permanently deleted ids
         httpserver.expect_request(re.compile(".*")).respond_with_handler(self._handle)
 
     # --- test controls -----------------------------------------------------------------
@@ -143,8 +145,6 @@ class FakeZendesk(FakeVendor):
 
     def __init__(self, httpserver: Any) -> None:
         super().__init__(httpserver)
-        self.deleted: dict[str, dict[str, Any]] = {}  # soft-deleted (restorable for 30 days)
-        self.purged: list[str] = []  # permanently deleted ids
         self.users: dict[str, dict[str, Any]] = {}
         self.idempotency: dict[str, tuple[bytes, dict[str, Any]]] = {}
         self.hide_from_lookup = 0  # answer this many external_id lookups with nothing (a race)
@@ -374,6 +374,22 @@ class FakeFreshdesk(FakeVendor):
             self.tickets[str(tid)] = t
             self.comments.setdefault(str(tid), []).append({"id": f"description-{tid}", "body": spec["description"]})
             return jresp({k: v for k, v in t.items() if not k.startswith("_")}, 201)
+        mdel = re.fullmatch(r"/api/v2/tickets/(\d+)(/permanent_delete)?", p)
+        if mdel and m == "DELETE":
+            # https://developers.freshdesk.com/api/#delete_a_ticket (to the trash: 204), then
+            # https://developers.freshdesk.com/api/#permanently_delete_a_ticket (only one in the trash)
+            need(not request.get_data(), "DELETE takes no body")
+            if not mdel[2]:
+                if mdel[1] not in self.tickets:
+                    return jresp({"code": "access_denied", "message": "not found"}, 404)
+                self.deleted[mdel[1]] = self.tickets.pop(mdel[1])
+                return Response(status=204)
+            if mdel[1] not in self.deleted:
+                return jresp({"code": "access_denied", "message": "not found"}, 404)
+            del self.deleted[mdel[1]]
+            self.comments.pop(mdel[1], None)
+            self.purged.append(mdel[1])
+            return Response(status=204)
         mt = re.fullmatch(r"/api/v2/tickets/(\d+)(/notes|/conversations)?", p)
         if mt:
             t = self.tickets.get(mt[1])
@@ -489,6 +505,15 @@ class FakeZammad(FakeVendor):
         ma = re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", p)
         if ma and m == "GET":
             return jresp(self.comments.get(ma[1], []))
+        md = re.fullmatch(r"/api/v1/tickets/(\d+)", p)
+        if md and m == "DELETE":  # https://docs.zammad.org/en/latest/api/ticket/index.html#delete
+            need(not request.get_data(), "DELETE takes no body")
+            if md[1] not in self.tickets:
+                return jresp({"error": "Couldn't find Ticket with 'id'=" + md[1]}, 404)
+            self.deleted[md[1]] = self.tickets.pop(md[1])
+            self.comments.pop(md[1], None)
+            self.purged.append(md[1])
+            return jresp({})
         raise ContractError("no such endpoint in the Zammad API")
 
 
@@ -694,6 +719,14 @@ class FakeHelpScout(FakeVendor):
                 need(th.get("type") in ("customer", "reply", "note", "chat", "phone"), "thread type")
                 self._thread(cid, th, th["type"])
             return Response(status=201, headers={"Resource-ID": cid, "Location": f"{self.base_url}/v2/conversations/{cid}"})
+        md = re.fullmatch(r"/v2/conversations/(\d+)", p)
+        if md and m == "DELETE":  # https://developer.helpscout.com/mailbox-api/endpoints/conversations/delete/
+            if md[1] not in self.tickets:
+                return jresp({"message": "Not found"}, 404)
+            self.deleted[md[1]] = self.tickets.pop(md[1])
+            self.comments.pop(md[1], None)
+            self.purged.append(md[1])
+            return Response(status=204)
         mt = re.fullmatch(r"/v2/conversations/(\d+)/(threads|customer|reply|chats|phones)", p)
         if mt:
             need(mt[1] in self.tickets, "unknown conversation")

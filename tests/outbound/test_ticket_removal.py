@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from hub import erasure
@@ -87,3 +88,22 @@ def test_signed_webhook_receiver_is_asked_to_erase_the_ticket(hub, saas_servers)
     assert erasure.erase(hub.rt, contact, actor="cli")["tickets_queued"] == 1
     assert erasure.process_removals(hub.rt) == {"done": 1, "retry": 0, "dead": 0}
     assert fake.erased == ["T-42"] and fake.tickets == {} and fake.violations == []
+
+
+@pytest.mark.parametrize("kind", ["zendesk", "freshdesk", "zammad", "helpscout", "webhook"])
+def test_each_backend_that_erases_deletes_its_ticket_and_a_retry_is_harmless(saas_servers, kind):
+    """The backend's own call, against each vendor's contract server: the ticket is gone
+    (and purged where the vendor has a trash), and calling again (a retry after a lost answer)
+    succeeds."""
+    fake = start_fake(saas_servers, kind)
+    backend = make_backend(kind, fake.base_url)
+    assert backend.erases
+    ref = backend.push(make_item(1)).ticket_ref
+    key = ref.removeprefix("T-")
+    assert key in fake.tickets
+    backend.erase_ticket(ref)
+    assert key not in fake.tickets and fake.comments.get(key) is None
+    if kind in ("zendesk", "freshdesk"):
+        assert fake.purged == [key] and key not in fake.deleted
+    backend.erase_ticket(ref)
+    assert fake.violations == []
