@@ -16,7 +16,7 @@ from benchmarks import common as c
 QUICK = "--quick" in sys.argv
 
 
-def p1_ingress(tmp: Path, redis_url: str) -> list[dict]:
+def p1_ingress(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
     """Webhook ingress (verify + journal + enqueue) vs a bare Flask endpoint, same gunicorn settings.
 
     Both servers run side by side and are loaded in alternating rounds; each figure is the
@@ -25,7 +25,7 @@ def p1_ingress(tmp: Path, redis_url: str) -> list[dict]:
     n, rounds = (600, 3) if QUICK else (3000, 5)
     bare_port, hub_port = c.free_port(), c.free_port()
     bare = c.bare_web(tmp, bare_port)
-    env = c.Env(tmp / "p1", redis_url)
+    env = c.Env(tmp / ("p1pg" if pg else "p1"), redis_url, pg=pg)
     results: dict[str, list[tuple[float, float]]] = {"bare": [], "hub": []}
     errors = 0
     try:
@@ -45,29 +45,24 @@ def p1_ingress(tmp: Path, redis_url: str) -> list[dict]:
     hub_rps = statistics.median(x[0] for x in results["hub"])
     bare_p99 = statistics.median(x[1] for x in results["bare"])
     p99 = statistics.median(x[1] for x in results["hub"])
+    db = " on PostgreSQL" if pg else ""
     return [{
-        "id": "P1", "what": f"webhook ingress req/s (verify+journal+enqueue), median of {rounds}", "value": f"{hub_rps:,.0f}/s",
+        "id": "P1" + ("-pg" if pg else ""), "what": f"webhook ingress req/s (verify+journal+enqueue){db}, median of {rounds}", "value": f"{hub_rps:,.0f}/s",
         "baseline": f"bare Flask {bare_rps:,.0f}/s", "ratio": hub_rps / bare_rps, "goal": ">= 0.5",
         "ok": hub_rps / bare_rps >= 0.5 and errors == 0,
     }, {
-        "id": "P1", "what": "webhook ingress p99 latency", "value": f"{p99:.1f} ms",
+        "id": "P1" + ("-pg" if pg else ""), "what": f"webhook ingress p99 latency{db}", "value": f"{p99:.1f} ms",
         "baseline": f"bare p99 {bare_p99:.1f} ms", "ratio": p99 / bare_p99, "goal": "p99 < 25 ms",
         "ok": p99 < 25,
     }]
 
 
-def p2_pipeline(tmp: Path, redis_url: str) -> list[dict]:
-    """Ingest -> store -> push to the inbox with 2 worker processes vs RQ no-op jobs (SimpleWorker x2)."""
+def rq_noop_rate(redis_url: str, m: int) -> float:
+    """Jobs/s of m RQ no-op jobs drained by 2 SimpleWorker processes: the P2 baselines."""
     from redis import Redis
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    from hub import journal
-    from hub.models import Connector, Delivery
-    from hub.types import RawEvent
-
-    m = 1000 if QUICK else 4000
-    # baseline: RQ no-op jobs drained by 2 SimpleWorker processes
     r = Redis.from_url(redis_url)
     qname, key = f"bench-noop-{os.getpid()}", f"bench-noop-count-{os.getpid()}"
     r.delete(key)
@@ -88,41 +83,97 @@ def p2_pipeline(tmp: Path, redis_url: str) -> list[dict]:
     for w in workers:
         w.terminate()
         w.wait()
-    # omnihub: m journaled events, 2 workers, until every message is pushed to the inbox
-    hub = c.Env(tmp / "p2", redis_url)
-    try:
-        with hub.rt.db.session() as s:
-            conn_id = s.query(Connector.id).filter(Connector.name == "web").scalar()
-            ids = []
-            for start in range(0, m, 500):
-                evs = []
-                for i in range(start, min(m, start + 500)):
-                    body, _ = c.signed_request(i)
-                    evs.append(RawEvent(external_id=f"p2-{i}", hook="messages", payload=body))
-                ids += journal.record(s, hub.rt.box, conn_id, evs, sweep_after=3600)
-        hub.worker("w1")
-        hub.worker("w2")
-        time.sleep(2.0)
-        t0 = time.perf_counter()
-        hub.rt.queues.schedule("ingest", ids)
-        from sqlalchemy import func, select
+    return rq_rate
 
-        while True:
-            with hub.rt.db.read() as s:
-                done = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == "delivered"))
-            if done >= m:
-                break
-            time.sleep(0.05)
-        hub_rate = m / (time.perf_counter() - t0)
+
+def drain(hub: c.Env, connector: str, events: list, expected: int | None = None) -> float:
+    """Journal ``events`` for ``connector``, start 2 workers, schedule the ingest; the seconds
+    until ``expected`` inbox deliveries are done (ingest + store + push, end to end), or, when
+    ``expected`` is None, until every event is settled (stored, ignored or quarantined) and no
+    delivery is pending."""
+    from sqlalchemy import func, select
+
+    from hub import journal
+    from hub.models import Connector, Delivery, InboundEvent
+    from hub.states import DeliveryState, EventState
+
+    with hub.rt.db.session() as s:
+        conn_id = s.query(Connector.id).filter(Connector.name == connector).scalar()
+        ids = []
+        for start in range(0, len(events), 500):
+            ids += journal.record(s, hub.rt.box, conn_id, events[start:start + 500], sweep_after=3600)
+    hub.worker("w1")
+    hub.worker("w2")
+    time.sleep(2.0)
+    t0 = time.perf_counter()
+    hub.rt.queues.schedule("ingest", ids)
+    deadline, done = time.monotonic() + 900, "nothing"
+    while time.monotonic() < deadline:
+        with hub.rt.db.read() as s:
+            delivered = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == DeliveryState.DELIVERED))
+            if expected is not None:
+                if delivered >= expected:
+                    return time.perf_counter() - t0
+                done = f"{delivered} of {expected} deliveries"
+            else:
+                pending = s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state == EventState.PENDING))
+                queued = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == DeliveryState.PENDING))
+                if pending == 0 and queued == 0 and delivered > 0:
+                    return time.perf_counter() - t0
+                done = f"{pending} events and {queued} deliveries pending"
+        time.sleep(0.05)
+    raise RuntimeError(f"{done} after 900 s (see {hub.tmp}/w1.log)")
+
+
+def p2_pipeline(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
+    """Ingest -> store -> push to the inbox with 2 worker processes vs RQ no-op jobs (SimpleWorker x2)."""
+    from hub.types import RawEvent
+
+    m = 1000 if QUICK else 4000
+    rq_rate = rq_noop_rate(redis_url, m)
+    # omnihub: m journaled events, 2 workers, until every message is pushed to the inbox
+    hub = c.Env(tmp / ("p2pg" if pg else "p2"), redis_url, pg=pg)
+    try:
+        events = [RawEvent(external_id=f"p2-{i}", hook="messages", payload=c.signed_request(i)[0]) for i in range(m)]
+        hub_rate = m / drain(hub, "web", events, m)
     finally:
         hub.stop()
     return [{
-        "id": "P2", "what": f"pipeline msgs/s, {m} msgs, 2 workers (ingest+store+push)", "value": f"{hub_rate:,.0f}/s",
-        "baseline": f"RQ no-op jobs {rq_rate:,.0f}/s", "ratio": hub_rate / rq_rate, "goal": ">= 1.0", "ok": hub_rate / rq_rate >= 1.0,
+        "id": "P2" + ("-pg" if pg else ""), "what": f"pipeline msgs/s, {m} msgs, 2 workers (ingest+store+push){' on PostgreSQL' if pg else ''}",
+        "value": f"{hub_rate:,.0f}/s", "baseline": f"RQ no-op jobs {rq_rate:,.0f}/s", "ratio": hub_rate / rq_rate, "goal": ">= 1.0",
+        "ok": hub_rate / rq_rate >= 1.0,
     }]
 
 
-def p5_p6_end_to_end(tmp: Path, redis_url: str) -> list[dict]:
+def p2_real_mail(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
+    """P2 fed with real mail: the corpus's emails as the IMAP poller journals them (raw RFC 822
+    bytes), through the whole chain: MIME parsing, quotes and signatures, bounces and robots,
+    attachments, redaction, language, triage, threading, store, push to the inbox."""
+    from benchmarks import real_mail
+
+    m = 600 if QUICK else 2000
+    rq_rate = rq_noop_rate(redis_url, m)
+    corpus = real_mail.load()
+    if not corpus:
+        return [{"id": "P2R", "what": "pipeline msgs/s on real mail", "value": "n/a", "baseline": f"no corpus at {real_mail.CORPUS}",
+                 "ratio": float("nan"), "goal": ">= 0.7", "ok": None}]
+    hub = c.Env(tmp / ("p2rpg" if pg else "p2r"), redis_url, pg=pg)
+    try:
+        hub.add_email_connector("mail")
+        events = real_mail.events(corpus, m)
+        hub_rate = m / drain(hub, "mail", events)
+    finally:
+        hub.stop()
+    return [{
+        "id": "P2R" + ("-pg" if pg else ""),
+        "what": f"pipeline msgs/s on real mail ({m} emails from {len(corpus)} distinct, {real_mail.describe(corpus)}), 2 workers"
+                f"{' on PostgreSQL' if pg else ''}",
+        "value": f"{hub_rate:,.0f}/s", "baseline": f"RQ no-op jobs {rq_rate:,.0f}/s", "ratio": hub_rate / rq_rate, "goal": ">= 0.7",
+        "ok": hub_rate / rq_rate >= 0.7,
+    }]
+
+
+def p5_p6_end_to_end(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
     """Webhook -> delivered to the inbox latency at 100 msgs/s; then RSS of web and worker processes."""
     import threading
 
@@ -132,7 +183,7 @@ def p5_p6_end_to_end(tmp: Path, redis_url: str) -> list[dict]:
 
     rate, seconds = 100, (5 if QUICK else 15)
     port = c.free_port()
-    hub = c.Env(tmp / "p5", redis_url)
+    hub = c.Env(tmp / ("p5pg" if pg else "p5"), redis_url, pg=pg)
     rows = []
     try:
         web = hub.web(port)
@@ -181,8 +232,11 @@ def p5_p6_end_to_end(tmp: Path, redis_url: str) -> list[dict]:
                 break
             time.sleep(0.2)
         p50, p99 = c.pct(lat, 50) * 1000, c.pct(lat, 99) * 1000
-        rows.append({"id": "P5", "what": f"end-to-end p99 at {rate} msgs/s ({total} msgs)", "value": f"{p99:.0f} ms",
+        rows.append({"id": "P5" + ("-pg" if pg else ""), "value": f"{p99:.0f} ms",
+                     "what": f"end-to-end p99 at {rate} msgs/s ({total} msgs){' on PostgreSQL' if pg else ''}",
                      "baseline": f"p50 {p50:.0f} ms", "ratio": p99 / 250, "goal": "p99 < 250 ms (ratio to goal)", "ok": bool(lat) and p99 < 250 and errors[0] == 0})
+        if pg:  # the processes' memory does not depend on the database
+            return rows
         web_pids = [web.pid] + c.children(web.pid)
         web_rss = max(c.rss_mb(p) for p in web_pids)
         worker_rss = max(c.rss_mb(w1.pid), c.rss_mb(w2.pid))
@@ -295,6 +349,37 @@ def r1_redaction(tmp: Path, redis_url: str) -> list[dict]:
     return bench_redact.rows(QUICK)
 
 
+def on_postgresql(name: str, fn):
+    """``fn`` with ``pg=True``, or one n/a row saying why when PostgreSQL does not answer."""
+    def run(tmp: Path, redis_url: str) -> list[dict]:
+        why = c.pg_available()
+        if why:
+            return [{"id": name, "what": f"{name[:-3]} on PostgreSQL", "value": "n/a", "baseline": f"PostgreSQL: {why}"[:80],
+                     "ratio": float("nan"), "goal": "as on SQLite", "ok": None}]
+        return fn(tmp, redis_url, pg=True)
+    return run
+
+
+def c1_capacity(tmp: Path, redis_url: str) -> list[dict]:
+    """Per-message costs on PostgreSQL (benchmarks/capacity.py) and the capacity model built on them."""
+    from benchmarks import capacity
+
+    why = c.pg_available()
+    if why:
+        return [{"id": "C1", "what": "capacity model (per-message costs on PostgreSQL)", "value": "n/a",
+                 "baseline": f"PostgreSQL: {why}"[:80], "ratio": float("nan"), "goal": "—", "ok": None}]
+    return capacity.rows(tmp, redis_url, QUICK)
+
+
+BENCHMARKS = (
+    ("P1", p1_ingress), ("P1-pg", on_postgresql("P1-pg", p1_ingress)),
+    ("P2", p2_pipeline), ("P2-pg", on_postgresql("P2-pg", p2_pipeline)),
+    ("P2R", p2_real_mail), ("P2R-pg", on_postgresql("P2R-pg", p2_real_mail)),
+    ("P5", p5_p6_end_to_end), ("P5-pg", on_postgresql("P5-pg", p5_p6_end_to_end)),
+    ("P3", p3_p4_imap), ("P7", p7_streams), ("R1", r1_redaction), ("C1", c1_capacity),
+)
+
+
 def machine() -> str:
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) // 1024 for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), 0)
@@ -314,8 +399,7 @@ def main() -> int:
             redis_url = server.url
         rows: list[dict] = []
         try:
-            for name, fn in (("P1", p1_ingress), ("P2", p2_pipeline), ("P5", p5_p6_end_to_end), ("P3", p3_p4_imap), ("P7", p7_streams),
-                             ("R1", r1_redaction)):
+            for name, fn in BENCHMARKS:
                 if only and name not in only:
                     continue
                 print(f"running {name} ...", file=sys.stderr, flush=True)
@@ -324,6 +408,10 @@ def main() -> int:
             if server:
                 server.stop()
     print(f"\nmachine: {machine()}\n")
+    from benchmarks import capacity
+
+    if capacity.MODEL:
+        print(capacity.MODEL + "\n")
     print("| id | what | omnihub | baseline | ratio | goal | met |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:

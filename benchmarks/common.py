@@ -58,12 +58,58 @@ def children(pid: int) -> list[int]:
     return out
 
 
+PG_ADMIN_URL = os.environ.get("OMNIHUB_BENCH_PG_URL", os.environ.get("OMNIHUB_TEST_DATABASE_URL",
+                                                                   "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+
+
+def pg_available() -> str | None:
+    """None when PostgreSQL answers at ``PG_ADMIN_URL``, else why not (one line)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return None
+    except Exception as exc:  # any driver or network error: the PostgreSQL lines are skipped, saying why
+        return f"{PG_ADMIN_URL.split('@')[-1]}: {exc.__class__.__name__}"
+    finally:
+        engine.dispose()
+
+
+def pg_create() -> str:
+    """A new, empty PostgreSQL database (dropped by :func:`pg_drop`); its URL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = "omnihub_bench_" + uuid.uuid4().hex[:10]
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def pg_drop(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    engine.dispose()
+
+
 @dataclass
 class Env:
-    """A migrated omnihub on SQLite in a temp dir, sharing one Redis, plus its processes."""
+    """A migrated omnihub in a temp dir (SQLite, or a new PostgreSQL database when ``pg``),
+    sharing one Redis, plus its processes."""
 
     tmp: Path
     redis_url: str
+    pg: bool = False
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -73,9 +119,10 @@ class Env:
         from hub.runtime import Runtime
 
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self.pg_url = pg_create() if self.pg else None
         self.settings = Settings(
             var_dir=self.tmp / "var",
-            database_url=f"sqlite:///{self.tmp / 'omnihub.db'}",
+            database_url=self.pg_url or f"sqlite:///{self.tmp / 'omnihub.db'}",
             redis_url=self.redis_url,
             secret_key="bench-" + uuid.uuid4().hex,
             public_url="http://127.0.0.1",
@@ -87,6 +134,16 @@ class Env:
         ensure_builtin(self.rt)
         with self.rt.db.session() as s:
             ConnectorService(self.rt).create(s, "web", "api", {"secret": SECRET})
+
+    def add_email_connector(self, name: str) -> None:
+        """An email connector whose mailbox is never polled (P2R journals its mail directly)."""
+        from hub.connectors import ConnectorService
+
+        with self.rt.db.session() as s:
+            ConnectorService(self.rt).create(s, name, "email", {
+                "imap_host": "imap.example.com", "username": "support@example.com", "password": "bench-imap",
+                "smtp_host": "smtp.example.com", "smtp_password": "bench-smtp", "from_address": "support@example.com",
+            })
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIHUB_")}
@@ -123,6 +180,9 @@ class Env:
                 p.kill()
         self.procs.clear()
         self.rt.close()
+        if self.pg_url:
+            pg_drop(self.pg_url)
+            self.pg_url = None
 
 
 def bare_web(tmp: Path, port: int) -> subprocess.Popen:

@@ -9,16 +9,17 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, func, or_, select
 
-from hub import audit, auth, checks, exports, replay
+from hub import audit, auth, checks, exports, replay, subscriptions
 from hub.connectors import NAME_PATTERN, ConnectorService, OriginChangeRequiresSecrets, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound, PayloadInvalid
+from hub.events import EVENT_TYPES
 from hub.media import file_response
 from hub.models import (
     AttachmentRow,
@@ -26,6 +27,7 @@ from hub.models import (
     Connector,
     Contact,
     Conversation,
+    EventDelivery,
     Identity,
     Message,
     Reply,
@@ -729,6 +731,144 @@ def replay_dead(data: ReplayIn):
         _audit(s, "dead_letters.replay", data.what, ",".join(map(str, data.ids or [])), **counts,
                **({"connector": data.connector} if data.connector else {}))
     return jsonify({"replayed": counts})
+
+
+# ------------------------------------------------------------- event webhooks
+EventType = Literal["conversation.created", "conversation.updated", "message.created", "reply.status_changed", "csat.received"]
+assert get_args(EventType) == EVENT_TYPES  # the one list (hub.events)
+_SECRET = Field(None, min_length=subscriptions.MIN_SECRET, max_length=subscriptions.MAX_SECRET, pattern=r"^[!-~]+$",
+                description="the signing secret; omitted: omnihub generates one (returned once)")
+
+
+class SubscriptionIn(Strict):
+    url: str = Field(min_length=1, max_length=subscriptions.MAX_URL, description="http(s) URL the events are POSTed to")
+    events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    description: str = Field("", max_length=255)
+    enabled: bool = True
+    secret: str | None = _SECRET
+
+
+class SubscriptionPatch(Strict):
+    url: str | None = Field(None, min_length=1, max_length=subscriptions.MAX_URL)
+    events: list[EventType] | None = Field(None, min_length=1, max_length=len(EVENT_TYPES))
+    description: str | None = Field(None, max_length=255)
+    enabled: bool | None = None
+    secret: str | None = _SECRET
+    rotate_secret: bool = Field(False, description="generate a new secret (returned once)")
+
+
+class DeliveryReplayIn(Strict):
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None, max_length=1000, description="deliveries to send again (dead or delivered); omitted: every dead delivery")
+
+
+def _sub_body(s, row, secret: str | None = None) -> dict[str, Any]:
+    body = subscriptions.describe(rt().box, row, subscriptions.counts(s, [row.id])[row.id])
+    if secret:
+        body["secret"] = secret  # shown this once
+    return body
+
+
+@route("/event-subscriptions", "GET", summary="Event webhook subscriptions (secrets masked)", role="admin", tag="events")
+def list_event_subscriptions():
+    from hub.models import EventSubscription
+
+    with rt().db.read() as s:
+        rows = s.scalars(select(EventSubscription).order_by(EventSubscription.id)).all()
+        counts = subscriptions.counts(s, [r.id for r in rows])
+        return jsonify({"items": [subscriptions.describe(rt().box, r, counts[r.id]) for r in rows], "event_types": list(EVENT_TYPES)})
+
+
+@route("/event-subscriptions", "POST", summary="Subscribe a URL to events (the secret is returned once)", role="admin",
+       body=SubscriptionIn, responses={201: "Created", 400: "Invalid URL or events"}, tag="events")
+def create_event_subscription(data: SubscriptionIn):
+    with rt().db.session() as s:
+        row, secret = subscriptions.create(s, rt().box, g.principal.email, url=data.url, events=data.events,
+                                           description=data.description, enabled=data.enabled, secret=data.secret)
+        return jsonify(_sub_body(s, row, secret)), 201
+
+
+@route("/event-subscriptions/<int:sub_id>", "GET", summary="An event subscription (secret masked)", role="admin", tag="events")
+def get_event_subscription(sub_id: int):
+    with rt().db.read() as s:
+        return jsonify(_sub_body(s, subscriptions.get(s, sub_id)))
+
+
+@route("/event-subscriptions/<int:sub_id>", "PATCH", summary="Change, enable/disable an event subscription or rotate its secret",
+       role="admin", body=SubscriptionPatch, tag="events")
+def patch_event_subscription(sub_id: int, data: SubscriptionPatch):
+    with rt().db.session() as s:
+        row, secret = subscriptions.update(s, rt().box, g.principal.email, sub_id, url=data.url, events=data.events,
+                                           description=data.description, enabled=data.enabled, secret=data.secret,
+                                           rotate_secret=data.rotate_secret)
+        s.flush()
+        return jsonify(_sub_body(s, row, secret))
+
+
+@route("/event-subscriptions/<int:sub_id>", "DELETE", summary="Remove an event subscription and its delivery log", role="admin",
+       responses={204: "Removed"}, tag="events")
+def delete_event_subscription(sub_id: int):
+    with rt().db.session() as s:
+        subscriptions.remove(s, g.principal.email, sub_id)
+    return no_content()
+
+
+@route(
+    "/event-subscriptions/<int:sub_id>/deliveries",
+    "GET",
+    summary="The delivery log of a subscription, newest first: state, attempts, status code, latency, error",
+    role="admin",
+    query={
+        "state": {"type": "string", "enum": ["pending", "delivered", "dead"]},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+        "before": {"type": "integer", "minimum": 1, "description": "cursor: the previous page's `next`"},
+    },
+    tag="events",
+)
+def list_event_deliveries(sub_id: int):
+    a = request.args
+    state = a.get("state") or None
+    if state not in (None, "pending", "delivered", "dead"):
+        raise ApiError(400, "state: one of pending, delivered, dead", field="state")
+    try:
+        limit = min(200, max(1, int(a.get("limit", 50))))
+        before = min(int(a["before"]), MAX_ID) if a.get("before") else None
+    except ValueError:
+        raise ApiError(400, "limit and before must be integers") from None
+    with rt().db.read() as s:
+        items, nxt = subscriptions.deliveries(s, sub_id, state=state, before=before, limit=limit)
+    return jsonify({"items": items, "next": nxt})
+
+
+@route("/event-deliveries/<int:delivery_id>", "GET", summary="One event delivery with its log and the event body", role="admin",
+       tag="events")
+def get_event_delivery(delivery_id: int):
+    with rt().db.read() as s:
+        return jsonify(subscriptions.delivery(s, delivery_id))
+
+
+@route("/event-deliveries/<int:delivery_id>/replay", "POST", summary="Send an event delivery again (dead or delivered)",
+       role="admin", responses={202: "Queued again", 409: "Still pending"}, tag="events")
+def replay_event_delivery(delivery_id: int):
+    with rt().db.session() as s:
+        if s.get(EventDelivery, delivery_id) is None:
+            raise ApiError(404, f"event delivery {delivery_id} not found")
+        ids = subscriptions.replay(s, g.principal.email, delivery_ids=[delivery_id], sweep_after=rt().settings.sweep_after)
+    if not ids:
+        raise ApiError(409, f"event delivery {delivery_id} is pending: it is already on its way")
+    rt().queues.schedule("event", ids)
+    return jsonify({"replayed": ids}), 202
+
+
+@route("/event-subscriptions/<int:sub_id>/replay", "POST", summary="Send a subscription's deliveries again: the ids given, or every dead one",
+       role="admin", body=DeliveryReplayIn, responses={202: "Queued again"}, tag="events")
+def replay_event_subscription(sub_id: int, data: DeliveryReplayIn):
+    with rt().db.session() as s:
+        subscriptions.get(s, sub_id)
+        ids = subscriptions.replay(s, g.principal.email, delivery_ids=data.ids, subscription_id=sub_id,
+                                  sweep_after=rt().settings.sweep_after)
+    rt().queues.schedule("event", ids)
+    return jsonify({"replayed": ids}), 202
 
 
 @route(

@@ -38,6 +38,7 @@ ACTIONS = (
     "dead_letters.replay", "contact.merge", "contact.update", "conversation.update", "conversation.view",
     "reply.create", "reply.retry", "sealed.reveal", "audit.export", "contact.erase", "contact.export",
     "retention.policy", "retention.run",
+    "event_subscription.create", "event_subscription.update", "event_subscription.delete", "event_delivery.replay",
 )
 
 #: the details of an entry whose content an erasure removed (:func:`redact`)

@@ -44,6 +44,7 @@ from hub.models import (
     Message,
     Reply,
     TicketRemoval,
+    WebhookEvent,
     now,
 )
 
@@ -196,6 +197,22 @@ def _queue_ticket_removals(s: Session, conv_ids: set[int]) -> dict[str, int]:
     return out
 
 
+def _matching_webhook_events(s: Session, sub: Subject, batch: int = 1000) -> list[int]:
+    """Outgoing event-webhook events of other conversations whose payload names the contact
+    (its message in a shared thread). Those of its own conversations go with them."""
+    terms = tuple(sub.terms | {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM})
+    found: list[int] = []
+    after = 0
+    while terms:
+        rows = s.execute(select(WebhookEvent.id, WebhookEvent.payload).where(WebhookEvent.id > after)
+                         .order_by(WebhookEvent.id).limit(batch)).all()
+        if not rows:
+            break
+        after = rows[-1].id
+        found += [r.id for r in rows if purge.contains_any(r.payload, terms)]
+    return found
+
+
 def _scrub_connector_state(s: Session, sub: Subject) -> int:
     removed = 0
     terms = tuple(sub.terms | {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM})
@@ -248,6 +265,7 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
         counts["replies"] = conv["replies"]
         counts["attachments"] = conv["attachments"] + rest["attachments"]
         counts["journal"] = conv["journal"] + rest["journal"] + purge.delete_events(s, event_ids)
+        counts["webhook_events"] = conv.get("webhook_events", 0) + purge.delete_webhook_events(s, _matching_webhook_events(s, sub))
         counts["state_entries"] = _scrub_connector_state(s, sub)
         # other rows that still point at the identities (a reply whose author was the customer?
         # none today): messages of other conversations were deleted above

@@ -49,6 +49,21 @@ class RetriableDeliveryError(DeliveryError):
 class PermanentDeliveryError(DeliveryError):
     """Will never succeed as sent (4xx, opted-out number, archived channel): goes dead."""
 
+    #: set when sending the same reply again cannot deliver it and the agent must do
+    #: something else (a closed 24-hour window: send an approved template): the inbox shows
+    #: this instead of a Retry button
+    advice: str | None = None
+
+
+class WindowClosed(PermanentDeliveryError):
+    """The platform's messaging window with this customer is closed (WhatsApp's 24 hours,
+    Messenger's 24 hours / 7 days): free text cannot be sent until the customer writes
+    again; ``advice`` says what can be sent instead."""
+
+    def __init__(self, message: str, advice: str) -> None:
+        super().__init__(message)
+        self.advice = advice
+
 
 class RecipientRefused(PermanentDeliveryError):
     """The recipient can never be reached this way (an invalid or unsubscribed number, a

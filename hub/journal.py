@@ -20,6 +20,7 @@ from hub.crypto import Box
 from hub.models import InboundEvent, WebhookReplayKey, now
 from hub.states import EventState
 from hub.types import RawEvent
+from normalizers.fit import fit_key
 from normalizers.redact import redact_identifier
 
 log = structlog.get_logger("omnihub.journal")
@@ -56,7 +57,7 @@ def _rows(box: Box, connector_id: int, events: Iterable[RawEvent], received: dat
             {
                 "connector_id": connector_id,
                 # a customer-chosen id (the api channel's "id") may hold a pasted secret
-                "external_id": (redact_identifier(ev.external_id, box.id_key)[0] or ev.external_id)[:512],
+                "external_id": fit_key(redact_identifier(ev.external_id, box.id_key)[0] or ev.external_id),
                 "hook": ev.hook,
                 "state": state,
                 "payload": box.seal_json(envelope(ev, received)),

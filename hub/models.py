@@ -225,6 +225,10 @@ class Message(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: emoji reactions to this message: [{"by", "name", "emoji", "at"}], one per reacting person
+    reactions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=list)
+    #: the ad, link or story that brought the customer (NormalizedMessage.referral), or None
+    referral: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"), nullable=True)
     attachments: Mapped[list[AttachmentRow]] = relationship(
         back_populates="message", order_by="AttachmentRow.id", foreign_keys="AttachmentRow.message_id"
@@ -340,6 +344,8 @@ class Reply(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the customer's emoji reactions to this reply: [{"by", "name", "emoji", "at"}]
+    reactions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=list)
     attachments: Mapped[list[AttachmentRow]] = relationship(foreign_keys="AttachmentRow.reply_id", order_by="AttachmentRow.id")
 
 
@@ -426,3 +432,73 @@ class TicketRemoval(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EventSubscription(Base):
+    """An admin's subscription of a URL to hub events (hub.events, docs/event-webhooks.md)."""
+
+    __tablename__ = "event_subscriptions"
+    id: Mapped[int] = _pk()
+    url: Mapped[str] = mapped_column(String(2048))
+    #: event types (hub.events.EVENT_TYPES) this URL receives
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: the signing secret, Fernet-sealed (hub.crypto.Box); shown once, when created or rotated
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+
+
+class WebhookEvent(Base):
+    """One hub event (conversation.created, message.created, ...): its JSON body, written in
+    the transaction that made the change, sent to every subscription that wanted it."""
+
+    __tablename__ = "webhook_events"
+    id: Mapped[int] = _pk()
+    type: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[int | None] = mapped_column(ID, nullable=True, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class EventDelivery(Base):
+    """Outbox of event webhooks: one row per (event, subscription); retried with backoff, dead
+    after the last attempt, replayable (the sweeper re-schedules pending rows like deliveries)."""
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (
+        CheckConstraint(check_sql("state", DeliveryState), name="ck_event_deliveries_state"),
+        UniqueConstraint("event_id", "subscription_id", name="uq_event_delivery_event_subscription"),
+        Index("ix_event_deliveries_state_due", "state", "next_attempt_at"),
+        Index("ix_event_deliveries_subscription", "subscription_id", "id"),
+    )
+    id: Mapped[int] = _pk()
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("event_subscriptions.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)  # pending|delivered|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    replays: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EventDeliveryAttempt(Base):
+    """The delivery log: one row per POST of an event delivery (status code, latency, error)."""
+
+    __tablename__ = "event_delivery_attempts"
+    id: Mapped[int] = _pk()
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("event_deliveries.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -21,10 +21,13 @@ from hub.models import (
     AttachmentRow,
     Conversation,
     Delivery,
+    EventDelivery,
+    EventDeliveryAttempt,
     HelpdeskLink,
     InboundEvent,
     Message,
     Reply,
+    WebhookEvent,
 )
 
 log = structlog.get_logger("omnihub.purge")
@@ -97,11 +100,32 @@ def delete_events(s: Session, event_ids: Collection[int]) -> int:
     return n
 
 
+def delete_webhook_events(s: Session, event_ids: Collection[int]) -> int:
+    """Delete outgoing event-webhook events (hub.events: their payloads copy the conversation
+    and message) with their deliveries and delivery log."""
+    n = 0
+    for part in chunks(event_ids):
+        deliveries = select(EventDelivery.id).where(EventDelivery.event_id.in_(part))
+        s.execute(delete(EventDeliveryAttempt).where(EventDeliveryAttempt.delivery_id.in_(deliveries)))
+        s.execute(delete(EventDelivery).where(EventDelivery.event_id.in_(part)))
+        n += rowcount(s.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(part))))
+    return n
+
+
+def conversation_webhook_events(s: Session, conv_ids: Collection[int]) -> list[int]:
+    out: list[int] = []
+    for part in chunks(conv_ids):
+        out += list(s.scalars(select(WebhookEvent.id).where(WebhookEvent.conversation_id.in_(part))))
+    return out
+
+
 def delete_conversations(s: Session, conv_ids: Collection[int]) -> dict[str, Any]:
     """Delete conversations with every message, reply, attachment, delivery, helpdesk link,
     read marker and journal row of theirs."""
-    out: dict[str, Any] = {"conversations": 0, "messages": 0, "replies": 0, "attachments": 0, "journal": 0, "keys": set()}
+    out: dict[str, Any] = {"conversations": 0, "messages": 0, "replies": 0, "attachments": 0, "journal": 0,
+                           "webhook_events": 0, "keys": set()}
     for part in chunks(conv_ids):
+        out["webhook_events"] += delete_webhook_events(s, conversation_webhook_events(s, part))
         msg_ids = list(s.scalars(select(Message.id).where(Message.conversation_id.in_(part))))
         reply_ids = list(s.scalars(select(Reply.id).where(Reply.conversation_id.in_(part))))
         s.execute(delete(Delivery).where(Delivery.conversation_id.in_(part)))
@@ -121,9 +145,10 @@ def delete_conversations(s: Session, conv_ids: Collection[int]) -> dict[str, Any
 #: what an anonymized message keeps: ids, times, direction, kind, language, flags
 BLANK_MESSAGE: dict[str, Any] = {
     "sender_name": "", "subject": "", "text": "", "full_text": "", "html": "", "in_reply_to": None, "redactions": [],
-    "entities": [], "triage": None, "extra": {"anonymized": True}, "history": [], "event_id": None,
+    "entities": [], "triage": None, "extra": {"anonymized": True}, "history": [], "event_id": None, "reactions": [],
+    "referral": None,
 }
-BLANK_REPLY: dict[str, Any] = {"text": "", "html": "", "options": {}, "status_detail": {"anonymized": True}}
+BLANK_REPLY: dict[str, Any] = {"text": "", "html": "", "options": {}, "status_detail": {"anonymized": True}, "reactions": []}
 BLANK_CONVERSATION: dict[str, Any] = {"subject": "", "entities": []}
 
 

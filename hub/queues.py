@@ -19,7 +19,7 @@ from rq.serializers import JSONSerializer
 from config.settings import Settings
 from hub.jobguard import OmnihubJob
 
-STAGES = {"ingest": "inbound", "push": "push", "send": "send"}
+STAGES = {"ingest": "inbound", "push": "push", "send": "send", "event": "default"}
 QUEUE_NAMES = ("inbound", "push", "send", "default")
 DRAIN_TTL = 120  # upper bound of the seconds a drain slot stays claimed without progress
 SCHEDULE_CHUNK = 1000  # ids per script call (Lua's unpack() has a stack limit)

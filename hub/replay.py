@@ -140,6 +140,9 @@ def stats(rt) -> dict[str, Any]:
     with rt.db.read() as s:
         for name, (model, _stage, _states) in KINDS.items():
             out[name] = {state: n for state, n in s.execute(select(model.state, func.count()).group_by(model.state))}
+        from hub.models import EventDelivery
+
+        out["event_deliveries"] = {state: n for state, n in s.execute(select(EventDelivery.state, func.count()).group_by(EventDelivery.state))}
     try:
         out["redis"] = rt.queues.backlog()
     except Exception as exc:  # Redis down: report, don't fail

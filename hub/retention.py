@@ -41,6 +41,7 @@ from hub.models import (
     Message,
     Reply,
     RetentionPolicy,
+    WebhookEvent,
     WebhookReplayKey,
     now,
 )
@@ -54,7 +55,7 @@ MAX_DAYS = 36500
 BATCH = 500
 #: replies still on their way are never touched
 OPEN_REPLIES = (ReplyState.PENDING, ReplyState.SENDING)
-COUNT_KEYS = ("conversations", "messages", "replies", "attachments", "journal", "replay_keys")
+COUNT_KEYS = ("conversations", "messages", "replies", "attachments", "journal", "webhook_events", "replay_keys")
 
 
 @dataclass(frozen=True)
@@ -189,8 +190,18 @@ def plan(s: Session, p: Policy, at: datetime | None = None) -> dict[str, int]:
         n_msgs, n_replies = _count(s, msgs), _count(s, replies)
     atts = select(AttachmentRow.id).where(or_(AttachmentRow.message_id.in_(all_msgs), AttachmentRow.reply_id.in_(all_replies)))
     keys = select(WebhookReplayKey.id).where(WebhookReplayKey.connector_id == p.connector_id, WebhookReplayKey.received_at < cutoff)
+    hooks = _old_webhook_events(p, cutoff)
+    if p.action == "delete":  # those of the deleted conversations go too, whatever their age
+        hooks = select(WebhookEvent.id).where(or_(WebhookEvent.id.in_(hooks), WebhookEvent.conversation_id.in_(convs)))
     return {"conversations": _count(s, convs), "messages": n_msgs, "replies": n_replies, "attachments": _count(s, atts),
-            "journal": _count(s, events), "replay_keys": _count(s, keys)}
+            "journal": _count(s, events), "webhook_events": _count(s, hooks), "replay_keys": _count(s, keys)}
+
+
+def _old_webhook_events(p: Policy, cutoff: datetime):
+    """Outgoing event-webhook events (they copy message text) of the connector's conversations."""
+    return select(WebhookEvent.id).where(
+        WebhookEvent.created_at < cutoff,
+        WebhookEvent.conversation_id.in_(select(Conversation.id).where(Conversation.connector_id == p.connector_id)))
 
 
 # ----------------------------------------------------------------------------- run
@@ -253,6 +264,10 @@ def run(rt: Any, p: Policy, at: datetime | None = None, progress: Any = None, ke
                 for part in purge.chunks(ids):
                     s.execute(update(Conversation).where(Conversation.id.in_(part)).values(**purge.BLANK_CONVERSATION))
             add({"conversations": len(ids)})
+    for ids in _batches(rt, _old_webhook_events(p, cutoff), keep_going):
+        with rt.db.session() as s:
+            n_hooks = purge.delete_webhook_events(s, ids)
+        add({"webhook_events": n_hooks})
     for ids in _batches(rt, _old_events(p, cutoff), keep_going):
         with rt.db.session() as s:
             n_events = purge.delete_events(s, ids)

@@ -21,6 +21,10 @@ class Runtime:
         net.set_allow_private_urls(settings.allow_private_urls)  # the outbound URL guard's policy
         protect_state(settings)  # VAR_DIR and attachments 0700, the SQLite files 0600
         self.db = Database(settings.effective_database_url)
+        from hub import events
+
+        # event webhooks: events are written with the change; their deliveries scheduled after the commit
+        events.install(self.db.Session, lambda ids: self.queues.schedule("event", ids), settings.sweep_after)
         self.box = Box(settings.secret_key)
         self.blobs = BlobStore(settings.effective_attachment_dir)
 

@@ -64,6 +64,10 @@ def contact_json(s: Session, c: Contact, with_conversations: bool = False) -> di
     return out
 
 
+def _reactions(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [{k: r.get(k) for k in ("by", "name", "emoji", "at")} for r in rows or [] if isinstance(r, dict) and r.get("emoji")]
+
+
 def message_json(m: Message, attachments: list[AttachmentRow] | None = None) -> dict[str, Any]:
     return {
         "id": m.id,
@@ -82,6 +86,10 @@ def message_json(m: Message, attachments: list[AttachmentRow] | None = None) -> 
         "auto_generated": m.auto_generated,
         "deleted": m.deleted,
         "edited": bool(m.history),
+        # emoji reactions to this message: [{"by", "name", "emoji", "at"}], one per person
+        "reactions": _reactions(m.reactions),
+        # the ad, link or story that brought the customer ({"source", "url", "headline", "label", ...}) or None
+        "referral": m.referral,
         "redactions": m.redactions or [],
         # sealed values: refs only (POST /api/v1/messages/<id>/sealed/<ref>/reveal decrypts one)
         "sealed": [{"ref": int(k), "kind": v.get("kind")} for k, v in sorted(((m.extra or {}).get("sealed") or {}).items()) if isinstance(v, dict)],
@@ -108,6 +116,8 @@ def reply_json(r: Reply) -> dict[str, Any]:
         "status_history": (r.status_detail or {}).get("history", []),
         # why sending again cannot help (opted out, automatic address, refused by the provider), or None
         "permanent": (r.status_detail or {}).get("permanent"),
+        # the customer's emoji reactions to this reply
+        "reactions": _reactions(r.reactions),
         "attachments": [attachment_json(a) for a in r.attachments],
     }
 

@@ -161,7 +161,7 @@ def priors(
     """Prior probability per supported language from the desk's evidence besides the text.
 
     Each piece of evidence adds weight to a uniform base (1 per language): the contact's
-    earlier detected languages +1 each (up to +4), the browser's languages +3 x q, the
+    earlier detected languages +1 each (up to +4), the browser's languages +5 x q, the
     email's Content-Language / client locale +2, the phone's country +1.5.
     """
     weight = dict.fromkeys(SUPPORTED, 1.0)
@@ -172,7 +172,7 @@ def priors(
     for code, n in counts.items():
         weight[code] += min(4, n)
     for code, q in parse_locale_header(accept_language):
-        weight[code] += 3.0 * q
+        weight[code] += 5.0 * q
     for header in (content_language, locale):
         for code, q in parse_locale_header(header)[:1]:
             weight[code] += 2.0 * q

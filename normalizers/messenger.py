@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub.errors import PayloadInvalid
-from normalizers.model import Attachment, DeliveryStatus, NormalizedMessage, Participant
+from normalizers.model import Attachment, DeliveryStatus, NormalizedMessage, Participant, Reaction, Referral
 
 OBJECTS = {"page": "messenger", "instagram": "instagram"}
 _KIND_TYPES = {"image": "image/jpeg", "video": "video/mp4", "audio": "audio/mpeg", "file": "application/octet-stream"}
@@ -57,17 +57,25 @@ def event_id(item: Mapping[str, Any]) -> list[str]:
     if isinstance(item.get("message_edit"), dict) and item["message_edit"].get("mid"):
         edit = item["message_edit"]
         return [f"{edit['mid']}:edit:{edit.get('num_edit', item.get('timestamp', ''))}"]
+    sender = _obj(item.get("sender")).get("id", "")
     if isinstance(item.get("delivery"), dict):
-        return [f"{mid}:delivered" for mid in item["delivery"].get("mids") or () if mid]
+        mids = [f"{mid}:delivered" for mid in item["delivery"].get("mids") or () if mid]
+        if not mids and item["delivery"].get("watermark"):  # mids "may not be present": the watermark covers them
+            return [f"delivered:{sender}:{item['delivery']['watermark']}"]
+        return mids
     read = _obj(item.get("read"))
     if read.get("mid"):  # Instagram names the message read
         return [f"{read['mid']}:read"]
+    if read.get("watermark"):  # Messenger: everything sent up to the watermark was read
+        return [f"read:{sender}:{read['watermark']}"]
     reaction = _obj(item.get("reaction"))
     if reaction.get("mid"):
         return [f"{reaction['mid']}:reaction:{reaction.get('action', 'react')}:{_obj(item.get('sender')).get('id', '')}:{item.get('timestamp', '')}"]
     postback = _obj(item.get("postback"))
     if postback:
         return [str(postback.get("mid") or f"postback:{_obj(item.get('sender')).get('id', '')}:{item.get('timestamp', '')}")]
+    if _obj(item.get("referral")):  # messaging_referrals: came back to the thread through an ad or link
+        return [f"referral:{sender}:{item.get('timestamp', '')}"]
     return []
 
 
@@ -84,7 +92,7 @@ def split(data: Mapping[str, Any], *, our_id: str) -> list[tuple[str, str, dict[
                 raise PayloadInvalid("messenger: a messaging item is not an object")
             kind = next((k for k in ("message", "message_edit", "delivery", "read", "reaction", "postback", "referral") if k in item), "other")
             items = [item]
-            if kind == "delivery":  # one event per message it reports
+            if kind == "delivery" and _obj(item["delivery"]).get("mids"):  # one event per message it reports
                 items = [{**item, "delivery": {**item["delivery"], "mids": [mid]}} for mid in item["delivery"].get("mids") or () if mid]
             for one in items:
                 env = {"object": data.get("object"), "entry": [{"id": entry.get("id"), "time": entry.get("time"), "messaging": [one]}]}
@@ -156,12 +164,22 @@ def normalize(payload: bytes | str, *, connector: str, medium: str, our_id: str,
 
     if echo:
         return []  # our own message (sent by omnihub or from the page's inbox): never a customer message
+    def up_to(status: str, watermark: Any) -> list[NormalizedMessage]:
+        """Every reply of the thread sent at or before the watermark (a time in ms) has this status."""
+        return [NormalizedMessage(medium=medium, connector=connector, external_id=event_id(item)[0], thread_key=key, sender=ours,
+                                  recipients=(customer,), sent_at=_when(watermark, when), direction="outbound", kind="status",
+                                  status=DeliveryStatus(status=status, watermark=True), extra=extra)]
+
     if isinstance(item.get("delivery"), dict):
+        if not item["delivery"].get("mids") and item["delivery"].get("watermark"):
+            return up_to("delivered", item["delivery"]["watermark"])
         return [NormalizedMessage(medium=medium, connector=connector, external_id=f"{mid}:delivered", thread_key=key, sender=ours,
                                   recipients=(customer,), sent_at=when, direction="outbound", kind="status", in_reply_to=str(mid),
                                   status=DeliveryStatus(status="delivered"), extra=extra)
                 for mid in item["delivery"].get("mids") or () if mid]
     read = _obj(item.get("read"))
+    if read.get("watermark") and not read.get("mid"):
+        return up_to("read", read["watermark"])
     if read.get("mid"):
         return [NormalizedMessage(medium=medium, connector=connector, external_id=f"{read['mid']}:read", thread_key=key, sender=ours,
                                   recipients=(customer,), sent_at=when, direction="outbound", kind="status", in_reply_to=str(read["mid"]),
@@ -188,17 +206,42 @@ def normalize(payload: bytes | str, *, connector: str, medium: str, our_id: str,
             text = f"[Replied to your story: {reply_to['story'].get('url', '')}]\n{text}".strip()
         if _obj(msg.get("quick_reply")).get("payload"):
             more["quick_reply_payload"] = msg["quick_reply"]["payload"]
-        if isinstance(msg.get("referral"), dict):
+        referral = None
+        story = _obj(reply_to.get("story"))
+        mention = next((_obj(a.get("payload")) for a in msg.get("attachments") or () if isinstance(a, dict) and a.get("type") == "story_mention"), None)
+        if story:  # the text already says so ("[Replied to your story: <link>]"); the API gets it structured too
+            referral = Referral(source="story_reply", url=str(story.get("url") or ""))
+        elif mention is not None:
+            referral = Referral(source="story_mention", url=str(mention.get("url") or ""))
+        if isinstance(msg.get("referral"), dict):  # the first message after an ad / m.me / ig.me link
             more["referral"] = msg["referral"]
+            referral = _referral(msg["referral"])
         return [message(str(msg["mid"]), text, attachments=tuple(atts), in_reply_to=str(reply_to["mid"]) if reply_to.get("mid") else None,
-                        more=more)]
+                        referral=referral, more=more)]
     reaction = _obj(item.get("reaction"))
     if reaction.get("mid"):
+        # shown on the message it reacts to; the text is the placeholder for a message the hub does not know
         emoji = str(reaction.get("emoji") or reaction.get("reaction") or "")
-        text = f"[Reacted {emoji} to a message]" if reaction.get("action", "react") == "react" else "[Removed a reaction]"
-        return [message(event_id(item)[0], text, in_reply_to=str(reaction["mid"]), more={"reaction": reaction})]
+        removed = reaction.get("action", "react") != "react"
+        text = "[Removed a reaction]" if removed else f"[Reacted {emoji} to a message]"
+        return [message(event_id(item)[0], text, in_reply_to=str(reaction["mid"]), reaction=Reaction(emoji="" if removed else emoji),
+                        more={"reaction": reaction})]
     postback = _obj(item.get("postback"))
     if postback:
+        referral = _referral(postback["referral"]) if isinstance(postback.get("referral"), dict) else None
         return [message(event_id(item)[0], str(postback.get("title") or postback.get("payload") or "Button tapped"),
-                        more={"postback_payload": postback.get("payload")})]
+                        referral=referral, more={"postback_payload": postback.get("payload")})]
+    if _obj(item.get("referral")):  # back in an existing thread through an ad or link, before writing anything
+        ref = _referral(item["referral"])
+        return [message(event_id(item)[0], f"[{ref.label}]", referral=ref, more={"referral": item["referral"]})]
     return []
+
+
+def _referral(ref: Mapping[str, Any]) -> Referral:
+    """Meta's referral object (messages, postbacks, messaging_referrals) as the hub's Referral."""
+    ads = _obj(ref.get("ads_context_data"))
+    source = str(ref.get("source") or "").upper()
+    kind = "ad" if source == "ADS" or ref.get("ad_id") else "link" if source in ("SHORTLINK", "SHORT-URL", "IGME-SOURCE-LINK", "SHORTLINKS") \
+        else (source.lower() or "link")
+    return Referral(source=kind, url=str(ads.get("photo_url") or ads.get("video_url") or ref.get("referer_uri") or ""),
+                    headline=str(ads.get("ad_title") or ""), ref=str(ref.get("ref") or ""), ad_id=str(ref.get("ad_id") or ""))

@@ -158,6 +158,45 @@ class DeliveryStatus:
     status: str
     error_code: str | int | None = None
     error_message: str = ""  # in plain words, for the agent
+    #: why sending the same reply again cannot deliver it (a closed messaging window, an
+    #: unreachable number) and what to do instead; set only on a failure. The inbox then
+    #: offers no Retry and shows this.
+    permanent: str = ""
+    #: a read / delivery watermark (Messenger): the report covers every reply of the thread
+    #: sent at or before the message's ``sent_at``, not one named reply (``in_reply_to`` empty)
+    watermark: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """The sender reacted to an earlier message (``in_reply_to`` names it by its provider id):
+    an emoji, or ``""`` when the reaction was taken back. Shown on that message (a customer
+    message or one of our replies), one reaction per reacting person; a reaction to a message
+    the hub does not know is stored as the message's own text (a visible placeholder)."""
+
+    emoji: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """Where the customer came from: an ad (click-to-WhatsApp, click-to-Messenger), an
+    m.me / ig.me link with a ref, or an Instagram story they replied to or mentioned us in.
+    Shown with the message; ``label`` is the line an agent reads."""
+
+    source: str  # "ad", "post", "link", "story_reply", "story_mention", or the platform's word
+    url: str = ""
+    headline: str = ""
+    body: str = ""
+    ref: str = ""
+    ad_id: str = ""
+
+    @property
+    def label(self) -> str:
+        what = {"ad": "an ad", "post": "a post", "link": "a link", "story_reply": "a reply to your story",
+                "story_mention": "a mention of you in their story"}.get(self.source, self.source or "a referral")
+        bits = [f"\u201c{self.headline[:200]}\u201d" if self.headline else "", self.body[:200], f"ref {self.ref[:200]}" if self.ref else "",
+                f"ad {self.ad_id[:64]}" if self.ad_id and not self.headline else "", self.url[:500]]
+        return f"Came from {what}" + (": " + " \u2014 ".join(b for b in bits if b) if any(bits) else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +268,10 @@ class NormalizedMessage:
     bounce: Bounce | None = None
     identity_update: IdentityUpdate | None = None
     conversation_token: ConversationToken | None = None
+    #: a reaction to the message ``in_reply_to`` names (kept on that message, not stored as one)
+    reaction: Reaction | None = None
+    #: the ad, link or story that brought the customer here (shown with the message)
+    referral: Referral | None = None
     #: adapter-private data, stored with the message; the core never reads its keys
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -281,6 +324,8 @@ class NormalizedMessage:
         d["bounce"] = Bounce(**{**d["bounce"], "candidates": tuple(d["bounce"].get("candidates", ()))}) if d.get("bounce") else None
         d["identity_update"] = IdentityUpdate(**d["identity_update"]) if d.get("identity_update") else None
         d["conversation_token"] = ConversationToken(**d["conversation_token"]) if d.get("conversation_token") else None
+        d["reaction"] = Reaction(**d["reaction"]) if d.get("reaction") else None
+        d["referral"] = Referral(**d["referral"]) if d.get("referral") else None
         return cls(**d)
 
 

@@ -8,9 +8,11 @@ pushed or logged, so redaction placed here protects every later stage.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import Any
 
 from normalizers.model import NormalizedMessage
 
@@ -31,10 +33,44 @@ def clean_text(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", text).strip()
 
 
+from normalizers.fit import ADDRESS_MAX, KEY_MAX, NAME_MAX, SUBJECT_MAX, fit_key, fit_text  # noqa: E402
+
+
+def _fit_participant(p: Any) -> Any:
+    changes: dict[str, Any] = {}
+    if len(p.address) > ADDRESS_MAX:
+        changes["address"] = fit_key(p.address, ADDRESS_MAX)
+    if len(p.name) > NAME_MAX:
+        changes["name"] = fit_text(p.name, NAME_MAX)
+    for f in ("email", "verified_email"):
+        if (v := getattr(p, f)) and len(v) > ADDRESS_MAX:
+            changes[f] = None  # no address that long is deliverable (RFC 5321: 254)
+    return dataclasses.replace(p, **changes) if changes else p
+
+
+def _fit_attachment(a: Any) -> Any:
+    changes: dict[str, Any] = {}
+    if len(a.filename) > 500:
+        stem, dot, ext = a.filename.rpartition(".")
+        changes["filename"] = fit_text(stem, 490 - len(ext)) + dot + ext if dot and len(ext) <= 10 else fit_text(a.filename, 500)
+    if len(a.content_type) > NAME_MAX:
+        changes["content_type"] = "application/octet-stream"
+    if a.content_id and len(a.content_id) > KEY_MAX:
+        changes["content_id"] = fit_key(a.content_id)
+    return dataclasses.replace(a, **changes) if changes else a
+
+
 def clean(msg: NormalizedMessage) -> NormalizedMessage:
     text = clean_text(msg.text)
     full = clean_text(msg.full_text) or text
-    return msg.replace(text=text, full_text=full, subject=clean_text(msg.subject).replace("\n", " "))
+    return msg.replace(
+        text=text, full_text=full, subject=fit_text(clean_text(msg.subject).replace("\n", " "), SUBJECT_MAX),
+        external_id=fit_key(msg.external_id), thread_key=fit_key(msg.thread_key),
+        in_reply_to=fit_key(msg.in_reply_to) if msg.in_reply_to else msg.in_reply_to,
+        references=tuple(fit_key(r) for r in msg.references),
+        sender=_fit_participant(msg.sender), recipients=tuple(_fit_participant(p) for p in msg.recipients),
+        attachments=tuple(_fit_attachment(a) for a in msg.attachments),
+    )
 
 
 # The order matters: redaction runs right after cleaning (before any other step sees the

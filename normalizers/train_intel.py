@@ -28,6 +28,15 @@ CORPUS = ROOT / "tests" / "data" / "triage_corpus.tsv"
 #: training-only rows (never split, never measured): short messages added to widen the
 #: development data without touching the held-out half
 EXTRA = ROOT / "tests" / "data" / "triage_train_extra.tsv"
+#: the first blind set (407 rows by a session that never saw the rules), looked at once it was
+#: scored, so demoted to training-only rows; the blind figure now comes from BLIND
+BLIND1 = ROOT / "tests" / "data" / "triage_train_blind1.tsv"
+#: 720 training-only rows (90 per language) by a separate session that saw no rules, model or measured set
+ROWS3 = ROOT / "tests" / "data" / "triage_train_rows3.tsv"
+#: the blind held-out set: never trained on, never looked at while changing rules or training
+BLIND = ROOT / "tests" / "data" / "intel_blind2.tsv"
+#: a training-only row whose words overlap a measured row's this much (Jaccard) is left out
+NEAR = 0.5
 OUT = Path(__file__).with_name("intel_model.json")
 
 ABBREV: dict[str, str] = {
@@ -68,7 +77,7 @@ def load_corpus(path: Path = CORPUS) -> list[dict[str, str]]:
         if not line.strip() or line.startswith("#"):
             continue
         abbr, lang, text = line.split("\t", 2)
-        rows.append({"category": ABBREV[abbr], "lang": lang, "text": text, "split": split(text)})
+        rows.append({"category": ABBREV.get(abbr, abbr), "lang": lang, "text": text, "split": split(text)})
     return rows
 
 
@@ -108,14 +117,36 @@ def train_triage(rows: list[dict[str, str]]) -> dict[str, object]:
     }
 
 
+def _words(text: str) -> frozenset[str]:
+    from normalizers.triage import _TOKEN, fold
+
+    return frozenset(_TOKEN.findall(fold(text)))
+
+
+def near(text: str, measured: list[frozenset[str]]) -> bool:
+    """Whether ``text`` shares half or more of its words (Jaccard) with a measured row."""
+    w = _words(text)
+    return any(w and m and len(w & m) / len(w | m) >= NEAR for m in measured)
+
+
+def measured_rows() -> list[dict[str, str]]:
+    """Every row a figure is measured on: the held-out half and the blind set."""
+    held = [r for r in load_corpus() if r["split"] == "heldout"]
+    return held + (load_corpus(BLIND) if BLIND.exists() else [])
+
+
 def training_rows() -> list[dict[str, str]]:
-    """The development half of the corpus plus the training-only rows."""
-    return [r for r in load_corpus() if r["split"] == "dev"] + load_corpus(EXTRA)
+    """The development half of the corpus plus the training-only rows (the extra rows and the
+    demoted first blind set) that are not near a measured row (checked by script, unseen)."""
+    measured = [_words(r["text"]) for r in measured_rows()]
+    extra = [r for r in load_corpus(EXTRA) + load_corpus(BLIND1) + load_corpus(ROWS3) if not near(r["text"], measured)]
+    return [r for r in load_corpus() if r["split"] == "dev"] + extra
 
 
 def main(argv: list[str] | None = None) -> int:
     rows = training_rows()
-    model = {"trained_on": "dev half of tests/data/triage_corpus.tsv + tests/data/triage_train_extra.tsv", "rows": len(rows),
+    model = {"trained_on": "dev half of tests/data/triage_corpus.tsv + training-only rows of tests/data/triage_train_extra.tsv "
+             "tests/data/triage_train_blind1.tsv and tests/data/triage_train_rows3.tsv not near a measured row", "rows": len(rows),
              "language": train_language(rows), "triage": train_triage(rows)}
     OUT.write_text(json.dumps(model, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {OUT} from {len(rows)} training rows (development half + training-only)")

@@ -165,33 +165,106 @@ def command(text: str) -> str | None:
 
 # --- 2. security rules (over folded text; word-start anchored) ---------------------------
 _SEED = (
-    r"(?:seed|recovery|backup|mnemonic|secret) ?(?:phrase|words?)?|seed|frase (?:semilla|de recupera\w*|de respaldo|secreta|di recupero)|"
-    r"frase|(?:12|24) (?:words|palabras|paraules|mots|palavras|woerter|worter|parole|woorden)|private key|clave privada|clau privada|"
-    r"cle privee|chave privada|herstelzin|wiederherstellungsphrase|phrase de recuperation|phrase"
+    r"(?:seed|recovery|backup|mnemonic|secret) ?(?:phrase|words?)?|seed|seedphrase|seed ?zin|mnemoni\w*|"
+    r"frase (?:semilla|de recupera\w*|de respaldo|secreta|segreta|di recupero|de seguranca)|frase|"
+    r"(?:12|24|twelve|doce|dotze|douze|zwolf|zwoelf|dodici|twaalf) (?:words|palabras|paraules|mots|palavras|woerter|worter|parole|woorden)|"
+    r"private key|private keys|privat\w* schlussel\w*|prive ?sleutel|private sleutel|chiav\w* privat\w*|"
+    r"clave privada|clau privada|cle privee|cles privees|chave privada|herstel ?zin|herstelwoorden|"
+    r"wiederherstellungs\w*|phrase de recuperation|phrase secrete|phrase|parole segrete|paraules de recuperacio"
 )
 _LOSS = (
-    r"lost|lose|forgot\w*|perd\w*|olvid\w*|oblid\w*|oubli\w*|verloren|vergessen|vergeten|kwijt|esqueci\w*|can ?t find|"
-    r"no encuentro|no trobo|non trovo|don ?t have|no tengo|no tinc|nao tenho|n ai plus|keine|niet meer|non ho|wiped|deleted|"
-    r"borr\w*|esborr\w*|apag\w*|supprim\w*|geloscht|geloescht|verwijderd|cancellat\w*"
+    r"lost|lose|losing|misplaced|forgot\w*|perd\w*|pers[oa]\b|olvid\w*|oblid\w*|oubli\w*|verlor\w*|verlier\w*|vergess\w*|"
+    r"vergeten|vergat|kwijt\w*|esqueci\w*|esquec\w*|dimentica\w*|scordat\w*|can ?t find|cannot find|no encuentro|"
+    r"no (?:la|lo|las|los) encuentro|no trobo|no (?:la|les) trobo|non trovo|non (?:la|lo|le) trovo|nao (?:a |as )?encontro|"
+    r"je ne (?:la|le|les) trouve plus|ne (?:la|le|les) retrouve|finde (?:sie|ihn|es) nicht|vind (?:ze|hem|het) niet|"
+    r"don ?t have|do not have|no tengo|no tinc|nao tenho|n ai plus|je n ai pas|keine|niet meer|non ho|"
+    r"don ?t remember|can ?t remember|no recuerdo|no me acuerdo|no em recordo|no me n recordo|nao lembro|nao me lembro|"
+    r"ne me souviens|me souviens plus|erinnere mich nicht|weiss (?:sie|es|ihn|die) nicht mehr|non ricordo|non mi ricordo|"
+    r"weet (?:ik )?(?:ze |hem |het )?niet meer|wiped|deleted|erased|destroyed|burn(?:ed|t)|thrown away|"
+    r"borr\w*|esborr\w*|apag\w*|supprim\w*|efface\w*|geloscht|geloescht|verwijderd|cancellat\w*|"
+    r"sumiu|desapareci\w*|disparu\w*|verschwunden|sparit\w*|weg\b|gone\b"
+)
+_HACKED_SUBJECT = r"(?:someone|somebody|alguien|algu|alguem|quelqu un|jemand|qualcuno|iemand|they|on a|ils ont|han|hanno|hebben ze)"
+_CREDENTIAL = (
+    r"(?:e ?mail|correo|correu|password|pass|mot de passe|mdp|contrasena|contrasenya|clave|senha|passwort|kennwort|"
+    r"wachtwoord|phone number|numero|telefon\w*|2fa)"
 )
 _SEC_RULES: tuple[tuple[str, str], ...] = (
     ("suspicious_access_or_hacked_account",
-     r"hack\w*|gehackt|pirate\w*|piratead\w*|hackead\w*|hackejat\w*|hackerat\w*|stolen|stole\b|robad\w*|robat\w*|robaron|"
-     r"roubad\w*|roubaram|gestohlen|gestolen|rubat\w*|drained|vaciad\w*|vaciaron|esvazi\w*|svuotat\w*|leeggehaald|"
-     r"wasn ?t me|was not me|no fui yo|no he sido yo|no era yo|no era jo|nao fui eu|n etait pas moi|ce n etait pas moi|"
-     r"war nicht ich|das war ich nicht|non ero io|was ik niet|unauthori[sz]ed|sin autorizacion|"
-     r"(?:someone|alguien|algu|alguem|quelqu un|jemand|qualcuno|iemand)\b.{0,20}(?:logged in|log in|has access|entr\w* (?:en|a|al|no|na|nel) (?:mi|meu|minha|meva|mio)\b|"
-     r"s est connecte|ha entrat|eingeloggt|ingelogd|e entrato|tiene acceso)"),
+     r"hack\w*|gehackt|pirate\w*|piratead\w*|hackead\w*|hackejat\w*|hackerat\w*|compromis\w*|comprometid\w*|"
+     r"compromes\w*|kompromittiert|gecompromitteerd|stolen|stole\b|robad\w*|robat\w*|robaron|roubad\w*|roubaram|"
+     r"gestohlen|geklaut|gestolen|rubat\w*|drained|vaciad\w*|vaciaron|esvazi\w*|svuotat\w*|leeggehaald|leeggeroofd|"
+     r"leergeraumt|leergeraeumt|ausgeraubt|(?:ont|a|avez) vide|vide mon|vide ma|vide mes|buidat|han buidat|"
+     r"wasn ?t me|was not me|wasnt me|no fui yo|no he sido yo|no era yo|no era jo|no he estat jo|nao fui eu|"
+     r"n etait pas moi|ce n etait pas moi|war nicht ich|das war ich nicht|war ich nicht|non ero io|non sono stato io|"
+     r"was ik niet|ben ik niet geweest|unauthori[sz]ed|sin autorizacion|sense autoritzacio|sem autorizacao|"
+     r"non autorizzat\w*|nicht autorisiert|niet geautoriseerd|non autorise\w*|"
+     r"without my (?:permission|consent|knowledge)|sin mi (?:permiso|consentimiento)|sense el meu (?:permis|consentiment)|"
+     r"sem (?:a )?minha (?:permissao|autorizacao)|sans mon (?:accord|autorisation|consentement)|"
+     r"ohne (?:meine|mein) (?:zustimmung|erlaubnis|wissen)|senza (?:il mio )?(?:permesso|consenso)|zonder (?:mijn )?(?:toestemming|medeweten)|"
+     r"(?:didn ?t|did not|never) (?:make|do|send|authori[sz]e|approve) (?:this|that|these|those|it|any)|"
+     r"(?:unknown|unrecogni[sz]ed|strange|suspicious) (?:device|login|log in|sign ?in|ip|location|session)|"
+     r"dispositivo (?:desconocido|desconhecido|sconosciuto)|dispositiu desconegut|appareil inconnu|"
+     r"unbekannte\w* (?:gerat|geraet|anmeldung|login|ip)|onbekend\w* (?:apparaat|login|inlog|ip)|"
+     r"(?:login|log in|sign ?in|inicio de sesion|connexion|anmeldung|inlog|accesso|acesso)s? (?:alert|notification|attempt|email|mail)s? (?:from|de|desde|aus|uit|vanuit|da)|"
+     rf"{_CREDENTIAL}\b.{{0,12}}\b(?:is|was|got|has been|wurde|ist|fue|ha sido|foi|a ete|e stato|ha estat|werd|been)\b.{{0,8}}\b(?:changed|cambiad\w*|canviad\w*|canviat|mudad\w*|mudaram|alterad\w*|change|geandert|geaendert|veranderd|gewijzigd|cambiat\w*)\b.{{0,60}}"
+     r"\b(?:gone|took|taken|stole|weg|levaram|sumi\w*|llevaron|desaparec\w*|disparu|vide|sparit\w*|verdwenen|empty|vacia|vazia|leeg|zero|0)\b|"
+     rf"(?:mudaram|alteraram|cambiaron|(?:they|someone|somebody|he|she) changed|ont change|hanno cambiato|han canviat) (?:a |la |el |il |mon |ma |minha |mi |meu |my |mein\w* )?{_CREDENTIAL}\b.{{0,60}}"
+     r"\b(?:gone|took|taken|stole|weg|levaram|sumi\w*|llevaron|desaparec\w*|disparu|vide|sparit\w*|verdwenen|empty|vacia|vazia|leeg)\b|"
+     rf"{_HACKED_SUBJECT}\b.{{0,40}}(?:logged in|log in|has access|got in|entr\w* (?:en|a|al|no|na|nel|in) (?:mi|meu|minha|meva|mio|mia)\b|"
+     r"s est connecte|ha entrat|eingeloggt|ingelogd|e entrato|tiene acceso|"
+     rf"(?:chang\w*|cambi\w*|canvi\w*|mud\w*|alter\w*|geander\w*|geaendert|veranderd|gewijzigd|modifi\w*)\b.{{0,25}}{_CREDENTIAL})"),
     ("impersonation",
-     r"pretend\w* to be|claim\w* to be|impersonat\w*|se hace pasar|fa passar|fingindo ser|se fait passer|gibt sich als|"
-     r"si spaccia|doet zich voor|fake support|faux (?:compte )?support|falso (?:supporto|operatore|soporte|suporte)|"
-     r"supuesto agente|suposto atendente|suposat agent|soi disant|angeblich\w* mitarbeiter|zogenaamde medewerker|"
-     r"presunto operatore|nep support\w*|using your (?:logo|name)|cuenta falsa de soporte|dice ser de|disse que era da"),
+     r"pretend\w* to be|claim\w* to be|impersonat\w*|posing as|posed as|poses as|"
+     r"(?:hace|hacen|hizo|hacia|haciendo|haciendose|hacerse|hicieron) pasar|"
+     r"(?:fa|fan|feia|fent|fer|va fer) (?:se )?passar|es (?:fa|feia|va fer) passar|"
+     r"(?:passando|passou|passaram|passa|passar) por (?:voces|atendente|funcionario|suporte|vos|voce|da|do)|fingi\w* (?:ser|que era)|"
+     r"(?:fait|faisant|faisait|font|faire) passer|pretend\w* etre|pretendant|"
+     r"(?:gibt|gab|gaben|geben|ausgegeben|ausgibt|ausgab)\b.{0,40}\bals\b|sich\b.{0,40}\bals\b.{0,40}\b(?:aus|ausgegeben|ausgibt|ausgab)\b|"
+     r"spacci\w*|si fing\w*|fingendosi|finto|finta|sedicente|"
+     r"(?:voordeed|voordoet|voordoen|voorgedaan|doet zich|deed zich|doen zich)|"
+     r"(?:fake|faux|fausse|falso|falsa|fals|nep|neppe|finto|gefalscht\w*|falscher|falsche) (?:customer )?(?:support|soporte|suporte|supporto|suport|agent\w*|"
+     r"admin\w*|staff|team|employee|rep|atendente|funcionari\w*|empleado|tecnic\w*|operator\w*|operador\w*|assistent\w*|"
+     r"conseill\w*|mitarbeiter|medewerker|helpdesk|moderat\w*|service|servei|servicio|servico|servizio|kundenservice|klantenservice|"
+     r"compte support|cuenta de soporte|account|profil\w*|perfil|compte|konto|cuenta|conta|profiel)|"
+     r"(?:support|soporte|suporte|supporto|suport|kundenservice|klantenservice|admin) (?:falso|falsa|fals|faux|fake|nep)|"
+     r"supuest\w* (?:agente|soporte|empleado|asesor|tecnico|de|del)|suposat\w* (?:agent|suport|tecnic|de|del)|"
+     r"suposto (?:atendente|suporte|funcionario|da|do|de)|soi disant|angeblich\w*|zogenaamd\w*|"
+     r"presunt\w* (?:operatore|supporto|assistenza|agente|dipendente|del|della|tecnico)|"
+     r"(?:says?|said|saying|told me|claim\w*|dice|dijo|diciendo|diu|deia|dizendo|disse|dit|disant|sagt|sagte|zegt|zei|dicendo|diceva)\b.{0,25}"
+     r"\b(?:from|de|da|do|du|von|vom|van|della|del|dal)\b.{0,6}\b(?:your|you|vuestro|vuestra|su|vostre|vostra|vos|voces|votre|vous|euch|eurem|eurer|jullie|vostro|vostra)\b.{0,12}"
+     r"(?:support|soporte|suporte|supporto|suport|team|equipo|equip|equipe|staff|company|empresa|societe|firma|bedrijf|azienda|"
+     r"security|seguridad|seguretat|seguranca|securite|sicherheit|beveiliging|sicurezza|fraud\w*|compliance|customer|atencion|"
+     r"assistance|assistenza|servei|service|servizio|servicio|kundendienst|kundenservice|klantenservice|exchange|app)|"
+     r"(?:says?|said|saying|claim\w*|dice|dijo|diciendo|diu|deia|dizendo|disse|dit|disant|sagt|sagte|zegt|zei|dicendo|diceva)\b.{0,30}"
+     r"\b(?:support|soporte|suporte|supporto|suport|helpdesk|moderat\w*|admin\w*|agent\w*|atendente|assistenza|kundenservice|klantenservice)\b|"
+     r"(?:telegram|whatsapp|dm\w*|insta\w*|twitter|discord|@\w+|call\w*|llam\w*|truca\w*|ligou|ligaram|appel\w*|anruf\w*|angerufen|gebeld|chiamat\w*)"
+     r".{0,80}(?:support\w*|soporte|suporte|supporto|suport|helpdesk|moderat\w*|moderador|admin\w*|agent\w*|atendente|assistenza|oficial|official|officiel|ufficial\w*)"
+     r".{0,80}(?:(?:is|was) (?:that|this|it|he|she|they) (?:really |actually )?(?:you|real|legit|official)|really you|(?:is|are) (?:that|this|it|they) you|"
+     r"son ustedes|sois vosotros|es real|es verdad|de verdad|e verdade|sao (?:voces|vcs)|sao vcs|"
+     r"es de veritat|es veritat|sou vosaltres|es vostre|c est (?:vraiment |bien )?vous|c est vrai|c est bien|"
+     r"seid ihr|stimmt das|ist (?:das|der|die) .{0,25}echt|echt\?|siete voi|e vero|e reale|sono veri|zijn jullie|klopt dat|is dat .{0,30}echt|"
+     r"seed|phrase|frase|12 \w+|24 \w+|private key|"
+     r"remote|remoto|fernzugriff|a distance|op afstand|anydesk|teamviewer)|"
+     r"dice ser de|dicen ser de|disse que era da|disse que era do|cuenta falsa de soporte|using your (?:logo|name)"),
     ("lost_keys_or_recovery_phrase", rf"(?:{_SEED}).*?(?:{_LOSS})|(?:{_LOSS}).{{0,40}}(?:{_SEED})"),
     ("scam_or_phishing_report",
-     r"phishing|scam\w*|estafa\w*|golpe\w*|arnaqu\w*|betrug\w*|betrogen|truffa\w*|truffat\w*|opgelicht|oplichting|"
-     r"fraud\w*|frauduleu\w*|site falso|pagina falsa|web falsa|fake (?:site|website|airdrop|investment)|nep site|"
-     r"falso airdrop|faux site|"
+     r"phishing|scam\w*|estafa\w*|estafad\w*|golpe\w*|arnaqu\w*|escroc\w*|betrug\w*|betrog\w*|betruger\w*|truff\w*|"
+     r"opgelicht|oplichter\w*|oplichting|fraud\w*|frauduleu\w*|ponzi|piramid\w*|pyramid\w*|giveaway|"
+     r"site falso|pagina falsa|web falsa|sitio falso|web fals|pagina fals|sito falso|sito fasullo|faux site|site frauduleux|"
+     r"(?:fake|gefalscht\w*|nep|faux|fausse)\s?(?:site|website|web ?seite|webseite|seite|page|pagina|app|appli\w*|link|lien|"
+     r"e ?mail|mail|sms|nachricht|bericht\w*|message|airdrop|investment|exchange|wallet|token|giveaway|url|version|copy|clone)|"
+     r"(?:e ?mail|mail|correo|correu|sms|mensaje|missatge|mensagem|message|messaggio|nachricht|bericht|link)\b.{0,60}"
+     r"\b(?:asking|asked|pidiendo|pidiendome|pide|demanant|pedindo|pede|demandant|demande|fragt|gefragt|vraagt|chiede|chiedendo)\b.{0,25}"
+     r"\b(?:seed|phrase|frase|password|contrasena|contrasenya|senha|mot de passe|identifiants|passwort|wachtwoord|datos|dades|dados|"
+     r"donnees|daten|gegevens|dati|private key|clave|chave|code|codigo|codice)|"
+     r"nepsite|nepmail|nepapp|neplink|nepbericht\w*|"
+     r"(?:email|mail|correo|correu|sms|mensaje|missatge|mensagem|messaggio|link|enlace|enllac|app|airdrop) (?:falso|falsa|fals|fasull\w*|fraudulent\w*)|"
+     r"(?:falso|falsa|fals|fasull\w*) (?:sito|airdrop|email|mail|correo|link|enlace|app|sms|mensaje|messaggio)|"
+     r"(?:looks?|looked) (?:exactly |just )?like (?:yours|your (?:site|website|app|page)|you guys)|"
+     r"(?:igual|identic\w*|parecid\w*|se parece) (?:a|al|que) (?:la |el )?(?:vuestr\w*|vostr\w*|de voces|sua)|"
+     r"ressembl\w* (?:a|exactement a) (?:la |le )?(?:votre|vos|la votre|le votre)|aussieht wie (?:eure|ihre|die eure|eure seite)|"
+     r"lijkt op (?:die van )?jullie|(?:sembra|identic\w*|uguale) (?:a|al|alla) (?:il |la )?vostr\w*|copia (?:il|la|del|della) vostr\w*|"
      r"(?:e ?mail|mail|correo|correu|sms|message|mensaje|bericht)\b.{0,40}(?:from you|vuestro|vostre|de voces|vient de vous|von euch|vostra|van jullie)|"
      r"(?:double|duplica\w*|dobrar|doubler|verdubbel\w*|verdoppel\w*|raddoppi\w*)\b.{0,12}(?:my|mis|meus|mes|mijn|meine|i miei)? ?(?:btc|crypto|coins|eth|usdt|money|dinero|bitcoin)|"
      # verb last (Dutch, German): "mijn btc te verdubbelen", "meine Coins zu verdoppeln"
@@ -214,8 +287,12 @@ def security_rule(text: str) -> str | None:
 
 # --- 3. the model -----------------------------------------------------------------------
 def _load() -> dict[str, Any]:
-    """Log-priors and per-feature log-likelihoods (centred) from the shipped counts."""
-    raw = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["triage"]
+    """The shipped model (``normalizers/intel_model.json``), prepared."""
+    return prepare(json.loads(MODEL_PATH.read_text(encoding="utf-8"))["triage"])
+
+
+def prepare(raw: dict[str, Any]) -> dict[str, Any]:
+    """Log-priors and per-feature log-likelihoods (centred) from a model's counts."""
     cats: list[str] = raw["categories"]
     docs = raw["docs"]
     n_docs = sum(docs.values())

@@ -22,7 +22,7 @@ from typing import Any
 import phonenumbers
 
 from hub.errors import PayloadInvalid
-from normalizers.model import Attachment, DeliveryStatus, Medium, NormalizedMessage, Participant
+from normalizers.model import Attachment, DeliveryStatus, Medium, NormalizedMessage, Participant, Reaction, Referral
 
 WHATSAPP = Medium.WHATSAPP
 #: attachment URLs of WhatsApp media: the adapter resolves the id through the Graph media endpoint
@@ -208,6 +208,8 @@ def normalize_message(data: Mapping[str, Any], *, connector: str, received_at: d
     attachments: list[Attachment] = []
     extra: dict[str, Any] = {"type": kind, "wamid": msg["id"]}
     in_reply_to = None
+    reaction: Reaction | None = None
+    edit_kind = "message"
     context = _obj(msg.get("context"))
     if context.get("id"):
         in_reply_to = str(context["id"])  # the customer quoted (or tapped a button on) this message
@@ -238,17 +240,36 @@ def normalize_message(data: Mapping[str, Any], *, connector: str, received_at: d
         text = str(body.get("text") or body.get("payload") or "")
         extra["button_payload"] = body.get("payload")
     elif kind == "reaction":
+        # shown on the message it reacts to; this text is the placeholder for a message the
+        # hub does not know. A removed reaction comes without the emoji field.
         emoji = str(body.get("emoji") or "")
         in_reply_to = str(body.get("message_id") or "") or in_reply_to
         text = f"[Reacted {emoji} to a message]" if emoji else "[Removed a reaction]"
         extra["reaction"] = {"emoji": emoji, "message_id": body.get("message_id")}
+        reaction = Reaction(emoji=emoji)
+    elif kind in ("edit", "revoke"):  # the customer edited / deleted an earlier message (Business app coexistence)
+        original = str(body.get("original_message_id") or "")
+        if not original:
+            raise PayloadInvalid(f"whatsapp: {kind} without original_message_id")
+        edit_kind = "edit" if kind == "edit" else "delete"
+        in_reply_to = original
+        if kind == "edit":
+            new = _obj(body.get("message"))
+            new_kind = str(new.get("type") or "text")
+            inner = _obj(new.get(new_kind))
+            text = str(inner.get("body") or inner.get("caption") or "")
     else:  # unsupported, unknown, order, system, ...: visible, never dropped
         errors = [e for e in msg.get("errors") or () if isinstance(e, dict)]
         why = f" ({errors[0].get('title') or errors[0].get('message')})" if errors and (errors[0].get("title") or errors[0].get("message")) else ""
         text = f"[Unsupported WhatsApp message type: {kind}{why}]"
         extra["unsupported"] = True
-    if isinstance(msg.get("referral"), dict):  # came through a click-to-WhatsApp ad
-        extra["referral"] = msg["referral"]
+    referral = None
+    if isinstance(msg.get("referral"), dict):  # came through a click-to-WhatsApp ad (or post)
+        ref = msg["referral"]
+        extra["referral"] = ref
+        referral = Referral(source=str(ref.get("source_type") or "ad"), url=str(ref.get("source_url") or ""),
+                            headline=str(ref.get("headline") or ""), body=str(ref.get("body") or ""),
+                            ad_id=str(ref.get("source_id") or ""))
     return NormalizedMessage(
         medium=WHATSAPP,
         connector=connector,
@@ -261,12 +282,16 @@ def normalize_message(data: Mapping[str, Any], *, connector: str, received_at: d
         full_text=text,
         attachments=tuple(attachments),
         in_reply_to=in_reply_to,
+        kind=edit_kind,  # type: ignore[arg-type]
+        reaction=reaction,
+        referral=referral,
         extra=extra,
     )
 
 
 def normalize_status(data: Mapping[str, Any], *, connector: str, received_at: datetime,
-                     explain: Callable[[Any, str], str] | None = None) -> list[NormalizedMessage]:
+                     explain: Callable[[Any, str], str] | None = None,
+                     advise: Callable[[Any], str] | None = None) -> list[NormalizedMessage]:
     """A status of one of our messages -> kind "status" naming it (``in_reply_to``)."""
     value = _value(data)
     st = (value.get("statuses") or [None])[0]
@@ -303,18 +328,20 @@ def normalize_status(data: Mapping[str, Any], *, connector: str, received_at: da
             direction="outbound",
             kind="status",
             in_reply_to=str(st["id"]),
-            status=DeliveryStatus(status=status, error_code=code, error_message=message),
+            status=DeliveryStatus(status=status, error_code=code, error_message=message,
+                                  permanent=(advise(code) if advise and status == "failed" else "")),
             extra=extra,
         )
     ]
 
 
 def normalize(payload: bytes | str, *, connector: str, received_at: datetime,
-              explain: Callable[[Any, str], str] | None = None) -> list[NormalizedMessage]:
+              explain: Callable[[Any, str], str] | None = None,
+              advise: Callable[[Any], str] | None = None) -> list[NormalizedMessage]:
     data = load(payload)
     value = _value(data)
     if value.get("statuses"):
-        return normalize_status(data, connector=connector, received_at=received_at, explain=explain)
+        return normalize_status(data, connector=connector, received_at=received_at, explain=explain, advise=advise)
     if value.get("messages"):
         return [normalize_message(data, connector=connector, received_at=received_at)]
     return []

@@ -53,6 +53,9 @@ class RetryLater(Exception):
 
 #: How many times an edit waits for its target message before it is stored on its own.
 EDIT_WAITS = 3
+#: attempts of an event whose file cannot be reached before the file becomes a placeholder
+#: (at most the event's retry_max_attempts: the last attempt always stores the message)
+MEDIA_WAITS = 3
 
 
 @dataclass
@@ -109,7 +112,12 @@ def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]
         return out
 
 
-def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> NormalizedMessage:
+def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage, attempts: int = 0) -> NormalizedMessage:
+    """Download (and store) the message's files. A file the provider answers with an error
+    for, or that is over the size limit, becomes a visible placeholder; one that cannot be
+    reached (a network error, a 5xx) is tried again with the event, and after
+    ``MEDIA_WAITS`` attempts also becomes a placeholder, so the message is never held back
+    for good by one file."""
     limit = rt.settings.max_attachment_bytes
     out: list[Attachment] = []
     redactions: list[Any] = []
@@ -132,6 +140,12 @@ def _fetch_attachments(rt: Runtime, adapter: Any, msg: NormalizedMessage) -> Nor
                 continue
             except AuthError:
                 raise  # the connector's credentials: retried once they are fixed, the file is not given up
+            except RetriableDeliveryError as exc:
+                if attempts + 1 < min(MEDIA_WAITS, rt.settings.retry_max_attempts):
+                    raise  # the event is tried again later (its last attempt keeps the message)
+                out.append(_placeholder(att, f"the file could not be downloaded after {attempts + 1} attempts: {exc}"))
+                changed = True
+                continue
             except PermanentDeliveryError as exc:
                 # the provider will never give this file (an expired or unknown file id): the
                 # message, its caption included, is stored with a visible placeholder, not lost
@@ -242,7 +256,7 @@ def prepare(rt: Runtime, ids: list[int]) -> list[Prepared]:
             p.adapter = svc.adapter(connector)
             if is_channel(connector.kind):
                 msgs = p.adapter.normalize(raw)
-                p.messages = [_fetch_attachments(rt, p.adapter, _seal(rt, _run_pipeline(rt, connector, m))) for m in msgs]
+                p.messages = [_fetch_attachments(rt, p.adapter, _seal(rt, _run_pipeline(rt, connector, m)), attempts) for m in msgs]
             else:
                 p.agent_replies = list(p.adapter.parse_agent_reply(raw))
         except PayloadInvalid as exc:
@@ -421,6 +435,8 @@ def store_message(
         return EventState.PROCESSED, None
     if msg.bounce is not None and msg.bounce.names_a_message:
         _apply_bounce(s, conn, msg.bounce)
+    if msg.reaction is not None and _apply_reaction(s, conn, msg):
+        return EventState.PROCESSED, None  # shown on the message it reacts to
     if msg.kind in ("edit", "delete"):
         done = _store_edit_or_delete(s, p, msg)
         if done is not None:
@@ -429,11 +445,53 @@ def store_message(
     return _store_customer_message(s, rt, p, msg, out, ctx)
 
 
+def _reply_by_provider_id(s: Session, conn: Connector, ref: str) -> Reply | None:
+    """Our reply with this provider id, or whose later part has it (a split reply)."""
+    reply = s.scalar(select(Reply).where(Reply.connector_id == conn.id, Reply.external_id == ref))
+    if reply is None:
+        for candidate in s.scalars(
+            select(Reply).where(Reply.connector_id == conn.id, Reply.state.notin_((ReplyState.PENDING, ReplyState.NOTE))).order_by(Reply.id.desc()).limit(200)
+        ):
+            if ref in (candidate.status_detail or {}).get("parts", []):
+                return candidate
+    return reply
+
+
+def _apply_reaction(s: Session, conn: Connector, msg: NormalizedMessage) -> bool:
+    """Put a reaction on the message or reply it names: one entry per reacting person, an
+    empty emoji takes theirs back. False when the hub does not know that message (the
+    reaction is then stored as a message of its own, its text a visible placeholder)."""
+    assert msg.reaction is not None
+    ref = msg.in_reply_to
+    if not ref:
+        return False
+    target: Message | Reply | None = _find_message(s, conn.id, ref) or _reply_by_provider_id(s, conn, ref)
+    if target is None:
+        return False
+    conv = s.get(Conversation, target.conversation_id)
+    if conv is None or conv.thread_key != msg.thread_key:
+        return False  # only a message of the reacting customer's own conversation carries their reaction
+    by = msg.sender.address
+    kept = [r for r in (target.reactions or []) if r.get("by") != by]
+    mine = [r for r in (target.reactions or []) if r.get("by") == by]
+    if mine and str(mine[0].get("at") or "") > msg.sent_at.isoformat():
+        return True  # a newer reaction of the same person is already shown
+    if msg.reaction.emoji:
+        kept.append({"by": by, "name": msg.sender.name, "emoji": msg.reaction.emoji[:32], "at": msg.sent_at.isoformat(),
+                     "external_id": msg.external_id})
+    target.reactions = kept  # a new list: the JSON column sees the change
+    conv.updated_at = now()  # the open inbox refreshes the conversation (a reply's own updated_at moves too)
+    return True
+
+
 def _store_edit_or_delete(s: Session, p: Prepared, msg: NormalizedMessage) -> tuple[str, str | None] | None:
     """Apply an edit or delete to the message it names (kept in its history). None: the
     target never arrived, so an edit is stored as a new message."""
     target = _find_message(s, p.connector.id, msg.in_reply_to) if msg.in_reply_to else None
     if target is not None:
+        conv = s.get(Conversation, target.conversation_id)
+        if conv is not None:
+            conv.updated_at = now()  # the open inbox refreshes the conversation and shows the change
         history = list(target.history or [])
         history.append({"at": msg.sent_at.isoformat(), "kind": msg.kind, "text": target.text, "external_id": msg.external_id})
         target.history = history
@@ -508,6 +566,8 @@ def _store_customer_message(
         triage=_asdict(msg.triage) if msg.triage else None,
         extra=sealed_extra({**_jsonable(msg.extra), **({"auto_reason": msg.auto_reason} if msg.auto_reason else {})}, msg),
         history=[],
+        reactions=[],
+        referral={**_asdict(msg.referral), "label": msg.referral.label} if msg.referral is not None else None,
         event_id=p.event_id,
     )
     s.add(row)
@@ -639,18 +699,35 @@ def _apply_identity_update(ident: Identity, update: IdentityUpdate) -> None:
         ident.opted_out_at = now() if ident.opted_out else None
 
 
+def _apply_watermark(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
+    """A delivery / read watermark (Messenger): every reply of the thread sent at or before
+    it moves forward to that state (never back, never out of a failure)."""
+    assert msg.status is not None
+    status = msg.status.status.lower()
+    if status not in REPLY_RANK:
+        return
+    rank = REPLY_RANK[ReplyState(status)]
+    convs = select(Conversation.id).where(Conversation.connector_id == conn.id, Conversation.thread_key == msg.thread_key)
+    rows = s.scalars(
+        select(Reply).where(Reply.conversation_id.in_(convs), Reply.sent_at.is_not(None), Reply.sent_at <= msg.sent_at,
+                            Reply.state.in_(tuple(st for st in REPLY_RANK if REPLY_RANK[ReplyState.SENT] <= REPLY_RANK[st] < rank)))
+        .order_by(Reply.id.desc()).limit(500)
+    ).all()
+    for reply in rows:
+        detail = dict(reply.status_detail or {})
+        detail["history"] = [*detail.get("history", []), {"status": status, "at": msg.sent_at.isoformat(), "watermark": True}]
+        reply.status_detail = detail
+        reply.state = ReplyState(status)
+
+
 def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
+    if msg.status is not None and msg.status.watermark:
+        _apply_watermark(s, conn, msg)
+        return
     ref = msg.in_reply_to
     if not ref:
         return
-    reply = s.scalar(select(Reply).where(Reply.connector_id == conn.id, Reply.external_id == ref))
-    if reply is None:
-        for candidate in s.scalars(
-            select(Reply).where(Reply.connector_id == conn.id, Reply.state.notin_((ReplyState.PENDING, ReplyState.NOTE))).order_by(Reply.id.desc()).limit(200)
-        ):
-            if ref in (candidate.status_detail or {}).get("parts", []):
-                reply = candidate
-                break
+    reply = _reply_by_provider_id(s, conn, ref)
     if reply is None:
         return
     report = msg.status
@@ -668,6 +745,8 @@ def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
         reply.last_error = report.error_message or f"provider reported {status}" + (
             f" (error {report.error_code})" if report.error_code else ""
         )
+        if report.permanent:  # sending the same reply again cannot deliver it: no Retry, this instead
+            reply.status_detail = {**detail, "permanent": report.permanent}
     elif status in REPLY_RANK and REPLY_RANK[ReplyState(status)] > REPLY_RANK.get(ReplyState(reply.state), -1):
         reply.state = ReplyState(status)
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from config import sla as sla_config
 from config import templates
+from hub import events
 from hub.models import Conversation, Identity, Reply, now
 from hub.runtime import Runtime
 from hub.sla import policy  # the one policy of this process (also read by hub.sla)
@@ -257,6 +258,7 @@ def csat_answer(ev: hooks.IngestEvent) -> bool:
     extra = _extra(target)
     extra["csat"] = {**extra["csat"], "score": score, "answered_at": now().isoformat(), "message_id": ev.message.id}
     target.extra = extra
+    events.emit(s, "csat.received", target, score=score, message_id=ev.message.id, answered_at=extra["csat"]["answered_at"])
     if ev.conversation.id == target.id and ev.reopened:
         target.status = ConversationStatus.RESOLVED  # a rating does not reopen the conversation
         target.resolved_at = datetime.fromisoformat(extra["csat"]["asked_at"])

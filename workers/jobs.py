@@ -7,7 +7,7 @@ import time
 import structlog
 
 from hub.runtime import get_runtime
-from workers import ingest, outbox
+from workers import ingest, outbox, webhooks_out
 
 log = structlog.get_logger("omnihub.jobs")
 
@@ -26,6 +26,8 @@ def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> None:
         rt.queues.schedule("push", outbox.push(rt, ids))
     elif stage == "send":
         rt.queues.schedule("push", outbox.send(rt, ids))
+    elif stage == "event":
+        webhooks_out.deliver(rt, ids)
     else:
         raise ValueError(f"unknown stage {stage!r}")
 

@@ -560,7 +560,9 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
             if error is not None:
                 reply.state = ReplyState.PENDING
                 _fail(rt, reply, error)
-                if isinstance(error, RecipientRefused):  # e.g. an invalid number: retrying cannot help
+                if isinstance(error, PermanentDeliveryError) and error.advice:  # e.g. a closed 24-hour window
+                    reply.status_detail = {**(reply.status_detail or {}), "permanent": error.advice}
+                elif isinstance(error, RecipientRefused):  # e.g. an invalid number: retrying cannot help
                     reply.status_detail = {**(reply.status_detail or {}), "permanent": "the recipient cannot be reached"}
                 if isinstance(error, RecipientOptedOut):  # e.g. the customer blocked the bot
                     _opt_out(s, convs[reply.conversation_id], str(error))

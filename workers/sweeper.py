@@ -8,13 +8,14 @@ import structlog
 from sqlalchemy import or_, select, update
 
 from hub.connectors import channel_class
-from hub.models import Connector, Delivery, InboundEvent, Reply, now
+from hub.models import Connector, Delivery, EventDelivery, InboundEvent, Reply, now
 from hub.runtime import Runtime
 from hub.states import OUTCOME_UNKNOWN, EventState, ReplyState
+from workers import webhooks_out
 
 log = structlog.get_logger("omnihub.sweeper")
 
-TABLES = (("ingest", InboundEvent), ("push", Delivery), ("send", Reply))
+TABLES = (("ingest", InboundEvent), ("push", Delivery), ("send", Reply), ("event", EventDelivery))
 
 
 def sweep(rt: Runtime, limit: int = 5000) -> dict[str, int]:
@@ -43,6 +44,7 @@ def sweep(rt: Runtime, limit: int = 5000) -> dict[str, int]:
             log.info("sweeper.rescheduled", stage=stage, count=len(ids))
         counts[stage] = len(ids)
     counts["expired_sends"] = expire_sends(rt, limit)
+    counts["pruned_event_deliveries"] = webhooks_out.prune(rt)
     return counts
 
 

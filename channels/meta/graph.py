@@ -30,6 +30,7 @@ from hub.errors import (
     RecipientRefused,
     RetriableDeliveryError,
     SignatureInvalid,
+    WindowClosed,
     parse_retry_after,
 )
 from hub.net import fetch_limited, guarded_request
@@ -51,6 +52,35 @@ RETRIABLE_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131000, 1
 AUTH_CODES = frozenset({0, 3, 10, 102, 190}) | frozenset(range(200, 300))
 #: codes about the recipient (cannot be reached this way, whatever we send)
 RECIPIENT_CODES = frozenset({131026, 131050, 551, 2018001})
+
+#: failures that sending the same message again cannot fix -> what the agent can do instead
+#: (shown in the inbox in place of "Retry"). 131047 / 2018278 / 2534022: the messaging window
+#: is closed; 131026: WhatsApp cannot deliver to this number at all.
+WINDOW_CODES = frozenset({131047, 2018278, 2534022})
+ADVICE: dict[int, str] = {
+    131047: "the 24-hour window closed (the customer last wrote more than 24 hours ago): send an approved "
+            "WhatsApp message template instead; free text is possible again once the customer replies",
+    131026: "WhatsApp cannot deliver to this number (not on WhatsApp, latest terms not accepted, or an old app "
+            "version): reach the customer on another channel",
+    131050: "the customer stopped marketing messages from this business: only service replies reach them",
+    2018278: "outside Messenger's messaging window (the customer last wrote more than 24 hours ago and the HUMAN_AGENT "
+             "tag does not apply): wait for the customer to write again, or send an approved message template",
+    2534022: "outside the messaging window (the customer last wrote more than 24 hours ago): wait for the customer "
+             "to write again, or send an approved message template",
+}
+
+
+def advice(code: Any, subcode: Any = None) -> str:
+    """What to do instead of retrying, for a Meta error that a retry cannot fix ('' for others)."""
+    for c in (subcode, code):
+        try:
+            num = int(c)
+        except (TypeError, ValueError):
+            continue
+        if num in ADVICE:
+            return ADVICE[num]
+    return ""
+
 
 #: Meta error codes -> what the agent or admin should know (the human explanation of a
 #: failed reply). Sources: the WhatsApp Cloud API error codes page and the Messenger
@@ -169,10 +199,15 @@ def error_of(resp: httpx.Response, *, who: str) -> DeliveryError:
     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
     if resp.status_code == 429 or resp.status_code >= 500 or code in RETRIABLE_CODES:
         exc: DeliveryError = RetriableDeliveryError(text, retry_after=retry_after)
+    elif code in WINDOW_CODES or sub in WINDOW_CODES:
+        # before the auth codes: Messenger answers a message outside the window with code 10
+        # (permission) and subcode 2018278, which is no fault of the token
+        exc = WindowClosed(text, advice(code, sub))
     elif code in AUTH_CODES or resp.status_code == 401:
         exc = AuthError(text)
     elif code in RECIPIENT_CODES or sub in RECIPIENT_CODES:
         exc = RecipientRefused(text)  # no retry can reach this person
+        exc.advice = advice(code, sub) or None
     else:
         exc = PermanentDeliveryError(text)
     exc.meta_code = code  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from channels.meta import graph
 from channels.meta.adapter import MetaChannel
-from hub.errors import AuthError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError
+from hub.errors import AuthError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, WindowClosed
 from hub.types import CheckResult, OutboundReply, RawEvent, SendResult, WebhookRequest
 from normalizers import messenger as mn
 from normalizers.model import Attachment, NormalizedMessage
@@ -108,7 +108,7 @@ class MessagingChannel(MetaChannel):
             msg = item.get("message") or {}
             sender = str((item.get("sender") or {}).get("id") or "")
             profiles = {}
-            if "message" in item and not msg.get("is_echo") and sender and sender != self.our_id:
+            if any(k in item for k in ("message", "referral", "postback")) and not msg.get("is_echo") and sender and sender != self.our_id:
                 found = self.profile(sender)
                 if found:
                     profiles[sender] = found
@@ -139,7 +139,8 @@ class MessagingChannel(MetaChannel):
             return {"messaging_type": "RESPONSE"}
         if age <= HUMAN_AGENT_WINDOW:
             return {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
-        raise PermanentDeliveryError(f"{self.who}: the customer last wrote more than 7 days ago; {self.title} allows no reply now")
+        raise WindowClosed(f"{self.who}: the customer last wrote more than 7 days ago; {self.title} allows no reply now",
+                           f"the customer last wrote more than 7 days ago: {self.title} accepts no reply until they write again")
 
     def send(self, reply: OutboundReply) -> SendResult:
         rid = self._recipient(reply)

@@ -23,7 +23,7 @@ from pydantic import SecretStr, field_validator
 
 from channels.meta import graph
 from channels.meta.adapter import MetaChannel
-from hub.errors import AuthError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError
+from hub.errors import AuthError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError, WindowClosed
 from hub.net import TooLarge
 from hub.types import AdapterConfig, CheckResult, OutboundReply, RawEvent, SendResult, WebhookRequest, setting
 from normalizers import whatsapp as wa
@@ -155,6 +155,7 @@ class WhatsAppChannel(MetaChannel):
                 connector=self.ctx.name,
                 received_at=datetime.fromisoformat(received) if received else datetime.now(UTC),
                 explain=graph.explain,
+                advise=graph.advice,
             )
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise PayloadInvalid(f"{self.who}: malformed event: {exc.__class__.__name__}: {exc}") from None
@@ -215,7 +216,7 @@ class WhatsAppChannel(MetaChannel):
         if template is not None:
             return self._send_template(reply, template)
         if reply.last_inbound_at is not None and datetime.now(UTC) - reply.last_inbound_at > WINDOW:
-            raise PermanentDeliveryError(f"{self.who}: {graph.explain(131047)}")
+            raise WindowClosed(f"{self.who}: {graph.explain(131047)}", graph.ADVICE[131047])
         to = self._to(reply)
         text = reply.text or ""
         chunks = split_text(text, TEXT_LIMIT) if text.strip() else []

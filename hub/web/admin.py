@@ -1,5 +1,6 @@
 """/admin: connectors (health, schema-generated forms, check before saving, webhook URLs),
-users and roles, dead letters with replay, contact merge, erasure and export, retention."""
+users and roles, event webhooks (subscriptions, delivery log, replay), dead letters with
+replay, contact merge, erasure and export, retention."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, re
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from hub import audit, auth, checks, replay
+from hub import audit, auth, checks, replay, subscriptions
 from hub.connectors import NAME_PATTERN, ConnectorService, adapter_class, all_kinds, is_channel
 from hub.errors import ConfigError, NotFound
-from hub.models import AuditLog, Connector, Contact, User
+from hub.events import EVENT_TYPES
+from hub.models import AuditLog, Connector, Contact, EventSubscription, User
 from hub.types import ConnectorContext, Limits
 from hub.views import contact_json
 from hub.web import schema_form
@@ -310,6 +312,86 @@ def tokens():
         for r in rows:
             _ = r.user  # loaded while the session is open
     return render_template("admin_tokens.html", tokens=rows, now=auth.now(), error=error, tab="tokens"), status
+
+
+# -------------------------------------------------------------- event webhooks
+@bp.route("/event-webhooks", methods=["GET", "POST"])
+@login_required("admin")
+def event_webhooks():
+    """Subscriptions: add one (its secret is shown once), enable/disable, rotate, remove."""
+    error, status = None, 200
+    form: dict[str, Any] = {"url": "", "events": list(EVENT_TYPES), "description": ""}
+    shown: dict[str, Any] | None = None  # a secret, shown once in this answer (never in a cookie or a redirect)
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        sub_id = request.form.get("subscription_id", type=int) or 0
+        try:
+            with rt().db.session() as s:
+                if action == "create":
+                    form = {"url": request.form.get("url", ""), "events": request.form.getlist("events"),
+                            "description": request.form.get("description", "")}
+                    row, secret = subscriptions.create(s, rt().box, g.principal.email, url=form["url"], events=form["events"],
+                                                       description=form["description"][:255])
+                    shown = {"id": row.id, "secret": secret, "what": "added"}
+                elif action in ("enable", "disable"):
+                    subscriptions.update(s, rt().box, g.principal.email, sub_id, enabled=action == "enable")
+                    flash(f"Subscription {sub_id} {action}d.", "ok")
+                elif action == "rotate":
+                    _row, rotated = subscriptions.update(s, rt().box, g.principal.email, sub_id, rotate_secret=True)
+                    shown = {"id": sub_id, "secret": rotated or "", "what": "given a new secret"}
+                elif action == "delete":
+                    subscriptions.remove(s, g.principal.email, sub_id)
+                    flash(f"Subscription {sub_id} removed with its delivery log.", "ok")
+                else:
+                    raise ConfigError("unknown action")
+            if shown is None:
+                return redirect(url_for("admin.event_webhooks"))
+            form = {"url": "", "events": list(EVENT_TYPES), "description": ""}
+        except (ConfigError, NotFound) as exc:
+            error, status = str(exc), 400
+    with rt().db.read() as s:
+        rows = s.scalars(select(EventSubscription).order_by(EventSubscription.id)).all()
+        counts = subscriptions.counts(s, [r.id for r in rows])
+        items = [subscriptions.describe(rt().box, r, counts[r.id]) for r in rows]
+    resp = Response(render_template("admin_event_webhooks.html", items=items, event_types=EVENT_TYPES, form=form, error=error,
+                                    shown=shown, tab="events"), status=status)
+    if shown:
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/event-webhooks/<int:sub_id>", methods=["GET", "POST"])
+@login_required("admin")
+def event_webhook_log(sub_id: int):
+    """One subscription's delivery log (status code, latency, error of every attempt); replay."""
+    if request.method == "POST":
+        ids = [int(x) for x in request.form.getlist("id") if x.isdigit() and len(x) < 19][:1000]
+        with rt().db.session() as s:
+            try:
+                subscriptions.get(s, sub_id)
+            except NotFound:
+                abort(404)
+            if request.form.get("action") == "replay-dead":
+                done = subscriptions.replay(s, g.principal.email, subscription_id=sub_id, sweep_after=rt().settings.sweep_after)
+            else:
+                done = subscriptions.replay(s, g.principal.email, delivery_ids=ids, subscription_id=sub_id,
+                                            sweep_after=rt().settings.sweep_after) if ids else []
+        rt().queues.schedule("event", done)
+        flash(f"Sending {len(done)} deliveries again." if done else "Nothing to send again (pending deliveries are on their way).",
+              "ok" if done else "bad")
+        return redirect(url_for("admin.event_webhook_log", sub_id=sub_id, state=request.args.get("state") or None))
+    state = request.args.get("state") or None
+    if state not in (None, "pending", "delivered", "dead"):
+        abort(400, description="unknown state")
+    before = request.args.get("before", type=int)
+    with rt().db.read() as s:
+        try:
+            row = subscriptions.get(s, sub_id)
+        except NotFound:
+            abort(404)
+        sub = subscriptions.describe(rt().box, row, subscriptions.counts(s, [row.id])[row.id])
+        items, nxt = subscriptions.deliveries(s, sub_id, state=state, before=before, limit=50)
+    return render_template("admin_event_log.html", sub=sub, items=items, next=nxt, state=state or "", tab="events")
 
 
 # ---------------------------------------------------------------- dead letters

@@ -20,7 +20,17 @@ from sqlalchemy.engine import make_url
 
 from channels.twilio import signature
 from hub import audit
-from hub.models import AuditLog, Connector, Contact, Conversation, HelpdeskLink, Identity, InboundEvent, TicketRemoval
+from hub.models import (
+    AuditLog,
+    Connector,
+    Contact,
+    Conversation,
+    HelpdeskLink,
+    Identity,
+    InboundEvent,
+    TicketRemoval,
+    WebhookEvent,
+)
 from hub.states import EventState
 from tests.support.hub import Hub
 from tests.support.twilio_webhooks import inbound_sms
@@ -91,6 +101,10 @@ def seed(hub: Hub) -> dict:
     hub.add_connector("phone", "twilio", account_sid=ACCOUNT_SID, auth_token=TOKEN, phone_numbers=OUR, api_base_url="http://127.0.0.1:9")
     hub.add_connector("web", "api", secret=API_SECRET)
     hub.add_connector("zd", "zendesk", base_url="http://127.0.0.1:9", email="agent@example.com", api_token="zd-token")
+    # an event-webhook subscription: the hub copies each new conversation and message into webhook_events
+    sub = hub.api("POST", "/api/v1/event-subscriptions",
+                  {"url": "http://127.0.0.1:9/hook", "events": ["conversation.created", "message.created"]})
+    assert sub.status_code in (200, 201), sub.data
     _sms(hub, "SM" + "a" * 32, PHONE, SMS_TEXT)
     _api(hub, "erin-msg-1", {"id": API_ID, "name": NAME, "email": EMAIL}, API_TEXT, FILE_BYTES, "statement.pdf")
     _api(hub, "kim-msg-1", {"id": "kim-7", "name": KEEP_NAME, "email": "kim@example.net"}, KEEP_TEXT, KEEP_BYTES, "kim.pdf")
@@ -177,6 +191,8 @@ def test_erasure_leaves_no_trace_in_the_database_dump_the_store_or_redis(hub, tm
     before = dump_database(hub.settings.effective_database_url, tmp_path / "before.sql")
     # the dump does see the data before (the proof would be empty otherwise)
     assert {NAME, EMAIL, "zebra-quokka-7731", "marmalade transfer"} <= set(traces(before)), traces(before)
+    with hub.rt.db.read() as s:
+        assert any("zebra-quokka-7731" in json.dumps(p) for p in s.scalars(select(WebhookEvent.payload)))
     assert any(b == FILE_BYTES for b in store_bytes(store).values())
 
     res = hub.cli("contacts", "erase", str(ids["contact"]), "--yes")
@@ -207,6 +223,8 @@ def test_erasure_leaves_no_trace_in_the_database_dump_the_store_or_redis(hub, tm
         entry = s.scalars(select(AuditLog).where(AuditLog.action == "contact.erase")).one()
         assert entry.target_id == str(ids["contact"]) and entry.actor == "cli"
         assert entry.details["messages"] == 2 and entry.details["attachments"] == 1 and entry.details["audit_entries_redacted"] >= 1
+        assert entry.details["webhook_events"] >= 2
+        assert any("lemon-otter-9911" in json.dumps(p) for p in s.scalars(select(WebhookEvent.payload)))  # Kim's stay
     # the chain still verifies: the redacted entry is vouched for by the erase entry
     v = hub.cli("audit", "verify")
     assert v.returncode == 0, v.stderr

@@ -1,7 +1,8 @@
-"""Language and triage on the BLIND set tests/data/intel_blind.tsv.
+"""Language and triage on the BLIND set tests/data/intel_blind2.tsv.
 
-407 messages written on 2026-12-05 by a separate session that never saw the rules, the model
-or the corpus (see the file's first line), scored after the day's changes and never tuned on. Goals (issue #16): language >= 97 % on messages of at most 12 words, triage top-1
+480 messages (60 per language) written on 2026-12-05 by a separate session that never saw the
+rules, the model or any corpus (see the file's first line); scored once, after the changes
+(the first blind set, scored and looked at, was demoted to training rows: train_intel.BLIND1). Goals (issue #16): language >= 97 % on messages of at most 12 words, triage top-1
 >= 90 %, security-critical recall >= 98 %. Where a figure is below its goal the test asserts
 the measured floor, so a regression fails, and docs/intelligence/triage-language.md says so.
 """
@@ -11,13 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from normalizers import language as lang_mod
+from normalizers import train_intel
 from normalizers.triage import CATEGORIES, SECURITY_CRITICAL, classify
 
-BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind.tsv"
+BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind2.tsv"
 
 LANGUAGE_GOAL = 0.97
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.81  # measured 0.821
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.86  # measured 0.866
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.84  # measured 0.845 (blind set 2, 477 rows)
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.84  # measured 0.844 (108/128)
 
 
 def _rows() -> list[tuple[str, str, str]]:
@@ -29,14 +31,19 @@ def _rows() -> list[tuple[str, str, str]]:
     return out
 
 
-ROWS = _rows()
+#: rows whose text is also a row of the development half (three short messages two authors
+#: happened to write alike) are left out: the model was trained on them
+TRAINED = {r["text"] for r in train_intel.training_rows()}
+ALL_ROWS = _rows()
+ROWS = [r for r in ALL_ROWS if r[2] not in TRAINED]
 
 
 def test_the_blind_set_is_what_it_says():
-    assert BLIND.read_text(encoding="utf-8").startswith("# blind held-out set written without looking at the rules")
-    assert len(ROWS) >= 400 and {c for c, _, _ in ROWS} <= set(CATEGORIES)
+    assert BLIND == train_intel.BLIND
+    assert BLIND.read_text(encoding="utf-8").startswith("# blind held-out set 2 written without looking at the rules")
+    assert len(ALL_ROWS) >= 480 and len(ALL_ROWS) - len(ROWS) <= 5 and {c for c, _, _ in ROWS} <= set(CATEGORIES)
     assert {lang for _, lang, _ in ROWS} == set(lang_mod.SUPPORTED)
-    assert sum(c in SECURITY_CRITICAL for c, _, _ in ROWS) >= 90
+    assert sum(c in SECURITY_CRITICAL for c, _, _ in ROWS) >= 120
 
 
 def test_language_on_the_blind_set():

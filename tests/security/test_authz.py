@@ -12,8 +12,8 @@ from hub.models import ApiToken
 from tests.support.hub import Hub
 
 # docs/inbox.md: agents may use everything except connector, dead-letter and audit-log administration.
-ADMIN_PREFIXES = ("/api/v1/connectors", "/api/v1/connector-kinds", "/api/v1/dead-letters", "/api/v1/audit", "/api/v1/retention",
-                  "/api/v1/ticket-removals")
+ADMIN_PREFIXES = ("/api/v1/connectors", "/api/v1/connector-kinds", "/api/v1/dead-letters", "/api/v1/audit",
+                  "/api/v1/event-subscriptions", "/api/v1/event-deliveries", "/api/v1/retention", "/api/v1/ticket-removals")
 #: admin-only routes under a prefix agents may use
 ADMIN_RULES = {"/api/v1/contacts/<int:contact_id>/erase", "/api/v1/contacts/<int:contact_id>/export"}
 PUBLIC = {"/api/v1/openapi.json"}

@@ -51,6 +51,7 @@ class GraphApi:
         self._overrides: list[tuple[str, Callable[[Request], Response]]] = []
         self._ids = itertools.count(1)
         self.cdn: dict[str, tuple[bytes, str]] = {}  # Messenger / Instagram attachment URLs (signed, fetched without a token)
+        self.cdn_down: set[str] = set()  # CDN names answered 503 (a file that cannot be reached right now)
         httpserver.expect_request(re.compile(r"^/media-download/.+$"), method="GET").respond_with_handler(self._download)
         httpserver.expect_request(re.compile(r"^/cdn/.+$"), method="GET").respond_with_handler(self._cdn)
         httpserver.expect_request(re.compile(r"^/v[0-9.]+/.*$")).respond_with_handler(self._handle)
@@ -210,6 +211,8 @@ class GraphApi:
         self.calls.append(("GET", request.path, None))
         if request.headers.get("Authorization"):
             self.violations.append(f"{request.path}: a token was sent to the CDN")
+        if name in self.cdn_down:
+            return Response(b"", status=503)
         if name not in self.cdn:
             return Response(b"", status=404)
         data, ctype = self.cdn[name]

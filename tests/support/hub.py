@@ -151,7 +151,7 @@ class Hub:
         drain slots, and rows pending or leased in SQL. Empty when the hub is idle."""
         from sqlalchemy import func, select
 
-        from hub.models import Delivery, InboundEvent, Reply
+        from hub.models import Delivery, EventDelivery, InboundEvent, Reply
         from hub.queues import STAGES
         from hub.states import DeliveryState, EventState, ReplyState
 
@@ -165,6 +165,8 @@ class Hub:
         with self.rt.db.read() as s:
             out["events pending"] = s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state == EventState.PENDING))
             out["deliveries pending"] = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == DeliveryState.PENDING))
+            out["event deliveries pending"] = s.scalar(
+                select(func.count()).select_from(EventDelivery).where(EventDelivery.state == DeliveryState.PENDING))
             out["replies pending/sending"] = s.scalar(
                 select(func.count()).select_from(Reply).where(Reply.state.in_((ReplyState.PENDING, ReplyState.SENDING))))
         return {k: v for k, v in out.items() if v}

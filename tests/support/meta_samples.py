@@ -252,3 +252,90 @@ TEMPLATES = {"data": [
 TEMPLATE_MISSING = {"error": {"message": "(#132001) Template name does not exist in the translation", "type": "OAuthException",
                               "code": 132001, "error_data": {"messaging_product": "whatsapp", "details": "template name (spring_sale) does not exist in en_US"},
                               "fbtrace_id": "AXnBjCmQjN7uHhBvjDSRiXf"}}
+
+
+# ------------------------------------------------------------------ reactions, edits, referrals, watermarks
+# https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/reaction/
+# ("When an end user removes a reaction emoji, WhatsApp sends a webhook without the emoji field")
+def wa_reaction(target: str, emoji: str | None, wamid: str) -> dict[str, Any]:
+    reaction: dict[str, Any] = {"message_id": target}
+    if emoji is not None:
+        reaction["emoji"] = emoji
+    return _inbound({"from": WA_ID, "id": wamid, "timestamp": str(int(time.time())), "type": "reaction", "reaction": reaction})
+
+
+# https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/text/
+# (trigger "a text message to a business via a Click to WhatsApp ad": the message carries a referral object)
+CTWA_TEXT = _inbound({"referral": {"source_url": "https://fb.me/3cr4Wqqkv", "source_id": "120226305854810726", "source_type": "ad",
+                                   "body": "Free shipping on every order this week", "headline": "Spring sale at Jasper's Market",
+                                   "media_type": "image", "image_url": "https://scontent.xx.fbcdn.net/v/t45.1600-4/ad.jpg",
+                                   "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7JwFF4XvnO2E4Nx0-eM-GABDLOPaOdRMv-_zfUQ2a"},
+                      "from": WA_ID, "id": "wamid.CTWA00000000000000000000000000000000001", "timestamp": "1739321040",
+                      "type": "text", "text": {"body": "Is the sale still on?"}})
+
+
+# https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/edit
+# (Business app coexistence: the customer edited an earlier message)
+def wa_edit(original: str, text: str, wamid: str) -> dict[str, Any]:
+    return _inbound({"from": WA_ID, "id": wamid, "timestamp": str(int(time.time())), "type": "edit",
+                     "edit": {"original_message_id": original, "message": {"type": "text", "text": {"body": text}}}})
+
+
+# https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/revoke
+def wa_revoke(original: str, wamid: str) -> dict[str, Any]:
+    return _inbound({"from": WA_ID, "id": wamid, "timestamp": str(int(time.time())), "type": "revoke",
+                     "revoke": {"original_message_id": original}})
+
+
+# https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes (131026, in a failed status)
+UNDELIVERABLE = [{"code": 131026, "title": "Message undeliverable", "message": "Message undeliverable",
+                  "error_data": {"details": "Message Undeliverable."},
+                  "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}]
+
+
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/message-reactions (action unreact)
+def m_reaction(mid: str, emoji: str, action: str = "react", *, obj: str = "page", our_id: str = PAGE_ID, customer: str = PSID) -> dict[str, Any]:
+    return messaging(obj, our_id, {"sender": {"id": customer}, "recipient": {"id": our_id},
+                                   "reaction": {"reaction": "like", "emoji": emoji, "action": action, "mid": mid}})
+
+
+# https://developers.facebook.com/documentation/business-messaging/messenger-platform/webhooks/webhook-events/message-edits
+def m_edit(mid: str, text: str, num_edit: int = 1, *, obj: str = "page", our_id: str = PAGE_ID, customer: str = PSID) -> dict[str, Any]:
+    return messaging(obj, our_id, {"sender": {"id": customer}, "recipient": {"id": our_id},
+                                   "message_edit": {"mid": mid, "text": text, "num_edit": num_edit}})
+
+
+# https://developers.facebook.com/docs/instagram-platform/webhooks/examples (unsend: message.is_deleted)
+def ig_unsend(mid: str) -> dict[str, Any]:
+    return messaging("instagram", IG_USER_ID, {"sender": {"id": IGSID}, "recipient": {"id": IG_USER_ID}, "message": {"mid": mid, "is_deleted": True}})
+
+
+# https://developers.facebook.com/documentation/business-messaging/messenger-platform/webhooks/webhook-events/message-reads
+def m_read(watermark_ms: int) -> dict[str, Any]:
+    return messaging("page", PAGE_ID, {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID}, "read": {"watermark": watermark_ms}})
+
+
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/message-deliveries ("mids" may not be present)
+def m_delivered_up_to(watermark_ms: int) -> dict[str, Any]:
+    return messaging("page", PAGE_ID, {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID}, "delivery": {"watermark": watermark_ms}})
+
+
+# https://developers.facebook.com/documentation/business-messaging/messenger-platform/webhooks/webhook-events/messaging_referrals (Ad Referral)
+M_AD_REFERRAL = messaging("page", PAGE_ID, {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID}, "referral": {
+    "ref": "spring-sale", "ad_id": "6045246247433", "source": "ADS", "type": "OPEN_THREAD",
+    "ads_context_data": {"ad_title": "Spring sale at Jasper's Market", "photo_url": "https://scontent.xx.fbcdn.net/v/t45.1600-4/ad.jpg",
+                         "post_id": "1234567890_9876543210"}}})
+# same page (m.me Link)
+M_LINK_REFERRAL = messaging("page", PAGE_ID, {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID},
+                                              "referral": {"ref": "order-1234", "source": "SHORTLINK", "type": "OPEN_THREAD"}})
+
+# https://developers.facebook.com/docs/messenger-platform/reference/webhook-events/messages (a message after an ad click: message.referral)
+M_TEXT_FROM_AD = messaging("page", PAGE_ID, {"sender": {"id": PSID}, "recipient": {"id": PAGE_ID}, "message": {
+    "mid": "m_fromad000000000000000001", "text": "Hi, is this still available?",
+    "referral": {"ref": "spring-sale", "ad_id": "6045246247433", "source": "ADS", "type": "OPEN_THREAD",
+                 "ads_context_data": {"ad_title": "Spring sale at Jasper's Market", "photo_url": "https://scontent.xx.fbcdn.net/v/t45.1600-4/ad.jpg"}}}})
+
+# https://developers.facebook.com/docs/messenger-platform/error-codes (code 10, subcode 2018278: sent outside of allowed window)
+OUTSIDE_WINDOW = {"error": {"message": "(#10) This message is sent outside of allowed window. Learn more about the new policy here: "
+                                       "https://developers.facebook.com/docs/messenger-platform/policy-overview",
+                            "type": "OAuthException", "code": 10, "error_subcode": 2018278, "fbtrace_id": "AWm2nWq5Zf0"}}

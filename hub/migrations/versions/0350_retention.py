@@ -1,7 +1,7 @@
 """retention policies per connector; the ticket-removal outbox of contact erasure
 
 Revision ID: 0350_retention
-Revises: 0330_conversations_created
+Revises: 0380_reactions
 Create Date: 2026-12-05
 
 retention_policies: one row per connector that has a policy (days, delete|anonymize), run by
@@ -14,7 +14,7 @@ import hub.models
 
 
 revision = '0350_retention'
-down_revision = '0330_conversations_created'
+down_revision = '0380_reactions'
 branch_labels = None
 depends_on = None
 
