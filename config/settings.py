@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     agent_idle_seconds: float = Field(300.0, ge=30, le=86400, description="An agent whose inbox made no request for this long (closed tab, lost session) counts as offline: no automatic assignments.")
     reassign_offline_seconds: float = Field(900.0, ge=0, le=7 * 86400, description="Open conversations of an agent offline for longer than this return to their team's queue.")
     metrics_token: str = Field("", description="When set, /metrics requires `Authorization: Bearer <token>`; unset: open.")
+    retention_interval: float = Field(3600.0, gt=0, description="How often the poller applies the connectors' retention policies (s); it runs under the `retention` lease, on one poller at a time (docs/retention.md).")
     connector_failing_after: float = Field(900.0, gt=0, description="A connector failing (poll, send, push) for longer than this many seconds turns red; refused credentials turn it red at once.")
     alert_webhook_url: str = Field("", description="When set, a JSON POST goes here each time a connector turns red (signed with ALERT_WEBHOOK_SECRET like the webhook backend).")
     alert_webhook_secret: str = Field("", description="Secret for X-Omnihub-Signature on alert webhooks.")

@@ -529,6 +529,104 @@ def merge_contact(contact_id: int, data: MergeIn):
         return jsonify(contact_json(s, keep, with_conversations=True))
 
 
+class EraseIn(Strict):
+    confirm: int = Field(ge=1, le=MAX_ID, description="the contact id again: erasure cannot be undone")
+
+
+@route("/contacts/<int:contact_id>/erase", "POST", role="admin", body=EraseIn, tag="privacy",
+       summary="Erase a contact for good: identities, conversations, messages, replies, attachment files, journal rows, "
+               "helpdesk links (tickets queued for removal where the backend supports it)",
+       responses={200: "The counts of what was removed", 400: "confirm does not repeat the id", 404: "No such contact"})
+def erase_contact(contact_id: int, data: EraseIn):
+    from hub import erasure
+
+    if data.confirm != contact_id:
+        raise ApiError(400, "confirm: repeat the contact id to erase it", field="confirm")
+    counts = erasure.erase(rt(), contact_id, actor=g.principal.email)
+    log.info("contact.erase", user=g.principal.email, contact=contact_id)
+    return jsonify({"erased": contact_id, **{k: v for k, v in counts.items() if isinstance(v, int)}})
+
+
+@route("/contacts/<int:contact_id>/export", "GET", role="admin", tag="privacy", media_type="application/zip",
+       summary="A contact's data as a zip: contact.json (contact, identities, conversations, messages, replies) and attachments/",
+       responses={200: "The zip, as an attachment", 404: "No such contact"})
+def export_contact(contact_id: int):
+    import tempfile
+
+    from hub import erasure
+
+    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # large exports go to a (0600) temporary file
+    erasure.export(rt(), contact_id, spool, actor=g.principal.email)
+    spool.seek(0)
+
+    def chunks():
+        with spool:
+            while block := spool.read(1 << 16):
+                yield block
+
+    return Response(chunks(), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="contact-{contact_id}.zip"', "Cache-Control": "no-store"})
+
+
+@route("/ticket-removals", "GET", role="admin", tag="privacy", summary="Helpdesk ticket removals asked for by erasures")
+def list_ticket_removals():
+    from hub.erasure import removal_json
+    from hub.models import TicketRemoval
+
+    with rt().db.read() as s:
+        rows = s.execute(select(TicketRemoval, Connector.name).join(Connector, Connector.id == TicketRemoval.helpdesk_id)
+                         .order_by(TicketRemoval.id.desc()).limit(500)).all()
+        return jsonify({"items": [removal_json(r, name) for r, name in rows]})
+
+
+# ---------------------------------------------------------------- retention
+class RetentionIn(Strict):
+    days: int = Field(ge=1, le=36500, description="keep this many days")
+    action: Literal["delete", "anonymize"] = Field("delete", description="delete old rows, or keep them with their content blanked")
+
+
+class RetentionRunIn(Strict):
+    dry_run: bool = Field(True, description="only count what would change (the default)")
+    connector: str | None = Field(None, pattern=NAME_PATTERN, description="only this connector's policy")
+
+
+@route("/retention", "GET", role="admin", tag="privacy", summary="Retention policies per connector, with their last run")
+def list_retention():
+    from hub import retention
+
+    with rt().db.read() as s:
+        return jsonify({"items": retention.list_policies(s)})
+
+
+@route("/retention/<name>", "PUT", role="admin", tag="privacy", body=RetentionIn,
+       summary="Set a connector's retention policy", responses={200: "The policy", 404: "No such connector"})
+def put_retention(name: str, data: RetentionIn):
+    from hub import retention
+
+    with rt().db.session() as s:
+        return jsonify(retention.set_policy(s, name, data.days, data.action, actor=g.principal.email))
+
+
+@route("/retention/<name>", "DELETE", role="admin", tag="privacy", summary="Remove a connector's retention policy",
+       responses={204: "Removed (or there was none)", 404: "No such connector"})
+def delete_retention(name: str):
+    from hub import retention
+
+    with rt().db.session() as s:
+        retention.remove_policy(s, name, actor=g.principal.email)
+    return no_content()
+
+
+@route("/retention/run", "POST", role="admin", tag="privacy", body=RetentionRunIn,
+       summary="Apply the retention policies now, or (dry_run, the default) count what they would change",
+       responses={200: "Counts per connector", 404: "No such connector"})
+def run_retention(data: RetentionRunIn):
+    from hub import retention
+
+    out = retention.run_all(rt(), dry_run=data.dry_run, connector=data.connector, actor=g.principal.email)
+    return jsonify({"dry_run": data.dry_run, "connectors": out})
+
+
 # ------------------------------------------------------------------- tokens
 @route("/tokens", "GET", summary="API tokens: your own; admins see every user's, with the owner's email", tag="tokens")
 def list_tokens():

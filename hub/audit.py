@@ -36,9 +36,13 @@ ACTIONS = (
     "user.role", "user.activate", "user.deactivate", "user.set_password", "token.create", "token.revoke",
     "connector.create", "connector.update", "connector.delete", "connector.check", "connector.oauth_authorized",
     "dead_letters.replay", "contact.merge", "contact.update", "conversation.update", "conversation.view",
-    "reply.create", "reply.retry", "sealed.reveal", "audit.export",
+    "reply.create", "reply.retry", "sealed.reveal", "audit.export", "contact.erase", "contact.export",
+    "retention.policy", "retention.run",
     "event_subscription.create", "event_subscription.update", "event_subscription.delete", "event_delivery.replay",
 )
+
+#: the details of an entry whose content an erasure removed (:func:`redact`)
+REDACTED = "_redacted"
 
 
 def canonical(value: Any) -> str:
@@ -147,15 +151,52 @@ def iter_entries(s: Session, batch: int = 1000) -> Iterator[AuditLog]:
         s.expunge_all()
 
 
+def is_redacted(row: AuditLog) -> bool:
+    return isinstance(row.details, dict) and set(row.details) == {REDACTED}
+
+
+def redact(s: Session, rows: list[AuditLog], reason: str, terms: tuple[str, ...] = ()) -> dict[str, str]:
+    """Remove the content of entries that name an erased contact (hub.erasure).
+
+    The hash chain covers every entry's content, so an entry cannot simply be rewritten: its
+    stored ``hash`` (and so every link after it) stays as it was, its target and details are
+    replaced by a marker (its actor too when it holds one of ``terms``, lower-case), and the caller records the entry ids with their hashes
+    in the ``contact.erase`` entry it appends next. :func:`verify` accepts a redacted entry only
+    when a later entry of the chain vouches for exactly that id and hash: removing content is
+    visible and attested; changing it otherwise still breaks the chain.
+    Returns {entry id: its hash} for the attesting entry."""
+    out: dict[str, str] = {}
+    for row in rows:
+        if is_redacted(row):
+            continue
+        if any(term in (row.actor or "").lower() for term in terms):
+            row.actor = "redacted"
+        row.target_id = ""
+        row.details = {REDACTED: reason}
+        out[str(row.id)] = row.hash
+    s.flush()
+    return out
+
+
 def verify(s: Session) -> Verdict:
     prev, count, last_id = "", 0, 0
+    unattested: dict[int, str] = {}  # redacted entries waiting for the later entry that vouches for them
     for row in iter_entries(s):
         if (row.prev_hash or "") != prev:
             return Verdict(False, count, prev, row.id, "its previous-entry hash does not match the entry before it "
                            "(an entry was removed or inserted before it, or it was changed)")
-        if row_hash(row) != row.hash:
+        if is_redacted(row):
+            unattested[row.id] = row.hash
+        elif row_hash(row) != row.hash:
             return Verdict(False, count, prev, row.id, "its content does not match its hash (the entry was changed)")
+        elif row.action == "contact.erase" and isinstance(row.details, dict):
+            for key, h in (row.details.get("redacted_entries") or {}).items():
+                if str(key).isdigit() and unattested.get(int(key)) == h:
+                    del unattested[int(key)]
         prev, count, last_id = row.hash, count + 1, row.id
+    if unattested:
+        first = min(unattested)
+        return Verdict(False, count, prev, first, "its content was removed but no later contact.erase entry vouches for it")
     head = s.get(AuditHead, HEAD_ID)
     if head is not None and (head.last_id or 0, head.hash or "") != (last_id, prev):
         return Verdict(False, count, prev, head.last_id or None,

@@ -654,6 +654,168 @@ def stats(as_json: bool) -> None:
             click.echo(f"{k:12} " + ", ".join(f"{s}={n}" for s, n in v.items()))
 
 
+# ------------------------------------------------------------------ contacts
+@main.group()
+def contacts() -> None:
+    """A customer's data: erase it (right to erasure) or export it (right of access)."""
+
+
+@contacts.command("erase")
+@click.argument("contact_id", type=int)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def contacts_erase(contact_id: int, yes: bool) -> None:
+    """Erase contact CONTACT_ID for good: its identities, conversations, messages, replies,
+    attachment files, journal rows and helpdesk links, and the contacts merged into it.
+    Linked helpdesk tickets are queued for removal where the backend supports it (the poller
+    asks, with retries). The audit log keeps the contact id and the counts only."""
+    from sqlalchemy import func, select
+
+    from hub import erasure
+    from hub.models import Contact, Identity
+
+    rt = _runtime()
+    with rt.db.read() as s:
+        c = s.get(Contact, contact_id)
+        if c is None:
+            _fail(f"contact {contact_id} not found")
+        assert c is not None
+        n_ident = s.scalar(select(func.count()).select_from(Identity).where(Identity.contact_id == contact_id))
+    if not yes:
+        click.confirm(f"erase contact {contact_id} ({n_ident} identities) and everything stored about it? This cannot be undone",
+                      abort=True)
+    click.echo(f"erasing contact {contact_id} ...")
+    counts = erasure.erase(rt, contact_id, actor="cli")
+    for key, value in counts.items():
+        if isinstance(value, int):
+            click.echo(f"  {key:24} {value}")
+    if counts.get("tickets_queued"):
+        click.echo(f"{counts['tickets_queued']} helpdesk ticket(s) queued for removal: a running poller asks the helpdesk; "
+                   "see `omnihub contacts removals`")
+    if counts.get("tickets_unsupported"):
+        click.echo(f"{counts['tickets_unsupported']} helpdesk ticket(s) must be removed by hand (the backend cannot delete): "
+                   "see `omnihub contacts removals`")
+    click.echo(f"erased contact {contact_id}")
+
+
+@contacts.command("export")
+@click.argument("contact_id", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="Write the zip here (contact.json and attachments/).")
+def contacts_export(contact_id: int, output: str) -> None:
+    """Export contact CONTACT_ID's data as a zip: contact.json (contact, identities,
+    conversations with messages and replies) and the attachment files."""
+    from hub import erasure
+
+    rt = _runtime()
+    with open(output, "wb") as out:
+        counts = erasure.export(rt, contact_id, out, actor="cli")
+    click.echo(f"wrote {output}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+@contacts.command("removals")
+@click.option("--json", "as_json", is_flag=True)
+def contacts_removals(as_json: bool) -> None:
+    """Helpdesk ticket removals asked for by erasures, with their state."""
+    from sqlalchemy import select
+
+    from hub.erasure import removal_json
+    from hub.models import Connector, TicketRemoval
+
+    rt = _runtime()
+    with rt.db.read() as s:
+        rows = s.execute(select(TicketRemoval, Connector.name).join(Connector, Connector.id == TicketRemoval.helpdesk_id)
+                         .order_by(TicketRemoval.id)).all()
+        items = [removal_json(r, name) for r, name in rows]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    for i in items:
+        click.echo(f"#{i['id']} {i['helpdesk']} ticket {i['external_ref']}: {i['state']} after {i['attempts']} attempts"
+                   + (f" ({i['last_error']})" if i["last_error"] else ""))
+    if not items:
+        click.echo("no ticket removals")
+
+
+# ----------------------------------------------------------------- retention
+@main.group()
+def retention() -> None:
+    """Retention policies: per connector, delete or anonymize what is older than N days."""
+
+
+@retention.command("set")
+@click.argument("connector")
+@click.option("--days", type=click.IntRange(1, 36500), required=True, help="Keep this many days.")
+@click.option("--action", type=click.Choice(["delete", "anonymize"]), default="delete", show_default=True,
+              help="delete: remove old conversations and messages; anonymize: keep the rows, blank their content.")
+def retention_set(connector: str, days: int, action: str) -> None:
+    """Set CONNECTOR's retention policy (the poller applies it; `retention run --dry-run` shows what it would do)."""
+    from hub import retention as ret
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        p = ret.set_policy(s, connector, days, action, actor="cli")
+    click.echo(f"{p['connector']}: {p['action']} after {p['days']} days")
+
+
+@retention.command("remove")
+@click.argument("connector")
+def retention_remove(connector: str) -> None:
+    """Remove CONNECTOR's retention policy (its data is then kept)."""
+    from hub import retention as ret
+
+    rt = _runtime()
+    with rt.db.session() as s:
+        removed = ret.remove_policy(s, connector, actor="cli")
+    click.echo(f"{connector}: policy removed" if removed else f"{connector}: had no policy")
+
+
+@retention.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def retention_list(as_json: bool) -> None:
+    """The retention policies, with their last run."""
+    from hub import retention as ret
+
+    rt = _runtime()
+    with rt.db.read() as s:
+        items = ret.list_policies(s)
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    for p in items:
+        last = ", ".join(f"{n} {k}" for k, n in (p["last_result"] or {}).items() if n) or "nothing"
+        click.echo(f"{p['connector']}: {p['action']} after {p['days']} days; last run {p['last_run_at'] or 'never'} ({last})")
+    if not items:
+        click.echo("no retention policies: everything is kept")
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted or anonymized.")
+@click.option("--connector", default=None, help="Only this connector's policy.")
+@click.option("--json", "as_json", is_flag=True)
+def retention_run(dry_run: bool, connector: str | None, as_json: bool) -> None:
+    """Apply the retention policies now (the poller also does, every OMNIHUB_RETENTION_INTERVAL)."""
+    from hub import retention as ret
+
+    rt = _runtime()
+
+    def progress(p, counts) -> None:
+        if not as_json:
+            click.echo(f"\r{p.connector}: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n), nl=False)
+
+    out = ret.run_all(rt, dry_run=dry_run, connector=connector, actor="cli", progress=progress)
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    if not dry_run and out:
+        click.echo("")
+    verb = "would change" if dry_run else "changed"
+    for name, c in out.items():
+        counts = ", ".join(f"{c[k]} {k}" for k in (*ret.COUNT_KEYS, "files") if k in c)
+        click.echo(f"{name} ({c['action']} before {c['cutoff'][:19]}Z): {verb} {counts}")
+    if not out:
+        click.echo("no retention policies: nothing to do")
+
+
 # --------------------------------------------------------------------- audit
 @main.group()
 def audit() -> None:

@@ -329,9 +329,11 @@ class ConnectorService:
         else:
             from sqlalchemy import delete
 
-            from hub.models import WebhookReplayKey
+            from hub.models import RetentionPolicy, TicketRemoval, WebhookReplayKey
 
             s.execute(delete(WebhookReplayKey).where(WebhookReplayKey.connector_id == row.id))
+            s.execute(delete(RetentionPolicy).where(RetentionPolicy.connector_id == row.id))
+            s.execute(delete(TicketRemoval).where(TicketRemoval.helpdesk_id == row.id))
             s.delete(row)
         audit.record(s, actor=actor, action="connector.delete", target_type="connector", target_id=name)
 

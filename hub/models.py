@@ -395,6 +395,49 @@ class AuditHead(Base):
     count: Mapped[int] = mapped_column(ID, default=0)
 
 
+class RetentionPolicy(Base):
+    """How long a connector's conversations, messages, attachments and journal rows are kept
+    (hub.retention): older than ``days`` they are deleted or anonymized by the poller."""
+
+    __tablename__ = "retention_policies"
+    __table_args__ = (
+        CheckConstraint("action IN ('delete', 'anonymize')", name="ck_retention_action"),
+        CheckConstraint("days >= 1", name="ck_retention_days"),
+    )
+    id: Mapped[int] = _pk()
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"), unique=True)
+    days: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(16), default="delete")  # delete | anonymize
+    updated_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: the counts of the last run (hub.retention.Counts)
+    last_result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TicketRemoval(Base):
+    """Outbox of helpdesk ticket removals asked for by a contact's erasure (hub.erasure): the
+    poller calls the backend's ``erase_ticket`` and retries with backoff. Holds the ticket's
+    reference only, never who it was about."""
+
+    __tablename__ = "ticket_removals"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'done', 'dead', 'unsupported')", name="ck_ticket_removals_state"),
+        UniqueConstraint("helpdesk_id", "external_ref", name="uq_ticket_removal_ref"),
+        Index("ix_ticket_removals_state_due", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = _pk()
+    helpdesk_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    external_ref: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | dead | unsupported
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class EventSubscription(Base):
     """An admin's subscription of a URL to hub events (hub.events, docs/event-webhooks.md)."""
 

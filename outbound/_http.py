@@ -83,8 +83,10 @@ class JsonClient:
         files: Any = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        accept: tuple[int, ...] = (),
     ) -> httpx.Response:
-        """Send one request; return the 2xx/3xx response or raise the mapped error."""
+        """Send one request; return the 2xx/3xx response (or one whose status is in ``accept``)
+        or raise the mapped error."""
         shown = path.split("?", 1)[0]  # never echo a query string (it may carry a token)
         try:
             resp = self._client.request(
@@ -94,6 +96,8 @@ class JsonClient:
             raise RetriableDeliveryError(f"{self.who}: {method} {shown}: timed out ({exc.__class__.__name__})") from None
         except httpx.TransportError as exc:
             raise RetriableDeliveryError(f"{self.who}: {method} {shown}: {exc.__class__.__name__}: {exc}") from None
+        if resp.status_code in accept:
+            return resp
         err = error_for_status(
             resp.status_code,
             f"{method} {shown}: {api_message(resp)}",
@@ -129,3 +133,7 @@ class JsonClient:
 
     def put(self, path: str, **kwargs: Any) -> Any:
         return self.call("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> bool:
+        """DELETE ``path``: True when deleted, False when it was already gone (404/410)."""
+        return self.request("DELETE", path, accept=(404, 410), **kwargs).status_code not in (404, 410)

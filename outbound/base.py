@@ -44,6 +44,8 @@ class HelpdeskBackend:
     polls: ClassVar[bool] = False
     #: True when conversations live in omnihub's own tables (the built-in inbox)
     builtin: ClassVar[bool] = False
+    #: True when erase_ticket() can delete a ticket (a contact's erasure asks for it, hub.erasure)
+    erases: ClassVar[bool] = False
 
     def __init__(self, ctx: ConnectorContext) -> None:
         self.ctx = ctx
@@ -54,6 +56,12 @@ class HelpdeskBackend:
 
     def check(self) -> CheckResult:
         return CheckResult(True, "nothing to check")
+
+    def erase_ticket(self, ticket_ref: str) -> None:
+        """Delete the ticket ``ticket_ref`` (and what the helpdesk keeps of it) for a contact's
+        erasure. Idempotent: a ticket already gone is success. Raise RetriableDeliveryError to
+        be retried later. Only called when ``erases`` is True."""
+        raise NotImplementedError
 
     # agent replies coming back
     def verify(self, hook: str, request: WebhookRequest) -> None:

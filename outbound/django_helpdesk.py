@@ -79,13 +79,15 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
     Config = DjangoHelpdeskConfig
     config: DjangoHelpdeskConfig  # the instance's validated config (ctx.config)
     polls = True
+    erases = True  # erase_ticket
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._tickets: dict[int, tuple[int | None, int | None]] = {}
 
     # -- HTTP ---------------------------------------------------------------------------
-    def _request(self, method: str, path: str, *, json_body: Any = None, data: Any = None, files: Any = None, params: Any = None) -> Any:
+    def _request(self, method: str, path: str, *, json_body: Any = None, data: Any = None, files: Any = None, params: Any = None,
+                 accept: tuple[int, ...] = ()) -> Any:
         cfg: DjangoHelpdeskConfig = self.config
         url = f"{cfg.base_url.rstrip('/')}/api/{path.lstrip('/')}"
         headers = {"Authorization": f"Token {cfg.token.get_secret_value()}", "Accept": "application/json"}
@@ -93,6 +95,8 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
             resp = guarded_request("base_url", method, url, json=json_body, data=data, files=files, params=params, headers=headers, timeout=cfg.timeout)
         except httpx.HTTPError as exc:
             raise RetriableDeliveryError(f"django-helpdesk {self.ctx.name!r}: {method} {path}: {exc.__class__.__name__}: {exc}") from None
+        if resp.status_code in accept:
+            return None
         err = error_for_status(
             resp.status_code, resp.text[:300], who=f"django-helpdesk {self.ctx.name!r} {method} {path}", retry_after=resp.headers.get("Retry-After")
         )
@@ -102,10 +106,19 @@ class DjangoHelpdeskBackend(HelpdeskBackend):
             raise PermanentDeliveryError(
                 f"django-helpdesk {self.ctx.name!r}: {path} redirected to {resp.headers.get('Location')!r}: check base_url"
             )
+        if method == "DELETE" and not resp.content:
+            return None  # 204 No Content
         try:
             return resp.json()
         except ValueError:
             raise PermanentDeliveryError(f"django-helpdesk {self.ctx.name!r}: {path}: answer is not JSON (is base_url right?)") from None
+
+    def erase_ticket(self, ticket_ref: str) -> None:
+        """``DELETE api/tickets/{id}/`` (the API user is a superuser): the ticket goes with its
+        follow-ups and attachments. A ticket already gone (404) counts as deleted."""
+        if not str(ticket_ref).isdigit():
+            raise PermanentDeliveryError(f"django-helpdesk {self.ctx.name!r}: {ticket_ref!r} is not a ticket id")
+        self._request("DELETE", f"tickets/{ticket_ref}/", accept=(404,))
 
     # -- push -----------------------------------------------------------------------------
     def push(self, item: PushItem) -> PushResult:

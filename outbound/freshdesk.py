@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import SecretStr, model_validator
 
-from hub.errors import PayloadInvalid
+from hub.errors import PayloadInvalid, PermanentDeliveryError
 from hub.types import SUBDOMAIN, AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
@@ -75,6 +75,7 @@ class FreshdeskBackend(HelpdeskBackend):
     config: FreshdeskConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
     token_auth = True  # Freshdesk does not sign webhooks: a shared secret header
+    erases = True  # erase_ticket
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -200,6 +201,14 @@ class FreshdeskBackend(HelpdeskBackend):
             if not batch or "next" not in resp.links:
                 return out
             page += 1
+
+    def erase_ticket(self, ticket_ref: str) -> None:
+        """``DELETE /api/v2/tickets/{id}`` (to the trash), then
+        ``DELETE /api/v2/tickets/{id}/permanent_delete`` where the account allows it."""
+        if not str(ticket_ref).isdigit():
+            raise PermanentDeliveryError(f"{self.who}: {ticket_ref!r} is not a Freshdesk ticket id")
+        self.http.delete(f"/api/v2/tickets/{ticket_ref}")
+        self.http.request("DELETE", f"/api/v2/tickets/{ticket_ref}/permanent_delete", accept=(403, 404, 405, 410))
 
     def check(self) -> CheckResult:
         me = self.http.get("/api/v2/agents/me")

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.errors import AuthError, PayloadInvalid
+from hub.errors import AuthError, PayloadInvalid, PermanentDeliveryError
 from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
@@ -52,6 +52,7 @@ class HelpScoutBackend(HelpdeskBackend):
     title = "Help Scout"
     Config = HelpScoutConfig
     config: HelpScoutConfig  # the instance's validated config (ctx.config)
+    erases = True  # erase_ticket
     hooks = ("agent-reply",)
 
     def __init__(self, ctx: Any) -> None:
@@ -175,6 +176,12 @@ class HelpScoutBackend(HelpdeskBackend):
                 for b in item.attachments
             ]
         }
+
+    def erase_ticket(self, ticket_ref: str) -> None:
+        """``DELETE /v2/conversations/{id}``: Help Scout deletes the conversation for good."""
+        if not str(ticket_ref).isdigit():
+            raise PermanentDeliveryError(f"{self.who}: {ticket_ref!r} is not a Help Scout conversation id")
+        self._call("DELETE", f"/v2/conversations/{ticket_ref}", accept=(404, 410))
 
     def check(self) -> CheckResult:
         mailbox = self._json("GET", f"/v2/mailboxes/{self.config.mailbox_id}") or {}

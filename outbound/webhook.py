@@ -7,6 +7,8 @@ and an ``Idempotency-Key: omnihub-message-<id>`` the receiver should dedupe on. 
 every push (the one status mapping). The receiver may answer ``{"ticket_ref": "...",
 "comment_ref": "..."}``; otherwise the conversation id is the ticket reference.
 Agent replies come back signed the same way at ``/webhooks/<connector>/agent-reply``.
+When a contact is erased, ``{"event": "ticket.erase", "ticket_ref": ...}`` is POSTed, signed
+the same way, for each of its tickets (hub.erasure).
 """
 
 from __future__ import annotations
@@ -93,6 +95,15 @@ class MessageCreated(_Model):
     contact: ContactInfo
 
 
+class TicketErase(_Model):
+    """Sent when a contact is erased (hub.erasure): delete what you keep of this ticket."""
+
+    event: Literal["ticket.erase"] = "ticket.erase"
+    version: Literal[1] = SCHEMA_VERSION
+    ticket_ref: str = Field(description="The ticket_ref you answered to message.created (or conversation-<id>)")
+    sent_at: str = Field(description="ISO-8601 UTC")
+
+
 class AgentReplyIn(_Model):
     """The body a receiver POSTs back to /webhooks/<connector>/agent-reply, signed the same way."""
 
@@ -149,7 +160,8 @@ def build_payload(item: PushItem) -> dict[str, Any]:
 
 def json_schemas() -> dict[str, Any]:
     """JSON Schemas of both directions (committed as docs/webhook-schema.json)."""
-    return {"message.created": MessageCreated.model_json_schema(), "agent-reply": AgentReplyIn.model_json_schema()}
+    return {"message.created": MessageCreated.model_json_schema(), "ticket.erase": TicketErase.model_json_schema(),
+            "agent-reply": AgentReplyIn.model_json_schema()}
 
 
 class WebhookBackend(HelpdeskBackend):
@@ -159,6 +171,7 @@ class WebhookBackend(HelpdeskBackend):
     config: WebhookConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
     signed_timestamp = True  # X-Omnihub-Timestamp is signed
+    erases = True  # erase_ticket: a signed ticket.erase event
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -183,6 +196,15 @@ class WebhookBackend(HelpdeskBackend):
         ticket_ref = str(answer.get("ticket_ref") or item.ticket_ref or f"conversation-{item.conversation.id}")
         comment_ref = str(answer.get("comment_ref") or hd.message_key(item))
         return PushResult(ticket_ref=ticket_ref, comment_ref=comment_ref)
+
+    def erase_ticket(self, ticket_ref: str) -> None:
+        """POST a signed ``{"event": "ticket.erase", "ticket_ref": ...}`` (Idempotency-Key
+        ``omnihub-erase-<ref>``): the receiver deletes what it keeps of the ticket; any 2xx is done."""
+        payload = TicketErase(ticket_ref=str(ticket_ref), sent_at=datetime.now(UTC).isoformat())
+        body = json.dumps(payload.model_dump(), separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": f"omnihub-erase-{ticket_ref}"[:255],
+                   **signing.sign(self.config.secret.get_secret_value(), body)}
+        self.http.request("POST", self.config.url, content=body, headers=headers, accept=(404, 410))
 
     def check(self) -> CheckResult:
         body = json.dumps({"event": "ping", "version": SCHEMA_VERSION, "sent_at": datetime.now(UTC).isoformat()}).encode()

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from hub.errors import PayloadInvalid
+from hub.errors import PayloadInvalid, PermanentDeliveryError
 from hub.types import AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
@@ -50,6 +50,7 @@ class ZammadBackend(HelpdeskBackend):
     Config = ZammadConfig
     config: ZammadConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
+    erases = True  # erase_ticket
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -118,6 +119,13 @@ class ZammadBackend(HelpdeskBackend):
         data = self.http.post("/api/v1/tickets", json=ticket)
         articles = data.get("article_ids") or []
         return PushResult(ticket_ref=str(data["id"]), comment_ref=str(articles[0]) if articles else None)
+
+    def erase_ticket(self, ticket_ref: str) -> None:
+        """``DELETE /api/v1/tickets/{id}`` (needs the ticket.admin permission): Zammad removes
+        the ticket with its articles and attachments."""
+        if not str(ticket_ref).isdigit():
+            raise PermanentDeliveryError(f"{self.who}: {ticket_ref!r} is not a Zammad ticket id")
+        self.http.delete(f"/api/v1/tickets/{ticket_ref}")
 
     def check(self) -> CheckResult:
         me = self.http.get("/api/v1/users/me")

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import SecretStr, model_validator
 
 from hub import signing
-from hub.errors import PayloadInvalid
+from hub.errors import PayloadInvalid, PermanentDeliveryError
 from hub.types import SUBDOMAIN, AdapterConfig, AgentReply, CheckResult, PushItem, PushResult, RawEvent, WebhookRequest, setting
 from outbound import _helpdesk as hd
 from outbound._http import JsonClient
@@ -84,6 +84,7 @@ class ZendeskBackend(HelpdeskBackend):
     config: ZendeskConfig  # the instance's validated config (ctx.config)
     hooks = ("agent-reply",)
     signed_timestamp = True  # the signature covers X-Zendesk-Webhook-Signature-Timestamp
+    erases = True  # erase_ticket: delete, then delete permanently
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -223,6 +224,24 @@ class ZendeskBackend(HelpdeskBackend):
             )
             tokens.append(data["upload"]["token"])
         return tokens
+
+    def erase_ticket(self, ticket_ref: str) -> None:
+        """Delete the ticket and its follow-ups (same ``external_id``), then delete each
+        permanently (Zendesk keeps deleted tickets 30 days otherwise):
+        ``DELETE /api/v2/tickets/{id}.json``, ``DELETE /api/v2/deleted_tickets/{id}.json``."""
+        refs = [str(ticket_ref)]
+        try:
+            ext = self.http.get(f"/api/v2/tickets/{ticket_ref}.json")["ticket"].get("external_id")
+        except PermanentDeliveryError:
+            ext = None  # already deleted (404): its permanent deletion below is still asked for
+        if ext:
+            found = self.http.get("/api/v2/tickets.json", params={"external_id": ext}).get("tickets") or []
+            refs += [str(t["id"]) for t in found if str(t.get("id")) not in refs]
+        for ref in refs:
+            if not ref.isdigit():
+                raise PermanentDeliveryError(f"{self.who}: {ref!r} is not a Zendesk ticket id")
+            self.http.delete(f"/api/v2/tickets/{ref}.json")
+            self.http.delete(f"/api/v2/deleted_tickets/{ref}.json")
 
     def check(self) -> CheckResult:
         data = self.http.get("/api/v2/users/me.json")

@@ -49,6 +49,10 @@ class Sink:
 POLL = "poll:"
 SWEEPER = "sweeper"
 CONNECTOR_HEALTH = "connector-health"
+#: retention policies and the helpdesk ticket removals of erasures (hub.retention, hub.erasure)
+RETENTION = "retention"
+#: how often queued ticket removals are looked at (s)
+REMOVALS_EVERY = 10.0
 TIMER = "timer:"
 #: how a poller's own note on a connector it had to stop begins (cleared when a poller owns it again)
 STOPPED_NOTE = "poll stopped: this poller cannot reach its lease store"
@@ -125,7 +129,7 @@ class Poller:
 
     def job_names(self) -> list[str]:
         names = [SWEEPER] if self.sweep_enabled else []
-        return [*names, CONNECTOR_HEALTH, *(TIMER + name for name, _interval, _fn in hooks.PERIODIC)]
+        return [*names, CONNECTOR_HEALTH, RETENTION, *(TIMER + name for name, _interval, _fn in hooks.PERIODIC)]
 
     def _stop_thread(self, name: str) -> None:
         _stamp, thread, stop = self.threads.pop(name)
@@ -242,6 +246,21 @@ class Poller:
             pass
         self.held = frozenset()
 
+    def _retention(self, t: float, last: dict[str, float]) -> None:
+        """Under the ``retention`` lease: queued helpdesk ticket removals every few seconds,
+        the retention policies every OMNIHUB_RETENTION_INTERVAL (the first run at once)."""
+        from hub import erasure, retention
+
+        if t - last.get("removals", -REMOVALS_EVERY) >= REMOVALS_EVERY:
+            last["removals"] = t
+            erasure.process_removals(self.rt)
+        if RETENTION not in last or t - last[RETENTION] >= self.rt.settings.retention_interval:
+            last[RETENTION] = t
+            try:
+                retention.run_all(self.rt, actor="poller", keep_going=lambda: RETENTION in self.held and not self.stop.is_set())
+            except retention.Stopped:
+                log.warning("retention.interrupted", owner=self.owner, detail="lease lost or stopping; the next run goes on")
+
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
@@ -277,6 +296,8 @@ class Poller:
                 if CONNECTOR_HEALTH in held and t - last.get(CONNECTOR_HEALTH, 0.0) >= 10.0:
                     last[CONNECTOR_HEALTH] = t
                     health.sweep(self.rt)  # alert connectors that crossed OMNIHUB_CONNECTOR_FAILING_AFTER
+                if RETENTION in held:
+                    self._retention(t, last)
                 for name, interval, fn in hooks.PERIODIC:
                     if TIMER + name in held and t - last.get(TIMER + name, 0.0) >= interval:
                         last[TIMER + name] = t

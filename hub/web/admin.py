@@ -1,6 +1,6 @@
 """/admin: connectors (health, schema-generated forms, check before saving, webhook URLs),
 users and roles, event webhooks (subscriptions, delivery log, replay), dead letters with
-replay, contact merge."""
+replay, contact merge, erasure and export, retention."""
 
 from __future__ import annotations
 
@@ -439,6 +439,86 @@ def contacts():
             ids |= set(s.scalars(select(Contact.id).where((Contact.name.ilike(like)) | (Contact.email.ilike(like)))))
             found = [contact_json(s, c) for c in s.scalars(select(Contact).where(Contact.id.in_(ids), Contact.merged_into_id.is_(None)).limit(50))]
     return render_template("admin_contacts.html", keep=keep, other=other, found=found, q=request.args.get("q", ""), tab="contacts")
+
+
+@bp.post("/contacts/<int:contact_id>/erase")
+@login_required("admin")
+def contact_erase(contact_id: int):
+    """The erase button: the form repeats the contact id (and the browser asked first)."""
+    from hub import erasure
+
+    if request.form.get("confirm", type=int) != contact_id:
+        flash(f"Not erased: type the contact id {contact_id} to confirm.", "bad")
+        return redirect(url_for("admin.contacts", keep=contact_id))
+    try:
+        counts = erasure.erase(rt(), contact_id, actor=g.principal.email)
+    except NotFound as exc:
+        flash(str(exc), "bad")
+        return redirect(url_for("admin.contacts"))
+    shown = ", ".join(f"{counts[k]} {k}" for k in ("conversations", "messages", "replies", "attachments", "journal") if counts.get(k))
+    note = ""
+    if counts.get("tickets_queued"):
+        note += f" {counts['tickets_queued']} helpdesk ticket(s) queued for removal."
+    if counts.get("tickets_unsupported"):
+        note += f" {counts['tickets_unsupported']} helpdesk ticket(s) must be removed there by hand."
+    flash(f"Contact {contact_id} erased ({shown or 'no conversations'}).{note}", "ok")
+    return redirect(url_for("admin.contacts"))
+
+
+@bp.get("/contacts/<int:contact_id>/export.zip")
+@login_required("admin")
+def contact_export(contact_id: int):
+    import tempfile
+
+    from hub import erasure
+
+    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+    try:
+        erasure.export(rt(), contact_id, spool, actor=g.principal.email)
+    except NotFound:
+        spool.close()
+        abort(404)
+    spool.seek(0)
+
+    def chunks():
+        with spool:
+            while block := spool.read(1 << 16):
+                yield block
+
+    return Response(chunks(), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="contact-{contact_id}.zip"', "Cache-Control": "no-store"})
+
+
+# ----------------------------------------------------------------- retention
+@bp.route("/retention", methods=["GET", "POST"])
+@login_required("admin")
+def retention_page():
+    from hub import retention
+
+    preview = None
+    if request.method == "POST":
+        name = (request.form.get("connector") or "").strip()
+        what = request.form.get("do", "set")
+        try:
+            if what == "preview":
+                preview = retention.run_all(rt(), dry_run=True)
+            elif what == "remove":
+                with rt().db.session() as s:
+                    retention.remove_policy(s, name, actor=g.principal.email)
+                flash(f"{name}: retention policy removed; its data is kept.", "ok")
+                return redirect(url_for("admin.retention_page"))
+            else:
+                days = request.form.get("days", type=int)
+                with rt().db.session() as s:
+                    p = retention.set_policy(s, name, days if days is not None else 0, request.form.get("action", ""), actor=g.principal.email)
+                flash(f"{p['connector']}: {p['action']} after {p['days']} days (the poller applies it).", "ok")
+                return redirect(url_for("admin.retention_page"))
+        except (ConfigError, NotFound) as exc:
+            flash(str(exc), "bad")
+    with rt().db.read() as s:
+        items = retention.list_policies(s)
+        names = list(s.scalars(select(Connector.name).where(~Connector.name.contains("~deleted~")).order_by(Connector.name)))
+    return render_template("admin_retention.html", items=items, names=names, preview=preview, tab="retention")
 
 
 # ----------------------------------------------------------------- audit log

@@ -117,7 +117,7 @@ def _two_pollers(hub: Hub, httpserver) -> None:
     feed.send("before the pollers")
     hub.start_worker()
     procs = {"a": hub.start_poller("a").pid, "b": hub.start_poller("b").pid}
-    expected = {"poll:x-support", "sweeper", "connector-health", "timer:sla", "timer:assignment"}
+    expected = {"poll:x-support", "sweeper", "connector-health", "retention", "timer:sla", "timer:assignment"}
     # whichever starts first takes every lease, then gives back what is over its share (3 of 5)
     spread = wait_until(
         lambda: (h := holders(hub)) and set(h) == expected and sorted(

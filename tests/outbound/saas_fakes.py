@@ -73,6 +73,8 @@ class FakeVendor:
         self.tickets: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.uploads: list[tuple[str, bytes]] = []
+        self.deleted: dict[str, dict[str, Any]] = {}  # deleted tickets (a vendor's trash)
+        self.purged: list[str] = []  # permanently deleted ids
         httpserver.expect_request(re.compile(".*")).respond_with_handler(self._handle)
 
     # --- test controls -----------------------------------------------------------------
@@ -139,6 +141,7 @@ class FakeZendesk(FakeVendor):
 
     name = "zendesk"
     EMAIL, TOKEN = "agent@example.com", "zd-api-token"
+    writes = ("POST", "PUT", "DELETE")
 
     def __init__(self, httpserver: Any) -> None:
         super().__init__(httpserver)
@@ -218,6 +221,16 @@ class FakeZendesk(FakeVendor):
             if key:
                 self.idempotency[key] = (raw, out)
             return jresp(out, 201)
+        md = re.fullmatch(r"/api/v2/deleted_tickets/(\d+)(?:\.json)?", p)
+        if md and m == "DELETE":
+            # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#delete-ticket-permanently
+            need(not request.get_data(), "DELETE takes no body")
+            if md[1] not in self.deleted:  # only a soft-deleted ticket can be deleted permanently
+                return jresp({"error": "RecordNotFound", "description": "Not found"}, 404)
+            del self.deleted[md[1]]
+            self.comments.pop(md[1], None)
+            self.purged.append(md[1])
+            return jresp({"job_status": {"id": f"job{next(self.ids)}", "status": "queued", "url": f"{self.base_url}/api/v2/job_statuses/x.json"}})
         mt = re.fullmatch(r"/api/v2/tickets/(\d+)\.json", p)
         if mt:
             ticket = self.tickets.get(mt[1])
@@ -225,6 +238,11 @@ class FakeZendesk(FakeVendor):
                 return jresp({"error": "RecordNotFound", "description": "Not found"}, 404)
             if m == "GET":
                 return jresp({"ticket": ticket})
+            if m == "DELETE":
+                # https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/#delete-ticket: 204, restorable
+                need(not request.get_data(), "DELETE takes no body")
+                self.deleted[mt[1]] = self.tickets.pop(mt[1])
+                return Response(status=204)
             if m == "PUT":
                 if ticket["status"] == "closed":  # what Zendesk answers for a closed ticket
                     return jresp({"error": "RecordInvalid", "description": "Record validation errors",
@@ -356,6 +374,22 @@ class FakeFreshdesk(FakeVendor):
             self.tickets[str(tid)] = t
             self.comments.setdefault(str(tid), []).append({"id": f"description-{tid}", "body": spec["description"]})
             return jresp({k: v for k, v in t.items() if not k.startswith("_")}, 201)
+        mdel = re.fullmatch(r"/api/v2/tickets/(\d+)(/permanent_delete)?", p)
+        if mdel and m == "DELETE":
+            # https://developers.freshdesk.com/api/#delete_a_ticket (to the trash: 204), then
+            # https://developers.freshdesk.com/api/#permanently_delete_a_ticket (only one in the trash)
+            need(not request.get_data(), "DELETE takes no body")
+            if not mdel[2]:
+                if mdel[1] not in self.tickets:
+                    return jresp({"code": "access_denied", "message": "not found"}, 404)
+                self.deleted[mdel[1]] = self.tickets.pop(mdel[1])
+                return Response(status=204)
+            if mdel[1] not in self.deleted:
+                return jresp({"code": "access_denied", "message": "not found"}, 404)
+            del self.deleted[mdel[1]]
+            self.comments.pop(mdel[1], None)
+            self.purged.append(mdel[1])
+            return Response(status=204)
         mt = re.fullmatch(r"/api/v2/tickets/(\d+)(/notes|/conversations)?", p)
         if mt:
             t = self.tickets.get(mt[1])
@@ -471,6 +505,15 @@ class FakeZammad(FakeVendor):
         ma = re.fullmatch(r"/api/v1/ticket_articles/by_ticket/(\d+)", p)
         if ma and m == "GET":
             return jresp(self.comments.get(ma[1], []))
+        md = re.fullmatch(r"/api/v1/tickets/(\d+)", p)
+        if md and m == "DELETE":  # https://docs.zammad.org/en/latest/api/ticket/index.html#delete
+            need(not request.get_data(), "DELETE takes no body")
+            if md[1] not in self.tickets:
+                return jresp({"error": "Couldn't find Ticket with 'id'=" + md[1]}, 404)
+            self.deleted[md[1]] = self.tickets.pop(md[1])
+            self.comments.pop(md[1], None)
+            self.purged.append(md[1])
+            return jresp({})
         raise ContractError("no such endpoint in the Zammad API")
 
 
@@ -676,6 +719,14 @@ class FakeHelpScout(FakeVendor):
                 need(th.get("type") in ("customer", "reply", "note", "chat", "phone"), "thread type")
                 self._thread(cid, th, th["type"])
             return Response(status=201, headers={"Resource-ID": cid, "Location": f"{self.base_url}/v2/conversations/{cid}"})
+        md = re.fullmatch(r"/v2/conversations/(\d+)", p)
+        if md and m == "DELETE":  # https://developer.helpscout.com/mailbox-api/endpoints/conversations/delete/
+            if md[1] not in self.tickets:
+                return jresp({"message": "Not found"}, 404)
+            self.deleted[md[1]] = self.tickets.pop(md[1])
+            self.comments.pop(md[1], None)
+            self.purged.append(md[1])
+            return Response(status=204)
         mt = re.fullmatch(r"/v2/conversations/(\d+)/(threads|customer|reply|chats|phones)", p)
         if mt:
             need(mt[1] in self.tickets, "unknown conversation")
@@ -700,6 +751,10 @@ class FakeReceiver(FakeVendor):
     name = "webhook"
     SECRET = "wh-secret"
 
+    def __init__(self, httpserver: Any) -> None:
+        super().__init__(httpserver)
+        self.erased: list[str] = []
+
     def check_auth(self, request: Request) -> Response | None:
         try:
             signing.verify(self.SECRET, request.get_data(), dict(request.headers))
@@ -712,6 +767,14 @@ class FakeReceiver(FakeVendor):
         data = self.body(request)
         if data.get("event") == "ping":
             return jresp({"ok": True})
+        if data.get("event") == "ticket.erase":
+            need(set(data) == {"event", "version", "ticket_ref", "sent_at"}, "ticket.erase fields")
+            need(request.headers.get("Idempotency-Key") == f"omnihub-erase-{data['ticket_ref']}", "Idempotency-Key")
+            conv = str(data["ticket_ref"]).removeprefix("T-")
+            self.tickets.pop(conv, None)
+            self.comments.pop(conv, None)
+            self.erased.append(data["ticket_ref"])
+            return Response(status=204)
         need(data.get("event") == "message.created", "event")
         for k in ("conversation", "message", "contact"):
             need(isinstance(data.get(k), dict), f"{k} object")

@@ -187,3 +187,18 @@ def test_lost_answer_retried_with_a_newer_sla_state_finds_its_ticket(django_help
         b.push(conv.item("first", delivery_id=990002, tags=("sla-at-risk",)))
     ref = b.push(conv.item("first", delivery_id=990002, tags=("sla-breached",))).ticket_ref
     assert [str(t["id"]) for t in tickets_titled(srv, conv.subject)] == [ref]
+
+
+def test_erase_ticket_deletes_it_with_its_follow_ups(django_helpdesk_server):
+    """#21.5: an erased contact's ticket is deleted through the API of the real django-helpdesk;
+    a second call (a retry after a lost answer) finds it gone and succeeds."""
+    srv = django_helpdesk_server
+    b, conv = backend(srv), Conversation()
+    first = b.push(conv.item("please forget me"))
+    b.push(conv.item("and this too", ticket_ref=first.ticket_ref))
+    assert tickets_titled(srv, conv.subject)
+    b.erase_ticket(first.ticket_ref)
+    assert tickets_titled(srv, conv.subject) == []
+    with srv.agent() as c:
+        assert c.get(f"tickets/{first.ticket_ref}/").status_code == 404
+    b.erase_ticket(first.ticket_ref)  # already gone: done

@@ -13,9 +13,12 @@ from tests.support.hub import Hub
 
 # docs/inbox.md: agents may use everything except connector, dead-letter and audit-log administration.
 ADMIN_PREFIXES = ("/api/v1/connectors", "/api/v1/connector-kinds", "/api/v1/dead-letters", "/api/v1/audit",
-                  "/api/v1/event-subscriptions", "/api/v1/event-deliveries", "/api/v1/routing-rules")
+                  "/api/v1/event-subscriptions", "/api/v1/event-deliveries", "/api/v1/routing-rules",
+                  "/api/v1/retention", "/api/v1/ticket-removals")
 # docs/teams.md: agents list teams and agents and set their own status; changing teams is for admins
 ADMIN_ROUTES = {("POST", "/api/v1/teams"), ("PATCH", "/api/v1/teams/<int:team_id>"), ("DELETE", "/api/v1/teams/<int:team_id>")}
+#: admin-only routes under a prefix agents may use
+ADMIN_RULES = {"/api/v1/contacts/<int:contact_id>/erase", "/api/v1/contacts/<int:contact_id>/export"}
 PUBLIC = {"/api/v1/openapi.json"}
 
 
@@ -103,7 +106,7 @@ def test_authorization_matrix(authz_hub, method, rule):
         assert results[who].status_code == 401, (who, method, path, results[who].status_code)
         assert results[who].is_json and "error" in results[who].get_json()
     assert results["admin"].status_code not in (401, 403), (method, path, results["admin"].get_data(as_text=True)[:300])
-    if rule.startswith(ADMIN_PREFIXES) or (method, rule) in ADMIN_ROUTES:
+    if rule.startswith(ADMIN_PREFIXES) or (method, rule) in ADMIN_ROUTES or rule in ADMIN_RULES:
         assert results["agent"].status_code == 403, (method, path, results["agent"].status_code)
     else:
         assert results["agent"].status_code not in (401, 403), (method, path, results["agent"].status_code)

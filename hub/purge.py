@@ -1,0 +1,230 @@
+"""Removing stored customer data: the row deletions and anonymizations that retention
+(hub.retention) and a contact's erasure (hub.erasure) share.
+
+Everything here works inside the caller's transaction and returns the attachment storage
+keys it let go; the caller removes those files once the transaction has committed
+(:func:`drop_files`), and only the ones no remaining attachment row still names (the store
+is content-addressed: two customers who sent the same file share one blob).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import column, delete, select, table, update
+from sqlalchemy.orm import Session
+
+from hub.blobs import BlobStore
+from hub.models import (
+    AttachmentRow,
+    Conversation,
+    Delivery,
+    EventDelivery,
+    EventDeliveryAttempt,
+    HelpdeskLink,
+    InboundEvent,
+    Message,
+    Reply,
+    WebhookEvent,
+)
+
+log = structlog.get_logger("omnihub.purge")
+
+#: the inbox's read markers (hub.web.models.ConversationRead; the web shell owns the model)
+READS = table("conversation_reads", column("conversation_id"))
+
+#: ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+CHUNK = 500
+
+
+T = TypeVar("T")
+
+
+def rowcount(result: Any) -> int:
+    """Rows a DELETE/UPDATE touched (a CursorResult's rowcount; 0 when the driver cannot tell)."""
+    return max(0, int(getattr(result, "rowcount", 0) or 0))
+
+
+def chunks(ids: Iterable[T], size: int = CHUNK) -> Iterable[list[T]]:
+    batch: list[T] = []
+    for i in ids:
+        batch.append(i)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _attachments(s: Session, *, message_ids: Collection[int] = (), reply_ids: Collection[int] = ()) -> tuple[int, set[str]]:
+    """Delete the attachment rows of these messages/replies; (rows, storage keys)."""
+    keys: set[str] = set()
+    count = 0
+    for col, ids in ((AttachmentRow.message_id, message_ids), (AttachmentRow.reply_id, reply_ids)):
+        for part in chunks(ids):
+            rows = s.execute(select(AttachmentRow.id, AttachmentRow.storage_key).where(col.in_(part))).all()
+            keys |= {r.storage_key for r in rows if r.storage_key}
+            if rows:
+                s.execute(delete(AttachmentRow).where(AttachmentRow.id.in_([r.id for r in rows])))
+                count += len(rows)
+    return count, keys
+
+
+def delete_messages(s: Session, message_ids: Collection[int]) -> dict[str, Any]:
+    """Delete messages with their attachments, deliveries and journal rows."""
+    n_att, keys = _attachments(s, message_ids=message_ids)
+    events: set[int] = set()
+    for part in chunks(message_ids):
+        events |= {e for e in s.scalars(select(Message.event_id).where(Message.id.in_(part))) if e is not None}
+        s.execute(delete(Delivery).where(Delivery.message_id.in_(part)))
+        s.execute(delete(Message).where(Message.id.in_(part)))
+    n_ev = delete_events(s, events)
+    return {"messages": len(message_ids), "attachments": n_att, "journal": n_ev, "keys": keys}
+
+
+def delete_replies(s: Session, reply_ids: Collection[int]) -> dict[str, Any]:
+    n_att, keys = _attachments(s, reply_ids=reply_ids)
+    for part in chunks(reply_ids):
+        s.execute(delete(Reply).where(Reply.id.in_(part)))
+    return {"replies": len(reply_ids), "attachments": n_att, "keys": keys}
+
+
+def delete_events(s: Session, event_ids: Collection[int]) -> int:
+    """Delete journal rows (first unlinking any message that still names them)."""
+    n = 0
+    for part in chunks(event_ids):
+        s.execute(update(Message).where(Message.event_id.in_(part)).values(event_id=None))
+        n += rowcount(s.execute(delete(InboundEvent).where(InboundEvent.id.in_(part))))
+    return n
+
+
+def delete_webhook_events(s: Session, event_ids: Collection[int]) -> int:
+    """Delete outgoing event-webhook events (hub.events: their payloads copy the conversation
+    and message) with their deliveries and delivery log."""
+    n = 0
+    for part in chunks(event_ids):
+        deliveries = select(EventDelivery.id).where(EventDelivery.event_id.in_(part))
+        s.execute(delete(EventDeliveryAttempt).where(EventDeliveryAttempt.delivery_id.in_(deliveries)))
+        s.execute(delete(EventDelivery).where(EventDelivery.event_id.in_(part)))
+        n += rowcount(s.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(part))))
+    return n
+
+
+def conversation_webhook_events(s: Session, conv_ids: Collection[int]) -> list[int]:
+    out: list[int] = []
+    for part in chunks(conv_ids):
+        out += list(s.scalars(select(WebhookEvent.id).where(WebhookEvent.conversation_id.in_(part))))
+    return out
+
+
+def delete_conversations(s: Session, conv_ids: Collection[int]) -> dict[str, Any]:
+    """Delete conversations with every message, reply, attachment, delivery, helpdesk link,
+    read marker and journal row of theirs."""
+    out: dict[str, Any] = {"conversations": 0, "messages": 0, "replies": 0, "attachments": 0, "journal": 0,
+                           "webhook_events": 0, "keys": set()}
+    for part in chunks(conv_ids):
+        out["webhook_events"] += delete_webhook_events(s, conversation_webhook_events(s, part))
+        msg_ids = list(s.scalars(select(Message.id).where(Message.conversation_id.in_(part))))
+        reply_ids = list(s.scalars(select(Reply.id).where(Reply.conversation_id.in_(part))))
+        s.execute(delete(Delivery).where(Delivery.conversation_id.in_(part)))
+        m = delete_messages(s, msg_ids)
+        r = delete_replies(s, reply_ids)
+        s.execute(delete(HelpdeskLink).where(HelpdeskLink.conversation_id.in_(part)))
+        s.execute(delete(READS).where(READS.c.conversation_id.in_(part)))
+        out["conversations"] += rowcount(s.execute(delete(Conversation).where(Conversation.id.in_(part))))
+        out["messages"] += m["messages"]
+        out["replies"] += r["replies"]
+        out["attachments"] += m["attachments"] + r["attachments"]
+        out["journal"] += m["journal"]
+        out["keys"] |= m["keys"] | r["keys"]
+    return out
+
+
+#: what an anonymized message keeps: ids, times, direction, kind, language, flags
+BLANK_MESSAGE: dict[str, Any] = {
+    "sender_name": "", "subject": "", "text": "", "full_text": "", "html": "", "in_reply_to": None, "redactions": [],
+    "entities": [], "triage": None, "extra": {"anonymized": True}, "history": [], "event_id": None, "reactions": [],
+    "referral": None,
+}
+BLANK_REPLY: dict[str, Any] = {"text": "", "html": "", "options": {}, "status_detail": {"anonymized": True}, "reactions": []}
+BLANK_CONVERSATION: dict[str, Any] = {"subject": "", "entities": []}
+
+
+def anonymize_messages(s: Session, message_ids: Collection[int]) -> dict[str, Any]:
+    """Blank the content of messages (text, html, subject, sender name, entities, provider
+    fields) and remove their attachments and journal rows; the rows stay for the statistics."""
+    n_att, keys = _attachments(s, message_ids=message_ids)
+    events: set[int] = set()
+    for part in chunks(message_ids):
+        events |= {e for e in s.scalars(select(Message.event_id).where(Message.id.in_(part))) if e is not None}
+        s.execute(update(Message).where(Message.id.in_(part)).values(**BLANK_MESSAGE))
+    return {"messages": len(message_ids), "attachments": n_att, "journal": delete_events(s, events), "keys": keys}
+
+
+def anonymize_replies(s: Session, reply_ids: Collection[int]) -> dict[str, Any]:
+    n_att, keys = _attachments(s, reply_ids=reply_ids)
+    for part in chunks(reply_ids):
+        s.execute(update(Reply).where(Reply.id.in_(part)).values(**BLANK_REPLY))
+    return {"replies": len(reply_ids), "attachments": n_att, "keys": keys}
+
+
+def drop_files(s: Session, store: BlobStore, keys: Iterable[str]) -> int:
+    """Remove the blobs no attachment row names any more (call after the deletions committed).
+    Returns how many files were removed."""
+    removed = 0
+    for part in chunks(sorted(set(keys))):
+        still = set(s.scalars(select(AttachmentRow.storage_key).where(AttachmentRow.storage_key.in_(part))))
+        for key in part:
+            if key in still:
+                continue
+            try:
+                path = store.path(key)
+            except ValueError:
+                log.warning("purge.bad_storage_key")
+                continue
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.error("purge.file_not_removed", error=str(exc.strerror), fix="remove it by hand")
+    return removed
+
+
+def contains_any(value: Any, terms: Collection[str]) -> bool:
+    """Whether a JSON-like value holds any of ``terms`` (case-insensitive) in a key or value."""
+    if not terms:
+        return False
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, default=str).lower()
+    return any(t in text for t in terms)
+
+
+def scrub_json(value: Any, terms: Collection[str]) -> tuple[Any, int]:
+    """``value`` without the dict entries and list items that hold one of ``terms``; (new value, removed)."""
+    if not terms:
+        return value, 0
+    if isinstance(value, dict):
+        out, n = {}, 0
+        for k, v in value.items():
+            if contains_any(k, terms) or (not isinstance(v, dict | list) and contains_any(v, terms)):
+                n += 1
+                continue
+            out[k], m = scrub_json(v, terms)
+            n += m
+        return out, n
+    if isinstance(value, list):
+        items, n = [], 0
+        for v in value:
+            if not isinstance(v, dict | list) and contains_any(v, terms):
+                n += 1
+                continue
+            new, m = scrub_json(v, terms)
+            items.append(new)
+            n += m
+        return items, n
+    return value, 0

@@ -1,0 +1,307 @@
+"""Retention policies: per connector, what is older than N days is deleted or anonymized
+(docs/retention.md).
+
+A policy is one ``retention_policies`` row: ``days`` and ``action``:
+
+- ``delete``: conversations of the connector whose last message is older than the cutoff go
+  with everything of theirs (messages, replies, attachments and their files, deliveries,
+  helpdesk links, read markers, journal rows); in the conversations that remain, messages
+  and finished replies older than the cutoff go with their attachments.
+- ``anonymize``: the rows stay (statistics, SLA reports keep their counts and times) but
+  their content goes: message text, HTML, subject, sender name, entities, provider fields;
+  reply text; the subject and entities of conversations whose last message is older than
+  the cutoff; attachments (rows and files) and journal rows are deleted.
+
+In both, journal rows (``inbound_events``) of the connector received before the cutoff are
+deleted unless still pending (work not done yet), and so are webhook replay keys. Contacts
+and identities are not touched: a customer is erased with ``omnihub contacts erase``.
+
+``plan`` counts what a run would change (the dry run); ``run`` applies it in batches, each
+its own transaction, so a large backlog never holds one long lock. The poller runs
+``run_all`` every OMNIHUB_RETENTION_INTERVAL seconds under the ``retention`` lease.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Text, cast, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from hub import audit, purge
+from hub.errors import ConfigError, NotFound
+from hub.models import (
+    AttachmentRow,
+    Connector,
+    Conversation,
+    InboundEvent,
+    Message,
+    Reply,
+    RetentionPolicy,
+    WebhookEvent,
+    WebhookReplayKey,
+    now,
+)
+from hub.states import EventState, ReplyState
+
+log = structlog.get_logger("omnihub.retention")
+
+ACTIONS = ("delete", "anonymize")
+MAX_DAYS = 36500
+#: rows per transaction
+BATCH = 500
+#: replies still on their way are never touched
+OPEN_REPLIES = (ReplyState.PENDING, ReplyState.SENDING)
+COUNT_KEYS = ("conversations", "messages", "replies", "attachments", "journal", "webhook_events", "replay_keys")
+
+
+@dataclass(frozen=True)
+class Policy:
+    connector_id: int
+    connector: str
+    days: int
+    action: str
+
+    def cutoff(self, at: datetime | None = None) -> datetime:
+        return (at or now()) - timedelta(days=self.days)
+
+
+def policy_json(row: RetentionPolicy, connector: str) -> dict[str, Any]:
+    return {"connector": connector, "days": row.days, "action": row.action, "updated_by": row.updated_by,
+            "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+            "last_run_at": row.last_run_at.isoformat() if row.last_run_at else None, "last_result": row.last_result or {}}
+
+
+def list_policies(s: Session) -> list[dict[str, Any]]:
+    rows = s.execute(select(RetentionPolicy, Connector.name).join(Connector, Connector.id == RetentionPolicy.connector_id)
+                     .order_by(Connector.name)).all()
+    return [policy_json(p, name) for p, name in rows]
+
+
+def _connector(s: Session, name: str) -> Connector:
+    row = s.scalar(select(Connector).where(Connector.name == name))
+    if row is None or "~deleted~" in row.name:
+        raise NotFound(f"connector {name!r} not found")
+    return row
+
+
+def validate(days: Any, action: str) -> tuple[int, str]:
+    if action not in ACTIONS:
+        raise ConfigError(f"action: one of {', '.join(ACTIONS)}")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise ConfigError(f"days: a whole number from 1 to {MAX_DAYS}")
+    return days, action
+
+
+def set_policy(s: Session, connector: str, days: int, action: str, actor: str) -> dict[str, Any]:
+    days, action = validate(days, action)
+    conn = _connector(s, connector)
+    row = s.scalar(select(RetentionPolicy).where(RetentionPolicy.connector_id == conn.id))
+    before = {"days": row.days, "action": row.action} if row else None
+    if row is None:
+        row = RetentionPolicy(connector_id=conn.id, days=days, action=action, updated_by=actor[:320], last_result={})
+        s.add(row)
+    else:
+        row.days, row.action, row.updated_by = days, action, actor[:320]
+    s.flush()
+    audit.record(s, actor=actor, action="retention.policy", target_type="connector", target_id=conn.name,
+                 details={"days": days, "action": action, "before": before})
+    return policy_json(row, conn.name)
+
+
+def remove_policy(s: Session, connector: str, actor: str) -> bool:
+    conn = _connector(s, connector)
+    row = s.scalar(select(RetentionPolicy).where(RetentionPolicy.connector_id == conn.id))
+    if row is None:
+        return False
+    before = {"days": row.days, "action": row.action}
+    s.delete(row)
+    audit.record(s, actor=actor, action="retention.policy", target_type="connector", target_id=conn.name,
+                 details={"removed": True, "before": before})
+    return True
+
+
+def policies(s: Session, connector: str | None = None) -> list[Policy]:
+    q = select(RetentionPolicy, Connector.name).join(Connector, Connector.id == RetentionPolicy.connector_id)
+    if connector:
+        q = q.where(Connector.name == connector)
+    return [Policy(p.connector_id, name, p.days, p.action) for p, name in s.execute(q.order_by(Connector.name))]
+
+
+# --------------------------------------------------------------------- what is due
+def _old_conversations(p: Policy, cutoff: datetime):
+    q = select(Conversation.id).where(Conversation.connector_id == p.connector_id, Conversation.last_message_at < cutoff)
+    if p.action == "anonymize":  # not yet anonymized
+        q = q.where(or_(Conversation.subject != "", cast(Conversation.entities, Text) != "[]"))
+    return q
+
+
+def _old_messages(p: Policy, cutoff: datetime):
+    q = select(Message.id).where(Message.connector_id == p.connector_id, Message.received_at < cutoff)
+    if p.action == "delete":  # the ones whose conversation is not deleted whole
+        q = q.where(~Message.conversation_id.in_(_old_conversations(p, cutoff)))
+    else:
+        q = q.where(or_(Message.text != "", Message.full_text != "", Message.html != "", Message.subject != "",
+                        Message.sender_name != "", Message.event_id.is_not(None),
+                        Message.id.in_(select(AttachmentRow.message_id).where(AttachmentRow.message_id.is_not(None)))))
+    return q
+
+
+def _old_replies(p: Policy, cutoff: datetime):
+    q = select(Reply.id).where(Reply.connector_id == p.connector_id, Reply.created_at < cutoff, Reply.state.not_in(OPEN_REPLIES))
+    if p.action == "delete":
+        q = q.where(~Reply.conversation_id.in_(_old_conversations(p, cutoff)))
+    else:
+        q = q.where(or_(Reply.text != "", Reply.html != "",
+                        Reply.id.in_(select(AttachmentRow.reply_id).where(AttachmentRow.reply_id.is_not(None)))))
+    return q
+
+
+def _old_events(p: Policy, cutoff: datetime):
+    return select(InboundEvent.id).where(InboundEvent.connector_id == p.connector_id, InboundEvent.received_at < cutoff,
+                                         InboundEvent.state != EventState.PENDING)
+
+
+def _count(s: Session, q) -> int:
+    return int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+
+
+def plan(s: Session, p: Policy, at: datetime | None = None) -> dict[str, int]:
+    """What a run at ``at`` would change for this policy (the dry run)."""
+    cutoff = p.cutoff(at)
+    convs = _old_conversations(p, cutoff)
+    msgs, replies = _old_messages(p, cutoff), _old_replies(p, cutoff)
+    conv_msgs = select(Message.id).where(Message.conversation_id.in_(convs))
+    conv_replies = select(Reply.id).where(Reply.conversation_id.in_(convs))
+    if p.action == "delete":
+        all_msgs = select(Message.id).where(or_(Message.id.in_(msgs), Message.id.in_(conv_msgs)))
+        all_replies = select(Reply.id).where(or_(Reply.id.in_(replies), Reply.id.in_(conv_replies)))
+        # journal rows: the old ones of the connector, and those of the messages deleted
+        events = select(InboundEvent.id).where(or_(InboundEvent.id.in_(_old_events(p, cutoff)),
+                                                   InboundEvent.id.in_(select(Message.event_id).where(Message.id.in_(all_msgs)))))
+        n_msgs, n_replies = _count(s, all_msgs), _count(s, all_replies)
+    else:
+        all_msgs, all_replies = msgs, replies
+        events = select(InboundEvent.id).where(or_(InboundEvent.id.in_(_old_events(p, cutoff)),
+                                                   InboundEvent.id.in_(select(Message.event_id).where(Message.id.in_(msgs)))))
+        n_msgs, n_replies = _count(s, msgs), _count(s, replies)
+    atts = select(AttachmentRow.id).where(or_(AttachmentRow.message_id.in_(all_msgs), AttachmentRow.reply_id.in_(all_replies)))
+    keys = select(WebhookReplayKey.id).where(WebhookReplayKey.connector_id == p.connector_id, WebhookReplayKey.received_at < cutoff)
+    hooks = _old_webhook_events(p, cutoff)
+    if p.action == "delete":  # those of the deleted conversations go too, whatever their age
+        hooks = select(WebhookEvent.id).where(or_(WebhookEvent.id.in_(hooks), WebhookEvent.conversation_id.in_(convs)))
+    return {"conversations": _count(s, convs), "messages": n_msgs, "replies": n_replies, "attachments": _count(s, atts),
+            "journal": _count(s, events), "webhook_events": _count(s, hooks), "replay_keys": _count(s, keys)}
+
+
+def _old_webhook_events(p: Policy, cutoff: datetime):
+    """Outgoing event-webhook events (they copy message text) of the connector's conversations."""
+    return select(WebhookEvent.id).where(
+        WebhookEvent.created_at < cutoff,
+        WebhookEvent.conversation_id.in_(select(Conversation.id).where(Conversation.connector_id == p.connector_id)))
+
+
+# ----------------------------------------------------------------------------- run
+class Stopped(Exception):
+    """The caller's ``keep_going`` said stop (the poller lost its lease): a later run goes on."""
+
+
+def _batches(rt: Any, q, keep_going: Any = None) -> Any:
+    """Ids of ``q`` a batch at a time, each batch re-selected after the last one is done."""
+    while True:
+        if keep_going is not None and not keep_going():
+            raise Stopped()
+        with rt.db.read() as s:
+            ids = list(s.scalars(q.order_by(None).limit(BATCH)))
+        if not ids:
+            return
+        yield ids
+
+
+def run(rt: Any, p: Policy, at: datetime | None = None, progress: Any = None, keep_going: Any = None) -> dict[str, int]:
+    """Apply one policy (module docstring); returns the counts (as ``plan`` predicted)."""
+    cutoff = p.cutoff(at)
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    counts["files"] = 0
+
+    def add(result: dict[str, Any]) -> None:
+        keys = result.pop("keys", set())
+        for k, v in result.items():
+            counts[k] = counts.get(k, 0) + int(v)
+        if keys:
+            with rt.db.read() as s:
+                counts["files"] += purge.drop_files(s, rt.blobs, keys)
+        if progress is not None:
+            progress(p, dict(counts))
+
+    if p.action == "delete":
+        for ids in _batches(rt, _old_conversations(p, cutoff), keep_going):
+            with rt.db.session() as s:
+                result = purge.delete_conversations(s, ids)
+            add(result)  # after the commit: the files go once no row names them
+        for ids in _batches(rt, _old_messages(p, cutoff), keep_going):
+            with rt.db.session() as s:
+                result = purge.delete_messages(s, ids)
+            add(result)  # after the commit: the files go once no row names them
+        for ids in _batches(rt, _old_replies(p, cutoff), keep_going):
+            with rt.db.session() as s:
+                result = purge.delete_replies(s, ids)
+            add(result)  # after the commit: the files go once no row names them
+    else:
+        for ids in _batches(rt, _old_messages(p, cutoff), keep_going):
+            with rt.db.session() as s:
+                result = purge.anonymize_messages(s, ids)
+            add(result)  # after the commit: the files go once no row names them
+        for ids in _batches(rt, _old_replies(p, cutoff), keep_going):
+            with rt.db.session() as s:
+                result = purge.anonymize_replies(s, ids)
+            add(result)  # after the commit: the files go once no row names them
+        for ids in _batches(rt, _old_conversations(p, cutoff), keep_going):
+            with rt.db.session() as s:
+                for part in purge.chunks(ids):
+                    s.execute(update(Conversation).where(Conversation.id.in_(part)).values(**purge.BLANK_CONVERSATION))
+            add({"conversations": len(ids)})
+    for ids in _batches(rt, _old_webhook_events(p, cutoff), keep_going):
+        with rt.db.session() as s:
+            n_hooks = purge.delete_webhook_events(s, ids)
+        add({"webhook_events": n_hooks})
+    for ids in _batches(rt, _old_events(p, cutoff), keep_going):
+        with rt.db.session() as s:
+            n_events = purge.delete_events(s, ids)
+        add({"journal": n_events})
+    with rt.db.session() as s:
+        n = purge.rowcount(s.execute(delete(WebhookReplayKey).where(WebhookReplayKey.connector_id == p.connector_id,
+                                                                    WebhookReplayKey.received_at < cutoff)))
+        counts["replay_keys"] += n
+        row = s.scalar(select(RetentionPolicy).where(RetentionPolicy.connector_id == p.connector_id))
+        if row is not None:
+            row.last_run_at, row.last_result = now(), dict(counts)
+    return counts
+
+
+def run_all(rt: Any, *, dry_run: bool = False, connector: str | None = None, actor: str = "system",
+            progress: Any = None, keep_going: Any = None) -> dict[str, dict[str, Any]]:
+    """Plan (``dry_run``) or apply every policy (or one connector's). A run that changed
+    anything is audited (``retention.run``, counts only)."""
+    with rt.db.read() as s:
+        todo = policies(s, connector)
+        if connector and not todo:
+            _connector(s, connector)  # NotFound for an unknown connector
+    out: dict[str, dict[str, Any]] = {}
+    at = now()
+    for p in todo:
+        if dry_run:
+            with rt.db.read() as s:
+                counts: dict[str, Any] = plan(s, p, at)
+        else:
+            counts = run(rt, p, at, progress, keep_going)
+            if any(counts.values()):
+                with rt.db.session() as s:
+                    audit.record(s, actor=actor, action="retention.run", target_type="connector", target_id=p.connector,
+                                 details={"days": p.days, "action": p.action, **counts}, ip="")
+                log.info("retention.applied", connector=p.connector, action=p.action, days=p.days, **counts)
+        out[p.connector] = {"days": p.days, "action": p.action, "cutoff": p.cutoff(at).isoformat(), **counts}
+    return out

@@ -1,0 +1,192 @@
+"""#21.5 retention policies on SQLite and PostgreSQL: the dry run counts exactly what the run
+then changes; delete removes old conversations, messages, attachments (files too) and
+journal rows; anonymize keeps the rows with their content blanked; newer data and other
+connectors are untouched; the poller applies the policies under the `retention` lease."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from hub import retention, signing
+from hub.models import AttachmentRow, AuditLog, Connector, Conversation, InboundEvent, Message, Reply, RetentionPolicy, now
+from hub.states import EventState
+from tests.support.hub import Hub, wait_until
+
+SECRET = "api-secret-retention"
+
+
+@pytest.fixture
+def hub(tmp_path, db_url, redis_url):
+    h = Hub(tmp_path, redis_url, database_url=db_url)
+    h.add_connector("web", "api", secret=SECRET)
+    h.add_connector("other", "api", secret=SECRET)
+    yield h
+    h.close()
+
+
+def _post(hub: Hub, connector: str, msg_id: str, sender: str, text: str, data: bytes | None = None) -> None:
+    payload: dict = {"id": msg_id, "from": {"id": sender, "name": sender.title()}, "text": text}
+    if data is not None:
+        payload["attachments"] = [{"filename": f"{msg_id}.bin", "data_base64": base64.b64encode(data).decode()}]
+    body = json.dumps(payload).encode()
+    resp = hub.client.post(f"/webhooks/{connector}/messages", data=body,
+                           headers={"Content-Type": "application/json", **signing.sign(SECRET, body)})
+    assert resp.status_code == 200, resp.data
+
+
+def _ingest(hub: Hub) -> None:
+    from workers import ingest
+
+    with hub.rt.db.read() as s:
+        ids = list(s.scalars(select(InboundEvent.id).where(InboundEvent.state == EventState.PENDING)))
+    ingest.process(hub.rt, ids)
+
+
+def _age(hub: Hub, sender: str, days: int) -> None:
+    """Make everything of this sender's conversations ``days`` old."""
+    when = now() - timedelta(days=days)
+    with hub.rt.db.session() as s:
+        convs = list(s.scalars(select(Conversation.id).where(Conversation.thread_key.like(f"%contact:{sender}"))))
+        msgs = list(s.scalars(select(Message.id).where(Message.conversation_id.in_(convs))))
+        events = [e for e in s.scalars(select(Message.event_id).where(Message.id.in_(msgs))) if e]
+        s.execute(update(Conversation).where(Conversation.id.in_(convs)).values(last_message_at=when, created_at=when))
+        s.execute(update(Message).where(Message.id.in_(msgs)).values(received_at=when, sent_at=when))
+        s.execute(update(Reply).where(Reply.conversation_id.in_(convs)).values(created_at=when))
+        s.execute(update(InboundEvent).where(InboundEvent.id.in_(events)).values(received_at=when))
+
+
+def seed(hub: Hub) -> None:
+    """web: 'old' (100 days, a file and a finished reply), 'mixed' (an old message and a
+    new one in one conversation), 'new' (today); other: 'far' (100 days, another connector)."""
+    _post(hub, "web", "old-1", "old", "old text alpha", b"OLD-FILE" * 10)
+    _post(hub, "web", "old-2", "old", "old text beta")
+    _post(hub, "web", "mix-1", "mixed", "mixed old text")
+    _post(hub, "web", "new-1", "new", "new text", b"NEW-FILE" * 10)
+    _post(hub, "other", "far-1", "far", "far text", b"FAR-FILE" * 10)
+    _ingest(hub)
+    with hub.rt.db.session() as s:
+        conv = s.scalar(select(Conversation).where(Conversation.thread_key.like("%contact:old")))
+        s.add(Reply(conversation_id=conv.id, connector_id=conv.connector_id, text="old agent answer", state="sent", kind="reply"))
+    _age(hub, "old", 100)
+    _age(hub, "mixed", 100)
+    _age(hub, "far", 100)
+    _post(hub, "web", "mix-2", "mixed", "mixed new text")  # the conversation is active again today
+    _ingest(hub)
+
+
+def _files(hub: Hub) -> set[bytes]:
+    root = Path(hub.settings.effective_attachment_dir)
+    return {p.read_bytes()[:8] for p in root.rglob("*") if p.is_file()}
+
+
+def test_delete_policy_dry_run_then_run(hub):
+    seed(hub)
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 30, "delete", actor="cli")
+    dry = retention.run_all(hub.rt, dry_run=True)
+    assert set(dry) == {"web"}
+    want = {"conversations": 1, "messages": 3, "replies": 1, "attachments": 1, "journal": 3}
+    assert {k: dry["web"][k] for k in want} == want, dry
+    assert hub.count(Message) == 6  # the dry run changed nothing
+    done = retention.run_all(hub.rt)["web"]
+    assert {k: done[k] for k in want} == want and done["files"] == 1
+    with hub.rt.db.read() as s:
+        texts = set(s.scalars(select(Message.text)))
+        assert texts == {"mixed new text", "new text", "far text"}
+        assert s.scalar(select(func.count()).select_from(Reply)) == 0
+        assert s.scalar(select(func.count()).select_from(AttachmentRow)) == 2
+        assert s.scalar(select(func.count()).select_from(Conversation)) == 3
+        policy = s.scalars(select(RetentionPolicy)).one()
+        assert policy.last_run_at is not None and policy.last_result["messages"] == 3
+        run = s.scalars(select(AuditLog).where(AuditLog.action == "retention.run")).one()
+        assert run.target_id == "web" and run.details["messages"] == 3
+    assert _files(hub) == {b"NEW-FILE", b"FAR-FILE"}
+    # nothing left to do
+    again = retention.run_all(hub.rt, dry_run=True)["web"]
+    assert all(again[k] == 0 for k in (*retention.COUNT_KEYS,)), again
+
+
+def test_anonymize_policy_keeps_rows_and_blanks_their_content(hub):
+    seed(hub)
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 30, "anonymize", actor="cli")
+    dry = retention.run_all(hub.rt, dry_run=True)["web"]
+    want = {"conversations": 1, "messages": 3, "replies": 1, "attachments": 1, "journal": 3}
+    assert {k: dry[k] for k in want} == want, dry
+    done = retention.run_all(hub.rt)["web"]
+    assert {k: done[k] for k in want} == want
+    with hub.rt.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 6  # rows kept
+        texts = sorted(s.scalars(select(Message.text)))
+        assert texts == ["", "", "", "far text", "mixed new text", "new text"]
+        assert set(s.scalars(select(Message.sender_name).where(Message.text == ""))) == {""}
+        assert s.scalar(select(Reply.text)) == ""
+        assert s.scalar(select(func.count()).select_from(AttachmentRow)) == 2
+    assert _files(hub) == {b"NEW-FILE", b"FAR-FILE"}
+    again = retention.run_all(hub.rt, dry_run=True)["web"]
+    assert all(again[k] == 0 for k in retention.COUNT_KEYS), again
+
+
+def test_policies_are_validated_audited_and_removable(hub):
+    with hub.rt.db.session() as s:
+        with pytest.raises(Exception, match="days"):
+            retention.set_policy(s, "web", 0, "delete", actor="cli")
+        with pytest.raises(Exception, match="action"):
+            retention.set_policy(s, "web", 5, "shred", actor="cli")
+        with pytest.raises(Exception, match="not found"):
+            retention.set_policy(s, "nope", 5, "delete", actor="cli")
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 5, "delete", actor="cli")
+        retention.set_policy(s, "web", 9, "anonymize", actor="cli")
+    with hub.rt.db.session() as s:
+        assert retention.remove_policy(s, "web", actor="cli") is True
+    with hub.rt.db.read() as s:
+        entries = s.scalars(select(AuditLog).where(AuditLog.action == "retention.policy").order_by(AuditLog.id)).all()
+        assert [e.details.get("days") for e in entries] == [5, 9, None]
+        assert entries[1].details["before"] == {"days": 5, "action": "delete"} and entries[2].details["removed"] is True
+
+
+def test_cli_dry_run_and_run(hub):
+    if "postgresql" in hub.settings.effective_database_url:
+        pytest.skip("the CLI is the same on both databases (covered above)")
+    seed(hub)
+    r = hub.cli("retention", "set", "web", "--days", "30")
+    assert r.returncode == 0 and "web: delete after 30 days" in r.stdout
+    dry = hub.cli("retention", "run", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "web (delete before" in dry.stdout and "would change 1 conversations, 3 messages, 1 replies, 1 attachments, 3 journal" in dry.stdout
+    assert hub.count(Message) == 6
+    ran = hub.cli("retention", "run")
+    assert ran.returncode == 0 and "changed 1 conversations, 3 messages" in ran.stdout, ran.stdout
+    listed = hub.cli("retention", "list")
+    assert "web: delete after 30 days; last run 20" in listed.stdout and "3 messages" in listed.stdout
+
+
+def test_poller_applies_policies_under_the_retention_lease(hub):
+    if "postgresql" in hub.settings.effective_database_url:
+        pytest.skip("lease behaviour does not depend on the database")
+    from hub import leases
+
+    seed(hub)
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 30, "delete", actor="cli")
+    hub.start_poller("p1")
+    hub.start_poller("p2")
+    wait_until(lambda: hub.count(AuditLog, AuditLog.action == "retention.run"), timeout=30, message="retention applied")
+    assert hub.count(Message, Message.connector_id == _cid(hub, "web")) == 2
+    holders = [h for h in leases.holders(hub.rt.redis, hub.settings.queue_prefix) if h["name"] == "retention"]
+    assert len(holders) == 1  # one poller owns it
+    with hub.rt.db.read() as s:
+        runs = s.scalars(select(AuditLog).where(AuditLog.action == "retention.run")).all()
+    assert [(r.actor, r.details["messages"]) for r in runs] == [("poller", 3)]  # applied once, by one poller
+
+
+def _cid(hub: Hub, name: str) -> int:
+    with hub.rt.db.read() as s:
+        return s.scalar(select(Connector.id).where(Connector.name == name))
