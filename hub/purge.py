@@ -20,6 +20,7 @@ from hub.blobs import BlobStore
 from hub.models import (
     AttachmentRow,
     Conversation,
+    ConversationEvent,
     Delivery,
     EventDelivery,
     EventDeliveryAttempt,
@@ -133,6 +134,7 @@ def delete_conversations(s: Session, conv_ids: Collection[int]) -> dict[str, Any
         r = delete_replies(s, reply_ids)
         s.execute(delete(HelpdeskLink).where(HelpdeskLink.conversation_id.in_(part)))
         s.execute(delete(READS).where(READS.c.conversation_id.in_(part)))
+        s.execute(delete(ConversationEvent).where(ConversationEvent.conversation_id.in_(part)))
         out["conversations"] += rowcount(s.execute(delete(Conversation).where(Conversation.id.in_(part))))
         out["messages"] += m["messages"]
         out["replies"] += r["replies"]

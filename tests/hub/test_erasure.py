@@ -25,6 +25,7 @@ from hub.models import (
     Connector,
     Contact,
     Conversation,
+    ConversationEvent,
     HelpdeskLink,
     Identity,
     InboundEvent,
@@ -194,6 +195,8 @@ def test_erasure_leaves_no_trace_in_the_database_dump_the_store_or_redis(hub, tm
     with hub.rt.db.read() as s:
         assert any("zebra-quokka-7731" in json.dumps(p) for p in s.scalars(select(WebhookEvent.payload)))
     assert any(b == FILE_BYTES for b in store_bytes(store).values())
+    with hub.rt.db.session() as s:  # a timeline entry, as routing writes one (teams.md): it goes with its conversation
+        s.add(ConversationEvent(conversation_id=ids["convs"][0], kind="routed", details={"team": "Tier 1"}))
 
     res = hub.cli("contacts", "erase", str(ids["contact"]), "--yes")
     assert res.returncode == 0, res.stderr
@@ -216,6 +219,7 @@ def test_erasure_leaves_no_trace_in_the_database_dump_the_store_or_redis(hub, tm
     with hub.rt.db.read() as s:
         assert s.get(Contact, ids["contact"]) is None and s.get(Contact, ids["merged"]) is None
         assert s.scalar(select(func.count()).select_from(Conversation).where(Conversation.id.in_(ids["convs"]))) == 0
+        assert s.scalar(select(func.count()).select_from(ConversationEvent)) == 0
         removal = s.scalars(select(TicketRemoval)).one()
         assert (removal.external_ref, removal.state) == ("31337", "pending")
         phone = s.scalar(select(Connector).where(Connector.name == "phone"))
