@@ -439,8 +439,12 @@ def store_message(
         return EventState.PROCESSED, None
     if msg.bounce is not None and msg.bounce.names_a_message:
         _apply_bounce(s, conn, msg.bounce)
-    if msg.reaction is not None and _apply_reaction(s, conn, msg):
-        return EventState.PROCESSED, None  # shown on the message it reacts to
+    if msg.reaction is not None:
+        if _apply_reaction(s, conn, msg):
+            return EventState.PROCESSED, None  # shown on the message it reacts to
+        # kept as a placeholder message in the reacting customer's OWN conversation: the message
+        # it names (unknown, or someone else's) must not pull it into another conversation
+        msg = msg.replace(in_reply_to=None, references=())
     if msg.kind in ("edit", "delete"):
         done = _store_edit_or_delete(s, p, msg)
         if done is not None:
@@ -493,6 +497,12 @@ def _store_edit_or_delete(s: Session, p: Prepared, msg: NormalizedMessage) -> tu
     target never arrived, so an edit is stored as a new message."""
     target = _find_message(s, p.connector.id, msg.in_reply_to) if msg.in_reply_to else None
     if target is not None:
+        author = s.get(Identity, target.identity_id) if target.identity_id else None
+        if author is None or author.address != msg.sender.address:
+            # only the one who wrote a message edits or deletes it: a customer naming another
+            # customer's message id changes nothing (kept in the journal with the reason)
+            log.warning("ingest.foreign_edit", kind=msg.kind, connector=p.connector.name)
+            return EventState.IGNORED, f"{msg.kind} of a message its sender did not write: not applied"
         conv = s.get(Conversation, target.conversation_id)
         if conv is not None:
             conv.updated_at = now()  # the open inbox refreshes the conversation and shows the change

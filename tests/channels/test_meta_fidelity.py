@@ -216,9 +216,24 @@ def test_whatsapp_through_the_hub(hub, api):
     _post(hub, "acme-wa", ms.wa_reaction("wamid.UNKNOWN0001", "\U0001f602", "wamid.REACT4"))
     wait_until(lambda: any(m["text"] == "[Reacted \U0001f602 to a message]" for m in _conv(hub, conv["id"])["messages"]), message="placeholder")
 
+    # another customer names Sheena's message: their edit and deletion change nothing, their
+    # reaction is a placeholder in THEIR conversation, not in Sheena's
+    carol = lambda payload: json.loads(json.dumps(payload).replace(ms.WA_ID, "33612345678").replace("Sheena Nelson", "Carol"))  # noqa: E731
+    _post(hub, "acme-wa", carol(ms.wa_edit(ms.WAMID, "carol was here", "wamid.FOREIGN1")))
+    _post(hub, "acme-wa", carol(ms.wa_revoke(ms.WAMID, "wamid.FOREIGN2")))
+    _post(hub, "acme-wa", carol(ms.wa_reaction(ms.WAMID, "\U0001f608", "wamid.FOREIGN3")))
+    wait_until(lambda: hub.count(InboundEvent, InboundEvent.external_id.like("%FOREIGN%"), InboundEvent.state == "pending") == 0
+               and hub.count(InboundEvent, InboundEvent.external_id.like("%FOREIGN%")) == 3, message="the foreign events settled")
+    mine = _conv(hub, conv["id"])["messages"][1]
+    assert (mine["text"], mine["deleted"], mine["reactions"]) == ("Does it come in blue?", False, [])
+    assert not any("\U0001f608" in m["text"] for m in _conv(hub, conv["id"])["messages"])
+    items = hub.api("GET", "/api/v1/conversations").get_json()["items"]
+    (theirs,) = [c for c in items if c["id"] != conv["id"]]
+    assert [m["text"] for m in _conv(hub, theirs["id"])["messages"]] == ["[Reacted \U0001f608 to a message]"]
+
     _post(hub, "acme-wa", ms.wa_revoke(ms.WAMID, "wamid.REVOKE1"))
     wait_until(lambda: _conv(hub, conv["id"])["messages"][1]["deleted"], message="deleted")
-    assert hub.count(Message) == 3  # two messages and the placeholder; no message per reaction, edit or deletion
+    assert hub.count(Message) == 4  # two messages and two placeholders; no message per reaction, edit or deletion
 
     # Meta fails a reply for a closed window, another for an undeliverable number: no Retry, what to do instead
     late = _reply(hub, conv["id"], "Anything else?")
