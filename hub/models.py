@@ -168,6 +168,7 @@ class Conversation(Base):
         Index("ix_conversations_thread", "connector_id", "thread_key"),
         Index("ix_conversations_status_last", "status", "last_message_at"),
         Index("ix_conversations_created", "created_at", "id"),  # date ranges, keyset (hub.exports)
+        Index("ix_conversations_last_id", "last_message_at", "id"),  # the list over every status, keyset
     )
     id: Mapped[int] = _pk()
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
