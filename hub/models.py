@@ -173,7 +173,7 @@ class Conversation(Base):
     id: Mapped[int] = _pk()
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
-    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)  # search: a matching identity's conversations
     thread_key: Mapped[str] = mapped_column(String(512))
     token: Mapped[str] = mapped_column(String(32), unique=True)  # for email plus-addresses / subjects
     subject: Mapped[str] = mapped_column(String(998), default="")

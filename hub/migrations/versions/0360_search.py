@@ -71,6 +71,8 @@ PG_SOURCES = (
 def upgrade() -> None:
     # the list's order over every status (status=all, searches): keyset pages by (last_message_at, id)
     op.create_index('ix_conversations_last_id', 'conversations', ['last_message_at', 'id'], unique=False)
+    # a matching identity's conversations (hub.search)
+    op.create_index('ix_conversations_identity_id', 'conversations', ['identity_id'], unique=False)
     bind = op.get_bind()
     if bind.dialect.name == 'sqlite':
         for table, cols in SQLITE_SOURCES:
@@ -113,4 +115,5 @@ def downgrade() -> None:
         for table, _cfg, _cols in PG_SOURCES:
             op.execute(f"DROP INDEX IF EXISTS ix_{table}_search")
             op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_tsv")
+    op.drop_index('ix_conversations_identity_id', table_name='conversations')
     op.drop_index('ix_conversations_last_id', table_name='conversations')
