@@ -346,10 +346,10 @@ def rows(quick: bool, redis_url: str) -> list[dict]:
 
 
 if __name__ == "__main__":
-    from hub.embedded import EmbeddedRedis
-
     import tempfile
     from pathlib import Path
+
+    from hub.embedded import EmbeddedRedis
 
     with tempfile.TemporaryDirectory(prefix="omnihub-bench-") as d:
         server = EmbeddedRedis(Path(d) / "redis", persist=False).start()
