@@ -295,6 +295,14 @@ def r1_redaction(tmp: Path, redis_url: str) -> list[dict]:
     return bench_redact.rows(QUICK)
 
 
+def s1_search(tmp: Path, redis_url: str) -> list[dict]:
+    """Inbox listing and full-text search on PostgreSQL, 1,000,000 messages in 100,000
+    conversations, vs a primary-key page lookup in the same run (benchmarks/bench_search.py)."""
+    from benchmarks import bench_search
+
+    return bench_search.rows(QUICK, redis_url)
+
+
 def machine() -> str:
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) // 1024 for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), 0)
@@ -315,7 +323,7 @@ def main() -> int:
         rows: list[dict] = []
         try:
             for name, fn in (("P1", p1_ingress), ("P2", p2_pipeline), ("P5", p5_p6_end_to_end), ("P3", p3_p4_imap), ("P7", p7_streams),
-                             ("R1", r1_redaction)):
+                             ("R1", r1_redaction), ("S1", s1_search)):
                 if only and name not in only:
                     continue
                 print(f"running {name} ...", file=sys.stderr, flush=True)

@@ -120,7 +120,7 @@ def generate(url: str, messages: int, per_conversation: int = 10, seed: int = 21
         for i in range(1, n_conv + 1):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             email = f"{first}.{last}{i}@example{i % 7}.com"
-            phone = f"+1555{rng.randint(0, 9_999_999):07d}" if i % 2 else None
+            phone = f"+1555{(i * 7919) % 10_000_000:07d}" if i % 2 else None  # unique (7919 is coprime with 10^7)
             people.append((first, last, email, phone))
             if i % max(1, n_conv // 50) == 0:
                 sample["last"].append(last)

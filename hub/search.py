@@ -46,8 +46,12 @@ _PART = re.compile(r"[^\W_]+")  # letters and digits: what both tokenizers keep 
 MAX_QUERY_CHARS = 200
 MAX_WORDS = 8
 MAX_PARTS = 6
-#: a search counts its matches up to this many (the list shows "1,000+")
-COUNT_CAP = 1000
+#: a search counts its matches up to this many (the list shows "200+")
+COUNT_CAP = 200
+#: PostgreSQL: a query the planner expects in more messages than this is looked up by walking
+#: the list order and probing each conversation's messages (a common word fills a page within a
+#: few hundred conversations), a rarer one by collecting its conversations first
+WALK_ABOVE = 8000
 
 #: language code -> PostgreSQL text search configuration (migration 0360_search has a copy)
 PG_CONFIGS: dict[str, str] = {
@@ -195,6 +199,8 @@ def conversation_search(term: str, dialect: Any = None) -> ColumnElement[bool]:
     tsq = pg_resolve(dialect, q) if name == "postgresql" and not isinstance(dialect, str) else None
     if tsq == "" and not q.digits:
         return literal_column("1") == literal_column("0")  # only stop words and nothing else
+    if tsq and _pg_estimate(dialect, tsq) > WALK_ABOVE:
+        return _walk(q, tsq)
     parts: list[Any] = []
     ident_conds: list[ColumnElement[bool]] = []
     if q.words and tsq != "":
@@ -211,6 +217,39 @@ def conversation_search(term: str, dialect: Any = None) -> ColumnElement[bool]:
         ident_conds += [Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\")]
     parts.append(select(Conversation.id).where(Conversation.identity_id.in_(select(Identity.id).where(or_(*ident_conds)))))
     return Conversation.id.in_(union_all(*parts))
+
+
+def _pg_estimate(s, tsq: str) -> float:
+    """The planner's estimate of the messages matching ``tsq`` (statistics only: no scan)."""
+    plan = s.execute(text("EXPLAIN (FORMAT JSON) SELECT 1 FROM messages WHERE search_tsv @@ CAST(:t AS tsquery)"), {"t": tsq}).scalar()
+    if isinstance(plan, str):
+        import json
+
+        plan = json.loads(plan)
+    try:
+        return float(plan[0]["Plan"]["Plan Rows"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return 0.0
+
+
+def _walk(q: SearchQuery, tsq: str) -> ColumnElement[bool]:
+    """The condition for a common query on PostgreSQL: per conversation, in the list order."""
+    # a scalar subquery, not EXISTS: PostgreSQL would turn an EXISTS into one hashed set of
+    # every matching message's conversation, which is the cost this plan avoids
+    msg = text("(SELECT true FROM messages m WHERE m.conversation_id = conversations.id "
+               "AND m.search_tsv @@ CAST(:tsw AS tsquery) LIMIT 1) IS NOT NULL").bindparams(bindparam("tsw", tsq))
+    contacts = select(Contact.id).where(_matches("contacts", "postgresql", q, tsq))
+    ident_conds: list[ColumnElement[bool]] = [_matches("identities", "postgresql", q, tsq)]
+    if q.digits:
+        like = _like(q.digits)
+        ident_conds += [Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\")]
+    return or_(
+        msg,  # type: ignore[arg-type]
+        _matches("conversations", "postgresql", q, tsq),
+        Conversation.contact_id.in_(contacts),
+        Conversation.identity_id.in_(select(Identity.id).where(Identity.contact_id.in_(contacts))),
+        Conversation.identity_id.in_(select(Identity.id).where(or_(*ident_conds))),
+    )
 
 
 # ------------------------------------------------------------------ highlighting
