@@ -34,7 +34,7 @@ from hub.models import (
 )
 from hub.openapi import MAX_ID, Spec
 from hub.states import CONVERSATION_DONE, REPLY_RETRYABLE, ConversationStatus, ReplyState
-from hub.views import contact_json, conversation_json, message_json, reply_json
+from hub.views import contact_json, conversation_json, message_json, prime, reply_json
 
 log = structlog.get_logger("omnihub.api")
 
@@ -280,6 +280,7 @@ def list_conversations():
             total = s.scalar(select(func.count()).select_from((q.limit(COUNT_CAP + 1) if a.get("q") else q).subquery())) or 0
             capped = bool(a.get("q")) and total > COUNT_CAP
         rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)).all()
+        kept = prime(s, list(rows[:limit]))  # noqa: F841  (held while the items are built)
         items = [conversation_json(s, c) for c in rows[:limit]]
         if a.get("q"):
             from hub.search import highlights

@@ -244,7 +244,7 @@ def _walk(q: SearchQuery, tsq: str) -> ColumnElement[bool]:
         like = _like(q.digits)
         ident_conds += [Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\")]
     return or_(
-        msg,  # type: ignore[arg-type]
+        msg,
         _matches("conversations", "postgresql", q, tsq),
         Conversation.contact_id.in_(contacts),
         Conversation.identity_id.in_(select(Identity.id).where(Identity.contact_id.in_(contacts))),

@@ -16,7 +16,7 @@ from hub import audit, sla
 from hub.models import AuditLog, Connector, Contact, Conversation, Identity, Message, User
 from hub.search import COUNT_CAP, conversation_search, highlights
 from hub.states import ConversationStatus
-from hub.views import contact_json, conversation_json
+from hub.views import contact_json, conversation_json, prime
 from hub.web import composer, presence, streams
 from hub.web.models import ConversationRead
 from hub.web.security import client_ip, login_required, rate_limit, rt
@@ -278,13 +278,17 @@ def list_context(s, f: dict[str, str]) -> dict[str, Any]:
     pinned = needs_attention(s, uid, {c.id for c in rows}) if default_view else []
     counts = unread_counts(s, uid, [c.id for c in rows + pinned])
     marked = highlights(s, [c.id for c in rows], f["q"]) if f["q"] else {}
+    shown = rows + pinned
+    kept = prime(s, shown)  # noqa: F841  (held while the items are built)
+    # the previews: each conversation's newest message, in one query
+    newest = select(func.max(Message.id)).where(Message.conversation_id.in_([c.id for c in shown])).group_by(Message.conversation_id)
+    previews = dict(s.execute(select(Message.conversation_id, Message.text).where(Message.id.in_(newest))).tuples().all()) if shown else {}
 
     def item(c: Conversation) -> dict[str, Any]:
         d = conversation_json(s, c)
         d["unread"] = counts.get(c.id, 0)
         d["sla_state"] = sla_state(c)
-        last = s.scalar(select(Message.text).where(Message.conversation_id == c.id).order_by(Message.id.desc()).limit(1))
-        d["preview"] = (last or "")[:140]
+        d["preview"] = (previews.get(c.id) or "")[:140]
         if c.id in marked:  # escaped, then the matching words in <mark> (hub.search)
             d["highlight"] = marked[c.id]
         return d
