@@ -191,6 +191,29 @@ def generate(url: str, messages: int, per_conversation: int = 10, seed: int = 21
     return {"sample": sample, "load_s": loaded, "total_s": time.perf_counter() - t0, "conversations": n_conv}
 
 
+def sample_from(url: str, seed: int = 21) -> dict[str, Any]:
+    """What ``generate`` returns, read back from a database it filled (OMNIHUB_BENCH_SEARCH_DB)."""
+    from sqlalchemy import text
+
+    from hub.db import make_engine
+
+    vocab = _pseudo_vocab(random.Random(seed), 30_000)  # the generator's first draw
+    engine = make_engine(url)
+    try:
+        with engine.connect() as c:
+            n_conv = c.execute(text("SELECT count(*) FROM conversations")).scalar() or 0
+            people = c.execute(text("SELECT name, email FROM contacts WHERE id % 2000 = 0 ORDER BY id")).all()
+            phones = c.execute(text("SELECT phone FROM identities WHERE phone IS NOT NULL AND id % 2001 = 0")).scalars().all()
+            orders = c.execute(text("SELECT substring(text from 'ORD-[0-9]+') FROM messages WHERE id % 50 = 0 AND id < 3001")).scalars().all()
+    finally:
+        engine.dispose()
+    rng = random.Random(seed + 1)
+    return {"conversations": n_conv, "load_s": 0.0, "total_s": 0.0, "sample": {
+        "last": [n.split()[-1].lower() for n, _ in people], "full": [n.lower() for n, _ in people],
+        "email": [e[: e.index("@") - 2] for _, e in people], "phone": [p[-7:] for p in phones],
+        "order": [o for o in orders if o], "rare": [rng.choice(vocab[20_000:]) for _ in range(60)]}}
+
+
 def _timed(fn, n: int) -> list[float]:
     out = []
     for i in range(n):
@@ -219,9 +242,10 @@ def measure(url: str, redis_url: str, data: dict[str, Any], rounds: int) -> dict
     rt = Runtime(settings)
     ensure_builtin(rt)
     app = create_app(settings, rt)
+    who = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     with rt.db.session() as s:
-        create_user(s, "bench@example.com", "agent", "correct horse battery staple", "Bench")
-        token = create_token(s, "bench@example.com")
+        create_user(s, who, "agent", "correct horse battery staple", "Bench")
+        token = create_token(s, who)
     client = app.test_client()
     n_conv = data["conversations"]
     rng = random.Random(5)
@@ -303,6 +327,14 @@ def rows(quick: bool, redis_url: str) -> list[dict]:
     from hub.migrate import upgrade
 
     size = int(os.environ.get("OMNIHUB_BENCH_SEARCH_MESSAGES", "100000" if quick else "1000000"))
+    reuse = os.environ.get("OMNIHUB_BENCH_SEARCH_DB")  # a database an earlier run generated: measure only
+    if reuse:
+        from hub.migrate import upgrade as _upgrade
+
+        _upgrade(reuse)
+        data = sample_from(reuse)
+        m = measure(reuse, redis_url, data, rounds=25 if quick else 50)
+        return _rows(m, data, f"{data['conversations'] * 10:,} msgs / {data['conversations']:,} convs (reused)")
     admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     try:
         with admin.connect() as c:
@@ -326,7 +358,10 @@ def rows(quick: bool, redis_url: str) -> list[dict]:
             c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
-    scale = f"{size:,} msgs / {data['conversations']:,} convs, generated in {data['total_s']:.0f} s"
+    return _rows(m, data, f"{size:,} msgs / {data['conversations']:,} convs, generated in {data['total_s']:.0f} s")
+
+
+def _rows(m: dict[str, Any], data: dict[str, Any], scale: str) -> list[dict]:
     base = f"PK page of 50 p99 {m['pk_p99']:.1f} ms"
     kinds = ", ".join(f"{k} {v}" for k, v in m["kinds"].items())
     print(f"  S2 search p99 by kind (ms): {kinds}", file=sys.stderr, flush=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import bindparam, literal_column, or_, select, text, union_all
+from sqlalchemy import bindparam, literal_column, or_, select, text, union, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub.models import Contact, Conversation, Identity, Message
@@ -52,6 +52,8 @@ COUNT_CAP = 200
 #: the list order and probing each conversation's messages (a common word fills a page within a
 #: few hundred conversations), a rarer one by collecting its conversations first
 WALK_ABOVE = 8000
+#: PostgreSQL: at most this many candidate conversations are collected for a rarer query
+MAX_CANDIDATES = 20000
 
 #: language code -> PostgreSQL text search configuration (migration 0360_search has a copy)
 PG_CONFIGS: dict[str, str] = {
@@ -216,6 +218,14 @@ def conversation_search(term: str, dialect: Any = None) -> ColumnElement[bool]:
         like = _like(q.digits)
         ident_conds += [Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\")]
     parts.append(select(Conversation.id).where(Conversation.identity_id.in_(select(Identity.id).where(or_(*ident_conds)))))
+    if name == "postgresql" and not isinstance(dialect, str):
+        # collect the candidates once (the page and its count would each repeat the index
+        # lookups); a set larger than expected goes the walking way after all
+        found = dialect.scalars(union(*parts).limit(MAX_CANDIDATES + 1)).all()
+        if len(found) > MAX_CANDIDATES:
+            return _walk(q, tsq or "")
+        return text("conversations.id = ANY(CAST(:cands AS bigint[]))").bindparams(  # type: ignore[return-value]
+            bindparam("cands", [int(i) for i in found]))
     return Conversation.id.in_(union_all(*parts))
 
 
