@@ -82,9 +82,10 @@ class SearchQuery:
         """FTS5 MATCH text: each word a quoted phrase whose last part is a prefix; words ANDed."""
         return " ".join('"' + " ".join(parts) + '"*' for parts in self.words)
 
-    def tsquery(self) -> str:
+    def tsquery(self, prefix: bool = True) -> str:
         """to_tsquery text: each word parts joined by <-> (phrase), the last a prefix; words ANDed."""
-        return " & ".join("(" + " <-> ".join([*parts[:-1], parts[-1] + ":*"]) + ")" for parts in self.words)
+        star = ":*" if prefix else ""
+        return " & ".join("(" + " <-> ".join([*parts[:-1], parts[-1] + star]) + ")" for parts in self.words)
 
 
 def parse(term: str) -> SearchQuery:
@@ -129,19 +130,46 @@ def pg_tsquery_sql(param: str) -> str:
     return "(" + " || ".join(parts) + ")"
 
 
+_LANGS: dict[str, tuple[float, frozenset[str]]] = {}
+#: how long the set of conversation languages is remembered (a new language's stems are
+#: searched at most this late; its plain words at once)
+LANGUAGES_TTL = 300.0
+
+
+def _languages_in_use(s) -> frozenset[str]:
+    """The conversation languages present (per database, remembered LANGUAGES_TTL seconds):
+    a query takes the forms of these configurations only, each one more index lookup."""
+    import time
+
+    key = str(s.get_bind().url)
+    hit = _LANGS.get(key)
+    if hit and time.monotonic() - hit[0] < LANGUAGES_TTL:
+        return hit[1]
+    rows = s.execute(text("SELECT DISTINCT lower(split_part(language, '-', 1)) FROM conversations WHERE language IS NOT NULL")).scalars()
+    langs = frozenset(r for r in rows if r)
+    _LANGS[key] = (time.monotonic(), langs)
+    return langs
+
+
 def pg_resolve(s, q: SearchQuery) -> str:
     """The query's tsquery on PostgreSQL, as text: its distinct forms over the configurations
     (the rule of pg_tsquery_sql), worked out in one round trip, so the index condition is one
     small constant instead of nineteen alternatives evaluated on every candidate row."""
     if not q.words:
         return ""
-    sql = ", ".join(f"to_tsquery('{cfg}', :q)::text, numnode(to_tsquery('{cfg}', :q))" for cfg in _ALL_CONFIGS)
-    row = s.execute(text(f"SELECT {sql}"), {"q": q.tsquery()}).one()
+    # prefixes in the plain form only: every language-indexed text holds its plain words too,
+    # so "refu" finds "refund" there, and a language form adds its stems without widening
+    # them ("garcia" in Spanish is 'garci', whose prefix would also find "garcinia")
+    configs = ["simple", *dict.fromkeys(PG_CONFIGS[code] for code in _languages_in_use(s) if code in PG_CONFIGS)]
+    sql = ", ".join(f"to_tsquery('{cfg}', :{'q' if cfg == 'simple' else 'x'})::text, "
+                    f"numnode(to_tsquery('{cfg}', :{'q' if cfg == 'simple' else 'x'}))" for cfg in configs)
+    row = s.execute(text(f"SELECT {sql}"), {"q": q.tsquery(), "x": q.tsquery(prefix=False)}).one()
     simple, simple_n = row[0], row[1]
+    plain = (simple or "").replace(":*", "")  # what the prefix form already covers
     forms: dict[str, None] = {}
     for i in range(0, len(row), 2):
         form, n = (row[i], row[i + 1]) if row[i + 1] == simple_n else (simple, simple_n)
-        if form and n:
+        if form and n and (i == 0 or form != plain):
             forms[form] = None
     return " | ".join(f"( {f} )" for f in forms)
 
@@ -203,6 +231,8 @@ def conversation_search(term: str, dialect: Any = None) -> ColumnElement[bool]:
         return literal_column("1") == literal_column("0")  # only stop words and nothing else
     if tsq and _pg_estimate(dialect, tsq) > WALK_ABOVE:
         return _walk(q, tsq)
+    if name == "postgresql" and not isinstance(dialect, str):
+        return _collect(dialect, q, tsq or "")
     parts: list[Any] = []
     ident_conds: list[ColumnElement[bool]] = []
     if q.words and tsq != "":
@@ -211,22 +241,45 @@ def conversation_search(term: str, dialect: Any = None) -> ColumnElement[bool]:
             select(Message.conversation_id).where(_matches("messages", name, q, tsq)),
             select(Conversation.id).where(_matches("conversations", name, q, tsq)),
             select(Conversation.id).where(Conversation.contact_id.in_(contacts)),
-            select(Conversation.id).join(Identity, Identity.id == Conversation.identity_id).where(Identity.contact_id.in_(contacts)),
         ]
         ident_conds.append(_matches("identities", name, q, tsq))
     if q.digits:
         like = _like(q.digits)
         ident_conds += [Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\")]
     parts.append(select(Conversation.id).where(Conversation.identity_id.in_(select(Identity.id).where(or_(*ident_conds)))))
-    if name == "postgresql" and not isinstance(dialect, str):
-        # collect the candidates once (the page and its count would each repeat the index
-        # lookups); a set larger than expected goes the walking way after all
-        found = dialect.scalars(union(*parts).limit(MAX_CANDIDATES + 1)).all()
-        if len(found) > MAX_CANDIDATES:
-            return _walk(q, tsq or "")
-        return text("conversations.id = ANY(CAST(:cands AS bigint[]))").bindparams(  # type: ignore[return-value]
-            bindparam("cands", [int(i) for i in found]))
     return Conversation.id.in_(union_all(*parts))
+
+
+def _ids_in(column: Any, ids: list[int], name: str) -> ColumnElement[bool]:
+    return text(f"{column} = ANY(CAST(:{name} AS bigint[]))").bindparams(bindparam(name, ids))  # type: ignore[return-value]
+
+
+def _collect(s, q: SearchQuery, tsq: str) -> ColumnElement[bool]:
+    """PostgreSQL, a rarer query: collect the matching contacts, identities, then
+    conversations once (the page and its count would each repeat the index lookups, and
+    the planner misjudges how many conversations a few hundred contacts have); a set
+    larger than expected goes the walking way after all."""
+    cap = MAX_CANDIDATES + 1
+    contacts = [int(i) for i in s.scalars(select(Contact.id).where(_matches("contacts", "postgresql", q, tsq)).limit(cap))]
+    ident_conds: list[ColumnElement[bool]] = [_matches("identities", "postgresql", q, tsq)]
+    if q.digits:
+        like = _like(q.digits)
+        ident_conds += [Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\")]
+    idents = [int(i) for i in s.scalars(select(Identity.id).where(or_(*ident_conds)).limit(cap))]
+    if len(contacts) >= cap or len(idents) >= cap:
+        return _walk(q, tsq)
+    parts: list[Any] = [
+        select(Message.conversation_id).where(_matches("messages", "postgresql", q, tsq)),
+        select(Conversation.id).where(_matches("conversations", "postgresql", q, tsq)),
+    ]
+    if contacts:
+        parts.append(select(Conversation.id).where(_ids_in("conversations.contact_id", contacts, "cand_contacts")))
+    if idents:
+        parts.append(select(Conversation.id).where(_ids_in("conversations.identity_id", idents, "cand_idents")))
+    found = [int(i) for i in s.scalars(union(*parts).limit(cap))]
+    if len(found) >= cap:
+        return _walk(q, tsq)
+    return _ids_in("conversations.id", found, "cands")
 
 
 def _pg_estimate(s, tsq: str) -> float:
@@ -257,7 +310,6 @@ def _walk(q: SearchQuery, tsq: str) -> ColumnElement[bool]:
         msg,
         _matches("conversations", "postgresql", q, tsq),
         Conversation.contact_id.in_(contacts),
-        Conversation.identity_id.in_(select(Identity.id).where(Identity.contact_id.in_(contacts))),
         Conversation.identity_id.in_(select(Identity.id).where(or_(*ident_conds))),
     )
 
