@@ -217,7 +217,7 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
         "tag": {"type": "string", "description": "has this tag, e.g. sla-breached, sla-at-risk, security-urgent"},
         "q": {"type": "string", "maxLength": 200, "description": "full-text search of names, emails, phone numbers, subjects and message text "
               "(same search as the inbox; words match by prefix, all must occur); each item then carries `highlight`, "
-              "escaped HTML with the matching words in <mark>, and `total` counts up to 1,000 (`total_capped`)"},
+              "escaped HTML with the matching words in <mark>, and `total` counts up to 200 (`total_capped` past that)"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
         "before": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT[0-9:.+-]+_\d+$", "description": "cursor from a previous page's `next`"},
     },
