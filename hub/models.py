@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -169,6 +171,8 @@ class Conversation(Base):
         Index("ix_conversations_status_last", "status", "last_message_at"),
         Index("ix_conversations_created", "created_at", "id"),  # date ranges, keyset (hub.exports)
         Index("ix_conversations_last_id", "last_message_at", "id"),  # the list over every status, keyset
+        # the inbox's "waiting longest" order (hub.web.inbox._sort_keys), keyset
+        Index("ix_conversations_waiting", func.coalesce(text("last_inbound_at"), text("last_message_at")), "id"),
     )
     id: Mapped[int] = _pk()
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))

@@ -73,6 +73,8 @@ def upgrade() -> None:
     op.create_index('ix_conversations_last_id', 'conversations', ['last_message_at', 'id'], unique=False)
     # a matching identity's conversations (hub.search)
     op.create_index('ix_conversations_identity_id', 'conversations', ['identity_id'], unique=False)
+    # the inbox's "waiting longest" order: coalesce(last_inbound_at, last_message_at), id
+    op.execute("CREATE INDEX ix_conversations_waiting ON conversations (coalesce(last_inbound_at, last_message_at), id)")
     bind = op.get_bind()
     if bind.dialect.name == 'sqlite':
         for table, cols in SQLITE_SOURCES:
@@ -115,5 +117,6 @@ def downgrade() -> None:
         for table, _cfg, _cols in PG_SOURCES:
             op.execute(f"DROP INDEX IF EXISTS ix_{table}_search")
             op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_tsv")
+    op.execute("DROP INDEX IF EXISTS ix_conversations_waiting")
     op.drop_index('ix_conversations_identity_id', table_name='conversations')
     op.drop_index('ix_conversations_last_id', table_name='conversations')
