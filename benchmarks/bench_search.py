@@ -362,20 +362,20 @@ def rows(quick: bool, redis_url: str) -> list[dict]:
 
 
 def _rows(m: dict[str, Any], data: dict[str, Any], scale: str) -> list[dict]:
-    base = f"PK page of 50 p99 {m['pk_p99']:.1f} ms"
+    base = f"PK page of 50 p99 {m['pk_p99']:.1f} ms (p50 {m['pk_p50']:.1f})"
     kinds = ", ".join(f"{k} {v}" for k, v in m["kinds"].items())
     print(f"  S2 search p99 by kind (ms): {kinds}", file=sys.stderr, flush=True)
     return [{
         "id": "S1", "what": f"inbox listing p99 (views + keyset page 2, with count), PostgreSQL, {scale}",
-        "value": f"{m['list_p99']:.1f} ms", "baseline": base, "ratio": m["list_p99"] / m["pk_p99"],
+        "value": f"{m['list_p99']:.1f} ms (p50 {m['list_p50']:.1f})", "baseline": base, "ratio": m["list_p99"] / m["pk_p99"],
         "goal": "p99 < 100 ms", "ok": m["list_p99"] < 100,
     }, {
         "id": "S2", "what": f"search p99 (query + capped count + highlights, {m['n']} queries of 8 kinds), PostgreSQL",
-        "value": f"{m['search_p99']:.1f} ms", "baseline": base, "ratio": m["search_p99"] / m["pk_p99"],
+        "value": f"{m['search_p99']:.1f} ms (p50 {m['search_p50']:.1f})", "baseline": base, "ratio": m["search_p99"] / m["pk_p99"],
         "goal": "p99 < 100 ms", "ok": m["search_p99"] < 100, "kinds": m["kinds"],
     }, {
         "id": "S2", "what": "GET /api/v1/conversations?q= p99 (whole request, 50 items as JSON)",
-        "value": f"{m['api_p99']:.1f} ms", "baseline": base, "ratio": m["api_p99"] / m["pk_p99"],
+        "value": f"{m['api_p99']:.1f} ms (p50 {m['api_p50']:.1f})", "baseline": base, "ratio": m["api_p99"] / m["pk_p99"],
         "goal": "p99 < 100 ms", "ok": m["api_p99"] < 100,
     }]
 
