@@ -322,3 +322,22 @@ def test_no_offset_in_the_code():
     for pkg in ("hub", "workers", "outbound", "channels"):
         for path in (root / pkg).rglob("*.py"):
             assert ".offset(" not in path.read_text(), f"{path}: keyset pagination everywhere, no OFFSET"
+
+
+def test_the_inbox_page_shows_the_escaped_highlight(desk, monkeypatch):
+    from tests.web.conftest import AGENT, add_users
+    from tests.web.test_web_unit import do_login
+
+    add_users(desk)
+    cid = _add(desk, "w", name="Wanda", subject="Help", texts=['<script>alert("x")</script> my refund <b>now</b>'])
+    for n in range(3):
+        _add(desk, f"w{n}", subject="refund again", texts=[])
+    monkeypatch.setattr("hub.web.inbox.COUNT_CAP", 2)
+    c = desk.app.test_client()
+    assert do_login(c, AGENT).status_code == 302
+    html = c.get("/inbox/?status=all&q=refund").get_data(as_text=True)
+    item = html[html.index(f'id="conv-{cid}"'):]
+    item = item[: item.index("</li>")]
+    assert '<span class="preview hl">' in item and "<mark>refund</mark>" in item.lower()
+    assert "<script>alert" not in html and "<b>now" not in html  # escaped (SQLite) or left out (ts_headline)
+    assert '<span id="list-count">2+</span>' in html  # the capped count
