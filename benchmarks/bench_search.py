@@ -343,7 +343,7 @@ def rows(quick: bool, redis_url: str) -> list[dict]:
         admin.dispose()
         return [{"id": "S1", "what": f"inbox listing p99, PostgreSQL ({exc.__class__.__name__}: no server)", "value": "n/a",
                  "baseline": "n/a", "ratio": float("nan"), "goal": "p99 < 100 ms", "ok": None}]
-    name = "omnihub_bench_" + uuid.uuid4().hex[:10]
+    name = "omnihub_bench_search_" + uuid.uuid4().hex[:10]  # its own prefix (benchmarks.common uses omnihub_bench_)
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
