@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test bench faults-full install clean lint typecheck docs docs-serve deploy-check
+.PHONY: run test bench bench-search faults-full install clean lint typecheck docs docs-serve deploy-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# S1/S2 alone: inbox listing and full-text search on PostgreSQL with 1,000,000 messages in
+# 100,000 conversations (OMNIHUB_BENCH_SEARCH_MESSAGES=100000 for a quick run; about 10 minutes
+# to generate the full size on 2 cores; benchmarks/bench_search.py)
+bench-search: $(STAMP)
+	$(BIN)/python -m benchmarks S1
 
 # The fault-injection suite at the issue's full sizes (10,000 messages under kill -9, a
 # one-minute helpdesk outage); `make test` runs the same tests at fast default sizes.

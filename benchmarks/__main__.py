@@ -358,12 +358,20 @@ def c1_capacity(tmp: Path, redis_url: str) -> list[dict]:
     return capacity.rows(tmp, redis_url, QUICK)
 
 
+def s1_search(tmp: Path, redis_url: str) -> list[dict]:
+    """Inbox listing and full-text search on PostgreSQL, 1,000,000 messages in 100,000
+    conversations, vs a primary-key page lookup in the same run (benchmarks/bench_search.py)."""
+    from benchmarks import bench_search
+
+    return bench_search.rows(QUICK, redis_url)
+
+
 BENCHMARKS = (
     ("P1", p1_ingress), ("P1-pg", on_postgresql("P1-pg", p1_ingress)),
     ("P2", p2_pipeline), ("P2-pg", on_postgresql("P2-pg", p2_pipeline)),
     ("P2R", p2_real_mail), ("P2R-pg", on_postgresql("P2R-pg", p2_real_mail)),
     ("P5", p5_p6_end_to_end), ("P5-pg", on_postgresql("P5-pg", p5_p6_end_to_end)),
-    ("P3", p3_p4_imap), ("P7", p7_streams), ("F1", f1_footprint), ("R1", r1_redaction), ("C1", c1_capacity),
+    ("P3", p3_p4_imap), ("P7", p7_streams), ("F1", f1_footprint), ("R1", r1_redaction), ("C1", c1_capacity), ("S1", s1_search),
 )
 
 

@@ -39,7 +39,7 @@ from hub.models import (
 )
 from hub.openapi import MAX_ID, Spec
 from hub.states import CONVERSATION_DONE, REPLY_RETRYABLE, ConversationStatus, ReplyState
-from hub.views import contact_json, conversation_json, message_json, reply_json
+from hub.views import contact_json, conversation_json, message_json, prime, reply_json
 
 log = structlog.get_logger("omnihub.api")
 
@@ -222,7 +222,9 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
         "language": {"type": "string"},
         "security": {"type": "boolean"},
         "tag": {"type": "string", "description": "has this tag, e.g. sla-breached, sla-at-risk, security-urgent"},
-        "q": {"type": "string", "description": "search names, emails, phone numbers, subjects and message text (same search as the inbox)"},
+        "q": {"type": "string", "maxLength": 200, "description": "full-text search of names, emails, phone numbers, subjects and message text "
+              "(same search as the inbox; words match by prefix, all must occur); each item then carries `highlight`, "
+              "escaped HTML with the matching words in <mark>, and `total` counts up to 200 (`total_capped` past that)"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
         "before": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT[0-9:.+-]+_\d+$", "description": "cursor from a previous page's `next`"},
     },
@@ -233,6 +235,8 @@ def list_conversations():
         limit = min(200, max(1, int(a.get("limit", 50))))
     except ValueError:
         raise ApiError(400, "limit must be an integer", field="limit") from None
+    if len(a.get("q") or "") > 200:
+        raise ApiError(400, "q: at most 200 characters", field="q")
     with rt().db.read() as s:
         q = select(Conversation)
         status, priority = a.get("status") or "", a.get("priority") or ""
@@ -268,7 +272,7 @@ def list_conversations():
         if a.get("q"):
             from hub.search import conversation_search
 
-            q = q.where(conversation_search(a["q"]))
+            q = q.where(conversation_search(a["q"], s))
         if a.get("before"):
             try:
                 # a "+" of the UTC offset arrives as a space when a client did not URL-encode the cursor
@@ -277,15 +281,28 @@ def list_conversations():
                 q = q.where(or_(Conversation.last_message_at < when, (Conversation.last_message_at == when) & (Conversation.id < int(cid))))
             except ValueError:
                 raise ApiError(400, "before: invalid cursor", field="before") from None
-        total = None
+        total, capped = None, False
         if not a.get("before"):  # exact, over every filter: on the first page only (it costs a count)
-            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            from hub.search import COUNT_CAP
+
+            # a search counts up to COUNT_CAP + 1 matches (a common word must not count them all)
+            total = s.scalar(select(func.count()).select_from((q.limit(COUNT_CAP + 1) if a.get("q") else q).subquery())) or 0
+            capped = bool(a.get("q")) and total > COUNT_CAP
         rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)).all()
+        kept = prime(s, list(rows[:limit]))  # noqa: F841  (held while the items are built)
         items = [conversation_json(s, c) for c in rows[:limit]]
+        if a.get("q"):
+            from hub.search import highlights
+
+            marked = highlights(s, [c["id"] for c in items], a["q"])
+            for item in items:
+                item["highlight"] = str(marked[item["id"]]) if item["id"] in marked else None
         nxt = f"{rows[limit - 1].last_message_at.isoformat()}_{rows[limit - 1].id}" if len(rows) > limit else None
     body: dict[str, Any] = {"items": items, "next": nxt}
     if total is not None:
         body["total"] = total
+        if a.get("q"):
+            body["total_capped"] = capped
     return jsonify(body)
 
 

@@ -31,7 +31,7 @@ import structlog
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub import audit, purge
+from hub import audit, purge, search
 from hub.errors import NotFound
 from hub.models import (
     AuditLog,
@@ -278,6 +278,8 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
         counts["audit_entries_redacted"] = len(redacted)
         audit.record(s, actor=actor, action="contact.erase", target_type="contact", target_id=str(contact_id),
                      details={**counts, "merged_contacts": sorted(sub.contact_ids - {contact_id}), "redacted_entries": redacted})
+    with rt.db.session() as s:  # SQLite FTS5 keeps deleted words until its segments merge (hub.search)
+        search.purge(s)
     with rt.db.read() as s:
         counts["files"] = purge.drop_files(s, rt.blobs, keys)
     counts["redis_keys"] = _scrub_redis(rt, sub)

@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -168,11 +170,14 @@ class Conversation(Base):
         Index("ix_conversations_thread", "connector_id", "thread_key"),
         Index("ix_conversations_status_last", "status", "last_message_at"),
         Index("ix_conversations_created", "created_at", "id"),  # date ranges, keyset (hub.exports)
+        Index("ix_conversations_last_id", "last_message_at", "id"),  # the list over every status, keyset
+        # the inbox's "waiting longest" order (hub.web.inbox._sort_keys), keyset
+        Index("ix_conversations_waiting", func.coalesce(text("last_inbound_at"), text("last_message_at")), "id"),
     )
     id: Mapped[int] = _pk()
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
-    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)  # search: a matching identity's conversations
     thread_key: Mapped[str] = mapped_column(String(512))
     token: Mapped[str] = mapped_column(String(32), unique=True)  # for email plus-addresses / subjects
     subject: Mapped[str] = mapped_column(String(998), default="")

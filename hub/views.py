@@ -129,6 +129,18 @@ def _team_name(s: Session, team_id: int | None) -> str | None:
     return team.name if team else None
 
 
+def prime(s: Session, convs: list[Conversation]) -> list[Any]:
+    """Load the identities, connectors and assignees of a page of conversations in three
+    queries, so conversation_json finds them in the session instead of one query each.
+    Keep the returned list while rendering (the session holds its objects weakly)."""
+    kept: list[Any] = []
+    for model, ids in ((Identity, {c.identity_id for c in convs}), (Connector, {c.connector_id for c in convs}),
+                       (User, {c.assignee_id for c in convs if c.assignee_id})):
+        if ids:
+            kept += s.scalars(select(model).where(model.id.in_(ids))).all()
+    return kept
+
+
 def conversation_json(s: Session, c: Conversation, *, full: bool = False) -> dict[str, Any]:
     ident = s.get(Identity, c.identity_id)
     connector = s.get(Connector, c.connector_id)

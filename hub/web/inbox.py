@@ -14,9 +14,9 @@ from sqlalchemy import and_, case, func, or_, select
 
 from hub import assignment, audit, sla
 from hub.models import AuditLog, Connector, Contact, Conversation, ConversationEvent, Identity, Message, Team, User
-from hub.search import conversation_search
+from hub.search import COUNT_CAP, conversation_search, highlights
 from hub.states import ConversationStatus
-from hub.views import contact_json, conversation_json
+from hub.views import contact_json, conversation_json, prime
 from hub.web import composer, presence, streams
 from hub.web.models import ConversationRead
 from hub.web.security import client_ip, login_required, rate_limit, rt
@@ -171,13 +171,15 @@ def filtered(s, f: dict[str, str], user_id: int):
     if f["team"]:
         q = q.where(assignment.team_filter(s, f["team"], user_id))
     if f["q"]:
-        q = q.where(conversation_search(f["q"]))
+        q = q.where(conversation_search(f["q"], s))
     return q
 
 
 def query_conversations(s, f: dict[str, str], user_id: int, limit: int = PAGE_SIZE,
                         after: str | None = None) -> tuple[list[Conversation], str | None, int]:
-    """One page of the list: (rows, cursor of the next page or None, exact total)."""
+    """One page of the list: (rows, cursor of the next page or None, total). The total is
+    exact, except for a search: counted up to COUNT_CAP + 1 (hub.search), so a word found in
+    half a million messages does not make every page count them all."""
     sort = f.get("sort") or "activity"
     if sort not in SORTS:
         sort = "activity"
@@ -187,7 +189,8 @@ def query_conversations(s, f: dict[str, str], user_id: int, limit: int = PAGE_SI
         rows = s.scalars(q.order_by(*[k.desc() if d else k.asc() for k, d in keys]).limit(2000)).all()
         rows = [c for c in rows if sla_state(c) == f["sla"]]
         return rows[:limit], None, len(rows)
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    counted = q.limit(COUNT_CAP + 1) if f["q"] else q
+    total = s.scalar(select(func.count()).select_from(counted.subquery())) or 0
     values = decode_cursor(after, sort) if after else None
     if values is not None:
         q = q.where(_after(keys, values))
@@ -279,13 +282,20 @@ def list_context(s, f: dict[str, str]) -> dict[str, Any]:
     default_view = not after and f["status"] == ConversationStatus.OPEN and not any(f[k] for k in FILTERS if k not in ("status", "sort"))
     pinned = needs_attention(s, uid, {c.id for c in rows}) if default_view else []
     counts = unread_counts(s, uid, [c.id for c in rows + pinned])
+    marked = highlights(s, [c.id for c in rows], f["q"]) if f["q"] else {}
+    shown = rows + pinned
+    kept = prime(s, shown)  # noqa: F841  (held while the items are built)
+    # the previews: each conversation's newest message, in one query
+    newest = select(func.max(Message.id)).where(Message.conversation_id.in_([c.id for c in shown])).group_by(Message.conversation_id)
+    previews = dict(s.execute(select(Message.conversation_id, Message.text).where(Message.id.in_(newest))).tuples().all()) if shown else {}
 
     def item(c: Conversation) -> dict[str, Any]:
         d = conversation_json(s, c)
         d["unread"] = counts.get(c.id, 0)
         d["sla_state"] = sla_state(c)
-        last = s.scalar(select(Message.text).where(Message.conversation_id == c.id).order_by(Message.id.desc()).limit(1))
-        d["preview"] = (last or "")[:140]
+        d["preview"] = (previews.get(c.id) or "")[:140]
+        if c.id in marked:  # escaped, then the matching words in <mark> (hub.search)
+            d["highlight"] = marked[c.id]
         return d
 
     items = [item(c) for c in rows]
@@ -302,7 +312,8 @@ def list_context(s, f: dict[str, str]) -> dict[str, Any]:
              for label, params in VIEWS]
     next_url = (url_for("inbox.index") + "?" + urlencode({**{k: v for k, v in f.items() if v}, "after": nxt, "from": first + len(items)})) if nxt else None
     return {"items": items, "pinned": [item(c) for c in pinned], "filters": f, "filters_qs": f"?{qs}" if qs else "",
-            "total_unread": total_unread(s, uid), "total": total, "first": first, "next_url": next_url,
+            "total_unread": total_unread(s, uid), "total": total, "total_capped": bool(f["q"]) and total > COUNT_CAP,
+            "count_cap": COUNT_CAP, "first": first, "next_url": next_url,
             "first_url": url_for("inbox.index") + (f"?{qs}" if qs else "") if after else None, "views": views, "sorts": SORTS}
 
 
