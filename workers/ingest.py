@@ -762,15 +762,18 @@ def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
     history.append({"status": status, "at": msg.sent_at.isoformat(), "part": ref, **errors})
     detail["history"] = history
     reply.status_detail = detail
-    if status in TERMINAL_FAILURES:
+    current = ReplyState(reply.state)
+    if status in TERMINAL_FAILURES and current in (ReplyState.DELIVERED, ReplyState.READ):
+        pass  # the customer has it: a failure reported after that is kept in the history only
+    elif status in TERMINAL_FAILURES:
         reply.state = ReplyState(status)
         reply.last_error = report.error_message or f"provider reported {status}" + (
             f" (error {report.error_code})" if report.error_code else ""
         )
         if report.permanent:  # sending the same reply again cannot deliver it: no Retry, this instead
             reply.status_detail = {**detail, "permanent": report.permanent}
-    elif status in REPLY_RANK and REPLY_RANK[ReplyState(status)] > REPLY_RANK.get(ReplyState(reply.state), -1):
-        reply.state = ReplyState(status)
+    elif status in REPLY_RANK and current not in TERMINAL_FAILURES and REPLY_RANK[ReplyState(status)] > REPLY_RANK.get(current, -1):
+        reply.state = ReplyState(status)  # forward only; out of a failure only by a new send (Retry)
 
 
 def _apply_bounce(s: Session, conn: Connector, bounce: Bounce) -> None:

@@ -243,6 +243,14 @@ def test_whatsapp_through_the_hub(hub, api):
     other = _reply(hub, conv["id"], "Hello?")
     _post(hub, "acme-wa", ms.status(other["external_id"], "failed", errors=ms.UNDELIVERABLE))
     wait_until(lambda: "another channel" in (hub.api("GET", f"/api/v1/replies/{other['id']}").get_json()["permanent"] or ""), message="undeliverable")
+    # states move forward only: a late "delivered" does not lift a failure, a late failure does not undo "read"
+    _post(hub, "acme-wa", ms.status(late["external_id"], "delivered"))
+    _post(hub, "acme-wa", ms.status(sent["external_id"], "read"))
+    wait_until(lambda: hub.api("GET", f"/api/v1/replies/{sent['id']}").get_json()["state"] == "read", message="read")
+    _post(hub, "acme-wa", ms.status(sent["external_id"], "failed", errors=ms.RE_ENGAGEMENT))
+    hub.wait_idle(settle=0.3)
+    assert hub.api("GET", f"/api/v1/replies/{late['id']}").get_json()["state"] == "failed"
+    assert hub.api("GET", f"/api/v1/replies/{sent['id']}").get_json()["state"] == "read"
     html = _inbox_html(hub, conv["id"])
     assert 'data-retry="' not in html  # neither failure offers Retry
     assert "Not retried: the 24-hour window closed" in html and "reach the customer on another channel" in html
