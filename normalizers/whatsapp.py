@@ -13,6 +13,7 @@ the number an SMS identity has). One open conversation per (customer, our phone 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import mimetypes
 from collections.abc import Callable, Mapping
@@ -113,13 +114,21 @@ def split(data: Mapping[str, Any], *, phone_number_id: str | None = None) -> lis
 
             for msg in value.get("messages") or ():
                 if not isinstance(msg, dict) or not msg.get("id"):
-                    raise PayloadInvalid("whatsapp: a message without an id")
+                    # kept as its own event, quarantined with the reason at ingest: the
+                    # delivery's other messages are stored (each message is its own event)
+                    item = msg if isinstance(msg, dict) else {"not_an_object": msg}
+                    digest = hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:32]
+                    out.append((f"invalid:{digest}", "invalid", _envelope(data, entry, value, "messages", item)))
+                    continue
                 sender = str(msg.get("from") or "")
                 mine = [c for c in contacts if str(c.get("wa_id") or "") == sender] or contacts[:1]
                 out.append((str(msg["id"]), str(msg.get("type") or "unknown"), _envelope(data, entry, value, "messages", msg, {"contacts": mine})))
             for st in value.get("statuses") or ():
                 if not isinstance(st, dict) or not st.get("id") or not st.get("status"):
-                    raise PayloadInvalid("whatsapp: a status without id or status")
+                    item = st if isinstance(st, dict) else {"not_an_object": st}
+                    digest = hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:32]
+                    out.append((f"invalid:{digest}", "invalid", _envelope(data, entry, value, "statuses", item)))
+                    continue
                 out.append((f"{st['id']}:{st['status']}", "status", _envelope(data, entry, value, "statuses", st)))
     return out
 
@@ -195,6 +204,8 @@ def normalize_message(data: Mapping[str, Any], *, connector: str, received_at: d
     msg = (value.get("messages") or [None])[0]
     if not isinstance(msg, dict):
         raise PayloadInvalid("whatsapp: event has no message")
+    if not msg.get("id"):
+        raise PayloadInvalid("whatsapp: a message without an id (the delivery's other messages were stored)")
     metadata = _obj(value.get("metadata"))
     contact = _obj((value.get("contacts") or [{}])[0])
     wa_id = str(msg.get("from") or contact.get("wa_id") or "")
@@ -297,6 +308,8 @@ def normalize_status(data: Mapping[str, Any], *, connector: str, received_at: da
     st = (value.get("statuses") or [None])[0]
     if not isinstance(st, dict):
         raise PayloadInvalid("whatsapp: event has no status")
+    if not st.get("id") or not st.get("status"):
+        raise PayloadInvalid("whatsapp: a status without id or status (the delivery's other items were stored)")
     provider_status = str(st.get("status") or "").lower()
     status = STATUS_MAP.get(provider_status)
     if status is None:  # "deleted", "warning", ...: nothing the reply state tracks

@@ -138,3 +138,21 @@ def test_forged_and_retried_deliveries(wa_hub, api):
     assert post(wa_hub, ms.multi(ms.inbound(ms.TEXT, wamid="wamid.BATCH2", text="second"), ms.inbound(ms.TEXT, wamid="wamid.BATCH3", text="third"))).status_code == 200
     with wa_hub.rt.db.read() as s:
         assert sorted(s.scalars(select(InboundEvent.external_id))) == ["wamid.BATCH1", "wamid.BATCH2", "wamid.BATCH3"]
+
+
+def test_a_malformed_message_is_quarantined_alone_and_its_delivery_stored(wa_hub, api):
+    """Each message of a delivery is its own event: one without an id is quarantined with the
+    reason, the good one next to it is stored (the POST is acknowledged, Meta does not retry)."""
+    good = ms.inbound(ms.TEXT, wamid="wamid.GOODINBAD", text="my deposit is missing")
+    bad = ms.inbound(ms.TEXT, wamid="wamid.X", text="no id here")
+    bad["entry"][0]["changes"][0]["value"]["messages"][0].pop("id")
+    assert post(wa_hub, ms.multi(good, bad)).status_code == 200
+    wa_hub.start_worker()
+    wait_until(lambda: wa_hub.count(InboundEvent, InboundEvent.state == "pending") == 0 and wa_hub.count(InboundEvent) == 2,
+               message="both events settled")
+    with wa_hub.rt.db.read() as s:
+        states = {e.external_id: (e.state, e.error) for e in s.scalars(select(InboundEvent))}
+        texts = list(s.scalars(select(Message.text)))
+    assert states["wamid.GOODINBAD"][0] == "processed" and texts == ["my deposit is missing"]
+    (quarantined,) = [v for k, v in states.items() if k.startswith("invalid:")]
+    assert quarantined[0] == "quarantined" and "without an id" in quarantined[1]
