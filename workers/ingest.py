@@ -21,6 +21,7 @@ from hub.models import (
     AttachmentRow,
     Connector,
     Conversation,
+    ConversationEvent,
     Delivery,
     HelpdeskLink,
     Identity,
@@ -710,6 +711,13 @@ def _apply_command(s: Session, msg: NormalizedMessage, command: str, lookups: An
         _apply_identity_update(ident, IdentityUpdate(opted_out=True, reason=f"The customer replied {word!r} on {msg.sent_at.date().isoformat()}"))
     elif command == "start":
         _apply_identity_update(ident, IdentityUpdate(opted_out=False))
+    # the agent sees it: an entry in the timeline of the customer's latest conversation on this
+    # identity (the conversation is not reopened, no SLA target, nothing to answer)
+    latest = s.scalar(select(Conversation.id).where(Conversation.identity_id == ident.id).order_by(Conversation.id.desc()).limit(1))
+    if latest is not None:
+        s.add(ConversationEvent(conversation_id=latest, at=msg.sent_at, kind=f"command_{command}",
+                                actor=(msg.sender.name or msg.sender.address)[:320],
+                                details={"word": (msg.text or "").strip()[:40], "opted_out": ident.opted_out}))
     log.info("ingest.command", command=command, identity_id=ident.id, medium=msg.medium)
     return EventState.PROCESSED, None
 

@@ -349,6 +349,12 @@ def event_text(kind: str, d: dict[str, Any], actor: str) -> str:
         return f"Returned to the team queue: {d.get('previous')}, {d.get('reason')}"
     if kind == "team":
         return f"Moved to team {d['team']}{by}" if d.get("team") else f"Removed from its team{by}"
+    if kind == "command_stop":
+        return f"{actor} replied {d.get('word') or 'STOP'!r}: opted out, replies to them are refused until they opt back in"
+    if kind == "command_start":
+        return f"{actor} replied {d.get('word') or 'START'!r}: opted back in"
+    if kind == "command_help":
+        return f"{actor} replied {d.get('word') or 'HELP'!r} (a carrier keyword; the carrier answers it)"
     return f"{kind}{by}"
 
 

@@ -133,6 +133,10 @@ def test_opt_out_then_reply_fails_with_reason_and_nothing_is_sent(phone_hub, twi
     # START opts back in; the next reply goes out
     post_twilio(hub, "sms", inbound_sms("SM" + "c" * 32, CUSTOMER, OUR, "START", ACCOUNT_SID))
     wait_until(lambda: not conversation(hub, conv["id"])["customer"]["opted_out"], message="opted in")
+    # the agent sees both in the conversation's timeline (it was not reopened for them)
+    events = conversation(hub, conv["id"])["events"]
+    assert [(e["kind"], e["details"]["word"]) for e in events] == [("command_stop", "STOP"), ("command_start", "START")]
+    assert not any(m["text"] in ("STOP", "START") for m in conversation(hub, conv["id"])["messages"])
     rid2 = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Welcome back"}).get_json()["id"]
     wait_until(lambda: reply_state(hub, rid2)["state"] == "queued")
     assert [m.one("Body") for m in twilio_api.sent] == ["Welcome back"] and twilio_api.violations == []
