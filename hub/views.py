@@ -86,6 +86,9 @@ def message_json(m: Message, attachments: list[AttachmentRow] | None = None) -> 
         "auto_generated": m.auto_generated,
         "deleted": m.deleted,
         "edited": bool(m.history),
+        # the earlier texts, oldest first: [{"at", "kind" ("edit" / "delete"), "text"}] (the text it had before that change)
+        "history": [{"at": h.get("at"), "kind": h.get("kind"), "text": h.get("text") or ""}
+                    for h in (m.history or []) if isinstance(h, dict)],
         # emoji reactions to this message: [{"by", "name", "emoji", "at"}], one per person
         "reactions": _reactions(m.reactions),
         # the ad, link or story that brought the customer ({"source", "url", "headline", "label", ...}) or None

@@ -233,6 +233,11 @@ def test_whatsapp_through_the_hub(hub, api):
 
     _post(hub, "acme-wa", ms.wa_revoke(ms.WAMID, "wamid.REVOKE1"))
     wait_until(lambda: _conv(hub, conv["id"])["messages"][1]["deleted"], message="deleted")
+    # the agent still sees what it said before: the API's history and the timeline's earlier versions
+    assert [(h["kind"], h["text"]) for h in _conv(hub, conv["id"])["messages"][1]["history"]] == [
+        ("edit", "Does it come in another color?"), ("delete", "Does it come in blue?")]
+    html = _inbox_html(hub, conv["id"])
+    assert "Earlier versions (2)" in html and "before deletion" in html and "Does it come in blue?" in html
     assert hub.count(Message) == 4  # two messages and two placeholders; no message per reaction, edit or deletion
 
     # Meta fails a reply for a closed window, another for an undeliverable number: no Retry, what to do instead
