@@ -12,6 +12,7 @@ import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from normalizers.model import NormalizedMessage
@@ -60,7 +61,15 @@ def _fit_attachment(a: Any) -> Any:
     return dataclasses.replace(a, **changes) if changes else a
 
 
+#: a provider timestamp further ahead than this is not believed (clock skew is allowed for):
+#: a message "from next month" would keep a 24-hour reply window open for weeks
+FUTURE_SKEW = timedelta(minutes=10)
+
+
 def clean(msg: NormalizedMessage) -> NormalizedMessage:
+    limit = datetime.now(UTC) + FUTURE_SKEW
+    if msg.sent_at > limit:
+        msg = msg.replace(sent_at=datetime.now(UTC), extra={**msg.extra, "claimed_sent_at": msg.sent_at.isoformat()})
     text = clean_text(msg.text)
     full = clean_text(msg.full_text) or text
     return msg.replace(

@@ -121,7 +121,9 @@ def split(data: Mapping[str, Any], *, phone_number_id: str | None = None) -> lis
                     out.append((f"invalid:{digest}", "invalid", _envelope(data, entry, value, "messages", item)))
                     continue
                 sender = str(msg.get("from") or "")
-                mine = [c for c in contacts if str(c.get("wa_id") or "") == sender] or contacts[:1]
+                # the profile of THIS sender; another sender's name is never borrowed (a delivery
+                # with one contact and no wa_id match keeps the name only when the sender is unknown)
+                mine = [c for c in contacts if str(c.get("wa_id") or "") == sender] or ([] if sender else contacts[:1])
                 out.append((str(msg["id"]), str(msg.get("type") or "unknown"), _envelope(data, entry, value, "messages", msg, {"contacts": mine})))
             for st in value.get("statuses") or ():
                 if not isinstance(st, dict) or not st.get("id") or not st.get("status"):

@@ -80,3 +80,17 @@ def test_a_real_130k_subject_is_stored_on_postgresql(make_hub, pg_url):
         conv = s.query(Conversation).one()
         assert len(conv.subject) == 998 and conv.subject.endswith("…") and conv.subject.startswith("Die heiße Zypernsonne")
         assert "Einzahlung" in s.query(Message).one().text
+
+
+def test_a_timestamp_from_the_future_is_not_believed():
+    from datetime import UTC, datetime, timedelta
+
+    from normalizers.model import NormalizedMessage, Participant
+
+    claimed = datetime.now(UTC) + timedelta(days=30)
+    msg = NormalizedMessage(medium="whatsapp", connector="wa", external_id="w1", thread_key="wa:x",
+                            sender=Participant(medium="whatsapp", address="whatsapp:+15550100"), sent_at=claimed, text="hi")
+    out = pipeline.clean(msg)
+    assert out.sent_at <= datetime.now(UTC) and out.extra["claimed_sent_at"] == claimed.isoformat()
+    near = msg.replace(sent_at=datetime.now(UTC) + timedelta(minutes=2))  # clock skew is fine
+    assert pipeline.clean(near).sent_at == near.sent_at
