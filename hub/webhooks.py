@@ -107,6 +107,8 @@ def webhook(name: str, hook: str):
         adapter.verify(hook, req)
     except SignatureInvalid as exc:
         bound.warning("webhook.forbidden", reason=str(exc))
+        if request.method == "GET":  # a subscription handshake (Meta's hub.verify_token, X's CRC)
+            return _error(403, "handshake verification failed: the verify token (or hub.mode) does not match the connector's")
         return _error(getattr(cls, "refused_status", 403), "signature verification failed")
     if request.method == "GET":
         return _respond(adapter.ack(hook, req, []))
