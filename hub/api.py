@@ -489,6 +489,9 @@ def retry_reply(reply_id: int):
         if ident is not None and ident.opted_out:
             raise ApiError(409, f"reply {reply_id} cannot be sent: the customer opted out ({ident.opt_out_reason or 'STOP'}) "
                                 "and must opt back in first")
+        permanent = (r.status_detail or {}).get("permanent")
+        if permanent and not (request.get_json(silent=True) or {}).get("force"):
+            raise ApiError(409, f"reply {reply_id} was not retried: {permanent} (send {{\"force\": true}} to send it again anyway)")
         replay.reset(r)
         _audit(s, "reply.retry", "reply", r.id)
     runtime.queues.schedule("send", [reply_id])

@@ -245,6 +245,8 @@ def test_whatsapp_through_the_hub(hub, api):
     _post(hub, "acme-wa", ms.status(late["external_id"], "failed", errors=ms.RE_ENGAGEMENT))
     failed = wait_until(lambda: (r := hub.api("GET", f"/api/v1/replies/{late['id']}").get_json())["state"] == "failed" and r, message="failed")
     assert "send an approved WhatsApp message template" in failed["permanent"]
+    refused = hub.api("POST", f"/api/v1/replies/{late['id']}/retry")  # a retry cannot fix it: refused, saying why
+    assert refused.status_code == 409 and "template" in refused.get_json()["error"] and "force" in refused.get_json()["error"]
     other = _reply(hub, conv["id"], "Hello?")
     _post(hub, "acme-wa", ms.status(other["external_id"], "failed", errors=ms.UNDELIVERABLE))
     wait_until(lambda: "another channel" in (hub.api("GET", f"/api/v1/replies/{other['id']}").get_json()["permanent"] or ""), message="undeliverable")
