@@ -694,6 +694,8 @@ def contacts_erase(contact_id: int, yes: bool) -> None:
     if counts.get("tickets_unsupported"):
         click.echo(f"{counts['tickets_unsupported']} helpdesk ticket(s) must be removed by hand (the backend cannot delete): "
                    "see `omnihub contacts removals`")
+    if str(counts.get("wal_checkpoint", "")).startswith("incomplete"):
+        click.echo(f"warning: {counts['wal_checkpoint']} (stop the hub, or run the erasure again later, to fold it in now)", err=True)
     click.echo(f"erased contact {contact_id}")
 
 

@@ -19,6 +19,7 @@ conversations with messages and replies) and ``attachments/<id>-<name>`` for eac
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import zipfile
@@ -283,23 +284,43 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
     with rt.db.read() as s:
         counts["files"] = purge.drop_files(s, rt.blobs, keys)
     counts["redis_keys"] = _scrub_redis(rt, sub)
-    _checkpoint(rt)
+    done = _checkpoint(rt)
+    if done is not None:
+        counts["wal_checkpoint"] = "done" if done else "incomplete: the SQLite write-ahead log still holds the erased rows until the next checkpoint"
     log.info("contact.erased", contact=contact_id, **{k: v for k, v in counts.items() if isinstance(v, int)})
     return counts
 
 
-def _checkpoint(rt: Any) -> None:
+def _checkpoint(rt: Any, wait: float = 15.0) -> bool | None:
     """SQLite: fold the write-ahead log into the database file and truncate it, so the old
     page versions (the erased rows) do not linger in the -wal file; deleted content in the file
-    itself is zeroed (PRAGMA secure_delete, hub.db). Best effort: a busy reader only delays it."""
+    itself is zeroed (PRAGMA secure_delete, hub.db). True when done, False when readers kept it
+    from completing for ``wait`` seconds (said in the result: the next checkpoint does it), None
+    on PostgreSQL.
+
+    On its own connection in autocommit mode: the engine's connections begin every transaction
+    (BEGIN IMMEDIATE), and a checkpoint inside a transaction fails ("database table is locked")."""
+    import sqlite3
+    import time
+
     engine = rt.db.engine
-    if engine.dialect.name != "sqlite":
-        return
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return None
+    deadline = time.monotonic() + wait
     try:
-        with engine.connect() as c:
-            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    except Exception as exc:  # noqa: BLE001 - the next automatic checkpoint does it anyway
+        with contextlib.closing(sqlite3.connect(engine.url.database, timeout=wait, isolation_level=None)) as raw:
+            while True:
+                busy, _frames, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return True
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)  # a reader in the middle of a read: it ends in milliseconds
+    except sqlite3.Error as exc:
         log.warning("erasure.checkpoint_failed", error=str(exc))
+        return False
+    log.warning("erasure.checkpoint_incomplete", note="a reader kept the write-ahead log busy; the next checkpoint folds it in")
+    return False
 
 
 def _ids(s: Session, model: Any, conv_ids: set[int]) -> set[int]:
