@@ -989,9 +989,10 @@ def _poller_thread(rt):
     import structlog
 
     from workers import intel
-    from workers.poller import Poller
+    from workers.poller import Poller, install_timers
 
     intel.install()  # its periodic SLA tick
+    install_timers()  # the assignment timer (teams): the same timers as `omnihub poll`
     poller = Poller(rt)
     poller.done = threading.Event()  # type: ignore[attr-defined]
 

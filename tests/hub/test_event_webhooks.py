@@ -328,3 +328,18 @@ def test_the_documented_receiver_verifies_a_real_request():
     assert client.post("/omnihub-events", data=body, headers=wrong).status_code == 401
     stale = headers_for(work, timestamp=int(time.time()) - 3600)
     assert client.post("/omnihub-events", data=body, headers=stale).status_code == 400
+
+
+def test_a_reply_sent_by_a_worker_is_reported(sqlite_hub):
+    """The send path (a worker, the provider's answer) reports reply.status_changed, not only
+    changes made through the API (a fresh-eyes review saw none for sent, dead or retried replies)."""
+    hub = sqlite_hub
+    hub.start_worker()
+    with EventReceiver() as rx:
+        subscribe(hub, rx.url, ["reply.status_changed"])
+        post_message(hub, id="m-w1", text="where is my deposit?")
+        conv = wait_until(lambda: hub.api("GET", "/api/v1/conversations").get_json()["items"])[0]
+        rid = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Checking now"}).get_json()["id"]
+        wait_until(lambda: hub.api("GET", f"/api/v1/replies/{rid}").get_json()["state"] == "sent", message="sent")
+        got = wait_until(lambda: [e for e in rx.ok() if e["type"] == "reply.status_changed"], message="the event")
+        assert [(e["data"]["reply"]["id"], e["data"]["to"]) for e in got] == [(rid, "sent")]

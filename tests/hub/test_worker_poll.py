@@ -29,9 +29,12 @@ def test_a_worker_with_poll_holds_the_leases_works_the_queues_and_gives_the_leas
     proc = hub.start("worker", "worker", "--poll")
 
     # the poller on the worker's thread takes the periodic jobs' leases (the sweeper among them)
-    held = wait_until(lambda: [row for row in _leases(hub) if _pid_of(row["owner"]) == proc.pid], timeout=60,
-                      message="leases held by the worker's poller")
-    assert "sweeper" in {row["name"] for row in held}, held
+    # the same periodic jobs as `omnihub poll`: the sweeper, the SLA timer and the teams' assignment timer
+    want = {"sweeper", "timer:sla", "timer:assignment"}
+    held = wait_until(lambda: (rows := [row for row in _leases(hub) if _pid_of(row["owner"]) == proc.pid])
+                      and want <= {row["name"] for row in rows} and rows, timeout=60,
+                      message="the sweeper and timer leases held by the worker's poller")
+    assert want <= {row["name"] for row in held}, held
 
     # and the same process works the queues: a message is stored and pushed to the inbox
     body = json.dumps({"id": "m1", "from": {"id": "alice"}, "text": "Hello, I need help"}).encode()
