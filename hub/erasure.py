@@ -48,6 +48,7 @@ from hub.models import (
     WebhookEvent,
     now,
 )
+from hub.states import TicketRemovalState
 
 log = structlog.get_logger("omnihub.erasure")
 
@@ -441,7 +442,7 @@ def process_removals(rt: Any, limit: int = 100) -> dict[str, int]:
     t = now()
     with rt.db.read() as s:
         rows = s.execute(select(TicketRemoval.id, TicketRemoval.helpdesk_id, TicketRemoval.external_ref, TicketRemoval.attempts)
-                         .where(TicketRemoval.state == "pending", TicketRemoval.next_attempt_at <= t)
+                         .where(TicketRemoval.state == TicketRemovalState.PENDING, TicketRemoval.next_attempt_at <= t)
                          .order_by(TicketRemoval.id).limit(limit)).all()
         connectors = {c.id: c for c in s.scalars(select(Connector).where(Connector.id.in_({r.helpdesk_id for r in rows} or {-1})))}
         for c in connectors.values():

@@ -129,9 +129,12 @@ def _after_soft_rollback(s: Session, previous: SessionTransaction) -> None:
 
 
 def _before_commit(s: Session, sweep_after: float) -> None:
+    if s.new or s.dirty or s.deleted:
+        # the changes not flushed yet are flushed by the commit itself, AFTER this hook: flush
+        # them now, or their events (a reply marked sent just before the commit) are never seen
+        s.flush()
     if not s.info.get(_KEY):
         return
-    s.flush()  # the last changes' events too
     pending = s.info.pop(_KEY, [])
     if not pending:
         return

@@ -31,6 +31,15 @@ class DeliveryState(StrEnum):
     DEAD = "dead"  # permanent error or retries exhausted; replayable
 
 
+class TicketRemovalState(StrEnum):
+    """``ticket_removals.state``: a helpdesk ticket an erasure asked the helpdesk to remove."""
+
+    PENDING = "pending"          # waiting for (or between) attempts
+    DONE = "done"                # removed (or already gone)
+    DEAD = "dead"                # attempts exhausted or refused: remove it by hand
+    UNSUPPORTED = "unsupported"  # the backend cannot delete tickets: remove it by hand
+
+
 class ReplyState(StrEnum):
     """``replies.state``: an agent's (or the hub's) message to a customer, or a note."""
 

@@ -330,16 +330,16 @@ def test_the_documented_receiver_verifies_a_real_request():
     assert client.post("/omnihub-events", data=body, headers=stale).status_code == 400
 
 
-def test_a_reply_sent_by_a_worker_is_reported(sqlite_hub):
+def test_a_reply_sent_by_a_worker_is_reported(hub):
     """The send path (a worker, the provider's answer) reports reply.status_changed, not only
-    changes made through the API (a fresh-eyes review saw none for sent, dead or retried replies)."""
-    hub = sqlite_hub
-    hub.start_worker()
+    changes made through the API (a fresh-eyes review saw none for sent or dead replies)."""
     with EventReceiver() as rx:
+        hub.add_connector("web", "api", secret=SECRET, callback_url=rx.url)  # the customer's side: answers 200
+        hub.start_worker()
         subscribe(hub, rx.url, ["reply.status_changed"])
         post_message(hub, id="m-w1", text="where is my deposit?")
         conv = wait_until(lambda: hub.api("GET", "/api/v1/conversations").get_json()["items"])[0]
         rid = hub.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Checking now"}).get_json()["id"]
         wait_until(lambda: hub.api("GET", f"/api/v1/replies/{rid}").get_json()["state"] == "sent", message="sent")
-        got = wait_until(lambda: [e for e in rx.ok() if e["type"] == "reply.status_changed"], message="the event")
+        got = wait_until(lambda: [r.json for r in rx.ok("reply.status_changed")], message="the event")
         assert [(e["data"]["reply"]["id"], e["data"]["to"]) for e in got] == [(rid, "sent")]
