@@ -277,8 +277,10 @@ def list_conversations():
             try:
                 # a "+" of the UTC offset arrives as a space when a client did not URL-encode the cursor
                 ts, cid = a["before"].replace(" ", "+").rsplit("_", 1)
-                when = datetime.fromisoformat(ts)
-                q = q.where(or_(Conversation.last_message_at < when, (Conversation.last_message_at == when) & (Conversation.id < int(cid))))
+                when, before_id = datetime.fromisoformat(ts), int(cid)
+                if when.tzinfo is None or not 0 <= before_id <= MAX_ID:  # not a cursor the hub made
+                    raise ValueError(a["before"])
+                q = q.where(or_(Conversation.last_message_at < when, (Conversation.last_message_at == when) & (Conversation.id < before_id)))
             except ValueError:
                 raise ApiError(400, "before: invalid cursor", field="before") from None
         total, capped = None, False
@@ -550,6 +552,8 @@ def merge_contact(contact_id: int, data: MergeIn):
 
 
 class EraseIn(Strict):
+    # strict: true, 1.0 and "1" are not the id 1 (an erasure cannot be undone)
+    model_config = ConfigDict(extra="forbid", strict=True)
     confirm: int = Field(ge=1, le=MAX_ID, description="the contact id again: erasure cannot be undone")
 
 
@@ -601,11 +605,13 @@ def list_ticket_removals():
 
 # ---------------------------------------------------------------- retention
 class RetentionIn(Strict):
+    model_config = ConfigDict(extra="forbid", strict=True)  # {"days": true} is not one day
     days: int = Field(ge=1, le=36500, description="keep this many days")
     action: Literal["delete", "anonymize"] = Field("delete", description="delete old rows, or keep them with their content blanked")
 
 
 class RetentionRunIn(Strict):
+    model_config = ConfigDict(extra="forbid", strict=True)  # {"dry_run": "false"} is not a real run
     dry_run: bool = Field(True, description="only count what would change (the default)")
     connector: str | None = Field(None, pattern=NAME_PATTERN, description="only this connector's policy")
 

@@ -56,7 +56,7 @@ def status_of(s: Session, user_id: int, idle_seconds: float, at: datetime | None
     row = s.get(AgentStatus, user_id)
     if row is None:
         return "offline"
-    if row.status != "offline" and row.seen_at < (at or now()) - timedelta(seconds=idle_seconds):
+    if row.status == "online" and row.seen_at < (at or now()) - timedelta(seconds=idle_seconds):
         return "offline"
     return row.status
 
@@ -208,7 +208,7 @@ def sweep(rt, at: datetime | None = None) -> dict[str, int]:
     idle = timedelta(seconds=st.agent_idle_seconds)
     counts = {"offline": 0, "returned": 0, "assigned": 0}
     with rt.db.session() as s:
-        for row in s.scalars(select(AgentStatus).where(AgentStatus.status != "offline", AgentStatus.seen_at < at - idle)):
+        for row in s.scalars(select(AgentStatus).where(AgentStatus.status == "online", AgentStatus.seen_at < at - idle)):
             row.status, row.changed_at = "offline", row.seen_at + idle
             counts["offline"] += 1
             log.info("agent.offline", user_id=row.user_id, reason="idle")

@@ -33,7 +33,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit, purge, search
-from hub.errors import NotFound
+from hub.errors import ConfigError, NotFound
 from hub.models import (
     AuditLog,
     Connector,
@@ -93,6 +93,9 @@ def find(s: Session, contact_id: int) -> Subject:
     root = s.get(Contact, contact_id)
     if root is None:
         raise NotFound(f"contact {contact_id} not found")
+    if root.merged_into_id is not None:  # its identities and conversations are the other contact's now
+        raise ConfigError(f"contact {contact_id} was merged into contact {root.merged_into_id}: erase or export contact "
+                          f"{root.merged_into_id} (the contacts merged into it go with it)")
     sub = Subject(contact_ids={root.id})
     frontier = {root.id}
     while frontier:  # the contacts merged into it (and into those)

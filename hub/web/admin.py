@@ -452,7 +452,7 @@ def contact_erase(contact_id: int):
         return redirect(url_for("admin.contacts", keep=contact_id))
     try:
         counts = erasure.erase(rt(), contact_id, actor=g.principal.email)
-    except NotFound as exc:
+    except (NotFound, ConfigError) as exc:
         flash(str(exc), "bad")
         return redirect(url_for("admin.contacts"))
     shown = ", ".join(f"{counts[k]} {k}" for k in ("conversations", "messages", "replies", "attachments", "journal") if counts.get(k))
@@ -478,6 +478,10 @@ def contact_export(contact_id: int):
     except NotFound:
         spool.close()
         abort(404)
+    except ConfigError as exc:
+        spool.close()
+        flash(str(exc), "bad")
+        return redirect(url_for("admin.contacts", keep=contact_id))
     spool.seek(0)
 
     def chunks():

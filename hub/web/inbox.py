@@ -132,7 +132,16 @@ def decode_cursor(text: str, sort: str) -> list[Any] | None:
     out: list[Any] = []
     try:
         for kind, part in zip(kinds, parts, strict=True):
-            out.append(datetime.fromisoformat(part) if kind == "t" else int(part))
+            if kind == "t":
+                when = datetime.fromisoformat(part)
+                if when.tzinfo is None:  # the hub's cursors carry their UTC offset; a naive time is not one
+                    return None
+                out.append(when)
+            else:
+                value = int(part)
+                if not -(2**62) < value < 2**62:  # beyond a database integer: not a cursor the hub made
+                    return None
+                out.append(value)
     except ValueError:
         return None
     return out

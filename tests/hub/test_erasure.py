@@ -286,6 +286,11 @@ def test_api_erase_is_admin_only_and_wants_the_id_repeated(hub):
     assert hub.client.post(f"{path}/erase", json={"confirm": ids["contact"]}).status_code == 401
     wrong = hub.api("POST", f"{path}/erase", json={"confirm": ids["merged"]})
     assert wrong.status_code == 400 and wrong.get_json()["field"] == "confirm"
+    for loose in (True, str(ids["contact"]), float(ids["contact"])):  # only the id itself, as a number
+        assert hub.api("POST", f"{path}/erase", json={"confirm": loose}).status_code == 400, loose
+    # the id of a contact merged into another: refused, naming the one to erase
+    merged = hub.api("POST", f"/api/v1/contacts/{ids['merged']}/erase", json={"confirm": ids["merged"]})
+    assert merged.status_code == 400 and f"merged into contact {ids['contact']}" in merged.get_json()["error"]
     assert hub.count(Contact, Contact.id == ids["contact"]) == 1
     r = hub.api("POST", f"{path}/erase", json={"confirm": ids["contact"]})
     assert r.status_code == 200 and r.get_json()["erased"] == ids["contact"] and r.get_json()["messages"] == 2

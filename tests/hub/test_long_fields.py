@@ -94,3 +94,17 @@ def test_a_timestamp_from_the_future_is_not_believed():
     assert out.sent_at <= datetime.now(UTC) and out.extra["claimed_sent_at"] == claimed.isoformat()
     near = msg.replace(sent_at=datetime.now(UTC) + timedelta(minutes=2))  # clock skew is fine
     assert pipeline.clean(near).sent_at == near.sent_at
+
+
+def test_malformed_list_cursors_are_a_400_not_a_500(hub):
+    """A naive time or an id beyond any integer column reached the database and failed there
+    (500); every cursor the hub did not make is refused up front."""
+    hub.add_connector("web", "api", secret=SECRET)
+    for bad in ("2026-12-05T21:47:46_1", "2026-12-05T21:47:46+00:00_99999999999999999999999", "2026-12-05_1", "garbage"):
+        r = hub.api("GET", f"/api/v1/conversations?before={bad}")
+        assert r.status_code == 400 and r.get_json()["field"] == "before", (bad, r.status_code)
+    from hub.web.inbox import decode_cursor
+
+    assert decode_cursor("2026-12-05T21:47:46~1", "recent") is None
+    assert decode_cursor("2026-12-05T21:47:46+00:00~99999999999999999999999", "recent") is None
+    assert decode_cursor("2026-12-05T21:47:46+00:00~7", "recent") is not None

@@ -294,6 +294,20 @@ def test_idle_online_agent_is_set_offline_by_the_sweep(team_hub):
         assert row.status == "offline" and row.changed_at == t0 + timedelta(seconds=h.settings.agent_idle_seconds)
 
 
+def test_an_away_agent_stays_away_however_long_idle(team_hub):
+    """docs/teams.md: away keeps their conversations; only online agents go offline when idle
+    (someone who set Away and closed the laptop for lunch must not lose their work)."""
+    h = team_hub
+    (a1,) = make_agents(h, 1)
+    t0 = now()
+    set_status(h, a1, "away", at=t0)
+    later = t0 + timedelta(seconds=h.settings.agent_idle_seconds + h.settings.reassign_offline_seconds + 60)
+    assert assignment.sweep(h.rt, at=later)["offline"] == 0
+    with h.rt.db.read() as s:
+        assert s.get(AgentStatus, uid(h, a1)).status == "away"
+        assert assignment.status_of(s, uid(h, a1), h.settings.agent_idle_seconds, at=later) == "away"
+
+
 def test_manual_assignment_and_team_change_show_in_the_timeline_and_audit(team_hub):
     h = team_hub
     agents = make_agents(h, 1)

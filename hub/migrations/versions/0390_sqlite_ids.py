@@ -31,6 +31,8 @@ TABLES = (
     "contacts", "identities", "conversations", "messages", "replies", "attachments", "deliveries",
     "inbound_events", "helpdesk_links", "webhook_replay_keys", "conversation_events", "webhook_events",
     "event_deliveries", "event_delivery_attempts", "ticket_removals", "audit_log",
+    # what admins delete and audit entries name by id
+    "event_subscriptions", "teams", "routing_rules", "retention_policies", "api_tokens",
 )
 _COLUMN = re.compile(r"\bid INTEGER NOT NULL,")
 _TABLE_PK = re.compile(r",\s*(?:CONSTRAINT \w+ )?PRIMARY KEY \(id\)")
