@@ -389,6 +389,6 @@ def test_send_batch_costs_a_fixed_number_of_queries(tmp_path, redis_url, httpser
         event.remove(h.rt.db.engine, "before_cursor_execute", count)
         assert h.count(Reply, Reply.state == "sent") == 10
         assert large == small, f"a batch of 8 ran {large} SELECTs, a batch of 2 ran {small}"
-        assert small <= 12
+        assert small <= 13  # 12, and the event webhooks' subscription lookup of the transaction that marks the replies sent
     finally:
         h.close()
