@@ -21,11 +21,24 @@ from tests.support.hub import Hub, wait_until
 SECRET = "api-secret-retention"
 
 
-@pytest.fixture
-def hub(tmp_path, db_url, redis_url):
-    h = Hub(tmp_path, redis_url, database_url=db_url)
+def _hub(tmp_path, redis_url, database_url=None):
+    h = Hub(tmp_path, redis_url, database_url=database_url)
     h.add_connector("web", "api", secret=SECRET)
     h.add_connector("other", "api", secret=SECRET)
+    return h
+
+
+@pytest.fixture
+def hub(tmp_path, db_url, redis_url):
+    h = _hub(tmp_path, redis_url, db_url)
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def sqlite_hub(tmp_path, redis_url):
+    """The CLI and the poller's lease do not depend on the database: SQLite only."""
+    h = _hub(tmp_path, redis_url)
     yield h
     h.close()
 
@@ -152,9 +165,8 @@ def test_policies_are_validated_audited_and_removable(hub):
         assert entries[1].details["before"] == {"days": 5, "action": "delete"} and entries[2].details["removed"] is True
 
 
-def test_cli_dry_run_and_run(hub):
-    if "postgresql" in hub.settings.effective_database_url:
-        pytest.skip("the CLI is the same on both databases (covered above)")
+def test_cli_dry_run_and_run(sqlite_hub):
+    hub = sqlite_hub
     seed(hub)
     r = hub.cli("retention", "set", "web", "--days", "30")
     assert r.returncode == 0 and "web: delete after 30 days" in r.stdout
@@ -168,9 +180,8 @@ def test_cli_dry_run_and_run(hub):
     assert "web: delete after 30 days; last run 20" in listed.stdout and "3 messages" in listed.stdout
 
 
-def test_poller_applies_policies_under_the_retention_lease(hub):
-    if "postgresql" in hub.settings.effective_database_url:
-        pytest.skip("lease behaviour does not depend on the database")
+def test_poller_applies_policies_under_the_retention_lease(sqlite_hub):
+    hub = sqlite_hub
     from hub import leases
 
     seed(hub)
