@@ -575,21 +575,10 @@ def erase_contact(contact_id: int, data: EraseIn):
        summary="A contact's data as a zip: contact.json (contact, identities, conversations, messages, replies) and attachments/",
        responses={200: "The zip, as an attachment", 404: "No such contact"})
 def export_contact(contact_id: int):
-    import tempfile
-
     from hub import erasure
 
-    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # large exports go to a (0600) temporary file
-    erasure.export(rt(), contact_id, spool, actor=g.principal.email)
-    spool.seek(0)
-
-    def chunks():
-        with spool:
-            while block := spool.read(1 << 16):
-                yield block
-
-    return Response(chunks(), mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="contact-{contact_id}.zip"', "Cache-Control": "no-store"})
+    body, headers = erasure.export_download(rt(), contact_id, actor=g.principal.email)
+    return Response(body, mimetype="application/zip", headers=headers)
 
 
 @route("/ticket-removals", "GET", role="admin", tag="privacy", summary="Helpdesk ticket removals asked for by erasures")

@@ -22,7 +22,9 @@ import base64
 import contextlib
 import json
 import re
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any
@@ -363,6 +365,25 @@ def _row(obj: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 def _safe_name(name: str) -> str:
     name = re.sub(r"[^\w.\- ]+", "_", name or "file").strip(" .") or "file"
     return name[:100]
+
+
+def export_download(rt: Any, contact_id: int, actor: str) -> tuple[Iterator[bytes], dict[str, str]]:
+    """The contact's export as a download: (the zip's bytes in blocks, its headers). Spooled in
+    memory up to 8 MB, then in a temporary file (0600), closed once read or on an error."""
+    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+    try:
+        export(rt, contact_id, spool, actor=actor)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+
+    def blocks() -> Iterator[bytes]:
+        with spool:
+            while block := spool.read(1 << 16):
+                yield block
+
+    return blocks(), {"Content-Disposition": f'attachment; filename="contact-{contact_id}.zip"', "Cache-Control": "no-store"}
 
 
 def export(rt: Any, contact_id: int, out: IO[bytes], actor: str) -> dict[str, int]:

@@ -468,29 +468,16 @@ def contact_erase(contact_id: int):
 @bp.get("/contacts/<int:contact_id>/export.zip")
 @login_required("admin")
 def contact_export(contact_id: int):
-    import tempfile
-
     from hub import erasure
 
-    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
     try:
-        erasure.export(rt(), contact_id, spool, actor=g.principal.email)
+        body, headers = erasure.export_download(rt(), contact_id, actor=g.principal.email)
     except NotFound:
-        spool.close()
         abort(404)
     except ConfigError as exc:
-        spool.close()
         flash(str(exc), "bad")
         return redirect(url_for("admin.contacts", keep=contact_id))
-    spool.seek(0)
-
-    def chunks():
-        with spool:
-            while block := spool.read(1 << 16):
-                yield block
-
-    return Response(chunks(), mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="contact-{contact_id}.zip"', "Cache-Control": "no-store"})
+    return Response(body, mimetype="application/zip", headers=headers)
 
 
 # ----------------------------------------------------------------- retention
