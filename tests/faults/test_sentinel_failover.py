@@ -117,7 +117,7 @@ def test_failover_mid_load_nothing_acknowledged_lost_nothing_stored_twice(sentin
             cluster.kill(old)
         else:
             cluster.failover()
-        cluster.wait_master(new, timeout=30)
+        cluster.wait_master(new, timeout=90)  # an election that splits is retried after 2 x failover-timeout
         acked_at_new = providers.count()
         wait_until(lambda: providers.count() >= acked_at_new + AFTER, timeout=60, interval=0.1,
                    message=f"{AFTER} webhooks acknowledged after the switch")

@@ -174,4 +174,23 @@ class SentinelCluster:
             s.execute_command("SENTINEL", "FAILOVER", MASTER)
 
     def wait_master(self, port: int, timeout: float = 30.0) -> None:
-        _wait(lambda: self.all_name(port), timeout, f"every sentinel to name {port} the master")
+        try:
+            _wait(lambda: self.all_name(port), timeout, f"every sentinel to name {port} the master")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.describe()}") from None
+
+    def describe(self) -> str:
+        """What each sentinel believes, and the tail of its log: for a failure message."""
+        lines = []
+        for p in self.sentinels:
+            try:
+                with self.sentinel(p) as s:
+                    m = s.sentinel_master(MASTER)
+                lines.append(f"sentinel {p}: master {m.get('ip')}:{m.get('port')} flags={m.get('flags')} "
+                             f"epoch={m.get('config-epoch')} failover-state={m.get('failover-state')}")
+            except Exception as exc:  # noqa: BLE001 - a diagnostic, whatever the sentinel says
+                lines.append(f"sentinel {p}: {exc!r}")
+            log = self.dir / f"sentinel-{p}.log"
+            if log.exists():
+                lines += ["  " + x for x in log.read_text(errors="replace").splitlines()[-25:]]
+        return "\n".join(lines)
