@@ -25,7 +25,7 @@ from normalizers import train_intel, triage
 
 def _source_of(rows: list[dict[str, str]]) -> list[str]:
     dev = {r["text"] for r in train_intel.load_corpus() if r["split"] == "dev"}
-    by_file = {}
+    by_file: dict[str, str] = {}
     for name, path in train_intel.TRAINING_FILES.items():
         for r in (train_intel.load_corpus(path) if path.exists() else []):
             by_file.setdefault(r["text"], name)

@@ -9,7 +9,7 @@ half (:func:`split`), trains on the development half ONLY (plus the training-onl
 Models (pure Python, no numpy, loaded lazily by the pipeline steps):
 * language: per-word log-likelihoods (add-0.5 smoothing, centred across languages) over
   accent-folded words; combined with lingua and priors in ``normalizers.language``.
-* triage: multinomial naive Bayes over word unigrams, word bigrams and character 3-5-grams
+* triage: multinomial naive Bayes over word unigrams, word bigrams and character 4-5-grams
   of accent-folded words; features are stored as sparse counts, turned into log-probabilities
   at load time (``normalizers.triage``).
 """
@@ -150,8 +150,8 @@ def training_rows() -> list[dict[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     rows = training_rows()
-    model = {"trained_on": "dev half of tests/data/triage_corpus.tsv + training-only rows of tests/data/triage_train_extra.tsv "
-             "tests/data/triage_train_blind1.tsv and tests/data/triage_train_rows3.tsv not near a measured row", "rows": len(rows),
+    files = " ".join(str(p.relative_to(ROOT)) for p in TRAINING_FILES.values())
+    model = {"trained_on": f"dev half of tests/data/triage_corpus.tsv + training-only rows of {files} not near a measured row", "rows": len(rows),
              "language": train_language(rows), "triage": train_triage(rows)}
     OUT.write_text(json.dumps(model, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {OUT} from {len(rows)} training rows (development half + training-only)")
