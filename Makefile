@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-search faults-full install clean lint typecheck docs docs-serve deploy-check
+.PHONY: run test bench bench-search faults-full install clean lint typecheck docs docs-serve deploy-check intel-cv intel-train
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ lint: $(STAMP)
 # mypy over the packages (check_untyped_defs; configured in pyproject.toml)
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# Support intelligence (docs/intelligence/triage-language.md): cross-validation of triage on the
+# training rows only (k-fold and leave-one-author-out; never a measured row), and the retraining
+# of the shipped model normalizers/intel_model.json
+intel-cv: $(STAMP)
+	$(BIN)/python -m normalizers.cv_intel
+
+intel-train: $(STAMP)
+	$(BIN)/python -m normalizers.train_intel
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

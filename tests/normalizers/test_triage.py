@@ -63,3 +63,56 @@ def test_twelve_of_anything_is_no_recovery_phrase():
         t = classify(text)
         assert not t.security and t.category != "lost_keys_or_recovery_phrase", (text, t)
     assert classify("I lost my 12 words").category == "lost_keys_or_recovery_phrase"
+
+
+# --- families of phrasings (issue #16: recall on unseen authors' words) -------------------
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # a disowned action on funds or a login, in each language's own grammar
+        ("there are two transfers in my history I never made", "suspicious_access_or_hacked_account"),
+        ("veo retiros en el historial que yo no he hecho", "suspicious_access_or_hacked_account"),
+        ("hi ha transferencies que no he fet jo", "suspicious_access_or_hacked_account"),
+        ("apareceram transferências que eu não fiz", "suspicious_access_or_hacked_account"),
+        ("des virements que je n'ai pas faits sont apparus", "suspicious_access_or_hacked_account"),
+        ("Überweisungen im Verlauf, die ich nicht gemacht habe", "suspicious_access_or_hacked_account"),
+        ("bonifici nello storico che non ho fatto", "suspicious_access_or_hacked_account"),
+        ("overboekingen die ik niet gedaan heb", "suspicious_access_or_hacked_account"),
+        ("new sign-in from a Huawei tablet, not me", "suspicious_access_or_hacked_account"),
+        ("my balance dropped to zero without me doing anything", "suspicious_access_or_hacked_account"),
+        ("they changed my email and phone number", "suspicious_access_or_hacked_account"),
+        ("lost my number after a SIM swap and then my coins left", "suspicious_access_or_hacked_account"),
+        # a stolen phone with no backup of the words is lost keys, not a break-in
+        ("my phone got stolen and the 24 words are nowhere, I never wrote them down", "lost_keys_or_recovery_phrase"),
+        ("no sé dónde apunté la semilla", "lost_keys_or_recovery_phrase"),
+        ("threw away the paper with my words by accident", "lost_keys_or_recovery_phrase"),
+        # drainers, investment and recovery scams
+        ("signed something on a mint page and now the wallet is empty", "scam_or_phishing_report"),
+        ("a woman convinced me to invest on her platform and now I must pay taxes to withdraw", "scam_or_phishing_report"),
+        ("a recovery service promised my lost coins back for a fee up front", "scam_or_phishing_report"),
+        ("Phishing-Mail bekommen, angeblich von euch", "scam_or_phishing_report"),
+        # someone posing as us by role and channel
+        ("a man rang saying he was from your fraud team and I should move my funds", "impersonation"),
+        ("an admin on discord offered help and wants my words, is he yours?", "impersonation"),
+        ("un perfil llamado soporte oficial me agregó a un grupo", "impersonation"),
+    ],
+)
+def test_security_families(text, category):
+    assert classify(text).category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my account isn't hacked, I just forgot my password",
+        "the withdrawal is slow, no funds are missing",
+        "saque parado, não é golpe né? só demora",
+        "why is the fee different? not saying it's a scam",
+        "lo scambio da ETH a USDT è fermo da un'ora",
+        "I still can't withdraw, the button is grey",
+        "my phone was stolen, how do I get past the 2FA now?",
+    ],
+)
+def test_denied_or_look_alike_security_words_are_no_alarm(text):
+    t = classify(text)
+    assert t.category not in ("suspicious_access_or_hacked_account", "scam_or_phishing_report", "impersonation"), (text, t)
