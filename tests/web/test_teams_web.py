@@ -45,14 +45,14 @@ def test_admin_manages_teams_members_and_rule_order(web):
     status, html = admin_post(c, {"action": "add_member", "team_id": sec.id, "email": AGENT[0], "capacity": "3"})
     assert status == 302 and f"{AGENT[0]} added." in html
     admin_post(c, {"action": "set_capacity", "team_id": sec.id, "email": AGENT[0], "capacity": "7"})
-    admin_post(c, {"action": "create_rule", "name": "payments", "team": "Billing", "category": "payments, fees",
+    admin_post(c, {"action": "create_rule", "name": "payments", "team": "Billing", "category": "card_payment, fees",
                    "priority": ["high", "urgent"], "add_tags": "money"})
     admin_post(c, {"action": "create_rule", "name": "hacked", "team": "Security", "security": "yes", "set_priority": "urgent",
-                   "contact": "plan = vip, gold\nnonsense line"})
+                   "contact": "plan = vip, gold\n"})
     with web.rt.db.read() as s:
         rules = s.scalars(select(RoutingRule).order_by(RoutingRule.position)).all()
         assert [r.name for r in rules] == ["payments", "hacked"]
-        assert rules[0].conditions == {"category": ["payments", "fees"], "priority": ["high", "urgent"]} and rules[0].add_tags == ["money"]
+        assert rules[0].conditions == {"category": ["card_payment", "fees"], "priority": ["high", "urgent"]} and rules[0].add_tags == ["money"]
         assert rules[1].conditions == {"security": True, "contact": {"plan": ["vip", "gold"]}} and rules[1].set_priority == "urgent"
         hacked = rules[1].id
     status, html = admin_post(c, {"action": "rule_up", "rule_id": hacked})
