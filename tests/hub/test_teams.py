@@ -723,3 +723,22 @@ def test_the_conversation_list_team_filter_is_what_docs_api_md_says(team_hub):
     assert ids("team=Other&status=open,pending") == {in_other}
     r = h.api("GET", "/api/v1/conversations?team=nope")
     assert r.status_code == 400 and r.get_json()["field"] == "team"
+
+
+def test_omnihub_users_deactivate_returns_the_agents_conversations(team_hub):
+    h = team_hub
+    agents = make_agents(h, 2)
+    a1, a2 = agents
+    create_team(h, "desk", {a1: 5, a2: 5}, "auto")
+    set_status(h, a1, "online")
+    (conv_id,) = seed(h, 1, "desk")
+    assert assignment.assign_waiting(h.rt, _team_id(h, "desk")) == [(conv_id, uid(h, a1))]
+    set_status(h, a2, "online")
+    out = h.cli("users", "deactivate", "--email", a1)
+    assert out.returncode == 0, out.stderr
+    with h.rt.db.read() as s:
+        assert s.get(AgentStatus, uid(h, a1)).status == "offline"
+    # back in the queue, then (the CLI runs the team's assignment after its commit) to the colleague
+    assert assignee_of(h, conv_id) == a2
+    assert [k for k, _d in events(h, conv_id)] == ["assigned", "returned", "assigned"]
+    assert events(h, conv_id)[1][1] == {"previous": a1, "reason": "agent deactivated", "by": "cli"}
