@@ -10,6 +10,7 @@ contact attributes; an empty condition set matches every conversation (a catch-a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -24,7 +25,8 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 INTERNAL_ATTRS = ("language_confirmed",)
 #: a contact attribute the hub derives (the domain of the contact's email); cannot be set
 DERIVED_ATTRS = ("email_domain",)
-AttrName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+ATTR_NAME = r"[A-Za-z0-9_.-]{1,64}"
+AttrName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=rf"^{ATTR_NAME}$")]
 Value = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Values = Annotated[list[Value], Field(max_length=50)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f,]+$")]
@@ -55,11 +57,10 @@ class RuleError(ValueError):
 
 def allowed_values(s: Session) -> dict[str, tuple[str, ...]]:
     """What each list condition may hold: a conversation can only ever have these."""
+    from hub.connectors import is_channel
     from normalizers.language import SUPPORTED
     from normalizers.model import Medium
     from normalizers.triage import CATEGORIES
-
-    from hub.connectors import is_channel
 
     # channel connectors: a conversation arrives on one (a helpdesk connector never starts one)
     connectors = tuple(sorted(n for n, kind in s.execute(select(Connector.name, Connector.kind)).all() if is_channel(kind)))
@@ -86,8 +87,9 @@ def check(s: Session, cond: Conditions) -> None:
             what = "connector" if key == "connector" else key
             raise RuleError(f"conditions.{key}", f"unknown {what} {unknown[0]!r}: allowed {shown}")
     for attr, values in (cond.contact or {}).items():
-        if not attr.strip():
-            raise RuleError("conditions.contact", "an attribute name cannot be blank")
+        if not re.fullmatch(ATTR_NAME, attr):
+            raise RuleError("conditions.contact", f"attribute {attr!r}: names are letters, digits, _ . - (as a contact's "
+                                                  "attributes are set), or email_domain")
         if not values:
             raise RuleError(f"conditions.contact.{attr}", "an empty list never matches: give at least one value")
 

@@ -606,6 +606,7 @@ def test_removing_a_team_moves_its_open_conversations_to_the_default_team(team_h
     ({"priority": []}, "conditions.priority", ["empty", "low", "urgent"]),
     ({"medium": []}, "conditions.medium", ["empty", "sms"]),
     ({"contact": {"plan": []}}, "conditions.contact.plan", ["empty"]),
+    ({"contact": {"my plan": ["vip"]}}, "conditions.contact", ["'my plan'"]),
 ])
 def test_routing_conditions_that_can_never_match_are_refused(team_hub, conditions, field, names):
     h = team_hub
