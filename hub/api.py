@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import String, cast, func, or_, select
 
 from hub import assignment, audit, auth, checks, exports, replay, routing, subscriptions
@@ -138,6 +138,10 @@ class Strict(BaseModel):
 class ConversationPatch(Strict):
     status: Literal["open", "pending", "snoozed", "resolved", "closed"] | None = None
     assignee: str | None = Field(None, description="user email, 'me', or '' to unassign (back to the team's queue)")
+    if_assignee: str | None = Field(None, max_length=320, description=(
+        "the assignee the client saw (email, 'me', or '' for nobody): the change is made only if that is still the "
+        "assignee, else 409 naming who has it. Without it, 'assignee': 'me' claims the conversation only if it is "
+        "unassigned (or already yours)"))
     team: str | None = Field(None, max_length=64, description="team name: put the conversation in that team's queue; '' for no team")
     priority: Literal["low", "normal", "high", "urgent"] | None = None
     category: str | None = None
@@ -150,6 +154,9 @@ class ConversationPatch(Strict):
 class ContactPatch(Strict):
     language: Literal["en", "es", "ca", "pt", "fr", "de", "it", "nl"] | None = Field(
         None, description="confirm the contact's language (new conversations take it); null: back to detection")
+    attributes: dict[routing.AttrName, routing.Value | None] | None = Field(
+        None, max_length=20, description="contact attributes for routing rules' `contact` conditions (e.g. {\"plan\": \"vip\"}); "
+                                         "merged into the contact's, null removes one")
 
 
 class AttachmentIn(Strict):
@@ -216,7 +223,8 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
         "channel": {"type": "string", "description": "deprecated name of medium"},
         "connector": {"type": "string"},
         "assignee": {"type": "string", "description": "email, 'me' or 'none'"},
-        "team": {"type": "string", "description": "team name, 'mine' (the teams you belong to) or 'none'"},
+        "team": {"type": "string", "description": "a team's name (any case; an unknown name is a 400), 'mine' (the teams you "
+                 "belong to) or 'none' (no team)"},
         "priority": {"type": "string", "enum": list(PRIORITIES)},
         "category": {"type": "string"},
         "language": {"type": "string"},
@@ -268,7 +276,11 @@ def list_conversations():
                 uid = g.principal.user_id if who == "me" else s.scalar(select(User.id).where(User.email == who.lower()))
                 q = q.where(Conversation.assignee_id == (uid or -1))
         if a.get("team"):
-            q = q.where(assignment.team_filter(s, a["team"], g.principal.user_id))
+            try:
+                q = q.where(assignment.team_filter(s, a["team"], g.principal.user_id, strict=True))
+            except LookupError:
+                raise ApiError(400, f"team: no team named {a['team']!r} (a team's name in any case, 'mine' or 'none')",
+                               field="team") from None
         if a.get("q"):
             from hub.search import conversation_search
 
@@ -319,11 +331,40 @@ def get_conversation(conv_id: int):
     return jsonify(body)
 
 
-@route("/conversations/<int:conv_id>", "PATCH", summary="Change status, assignee, priority, category, tags, snooze or language", body=ConversationPatch)
+def _claim(s, c: Conversation, data: ConversationPatch, changes: dict[str, Any]) -> None:
+    """Make an assignment change atomic: the conversation's row is held only if its assignee is
+    still the one the client saw (``if_assignee``; for ``'me'`` without it: nobody, or the caller),
+    so of two agents taking it at the same moment one wins and the other gets a 409 naming who
+    has it (hub.assignment.lock_assignee)."""
+    if "assignee" not in changes and data.if_assignee is None:
+        return
+    me = g.principal.user_id
+    try:
+        if data.if_assignee is not None:
+            seen = data.if_assignee.strip().lower()
+            if seen in ("", "none"):
+                expected = None
+            else:
+                expected = me if seen == "me" else s.scalar(select(User.id).where(User.email == seen))
+                if expected is None:
+                    raise ApiError(400, f"if_assignee: no user with email {data.if_assignee!r}", field="if_assignee")
+            if expected != c.assignee_id:
+                raise assignment.Conflict(c.id, assignment.holder_of(s, c.id))
+        elif data.assignee == "me" and c.assignee_id not in (None, me):
+            raise assignment.Conflict(c.id, assignment.holder_of(s, c.id))
+        assignment.lock_assignee(s, c, c.assignee_id)
+    except assignment.Conflict as exc:
+        raise ApiError(409, f"{exc}: nothing was changed", field="assignee", assignee=exc.holder) from None
+
+
+@route("/conversations/<int:conv_id>", "PATCH", summary="Change status, assignee, priority, category, tags, snooze or language", body=ConversationPatch,
+       responses={200: "OK", 409: "The assignee is no longer the one the client saw (if_assignee), or 'me' claimed a conversation "
+                                  "someone else has: `assignee` names who has it"})
 def patch_conversation(conv_id: int, data: ConversationPatch):
     with rt().db.session() as s:
         c = _conv(s, conv_id)
         changes = data.model_dump(exclude_unset=True)
+        _claim(s, c, data, changes)
         if "status" in changes and data.status:
             c.status = data.status
             c.resolved_at = now() if data.status in CONVERSATION_DONE else None
@@ -332,8 +373,8 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
         teams_before = {c.team_id}
         if "team" in changes:
             team = None
-            if data.team:
-                team = s.scalar(select(Team).where(Team.name == data.team))
+            if data.team and data.team.strip():
+                team = assignment.team_named(s, data.team)
                 if team is None:
                     raise ApiError(400, f"team: no team named {data.team!r}", field="team")
             assignment.move_to_team(s, c, team, g.principal.email)
@@ -358,6 +399,7 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
                 c.status = ConversationStatus.SNOOZED
         if "language" in changes:
             set_language(c, data.language)
+        changes.pop("if_assignee", None)
         _audit(s, "conversation.update", "conversation", c.id, **{k: str(v) for k, v in changes.items()})
         s.flush()
         from workers import hooks, intel
@@ -519,13 +561,26 @@ def set_language(target: Conversation | Contact, language: str | None) -> None:
     setattr(target, field, bag)
 
 
-@route("/contacts/<int:contact_id>", "PATCH", summary="Change a contact (confirm its language)", body=ContactPatch)
+@route("/contacts/<int:contact_id>", "PATCH", summary="Change a contact (confirm its language, set its attributes)", body=ContactPatch)
 def patch_contact(contact_id: int, data: ContactPatch):
     with rt().db.session() as s:
         contact = _get(s, Contact, contact_id, "contact")
         changes = data.model_dump(exclude_unset=True)
         if "language" in changes:
             set_language(contact, data.language)
+        if data.attributes:
+            bag = dict(contact.attrs or {})
+            for key, value in data.attributes.items():
+                if key in routing.INTERNAL_ATTRS or key in routing.DERIVED_ATTRS:
+                    raise ApiError(400, f"attributes.{key}: reserved (email_domain is the domain of the contact's email)",
+                                   field=f"attributes.{key}")
+                if value is None:
+                    bag.pop(key, None)
+                else:
+                    bag[key] = value
+            if len([k for k in bag if k not in routing.INTERNAL_ATTRS]) > 50:
+                raise ApiError(400, "attributes: at most 50 per contact", field="attributes")
+            contact.attrs = bag
         _audit(s, "contact.update", "contact", contact.id, **{k: str(v) for k, v in changes.items()})
         s.flush()
         return jsonify(contact_json(s, contact, with_conversations=True))
@@ -1059,6 +1114,8 @@ def export_conversations():
 
 # ------------------------------------------------------- teams and routing (docs/teams.md)
 TEAM_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
+#: a team's name, trimmed; unique regardless of case (hub.assignment.name_key)
+TeamName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=TEAM_NAME)]
 
 
 class MemberIn(Strict):
@@ -1067,14 +1124,14 @@ class MemberIn(Strict):
 
 
 class TeamIn(Strict):
-    name: str = Field(pattern=TEAM_NAME)
+    name: TeamName = Field(description="unique regardless of case, trimmed; not 'mine' or 'none' (the team filter's words)")
     assignment: Literal["manual", "auto"] = Field("manual", description="auto: round-robin among available members under capacity")
     default: bool = Field(False, description="the team of conversations no routing rule matches (one team at most)")
     members: list[MemberIn] = Field(default_factory=list, max_length=500)
 
 
 class TeamPatch(Strict):
-    name: str | None = Field(None, pattern=TEAM_NAME)
+    name: TeamName | None = None
     assignment: Literal["manual", "auto"] | None = None
     default: bool | None = None
     members: list[MemberIn] | None = Field(None, max_length=500, description="the whole member list (replaces it)")
@@ -1132,10 +1189,17 @@ def _team(s, team_id: int) -> Team:
 
 
 def _team_named(s, name: str, field: str = "team") -> Team:
-    team = s.scalar(select(Team).where(Team.name == name))
+    team = assignment.team_named(s, name)
     if team is None:
         raise ApiError(400, f"{field}: no team named {name!r}", field=field)
     return team
+
+
+def _check_conditions(s, cond: routing.Conditions) -> None:
+    try:
+        routing.check(s, cond)
+    except routing.RuleError as exc:
+        raise ApiError(400, str(exc), field=exc.field) from None
 
 
 def _set_members(s, team: Team, members: list[MemberIn]) -> None:
@@ -1163,9 +1227,13 @@ def _set_default(s, team: Team, default: bool) -> None:
 
 
 def _unique_team_name(s, name: str, team_id: int | None = None) -> None:
-    other = s.scalar(select(Team.id).where(Team.name == name))
-    if other is not None and other != team_id:
-        raise ApiError(409, f"name: a team named {name!r} exists", field="name")
+    """Team names are unique trimmed and regardless of case ("Billing" and "billing" are one
+    team: lookups ignore case too); the unique index ``uq_teams_name_lower`` backs this up."""
+    if assignment.name_key(name) in assignment.FILTER_WORDS:
+        raise ApiError(400, f"name: {name!r} is reserved (the team filter's 'mine' and 'none')", field="name")
+    other = assignment.team_named(s, name)
+    if other is not None and other.id != team_id:
+        raise ApiError(409, f"name: a team named {other.name!r} exists (names are unique regardless of case)", field="name")
 
 
 @route("/teams", "GET", summary="Teams with their members (capacity, open conversations, status) and queue sizes", tag="teams")
@@ -1206,7 +1274,7 @@ def patch_team(team_id: int, data: TeamPatch):
         team = _team(s, team_id)
         changes = data.model_dump(exclude_unset=True)
         if data.name is not None and data.name != team.name:
-            _unique_team_name(s, data.name, team.id)
+            _unique_team_name(s, data.name, team.id)  # a change of case only is allowed
             team.name = data.name
         if data.assignment is not None:
             team.assignment = data.assignment
@@ -1223,24 +1291,49 @@ def patch_team(team_id: int, data: TeamPatch):
     return jsonify(body)
 
 
-@route("/teams/<int:team_id>", "DELETE", summary="Remove a team: its conversations leave its queue (admin)", role="admin",
-       tag="teams", responses={204: "Removed", 409: "Routing rules still send conversations to it"})
+def team_holdings(s, team_id: int) -> int:
+    """Open (open, pending or snoozed) conversations of the team: what removing it moves."""
+    return s.scalar(select(func.count()).select_from(Conversation).where(
+        Conversation.team_id == team_id, Conversation.status.in_(assignment.ACTIVE))) or 0
+
+
+@route("/teams/<int:team_id>", "DELETE", summary="Remove a team: its open conversations move to the default team (admin)",
+       role="admin", tag="teams",
+       responses={204: "Removed", 409: "Routing rules still send conversations to it, or it is the default team"})
 def delete_team(team_id: int):
+    """Its open, pending and snoozed conversations move to the default team (waiting ones keep
+    their place in its queue; assigned ones keep their assignee), each with a timeline entry;
+    with no default team they are left without a team. Resolved and closed ones lose the team.
+    The default team itself cannot be removed: make another team the default (or none) first."""
     from sqlalchemy import delete as sql_delete
     from sqlalchemy import update as sql_update
 
+    moved_to: int | None = None
     with rt().db.session() as s:
         # locked first, as an assignment does (hub.assignment): never a deadlock with one running
         team = s.get(Team, team_id, with_for_update=not rt().db.is_sqlite)
         if team is None:
             raise ApiError(404, f"team {team_id} not found")
+        if team.is_default:
+            raise ApiError(409, f"team {team.name!r} is the default team: make another team the default (or clear its "
+                                "default flag) before removing it")
         rules = s.scalar(select(func.count()).select_from(RoutingRule).where(RoutingRule.team_id == team.id)) or 0
         if rules:
             raise ApiError(409, f"{rules} routing rule(s) send conversations to this team: change or remove them first")
+        default = s.scalar(select(Team).where(Team.is_default.is_(True), Team.id != team.id).order_by(Team.id).limit(1))
+        moved = 0
+        for conv in s.scalars(select(Conversation).where(Conversation.team_id == team.id,
+                                                          Conversation.status.in_(assignment.ACTIVE)).order_by(Conversation.id)).all():
+            assignment.move_to_team(s, conv, default, g.principal.email, reason=f"team {team.name} removed")
+            moved += 1
+        s.flush()
         s.execute(sql_update(Conversation).where(Conversation.team_id == team.id).values(team_id=None, queued_at=None))
         s.execute(sql_delete(TeamMember).where(TeamMember.team_id == team.id))
-        _audit(s, "team.delete", "team", team.id, name=team.name)
+        _audit(s, "team.delete", "team", team.id, name=team.name, moved=moved, to=default.name if default else None)
         s.delete(team)
+        moved_to = default.id if default is not None and moved else None
+    if moved_to is not None:
+        assignment.assign_teams(rt(), [moved_to])
     return no_content()
 
 
@@ -1256,6 +1349,7 @@ def list_rules():
 def create_rule(data: RuleIn):
     with rt().db.session() as s:
         team = _team_named(s, data.team)
+        _check_conditions(s, data.conditions)
         rule = RoutingRule(name=data.name, team_id=team.id, enabled=data.enabled, set_priority=data.set_priority,
                            conditions=data.conditions.model_dump(exclude_none=True), add_tags=sorted(set(data.add_tags)),
                            position=data.position if data.position is not None else routing.next_position(s))
@@ -1282,6 +1376,7 @@ def patch_rule(rule_id: int, data: RulePatch):
         if data.name is not None:
             rule.name = data.name
         if data.conditions is not None:
+            _check_conditions(s, data.conditions)
             rule.conditions = data.conditions.model_dump(exclude_none=True)
         if "set_priority" in changes:
             rule.set_priority = data.set_priority

@@ -142,7 +142,7 @@ def assign_waiting(rt, team_id: int, *, at: datetime | None = None, limit: int =
             taken = s.execute(
                 update(Conversation)
                 .where(Conversation.id == conv_id, Conversation.assignee_id.is_(None), Conversation.team_id == team.id)
-                .values(assignee_id=member.user_id, queued_at=None, updated_at=at)
+                .values(assignee_id=member.user_id, updated_at=at)  # queued_at kept: an unassignment restores the wait
                 .execution_options(synchronize_session=False)
             ).rowcount
             if not taken:
@@ -170,33 +170,111 @@ def assign_teams(rt, team_ids: Iterable[int | None], *, at: datetime | None = No
     return made
 
 
-def changed(s: Session, conv: Conversation, new_assignee_id: int | None, actor: str, at: datetime | None = None) -> None:
-    """An agent or the API assigned (or unassigned) a conversation: the timeline says so; an
-    unassigned conversation of a team goes back to its queue."""
+class Conflict(Exception):
+    """The conversation's assignee is no longer the one the client saw (someone else took it
+    first): nothing was changed. ``holder`` is the current assignee's email (None: nobody)."""
+
+    def __init__(self, conv_id: int, holder: str | None) -> None:
+        self.conv_id, self.holder = conv_id, holder
+        super().__init__(f"conversation {conv_id} is already assigned to {holder}" if holder
+                         else f"conversation {conv_id} was unassigned meanwhile")
+
+
+#: ``changed(expected=...)`` default: the assignee as this transaction read it
+SEEN: Any = object()
+
+
+def holder_of(s: Session, conv_id: int) -> str | None:
+    uid = s.scalar(select(Conversation.assignee_id).where(Conversation.id == conv_id))
+    return s.scalar(select(User.email).where(User.id == uid)) if uid else None
+
+
+def lock_assignee(s: Session, conv: Conversation, expected: int | None, at: datetime | None = None) -> None:
+    """Hold the conversation's row only if its assignee is still ``expected`` (None: nobody):
+    a conditional UPDATE, so of two agents claiming the same conversation at the same moment
+    exactly one wins (on PostgreSQL the second waits for the first's row lock, then finds the
+    condition false); the loser gets ``Conflict`` naming who has it."""
+    cond = Conversation.assignee_id.is_(None) if expected is None else Conversation.assignee_id == expected
+    held = s.execute(
+        update(Conversation).where(Conversation.id == conv.id, cond).values(updated_at=at or now())
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if not held:
+        raise Conflict(conv.id, holder_of(s, conv.id))
+
+
+def changed(s: Session, conv: Conversation, new_assignee_id: int | None, actor: str, at: datetime | None = None,
+            *, expected: Any = SEEN) -> None:
+    """An agent or the API assigned (or unassigned) a conversation, provided its assignee is
+    still ``expected`` (the one the client saw; by default the one this transaction read),
+    else ``Conflict``. The timeline says so; an unassigned conversation of a team goes back
+    to its queue **at its place**: ``queued_at`` (when it entered the queue) is kept, so the
+    oldest-waiting-first order stays fair."""
+    at = at or now()
+    if expected is SEEN:
+        expected = conv.assignee_id
+    if expected != conv.assignee_id:  # what the client saw is already stale in this transaction
+        raise Conflict(conv.id, holder_of(s, conv.id))
+    lock_assignee(s, conv, expected, at)
     if new_assignee_id == conv.assignee_id:
         return
-    at = at or now()
     old = s.get(User, conv.assignee_id) if conv.assignee_id else None
     conv.assignee_id = new_assignee_id
     if new_assignee_id is None:
-        if conv.team_id is not None:
-            conv.queued_at = at
+        if conv.team_id is not None and conv.queued_at is None:
+            conv.queued_at = conv.last_inbound_at or conv.created_at or at
         record(s, conv.id, "unassigned", actor, at, **({"previous": old.email} if old else {}))
     else:
         user = s.get(User, new_assignee_id)
-        conv.queued_at = None
         record(s, conv.id, "assigned", actor, at, assignee=user.email if user else str(new_assignee_id),
                **({"previous": old.email} if old else {}))
 
 
-def move_to_team(s: Session, conv: Conversation, team: Team | None, actor: str, at: datetime | None = None) -> None:
-    """Put the conversation in another team's queue (None: no team)."""
+def move_to_team(s: Session, conv: Conversation, team: Team | None, actor: str, at: datetime | None = None,
+                 **details: Any) -> None:
+    """Put the conversation in another team's queue (None: no team); it keeps its place
+    (``queued_at``) if it was already waiting."""
     if (team.id if team else None) == conv.team_id:
         return
     at = at or now()
     conv.team_id = team.id if team else None
-    conv.queued_at = at if team is not None and conv.assignee_id is None else None
-    record(s, conv.id, "team", actor, at, team=team.name if team else None)
+    conv.queued_at = (conv.queued_at or at) if team is not None else None
+    record(s, conv.id, "team", actor, at, team=team.name if team else None, **details)
+
+
+def deactivated(s: Session, user_id: int, actor: str, at: datetime | None = None) -> set[int]:
+    """A user was deactivated: their agent status goes offline and their open, pending and
+    snoozed conversations are unassigned — a team's go back to its queue at their place
+    (timeline: "returned", reason "agent deactivated"). Returns the team ids whose queues
+    grew (assign them after the commit)."""
+    at = at or now()
+    set_status(s, user_id, "offline", at=at)
+    user = s.get(User, user_id)
+    email = user.email if user else str(user_id)
+    teams: set[int] = set()
+    rows = s.execute(
+        select(Conversation.id, Conversation.team_id, Conversation.queued_at, Conversation.last_inbound_at, Conversation.created_at)
+        .where(Conversation.assignee_id == user_id, Conversation.status.in_(ACTIVE)).order_by(Conversation.id)
+    ).all()
+    for conv_id, team_id, queued, last_in, created in rows:
+        values: dict[str, Any] = {"assignee_id": None, "updated_at": at}
+        if team_id is not None:
+            values["queued_at"] = queued or last_in or created
+        back = s.execute(
+            update(Conversation).where(Conversation.id == conv_id, Conversation.assignee_id == user_id).values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if not back:
+            continue
+        if team_id is not None:
+            record(s, conv_id, "returned", "system", at, previous=email, reason="agent deactivated", by=actor)
+            teams.add(team_id)
+        else:
+            record(s, conv_id, "unassigned", actor, at, previous=email, reason="agent deactivated")
+        _updated(s, conv_id, user_id, None)
+    if rows:
+        log.info("assignment.deactivated", user_id=user_id, returned=len(rows))
+    return teams
 
 
 # -------------------------------------------------------------------------------- sweep
@@ -220,16 +298,17 @@ def sweep(rt, at: datetime | None = None) -> dict[str, int]:
         ).all())
         if gone:
             convs = s.execute(
-                select(Conversation.id, Conversation.assignee_id, Conversation.last_inbound_at, Conversation.created_at)
+                select(Conversation.id, Conversation.assignee_id, Conversation.queued_at, Conversation.last_inbound_at,
+                       Conversation.created_at)
                 .where(Conversation.assignee_id.in_(list(gone)), Conversation.team_id.is_not(None),
                        Conversation.status.in_(WAITING))
                 .order_by(Conversation.id).limit(1000)
             ).all()
             minutes = round(st.reassign_offline_seconds / 60, 1)
-            for conv_id, user_id, last_in, created in convs:
+            for conv_id, user_id, queued, last_in, created in convs:
                 back = s.execute(
                     update(Conversation).where(Conversation.id == conv_id, Conversation.assignee_id == user_id)
-                    .values(assignee_id=None, queued_at=last_in or created, updated_at=at)
+                    .values(assignee_id=None, queued_at=queued or last_in or created, updated_at=at)
                     .execution_options(synchronize_session=False)
                 ).rowcount
                 if back:
@@ -247,13 +326,32 @@ def sweep(rt, at: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def team_filter(s: Session, team: str, user_id: int | None):
-    """The condition of a team filter: a team's name, 'mine' (the user's teams) or 'none'."""
-    if team == "none":
+#: words of the team filter, never a team's name
+FILTER_WORDS = ("mine", "none")
+
+
+def name_key(name: str) -> str:
+    """How team names compare: trimmed, case-insensitive ("Billing" and " billing" are one)."""
+    return name.strip().lower()
+
+
+def team_named(s: Session, name: str) -> Team | None:
+    """The team of that name, compared trimmed and case-insensitively."""
+    return s.scalar(select(Team).where(func.lower(Team.name) == name_key(name)).order_by(Team.id).limit(1))
+
+
+def team_filter(s: Session, team: str, user_id: int | None, *, strict: bool = False):
+    """The condition of a team filter: a team's name (any case), 'mine' (the user's teams) or
+    'none' (no team). An unknown name matches nothing, or with ``strict`` raises LookupError."""
+    word = team.strip().lower()
+    if word == "none":
         return Conversation.team_id.is_(None)
-    if team == "mine":
+    if word == "mine":
         return Conversation.team_id.in_(select(TeamMember.team_id).where(TeamMember.user_id == (user_id or -1)))
-    return Conversation.team_id == (s.scalar(select(Team.id).where(Team.name == team)) or -1)
+    found = team_named(s, team)
+    if found is None and strict:
+        raise LookupError(team)
+    return Conversation.team_id == (found.id if found else -1)
 
 
 def queue_sizes(s: Session) -> dict[int, int]:

@@ -203,15 +203,21 @@ def users_set_password(email: str, from_stdin: bool) -> None:
 
 def _set_active(email: str, active: bool) -> str:
     """Change a user's active flag (audited); a change ends their web sessions (hub.auth)."""
-    from hub import audit
+    from hub import assignment, audit
 
     rt = _runtime()
+    requeue: set[int] = set()
     with rt.db.session() as s:
         user = _user(s, email)
         user.active = active
+        if not active:  # offline, and their open conversations back to their teams' queues (docs/teams.md)
+            requeue = assignment.deactivated(s, user.id, "cli")
         audit.record(s, actor="cli", action="user.activate" if active else "user.deactivate", target_type="user",
                        target_id=str(user.id))
-        return user.email
+        who = user.email
+    if requeue:
+        assignment.assign_teams(rt, requeue)
+    return who
 
 
 @users.command("deactivate")

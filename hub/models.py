@@ -519,7 +519,11 @@ class Team(Base):
     ``assignment="auto"`` they are assigned round-robin among its available members."""
 
     __tablename__ = "teams"
-    __table_args__ = (CheckConstraint("assignment IN ('manual', 'auto')", name="ck_teams_assignment"),)
+    __table_args__ = (
+        CheckConstraint("assignment IN ('manual', 'auto')", name="ck_teams_assignment"),
+        # names are unique regardless of case (0400_team_names; hub.api checks first for a clear error)
+        Index("uq_teams_name_lower", func.lower(text("name")), unique=True),
+    )
     id: Mapped[int] = _pk()
     name: Mapped[str] = mapped_column(String(64), unique=True)
     assignment: Mapped[str] = mapped_column(String(16), default="manual")  # manual | auto

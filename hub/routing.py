@@ -10,6 +10,7 @@ contact attributes; an empty condition set matches every conversation (a catch-a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -20,6 +21,12 @@ from sqlalchemy.orm import Session
 from hub.models import Connector, Contact, Conversation, ConversationEvent, Identity, RoutingRule, Team, now
 
 PRIORITIES = ("low", "normal", "high", "urgent")
+#: keys of ``contacts.attrs`` that are the hub's own flags, not contact attributes
+INTERNAL_ATTRS = ("language_confirmed",)
+#: a contact attribute the hub derives (the domain of the contact's email); cannot be set
+DERIVED_ATTRS = ("email_domain",)
+ATTR_NAME = r"[A-Za-z0-9_.-]{1,64}"
+AttrName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=rf"^{ATTR_NAME}$")]
 Value = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Values = Annotated[list[Value], Field(max_length=50)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f,]+$")]
@@ -33,11 +40,58 @@ class Conditions(BaseModel):
     connector: Values | None = Field(None, description="connector names")
     medium: Values | None = Field(None, description="sms, whatsapp, voice, email, slack, x, api, …")
     language: Values | None = Field(None, description="language codes (en, es, …)")
-    category: Values | None = Field(None, description="triage categories (account_access, payments, …)")
+    category: Values | None = Field(None, description="triage categories (normalizers.triage.CATEGORIES: card_payment, fees, …)")
     priority: list[Annotated[str, Field(pattern=r"^(low|normal|high|urgent)$")]] | None = Field(None, max_length=4)
     security: bool | None = Field(None, description="the security flag (a pasted secret, an account takeover)")
     contact: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Values] | None = Field(
         None, max_length=20, description="contact attributes: each named attribute has one of the values (email_domain: the contact's email domain)")
+
+
+class RuleError(ValueError):
+    """A condition that could never match: ``field`` (``conditions.medium``, …) and why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def allowed_values(s: Session) -> dict[str, tuple[str, ...]]:
+    """What each list condition may hold: a conversation can only ever have these."""
+    from hub.connectors import is_channel
+    from normalizers.language import SUPPORTED
+    from normalizers.model import Medium
+    from normalizers.triage import CATEGORIES
+
+    # channel connectors: a conversation arrives on one (a helpdesk connector never starts one)
+    connectors = tuple(sorted(n for n, kind in s.execute(select(Connector.name, Connector.kind)).all() if is_channel(kind)))
+    return {"connector": connectors, "medium": tuple(m.value for m in Medium), "language": SUPPORTED,
+            "category": CATEGORIES, "priority": PRIORITIES}
+
+
+def check(s: Session, cond: Conditions) -> None:
+    """Refuse conditions that can never match (``RuleError`` naming the field and the allowed
+    values): an empty list, an unknown connector name, medium, language, category or
+    priority, a contact attribute without values. Values compare case-insensitively."""
+    allowed = allowed_values(s)
+    for key, ok in allowed.items():
+        values = getattr(cond, key)
+        if values is None:
+            continue
+        shown = ", ".join(ok) if ok else "(no connector exists yet)"
+        if not values:
+            raise RuleError(f"conditions.{key}", f"an empty list never matches: give at least one of {shown}, or leave "
+                                                 f"the condition out")
+        known = {v.lower() for v in ok}
+        unknown = [v for v in values if v.lower() not in known]
+        if unknown:
+            what = "connector" if key == "connector" else key
+            raise RuleError(f"conditions.{key}", f"unknown {what} {unknown[0]!r}: allowed {shown}")
+    for attr, values in (cond.contact or {}).items():
+        if not re.fullmatch(ATTR_NAME, attr):
+            raise RuleError("conditions.contact", f"attribute {attr!r}: names are letters, digits, _ . - (as a contact's "
+                                                  "attributes are set), or email_domain")
+        if not values:
+            raise RuleError(f"conditions.contact.{attr}", "an empty list never matches: give at least one value")
 
 
 @dataclass
@@ -59,7 +113,8 @@ def facts_for(s: Session, conv: Conversation) -> Facts:
     contact = s.get(Contact, conv.contact_id)
     attrs: dict[str, str] = {}
     if contact is not None:
-        attrs = {str(k): str(v) for k, v in (contact.attrs or {}).items() if isinstance(v, str | int | float | bool)}
+        attrs = {str(k): str(v) for k, v in (contact.attrs or {}).items()
+                 if isinstance(v, str | int | float | bool) and k not in INTERNAL_ATTRS}
         if contact.email and "@" in contact.email:
             attrs.setdefault("email_domain", contact.email.rsplit("@", 1)[1])
     return Facts(connector=connector.name if connector else "", medium=ident.medium if ident else "",

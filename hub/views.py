@@ -53,6 +53,8 @@ def contact_json(s: Session, c: Contact, with_conversations: bool = False) -> di
         "email": c.email,
         "language": c.language,
         "language_confirmed": bool((c.attrs or {}).get("language_confirmed")),
+        # what routing rules' contact conditions look at (docs/teams.md#contact-attributes)
+        "attributes": {k: v for k, v in (c.attrs or {}).items() if k not in ("language_confirmed",)},
         "merged_into": c.merged_into_id,
         "identities": [identity_json(i) for i in idents],
     }

@@ -598,9 +598,10 @@ def _store_customer_message(
             team_id = routing.route(s, conv)
             if team_id is not None:
                 out.teams.add(team_id)
-        elif res.reopened and conv.team_id is not None and conv.assignee_id is None:
-            conv.queued_at = conv.queued_at or now()
-            out.teams.add(conv.team_id)
+        elif res.reopened and conv.team_id is not None:
+            conv.queued_at = now()  # a resolved conversation the customer reopened: a new wait (docs/teams.md)
+            if conv.assignee_id is None:
+                out.teams.add(conv.team_id)
     if msg.direction == "inbound":
         helpdesk = _helpdesk_for(s, rt, adapter, ctx)
         d = Delivery(message_id=row.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state=DeliveryState.PENDING)

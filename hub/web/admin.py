@@ -237,6 +237,7 @@ def users():
     status = 200
     if request.method == "POST":
         action = request.form.get("action")
+        requeue: set[int] = set()
         try:
             with rt().db.session() as s:
                 if action == "create":
@@ -257,7 +258,11 @@ def users():
                         details = {"from": user.role, "to": role}
                         user.role = role
                     elif action == "deactivate":
+                        from hub import assignment
+
                         user.active = False
+                        # offline, and their open conversations back to their teams' queues (docs/teams.md)
+                        requeue = assignment.deactivated(s, user.id, g.principal.email)
                     elif action == "activate":
                         user.active = True
                     elif action == "reset_2fa":
@@ -283,6 +288,10 @@ def users():
                         flash(f"{user.email}: two-factor sign-in reset; they set it up again at their next sign-in.", "ok")
                     else:
                         flash(f"{user.email}: {action}d." if action.endswith("activate") else f"{user.email}: role set to {user.role}.", "ok")
+            if requeue:
+                from hub import assignment
+
+                assignment.assign_teams(rt(), requeue)
             return redirect(url_for("admin.users"))
         except ConfigError as exc:
             error, status = str(exc), 400
@@ -600,11 +609,13 @@ def _rule_from_form(form) -> dict[str, Any]:
     if form.get("security") in ("yes", "no"):
         cond["security"] = form.get("security") == "yes"
     contact: dict[str, list[str]] = {}
-    for line in (form.get("contact") or "").splitlines()[:20]:
-        if "=" in line:
-            key, _, values = line.partition("=")
-            if key.strip() and _csv(values):
-                contact[key.strip()] = _csv(values) or []
+    for n, line in enumerate((form.get("contact") or "").splitlines()[:20], 1):
+        if not line.strip():
+            continue
+        key, _, values = line.partition("=")
+        if not key.strip() or not _csv(values):  # it could never match: say so rather than drop it
+            raise ConfigError(f"contact attributes: line {n} ({line.strip()[:60]!r}) is not 'attribute = value, value'")
+        contact[key.strip()] = _csv(values) or []
     if contact:
         cond["contact"] = contact
     return {"name": (form.get("name") or "").strip(), "team": form.get("team") or "", "conditions": cond,
@@ -621,6 +632,7 @@ def teams():
     from hub.models import RoutingRule, Team
 
     error, status = None, 200
+    confirm: dict[str, Any] | None = None
     if request.method == "POST":
         f = request.form
         action = f.get("action", "")
@@ -651,8 +663,22 @@ def teams():
                 flash({"add_member": f"{email} added.", "set_capacity": f"{email}: capacity saved.",
                        "remove_member": f"{email} removed."}[action], "ok")
             elif action == "delete_team" and team_id:
-                api.delete_team(team_id=team_id)
-                flash("Team removed.", "ok")
+                with rt().db.read() as s:
+                    team = s.get(Team, team_id)
+                    if team is None:
+                        raise ConfigError("no such team")
+                    holds = api.team_holdings(s, team_id)
+                    default = s.scalar(select(Team.name).where(Team.is_default.is_(True), Team.id != team_id).limit(1))
+                    name, is_default = team.name, team.is_default
+                    blocked = is_default or bool(s.scalar(select(RoutingRule.id).where(RoutingRule.team_id == team_id).limit(1)))
+                if not blocked and f.get("confirm") != "yes":
+                    # removing a team moves its open conversations: say how many, and where, before doing it
+                    confirm = {"team_id": team_id, "name": name, "open": holds, "to": default}
+                else:
+                    api.delete_team(team_id=team_id)
+                    flash(f"Team {name} removed." + (f" {holds} open conversation(s) moved to {default}." if holds and default else
+                                                     f" {holds} open conversation(s) left without a team." if holds else ""), "ok")
+                    team_id = None
             elif action == "create_rule":
                 api.create_rule(data=api.RuleIn.model_validate(_rule_from_form(f)))
                 flash("Routing rule added (evaluated after the others; move it up to give it precedence).", "ok")
@@ -678,7 +704,8 @@ def teams():
                     flash("Order saved.", "ok")
             else:
                 raise ConfigError("unknown action")
-            return redirect(url_for("admin.teams") + (f"#team-{team_id}" if team_id else ""))
+            if confirm is None:
+                return redirect(url_for("admin.teams") + (f"#team-{team_id}" if team_id else ""))
         except api.ApiError as exc:
             error, status = exc.message, exc.status
         except ValidationError as exc:
@@ -691,7 +718,18 @@ def teams():
 
         queues = assignment.queue_sizes(s)
         team_rows = [api.team_json(s, t, queues) for t in s.scalars(select(Team).order_by(Team.name))]
+        for row in team_rows:
+            row["open"] = api.team_holdings(s, row["id"])
         rules = [api.rule_json(s, r) for r in s.scalars(select(RoutingRule).order_by(RoutingRule.position, RoutingRule.id))]
         users = [u.email for u in s.scalars(select(User).where(User.active.is_(True)).order_by(User.email))]
     return render_template("admin_teams.html", teams=team_rows, rules=rules, users=users, error=error, tab="teams",
-                           priorities=api.PRIORITIES, settings=rt().settings), status
+                           priorities=api.PRIORITIES, settings=rt().settings, confirm=confirm,
+                           allowed=routing_allowed(), default_team=next((t["name"] for t in team_rows if t["default"]), None)), status
+
+
+def routing_allowed() -> dict[str, tuple[str, ...]]:
+    """The values each routing condition may hold (shown with the rule form)."""
+    from hub import routing
+
+    with rt().db.read() as s:
+        return routing.allowed_values(s)

@@ -353,11 +353,13 @@ def event_text(kind: str, d: dict[str, Any], actor: str) -> str:
         how = f" ({d['how']})" if d.get("how") else ""
         return f"Assigned to {d.get('assignee')}{how}{by}" + (f", was {d['previous']}" if d.get("previous") else "")
     if kind == "unassigned":
-        return f"Unassigned{by}" + (f" (was {d['previous']}); back in the team queue" if d.get("previous") else "")
+        why = f" ({d['reason']})" if d.get("reason") else ""
+        return f"Unassigned{by}" + (f" (was {d['previous']}){why}; back in the team queue" if d.get("previous") else why)
     if kind == "returned":
-        return f"Returned to the team queue: {d.get('previous')}, {d.get('reason')}"
+        return f"Returned to the team queue: {d.get('previous')}, {d.get('reason')}" + (f" (by {d['by']})" if d.get("by") else "")
     if kind == "team":
-        return f"Moved to team {d['team']}{by}" if d.get("team") else f"Removed from its team{by}"
+        why = f" ({d['reason']})" if d.get("reason") else ""
+        return (f"Moved to team {d['team']}{by}" if d.get("team") else f"Removed from its team{by}") + why
     if kind == "command_stop":
         return f"{actor} replied {d.get('word') or 'STOP'!r}: opted out, replies to them are refused until they opt back in"
     if kind == "command_start":

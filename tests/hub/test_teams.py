@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from hub import assignment, signing
 from hub.auth import create_token, create_user
-from hub.models import AgentStatus, AuditLog, Conversation, ConversationEvent, Team, TeamMember, User, now
+from hub.models import AgentStatus, AuditLog, Conversation, ConversationEvent, RoutingRule, Team, TeamMember, User, now
 from hub.routing import Conditions, Facts, matches
 from tests.support.hub import wait_until
 
@@ -322,7 +322,7 @@ def test_manual_assignment_and_team_change_show_in_the_timeline_and_audit(team_h
     assert [k for k, _d in events(h, conv_id)] == ["assigned", "team", "unassigned"]
     assert h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"team": "nope"}).status_code == 400
     # a team still named by a rule cannot be removed; a removed team's conversations leave its queue
-    h.api("POST", "/api/v1/routing-rules", {"team": "billing", "conditions": {"category": ["payments"]}})
+    assert h.api("POST", "/api/v1/routing-rules", {"team": "billing", "conditions": {"category": ["card_payment"]}}).status_code == 201
     assert h.api("DELETE", f"/api/v1/teams/{_team_id(h, 'billing')}").status_code == 409
     with h.rt.db.read() as s:
         assert {"team.create"} <= set(s.scalars(select(AuditLog.action)))
@@ -427,13 +427,15 @@ def test_rules_and_teams_change_and_go_away(team_hub):
     (conv_id,) = seed(h, 1, "b")
     assert h.api("DELETE", f"/api/v1/routing-rules/{rule['id']}").status_code == 204
     assert h.api("DELETE", f"/api/v1/teams/{b['id']}").status_code == 204
+    # its open conversation moved to the default team (a), keeping its place in the queue
     body = h.api("GET", f"/api/v1/conversations/{conv_id}").get_json()
-    assert body["team"] is None and body["queued_at"] is None
+    assert body["team"] == "a" and body["queued_at"]
     assert h.api("GET", f"/api/v1/teams/{b['id']}").status_code == 404
     # the timeline's entries are in the full conversation too
     assert h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": agents and next(iter(agents))}).status_code == 200
     full = h.api("GET", f"/api/v1/conversations/{conv_id}").get_json()
-    assert [e["kind"] for e in full["events"]] == ["assigned"] and full["events"][0]["actor"] == "agent@example.com"
+    assert [e["kind"] for e in full["events"]] == ["team", "assigned"] and full["events"][1]["actor"] == "agent@example.com"
+    assert full["events"][0]["details"] == {"team": "a", "reason": "team b removed"}
     with h.rt.db.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "team.delete")) == 1
     assert h.api("PUT", "/api/v1/agents/99999999999999999999/status", {"status": "online"}).status_code == 404
@@ -461,3 +463,283 @@ def test_automatic_assignment_and_return_are_event_webhooks(team_hub):
         changes = [r.payload["data"]["changes"]["assignee"] for r in rows]
     assert changes == [{"from": None, "to": a1}, {"from": a1, "to": None}]
     assert all(r.conversation_id == conv_id for r in rows)
+
+
+# ------------------------------------------------------------- fresh-eyes fixes (#21)
+def _patch_at_once(h, conv_id: int, bodies: list[tuple[str, dict]], hold_row: bool) -> list:
+    """PATCH the conversation from several threads at the same moment (each its own client and
+    bearer token). On PostgreSQL the test first holds the conversation's row lock and releases it
+    only once every request waits on a lock, so the requests have all read the conversation before
+    any of them writes (the race a real double click hits); SQLite serializes write transactions
+    (BEGIN IMMEDIATE), so there the second request reads the first one's commit."""
+    import threading
+
+    from sqlalchemy import text
+
+    results: list = [None] * len(bodies)
+    go = threading.Barrier(len(bodies))
+
+    def run(i: int, token: str, body: dict) -> None:
+        client = h.app.test_client()
+        go.wait()
+        r = client.open(f"/api/v1/conversations/{conv_id}", method="PATCH", json=body, headers={"Authorization": f"Bearer {token}"})
+        results[i] = (r.status_code, r.get_json())
+
+    threads = [threading.Thread(target=run, args=(i, tok, body)) for i, (tok, body) in enumerate(bodies)]
+    if not hold_row:
+        for t in threads:
+            t.start()
+    else:
+        with h.rt.db.engine.connect() as holder, h.rt.db.engine.connect() as watcher:
+            tx = holder.begin()
+            holder.execute(text("SELECT id FROM conversations WHERE id = :i FOR UPDATE"), {"i": conv_id})
+            for t in threads:
+                t.start()
+
+            def waiting() -> bool:
+                n = watcher.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                         "AND wait_event_type = 'Lock'")).scalar()
+                watcher.rollback()
+                return n >= len(bodies)
+
+            wait_until(waiting, timeout=20, message="every request waiting on the row lock")
+            tx.rollback()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_two_agents_claiming_at_once_one_wins_the_other_gets_409_naming_them(team_hub, db_url):
+    h = team_hub
+    agents = make_agents(h, 3)
+    a1, a2, a3 = agents
+    create_team(h, "desk", dict.fromkeys(agents, 5), "manual")
+    (conv_id,) = seed(h, 1, "desk")
+    results = _patch_at_once(h, conv_id, [(agents[a1], {"assignee": "me"}), (agents[a2], {"assignee": "me"})],
+                             hold_row=db_url.startswith("postgresql"))
+    codes = sorted(code for code, _b in results)
+    assert codes == [200, 409], results
+    winner = assignee_of(h, conv_id)
+    assert winner in (a1, a2)
+    loser = next(body for code, body in results if code == 409)
+    assert loser["assignee"] == winner and winner in loser["error"] and loser["field"] == "assignee"
+    assert [k for k, _d in events(h, conv_id)] == ["assigned"]  # one assignment, never overwritten
+
+    # the inbox sends the assignee it saw: two other agents saw it as the winner's and take it over at once
+    lost = a2 if winner == a1 else a1
+    results = _patch_at_once(h, conv_id, [(agents[lost], {"assignee": "me", "if_assignee": winner}),
+                                          (agents[a3], {"assignee": "me", "if_assignee": winner})],
+                             hold_row=db_url.startswith("postgresql"))
+    assert sorted(code for code, _b in results) == [200, 409], results
+    holder = assignee_of(h, conv_id)
+    assert holder in (lost, a3)
+    assert next(body for code, body in results if code == 409)["assignee"] == holder
+    # a stale view is refused, a current one may take over; 'me' never silently takes someone else's
+    other = winner
+    r = h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": "me", "if_assignee": ""}, token=agents[other])
+    assert r.status_code == 409 and r.get_json()["assignee"] == holder
+    r = h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": "me"}, token=agents[other])
+    assert r.status_code == 409 and holder in r.get_json()["error"]
+    r = h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": "me", "if_assignee": holder}, token=agents[other])
+    assert r.status_code == 200 and r.get_json()["assignee"] == other
+    assert h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"status": "pending", "if_assignee": "nobody@example.com"}
+                 ).status_code == 400
+    assert h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"status": "pending", "if_assignee": ""}).status_code == 409
+    assert h.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["status"] == "open"
+
+
+def test_unassigning_keeps_the_conversations_place_in_the_queue(team_hub):
+    h = team_hub
+    agents = make_agents(h, 2)
+    a1, a2 = agents
+    create_team(h, "desk", {a1: 5, a2: 1}, "manual")
+    ids = seed(h, 3, "desk")
+    with h.rt.db.read() as s:
+        queued = {c: s.get(Conversation, c).queued_at for c in ids}
+    assert h.api("PATCH", f"/api/v1/conversations/{ids[0]}", {"assignee": "me"}, token=agents[a1]).status_code == 200
+    body = h.api("PATCH", f"/api/v1/conversations/{ids[0]}", {"assignee": ""}, token=agents[a1]).get_json()
+    assert body["assignee"] is None and body["queued_at"] == queued[ids[0]].isoformat()
+    # oldest waiting first: the unassigned conversation is still the oldest, not the newest
+    h.api("PATCH", f"/api/v1/teams/{_team_id(h, 'desk')}", {"assignment": "auto"})
+    set_status(h, a2, "online")
+    made = assignment.assign_waiting(h.rt, _team_id(h, "desk"))
+    assert made == [(ids[0], uid(h, a2))]
+    waiting = h.api("GET", "/api/v1/conversations?team=desk&assignee=none").get_json()["items"]
+    assert {c["id"]: c["queued_at"] for c in waiting} == {c: queued[c].isoformat() for c in ids[1:]}
+
+
+def test_removing_a_team_moves_its_open_conversations_to_the_default_team(team_hub):
+    h = team_hub
+    agents = make_agents(h, 1)
+    (a1,) = agents
+    default = create_team(h, "general", {}, "manual", default=True)
+    gone = create_team(h, "bill", {a1: 5}, "manual")
+    waiting, mine, done, snoozed = seed(h, 4, "bill")
+    with h.rt.db.read() as s:
+        queued = s.get(Conversation, waiting).queued_at
+    assert h.api("PATCH", f"/api/v1/conversations/{mine}", {"assignee": "me"}, token=agents[a1]).status_code == 200
+    assert h.api("PATCH", f"/api/v1/conversations/{done}", {"status": "resolved"}).status_code == 200
+    assert h.api("PATCH", f"/api/v1/conversations/{snoozed}", {"snoozed_until": (now() + timedelta(hours=2)).isoformat()}).status_code == 200
+    # the default team itself cannot be removed
+    r = h.api("DELETE", f"/api/v1/teams/{default['id']}")
+    assert r.status_code == 409 and "default team" in r.get_json()["error"]
+    assert h.api("DELETE", f"/api/v1/teams/{gone['id']}").status_code == 204
+    convs = {c: h.api("GET", f"/api/v1/conversations/{c}").get_json() for c in (waiting, mine, done, snoozed)}
+    assert convs[waiting]["team"] == "general" and convs[waiting]["assignee"] is None
+    assert convs[waiting]["queued_at"] == queued.isoformat()  # its place in the queue
+    assert convs[mine]["team"] == "general" and convs[mine]["assignee"] == a1
+    assert convs[snoozed]["team"] == "general"
+    assert convs[done]["team"] is None  # resolved: history, not moved
+    assert events(h, waiting)[-1] == ("team", {"team": "general", "reason": "team bill removed"})
+    teams = {t["name"]: t for t in h.api("GET", "/api/v1/teams").get_json()["items"]}
+    assert set(teams) == {"general"} and teams["general"]["waiting"] == 1
+    with h.rt.db.read() as s:
+        entry = s.scalars(select(AuditLog).where(AuditLog.action == "team.delete")).one()
+        assert entry.details["moved"] == 3 and entry.details["to"] == "general"
+
+
+@pytest.mark.parametrize("conditions, field, names", [
+    ({"connector": ["nope"]}, "conditions.connector", ["'nope'", "web"]),
+    ({"medium": ["smss"]}, "conditions.medium", ["'smss'", "sms", "whatsapp", "api"]),
+    ({"language": ["english"]}, "conditions.language", ["'english'", "en", "es"]),
+    ({"category": ["payments"]}, "conditions.category", ["'payments'", "card_payment", "fees"]),
+    ({"priority": []}, "conditions.priority", ["empty", "low", "urgent"]),
+    ({"medium": []}, "conditions.medium", ["empty", "sms"]),
+    ({"contact": {"plan": []}}, "conditions.contact.plan", ["empty"]),
+    ({"contact": {"my plan": ["vip"]}}, "conditions.contact", ["'my plan'"]),
+])
+def test_routing_conditions_that_can_never_match_are_refused(team_hub, conditions, field, names):
+    h = team_hub
+    create_team(h, "a", {}, "manual")
+    r = h.api("POST", "/api/v1/routing-rules", {"team": "a", "conditions": conditions})
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["field"] == field and all(n in r.get_json()["error"] for n in names), r.get_json()
+    rule = h.api("POST", "/api/v1/routing-rules", {"team": "a", "conditions": {"medium": ["SMS"], "connector": ["WEB"]}})
+    assert rule.status_code == 201  # values compare case-insensitively
+    r = h.api("PATCH", f"/api/v1/routing-rules/{rule.get_json()['id']}", {"conditions": conditions})
+    assert r.status_code == 400 and r.get_json()["field"] == field
+    assert h.count(RoutingRule) == 1
+
+
+def test_contact_attributes_route_conversations(team_hub):
+    from hub import routing
+    from tests.web.conftest import seed_conversation
+
+    h = team_hub
+    create_team(h, "general", {}, "manual", default=True)
+    create_team(h, "vip", {}, "manual")
+    assert h.api("POST", "/api/v1/routing-rules", {"name": "vip plan", "team": "vip",
+                                                   "conditions": {"contact": {"plan": ["vip", "gold"]}}}).status_code == 201
+    contact_id, conv_id = seed_conversation(h, "web", "web:victor", "Victor")
+    r = h.api("PATCH", f"/api/v1/contacts/{contact_id}", {"attributes": {"plan": "Gold", "region": "eu"}})
+    assert r.status_code == 200 and r.get_json()["attributes"] == {"plan": "Gold", "region": "eu"}
+    assert h.api("PATCH", f"/api/v1/contacts/{contact_id}", {"attributes": {"email_domain": "x.example"}}).status_code == 400
+    assert h.api("PATCH", f"/api/v1/contacts/{contact_id}", {"attributes": {"region": None}}).get_json()["attributes"] == {"plan": "Gold"}
+    with h.rt.db.session() as s:
+        conv = s.get(Conversation, conv_id)
+        conv.team_id = None
+        assert routing.route(s, conv) == _team_id(h, "vip")
+    _c2, other = seed_conversation(h, "web", "web:wanda", "Wanda")
+    with h.rt.db.session() as s:
+        conv = s.get(Conversation, other)
+        assert routing.route(s, conv) == _team_id(h, "general")
+
+
+def test_a_deactivated_agent_goes_offline_and_their_conversations_return_to_the_queue(team_hub):
+    h = team_hub
+    agents = make_agents(h, 2)
+    a1, a2 = agents
+    create_team(h, "desk", {a1: 5, a2: 5}, "auto")
+    set_status(h, a1, "online")
+    ids = seed(h, 2, "desk")
+    with h.rt.db.read() as s:
+        queued = {c: s.get(Conversation, c).queued_at for c in ids}
+    assert len(assignment.assign_waiting(h.rt, _team_id(h, "desk"))) == 2
+    assert h.api("PATCH", f"/api/v1/conversations/{ids[1]}", {"snoozed_until": (now() + timedelta(hours=1)).isoformat()}).status_code == 200
+    with h.rt.db.session() as s:
+        s.get(User, uid(h, a1)).active = False
+        teams = assignment.deactivated(s, uid(h, a1), "admin@example.com")
+    assert teams == {_team_id(h, "desk")}
+    with h.rt.db.read() as s:
+        assert s.get(AgentStatus, uid(h, a1)).status == "offline"
+        assert all(s.get(Conversation, c).queued_at == queued[c] for c in ids)  # their place in the queue
+    assert [assignee_of(h, c) for c in ids] == [None, None]
+    assert events(h, ids[0])[-1] == ("returned", {"previous": a1, "reason": "agent deactivated", "by": "admin@example.com"})
+    # nothing more for them, even if their status row said online: the colleague gets the waiting one
+    set_status(h, a2, "online")
+    assignment.assign_teams(h.rt, teams)
+    assert assignee_of(h, ids[0]) == a2
+
+
+def test_team_names_are_unique_regardless_of_case_and_lookups_ignore_case(team_hub):
+    from sqlalchemy.exc import IntegrityError
+
+    h = team_hub
+    billing = create_team(h, "Billing", {}, "manual")
+    for name in ("billing", " BILLING ", "Billing"):
+        r = h.api("POST", "/api/v1/teams", {"name": name})
+        assert r.status_code == 409 and "Billing" in r.get_json()["error"], (name, r.get_json())
+    for word in ("mine", "None"):
+        r = h.api("POST", "/api/v1/teams", {"name": word})
+        assert r.status_code == 400 and "reserved" in r.get_json()["error"]
+    other = create_team(h, "  Sales  ", {}, "manual")
+    assert other["name"] == "Sales"
+    assert h.api("PATCH", f"/api/v1/teams/{other['id']}", {"name": "BILLING"}).status_code == 409
+    r = h.api("PATCH", f"/api/v1/teams/{billing['id']}", {"name": "BILLING"})  # a change of case of its own name
+    assert r.status_code == 200 and r.get_json()["name"] == "BILLING"
+    # the database backs it up (uq_teams_name_lower), whoever writes
+    with pytest.raises(IntegrityError):
+        with h.rt.db.session() as s:
+            s.add(Team(name="sales", assignment="manual"))
+    # every lookup by name ignores case: rules, a conversation's team, the list filter
+    assert h.api("POST", "/api/v1/routing-rules", {"team": "billing", "conditions": {"medium": ["sms"]}}).status_code == 201
+    (conv_id,) = seed(h, 1, "Sales")
+    r = h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"team": "billing"})
+    assert r.status_code == 200 and r.get_json()["team"] == "BILLING"
+
+
+def test_the_conversation_list_team_filter_is_what_docs_api_md_says(team_hub):
+    """docs/api.md: `team` is a team's name (any case), `mine` (the teams you belong to) or `none`;
+    an unknown name is a 400 naming the parameter."""
+    h = team_hub
+    agents = make_agents(h, 1)
+    (a1,) = agents
+    create_team(h, "Desk", {a1: 5}, "manual")
+    create_team(h, "Other", {}, "manual")
+    (in_desk,) = seed(h, 1, "Desk")
+    (in_other,) = seed(h, 1, "Other")
+    from tests.web.conftest import seed_conversation
+
+    _c, no_team = seed_conversation(h, "web", "web:nobody", "Nobody")
+
+    def ids(query: str, token: str | None = None) -> set[int]:
+        r = h.api("GET", f"/api/v1/conversations?{query}", token=token)
+        assert r.status_code == 200, r.get_json()
+        return {c["id"] for c in r.get_json()["items"]}
+
+    assert ids("team=Desk") == ids("team=desk") == ids("team=DESK") == {in_desk}
+    assert ids("team=mine", token=agents[a1]) == {in_desk}
+    assert ids("team=mine") == set()  # the admin is in no team
+    assert ids("team=none") == {no_team}
+    assert ids("team=Other&status=open,pending") == {in_other}
+    r = h.api("GET", "/api/v1/conversations?team=nope")
+    assert r.status_code == 400 and r.get_json()["field"] == "team"
+
+
+def test_omnihub_users_deactivate_returns_the_agents_conversations(team_hub):
+    h = team_hub
+    agents = make_agents(h, 2)
+    a1, a2 = agents
+    create_team(h, "desk", {a1: 5, a2: 5}, "auto")
+    set_status(h, a1, "online")
+    (conv_id,) = seed(h, 1, "desk")
+    assert assignment.assign_waiting(h.rt, _team_id(h, "desk")) == [(conv_id, uid(h, a1))]
+    set_status(h, a2, "online")
+    out = h.cli("users", "deactivate", "--email", a1)
+    assert out.returncode == 0, out.stderr
+    with h.rt.db.read() as s:
+        assert s.get(AgentStatus, uid(h, a1)).status == "offline"
+    # back in the queue, then (the CLI runs the team's assignment after its commit) to the colleague
+    assert assignee_of(h, conv_id) == a2
+    assert [k for k, _d in events(h, conv_id)] == ["assigned", "returned", "assigned"]
+    assert events(h, conv_id)[1][1] == {"previous": a1, "reason": "agent deactivated", "by": "cli"}

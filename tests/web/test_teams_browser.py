@@ -80,3 +80,50 @@ def test_admin_teams_page_is_labelled_and_adds_a_rule(live, browser, artifacts_d
         ctx.close()
     with hub.rt.db.read() as s:
         assert s.scalar(select(Team.assignment).where(Team.name == "Security")) == "auto"
+
+
+def test_the_conversation_header_follows_changes_made_elsewhere(live, browser, artifacts_dir):
+    """Someone else assigns the open conversation and changes its status: the header (assignee,
+    status, the assignee and team menus) follows without a reload. A stale *Assign to me* (the
+    page missed a change) is refused, the toast names who has it, and the header shows them."""
+    from sqlalchemy import update
+
+    from hub.models import Conversation
+    from tests.web.conftest import seed_conversation
+
+    hub = live.hub
+    hub.add_connector("web", "api", secret=SECRET)
+    with hub.rt.db.session() as s:
+        s.add(Team(name="Desk", assignment="manual"))
+    _c, conv_id = seed_conversation(hub, "web", "web:greta", "Greta")
+    assert hub.api("PATCH", f"/api/v1/conversations/{conv_id}", {"team": "desk"}).status_code == 200
+    ctx = browser.new_context()
+    ctx.set_default_timeout(15_000)
+    try:
+        page = ctx.new_page()
+        login(page, live, AGENT)
+        page.goto(f"{live.url}/inbox/c/{conv_id}")
+        meta = page.locator("#conv-meta")
+        assert "waiting in the queue" in meta.inner_text() and page.locator("#assign").input_value() == ""
+        assert hub.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": ADMIN[0], "status": "pending"}).status_code == 200
+        wait_until(lambda: f"assigned to {ADMIN[0]}" in meta.inner_text(), timeout=20, message="header shows the new assignee")
+        assert page.locator("#conv-status").inner_text() == "pending"
+        assert page.locator("#assign").input_value() == ADMIN[0] and page.locator("#team").input_value() == "Desk"
+        assert hub.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": "", "status": "resolved"}).status_code == 200
+        wait_until(lambda: page.locator("#conv-status").inner_text() == "resolved", timeout=20, message="header shows resolved")
+        assert page.get_by_role("button", name="Reopen").count() == 1 and page.locator("#assign").input_value() == ""
+        # a change the page has not seen yet (no live update for it): the admin took it meanwhile
+        with hub.rt.db.session() as s:
+            admin_id = s.scalar(select(User.id).where(User.email == ADMIN[0]))
+            s.execute(update(Conversation).where(Conversation.id == conv_id)
+                      .values(assignee_id=admin_id, updated_at=Conversation.updated_at))
+        page.get_by_role("button", name="Assign to me").click()
+        toast = page.locator("#toast")
+        wait_until(lambda: f"already assigned to {ADMIN[0]}" in toast.inner_text(), timeout=10, message="toast names who has it")
+        wait_until(lambda: f"assigned to {ADMIN[0]}" in meta.inner_text(), timeout=10, message="header corrected")
+        assert page.locator("#assign").input_value() == ADMIN[0]
+        with hub.rt.db.read() as s:
+            assert s.get(Conversation, conv_id).assignee_id == admin_id
+        assert_labelled(page)
+    finally:
+        ctx.close()

@@ -138,7 +138,7 @@
 
   // ------------------------------------------------------------ timeline refresh
   function conversationEl() { return document.getElementById("conversation"); }
-  function refreshTimeline() {
+  function refreshTimeline(force) {
     var c = conversationEl();
     if (!c) return Promise.resolve();
     return fetch(c.dataset.fragment, { credentials: "same-origin" }).then(function (r) {
@@ -147,12 +147,55 @@
         var tl = document.getElementById("timeline");
         var atBottom = tl.scrollTop + tl.clientHeight >= tl.scrollHeight - 40;
         tl.innerHTML = html;
-        var ol = tl.querySelector(".timeline");
-        var st = document.getElementById("conv-status");
-        if (ol && st) { st.textContent = ol.dataset.status; st.className = "status st-" + ol.dataset.status; }
+        refreshHead(force);
         if (atBottom) tl.scrollTop = tl.scrollHeight;
       });
     });
+  }
+
+  // ------------------------------------------------------------- header refresh
+  // each timeline fragment carries the header as it is now (_conv_meta.html in a <template>):
+  // someone else's assignment, team or status change shows without a reload; a control the
+  // agent is using (focused) is left alone
+  function syncSelect(id, value, emptyLabel, force) {
+    var sel = document.getElementById(id);
+    if (!sel || (document.activeElement === sel && !force)) return;
+    if (value && !Array.prototype.some.call(sel.options, function (o) { return o.value === value; })) {
+      var o = document.createElement("option");
+      o.value = value; o.textContent = value;
+      sel.appendChild(o);
+    }
+    sel.value = value || "";
+    if (emptyLabel && sel.options.length) sel.options[0].textContent = emptyLabel;
+  }
+  function refreshHead(force) {
+    var tpl = document.getElementById("conv-head-next");
+    var cur = document.getElementById("conv-meta");
+    if (!tpl || !cur || !tpl.content) return;
+    var next = tpl.content.querySelector("#conv-meta");
+    if (!next) return;
+    next = document.importNode(next, true);
+    cur.replaceWith(next);
+    var d = next.dataset;
+    syncSelect("assign", d.assignee, d.assignee ? "Unassign" : "Assign to\u2026", force);
+    syncSelect("team", d.team, d.team ? "No team" : "Team\u2026", force);
+    syncSelect("priority", d.priority, null, force);
+    syncSelect("language", d.languageConfirmed ? d.language : "",
+               "Language: " + (d.language || "unknown") + " (detected)", force);
+    var sb = document.querySelector('button[data-action="status"]');
+    var finished = d.status === "resolved" || d.status === "closed";
+    if (sb) {
+      sb.dataset.value = finished ? "open" : "resolved";
+      sb.textContent = finished ? "Reopen" : "Resolve";
+      if (finished) sb.removeAttribute("id"); else sb.id = "resolve-btn";
+    }
+  }
+  // who the agent sees as the assignee: sent with each assignment change, so that if someone
+  // else took the conversation meanwhile the server refuses (409 naming them) instead of
+  // silently overwriting their claim
+  function seenAssignee() {
+    var m = document.getElementById("conv-meta");
+    return m ? (m.dataset.assignee || "") : "";
   }
 
   // ---------------------------------------------------------------- live updates
@@ -190,6 +233,7 @@
     var c = conversationEl();
     if (!c) return;
     ownAction();
+    if (body.assignee !== undefined && body.if_assignee === undefined) body.if_assignee = seenAssignee();
     // in place: the page (and the composer's draft) stays; the header, timeline and list refresh
     api("PATCH", c.dataset.api, body).then(function (conv) {
       say(done);
@@ -212,8 +256,12 @@
           if (finished) sb.removeAttribute("id"); else sb.id = "resolve-btn";
         }
       }
-      refreshTimeline(); refreshList();
-    }).catch(function (e) { say(e.message, true); });
+      refreshTimeline(true); refreshList();
+    }).catch(function (e) {
+      // e.g. 409 "conversation 12 is already assigned to bo@example.com": say so, show the truth
+      say(e.message, true);
+      refreshTimeline(true); refreshList();
+    });
   }
   document.addEventListener("click", function (ev) {
     var b = ev.target.closest("button[data-action]");
