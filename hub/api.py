@@ -605,7 +605,7 @@ class RetentionRunIn(Strict):
     connector: str | None = Field(None, pattern=NAME_PATTERN, description="only this connector's policy")
 
 
-@route("/retention", "GET", role="admin", tag="privacy", summary="Retention policies per connector, with their last run")
+@route("/retention", "GET", role="admin", tag="privacy", summary="Retention policies per connector, with their last run and their last run that changed something")
 def list_retention():
     from hub import retention
 

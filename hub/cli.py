@@ -790,7 +790,11 @@ def retention_list(as_json: bool) -> None:
         return
     for p in items:
         last = ", ".join(f"{n} {k}" for k, n in (p["last_result"] or {}).items() if n) or "nothing"
-        click.echo(f"{p['connector']}: {p['action']} after {p['days']} days; last run {p['last_run_at'] or 'never'} ({last})")
+        line = f"{p['connector']}: {p['action']} after {p['days']} days; last run {p['last_run_at'] or 'never'} ({last})"
+        if p.get("last_change_at") and p["last_change_at"] != p["last_run_at"]:  # the last run changed nothing
+            changed = ", ".join(f"{n} {k}" for k, n in p["last_change"].items() if n)
+            line += f"; last change {p['last_change_at']} ({changed})"
+        click.echo(line)
     if not items:
         click.echo("no retention policies: everything is kept")
 

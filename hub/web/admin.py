@@ -521,7 +521,13 @@ def retention_page():
     with rt().db.read() as s:
         items = retention.list_policies(s)
         names = list(s.scalars(select(Connector.name).where(~Connector.name.contains("~deleted~")).order_by(Connector.name)))
-    return render_template("admin_retention.html", items=items, names=names, preview=preview, tab="retention")
+    return render_template("admin_retention.html", items=items, names=names, preview=preview, kinds=RETENTION_COLUMNS, tab="retention")
+
+
+#: the dry run's columns: every kind of row a policy touches (hub.retention.COUNT_KEYS), as the table heads them
+RETENTION_COLUMNS = (("conversations", "Conversations"), ("subjects", "Subjects blanked"), ("messages", "Messages"),
+                     ("replies", "Replies"), ("attachments", "Attachments"), ("journal", "Journal rows"),
+                     ("webhook_events", "Event-webhook events"), ("replay_keys", "Replay keys"))
 
 
 # ----------------------------------------------------------------- audit log
