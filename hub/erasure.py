@@ -13,7 +13,8 @@ inbox's typing markers in Redis for those conversations are dropped. The ``conta
 audit entry names the contact id and the counts only.
 
 ``export(rt, contact_id, out)`` writes a zip: ``contact.json`` (contact, identities,
-conversations with messages and replies) and ``attachments/<id>-<name>`` for each stored file.
+conversations with messages and replies, and the messages the contact sent in other people's
+conversations) and ``attachments/<id>-<name>`` for each stored file.
 """
 
 from __future__ import annotations
@@ -435,6 +436,23 @@ def export(rt: Any, contact_id: int, out: IO[bytes], actor: str) -> dict[str, in
                 counts["messages"] += len(msgs)
                 counts["replies"] += len(replies)
                 doc["conversations"].append(item)
+        # what the contact wrote in other people's conversations (a group chat, a shared email
+        # thread, a conversation merged into another contact's): its own messages only
+        doc["messages_in_other_conversations"] = []
+        elsewhere = sorted(sub.message_ids - _ids(s, Message, sub.conversation_ids))
+        for part in purge.chunks(elsewhere):
+            for m in s.scalars(select(Message).where(Message.id.in_(part)).order_by(Message.id)):
+                md = _row(m, msg_skip)
+                md["attachments"] = []
+                for a in m.attachments:
+                    ad = _row(a, att_skip)
+                    if a.storage_key:
+                        ad["file"] = f"attachments/{a.id}-{_safe_name(a.filename)}"
+                        files.append((ad["file"], a.storage_key))
+                    md["attachments"].append(ad)
+                    counts["attachments"] += 1
+                doc["messages_in_other_conversations"].append(md)
+                counts["messages"] += 1
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("contact.json", json.dumps(doc, ensure_ascii=False, indent=2, default=str))
         for name, key in files:

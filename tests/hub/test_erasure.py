@@ -355,3 +355,30 @@ def test_the_write_ahead_log_is_checkpointed_while_the_hub_holds_connections(hub
     with hub.rt.db.read() as s:  # afterwards the pool holds the connection, as a running hub does
         s.scalar(select(func.count()).select_from(Contact))
     assert erasure._checkpoint(hub.rt, wait=5) is (None if hub.rt.db.engine.dialect.name != "sqlite" else True)
+
+
+def test_export_includes_what_the_contact_wrote_in_other_peoples_conversations(hub, tmp_path):
+    """#21.5 fresh eyes: the export held the contact's own conversations only; a message it
+    wrote in a conversation of another contact (a group chat, a shared thread) was missing.
+    It is in ``messages_in_other_conversations`` now, without the other people's messages."""
+    from datetime import UTC, datetime
+
+    ids = seed(hub)
+    with hub.rt.db.session() as s:
+        kim_conv = s.scalar(select(Conversation).where(Conversation.contact_id == _contact_of(hub, "kim-7")))
+        erin_ident = s.scalar(select(Identity.id).where(Identity.address == f"web:{API_ID}"))
+        s.add(Message(conversation_id=kim_conv.id, connector_id=kim_conv.connector_id, external_id="erin-in-kims-thread",
+                      identity_id=erin_ident, direction="inbound", kind="message", sender_name=NAME,
+                      sent_at=datetime.now(UTC), text="erin here too: walrus-lantern-5150", full_text="erin here too: walrus-lantern-5150",
+                      html="", redactions=[], entities=[], extra={}, history=[]))
+        kim_conv_id = kim_conv.id
+    out = tmp_path / "erin.zip"
+    res = hub.cli("contacts", "export", str(ids["contact"]), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "3 messages" in res.stdout, res.stdout
+    with zipfile.ZipFile(out) as z:
+        doc = json.loads(z.read("contact.json"))
+    [other] = doc["messages_in_other_conversations"]
+    assert other["text"] == "erin here too: walrus-lantern-5150" and other["conversation_id"] == kim_conv_id
+    assert kim_conv_id not in {c["id"] for c in doc["conversations"]}
+    assert KEEP_TEXT not in json.dumps(doc)  # Kim's own message in that conversation is not Erin's data
