@@ -339,19 +339,54 @@ def _ids(s: Session, model: Any, conv_ids: set[int]) -> set[int]:
 
 def _scrub_redis(rt: Any, sub: Subject) -> int:
     """The inbox's typing markers (``<prefix>:typing``: "<conversation>:<agent>") for the
-    erased conversations. Job payloads and the stage lists carry row ids only."""
-    if not sub.conversation_ids:
-        return 0
+    erased conversations; the sign-in limiter's counters of the contact's emails and identifiers
+    (a customer who typed their address into the sign-in form: ``<prefix>:login:fail:<ip>:<digest>``
+    and ``<prefix>:login:acct:<digest>``, hub.web.security); and rate-limit counters whose name
+    holds one of its identifiers (``<prefix>:rl:...``). Job payloads and the stage lists carry
+    row ids only."""
+    removed = 0
+    prefix = rt.settings.queue_prefix
     try:
-        key = f"{rt.settings.queue_prefix}:typing"
-        members = [m.decode() if isinstance(m, bytes) else str(m) for m in rt.redis.zrange(key, 0, -1)]
-        gone = [m for m in members if m.split(":", 1)[0].isdigit() and int(m.split(":", 1)[0]) in sub.conversation_ids]
-        if gone:
-            rt.redis.zrem(key, *gone)
-        return len(gone)
-    except Exception as exc:  # noqa: BLE001 - the markers expire within seconds anyway
+        if sub.conversation_ids:
+            key = f"{prefix}:typing"
+            members = [m.decode() if isinstance(m, bytes) else str(m) for m in rt.redis.zrange(key, 0, -1)]
+            gone = [m for m in members if m.split(":", 1)[0].isdigit() and int(m.split(":", 1)[0]) in sub.conversation_ids]
+            if gone:
+                rt.redis.zrem(key, *gone)
+            removed += len(gone)
+        removed += _scrub_redis_keys(rt, prefix, sub)
+    except Exception as exc:  # noqa: BLE001 - the markers expire within seconds, the counters within 15 minutes
         log.warning("erasure.redis_unavailable", error=str(exc))
+    return removed
+
+
+def _login_digests(rt: Any, terms: set[str]) -> set[str]:
+    import hmac
+
+    out = set()
+    for t in terms:
+        out.add(rt.box.login_digest(t))
+        out.add(hmac.new(b"login", t.strip().lower().encode(), "sha256").hexdigest()[:16])  # keys written before the keyed digest
+    return out
+
+
+def _scrub_redis_keys(rt: Any, prefix: str, sub: Subject) -> int:
+    terms = {t for t in sub.terms if t}
+    if not terms:
         return 0
+    digests = _login_digests(rt, terms)
+    doomed: list[bytes | str] = []
+    for key in rt.redis.scan_iter(match=f"{prefix}:login:*", count=1000):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        if name.rsplit(":", 1)[-1] in digests:
+            doomed.append(key)
+    for key in rt.redis.scan_iter(match=f"{prefix}:rl:*", count=1000):
+        name = (key.decode() if isinstance(key, bytes) else str(key)).lower()
+        if any(t in name for t in terms):
+            doomed.append(key)
+    if doomed:
+        rt.redis.delete(*doomed)
+    return len(doomed)
 
 
 # ------------------------------------------------------------------------------ export
