@@ -42,6 +42,7 @@ from hub.models import (
     Connector,
     Contact,
     Conversation,
+    Delivery,
     HelpdeskLink,
     Identity,
     InboundEvent,
@@ -261,6 +262,7 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
     """Erase one contact (module docstring). Returns the counts (also in the audit entry)."""
     with rt.db.session() as s:
         sub = find(s, contact_id)
+        _lock_deliveries(s, sub.conversation_ids)
         counts: dict[str, Any] = {"contacts": len(sub.contact_ids), "identities": len(sub.identity_ids)}
         event_ids = _matching_events(s, rt.box, sub)
         counts.update(_queue_ticket_removals(s, sub.conversation_ids))
@@ -296,6 +298,16 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
         counts["wal_checkpoint"] = "done" if done else "incomplete: the SQLite write-ahead log still holds the erased rows until the next checkpoint"
     log.info("contact.erased", contact=contact_id, **{k: v for k, v in counts.items() if isinstance(v, int)})
     return counts
+
+
+def _lock_deliveries(s: Session, conv_ids: set[int]) -> None:
+    """PostgreSQL: hold the conversations' helpdesk deliveries before looking for their tickets.
+    A push whose ticket answer is being recorded holds them too (workers.outbox): it either
+    commits its link first (then it is found and queued here) or waits, finds the delivery gone
+    after the commit and queues the ticket it opened for removal itself. SQLite: writers take
+    turns anyway."""
+    for part in purge.chunks(sorted(conv_ids)):
+        s.execute(select(Delivery.id).where(Delivery.conversation_id.in_(part)).order_by(Delivery.id).with_for_update())
 
 
 def _checkpoint(rt: Any, wait: float = 15.0) -> bool | None:
