@@ -109,7 +109,7 @@ def test_each_backend_that_erases_deletes_its_ticket_and_a_retry_is_harmless(saa
     assert fake.violations == []
 
 
-def test_a_ticket_opened_while_the_contact_is_being_erased_is_removed_too(hub, saas_servers):
+def test_a_ticket_opened_while_the_contact_is_being_erased_is_removed_too(make_hub, db_url, saas_servers):
     """#21.5 fresh eyes: a push in flight when the erasure ran opened a ticket that nothing
     pointed to any more (the delivery and conversation were gone when the answer came back),
     so it was never removed. Now the push records a ticket it opened for a conversation that
@@ -120,6 +120,7 @@ def test_a_ticket_opened_while_the_contact_is_being_erased_is_removed_too(hub, s
     from hub.models import Delivery, Message
     from workers import outbox
 
+    hub = make_hub(database_url=db_url)  # SQLite and PostgreSQL
     fake = start_fake(saas_servers, "zendesk")
     hub.add_connector("zd", "zendesk", **config_for("zendesk", fake.base_url))
     contact = _seed(hub, "zd", "unused")
