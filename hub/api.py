@@ -191,7 +191,7 @@ class ConnectorPatch(Strict):
 
 
 class ReplayIn(Strict):
-    what: Literal["deliveries", "replies", "events", "all"] = "all"
+    what: Literal["deliveries", "replies", "events", "event_deliveries", "all"] = "all"
     ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = None
     connector: str | None = None
 
@@ -660,7 +660,7 @@ class RetentionRunIn(Strict):
     connector: str | None = Field(None, pattern=NAME_PATTERN, description="only this connector's policy")
 
 
-@route("/retention", "GET", role="admin", tag="privacy", summary="Retention policies per connector, with their last run")
+@route("/retention", "GET", role="admin", tag="privacy", summary="Retention policies per connector, with their last run and their last run that changed something")
 def list_retention():
     from hub import retention
 
@@ -807,7 +807,7 @@ def run_check(runtime, svc: ConnectorService, row, actor: str = "system") -> dic
 
 
 # ------------------------------------------------------------- dead letters
-@route("/dead-letters", "GET", summary="Dead deliveries and replies, quarantined events", role="admin", tag="admin")
+@route("/dead-letters", "GET", summary="Dead deliveries and replies, quarantined events, dead event-webhook deliveries", role="admin", tag="admin")
 def dead_letters():
     with rt().db.read() as s:
         return jsonify(replay.dead_letters(s))
@@ -937,12 +937,15 @@ def get_event_delivery(delivery_id: int):
 
 
 @route("/event-deliveries/<int:delivery_id>/replay", "POST", summary="Send an event delivery again (dead or delivered)",
-       role="admin", responses={202: "Queued again", 409: "Still pending"}, tag="events")
+       role="admin", responses={202: "Queued again", 409: "Still pending, or its subscription is disabled"}, tag="events")
 def replay_event_delivery(delivery_id: int):
     with rt().db.session() as s:
         if s.get(EventDelivery, delivery_id) is None:
             raise ApiError(404, f"event delivery {delivery_id} not found")
-        ids = subscriptions.replay(s, g.principal.email, delivery_ids=[delivery_id], sweep_after=rt().settings.sweep_after)
+        try:
+            ids = subscriptions.replay(s, g.principal.email, delivery_ids=[delivery_id], sweep_after=rt().settings.sweep_after)
+        except subscriptions.SubscriptionDisabled as exc:
+            raise ApiError(409, str(exc)) from None
     if not ids:
         raise ApiError(409, f"event delivery {delivery_id} is pending: it is already on its way")
     rt().queues.schedule("event", ids)
@@ -950,12 +953,15 @@ def replay_event_delivery(delivery_id: int):
 
 
 @route("/event-subscriptions/<int:sub_id>/replay", "POST", summary="Send a subscription's deliveries again: the ids given, or every dead one",
-       role="admin", body=DeliveryReplayIn, responses={202: "Queued again"}, tag="events")
+       role="admin", body=DeliveryReplayIn, responses={202: "Queued again", 409: "The subscription is disabled"}, tag="events")
 def replay_event_subscription(sub_id: int, data: DeliveryReplayIn):
     with rt().db.session() as s:
         subscriptions.get(s, sub_id)
-        ids = subscriptions.replay(s, g.principal.email, delivery_ids=data.ids, subscription_id=sub_id,
-                                  sweep_after=rt().settings.sweep_after)
+        try:
+            ids = subscriptions.replay(s, g.principal.email, delivery_ids=data.ids, subscription_id=sub_id,
+                                      sweep_after=rt().settings.sweep_after)
+        except subscriptions.SubscriptionDisabled as exc:
+            raise ApiError(409, str(exc)) from None
     rt().queues.schedule("event", ids)
     return jsonify({"replayed": ids}), 202
 

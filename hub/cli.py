@@ -604,14 +604,15 @@ def connectors_backfill(name: str, since: str | None) -> None:
 
 # -------------------------------------------------------------------- replay
 @main.command()
-@click.option("--what", type=click.Choice(["all", "deliveries", "replies", "events"]), default="all", show_default=True)
+@click.option("--what", type=click.Choice(["all", "deliveries", "replies", "events", "event_deliveries"]), default="all",
+              show_default=True, help="event_deliveries: event-webhook deliveries that gave up.")
 @click.option("--id", "ids", type=int, multiple=True, help="Only these row ids (repeatable).")
 @click.option("--connector", help="Only work of this connector (helpdesk for deliveries).")
 @click.option("--dry-run", is_flag=True, help="Only show what would be replayed.")
 @click.option("--include-permanent", is_flag=True,
               help="Also send again replies that failed for good (opted-out customer, automatic address, number refused by the provider).")
 def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool, include_permanent: bool) -> None:
-    """Replay dead deliveries, failed replies and quarantined events."""
+    """Replay dead deliveries, failed replies, quarantined events and dead event-webhook deliveries."""
     from hub import replay as replay_mod
 
     rt = _runtime()
@@ -632,6 +633,7 @@ def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool
     counts = replay_mod.replay(rt, what=what, ids=list(ids) or None, connector=connector, progress=progress,
                                include_permanent=include_permanent)
     left_out = counts.pop("replies_left_out", 0)
+    events_left_out = counts.pop("event_deliveries_left_out", 0)
     from hub import audit
 
     with rt.db.session() as s:
@@ -641,6 +643,9 @@ def replay(what: str, ids: tuple[int, ...], connector: str | None, dry_run: bool
     if left_out:
         click.echo(f"left out {left_out} replies that failed for good (opted out, automatic address, refused number); "
                    "--include-permanent sends them too")
+    if events_left_out:
+        click.echo(f"left out {events_left_out} event-webhook deliveries of disabled subscriptions: enable the subscription "
+                   "(Admin → Event webhooks, or PATCH /api/v1/event-subscriptions/<id> {\"enabled\": true}) and replay them")
 
 
 @main.command()
@@ -791,7 +796,11 @@ def retention_list(as_json: bool) -> None:
         return
     for p in items:
         last = ", ".join(f"{n} {k}" for k, n in (p["last_result"] or {}).items() if n) or "nothing"
-        click.echo(f"{p['connector']}: {p['action']} after {p['days']} days; last run {p['last_run_at'] or 'never'} ({last})")
+        line = f"{p['connector']}: {p['action']} after {p['days']} days; last run {p['last_run_at'] or 'never'} ({last})"
+        if p.get("last_change_at") and p["last_change_at"] != p["last_run_at"]:  # the last run changed nothing
+            changed = ", ".join(f"{n} {k}" for k, n in p["last_change"].items() if n)
+            line += f"; last change {p['last_change_at']} ({changed})"
+        click.echo(line)
     if not items:
         click.echo("no retention policies: everything is kept")
 

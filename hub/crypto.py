@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 from functools import lru_cache
 from typing import Any
@@ -39,6 +40,13 @@ class Box:
         self._f = fernet_for(secret_key)
         #: key of the digest that keeps redacted identifiers unique (normalizers.redact)
         self.id_key = derive_key(secret_key, "redact-identifiers")
+        #: key of the digest that names a typed sign-in email in the login limiter's Redis keys
+        self._login_key = derive_key(secret_key, "login-limiter")
+
+    def login_digest(self, email: str) -> str:
+        """The sign-in limiter's name for a typed email (hub.web.security): keyed with the hub's
+        secret, so a Redis key cannot be matched to an address by hashing a list of addresses."""
+        return hmac.new(self._login_key, email.strip().lower().encode(), "sha256").hexdigest()[:16]
 
     def seal(self, data: bytes) -> bytes:
         return self._f.encrypt(data)

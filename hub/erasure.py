@@ -13,7 +13,8 @@ inbox's typing markers in Redis for those conversations are dropped. The ``conta
 audit entry names the contact id and the counts only.
 
 ``export(rt, contact_id, out)`` writes a zip: ``contact.json`` (contact, identities,
-conversations with messages and replies) and ``attachments/<id>-<name>`` for each stored file.
+conversations with messages and replies, and the messages the contact sent in other people's
+conversations) and ``attachments/<id>-<name>`` for each stored file.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from hub.models import (
     Connector,
     Contact,
     Conversation,
+    Delivery,
     HelpdeskLink,
     Identity,
     InboundEvent,
@@ -260,6 +262,7 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
     """Erase one contact (module docstring). Returns the counts (also in the audit entry)."""
     with rt.db.session() as s:
         sub = find(s, contact_id)
+        _lock_deliveries(s, sub.conversation_ids)
         counts: dict[str, Any] = {"contacts": len(sub.contact_ids), "identities": len(sub.identity_ids)}
         event_ids = _matching_events(s, rt.box, sub)
         counts.update(_queue_ticket_removals(s, sub.conversation_ids))
@@ -295,6 +298,16 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
         counts["wal_checkpoint"] = "done" if done else "incomplete: the SQLite write-ahead log still holds the erased rows until the next checkpoint"
     log.info("contact.erased", contact=contact_id, **{k: v for k, v in counts.items() if isinstance(v, int)})
     return counts
+
+
+def _lock_deliveries(s: Session, conv_ids: set[int]) -> None:
+    """PostgreSQL: hold the conversations' helpdesk deliveries before looking for their tickets.
+    A push whose ticket answer is being recorded holds them too (workers.outbox): it either
+    commits its link first (then it is found and queued here) or waits, finds the delivery gone
+    after the commit and queues the ticket it opened for removal itself. SQLite: writers take
+    turns anyway."""
+    for part in purge.chunks(sorted(conv_ids)):
+        s.execute(select(Delivery.id).where(Delivery.conversation_id.in_(part)).order_by(Delivery.id).with_for_update())
 
 
 def _checkpoint(rt: Any, wait: float = 15.0) -> bool | None:
@@ -338,19 +351,54 @@ def _ids(s: Session, model: Any, conv_ids: set[int]) -> set[int]:
 
 def _scrub_redis(rt: Any, sub: Subject) -> int:
     """The inbox's typing markers (``<prefix>:typing``: "<conversation>:<agent>") for the
-    erased conversations. Job payloads and the stage lists carry row ids only."""
-    if not sub.conversation_ids:
-        return 0
+    erased conversations; the sign-in limiter's counters of the contact's emails and identifiers
+    (a customer who typed their address into the sign-in form: ``<prefix>:login:fail:<ip>:<digest>``
+    and ``<prefix>:login:acct:<digest>``, hub.web.security); and rate-limit counters whose name
+    holds one of its identifiers (``<prefix>:rl:...``). Job payloads and the stage lists carry
+    row ids only."""
+    removed = 0
+    prefix = rt.settings.queue_prefix
     try:
-        key = f"{rt.settings.queue_prefix}:typing"
-        members = [m.decode() if isinstance(m, bytes) else str(m) for m in rt.redis.zrange(key, 0, -1)]
-        gone = [m for m in members if m.split(":", 1)[0].isdigit() and int(m.split(":", 1)[0]) in sub.conversation_ids]
-        if gone:
-            rt.redis.zrem(key, *gone)
-        return len(gone)
-    except Exception as exc:  # noqa: BLE001 - the markers expire within seconds anyway
+        if sub.conversation_ids:
+            key = f"{prefix}:typing"
+            members = [m.decode() if isinstance(m, bytes) else str(m) for m in rt.redis.zrange(key, 0, -1)]
+            gone = [m for m in members if m.split(":", 1)[0].isdigit() and int(m.split(":", 1)[0]) in sub.conversation_ids]
+            if gone:
+                rt.redis.zrem(key, *gone)
+            removed += len(gone)
+        removed += _scrub_redis_keys(rt, prefix, sub)
+    except Exception as exc:  # noqa: BLE001 - the markers expire within seconds, the counters within 15 minutes
         log.warning("erasure.redis_unavailable", error=str(exc))
+    return removed
+
+
+def _login_digests(rt: Any, terms: set[str]) -> set[str]:
+    import hmac
+
+    out = set()
+    for t in terms:
+        out.add(rt.box.login_digest(t))
+        out.add(hmac.new(b"login", t.strip().lower().encode(), "sha256").hexdigest()[:16])  # keys written before the keyed digest
+    return out
+
+
+def _scrub_redis_keys(rt: Any, prefix: str, sub: Subject) -> int:
+    terms = {t for t in sub.terms if t}
+    if not terms:
         return 0
+    digests = _login_digests(rt, terms)
+    doomed: list[bytes | str] = []
+    for key in rt.redis.scan_iter(match=f"{prefix}:login:*", count=1000):
+        name = key.decode() if isinstance(key, bytes) else str(key)
+        if name.rsplit(":", 1)[-1] in digests:
+            doomed.append(key)
+    for key in rt.redis.scan_iter(match=f"{prefix}:rl:*", count=1000):
+        name = (key.decode() if isinstance(key, bytes) else str(key)).lower()
+        if any(t in name for t in terms):
+            doomed.append(key)
+    if doomed:
+        rt.redis.delete(*doomed)
+    return len(doomed)
 
 
 # ------------------------------------------------------------------------------ export
@@ -435,6 +483,23 @@ def export(rt: Any, contact_id: int, out: IO[bytes], actor: str) -> dict[str, in
                 counts["messages"] += len(msgs)
                 counts["replies"] += len(replies)
                 doc["conversations"].append(item)
+        # what the contact wrote in other people's conversations (a group chat, a shared email
+        # thread, a conversation merged into another contact's): its own messages only
+        doc["messages_in_other_conversations"] = []
+        elsewhere = sorted(sub.message_ids - _ids(s, Message, sub.conversation_ids))
+        for part in purge.chunks(elsewhere):
+            for m in s.scalars(select(Message).where(Message.id.in_(part)).order_by(Message.id)):
+                md = _row(m, msg_skip)
+                md["attachments"] = []
+                for a in m.attachments:
+                    ad = _row(a, att_skip)
+                    if a.storage_key:
+                        ad["file"] = f"attachments/{a.id}-{_safe_name(a.filename)}"
+                        files.append((ad["file"], a.storage_key))
+                    md["attachments"].append(ad)
+                    counts["attachments"] += 1
+                doc["messages_in_other_conversations"].append(md)
+                counts["messages"] += 1
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("contact.json", json.dumps(doc, ensure_ascii=False, indent=2, default=str))
         for name, key in files:

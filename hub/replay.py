@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.models import Connector, Delivery, InboundEvent, Reply, now
+from hub.models import Connector, Delivery, EventDelivery, EventSubscription, InboundEvent, Reply, WebhookEvent, now
 from hub.states import REPLY_RETRYABLE, DeliveryState, EventState
 
 #: a table of work that can die and be replayed
@@ -18,6 +18,10 @@ KINDS: dict[str, tuple[WorkModel, str, tuple[str, ...]]] = {
     "replies": (Reply, "send", tuple(REPLY_RETRYABLE)),
     "events": (InboundEvent, "ingest", (EventState.QUARANTINED,)),
 }
+#: event-webhook deliveries that gave up (workers.webhooks_out): dead letters too, replayed
+#: like the others unless their subscription is disabled (left out: they would die again at once)
+EVENT_DELIVERIES = "event_deliveries"
+ALL_KINDS = (*KINDS, EVENT_DELIVERIES)
 
 
 def reset(row: Delivery | Reply | InboundEvent) -> None:
@@ -52,8 +56,11 @@ def replay(
 ) -> dict[str, int]:
     """Reset dead/failed rows to pending and schedule them. Returns counts per kind (and
     ``replies_left_out``: permanent failures — an opted-out customer, an automatic address,
-    a number the provider refused — kept unless ``include_permanent``). ``dry_run``: count only."""
+    a number the provider refused — kept unless ``include_permanent``; ``event_deliveries_left_out``:
+    dead event deliveries of a disabled subscription). ``dry_run``: count only."""
     counts: dict[str, int] = {}
+    if what in ("all", EVENT_DELIVERIES):
+        counts.update(_replay_event_deliveries(rt, ids, connector, dry_run, progress))
     for name, (model, stage, states) in KINDS.items():
         if what not in ("all", name):
             continue
@@ -87,6 +94,38 @@ def replay(
                 progress(name, done, len(all_ids))
         counts[name] = len(all_ids)
     return counts
+
+
+def _replay_event_deliveries(rt, ids: list[int] | None, connector: str | None, dry_run: bool,
+                             progress: Callable[[str, int, int], None] | None) -> dict[str, int]:
+    if connector:  # an event delivery belongs to a subscription, not to a connector
+        return {EVENT_DELIVERIES: 0}
+    with rt.db.read() as s:
+        q = (select(EventDelivery.id, EventSubscription.enabled).join(EventSubscription, EventSubscription.id == EventDelivery.subscription_id)
+             .where(EventDelivery.state == DeliveryState.DEAD))
+        if ids:
+            q = q.where(EventDelivery.id.in_(ids))
+        rows = s.execute(q.order_by(EventDelivery.id)).all()
+    todo = [r.id for r in rows if r.enabled]
+    out = {EVENT_DELIVERIES: len(todo)}
+    if len(todo) < len(rows):
+        out["event_deliveries_left_out"] = len(rows) - len(todo)
+    if dry_run or not todo:
+        return out
+    for i in range(0, len(todo), 500):
+        chunk = todo[i : i + 500]
+        with rt.db.session() as s:
+            for d in s.scalars(select(EventDelivery).where(EventDelivery.id.in_(chunk), EventDelivery.state == DeliveryState.DEAD)):
+                d.state = DeliveryState.PENDING
+                d.attempts = 0
+                d.replays = (d.replays or 0) + 1
+                d.locked_until = None
+                d.next_attempt_at = now()
+                d.last_error = None
+        rt.queues.schedule("event", chunk)
+        if progress:
+            progress(EVENT_DELIVERIES, min(i + 500, len(todo)), len(todo))
+    return out
 
 
 def _permanent_replies(s: Session, ids: list[int]) -> set[int]:
@@ -132,6 +171,28 @@ def dead_letters(s: Session, limit: int = 200) -> dict[str, list[dict[str, Any]]
                 "updated_at": when.isoformat(),
             })
         out[name] = items
+    subs = {x.id: x for x in s.scalars(select(EventSubscription))}
+    rows_ev = s.execute(select(EventDelivery, WebhookEvent.type, WebhookEvent.conversation_id)
+                        .join(WebhookEvent, WebhookEvent.id == EventDelivery.event_id, isouter=True)
+                        .where(EventDelivery.state == DeliveryState.DEAD).order_by(EventDelivery.id.desc()).limit(limit)).all()
+    events = []
+    for d, event_type, conv_id in rows_ev:
+        sub = subs.get(d.subscription_id)
+        events.append({
+            "id": d.id,
+            "state": d.state,
+            "connector": f"event webhook {d.subscription_id}",  # what the row belongs to (a subscription, not a connector)
+            "subscription_id": d.subscription_id,
+            "subscription_url": sub.url if sub else None,
+            "subscription_enabled": bool(sub.enabled) if sub else False,
+            "event_type": event_type,
+            "attempts": d.attempts,
+            "error": d.last_error,
+            "conversation_id": conv_id,
+            "external_id": None,
+            "updated_at": (d.updated_at or d.created_at).isoformat(),
+        })
+    out[EVENT_DELIVERIES] = events
     return out
 
 

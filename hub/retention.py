@@ -14,7 +14,15 @@ A policy is one ``retention_policies`` row: ``days`` and ``action``:
 
 In both, journal rows (``inbound_events``) of the connector received before the cutoff are
 deleted unless still pending (work not done yet), and so are webhook replay keys. Contacts
-and identities are not touched: a customer is erased with ``omnihub contacts erase``.
+and identities are not touched: a customer is erased with ``omnihub contacts erase``. A
+conversation that stays but loses (or has blanked) old messages loses its subject and
+detected entities too (``subjects``): they were taken from its first message. On SQLite the
+full-text index is compacted after a run that changed anything (``hub.search.purge``), so no
+removed word stays in its files.
+
+Each run is remembered on the policy (``last_run_at``, ``last_result``); the last run that
+changed something is kept beside it (``last_change_at``, ``last_change``), so an hourly run
+that found nothing does not hide what the policy last did.
 
 ``plan`` counts what a run would change (the dry run); ``run`` applies it in batches, each
 its own transaction, so a large backlog never holds one long lock. The poller runs
@@ -31,7 +39,7 @@ import structlog
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub import audit, purge
+from hub import audit, purge, search
 from hub.errors import ConfigError, NotFound
 from hub.models import (
     AttachmentRow,
@@ -55,7 +63,9 @@ MAX_DAYS = 36500
 BATCH = 500
 #: replies still on their way are never touched
 OPEN_REPLIES = (ReplyState.PENDING, ReplyState.SENDING)
-COUNT_KEYS = ("conversations", "messages", "replies", "attachments", "journal", "webhook_events", "replay_keys")
+COUNT_KEYS = ("conversations", "messages", "replies", "attachments", "journal", "webhook_events", "replay_keys", "subjects")
+#: where ``last_result`` keeps the last run that changed something (no column of its own)
+_LAST_CHANGE = "_last_change"
 
 
 @dataclass(frozen=True)
@@ -70,9 +80,25 @@ class Policy:
 
 
 def policy_json(row: RetentionPolicy, connector: str) -> dict[str, Any]:
+    result = dict(row.last_result or {})
+    change = result.pop(_LAST_CHANGE, None) or {}
     return {"connector": connector, "days": row.days, "action": row.action, "updated_by": row.updated_by,
             "updated_at": row.updated_at.isoformat() if row.updated_at else None,
-            "last_run_at": row.last_run_at.isoformat() if row.last_run_at else None, "last_result": row.last_result or {}}
+            "last_run_at": row.last_run_at.isoformat() if row.last_run_at else None, "last_result": result,
+            "last_change_at": change.get("at"), "last_change": change.get("counts") or {}}
+
+
+def _remember(row: RetentionPolicy, counts: dict[str, int]) -> None:
+    """Record a run on its policy: always as the last run; as the last change when it changed
+    something (an empty run keeps the previous change visible)."""
+    at = now()
+    previous = (row.last_result or {}).get(_LAST_CHANGE)
+    result: dict[str, Any] = dict(counts)
+    if any(int(v) for v in counts.values()):
+        result[_LAST_CHANGE] = {"at": at.isoformat(), "counts": dict(counts)}
+    elif previous:
+        result[_LAST_CHANGE] = previous
+    row.last_run_at, row.last_result = at, result
 
 
 def list_policies(s: Session) -> list[dict[str, Any]]:
@@ -160,6 +186,25 @@ def _old_replies(p: Policy, cutoff: datetime):
     return q
 
 
+def _stale_subjects(p: Policy, cutoff: datetime, msgs):
+    """Conversations that stay (not due themselves) but some of whose messages ``msgs`` go or
+    are blanked: their subject and entities came from their first message."""
+    return select(Conversation.id).where(
+        Conversation.id.in_(select(Message.conversation_id).where(Message.id.in_(msgs))),
+        ~Conversation.id.in_(_old_conversations(p, cutoff)),
+        or_(Conversation.subject != "", cast(Conversation.entities, Text) != "[]"))
+
+
+def _blank_subjects(s: Session, p: Policy, cutoff: datetime, message_ids: list[int]) -> int:
+    """Blank the subject and entities of the conversations of these messages (before they go)."""
+    n = 0
+    for part in purge.chunks(message_ids):
+        ids = list(s.scalars(_stale_subjects(p, cutoff, select(Message.id).where(Message.id.in_(part)))))
+        if ids:
+            n += purge.rowcount(s.execute(update(Conversation).where(Conversation.id.in_(ids)).values(**purge.BLANK_CONVERSATION)))
+    return n
+
+
 def _old_events(p: Policy, cutoff: datetime):
     return select(InboundEvent.id).where(InboundEvent.connector_id == p.connector_id, InboundEvent.received_at < cutoff,
                                          InboundEvent.state != EventState.PENDING)
@@ -194,7 +239,8 @@ def plan(s: Session, p: Policy, at: datetime | None = None) -> dict[str, int]:
     if p.action == "delete":  # those of the deleted conversations go too, whatever their age
         hooks = select(WebhookEvent.id).where(or_(WebhookEvent.id.in_(hooks), WebhookEvent.conversation_id.in_(convs)))
     return {"conversations": _count(s, convs), "messages": n_msgs, "replies": n_replies, "attachments": _count(s, atts),
-            "journal": _count(s, events), "webhook_events": _count(s, hooks), "replay_keys": _count(s, keys)}
+            "journal": _count(s, events), "webhook_events": _count(s, hooks), "replay_keys": _count(s, keys),
+            "subjects": _count(s, _stale_subjects(p, cutoff, msgs))}
 
 
 def _old_webhook_events(p: Policy, cutoff: datetime):
@@ -244,8 +290,9 @@ def run(rt: Any, p: Policy, at: datetime | None = None, progress: Any = None, ke
             add(result)  # after the commit: the files go once no row names them
         for ids in _batches(rt, _old_messages(p, cutoff), keep_going):
             with rt.db.session() as s:
+                subjects = _blank_subjects(s, p, cutoff, ids)
                 result = purge.delete_messages(s, ids)
-            add(result)  # after the commit: the files go once no row names them
+            add({**result, "subjects": subjects})  # after the commit: the files go once no row names them
         for ids in _batches(rt, _old_replies(p, cutoff), keep_going):
             with rt.db.session() as s:
                 result = purge.delete_replies(s, ids)
@@ -253,8 +300,9 @@ def run(rt: Any, p: Policy, at: datetime | None = None, progress: Any = None, ke
     else:
         for ids in _batches(rt, _old_messages(p, cutoff), keep_going):
             with rt.db.session() as s:
+                subjects = _blank_subjects(s, p, cutoff, ids)
                 result = purge.anonymize_messages(s, ids)
-            add(result)  # after the commit: the files go once no row names them
+            add({**result, "subjects": subjects})  # after the commit: the files go once no row names them
         for ids in _batches(rt, _old_replies(p, cutoff), keep_going):
             with rt.db.session() as s:
                 result = purge.anonymize_replies(s, ids)
@@ -278,7 +326,10 @@ def run(rt: Any, p: Policy, at: datetime | None = None, progress: Any = None, ke
         counts["replay_keys"] += n
         row = s.scalar(select(RetentionPolicy).where(RetentionPolicy.connector_id == p.connector_id))
         if row is not None:
-            row.last_run_at, row.last_result = now(), dict(counts)
+            _remember(row, counts)
+    if any(counts.values()):
+        with rt.db.session() as s:  # SQLite FTS5 keeps removed words until its segments merge
+            search.purge(s)
     return counts
 
 

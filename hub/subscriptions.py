@@ -215,11 +215,32 @@ def delivery(s: Session, delivery_id: int) -> dict[str, Any]:
     return out
 
 
+class SubscriptionDisabled(ConfigError):
+    """A replay on a disabled subscription: it would be marked dead again at once without a POST."""
+
+    def __init__(self, sub: EventSubscription) -> None:
+        self.subscription_id = sub.id
+        super().__init__(
+            f"event subscription {sub.id} ({sub.url}) is disabled: nothing would be sent. Enable it first (Admin → Event "
+            f"webhooks → Enable, or PATCH /api/v1/event-subscriptions/{sub.id} with {{\"enabled\": true}}), then replay")
+
+
+def check_enabled(s: Session, sub_ids: Iterable[int]) -> None:
+    """Raise SubscriptionDisabled for the first disabled subscription of ``sub_ids``."""
+    ids = sorted(set(sub_ids))
+    if ids:
+        off = s.scalars(select(EventSubscription).where(EventSubscription.id.in_(ids), EventSubscription.enabled.is_(False))
+                        .order_by(EventSubscription.id).limit(1)).first()
+        if off is not None:
+            raise SubscriptionDisabled(off)
+
+
 def replay(s: Session, actor: str, *, delivery_ids: Sequence[int] | None = None, subscription_id: int | None = None,
            sweep_after: float = 30.0) -> list[int]:
     """Send deliveries again: the ids given (dead or delivered ones), or every dead delivery of a
     subscription. Returns the ids to schedule after the commit; audited. A pending delivery
-    is already on its way and is left alone."""
+    is already on its way and is left alone. A delivery of a disabled subscription is refused
+    (SubscriptionDisabled, nothing changed): the worker would only mark it dead again."""
     q = select(EventDelivery).where(EventDelivery.state != DeliveryState.PENDING)
     if delivery_ids is not None:
         q = q.where(EventDelivery.id.in_(list(delivery_ids)))
@@ -231,6 +252,7 @@ def replay(s: Session, actor: str, *, delivery_ids: Sequence[int] | None = None,
     else:
         raise ValueError("replay: name deliveries or a subscription")
     rows = s.scalars(q.order_by(EventDelivery.id).limit(10_000)).all()
+    check_enabled(s, [d.subscription_id for d in rows] + ([subscription_id] if subscription_id is not None else []))
     for d in rows:
         d.state = DeliveryState.PENDING
         d.attempts = 0

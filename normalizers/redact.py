@@ -36,7 +36,9 @@ Design (see docs/intelligence/redaction.md for the measured precision and recall
   passe, Passwort, Kennwort, senha, wachtwoord, PIN, passcode, …). After ``:`` or ``=``
   the next token is redacted; after a verb (is, es, és, est, ist, é, lautet, …) or with no
   connector, only a token that looks like a secret (has a digit or a symbol; PIN: 4-8
-  digits) — so "my password is not working" stays readable.
+  digits) — so "my password is not working" stays readable. Also short cues with a
+  connector ("pw: hunter2", "my pass is hunter2"), one-time / backup codes ("2FA backup code
+  1234-5678") and sign-in pairs ("login: bob / Secret123"): ``_more_credential_spans``.
 
 Speed (#22.5; ~0.4 ms of CPU per 2 KB message, ``R1`` in ``make bench``): cheap pre-checks
 decide where each rule may apply, and the rule runs there unchanged — one pass gives every
@@ -1038,6 +1040,95 @@ def _credential_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+# ------------------------------------------------- more credential forms (#21.8 fresh eyes)
+#
+# Three forms the cue words above miss, each held to a stricter value than a plain cue:
+#
+# * a short or slang cue (pw, pass, pword, psw, pwd, clave, clau, senha…) needs a connector
+#   (``:``, ``=`` or a verb: "my pass is hunter2") and a value of 4+ characters with a digit or
+#   a symbol: "boarding pass is ready", "my pass expired" stay;
+# * a one-time or backup code (2FA/MFA/OTP, backup, recovery, verification, authenticator,
+#   one-time, and their Spanish, Catalan, French, German, Portuguese and Dutch names) followed by
+#   codes: groups of digits (4+ digits in all) or letters-and-digits of 6+ characters, several
+#   in a list too ("backup codes: 1234-5678, 8765-4321") — kind ``pin``;
+# * a sign-in pair after a login cue (login, username, user, credentials, usuario, identifiant,
+#   Benutzername, utilizador, gebruikersnaam…): "login: bob / Secret123", "user bob pw: x" —
+#   the username stays, the part after ``/``, ``|`` or a password word goes when it has 5+
+#   characters, a letter, and a digit or a symbol ("user 42 / 2024-05-01" stays).
+#
+# ``legacy_credentials()`` turns them off (tests/normalizers/test_redact_differential.py
+# compares the rest with the frozen implementation from before them).
+
+_WEAK_CUES = r"pw|pwd|pword|pswd|psw|pass|passwd|passw|clave|clau|senha|contra|mdp|kennwort"
+_WEAK_RE = re.compile(
+    rf"\b(?:{_WEAK_CUES})\b(?P<conn>\s*[:=]\s*|\s+(?:{_CONNECT_VERB}|c['’]est|est\s+le|es\s+la)\b\s*:?\s*){_VALUE}", re.IGNORECASE)
+_CODE_CUES = (
+    r"(?:2fa|mfa|otp|totp|2-?step|two[-\s]factor|backup|recovery|verification|authenticator|one[-\s]time|auth|login|sms)"
+    r"(?:\s+(?:backup|recovery|verification|login|security))?\s+codes?"
+    r"|otp|totp"
+    r"|c[oó]digos?\s+(?:de\s+)?(?:2fa|verificaci[oó]n|verifica[cç][aã]o|respaldo|recuperaci[oó]n|recupera[cç][aã]o|backup|seguran[cç]a\s+de\s+backup|autenticaci[oó]n|acceso)"
+    r"|codis?\s+(?:de\s+)?(?:2fa|verificaci[oó]|recuperaci[oó]|seguretat\s+de\s+c[oò]pia|c[oò]pia|autenticaci[oó])"
+    r"|codes?\s+(?:de\s+)?(?:2fa|v[ée]rification|secours|r[ée]cup[ée]ration|sauvegarde|s[ée]curit[ée]\s+de\s+secours)"
+    r"|(?:backup|wiederherstellungs|best[äa]tigungs|sicherungs|2fa|einmal|verifizierungs)-?codes?"
+    r"|(?:herstel|verificatie|back-?up|2fa)codes?"
+)
+_CODE_TOKEN = r"(?:\d{2,10}(?:[-\s]\d{2,10}){0,3}(?![\w-])|(?=[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z0-9]{2,12}(?:-[A-Za-z0-9]{2,12}){0,3}(?![\w-]))"
+_CODE_RE = re.compile(
+    rf"\b(?:{_CODE_CUES})\b(?:\s+(?:is|are|was|were|es|son|és|són|est|sont|ist|sind|lautet|lauten|é|são|zijn|is\s+nu))?\s*[:=]?\s*"
+    rf"(?P<codes>{_CODE_TOKEN}(?:\s*[,;/]\s*{_CODE_TOKEN}|\s+(?:and|y|i|et|und|e|en)\s+{_CODE_TOKEN}|[ \t]+{_CODE_TOKEN})*)",
+    re.IGNORECASE)
+_LOGIN_CUES = (r"log[-\s]?in|sign[-\s]?in|user\s*name|username|user|usr|credentials?|creds|usuario|usuari|utilisateur|identifiant|"
+               r"benutzer(?:name)?|anmeldung|utilizador|usu[áa]rio|gebruikersnaam|gebruiker|accesos?")
+_PAIR_RE = re.compile(
+    rf"\b(?:{_LOGIN_CUES})\b(?:\s+(?:is|es|és|est|ist|é|is)\b)?\s*[:=]?\s*(?P<user>[^\s/|:,;\"']{{1,64}})"
+    rf"(?:\s*[/|]\s*|\s+(?:{_WEAK_CUES}|password|contraseña|contrasenya|mot\s+de\s+passe|passwort|wachtwoord)\b\s*[:=]?\s*|:(?=\S))"
+    rf"(?P<secret>[^\s\"'”’»`]{{5,128}})",
+    re.IGNORECASE)
+_MORE_WORDS = ("pw", "pass", "psw", "clave", "clau", "senha", "contra", "mdp", "kennwort", "code", "códig", "codig", "codi",
+               "otp", "log", "sign", "user", "usr", "cred", "usuari", "utilisateur", "identifiant", "benutzer", "anmeldung",
+               "utilizador", "usuário", "gebruik", "acceso", "accesos")
+_LEGACY_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("omnihub_redact_legacy_credentials", default=False)
+
+
+@contextlib.contextmanager
+def legacy_credentials() -> Iterator[None]:
+    """Within: only the credential rules of before #21.8 (for comparing with the frozen reference)."""
+    token = _LEGACY_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _LEGACY_ONLY.reset(token)
+
+
+def _strong_secret(token: str, least: int) -> bool:
+    core = token.strip("()[]{}<>")
+    return len(core) >= least and _looks_secret(core) and not core.startswith("[redacted")
+
+
+def _more_credential_spans(text: str) -> list[tuple[int, int, str]]:
+    spans: list[tuple[int, int, str]] = []
+    if _LEGACY_ONLY.get() or _no_cue(text, _MORE_WORDS):
+        return spans
+    for m in _WEAK_RE.finditer(text):
+        quoted = bool(m.group("q"))
+        secret = m.group("qsecret") if quoted else m.group("secret").rstrip(_TRAIL)
+        if quoted or _strong_secret(secret, 4):
+            start = m.start("qsecret" if quoted else "secret")
+            spans.append((start, start + len(secret), "password"))
+    for m in _CODE_RE.finditer(text):
+        codes = m.group("codes")
+        for t in re.finditer(_CODE_TOKEN, codes):
+            value = t.group()
+            digits = sum(c.isdigit() for c in value)
+            if (value.replace("-", "").replace(" ", "").isdigit() and digits >= 4) or (digits and len(value.replace("-", "")) >= 6):
+                spans.append((m.start("codes") + t.start(), m.start("codes") + t.end(), "pin"))
+    for m in _PAIR_RE.finditer(text):
+        secret = m.group("secret").rstrip(_TRAIL)
+        if _strong_secret(secret, 5) and any(c.isalpha() for c in secret) and "://" not in m.group(0) and "@" not in secret:
+            spans.append((m.start("secret"), m.start("secret") + len(secret), "password"))
+    return spans
+
+
 # --------------------------------------------------------------------------- API
 
 
@@ -1076,6 +1167,7 @@ def _find(scan: str) -> list[list[Any]]:
     spans += _key_spans(scan)
     spans += _credential_spans(scan)
     spans += _card_spans(scan)
+    spans += _more_credential_spans(scan)  # last: on a tie ("card verification code 123") the card code's kind wins
     # merge overlaps, the earliest-starting / longest span wins the kind; a certain kind
     # always wins over an ambiguous one
     spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))

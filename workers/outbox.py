@@ -113,6 +113,9 @@ class PushOutcome(NamedTuple):
     result: PushResult | None
     error: Exception | None
     helpdesk: Connector
+    #: the push opened the ticket (no ticket of the conversation was known before it)
+    opened: bool = False
+    conversation_id: int = 0
 
 
 class SendOutcome(NamedTuple):
@@ -279,6 +282,10 @@ def push(rt: Runtime, ids: list[int], *, local_only: bool = False, session: Sess
             tickets.setdefault(key, str(outcome.result.ticket_ref))
     if results:
         with rt.db.session() as s:
+            # PostgreSQL: wait for an erasure holding these rows (hub.erasure locks them first),
+            # then see whether they are still there
+            s.scalars(select(Delivery).where(Delivery.id.in_([r.delivery_id for r in results])).order_by(Delivery.id)
+                      .with_for_update()).all()
             follow += _record_pushes(rt, s, results, ids, None)
     return follow
 
@@ -335,7 +342,7 @@ def _push_one(svc: ConnectorService, delivery_id: int, helpdesk: Connector, item
     if key in blocked:
         return PushOutcome(delivery_id, None, None, helpdesk)
     try:
-        return PushOutcome(delivery_id, svc.adapter(helpdesk).push(item), None, helpdesk)
+        return PushOutcome(delivery_id, svc.adapter(helpdesk).push(item), None, helpdesk, item.ticket_ref is None, item.conversation.id)
     except Exception as exc:  # translated below; unknown errors are retried, then dead
         if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
             log.exception("push.unexpected", delivery_id=delivery_id, helpdesk=helpdesk.name)
@@ -367,8 +374,10 @@ def _record_pushes(
         pending = _pending_by_thread(s, list(rows.values()))
     delivered: list[Delivery] = []
     worked: set[int] = set()
-    for delivery_id, result, exc, helpdesk in results:
+    for delivery_id, result, exc, helpdesk, opened, conv_id in results:
         d = rows.get(delivery_id)
+        if d is None and result is not None and opened and s.get(Conversation, conv_id) is None:
+            _orphan_ticket(s, helpdesk, str(result.ticket_ref))
         if d is None or d.state != DeliveryState.PENDING:
             continue
         if result is None and exc is None:
@@ -407,6 +416,25 @@ def _record_pushes(
         if nxt is not None and nxt not in asked and nxt not in follow:
             follow.append(nxt)
     return follow
+
+
+def _orphan_ticket(s: Session, helpdesk: Connector, ref: str) -> None:
+    """The push opened a ticket for a conversation deleted meanwhile (a contact's erasure, or
+    retention, ran while the helpdesk answered): nothing in omnihub points to that ticket any
+    more, so it is queued for removal like the erased conversations' tickets (hub.erasure)."""
+    from hub.models import TicketRemoval
+
+    if s.scalar(select(HelpdeskLink.id).where(HelpdeskLink.helpdesk_id == helpdesk.id, HelpdeskLink.external_ref == ref)) is not None:
+        return  # another conversation still uses it
+    if s.scalar(select(TicketRemoval.id).where(TicketRemoval.helpdesk_id == helpdesk.id, TicketRemoval.external_ref == ref)) is not None:
+        return
+    cls = adapter_class(helpdesk.kind)
+    if getattr(cls, "builtin", False):
+        return
+    supported = bool(getattr(cls, "erases", False))
+    s.add(TicketRemoval(helpdesk_id=helpdesk.id, external_ref=ref[:255], state="pending" if supported else "unsupported",
+                        last_error=None if supported else "this helpdesk backend cannot delete tickets: remove it there by hand"))
+    log.warning("push.ticket_orphaned", helpdesk=helpdesk.name, queued_for_removal=supported)
 
 
 # ------------------------------------------------------------------------------ send

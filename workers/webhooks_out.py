@@ -17,8 +17,9 @@ omnihub-event-<id>``), the same on every retry and replay, for the receiver to d
 from __future__ import annotations
 
 import json
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,7 +39,13 @@ log = structlog.get_logger("omnihub.webhooks_out")
 USER_AGENT = "omnihub-webhooks/1 (+https://github.com/omnihub)"
 TIMEOUT = 10.0  # seconds one POST may take
 PARALLEL = 8  # POSTs at once per batch
+#: POSTs at once to one subscription: a slow receiver holds at most this many of the PARALLEL
+#: slots, the others keep serving the other subscriptions
+PER_SUBSCRIPTION = 2
 CHUNK = PARALLEL * 4  # deliveries claimed at once (at most 4 rounds of timeouts under one lease)
+#: deliveries of one subscription claimed per chunk (4 rounds of its PER_SUBSCRIPTION slots:
+#: the lease outlasts them even when each one times out); the rest wait for the next chunk
+PER_SUBSCRIPTION_CLAIM = PER_SUBSCRIPTION * 4
 #: bytes of a failed answer kept in the delivery log
 ANSWER_LIMIT = 300
 #: delivered deliveries (and their log) are kept this long; dead ones until replayed or removed
@@ -56,6 +63,7 @@ class _Work:
     event_id: int
     event_type: str
     body: bytes
+    subscription_id: int = 0
 
 
 @dataclass
@@ -81,9 +89,12 @@ def headers_for(work: _Work, timestamp: int | None = None) -> dict[str, str]:
     }
 
 
-def _claim(rt: Runtime, ids: list[int]) -> list[_Work]:
+def _claim(rt: Runtime, ids: list[int], left: list[int] | None = None) -> list[_Work]:
+    """Claim the pending deliveries among ``ids``, at most PER_SUBSCRIPTION_CLAIM of one
+    subscription; the ids left unclaimed for that reason are appended to ``left``."""
     t = now()
     out: list[_Work] = []
+    taken: Counter[int] = Counter()
     with rt.db.session() as s:
         rows = s.scalars(
             select(EventDelivery)
@@ -108,9 +119,14 @@ def _claim(rt: Runtime, ids: list[int]) -> list[_Work]:
                 d.last_error = "not sent: the subscription is disabled (replay it once enabled)"
                 d.locked_until = None
                 continue
+            if taken[sub.id] >= PER_SUBSCRIPTION_CLAIM:
+                if left is not None:
+                    left.append(d.id)
+                continue
+            taken[sub.id] += 1
             d.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
             body = json.dumps(ev.payload, separators=(",", ":"), ensure_ascii=False).encode()
-            out.append(_Work(d.id, d.attempts + 1, sub.url, rt.box.open(sub.secret).decode(), ev.id, ev.type, body))
+            out.append(_Work(d.id, d.attempts + 1, sub.url, rt.box.open(sub.secret).decode(), ev.id, ev.type, body, sub.id))
     return out
 
 
@@ -155,22 +171,67 @@ def deliver(rt: Runtime, ids: list[int]) -> None:
     """POST the deliveries and record each outcome (and its delivery-log row), a chunk at a
     time: each chunk is claimed just before it is sent, so its lease (OMNIHUB_LEASE_SECONDS)
     outlasts even a chunk of receivers that all time out."""
+    left: list[int] = []
     for start in range(0, len(ids), CHUNK):
-        _deliver(rt, ids[start : start + CHUNK])
+        _deliver(rt, ids[start : start + CHUNK], left)
+    if left:  # over one subscription's share of a chunk: behind the others, in the stage's list again
+        rt.queues.schedule("event", left)
 
 
-def _deliver(rt: Runtime, ids: list[int]) -> None:
-    work = _claim(rt, ids)
+def post_all(client: httpx.Client, work: list[_Work]) -> list[_Result]:
+    """POST every delivery, PARALLEL at once but at most PER_SUBSCRIPTION at once to one
+    subscription, taking the subscriptions in turn: a slow or dead receiver holds at most its
+    own slots while the others' events keep flowing."""
+    queues: dict[int, deque[_Work]] = {}
+    for w in work:
+        queues.setdefault(w.subscription_id, deque()).append(w)
+    order = list(queues)  # round robin over the subscriptions
+    inflight: Counter[int] = Counter()
+    results: list[_Result] = []
+    cond = threading.Condition()
+
+    def take() -> _Work | None:
+        with cond:
+            while True:
+                if not any(queues.values()):
+                    return None
+                for n, sub in enumerate(order):
+                    if queues[sub] and inflight[sub] < PER_SUBSCRIPTION:
+                        order.append(order.pop(n))  # this one goes to the back of the turn
+                        inflight[sub] += 1
+                        return queues[sub].popleft()
+                cond.wait()
+
+    def runner() -> None:
+        while (w := take()) is not None:
+            try:
+                r = _post(client, w)
+            except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt, retried
+                r = _Result(w, None, 0, f"{exc.__class__.__name__}: {exc}"[:500])
+            with cond:
+                inflight[w.subscription_id] -= 1
+                results.append(r)
+                cond.notify_all()
+
+    slots = min(PARALLEL, sum(min(len(q), PER_SUBSCRIPTION) for q in queues.values()))
+    if slots <= 1:
+        runner()
+        return results
+    threads = [threading.Thread(target=runner, name=f"event-webhook-{n}", daemon=True) for n in range(slots)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return results
+
+
+def _deliver(rt: Runtime, ids: list[int], left: list[int] | None = None) -> None:
+    work = _claim(rt, ids, left)
     if not work:
         return
-    # in parallel: one slow or dead receiver does not hold up the others' events for a whole batch
     with guarded_client("event webhook url", timeout=httpx.Timeout(TIMEOUT, connect=min(TIMEOUT, 5.0)),
                         limits=httpx.Limits(max_connections=PARALLEL)) as client:
-        if len(work) == 1:
-            results = [_post(client, work[0])]
-        else:
-            with ThreadPoolExecutor(max_workers=min(PARALLEL, len(work)), thread_name_prefix="event-webhook") as pool:
-                results = list(pool.map(lambda w: _post(client, w), work))
+        results = post_all(client, work)
     with rt.db.session() as s:
         rows = {d.id: d for d in s.scalars(select(EventDelivery).where(EventDelivery.id.in_([r.work.delivery_id for r in results])))}
         for r in results:

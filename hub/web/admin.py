@@ -380,11 +380,19 @@ def event_webhook_log(sub_id: int):
                 subscriptions.get(s, sub_id)
             except NotFound:
                 abort(404)
-            if request.form.get("action") == "replay-dead":
-                done = subscriptions.replay(s, g.principal.email, subscription_id=sub_id, sweep_after=rt().settings.sweep_after)
+            try:
+                if request.form.get("action") == "replay-dead":
+                    done = subscriptions.replay(s, g.principal.email, subscription_id=sub_id, sweep_after=rt().settings.sweep_after)
+                else:
+                    done = subscriptions.replay(s, g.principal.email, delivery_ids=ids, subscription_id=sub_id,
+                                                sweep_after=rt().settings.sweep_after) if ids else []
+            except subscriptions.SubscriptionDisabled as exc:
+                refused = str(exc)
             else:
-                done = subscriptions.replay(s, g.principal.email, delivery_ids=ids, subscription_id=sub_id,
-                                            sweep_after=rt().settings.sweep_after) if ids else []
+                refused = ""
+        if refused:
+            flash(f"Not sent again: {refused}.", "bad")
+            return redirect(url_for("admin.event_webhook_log", sub_id=sub_id, state=request.args.get("state") or None))
         rt().queues.schedule("event", done)
         flash(f"Sending {len(done)} deliveries again." if done else "Nothing to send again (pending deliveries are on their way).",
               "ok" if done else "bad")
@@ -409,15 +417,19 @@ def event_webhook_log(sub_id: int):
 def dead_letters():
     if request.method == "POST":
         what = request.form.get("what", "all")
-        if what not in ("all", *replay.KINDS):
+        if what not in ("all", *replay.ALL_KINDS):
             abort(400, description="unknown kind")
         ids = [int(x) for x in request.form.getlist("id") if x.isdigit()] or None
         include = request.form.get("include_permanent") == "on"
         counts = replay.replay(rt(), what=what, ids=ids, connector=request.form.get("connector") or None, include_permanent=include)
         left_out = counts.pop("replies_left_out", 0)
+        events_left_out = counts.pop("event_deliveries_left_out", 0)
         with rt().db.session() as s:
             audit.record(s, actor=g.principal.email, action="dead_letters.replay", target_type=what, target_id=",".join(map(str, ids or [])), details=counts)
         note = f"; left out {left_out} replies that failed for good" if left_out else ""
+        if events_left_out:
+            note += (f"; left out {events_left_out} event-webhook deliveries of disabled subscriptions: enable the subscription "
+                     "in Event webhooks first")
         flash("Replayed: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing") + note, "ok")
         return redirect(url_for("admin.dead_letters"))
     with rt().db.read() as s:
@@ -518,7 +530,13 @@ def retention_page():
     with rt().db.read() as s:
         items = retention.list_policies(s)
         names = list(s.scalars(select(Connector.name).where(~Connector.name.contains("~deleted~")).order_by(Connector.name)))
-    return render_template("admin_retention.html", items=items, names=names, preview=preview, tab="retention")
+    return render_template("admin_retention.html", items=items, names=names, preview=preview, kinds=RETENTION_COLUMNS, tab="retention")
+
+
+#: the dry run's columns: every kind of row a policy touches (hub.retention.COUNT_KEYS), as the table heads them
+RETENTION_COLUMNS = (("conversations", "Conversations"), ("subjects", "Subjects blanked"), ("messages", "Messages"),
+                     ("replies", "Replies"), ("attachments", "Attachments"), ("journal", "Journal rows"),
+                     ("webhook_events", "Event-webhook events"), ("replay_keys", "Replay keys"))
 
 
 # ----------------------------------------------------------------- audit log

@@ -229,15 +229,18 @@ def spend_like_a_password_check(password: str) -> None:
 
 
 def _keys(email: str) -> tuple[str, str]:
+    """The (ip, email) and ip failure counters. The typed email is named by a digest keyed with
+    the hub's secret (hub.crypto.Box.login_digest), never in clear nor by a plain hash that a list
+    of addresses would match; an erasure deletes the keys of the contact's emails (hub.erasure)."""
     prefix = rt().settings.queue_prefix
     ip = client_ip()
-    digest = hmac.new(b"login", email.strip().lower().encode(), "sha256").hexdigest()[:16]
+    digest = rt().box.login_digest(email)
     return f"{prefix}:login:fail:{ip}:{digest}", f"{prefix}:login:fail:{ip}"
 
 
 def _limited_keys(email: str) -> list[tuple[str, int]]:
     prefix = rt().settings.queue_prefix
-    digest = hmac.new(b"login", email.strip().lower().encode(), "sha256").hexdigest()[:16]
+    digest = rt().box.login_digest(email)
     acct, ip = _keys(email)
     return [(acct, MAX_FAILURES_PER_ACCOUNT), (f"{prefix}:login:acct:{digest}", MAX_ATTEMPTS_PER_EMAIL), (ip, MAX_FAILURES_PER_IP)]
 

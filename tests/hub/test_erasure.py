@@ -355,3 +355,66 @@ def test_the_write_ahead_log_is_checkpointed_while_the_hub_holds_connections(hub
     with hub.rt.db.read() as s:  # afterwards the pool holds the connection, as a running hub does
         s.scalar(select(func.count()).select_from(Contact))
     assert erasure._checkpoint(hub.rt, wait=5) is (None if hub.rt.db.engine.dialect.name != "sqlite" else True)
+
+
+def test_export_includes_what_the_contact_wrote_in_other_peoples_conversations(hub, tmp_path):
+    """#21.5 fresh eyes: the export held the contact's own conversations only; a message it
+    wrote in a conversation of another contact (a group chat, a shared thread) was missing.
+    It is in ``messages_in_other_conversations`` now, without the other people's messages."""
+    from datetime import UTC, datetime
+
+    ids = seed(hub)
+    with hub.rt.db.session() as s:
+        kim_conv = s.scalar(select(Conversation).where(Conversation.contact_id == _contact_of(hub, "kim-7")))
+        erin_ident = s.scalar(select(Identity.id).where(Identity.address == f"web:{API_ID}"))
+        s.add(Message(conversation_id=kim_conv.id, connector_id=kim_conv.connector_id, external_id="erin-in-kims-thread",
+                      identity_id=erin_ident, direction="inbound", kind="message", sender_name=NAME,
+                      sent_at=datetime.now(UTC), text="erin here too: walrus-lantern-5150", full_text="erin here too: walrus-lantern-5150",
+                      html="", redactions=[], entities=[], extra={}, history=[]))
+        kim_conv_id = kim_conv.id
+    out = tmp_path / "erin.zip"
+    res = hub.cli("contacts", "export", str(ids["contact"]), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "3 messages" in res.stdout, res.stdout
+    with zipfile.ZipFile(out) as z:
+        doc = json.loads(z.read("contact.json"))
+    [other] = doc["messages_in_other_conversations"]
+    assert other["text"] == "erin here too: walrus-lantern-5150" and other["conversation_id"] == kim_conv_id
+    assert kim_conv_id not in {c["id"] for c in doc["conversations"]}
+    assert KEEP_TEXT not in json.dumps(doc)  # Kim's own message in that conversation is not Erin's data
+
+
+def test_sign_in_failure_counters_name_no_one_and_go_with_an_erasure(hub):
+    """#21.5 fresh eyes: a customer who typed their email into the sign-in form left a Redis key
+    named by HMAC("login", email) — a fixed key, so hashing a list of addresses finds them —
+    and the erasure left it. Now the digest is keyed with the hub's secret and the erasure
+    deletes the contact's counters; another address's counter stays."""
+    import hashlib
+    import hmac
+    import re as re_
+
+    ids = seed(hub)
+    client = hub.app.test_client()
+    for who in (EMAIL, "someone.else@example.net"):
+        page = client.get("/login").get_data(as_text=True)
+        token = re_.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        assert client.post("/login", data={"email": who, "password": "wrong-password", "csrf_token": token}).status_code == 401
+
+    def login_keys() -> list[str]:
+        return sorted(k.decode() for k in hub.rt.redis.scan_iter(match=f"{hub.settings.queue_prefix}:login:*"))
+
+    def plain(email: str) -> str:
+        return hmac.new(b"login", email.encode(), hashlib.sha256).hexdigest()[:16]
+
+    keys = login_keys()
+    mine, other = hub.rt.box.login_digest(EMAIL), hub.rt.box.login_digest("someone.else@example.net")
+    assert any(k.endswith(mine) for k in keys) and any(k.endswith(other) for k in keys)
+    assert not any(plain(EMAIL) in k or EMAIL in k for k in keys), keys  # nothing a list of addresses would match
+    from hub import erasure
+
+    erasure.erase(hub.rt, ids["contact"], actor="cli")
+    keys = login_keys()
+    assert not any(k.endswith(mine) for k in keys), keys
+    assert any(k.endswith(other) for k in keys)  # not the erased contact's
+    # the redis dump holds none of the contact's identifiers either
+    assert traces(redis_dump(hub)) == []

@@ -343,3 +343,64 @@ def test_a_reply_sent_by_a_worker_is_reported(hub):
         wait_until(lambda: hub.api("GET", f"/api/v1/replies/{rid}").get_json()["state"] == "sent", message="sent")
         got = wait_until(lambda: [r.json for r in rx.ok("reply.status_changed")], message="the event")
         assert [(e["data"]["reply"]["id"], e["data"]["to"]) for e in got] == [(rid, "sent")]
+
+
+def test_a_slow_receiver_does_not_hold_up_the_other_subscriptions(sqlite_hub):
+    """#21.8 fresh eyes: events queued for a receiver that does not answer took all eight
+    delivery slots of a batch, and a fast receiver's events in the same batch waited behind
+    them. Now one subscription has at most PER_SUBSCRIPTION POSTs in flight and the others'
+    events go out meanwhile."""
+    from workers import ingest
+    from workers.webhooks_out import PER_SUBSCRIPTION
+
+    def ingest_pending():
+        with hub.rt.db.read() as s:
+            ids = list(s.scalars(select(InboundEvent.id).where(InboundEvent.state == "pending")))
+        ingest.process(hub.rt, ids)
+
+    hub = sqlite_hub
+    with EventReceiver(hold=True) as slow, EventReceiver() as fast:
+        subscribe(hub, slow.url, ["message.created"])
+        for n in range(10):  # ten events for the slow receiver first: ahead of the fast one's in the batch
+            assert post_message(hub, id=f"m-slow-{n}", text=f"slow {n}", sender=f"s{n}").status_code == 200
+        ingest_pending()
+        subscribe(hub, fast.url, ["message.created"])
+        for n in range(3):
+            assert post_message(hub, id=f"m-fast-{n}", text=f"fast {n}", sender=f"f{n}").status_code == 200
+        ingest_pending()
+        assert hub.count(EventDelivery) == 16  # all scheduled on the event stage, none sent yet
+        hub.start_worker()
+        wait_until(lambda: len(fast.ok()) == 3, timeout=8, message="the fast receiver's events while the slow one holds its own")
+        assert slow.ok() == []  # still held: nothing answered yet
+        assert 1 <= slow.max_in_flight <= PER_SUBSCRIPTION
+        slow.release()
+        wait_until(lambda: len(slow.ok()) == 13, timeout=60, message="the slow receiver gets every event in the end")
+        assert slow.max_in_flight <= PER_SUBSCRIPTION
+        wait_until(lambda: hub.count(EventDelivery, EventDelivery.state == "delivered") == 16, timeout=30)
+
+
+def test_replaying_on_a_disabled_subscription_is_refused_with_what_to_do(sqlite_hub):
+    """#21.8 fresh eyes: a replay on a disabled subscription answered 202 and did nothing.
+    Now 409 naming the subscription and how to enable it; nothing changes until then."""
+    hub = sqlite_hub
+    with EventReceiver(fail_always=True, fail_status=500) as rx:
+        sub = subscribe(hub, rx.url, ["message.created"])
+        hub.start_worker()
+        hub.start_poller()
+        post_message(hub, id="m-off", text="anyone?")
+        wait_until(lambda: [d["state"] for d in deliveries(hub, sub["id"])] == ["dead"], timeout=30, message="dead letter")
+        [d] = deliveries(hub, sub["id"])
+        assert hub.api("PATCH", f"/api/v1/event-subscriptions/{sub['id']}", {"enabled": False}).status_code == 200
+        for path, body in ((f"/api/v1/event-deliveries/{d['id']}/replay", None),
+                           (f"/api/v1/event-subscriptions/{sub['id']}/replay", {}),
+                           (f"/api/v1/event-subscriptions/{sub['id']}/replay", {"ids": [d["id"]]})):
+            resp = hub.api("POST", path, body) if body is not None else hub.api("POST", path)
+            assert resp.status_code == 409, (path, resp.get_data(as_text=True))
+            error = resp.get_json()["error"]
+            assert f"subscription {sub['id']}" in error and "disabled" in error and '"enabled": true' in error, error
+        [after] = deliveries(hub, sub["id"])
+        assert after["state"] == "dead" and after["replays"] == 0
+        rx.fail_always = False
+        assert hub.api("PATCH", f"/api/v1/event-subscriptions/{sub['id']}", {"enabled": True}).status_code == 200
+        assert hub.api("POST", f"/api/v1/event-deliveries/{d['id']}/replay").status_code == 202
+        wait_until(lambda: len(rx.ok()) == 1, timeout=30, message="replayed once enabled")

@@ -201,3 +201,62 @@ def test_poller_applies_policies_under_the_retention_lease(sqlite_hub):
 def _cid(hub: Hub, name: str) -> int:
     with hub.rt.db.read() as s:
         return s.scalar(select(Connector.id).where(Connector.name == name))
+
+
+def _search(hub: Hub, q: str) -> list[str]:
+    resp = hub.api("GET", f"/api/v1/conversations?q={q}")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return sorted(c["subject"] for c in resp.get_json()["items"])
+
+
+@pytest.mark.parametrize("action", ["delete", "anonymize"])
+def test_a_conversation_that_stays_loses_the_subject_its_old_first_message_gave_it(hub, action):
+    """#21.5 fresh eyes: the 'mixed' conversation keeps a new message, but its subject was
+    its first (old) message's words, and stayed — shown in the inbox and found by search."""
+    seed(hub)
+    assert _search(hub, "old") == ["mixed old text", "old text alpha"]
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 30, action, actor="cli")
+    dry = retention.run_all(hub.rt, dry_run=True)["web"]
+    assert dry["subjects"] == 1 and dry["conversations"] == 1, dry
+    done = retention.run_all(hub.rt)["web"]
+    assert done["subjects"] == 1 and done["conversations"] == 1, done
+    with hub.rt.db.read() as s:
+        subjects = dict(s.execute(select(Conversation.thread_key, Conversation.subject)).all())
+    assert subjects["web:contact:mixed"] == "" and subjects["web:contact:new"] == "new text"
+    assert subjects["other:contact:far"] == "far text"  # another connector's policy (none) decides for it
+    # the search index lost the words too ("old" alone would still find the contact named Old)
+    assert _search(hub, "alpha") == [] and _search(hub, "old text") == [] and _search(hub, "mixed old") == []
+    assert _search(hub, "mixed") == [""]  # found by its remaining message
+    if hub.rt.db.engine.dialect.name == "sqlite":  # FTS5 keeps removed words until a merge: the run merged
+        from sqlalchemy import text
+
+        with hub.rt.db.read() as s:
+            for table in ("conversations_fts", "messages_fts"):
+                rows = s.execute(text(f"SELECT count(*) FROM {table} WHERE {table} MATCH 'alpha'")).scalar()
+                assert rows == 0, table
+    again = retention.run_all(hub.rt, dry_run=True)["web"]
+    assert all(again[k] == 0 for k in retention.COUNT_KEYS), again
+
+
+def test_an_empty_run_keeps_the_last_run_that_changed_something_visible(sqlite_hub):
+    """#21.5 fresh eyes: the hourly run that found nothing overwrote what the policy last did."""
+    hub = sqlite_hub
+    seed(hub)
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 30, "delete", actor="cli")
+    retention.run_all(hub.rt)
+    with hub.rt.db.read() as s:
+        [first] = retention.list_policies(s)
+    assert first["last_change_at"] == first["last_run_at"] and first["last_change"]["messages"] == 3
+    assert "_last_change" not in first["last_result"] and first["last_result"]["messages"] == 3
+    retention.run_all(hub.rt)  # nothing left to do
+    with hub.rt.db.read() as s:
+        [second] = retention.list_policies(s)
+    assert second["last_run_at"] > first["last_run_at"] and not any(second["last_result"].values())
+    assert second["last_change_at"] == first["last_change_at"] and second["last_change"] == first["last_change"]
+    got = hub.api("GET", "/api/v1/retention").get_json()
+    item = got[0] if isinstance(got, list) else got["items"][0]
+    assert item["last_change"]["messages"] == 3 and item["last_change_at"] == first["last_change_at"]
+    listed = hub.cli("retention", "list")
+    assert f"last change {first['last_change_at']} (1 conversations, 3 messages, 1 replies" in listed.stdout, listed.stdout

@@ -392,3 +392,79 @@ def test_a_phrase_of_repeated_words_with_a_valid_checksum_is_still_a_phrase():
         out, found = redact_text(text)
         assert "abandon" not in out.lower() and any(r.kind == "recovery_phrase" for r in found), out
     assert redact_text(" ".join(["abandon"] * 12))[0].count("abandon") == 12  # no valid checksum: kept
+
+
+# #21.8 fresh eyes: password forms that went through unredacted. The rules are general (short
+# cues with a connector, one-time/backup codes, sign-in pairs), shown in several languages.
+P, N = MARKERS["password"], MARKERS["pin"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # short and slang cues: a connector and a value with a digit or symbol
+        ("pw: hunter2", f"pw: {P}"),
+        ("my pass is hunter2", f"my pass is {P}"),
+        ("PWD=Tr0ub4dor&3", f"PWD={P}"),
+        ("mi clave es Gato1234", f"mi clave es {P}"),
+        ("la meva clau és Moix_22", f"la meva clau és {P}"),
+        ("minha senha é Abc12345", f"minha senha é {P}"),
+        ("mon mdp c'est: soleil75!", f"mon mdp c'est: {P}"),
+        # one-time, backup and recovery codes (kind pin), lists included
+        ("passcode 123456", f"passcode {N}"),
+        ("2FA backup code 1234-5678", f"2FA backup code {N}"),
+        ("backup codes: 1234-5678, 8765-4321", f"backup codes: {N}, {N}"),
+        ("I got the OTP 123456 but it fails", f"I got the OTP {N} but it fails"),
+        ("código de verificación 845120", f"código de verificación {N}"),
+        ("codi de recuperació: ab12cd34", f"codi de recuperació: {N}"),
+        ("code de secours : 4821-9930", f"code de secours : {N}"),
+        ("Mein Backup-Code lautet 55127788", f"Mein Backup-Code lautet {N}"),
+        ("herstelcode 7781-2290", f"herstelcode {N}"),
+        # sign-in pairs: the user name stays, the password goes
+        ("login: bob / Secret123", f"login: bob / {P}"),
+        ("user: alice pw: S3cret!", f"user: alice pw: {P}"),
+        ("sign in: bob@example.com / Passw0rd!", f"sign in: bob@example.com / {P}"),
+        ("Usuario: pepe / Clave2024", f"Usuario: pepe / {P}"),
+        ("identifiant : marie / Soleil#45", f"identifiant : marie / {P}"),
+        ("Benutzername max | Sommer2024!", f"Benutzername max | {P}"),
+    ],
+)
+def test_more_password_and_code_forms(text, expected):
+    out, found = redact_text(text)
+    assert out == expected
+    assert found and {r.kind for r in found} <= {"password", "pin"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the passcode screen freezes",
+        "My boarding pass is ready",
+        "my pass expired",
+        "pw reset failed",
+        "pass: 2 tickets",
+        "the 2FA code expired after 30 seconds",
+        "verification code did not arrive",
+        "the backup code is 12 characters long",
+        "el código de verificación no llega",
+        "le code de secours ne marche pas",
+        "login: yes / no",
+        "log in: https://app.example.com/login",
+        "Login/Logout button broken since 2024",
+        "user 42 / 2024-05-01",
+        "Log in with your username / password",
+        "card verification code",
+    ],
+)
+def test_more_forms_leave_ordinary_words_alone(text):
+    assert redact_text(text) == (text, ())
+
+
+def test_the_pipeline_step_redacts_the_new_forms_in_every_field():
+    """What is stored and copied into event-webhook payloads is the step's output."""
+    msg = _msg(text="login: bob / Secret123 and 2FA backup code 1234-5678", full_text="pw: hunter2",
+               subject="my pass is hunter2", extra={"raw": {"body": "passcode 654321"}})
+    dumped = json.dumps(redact(msg).to_dict())
+    for secret in ("Secret123", "1234-5678", "hunter2", "654321"):
+        assert secret not in dumped
+    assert "bob" in dumped

@@ -50,9 +50,32 @@ def test_every_card_code_cue_holds_a_cue_word(cue):
 
 
 def test_every_character_ignorecase_takes_for_a_cue_letter_is_lowered_to_it_or_disables_the_check():
-    letters = sorted(set("".join(r._CUE_WORDS + r._CARD_CUE_WORDS)))
+    letters = sorted(set("".join(r._CUE_WORDS + r._CARD_CUE_WORDS + r._MORE_WORDS)))
     every = "".join(chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i <= 0xDFFF)
     for letter in letters:
         for ch in set(re.compile(f"[{letter}]", re.IGNORECASE).findall(every)):
             assert ch.lower() == letter or ch in r._CUE_ODD, (letter, ch, hex(ord(ch)))
     assert not r._no_cue("paſsword", r._CUE_WORDS) and not r._no_cue("PİN", r._CUE_WORDS)
+
+
+MORE_SPELLINGS = [
+    # _WEAK_CUES, the one-time/backup code cues and the sign-in cues of _more_credential_spans (#21.8)
+    "pw: ab12", "pwd: ab12", "pword: ab12", "pswd: ab12", "psw: ab12", "pass: ab12", "passwd: ab12", "passw: ab12",
+    "clave: ab12", "clau: ab12", "senha: ab12", "contra: ab12", "mdp: ab12", "kennwort: ab12",
+    "2fa code 123456", "mfa code 123456", "otp 123456", "totp 123456", "backup code 123456", "recovery codes 123456",
+    "verification code 123456", "authenticator code 123456", "one-time code 123456", "sms code 123456",
+    "código de verificación 123456", "codigo de respaldo 123456", "código de verificação 123456", "codi de recuperació 123456",
+    "code de secours 123456", "code de récupération 123456", "Backup-Code 123456", "Wiederherstellungscode 123456",
+    "Bestätigungscode 123456", "herstelcode 123456", "verificatiecode 123456",
+    "login: bob / Secret123", "log in: bob / Secret123", "sign-in: bob / Secret123", "username: bob / Secret123",
+    "user bob / Secret123", "credentials: bob / Secret123", "usuario: bob / Secret123", "usuari: bob / Secret123",
+    "utilisateur: bob / Secret123", "identifiant: bob / Secret123", "Benutzername: bob / Secret123",
+    "utilizador: bob / Secret123", "usuário: bob / Secret123", "gebruikersnaam: bob / Secret123",
+]
+
+
+@pytest.mark.parametrize("text", MORE_SPELLINGS)
+def test_every_more_credential_cue_holds_a_pre_check_word(text):
+    assert r._more_credential_spans(text), text  # a form the rules take
+    for variant in (text, text.upper(), text.title()):
+        assert not r._no_cue(variant, r._MORE_WORDS), variant

@@ -75,6 +75,9 @@ class FakeVendor:
         self.uploads: list[tuple[str, bytes]] = []
         self.deleted: dict[str, dict[str, Any]] = {}  # deleted tickets (a vendor's trash)
         self.purged: list[str] = []  # permanently deleted ids
+        #: called with each write request once it is done, before the answer goes back (a test
+        #: makes something happen while the caller waits for the answer)
+        self.after_write: Any = None
         httpserver.expect_request(re.compile(".*")).respond_with_handler(self._handle)
 
     # --- test controls -----------------------------------------------------------------
@@ -105,6 +108,8 @@ class FakeVendor:
             return jresp({"error": f"contract violation: {exc}"}, 400)
         if planned:
             return jresp({"error": "planned failure after the write"}, planned[0], planned[2])
+        if self.after_write is not None and request.method in self.writes:
+            self.after_write(request)
         return resp
 
     def exempt(self, request: Request) -> bool:

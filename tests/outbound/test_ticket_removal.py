@@ -107,3 +107,51 @@ def test_each_backend_that_erases_deletes_its_ticket_and_a_retry_is_harmless(saa
         assert fake.purged == [key] and key not in fake.deleted
     backend.erase_ticket(ref)
     assert fake.violations == []
+
+
+def test_a_ticket_opened_while_the_contact_is_being_erased_is_removed_too(make_hub, db_url, saas_servers):
+    """#21.5 fresh eyes: a push in flight when the erasure ran opened a ticket that nothing
+    pointed to any more (the delivery and conversation were gone when the answer came back),
+    so it was never removed. Now the push records a ticket it opened for a conversation that
+    is gone as a ticket removal, and the erasure takes the deliveries' locks first (PostgreSQL:
+    a push being recorded finishes before the erasure looks for links, or after it commits)."""
+    from datetime import UTC, datetime
+
+    from hub.models import Delivery, Message
+    from workers import outbox
+
+    hub = make_hub(database_url=db_url)  # SQLite and PostgreSQL
+    fake = start_fake(saas_servers, "zendesk")
+    hub.add_connector("zd", "zendesk", **config_for("zendesk", fake.base_url))
+    contact = _seed(hub, "zd", "unused")
+    with hub.rt.db.session() as s:
+        s.execute(HelpdeskLink.__table__.delete())  # no ticket yet: the push below opens it
+        conv = s.scalar(select(Conversation).where(Conversation.contact_id == contact))
+        ident = s.scalar(select(Identity.id).where(Identity.contact_id == contact))
+        zd = s.scalar(select(Connector.id).where(Connector.name == "zd"))
+        msg = Message(conversation_id=conv.id, connector_id=conv.connector_id, external_id="tess-m1", identity_id=ident,
+                      direction="inbound", kind="message", sender_name="Tess Ticket", sent_at=datetime.now(UTC),
+                      text="my card was charged twice", full_text="my card was charged twice", html="", redactions=[],
+                      entities=[], extra={}, history=[])
+        s.add(msg)
+        s.flush()
+        d = Delivery(message_id=msg.id, conversation_id=conv.id, helpdesk_id=zd, state="pending")
+        s.add(d)
+        s.flush()
+        delivery = d.id
+    erased: list[dict] = []
+
+    def erase_now(request):  # the ticket exists at Zendesk; omnihub has not recorded it yet
+        if request.method == "POST" and request.path == "/api/v2/tickets.json" and not erased:
+            erased.append(erasure.erase(hub.rt, contact, actor="cli"))
+
+    fake.after_write = erase_now
+    outbox.push(hub.rt, [delivery])
+    assert erased and erased[0]["tickets_queued"] == 0  # no link yet when the erasure looked
+    [ticket] = list(fake.tickets)
+    with hub.rt.db.read() as s:
+        row = s.scalars(select(TicketRemoval)).one()
+        assert (row.helpdesk_id, row.external_ref, row.state) == (zd, ticket, "pending")
+        assert s.scalar(select(HelpdeskLink.id)) is None and s.scalar(select(Contact.id).where(Contact.id == contact)) is None
+    assert erasure.process_removals(hub.rt) == {"done": 1, "retry": 0, "dead": 0}
+    assert fake.tickets == {} and fake.purged == [ticket] and fake.violations == []

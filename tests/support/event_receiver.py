@@ -2,6 +2,8 @@
 
 ``fail_first``: the first N requests for each event id are answered with ``fail_status``;
 ``fail_always``: every request is. Every request is recorded (time, headers, body, status).
+``hold``: each request waits until ``release()`` (a slow receiver); ``max_in_flight`` is the
+most requests it held at once.
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ class Received:
 
 
 class EventReceiver:
-    def __init__(self, fail_first: int = 0, fail_status: int = 503, fail_always: bool = False) -> None:
+    def __init__(self, fail_first: int = 0, fail_status: int = 503, fail_always: bool = False, hold: bool = False) -> None:
+        self.hold = hold
+        self.released = threading.Event()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.arrived = 0
         self.fail_first = fail_first
         self.fail_status = fail_status
         self.fail_always = fail_always
@@ -53,13 +60,25 @@ class EventReceiver:
         self._thread.start()
         return self
 
+    def release(self) -> None:
+        self.released.set()
+
     def __exit__(self, *exc: Any) -> None:
+        self.released.set()
         self.server.shutdown()
         self._thread.join(5)
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         req = Request(environ)
         body = req.get_data()
+        if self.hold:
+            with self._lock:
+                self.arrived += 1
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.released.wait(60)
+            with self._lock:
+                self.in_flight -= 1
         with self._lock:
             key = req.headers.get("X-Omnihub-Event-Id", "")
             n = self._seen.get(key, 0) + 1

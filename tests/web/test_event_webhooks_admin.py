@@ -90,3 +90,44 @@ def test_admin_manages_subscriptions_and_replays_from_the_delivery_log(web):
         assert audit.verify(s).ok
     assert actions == ["event_subscription.create", "event_delivery.replay", "event_subscription.update",
                        "event_subscription.update", "event_subscription.update", "event_subscription.delete"]
+
+
+def test_dead_event_deliveries_are_dead_letters_and_a_disabled_subscription_is_refused(web):
+    """#21.8 fresh eyes: given-up event deliveries were missing from Admin → Dead letters, and a
+    replay on a disabled subscription said it worked and did nothing."""
+    admin = web.app.test_client()
+    login(admin, ADMIN)
+    with EventReceiver(fail_always=True, fail_status=502) as rx:
+        sub = web.api("POST", "/api/v1/event-subscriptions", {"url": rx.url, "events": ["message.created"]}).get_json()
+        web.start_worker()
+        web.start_poller()
+        post_message(web, id="m-dl", text="dead letter please")
+        wait_until(lambda: [d["state"] for d in web.api("GET", f"/api/v1/event-subscriptions/{sub['id']}/deliveries")
+                            .get_json()["items"]] == ["dead"], timeout=30, message="dead delivery")
+        [d] = web.api("GET", f"/api/v1/event-subscriptions/{sub['id']}/deliveries").get_json()["items"]
+        page = admin.get("/admin/dead-letters").get_data(as_text=True)
+        section = page[page.index('id="dead-event_deliveries"'):]
+        assert "Event webhook deliveries" in section and f'value="{d["id"]}"' in section and "HTTP 502" in section
+        assert f"subscription {sub['id']}" in section and "message.created" in section
+        assert web.api("GET", "/api/v1/dead-letters").get_json()["event_deliveries"][0]["id"] == d["id"]
+
+        # disabled: the delivery log's replay and the dead-letters replay refuse it and say what to do
+        assert web.api("PATCH", f"/api/v1/event-subscriptions/{sub['id']}", {"enabled": False}).status_code == 200
+        log_page = admin.get(f"/admin/event-webhooks/{sub['id']}").get_data(as_text=True)
+        admin.post(f"/admin/event-webhooks/{sub['id']}", data={"csrf_token": csrf(log_page), "action": "replay-dead"})
+        shown = admin.get(f"/admin/event-webhooks/{sub['id']}").get_data(as_text=True)
+        assert f"event subscription {sub['id']}" in shown and "is disabled" in shown and "Enable it first" in shown
+        page = admin.get("/admin/dead-letters").get_data(as_text=True)
+        assert "disabled: enable it to replay" in page
+        admin.post("/admin/dead-letters", data={"csrf_token": csrf(page), "what": "event_deliveries", "id": [str(d["id"])]})
+        flashed = admin.get("/admin/dead-letters").get_data(as_text=True)
+        assert "left out 1 event-webhook deliveries of disabled subscriptions" in flashed
+        [still] = web.api("GET", f"/api/v1/event-subscriptions/{sub['id']}/deliveries").get_json()["items"]
+        assert still["state"] == "dead" and still["replays"] == 0
+
+        # enabled again: replayed from the dead-letters page
+        rx.fail_always = False
+        assert web.api("PATCH", f"/api/v1/event-subscriptions/{sub['id']}", {"enabled": True}).status_code == 200
+        admin.post("/admin/dead-letters", data={"csrf_token": csrf(page), "what": "event_deliveries", "id": [str(d["id"])]})
+        wait_until(lambda: len(rx.ok()) == 1, timeout=30, message="replayed from the dead letters")
+        assert "Event webhook deliveries <span class=\"muted\">(0)" in admin.get("/admin/dead-letters").get_data(as_text=True)

@@ -65,3 +65,42 @@ def test_retention_page_saves_a_policy_and_previews_it(live, context, artifacts_
         login(agent, live, AGENT)
         resp = agent.goto(f"{live.url}/admin/retention")
         assert resp is not None and resp.status == 403
+
+
+def test_retention_console_shows_every_kind_in_the_dry_run_and_the_last_run_that_changed_something(hub):
+    """#21.5 fresh eyes: the dry-run table had five columns of the eight kinds a policy touches,
+    and an empty run hid what the policy last did."""
+    import re
+
+    from hub import retention
+    from hub.web.admin import RETENTION_COLUMNS
+    from tests.hub.test_retention import SECRET, seed
+    from tests.web.conftest import add_users
+    from tests.web.test_audit_web import login as client_login
+
+    add_users(hub)
+    hub.add_connector("web", "api", secret=SECRET)
+    hub.add_connector("other", "api", secret=SECRET)
+    seed(hub)
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 30, "delete", actor="cli")
+    admin = hub.app.test_client()
+    client_login(admin, ADMIN)
+    page = admin.get("/admin/retention").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    html = admin.post("/admin/retention", data={"csrf_token": token, "do": "preview"}).get_data(as_text=True)
+    table = html[html.index('id="preview"'):]
+    assert {k for k, _ in RETENTION_COLUMNS} == set(retention.COUNT_KEYS)
+    dry = retention.run_all(hub.rt, dry_run=True)["web"]
+    for kind, label in RETENTION_COLUMNS:
+        assert f'<th scope="col" data-kind="{kind}">{label}</th>' in table, kind
+        assert f'<td data-kind="{kind}">{dry[kind]}</td>' in table, kind
+    assert dry["webhook_events"] == 0 and dry["subjects"] == 1
+
+    retention.run_all(hub.rt)  # changes things
+    retention.run_all(hub.rt)  # then finds nothing
+    page = admin.get("/admin/retention").get_data(as_text=True)
+    last_run = re.search(r'<td class="last-run">(.*?)</td>', page, re.S).group(1)
+    last_change = re.search(r'<td class="last-change">(.*?)</td>', page, re.S).group(1)
+    assert "nothing to do" in last_run
+    assert "3 messages" in last_change and "1 conversations" in last_change and "1 subjects" in last_change
