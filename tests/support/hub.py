@@ -35,7 +35,8 @@ def migrate(url: str) -> None:
     on SQLite and ~1 s on PostgreSQL, once per hub; so a new database is instead a copy of one
     migrated once per test process: the SQLite file through SQLite's backup API, a PostgreSQL
     database through ``CREATE DATABASE ... TEMPLATE``. A database that already exists, holds
-    tables or has other sessions is migrated as usual (``OMNIHUB_TEST_TEMPLATES=0``: always)."""
+    tables, has other sessions or was not made by the
+    ``pg_url`` fixture (``omnihub_t_*``) is migrated as usual (``OMNIHUB_TEST_TEMPLATES=0``: always)."""
     from sqlalchemy.engine import make_url
 
     from hub.migrate import upgrade
@@ -46,7 +47,8 @@ def migrate(url: str) -> None:
         if backend == "sqlite" and u.database and u.database != ":memory:" and not Path(u.database).exists():
             _copy_sqlite(_template("sqlite", url), u.database)
             return
-        if backend == "postgresql" and u.database and _replace_empty_pg(u, _template("postgresql", url)):
+        if backend == "postgresql" and (u.database or "").startswith("omnihub_t_") \
+                and _replace_empty_pg(u, _template("postgresql", url)):  # only the pg_url fixture's own databases
             return
     upgrade(url)
 
