@@ -344,7 +344,8 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
     forms = pg_resolve_words(s, q)
     n = len(forms)
     rare = [i for i, f in enumerate(forms) if f and _pg_estimate(s, f) <= WALK_ABOVE]
-    cols, params = [], {"cap": cap}
+    cols: list[str] = []
+    params: dict[str, Any] = {"cap": cap}
     for i, f in enumerate(forms):
         params[f"t{i}"] = f
         cols += [f"ARRAY(SELECT id FROM contacts WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)",

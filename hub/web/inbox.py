@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup, escape
 from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from hub import assignment, audit, sla
 from hub.models import AuditLog, Connector, Contact, Conversation, ConversationEvent, Identity, Message, Team, User
@@ -99,8 +100,8 @@ def _filters() -> dict[str, str]:
 
 
 #: the "urgent & security first" order's expressions, as in ix_conversations_priority (0410_search_speed)
-PRIORITY_FLAG = literal_column("(CASE WHEN conversations.security_flag THEN 1 ELSE 0 END)")
-PRIORITY_RANK = literal_column("(CASE conversations.priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 WHEN 'normal' THEN 1 ELSE 0 END)")
+PRIORITY_FLAG: ColumnElement[int] = literal_column("(CASE WHEN conversations.security_flag THEN 1 ELSE 0 END)")
+PRIORITY_RANK: ColumnElement[int] = literal_column("(CASE conversations.priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 WHEN 'normal' THEN 1 ELSE 0 END)")
 
 
 def _sort_keys(sort: str) -> list[tuple[Any, bool]]:

@@ -441,3 +441,29 @@ def test_a_shortened_query_is_said_so(desk):
     assert _api(desk, many)["q_shortened"] is True
     body = _api(desk, "refund")
     assert body["q_shortened"] is False and [i["id"] for i in body["items"]] == [ids["dora"]]
+
+
+def test_the_priority_order_pages_by_keyset_on_both_databases(desk):
+    """"Urgent & security first" is read from ix_conversations_priority (0410_search_speed):
+    the order and its keyset pages stay what they were."""
+    base = now()
+    made = []
+    for n, (prio, flag) in enumerate([("low", False), ("urgent", False), ("normal", True), ("high", False),
+                                      ("normal", False), ("urgent", True), ("high", False), ("low", True)]):
+        cid = _add(desk, f"p{n}", subject=f"p{n}", texts=["x"], at=base - timedelta(minutes=n % 3))
+        with desk.rt.db.session() as s:
+            conv = s.get(Conversation, cid)
+            conv.priority, conv.security_flag = prio, flag
+        made.append((1 if flag else 0, {"urgent": 3, "high": 2, "normal": 1}.get(prio, 0), base - timedelta(minutes=n % 3), cid))
+    want = [cid for *_k, cid in sorted(made, key=lambda t: (t[0], t[1], t[2], t[3]), reverse=True)]
+    f = {k: "" for k in FILTERS}
+    f.update(status="open", sort="priority")
+    got, after = [], None
+    with desk.rt.db.read() as s:
+        while True:
+            rows, after, total = query_conversations(s, f, user_id=0, limit=3, after=after)
+            assert total == len(made)
+            got += [c.id for c in rows]
+            if not after:
+                break
+    assert got == want
