@@ -1,8 +1,9 @@
 """One conversation search, shared by the inbox (`/inbox?q=`) and the REST API (`GET /api/v1/conversations?q=`).
 
-A conversation matches when every word of the query occurs in one of its messages (text or
-subject), in its subject, or in its customer's name, email, address or display name. Words
-match by prefix ("refu" finds "refund"); a word with punctuation inside ("emil.stone@ex",
+A conversation matches when every word of the query occurs somewhere in it: in one of its
+messages (text or subject), its subject, or its customer's name, email, address or display
+name — each word possibly in a different place ("maria withdrawal": Maria's conversation that
+mentions a withdrawal). Words match by prefix ("refu" finds "refund"); a word with punctuation inside ("emil.stone@ex",
 "the_under") is a phrase of its parts. The search runs on a full-text index the migration
 ``0360_search`` keeps in step with the rows through triggers (docs/inbox.md#search):
 
@@ -396,25 +397,51 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
     cond = and_(*every) if n else _no_match()
     if phone is not None:
         cond = or_(cond, phone)
-    # the rarest word that is rare everywhere: collect what it matches, so the page and the
+    # the rarest words that are rare everywhere: collect what they match, so the page and the
     # count read a few conversations by primary key instead of walking the list
     sizes = {i: len(convs[i]) + len(contacts[i]) + len(idents[i]) for i in convs
              if len(contacts[i]) < cap and len(idents[i]) < cap}
     if sizes and len(phone_idents) < cap:
-        first = min(sizes, key=lambda i: sizes[i])
-        if sizes[first] <= WALK_ABOVE:
-            wanted = set(convs[first])
-            by_contact, by_ident = contacts[first], idents[first] + phone_idents
-            if by_contact or by_ident:
-                wanted.update(int(i) for i in s.scalars(text(
-                    "SELECT id FROM conversations WHERE contact_id = ANY(CAST(:c AS bigint[])) UNION "
-                    "SELECT id FROM conversations WHERE identity_id = ANY(CAST(:i AS bigint[])) LIMIT :cap"),
-                    {"c": by_contact, "i": by_ident, "cap": cap}))
+        order = sorted(sizes, key=lambda i: sizes[i])
+        if sizes[order[0]] <= WALK_ABOVE:
+            if len(order) > 1 and not phone_idents:
+                wanted = _pg_pair(s, *[(convs[i], contacts[i], idents[i]) for i in order[:2]])
+            else:
+                first = order[0]
+                wanted = set(convs[first])
+                by_contact, by_ident = contacts[first], idents[first] + phone_idents
+                if by_contact or by_ident:
+                    wanted.update(int(i) for i in s.scalars(text(
+                        "SELECT id FROM conversations WHERE contact_id = ANY(CAST(:c AS bigint[])) UNION "
+                        "SELECT id FROM conversations WHERE identity_id = ANY(CAST(:i AS bigint[])) LIMIT :cap"),
+                        {"c": by_contact, "i": by_ident, "cap": cap}))
             if len(wanted) < cap:
                 if not wanted:
                     return _no_match()
                 return and_(_ids_in("conversations.id", sorted(wanted), "cands"), cond)
     return cond
+
+
+def _pg_pair(s, a: tuple[list[int], list[int], list[int]], b: tuple[list[int], list[int], list[int]]) -> set[int]:
+    """The conversations two rare words both match, each as (conversations of its messages and
+    subjects, matching contacts, matching identities): the union of the nine ways a
+    conversation can hold both ("dora" on the contact and "garcia" on the contact, or on the
+    identity, or in a message, ...). Same-kind pairs are intersected here first (a full name:
+    a few contacts instead of two thousand each), so no word's whole set is mapped to its
+    conversations."""
+    (c0, k0, i0), (c1, k1, i1) = a, b
+    params = {"c0": c0, "c1": c1, "k0": k0, "k1": k1, "i0": i0, "i1": i1, "cap": MAX_CANDIDATES + 1,
+              "k01": sorted(set(k0) & set(k1)), "i01": sorted(set(i0) & set(i1))}
+    arr = "CAST(:{} AS bigint[])".format
+    sql = " UNION ".join(f"SELECT id FROM conversations WHERE {w}" for w in (
+        f"id = ANY({arr('c0')}) AND (id = ANY({arr('c1')}) OR contact_id = ANY({arr('k1')}) OR identity_id = ANY({arr('i1')}))",
+        f"id = ANY({arr('c1')}) AND (contact_id = ANY({arr('k0')}) OR identity_id = ANY({arr('i0')}))",
+        f"contact_id = ANY({arr('k01')})",
+        f"identity_id = ANY({arr('i01')})",
+        f"contact_id = ANY({arr('k0')}) AND identity_id = ANY({arr('i1')})",
+        f"identity_id = ANY({arr('i0')}) AND contact_id = ANY({arr('k1')})",
+    ))
+    return {int(i) for i in s.scalars(text(sql + " LIMIT :cap"), params)}
 
 
 # ------------------------------------------------------------------ highlighting
