@@ -388,26 +388,33 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
                 parts.append(_ids_in(f"conversations.{column}", ids, f"{tag}_{table}"))
         return or_(*parts) if parts else _no_match()
 
-    every = [word(i) for i in range(n)] if all(forms) else [_no_match()]
+    if not all(forms) or not n:
+        return _no_match()
     phone: ColumnElement[bool] | None = None
     if q.digits and phone_idents:
         phone = (_ids_in("conversations.identity_id", phone_idents, "phone_idents") if len(phone_idents) < cap else
                  text("conversations.identity_id IN (SELECT id FROM identities WHERE address LIKE :phone_like OR phone LIKE :phone_like)")
                  .bindparams(bindparam("phone_like", f"%{q.digits}%")))  # type: ignore[assignment]
-    cond = and_(*every) if n else _no_match()
-    if phone is not None:
-        cond = or_(cond, phone)
+
+    def condition(covered: tuple[int, ...] = ()) -> ColumnElement[bool]:
+        rest = [word(i) for i in range(n) if i not in covered]
+        cond = and_(*rest) if rest else literal_column("1") == literal_column("1")
+        return or_(cond, phone) if phone is not None else cond
+
     # the rarest words that are rare everywhere: collect what they match, so the page and the
-    # count read a few conversations by primary key instead of walking the list
+    # count read a few conversations by primary key instead of walking the list; the words the
+    # collected set stands for exactly are not checked again (their arrays stay out of the SQL)
     sizes = {i: len(convs[i]) + len(contacts[i]) + len(idents[i]) for i in convs
              if len(contacts[i]) < cap and len(idents[i]) < cap}
     if sizes and len(phone_idents) < cap:
         order = sorted(sizes, key=lambda i: sizes[i])
         if sizes[order[0]] <= WALK_ABOVE:
             if len(order) > 1 and not phone_idents:
-                wanted = _pg_pair(s, *[(convs[i], contacts[i], idents[i]) for i in order[:2]])
+                covered = tuple(order[:2])
+                wanted = _pg_pair(s, *[(convs[i], contacts[i], idents[i]) for i in covered])
             else:
                 first = order[0]
+                covered = () if phone_idents else (first,)
                 wanted = set(convs[first])
                 by_contact, by_ident = contacts[first], idents[first] + phone_idents
                 if by_contact or by_ident:
@@ -418,8 +425,8 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
             if len(wanted) < cap:
                 if not wanted:
                     return _no_match()
-                return and_(_ids_in("conversations.id", sorted(wanted), "cands"), cond)
-    return cond
+                return and_(_ids_in("conversations.id", sorted(wanted), "cands"), condition(covered))
+    return condition()
 
 
 def _pg_pair(s, a: tuple[list[int], list[int], list[int]], b: tuple[list[int], list[int], list[int]]) -> set[int]:
