@@ -335,7 +335,8 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
        identities (trigram index, migration 0410_search_speed) and, for each *rare* word (up
        to WALK_ABOVE messages expected), the conversations of its messages and subjects.
     3. When some word is rare, the conversations it matches in any way are collected (at most
-       MAX_CANDIDATES): the page and its count then read those by primary key, and the other
+       MAX_CANDIDATES; with two rare words, the conversations both match, intersected pairwise
+       by _pg_pair): the page and its count then read those by primary key, and the other
        words are checked on them only. When every word is common, the list is walked in its
        order and each conversation is probed per word through its messages'
        ``conversation_id`` index: a word in a third of the conversations fills a page within a
