@@ -270,14 +270,21 @@ def measure(url: str, redis_url: str, data: dict[str, Any], rounds: int) -> dict
             rows = s.scalars(select(Conversation).where(Conversation.id > k).order_by(Conversation.id).limit(50)).all()
             assert rows
 
+    per_view: dict[str, list[float]] = {}
+
     def listing(i: int) -> None:
-        f = filt(views[i % len(views)])
+        view = views[i % len(views)]
+        f = filt(view)
+        t = time.perf_counter()
         with rt.db.read() as s:
             rows, nxt, _total = query_conversations(s, f, user_id=0)
             if nxt and i % 2:  # the next page, by keyset cursor
                 query_conversations(s, f, user_id=0, after=nxt)
+        label = ",".join(f"{k}={v}" for k, v in view.items()) or "open"
+        per_view.setdefault(label + (" +p2" if i % 2 else ""), []).append(time.perf_counter() - t)
 
     per_kind: dict[str, list[float]] = {}
+    per_api: dict[str, list[float]] = {}
 
     def searching(i: int) -> None:
         kind, q = queries[i]
@@ -288,14 +295,19 @@ def measure(url: str, redis_url: str, data: dict[str, Any], rounds: int) -> dict
         per_kind.setdefault(kind, []).append(time.perf_counter() - t)
 
     def api_search(i: int) -> None:
-        _kind, q = queries[i]
+        kind, q = queries[i]
+        t = time.perf_counter()
         resp = client.get(f"/api/v1/conversations?q={q}&limit=50", headers={"Authorization": f"Bearer {token}"})
         assert resp.status_code == 200, resp.get_data(as_text=True)
+        per_api.setdefault(kind, []).append(time.perf_counter() - t)
 
     try:
         for fn in (pk_page, listing, searching, api_search):  # warm the caches once
             _timed(fn, min(len(queries), 16))
         per_kind.clear()
+        per_view.clear()
+        per_api.clear()
+        load_before = os.getloadavg()
         n = len(queries)
         base, lists, searches, apis = [], [], [], []
         for r in range(3):  # interleaved rounds: noise from other sessions hits all sides
@@ -303,15 +315,26 @@ def measure(url: str, redis_url: str, data: dict[str, Any], rounds: int) -> dict
             lists += _timed(listing, n // 3 + 1)
             searches += _timed(lambda i, r=r: searching((i + r * (n // 3)) % n), n // 3 + 1)
             apis += _timed(lambda i, r=r: api_search((i + r * (n // 3)) % n), n // 3 + 1)
+        load_after = os.getloadavg()
     finally:
         rt.db.dispose() if hasattr(rt.db, "dispose") else None
     ms = 1000.0
+
+    def spread(v: list[float]) -> tuple[float, float, float]:
+        return round(pct(v, 50) * ms, 1), round(pct(v, 95) * ms, 1), round(pct(v, 99) * ms, 1)
+
     return {
         "pk_p99": pct(base, 99) * ms, "pk_p50": pct(base, 50) * ms,
         "list_p99": pct(lists, 99) * ms, "list_p50": pct(lists, 50) * ms,
         "search_p99": pct(searches, 99) * ms, "search_p50": pct(searches, 50) * ms,
         "api_p99": pct(apis, 99) * ms, "api_p50": pct(apis, 50) * ms,
+        "pk_p95": pct(base, 95) * ms, "list_p95": pct(lists, 95) * ms, "search_p95": pct(searches, 95) * ms,
+        "api_p95": pct(apis, 95) * ms,
         "kinds": {k: round(pct(v, 99) * ms, 1) for k, v in per_kind.items()},
+        "kinds_spread": {k: spread(v) for k, v in per_kind.items()},
+        "views_spread": {k: spread(v) for k, v in per_view.items()},
+        "api_spread": {k: spread(v) for k, v in per_api.items()},
+        "load": (load_before, load_after),
         "n": len(searches),
     }
 
@@ -365,6 +388,14 @@ def _rows(m: dict[str, Any], data: dict[str, Any], scale: str) -> list[dict]:
     base = f"PK page of 50 p99 {m['pk_p99']:.1f} ms (p50 {m['pk_p50']:.1f})"
     kinds = ", ".join(f"{k} {v}" for k, v in m["kinds"].items())
     print(f"  S2 search p99 by kind (ms): {kinds}", file=sys.stderr, flush=True)
+    (l1, l5, l15), (e1, e5, e15) = m["load"]
+    print(f"  load average (1/5/15 min) before {l1:.2f} {l5:.2f} {l15:.2f}, after {e1:.2f} {e5:.2f} {e15:.2f}", file=sys.stderr)
+    print(f"  {'':34} {'p50':>7} {'p95':>7} {'p99':>7}  (ms)", file=sys.stderr)
+    print(f"  {'PK page of 50 (baseline)':34} {m['pk_p50']:7.1f} {m['pk_p95']:7.1f} {m['pk_p99']:7.1f}", file=sys.stderr)
+    for title, key in (("listing", "views_spread"), ("search", "kinds_spread"), ("API search", "api_spread")):
+        for k, (p50, p95, p99) in sorted(m[key].items()):
+            print(f"  {title + ': ' + k:34} {p50:7.1f} {p95:7.1f} {p99:7.1f}  x{p99 / m['pk_p99']:.1f}", file=sys.stderr)
+    print(file=sys.stderr, flush=True)
     return [{
         "id": "S1", "what": f"inbox listing p99 (views + keyset page 2, with count), PostgreSQL, {scale}",
         "value": f"{m['list_p99']:.1f} ms (p50 {m['list_p50']:.1f})", "baseline": base, "ratio": m["list_p99"] / m["pk_p99"],

@@ -232,7 +232,8 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
         "tag": {"type": "string", "description": "has this tag, e.g. sla-breached, sla-at-risk, security-urgent"},
         "q": {"type": "string", "maxLength": 200, "description": "full-text search of names, emails, phone numbers, subjects and message text "
               "(same search as the inbox; words match by prefix, all must occur); each item then carries `highlight`, "
-              "escaped HTML with the matching words in <mark>, and `total` counts up to 200 (`total_capped` past that)"},
+              "escaped HTML with the matching words in <mark> (`highlight_contact`: the contact field that matched), `total` counts "
+              "up to 200 (`total_capped` past that) and `q_shortened` says whether words past the 8th were left out"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 200},
         "before": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT[0-9:.+-]+_\d+$", "description": "cursor from a previous page's `next`"},
     },
@@ -296,27 +297,45 @@ def list_conversations():
             except ValueError:
                 raise ApiError(400, "before: invalid cursor", field="before") from None
         total, capped = None, False
-        if not a.get("before"):  # exact, over every filter: on the first page only (it costs a count)
+        order = (Conversation.last_message_at.desc(), Conversation.id.desc())
+        if not a.get("before") and a.get("q"):
             from hub.search import COUNT_CAP
 
-            # a search counts up to COUNT_CAP + 1 matches (a common word must not count them all)
-            total = s.scalar(select(func.count()).select_from((q.limit(COUNT_CAP + 1) if a.get("q") else q).subquery())) or 0
-            capped = bool(a.get("q")) and total > COUNT_CAP
-        rows = s.scalars(q.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)).all()
+            # a search's first page: one pass in the list order gives the count, capped at
+            # COUNT_CAP + 1 (a common word must not count them all), and the page by primary key
+            ids = list(s.scalars(q.with_only_columns(Conversation.id).order_by(*order).limit(max(COUNT_CAP, limit) + 1)))
+            page = ids[: limit + 1]
+            found = {c.id: c for c in s.scalars(select(Conversation).where(Conversation.id.in_(page)))} if page else {}
+            rows = [found[i] for i in page if i in found]
+            total = min(len(ids), COUNT_CAP + 1)
+            capped = total > COUNT_CAP
+        else:
+            if not a.get("before"):  # exact, over every filter: on the first page only (it costs a count)
+                total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            rows = s.scalars(q.order_by(*order).limit(limit + 1)).all()
         kept = prime(s, list(rows[:limit]))  # noqa: F841  (held while the items are built)
         items = [conversation_json(s, c) for c in rows[:limit]]
         if a.get("q"):
-            from hub.search import highlights
+            from hub.search import contact_highlights, highlights
 
-            marked = highlights(s, [c["id"] for c in items], a["q"])
+            ids = [c["id"] for c in items]
+            contacts = contact_highlights(s, ids, a["q"])
+            marked = highlights(s, ids, a["q"], contacts=contacts)
             for item in items:
                 item["highlight"] = str(marked[item["id"]]) if item["id"] in marked else None
+                hc = contacts.get(item["id"])
+                item["highlight_contact"] = {"field": hc["field"], "html": str(hc["html"])} if hc else None
         nxt = f"{rows[limit - 1].last_message_at.isoformat()}_{rows[limit - 1].id}" if len(rows) > limit else None
     body: dict[str, Any] = {"items": items, "next": nxt}
     if total is not None:
         body["total"] = total
         if a.get("q"):
             body["total_capped"] = capped
+    if a.get("q"):
+        from hub.search import parse
+
+        # only the first MAX_WORDS words (of at most MAX_PARTS parts) are searched: say so
+        body["q_shortened"] = parse(a["q"]).shortened
     return jsonify(body)
 
 

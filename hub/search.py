@@ -1,8 +1,9 @@
 """One conversation search, shared by the inbox (`/inbox?q=`) and the REST API (`GET /api/v1/conversations?q=`).
 
-A conversation matches when every word of the query occurs in one of its messages (text or
-subject), in its subject, or in its customer's name, email, address or display name. Words
-match by prefix ("refu" finds "refund"); a word with punctuation inside ("emil.stone@ex",
+A conversation matches when every word of the query occurs somewhere in it: in one of its
+messages (text or subject), its subject, or its customer's name, email, address or display
+name — each word possibly in a different place ("maria withdrawal": Maria's conversation that
+mentions a withdrawal). Words match by prefix ("refu" finds "refund"); a word with punctuation inside ("emil.stone@ex",
 "the_under") is a phrase of its parts. The search runs on a full-text index the migration
 ``0360_search`` keeps in step with the rows through triggers (docs/inbox.md#search):
 
@@ -30,12 +31,13 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import bindparam, literal_column, or_, select, text, union, union_all
+from sqlalchemy import and_, bindparam, literal_column, or_, select, text, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub.models import Contact, Conversation, Identity, Message
@@ -65,43 +67,71 @@ PG_CONFIGS: dict[str, str] = {
 _ALL_CONFIGS = ("simple", *dict.fromkeys(PG_CONFIGS.values()))
 #: the FTS5 tables (migration 0360_search) and the search_tsv columns, for include_object
 SEARCH_TABLES = ("messages", "conversations", "contacts", "identities")
+#: indexes of migration 0410_search_speed that are not models (expressions, PostgreSQL operator classes)
+SPEED_INDEXES = ("ix_conversations_priority", "ix_conversations_status_assignee", "ix_identities_address_trgm", "ix_identities_phone_trgm")
 
 
 @dataclass(frozen=True)
 class SearchQuery:
     """A user's query reduced to words (each a tuple of its letter/digit parts) and, when it
-    looks like a phone number, its digits."""
+    looks like a phone number, its digits. ``shortened`` says that what was typed went past
+    MAX_QUERY_CHARS or MAX_WORDS and only the beginning is searched (the inbox says so)."""
 
     words: tuple[tuple[str, ...], ...]
     digits: str | None = None
+    shortened: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.words or self.digits)
 
-    def fts5(self) -> str:
-        """FTS5 MATCH text: each word a quoted phrase whose last part is a prefix; words ANDed."""
-        return " ".join('"' + " ".join(parts) + '"*' for parts in self.words)
+    @staticmethod
+    def _fts5_word(parts: tuple[str, ...]) -> str:
+        return '"' + " ".join(parts) + '"*'
+
+    @staticmethod
+    def _ts_word(parts: tuple[str, ...], prefix: bool = True) -> str:
+        star = ":*" if prefix else ""
+        return "(" + " <-> ".join([*parts[:-1], parts[-1] + star]) + ")"
+
+    def fts5(self, any_word: bool = False) -> str:
+        """FTS5 MATCH text: each word a quoted phrase whose last part is a prefix; words ANDed
+        (ORed with ``any_word``)."""
+        return (" OR " if any_word else " ").join(self._fts5_word(parts) for parts in self.words)
+
+    def fts5_word(self, i: int) -> str:
+        return self._fts5_word(self.words[i])
 
     def tsquery(self, prefix: bool = True) -> str:
         """to_tsquery text: each word parts joined by <-> (phrase), the last a prefix; words ANDed."""
-        star = ":*" if prefix else ""
-        return " & ".join("(" + " <-> ".join([*parts[:-1], parts[-1] + star]) + ")" for parts in self.words)
+        return " & ".join(self._ts_word(parts, prefix) for parts in self.words)
+
+    def word_tsquery(self, i: int, prefix: bool = True) -> str:
+        return self._ts_word(self.words[i], prefix)
 
 
 def parse(term: str) -> SearchQuery:
-    """The query as words of letters and digits (lower-cased); nothing else survives."""
-    term = (term or "").strip()[:MAX_QUERY_CHARS]
-    words = []
-    for raw in term.split()[:MAX_WORDS]:
-        parts = tuple(p.lower() for p in _PART.findall(raw))[:MAX_PARTS]
-        if parts and parts not in words:
-            words.append(parts)
+    """The query as words of letters and digits (lower-cased); nothing else survives. At most
+    MAX_QUERY_CHARS characters and MAX_WORDS words are searched (``shortened`` when cut)."""
+    full = (term or "").strip()
+    term = full[:MAX_QUERY_CHARS]
+    shortened = len(full) > MAX_QUERY_CHARS
+    words: list[tuple[str, ...]] = []
+    for raw in term.split():
+        parts = tuple(p.lower() for p in _PART.findall(raw))
+        if len(parts) > MAX_PARTS:
+            parts, shortened = parts[:MAX_PARTS], True
+        if not parts or parts in words:
+            continue
+        if len(words) == MAX_WORDS:
+            shortened = True
+            break
+        words.append(parts)
     digits = None
     if _PHONE.match(term):
         d = re.sub(r"\D", "", term)
         if len(d) >= 4:
             digits = d
-    return SearchQuery(tuple(words), digits)
+    return SearchQuery(tuple(words), digits, shortened)
 
 
 def _dialect(s_or_name: Any) -> str:
@@ -151,40 +181,66 @@ def _languages_in_use(s) -> frozenset[str]:
     return langs
 
 
+def _pg_forms(row: Any, first: int, count: int) -> str:
+    """One query's (or word's) distinct forms from ``count`` (text, numnode) pairs of ``row``
+    starting at ``first``, the plain form first (the rule of pg_tsquery_sql)."""
+    simple, simple_n = row[first], row[first + 1]
+    plain = (simple or "").replace(":*", "")  # what the prefix form already covers
+    forms: dict[str, None] = {}
+    for i in range(first, first + 2 * count, 2):
+        form, n = (row[i], row[i + 1]) if row[i + 1] == simple_n else (simple, simple_n)
+        if form and n and (i == first or form != plain):
+            forms[form] = None
+    return " | ".join(f"( {f} )" for f in forms)
+
+
+def _pg_configs(s) -> list[str]:
+    # prefixes in the plain form only: every language-indexed text holds its plain words too,
+    # so "refu" finds "refund" there, and a language form adds its stems without widening
+    # them ("garcia" in Spanish is 'garci', whose prefix would also find "garcinia")
+    return ["simple", *dict.fromkeys(PG_CONFIGS[code] for code in _languages_in_use(s) if code in PG_CONFIGS)]
+
+
 def pg_resolve(s, q: SearchQuery) -> str:
     """The query's tsquery on PostgreSQL, as text: its distinct forms over the configurations
     (the rule of pg_tsquery_sql), worked out in one round trip, so the index condition is one
     small constant instead of nineteen alternatives evaluated on every candidate row."""
     if not q.words:
         return ""
-    # prefixes in the plain form only: every language-indexed text holds its plain words too,
-    # so "refu" finds "refund" there, and a language form adds its stems without widening
-    # them ("garcia" in Spanish is 'garci', whose prefix would also find "garcinia")
-    configs = ["simple", *dict.fromkeys(PG_CONFIGS[code] for code in _languages_in_use(s) if code in PG_CONFIGS)]
+    configs = _pg_configs(s)
     sql = ", ".join(f"to_tsquery('{cfg}', :{'q' if cfg == 'simple' else 'x'})::text, "
                     f"numnode(to_tsquery('{cfg}', :{'q' if cfg == 'simple' else 'x'}))" for cfg in configs)
     row = s.execute(text(f"SELECT {sql}"), {"q": q.tsquery(), "x": q.tsquery(prefix=False)}).one()
-    simple, simple_n = row[0], row[1]
-    plain = (simple or "").replace(":*", "")  # what the prefix form already covers
-    forms: dict[str, None] = {}
-    for i in range(0, len(row), 2):
-        form, n = (row[i], row[i + 1]) if row[i + 1] == simple_n else (simple, simple_n)
-        if form and n and (i == 0 or form != plain):
-            forms[form] = None
-    return " | ".join(f"( {f} )" for f in forms)
+    return _pg_forms(row, 0, len(configs))
 
 
-def _matches(table: str, dialect: str, q: SearchQuery, tsq: str | None = None) -> ColumnElement[bool]:
-    """``<table>.id`` is one whose indexed text matches every word of ``q`` (``tsq``: the
-    PostgreSQL query already resolved by pg_resolve)."""
+def pg_resolve_words(s, q: SearchQuery) -> list[str]:
+    """Each word's tsquery on PostgreSQL (the forms of pg_resolve, word by word), in one round trip."""
+    if not q.words:
+        return []
+    configs = _pg_configs(s)
+    cols, params = [], {}
+    for i in range(len(q.words)):
+        params[f"q{i}"], params[f"x{i}"] = q.word_tsquery(i), q.word_tsquery(i, prefix=False)
+        for cfg in configs:
+            arg = f"q{i}" if cfg == "simple" else f"x{i}"
+            cols.append(f"to_tsquery('{cfg}', :{arg})::text, numnode(to_tsquery('{cfg}', :{arg}))")
+    row = s.execute(text("SELECT " + ", ".join(cols)), params).one()
+    return [_pg_forms(row, 2 * len(configs) * i, len(configs)) for i in range(len(q.words))]
+
+
+def _matches(table: str, dialect: str, q: SearchQuery, tsq: str | None = None, word: int | None = None) -> ColumnElement[bool]:
+    """``<table>.id`` is one whose indexed text matches every word of ``q`` (or its word
+    number ``word``; ``tsq``: the PostgreSQL query already resolved)."""
+    tag = f"{table}_{word}" if word is not None else table
     if dialect == "postgresql":
         if tsq is not None:
-            return text(f"{table}.search_tsv @@ CAST(:tsr_{table} AS tsquery)").bindparams(  # type: ignore[return-value]
-                bindparam(f"tsr_{table}", tsq))
-        return text(f"{table}.search_tsv @@ {pg_tsquery_sql('tsq_' + table)}").bindparams(  # type: ignore[return-value]
-            bindparam(f"tsq_{table}", q.tsquery()))
-    return text(f"{table}.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH :fts_{table})").bindparams(
-        bindparam(f"fts_{table}", q.fts5()))  # type: ignore[return-value]
+            return text(f"{table}.search_tsv @@ CAST(:tsr_{tag} AS tsquery)").bindparams(  # type: ignore[return-value]
+                bindparam(f"tsr_{tag}", tsq))
+        return text(f"{table}.search_tsv @@ {pg_tsquery_sql('tsq_' + tag)}").bindparams(  # type: ignore[return-value]
+            bindparam(f"tsq_{tag}", q.tsquery() if word is None else q.word_tsquery(word)))
+    return text(f"{table}.id IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH :fts_{tag})").bindparams(
+        bindparam(f"fts_{tag}", q.fts5() if word is None else q.fts5_word(word)))  # type: ignore[return-value]
 
 
 def _like_search(term: str) -> ColumnElement[bool]:
@@ -212,74 +268,49 @@ def _like_search(term: str) -> ColumnElement[bool]:
     return or_(*conds)
 
 
+def _no_match() -> ColumnElement[bool]:
+    return literal_column("1") == literal_column("0")
+
+
 def conversation_search(term: str, dialect: Any = None) -> ColumnElement[bool]:
     """SQL condition on Conversation for the free-text search `term`. ``dialect`` is the
     session (or its dialect name): 'sqlite' and 'postgresql' use the full-text index; None
     keeps the unindexed substring search (a database not migrated to 0360_search).
 
-    One semi-join over the union of the candidates (matching messages, subjects, contacts,
-    identities), so the planner can either collect a rare word's few conversations and sort
-    them, or walk the list order and stop after a page for a common one."""
+    A conversation matches when **every word** matches somewhere in it: in one of its
+    messages (text or subject), its subject, its contact (name, email) or its identity
+    (address, display name) — different words may match in different places ("maria
+    withdrawal": Maria's conversation that mentions a withdrawal). A query that looks like a
+    phone number also matches on its digits anywhere in an identity's address or phone."""
     if dialect is None:
         return _like_search(term)
     name = _dialect(dialect)
     q = parse(term)
     if not q:
-        return literal_column("1") == literal_column("0")  # nothing searchable: no match
-    tsq = pg_resolve(dialect, q) if name == "postgresql" and not isinstance(dialect, str) else None
-    if tsq == "" and not q.digits:
-        return literal_column("1") == literal_column("0")  # only stop words and nothing else
-    if tsq and _pg_estimate(dialect, tsq) > WALK_ABOVE:
-        return _walk(q, tsq)
+        return _no_match()  # nothing searchable: no match
     if name == "postgresql" and not isinstance(dialect, str):
-        return _collect(dialect, q, tsq or "")
-    parts: list[Any] = []
-    ident_conds: list[ColumnElement[bool]] = []
-    if q.words and tsq != "":
-        contacts = select(Contact.id).where(_matches("contacts", name, q, tsq))
-        parts += [
-            select(Message.conversation_id).where(_matches("messages", name, q, tsq)),
-            select(Conversation.id).where(_matches("conversations", name, q, tsq)),
+        return _pg_search(dialect, q)
+    conds: list[ColumnElement[bool]] = []
+    for i in range(len(q.words)):
+        contacts = select(Contact.id).where(_matches("contacts", name, q, word=i))
+        idents = select(Identity.id).where(_matches("identities", name, q, word=i))
+        conds.append(Conversation.id.in_(union_all(
+            select(Message.conversation_id).where(_matches("messages", name, q, word=i)),
+            select(Conversation.id).where(_matches("conversations", name, q, word=i)),
             select(Conversation.id).where(Conversation.contact_id.in_(contacts)),
-        ]
-        ident_conds.append(_matches("identities", name, q, tsq))
-    if q.digits:
-        like = _like(q.digits)
-        ident_conds += [Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\")]
-    parts.append(select(Conversation.id).where(Conversation.identity_id.in_(select(Identity.id).where(or_(*ident_conds)))))
-    return Conversation.id.in_(union_all(*parts))
+            select(Conversation.id).where(Conversation.identity_id.in_(idents)),
+        )))
+    every = and_(*conds) if conds else _no_match()
+    if not q.digits:
+        return every
+    like = _like(q.digits)
+    phone = Conversation.identity_id.in_(select(Identity.id).where(
+        or_(Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\"))))
+    return or_(every, phone)
 
 
 def _ids_in(column: Any, ids: list[int], name: str) -> ColumnElement[bool]:
     return text(f"{column} = ANY(CAST(:{name} AS bigint[]))").bindparams(bindparam(name, ids))  # type: ignore[return-value]
-
-
-def _collect(s, q: SearchQuery, tsq: str) -> ColumnElement[bool]:
-    """PostgreSQL, a rarer query: collect the matching contacts, identities, then
-    conversations once (the page and its count would each repeat the index lookups, and
-    the planner misjudges how many conversations a few hundred contacts have); a set
-    larger than expected goes the walking way after all."""
-    cap = MAX_CANDIDATES + 1
-    contacts = [int(i) for i in s.scalars(select(Contact.id).where(_matches("contacts", "postgresql", q, tsq)).limit(cap))]
-    ident_conds: list[ColumnElement[bool]] = [_matches("identities", "postgresql", q, tsq)]
-    if q.digits:
-        like = _like(q.digits)
-        ident_conds += [Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\")]
-    idents = [int(i) for i in s.scalars(select(Identity.id).where(or_(*ident_conds)).limit(cap))]
-    if len(contacts) >= cap or len(idents) >= cap:
-        return _walk(q, tsq)
-    parts: list[Any] = [
-        select(Message.conversation_id).where(_matches("messages", "postgresql", q, tsq)),
-        select(Conversation.id).where(_matches("conversations", "postgresql", q, tsq)),
-    ]
-    if contacts:
-        parts.append(select(Conversation.id).where(_ids_in("conversations.contact_id", contacts, "cand_contacts")))
-    if idents:
-        parts.append(select(Conversation.id).where(_ids_in("conversations.identity_id", idents, "cand_idents")))
-    found = [int(i) for i in s.scalars(union(*parts).limit(cap))]
-    if len(found) >= cap:
-        return _walk(q, tsq)
-    return _ids_in("conversations.id", found, "cands")
 
 
 def _pg_estimate(s, tsq: str) -> float:
@@ -295,23 +326,130 @@ def _pg_estimate(s, tsq: str) -> float:
         return 0.0
 
 
-def _walk(q: SearchQuery, tsq: str) -> ColumnElement[bool]:
-    """The condition for a common query on PostgreSQL: per conversation, in the list order."""
-    # a scalar subquery, not EXISTS: PostgreSQL would turn an EXISTS into one hashed set of
-    # every matching message's conversation, which is the cost this plan avoids
-    msg = text("(SELECT true FROM messages m WHERE m.conversation_id = conversations.id "
-               "AND m.search_tsv @@ CAST(:tsw AS tsquery) LIMIT 1) IS NOT NULL").bindparams(bindparam("tsw", tsq))
-    contacts = select(Contact.id).where(_matches("contacts", "postgresql", q, tsq))
-    ident_conds: list[ColumnElement[bool]] = [_matches("identities", "postgresql", q, tsq)]
-    if q.digits:
-        like = _like(q.digits)
-        ident_conds += [Identity.address.like(like, escape="\\"), Identity.phone.like(like, escape="\\")]
-    return or_(
-        msg,
-        _matches("conversations", "postgresql", q, tsq),
-        Conversation.contact_id.in_(contacts),
-        Conversation.identity_id.in_(select(Identity.id).where(or_(*ident_conds))),
-    )
+def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
+    """PostgreSQL: the condition for ``q``, built from what each word costs.
+
+    1. Each word's forms (one round trip), then the planner's estimate of the messages it is
+       in (statistics only).
+    2. One round trip for every word's matching contacts and identities (GIN), the digits'
+       identities (trigram index, migration 0410_search_speed) and, for each *rare* word (up
+       to WALK_ABOVE messages expected), the conversations of its messages and subjects.
+    3. When some word is rare, the conversations it matches in any way are collected (at most
+       MAX_CANDIDATES; with two rare words, the conversations both match, intersected pairwise
+       by _pg_pair): the page and its count then read those by primary key, and the other
+       words are checked on them only. When every word is common, the list is walked in its
+       order and each conversation is probed per word through its messages'
+       ``conversation_id`` index: a word in a third of the conversations fills a page within a
+       few hundred of them, instead of reading its 40,000 messages from the GIN index.
+    """
+    cap = MAX_CANDIDATES + 1
+    forms = pg_resolve_words(s, q)
+    n = len(forms)
+    rare = [i for i, f in enumerate(forms) if f and _pg_estimate(s, f) <= WALK_ABOVE]
+    cols: list[str] = []
+    params: dict[str, Any] = {"cap": cap}
+    for i, f in enumerate(forms):
+        params[f"t{i}"] = f
+        cols += [f"ARRAY(SELECT id FROM contacts WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)",
+                 f"ARRAY(SELECT id FROM identities WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)"]
+    for i in rare:
+        cols.append(f"ARRAY(SELECT conversation_id FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery) "
+                    f"UNION SELECT id FROM conversations WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)")
+    if q.digits:  # digits only: no LIKE wildcard can be in them
+        params["digits"] = f"%{q.digits}%"
+        cols.append("ARRAY(SELECT id FROM identities WHERE address LIKE :digits OR phone LIKE :digits LIMIT :cap)")
+    row = list(s.execute(text("SELECT " + ", ".join(cols)), params).one()) if cols else []
+    contacts = [list(row[2 * i]) for i in range(n)]
+    idents = [list(row[2 * i + 1]) for i in range(n)]
+    convs: dict[int, list[int]] = {}
+    for k, i in enumerate(rare):
+        found = list(row[2 * n + k])
+        if len(found) < cap:
+            convs[i] = found
+    phone_idents = list(row[-1]) if q.digits else []
+
+    def word(i: int) -> ColumnElement[bool]:
+        tag = f"w{i}"
+        parts: list[ColumnElement[bool]] = []
+        if i in convs:
+            if convs[i]:
+                parts.append(_ids_in("conversations.id", convs[i], f"{tag}_convs"))
+        else:
+            parts.append(_matches("conversations", "postgresql", q, forms[i], word=i))
+            # a scalar subquery, not EXISTS: PostgreSQL would turn an EXISTS into one hashed set
+            # of every matching message's conversation, which is the cost this plan avoids
+            parts.append(text(f"(SELECT true FROM messages m WHERE m.conversation_id = conversations.id "
+                              f"AND m.search_tsv @@ CAST(:{tag}_probe AS tsquery) LIMIT 1) IS NOT NULL")
+                         .bindparams(bindparam(f"{tag}_probe", forms[i])))  # type: ignore[arg-type]
+        for column, ids, table in (("contact_id", contacts[i], "contacts"), ("identity_id", idents[i], "identities")):
+            if len(ids) >= cap:  # too many to carry: a hashed subquery
+                parts.append(text(f"conversations.{column} IN (SELECT id FROM {table} WHERE search_tsv @@ CAST(:{tag}_{table} AS tsquery))")
+                             .bindparams(bindparam(f"{tag}_{table}", forms[i])))  # type: ignore[arg-type]
+            elif ids:
+                parts.append(_ids_in(f"conversations.{column}", ids, f"{tag}_{table}"))
+        return or_(*parts) if parts else _no_match()
+
+    if not all(forms) or not n:
+        return _no_match()
+    phone: ColumnElement[bool] | None = None
+    if q.digits and phone_idents:
+        phone = (_ids_in("conversations.identity_id", phone_idents, "phone_idents") if len(phone_idents) < cap else
+                 text("conversations.identity_id IN (SELECT id FROM identities WHERE address LIKE :phone_like OR phone LIKE :phone_like)")
+                 .bindparams(bindparam("phone_like", f"%{q.digits}%")))  # type: ignore[assignment]
+
+    def condition(covered: tuple[int, ...] = ()) -> ColumnElement[bool]:
+        rest = [word(i) for i in range(n) if i not in covered]
+        cond = and_(*rest) if rest else literal_column("1") == literal_column("1")
+        return or_(cond, phone) if phone is not None else cond
+
+    # the rarest words that are rare everywhere: collect what they match, so the page and the
+    # count read a few conversations by primary key instead of walking the list; the words the
+    # collected set stands for exactly are not checked again (their arrays stay out of the SQL)
+    sizes = {i: len(convs[i]) + len(contacts[i]) + len(idents[i]) for i in convs
+             if len(contacts[i]) < cap and len(idents[i]) < cap}
+    if sizes and len(phone_idents) < cap:
+        order = sorted(sizes, key=lambda i: sizes[i])
+        if sizes[order[0]] <= WALK_ABOVE:
+            if len(order) > 1 and not phone_idents:
+                covered = tuple(order[:2])
+                wanted = _pg_pair(s, *[(convs[i], contacts[i], idents[i]) for i in covered])
+            else:
+                first = order[0]
+                covered = () if phone_idents else (first,)
+                wanted = set(convs[first])
+                by_contact, by_ident = contacts[first], idents[first] + phone_idents
+                if by_contact or by_ident:
+                    wanted.update(int(i) for i in s.scalars(text(
+                        "SELECT id FROM conversations WHERE contact_id = ANY(CAST(:c AS bigint[])) UNION "
+                        "SELECT id FROM conversations WHERE identity_id = ANY(CAST(:i AS bigint[])) LIMIT :cap"),
+                        {"c": by_contact, "i": by_ident, "cap": cap}))
+            if len(wanted) < cap:
+                if not wanted:
+                    return _no_match()
+                return and_(_ids_in("conversations.id", sorted(wanted), "cands"), condition(covered))
+    return condition()
+
+
+def _pg_pair(s, a: tuple[list[int], list[int], list[int]], b: tuple[list[int], list[int], list[int]]) -> set[int]:
+    """The conversations two rare words both match, each as (conversations of its messages and
+    subjects, matching contacts, matching identities): the union of the nine ways a
+    conversation can hold both ("dora" on the contact and "garcia" on the contact, or on the
+    identity, or in a message, ...). Same-kind pairs are intersected here first (a full name:
+    a few contacts instead of two thousand each), so no word's whole set is mapped to its
+    conversations."""
+    (c0, k0, i0), (c1, k1, i1) = a, b
+    params = {"c0": c0, "c1": c1, "k0": k0, "k1": k1, "i0": i0, "i1": i1, "cap": MAX_CANDIDATES + 1,
+              "k01": sorted(set(k0) & set(k1)), "i01": sorted(set(i0) & set(i1))}
+    arr = "CAST(:{} AS bigint[])".format
+    sql = " UNION ".join(f"SELECT id FROM conversations WHERE {w}" for w in (
+        f"id = ANY({arr('c0')}) AND (id = ANY({arr('c1')}) OR contact_id = ANY({arr('k1')}) OR identity_id = ANY({arr('i1')}))",
+        f"id = ANY({arr('c1')}) AND (contact_id = ANY({arr('k0')}) OR identity_id = ANY({arr('i0')}))",
+        f"contact_id = ANY({arr('k01')})",
+        f"identity_id = ANY({arr('i01')})",
+        f"contact_id = ANY({arr('k0')}) AND identity_id = ANY({arr('i1')})",
+        f"identity_id = ANY({arr('i0')}) AND contact_id = ANY({arr('k1')})",
+    ))
+    return {int(i) for i in s.scalars(text(sql + " LIMIT :cap"), params)}
 
 
 # ------------------------------------------------------------------ highlighting
@@ -329,54 +467,142 @@ def _pg_config_sql(column: str) -> str:
     return f"(CASE lower(split_part(coalesce({column}, ''), '-', 1)) {whens} ELSE 'simple'::regconfig END)"
 
 
-def highlights(s, conv_ids: Iterable[int], term: str, words: int = 12) -> dict[int, Markup]:
-    """For each conversation, an HTML fragment of its newest matching message (else of its
-    subject) with the matching words in <mark>; the text is escaped first."""
+def _fold(word: str) -> str:
+    """Lower-cased without diacritics (as FTS5's unicode61 folds them: "zoë" is "zoe")."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(ch))
+
+
+def _marked(value: str, spans: list[tuple[int, int]]) -> Markup:
+    """``value`` escaped, with the character ranges ``spans`` in <mark>."""
+    merged: list[list[int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    out, at = [], 0
+    for a, b in merged:
+        out += [str(escape(value[at:a])), "<mark>", str(escape(value[a:b])), "</mark>"]
+        at = b
+    out.append(str(escape(value[at:])))
+    return Markup("".join(out))
+
+
+def mark_words(value: str | None, q: SearchQuery, digits: bool = False) -> tuple[int, Markup] | None:
+    """The words of ``q`` found in a short field (a name, an email, an address): how many of
+    them, and the field escaped with each found in <mark>. A word matches as the search does:
+    its parts as consecutive words, the last by prefix ("emil.stone@ex" in
+    "emil.stone@example.org"). With ``digits``, the query's digits also match anywhere in the
+    field's digits ("0100199" in "+1 555-010-0199"). None when nothing matches."""
+    if not value:
+        return None
+    tokens = [(m.start(), m.end(), _fold(m.group())) for m in _PART.finditer(value)]
+    spans: list[tuple[int, int]] = []
+    found = 0
+    for parts in q.words:
+        k, hit = len(parts), False
+        for j in range(len(tokens) - k + 1):
+            if all(tokens[j + x][2] == parts[x] for x in range(k - 1)) and tokens[j + k - 1][2].startswith(parts[-1]):
+                spans.append((tokens[j][0], tokens[j + k - 1][1]))
+                hit = True
+        found += hit
+    if digits and q.digits:
+        where = [i for i, ch in enumerate(value) if ch.isdigit()]
+        at = "".join(value[i] for i in where).find(q.digits)
+        if at >= 0:
+            spans.append((where[at], where[at + len(q.digits) - 1] + 1))
+            found = max(found, len(q.words) or 1)
+    return (found, _marked(value, spans)) if spans else None
+
+
+#: the contact fields a search looks in, in the order a tie is shown
+CONTACT_FIELDS = ("name", "email", "display_name", "address", "phone")
+
+
+def contact_highlights(s, conv_ids: Iterable[int], term: str) -> dict[int, dict[str, Any]]:
+    """For each conversation whose contact or identity matches words of ``term``: the field
+    that matches most of them (``name``, ``email``, ``display_name``, ``address`` or
+    ``phone``) as ``{"field": ..., "html": <escaped, matches in <mark>>}``. Worked out in
+    Python over the page's rows only (one query)."""
     ids = [int(i) for i in conv_ids]
     q = parse(term)
-    if not ids or not q.words:
+    if not ids or not q:
+        return {}
+    rows = s.execute(
+        select(Conversation.id, Contact.name, Contact.email, Identity.display_name, Identity.address, Identity.phone)
+        .select_from(Conversation)
+        .outerjoin(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(Identity, Identity.id == Conversation.identity_id)
+        .where(Conversation.id.in_(ids))
+    ).all()
+    out: dict[int, dict[str, Any]] = {}
+    for cid, *values in rows:
+        best: tuple[int, str, Markup] | None = None
+        for field, value in zip(CONTACT_FIELDS, values, strict=True):
+            hit = mark_words(value, q, digits=field in ("address", "phone"))
+            if hit and (best is None or hit[0] > best[0]):
+                best = (hit[0], field, hit[1])
+        if best:
+            out[cid] = {"field": best[1], "html": best[2]}
+    return out
+
+
+def highlights(s, conv_ids: Iterable[int], term: str, words: int = 12,
+               contacts: dict[int, dict[str, Any]] | None = None) -> dict[int, Markup]:
+    """For each conversation, an HTML fragment of its newest message matching any word of the
+    query (else of its subject) with the matching words in <mark>; the text is escaped first.
+    A conversation found by its contact alone gets its contact's matching field instead
+    (``contacts``: contact_highlights of the same page, worked out here when not given).
+    The headline is computed for one message per conversation of the page, never for every
+    matching message."""
+    ids = [int(i) for i in conv_ids]
+    q = parse(term)
+    if not ids or not q:
         return {}
     name = _dialect(s)
     token = secrets.token_hex(8)
     start, stop = f"hls{token}", f"hle{token}"
     out: dict[int, Markup] = {}
-    if name == "postgresql":
-        resolved = pg_resolve(s, q)
-        if not resolved:
-            return {}
-        tsq = "CAST(:tsq AS tsquery)"
-        opts = f"StartSel={start}, StopSel={stop}, MaxWords={max(words, 4)}, MinWords={max(words // 2, 3)}, MaxFragments=2"
+    if name == "postgresql" and q.words:
+        forms = [f for f in pg_resolve_words(s, q) if f]
+        resolved = " | ".join(f"( {f} )" for f in forms)
+        if resolved:
+            tsq = "CAST(:tsq AS tsquery)"
+            opts = f"StartSel={start}, StopSel={stop}, MaxWords={max(words, 4)}, MinWords={max(words // 2, 3)}, MaxFragments=2"
+            rows = s.execute(text(
+                f"SELECT conversation_id, ts_headline({_pg_config_sql('language')}, coalesce(nullif(text, ''), subject), {tsq}, :opts) "
+                f"FROM messages WHERE id IN (SELECT max(id) FROM messages WHERE conversation_id = ANY(:ids) "
+                f"AND search_tsv @@ {tsq} GROUP BY conversation_id)"
+            ), {"tsq": resolved, "opts": opts, "ids": ids}).all()
+            out.update({cid: _mark(frag, start, stop) for cid, frag in rows})
+            rest = [i for i in ids if i not in out]
+            if rest:
+                rows = s.execute(text(
+                    f"SELECT id, ts_headline({_pg_config_sql('language')}, subject, {tsq}, :opts) FROM conversations "
+                    f"WHERE id = ANY(:ids) AND search_tsv @@ {tsq}"
+                ), {"tsq": resolved, "opts": opts, "ids": rest}).all()
+                out.update({cid: _mark(frag, start, stop) for cid, frag in rows})
+    elif q.words:
+        marks = {"a": start, "b": stop, "q": q.fts5(any_word=True), "n": max(4, min(words, 64))}
+        id_list = ",".join(str(i) for i in ids)  # ints only
         rows = s.execute(text(
-            f"SELECT DISTINCT ON (conversation_id) conversation_id, "
-            f"ts_headline({_pg_config_sql('language')}, coalesce(nullif(text, ''), subject), {tsq}, :opts) "
-            f"FROM messages WHERE conversation_id = ANY(:ids) AND search_tsv @@ {tsq} "
-            f"ORDER BY conversation_id, id DESC"
-        ), {"tsq": resolved, "opts": opts, "ids": ids}).all()
+            "SELECT m.conversation_id, snippet(messages_fts, -1, :a, :b, '…', :n) FROM messages_fts "
+            "JOIN messages m ON m.id = messages_fts.rowid WHERE messages_fts MATCH :q AND messages_fts.rowid IN "
+            f"(SELECT max(m2.id) FROM messages m2 WHERE m2.conversation_id IN ({id_list}) AND m2.id IN "
+            "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH :q) GROUP BY m2.conversation_id)"
+        ), marks).all()
         out.update({cid: _mark(frag, start, stop) for cid, frag in rows})
         rest = [i for i in ids if i not in out]
         if rest:
             rows = s.execute(text(
-                f"SELECT id, ts_headline({_pg_config_sql('language')}, subject, {tsq}, :opts) FROM conversations "
-                f"WHERE id = ANY(:ids) AND search_tsv @@ {tsq}"
-            ), {"tsq": resolved, "opts": opts, "ids": rest}).all()
+                "SELECT rowid, snippet(conversations_fts, 0, :a, :b, '…', :n) FROM conversations_fts "
+                f"WHERE conversations_fts MATCH :q AND rowid IN ({','.join(str(i) for i in rest)})"
+            ), marks).all()
             out.update({cid: _mark(frag, start, stop) for cid, frag in rows})
-        return out
-    marks = {"a": start, "b": stop, "q": q.fts5(), "n": max(4, min(words, 64))}
-    id_list = ",".join(str(i) for i in ids)  # ints only
-    rows = s.execute(text(
-        "SELECT m.conversation_id, m.id, snippet(messages_fts, -1, :a, :b, '…', :n) FROM messages_fts "
-        f"JOIN messages m ON m.id = messages_fts.rowid WHERE messages_fts MATCH :q AND m.conversation_id IN ({id_list}) "
-        "ORDER BY m.id DESC"
-    ), marks).all()
-    for cid, _mid, frag in rows:
-        out.setdefault(cid, _mark(frag, start, stop))
     rest = [i for i in ids if i not in out]
     if rest:
-        rows = s.execute(text(
-            "SELECT rowid, snippet(conversations_fts, 0, :a, :b, '…', :n) FROM conversations_fts "
-            f"WHERE conversations_fts MATCH :q AND rowid IN ({','.join(str(i) for i in rest)})"
-        ), marks).all()
-        out.update({cid: _mark(frag, start, stop) for cid, frag in rows})
+        found = contacts if contacts is not None else contact_highlights(s, rest, term)
+        out.update({cid: found[cid]["html"] for cid in rest if cid in found})
     return out
 
 
@@ -396,6 +622,6 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
         return False
     if type_ == "column" and name == "search_tsv":
         return False
-    if type_ == "index" and name and name.startswith("ix_") and name.endswith("_search"):
+    if type_ == "index" and name and ((name.startswith("ix_") and name.endswith("_search")) or name in SPEED_INDEXES):
         return False
     return True

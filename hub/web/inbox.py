@@ -10,11 +10,12 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup, escape
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from hub import assignment, audit, sla
 from hub.models import AuditLog, Connector, Contact, Conversation, ConversationEvent, Identity, Message, Team, User
-from hub.search import COUNT_CAP, conversation_search, highlights
+from hub.search import COUNT_CAP, MAX_QUERY_CHARS, MAX_WORDS, contact_highlights, conversation_search, highlights, parse
 from hub.states import ConversationStatus
 from hub.views import contact_json, conversation_json, prime
 from hub.web import composer, presence, streams
@@ -98,15 +99,19 @@ def _filters() -> dict[str, str]:
     return f
 
 
+#: the "urgent & security first" order's expressions, as in ix_conversations_priority (0410_search_speed)
+PRIORITY_FLAG: ColumnElement[int] = literal_column("(CASE WHEN conversations.security_flag THEN 1 ELSE 0 END)")
+PRIORITY_RANK: ColumnElement[int] = literal_column("(CASE conversations.priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 WHEN 'normal' THEN 1 ELSE 0 END)")
+
+
 def _sort_keys(sort: str) -> list[tuple[Any, bool]]:
     """(expression, descending) of a list order; the id last, so the order is total."""
     if sort == "waiting":
         return [(func.coalesce(Conversation.last_inbound_at, Conversation.last_message_at), False), (Conversation.id, False)]
     if sort == "priority":
-        rank = case((Conversation.priority == "urgent", 3), (Conversation.priority == "high", 2),
-                    (Conversation.priority == "normal", 1), else_=0)
-        flag = case((Conversation.security_flag.is_(True), 1), else_=0)
-        return [(flag, True), (rank, True), (Conversation.last_message_at, True), (Conversation.id, True)]
+        # constants written into the SQL (no parameters): the expressions of the index
+        # ix_conversations_priority (migration 0410_search_speed), which serves this order
+        return [(PRIORITY_FLAG, True), (PRIORITY_RANK, True), (Conversation.last_message_at, True), (Conversation.id, True)]
     return [(Conversation.last_message_at, True), (Conversation.id, True)]
 
 
@@ -198,12 +203,22 @@ def query_conversations(s, f: dict[str, str], user_id: int, limit: int = PAGE_SI
         rows = s.scalars(q.order_by(*[k.desc() if d else k.asc() for k, d in keys]).limit(2000)).all()
         rows = [c for c in rows if sla_state(c) == f["sla"]]
         return rows[:limit], None, len(rows)
-    counted = q.limit(COUNT_CAP + 1) if f["q"] else q
-    total = s.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    order = [k.desc() if d else k.asc() for k, d in keys]
     values = decode_cursor(after, sort) if after else None
-    if values is not None:
-        q = q.where(_after(keys, values))
-    rows = s.scalars(q.order_by(*[k.desc() if d else k.asc() for k, d in keys]).limit(limit + 1)).all()
+    if f["q"] and values is None:
+        # a search's first page: one pass in the list order gives the capped count and the
+        # page (the ids up to COUNT_CAP + 1, then the page's rows by primary key)
+        ids = list(s.scalars(q.with_only_columns(Conversation.id).order_by(*order).limit(max(COUNT_CAP, limit) + 1)))
+        page = ids[: limit + 1]
+        found = {c.id: c for c in s.scalars(select(Conversation).where(Conversation.id.in_(page)))} if page else {}
+        rows = [found[i] for i in page if i in found]
+        total = min(len(ids), COUNT_CAP + 1)
+    else:
+        counted = q.limit(COUNT_CAP + 1) if f["q"] else q
+        total = s.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        if values is not None:
+            q = q.where(_after(keys, values))
+        rows = s.scalars(q.order_by(*order).limit(limit + 1)).all()
     nxt = encode_cursor(_cursor_values(rows[limit - 1], sort)) if len(rows) > limit else None
     return list(rows[:limit]), nxt, total
 
@@ -284,6 +299,14 @@ def _options(s) -> dict[str, list[str]]:
     }
 
 
+def search_note(term: str) -> str | None:
+    """What the list says when only the beginning of a long query was searched."""
+    if not term or not parse(term).shortened:
+        return None
+    return (f"Your search was shortened: only its first {MAX_QUERY_CHARS} characters and {MAX_WORDS} words "
+            "(of at most 6 parts each) are searched.")
+
+
 def list_context(s, f: dict[str, str]) -> dict[str, Any]:
     uid = g.principal.user_id
     after = (request.args.get("after") or "").strip() or None
@@ -291,7 +314,8 @@ def list_context(s, f: dict[str, str]) -> dict[str, Any]:
     default_view = not after and f["status"] == ConversationStatus.OPEN and not any(f[k] for k in FILTERS if k not in ("status", "sort"))
     pinned = needs_attention(s, uid, {c.id for c in rows}) if default_view else []
     counts = unread_counts(s, uid, [c.id for c in rows + pinned])
-    marked = highlights(s, [c.id for c in rows], f["q"]) if f["q"] else {}
+    contacts = contact_highlights(s, [c.id for c in rows], f["q"]) if f["q"] else {}
+    marked = highlights(s, [c.id for c in rows], f["q"], contacts=contacts) if f["q"] else {}
     shown = rows + pinned
     kept = prime(s, shown)  # noqa: F841  (held while the items are built)
     # the previews: each conversation's newest message, in one query
@@ -305,6 +329,8 @@ def list_context(s, f: dict[str, str]) -> dict[str, Any]:
         d["preview"] = (previews.get(c.id) or "")[:140]
         if c.id in marked:  # escaped, then the matching words in <mark> (hub.search)
             d["highlight"] = marked[c.id]
+        if c.id in contacts:  # the contact's field that matched, marked the same way
+            d["highlight_contact"] = contacts[c.id]
         return d
 
     items = [item(c) for c in rows]
@@ -322,7 +348,7 @@ def list_context(s, f: dict[str, str]) -> dict[str, Any]:
     next_url = (url_for("inbox.index") + "?" + urlencode({**{k: v for k, v in f.items() if v}, "after": nxt, "from": first + len(items)})) if nxt else None
     return {"items": items, "pinned": [item(c) for c in pinned], "filters": f, "filters_qs": f"?{qs}" if qs else "",
             "total_unread": total_unread(s, uid), "total": total, "total_capped": bool(f["q"]) and total > COUNT_CAP,
-            "count_cap": COUNT_CAP, "first": first, "next_url": next_url,
+            "count_cap": COUNT_CAP, "search_note": search_note(f["q"]), "first": first, "next_url": next_url,
             "first_url": url_for("inbox.index") + (f"?{qs}" if qs else "") if after else None, "views": views, "sorts": SORTS}
 
 

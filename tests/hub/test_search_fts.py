@@ -121,11 +121,44 @@ def test_the_walk_for_common_words_finds_the_same(desk, db_url, monkeypatch, q, 
     assert _inbox_ids(desk, q) == want
 
 
-def test_words_in_different_rows_do_not_combine_and_status_filters_still_apply(desk):
+def test_status_filters_still_apply(desk):
     ids = _seed(desk)
     assert _api_ids(desk, "parcel", status="open") == [ids["dora"]]
     assert _api_ids(desk, "parcel", status="resolved") == []
-    assert _api_ids(desk, "Dora parcel") == []  # a name and a message word: two rows
+    assert _api_ids(desk, "Dora parcel", status="resolved") == []
+
+
+@pytest.mark.parametrize("plan", ["chosen", "walk", "collect"])
+def test_every_word_may_match_in_a_different_place_of_the_conversation(desk, db_url, monkeypatch, plan):
+    """#21 fresh eyes: "maria withdrawal" found nothing when Maria's name and the word
+    withdrawal were in different rows. A conversation matches when every word matches
+    somewhere in it: a message, the subject, the contact or the identity."""
+    ids = _seed(desk)
+    maria = _add(desk, "maria", name="Maria Lopez", email="ml@example.net", subject="Account",
+                 texts=["hello there", "my withdrawal is still pending"])
+    other_maria = _add(desk, "maria2", name="Maria Perez", subject="Card", texts=["my card is blocked"])
+    withdrawal = _add(desk, "w", name="Sam Rowe", subject="Money", texts=["the withdrawal failed"])
+    if plan == "walk":  # PostgreSQL: every word probed while walking the list
+        monkeypatch.setattr(search, "WALK_ABOVE", -1)
+    elif plan == "collect":  # PostgreSQL: every word's conversations collected
+        monkeypatch.setattr(search, "WALK_ABOVE", 10**9)
+    cases = {
+        "maria withdrawal": [maria],              # contact name + a message
+        "withdrawal maria": [maria],              # in any order
+        "lopez pending hello": [maria],           # contact + two different messages
+        "ml@example withdraw": [maria],           # email (a phrase of its parts) + a message, by prefix
+        "account pending": [maria],               # conversation subject + a message
+        "maria": sorted([maria, other_maria]),
+        "withdrawal": sorted([maria, withdrawal]),
+        "maria blocked": [other_maria],
+        "Dora parcel": [ids["dora"]],             # a name and a message word
+        "refund never": [ids["dora"]],            # the subject and a message
+        "refund 2fa": [],                         # words of two different conversations
+        "maria nothingatall": [],                 # one word matches nowhere
+    }
+    for q, want in cases.items():
+        assert _api_ids(desk, q) == want, q
+        assert _inbox_ids(desk, q) == want, q
 
 
 def test_language_aware_stemming_on_postgresql(desk, db_url):
@@ -341,3 +374,96 @@ def test_the_inbox_page_shows_the_escaped_highlight(desk, monkeypatch):
     assert '<span class="preview hl">' in item and "<mark>refund</mark>" in item.lower()
     assert "<script>alert" not in html and "<b>now" not in html  # escaped (SQLite) or left out (ts_headline)
     assert '<span id="list-count">2+</span>' in html  # the capped count
+
+
+def test_a_conversation_found_by_its_contact_shows_the_matching_field(desk, db_url):
+    """#21 fresh eyes: a conversation matched only by its contact showed no highlight."""
+    ids = _seed(desk)
+    odd = _add(desk, "odd", name='Ann <b>"Bold"</b> Ray', address="ann-addr", subject="Hi", texts=["nothing"])
+    by_name = _api(desk, "explorer")["items"]
+    assert [i["id"] for i in by_name] == [ids["dora"]]
+    assert by_name[0]["highlight_contact"] == {"field": "name", "html": "Dora <mark>Explorer</mark>"}
+    assert by_name[0]["highlight"] == "Dora <mark>Explorer</mark>"  # no message matched: the contact is the highlight
+    by_email = _api(desk, "emil.stone@ex")["items"][0]
+    assert by_email["highlight_contact"] == {"field": "email", "html": "<mark>emil.stone@example</mark>.org"}
+    by_phone = _api(desk, "+1 (555) 010-0199")["items"][0]
+    assert by_phone["id"] == ids["dora"]
+    assert by_phone["highlight_contact"] == {"field": "address", "html": "+<mark>15550100199</mark>"}
+    by_digits = _api(desk, "0100199")["items"][0]  # part of the number: its digits are marked
+    assert by_digits["highlight_contact"] == {"field": "address", "html": "+1555<mark>0100199</mark>"}
+    escaped = _api(desk, "bold")["items"][0]
+    assert escaped["id"] == odd
+    assert escaped["highlight_contact"]["html"] == "Ann &lt;b&gt;&#34;<mark>Bold</mark>&#34;&lt;/b&gt; Ray"
+    # a name and a message word: the message fragment marks the word, the contact the name
+    mixed = _api(desk, "dora parcel")["items"][0]
+    assert "<mark>parcel</mark>" in mixed["highlight"].lower()
+    assert mixed["highlight_contact"] == {"field": "name", "html": "<mark>Dora</mark> Explorer"}
+    # a match in a message only: no contact highlight
+    assert _api(desk, "parcel")["items"][0]["highlight_contact"] is None
+    with desk.rt.db.read() as s:
+        assert search.contact_highlights(s, [ids["emil"]], "stone")[ids["emil"]]["field"] == "name"
+
+
+def test_the_inbox_marks_the_matching_contact_field(desk):
+    from tests.web.conftest import AGENT, add_users
+    from tests.web.test_web_unit import do_login
+
+    add_users(desk)
+    ids = _seed(desk)
+    c = desk.app.test_client()
+    assert do_login(c, AGENT).status_code == 302
+    html = c.get("/inbox/?status=all&q=explorer").get_data(as_text=True)
+    item = html[html.index(f'id="conv-{ids["dora"]}"'):]
+    item = item[: item.index("</li>")]
+    assert '<span class="contact-hl hl" data-field="name">Name: Dora <mark>Explorer</mark></span>' in item
+
+
+def test_a_shortened_query_is_said_so(desk):
+    """#21 fresh eyes: the inbox cut queries past 200 characters without a word."""
+    from tests.web.conftest import AGENT, add_users
+    from tests.web.test_web_unit import do_login
+
+    add_users(desk)
+    ids = _seed(desk)
+    c = desk.app.test_client()
+    assert do_login(c, AGENT).status_code == 302
+    assert 'id="search-shortened"' not in c.get("/inbox/?status=all&q=refund").get_data(as_text=True)
+    long_q = "refund " + "x" * 250
+    html = c.get(f"/inbox/?status=all&q={quote(long_q)}").get_data(as_text=True)
+    assert 'id="search-shortened"' in html and "first 200 characters" in html
+    many = "refund please a b c d e f g h"  # ten words: the last two are not searched
+    assert search.parse(many).shortened and not search.parse("refund please").shortened
+    html = c.get(f"/inbox/?status=all&q={quote(many)}").get_data(as_text=True)
+    assert 'id="search-shortened"' in html
+    # the API refuses a q past 200 characters and says when words were left out
+    resp = desk.api("GET", f"/api/v1/conversations?q={quote(long_q)}")
+    assert resp.status_code == 400 and resp.get_json() == {"error": "q: at most 200 characters", "field": "q"}
+    assert _api(desk, many)["q_shortened"] is True
+    body = _api(desk, "refund")
+    assert body["q_shortened"] is False and [i["id"] for i in body["items"]] == [ids["dora"]]
+
+
+def test_the_priority_order_pages_by_keyset_on_both_databases(desk):
+    """"Urgent & security first" is read from ix_conversations_priority (0410_search_speed):
+    the order and its keyset pages stay what they were."""
+    base = now()
+    made = []
+    for n, (prio, flag) in enumerate([("low", False), ("urgent", False), ("normal", True), ("high", False),
+                                      ("normal", False), ("urgent", True), ("high", False), ("low", True)]):
+        cid = _add(desk, f"p{n}", subject=f"p{n}", texts=["x"], at=base - timedelta(minutes=n % 3))
+        with desk.rt.db.session() as s:
+            conv = s.get(Conversation, cid)
+            conv.priority, conv.security_flag = prio, flag
+        made.append((1 if flag else 0, {"urgent": 3, "high": 2, "normal": 1}.get(prio, 0), base - timedelta(minutes=n % 3), cid))
+    want = [cid for *_k, cid in sorted(made, key=lambda t: (t[0], t[1], t[2], t[3]), reverse=True)]
+    f = {k: "" for k in FILTERS}
+    f.update(status="open", sort="priority")
+    got, after = [], None
+    with desk.rt.db.read() as s:
+        while True:
+            rows, after, total = query_conversations(s, f, user_id=0, limit=3, after=after)
+            assert total == len(made)
+            got += [c.id for c in rows]
+            if not after:
+                break
+    assert got == want
