@@ -22,7 +22,7 @@ conversations (benchmarks S1/S2, docs/proof.md):
 from alembic import op
 
 revision = '0410_search_speed'
-down_revision = '0390_sqlite_ids'
+down_revision = '0400_team_names'
 branch_labels = None
 depends_on = None
 
