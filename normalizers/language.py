@@ -23,17 +23,19 @@ is below :data:`MIN_CONFIDENCE`; callers then use the desk's default language
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
 import os
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from normalizers.model import NormalizedMessage
+from normalizers.textfold import strip_marks
 
 SUPPORTED: tuple[str, ...] = ("en", "es", "ca", "pt", "fr", "de", "it", "nl")
 UNKNOWN = "unknown"
@@ -83,8 +85,7 @@ def _obj(m: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 
 def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ß", "ss")
+    return strip_marks(text.lower()).replace("ß", "ss")
 
 
 def _build() -> Any:
@@ -185,14 +186,25 @@ def priors(
 
 def _without_neutral_words(text: str) -> str:
     """``text`` without NEUTRAL_WORDS, when that leaves words to judge by; else ``text``."""
-    kept = [w for w in text.split() if not set(_WORD.findall(fold(w))) <= NEUTRAL_WORDS]
-    return " ".join(kept) if sum(c.isalpha() for c in "".join(kept)) >= MIN_LETTERS else text
+    kept = [w for w in text.split() if not _neutral(w)]
+    return " ".join(kept) if _has_letters("".join(kept)) else text
+
+
+@functools.lru_cache(maxsize=4096)
+def _neutral(word: str) -> bool:
+    """Whether every word of ``word`` (folded) is in NEUTRAL_WORDS (cached: words repeat)."""
+    return set(_WORD.findall(fold(word))) <= NEUTRAL_WORDS
+
+
+def _has_letters(text: str) -> bool:
+    """Whether ``text`` holds at least MIN_LETTERS letters (stops counting there)."""
+    return next(itertools.islice((c for c in text if c.isalpha()), MIN_LETTERS - 1, None), None) is not None
 
 
 def text_scores(text: str) -> dict[str, float] | None:
     """Log-scores per language from the text alone, or None when it has too few letters."""
     cleaned = _NOISE.sub(" ", text or "")
-    if sum(c.isalpha() for c in cleaned) < MIN_LETTERS:
+    if not _has_letters(cleaned):
         return None
     cleaned = _without_neutral_words(cleaned)
     values = detector().compute_language_confidence_values(cleaned)
