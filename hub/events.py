@@ -16,7 +16,7 @@ events). After the commit the delivery ids are scheduled on the ``event`` stage
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -132,7 +132,7 @@ def _after_soft_rollback(s: Session, previous: SessionTransaction) -> None:
         s.info.pop(_SUBS, None)
 
 
-def _subscriptions(s: Session) -> list[Any]:
+def _subscriptions(s: Session) -> Sequence[Any]:
     """The enabled subscriptions. An ingest batch releases one savepoint per message, each
     with events: they are read once per transaction for the savepoints (P2R profile: one
     query per message), and afresh for the outermost commit. A subscription written in the
