@@ -16,7 +16,7 @@ events). After the commit the delivery ids are scheduled on the ``event`` stage
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +53,7 @@ MAX_SUBSCRIPTIONS = 50
 
 _KEY = "omnihub.events"
 _IDS = "omnihub.event_delivery_ids"
+_SUBS = "omnihub.event_subscriptions"
 
 
 @dataclass
@@ -88,6 +89,8 @@ def _history(obj: Any, attr: str) -> tuple[bool, Any, Any]:
 
 
 def _before_flush(s: Session, _ctx: Any, _instances: Any) -> None:
+    if _SUBS in s.info and any(isinstance(o, EventSubscription) for o in (*s.new, *s.dirty, *s.deleted)):
+        s.info.pop(_SUBS, None)
     q = _queue(s)
     tx = _tx(s)
     for obj in s.new:
@@ -126,6 +129,24 @@ def _after_soft_rollback(s: Session, previous: SessionTransaction) -> None:
     if previous.parent is None:
         s.info.pop(_KEY, None)
         s.info.pop(_IDS, None)
+        s.info.pop(_SUBS, None)
+
+
+def _subscriptions(s: Session) -> Sequence[Any]:
+    """The enabled subscriptions. An ingest batch releases one savepoint per message, each
+    with events: they are read once per transaction for the savepoints (P2R profile: one
+    query per message), and afresh for the outermost commit. A subscription written in the
+    transaction drops the copy (``_before_flush``)."""
+    if s.get_nested_transaction() is None:
+        s.info.pop(_SUBS, None)
+    else:
+        hit = s.info.get(_SUBS)
+        if hit is not None and hit[0] is s.get_transaction():
+            return hit[1]
+    subs = s.execute(select(EventSubscription.id, EventSubscription.events).where(EventSubscription.enabled.is_(True))).all()
+    if s.get_nested_transaction() is not None:
+        s.info[_SUBS] = (s.get_transaction(), subs)
+    return subs
 
 
 def _before_commit(s: Session, sweep_after: float) -> None:
@@ -138,7 +159,7 @@ def _before_commit(s: Session, sweep_after: float) -> None:
     pending = s.info.pop(_KEY, [])
     if not pending:
         return
-    subs = s.execute(select(EventSubscription.id, EventSubscription.events).where(EventSubscription.enabled.is_(True))).all()
+    subs = _subscriptions(s)
     wanted: dict[str, list[int]] = {}
     for sub_id, types in subs:
         for t in types or ():
@@ -278,6 +299,8 @@ def install(factory: sessionmaker, on_commit: Callable[[list[int]], None], sweep
 
     def after_commit(s: Session) -> None:
         s.info.pop(_KEY, None)
+        if s.get_nested_transaction() is None:
+            s.info.pop(_SUBS, None)
         ids = s.info.pop(_IDS, None)
         if ids:
             try:

@@ -7,7 +7,8 @@ who answers the survey with a new question must reach an agent, not be scored).
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from normalizers.textfold import strip_marks
 
 MAX_WORDS = 8  # a longer reply is a message, not a rating (unless it is "5/5"-shaped)
 
@@ -49,8 +50,7 @@ _NUM_WORDS = {
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return strip_marks(text.lower())
 
 
 def parse_csat(text: str) -> int | None:

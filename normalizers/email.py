@@ -70,6 +70,12 @@ _FORWARD_SUBJECT = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?(?:fwd?|fw|wg|tr|rv|enc|do
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:", re.MULTILINE)
 _WS = re.compile(r"\s+")
+#: raw 8-bit header bytes, surrogate-escaped by the parser
+_ESCAPED_8BIT = re.compile("[\udc80-\udcff]")
+
+
+def _has_8bit(text: str) -> bool:
+    return not text.isascii() and _ESCAPED_8BIT.search(text) is not None
 
 
 class _RawHeaders(email.policy.Compat32):
@@ -187,7 +193,7 @@ def decode_header(value: Any, fallback: str | None = None) -> str:
         parts = email.header.decode_header(value)
     else:
         text = str(value)
-        if any("\udc80" <= ch <= "\udcff" for ch in text):
+        if _has_8bit(text):
             # raw 8-bit header bytes (surrogate-escaped by the parser): guess their charset
             text = _decode_8bit_header(text.encode("ascii", "surrogateescape"), fallback)
         if "=?" not in text:
@@ -274,7 +280,7 @@ def _addresses(msg: email.message.Message, name: str, fallback: str | None) -> l
     out = []
     for raw in values:
         text = str(raw)
-        if any("\udc80" <= ch <= "\udcff" for ch in text):
+        if _has_8bit(text):
             text = _decode_8bit_header(text.encode("ascii", "surrogateescape"), fallback)
         text = text.replace("\r", " ").replace("\n", " ")
         for display, addr in email.utils.getaddresses([text]):

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from normalizers.model import NormalizedMessage
+from normalizers.textfold import strip_marks
 
 STEM = 6
 K1, B = 1.2, 0.75
@@ -40,8 +40,7 @@ _STOP = set(
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return strip_marks(text.lower())
 
 
 _STOP_FOLDED = {_fold(w) for w in _STOP}

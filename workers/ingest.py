@@ -287,6 +287,8 @@ class BatchContext:
     helpdesks: dict[str, Connector] = field(default_factory=dict)
     #: Rows stored by the batch, held so the local push finds them in the identity map.
     stored_rows: list[Any] = field(default_factory=list)
+    #: routing rules, default team and connectors, read once per batch (ingest writes none)
+    routing: routing.Cache = field(default_factory=routing.Cache)
 
     @classmethod
     def load(cls, s: Session, prepared: list[Prepared]) -> BatchContext:
@@ -314,6 +316,7 @@ class BatchContext:
         self.lookups = None
         self.stored = set()
         self.helpdesks = {}
+        self.routing = routing.Cache()
 
 
 def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], bool] | None = None) -> Outcome:
@@ -595,7 +598,7 @@ def _store_customer_message(
     _update_conversation(conv, msg)
     if msg.direction == "inbound" and not msg.auto_generated:
         if res.created:  # triaged and language detected: the routing rules decide the team
-            team_id = routing.route(s, conv)
+            team_id = routing.route(s, conv, cache=ctx.routing if ctx is not None else None)
             if team_id is not None:
                 out.teams.add(team_id)
         elif res.reopened and conv.team_id is not None:
