@@ -1,7 +1,7 @@
 """search and inbox listing speed: phone digits by trigram, the priority order, unassigned counts
 
 Revision ID: 0410_search_speed
-Revises: 0390_sqlite_ids
+Revises: 0400_team_names
 Create Date: 2026-12-05
 
 Indexes for what EXPLAIN (ANALYZE, BUFFERS) showed on 1,000,000 messages in 100,000
