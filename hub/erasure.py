@@ -450,6 +450,18 @@ def export(rt: Any, contact_id: int, out: IO[bytes], actor: str) -> dict[str, in
         files: list[tuple[str, str]] = []
         att_skip = ("storage_key",)
         msg_skip = ("event_id",)
+
+        def attachments(owner) -> list[dict]:
+            """A message's or reply's attachments as rows; their files go into the zip."""
+            out = []
+            for a in owner.attachments:
+                ad = _row(a, att_skip)
+                if a.storage_key:
+                    ad["file"] = f"attachments/{a.id}-{_safe_name(a.filename)}"
+                    files.append((ad["file"], a.storage_key))
+                out.append(ad)
+                counts["attachments"] += 1
+            return out
         for part in purge.chunks(sorted(sub.conversation_ids)):
             for conv in s.scalars(select(Conversation).where(Conversation.id.in_(part)).order_by(Conversation.id)):
                 item = _row(conv, ("token",))
@@ -458,26 +470,12 @@ def export(rt: Any, contact_id: int, out: IO[bytes], actor: str) -> dict[str, in
                 item["messages"] = []
                 for m in msgs:
                     md = _row(m, msg_skip)
-                    md["attachments"] = []
-                    for a in m.attachments:
-                        ad = _row(a, att_skip)
-                        if a.storage_key:
-                            ad["file"] = f"attachments/{a.id}-{_safe_name(a.filename)}"
-                            files.append((ad["file"], a.storage_key))
-                        md["attachments"].append(ad)
-                        counts["attachments"] += 1
+                    md["attachments"] = attachments(m)
                     item["messages"].append(md)
                 item["replies"] = []
                 for r in replies:
                     rd = _row(r, ("options", "status_detail", "locked_until"))
-                    rd["attachments"] = []
-                    for a in r.attachments:
-                        ad = _row(a, att_skip)
-                        if a.storage_key:
-                            ad["file"] = f"attachments/{a.id}-{_safe_name(a.filename)}"
-                            files.append((ad["file"], a.storage_key))
-                        rd["attachments"].append(ad)
-                        counts["attachments"] += 1
+                    rd["attachments"] = attachments(r)
                     item["replies"].append(rd)
                 counts["conversations"] += 1
                 counts["messages"] += len(msgs)
@@ -490,14 +488,7 @@ def export(rt: Any, contact_id: int, out: IO[bytes], actor: str) -> dict[str, in
         for part in purge.chunks(elsewhere):
             for m in s.scalars(select(Message).where(Message.id.in_(part)).order_by(Message.id)):
                 md = _row(m, msg_skip)
-                md["attachments"] = []
-                for a in m.attachments:
-                    ad = _row(a, att_skip)
-                    if a.storage_key:
-                        ad["file"] = f"attachments/{a.id}-{_safe_name(a.filename)}"
-                        files.append((ad["file"], a.storage_key))
-                    md["attachments"].append(ad)
-                    counts["attachments"] += 1
+                md["attachments"] = attachments(m)
                 doc["messages_in_other_conversations"].append(md)
                 counts["messages"] += 1
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
