@@ -182,8 +182,12 @@
     syncSelect("priority", d.priority, null, force);
     syncSelect("language", d.languageConfirmed ? d.language : "",
                "Language: " + (d.language || "unknown") + " (detected)", force);
+    syncStatusButton(d.status);
+  }
+  // the Resolve / Reopen button follows the conversation's status
+  function syncStatusButton(status) {
     var sb = document.querySelector('button[data-action="status"]');
-    var finished = d.status === "resolved" || d.status === "closed";
+    var finished = status === "resolved" || status === "closed";
     if (sb) {
       sb.dataset.value = finished ? "open" : "resolved";
       sb.textContent = finished ? "Reopen" : "Resolve";
@@ -248,13 +252,7 @@
       if (conv && conv.status) {
         var st = document.getElementById("conv-status");
         if (st) { st.textContent = conv.status; st.className = "status st-" + conv.status; }
-        var sb = document.querySelector('button[data-action="status"]');
-        var finished = conv.status === "resolved" || conv.status === "closed";
-        if (sb) {
-          sb.dataset.value = finished ? "open" : "resolved";
-          sb.textContent = finished ? "Reopen" : "Resolve";
-          if (finished) sb.removeAttribute("id"); else sb.id = "resolve-btn";
-        }
+        syncStatusButton(conv.status);
       }
       refreshTimeline(true); refreshList();
     }).catch(function (e) {
