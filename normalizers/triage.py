@@ -107,7 +107,8 @@ _CONCEPTS: dict[str, str] = {
     "bank": r"bank\w*|banco|bancari\w*|banque|bancaire|iban|sepa|pix|ideal|bankrekening|bankkonto|conto bancario",
     "link": r"link\w*|vincul\w*|lier|verknupf\w*|verknuepf\w*|koppel\w*|collegare",
     "sync": r"sync\w*|sincron\w*|synchron\w*|block",
-    "safe": r"safe|segur\w*|secur\w*|sicher\w*|sicuro|veilig|2fa",
+    "safe": r"safe|segur\w*|secur\w*|sicher\w*|sicuro|veilig|2fa|protect\w*|proteg\w*|protecao|schutz\w*|schutze\w*|bescherm\w*|proteggo|proteggere|"
+            r"hardware (?:wallet|key)|passkey|yubikey|whitelist|lista blanca|anti ?phishing|palavra passe",
     "hours": r"hours|horario\w*|horari|horaires|offnungszeiten|oeffnungszeiten|openingstijden|orari",
     "support_coin": r"support|soport\w*|acept\w*|accept\w*|unterstutz\w*|unterstuetz\w*|ondersteun\w*|supportate|aceitam|coins?|monedas|solana|desktop|pc|ordinador|computador",
     "api": r"api|webhook\w*|401|403|sdk|endpoint",
@@ -686,6 +687,8 @@ def prefix(text: str, limit: int) -> str:
 #: a text that names no support concept at all is a general question unless the model is at
 #: least this sure (the concepts cannot list every way a customer words a problem)
 NO_CUE_CONFIDENCE = 0.99
+#: and never a security category that way, not even a security question (security=True): "and
+#: again" around two sealed hex strings is no security matter, however sure a model is of two words
 NO_CUE_NO_ALARM = True
 
 _HUMAN = re.compile(
@@ -719,7 +722,7 @@ def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands:
         probs = probabilities(prefix(words, MODEL_CHARS))
         best, confidence = next(iter(probs.items()))
         cue = has_cue(words)
-        if confidence < (MIN_MODEL_CONFIDENCE if cue else NO_CUE_CONFIDENCE) or (not cue and best in SECURITY_CRITICAL and NO_CUE_NO_ALARM):
+        if confidence < (MIN_MODEL_CONFIDENCE if cue else NO_CUE_CONFIDENCE) or (not cue and best in SECURITY_CATEGORIES and NO_CUE_NO_ALARM):
             best = "general_question"
         if secret_pasted and best not in SECURITY_CATEGORIES:
             best = "lost_keys_or_recovery_phrase" if "recovery_phrase" in redaction_kinds else "security_question"
