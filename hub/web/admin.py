@@ -250,6 +250,9 @@ def users():
                         raise ConfigError("no such user")
                     if user.id == g.principal.user_id and action in ("deactivate", "role"):
                         raise ConfigError("you cannot change your own role or deactivate yourself")
+                    if user.id == g.principal.user_id and action == "reset_2fa":  # a session cookie alone must not remove it
+                        raise ConfigError("reset your own two-factor sign-in on your account page (Account → Two-factor): "
+                                          "it asks for a current code; another admin can reset it for you if your phone is lost")
                     details: dict[str, str] = {}
                     if action == "role":
                         role = request.form.get("role")
