@@ -267,8 +267,8 @@ def _audit_entries(s: Session, sub: Subject, batch: int = 1000) -> list[AuditLog
     records of erasures and retention runs are never redacted."""
     ids = {str(c) for c in sub.contact_ids}
     staff = _staff(s)
-    ident = purge.Identifiers(sub.terms)
-    named_ident = purge.Identifiers(sub.terms, sub.names)
+    ident = purge.Identifiers(sub.terms - staff)  # a customer who gave an agent's address does not name the agent
+    named_ident = purge.Identifiers(sub.terms - staff, sub.names)
     hits: list[int] = []
     after = 0
     while True:
@@ -328,7 +328,7 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
     with rt.db.read() as s:
         counts["files"] = purge.drop_files(s, rt.blobs, keys)
     counts["redis_keys"] = _scrub_redis(rt, sub)
-    done = _checkpoint(rt)
+    done = checkpoint(rt)
     if done is not None:
         counts["wal_checkpoint"] = "done" if done else "incomplete: the SQLite write-ahead log still holds the erased rows until the next checkpoint"
     log.info("contact.erased", contact=contact_id, **{k: v for k, v in counts.items() if isinstance(v, int)})
@@ -345,7 +345,7 @@ def _lock_deliveries(s: Session, conv_ids: set[int]) -> None:
         s.execute(select(Delivery.id).where(Delivery.conversation_id.in_(part)).order_by(Delivery.id).with_for_update())
 
 
-def _checkpoint(rt: Any, wait: float = 15.0) -> bool | None:
+def checkpoint(rt: Any, wait: float = 15.0) -> bool | None:
     """SQLite: fold the write-ahead log into the database file and truncate it, so the old
     page versions (the erased rows) do not linger in the -wal file; deleted content in the file
     itself is zeroed (PRAGMA secure_delete, hub.db). True when done, False when readers kept it

@@ -24,8 +24,9 @@ deleted unless still pending (work not done yet), and so are webhook replay keys
 and identities are not touched: a customer is erased with ``omnihub contacts erase``. A
 conversation that stays but loses (or has blanked) old messages loses its subject and
 detected entities too (``subjects``): they were taken from its first message. On SQLite the
-full-text index is compacted after a run that changed anything (``hub.search.purge``), so no
-removed word stays in its files.
+full-text index is compacted after a run that changed anything (``hub.search.purge``) and the
+write-ahead log is checkpointed (``hub.erasure.checkpoint``), so no removed word stays in the
+index, the database file or its ``-wal`` file.
 
 Each run is remembered on the policy (``last_run_at``, ``last_result``); the last run that
 changed something is kept beside it (``last_change_at``, ``last_change``), so an hourly run
@@ -356,6 +357,10 @@ def run(rt: Any, p: Policy, at: datetime | None = None, progress: Any = None, ke
     if any(counts.values()):
         with rt.db.session() as s:  # SQLite FTS5 keeps removed words until its segments merge
             search.purge(s)
+        from hub.erasure import checkpoint
+
+        if checkpoint(rt) is False:  # SQLite: the -wal file would keep the removed rows' old pages until the next checkpoint
+            counts["wal_checkpoint_pending"] = 1
     return counts
 
 
@@ -378,7 +383,7 @@ def run_all(rt: Any, *, dry_run: bool = False, connector: str | None = None, act
             if any(counts.values()):
                 with rt.db.session() as s:
                     audit.record(s, actor=actor, action="retention.run", target_type="connector", target_id=p.connector,
-                                 details={"days": p.days, "action": p.action, **counts}, ip="")
+                                 details={"days": p.days, "action": p.action, **counts})
                 log.info("retention.applied", connector=p.connector, action=p.action, days=p.days, **counts)
         out[p.connector] = {"days": p.days, "action": p.action, "cutoff": p.cutoff(at).isoformat(), **counts}
     return out

@@ -354,7 +354,7 @@ def test_the_write_ahead_log_is_checkpointed_while_the_hub_holds_connections(hub
 
     with hub.rt.db.read() as s:  # afterwards the pool holds the connection, as a running hub does
         s.scalar(select(func.count()).select_from(Contact))
-    assert erasure._checkpoint(hub.rt, wait=5) is (None if hub.rt.db.engine.dialect.name != "sqlite" else True)
+    assert erasure.checkpoint(hub.rt, wait=5) is (None if hub.rt.db.engine.dialect.name != "sqlite" else True)
 
 
 def test_export_includes_what_the_contact_wrote_in_other_peoples_conversations(hub, tmp_path):

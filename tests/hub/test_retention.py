@@ -304,3 +304,22 @@ def test_only_conversations_idle_since_the_cutoff_by_the_hubs_clock_are_due(hub,
         s.execute(update(Reply).values(created_at=now() - timedelta(days=31)))
     done = retention.run_all(hub.rt)["web"]
     assert done["conversations"] == 1 and done["replies"] == 1, done
+
+
+def test_a_run_leaves_no_removed_text_in_the_sqlite_write_ahead_log(sqlite_hub):
+    """#21.5 fresh eyes: after a retention run the main SQLite file was clean but the removed
+    text was still in ``omnihub.db-wal`` (erasure checkpointed it, retention did not)."""
+    from sqlalchemy.engine import make_url
+
+    hub = sqlite_hub
+    seed(hub)
+    db_file = make_url(hub.settings.effective_database_url).database
+    wal = Path(db_file + "-wal")
+    assert wal.exists() and b"old text alpha" in wal.read_bytes() + Path(db_file).read_bytes()
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 30, "delete", actor="cli")
+    done = retention.run_all(hub.rt)["web"]
+    assert done["conversations"] == 1 and "wal_checkpoint_pending" not in done, done
+    for path in (wal, Path(db_file)):  # while the hub still holds its connections
+        raw = path.read_bytes() if path.exists() else b""
+        assert b"old text alpha" not in raw and b"old agent answer" not in raw, path
