@@ -1068,9 +1068,11 @@ def _audit_time(key: str) -> datetime | None:
 def list_audit():
     a = request.args
     try:
-        limit = min(500, max(1, int(a.get("limit", 100))))
+        limit = int(a.get("limit", 100))
     except ValueError:
-        raise ApiError(400, "limit must be an integer", field="limit") from None
+        raise ApiError(400, "limit: a whole number from 1 to 500", field="limit") from None
+    if not 1 <= limit <= 500:
+        raise ApiError(400, "limit: a whole number from 1 to 500", field="limit")
     before = None
     if a.get("before"):
         try:
