@@ -160,7 +160,7 @@ def redact(s: Session, rows: list[AuditLog], reason: str, terms: tuple[str, ...]
 
     The hash chain covers every entry's content, so an entry cannot simply be rewritten: its
     stored ``hash`` (and so every link after it) stays as it was, its target and details are
-    replaced by a marker (its actor too when it holds one of ``terms``, lower-case), and the caller records the entry ids with their hashes
+    replaced by a marker (its actor too when it is one of ``terms``, lower-case), and the caller records the entry ids with their hashes
     in the ``contact.erase`` entry it appends next. :func:`verify` accepts a redacted entry only
     when a later entry of the chain vouches for exactly that id and hash: removing content is
     visible and attested; changing it otherwise still breaks the chain.
@@ -169,7 +169,7 @@ def redact(s: Session, rows: list[AuditLog], reason: str, terms: tuple[str, ...]
     for row in rows:
         if is_redacted(row):
             continue
-        if any(term in (row.actor or "").lower() for term in terms):
+        if (row.actor or "").strip().lower() in terms:  # a sign-in attempt typed with the customer's address
             row.actor = "redacted"
         row.target_id = ""
         row.details = {REDACTED: reason}
