@@ -329,68 +329,67 @@ def _pg_estimate(s, tsq: str) -> float:
 def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
     """PostgreSQL: the condition for ``q``, built from what each word costs.
 
+    A word matches a conversation in its search document (``conversations.search_doc``,
+    migration 0420_search_doc: its subject, contact and identity in one tsvector) or in one
+    of its messages.
+
     1. Each word's forms (one round trip), then the planner's estimate of the messages it is
        in (statistics only).
-    2. One round trip for every word's matching contacts and identities (GIN), the digits'
-       identities (trigram index, migration 0410_search_speed) and, for each *rare* word (up
-       to WALK_ABOVE messages expected), the conversations of its messages and subjects.
-    3. When some word is rare, the conversations it matches in any way are collected (at most
-       MAX_CANDIDATES; with two rare words, the conversations both match, intersected pairwise
-       by _pg_pair): the page and its count then read those by primary key, and the other
-       words are checked on them only. When every word is common, the list is walked in its
-       order and each conversation is probed per word through its messages'
-       ``conversation_id`` index: a word in a third of the conversations fills a page within a
-       few hundred of them, instead of reading its 40,000 messages from the GIN index.
+    2. One round trip for, per *rare* word (up to WALK_ABOVE messages expected), the
+       conversations of its messages; the conversations whose document holds every rare word
+       (one GIN lookup: a full name is the few conversations of that person, never the two
+       thousand of each name); and the digits' identities (trigram index, migration
+       0410_search_speed).
+    3. When some word is rare, the conversations that match every rare word are collected
+       (at most MAX_CANDIDATES): those whose document holds them all, and those of their
+       messages that hold each remaining one in the document or a message. The page and its
+       count then read those by primary key, and the common words are checked on them only.
+       When every word is common, the list is walked in its order and each conversation is
+       checked per word: its document, then its messages through their ``conversation_id``
+       index (a word in a third of the conversations fills a page within a few hundred of
+       them, instead of reading its 40,000 messages from the GIN index).
     """
     cap = MAX_CANDIDATES + 1
     forms = pg_resolve_words(s, q)
     n = len(forms)
-    rare = [i for i, f in enumerate(forms) if f and _pg_estimate(s, f) <= WALK_ABOVE]
+    if not n or not all(forms):
+        return _no_match()
+    rare = [i for i, f in enumerate(forms) if _pg_estimate(s, f) <= WALK_ABOVE]
     cols: list[str] = []
     params: dict[str, Any] = {"cap": cap}
-    for i, f in enumerate(forms):
-        params[f"t{i}"] = f
-        cols += [f"ARRAY(SELECT id FROM contacts WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)",
-                 f"ARRAY(SELECT id FROM identities WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)"]
     for i in rare:
-        cols.append(f"ARRAY(SELECT conversation_id FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery) "
-                    f"UNION SELECT id FROM conversations WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)")
+        params[f"t{i}"] = forms[i]
+        cols.append(f"ARRAY(SELECT DISTINCT conversation_id FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)")
+    if rare:
+        params["doc"] = " & ".join(f"( {forms[i]} )" for i in rare)
+        cols.append("ARRAY(SELECT id FROM conversations WHERE search_doc @@ CAST(:doc AS tsquery) LIMIT :cap)")
     if q.digits:  # digits only: no LIKE wildcard can be in them
         params["digits"] = f"%{q.digits}%"
         cols.append("ARRAY(SELECT id FROM identities WHERE address LIKE :digits OR phone LIKE :digits LIMIT :cap)")
     row = list(s.execute(text("SELECT " + ", ".join(cols)), params).one()) if cols else []
-    contacts = [list(row[2 * i]) for i in range(n)]
-    idents = [list(row[2 * i + 1]) for i in range(n)]
-    convs: dict[int, list[int]] = {}
-    for k, i in enumerate(rare):
-        found = list(row[2 * n + k])
-        if len(found) < cap:
-            convs[i] = found
-    phone_idents = list(row[-1]) if q.digits else []
+    in_messages = {i: [int(c) for c in row[k]] for k, i in enumerate(rare)}
+    in_docs = [int(c) for c in row[len(rare)]] if rare else []
+    phone_idents = [int(i) for i in row[-1]] if q.digits else []
+    for i in rare:  # more than the estimate said: checked as a common word
+        if len(in_messages[i]) >= cap:
+            del in_messages[i]
+
+    def doc(i: int, tag: str) -> ColumnElement[bool]:
+        return text(f"conversations.search_doc @@ CAST(:{tag} AS tsquery)").bindparams(  # type: ignore[return-value]
+            bindparam(tag, forms[i]))
 
     def word(i: int) -> ColumnElement[bool]:
         tag = f"w{i}"
-        parts: list[ColumnElement[bool]] = []
-        if i in convs:
-            if convs[i]:
-                parts.append(_ids_in("conversations.id", convs[i], f"{tag}_convs"))
-        else:
-            parts.append(_matches("conversations", "postgresql", q, forms[i], word=i))
-            # a scalar subquery, not EXISTS: PostgreSQL would turn an EXISTS into one hashed set
-            # of every matching message's conversation, which is the cost this plan avoids
-            parts.append(text(f"(SELECT true FROM messages m WHERE m.conversation_id = conversations.id "
-                              f"AND m.search_tsv @@ CAST(:{tag}_probe AS tsquery) LIMIT 1) IS NOT NULL")
-                         .bindparams(bindparam(f"{tag}_probe", forms[i])))  # type: ignore[arg-type]
-        for column, ids, table in (("contact_id", contacts[i], "contacts"), ("identity_id", idents[i], "identities")):
-            if len(ids) >= cap:  # too many to carry: a hashed subquery
-                parts.append(text(f"conversations.{column} IN (SELECT id FROM {table} WHERE search_tsv @@ CAST(:{tag}_{table} AS tsquery))")
-                             .bindparams(bindparam(f"{tag}_{table}", forms[i])))  # type: ignore[arg-type]
-            elif ids:
-                parts.append(_ids_in(f"conversations.{column}", ids, f"{tag}_{table}"))
-        return or_(*parts) if parts else _no_match()
+        if i in in_messages:
+            found = in_messages[i]
+            return or_(doc(i, f"{tag}_doc"), _ids_in("conversations.id", found, f"{tag}_msgs")) if found else doc(i, f"{tag}_doc")
+        # a scalar subquery, not EXISTS: PostgreSQL would turn an EXISTS into one hashed set
+        # of every matching message's conversation, which is the cost this plan avoids
+        probe = text(f"(SELECT true FROM messages m WHERE m.conversation_id = conversations.id "
+                     f"AND m.search_tsv @@ CAST(:{tag}_probe AS tsquery) LIMIT 1) IS NOT NULL").bindparams(
+                         bindparam(f"{tag}_probe", forms[i]))
+        return or_(doc(i, f"{tag}_doc"), probe)  # type: ignore[arg-type]
 
-    if not all(forms) or not n:
-        return _no_match()
     phone: ColumnElement[bool] | None = None
     if q.digits and phone_idents:
         phone = (_ids_in("conversations.identity_id", phone_idents, "phone_idents") if len(phone_idents) < cap else
@@ -402,54 +401,31 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
         cond = and_(*rest) if rest else literal_column("1") == literal_column("1")
         return or_(cond, phone) if phone is not None else cond
 
-    # the rarest words that are rare everywhere: collect what they match, so the page and the
-    # count read a few conversations by primary key instead of walking the list; the words the
-    # collected set stands for exactly are not checked again (their arrays stay out of the SQL)
-    sizes = {i: len(convs[i]) + len(contacts[i]) + len(idents[i]) for i in convs
-             if len(contacts[i]) < cap and len(idents[i]) < cap}
-    if sizes and len(phone_idents) < cap:
-        order = sorted(sizes, key=lambda i: sizes[i])
-        if sizes[order[0]] <= WALK_ABOVE:
-            if len(order) > 1 and not phone_idents:
-                covered = tuple(order[:2])
-                wanted = _pg_pair(s, *[(convs[i], contacts[i], idents[i]) for i in covered])
-            else:
-                first = order[0]
-                covered = () if phone_idents else (first,)
-                wanted = set(convs[first])
-                by_contact, by_ident = contacts[first], idents[first] + phone_idents
-                if by_contact or by_ident:
-                    wanted.update(int(i) for i in s.scalars(text(
-                        "SELECT id FROM conversations WHERE contact_id = ANY(CAST(:c AS bigint[])) UNION "
-                        "SELECT id FROM conversations WHERE identity_id = ANY(CAST(:i AS bigint[])) LIMIT :cap"),
-                        {"c": by_contact, "i": by_ident, "cap": cap}))
-            if len(wanted) < cap:
-                if not wanted:
-                    return _no_match()
-                return and_(_ids_in("conversations.id", sorted(wanted), "cands"), condition(covered))
+    # the rare words: collect the conversations that match them all, so the page and the
+    # count read a few conversations by primary key instead of walking the list; the words
+    # the collected set stands for exactly are not checked again
+    if rare and len(in_messages) == len(rare) and len(in_docs) < cap and len(phone_idents) < cap:
+        wanted = set(in_docs)
+        elsewhere = sorted(set().union(*in_messages.values()) - wanted)  # a rare word in a message
+        if len(rare) == 1:
+            wanted.update(elsewhere)
+        elif elsewhere:
+            # each rare word in the document or one of the conversation's messages
+            checks = " AND ".join(f"(search_doc @@ CAST(:d{i} AS tsquery) OR id = ANY(CAST(:m{i} AS bigint[])))" for i in rare)
+            wanted.update(int(c) for c in s.scalars(text(
+                f"SELECT id FROM conversations WHERE id = ANY(CAST(:ids AS bigint[])) AND {checks}"),
+                {"ids": elsewhere, **{f"d{i}": forms[i] for i in rare}, **{f"m{i}": in_messages[i] for i in rare}}))
+        covered = tuple(rare)
+        if phone_idents:  # a phone number's conversations need not hold the words: all checked
+            covered = ()
+            wanted.update(int(c) for c in s.scalars(text(
+                "SELECT id FROM conversations WHERE identity_id = ANY(CAST(:i AS bigint[])) LIMIT :cap"),
+                {"i": phone_idents, "cap": cap}))
+        if len(wanted) < cap:
+            if not wanted:
+                return _no_match()
+            return and_(_ids_in("conversations.id", sorted(wanted), "cands"), condition(covered))
     return condition()
-
-
-def _pg_pair(s, a: tuple[list[int], list[int], list[int]], b: tuple[list[int], list[int], list[int]]) -> set[int]:
-    """The conversations two rare words both match, each as (conversations of its messages and
-    subjects, matching contacts, matching identities): the union of the nine ways a
-    conversation can hold both ("dora" on the contact and "garcia" on the contact, or on the
-    identity, or in a message, ...). Same-kind pairs are intersected here first (a full name:
-    a few contacts instead of two thousand each), so no word's whole set is mapped to its
-    conversations."""
-    (c0, k0, i0), (c1, k1, i1) = a, b
-    params = {"c0": c0, "c1": c1, "k0": k0, "k1": k1, "i0": i0, "i1": i1, "cap": MAX_CANDIDATES + 1,
-              "k01": sorted(set(k0) & set(k1)), "i01": sorted(set(i0) & set(i1))}
-    arr = "CAST(:{} AS bigint[])".format
-    sql = " UNION ".join(f"SELECT id FROM conversations WHERE {w}" for w in (
-        f"id = ANY({arr('c0')}) AND (id = ANY({arr('c1')}) OR contact_id = ANY({arr('k1')}) OR identity_id = ANY({arr('i1')}))",
-        f"id = ANY({arr('c1')}) AND (contact_id = ANY({arr('k0')}) OR identity_id = ANY({arr('i0')}))",
-        f"contact_id = ANY({arr('k01')})",
-        f"identity_id = ANY({arr('i01')})",
-        f"contact_id = ANY({arr('k0')}) AND identity_id = ANY({arr('i1')})",
-        f"identity_id = ANY({arr('i0')}) AND contact_id = ANY({arr('k1')})",
-    ))
-    return {int(i) for i in s.scalars(text(sql + " LIMIT :cap"), params)}
 
 
 # ------------------------------------------------------------------ highlighting
@@ -617,10 +593,11 @@ def purge(s) -> None:
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Alembic autogenerate filter: the search index objects of 0360_search are not models."""
+    """Alembic autogenerate filter: the search index objects of 0360_search (and the
+    search document of 0420_search_doc) are not models."""
     if type_ == "table" and name and any(name == t + "_fts" or name.startswith(t + "_fts_") for t in SEARCH_TABLES):
         return False
-    if type_ == "column" and name == "search_tsv":
+    if type_ == "column" and name in ("search_tsv", "search_doc"):
         return False
     if type_ == "index" and name and ((name.startswith("ix_") and name.endswith("_search")) or name in SPEED_INDEXES):
         return False
