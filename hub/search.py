@@ -215,10 +215,15 @@ def pg_resolve(s, q: SearchQuery) -> str:
 
 
 def pg_resolve_words(s, q: SearchQuery) -> list[str]:
-    """Each word's tsquery on PostgreSQL (the forms of pg_resolve, word by word), in one round trip."""
+    """Each word's tsquery on PostgreSQL (the forms of pg_resolve, word by word), in one round
+    trip, remembered for the rest of the session (the page's highlights need them again)."""
     if not q.words:
         return []
     configs = _pg_configs(s)
+    known = s.info.setdefault("search_forms", {}) if hasattr(s, "info") else {}
+    key = (tuple(configs), q.words)
+    if key in known:
+        return list(known[key])
     cols, params = [], {}
     for i in range(len(q.words)):
         params[f"q{i}"], params[f"x{i}"] = q.word_tsquery(i), q.word_tsquery(i, prefix=False)
@@ -226,7 +231,9 @@ def pg_resolve_words(s, q: SearchQuery) -> list[str]:
             arg = f"q{i}" if cfg == "simple" else f"x{i}"
             cols.append(f"to_tsquery('{cfg}', :{arg})::text, numnode(to_tsquery('{cfg}', :{arg}))")
     row = s.execute(text("SELECT " + ", ".join(cols)), params).one()
-    return [_pg_forms(row, 2 * len(configs) * i, len(configs)) for i in range(len(q.words))]
+    forms = [_pg_forms(row, 2 * len(configs) * i, len(configs)) for i in range(len(q.words))]
+    known[key] = tuple(forms)
+    return forms
 
 
 def _matches(table: str, dialect: str, q: SearchQuery, tsq: str | None = None, word: int | None = None) -> ColumnElement[bool]:
@@ -313,17 +320,25 @@ def _ids_in(column: Any, ids: list[int], name: str) -> ColumnElement[bool]:
     return text(f"{column} = ANY(CAST(:{name} AS bigint[]))").bindparams(bindparam(name, ids))  # type: ignore[return-value]
 
 
-def _pg_estimate(s, tsq: str) -> float:
-    """The planner's estimate of the messages matching ``tsq`` (statistics only: no scan)."""
-    plan = s.execute(text("EXPLAIN (FORMAT JSON) SELECT 1 FROM messages WHERE search_tsv @@ CAST(:t AS tsquery)"), {"t": tsq}).scalar()
+def _pg_estimates(s, forms: list[str]) -> list[float]:
+    """The planner's estimate of the messages matching each of ``forms`` (statistics only: no
+    scan), in one round trip: one EXPLAIN of their UNION ALL, one estimate per branch."""
+    if not forms:
+        return []
+    branches = " UNION ALL ".join(f"SELECT 1 FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery)" for i in range(len(forms)))
+    plan = s.execute(text("EXPLAIN (FORMAT JSON) " + branches), {f"t{i}": f for i, f in enumerate(forms)}).scalar()
     if isinstance(plan, str):
         import json
 
         plan = json.loads(plan)
     try:
-        return float(plan[0]["Plan"]["Plan Rows"])
+        top = plan[0]["Plan"]
+        nodes = top["Plans"] if top.get("Node Type") == "Append" else [top]
+        if len(nodes) == len(forms):
+            return [float(node["Plan Rows"]) for node in nodes]
     except (KeyError, IndexError, TypeError, ValueError):
-        return 0.0
+        pass
+    return [0.0] * len(forms)  # no estimate: collect (the candidate cap still bounds the cost)
 
 
 def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
@@ -354,7 +369,7 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
     n = len(forms)
     if not n or not all(forms):
         return _no_match()
-    rare = [i for i, f in enumerate(forms) if _pg_estimate(s, f) <= WALK_ABOVE]
+    rare = [i for i, e in enumerate(_pg_estimates(s, forms)) if e <= WALK_ABOVE]
     cols: list[str] = []
     params: dict[str, Any] = {"cap": cap}
     for i in rare:
@@ -388,7 +403,7 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
         probe = text(f"(SELECT true FROM messages m WHERE m.conversation_id = conversations.id "
                      f"AND m.search_tsv @@ CAST(:{tag}_probe AS tsquery) LIMIT 1) IS NOT NULL").bindparams(
                          bindparam(f"{tag}_probe", forms[i]))
-        return or_(doc(i, f"{tag}_doc"), probe)  # type: ignore[arg-type]
+        return or_(doc(i, f"{tag}_doc"), probe)
 
     phone: ColumnElement[bool] | None = None
     if q.digits and phone_idents:
@@ -445,6 +460,8 @@ def _pg_config_sql(column: str) -> str:
 
 def _fold(word: str) -> str:
     """Lower-cased without diacritics (as FTS5's unicode61 folds them: "zoë" is "zoe")."""
+    if word.isascii():  # nothing to fold (most names and addresses): no Unicode decomposition
+        return word.lower()
     return "".join(ch for ch in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(ch))
 
 
@@ -545,19 +562,16 @@ def highlights(s, conv_ids: Iterable[int], term: str, words: int = 12,
         if resolved:
             tsq = "CAST(:tsq AS tsquery)"
             opts = f"StartSel={start}, StopSel={stop}, MaxWords={max(words, 4)}, MinWords={max(words // 2, 3)}, MaxFragments=2"
+            # one round trip: the newest matching message's fragment, else the subject's
             rows = s.execute(text(
-                f"SELECT conversation_id, ts_headline({_pg_config_sql('language')}, coalesce(nullif(text, ''), subject), {tsq}, :opts) "
+                f"SELECT 0, conversation_id, ts_headline({_pg_config_sql('language')}, coalesce(nullif(text, ''), subject), {tsq}, :opts) "
                 f"FROM messages WHERE id IN (SELECT max(id) FROM messages WHERE conversation_id = ANY(:ids) "
-                f"AND search_tsv @@ {tsq} GROUP BY conversation_id)"
+                f"AND search_tsv @@ {tsq} GROUP BY conversation_id) "
+                f"UNION ALL SELECT 1, id, ts_headline({_pg_config_sql('language')}, subject, {tsq}, :opts) FROM conversations "
+                f"WHERE id = ANY(:ids) AND search_tsv @@ {tsq}"
             ), {"tsq": resolved, "opts": opts, "ids": ids}).all()
-            out.update({cid: _mark(frag, start, stop) for cid, frag in rows})
-            rest = [i for i in ids if i not in out]
-            if rest:
-                rows = s.execute(text(
-                    f"SELECT id, ts_headline({_pg_config_sql('language')}, subject, {tsq}, :opts) FROM conversations "
-                    f"WHERE id = ANY(:ids) AND search_tsv @@ {tsq}"
-                ), {"tsq": resolved, "opts": opts, "ids": rest}).all()
-                out.update({cid: _mark(frag, start, stop) for cid, frag in rows})
+            for _subject, cid, frag in sorted(rows, key=lambda r: -r[0]):  # a message's fragment wins
+                out[cid] = _mark(frag, start, stop)
     elif q.words:
         marks = {"a": start, "b": stop, "q": q.fts5(any_word=True), "n": max(4, min(words, 64))}
         id_list = ",".join(str(i) for i in ids)  # ints only
