@@ -54,8 +54,14 @@ COUNT_CAP = 200
 #: the list order and probing each conversation's messages (a common word fills a page within a
 #: few hundred conversations), a rarer one by collecting its conversations first
 WALK_ABOVE = 8000
-#: PostgreSQL: at most this many candidate conversations are collected for a rarer query
+#: PostgreSQL: at most this many conversations are collected for a rare word's messages (or a
+#: phone number's identities); past that the word is checked as a common one
 MAX_CANDIDATES = 20000
+#: PostgreSQL: the conversations whose search documents hold every rare word are read as a set
+#: when the planner expects at most sqrt(DOC_COLLECT × conversations) of them (walking the list
+#: would read about COUNT_CAP × conversations / matches of them before its count is full);
+#: above that the list is walked
+DOC_COLLECT = COUNT_CAP + 1
 
 #: language code -> PostgreSQL text search configuration (migration 0360_search has a copy)
 PG_CONFIGS: dict[str, str] = {
@@ -320,25 +326,27 @@ def _ids_in(column: Any, ids: list[int], name: str) -> ColumnElement[bool]:
     return text(f"{column} = ANY(CAST(:{name} AS bigint[]))").bindparams(bindparam(name, ids))  # type: ignore[return-value]
 
 
-def _pg_estimates(s, forms: list[str]) -> list[float]:
-    """The planner's estimate of the messages matching each of ``forms`` (statistics only: no
-    scan), in one round trip: one EXPLAIN of their UNION ALL, one estimate per branch."""
-    if not forms:
-        return []
-    branches = " UNION ALL ".join(f"SELECT 1 FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery)" for i in range(len(forms)))
-    plan = s.execute(text("EXPLAIN (FORMAT JSON) " + branches), {f"t{i}": f for i, f in enumerate(forms)}).scalar()
+def _pg_estimates(s, forms: list[str]) -> tuple[list[float], list[float], float]:
+    """The planner's estimates (statistics only: no scan), in one round trip: the messages
+    matching each of ``forms``, the conversations whose search document matches each, and
+    the conversations in all. One EXPLAIN of their UNION ALL, one estimate per branch."""
+    n = len(forms)
+    branches = [f"SELECT 1 FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery)" for i in range(n)]
+    branches += [f"SELECT 1 FROM conversations WHERE search_doc @@ CAST(:t{i} AS tsquery)" for i in range(n)]
+    branches.append("SELECT 1 FROM conversations")
+    plan = s.execute(text("EXPLAIN (FORMAT JSON) " + " UNION ALL ".join(branches)), {f"t{i}": f for i, f in enumerate(forms)}).scalar()
     if isinstance(plan, str):
         import json
 
         plan = json.loads(plan)
     try:
-        top = plan[0]["Plan"]
-        nodes = top["Plans"] if top.get("Node Type") == "Append" else [top]
-        if len(nodes) == len(forms):
-            return [float(node["Plan Rows"]) for node in nodes]
+        nodes = plan[0]["Plan"]["Plans"]
+        if len(nodes) == 2 * n + 1:
+            rows = [float(node["Plan Rows"]) for node in nodes]
+            return rows[:n], rows[n:2 * n], rows[-1]
     except (KeyError, IndexError, TypeError, ValueError):
         pass
-    return [0.0] * len(forms)  # no estimate: collect (the candidate cap still bounds the cost)
+    return [0.0] * n, [0.0] * n, 0.0  # no estimates: collect (correct whatever the sizes)
 
 
 def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
@@ -348,18 +356,18 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
     migration 0420_search_doc: its subject, contact and identity in one tsvector) or in one
     of its messages.
 
-    1. Each word's forms (one round trip), then the planner's estimate of the messages it is
-       in (statistics only).
-    2. One round trip for, per *rare* word (up to WALK_ABOVE messages expected), the
-       conversations of its messages; the conversations whose document holds every rare word
-       (one GIN lookup: a full name is the few conversations of that person, never the two
-       thousand of each name); and the digits' identities (trigram index, migration
-       0410_search_speed).
-    3. When some word is rare, the conversations that match every rare word are collected
-       (at most MAX_CANDIDATES): those whose document holds them all, and those of their
-       messages that hold each remaining one in the document or a message. The page and its
-       count then read those by primary key, and the common words are checked on them only.
-       When every word is common, the list is walked in its order and each conversation is
+    1. Each word's forms (one round trip), then the planner's estimates (one EXPLAIN,
+       statistics only) of the messages and of the documents it is in.
+    2. For the *rare* words (up to WALK_ABOVE messages expected), the conversations of their
+       messages, and the digits' identities (trigram index, migration 0410_search_speed):
+       one round trip.
+    3. When the documents holding every rare word are few (at most sqrt(DOC_COLLECT ×
+       conversations) expected), the page and its count are read from them: one GIN lookup
+       of the rare words together (a full name is the few conversations of that person,
+       never the two thousand of each name), plus the conversations of their messages that
+       hold each rare word in the document or a message, as a set of row addresses taken in
+       the same statement (no second index lookup per row); the common words are checked on
+       those only. Otherwise the list is walked in its order and each conversation is
        checked per word: its document, then its messages through their ``conversation_id``
        index (a word in a third of the conversations fills a page within a few hundred of
        them, instead of reading its 40,000 messages from the GIN index).
@@ -369,21 +377,18 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
     n = len(forms)
     if not n or not all(forms):
         return _no_match()
-    rare = [i for i, e in enumerate(_pg_estimates(s, forms)) if e <= WALK_ABOVE]
+    in_msgs, in_docs, n_conv = _pg_estimates(s, forms)
+    rare = [i for i in range(n) if in_msgs[i] <= WALK_ABOVE]
     cols: list[str] = []
     params: dict[str, Any] = {"cap": cap}
     for i in rare:
         params[f"t{i}"] = forms[i]
         cols.append(f"ARRAY(SELECT DISTINCT conversation_id FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)")
-    if rare:
-        params["doc"] = " & ".join(f"( {forms[i]} )" for i in rare)
-        cols.append("ARRAY(SELECT id FROM conversations WHERE search_doc @@ CAST(:doc AS tsquery) LIMIT :cap)")
     if q.digits:  # digits only: no LIKE wildcard can be in them
         params["digits"] = f"%{q.digits}%"
         cols.append("ARRAY(SELECT id FROM identities WHERE address LIKE :digits OR phone LIKE :digits LIMIT :cap)")
     row = list(s.execute(text("SELECT " + ", ".join(cols)), params).one()) if cols else []
     in_messages = {i: [int(c) for c in row[k]] for k, i in enumerate(rare)}
-    in_docs = [int(c) for c in row[len(rare)]] if rare else []
     phone_idents = [int(i) for i in row[-1]] if q.digits else []
     for i in rare:  # more than the estimate said: checked as a common word
         if len(in_messages[i]) >= cap:
@@ -416,30 +421,32 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
         cond = and_(*rest) if rest else literal_column("1") == literal_column("1")
         return or_(cond, phone) if phone is not None else cond
 
-    # the rare words: collect the conversations that match them all, so the page and the
-    # count read a few conversations by primary key instead of walking the list; the words
-    # the collected set stands for exactly are not checked again
-    if rare and len(in_messages) == len(rare) and len(in_docs) < cap and len(phone_idents) < cap:
-        wanted = set(in_docs)
-        elsewhere = sorted(set().union(*in_messages.values()) - wanted)  # a rare word in a message
-        if len(rare) == 1:
-            wanted.update(elsewhere)
-        elif elsewhere:
-            # each rare word in the document or one of the conversation's messages
-            checks = " AND ".join(f"(search_doc @@ CAST(:d{i} AS tsquery) OR id = ANY(CAST(:m{i} AS bigint[])))" for i in rare)
-            wanted.update(int(c) for c in s.scalars(text(
-                f"SELECT id FROM conversations WHERE id = ANY(CAST(:ids AS bigint[])) AND {checks}"),
-                {"ids": elsewhere, **{f"d{i}": forms[i] for i in rare}, **{f"m{i}": in_messages[i] for i in rare}}))
+    expected = n_conv  # the documents holding every rare word (the words taken as independent)
+    for i in rare:
+        expected *= min(1.0, in_docs[i] / n_conv) if n_conv else 0.0
+    elsewhere = sorted(set().union(*in_messages.values())) if in_messages else []
+    if (rare and len(in_messages) == len(rare) and len(phone_idents) < cap
+            and (expected + len(elsewhere)) ** 2 <= DOC_COLLECT * max(n_conv, 1.0)):
+        # the conversations matching every rare word, as row addresses (ctid) in this same
+        # statement (one snapshot): the outer query reads them straight from the heap
+        params = {"cands_doc": " & ".join(f"( {forms[i]} )" for i in rare)}
+        ways = ["search_doc @@ CAST(:cands_doc AS tsquery)"]
+        if elsewhere:  # a rare word in a message: each rare word in the document or a message
+            checks = " AND ".join(f"(search_doc @@ CAST(:cands_d{i} AS tsquery) OR id = ANY(CAST(:cands_m{i} AS bigint[])))"
+                                  for i in rare if len(rare) > 1)
+            ways.append("(id = ANY(CAST(:cands_ids AS bigint[]))" + (f" AND {checks})" if checks else ")"))
+            params["cands_ids"] = elsewhere
+            if len(rare) > 1:
+                params.update({f"cands_d{i}": forms[i] for i in rare})
+                params.update({f"cands_m{i}": in_messages[i] for i in rare})
         covered = tuple(rare)
         if phone_idents:  # a phone number's conversations need not hold the words: all checked
+            ways.append("identity_id = ANY(CAST(:cands_phone AS bigint[]))")
+            params["cands_phone"] = phone_idents
             covered = ()
-            wanted.update(int(c) for c in s.scalars(text(
-                "SELECT id FROM conversations WHERE identity_id = ANY(CAST(:i AS bigint[])) LIMIT :cap"),
-                {"i": phone_idents, "cap": cap}))
-        if len(wanted) < cap:
-            if not wanted:
-                return _no_match()
-            return and_(_ids_in("conversations.id", sorted(wanted), "cands"), condition(covered))
+        cands = text(f"conversations.ctid = ANY(ARRAY(SELECT ctid FROM conversations WHERE {' OR '.join(ways)}))").bindparams(
+            *[bindparam(k, v) for k, v in params.items()])
+        return and_(cands, condition(covered))
     return condition()
 
 

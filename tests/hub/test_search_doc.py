@@ -174,6 +174,7 @@ def test_words_split_between_the_document_and_the_messages(desk, monkeypatch, pl
         monkeypatch.setattr(search, "WALK_ABOVE", -1)
     elif plan == "collect":
         monkeypatch.setattr(search, "WALK_ABOVE", 10**9)
+        monkeypatch.setattr(search, "DOC_COLLECT", 10**12)
     a = _add(desk, "a", name="Ulrike", email="u@example.de", subject="Konto", texts=["sincerely, Vandersloot"])
     b = _add(desk, "b", name="Ulrike Vandersloot", subject="Konto", texts=["hallo"])
     c = _add(desk, "c", name="Vandersloot", subject="Karte", texts=["regards ulrike"])
