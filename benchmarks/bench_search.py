@@ -3,7 +3,8 @@
 
 The generator writes a synthetic desk straight into a fresh, migrated PostgreSQL database
 with COPY (contacts, identities, conversations, messages; the GIN indexes are dropped for the
-load and built afterwards, as one would for any bulk load), then ANALYZEs. Texts mix a few
+load and built afterwards, as one would for any bulk load; the trigger of migration
+0420_search_doc fills each conversation's search document as it is copied), then ANALYZEs. Texts mix a few
 hundred support words (refund, password, wallet, ...) with a Zipf-distributed vocabulary of
 30,000 made-up words, order ids, names and email addresses; half the conversations are in
 English, some in Spanish or German (their messages are stemmed in that language), the rest
@@ -20,7 +21,8 @@ hub.search.highlights, GET /api/v1/conversations?q= through the Flask app):
 
 Sizes: OMNIHUB_BENCH_SEARCH_MESSAGES (default 1,000,000; --quick 100,000), ten messages per
 conversation. Database server: OMNIHUB_BENCH_DATABASE_URL (default the local PostgreSQL);
-the database is created and dropped by the run. ``python -m benchmarks.bench_search`` runs
+the database is created and dropped by the run (kept with OMNIHUB_BENCH_SEARCH_KEEP=1; a
+later run with OMNIHUB_BENCH_SEARCH_DB=<its url> migrates it and measures only). ``python -m benchmarks.bench_search`` runs
 it alone (n/a without PostgreSQL).
 """
 
@@ -110,6 +112,7 @@ def generate(url: str, messages: int, per_conversation: int = 10, seed: int = 21
         with conn.cursor() as cur:
             for table in ("messages", "conversations", "contacts", "identities"):
                 cur.execute(f"DROP INDEX IF EXISTS ix_{table}_search")
+            cur.execute("DROP INDEX IF EXISTS ix_conversations_doc_search")  # 0420_search_doc (its trigger fills it)
             cur.execute("INSERT INTO connectors (name, kind, enabled, config, state, health, created_at, updated_at) "
                         "VALUES ('web', 'api', true, '{}', '{}', '{}', now(), now()) RETURNING id")
             connector_id = cur.fetchone()[0]
@@ -180,6 +183,7 @@ def generate(url: str, messages: int, per_conversation: int = 10, seed: int = 21
             cur.execute("SET maintenance_work_mem = '256MB'")
             for table in ("messages", "conversations", "contacts", "identities"):
                 cur.execute(f"CREATE INDEX ix_{table}_search ON {table} USING gin (search_tsv)")
+            cur.execute("CREATE INDEX ix_conversations_doc_search ON conversations USING gin (search_doc)")
         conn.commit()
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -377,9 +381,12 @@ def rows(quick: bool, redis_url: str) -> list[dict]:
         print(f"  S1/S2: generated in {data['total_s']:.0f} s (COPY {data['load_s']:.0f} s); measuring ...", file=sys.stderr, flush=True)
         m = measure(url, redis_url, data, rounds=25 if quick else 50)
     finally:
-        with admin.connect() as c:
-            c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        if os.environ.get("OMNIHUB_BENCH_SEARCH_KEEP"):  # kept for OMNIHUB_BENCH_SEARCH_DB runs
+            print(f"  S1/S2: database kept: OMNIHUB_BENCH_SEARCH_DB={url}", file=sys.stderr, flush=True)
+        else:
+            with admin.connect() as c:
+                c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
     return _rows(m, data, f"{size:,} msgs / {data['conversations']:,} convs, generated in {data['total_s']:.0f} s")
 

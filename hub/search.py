@@ -54,8 +54,14 @@ COUNT_CAP = 200
 #: the list order and probing each conversation's messages (a common word fills a page within a
 #: few hundred conversations), a rarer one by collecting its conversations first
 WALK_ABOVE = 8000
-#: PostgreSQL: at most this many candidate conversations are collected for a rarer query
+#: PostgreSQL: at most this many conversations are collected for a rare word's messages (or a
+#: phone number's identities); past that the word is checked as a common one
 MAX_CANDIDATES = 20000
+#: PostgreSQL: the conversations whose search documents hold every rare word are read as a set
+#: when the planner expects at most sqrt(DOC_COLLECT × conversations) of them (walking the list
+#: would read about COUNT_CAP × conversations / matches of them before its count is full);
+#: above that the list is walked
+DOC_COLLECT = COUNT_CAP + 1
 
 #: language code -> PostgreSQL text search configuration (migration 0360_search has a copy)
 PG_CONFIGS: dict[str, str] = {
@@ -215,10 +221,15 @@ def pg_resolve(s, q: SearchQuery) -> str:
 
 
 def pg_resolve_words(s, q: SearchQuery) -> list[str]:
-    """Each word's tsquery on PostgreSQL (the forms of pg_resolve, word by word), in one round trip."""
+    """Each word's tsquery on PostgreSQL (the forms of pg_resolve, word by word), in one round
+    trip, remembered for the rest of the session (the page's highlights need them again)."""
     if not q.words:
         return []
     configs = _pg_configs(s)
+    known = s.info.setdefault("search_forms", {}) if hasattr(s, "info") else {}
+    key = (tuple(configs), q.words)
+    if key in known:
+        return list(known[key])
     cols, params = [], {}
     for i in range(len(q.words)):
         params[f"q{i}"], params[f"x{i}"] = q.word_tsquery(i), q.word_tsquery(i, prefix=False)
@@ -226,7 +237,9 @@ def pg_resolve_words(s, q: SearchQuery) -> list[str]:
             arg = f"q{i}" if cfg == "simple" else f"x{i}"
             cols.append(f"to_tsquery('{cfg}', :{arg})::text, numnode(to_tsquery('{cfg}', :{arg}))")
     row = s.execute(text("SELECT " + ", ".join(cols)), params).one()
-    return [_pg_forms(row, 2 * len(configs) * i, len(configs)) for i in range(len(q.words))]
+    forms = [_pg_forms(row, 2 * len(configs) * i, len(configs)) for i in range(len(q.words))]
+    known[key] = tuple(forms)
+    return forms
 
 
 def _matches(table: str, dialect: str, q: SearchQuery, tsq: str | None = None, word: int | None = None) -> ColumnElement[bool]:
@@ -313,84 +326,90 @@ def _ids_in(column: Any, ids: list[int], name: str) -> ColumnElement[bool]:
     return text(f"{column} = ANY(CAST(:{name} AS bigint[]))").bindparams(bindparam(name, ids))  # type: ignore[return-value]
 
 
-def _pg_estimate(s, tsq: str) -> float:
-    """The planner's estimate of the messages matching ``tsq`` (statistics only: no scan)."""
-    plan = s.execute(text("EXPLAIN (FORMAT JSON) SELECT 1 FROM messages WHERE search_tsv @@ CAST(:t AS tsquery)"), {"t": tsq}).scalar()
+def _pg_estimates(s, forms: list[str]) -> tuple[list[float], list[float], float]:
+    """The planner's estimates (statistics only: no scan), in one round trip: the messages
+    matching each of ``forms``, the conversations whose search document matches each, and
+    the conversations in all. One EXPLAIN of their UNION ALL, one estimate per branch."""
+    n = len(forms)
+    branches = [f"SELECT 1 FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery)" for i in range(n)]
+    branches += [f"SELECT 1 FROM conversations WHERE search_doc @@ CAST(:t{i} AS tsquery)" for i in range(n)]
+    branches.append("SELECT 1 FROM conversations")
+    plan = s.execute(text("EXPLAIN (FORMAT JSON) " + " UNION ALL ".join(branches)), {f"t{i}": f for i, f in enumerate(forms)}).scalar()
     if isinstance(plan, str):
         import json
 
         plan = json.loads(plan)
     try:
-        return float(plan[0]["Plan"]["Plan Rows"])
+        nodes = plan[0]["Plan"]["Plans"]
+        if len(nodes) == 2 * n + 1:
+            rows = [float(node["Plan Rows"]) for node in nodes]
+            return rows[:n], rows[n:2 * n], rows[-1]
     except (KeyError, IndexError, TypeError, ValueError):
-        return 0.0
+        pass
+    return [0.0] * n, [0.0] * n, 0.0  # no estimates: collect (correct whatever the sizes)
 
 
 def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
     """PostgreSQL: the condition for ``q``, built from what each word costs.
 
-    1. Each word's forms (one round trip), then the planner's estimate of the messages it is
-       in (statistics only).
-    2. One round trip for every word's matching contacts and identities (GIN), the digits'
-       identities (trigram index, migration 0410_search_speed) and, for each *rare* word (up
-       to WALK_ABOVE messages expected), the conversations of its messages and subjects.
-    3. When some word is rare, the conversations it matches in any way are collected (at most
-       MAX_CANDIDATES; with two rare words, the conversations both match, intersected pairwise
-       by _pg_pair): the page and its count then read those by primary key, and the other
-       words are checked on them only. When every word is common, the list is walked in its
-       order and each conversation is probed per word through its messages'
-       ``conversation_id`` index: a word in a third of the conversations fills a page within a
-       few hundred of them, instead of reading its 40,000 messages from the GIN index.
+    A word matches a conversation in its search document (``conversations.search_doc``,
+    migration 0420_search_doc: its subject, contact and identity in one tsvector) or in one
+    of its messages.
+
+    1. Each word's forms (one round trip), then the planner's estimates (one EXPLAIN,
+       statistics only) of the messages and of the documents it is in.
+    2. For the *rare* words (up to WALK_ABOVE messages expected), the conversations of their
+       messages, and the digits' identities (trigram index, migration 0410_search_speed):
+       one round trip.
+    3. When the documents holding every rare word are few (at most sqrt(DOC_COLLECT ×
+       conversations) expected), the page and its count are read from them: one GIN lookup
+       of the rare words together (a full name is the few conversations of that person,
+       never the two thousand of each name), plus the conversations of their messages that
+       hold each rare word in the document or a message, as a set of row addresses taken in
+       the same statement (no second index lookup per row); the common words are checked on
+       those only. Otherwise the list is walked in its order and each conversation is
+       checked per word: its document, then its messages through their ``conversation_id``
+       index (a word in a third of the conversations fills a page within a few hundred of
+       them, instead of reading its 40,000 messages from the GIN index).
     """
     cap = MAX_CANDIDATES + 1
     forms = pg_resolve_words(s, q)
     n = len(forms)
-    rare = [i for i, f in enumerate(forms) if f and _pg_estimate(s, f) <= WALK_ABOVE]
+    if not n or not all(forms):
+        return _no_match()
+    in_msgs, in_docs, n_conv = _pg_estimates(s, forms)
+    rare = [i for i in range(n) if in_msgs[i] <= WALK_ABOVE]
     cols: list[str] = []
     params: dict[str, Any] = {"cap": cap}
-    for i, f in enumerate(forms):
-        params[f"t{i}"] = f
-        cols += [f"ARRAY(SELECT id FROM contacts WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)",
-                 f"ARRAY(SELECT id FROM identities WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)"]
     for i in rare:
-        cols.append(f"ARRAY(SELECT conversation_id FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery) "
-                    f"UNION SELECT id FROM conversations WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)")
+        params[f"t{i}"] = forms[i]
+        cols.append(f"ARRAY(SELECT DISTINCT conversation_id FROM messages WHERE search_tsv @@ CAST(:t{i} AS tsquery) LIMIT :cap)")
     if q.digits:  # digits only: no LIKE wildcard can be in them
         params["digits"] = f"%{q.digits}%"
         cols.append("ARRAY(SELECT id FROM identities WHERE address LIKE :digits OR phone LIKE :digits LIMIT :cap)")
     row = list(s.execute(text("SELECT " + ", ".join(cols)), params).one()) if cols else []
-    contacts = [list(row[2 * i]) for i in range(n)]
-    idents = [list(row[2 * i + 1]) for i in range(n)]
-    convs: dict[int, list[int]] = {}
-    for k, i in enumerate(rare):
-        found = list(row[2 * n + k])
-        if len(found) < cap:
-            convs[i] = found
-    phone_idents = list(row[-1]) if q.digits else []
+    in_messages = {i: [int(c) for c in row[k]] for k, i in enumerate(rare)}
+    phone_idents = [int(i) for i in row[-1]] if q.digits else []
+    for i in rare:  # more than the estimate said: checked as a common word
+        if len(in_messages[i]) >= cap:
+            del in_messages[i]
+
+    def doc(i: int, tag: str) -> ColumnElement[bool]:
+        return text(f"conversations.search_doc @@ CAST(:{tag} AS tsquery)").bindparams(  # type: ignore[return-value]
+            bindparam(tag, forms[i]))
 
     def word(i: int) -> ColumnElement[bool]:
         tag = f"w{i}"
-        parts: list[ColumnElement[bool]] = []
-        if i in convs:
-            if convs[i]:
-                parts.append(_ids_in("conversations.id", convs[i], f"{tag}_convs"))
-        else:
-            parts.append(_matches("conversations", "postgresql", q, forms[i], word=i))
-            # a scalar subquery, not EXISTS: PostgreSQL would turn an EXISTS into one hashed set
-            # of every matching message's conversation, which is the cost this plan avoids
-            parts.append(text(f"(SELECT true FROM messages m WHERE m.conversation_id = conversations.id "
-                              f"AND m.search_tsv @@ CAST(:{tag}_probe AS tsquery) LIMIT 1) IS NOT NULL")
-                         .bindparams(bindparam(f"{tag}_probe", forms[i])))  # type: ignore[arg-type]
-        for column, ids, table in (("contact_id", contacts[i], "contacts"), ("identity_id", idents[i], "identities")):
-            if len(ids) >= cap:  # too many to carry: a hashed subquery
-                parts.append(text(f"conversations.{column} IN (SELECT id FROM {table} WHERE search_tsv @@ CAST(:{tag}_{table} AS tsquery))")
-                             .bindparams(bindparam(f"{tag}_{table}", forms[i])))  # type: ignore[arg-type]
-            elif ids:
-                parts.append(_ids_in(f"conversations.{column}", ids, f"{tag}_{table}"))
-        return or_(*parts) if parts else _no_match()
+        if i in in_messages:
+            found = in_messages[i]
+            return or_(doc(i, f"{tag}_doc"), _ids_in("conversations.id", found, f"{tag}_msgs")) if found else doc(i, f"{tag}_doc")
+        # a scalar subquery, not EXISTS: PostgreSQL would turn an EXISTS into one hashed set
+        # of every matching message's conversation, which is the cost this plan avoids
+        probe = text(f"(SELECT true FROM messages m WHERE m.conversation_id = conversations.id "
+                     f"AND m.search_tsv @@ CAST(:{tag}_probe AS tsquery) LIMIT 1) IS NOT NULL").bindparams(
+                         bindparam(f"{tag}_probe", forms[i]))
+        return or_(doc(i, f"{tag}_doc"), probe)
 
-    if not all(forms) or not n:
-        return _no_match()
     phone: ColumnElement[bool] | None = None
     if q.digits and phone_idents:
         phone = (_ids_in("conversations.identity_id", phone_idents, "phone_idents") if len(phone_idents) < cap else
@@ -402,54 +421,33 @@ def _pg_search(s, q: SearchQuery) -> ColumnElement[bool]:
         cond = and_(*rest) if rest else literal_column("1") == literal_column("1")
         return or_(cond, phone) if phone is not None else cond
 
-    # the rarest words that are rare everywhere: collect what they match, so the page and the
-    # count read a few conversations by primary key instead of walking the list; the words the
-    # collected set stands for exactly are not checked again (their arrays stay out of the SQL)
-    sizes = {i: len(convs[i]) + len(contacts[i]) + len(idents[i]) for i in convs
-             if len(contacts[i]) < cap and len(idents[i]) < cap}
-    if sizes and len(phone_idents) < cap:
-        order = sorted(sizes, key=lambda i: sizes[i])
-        if sizes[order[0]] <= WALK_ABOVE:
-            if len(order) > 1 and not phone_idents:
-                covered = tuple(order[:2])
-                wanted = _pg_pair(s, *[(convs[i], contacts[i], idents[i]) for i in covered])
-            else:
-                first = order[0]
-                covered = () if phone_idents else (first,)
-                wanted = set(convs[first])
-                by_contact, by_ident = contacts[first], idents[first] + phone_idents
-                if by_contact or by_ident:
-                    wanted.update(int(i) for i in s.scalars(text(
-                        "SELECT id FROM conversations WHERE contact_id = ANY(CAST(:c AS bigint[])) UNION "
-                        "SELECT id FROM conversations WHERE identity_id = ANY(CAST(:i AS bigint[])) LIMIT :cap"),
-                        {"c": by_contact, "i": by_ident, "cap": cap}))
-            if len(wanted) < cap:
-                if not wanted:
-                    return _no_match()
-                return and_(_ids_in("conversations.id", sorted(wanted), "cands"), condition(covered))
+    expected = n_conv  # the documents holding every rare word (the words taken as independent)
+    for i in rare:
+        expected *= min(1.0, in_docs[i] / n_conv) if n_conv else 0.0
+    elsewhere = sorted(set().union(*in_messages.values())) if in_messages else []
+    if (rare and len(in_messages) == len(rare) and len(phone_idents) < cap
+            and (expected + len(elsewhere)) ** 2 <= DOC_COLLECT * max(n_conv, 1.0)):
+        # the conversations matching every rare word, as row addresses (ctid) in this same
+        # statement (one snapshot): the outer query reads them straight from the heap
+        params = {"cands_doc": " & ".join(f"( {forms[i]} )" for i in rare)}
+        ways = ["search_doc @@ CAST(:cands_doc AS tsquery)"]
+        if elsewhere:  # a rare word in a message: each rare word in the document or a message
+            checks = " AND ".join(f"(search_doc @@ CAST(:cands_d{i} AS tsquery) OR id = ANY(CAST(:cands_m{i} AS bigint[])))"
+                                  for i in rare if len(rare) > 1)
+            ways.append("(id = ANY(CAST(:cands_ids AS bigint[]))" + (f" AND {checks})" if checks else ")"))
+            params["cands_ids"] = elsewhere
+            if len(rare) > 1:
+                params.update({f"cands_d{i}": forms[i] for i in rare})
+                params.update({f"cands_m{i}": in_messages[i] for i in rare})
+        covered = tuple(rare)
+        if phone_idents:  # a phone number's conversations need not hold the words: all checked
+            ways.append("identity_id = ANY(CAST(:cands_phone AS bigint[]))")
+            params["cands_phone"] = phone_idents
+            covered = ()
+        cands = text(f"conversations.ctid = ANY(ARRAY(SELECT ctid FROM conversations WHERE {' OR '.join(ways)}))").bindparams(
+            *[bindparam(k, v) for k, v in params.items()])
+        return and_(cands, condition(covered))
     return condition()
-
-
-def _pg_pair(s, a: tuple[list[int], list[int], list[int]], b: tuple[list[int], list[int], list[int]]) -> set[int]:
-    """The conversations two rare words both match, each as (conversations of its messages and
-    subjects, matching contacts, matching identities): the union of the nine ways a
-    conversation can hold both ("dora" on the contact and "garcia" on the contact, or on the
-    identity, or in a message, ...). Same-kind pairs are intersected here first (a full name:
-    a few contacts instead of two thousand each), so no word's whole set is mapped to its
-    conversations."""
-    (c0, k0, i0), (c1, k1, i1) = a, b
-    params = {"c0": c0, "c1": c1, "k0": k0, "k1": k1, "i0": i0, "i1": i1, "cap": MAX_CANDIDATES + 1,
-              "k01": sorted(set(k0) & set(k1)), "i01": sorted(set(i0) & set(i1))}
-    arr = "CAST(:{} AS bigint[])".format
-    sql = " UNION ".join(f"SELECT id FROM conversations WHERE {w}" for w in (
-        f"id = ANY({arr('c0')}) AND (id = ANY({arr('c1')}) OR contact_id = ANY({arr('k1')}) OR identity_id = ANY({arr('i1')}))",
-        f"id = ANY({arr('c1')}) AND (contact_id = ANY({arr('k0')}) OR identity_id = ANY({arr('i0')}))",
-        f"contact_id = ANY({arr('k01')})",
-        f"identity_id = ANY({arr('i01')})",
-        f"contact_id = ANY({arr('k0')}) AND identity_id = ANY({arr('i1')})",
-        f"identity_id = ANY({arr('i0')}) AND contact_id = ANY({arr('k1')})",
-    ))
-    return {int(i) for i in s.scalars(text(sql + " LIMIT :cap"), params)}
 
 
 # ------------------------------------------------------------------ highlighting
@@ -469,6 +467,8 @@ def _pg_config_sql(column: str) -> str:
 
 def _fold(word: str) -> str:
     """Lower-cased without diacritics (as FTS5's unicode61 folds them: "zoë" is "zoe")."""
+    if word.isascii():  # nothing to fold (most names and addresses): no Unicode decomposition
+        return word.lower()
     return "".join(ch for ch in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(ch))
 
 
@@ -569,19 +569,16 @@ def highlights(s, conv_ids: Iterable[int], term: str, words: int = 12,
         if resolved:
             tsq = "CAST(:tsq AS tsquery)"
             opts = f"StartSel={start}, StopSel={stop}, MaxWords={max(words, 4)}, MinWords={max(words // 2, 3)}, MaxFragments=2"
+            # one round trip: the newest matching message's fragment, else the subject's
             rows = s.execute(text(
-                f"SELECT conversation_id, ts_headline({_pg_config_sql('language')}, coalesce(nullif(text, ''), subject), {tsq}, :opts) "
+                f"SELECT 0, conversation_id, ts_headline({_pg_config_sql('language')}, coalesce(nullif(text, ''), subject), {tsq}, :opts) "
                 f"FROM messages WHERE id IN (SELECT max(id) FROM messages WHERE conversation_id = ANY(:ids) "
-                f"AND search_tsv @@ {tsq} GROUP BY conversation_id)"
+                f"AND search_tsv @@ {tsq} GROUP BY conversation_id) "
+                f"UNION ALL SELECT 1, id, ts_headline({_pg_config_sql('language')}, subject, {tsq}, :opts) FROM conversations "
+                f"WHERE id = ANY(:ids) AND search_tsv @@ {tsq}"
             ), {"tsq": resolved, "opts": opts, "ids": ids}).all()
-            out.update({cid: _mark(frag, start, stop) for cid, frag in rows})
-            rest = [i for i in ids if i not in out]
-            if rest:
-                rows = s.execute(text(
-                    f"SELECT id, ts_headline({_pg_config_sql('language')}, subject, {tsq}, :opts) FROM conversations "
-                    f"WHERE id = ANY(:ids) AND search_tsv @@ {tsq}"
-                ), {"tsq": resolved, "opts": opts, "ids": rest}).all()
-                out.update({cid: _mark(frag, start, stop) for cid, frag in rows})
+            for _subject, cid, frag in sorted(rows, key=lambda r: -r[0]):  # a message's fragment wins
+                out[cid] = _mark(frag, start, stop)
     elif q.words:
         marks = {"a": start, "b": stop, "q": q.fts5(any_word=True), "n": max(4, min(words, 64))}
         id_list = ",".join(str(i) for i in ids)  # ints only
@@ -617,10 +614,11 @@ def purge(s) -> None:
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Alembic autogenerate filter: the search index objects of 0360_search are not models."""
+    """Alembic autogenerate filter: the search index objects of 0360_search (and the
+    search document of 0420_search_doc) are not models."""
     if type_ == "table" and name and any(name == t + "_fts" or name.startswith(t + "_fts_") for t in SEARCH_TABLES):
         return False
-    if type_ == "column" and name == "search_tsv":
+    if type_ == "column" and name in ("search_tsv", "search_doc"):
         return False
     if type_ == "index" and name and ((name.startswith("ix_") and name.endswith("_search")) or name in SPEED_INDEXES):
         return False

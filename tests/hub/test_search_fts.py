@@ -142,6 +142,7 @@ def test_every_word_may_match_in_a_different_place_of_the_conversation(desk, db_
         monkeypatch.setattr(search, "WALK_ABOVE", -1)
     elif plan == "collect":  # PostgreSQL: every word's conversations collected
         monkeypatch.setattr(search, "WALK_ABOVE", 10**9)
+        monkeypatch.setattr(search, "DOC_COLLECT", 10**12)
     cases = {
         "maria withdrawal": [maria],              # contact name + a message
         "withdrawal maria": [maria],              # in any order
