@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import String, cast, func, or_, select
 
 from hub import assignment, audit, auth, checks, exports, replay, routing, subscriptions
@@ -350,6 +350,12 @@ def get_conversation(conv_id: int):
     return jsonify(body)
 
 
+def _names_caller(assignee: str | None) -> bool:
+    """``assignee`` names the caller: ``'me'`` or their own email (any case, spaces around)."""
+    value = (assignee or "").strip().lower()
+    return bool(value) and (value == "me" or value == (g.principal.email or "").strip().lower())
+
+
 def _claim(s, c: Conversation, data: ConversationPatch, changes: dict[str, Any]) -> None:
     """Make an assignment change atomic: the conversation's row is held only if its assignee is
     still the one the client saw (``if_assignee``; for ``'me'`` without it: nobody, or the caller),
@@ -369,7 +375,8 @@ def _claim(s, c: Conversation, data: ConversationPatch, changes: dict[str, Any])
                     raise ApiError(400, f"if_assignee: no user with email {data.if_assignee!r}", field="if_assignee")
             if expected != c.assignee_id:
                 raise assignment.Conflict(c.id, assignment.holder_of(s, c.id))
-        elif data.assignee == "me" and c.assignee_id not in (None, me):
+        elif _names_caller(data.assignee) and c.assignee_id not in (None, me):
+            # "me" and the caller's own email (any case) are one claim: never a silent take-over
             raise assignment.Conflict(c.id, assignment.holder_of(s, c.id))
         assignment.lock_assignee(s, c, c.assignee_id)
     except assignment.Conflict as exc:
@@ -401,7 +408,7 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
             if not data.assignee:
                 uid = None
             else:
-                email = g.principal.email if data.assignee == "me" else data.assignee.lower()
+                email = g.principal.email if _names_caller(data.assignee) else data.assignee.strip().lower()
                 uid = s.scalar(select(User.id).where(User.email == email, User.active.is_(True)))
                 if uid is None:
                     raise ApiError(400, f"assignee: no user with email {data.assignee!r}", field="assignee")
@@ -1162,11 +1169,16 @@ class TeamPatch(Strict):
     members: list[MemberIn] | None = Field(None, max_length=500, description="the whole member list (replaces it)")
 
 
+def _lower(value: Any) -> Any:
+    """Case-insensitive choices (a priority): their canonical lower-case spelling."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 class RuleIn(Strict):
     name: str = Field("", max_length=120, pattern=r"^[^\x00-\x1f\x7f]*$")
     team: str = Field(min_length=1, max_length=64, description="the team's name")
     conditions: routing.Conditions = Field(default_factory=lambda: routing.Conditions.model_validate({}), description="all must hold; none: every conversation")
-    set_priority: Literal["low", "normal", "high", "urgent"] | None = None
+    set_priority: Annotated[Literal["low", "normal", "high", "urgent"], BeforeValidator(_lower)] | None = None
     add_tags: list[routing.Tag] = Field(default_factory=list, max_length=20)
     enabled: bool = True
     position: int | None = Field(None, ge=0, le=1_000_000, description="evaluation order (lowest first); default: after the others")
@@ -1176,7 +1188,7 @@ class RulePatch(Strict):
     name: str | None = Field(None, max_length=120, pattern=r"^[^\x00-\x1f\x7f]*$")
     team: str | None = Field(None, min_length=1, max_length=64)
     conditions: routing.Conditions | None = None
-    set_priority: Literal["low", "normal", "high", "urgent"] | None = None
+    set_priority: Annotated[Literal["low", "normal", "high", "urgent"], BeforeValidator(_lower)] | None = None
     add_tags: list[routing.Tag] | None = Field(None, max_length=20)
     enabled: bool | None = None
     position: int | None = Field(None, ge=0, le=1_000_000)
@@ -1220,9 +1232,10 @@ def _team_named(s, name: str, field: str = "team") -> Team:
     return team
 
 
-def _check_conditions(s, cond: routing.Conditions) -> None:
+def _check_conditions(s, cond: routing.Conditions) -> routing.Conditions:
+    """The conditions in their canonical form (stored), or 400 naming the field."""
     try:
-        routing.check(s, cond)
+        return routing.check(s, cond)
     except routing.RuleError as exc:
         raise ApiError(400, str(exc), field=exc.field) from None
 
@@ -1374,9 +1387,9 @@ def list_rules():
 def create_rule(data: RuleIn):
     with rt().db.session() as s:
         team = _team_named(s, data.team)
-        _check_conditions(s, data.conditions)
+        cond = _check_conditions(s, data.conditions)
         rule = RoutingRule(name=data.name, team_id=team.id, enabled=data.enabled, set_priority=data.set_priority,
-                           conditions=data.conditions.model_dump(exclude_none=True), add_tags=sorted(set(data.add_tags)),
+                           conditions=cond.model_dump(exclude_none=True), add_tags=sorted(set(data.add_tags)),
                            position=data.position if data.position is not None else routing.next_position(s))
         s.add(rule)
         s.flush()
@@ -1401,8 +1414,7 @@ def patch_rule(rule_id: int, data: RulePatch):
         if data.name is not None:
             rule.name = data.name
         if data.conditions is not None:
-            _check_conditions(s, data.conditions)
-            rule.conditions = data.conditions.model_dump(exclude_none=True)
+            rule.conditions = _check_conditions(s, data.conditions).model_dump(exclude_none=True)
         if "set_priority" in changes:
             rule.set_priority = data.set_priority
         if data.add_tags is not None:

@@ -973,6 +973,9 @@ def worker(burst: bool, fork: bool, with_poller: bool) -> None:
     _warn_if_redis_is_open(rt.redis_url, rt.settings)
     cls = Worker if fork else SimpleWorker
     poller = _poller_thread(rt) if with_poller else None
+    # event webhooks go out on threads of their own, never in a job (a slow receiver must not
+    # hold up ingest); not beside --fork (a fork per job while threads hold locks): `omnihub poll` sends them
+    dispatcher = None if fork else _event_dispatcher(rt)
 
     def make():  # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
         w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
@@ -990,9 +993,20 @@ def worker(burst: bool, fork: bool, with_poller: bool) -> None:
     try:
         run_worker(make, burst=burst, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
     finally:
+        if dispatcher:
+            dispatcher.close()
         if poller:
             poller.stop.set()  # it gives its leases back, so a restarted process takes over at once
             poller.done.wait(rt.settings.poll_lease_seconds)
+
+
+def _event_dispatcher(rt):
+    from workers.webhooks_out import start_dispatcher
+
+    dispatcher = start_dispatcher(rt)
+    if dispatcher is not None:
+        click.echo(f"event webhooks: {dispatcher.threads} sender threads", err=True)
+    return dispatcher
 
 
 def _poller_thread(rt):
@@ -1114,7 +1128,12 @@ def poll(no_sweep: bool) -> None:
 
     rt = _runtime()
     click.echo("poller started", err=True)
-    run_poller(rt, sweep_enabled=not no_sweep)
+    dispatcher = _event_dispatcher(rt)
+    try:
+        run_poller(rt, sweep_enabled=not no_sweep)
+    finally:
+        if dispatcher:
+            dispatcher.close()
 
 
 @main.command()
