@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, func, or_, select
 
 from hub import assignment, audit, auth, checks, exports, replay, routing, subscriptions
@@ -1145,9 +1145,8 @@ def export_conversations():
 
 
 # ------------------------------------------------------- teams and routing (docs/teams.md)
-TEAM_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
 #: a team's name, trimmed; unique regardless of case (hub.assignment.name_key)
-TeamName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=TEAM_NAME)]
+TeamName = Annotated[str, AfterValidator(assignment.check_team_name)]
 
 
 class MemberIn(Strict):
@@ -1242,11 +1241,16 @@ def _check_conditions(s, cond: routing.Conditions) -> routing.Conditions:
 
 def _set_members(s, team: Team, members: list[MemberIn]) -> None:
     wanted: dict[int, int] = {}
+    named: dict[int, str] = {}
     for m in members:
         uid = s.scalar(select(User.id).where(User.email == m.email.strip().lower()))
         if uid is None:
             raise ApiError(400, f"members: no user with email {m.email!r}", field="members")
+        if uid in wanted:  # "Ana@x" and "ana@x" are one user: which capacity was meant is not ours to guess
+            raise ApiError(400, f"members: {m.email.strip()!r} is listed twice (as {named[uid]!r} too; emails compare "
+                                "regardless of case): list each member once", field="members")
         wanted[uid] = m.capacity
+        named[uid] = m.email.strip()
     for row in list(team.members):
         if row.user_id not in wanted:
             team.members.remove(row)

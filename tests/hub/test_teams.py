@@ -814,3 +814,55 @@ def test_omnihub_users_deactivate_returns_the_agents_conversations(team_hub):
     assert assignee_of(h, conv_id) == a2
     assert [k for k, _d in events(h, conv_id)] == ["assigned", "returned", "assigned"]
     assert events(h, conv_id)[1][1] == {"previous": a1, "reason": "agent deactivated", "by": "cli"}
+
+
+def test_a_member_listed_twice_in_another_case_is_refused_naming_it(team_hub):
+    """#21 fresh eyes: members differing only by the case of the email were silently merged
+    (one capacity won). Now 400 naming the duplicate; nothing changes."""
+    h = team_hub
+    agents = make_agents(h, 2)
+    a1, a2 = agents
+    body = {"name": "desk", "members": [{"email": a1, "capacity": 3}, {"email": a2, "capacity": 1},
+                                        {"email": a1.upper(), "capacity": 9}]}
+    r = h.api("POST", "/api/v1/teams", body)
+    assert r.status_code == 400 and r.get_json()["field"] == "members", r.get_json()
+    assert a1.upper() in r.get_json()["error"] and a1 in r.get_json()["error"] and "twice" in r.get_json()["error"]
+    assert h.count(Team) == 0
+    team = create_team(h, "desk", {a1: 3}, "manual")
+    r = h.api("PATCH", f"/api/v1/teams/{team['id']}", {"members": [{"email": f" {a2} "}, {"email": a2.title()}]})
+    assert r.status_code == 400 and "twice" in r.get_json()["error"]
+    assert [(m["email"], m["capacity"]) for m in h.api("GET", f"/api/v1/teams/{team['id']}").get_json()["members"]] == [(a1, 3)]
+
+
+@pytest.mark.parametrize("name", ["Soporte España", "サポート", "Поддержка 2", "Équipe-B.v2", "Support_EU"])
+def test_team_names_may_be_in_any_language(team_hub, name):
+    """#21 fresh eyes: team names were ASCII only and a refusal showed a raw regex."""
+    h = team_hub
+    team = create_team(h, name, {}, "manual")
+    assert team["name"] == name
+    # unique regardless of case in any script, and found by name in any case (SQLite's lower() is ASCII only)
+    r = h.api("POST", "/api/v1/teams", {"name": name.upper()})
+    assert r.status_code in (409, 201)
+    if name.upper() != name:
+        assert r.status_code == 409 and name in r.get_json()["error"], r.get_json()
+    assert h.api("POST", "/api/v1/routing-rules", {"team": name.upper(), "conditions": {"medium": ["sms"]}}).status_code == 201
+    r = h.api("GET", "/api/v1/conversations", None)
+    assert r.status_code == 200
+    from urllib.parse import quote
+
+    assert h.api("GET", f"/api/v1/conversations?team={quote(name.lower())}").status_code == 200
+
+
+@pytest.mark.parametrize("name, words", [
+    ("", ["1 to 64"]),
+    ("x" * 65, ["1 to 64"]),
+    ("Billing/EU", ["'/'", "letters (any language)"]),
+    ("-desk", ["starts with a letter or a digit"]),
+    ("tab\there", ["letters (any language)"]),
+])
+def test_a_refused_team_name_says_what_is_allowed_not_a_regex(team_hub, name, words):
+    h = team_hub
+    r = h.api("POST", "/api/v1/teams", {"name": name})
+    assert r.status_code == 400 and r.get_json()["field"] == "name", r.get_json()
+    error = r.get_json()["error"]
+    assert all(w in error for w in words) and "^[" not in error and "pattern" not in error, error
