@@ -979,14 +979,15 @@ def replay_event_delivery(delivery_id: int):
 
 
 @route("/event-subscriptions/<int:sub_id>/replay", "POST", summary="Send a subscription's deliveries again: the ids given, or every dead one",
-       role="admin", body=DeliveryReplayIn, responses={202: "Queued again", 409: "The subscription is disabled"}, tag="events")
+       role="admin", body=DeliveryReplayIn, responses={202: "Queued again", 404: "An id is not a delivery of this subscription",
+                                                       409: "An id is still pending, or the subscription is disabled"}, tag="events")
 def replay_event_subscription(sub_id: int, data: DeliveryReplayIn):
     with rt().db.session() as s:
         subscriptions.get(s, sub_id)
         try:
             ids = subscriptions.replay(s, g.principal.email, delivery_ids=data.ids, subscription_id=sub_id,
-                                      sweep_after=rt().settings.sweep_after)
-        except subscriptions.SubscriptionDisabled as exc:
+                                      sweep_after=rt().settings.sweep_after, strict=True)
+        except (subscriptions.SubscriptionDisabled, subscriptions.DeliveryPending) as exc:
             raise ApiError(409, str(exc)) from None
     rt().queues.schedule("event", ids)
     return jsonify({"replayed": ids}), 202

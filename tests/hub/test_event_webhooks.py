@@ -471,3 +471,51 @@ def test_a_receiver_that_never_answers_does_not_delay_ingest_or_the_other_receiv
                    message="every slow delivery delivered once the receiver answers")
         assert len(deliveries(hub, s_slow["id"])) == 8
         assert slow.max_in_flight <= PER_SUBSCRIPTION
+
+
+def test_subscription_replay_refuses_pending_and_foreign_deliveries(sqlite_hub):
+    """#21 fresh eyes: replaying a pending delivery through the subscription's replay endpoint
+    sent it twice, and another subscription's delivery id answered 202 doing nothing. Now a
+    pending one is a 409 (it is on its way), a foreign or unknown id a 404 naming it; nothing
+    changes, and the pending delivery still reaches the receiver exactly once."""
+    from workers import ingest, webhooks_out
+
+    hub = sqlite_hub
+    with EventReceiver() as a_rx, EventReceiver() as b_rx:
+        a = subscribe(hub, a_rx.url, ["message.created"])
+        b = subscribe(hub, b_rx.url, ["message.created"])
+        post_message(hub, id="m-rp1", text="first")
+        with hub.rt.db.read() as s:
+            ingest.process(hub.rt, list(s.scalars(select(InboundEvent.id))), push_local=True)
+        [a_first] = deliveries(hub, a["id"])
+        [b_first] = deliveries(hub, b["id"])
+        webhooks_out.deliver(hub.rt, [a_first["id"], b_first["id"]])  # both delivered
+        post_message(hub, id="m-rp2", text="second")
+        with hub.rt.db.read() as s:
+            ingest.process(hub.rt, list(s.scalars(select(InboundEvent.id).where(InboundEvent.state == "pending"))), push_local=True)
+        pending = next(d for d in deliveries(hub, a["id"]) if d["state"] == "pending")
+
+        r = hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [pending["id"]]})
+        assert r.status_code == 409 and f"event delivery {pending['id']} is pending" in r.get_json()["error"], r.get_json()
+        r = hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [a_first["id"], pending["id"]]})
+        assert r.status_code == 409  # all or nothing: the delivered one is not replayed either
+        r = hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [b_first["id"]]})
+        assert r.status_code == 404, r.get_json()
+        error = r.get_json()["error"]
+        assert f"event delivery {b_first['id']}" in error and f"subscription {a['id']}" in error and f"subscription {b['id']}" in error
+        assert hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [999999]}).status_code == 404
+        assert {d["id"]: (d["state"], d["replays"]) for d in deliveries(hub, a["id"])} == {
+            a_first["id"]: ("delivered", 0), pending["id"]: ("pending", 0)}
+        assert [d["replays"] for d in deliveries(hub, b["id"])] == [0, 0]
+
+        hub.start_worker()
+        hub.start_poller()  # the sweeper sends what is due
+        wait_until(lambda: len(a_rx.ok()) == 2 and len(b_rx.ok()) == 2, timeout=30, message="every delivery once")
+        hub.wait_idle()
+        assert len(a_rx.requests) == 2 and len(b_rx.requests) == 2  # never twice
+        # a delivered one of its own subscription is replayed (202), once
+        r = hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [a_first["id"]]})
+        assert r.status_code == 202 and r.get_json()["replayed"] == [a_first["id"]]
+        wait_until(lambda: len(a_rx.ok()) == 3, timeout=30)
+        hub.wait_idle()
+        assert len(a_rx.requests) == 3
