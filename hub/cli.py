@@ -949,7 +949,33 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
         # the app is imported once, in the master, and the workers fork from it: the pages they
         # do not write stay shared. With one worker the master would only hold a second copy.
         args.append("--preload")
+    args += control_socket_args(st)
     os.execv(sys.executable, args)
+
+
+#: longest path a Unix socket can bind to (sun_path is 108 bytes on Linux, with its NUL)
+UNIX_PATH_MAX = 107
+
+
+def control_socket_args(st: Settings) -> list[str]:
+    """gunicorn's control socket (gunicorn 25.1+, for ``gunicornc``), per instance: by default
+    gunicorn puts it at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+    ~/.gunicorn/gunicorn.ctl), so two hubs on one machine took each other's socket (and the
+    first to stop removed the other's). Here it is VAR_DIR/gunicorn.ctl (0600, in the 0700
+    VAR_DIR), or none when that path is too long for a Unix socket."""
+    from importlib.metadata import version
+
+    try:
+        major, minor = (int(x) for x in version("gunicorn").split(".")[:2])
+    except Exception:  # noqa: BLE001 - an unknown version: leave gunicorn's default alone
+        return []
+    if (major, minor) < (25, 1):
+        return []
+    path = (st.var_dir / "gunicorn.ctl").resolve()
+    if len(str(path).encode()) > UNIX_PATH_MAX:
+        return ["--no-control-socket"]
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return ["--control-socket", str(path), "--control-socket-mode", "0600"]
 
 
 @main.command()
