@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup, escape
 from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub import assignment, audit, sla
@@ -277,7 +278,15 @@ def total_unread(s, user_id: int) -> int:
 
 
 def mark_read(user_id: int, conv_id: int) -> None:
-    """Mark the conversation read; opening a security-flagged one is audited (hub.audit)."""
+    """Mark the conversation read; opening a security-flagged one is audited (hub.audit).
+    A conversation removed meanwhile (an erasure) is a 404."""
+    try:
+        _mark_read(user_id, conv_id)
+    except IntegrityError:
+        abort(404, description=f"conversation {conv_id} not found")
+
+
+def _mark_read(user_id: int, conv_id: int) -> None:
     with rt().db.session() as s:
         audit.record_view(s, g.principal.email, conv_id, via="inbox")
         last = s.scalar(select(func.max(Message.id)).where(Message.conversation_id == conv_id)) or 0
@@ -444,11 +453,11 @@ def index():
 @login_required()
 def conversation(conv_id: int):
     f = _filters()
-    mark_read(g.principal.user_id, conv_id)
     with rt().db.read() as s:
         cctx = conversation_context(s, conv_id)
         ctx = list_context(s, f)
         opts = _options(s)
+    mark_read(g.principal.user_id, conv_id)
     return render_template("inbox.html", **ctx, **cctx, options=opts, statuses=STATUSES, priorities=PRIORITIES,
                            canned=composer.canned_responses(rt().settings.var_dir))
 
@@ -466,9 +475,9 @@ def list_fragment():
 @bp.get("/fragment/c/<int:conv_id>")
 @login_required()
 def conversation_fragment(conv_id: int):
-    mark_read(g.principal.user_id, conv_id)
     with rt().db.read() as s:
-        cctx = conversation_context(s, conv_id)
+        cctx = conversation_context(s, conv_id)  # 404 when it is gone (erased): the pane says so (inbox.js)
+    mark_read(g.principal.user_id, conv_id)
     return render_template("_timeline.html", **cctx)
 
 
