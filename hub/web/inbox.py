@@ -454,10 +454,11 @@ def index():
 def conversation(conv_id: int):
     f = _filters()
     with rt().db.read() as s:
-        cctx = conversation_context(s, conv_id)
+        cctx = conversation_context(s, conv_id)  # 404 first when it is gone (nothing to mark read)
+    mark_read(g.principal.user_id, conv_id)  # before the list: it shows the conversation read
+    with rt().db.read() as s:
         ctx = list_context(s, f)
         opts = _options(s)
-    mark_read(g.principal.user_id, conv_id)
     return render_template("inbox.html", **ctx, **cctx, options=opts, statuses=STATUSES, priorities=PRIORITIES,
                            canned=composer.canned_responses(rt().settings.var_dir))
 
@@ -592,8 +593,9 @@ def events():
                 if now_marks != seen:
                     ids = changed_conversations(s, seen)
                     seen = now_marks
-                    yield on_change(ids, set())
-                    continue
+                    if ids:  # an audit entry alone (a sign-in) changes the marks, not a conversation
+                        yield on_change(ids, set())
+                        continue
             if time.monotonic() - last_ping > 10:
                 last_ping = time.monotonic()
                 yield ": ping\n\n"

@@ -257,7 +257,8 @@ class StreamHub:
                 if stream.marks != marks:
                     ids, addresses = changes[stream.marks]
                     stream.marks = marks
-                    if stream.addresses is None or stream.addresses & addresses:
+                    # an audit entry alone (a sign-in) moves the marks without changing a conversation
+                    if ids and (stream.addresses is None or stream.addresses & addresses):
                         try:
                             texts.append(stream.on_change(ids, addresses))
                         except Exception as exc:
