@@ -8,7 +8,8 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
 import structlog
@@ -345,9 +346,16 @@ def get_conversation(conv_id: int):
         conv = _conv(s, conv_id)
         body = conversation_json(s, conv, full=True)
     if conv.security_flag:  # who read a security-sensitive conversation is audited
+        _viewed(conv_id)
+    return jsonify(body)
+
+
+def _viewed(conv_id: int | None) -> None:
+    """Audit a read of a security-flagged conversation's content through the API, whichever
+    route read it (``conversation.view``, once per agent and conversation in a window)."""
+    if conv_id is not None:
         with rt().db.session() as s:
             audit.record_view(s, g.principal.email, conv_id, via="api")
-    return jsonify(body)
 
 
 def _names_caller(assignee: str | None) -> bool:
@@ -446,15 +454,21 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
 @route("/conversations/<int:conv_id>/messages", "GET", summary="The messages of a conversation, oldest first")
 def list_messages(conv_id: int):
     with rt().db.read() as s:
-        _conv(s, conv_id)
+        flagged = _conv(s, conv_id).security_flag
         msgs = s.scalars(select(Message).where(Message.conversation_id == conv_id).order_by(Message.sent_at, Message.id)).all()
-        return jsonify({"items": [message_json(m) for m in msgs]})
+        body = {"items": [message_json(m) for m in msgs]}
+    if flagged:
+        _viewed(conv_id)
+    return jsonify(body)
 
 
 @route("/messages/<int:message_id>", "GET", summary="One message")
 def get_message(message_id: int):
     with rt().db.read() as s:
-        return jsonify(message_json(_get(s, Message, message_id, "message")))
+        m = _get(s, Message, message_id, "message")
+        body, conv_id = message_json(m), m.conversation_id
+    _viewed(conv_id)
+    return jsonify(body)
 
 
 @route(
@@ -481,8 +495,14 @@ def reveal_sealed(message_id: int, ref: int):
 def get_attachment(attachment_id: int):
     with rt().db.read() as s:
         a = _get(s, AttachmentRow, attachment_id, "stored attachment", when=lambda row: bool(row.storage_key))
-        # only passive image types inline; everything else a download (hub.media.SAFE_INLINE)
-        return file_response(rt().blobs.path(a.storage_key), a.content_type, a.filename, keep_type=False)
+        if a.message_id is not None:
+            conv_id = s.scalar(select(Message.conversation_id).where(Message.id == a.message_id))
+        else:
+            conv_id = s.scalar(select(Reply.conversation_id).where(Reply.id == a.reply_id)) if a.reply_id is not None else None
+        path, ctype, name = rt().blobs.path(a.storage_key), a.content_type, a.filename
+    _viewed(conv_id)
+    # only passive image types inline; everything else a download (hub.media.SAFE_INLINE)
+    return file_response(path, ctype, name, keep_type=False)
 
 
 @route(
@@ -544,7 +564,10 @@ def create_reply(conv_id: int, data: ReplyIn):
 @route("/replies/<int:reply_id>", "GET", summary="A reply and its delivery state")
 def get_reply(reply_id: int):
     with rt().db.read() as s:
-        return jsonify(reply_json(_get(s, Reply, reply_id, "reply")))
+        r = _get(s, Reply, reply_id, "reply")
+        body, conv_id = reply_json(r), r.conversation_id
+    _viewed(conv_id)
+    return jsonify(body)
 
 
 @route("/replies/<int:reply_id>/retry", "POST", summary="Send a failed or dead reply again", responses={202: "Queued again", 409: "Not in a failed state"})
@@ -1053,9 +1076,11 @@ def _audit_time(key: str) -> datetime | None:
 def list_audit():
     a = request.args
     try:
-        limit = min(500, max(1, int(a.get("limit", 100))))
+        limit = int(a.get("limit", 100))
     except ValueError:
-        raise ApiError(400, "limit must be an integer", field="limit") from None
+        raise ApiError(400, "limit: a whole number from 1 to 500", field="limit") from None
+    if not 1 <= limit <= 500:
+        raise ApiError(400, "limit: a whole number from 1 to 500", field="limit")
     before = None
     if a.get("before"):
         try:
@@ -1094,6 +1119,49 @@ def _list_arg(key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
+EXPORT_PARAMS = frozenset({"from", "to", "connector", "medium", "status", "priority", "category", "language", "security", "team"})
+
+
+def _export_values() -> dict[str, tuple[str, ...]]:
+    """What each export filter can match: the known values and those stored (an older
+    category name, a language outside the detected set)."""
+    from normalizers.language import SUPPORTED
+    from normalizers.model import Medium
+    from normalizers.triage import CATEGORIES
+
+    with rt().db.read() as s:
+        names = tuple(sorted(n for n in s.scalars(select(Connector.name)) if "~deleted~" not in n))
+        stored_cats = {c.lower() for c in s.scalars(select(Conversation.category).distinct()) if c}
+        stored_langs = {c.lower() for c in s.scalars(select(Conversation.language).distinct()) if c}
+        stored_media = {m.lower() for m in s.scalars(select(Identity.medium).distinct()) if m}
+    return {"connector": names, "medium": tuple(sorted({m.value for m in Medium} | stored_media)),
+            "category": tuple(sorted(set(CATEGORIES) | stored_cats)), "language": tuple(sorted(set(SUPPORTED) | stored_langs))}
+
+
+def _known_arg(key: str, allowed: tuple[str, ...], *, lower: bool = False) -> str | None:
+    """A filter value that must be one of ``allowed`` (an unknown one would silently match nothing)."""
+    value = _text_arg(key)
+    if value is None:
+        return None
+    if lower:
+        value = value.strip().lower()
+    if value not in allowed:
+        shown = ", ".join(allowed[:30]) + (", …" if len(allowed) > 30 else "")
+        raise ApiError(400, f"{key}: unknown value {value!r} (one of {shown})", field=key)
+    return value
+
+
+def _bool_arg(key: str) -> bool | None:
+    raw = request.args.get(key)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("1", "true"):
+        return True
+    if raw.lower() in ("0", "false"):
+        return False
+    raise ApiError(400, f"{key}: true or false", field=key)
+
+
 def _text_arg(key: str) -> str | None:
     value = request.args.get(key) or None
     if value is not None and (len(value) > 255 or any(ord(ch) < 32 or ord(ch) == 127 for ch in value)):
@@ -1110,10 +1178,12 @@ def _text_arg(key: str) -> str | None:
         "to": {"type": "string", "format": "date", "description": f"last day (UTC, YYYY-MM-DD), included; at most {exports.MAX_DAYS} days after `from`"},
         "connector": {"type": "string", "pattern": _TEXT, "maxLength": 255},
         "medium": {"type": "string", "pattern": _TEXT, "maxLength": 255, "description": "sms, whatsapp, voice, email, slack, x, api"},
-        "status": {"type": "string", "enum": list(STATUSES), "description": "one status, or several comma-separated"},
+        "status": {"type": "string", "enum": [*STATUSES, "all"], "description": "one status, several comma-separated, or 'all'"},
         "priority": {"type": "string", "enum": list(PRIORITIES), "description": "one priority, or several comma-separated"},
         "category": {"type": "string", "pattern": _TEXT, "maxLength": 255},
         "language": {"type": "string", "pattern": _TEXT, "maxLength": 255},
+        "security": {"type": "boolean", "description": "only security-flagged (true) or only not flagged (false) conversations"},
+        "team": {"type": "string", "pattern": _TEXT, "maxLength": 255, "description": "a team's name (any case), 'mine' or 'none'"},
     },
     required=("from", "to"),
     media_type="text/csv",
@@ -1123,16 +1193,31 @@ def _text_arg(key: str) -> str | None:
 def export_conversations():
     if g.principal.role not in ("agent", "admin"):
         raise ApiError(403, "agent or admin role required")
+    unknown = sorted(set(request.args) - EXPORT_PARAMS)
+    if unknown:  # e.g. q: a search is not an export filter; silently exporting everything would mislead
+        raise ApiError(400, f"{unknown[0]}: not a filter of the export (filters: {', '.join(sorted(EXPORT_PARAMS))})", field=unknown[0])
     start, end = _date_arg("from"), _date_arg("to")
     if end < start:
         raise ApiError(400, "to: before from", field="to")
+    if end >= date.max:
+        raise ApiError(400, f"to: at most {(date.max - timedelta(days=1)).isoformat()}", field="to")
     if (end - start).days + 1 > exports.MAX_DAYS:
         raise ApiError(400, f"to: the range covers at most {exports.MAX_DAYS} days", field="to")
+    known = _export_values()
+    statuses = tuple(v for v in (request.args.get("status") or "").split(",") if v)
     f = exports.Filters(
-        start=start, end=end, connector=_text_arg("connector"), medium=_text_arg("medium"),
-        statuses=_list_arg("status", tuple(STATUSES)), priorities=_list_arg("priority", PRIORITIES),
-        category=_text_arg("category"), language=_text_arg("language"),
+        start=start, end=end, connector=_known_arg("connector", known["connector"]),
+        medium=_known_arg("medium", known["medium"], lower=True),
+        statuses=() if statuses == ("all",) else _list_arg("status", tuple(STATUSES)), priorities=_list_arg("priority", PRIORITIES),
+        category=_known_arg("category", known["category"], lower=True), language=_known_arg("language", known["language"], lower=True),
+        security=_bool_arg("security"), team=_text_arg("team"),
     )
+    if f.team:
+        with rt().db.read() as s:
+            try:
+                f = replace(f, team_condition=assignment.team_filter(s, f.team, g.principal.user_id, strict=True))
+            except LookupError:
+                raise ApiError(400, f"team: no team named {f.team!r} (or 'mine', 'none')", field="team") from None
     runtime = rt()
     with runtime.db.session() as s:
         _audit(s, "export", "conversations", f"{start.isoformat()}..{end.isoformat()}", format="csv", **f.described())

@@ -82,14 +82,16 @@ def parse_expiry(value: str | None, *, at: datetime | None = None) -> datetime |
     return when
 
 
-def create_token(s: Session, email: str, name: str = "", expires_at: datetime | None = None) -> str:
+def create_token(s: Session, email: str, name: str = "", expires_at: datetime | None = None, actor: str | None = None) -> str:
+    """A new API token for the user ``email``; audited with ``actor`` (who made it: ``cli``,
+    an admin) or, without one, the user."""
     user = s.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise NotFound(f"no user with email {email!r} (create one with `omnihub users create`)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     s.add(ApiToken(user_id=user.id, name=name, token_hash=token_hash(token), prefix=token[:PREFIX_LEN], expires_at=expires_at))
-    audit.record(s, actor=user.email, action="token.create", target_type="user", target_id=str(user.id),
-                   details={"expires_at": expires_at.isoformat() if expires_at else None})
+    audit.record(s, actor=actor or user.email, action="token.create", target_type="user", target_id=str(user.id),
+                   details={"expires_at": expires_at.isoformat() if expires_at else None, "for": user.email})
     return token
 
 

@@ -268,7 +268,7 @@ def tokens_create(email: str, name: str, expires: str | None) -> None:
     expires_at = parse_expiry(expires)
     rt = _runtime()
     with rt.db.session() as s:
-        token = create_token(s, email, name, expires_at)
+        token = create_token(s, email, name, expires_at, actor="cli")
     click.echo(token)
 
 

@@ -296,10 +296,13 @@ class ConnectorService:
         config, secrets = split_values(row.kind, merged)
         row.config = config
         row.secrets = self._seal(row.kind, secrets, merged)
+        was_enabled = row.enabled
         if enabled is not None:
             row.enabled = enabled
         row.updated_at = now()
         details: dict[str, Any] = {"keys": sorted(values)}
+        if enabled is not None and enabled != was_enabled:  # switching a channel off or on is a change an auditor looks for
+            details["enabled"] = [was_enabled, enabled]
         reentered = sorted(k for k in values if k in secrets and values[k] is not None)
         if reentered:  # names only, never values
             details["secrets_reentered"] = reentered

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 import structlog
 from sqlalchemy import delete, or_, select, update
@@ -49,6 +49,7 @@ from hub.models import (
     Message,
     Reply,
     TicketRemoval,
+    User,
     WebhookEvent,
     now,
 )
@@ -140,9 +141,11 @@ def find(s: Session, contact_id: int) -> Subject:
 def _matching_events(s: Session, box: Any, sub: Subject, batch: int = 500) -> set[int]:
     """Journal rows of the connectors involved whose (decrypted) payload names the contact or
     one of its messages: status callbacks, edits, agent replies from a helpdesk, quarantined
-    events never linked to a message."""
-    needles = [t.encode() for t in sub.terms] + [e.lower().encode() for e in sub.external_ids if len(e) >= MIN_TERM]
-    if not needles or not sub.connector_ids:
+    events never linked to a message. Named means by an identifier (``purge.Identifiers``), not
+    by a word another customer may write: "where is my deposit" does not name the customer
+    whose provider id is ``deposit``, and another customer's pending message stays."""
+    ident = purge.Identifiers(sub.terms | {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM})
+    if not ident or not sub.connector_ids:
         return set()
     found: set[int] = set()
     after = 0
@@ -158,31 +161,40 @@ def _matching_events(s: Session, box: Any, sub: Subject, batch: int = 500) -> se
                 plain = box.open(row.payload)
             except Exception:  # noqa: BLE001 - unreadable (another key): judged by its id only
                 plain = b""
-            if _names(plain, row.external_id or "", needles):
+            if _names(plain, row.external_id or "", ident):
                 found.add(row.id)
 
 
-def _names(plain: bytes, external_id: str, needles: list[bytes]) -> bool:
-    """Whether a journal envelope (or its provider body, kept base64-encoded, JSON or
-    form-encoded) holds one of the needles."""
-    hay = [plain.lower(), external_id.lower().encode()]
+def _names(plain: bytes, external_id: str, ident: purge.Identifiers) -> bool:
+    """Whether a journal envelope (or its provider body, kept base64-encoded: JSON, form-encoded
+    or a raw email) names the person."""
+    if external_id and ident.in_value(external_id, "id"):
+        return True
+    text = plain.decode("utf-8", "replace")
     try:
-        inner = json.loads(plain).get("payload") or ""
-        body = base64.b64decode(inner)
-        hay += [body.lower(), _unquote(body)]
-    except Exception:  # noqa: BLE001 - not the usual envelope: the plain text was searched
-        pass
-    return any(n in h for h in hay for n in needles)
-
-
-def _unquote(body: bytes) -> bytes:
-    """A form-encoded body (Twilio) as text: ``%2B1415...`` -> ``+1415...``; JSON escapes too."""
-    text = unquote_plus(body.decode("utf-8", "replace"))
+        envelope = json.loads(plain)
+    except ValueError:
+        return ident.in_text(text)
+    if not isinstance(envelope, dict):
+        return ident.in_json(envelope)
+    inner = envelope.get("payload")
+    if ident.in_json({k: v for k, v in envelope.items() if k != "payload"}):
+        return True
+    if not isinstance(inner, str) or not inner:
+        return False
     try:
-        text += "\n" + json.dumps(json.loads(body), ensure_ascii=False)  # "\u00e9" -> "é"
+        body = base64.b64decode(inner, validate=True)
+    except ValueError:
+        return ident.in_value(inner)
+    try:
+        return ident.in_json(json.loads(body))
     except ValueError:
         pass
-    return text.lower().encode()
+    decoded = body.decode("utf-8", "replace")
+    if "=" in decoded and "\n" not in decoded.strip():  # form-encoded (Twilio): its fields by name
+        if any(ident.in_value(v, k) for k, v in parse_qsl(decoded, keep_blank_values=True)):
+            return True
+    return ident.in_text(unquote_plus(decoded) if "%" in decoded or "+" in decoded else decoded)
 
 
 def _queue_ticket_removals(s: Session, conv_ids: set[int]) -> dict[str, int]:
@@ -209,48 +221,71 @@ def _queue_ticket_removals(s: Session, conv_ids: set[int]) -> dict[str, int]:
 def _matching_webhook_events(s: Session, sub: Subject, batch: int = 1000) -> list[int]:
     """Outgoing event-webhook events of other conversations whose payload names the contact
     (its message in a shared thread). Those of its own conversations go with them."""
-    terms = tuple(sub.terms | {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM})
+    ident = purge.Identifiers(sub.terms | {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM})
     found: list[int] = []
     after = 0
-    while terms:
+    while ident:
         rows = s.execute(select(WebhookEvent.id, WebhookEvent.payload).where(WebhookEvent.id > after)
                          .order_by(WebhookEvent.id).limit(batch)).all()
         if not rows:
             break
         after = rows[-1].id
-        found += [r.id for r in rows if purge.contains_any(r.payload, terms)]
+        found += [r.id for r in rows if ident.in_json(r.payload)]
     return found
 
 
 def _scrub_connector_state(s: Session, sub: Subject) -> int:
     removed = 0
-    terms = tuple(sub.terms | {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM})
+    ident = purge.Identifiers(sub.terms | {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM})
+    if not ident:
+        return 0
     for row in s.scalars(select(Connector)):
-        state, n = purge.scrub_json(row.state or {}, terms)
+        state, n = ident.scrub(row.state or {})
         if n:
             row.state = state
             removed += n
     return removed
 
 
+#: audit entries that are the record of erasures and retention runs themselves: counts and row
+#: ids only, never redacted (their attestations keep the chain verifiable)
+NEVER_REDACTED = frozenset({"contact.erase", "retention.run"})
+#: entries whose details can hold a customer's name (a contact's fields, a search of an export)
+NAME_ACTIONS = frozenset({"export", "contact.update", "contact.merge", "contact.export"})
+
+
+def _staff(s: Session) -> set[str]:
+    return {e.lower() for e in s.scalars(select(User.email)) if e}
+
+
 def _audit_entries(s: Session, sub: Subject, batch: int = 1000) -> list[AuditLog]:
-    """Entries whose target is one of the contacts, or whose actor, target or details hold a term."""
+    """Entries about the contact: its target is one of the contacts, or its details name it by
+    an identifier (``purge.Identifiers``: whole values and tokens, never dictionary keys) or, in
+    entries about contacts and exports, by its full name. Staff activity stays: an actor or
+    target that is a user's sign-in is not the customer's even when the customer gave the same
+    address; a failed sign-in typed with the customer's address (no such user) is theirs. The
+    records of erasures and retention runs are never redacted."""
     ids = {str(c) for c in sub.contact_ids}
-    terms = tuple(sub.terms | sub.names)
+    staff = _staff(s)
+    ident = purge.Identifiers(sub.terms - staff)  # a customer who gave an agent's address does not name the agent
+    named_ident = purge.Identifiers(sub.terms - staff, sub.names)
     hits: list[int] = []
     after = 0
     while True:
-        rows = s.execute(select(AuditLog.id, AuditLog.actor, AuditLog.target_type, AuditLog.target_id, AuditLog.details)
-                         .where(AuditLog.id > after).order_by(AuditLog.id).limit(batch)).all()
+        rows = s.execute(select(AuditLog.id, AuditLog.action, AuditLog.actor, AuditLog.target_type, AuditLog.target_id,
+                                AuditLog.details).where(AuditLog.id > after).order_by(AuditLog.id).limit(batch)).all()
         if not rows:
             break
         after = rows[-1].id
         for row in rows:
-            if isinstance(row.details, dict) and set(row.details) == {audit.REDACTED}:
+            if row.action in NEVER_REDACTED or (isinstance(row.details, dict) and set(row.details) == {audit.REDACTED}):
                 continue
-            named = row.target_type == "contact" and row.target_id in ids
-            if named or purge.contains_any(row.details, terms) or any(t in (row.actor or "").lower() for t in terms) \
-                    or any(t in (row.target_id or "").lower() for t in terms):
+            actor = (row.actor or "").strip().lower()
+            target = (row.target_id or "").strip().lower()
+            if (row.target_type == "contact" and row.target_id in ids) \
+                    or (named_ident if row.action in NAME_ACTIONS else ident).in_json(row.details or {}) \
+                    or (actor not in staff and ident.in_value(actor, "actor")) \
+                    or (row.target_type != "user" and target not in staff and ident.in_value(target, "id")):
                 hits.append(row.id)
     out: list[AuditLog] = []
     for part in purge.chunks(hits):
@@ -284,7 +319,7 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
             s.execute(delete(Identity).where(Identity.id.in_(part)))
         for part in purge.chunks(sorted(sub.contact_ids)):
             s.execute(delete(Contact).where(Contact.id.in_(part)))
-        redacted = audit.redact(s, _audit_entries(s, sub), "contact.erase", tuple(sub.terms | sub.names))
+        redacted = audit.redact(s, _audit_entries(s, sub), "contact.erase", tuple((sub.terms | sub.names) - _staff(s)))
         counts["audit_entries_redacted"] = len(redacted)
         audit.record(s, actor=actor, action="contact.erase", target_type="contact", target_id=str(contact_id),
                      details={**counts, "merged_contacts": sorted(sub.contact_ids - {contact_id}), "redacted_entries": redacted,
@@ -295,7 +330,7 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
     with rt.db.read() as s:
         counts["files"] = purge.drop_files(s, rt.blobs, keys)
     counts["redis_keys"] = _scrub_redis(rt, sub)
-    done = _checkpoint(rt)
+    done = checkpoint(rt)
     if done is not None:
         counts["wal_checkpoint"] = "done" if done else "incomplete: the SQLite write-ahead log still holds the erased rows until the next checkpoint"
     log.info("contact.erased", contact=contact_id, **{k: v for k, v in counts.items() if isinstance(v, int)})
@@ -312,7 +347,7 @@ def _lock_deliveries(s: Session, conv_ids: set[int]) -> None:
         s.execute(select(Delivery.id).where(Delivery.conversation_id.in_(part)).order_by(Delivery.id).with_for_update())
 
 
-def _checkpoint(rt: Any, wait: float = 15.0) -> bool | None:
+def checkpoint(rt: Any, wait: float = 15.0) -> bool | None:
     """SQLite: fold the write-ahead log into the database file and truncate it, so the old
     page versions (the erased rows) do not linger in the -wal file; deleted content in the file
     itself is zeroed (PRAGMA secure_delete, hub.db). True when done, False when readers kept it

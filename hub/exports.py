@@ -71,6 +71,10 @@ class Filters:
     priorities: tuple[str, ...] = ()
     category: str | None = None
     language: str | None = None
+    security: bool | None = None
+    team: str | None = None
+    #: the team filter's condition (hub.assignment.team_filter), built by the caller
+    team_condition: Any = None
 
     @property
     def since(self) -> datetime:
@@ -87,13 +91,15 @@ class Filters:
     def described(self) -> dict[str, Any]:
         """The filters as recorded in the audit log."""
         out: dict[str, Any] = {"from": self.start.isoformat(), "to": self.end.isoformat()}
-        for key in ("connector", "medium", "category", "language"):
+        for key in ("connector", "medium", "category", "language", "team"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         if self.statuses:
             out["status"] = list(self.statuses)
         if self.priorities:
             out["priority"] = list(self.priorities)
+        if self.security is not None:
+            out["security"] = self.security
         return out
 
 
@@ -121,6 +127,10 @@ def _query(f: Filters, after: tuple[datetime, int] | None):
         q = q.where(Conversation.category == f.category)
     if f.language:
         q = q.where(Conversation.language == f.language)
+    if f.security is not None:
+        q = q.where(Conversation.security_flag.is_(f.security))
+    if f.team_condition is not None:
+        q = q.where(f.team_condition)
     if after is not None:
         at, last_id = after
         q = q.where(or_(Conversation.created_at > at, and_(Conversation.created_at == at, Conversation.id > last_id)))

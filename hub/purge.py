@@ -9,6 +9,7 @@ is content-addressed: two customers who sent the same file share one blob).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
 from typing import Any, TypeVar
 
@@ -196,37 +197,88 @@ def drop_files(s: Session, store: BlobStore, keys: Iterable[str]) -> int:
     return removed
 
 
-def contains_any(value: Any, terms: Collection[str]) -> bool:
-    """Whether a JSON-like value holds any of ``terms`` (case-insensitive) in a key or value."""
-    if not terms:
-        return False
-    import json
-
-    text = json.dumps(value, ensure_ascii=False, default=str).lower()
-    return any(t in text for t in terms)
+#: parts of a key under which a bare word can be someone's identifier ("from": {"id": "deposit"},
+#: "userId", "wa_id"); a word elsewhere (a message's text) is not taken for one
+_ID_PARTS = frozenset({"id", "ids", "from", "to", "user", "username", "sender", "author", "address", "email", "phone",
+                       "handle", "name", "chat", "recipient", "contact", "identity", "actor", "waid", "wa", "psid",
+                       "login", "screen", "number", "msisdn", "jid", "uid"})
 
 
-def scrub_json(value: Any, terms: Collection[str]) -> tuple[Any, int]:
-    """``value`` without the dict entries and list items that hold one of ``terms``; (new value, removed)."""
-    if not terms:
+def _id_key(key: str) -> bool:
+    return any(part.lower() in _ID_PARTS for part in re.split(r"[_\-.:\s]+|(?<=[a-z])(?=[A-Z])", key) if part)
+
+
+def _specific(term: str) -> bool:
+    """An identifier that cannot be an everyday word: an email address, a number, an id with digits."""
+    return "@" in term or any(ch.isdigit() for ch in term)
+
+
+class Identifiers:
+    """Whether stored data names one person, by their identifiers (lower-case ``terms``:
+    addresses, emails, phone numbers, provider ids) and, where asked, full ``names``.
+
+    An identifier with a digit or an ``@`` is found anywhere as a whole token (not inside a
+    longer word or number: ``rogue-1`` is not in ``rogue-10``). A bare word (a provider user id
+    such as ``deposit``) is found only as a whole value under a key that holds identifiers
+    (``"from": {"id": "deposit"}``, ``From=...``), never in free text, so another customer who
+    writes "where is my deposit" is not taken for this one. A name is found as a whole phrase in
+    a value. Dictionary keys are never searched (``{"conversations": 3}`` names no one) except
+    by the specific identifiers (a cache keyed by phone number)."""
+
+    def __init__(self, terms: Collection[str], names: Collection[str] = ()) -> None:
+        self.generic = {t.lower() for t in terms if t and not _specific(t)}
+        specific = sorted({t.lower() for t in terms if t and _specific(t)}, key=len, reverse=True)
+        self._specific = re.compile("|".join(rf"(?<!\w){re.escape(t)}(?!\w)" for t in specific)) if specific else None
+        phrases = sorted({" ".join(n.lower().split()) for n in names if n and n.strip()}, key=len, reverse=True)
+        self._names = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in phrases)) if phrases else None
+
+    def __bool__(self) -> bool:
+        return bool(self.generic or self._specific or self._names)
+
+    def in_text(self, text: str) -> bool:
+        """Free text (a raw email, a form body): specific identifiers and names only."""
+        low = text.lower()
+        return bool((self._specific and self._specific.search(low)) or (self._names and self._names.search(" ".join(low.split()))))
+
+    def in_value(self, value: Any, key: str = "") -> bool:
+        if isinstance(value, bool) or value is None:
+            return False
+        text = str(value).strip().lower()
+        if not text:
+            return False
+        if text in self.generic and (not key or _id_key(key)):
+            return True
+        return self.in_text(text)
+
+    def in_json(self, value: Any, key: str = "") -> bool:
+        """A JSON-like value: its scalar values, and its keys by the specific identifiers."""
+        if isinstance(value, dict):
+            return any((self._specific is not None and self._specific.search(str(k).lower()) is not None)
+                       or self.in_json(v, str(k)) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(self.in_json(v, key) for v in value)
+        return self.in_value(value, key)
+
+    def scrub(self, value: Any, key: str = "") -> tuple[Any, int]:
+        """``value`` without the dict entries and list items that name the person; (new value, removed)."""
+        if isinstance(value, dict):
+            out, n = {}, 0
+            for k, v in value.items():
+                named_key = self._specific is not None and self._specific.search(str(k).lower()) is not None
+                if named_key or (not isinstance(v, dict | list) and self.in_value(v, str(k))):
+                    n += 1
+                    continue
+                out[k], m = self.scrub(v, str(k))
+                n += m
+            return out, n
+        if isinstance(value, list):
+            items, n = [], 0
+            for v in value:
+                if not isinstance(v, dict | list) and self.in_value(v, key):
+                    n += 1
+                    continue
+                new, m = self.scrub(v, key)
+                items.append(new)
+                n += m
+            return items, n
         return value, 0
-    if isinstance(value, dict):
-        out, n = {}, 0
-        for k, v in value.items():
-            if contains_any(k, terms) or (not isinstance(v, dict | list) and contains_any(v, terms)):
-                n += 1
-                continue
-            out[k], m = scrub_json(v, terms)
-            n += m
-        return out, n
-    if isinstance(value, list):
-        items, n = [], 0
-        for v in value:
-            if not isinstance(v, dict | list) and contains_any(v, terms):
-                n += 1
-                continue
-            new, m = scrub_json(v, terms)
-            items.append(new)
-            n += m
-        return items, n
-    return value, 0

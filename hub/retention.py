@@ -3,22 +3,30 @@
 
 A policy is one ``retention_policies`` row: ``days`` and ``action``:
 
-- ``delete``: conversations of the connector whose last message is older than the cutoff go
-  with everything of theirs (messages, replies, attachments and their files, deliveries,
-  helpdesk links, read markers, journal rows); in the conversations that remain, messages
-  and finished replies older than the cutoff go with their attachments.
+A conversation is due when nothing happened in it since the cutoff, by the hub's clock: it
+was created before, and no message was received and no reply or note written since (a
+message's own ``sent_at`` is the sender's word: a backdated message makes nothing due; an
+agent still working on a customer's old question keeps it alive).
+
+- ``delete``: due conversations of the connector go with everything of theirs (messages,
+  replies, attachments and their files, deliveries, helpdesk links, read markers, journal
+  rows); in resolved or closed conversations that remain, messages received and finished
+  replies written before the cutoff go with their attachments (an open conversation keeps
+  its whole thread).
 - ``anonymize``: the rows stay (statistics, SLA reports keep their counts and times) but
   their content goes: message text, HTML, subject, sender name, entities, provider fields;
-  reply text; the subject and entities of conversations whose last message is older than
-  the cutoff; attachments (rows and files) and journal rows are deleted.
+  reply text (those of due conversations, and the old ones of resolved or closed
+  conversations); the subject and entities of due conversations; attachments (rows and files)
+  and journal rows are deleted.
 
 In both, journal rows (``inbound_events``) of the connector received before the cutoff are
 deleted unless still pending (work not done yet), and so are webhook replay keys. Contacts
 and identities are not touched: a customer is erased with ``omnihub contacts erase``. A
 conversation that stays but loses (or has blanked) old messages loses its subject and
 detected entities too (``subjects``): they were taken from its first message. On SQLite the
-full-text index is compacted after a run that changed anything (``hub.search.purge``), so no
-removed word stays in its files.
+full-text index is compacted after a run that changed anything (``hub.search.purge``) and the
+write-ahead log is checkpointed (``hub.erasure.checkpoint``), so no removed word stays in the
+index, the database file or its ``-wal`` file.
 
 Each run is remembered on the policy (``last_run_at``, ``last_result``); the last run that
 changed something is kept beside it (``last_change_at``, ``last_change``), so an hourly run
@@ -53,7 +61,7 @@ from hub.models import (
     WebhookReplayKey,
     now,
 )
-from hub.states import EventState, ReplyState
+from hub.states import ConversationStatus, EventState, ReplyState
 
 log = structlog.get_logger("omnihub.retention")
 
@@ -158,15 +166,33 @@ def policies(s: Session, connector: str | None = None) -> list[Policy]:
 
 
 # --------------------------------------------------------------------- what is due
+#: statuses of a conversation that is finished: only in these are single old messages and
+#: replies removed while the conversation itself stays (an open one keeps its whole thread)
+FINISHED = (ConversationStatus.RESOLVED.value, ConversationStatus.CLOSED.value)
+
+
 def _old_conversations(p: Policy, cutoff: datetime):
-    q = select(Conversation.id).where(Conversation.connector_id == p.connector_id, Conversation.last_message_at < cutoff)
+    """Conversations with no activity since the cutoff, by the hub's own clock: created before
+    it, no message received and no reply (or note) written since. A message's own ``sent_at``
+    is the sender's word and is not used: a backdated message makes nothing due."""
+    recent_msg = select(Message.id).where(Message.conversation_id == Conversation.id, Message.received_at >= cutoff).exists()
+    recent_reply = select(Reply.id).where(Reply.conversation_id == Conversation.id, Reply.created_at >= cutoff).exists()
+    q = select(Conversation.id).where(Conversation.connector_id == p.connector_id, Conversation.created_at < cutoff,
+                                      ~recent_msg, ~recent_reply)
     if p.action == "anonymize":  # not yet anonymized
         q = q.where(or_(Conversation.subject != "", cast(Conversation.entities, Text) != "[]"))
     return q
 
 
+def _finished_or_due(p: Policy, cutoff: datetime):
+    """Conversations whose old messages and replies go: the due ones, and finished ones."""
+    return select(Conversation.id).where(Conversation.connector_id == p.connector_id,
+                                         or_(Conversation.status.in_(FINISHED), Conversation.id.in_(_old_conversations(p, cutoff))))
+
+
 def _old_messages(p: Policy, cutoff: datetime):
-    q = select(Message.id).where(Message.connector_id == p.connector_id, Message.received_at < cutoff)
+    q = select(Message.id).where(Message.connector_id == p.connector_id, Message.received_at < cutoff,
+                                 Message.conversation_id.in_(_finished_or_due(p, cutoff)))
     if p.action == "delete":  # the ones whose conversation is not deleted whole
         q = q.where(~Message.conversation_id.in_(_old_conversations(p, cutoff)))
     else:
@@ -177,7 +203,8 @@ def _old_messages(p: Policy, cutoff: datetime):
 
 
 def _old_replies(p: Policy, cutoff: datetime):
-    q = select(Reply.id).where(Reply.connector_id == p.connector_id, Reply.created_at < cutoff, Reply.state.not_in(OPEN_REPLIES))
+    q = select(Reply.id).where(Reply.connector_id == p.connector_id, Reply.created_at < cutoff, Reply.state.not_in(OPEN_REPLIES),
+                               Reply.conversation_id.in_(_finished_or_due(p, cutoff)))
     if p.action == "delete":
         q = q.where(~Reply.conversation_id.in_(_old_conversations(p, cutoff)))
     else:
@@ -330,6 +357,10 @@ def run(rt: Any, p: Policy, at: datetime | None = None, progress: Any = None, ke
     if any(counts.values()):
         with rt.db.session() as s:  # SQLite FTS5 keeps removed words until its segments merge
             search.purge(s)
+        from hub.erasure import checkpoint
+
+        if checkpoint(rt) is False:  # SQLite: the -wal file would keep the removed rows' old pages until the next checkpoint
+            counts["wal_checkpoint_pending"] = 1
     return counts
 
 
@@ -352,7 +383,7 @@ def run_all(rt: Any, *, dry_run: bool = False, connector: str | None = None, act
             if any(counts.values()):
                 with rt.db.session() as s:
                     audit.record(s, actor=actor, action="retention.run", target_type="connector", target_id=p.connector,
-                                 details={"days": p.days, "action": p.action, **counts}, ip="")
+                                 details={"days": p.days, "action": p.action, **counts})
                 log.info("retention.applied", connector=p.connector, action=p.action, days=p.days, **counts)
         out[p.connector] = {"days": p.days, "action": p.action, "cutoff": p.cutoff(at).isoformat(), **counts}
     return out

@@ -250,6 +250,9 @@ def users():
                         raise ConfigError("no such user")
                     if user.id == g.principal.user_id and action in ("deactivate", "role"):
                         raise ConfigError("you cannot change your own role or deactivate yourself")
+                    if user.id == g.principal.user_id and action == "reset_2fa":  # a session cookie alone must not remove it
+                        raise ConfigError("reset your own two-factor sign-in on your account page (Account → Two-factor): "
+                                          "it asks for a current code; another admin can reset it for you if your phone is lost")
                     details: dict[str, str] = {}
                     if action == "role":
                         role = request.form.get("role")
@@ -459,7 +462,8 @@ def contacts():
             ids = set(s.scalars(select(Identity.contact_id).where((Identity.address.ilike(like)) | (Identity.display_name.ilike(like)))))
             ids |= set(s.scalars(select(Contact.id).where((Contact.name.ilike(like)) | (Contact.email.ilike(like)))))
             found = [contact_json(s, c) for c in s.scalars(select(Contact).where(Contact.id.in_(ids), Contact.merged_into_id.is_(None)).limit(50))]
-    return render_template("admin_contacts.html", keep=keep, other=other, found=found, q=request.args.get("q", ""), tab="contacts")
+    return render_template("admin_contacts.html", keep=keep, other=other, found=found, q=request.args.get("q", ""), tab="contacts",
+                           erase_error=bool(request.args.get("erase_error")))
 
 
 @bp.post("/contacts/<int:contact_id>/erase")
@@ -470,7 +474,7 @@ def contact_erase(contact_id: int):
 
     if request.form.get("confirm", type=int) != contact_id:
         flash(f"Not erased: type the contact id {contact_id} to confirm.", "bad")
-        return redirect(url_for("admin.contacts", keep=contact_id))
+        return redirect(url_for("admin.contacts", keep=contact_id, erase_error=1, _anchor="privacy"))
     try:
         counts = erasure.erase(rt(), contact_id, actor=g.principal.email)
     except (NotFound, ConfigError) as exc:

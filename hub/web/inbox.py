@@ -288,6 +288,8 @@ def mark_read(user_id: int, conv_id: int) -> None:
 
 def _mark_read(user_id: int, conv_id: int) -> None:
     with rt().db.session() as s:
+        if s.get(Conversation, conv_id) is None:  # removed by retention or erasure: a stale link or an open tab
+            abort(404, description=f"conversation {conv_id} not found: it may have been removed by a retention policy or an erasure")
         audit.record_view(s, g.principal.email, conv_id, via="inbox")
         last = s.scalar(select(func.max(Message.id)).where(Message.conversation_id == conv_id)) or 0
         row = s.scalar(select(ConversationRead).where(ConversationRead.user_id == user_id, ConversationRead.conversation_id == conv_id))

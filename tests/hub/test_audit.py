@@ -195,6 +195,9 @@ def test_api_lists_filters_and_pages_for_admins_only(hub):
     assert hub.api("GET", "/api/v1/audit?since=2999-01-01T00:00:00Z").get_json()["items"] == []
     assert len(hub.api("GET", "/api/v1/audit?until=2000-01-01").get_json()["items"]) == 0
     assert hub.api("GET", "/api/v1/audit?since=yesterday").status_code == 400
+    for bad in ("0", "-5", "501", "ten"):  # the documented range is 1-500: outside it is a 400, not silently clamped
+        r = hub.api("GET", f"/api/v1/audit?limit={bad}")
+        assert r.status_code == 400 and r.get_json()["field"] == "limit", bad
 
     pages, before = [], None
     while True:

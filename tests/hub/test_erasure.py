@@ -354,7 +354,7 @@ def test_the_write_ahead_log_is_checkpointed_while_the_hub_holds_connections(hub
 
     with hub.rt.db.read() as s:  # afterwards the pool holds the connection, as a running hub does
         s.scalar(select(func.count()).select_from(Contact))
-    assert erasure._checkpoint(hub.rt, wait=5) is (None if hub.rt.db.engine.dialect.name != "sqlite" else True)
+    assert erasure.checkpoint(hub.rt, wait=5) is (None if hub.rt.db.engine.dialect.name != "sqlite" else True)
 
 
 def test_export_includes_what_the_contact_wrote_in_other_peoples_conversations(hub, tmp_path):
@@ -457,3 +457,68 @@ def test_erasure_keeps_the_target_ids_of_export_and_merge_entries(hub, tmp_path)
     assert EMAIL not in dumped and NAME not in dumped and PHONE not in dumped
     v = hub.cli("audit", "verify")
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+def _api_text(hub: Hub, msg_id: str, sender: dict, text_: str) -> None:
+    from hub import signing
+
+    body = json.dumps({"id": msg_id, "from": sender, "text": text_}).encode()
+    resp = hub.client.post("/webhooks/web/messages", data=body,
+                           headers={"Content-Type": "application/json", **signing.sign(API_SECRET, body)})
+    assert resp.status_code == 200, resp.data
+
+
+def test_an_erasure_touches_only_what_names_the_contact_not_staff_records_or_other_customers(hub):
+    """#21.5 fresh eyes (HIGH): an erasure matched identifiers as substrings of everything.
+    A customer who gave an agent's sign-in address as their email redacted that agent's audit
+    trail; one named "password" redacted every password sign-in; one named "conversations"
+    redacted the earlier erasures' own entries (their counts have that key), after which
+    `omnihub audit verify` reported the chain broken; one whose provider id is "deposit" took
+    with it the journal rows, and the not yet processed messages, of every other customer who
+    wrote "deposit". Now only what names the contact goes."""
+    from hub import auth, erasure
+
+    hub.add_connector("web", "api", secret=API_SECRET)
+    with hub.rt.db.session() as s:
+        agent, _ = auth.create_user(s, "agent@x.test", "agent", password="correct horse battery 9")
+        audit.record(s, actor="agent@x.test", action="user.login", target_type="user", target_id=str(agent.id),
+                     details={"method": "password", "ip": "10.0.0.7"})
+        audit.record(s, actor="agent@x.test", action="export", target_type="conversations", target_id="2026-01-01..2026-02-01",
+                     details={"format": "csv", "status": "open"})
+    _api_text(hub, "rogue-msg-1", {"id": "rogue-77", "name": "password", "email": "agent@x.test"}, "please delete all my data")
+    _api_text(hub, "dee-msg-1", {"id": "deposit", "name": "conversations"}, "erase me please")
+    for n in range(3):
+        _api_text(hub, f"other-msg-{n}", {"id": f"other-{n}", "name": f"Other Customer {n}"}, f"where is my deposit number {n}")
+    _ingest(hub)
+    # two more customers' messages are acknowledged but not yet processed when the erasure runs
+    for n in range(2):
+        _api_text(hub, f"pending-msg-{n}", {"id": f"pending-{n}", "name": f"Paula Pending {n}"}, "refund my deposit")
+    rogue, dee = _contact_of(hub, "rogue-77"), _contact_of(hub, ":deposit")
+    assert rogue and dee and rogue != dee
+    with hub.rt.db.read() as s:
+        staff_before = [(r.id, r.actor, r.details) for r in s.scalars(select(AuditLog).where(AuditLog.actor == "agent@x.test"))]
+        journal_before = s.scalar(select(func.count()).select_from(InboundEvent))
+    assert len(staff_before) == 2
+
+    first = erasure.erase(hub.rt, rogue, actor="cli")
+    with hub.rt.db.read() as s:
+        staff_after = [(r.id, r.actor, r.details) for r in s.scalars(select(AuditLog).where(AuditLog.actor == "agent@x.test"))]
+    assert staff_after == staff_before, "the agent's own audit trail was redacted by a customer's erasure"
+    assert first["journal"] == 1, first
+
+    second = erasure.erase(hub.rt, dee, actor="cli")
+    assert second["journal"] == 1, second  # its own message's row, not the others' "deposit"
+    with hub.rt.db.read() as s:
+        erases = s.scalars(select(AuditLog).where(AuditLog.action == "contact.erase").order_by(AuditLog.id)).all()
+        assert [e.target_id for e in erases] == [str(rogue), str(dee)]
+        assert erases[0].details.get("conversations") == 1, erases[0].details  # the first erasure's record is intact
+        assert s.scalar(select(func.count()).select_from(InboundEvent)) == journal_before - 2
+        pending = s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state == EventState.PENDING))
+    assert pending == 2
+    v = hub.cli("audit", "verify")
+    assert v.returncode == 0, v.stdout + v.stderr
+    _ingest(hub)  # the other customers' pending messages are stored after all
+    with hub.rt.db.read() as s:
+        texts = sorted(s.scalars(select(Message.text)))
+    assert texts.count("refund my deposit") == 2 and sum("where is my deposit" in t for t in texts) == 3, texts
+    assert "erase me please" not in texts and "please delete all my data" not in texts

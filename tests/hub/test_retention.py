@@ -76,7 +76,8 @@ def _age(hub: Hub, sender: str, days: int) -> None:
 
 def seed(hub: Hub) -> None:
     """web: 'old' (100 days, a file and a finished reply), 'mixed' (an old message and a
-    new one in one conversation), 'new' (today); other: 'far' (100 days, another connector)."""
+    new one in one resolved conversation), 'new' (today); other: 'far' (100 days, another
+    connector)."""
     _post(hub, "web", "old-1", "old", "old text alpha", b"OLD-FILE" * 10)
     _post(hub, "web", "old-2", "old", "old text beta")
     _post(hub, "web", "mix-1", "mixed", "mixed old text")
@@ -91,6 +92,8 @@ def seed(hub: Hub) -> None:
     _age(hub, "far", 100)
     _post(hub, "web", "mix-2", "mixed", "mixed new text")  # the conversation is active again today
     _ingest(hub)
+    with hub.rt.db.session() as s:  # and resolved: its old message may go on its own (an open one keeps its thread)
+        s.execute(update(Conversation).where(Conversation.thread_key.like("%contact:mixed")).values(status="resolved"))
 
 
 def _files(hub: Hub) -> set[bytes]:
@@ -260,3 +263,63 @@ def test_an_empty_run_keeps_the_last_run_that_changed_something_visible(sqlite_h
     assert item["last_change"]["messages"] == 3 and item["last_change_at"] == first["last_change_at"]
     listed = hub.cli("retention", "list")
     assert f"last change {first['last_change_at']} (1 conversations, 3 messages, 1 replies" in listed.stdout, listed.stdout
+
+
+@pytest.mark.parametrize("action", ["delete", "anonymize"])
+def test_only_conversations_idle_since_the_cutoff_by_the_hubs_clock_are_due(hub, action):
+    """#21.5 fresh eyes (HIGH): a customer's message with an old ``sent_at`` was deleted
+    seconds after it arrived, urgent and unread; a conversation an agent had just answered
+    went with the answer, because the customer's last message was older than the cutoff.
+    A conversation is due only when nothing happened in it since the cutoff by the hub's own
+    clock, and an open conversation keeps its whole thread."""
+    _post(hub, "web", "back-1", "backdated", "someone is draining my wallet right now")
+    payload = {"id": "back-2", "from": {"id": "backdated2", "name": "Back Dated"}, "text": "old import text",
+               "sent_at": "2020-01-01T00:00:00Z"}
+    body = json.dumps(payload).encode()
+    assert hub.client.post("/webhooks/web/messages", data=body,
+                           headers={"Content-Type": "application/json", **signing.sign(SECRET, body)}).status_code == 200
+    _post(hub, "web", "work-1", "working", "customer question from weeks ago")
+    _post(hub, "web", "open-1", "openold", "open old question")
+    _ingest(hub)
+    _age(hub, "working", 47)
+    _age(hub, "openold", 47)
+    _post(hub, "web", "open-2", "openold", "open new follow-up")  # still open, active today
+    _ingest(hub)
+    with hub.rt.db.session() as s:  # an agent answers the 47-day-old question today
+        conv = s.scalar(select(Conversation).where(Conversation.thread_key.like("%contact:working")))
+        s.add(Reply(conversation_id=conv.id, connector_id=conv.connector_id, text="on it today", state="sent", kind="reply"))
+        s.execute(update(Message).where(Message.external_id == "back-1").values(sent_at=now() - timedelta(days=400)))
+        retention.set_policy(s, "web", 30, action, actor="cli")
+    dry = retention.run_all(hub.rt, dry_run=True)["web"]
+    assert all(dry[k] == 0 for k in ("conversations", "messages", "replies", "subjects")), dry
+    retention.run_all(hub.rt)
+    with hub.rt.db.read() as s:
+        texts = set(s.scalars(select(Message.text)))
+        replies = set(s.scalars(select(Reply.text)))
+    assert {"someone is draining my wallet right now", "old import text", "customer question from weeks ago",
+            "open old question", "open new follow-up"} <= texts, texts
+    assert replies == {"on it today"}
+    # once the agent's answer is 31 days old too, the whole conversation is due
+    with hub.rt.db.session() as s:
+        s.execute(update(Reply).values(created_at=now() - timedelta(days=31)))
+    done = retention.run_all(hub.rt)["web"]
+    assert done["conversations"] == 1 and done["replies"] == 1, done
+
+
+def test_a_run_leaves_no_removed_text_in_the_sqlite_write_ahead_log(sqlite_hub):
+    """#21.5 fresh eyes: after a retention run the main SQLite file was clean but the removed
+    text was still in ``omnihub.db-wal`` (erasure checkpointed it, retention did not)."""
+    from sqlalchemy.engine import make_url
+
+    hub = sqlite_hub
+    seed(hub)
+    db_file = make_url(hub.settings.effective_database_url).database
+    wal = Path(db_file + "-wal")
+    assert wal.exists() and b"old text alpha" in wal.read_bytes() + Path(db_file).read_bytes()
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 30, "delete", actor="cli")
+    done = retention.run_all(hub.rt)["web"]
+    assert done["conversations"] == 1 and "wal_checkpoint_pending" not in done, done
+    for path in (wal, Path(db_file)):  # while the hub still holds its connections
+        raw = path.read_bytes() if path.exists() else b""
+        assert b"old text alpha" not in raw and b"old agent answer" not in raw, path

@@ -2,7 +2,8 @@
 
 480 messages (60 per language) written on 2026-12-05 by a separate session that never saw the
 rules, the model or any corpus (see the file's first line); scored after the changes of 2026-12-05
-(twice) and after those of 2026-12-06 (a third time, aggregate figures only; its rows were never looked at)
+(twice) and after those of 2026-12-06 (a third time, and a fourth after the second round of that day,
+aggregate figures only; its rows were never looked at)
 (the first blind set, scored and looked at, was demoted to training rows: train_intel.BLIND1). Goals (issue #16): language >= 97 % on messages of at most 12 words, triage top-1
 >= 90 %, security-critical recall >= 98 %. Where a figure is below its goal the test asserts
 the measured floor, so a regression fails, and docs/intelligence/triage-language.md says so.
@@ -19,8 +20,8 @@ from normalizers.triage import CATEGORIES, SECURITY_CRITICAL, classify
 BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind2.tsv"
 
 LANGUAGE_GOAL = 0.97
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.89  # measured 0.891 (blind set 2, 477 rows; third scoring, 2026-12-06)
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.91  # measured 0.914 (117/128)
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.901 (430/477; fourth scoring, 2026-12-06 b; 0.891 at the third)
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.92  # measured 0.930 (119/128 = 0.9297; 0.914 at the third scoring)
 
 
 def _rows() -> list[tuple[str, str, str]]:

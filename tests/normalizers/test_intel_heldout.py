@@ -22,9 +22,9 @@ ROWS = train_intel.load_corpus()
 HELDOUT = [r for r in ROWS if r["split"] == "heldout"]
 DEV = [r for r in ROWS if r["split"] == "dev"]
 
-LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.97  # measured 0.991 (2026-12-06)
+LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.97  # measured 0.994 (2026-12-06 b; 0.991 before)
 TRIAGE_GOAL = 0.90
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.98  # measured 1.000 (70/70, 2026-12-06); top-1 0.973
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.98  # measured 1.000 (70/70, 2026-12-06 b); top-1 0.976 (0.973 before)
 
 
 def _lang_rows(rows):

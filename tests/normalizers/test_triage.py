@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from normalizers.triage import classify
+from normalizers.triage import classify, security_rule
 
 # The old labelled sets (triage_set.jsonl / triage_holdout.jsonl) were written against the
 # old keyword rules and label e.g. a pending withdrawal "transaction_not_processed"; the finer
@@ -116,3 +116,61 @@ def test_security_families(text, category):
 def test_denied_or_look_alike_security_words_are_no_alarm(text):
     t = classify(text)
     assert t.category not in ("suspicious_access_or_hacked_account", "scam_or_phishing_report", "impersonation"), (text, t)
+
+
+# --- 2026-12-06 (b): more families, and words before a cue that discount it ----------------
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # a caller "from your fraud department" is impersonation, not a scam report
+        ("a man phoned from your fraud department and told me to move everything", "impersonation"),
+        ("me llamó uno del departamento de fraude de ustedes", "impersonation"),
+        ("er belde iemand die zei dat hij bij jullie fraudeafdeling werkt", "impersonation"),
+        ("an agent wrote to me from a hotmail address about my stuck deposit", "impersonation"),
+        ("a telegram admin wrote me privately to help with my withdrawal", "impersonation"),
+        ("una cuenta con vuestro logo me pide la contraseña", "impersonation"),
+        ("um sujeito disse que é do suporte de vocês e pediu meu código", "impersonation"),
+        # forwarded phishing, look-alike addresses, sellers who vanished, "recovering" for money up front
+        ("Fwd: Dear user, please verify your recovery phrase to avoid suspension", "scam_or_phishing_report"),
+        ("the ad's address is slightly different from yours and it asks for my seed", "scam_or_phishing_report"),
+        ("paid a seller in usdt for a laptop and the seller vanished", "scam_or_phishing_report"),
+        ("they say they can recover my lost crypto if I pay 500 upfront", "scam_or_phishing_report"),
+        ("clicked a weird link in an sms and connected my wallet", "scam_or_phishing_report"),
+        ("he promised to triple my eth and then blocked me", "scam_or_phishing_report"),
+        ("I invested on his site and to withdraw they want 20% tax", "scam_or_phishing_report"),
+        ("on an airdrop page I approved something and then the wallet was empty", "scam_or_phishing_report"),
+        ("a fake extension that looked like yours, now my funds disappeared", "scam_or_phishing_report"),
+        # credentials and keys that are not the customer's, a login alert then funds out
+        ("there's an api key on my account I never created", "suspicious_access_or_hacked_account"),
+        ("alerta de inicio de sesión desde Lagos y luego salieron mis btc", "suspicious_access_or_hacked_account"),
+        ("my flatmate knew my pin and sent my bitcoin to himself", "suspicious_access_or_hacked_account"),
+        ("mi hanno cambiato la mail e non ricevo più i codici", "suspicious_access_or_hacked_account"),
+        ("ich öffne die app, 0 usdt, ich hab nichts gemacht", "suspicious_access_or_hacked_account"),
+        # a word missing of the 24
+        ("one word of the 24 is missing, can I still restore?", "lost_keys_or_recovery_phrase"),
+        ("the paper with my words got wet and is unreadable", "lost_keys_or_recovery_phrase"),
+    ],
+)
+def test_security_families_b(text, category):
+    assert security_rule(text) == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I set up the antiphishing code?",
+        "do you ever message first? asking so I don't fall for a scam",
+        "¿cómo sé si un correo es de verdad vuestro?",
+        "the fees are almost a scam lol, why so high?",
+        "my friend got hacked on another app, how do I protect mine?",
+        "no es que me hayan hackeado, olvidé la contraseña",
+        "not accusing anyone of fraud, but the fee doubled",
+        "I did not send the btc yet, what is the fee?",
+        "I invested 300 last year, to withdraw now do I pay tax?",
+        "we had a video call with your sales team, what are the plans?",
+        "I contacted your fraud department last week, any news?",
+        "I wrote to support from a gmail address because my work mail is down",
+    ],
+)
+def test_discounted_or_everyday_security_words_are_no_alarm(text):
+    assert security_rule(text) is None

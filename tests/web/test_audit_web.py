@@ -82,3 +82,42 @@ def test_agent_views_of_security_flagged_conversations_are_audited(web):
     assert [v.details["via"] for v in entries(web, "conversation.view")] == ["inbox", "api"]
     assert web.api("GET", f"/api/v1/conversations/{plain}").status_code == 200
     assert len(entries(web, "conversation.view")) == 2
+
+
+def test_every_api_route_that_reads_a_flagged_conversations_content_is_audited(web):
+    """#21 fresh eyes: GET /conversations/<id> was audited, but the same messages read through
+    /conversations/<id>/messages, /messages/<id>, /replies/<id> or an attachment were not."""
+    from hub import auth
+    from hub.models import AttachmentRow, Message, Reply
+
+    web.add_connector("web", "api", secret="view-secret-456")
+    _, flagged = seed_conversation(web, "web", "web:victim2@example.com", "Victim Two")
+    with web.rt.db.session() as s:
+        conv = s.get(Conversation, flagged)
+        conv.security_flag = True
+        from hub.models import now
+
+        m = Message(conversation_id=flagged, connector_id=conv.connector_id, external_id="flag-1", identity_id=conv.identity_id,
+                    sent_at=now(), text="someone took my funds")
+        s.add(m)
+        s.flush()
+        msg_id = m.id
+        reply = Reply(conversation_id=flagged, connector_id=conv.connector_id, text="we are on it", state="sent", kind="reply")
+        s.add(reply)
+        s.flush()
+        key, digest = web.rt.blobs.put(b"%PDF-1.4 statement")
+        att = AttachmentRow(message_id=msg_id, filename="statement.pdf", content_type="application/pdf", size=18, storage_key=key,
+                            sha256=digest)
+        s.add(att)
+        s.flush()
+        routes = {"messages": f"/api/v1/conversations/{flagged}/messages", "message": f"/api/v1/messages/{msg_id}",
+                  "reply": f"/api/v1/replies/{reply.id}", "attachment": f"/api/v1/attachments/{att.id}"}
+        tokens = {}
+        for name in routes:
+            auth.create_user(s, f"reader-{name}@example.com", "agent", password="long enough password 1")
+            tokens[name] = auth.create_token(s, f"reader-{name}@example.com")
+    for name, path in routes.items():
+        assert web.api("GET", path, token=tokens[name]).status_code == 200, path
+    views = {v.actor: v for v in entries(web, "conversation.view")}
+    assert set(views) == {f"reader-{name}@example.com" for name in routes}, sorted(views)
+    assert all(v.target_id == str(flagged) and v.details["via"] == "api" for v in views.values())

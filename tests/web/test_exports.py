@@ -131,7 +131,13 @@ def test_export_has_every_conversation_with_the_dashboard_metrics(seeded):
     assert subjects("status=resolved") == expect(lambda row: row[6] is not None)
     assert subjects("category=general_questions&language=fr") == {"case 4"}
     assert subjects("connector=web") == expect(lambda row: True)
-    assert subjects("connector=nope") == set()
+    assert subjects("status=all") == expect(lambda row: True)
+    assert subjects("medium=SMS") == expect(lambda row: row[0] == "sms")  # media, categories and languages in any case
+    with seeded.rt.db.read() as s:
+        flagged = set(s.scalars(select(Conversation.subject).where(Conversation.security_flag.is_(True))))
+    assert flagged and subjects("security=true") == flagged
+    assert subjects("security=false") == expect(lambda row: True) - flagged
+    assert subjects("team=none") == expect(lambda row: True)
     # the range: whole UTC days, both ends included
     t = now()
     r = seeded.api("GET", f"{EXPORT}?from={(t - timedelta(days=7)).date()}&to={t.date()}")
@@ -139,7 +145,7 @@ def test_export_has_every_conversation_with_the_dashboard_metrics(seeded):
     assert len(parse(r.data)) == sum(1 for d in created if d >= (t - timedelta(days=7)).date())
     with seeded.rt.db.read() as s:
         audit = s.scalars(select(AuditLog).where(AuditLog.action == "export").order_by(AuditLog.id)).all()
-    assert len(audit) == 8  # one entry per export
+    assert len(audit) == 12  # one entry per export
     assert audit[4].details == {"format": "csv", "from": day_range().split("&")[0][5:], "to": str(t.date()),
                                 "category": "general_questions", "language": "fr"}
 
@@ -154,6 +160,14 @@ INVALID = [
     ("from=2026-01-01&to=2026-01-02&status=bogus", "status"),
     ("from=2026-01-01&to=2026-01-02&priority=normal,nope", "priority"),
     ("from=2026-01-01&to=2026-01-02&category=a%00b", "category"),
+    # #21 fresh eyes: these exported nothing, or everything, instead of saying what was wrong
+    ("from=2026-01-01&to=2026-01-02&connector=nope", "connector"),
+    ("from=2026-01-01&to=2026-01-02&medium=pigeon", "medium"),
+    ("from=2026-01-01&to=2026-01-02&category=no_such_category", "category"),
+    ("from=2026-01-01&to=2026-01-02&team=no-such-team", "team"),
+    ("from=2026-01-01&to=2026-01-02&security=maybe", "security"),
+    ("from=2026-01-01&to=2026-01-02&q=refund", "q"),
+    ("from=9999-12-31&to=9999-12-31", "to"),  # was a 500 (the day after overflowed)
 ]
 
 

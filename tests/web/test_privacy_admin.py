@@ -29,6 +29,9 @@ def test_admin_exports_then_erases_a_contact_after_confirming(live, context, art
     page.get_by_role("button", name="Erase contact…").click()
     page.wait_for_load_state()
     assert "Not erased" in page.content()
+    # said beside the form itself, not only at the top of the page (#21 fresh eyes)
+    alert = page.locator("#erase-error")
+    assert alert.is_visible() and f"Type the contact id {contact} exactly" in alert.inner_text()
     assert hub.count(Contact, Contact.id == contact) == 1
     # dismissing the browser's question: nothing erased
     page.once("dialog", lambda d: d.dismiss())

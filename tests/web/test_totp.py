@@ -160,6 +160,14 @@ def test_an_admin_or_the_cli_resets_a_lost_two_factor(web):
         uid = s.scalar(select(User.id).where(User.email == AGENT[0]))
     r = admin.post("/admin/users", data={"csrf_token": csrf(admin, "/admin/users"), "user_id": uid, "action": "reset_2fa"})
     assert r.status_code == 302
+    # #21 fresh eyes: an admin's own Reset took their second factor off with the session cookie alone
+    admin_totp, _ = enrol(admin)
+    with web.rt.db.read() as s:
+        admin_id = s.scalar(select(User.id).where(User.email == ADMIN[0]))
+    r = admin.post("/admin/users", data={"csrf_token": csrf(admin, "/admin/users"), "user_id": admin_id, "action": "reset_2fa"})
+    assert r.status_code == 400 and "account page" in r.get_data(as_text=True)
+    with web.rt.db.read() as s:
+        assert s.scalar(select(User.totp_enabled_at).where(User.id == admin_id)) is not None
     assert do_login(c, AGENT).headers["Location"] == "/inbox/"  # the password alone again
     assert "user.reset_2fa" in actions(web)
 
