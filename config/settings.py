@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     sweep_after: float = Field(30.0, gt=0, description="Pending work older than this is re-enqueued.")
     lease_seconds: float = Field(120.0, gt=0)
     poll_lease_seconds: float = Field(30.0, ge=0.5, le=3600, description="How long a poller owns a poll (an IMAP connector's IDLE sessions, X polling, Slack Socket Mode, helpdesk polling) or a periodic job (the sweeper, timers) without renewing it: a dead poller's work is taken over by another within this time.")
+    event_timeout_seconds: float = Field(10.0, ge=0.5, le=120, description="How long one event-webhook POST may take (connect, send, answer) before it counts as failed and is retried (docs/event-webhooks.md).")
+    event_delivery_threads: int = Field(8, ge=0, le=64, description="Event-webhook POSTs at once per `omnihub worker` and `omnihub poll` process, on threads of their own (never in the worker's jobs: a slow receiver cannot hold up ingest); 0: this process sends none.")
     webhook_window: int = Field(300, ge=1, description="Replay window for timestamped signatures (s).")
     allow_private_urls: bool = Field(False, description="Allow outbound requests (helpdesk, callback, API base URLs, IMAP/SMTP hosts) to loopback and private addresses (on-premises helpdesks, tests). Link-local and cloud-metadata addresses are refused regardless.")
     session_idle_hours: float = Field(12.0, gt=0, description="A web login session ends after this long without a request.")

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import structlog
 from flask import Blueprint, Response, current_app, g, jsonify, request, stream_with_context
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from sqlalchemy import String, cast, func, or_, select
 
 from hub import assignment, audit, auth, checks, exports, replay, routing, subscriptions
@@ -358,6 +358,12 @@ def _viewed(conv_id: int | None) -> None:
             audit.record_view(s, g.principal.email, conv_id, via="api")
 
 
+def _names_caller(assignee: str | None) -> bool:
+    """``assignee`` names the caller: ``'me'`` or their own email (any case, spaces around)."""
+    value = (assignee or "").strip().lower()
+    return bool(value) and (value == "me" or value == (g.principal.email or "").strip().lower())
+
+
 def _claim(s, c: Conversation, data: ConversationPatch, changes: dict[str, Any]) -> None:
     """Make an assignment change atomic: the conversation's row is held only if its assignee is
     still the one the client saw (``if_assignee``; for ``'me'`` without it: nobody, or the caller),
@@ -377,7 +383,8 @@ def _claim(s, c: Conversation, data: ConversationPatch, changes: dict[str, Any])
                     raise ApiError(400, f"if_assignee: no user with email {data.if_assignee!r}", field="if_assignee")
             if expected != c.assignee_id:
                 raise assignment.Conflict(c.id, assignment.holder_of(s, c.id))
-        elif data.assignee == "me" and c.assignee_id not in (None, me):
+        elif _names_caller(data.assignee) and c.assignee_id not in (None, me):
+            # "me" and the caller's own email (any case) are one claim: never a silent take-over
             raise assignment.Conflict(c.id, assignment.holder_of(s, c.id))
         assignment.lock_assignee(s, c, c.assignee_id)
     except assignment.Conflict as exc:
@@ -409,7 +416,7 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
             if not data.assignee:
                 uid = None
             else:
-                email = g.principal.email if data.assignee == "me" else data.assignee.lower()
+                email = g.principal.email if _names_caller(data.assignee) else data.assignee.strip().lower()
                 uid = s.scalar(select(User.id).where(User.email == email, User.active.is_(True)))
                 if uid is None:
                     raise ApiError(400, f"assignee: no user with email {data.assignee!r}", field="assignee")
@@ -995,14 +1002,15 @@ def replay_event_delivery(delivery_id: int):
 
 
 @route("/event-subscriptions/<int:sub_id>/replay", "POST", summary="Send a subscription's deliveries again: the ids given, or every dead one",
-       role="admin", body=DeliveryReplayIn, responses={202: "Queued again", 409: "The subscription is disabled"}, tag="events")
+       role="admin", body=DeliveryReplayIn, responses={202: "Queued again", 404: "An id is not a delivery of this subscription",
+                                                       409: "An id is still pending, or the subscription is disabled"}, tag="events")
 def replay_event_subscription(sub_id: int, data: DeliveryReplayIn):
     with rt().db.session() as s:
         subscriptions.get(s, sub_id)
         try:
             ids = subscriptions.replay(s, g.principal.email, delivery_ids=data.ids, subscription_id=sub_id,
-                                      sweep_after=rt().settings.sweep_after)
-        except subscriptions.SubscriptionDisabled as exc:
+                                      sweep_after=rt().settings.sweep_after, strict=True)
+        except (subscriptions.SubscriptionDisabled, subscriptions.DeliveryPending) as exc:
             raise ApiError(409, str(exc)) from None
     rt().queues.schedule("event", ids)
     return jsonify({"replayed": ids}), 202
@@ -1223,9 +1231,8 @@ def export_conversations():
 
 
 # ------------------------------------------------------- teams and routing (docs/teams.md)
-TEAM_NAME = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
 #: a team's name, trimmed; unique regardless of case (hub.assignment.name_key)
-TeamName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=TEAM_NAME)]
+TeamName = Annotated[str, AfterValidator(assignment.check_team_name)]
 
 
 class MemberIn(Strict):
@@ -1247,11 +1254,16 @@ class TeamPatch(Strict):
     members: list[MemberIn] | None = Field(None, max_length=500, description="the whole member list (replaces it)")
 
 
+def _lower(value: Any) -> Any:
+    """Case-insensitive choices (a priority): their canonical lower-case spelling."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 class RuleIn(Strict):
     name: str = Field("", max_length=120, pattern=r"^[^\x00-\x1f\x7f]*$")
     team: str = Field(min_length=1, max_length=64, description="the team's name")
     conditions: routing.Conditions = Field(default_factory=lambda: routing.Conditions.model_validate({}), description="all must hold; none: every conversation")
-    set_priority: Literal["low", "normal", "high", "urgent"] | None = None
+    set_priority: Annotated[Literal["low", "normal", "high", "urgent"], BeforeValidator(_lower)] | None = None
     add_tags: list[routing.Tag] = Field(default_factory=list, max_length=20)
     enabled: bool = True
     position: int | None = Field(None, ge=0, le=1_000_000, description="evaluation order (lowest first); default: after the others")
@@ -1261,7 +1273,7 @@ class RulePatch(Strict):
     name: str | None = Field(None, max_length=120, pattern=r"^[^\x00-\x1f\x7f]*$")
     team: str | None = Field(None, min_length=1, max_length=64)
     conditions: routing.Conditions | None = None
-    set_priority: Literal["low", "normal", "high", "urgent"] | None = None
+    set_priority: Annotated[Literal["low", "normal", "high", "urgent"], BeforeValidator(_lower)] | None = None
     add_tags: list[routing.Tag] | None = Field(None, max_length=20)
     enabled: bool | None = None
     position: int | None = Field(None, ge=0, le=1_000_000)
@@ -1305,20 +1317,26 @@ def _team_named(s, name: str, field: str = "team") -> Team:
     return team
 
 
-def _check_conditions(s, cond: routing.Conditions) -> None:
+def _check_conditions(s, cond: routing.Conditions) -> routing.Conditions:
+    """The conditions in their canonical form (stored), or 400 naming the field."""
     try:
-        routing.check(s, cond)
+        return routing.check(s, cond)
     except routing.RuleError as exc:
         raise ApiError(400, str(exc), field=exc.field) from None
 
 
 def _set_members(s, team: Team, members: list[MemberIn]) -> None:
     wanted: dict[int, int] = {}
+    named: dict[int, str] = {}
     for m in members:
         uid = s.scalar(select(User.id).where(User.email == m.email.strip().lower()))
         if uid is None:
             raise ApiError(400, f"members: no user with email {m.email!r}", field="members")
+        if uid in wanted:  # "Ana@x" and "ana@x" are one user: which capacity was meant is not ours to guess
+            raise ApiError(400, f"members: {m.email.strip()!r} is listed twice (as {named[uid]!r} too; emails compare "
+                                "regardless of case): list each member once", field="members")
         wanted[uid] = m.capacity
+        named[uid] = m.email.strip()
     for row in list(team.members):
         if row.user_id not in wanted:
             team.members.remove(row)
@@ -1459,9 +1477,9 @@ def list_rules():
 def create_rule(data: RuleIn):
     with rt().db.session() as s:
         team = _team_named(s, data.team)
-        _check_conditions(s, data.conditions)
+        cond = _check_conditions(s, data.conditions)
         rule = RoutingRule(name=data.name, team_id=team.id, enabled=data.enabled, set_priority=data.set_priority,
-                           conditions=data.conditions.model_dump(exclude_none=True), add_tags=sorted(set(data.add_tags)),
+                           conditions=cond.model_dump(exclude_none=True), add_tags=sorted(set(data.add_tags)),
                            position=data.position if data.position is not None else routing.next_position(s))
         s.add(rule)
         s.flush()
@@ -1486,8 +1504,7 @@ def patch_rule(rule_id: int, data: RulePatch):
         if data.name is not None:
             rule.name = data.name
         if data.conditions is not None:
-            _check_conditions(s, data.conditions)
-            rule.conditions = data.conditions.model_dump(exclude_none=True)
+            rule.conditions = _check_conditions(s, data.conditions).model_dump(exclude_none=True)
         if "set_priority" in changes:
             rule.set_priority = data.set_priority
         if data.add_tags is not None:

@@ -21,6 +21,7 @@ manual pick and an automatic assignment never both win.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -330,14 +331,39 @@ def sweep(rt, at: datetime | None = None) -> dict[str, int]:
 FILTER_WORDS = ("mine", "none")
 
 
+#: most characters of a team's name
+TEAM_NAME_MAX = 64
+
+
+def check_team_name(name: str) -> str:
+    """A team's name as stored (trimmed, Unicode NFC), or ValueError saying what is allowed:
+    1 to TEAM_NAME_MAX letters of any script ("Soporte España", "サポート"), digits, spaces,
+    ``_ . -``, starting with a letter or a digit."""
+    value = unicodedata.normalize("NFC", (name or "").strip())
+    if not 1 <= len(value) <= TEAM_NAME_MAX:
+        raise ValueError(f"a team's name has 1 to {TEAM_NAME_MAX} characters (got {len(value)})")
+    bad = next((c for c in value if not (c.isalnum() or c in " _.-" or unicodedata.category(c).startswith("M"))), None)
+    if bad is not None:
+        raise ValueError(f"{bad!r} is not allowed in a team's name: use letters (any language), digits, spaces and _ . -")
+    if not value[0].isalnum():
+        raise ValueError("a team's name starts with a letter or a digit")
+    return value
+
+
 def name_key(name: str) -> str:
-    """How team names compare: trimmed, case-insensitive ("Billing" and " billing" are one)."""
-    return name.strip().lower()
+    """How team names compare: trimmed, Unicode-normalized, case-insensitive ("Billing" and
+    " billing" are one, so are "ESPAÑA" and "España")."""
+    return unicodedata.normalize("NFC", name.strip()).casefold()
 
 
 def team_named(s: Session, name: str) -> Team | None:
-    """The team of that name, compared trimmed and case-insensitively."""
-    return s.scalar(select(Team).where(func.lower(Team.name) == name_key(name)).order_by(Team.id).limit(1))
+    """The team of that name, compared trimmed and case-insensitively (in Python: SQLite's
+    lower() folds ASCII letters only, and there are few teams)."""
+    key = name_key(name)
+    found = s.scalar(select(Team).where(func.lower(Team.name) == key).order_by(Team.id).limit(1))
+    if found is not None:
+        return found
+    return next((t for t in s.scalars(select(Team).order_by(Team.id)) if name_key(t.name) == key), None)
 
 
 def team_filter(s: Session, team: str, user_id: int | None, *, strict: bool = False):

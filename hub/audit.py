@@ -159,8 +159,10 @@ def redact(s: Session, rows: list[AuditLog], reason: str, terms: tuple[str, ...]
     """Remove the content of entries that name an erased contact (hub.erasure).
 
     The hash chain covers every entry's content, so an entry cannot simply be rewritten: its
-    stored ``hash`` (and so every link after it) stays as it was, its target and details are
-    replaced by a marker (its actor too when it is one of ``terms``, lower-case), and the caller records the entry ids with their hashes
+    stored ``hash`` (and so every link after it) stays as it was, its details are replaced by a
+    marker, its actor too when it is one of ``terms`` (lower-case), and its target id when it
+    holds one: a target id that names no one (a contact's or conversation's number, a date
+    range) stays, so the entry still says what was exported or merged. The caller records the entry ids with their hashes
     in the ``contact.erase`` entry it appends next. :func:`verify` accepts a redacted entry only
     when a later entry of the chain vouches for exactly that id and hash: removing content is
     visible and attested; changing it otherwise still breaks the chain.
@@ -171,7 +173,8 @@ def redact(s: Session, rows: list[AuditLog], reason: str, terms: tuple[str, ...]
             continue
         if (row.actor or "").strip().lower() in terms:  # a sign-in attempt typed with the customer's address
             row.actor = "redacted"
-        row.target_id = ""
+        if any(term in (row.target_id or "").lower() for term in terms):
+            row.target_id = ""
         row.details = {REDACTED: reason}
         out[str(row.id)] = row.hash
     s.flush()

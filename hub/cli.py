@@ -949,7 +949,33 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
         # the app is imported once, in the master, and the workers fork from it: the pages they
         # do not write stay shared. With one worker the master would only hold a second copy.
         args.append("--preload")
+    args += control_socket_args(st)
     os.execv(sys.executable, args)
+
+
+#: longest path a Unix socket can bind to (sun_path is 108 bytes on Linux, with its NUL)
+UNIX_PATH_MAX = 107
+
+
+def control_socket_args(st: Settings) -> list[str]:
+    """gunicorn's control socket (gunicorn 25.1+, for ``gunicornc``), per instance: by default
+    gunicorn puts it at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+    ~/.gunicorn/gunicorn.ctl), so two hubs on one machine took each other's socket (and the
+    first to stop removed the other's). Here it is VAR_DIR/gunicorn.ctl (0600, in the 0700
+    VAR_DIR), or none when that path is too long for a Unix socket."""
+    from importlib.metadata import version
+
+    try:
+        major, minor = (int(x) for x in version("gunicorn").split(".")[:2])
+    except Exception:  # noqa: BLE001 - an unknown version: leave gunicorn's default alone
+        return []
+    if (major, minor) < (25, 1):
+        return []
+    path = (st.var_dir / "gunicorn.ctl").resolve()
+    if len(str(path).encode()) > UNIX_PATH_MAX:
+        return ["--no-control-socket"]
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return ["--control-socket", str(path), "--control-socket-mode", "0600"]
 
 
 @main.command()
@@ -973,6 +999,9 @@ def worker(burst: bool, fork: bool, with_poller: bool) -> None:
     _warn_if_redis_is_open(rt.redis_url, rt.settings)
     cls = Worker if fork else SimpleWorker
     poller = _poller_thread(rt) if with_poller else None
+    # event webhooks go out on threads of their own, never in a job (a slow receiver must not
+    # hold up ingest); not beside --fork (a fork per job while threads hold locks): `omnihub poll` sends them
+    dispatcher = None if fork else _event_dispatcher(rt)
 
     def make():  # OmnihubJob: only omnihub's own job functions run (hub.jobguard.JOB_FUNCTIONS)
         w = cls(rt.queues.all(), connection=rt.redis, serializer=JSONSerializer, job_class=OmnihubJob)
@@ -990,9 +1019,20 @@ def worker(burst: bool, fork: bool, with_poller: bool) -> None:
     try:
         run_worker(make, burst=burst, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
     finally:
+        if dispatcher:
+            dispatcher.close()
         if poller:
             poller.stop.set()  # it gives its leases back, so a restarted process takes over at once
             poller.done.wait(rt.settings.poll_lease_seconds)
+
+
+def _event_dispatcher(rt):
+    from workers.webhooks_out import start_dispatcher
+
+    dispatcher = start_dispatcher(rt)
+    if dispatcher is not None:
+        click.echo(f"event webhooks: {dispatcher.threads} sender threads", err=True)
+    return dispatcher
 
 
 def _poller_thread(rt):
@@ -1114,7 +1154,12 @@ def poll(no_sweep: bool) -> None:
 
     rt = _runtime()
     click.echo("poller started", err=True)
-    run_poller(rt, sweep_enabled=not no_sweep)
+    dispatcher = _event_dispatcher(rt)
+    try:
+        run_poller(rt, sweep_enabled=not no_sweep)
+    finally:
+        if dispatcher:
+            dispatcher.close()
 
 
 @main.command()

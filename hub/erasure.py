@@ -322,7 +322,9 @@ def erase(rt: Any, contact_id: int, actor: str) -> dict[str, Any]:
         redacted = audit.redact(s, _audit_entries(s, sub), "contact.erase", tuple((sub.terms | sub.names) - _staff(s)))
         counts["audit_entries_redacted"] = len(redacted)
         audit.record(s, actor=actor, action="contact.erase", target_type="contact", target_id=str(contact_id),
-                     details={**counts, "merged_contacts": sorted(sub.contact_ids - {contact_id}), "redacted_entries": redacted})
+                     details={**counts, "merged_contacts": sorted(sub.contact_ids - {contact_id}), "redacted_entries": redacted,
+                              # numbers only: open inbox panes learn that these conversations are gone (hub.web.streams)
+                              "conversation_ids": sorted(sub.conversation_ids)})
     with rt.db.session() as s:  # SQLite FTS5 keeps deleted words until its segments merge (hub.search)
         search.purge(s)
     with rt.db.read() as s:

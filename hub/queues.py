@@ -21,6 +21,10 @@ from hub.jobguard import OmnihubJob
 
 STAGES = {"ingest": "inbound", "push": "push", "send": "send", "event": "default"}
 QUEUE_NAMES = ("inbound", "push", "send", "default")
+#: stages whose ids are not drained by RQ jobs: event webhooks are POSTed by the dispatcher
+#: threads of the worker and poller processes (workers.webhooks_out.Dispatcher), so a slow
+#: receiver never holds a worker that ingest, pushes and replies wait for
+DISPATCHED = frozenset({"event"})
 DRAIN_TTL = 120  # upper bound of the seconds a drain slot stays claimed without progress
 SCHEDULE_CHUNK = 1000  # ids per script call (Lua's unpack() has a stack limit)
 
@@ -102,6 +106,10 @@ class Queues:
             return
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}")
+        if stage in DISPATCHED:  # no RQ job: the dispatcher threads take the ids from the list
+            for start in range(0, len(ids), SCHEDULE_CHUNK):
+                self.redis.rpush(self.pending_key(stage), *ids[start : start + SCHEDULE_CHUNK])
+            return
         keys = [self.pending_key(stage)] + [self.slot_key(stage, n) for n in range(self.settings.drain_slots)]
         for start in range(0, len(ids), SCHEDULE_CHUNK):
             slot = int(self._push_claim(keys=keys, args=[self.slot_ttl, *ids[start : start + SCHEDULE_CHUNK]]))
@@ -113,6 +121,8 @@ class Queues:
         sweeper, every tick). That happens when the drain job was lost after its slot was
         claimed: a Redis failover discarded the job (or the slot expired after a worker was
         killed) and no new ids arrived since. True when a drain was enqueued."""
+        if stage in DISPATCHED:
+            return False
         keys = [self.pending_key(stage)] + [self.slot_key(stage, n) for n in range(self.settings.drain_slots)]
         if int(self._kick(keys=keys, args=[self.slot_ttl])) < 0:
             return False

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -41,8 +41,8 @@ class Conditions(BaseModel):
     medium: Values | None = Field(None, description="sms, whatsapp, voice, email, slack, x, api, …")
     language: Values | None = Field(None, description="language codes (en, es, …)")
     category: Values | None = Field(None, description="triage categories (normalizers.triage.CATEGORIES: card_payment, fees, …)")
-    priority: list[Annotated[str, Field(pattern=r"^(low|normal|high|urgent)$")]] | None = Field(None, max_length=4)
-    security: bool | None = Field(None, description="the security flag (a pasted secret, an account takeover)")
+    priority: Annotated[list[Value], Field(max_length=4)] | None = Field(None, description="low, normal, high, urgent")
+    security: StrictBool | None = Field(None, description="the security flag (a pasted secret, an account takeover): a JSON true or false")
     contact: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Values] | None = Field(
         None, max_length=20, description="contact attributes: each named attribute has one of the values (email_domain: the contact's email domain)")
 
@@ -68,11 +68,16 @@ def allowed_values(s: Session) -> dict[str, tuple[str, ...]]:
             "category": CATEGORIES, "priority": PRIORITIES}
 
 
-def check(s: Session, cond: Conditions) -> None:
+def check(s: Session, cond: Conditions) -> Conditions:
     """Refuse conditions that can never match (``RuleError`` naming the field and the allowed
     values): an empty list, an unknown connector name, medium, language, category or
-    priority, a contact attribute without values. Values compare case-insensitively."""
+    priority, an empty ``contact`` or a contact attribute without values. Values compare
+    case-insensitively, everywhere; returns the conditions in their canonical form (what is
+    stored and shown): each listed value spelled as the hub spells it (``WhatsApp`` →
+    ``whatsapp``, ``HIGH`` → ``high``, a connector's name as it was created), contact attribute
+    names and values trimmed and lower-case, duplicates dropped."""
     allowed = allowed_values(s)
+    canonical: dict[str, Any] = {}
     for key, ok in allowed.items():
         values = getattr(cond, key)
         if values is None:
@@ -81,17 +86,34 @@ def check(s: Session, cond: Conditions) -> None:
         if not values:
             raise RuleError(f"conditions.{key}", f"an empty list never matches: give at least one of {shown}, or leave "
                                                  f"the condition out")
-        known = {v.lower() for v in ok}
-        unknown = [v for v in values if v.lower() not in known]
+        known = {v.lower(): v for v in ok}
+        unknown = [v for v in values if v.strip().lower() not in known]
         if unknown:
             what = "connector" if key == "connector" else key
             raise RuleError(f"conditions.{key}", f"unknown {what} {unknown[0]!r}: allowed {shown}")
-    for attr, values in (cond.contact or {}).items():
-        if not re.fullmatch(ATTR_NAME, attr):
-            raise RuleError("conditions.contact", f"attribute {attr!r}: names are letters, digits, _ . - (as a contact's "
-                                                  "attributes are set), or email_domain")
-        if not values:
-            raise RuleError(f"conditions.contact.{attr}", "an empty list never matches: give at least one value")
+        canonical[key] = list(dict.fromkeys(known[v.strip().lower()] for v in values))
+    if cond.contact is not None:
+        if not cond.contact:
+            raise RuleError("conditions.contact", "an empty set of contact attributes: name at least one attribute with its "
+                                                  "values (e.g. {\"plan\": [\"vip\"]}), or leave the condition out")
+        contact: dict[str, list[str]] = {}
+        for attr, values in cond.contact.items():
+            if not re.fullmatch(ATTR_NAME, attr.strip()):
+                raise RuleError("conditions.contact", f"attribute {attr!r}: names are letters, digits, _ . - (as a contact's "
+                                                      "attributes are set), or email_domain")
+            if not values:
+                raise RuleError(f"conditions.contact.{attr}", "an empty list never matches: give at least one value")
+            name = attr.strip().lower()
+            if name in contact:
+                raise RuleError(f"conditions.contact.{attr}", f"attribute {name!r} is named twice (names compare "
+                                                              "case-insensitively): give its values once")
+            contact[name] = list(dict.fromkeys(v.strip().lower() for v in values))
+            if any(not v for v in contact[name]):
+                raise RuleError(f"conditions.contact.{attr}", "a blank value never matches")
+        canonical["contact"] = contact
+    if cond.security is not None:
+        canonical["security"] = cond.security
+    return Conditions.model_validate(canonical)
 
 
 @dataclass
@@ -145,7 +167,7 @@ def facts_for(s: Session, conv: Conversation, cache: Cache | None = None) -> Fac
 
 
 def _one_of(value: str, accepted: list[str] | None) -> bool:
-    return accepted is None or value.lower() in {a.lower() for a in accepted}
+    return accepted is None or value.strip().lower() in {a.strip().lower() for a in accepted}
 
 
 def matches(cond: Conditions, f: Facts) -> bool:
@@ -155,7 +177,10 @@ def matches(cond: Conditions, f: Facts) -> bool:
         return False
     if cond.security is not None and cond.security != f.security:
         return False
-    return all(_one_of(f.contact.get(k, ""), v) for k, v in (cond.contact or {}).items())
+    if not cond.contact:
+        return True
+    attrs = {k.lower(): v for k, v in f.contact.items()}  # attribute names compare case-insensitively too
+    return all(_one_of(attrs.get(k.lower(), ""), v) for k, v in cond.contact.items())
 
 
 @dataclass

@@ -235,12 +235,41 @@ def check_enabled(s: Session, sub_ids: Iterable[int]) -> None:
             raise SubscriptionDisabled(off)
 
 
+class DeliveryPending(ConfigError):
+    """A replay of a delivery that is still pending: it is on its way (or waiting for its retry)."""
+
+    def __init__(self, delivery_id: int) -> None:
+        self.delivery_id = delivery_id
+        super().__init__(f"event delivery {delivery_id} is pending: it is already on its way (or waiting for its next "
+                         "attempt); replay it once it is delivered or dead")
+
+
+def _check_named(s: Session, delivery_ids: Sequence[int], subscription_id: int | None) -> None:
+    """Every id names a delivery (of that subscription, when given) that is not pending:
+    else NotFound (no such delivery, or another subscription's) or DeliveryPending."""
+    rows = {d.id: d for d in s.scalars(select(EventDelivery).where(EventDelivery.id.in_(list(delivery_ids))))}
+    for i in delivery_ids:
+        d = rows.get(i)
+        if d is None:
+            raise NotFound(f"event delivery {i} not found")
+        if subscription_id is not None and d.subscription_id != subscription_id:
+            raise NotFound(f"event delivery {i} is not a delivery of event subscription {subscription_id} (it belongs to "
+                           f"subscription {d.subscription_id}): nothing was replayed")
+    for i in delivery_ids:
+        if rows[i].state == DeliveryState.PENDING:
+            raise DeliveryPending(i)
+
+
 def replay(s: Session, actor: str, *, delivery_ids: Sequence[int] | None = None, subscription_id: int | None = None,
-           sweep_after: float = 30.0) -> list[int]:
+           sweep_after: float = 30.0, strict: bool = False) -> list[int]:
     """Send deliveries again: the ids given (dead or delivered ones), or every dead delivery of a
     subscription. Returns the ids to schedule after the commit; audited. A pending delivery
     is already on its way and is left alone. A delivery of a disabled subscription is refused
-    (SubscriptionDisabled, nothing changed): the worker would only mark it dead again."""
+    (SubscriptionDisabled, nothing changed): the worker would only mark it dead again.
+    ``strict`` (the API): an id that is unknown or another subscription's is NotFound, a
+    pending one DeliveryPending, and nothing changes."""
+    if strict and delivery_ids:
+        _check_named(s, delivery_ids, subscription_id)
     q = select(EventDelivery).where(EventDelivery.state != DeliveryState.PENDING)
     if delivery_ids is not None:
         q = q.where(EventDelivery.id.in_(list(delivery_ids)))

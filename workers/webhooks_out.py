@@ -8,6 +8,16 @@ code, latency, error). A 2xx answer delivers it; anything else is retried with t
 backoff (honouring Retry-After) and is dead after OMNIHUB_RETRY_MAX_ATTEMPTS attempts, or at
 once when the URL is refused; dead deliveries are replayed from the API or the admin console.
 
+Deliveries are NOT RQ jobs: ``schedule("event", ids)`` only appends the ids to the stage's
+Redis list, and a ``Dispatcher`` (a few threads in every ``omnihub worker`` and ``omnihub
+poll`` process, so once in ``omnihub run``) takes them from there. A slow or silent receiver
+therefore never holds up ingest, pushes or replies (their RQ drain jobs never wait on an
+event POST), and each POST has a strict timeout (OMNIHUB_EVENT_TIMEOUT_SECONDS). A
+subscription has at most PER_SUBSCRIPTION POSTs in flight across every process: a claim
+counts the subscription's live leases in SQL under a lock on its row (PostgreSQL) or the
+write lock (SQLite). A delivery whose subscription is at its limit is left pending and due,
+and the thread that frees a slot takes it next.
+
 Every request is signed like the ``webhook`` helpdesk backend (``hub.signing``: a fresh
 ``X-Omnihub-Timestamp`` at each attempt and ``X-Omnihub-Signature: sha256=<HMAC of
 "<timestamp>.<body>">``) and carries the event id (``X-Omnihub-Event-Id``, ``Idempotency-Key:
@@ -17,6 +27,7 @@ omnihub-event-<id>``), the same on every retry and replay, for the receiver to d
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 from collections import Counter, deque
@@ -25,7 +36,7 @@ from datetime import timedelta
 
 import httpx
 import structlog
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import delete, exists, func, or_, select
 
 from hub import signing
 from hub.models import EventDelivery, EventDeliveryAttempt, EventSubscription, WebhookEvent, now
@@ -37,7 +48,7 @@ from workers.retry import exhausted, next_attempt
 log = structlog.get_logger("omnihub.webhooks_out")
 
 USER_AGENT = "omnihub-webhooks/1 (+https://github.com/omnihub)"
-TIMEOUT = 10.0  # seconds one POST may take
+TIMEOUT = 10.0  # seconds one POST may take (the default of OMNIHUB_EVENT_TIMEOUT_SECONDS)
 PARALLEL = 8  # POSTs at once per batch
 #: POSTs at once to one subscription: a slow receiver holds at most this many of the PARALLEL
 #: slots, the others keep serving the other subscriptions
@@ -130,7 +141,9 @@ def _claim(rt: Runtime, ids: list[int], left: list[int] | None = None) -> list[_
     return out
 
 
-def _post(client: httpx.Client, work: _Work) -> _Result:
+def _post(client: httpx.Client, work: _Work, limit: float | None = None) -> _Result:
+    """One POST. ``limit``: seconds it may take in all (the client's timeouts bound each
+    connect, write and read; this bounds the answer's body too)."""
     started = time.perf_counter()
 
     def took() -> int:
@@ -144,7 +157,7 @@ def _post(client: httpx.Client, work: _Work) -> _Result:
             if not 200 <= status < 300 and not resp.is_redirect:
                 for chunk in resp.iter_bytes():
                     answer += chunk
-                    if len(answer) >= ANSWER_LIMIT:
+                    if len(answer) >= ANSWER_LIMIT or (limit is not None and time.perf_counter() - started > limit):
                         break
     except UrlRefused as exc:
         return _Result(work, None, took(), str(exc), permanent=True)
@@ -225,13 +238,27 @@ def post_all(client: httpx.Client, work: list[_Work]) -> list[_Result]:
     return results
 
 
+def _client(rt: Runtime, connections: int = PARALLEL) -> httpx.Client:
+    limit = timeout_for(rt)
+    return guarded_client("event webhook url", timeout=httpx.Timeout(limit, connect=min(limit, 5.0), pool=limit),
+                          limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
+
+
+def timeout_for(rt: Runtime) -> float:
+    return float(getattr(rt.settings, "event_timeout_seconds", TIMEOUT))
+
+
 def _deliver(rt: Runtime, ids: list[int], left: list[int] | None = None) -> None:
     work = _claim(rt, ids, left)
     if not work:
         return
-    with guarded_client("event webhook url", timeout=httpx.Timeout(TIMEOUT, connect=min(TIMEOUT, 5.0)),
-                        limits=httpx.Limits(max_connections=PARALLEL)) as client:
+    with _client(rt) as client:
         results = post_all(client, work)
+    record(rt, results)
+
+
+def record(rt: Runtime, results: list[_Result]) -> None:
+    """Record outcomes (and their delivery-log rows) in one short transaction."""
     with rt.db.session() as s:
         rows = {d.id: d for d in s.scalars(select(EventDelivery).where(EventDelivery.id.in_([r.work.delivery_id for r in results])))}
         for r in results:
@@ -256,6 +283,161 @@ def _deliver(rt: Runtime, ids: list[int], left: list[int] | None = None) -> None
                 d.next_attempt_at = next_attempt(rt.settings, d.attempts, now(), r.retry_after)
             log.info("event_webhook.failed", delivery_id=d.id, event_id=r.work.event_id, state=d.state, error=d.last_error)
 
+
+
+# ------------------------------------------------------------------ the dispatcher
+def lease_for(rt: Runtime) -> timedelta:
+    """A claim's lease: never shorter than a POST may take, so no second process claims a
+    delivery still on its way (that would send it twice and break the per-subscription bound)."""
+    return timedelta(seconds=max(float(rt.settings.lease_seconds), timeout_for(rt) + 5.0))
+
+
+def claim_one(rt: Runtime, delivery_id: int) -> _Work | None:
+    """Claim one pending delivery for a POST, or None: gone, delivered, leased by someone
+    else, its subscription disabled (then dead), or its subscription already has
+    PER_SUBSCRIPTION POSTs in flight in any process (then left pending and due now: the
+    thread that frees a slot takes it next, see ``next_due``)."""
+    t = now()
+    with rt.db.session() as s:
+        d = s.scalars(
+            select(EventDelivery)
+            .where(EventDelivery.id == delivery_id, EventDelivery.state == DeliveryState.PENDING,
+                   or_(EventDelivery.locked_until.is_(None), EventDelivery.locked_until < t))
+            .with_for_update(skip_locked=True)
+        ).first()
+        if d is None:
+            return None
+        # the subscription's row lock serializes claims for one subscription across processes
+        # (PostgreSQL); on SQLite the write lock already does
+        sub = s.scalars(select(EventSubscription).where(EventSubscription.id == d.subscription_id).with_for_update()).first()
+        ev = s.get(WebhookEvent, d.event_id)
+        if sub is None or ev is None:
+            return None
+        if not sub.enabled:
+            d.state = DeliveryState.DEAD
+            d.last_error = "not sent: the subscription is disabled (replay it once enabled)"
+            d.locked_until = None
+            return None
+        in_flight = s.scalar(select(func.count()).select_from(EventDelivery).where(
+            EventDelivery.subscription_id == sub.id, EventDelivery.state == DeliveryState.PENDING,
+            EventDelivery.locked_until.is_not(None), EventDelivery.locked_until >= t)) or 0
+        if in_flight >= PER_SUBSCRIPTION:
+            if d.next_attempt_at is None or d.next_attempt_at > t:
+                d.next_attempt_at = t
+            return None
+        d.locked_until = t + lease_for(rt)
+        body = json.dumps(ev.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        return _Work(d.id, d.attempts + 1, sub.url, rt.box.open(sub.secret).decode(), ev.id, ev.type, body, sub.id)
+
+
+def next_due(rt: Runtime, subscription_id: int) -> int | None:
+    """The oldest delivery of a subscription that is due and not leased (one that waited for
+    a free slot, or a retry whose time has come)."""
+    t = now()
+    with rt.db.read() as s:
+        return s.scalar(
+            select(EventDelivery.id)
+            .where(EventDelivery.subscription_id == subscription_id, EventDelivery.state == DeliveryState.PENDING,
+                   EventDelivery.next_attempt_at <= t,
+                   or_(EventDelivery.locked_until.is_(None), EventDelivery.locked_until < t))
+            .order_by(EventDelivery.id).limit(1))
+
+
+class Dispatcher:
+    """Event deliveries on their own threads, apart from the RQ worker's jobs.
+
+    One feeder thread takes ids from the ``event`` stage's Redis list, only while one of the
+    ``threads`` senders is free, and hands them over; a sender claims the delivery
+    (``claim_one``), POSTs it with the strict timeout, records the outcome, and goes on with
+    its subscription's next due delivery. Ids taken but not done when the process stops stay
+    pending in SQL: the sweeper schedules them again."""
+
+    BLOCK = 1.0  # seconds one BLPOP waits (how soon a stop is seen)
+
+    def __init__(self, rt: Runtime, threads: int = PARALLEL) -> None:
+        self.rt = rt
+        self.threads = max(1, threads)
+        self.stop = threading.Event()
+        self._free = threading.Semaphore(self.threads)
+        self._handed: queue.Queue[int] = queue.Queue()
+        self._workers: list[threading.Thread] = []
+        self._client: httpx.Client | None = None
+
+    def start(self) -> Dispatcher:
+        self._client = _client(self.rt, self.threads)
+        self._workers = [threading.Thread(target=self._feed, name="event-feeder", daemon=True)]
+        self._workers += [threading.Thread(target=self._send, name=f"event-sender-{n}", daemon=True) for n in range(self.threads)]
+        for th in self._workers:
+            th.start()
+        return self
+
+    def close(self, wait: float = 0.0) -> None:
+        self.stop.set()
+        deadline = time.monotonic() + wait
+        for th in self._workers:
+            th.join(max(0.0, deadline - time.monotonic()))
+
+    def _feed(self) -> None:
+        from redis.exceptions import RedisError
+
+        redis = self.rt.redis_client(socket_timeout=self.BLOCK + 10, health_check_interval=30)
+        key = self.rt.queues.pending_key("event")
+        delay = 0.25
+        while not self.stop.is_set():
+            if not self._free.acquire(timeout=self.BLOCK):
+                continue
+            try:
+                got = redis.blpop([key], timeout=self.BLOCK)
+            except RedisError as exc:  # a failover, a restart: the sweeper keeps the rows
+                self._free.release()
+                log.warning("event_dispatch.redis_unavailable", error=f"{exc.__class__.__name__}: {exc}", retry_in=delay)
+                self.stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.25
+            if not got:
+                self._free.release()
+                continue
+            self._handed.put(int(got[1]))
+        redis.close()
+
+    def _send(self) -> None:
+        while not self.stop.is_set():
+            try:
+                delivery_id = self._handed.get(timeout=self.BLOCK)
+            except queue.Empty:
+                continue
+            try:
+                self.run_one(delivery_id)
+            except Exception:  # noqa: BLE001 - the row stays pending: the sweeper schedules it again
+                log.exception("event_dispatch.failed", delivery_id=delivery_id)
+            finally:
+                self._free.release()
+
+    def run_one(self, delivery_id: int) -> None:
+        """Send one delivery, then the subscription's next due ones while there are any."""
+        assert self._client is not None
+        limit = timeout_for(self.rt)
+        next_id: int | None = delivery_id
+        while next_id is not None and not self.stop.is_set():
+            work = claim_one(self.rt, next_id)
+            if work is None:
+                return
+            try:
+                result = _post(self._client, work, limit)
+            except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt, retried
+                result = _Result(work, None, 0, f"{exc.__class__.__name__}: {exc}"[:500])
+            record(self.rt, [result])
+            next_id = next_due(self.rt, work.subscription_id)
+
+
+def start_dispatcher(rt: Runtime) -> Dispatcher | None:
+    """The dispatcher of this process (``omnihub worker``, ``omnihub poll``); None when
+    OMNIHUB_EVENT_DELIVERY_THREADS is 0."""
+    threads = int(getattr(rt.settings, "event_delivery_threads", PARALLEL))
+    if threads <= 0:
+        return None
+    return Dispatcher(rt, threads).start()
 
 
 def prune(rt: Runtime, *, force: bool = False) -> int:

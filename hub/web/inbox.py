@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from markupsafe import Markup, escape
 from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub import assignment, audit, sla
@@ -277,7 +278,15 @@ def total_unread(s, user_id: int) -> int:
 
 
 def mark_read(user_id: int, conv_id: int) -> None:
-    """Mark the conversation read; opening a security-flagged one is audited (hub.audit)."""
+    """Mark the conversation read; opening a security-flagged one is audited (hub.audit).
+    A conversation removed meanwhile (an erasure) is a 404."""
+    try:
+        _mark_read(user_id, conv_id)
+    except IntegrityError:
+        abort(404, description=f"conversation {conv_id} not found")
+
+
+def _mark_read(user_id: int, conv_id: int) -> None:
     with rt().db.session() as s:
         if s.get(Conversation, conv_id) is None:  # removed by retention or erasure: a stale link or an open tab
             abort(404, description=f"conversation {conv_id} not found: it may have been removed by a retention policy or an erasure")
@@ -446,9 +455,10 @@ def index():
 @login_required()
 def conversation(conv_id: int):
     f = _filters()
-    mark_read(g.principal.user_id, conv_id)
     with rt().db.read() as s:
-        cctx = conversation_context(s, conv_id)
+        cctx = conversation_context(s, conv_id)  # 404 first when it is gone (nothing to mark read)
+    mark_read(g.principal.user_id, conv_id)  # before the list: it shows the conversation read
+    with rt().db.read() as s:
         ctx = list_context(s, f)
         opts = _options(s)
     return render_template("inbox.html", **ctx, **cctx, options=opts, statuses=STATUSES, priorities=PRIORITIES,
@@ -468,9 +478,9 @@ def list_fragment():
 @bp.get("/fragment/c/<int:conv_id>")
 @login_required()
 def conversation_fragment(conv_id: int):
-    mark_read(g.principal.user_id, conv_id)
     with rt().db.read() as s:
-        cctx = conversation_context(s, conv_id)
+        cctx = conversation_context(s, conv_id)  # 404 when it is gone (erased): the pane says so (inbox.js)
+    mark_read(g.principal.user_id, conv_id)
     return render_template("_timeline.html", **cctx)
 
 
@@ -585,8 +595,9 @@ def events():
                 if now_marks != seen:
                     ids = changed_conversations(s, seen)
                     seen = now_marks
-                    yield on_change(ids, set())
-                    continue
+                    if ids:  # an audit entry alone (a sign-in) changes the marks, not a conversation
+                        yield on_change(ids, set())
+                        continue
             if time.monotonic() - last_ping > 10:
                 last_ping = time.monotonic()
                 yield ": ping\n\n"

@@ -42,7 +42,7 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select
 
-from hub.models import Conversation, Message, Reply
+from hub.models import AuditLog, Conversation, Message, Reply
 from hub.web import presence
 
 log = structlog.get_logger("omnihub.streams")
@@ -257,7 +257,8 @@ class StreamHub:
                 if stream.marks != marks:
                     ids, addresses = changes[stream.marks]
                     stream.marks = marks
-                    if stream.addresses is None or stream.addresses & addresses:
+                    # an audit entry alone (a sign-in) moves the marks without changing a conversation
+                    if ids and (stream.addresses is None or stream.addresses & addresses):
                         try:
                             texts.append(stream.on_change(ids, addresses))
                         except Exception as exc:
@@ -403,17 +404,32 @@ def open_stream(
 
 
 # ---------------------------------------------------------------- what changed
-def change_marks(s) -> tuple[int, str, str]:
+#: audit actions whose entries list the conversations they removed (``conversation_ids``)
+REMOVALS = ("contact.erase",)
+
+
+def change_marks(s) -> tuple[int, str, str, int]:
+    """Where the changes stand: the newest message, reply change, conversation change, and
+    audit entry (an erasure removes conversations: nothing newer appears, something goes)."""
     return (
         s.scalar(select(func.max(Message.id))) or 0,
         str(s.scalar(select(func.max(Reply.updated_at))) or ""),
         str(s.scalar(select(func.max(Conversation.updated_at))) or ""),
+        s.scalar(select(func.max(AuditLog.id))) or 0,
     )
 
 
-def changed_conversations(s, since: tuple[int, str, str]) -> list[int]:
-    msg_id, reply_at, conv_at = since
+def changed_conversations(s, since: tuple) -> list[int]:
+    """The conversations changed since the marks ``since``: new messages, reply and
+    conversation changes, and the conversations an erasure removed (an open pane learns
+    that its conversation is gone)."""
+    msg_id, reply_at, conv_at = since[:3]
+    audit_id = since[3] if len(since) > 3 else None
     ids = set(s.scalars(select(Message.conversation_id).where(Message.id > msg_id)))
+    if audit_id is not None:
+        for details in s.scalars(select(AuditLog.details).where(AuditLog.id > audit_id, AuditLog.action.in_(REMOVALS))):
+            if isinstance(details, dict):
+                ids |= {int(i) for i in details.get("conversation_ids") or () if isinstance(i, int)}
     if reply_at:
         ids |= set(s.scalars(select(Reply.conversation_id).where(Reply.updated_at > datetime.fromisoformat(reply_at))))
     else:

@@ -420,6 +420,45 @@ def test_sign_in_failure_counters_name_no_one_and_go_with_an_erasure(hub):
     assert traces(redis_dump(hub)) == []
 
 
+def test_erasure_keeps_the_target_ids_of_export_and_merge_entries(hub, tmp_path):
+    """#21 fresh eyes: erasure blanked the target ids of the contact's export and merge audit
+    entries, so the log no longer said which contact was exported or merged. Only personal
+    data goes: the details (and a target or actor that holds a name, email or phone) are
+    removed, numeric target ids stay, and `omnihub audit verify` still passes."""
+    from hub import erasure
+
+    ids = seed(hub)
+    with open(tmp_path / "erin.zip", "wb") as out:
+        erasure.export(hub.rt, ids["contact"], out, actor="cli")
+    with hub.rt.db.session() as s:  # an entry whose target is personal: it goes
+        audit.record(s, actor="cli", action="contact.lookup", target_type="contact", target_id=EMAIL, details={"found": True})
+    with hub.rt.db.read() as s:
+        before = {a.id: (a.action, a.target_type, a.target_id) for a in s.scalars(select(AuditLog))}
+    assert any(act == "contact.merge" and tid == str(ids["contact"]) for act, _t, tid in before.values())
+    assert any(act == "contact.export" and tid == str(ids["contact"]) for act, _t, tid in before.values())
+
+    res = hub.cli("contacts", "erase", str(ids["contact"]), "--yes")
+    assert res.returncode == 0, res.stderr
+    with hub.rt.db.read() as s:
+        erase_entry = s.scalars(select(AuditLog).where(AuditLog.action == "contact.erase")).one()
+        redacted = {int(k) for k in erase_entry.details["redacted_entries"]}
+        rows = {a.id: a for a in s.scalars(select(AuditLog).where(AuditLog.id.in_(redacted)))}
+    by_action = {}
+    for row in rows.values():
+        by_action.setdefault(row.action, []).append(row)
+    for action in ("contact.merge", "contact.export", "contact.update"):
+        assert by_action.get(action), (action, sorted(by_action))
+        for row in by_action[action]:
+            assert row.target_type == "contact" and row.target_id == before[row.id][2] and row.target_id.isdigit(), row.target_id
+            assert row.details == {audit.REDACTED: "contact.erase"}  # the details (personal) are gone
+    [lookup] = by_action["contact.lookup"]
+    assert lookup.target_id == ""  # an email is personal data
+    dumped = json.dumps([[r.actor, r.target_id, r.details] for r in rows.values()])
+    assert EMAIL not in dumped and NAME not in dumped and PHONE not in dumped
+    v = hub.cli("audit", "verify")
+    assert v.returncode == 0, v.stdout + v.stderr
+
+
 def _api_text(hub: Hub, msg_id: str, sender: dict, text_: str) -> None:
     from hub import signing
 

@@ -370,6 +370,7 @@ def test_a_slow_receiver_does_not_hold_up_the_other_subscriptions(sqlite_hub):
         ingest_pending()
         assert hub.count(EventDelivery) == 16  # all scheduled on the event stage, none sent yet
         hub.start_worker()
+        wait_until(lambda: slow.in_flight >= 1, timeout=60, message="the worker up, holding the slow receiver's first POSTs")
         wait_until(lambda: len(fast.ok()) == 3, timeout=8, message="the fast receiver's events while the slow one holds its own")
         assert slow.ok() == []  # still held: nothing answered yet
         assert 1 <= slow.max_in_flight <= PER_SUBSCRIPTION
@@ -404,3 +405,118 @@ def test_replaying_on_a_disabled_subscription_is_refused_with_what_to_do(sqlite_
         assert hub.api("PATCH", f"/api/v1/event-subscriptions/{sub['id']}", {"enabled": True}).status_code == 200
         assert hub.api("POST", f"/api/v1/event-deliveries/{d['id']}/replay").status_code == 202
         wait_until(lambda: len(rx.ok()) == 1, timeout=30, message="replayed once enabled")
+
+
+def test_a_receiver_that_never_answers_does_not_delay_ingest_or_the_other_receivers(make_hub):
+    """#21 fresh eyes (HIGH): on a one-worker `make run`, the worker waited for a batch's slow
+    event POSTs, so a new customer message took 48 s to reach the inbox (3.8 s without the slow
+    subscription), and a fast receiver's deliveries were recorded late. Event POSTs now run on
+    dispatcher threads of their own with a strict timeout: a new message is stored and listed
+    as soon as without any subscription, the fast receiver gets its events meanwhile, the slow
+    receiver never has more than PER_SUBSCRIPTION POSTs in flight across two processes, and its
+    timed-out deliveries are logged and retried with backoff until it answers."""
+    import time
+
+    from workers.webhooks_out import PER_SUBSCRIPTION
+
+    hub = make_hub(event_timeout_seconds=4.0, retry_max_attempts=8)
+    hub.add_connector("web", "api", secret=SECRET)
+    hub.start("worker", "worker", "--poll")  # what `omnihub run` starts: one worker that also polls
+    hub.start_poller("poller2")  # a second process with its own event senders: the bound holds across both
+
+    def listed() -> int:
+        return len(hub.api("GET", "/api/v1/conversations").get_json()["items"])
+
+    def seconds_until_listed(msg_id: str, sender: str, expect: int) -> float:
+        started = time.monotonic()
+        assert post_message(hub, id=msg_id, text=f"hello from {sender}", sender=sender).status_code == 200
+        wait_until(lambda: listed() == expect, timeout=60, message=f"{msg_id} in the inbox")
+        return time.monotonic() - started
+
+    seconds_until_listed("m-warm", "warm", 1)  # the processes are up (their start is not what is measured)
+    baseline = seconds_until_listed("m-base", "base", 2)  # no subscription at all
+    with EventReceiver(hold=True) as slow, EventReceiver() as fast:  # `slow` holds every request until released
+        kinds = ["conversation.created", "message.created"]
+        s_slow = subscribe(hub, slow.url, kinds)
+        subscribe(hub, fast.url, kinds)
+        for n in range(3):
+            assert post_message(hub, id=f"m-burst-{n}", text=f"burst {n}", sender=f"burst{n}").status_code == 200
+        wait_until(lambda: listed() == 5, timeout=60, message="the burst in the inbox")
+        wait_until(lambda: slow.in_flight >= 1, timeout=30, message="the slow receiver holding POSTs")
+
+        took = seconds_until_listed("m-new", "newcomer", 6)  # while the slow receiver holds its POSTs
+        print(f"listed after {took:.2f} s while the slow receiver held its POSTs; {baseline:.2f} s without subscriptions")
+        assert took < baseline + 2.5, f"a new message took {took:.1f} s to be listed (baseline {baseline:.1f} s)"
+        assert slow.ok() == []  # nothing answered yet: the new message did not wait for it
+        wait_until(lambda: any(r.json["data"]["message"]["external_id"] == "m-new" for r in fast.ok("message.created")),
+                   timeout=baseline + 2.5, message="the fast receiver's event for the new message, meanwhile")
+        wait_until(lambda: len(fast.ok()) == 8, timeout=10, message="every event at the fast receiver")
+        assert slow.ok() == []
+
+        # the slow deliveries time out (strictly, after the setting), are logged and retried with backoff
+        def retried():
+            return [d for d in deliveries(hub, s_slow["id"]) if len(d["log"]) >= 2]
+
+        [d, *_] = wait_until(retried, timeout=60, message="a slow delivery retried")
+        first, second = d["log"][0], d["log"][1]
+        assert not first["ok"] and "timed out" in first["error"] and first["status_code"] is None
+        assert 4000 * 0.9 <= first["latency_ms"] <= 4000 + 3000
+        from datetime import datetime
+
+        gap = (datetime.fromisoformat(second["at"]) - datetime.fromisoformat(first["at"])).total_seconds()
+        assert gap >= 0.2 * 0.8  # the next attempt came after the backoff, not at once
+        assert 1 <= slow.max_in_flight <= PER_SUBSCRIPTION
+
+        slow.release()
+        wait_until(lambda: {x["state"] for x in deliveries(hub, s_slow["id"])} == {"delivered"}, timeout=90,
+                   message="every slow delivery delivered once the receiver answers")
+        assert len(deliveries(hub, s_slow["id"])) == 8
+        assert slow.max_in_flight <= PER_SUBSCRIPTION
+
+
+def test_subscription_replay_refuses_pending_and_foreign_deliveries(sqlite_hub):
+    """#21 fresh eyes: replaying a pending delivery through the subscription's replay endpoint
+    sent it twice, and another subscription's delivery id answered 202 doing nothing. Now a
+    pending one is a 409 (it is on its way), a foreign or unknown id a 404 naming it; nothing
+    changes, and the pending delivery still reaches the receiver exactly once."""
+    from workers import ingest, webhooks_out
+
+    hub = sqlite_hub
+    with EventReceiver() as a_rx, EventReceiver() as b_rx:
+        a = subscribe(hub, a_rx.url, ["message.created"])
+        b = subscribe(hub, b_rx.url, ["message.created"])
+        post_message(hub, id="m-rp1", text="first")
+        with hub.rt.db.read() as s:
+            ingest.process(hub.rt, list(s.scalars(select(InboundEvent.id))), push_local=True)
+        [a_first] = deliveries(hub, a["id"])
+        [b_first] = deliveries(hub, b["id"])
+        webhooks_out.deliver(hub.rt, [a_first["id"], b_first["id"]])  # both delivered
+        post_message(hub, id="m-rp2", text="second")
+        with hub.rt.db.read() as s:
+            ingest.process(hub.rt, list(s.scalars(select(InboundEvent.id).where(InboundEvent.state == "pending"))), push_local=True)
+        pending = next(d for d in deliveries(hub, a["id"]) if d["state"] == "pending")
+
+        r = hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [pending["id"]]})
+        assert r.status_code == 409 and f"event delivery {pending['id']} is pending" in r.get_json()["error"], r.get_json()
+        r = hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [a_first["id"], pending["id"]]})
+        assert r.status_code == 409  # all or nothing: the delivered one is not replayed either
+        r = hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [b_first["id"]]})
+        assert r.status_code == 404, r.get_json()
+        error = r.get_json()["error"]
+        assert f"event delivery {b_first['id']}" in error and f"subscription {a['id']}" in error and f"subscription {b['id']}" in error
+        assert hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [999999]}).status_code == 404
+        assert {d["id"]: (d["state"], d["replays"]) for d in deliveries(hub, a["id"])} == {
+            a_first["id"]: ("delivered", 0), pending["id"]: ("pending", 0)}
+        assert [d["replays"] for d in deliveries(hub, b["id"])] == [0, 0]
+
+        hub.start_worker()
+        hub.start_poller()  # the sweeper sends what is due
+        wait_until(lambda: len(a_rx.ok()) == 2 and len(b_rx.ok()) == 2, timeout=30, message="every delivery once")
+        hub.wait_idle()
+        assert len(a_rx.requests) == 2 and len(b_rx.requests) == 2  # never twice
+        # a delivered one of its own subscription is replayed (202), once
+        r = hub.api("POST", f"/api/v1/event-subscriptions/{a['id']}/replay", {"ids": [a_first["id"]]})
+        assert r.status_code == 202 and r.get_json()["replayed"] == [a_first["id"]]
+        wait_until(lambda: len(a_rx.ok()) == 3, timeout=30)
+        hub.wait_idle()
+        assert len(a_rx.requests) == 3

@@ -120,8 +120,8 @@ def test_conditions_are_bounded_and_strict():
         Conditions.model_validate({"medium": ["sms"] * 51})
     with pytest.raises(ValueError):
         Conditions.model_validate({"nope": ["x"]})
-    with pytest.raises(ValueError):
-        Conditions.model_validate({"priority": ["critical"]})
+    with pytest.raises(ValueError):  # a JSON boolean only: "yes" is not coerced (#21 fresh eyes)
+        Conditions.model_validate({"security": "yes"})
 
 
 def test_rules_route_at_ingest_in_order_on_triage_language_and_contact(team_hub):
@@ -548,6 +548,35 @@ def test_two_agents_claiming_at_once_one_wins_the_other_gets_409_naming_them(tea
     assert h.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["status"] == "open"
 
 
+def test_claiming_with_ones_own_email_is_the_same_atomic_claim_as_me(team_hub, db_url):
+    """#21 fresh eyes: naming oneself by email instead of "me" skipped the claim check and
+    silently took a conversation another agent had. Every way of naming oneself (me, the
+    email, in any case, with spaces) is one claim: 409 naming the holder, and of two agents
+    claiming at once (one with "me", one with their email) exactly one wins."""
+    h = team_hub
+    agents = make_agents(h, 3)
+    a1, a2, a3 = agents
+    create_team(h, "desk", dict.fromkeys(agents, 5), "manual")
+    (conv_id,) = seed(h, 1, "desk")
+    assert h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": "me"}, token=agents[a1]).status_code == 200
+    for own in (a2, a2.upper(), f"  {a2.title()} "):
+        r = h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": own}, token=agents[a2])
+        assert r.status_code == 409, (own, r.get_data(as_text=True))
+        assert r.get_json()["assignee"] == a1 and a1 in r.get_json()["error"] and r.get_json()["field"] == "assignee"
+    assert assignee_of(h, conv_id) == a1 and [k for k, _d in events(h, conv_id)] == ["assigned"]
+    # with the assignee the client saw, a take-over by email is allowed, as with "me"
+    r = h.api("PATCH", f"/api/v1/conversations/{conv_id}", {"assignee": a2.upper(), "if_assignee": a1}, token=agents[a2])
+    assert r.status_code == 200 and r.get_json()["assignee"] == a2
+    # claiming an unassigned one by email works; two at once ("me" and an email): one wins
+    (other_id,) = seed(h, 1, "desk")
+    results = _patch_at_once(h, other_id, [(agents[a1], {"assignee": "me"}), (agents[a3], {"assignee": a3.upper()})],
+                             hold_row=db_url.startswith("postgresql"))
+    assert sorted(code for code, _b in results) == [200, 409], results
+    winner = assignee_of(h, other_id)
+    assert winner in (a1, a3)
+    assert next(body for code, body in results if code == 409)["assignee"] == winner
+
+
 def test_unassigning_keeps_the_conversations_place_in_the_queue(team_hub):
     h = team_hub
     agents = make_agents(h, 2)
@@ -607,6 +636,12 @@ def test_removing_a_team_moves_its_open_conversations_to_the_default_team(team_h
     ({"medium": []}, "conditions.medium", ["empty", "sms"]),
     ({"contact": {"plan": []}}, "conditions.contact.plan", ["empty"]),
     ({"contact": {"my plan": ["vip"]}}, "conditions.contact", ["'my plan'"]),
+    # #21 fresh eyes: an empty contact condition was accepted, "yes" was taken for true
+    ({"contact": {}}, "conditions.contact", ["empty", "attribute"]),
+    ({"priority": ["critical"]}, "conditions.priority", ["'critical'", "low", "urgent"]),
+    ({"security": "yes"}, "conditions.security", ["boolean"]),
+    ({"security": 1}, "conditions.security", ["boolean"]),
+    ({"contact": {"Plan": ["vip"], "plan": ["gold"]}}, "conditions.contact.plan", ["twice"]),
 ])
 def test_routing_conditions_that_can_never_match_are_refused(team_hub, conditions, field, names):
     h = team_hub
@@ -619,6 +654,42 @@ def test_routing_conditions_that_can_never_match_are_refused(team_hub, condition
     r = h.api("PATCH", f"/api/v1/routing-rules/{rule.get_json()['id']}", {"conditions": conditions})
     assert r.status_code == 400 and r.get_json()["field"] == field
     assert h.count(RoutingRule) == 1
+
+
+def test_rule_values_are_case_insensitive_everywhere_and_stored_canonical(team_hub):
+    """#21 fresh eyes: priority was case-sensitive ("HIGH" refused) while the other values were
+    accepted in any case and stored as typed. Every value now compares case-insensitively
+    (set_priority too) and is stored, shown and matched in the hub's own spelling."""
+    from hub import routing
+    from tests.web.conftest import seed_conversation
+
+    h = team_hub
+    create_team(h, "general", {}, "manual", default=True)
+    create_team(h, "vip", {}, "manual")
+    r = h.api("POST", "/api/v1/routing-rules", {
+        "name": "loud", "team": "vip", "set_priority": "URGENT",
+        "conditions": {"medium": ["API", "WhatsApp"], "connector": ["WEB"], "priority": ["HIGH", "Normal", "high"],
+                       "language": ["EN"], "contact": {"Plan": [" VIP ", "Gold"]}}})
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    expected = {"medium": ["api", "whatsapp"], "connector": ["web"], "priority": ["high", "normal"], "language": ["en"],
+                "contact": {"plan": ["vip", "gold"]}}
+    assert body["conditions"] == expected and body["set_priority"] == "urgent"
+    with h.rt.db.read() as s:
+        stored = s.get(RoutingRule, body["id"])
+        assert stored.conditions == expected and stored.set_priority == "urgent"
+    r = h.api("PATCH", f"/api/v1/routing-rules/{body['id']}", {"conditions": {"priority": ["URGENT"], "security": False},
+                                                               "set_priority": "High"})
+    assert r.status_code == 200 and r.get_json()["conditions"] == {"priority": ["urgent"], "security": False}
+    assert r.get_json()["set_priority"] == "high"
+    r = h.api("PATCH", f"/api/v1/routing-rules/{body['id']}", {"conditions": {"contact": {"PLAN": ["Gold"]}}, "set_priority": None})
+    assert r.status_code == 200
+    contact_id, conv_id = seed_conversation(h, "web", "web:vera", "Vera")
+    assert h.api("PATCH", f"/api/v1/contacts/{contact_id}", {"attributes": {"plan": "GOLD"}}).status_code == 200
+    with h.rt.db.session() as s:  # the attribute's name and value match whatever their case
+        conv = s.get(Conversation, conv_id)
+        conv.team_id = None
+        assert routing.route(s, conv) == _team_id(h, "vip")
 
 
 def test_contact_attributes_route_conversations(team_hub):
@@ -743,3 +814,55 @@ def test_omnihub_users_deactivate_returns_the_agents_conversations(team_hub):
     assert assignee_of(h, conv_id) == a2
     assert [k for k, _d in events(h, conv_id)] == ["assigned", "returned", "assigned"]
     assert events(h, conv_id)[1][1] == {"previous": a1, "reason": "agent deactivated", "by": "cli"}
+
+
+def test_a_member_listed_twice_in_another_case_is_refused_naming_it(team_hub):
+    """#21 fresh eyes: members differing only by the case of the email were silently merged
+    (one capacity won). Now 400 naming the duplicate; nothing changes."""
+    h = team_hub
+    agents = make_agents(h, 2)
+    a1, a2 = agents
+    body = {"name": "desk", "members": [{"email": a1, "capacity": 3}, {"email": a2, "capacity": 1},
+                                        {"email": a1.upper(), "capacity": 9}]}
+    r = h.api("POST", "/api/v1/teams", body)
+    assert r.status_code == 400 and r.get_json()["field"] == "members", r.get_json()
+    assert a1.upper() in r.get_json()["error"] and a1 in r.get_json()["error"] and "twice" in r.get_json()["error"]
+    assert h.count(Team) == 0
+    team = create_team(h, "desk", {a1: 3}, "manual")
+    r = h.api("PATCH", f"/api/v1/teams/{team['id']}", {"members": [{"email": f" {a2} "}, {"email": a2.title()}]})
+    assert r.status_code == 400 and "twice" in r.get_json()["error"]
+    assert [(m["email"], m["capacity"]) for m in h.api("GET", f"/api/v1/teams/{team['id']}").get_json()["members"]] == [(a1, 3)]
+
+
+@pytest.mark.parametrize("name", ["Soporte España", "サポート", "Поддержка 2", "Équipe-B.v2", "Support_EU"])
+def test_team_names_may_be_in_any_language(team_hub, name):
+    """#21 fresh eyes: team names were ASCII only and a refusal showed a raw regex."""
+    h = team_hub
+    team = create_team(h, name, {}, "manual")
+    assert team["name"] == name
+    # unique regardless of case in any script, and found by name in any case (SQLite's lower() is ASCII only)
+    r = h.api("POST", "/api/v1/teams", {"name": name.upper()})
+    assert r.status_code in (409, 201)
+    if name.upper() != name:
+        assert r.status_code == 409 and name in r.get_json()["error"], r.get_json()
+    assert h.api("POST", "/api/v1/routing-rules", {"team": name.upper(), "conditions": {"medium": ["sms"]}}).status_code == 201
+    r = h.api("GET", "/api/v1/conversations", None)
+    assert r.status_code == 200
+    from urllib.parse import quote
+
+    assert h.api("GET", f"/api/v1/conversations?team={quote(name.lower())}").status_code == 200
+
+
+@pytest.mark.parametrize("name, words", [
+    ("", ["1 to 64"]),
+    ("x" * 65, ["1 to 64"]),
+    ("Billing/EU", ["'/'", "letters (any language)"]),
+    ("-desk", ["starts with a letter or a digit"]),
+    ("tab\there", ["letters (any language)"]),
+])
+def test_a_refused_team_name_says_what_is_allowed_not_a_regex(team_hub, name, words):
+    h = team_hub
+    r = h.api("POST", "/api/v1/teams", {"name": name})
+    assert r.status_code == 400 and r.get_json()["field"] == "name", r.get_json()
+    error = r.get_json()["error"]
+    assert all(w in error for w in words) and "^[" not in error and "pattern" not in error, error

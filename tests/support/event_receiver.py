@@ -2,13 +2,16 @@
 
 ``fail_first``: the first N requests for each event id are answered with ``fail_status``;
 ``fail_always``: every request is. Every request is recorded (time, headers, body, status).
-``hold``: each request waits until ``release()`` (a slow receiver); ``max_in_flight`` is the
-most requests it held at once.
+``hold``: each request waits until ``release()`` (a slow receiver, or one that never answers);
+``max_in_flight`` is the most requests it held at once while their senders still waited (a
+request whose sender closed the connection, its timeout, stops counting: ``abandoned``).
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -39,12 +42,25 @@ class Received:
         return self.headers.get("X-Omnihub-Event-Id", "")
 
 
+def _closed(sock: Any) -> bool:
+    """The peer closed this connection (it reads as end of file)."""
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
 class EventReceiver:
     def __init__(self, fail_first: int = 0, fail_status: int = 503, fail_always: bool = False, hold: bool = False) -> None:
         self.hold = hold
         self.released = threading.Event()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.abandoned = 0
+        self._held: set[Any] = set()
         self.arrived = 0
         self.fail_first = fail_first
         self.fail_status = fail_status
@@ -72,13 +88,24 @@ class EventReceiver:
         req = Request(environ)
         body = req.get_data()
         if self.hold:
+            sock = environ.get("werkzeug.socket")
             with self._lock:
                 self.arrived += 1
+                # the requests held so far whose senders have closed meanwhile do not count (a
+                # sender that timed out may open its next request within our polling interval)
+                for other in list(self._held):
+                    if _closed(other):
+                        self._held.discard(other)
+                self._held.add(sock)
+                self.max_in_flight = max(self.max_in_flight, len(self._held))
                 self.in_flight += 1
-                self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            self.released.wait(60)
+            gone = self._hold(sock)
             with self._lock:
+                self._held.discard(sock)
                 self.in_flight -= 1
+            if gone:  # the sender gave up (its timeout): nothing to answer, and no longer in flight
+                self.abandoned += 1
+                return Response("", status=499)(environ, start_response)
         with self._lock:
             key = req.headers.get("X-Omnihub-Event-Id", "")
             n = self._seen.get(key, 0) + 1
@@ -88,6 +115,14 @@ class EventReceiver:
             self.requests.append(Received(time.time(), dict(req.headers), body, status))
         text = "receiver is down for maintenance" if failing else '{"ok":true}'
         return Response(text, status=status, content_type="application/json")(environ, start_response)
+
+    def _hold(self, sock: Any) -> bool:
+        """Wait until released (at most 60 s); True when the sender closed the connection meanwhile."""
+        deadline = time.monotonic() + 60
+        while not self.released.wait(0.05) and time.monotonic() < deadline:
+            if _closed(sock):
+                return True
+        return False
 
     def ok(self, event_type: str | None = None) -> list[Received]:
         with self._lock:

@@ -95,3 +95,53 @@ def test_widget_gets_the_agents_replies_through_the_stream_loop_across_reconnect
     assert r.status_code == 202
     chat.locator(".agent").filter(has_text="arrives tomorrow").wait_for()
     assert chat.locator(".visitor").count() == 1
+
+
+def test_two_hubs_on_one_machine_each_have_their_own_gunicorn_control_socket(make_hub, tmp_path):
+    """#21 fresh eyes: gunicorn's control socket was at one path per user, so two `omnihub web`
+    on one machine shared it (gunicornc reached whichever bound last, and the first to stop
+    removed it for the other). Now each instance's is VAR_DIR/gunicorn.ctl."""
+    import json as _json
+    import stat
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shared = tmp_path / "xdg"  # one user's runtime dir, as on a real machine
+    shared.mkdir(mode=0o700)
+    hubs = []
+    for _n in range(2):
+        port = free_port()
+        hub = make_hub(public_url=f"http://127.0.0.1:{port}", web_workers=1, web_threads=2)
+        hub.start("web", "web", "--host", "127.0.0.1", "--port", str(port), env={"XDG_RUNTIME_DIR": str(shared)})
+        hubs.append((hub, f"http://127.0.0.1:{port}"))
+    for _hub, url in hubs:
+        wait_until(lambda url=url: _healthy(url), timeout=60, interval=0.2, message=f"{url}/healthz")
+    gunicornc = Path(sys.executable).with_name("gunicornc")
+
+    def workers_of(sock: Path) -> set[int]:
+        out = subprocess.run([str(gunicornc), "-s", str(sock), "-c", "show workers", "-j"], capture_output=True, text=True,
+                             timeout=20)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return {int(w["pid"]) for w in _json.loads(out.stdout)["workers"]}
+
+    socks = []
+    for hub, _url in hubs:
+        sock = Path(hub.settings.var_dir) / "gunicorn.ctl"
+        wait_until(sock.exists, timeout=30, message=f"{sock}")
+        assert stat.S_ISSOCK(sock.stat().st_mode) and stat.S_IMODE(sock.stat().st_mode) == 0o600
+        master = hub.procs["web"].pid
+        # the socket answers for this instance: its workers are this master's children
+        for pid in workers_of(sock):
+            assert int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == master
+        socks.append(sock)
+    assert socks[0] != socks[1] and not (shared / "gunicorn.ctl").exists()
+    hubs[0][0].stop_all(grace=10)  # the first one stops: the second's socket stays and still answers
+    assert socks[1].exists() and workers_of(socks[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

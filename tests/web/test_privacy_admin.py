@@ -107,3 +107,30 @@ def test_retention_console_shows_every_kind_in_the_dry_run_and_the_last_run_that
     last_change = re.search(r'<td class="last-change">(.*?)</td>', page, re.S).group(1)
     assert "nothing to do" in last_run
     assert "3 messages" in last_change and "1 conversations" in last_change and "1 subjects" in last_change
+
+
+def test_an_open_conversation_of_an_erased_contact_goes_away_live(live, context, artifacts_dir):
+    """#21 fresh eyes: an agent's open conversation kept showing a contact erased meanwhile
+    until the page was reloaded. The live stream now names the conversations an erasure
+    removed, and the pane says the conversation no longer exists (no reload)."""
+    from hub import erasure
+
+    hub = live.hub
+    hub.add_connector("web", "api", secret="s3cret-api")
+    contact, conv = seed_conversation(hub, "web", "web:una-3", "Una Umbridge")
+    _other, other_conv = seed_conversation(hub, "web", "web:vic-4", "Vic Vance")
+    page = context.new_page()
+    login(page, live, AGENT)
+    page.goto(f"{live.url}/inbox/c/{conv}")
+    page.locator("#conversation").get_by_text("Una Umbridge").first.wait_for()
+    erasure.erase(hub.rt, contact, "admin@example.com")
+    gone = page.locator("#conversation-gone")
+    gone.wait_for(timeout=15_000)
+    assert f"#{conv} no longer exists" in gone.inner_text() and "erased" in gone.inner_text()
+    assert page.locator("#conversation").count() == 0
+    assert "Una Umbridge" not in page.content()
+    screenshot(page, artifacts_dir, "inbox-erased-conversation-gone")
+    assert page.url.endswith("/inbox") or "/inbox?" in page.url or page.url.endswith("/inbox/")
+    # the list still works and the other customer's conversation opens
+    page.goto(f"{live.url}/inbox/c/{other_conv}")
+    page.locator("#conversation").get_by_text("Vic Vance").first.wait_for()

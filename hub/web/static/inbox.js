@@ -142,6 +142,7 @@
     var c = conversationEl();
     if (!c) return Promise.resolve();
     return fetch(c.dataset.fragment, { credentials: "same-origin" }).then(function (r) {
+      if (r.status === 404) { conversationGone(c); return; }
       if (!r.ok) return;
       return r.text().then(function (html) {
         var tl = document.getElementById("timeline");
@@ -151,6 +152,25 @@
         if (atBottom) tl.scrollTop = tl.scrollHeight;
       });
     });
+  }
+
+  // the open conversation no longer exists (its contact was erased, or retention removed it):
+  // the pane says so instead of showing the erased customer until a reload
+  function conversationGone(c) {
+    var gone = document.createElement("article");
+    gone.className = "conversation gone";
+    gone.id = "conversation-gone";
+    var p = document.createElement("p");
+    p.setAttribute("role", "status");
+    p.textContent = "Conversation #" + (c.dataset.id || "") + " no longer exists: its contact's data was erased " +
+      "(or a retention policy removed it).";
+    gone.appendChild(p);
+    c.replaceWith(gone);
+    baseTitle = "Inbox \u00b7 omnihub";  // the title named the customer too
+    document.title = baseTitle;
+    root.dataset.conv = "";
+    if (window.history && window.history.replaceState) window.history.replaceState(null, "", root.dataset.home || "/inbox" + window.location.search);
+    refreshList();
   }
 
   // ------------------------------------------------------------- header refresh
