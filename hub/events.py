@@ -149,6 +149,24 @@ def _subscriptions(s: Session) -> Sequence[Any]:
     return subs
 
 
+def subscribed(s: Session) -> bool:
+    """Whether an enabled subscription wants any event: read once per transaction, the copy
+    the transaction's savepoint releases use (``_subscriptions``). An ingest batch that finds
+    none stores its events without a savepoint each (``workers.ingest``) and then drops the
+    events it queued (``discard``), as those releases would have."""
+    hit = s.info.get(_SUBS)
+    if hit is None or hit[0] is not s.get_transaction():
+        subs = s.execute(select(EventSubscription.id, EventSubscription.events).where(EventSubscription.enabled.is_(True))).all()
+        hit = (s.get_transaction(), subs)
+        s.info[_SUBS] = hit
+    return any(types for _sub_id, types in hit[1])
+
+
+def discard(s: Session) -> None:
+    """Drop the events queued so far (no subscription wants them: see ``wanted``)."""
+    s.info.pop(_KEY, None)
+
+
 def _before_commit(s: Session, sweep_after: float) -> None:
     if s.new or s.dirty or s.deleted:
         # the changes not flushed yet are flushed by the commit itself, AFTER this hook: flush

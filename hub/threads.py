@@ -45,11 +45,32 @@ class Lookups:
 
     identities: dict[tuple[str, str], Identity | Literal[_Missing.MISSING]] = field(default_factory=dict)
     threads: dict[tuple[int, str], Conversation | Literal[_Missing.MISSING]] = field(default_factory=dict)
-    #: Held so they stay in the session's (weak-referencing) identity map for later lookups.
+    #: The first identity (lowest id) with each verified email the batch's senders have: a
+    #: new identity with that email joins its contact (``resolve_identity``).
+    verified: dict[str, Identity | Literal[_Missing.MISSING]] = field(default_factory=dict)
+    #: Held so they stay in the session's (weak-referencing) identity map for later lookups
+    #: (the contacts the batch creates too: a new conversation reads its contact's language).
     contacts: list[Contact] = field(default_factory=list)
 
+    def note_verified(self, ident: Identity) -> None:
+        """``ident`` has a verified email now (created, or verified by this message): it is the
+        first identity with that email unless an older one is known."""
+        email = ident.verified_email
+        if email is None or email not in self.verified:
+            return
+        known = self.verified[email]
+        if known is MISSING or (ident.id is not None and known.id is not None and ident.id < known.id):
+            self.verified[email] = ident
+
     @classmethod
-    def preload(cls, s: Session, senders: Iterable[tuple[str, str]], thread_keys: Iterable[tuple[int, str]]) -> Lookups:
+    def preload(
+        cls,
+        s: Session,
+        senders: Iterable[tuple[str, str]],
+        thread_keys: Iterable[tuple[int, str]],
+        verified: Iterable[tuple[tuple[str, str], str | None]] = (),
+    ) -> Lookups:
+        """``verified``: (medium, address) and verified email of each sender that has one."""
         out = cls()
         by_medium: dict[str, set[str]] = {}
         for medium, address in senders:
@@ -72,40 +93,54 @@ class Lookups:
             )
             for conv in rows:  # ascending: the newest conversation of a thread key wins
                 out.threads[(connector_id, conv.thread_key)] = conv
-        if out.identities:
+        # Only the emails of senders without an identity: a known sender never looks it up.
+        emails = {e for key, e in verified if e and out.identities.get(key) is MISSING}
+        if emails:
+            out.verified = dict.fromkeys(emails, MISSING)
+            for ident in s.scalars(select(Identity).where(Identity.verified_email.in_(emails)).order_by(Identity.id.desc())):
+                out.verified[ident.verified_email or ""] = ident  # descending: the lowest id wins
+        if out.identities or out.verified:
             # The contacts too, so follow_merges and contact lookups hit the identity map.
             contact_ids = {i.contact_id for i in out.identities.values() if i is not MISSING}
+            contact_ids |= {i.contact_id for i in out.verified.values() if i is not MISSING}
             if contact_ids:
                 out.contacts = list(s.scalars(select(Contact).where(Contact.id.in_(contact_ids))))
         return out
 
 
-def _email_of(p: Participant) -> str | None:
+def verified_email(p: Participant) -> str | None:
     """The email an identity is vouched for: set by the normalizer (a Slack profile, or the
     address itself for the email medium)."""
     return p.verified_email.lower() if p.verified_email else None
 
 
-def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None) -> Identity:
-    """Find or create the identity (and its contact); merge on a verified email."""
+def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None, *, flush: bool = True) -> Identity:
+    """Find or create the identity (and its contact); merge on a verified email. A new
+    identity and contact are flushed (ids assigned) unless ``flush`` is False: then they are
+    pending, linked by relationships, and written by the caller's next flush."""
     key = (p.medium, p.address)
     hit = lookups.identities.get(key) if lookups else None
     if hit is None:
         ident = s.scalar(select(Identity).where(Identity.medium == p.medium, Identity.address == p.address))
     else:
         ident = None if hit is MISSING else hit
-    verified = _email_of(p)
+    verified = verified_email(p)
     if ident is None:
         contact = None
         if verified:
             # The same verified email on another channel is the same customer.
-            other = s.scalar(
-                select(Identity)
-                .where(Identity.verified_email == verified)  # email identities store their address here
-                .order_by(Identity.id)
-                .limit(1)
-            )
+            known = lookups.verified.get(verified) if lookups else None
+            if known is None:
+                other = s.scalar(
+                    select(Identity)
+                    .where(Identity.verified_email == verified)  # email identities store their address here
+                    .order_by(Identity.id)
+                    .limit(1)
+                )
+            else:
+                other = None if known is MISSING else known
             contact = s.get(Contact, other.contact_id) if other else None
+        new_contact = contact is None
         if contact is None:
             contact = Contact(
                 name=p.name or "",
@@ -113,9 +148,9 @@ def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None)
                 attrs={},
             )
             s.add(contact)
-            s.flush()
         ident = Identity(
-            contact_id=contact.id,
+            # a new contact by relationship (one flush writes both rows); a known one by id
+            **({"contact": contact} if new_contact else {"contact_id": contact.id}),
             medium=p.medium,
             address=p.address,
             phone=p.phone,
@@ -124,9 +159,12 @@ def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None)
             attrs=_attrs(p),
         )
         s.add(ident)
-        s.flush()
+        if flush or not new_contact:
+            s.flush()
         if lookups is not None:
             lookups.identities[key] = ident
+            lookups.contacts.append(contact)
+            lookups.note_verified(ident)
         return ident
     if p.name and p.name != ident.display_name:
         ident.display_name = p.name
@@ -135,7 +173,15 @@ def resolve_identity(s: Session, p: Participant, lookups: Lookups | None = None)
         ident.attrs = {**(ident.attrs or {}), **attrs}  # a new username, say
     if verified and not ident.verified_email:
         ident.verified_email = verified
+        if lookups is not None:
+            lookups.note_verified(ident)
     return ident
+
+
+def _written(s: Session, identity: Identity) -> None:
+    """A new identity (and contact) left pending by ``resolve_identity(flush=False)`` gets its id."""
+    if identity.id is None:
+        s.flush()
 
 
 def _attrs(p: Participant) -> dict[str, Any]:
@@ -206,7 +252,8 @@ def resolve(
     token, then the thread key. Auto-generated messages never open a conversation (None).
     """
     at = at or now()
-    identity = resolve_identity(s, msg.sender, lookups)
+    # a new customer's contact and identity are written with their new conversation (one flush)
+    identity = resolve_identity(s, msg.sender, lookups, flush=False)
     conv = _by_references(s, connector.id, msg)
     strong = conv is not None
     token = msg.conversation_token
@@ -238,14 +285,19 @@ def resolve(
                 reopened = conv.status == ConversationStatus.RESOLVED
                 conv.status = ConversationStatus.OPEN
                 conv.snoozed_until = None
+            _written(s, identity)
             return Resolution(conv, identity, created=False, reopened=reopened)
     if msg.auto_generated:
+        _written(s, identity)
         return None
     subject = msg.subject or (msg.text.strip().splitlines()[0][:120] if msg.text.strip() else "")
+    if identity.id is None:  # new, with a new contact (pending): not merged into anyone
+        people: dict[str, Any] = {"contact": identity.contact, "identity": identity}
+    else:
+        people = {"contact_id": follow_merges(s, identity.contact_id), "identity_id": identity.id}
     conv = Conversation(
         connector_id=connector.id,
-        contact_id=follow_merges(s, identity.contact_id),
-        identity_id=identity.id,
+        **people,
         thread_key=msg.thread_key,
         token=secrets.token_hex(6),
         subject=subject,

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import journal, routing, threads
+from hub import events, journal, routing, threads
 from hub.connectors import is_channel
 from hub.errors import AuthError, ConfigError, PayloadInvalid, PermanentDeliveryError, RetriableDeliveryError
 from hub.models import (
@@ -308,6 +308,7 @@ class BatchContext:
             s,
             [(m.sender.medium, m.sender.address) for _c, m in msgs],
             [(c, m.thread_key) for c, m in msgs if m.kind not in ("status",)],
+            [((m.sender.medium, m.sender.address), threads.verified_email(m.sender)) for _c, m in msgs if m.sender.verified_email],
         )
         return ctx
 
@@ -331,43 +332,14 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
     if not prepared:
         return outcome
     with rt.db.session() as s:
-        ctx = BatchContext.load(s, prepared)
-        for p in prepared:
-            row = ctx.events.get(p.event_id)
-            if row is None or row.state != EventState.PENDING:
-                continue
-            if p.error:
-                _fail(rt, row, p.error, p.permanent, p.retry_after)
-                continue
+        stored = None
+        if not events.subscribed(s):
             try:
-                with s.begin_nested():
-                    local = Outcome()
-                    if p.agent_replies or not is_channel(p.connector.kind):
-                        state, reason = store_agent_replies(s, rt, p, local)
-                    else:
-                        state, reason = store_messages(s, rt, p, local, ctx)
-                    row.state = state
-                    row.error = reason
-                    row.processed_at = now()
-                    row.locked_until = None
-                    journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
-                outcome.push += [d.id for d in local.push_rows] + local.push
-                outcome.send += local.send
-                outcome.teams |= local.teams
-            except IntegrityError as exc:
-                # A concurrent worker stored the same thing first; try again shortly.
-                ctx.invalidate()
-                _fail(rt, row, f"conflict: {exc.orig}", False, 1.0)
-            except RetryLater as exc:
-                ctx.invalidate()
-                row.attempts += 1
-                row.error = str(exc)
-                row.locked_until = None
-                row.next_attempt_at = now() + timedelta(seconds=rt.settings.retry_base_seconds * row.attempts)
-            except Exception as exc:
-                ctx.invalidate()
-                log.exception("ingest.store_failed", event_id=row.id)
-                _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
+                stored = _store_together(rt, s, prepared)
+            except Exception as exc:  # noqa: BLE001 - stored again one savepoint per event, which handles it
+                s.rollback()
+                log.info("ingest.batch_per_event", count=len(prepared), reason=f"{exc.__class__.__name__}: {exc}"[:200])
+        outcome = stored if stored is not None else _store_each(rt, s, prepared)
         if push_local and outcome.push:
             try:
                 with s.begin_nested():
@@ -382,6 +354,90 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
         if t - _health_noted.get(key, -HEALTH_EVERY) >= HEALTH_EVERY:
             _health_noted[key] = t
             service(rt).record_health(connector_id, last_inbound_at=now())
+    return outcome
+
+
+def _store_together(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcome:
+    """Store the batch's events in the transaction itself, without a savepoint each: no
+    SAVEPOINT / RELEASE round trips and no flush per release (P2R profile). Any exception
+    propagates: the caller rolls the whole batch back and stores it with ``_store_each``,
+    whose savepoints keep one event's failure from the others; so the outcome is the same.
+    Only when no event subscription is enabled (``events.subscribed``): the savepoint
+    releases would then have dropped the events the batch queued, and so does this."""
+    outcome = Outcome()
+    ctx = BatchContext.load(s, prepared)
+    locals_: list[Outcome] = []
+    failed: list[tuple[InboundEvent, Prepared]] = []
+    for p in prepared:
+        row = ctx.events.get(p.event_id)
+        if row is None or row.state != EventState.PENDING:
+            continue
+        if p.error:
+            failed.append((row, p))  # after the others: nothing below can fail then
+            continue
+        local = Outcome()
+        if p.agent_replies or not is_channel(p.connector.kind):
+            state, reason = store_agent_replies(s, rt, p, local)
+        else:
+            state, reason = store_messages(s, rt, p, local, ctx)
+        row.state = state
+        row.error = reason
+        row.processed_at = now()
+        row.locked_until = None
+        journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
+        locals_.append(local)
+    s.flush()  # the deliveries' ids; a constraint a row breaks shows here, not at the commit
+    events.discard(s)
+    for local in locals_:
+        outcome.push += [d.id for d in local.push_rows] + local.push
+        outcome.send += local.send
+        outcome.teams |= local.teams
+    for row, p in failed:
+        assert p.error is not None
+        _fail(rt, row, p.error, p.permanent, p.retry_after)
+    return outcome
+
+
+def _store_each(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcome:
+    """Store the batch's events one savepoint each: an event that fails is rolled back alone."""
+    outcome = Outcome()
+    ctx = BatchContext.load(s, prepared)
+    for p in prepared:
+        row = ctx.events.get(p.event_id)
+        if row is None or row.state != EventState.PENDING:
+            continue
+        if p.error:
+            _fail(rt, row, p.error, p.permanent, p.retry_after)
+            continue
+        try:
+            with s.begin_nested():
+                local = Outcome()
+                if p.agent_replies or not is_channel(p.connector.kind):
+                    state, reason = store_agent_replies(s, rt, p, local)
+                else:
+                    state, reason = store_messages(s, rt, p, local, ctx)
+                row.state = state
+                row.error = reason
+                row.processed_at = now()
+                row.locked_until = None
+                journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
+            outcome.push += [d.id for d in local.push_rows] + local.push
+            outcome.send += local.send
+            outcome.teams |= local.teams
+        except IntegrityError as exc:
+            # A concurrent worker stored the same thing first; try again shortly.
+            ctx.invalidate()
+            _fail(rt, row, f"conflict: {exc.orig}", False, 1.0)
+        except RetryLater as exc:
+            ctx.invalidate()
+            row.attempts += 1
+            row.error = str(exc)
+            row.locked_until = None
+            row.next_attempt_at = now() + timedelta(seconds=rt.settings.retry_base_seconds * row.attempts)
+        except Exception as exc:
+            ctx.invalidate()
+            log.exception("ingest.store_failed", event_id=row.id)
+            _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
     return outcome
 
 

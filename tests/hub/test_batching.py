@@ -222,6 +222,62 @@ def test_one_batch_from_many_new_senders_threads_each_once(rt):
         assert sorted(n for _c, n in per_conv) == [5] * 5
 
 
+def _statements(rt) -> list[str]:
+    seen: list[str] = []
+    event.listen(rt.db.engine, "before_cursor_execute", lambda _c, _cur, statement, *_a: seen.append(statement))
+    return seen
+
+
+def test_a_batch_is_stored_without_a_savepoint_per_event(rt):
+    """With no event subscription a batch is stored in its transaction without a savepoint
+    per event (the only savepoint is the local push's), and a new customer's contact,
+    identity and conversation are written in one flush, never read back."""
+    from workers import ingest
+
+    cid = _connector_id(rt)
+    with rt.db.session() as s:
+        ids = journal.record(s, rt.box, cid, [_event(f"s{i}", sender=f"new{i}") for i in range(10)])
+    seen = _statements(rt)
+    ingest.process(rt, ids, push_local=True)
+    assert sum(st.startswith("SAVEPOINT") for st in seen) == 1
+    assert not [st for st in seen if st.startswith("SELECT contacts") and "contacts.id = " in st]  # no contact read back one by one
+    with rt.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 10
+        assert s.scalar(select(func.count()).select_from(Contact)) == 10
+        assert s.scalars(select(InboundEvent.state).distinct()).all() == ["processed"]
+        assert s.scalars(select(Delivery.state).distinct()).all() == ["delivered"]
+
+
+def test_an_event_that_fails_in_a_batch_fails_alone(rt):
+    """An event whose storing raises rolls back the batch stored together; the batch is
+    stored again one savepoint per event: the others are stored once, the failing one
+    is left for a retry with the error, as before."""
+    from workers import hooks, ingest
+
+    def boom(ev):
+        if ev.normalized.text == "boom":
+            raise RuntimeError("hook failed")
+
+    cid = _connector_id(rt)
+    with rt.db.session() as s:
+        ids = journal.record(s, rt.box, cid, [_event(f"f{i}", sender=f"cust{i % 3}", text="boom" if i == 4 else f"message {i}") for i in range(8)])
+    seen = _statements(rt)
+    hooks.AFTER_INGEST.append(boom)
+    try:
+        ingest.process(rt, ids, push_local=True)
+    finally:
+        hooks.AFTER_INGEST.remove(boom)
+    assert sum(st.startswith("SAVEPOINT") for st in seen) == 8 + 1  # per event, then the local push
+    with rt.db.read() as s:
+        assert sorted(s.scalars(select(Message.external_id))) == sorted(f"f{i}" for i in range(8) if i != 4)
+        assert s.scalar(select(func.count()).select_from(Contact)) == 3
+        failed = s.scalar(select(InboundEvent).where(InboundEvent.external_id == "f4"))
+        assert failed.state == "pending" and failed.attempts == 1 and "hook failed" in failed.error
+        others = s.scalars(select(InboundEvent).where(InboundEvent.external_id != "f4")).all()
+        assert {e.state for e in others} == {"processed"} and {e.attempts for e in others} == {0}
+        assert s.scalar(select(func.count()).select_from(Delivery).where(Delivery.state == "delivered")) == 7
+
+
 def test_ingest_leaves_external_helpdesk_deliveries_to_the_push_queue(tmp_path, redis_url):
     from workers import ingest
 

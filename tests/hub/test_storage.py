@@ -126,6 +126,33 @@ def test_identities_merge_on_a_verified_email(rt):
         assert s.scalar(select(Contact.email).where(Contact.id == mail.contact_id)) == "ana@example.com"
 
 
+def test_batch_lookups_merge_on_a_verified_email_like_the_query(rt):
+    """A batch's preloaded verified emails (threads.Lookups) give the same contact as the
+    query they replace: the first identity with the email, one the batch created or verified
+    included, and nothing for an email nobody has."""
+    with rt.db.session() as s:
+        old = threads.resolve_identity(s, Participant("email", "bo@example.com", "Bo", verified_email="bo@example.com"))
+        plain = threads.resolve_identity(s, Participant("api", "web:cy", "Cy"))
+    senders = [
+        Participant("slack", "U1", "bo", verified_email="Bo@Example.com"),  # merges with the stored one
+        Participant("email", "di@example.com", "Di", verified_email="di@example.com"),  # new: its own contact
+        Participant("slack", "U2", "di", verified_email="di@example.com"),  # merges with the one just created
+        Participant("api", "web:cy", "Cy", verified_email="cy@example.com"),  # verifies a known identity
+        Participant("slack", "U3", "cy", verified_email="cy@example.com"),  # merges with it
+    ]
+    with rt.db.session() as s:
+        lookups = threads.Lookups.preload(
+            s, [(p.medium, p.address) for p in senders], [], [((p.medium, p.address), threads.verified_email(p)) for p in senders]
+        )
+        assert set(lookups.verified) == {"bo@example.com", "di@example.com", "cy@example.com"}  # the new senders' emails
+        got = [threads.resolve_identity(s, p, lookups) for p in senders]
+        assert got[0].contact_id == old.contact_id
+        assert got[1].contact_id not in (old.contact_id, plain.contact_id)
+        assert got[2].contact_id == got[1].contact_id
+        assert got[3].id == plain.id and got[3].verified_email == "cy@example.com"
+        assert got[4].contact_id == plain.contact_id
+
+
 def test_message_is_unique_per_connector_and_external_id(rt):
     from sqlalchemy.exc import IntegrityError
 
