@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from redis import Redis
 from rq import Queue
@@ -45,20 +46,46 @@ redis.call('SET', KEYS[2], 1, 'EX', ARGV[1])
 return 0
 """
 
-#: Seconds a batch waits for the one before it (``Queues.wait_turn``) at most.
+#: Seconds a batch waits for the one before it (``Queues.wait_turn``) while that one is alive,
+#: at most (then it goes ahead rather than stall the stage); OMNIHUB_LEASE_SECONDS when longer.
 ORDER_WAIT = 10.0
+#: A running batch proves it is alive every HEARTBEAT seconds (``Queues.heartbeat``); one that
+#: has not for BEAT_GRACE seconds is dead (its worker was killed) and the next batch takes its
+#: ids over.
+HEARTBEAT = 0.5
+BEAT_GRACE = 3.0
+#: seconds a batch's ids are kept for a takeover
+BATCH_TTL = 600
 
-# KEYS: pending list, batch counter, in-flight batches (sorted set: seq -> deadline ms),
-# drain slot. ARGV: count, deadline (ms), slot TTL. Returns {seq, id, id, ...} or {}.
+# KEYS: pending list, batch counter, in-flight batches (sorted set: seq -> alive-until ms),
+# drain slot. ARGV: count, alive-until (ms), slot TTL, batch ids key prefix, its TTL.
+# Returns {seq, id, id, ...} or {}. The batch's ids are kept under <prefix><seq> so that the
+# next batch can store them first if this one's worker dies (``Queues.wait_turn``).
 _POP_BATCH = """
 local ids = redis.call('LPOP', KEYS[1], ARGV[1])
 if not ids then return {} end
 redis.call('EXPIRE', KEYS[4], ARGV[3])
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[3], ARGV[2], seq)
+redis.call('SET', ARGV[4] .. seq, table.concat(ids, ','), 'EX', ARGV[5])
 table.insert(ids, 1, seq)
 return ids
 """
+
+
+class Turn(NamedTuple):
+    """What ``Queues.wait_turn`` found: ``in_order`` when every earlier batch finished (or was
+    taken over); ``taken``: the ids of earlier batches whose workers died, to store first."""
+
+    in_order: bool
+    taken: list[int]
+
+    def __bool__(self) -> bool:
+        return self.in_order
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def queue_name(settings: Settings, base: str) -> str:
@@ -140,33 +167,64 @@ class Queues:
         The sequence orders the batches of a stage as they left the list; ``wait_turn`` and
         ``finish_turn`` let a batch store only after the one before it (ingest: two workers
         must not store one conversation's messages out of order). Also refreshes the slot."""
-        deadline_ms = int((time.time() + ORDER_WAIT) * 1000)
+        alive_ms = int((time.time() + BEAT_GRACE) * 1000)
         got = self._pop_batch(
             keys=[self.pending_key(stage), self._seq_key(stage), self._inflight_key(stage), self.slot_key(stage, slot)],
-            args=[count, deadline_ms, self.slot_ttl],
+            args=[count, alive_ms, self.slot_ttl, self._batch_prefix(stage), BATCH_TTL],
         )
         if not got:
             return 0, []
         return int(got[0]), [int(x) for x in got[1:]]
 
-    def wait_turn(self, stage: str, seq: int, timeout: float = ORDER_WAIT) -> bool:
-        """Block until batch ``seq - 1`` of the stage has finished. False when it is gone
-        (its worker died, or it is older than ORDER_WAIT) or still running after ``timeout``:
-        then this batch goes ahead rather than stall the stage."""
+    def heartbeat(self, stage: str, seq: int) -> None:
+        """Batch ``seq`` is still running (its worker calls this every HEARTBEAT seconds)."""
+        self.redis.zadd(self._inflight_key(stage), {str(seq): int((time.time() + BEAT_GRACE) * 1000)}, xx=True)
+
+    def wait_turn(self, stage: str, seq: int, timeout: float | None = None) -> Turn:
+        """Block until every batch before ``seq`` of the stage has finished, so that two workers
+        never store one conversation's messages out of order.
+
+        A batch before it whose worker died (no heartbeat for BEAT_GRACE seconds: kill -9, a
+        lost host) is not waited for and not skipped either: its ids are returned in
+        ``Turn.taken``, for this batch to store first (their leases are the dead worker's), and
+        kept as this batch's own, should it die too; then the batch before that one is waited
+        for. Only a batch before it that is alive but still running after ``timeout`` (default
+        the longer of ORDER_WAIT and OMNIHUB_LEASE_SECONDS, after which its rows' leases are
+        up anyway) is gone ahead of: ``Turn.in_order`` is False."""
+        taken: list[int] = []
         if seq <= 1:
-            return True
+            return Turn(True, taken)
+        limit = timeout if timeout is not None else max(ORDER_WAIT, self.settings.lease_seconds)
+        deadline = time.monotonic() + limit
+        inflight = self._inflight_key(stage)
         prev = seq - 1
-        baton = self._baton_key(stage, prev)
-        deadline = time.monotonic() + timeout
-        while True:
+        while prev >= 1:
+            alive_until = self.redis.zscore(inflight, prev)
+            if alive_until is None:  # finished (or long forgotten): in order from here
+                break
+            if alive_until < time.time() * 1000:  # its worker died: store its ids first
+                ids = self.redis.get(self._batch_prefix(stage) + str(prev))
+                if ids:
+                    taken = [int(x) for x in _text(ids).split(",") if x] + taken
+                self.redis.zrem(inflight, prev)
+                prev -= 1
+                continue
             left = deadline - time.monotonic()
             if left <= 0:
-                return False
-            if self.redis.blpop([baton], timeout=min(left, 0.25)):
-                return True
-            alive_until = self.redis.zscore(self._inflight_key(stage), prev)
-            if alive_until is None or alive_until < time.time() * 1000:
-                return False
+                self._keep(stage, seq, taken)
+                return Turn(False, taken)
+            self.redis.blpop([self._baton_key(stage, prev)], timeout=min(left, HEARTBEAT / 2))
+        self._keep(stage, seq, taken)
+        return Turn(True, taken)
+
+    def _keep(self, stage: str, seq: int, taken: list[int]) -> None:
+        """Add the ids taken over to batch ``seq``'s own: a successor takes them from it if it dies too."""
+        if not taken:
+            return
+        key = self._batch_prefix(stage) + str(seq)
+        own = self.redis.get(key)
+        ids = ",".join(str(i) for i in taken) + ("," + _text(own) if own else "")
+        self.redis.set(key, ids, ex=BATCH_TTL)
 
     def finish_turn(self, stage: str, seq: int) -> None:
         """Batch ``seq`` is done (stored, or failed and left to the sweeper): the next may go."""
@@ -178,7 +236,11 @@ class Queues:
         pipe.expire(baton, 120)
         pipe.zrem(self._inflight_key(stage), seq)
         pipe.zremrangebyscore(self._inflight_key(stage), 0, int(time.time() * 1000) - 120_000)
+        pipe.delete(self._batch_prefix(stage) + str(seq))
         pipe.execute()
+
+    def _batch_prefix(self, stage: str) -> str:
+        return f"{self.prefix}:batch:{stage}:"
 
     def _seq_key(self, stage: str) -> str:
         return f"{self.prefix}:batches:{stage}"

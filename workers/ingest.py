@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub import journal, routing, threads
@@ -38,7 +38,7 @@ from normalizers import redact as redaction
 from normalizers.model import Attachment, Bounce, IdentityUpdate, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import automatic, hooks, intel, outbox
-from workers.retry import exhausted, next_attempt
+from workers.retry import STORE_ATTEMPTS, exhausted, next_attempt, transient
 from workers.services import service
 
 log = structlog.get_logger("omnihub.ingest")
@@ -88,14 +88,18 @@ HEALTH_EVERY = 5.0
 _health_noted: dict[tuple[int, int], float] = {}
 
 
-def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]:
+def _claim(rt: Runtime, ids: list[int], takeover: bool = False) -> list[tuple[int, Connector, Any, int]]:
+    """Lease the pending events among ``ids``. ``takeover``: also those still leased, by a
+    batch whose worker is known dead (``Queues.wait_turn``); were it alive after all, its
+    store and ours cannot both succeed (a message is unique per connector and provider id)."""
     t = now()
     with rt.db.session() as s:
+        free = [] if takeover else [or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < t)]
         rows = s.scalars(
             select(InboundEvent).where(
                 InboundEvent.id.in_(ids),
                 InboundEvent.state == EventState.PENDING,
-                or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < t),
+                *free,
             )
             # Arrival order: without it the database may return rows in index order
             # (state, next_attempt_at), which the sweeper reshuffles, and a conversation's
@@ -249,11 +253,11 @@ def _renumber_sealed(msg: NormalizedMessage, offset: int) -> NormalizedMessage:
     )
 
 
-def prepare(rt: Runtime, ids: list[int]) -> list[Prepared]:
+def prepare(rt: Runtime, ids: list[int], takeover: bool = False) -> list[Prepared]:
     """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction)."""
     out: list[Prepared] = []
     svc = service(rt)
-    for event_id, connector, raw, attempts in _claim(rt, ids):
+    for event_id, connector, raw, attempts in _claim(rt, ids, takeover):
         p = Prepared(event_id, connector, attempts=attempts)
         out.append(p)
         try:
@@ -319,17 +323,50 @@ class BatchContext:
         self.routing = routing.Cache()
 
 
-def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], bool] | None = None) -> Outcome:
-    intel.install()  # the support-intelligence hooks, registered explicitly (idempotent)
+def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], Any] | None = None) -> Outcome:
     """Store a batch of journaled events. With ``push_local``, deliveries to a built-in
     helpdesk are pushed in the same transaction and ``Outcome.push`` keeps only the others.
-    ``wait_turn`` is called between preparing (parallel) and storing (in batch order)."""
-    outcome = Outcome()
+    ``wait_turn`` is called between preparing (parallel) and storing (in batch order); when
+    it answers a ``hub.queues.Turn`` with ids taken over from earlier batches whose workers
+    died, those are stored first, in the same transaction (journal order)."""
+    intel.install()  # the support-intelligence hooks, registered explicitly (idempotent)
     prepared = prepare(rt, ids)
-    if wait_turn is not None and not wait_turn():
-        log.info("ingest.turn_skipped", note="the batch before did not finish in time; storing anyway")
+    if wait_turn is not None:
+        turn = wait_turn()
+        if not turn:
+            log.info("ingest.turn_skipped", note="the batch before did not finish in time; storing anyway")
+        taken = sorted(set(getattr(turn, "taken", None) or ()) - set(ids))
+        if taken:
+            more = prepare(rt, taken, takeover=True)
+            log.info("ingest.batch_taken_over", ids=len(taken), pending=len(more))
+            prepared = sorted(prepared + more, key=lambda p: p.event_id)
     if not prepared:
-        return outcome
+        return Outcome()
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            outcome = _store_batch(rt, prepared, push_local)
+            break
+        except OperationalError as exc:
+            if not transient(exc) or attempt == STORE_ATTEMPTS:
+                raise
+            log.warning("ingest.store_retried", attempt=attempt, error=str(exc.orig)[:200])
+            time.sleep(0.05 * attempt)
+    # A health note per connector at most every HEALTH_EVERY seconds, not a write transaction
+    # per batch (P5 profile: single-message batches paid a fourth commit for it).
+    t = time.monotonic()
+    for connector_id in sorted({p.connector.id for p in prepared if not p.error}):
+        key = (id(rt), connector_id)
+        if t - _health_noted.get(key, -HEALTH_EVERY) >= HEALTH_EVERY:
+            _health_noted[key] = t
+            service(rt).record_health(connector_id, last_inbound_at=now())
+    return outcome
+
+
+def _store_batch(rt: Runtime, prepared: list[Prepared], push_local: bool) -> Outcome:
+    """The batch's one write transaction (each event in a savepoint). A transient database
+    error is raised, not recorded on the event: the caller runs the whole batch again, so an
+    event never falls behind the later messages of its conversation."""
+    outcome = Outcome()
     with rt.db.session() as s:
         ctx = BatchContext.load(s, prepared)
         for p in prepared:
@@ -365,6 +402,8 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
                 row.locked_until = None
                 row.next_attempt_at = now() + timedelta(seconds=rt.settings.retry_base_seconds * row.attempts)
             except Exception as exc:
+                if transient(exc):
+                    raise  # the whole batch again (process)
                 ctx.invalidate()
                 log.exception("ingest.store_failed", event_id=row.id)
                 _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
@@ -372,16 +411,10 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
             try:
                 with s.begin_nested():
                     outcome.push = outbox.push(rt, outcome.push, local_only=True, session=s)
-            except Exception:
+            except Exception as exc:
+                if transient(exc):
+                    raise
                 log.exception("ingest.local_push_failed", count=len(outcome.push))  # the push queue takes them
-    # A health note per connector at most every HEALTH_EVERY seconds, not a write transaction
-    # per batch (P5 profile: single-message batches paid a fourth commit for it).
-    t = time.monotonic()
-    for connector_id in sorted({p.connector.id for p in prepared if not p.error}):
-        key = (id(rt), connector_id)
-        if t - _health_noted.get(key, -HEALTH_EVERY) >= HEALTH_EVERY:
-            _health_noted[key] = t
-            service(rt).record_health(connector_id, last_inbound_at=now())
     return outcome
 
 

@@ -25,6 +25,7 @@ from hub.models import (
     InboundEvent,
     Message,
 )
+from hub.queues import BEAT_GRACE, Turn
 from hub.types import RawEvent
 from tests.support.hub import Hub
 
@@ -293,22 +294,99 @@ def test_batches_are_numbered_and_wait_for_the_one_before(tmp_path, redis_url):
         first = q.pop_batch("ingest", 3, 0)
         second = q.pop_batch("ingest", 3, 0)
         assert first == (first[0], [1, 2, 3]) and second == (first[0] + 1, [4, 5, 6])
-        # the second waits while the first is running, and goes as soon as it finishes
-        threading.Timer(0.4, q.finish_turn, args=("ingest", first[0])).start()
+        # the second waits while the first is running (its heartbeat), and goes as soon as it finishes
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(0.1):
+                q.heartbeat("ingest", first[0])
+
+        threading.Thread(target=beat, daemon=True).start()
+        threading.Timer(BEAT_GRACE + 0.5, lambda: (stop.set(), q.finish_turn("ingest", first[0]))).start()
         started = time.monotonic()
-        assert q.wait_turn("ingest", second[0]) is True
-        assert 0.3 < time.monotonic() - started < 3
-        # a batch whose predecessor is gone (worker killed: its entry expired) goes ahead
+        assert q.wait_turn("ingest", second[0]) == Turn(True, [])
+        assert BEAT_GRACE + 0.4 < time.monotonic() - started < BEAT_GRACE + 3  # alive longer than its first grace
+        # a batch whose predecessor's worker died (no heartbeat) is neither waited for nor
+        # skipped: it gets the dead batch's ids, to store them first, and keeps them as its own
         third = q.pop_batch("ingest", 3, 0)
-        q.redis.zadd(q._inflight_key("ingest"), {str(second[0]): 0})  # expired long ago
+        q.redis.zadd(q._inflight_key("ingest"), {str(second[0]): 0})  # its beats stopped long ago
         started = time.monotonic()
-        assert q.wait_turn("ingest", third[0]) is False
+        assert q.wait_turn("ingest", third[0]) == Turn(True, [4, 5, 6])
         assert time.monotonic() - started < 1
-        # and one whose predecessor outlives the timeout goes ahead too, instead of stalling
+        assert q.redis.get(q._batch_prefix("ingest") + str(third[0])) == b"4,5,6,7"
+        # and when that one dies too, the next takes both over
         q.schedule("ingest", [8])
         fourth = q.pop_batch("ingest", 3, 0)
-        assert q.wait_turn("ingest", fourth[0], timeout=0.3) is False
+        q.redis.zadd(q._inflight_key("ingest"), {str(third[0]): 0})
+        assert q.wait_turn("ingest", fourth[0]) == Turn(True, [4, 5, 6, 7])
+        # one whose predecessor is alive but outlives the timeout goes ahead, out of order
+        q.schedule("ingest", [9])
+        fifth = q.pop_batch("ingest", 3, 0)
+        q.heartbeat("ingest", fourth[0])
+        assert q.wait_turn("ingest", fifth[0], timeout=0.3) == Turn(False, [])
         assert q.pop_batch("ingest", 3, 0) == (0, [])  # empty: no number used
+    finally:
+        h.close()
+
+
+def test_a_dead_workers_batch_is_stored_before_the_next_one(tmp_path, redis_url, pg_url):
+    """Batch 1 was claimed by a worker that died (its rows leased, no heartbeat); batch 2,
+    with later messages of the same conversation, stores batch 1's first, then its own."""
+    from workers import ingest
+
+    h = Hub(tmp_path, redis_url, database_url=pg_url, lease_seconds=600)
+    try:
+        h.add_connector("web", "api", secret="s")
+        cid = _connector_id(h.rt)
+        with h.rt.db.session() as s:
+            ids = journal.record(s, h.rt.box, cid, [_event(f"m{i}", text=f"part {i} of my question") for i in range(6)])
+        q = h.rt.queues
+        q.schedule("ingest", ids)
+        seq1, batch1 = q.pop_batch("ingest", 3, 0)
+        seq2, batch2 = q.pop_batch("ingest", 3, 1)
+        ingest._claim(h.rt, batch1)  # the dead worker's claim: leased for 10 minutes
+        assert ingest.prepare(h.rt, batch1) == []  # nobody else may claim them (lease)
+        q.redis.zadd(q._inflight_key("ingest"), {str(seq1): 0})  # then it was killed: no heartbeat
+        out = ingest.process(h.rt, batch2, push_local=True, wait_turn=lambda: q.wait_turn("ingest", seq2))
+        with h.rt.db.read() as s:
+            stored = [e for (e,) in s.execute(select(Message.external_id).order_by(Message.id))]
+            delivered = [e for (e,) in s.execute(select(Message.external_id).join(Delivery, Delivery.message_id == Message.id).order_by(Delivery.id))]
+        assert stored == delivered == [f"m{i}" for i in range(6)]
+        assert len(out.push) + h.count(Delivery, Delivery.state == "delivered") == 6
+    finally:
+        h.close()
+
+
+def test_a_deadlocked_batch_is_stored_again_in_place(tmp_path, redis_url, pg_url, monkeypatch):
+    """A transient database error (here a real PostgreSQL deadlock error raised in the batch's
+    transaction) runs the batch again before its turn ends, instead of leaving its events to
+    the sweeper behind later batches."""
+    from sqlalchemy import text
+
+    from workers import ingest
+
+    h = Hub(tmp_path, redis_url, database_url=pg_url)
+    try:
+        h.add_connector("web", "api", secret="s")
+        cid = _connector_id(h.rt)
+        with h.rt.db.session() as s:
+            ids = journal.record(s, h.rt.box, cid, [_event(f"m{i}", text=f"part {i}") for i in range(3)])
+        real = ingest.store_messages
+        calls = {"n": 0}
+
+        def deadlocking(s, *args, **kw):
+            calls["n"] += 1
+            if calls["n"] == 2:  # the second message of the first run: PostgreSQL says 40P01
+                s.execute(text("DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$"))
+            return real(s, *args, **kw)
+
+        monkeypatch.setattr(ingest, "store_messages", deadlocking)
+        ingest.process(h.rt, ids)
+        with h.rt.db.read() as s:
+            stored = [e for (e,) in s.execute(select(Message.external_id).order_by(Message.id))]
+            states = set(s.scalars(select(InboundEvent.state)))
+        assert stored == ["m0", "m1", "m2"] and states == {"processed"}
+        assert calls["n"] == 5  # 2 in the run that deadlocked, 3 in the one that stored
     finally:
         h.close()
 
@@ -332,7 +410,7 @@ def test_two_workers_store_one_conversation_in_arrival_order(tmp_path, redis_url
         def worker(seq: int, batch: list[int], delay: float) -> None:
             def turn() -> bool:
                 time.sleep(delay)  # a slow prepare (e.g. an attachment download) for batch 1
-                return q.wait_turn("ingest", seq)
+                return q.wait_turn("ingest", seq)  # batch 1 is alive (heartbeat) while it prepares
 
             try:
                 ingest.process(h.rt, batch, push_local=True, wait_turn=turn)
