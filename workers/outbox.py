@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 import structlog
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -508,6 +508,20 @@ def _opt_out(s: Session, conv: Conversation, reason: str) -> None:
         ident.opted_out_at = now()
 
 
+def _start_send(rt: Runtime, reply_id: int, lease: datetime) -> bool:
+    """Mark a claimed reply ``sending``, committed, right before its provider call: from here
+    on a lost worker means an unknown outcome (hub.states.OUTCOME_UNKNOWN, workers.sweeper);
+    before it, nothing was attempted. False when the reply is no longer ours (cancelled, or
+    claimed by another worker after our lease ran out)."""
+    with rt.db.session() as s:
+        started = s.execute(
+            update(Reply)
+            .where(Reply.id == reply_id, Reply.state == ReplyState.PENDING, Reply.locked_until == lease)
+            .values(state=ReplyState.SENDING)
+        )
+        return started.rowcount == 1  # type: ignore[attr-defined]
+
+
 def send(rt: Runtime, ids: list[int]) -> list[int]:
     """Send replies on their channel. Returns delivery ids to push (replies mirrored to a helpdesk).
 
@@ -516,6 +530,7 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
     conversation's last inbound message and its thread references, one query each."""
     svc: ConnectorService = service(rt)
     t = now()
+    lease = t + timedelta(seconds=rt.settings.lease_seconds)
     work: list[tuple[int, Connector, OutboundReply]] = []
     with rt.db.session() as s:
         rows = s.scalars(
@@ -540,8 +555,10 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                     r.last_error = f"not sent: automatic message to an automatic address ({robot})"
                     r.status_detail = {**(r.status_detail or {}), "permanent": "automatic address"}
                     continue
-            r.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
-            r.state = ReplyState.SENDING
+            # claimed (leased) but not ``sending`` yet: that is marked just before its own
+            # provider call (_start_send), so a worker killed mid-batch leaves the replies it
+            # never tried pending, to be sent by another, not failed as "outcome unknown"
+            r.locked_until = lease
             conn = batch.connectors[r.connector_id]
             last_in = batch.last_inbound.get(conv.id)
             # the thread in the order it happened (theirs and ours interleaved), RFC 5322 3.6.4
@@ -575,6 +592,8 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
     results: list[SendOutcome] = []
     to_push: list[int] = []
     for reply_id, conn, out in work:
+        if not _start_send(rt, reply_id, lease):
+            continue  # cancelled meanwhile, or our lease ran out and another worker has it
         try:
             results.append(SendOutcome(reply_id, svc.adapter(conn).send(out), None, conn))
         except Exception as exc:

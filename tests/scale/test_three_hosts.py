@@ -96,6 +96,19 @@ class Desk:
         self.server.shutdown()
 
 
+def _explain(hub: Hub, conv: int) -> None:
+    """Journal, message and delivery rows of a conversation, for a failure's report."""
+    from hub.models import Delivery, InboundEvent
+
+    with hub.rt.db.read() as s:
+        for m, d in s.execute(select(Message, Delivery).join(Delivery, Delivery.message_id == Message.id)
+                              .where(Message.conversation_id == conv).order_by(Message.id)).all():
+            e = s.scalar(select(InboundEvent).where(InboundEvent.connector_id == m.connector_id,
+                                                    InboundEvent.external_id == m.external_id))
+            print(f"  message {m.id} {m.text!r} event {e and e.id} attempts {e and e.attempts} received {e and e.received_at} "
+                  f"processed {e and e.processed_at} delivery {d.id} attempts {d.attempts} {d.last_error!r}")
+
+
 def out_of_order(first: list[tuple[int, str]]) -> list[int]:
     """Conversations in which a message of a customer's thread ("<thread> #<n>") reached the
     helpdesk after a later one of the same thread."""
@@ -320,6 +333,7 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
     print("multi-host figures:", json.dumps(figures, indent=1))
     for conv in unordered:
         print(f"out of order at the helpdesk, conversation {conv}:", [t for c, t in desk.first if c == conv])
+        _explain(hub, conv)
     assert desk.bad == [] and feed.errors == [] and reply_errors == []
     assert lost == 0 and dup_stored == 0 and desk_dups == 0, figures
     assert set(got["web"]) >= acked
