@@ -188,14 +188,18 @@ class Queues:
         lost host) is not waited for and not skipped either: its ids are returned in
         ``Turn.taken``, for this batch to store first (their leases are the dead worker's), and
         kept as this batch's own, should it die too; then the batch before that one is waited
-        for. Only a batch before it that is alive but still running after ``timeout`` (default
-        the longer of ORDER_WAIT and OMNIHUB_LEASE_SECONDS, after which its rows' leases are
-        up anyway) is gone ahead of: ``Turn.in_order`` is False."""
+        for. A live batch before it is waited for until it finishes, but for at most ORDER_WAIT
+        seconds once it is storing (it waits its own turn first, so a chain of waiting batches
+        does not time out all at once) and at most ``timeout`` in all (default
+        OMNIHUB_LEASE_SECONDS, after which its rows' leases are up anyway); then this batch
+        goes ahead, and ``Turn.in_order`` is False."""
         taken: list[int] = []
         if seq <= 1:
+            self._storing(stage, seq)
             return Turn(True, taken)
         limit = timeout if timeout is not None else max(ORDER_WAIT, self.settings.lease_seconds)
-        deadline = time.monotonic() + limit
+        started = time.monotonic()
+        storing_since: float | None = None
         inflight = self._inflight_key(stage)
         prev = seq - 1
         while prev >= 1:
@@ -208,14 +212,27 @@ class Queues:
                     taken = [int(x) for x in _text(ids).split(",") if x] + taken
                 self.redis.zrem(inflight, prev)
                 prev -= 1
+                storing_since = None
                 continue
-            left = deadline - time.monotonic()
-            if left <= 0:
+            t = time.monotonic()
+            if storing_since is None and self.redis.exists(self._storing_key(stage, prev)):
+                storing_since = t
+            if t - started >= limit or (storing_since is not None and t - storing_since >= min(ORDER_WAIT, limit)):
                 self._keep(stage, seq, taken)
+                self._storing(stage, seq)
                 return Turn(False, taken)
-            self.redis.blpop([self._baton_key(stage, prev)], timeout=min(left, HEARTBEAT / 2))
+            self.redis.blpop([self._baton_key(stage, prev)], timeout=HEARTBEAT / 2)
         self._keep(stage, seq, taken)
+        self._storing(stage, seq)
         return Turn(True, taken)
+
+    def _storing(self, stage: str, seq: int) -> None:
+        """Batch ``seq`` has its turn (or went ahead): the one after it starts counting ORDER_WAIT."""
+        if seq >= 1:
+            self.redis.set(self._storing_key(stage, seq), 1, ex=BATCH_TTL)
+
+    def _storing_key(self, stage: str, seq: int) -> str:
+        return f"{self.prefix}:storing:{stage}:{seq}"
 
     def _keep(self, stage: str, seq: int, taken: list[int]) -> None:
         """Add the ids taken over to batch ``seq``'s own: a successor takes them from it if it dies too."""
@@ -236,7 +253,7 @@ class Queues:
         pipe.expire(baton, 120)
         pipe.zrem(self._inflight_key(stage), seq)
         pipe.zremrangebyscore(self._inflight_key(stage), 0, int(time.time() * 1000) - 120_000)
-        pipe.delete(self._batch_prefix(stage) + str(seq))
+        pipe.delete(self._batch_prefix(stage) + str(seq), self._storing_key(stage, seq))
         pipe.execute()
 
     def _batch_prefix(self, stage: str) -> str:

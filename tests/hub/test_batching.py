@@ -329,6 +329,34 @@ def test_batches_are_numbered_and_wait_for_the_one_before(tmp_path, redis_url):
         h.close()
 
 
+def test_a_waiting_batch_is_waited_for_and_order_wait_counts_once_it_stores(tmp_path, redis_url, monkeypatch):
+    """A chain of waiting batches does not time out all at once: the next batch counts
+    ORDER_WAIT only from when the one before it got its turn (is storing)."""
+    from hub import queues
+
+    monkeypatch.setattr(queues, "ORDER_WAIT", 0.6)
+    h = Hub(tmp_path, redis_url)
+    try:
+        q = h.rt.queues
+        q.schedule("ingest", [1, 2])
+        first, second = q.pop_batch("ingest", 1, 0), q.pop_batch("ingest", 1, 0)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(0.1):
+                q.heartbeat("ingest", first[0])
+
+        threading.Thread(target=beat, daemon=True).start()
+        # the first is alive and still waiting for its own turn for 1.5 s (> ORDER_WAIT), then stores
+        threading.Timer(1.5, q._storing, args=("ingest", first[0])).start()
+        started = time.monotonic()
+        assert q.wait_turn("ingest", second[0], timeout=10) == Turn(False, [])
+        assert 1.5 + 0.5 < time.monotonic() - started < 1.5 + 2.5  # ORDER_WAIT after it began storing
+        stop.set()
+    finally:
+        h.close()
+
+
 def test_a_dead_workers_batch_is_stored_before_the_next_one(tmp_path, redis_url, pg_url):
     """Batch 1 was claimed by a worker that died (its rows leased, no heartbeat); batch 2,
     with later messages of the same conversation, stores batch 1's first, then its own."""
