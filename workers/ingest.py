@@ -105,9 +105,13 @@ def _claim(rt: Runtime, ids: list[int], takeover: bool = False) -> list[tuple[in
             # (state, next_attempt_at), which the sweeper reshuffles, and a conversation's
             # messages would be stored (and pushed) out of order.
             .order_by(InboundEvent.id)
-            # PostgreSQL: rows another worker is claiming at this instant are skipped, not
-            # claimed twice (SQLite writers are serialized; it ignores the clause).
-            .with_for_update(skip_locked=True)
+            # PostgreSQL: a row another transaction holds at this instant (another worker's
+            # claim, the sweeper) is waited for, then checked again (READ COMMITTED): claimed
+            # once, never twice. Not SKIP LOCKED: a skipped event was stored later, from the
+            # sweeper's copy, after the later messages of its conversation (tests/scale). The
+            # rows are locked in id order, as by every claim, so two claims cannot deadlock.
+            # (SQLite writers are serialized; it ignores the clause.)
+            .with_for_update()
         ).all()
         lease = t + timedelta(seconds=rt.settings.lease_seconds)
         out = []

@@ -511,13 +511,14 @@ def _opt_out(s: Session, conv: Conversation, reason: str) -> None:
 def _start_send(rt: Runtime, reply_id: int, lease: datetime) -> bool:
     """Mark a claimed reply ``sending``, committed, right before its provider call: from here
     on a lost worker means an unknown outcome (hub.states.OUTCOME_UNKNOWN, workers.sweeper);
-    before it, nothing was attempted. False when the reply is no longer ours (cancelled, or
-    claimed by another worker after our lease ran out)."""
+    before it, nothing was attempted. The call gets a full lease of its own. False when the
+    reply is no longer ours (cancelled, or claimed by another worker after our lease ran out)."""
     with rt.db.session() as s:
         started = s.execute(
             update(Reply)
             .where(Reply.id == reply_id, Reply.state == ReplyState.PENDING, Reply.locked_until == lease)
-            .values(state=ReplyState.SENDING)
+            # a lease of its own for the call: the replies before it in the batch took their time
+            .values(state=ReplyState.SENDING, locked_until=now() + timedelta(seconds=rt.settings.lease_seconds))
         )
         return started.rowcount == 1  # type: ignore[attr-defined]
 

@@ -338,6 +338,10 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
         "replies": len(reply_ids), "replies sent": len(sent), "replies failed (visible)": len(failed),
         "replies received twice": len(twice), "out-of-order conversations": len(unordered),
         "takeover s": round(takeover, 2), "leases taken over": sorted(lost_leases),
+        **{what: sum(h.log("worker").count(event) for h in hosts) for what, event in (
+            ("ingest batches taken over", "ingest.batch_taken_over"), ("ingest turns skipped", "ingest.turn_skipped"),
+            ("batches stored again after a deadlock", "ingest.store_retried"),
+            ("push records again after a deadlock", "push.record_retried"))},
         "load s": round(sent_all, 1), "drained s": round(drained, 1),
     }
     print("multi-host figures:", json.dumps(figures, indent=1))
