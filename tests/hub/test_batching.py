@@ -498,3 +498,39 @@ def test_send_batch_costs_a_fixed_number_of_queries(tmp_path, redis_url, httpser
         assert small <= 13  # 12, and the event webhooks' subscription lookup of the transaction that marks the replies sent
     finally:
         h.close()
+
+
+def test_a_claim_waits_for_a_row_the_sweeper_holds_instead_of_skipping_it(tmp_path, redis_url, pg_url):
+    """PostgreSQL: while the sweeper holds an event's row (its reschedule transaction), an
+    ingest claim of the batch waits for it and claims it, instead of skipping it; a skipped
+    event was stored later, after the later messages of its conversation."""
+    from sqlalchemy import text
+
+    from workers import ingest, sweeper
+
+    h = Hub(tmp_path, redis_url, database_url=pg_url)
+    try:
+        h.add_connector("web", "api", secret="s")
+        cid = _connector_id(h.rt)
+        with h.rt.db.session() as s:
+            ids = journal.record(s, h.rt.box, cid, [_event(f"m{i}", text=f"part {i}") for i in range(3)])
+            s.execute(text("UPDATE inbound_events SET next_attempt_at = now() - interval '1 minute'"))  # due for the sweeper
+        holder = h.rt.db.engine.connect()
+        tx = holder.begin()
+        holder.execute(text("SELECT id FROM inbound_events WHERE id = :id FOR UPDATE"), {"id": ids[1]})  # as the sweeper does
+        got: list = []
+        claim = threading.Thread(target=lambda: got.extend(ingest._claim(h.rt, ids)))
+        claim.start()
+        claim.join(1.0)
+        assert claim.is_alive()  # waiting for the row, not done without it
+        # and the sweeper never waits for a worker: the rows held (by the claim and by the
+        # holder) are left for its next tick, the free one is rescheduled at once
+        started = time.monotonic()
+        assert sweeper.sweep(h.rt)["ingest"] == 1
+        assert time.monotonic() - started < 5
+        tx.rollback()
+        holder.close()
+        claim.join(10)
+        assert [event_id for event_id, *_ in got] == ids
+    finally:
+        h.close()
