@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, func, select
@@ -248,8 +249,9 @@ def test_ingest_leaves_external_helpdesk_deliveries_to_the_push_queue(tmp_path, 
 
 
 def test_postgres_claims_skip_rows_another_worker_is_claiming(make_hub, pg_url):
-    """SELECT … FOR UPDATE SKIP LOCKED: two workers claiming at the same instant never take
-    the same journal row or delivery (SQLite needs no clause: its writers are serialized)."""
+    """Two workers claiming at the same instant never take the same journal row (SELECT … FOR
+    UPDATE, waited for) or delivery (… SKIP LOCKED); SQLite needs no clause: its writers are
+    serialized."""
     from workers import ingest, outbox
 
     # lock_timeout: without SKIP LOCKED the claim would wait on the other session's lock;
@@ -261,12 +263,23 @@ def test_postgres_claims_skip_rows_another_worker_is_claiming(make_hub, pg_url):
         ids = journal.record(s, h.rt.box, _connector_id(h.rt), [_event("a"), _event("b", sender="bob")])
     other = h.rt.db.Session()  # another worker, in the middle of its claim transaction
     try:
-        other.execute(select(InboundEvent.id).where(InboundEvent.id == ids[0]).with_for_update())
-        assert [c[0] for c in ingest._claim(h.rt, ids)] == [ids[1]]
+        mine = other.get_one(InboundEvent, ids[0], with_for_update=True)
+        mine.locked_until = datetime.now(UTC) + timedelta(minutes=5)
+        other.flush()
+        # journal rows are waited for, not skipped (a skipped event would be stored after the
+        # later messages of its conversation), then checked again: the other claimed it
+        got: list = []
+        claim = threading.Thread(target=lambda: got.extend(ingest._claim(h.rt, ids)))
+        claim.start()
+        claim.join(1.0)
+        assert claim.is_alive()
+        other.commit()
+        claim.join(10)
+        assert [c[0] for c in got] == [ids[1]]
     finally:
         other.rollback()
         other.close()
-    assert [c[0] for c in ingest._claim(h.rt, ids)] == [ids[0]]  # ids[1] is leased by now
+    assert ingest._claim(h.rt, ids) == []  # both leased by now
     with h.rt.db.session() as s:  # leases over: store both, leave the deliveries pending
         s.execute(InboundEvent.__table__.update().values(locked_until=None))
     result = ingest.process(h.rt, ids)
