@@ -48,10 +48,8 @@ class Host:
     def start(self) -> None:
         """One session (and process group) per host: a shell leads it and starts the three roles."""
         py = shlex.quote(sys.executable)
-        roles = " ".join(f"{py} -m hub.cli {args} >>{role}.log 2>&1 &" for role, args in
-                         (("web", "web"), ("worker", "worker"), ("poller", "poll")))
-        self.leader = subprocess.Popen(["/bin/sh", "-c", f"{roles} wait"], env=self.env, cwd=str(self.dir),
-                                       start_new_session=True)
+        roles = " ".join(f"{py} -m hub.cli {args} >>{role}.log 2>&1 &" for role, args in (("web", "web"), ("worker", "worker"), ("poller", "poll")))
+        self.leader = subprocess.Popen(["/bin/sh", "-c", f"{roles} wait"], env=self.env, cwd=str(self.dir), start_new_session=True)
         self.pgid = self.leader.pid
 
     def pids(self) -> set[int]:

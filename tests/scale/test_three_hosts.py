@@ -102,12 +102,14 @@ def _explain(hub: Hub, conv: int) -> None:
     from hub.models import Delivery, InboundEvent
 
     with hub.rt.db.read() as s:
-        for m, d in s.execute(select(Message, Delivery).join(Delivery, Delivery.message_id == Message.id)
-                              .where(Message.conversation_id == conv).order_by(Message.id)).all():
-            e = s.scalar(select(InboundEvent).where(InboundEvent.connector_id == m.connector_id,
-                                                    InboundEvent.external_id == m.external_id))
-            print(f"  message {m.id} {m.text!r} event {e and e.id} attempts {e and e.attempts} received {e and e.received_at} "
-                  f"processed {e and e.processed_at} delivery {d.id} attempts {d.attempts} {d.last_error!r}")
+        for m, d in s.execute(
+            select(Message, Delivery).join(Delivery, Delivery.message_id == Message.id).where(Message.conversation_id == conv).order_by(Message.id)
+        ).all():
+            e = s.scalar(select(InboundEvent).where(InboundEvent.connector_id == m.connector_id, InboundEvent.external_id == m.external_id))
+            print(
+                f"  message {m.id} {m.text!r} event {e and e.id} attempts {e and e.attempts} received {e and e.received_at} "
+                f"processed {e and e.processed_at} delivery {d.id} attempts {d.attempts} {d.last_error!r}"
+            )
 
 
 def out_of_order(first: list[tuple[int, str]]) -> list[int]:
@@ -130,9 +132,19 @@ def out_of_order(first: list[tuple[int, str]]) -> list[int]:
 def test_three_hosts_one_killed_mid_run(tmp_path, redis_url, pg_url, httpserver, make_hub):
     desk = Desk()
     with running_dovecot() as dovecot:
-        hub = make_hub(database_url=pg_url, default_helpdesk="desk", allow_private_urls=True, lease_seconds=10.0,
-                       sweep_after=2.0, sweep_interval=0.5, poll_lease_seconds=2.0, batch_size=25,
-                       retry_base_seconds=0.5, retry_max_seconds=3.0, retry_max_attempts=8)
+        hub = make_hub(
+            database_url=pg_url,
+            default_helpdesk="desk",
+            allow_private_urls=True,
+            lease_seconds=10.0,
+            sweep_after=2.0,
+            sweep_interval=0.5,
+            poll_lease_seconds=2.0,
+            batch_size=25,
+            retry_base_seconds=0.5,
+            retry_max_seconds=3.0,
+            retry_max_attempts=8,
+        )
         hosts: list[Host] = []
         try:
             _run(hub, desk, dovecot, httpserver, tmp_path, hosts)
@@ -159,8 +171,7 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
     hub.add_connector("desk", "webhook", url=f"{desk.url}/desk", secret=DESK_SECRET)
     hub.add_connector("web", "api", secret=SECRET, callback_url=f"{desk.url}/replies")
     hub.add_connector("mail", "email", **dovecot.config())
-    hub.add_connector("x-support", "x", **CREDS, user_id=SUPPORT, api_base_url=httpserver.url_for("/").rstrip("/"),
-                      poll_interval=5)
+    hub.add_connector("x-support", "x", **CREDS, user_id=SUPPORT, api_base_url=httpserver.url_for("/").rstrip("/"), poll_interval=5)
     token = hub.token
     attachments = tmp_path / "shared-attachments"
     for name in ("a", "b", "c"):
@@ -178,8 +189,12 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
         pid = int(owner.split(":")[-2])
         return next(h for h in hosts if pid in h.pids())
 
-    wait_until(lambda: expected_leases <= set(holders()) and len({host_of(o).name for o in holders().values()}) == 3,
-               timeout=STARTUP, interval=0.2, message="the leases spread over the three pollers")
+    wait_until(
+        lambda: expected_leases <= set(holders()) and len({host_of(o).name for o in holders().values()}) == 3,
+        timeout=STARTUP,
+        interval=0.2,
+        message="the leases spread over the three pollers",
+    )
     print(f"\nthree hosts up and sharing the leases after {time.monotonic() - started:.1f} s")
 
     # ---- inbound load ---------------------------------------------------------------
@@ -195,13 +210,13 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
         rng = random.Random(s)
         for n, i in enumerate(per_sender[s]):
             time.sleep(rng.uniform(0, 2 * pause))
-            body = json.dumps({"id": f"w{i}", "from": {"id": f"cust{s}", "name": f"Customer {s}"},
-                               "text": f"w{s} #{n}"}).encode()
+            body = json.dumps({"id": f"w{i}", "from": {"id": f"cust{s}", "name": f"Customer {s}"}, "text": f"w{s} #{n}"}).encode()
             for attempt in itertools.count():
                 h = hosts[(s + n + attempt) % 3]
                 try:
-                    resp = client.post(f"{h.url}/webhooks/web/messages", content=body,
-                                       headers={"Content-Type": "application/json", **signing.sign(SECRET, body)})
+                    resp = client.post(
+                        f"{h.url}/webhooks/web/messages", content=body, headers={"Content-Type": "application/json", **signing.sign(SECRET, body)}
+                    )
                 except httpx.HTTPError as exc:  # a dead host: the customer's system tries another
                     with lock:
                         refused[exc.__class__.__name__] += 1
@@ -223,8 +238,9 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
             thread = n % 3
             number = n // 3
             headers = {"In-Reply-To": f"<qt{thread}-{number - 1}@example.org>"} if number else {}
-            raw = make_mail(f"t{thread}-{number}", sender=f"mailer{thread}@example.org", subject=f"Mail thread {thread}",
-                            headers=headers, text=f"m{thread} #{number}")
+            raw = make_mail(
+                f"t{thread}-{number}", sender=f"mailer{thread}@example.org", subject=f"Mail thread {thread}", headers=headers, text=f"m{thread} #{number}"
+            )
             dovecot.append(raw)
             mails.append(f"m{thread} #{number}")
             time.sleep(random.uniform(0, 2 * LOAD_SECONDS / n_mail))  # mail trickles in
@@ -247,8 +263,7 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
             convs: list[int] = []
             while not convs:
                 with hub.rt.db.read() as s:
-                    convs = list(s.scalars(select(Conversation.id).join(Connector, Connector.id == Conversation.connector_id)
-                                           .where(Connector.name == "web")))
+                    convs = list(s.scalars(select(Conversation.id).join(Connector, Connector.id == Conversation.connector_id).where(Connector.name == "web")))
                 time.sleep(0.1)
             conv = rng.choice(convs)
             for attempt in itertools.count():
@@ -303,8 +318,11 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
     # ---- everything stored, pushed and sent ----------------------------------------------
     def stored() -> dict[str, list[str]]:
         with hub.rt.db.read() as s:
-            rows = s.execute(select(Connector.name, Message.external_id, Message.text)
-                             .join(Connector, Connector.id == Message.connector_id).where(Message.direction == "inbound")).all()
+            rows = s.execute(
+                select(Connector.name, Message.external_id, Message.text)
+                .join(Connector, Connector.id == Message.connector_id)
+                .where(Message.direction == "inbound")
+            ).all()
         out: dict[str, list[str]] = defaultdict(list)
         for name, ext, text in rows:
             out[name].append(ext if name == "web" else text)
@@ -330,19 +348,37 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
     twice = [k for k, c in desk.replies.items() if c > 1]
     unordered = out_of_order(desk.first)
     figures = {
-        "hosts": 3, "killed": victim.name, "acked at kill": acked_at_kill,
-        "webhooks acked": len(acked), "mails": len(mails), "x dms": len(dms), "messages acked": total,
-        "stored": sum(map(len, got.values())), "duplicates": dup_stored + desk_dups, "lost": lost,
-        "stored though unacknowledged": unacked_stored, "webhook retries on another host": sum(refused.values()),
+        "hosts": 3,
+        "killed": victim.name,
+        "acked at kill": acked_at_kill,
+        "webhooks acked": len(acked),
+        "mails": len(mails),
+        "x dms": len(dms),
+        "messages acked": total,
+        "stored": sum(map(len, got.values())),
+        "duplicates": dup_stored + desk_dups,
+        "lost": lost,
+        "stored though unacknowledged": unacked_stored,
+        "webhook retries on another host": sum(refused.values()),
         "helpdesk re-deliveries (same Idempotency-Key)": redelivered,
-        "replies": len(reply_ids), "replies sent": len(sent), "replies failed (visible)": len(failed),
-        "replies received twice": len(twice), "out-of-order conversations": len(unordered),
-        "takeover s": round(takeover, 2), "leases taken over": sorted(lost_leases),
-        **{what: sum(h.log("worker").count(event) for h in hosts) for what, event in (
-            ("ingest batches taken over", "ingest.batch_taken_over"), ("ingest turns skipped", "ingest.turn_skipped"),
-            ("batches stored again after a deadlock", "ingest.store_retried"),
-            ("push records again after a deadlock", "push.record_retried"))},
-        "load s": round(sent_all, 1), "drained s": round(drained, 1),
+        "replies": len(reply_ids),
+        "replies sent": len(sent),
+        "replies failed (visible)": len(failed),
+        "replies received twice": len(twice),
+        "out-of-order conversations": len(unordered),
+        "takeover s": round(takeover, 2),
+        "leases taken over": sorted(lost_leases),
+        **{
+            what: sum(h.log("worker").count(event) for h in hosts)
+            for what, event in (
+                ("ingest batches taken over", "ingest.batch_taken_over"),
+                ("ingest turns skipped", "ingest.turn_skipped"),
+                ("batches stored again after a deadlock", "ingest.store_retried"),
+                ("push records again after a deadlock", "push.record_retried"),
+            )
+        },
+        "load s": round(sent_all, 1),
+        "drained s": round(drained, 1),
     }
     print("multi-host figures:", json.dumps(figures, indent=1))
     for conv in unordered:
