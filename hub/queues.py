@@ -180,6 +180,40 @@ class Queues:
         """Batch ``seq`` is still running (its worker calls this every HEARTBEAT seconds)."""
         self.redis.zadd(self._inflight_key(stage), {str(seq): int((time.time() + BEAT_GRACE) * 1000)}, xx=True)
 
+    def wait_claim(self, stage: str, seq: int, timeout: float = ORDER_WAIT) -> bool:
+        """Block until batch ``seq - 1`` has claimed its rows (or finished, or died), so that
+        batches claim in the order they left the list. Otherwise a later batch holding a
+        sweeper's second copy of an id could claim it first and store it after the later
+        messages of its conversation. Claims are short; False after ``timeout``."""
+        if seq <= 1:
+            return True
+        prev = seq - 1
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.redis.exists(self._claimed_key(stage, prev)):
+                return True
+            alive_until = self.redis.zscore(self._inflight_key(stage), prev)
+            if alive_until is None or alive_until < time.time() * 1000:
+                return True  # finished, or dead: its ids are taken over at wait_turn
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.redis.blpop([self._claimed_key(stage, prev) + ":baton"], timeout=min(left, HEARTBEAT / 5))
+
+    def claimed(self, stage: str, seq: int) -> None:
+        """Batch ``seq`` holds its rows: the next batch may claim."""
+        if seq < 1:
+            return
+        key = self._claimed_key(stage, seq)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(key, 1, ex=BATCH_TTL)
+        pipe.rpush(key + ":baton", 1)
+        pipe.expire(key + ":baton", 120)
+        pipe.execute()
+
+    def _claimed_key(self, stage: str, seq: int) -> str:
+        return f"{self.prefix}:claimed:{stage}:{seq}"
+
     def wait_turn(self, stage: str, seq: int, timeout: float | None = None) -> Turn:
         """Block until every batch before ``seq`` of the stage has finished, so that two workers
         never store one conversation's messages out of order.
@@ -253,7 +287,7 @@ class Queues:
         pipe.expire(baton, 120)
         pipe.zrem(self._inflight_key(stage), seq)
         pipe.zremrangebyscore(self._inflight_key(stage), 0, int(time.time() * 1000) - 120_000)
-        pipe.delete(self._batch_prefix(stage) + str(seq), self._storing_key(stage, seq))
+        pipe.delete(self._batch_prefix(stage) + str(seq), self._storing_key(stage, seq), self._claimed_key(stage, seq))
         pipe.execute()
 
     def _batch_prefix(self, stage: str) -> str:

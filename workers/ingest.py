@@ -257,11 +257,18 @@ def _renumber_sealed(msg: NormalizedMessage, offset: int) -> NormalizedMessage:
     )
 
 
-def prepare(rt: Runtime, ids: list[int], takeover: bool = False) -> list[Prepared]:
-    """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction)."""
+def prepare(rt: Runtime, ids: list[int], takeover: bool = False, claim_turn: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> list[Prepared]:
+    """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction).
+    ``claim_turn``: (wait for the batch before to have claimed, say this one has), around the
+    claim only, so batches claim in order and prepare in parallel."""
     out: list[Prepared] = []
     svc = service(rt)
-    for event_id, connector, raw, attempts in _claim(rt, ids, takeover):
+    if claim_turn is not None and not claim_turn[0]():
+        log.info("ingest.claim_turn_skipped", note="the batch before did not claim in time; claiming anyway")
+    claims = _claim(rt, ids, takeover)
+    if claim_turn is not None:
+        claim_turn[1]()
+    for event_id, connector, raw, attempts in claims:
         p = Prepared(event_id, connector, attempts=attempts)
         out.append(p)
         try:
@@ -327,14 +334,16 @@ class BatchContext:
         self.routing = routing.Cache()
 
 
-def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], Any] | None = None) -> Outcome:
+def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], Any] | None = None,
+            claim_turn: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> Outcome:
     """Store a batch of journaled events. With ``push_local``, deliveries to a built-in
     helpdesk are pushed in the same transaction and ``Outcome.push`` keeps only the others.
+    ``claim_turn`` orders the batches' claims (``prepare``).
     ``wait_turn`` is called between preparing (parallel) and storing (in batch order); when
     it answers a ``hub.queues.Turn`` with ids taken over from earlier batches whose workers
     died, those are stored first, in the same transaction (journal order)."""
     intel.install()  # the support-intelligence hooks, registered explicitly (idempotent)
-    prepared = prepare(rt, ids)
+    prepared = prepare(rt, ids, claim_turn=claim_turn)
     if wait_turn is not None:
         turn = wait_turn()
         if not turn:

@@ -74,7 +74,8 @@ def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> set[int]:
         # holds the rest, for the push queue. Batches store in the order they left the
         # list (``seq``), so two workers never store one conversation out of order.
         wait = (lambda: rt.queues.wait_turn("ingest", seq)) if seq else None  # Turn: in order, ids taken over
-        result = ingest.process(rt, ids, push_local=True, wait_turn=wait)
+        claim = ((lambda: rt.queues.wait_claim("ingest", seq)), (lambda: rt.queues.claimed("ingest", seq))) if seq else None
+        result = ingest.process(rt, ids, push_local=True, wait_turn=wait, claim_turn=claim)
         rt.queues.schedule("push", result.push)
         rt.queues.schedule("send", result.send)
         return result.teams

@@ -547,3 +547,37 @@ def test_a_claim_waits_for_a_row_the_sweeper_holds_instead_of_skipping_it(tmp_pa
         assert [event_id for event_id, *_ in got] == ids
     finally:
         h.close()
+
+
+def test_batches_claim_in_the_order_they_left_the_list(tmp_path, redis_url):
+    """A later batch holding the sweeper's second copy of an id waits for the batch before it
+    to claim: the id is claimed (and stored) with its original batch, not after later messages."""
+    from workers import ingest
+
+    h = Hub(tmp_path, redis_url)
+    try:
+        h.add_connector("web", "api", secret="s")
+        cid = _connector_id(h.rt)
+        with h.rt.db.session() as s:
+            ids = journal.record(s, h.rt.box, cid, [_event(f"m{i}", text=f"part {i}") for i in range(4)])
+        q = h.rt.queues
+        q.schedule("ingest", ids[:3])
+        q.schedule("ingest", [ids[3], ids[1]])  # m1 again: the sweeper's copy
+        seq1, batch1 = q.pop_batch("ingest", 3, 0)
+        seq2, batch2 = q.pop_batch("ingest", 3, 1)
+        assert batch2 == [ids[3], ids[1]]
+
+        def turn(seq: int) -> tuple:
+            return (lambda: q.wait_claim("ingest", seq)), (lambda: q.claimed("ingest", seq))
+
+        later: list = []
+        second = threading.Thread(target=lambda: later.extend(ingest.prepare(h.rt, batch2, claim_turn=turn(seq2))))
+        second.start()
+        second.join(0.5)
+        assert second.is_alive()  # waits for batch 1 to claim
+        first = ingest.prepare(h.rt, batch1, claim_turn=turn(seq1))
+        second.join(10)
+        assert [p.event_id for p in first] == ids[:3]
+        assert [p.event_id for p in later] == [ids[3]]
+    finally:
+        h.close()
