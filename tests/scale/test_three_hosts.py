@@ -343,6 +343,10 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
     redelivered = sum(c - 1 for c in desk.pushes.values() if c > 1)
     with hub.rt.db.read() as s:
         states = dict(s.execute(select(Reply.id, Reply.state).where(Reply.id.in_(reply_ids))).all())
+        why = Counter(
+            f"{state}: {(error or '')[:80]}"
+            for state, error in s.execute(select(Reply.state, Reply.last_error).where(Reply.id.in_(reply_ids), Reply.state.in_(("failed", "dead"))))
+        )
     sent = [r for r in reply_ids if states.get(r) == "sent"]
     failed = [r for r in reply_ids if states.get(r) in ("failed", "dead")]
     twice = [k for k, c in desk.replies.items() if c > 1]
@@ -364,6 +368,7 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
         "replies": len(reply_ids),
         "replies sent": len(sent),
         "replies failed (visible)": len(failed),
+        "why replies failed": dict(why),
         "replies received twice": len(twice),
         "out-of-order conversations": len(unordered),
         "takeover s": round(takeover, 2),
