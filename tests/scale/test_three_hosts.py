@@ -168,8 +168,10 @@ def _run(hub: Hub, desk: Desk, dovecot, httpserver, tmp_path: Path, hosts: list[
     senders = max(6, min(24, SIZE // 15))
 
     feed = DmFeed(httpserver)
-    hub.add_connector("desk", "webhook", url=f"{desk.url}/desk", secret=DESK_SECRET)
-    hub.add_connector("web", "api", secret=SECRET, callback_url=f"{desk.url}/replies")
+    # request timeouts below the 10 s row lease (the defaults are 10 s, the default lease 120 s):
+    # a call still running when its lease ends is an unknown outcome
+    hub.add_connector("desk", "webhook", url=f"{desk.url}/desk", secret=DESK_SECRET, timeout=5)
+    hub.add_connector("web", "api", secret=SECRET, callback_url=f"{desk.url}/replies", timeout=5)
     hub.add_connector("mail", "email", **dovecot.config())
     hub.add_connector("x-support", "x", **CREDS, user_id=SUPPORT, api_base_url=httpserver.url_for("/").rstrip("/"), poll_interval=5)
     token = hub.token
