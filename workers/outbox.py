@@ -526,9 +526,11 @@ def _start_send(rt: Runtime, reply_id: int, lease: datetime) -> bool:
 def send(rt: Runtime, ids: list[int]) -> list[int]:
     """Send replies on their channel. Returns delivery ids to push (replies mirrored to a helpdesk).
 
-    A batch costs a fixed number of queries, whatever its size (like push): the claimed
-    replies, then their conversations, identities, connectors, attachments, each
-    conversation's last inbound message and its thread references, one query each."""
+    The claim costs a fixed number of queries, whatever the batch's size (like push): the
+    claimed replies, then their conversations, identities, connectors, attachments, each
+    conversation's last inbound message and its thread references, one query each. Each reply
+    is then marked sending, sent and recorded on its own (two short transactions), so that
+    its lease covers only its own provider call."""
     svc: ConnectorService = service(rt)
     t = now()
     lease = t + timedelta(seconds=rt.settings.lease_seconds)
@@ -590,18 +592,27 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 conversation_extra={"token": conv.token, **(conv.extra or {})},
             )
             work.append((r.id, conn, out))
-    results: list[SendOutcome] = []
     to_push: list[int] = []
+    worked: set[int] = set()
     for reply_id, conn, out in work:
         if not _start_send(rt, reply_id, lease):
             continue  # cancelled meanwhile, or our lease ran out and another worker has it
         try:
-            results.append(SendOutcome(reply_id, svc.adapter(conn).send(out), None, conn))
+            outcome = SendOutcome(reply_id, svc.adapter(conn).send(out), None, conn)
         except Exception as exc:
             if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
                 log.exception("send.unexpected", reply_id=reply_id, connector=conn.name)
-            results.append(SendOutcome(reply_id, None, exc, conn))
-    worked: set[int] = set()
+            outcome = SendOutcome(reply_id, None, exc, conn)
+        # recorded at once, not after the rest of the batch: the reply's lease covers its own
+        # call only (a batch of slow calls outlived it and ended as "outcome unknown")
+        to_push += _record_sends(rt, [outcome], worked)
+    return to_push
+
+
+def _record_sends(rt: Runtime, results: list[SendOutcome], worked: set[int]) -> list[int]:
+    """Record send outcomes in one transaction; returns delivery ids to push (mirrored replies).
+    ``worked``: connectors already noted healthy by this batch."""
+    to_push: list[int] = []
     with rt.db.session() as s:
         replies = _by_id(s, Reply, {o.reply_id for o in results})
         convs = _by_id(s, Conversation, {r.conversation_id for r in replies.values()})
