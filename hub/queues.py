@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from redis import Redis
 from rq import Queue
@@ -49,20 +50,46 @@ redis.call('SET', KEYS[2], 1, 'EX', ARGV[1])
 return 0
 """
 
-#: Seconds a batch waits for the one before it (``Queues.wait_turn``) at most.
+#: Seconds a batch waits for the one before it (``Queues.wait_turn``) while that one is alive,
+#: at most (then it goes ahead rather than stall the stage); OMNIHUB_LEASE_SECONDS when longer.
 ORDER_WAIT = 10.0
+#: A running batch proves it is alive every HEARTBEAT seconds (``Queues.heartbeat``); one that
+#: has not for BEAT_GRACE seconds is dead (its worker was killed) and the next batch takes its
+#: ids over.
+HEARTBEAT = 0.5
+BEAT_GRACE = 3.0
+#: seconds a batch's ids are kept for a takeover
+BATCH_TTL = 600
 
-# KEYS: pending list, batch counter, in-flight batches (sorted set: seq -> deadline ms),
-# drain slot. ARGV: count, deadline (ms), slot TTL. Returns {seq, id, id, ...} or {}.
+# KEYS: pending list, batch counter, in-flight batches (sorted set: seq -> alive-until ms),
+# drain slot. ARGV: count, alive-until (ms), slot TTL, batch ids key prefix, its TTL.
+# Returns {seq, id, id, ...} or {}. The batch's ids are kept under <prefix><seq> so that the
+# next batch can store them first if this one's worker dies (``Queues.wait_turn``).
 _POP_BATCH = """
 local ids = redis.call('LPOP', KEYS[1], ARGV[1])
 if not ids then return {} end
 redis.call('EXPIRE', KEYS[4], ARGV[3])
 local seq = redis.call('INCR', KEYS[2])
 redis.call('ZADD', KEYS[3], ARGV[2], seq)
+redis.call('SET', ARGV[4] .. seq, table.concat(ids, ','), 'EX', ARGV[5])
 table.insert(ids, 1, seq)
 return ids
 """
+
+
+class Turn(NamedTuple):
+    """What ``Queues.wait_turn`` found: ``in_order`` when every earlier batch finished (or was
+    taken over); ``taken``: the ids of earlier batches whose workers died, to store first."""
+
+    in_order: bool
+    taken: list[int]
+
+    def __bool__(self) -> bool:
+        return self.in_order
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def queue_name(settings: Settings, base: str) -> str:
@@ -150,33 +177,115 @@ class Queues:
         The sequence orders the batches of a stage as they left the list; ``wait_turn`` and
         ``finish_turn`` let a batch store only after the one before it (ingest: two workers
         must not store one conversation's messages out of order). Also refreshes the slot."""
-        deadline_ms = int((time.time() + ORDER_WAIT) * 1000)
+        alive_ms = int((time.time() + BEAT_GRACE) * 1000)
         got = self._pop_batch(
             keys=[self.pending_key(stage), self._seq_key(stage), self._inflight_key(stage), self.slot_key(stage, slot)],
-            args=[count, deadline_ms, self.slot_ttl],
+            args=[count, alive_ms, self.slot_ttl, self._batch_prefix(stage), BATCH_TTL],
         )
         if not got:
             return 0, []
         return int(got[0]), [int(x) for x in got[1:]]
 
-    def wait_turn(self, stage: str, seq: int, timeout: float = ORDER_WAIT) -> bool:
-        """Block until batch ``seq - 1`` of the stage has finished. False when it is gone
-        (its worker died, or it is older than ORDER_WAIT) or still running after ``timeout``:
-        then this batch goes ahead rather than stall the stage."""
+    def heartbeat(self, stage: str, seq: int) -> None:
+        """Batch ``seq`` is still running (its worker calls this every HEARTBEAT seconds)."""
+        self.redis.zadd(self._inflight_key(stage), {str(seq): int((time.time() + BEAT_GRACE) * 1000)}, xx=True)
+
+    def wait_claim(self, stage: str, seq: int, timeout: float = ORDER_WAIT) -> bool:
+        """Block until batch ``seq - 1`` has claimed its rows (or finished, or died), so that
+        batches claim in the order they left the list. Otherwise a later batch holding a
+        sweeper's second copy of an id could claim it first and store it after the later
+        messages of its conversation. Claims are short; False after ``timeout``."""
         if seq <= 1:
             return True
         prev = seq - 1
-        baton = self._baton_key(stage, prev)
         deadline = time.monotonic() + timeout
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            if self.redis.blpop([baton], timeout=min(left, 0.25)):
+            if self.redis.exists(self._claimed_key(stage, prev)):
                 return True
             alive_until = self.redis.zscore(self._inflight_key(stage), prev)
             if alive_until is None or alive_until < time.time() * 1000:
+                return True  # finished, or dead: its ids are taken over at wait_turn
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return False
+            self.redis.blpop([self._claimed_key(stage, prev) + ":baton"], timeout=min(left, HEARTBEAT / 5))
+
+    def claimed(self, stage: str, seq: int) -> None:
+        """Batch ``seq`` holds its rows: the next batch may claim."""
+        if seq < 1:
+            return
+        key = self._claimed_key(stage, seq)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(key, 1, ex=BATCH_TTL)
+        pipe.rpush(key + ":baton", 1)
+        pipe.expire(key + ":baton", 120)
+        pipe.execute()
+
+    def _claimed_key(self, stage: str, seq: int) -> str:
+        return f"{self.prefix}:claimed:{stage}:{seq}"
+
+    def wait_turn(self, stage: str, seq: int, timeout: float | None = None) -> Turn:
+        """Block until every batch before ``seq`` of the stage has finished, so that two workers
+        never store one conversation's messages out of order.
+
+        A batch before it whose worker died (no heartbeat for BEAT_GRACE seconds: kill -9, a
+        lost host) is not waited for and not skipped either: its ids are returned in
+        ``Turn.taken``, for this batch to store first (their leases are the dead worker's), and
+        kept as this batch's own, should it die too; then the batch before that one is waited
+        for. A live batch before it is waited for until it finishes, but for at most ORDER_WAIT
+        seconds once it is storing (it waits its own turn first, so a chain of waiting batches
+        does not time out all at once) and at most ``timeout`` in all (default
+        OMNIHUB_LEASE_SECONDS, after which its rows' leases are up anyway); then this batch
+        goes ahead, and ``Turn.in_order`` is False."""
+        taken: list[int] = []
+        if seq <= 1:
+            self._storing(stage, seq)
+            return Turn(True, taken)
+        limit = timeout if timeout is not None else max(ORDER_WAIT, self.settings.lease_seconds)
+        started = time.monotonic()
+        storing_since: float | None = None
+        inflight = self._inflight_key(stage)
+        prev = seq - 1
+        while prev >= 1:
+            alive_until = self.redis.zscore(inflight, prev)
+            if alive_until is None:  # finished (or long forgotten): in order from here
+                break
+            if alive_until < time.time() * 1000:  # its worker died: store its ids first
+                ids = self.redis.get(self._batch_prefix(stage) + str(prev))
+                if ids:
+                    taken = [int(x) for x in _text(ids).split(",") if x] + taken
+                self.redis.zrem(inflight, prev)
+                prev -= 1
+                storing_since = None
+                continue
+            t = time.monotonic()
+            if storing_since is None and self.redis.exists(self._storing_key(stage, prev)):
+                storing_since = t
+            if t - started >= limit or (storing_since is not None and t - storing_since >= min(ORDER_WAIT, limit)):
+                self._keep(stage, seq, taken)
+                self._storing(stage, seq)
+                return Turn(False, taken)
+            self.redis.blpop([self._baton_key(stage, prev)], timeout=HEARTBEAT / 2)
+        self._keep(stage, seq, taken)
+        self._storing(stage, seq)
+        return Turn(True, taken)
+
+    def _storing(self, stage: str, seq: int) -> None:
+        """Batch ``seq`` has its turn (or went ahead): the one after it starts counting ORDER_WAIT."""
+        if seq >= 1:
+            self.redis.set(self._storing_key(stage, seq), 1, ex=BATCH_TTL)
+
+    def _storing_key(self, stage: str, seq: int) -> str:
+        return f"{self.prefix}:storing:{stage}:{seq}"
+
+    def _keep(self, stage: str, seq: int, taken: list[int]) -> None:
+        """Add the ids taken over to batch ``seq``'s own: a successor takes them from it if it dies too."""
+        if not taken:
+            return
+        key = self._batch_prefix(stage) + str(seq)
+        own = self.redis.get(key)
+        ids = ",".join(str(i) for i in taken) + ("," + _text(own) if own else "")
+        self.redis.set(key, ids, ex=BATCH_TTL)
 
     def finish_turn(self, stage: str, seq: int) -> None:
         """Batch ``seq`` is done (stored, or failed and left to the sweeper): the next may go."""
@@ -188,7 +297,11 @@ class Queues:
         pipe.expire(baton, 120)
         pipe.zrem(self._inflight_key(stage), seq)
         pipe.zremrangebyscore(self._inflight_key(stage), 0, int(time.time() * 1000) - 120_000)
+        pipe.delete(self._batch_prefix(stage) + str(seq), self._storing_key(stage, seq), self._claimed_key(stage, seq))
         pipe.execute()
+
+    def _batch_prefix(self, stage: str) -> str:
+        return f"{self.prefix}:batch:{stage}:"
 
     def _seq_key(self, stage: str) -> str:
         return f"{self.prefix}:batches:{stage}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub import events, journal, routing, threads
@@ -38,7 +38,7 @@ from normalizers import redact as redaction
 from normalizers.model import Attachment, Bounce, IdentityUpdate, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import automatic, hooks, intel, outbox
-from workers.retry import exhausted, next_attempt
+from workers.retry import STORE_ATTEMPTS, exhausted, next_attempt, transient
 from workers.services import service
 
 log = structlog.get_logger("omnihub.ingest")
@@ -88,22 +88,30 @@ HEALTH_EVERY = 5.0
 _health_noted: dict[tuple[int, int], float] = {}
 
 
-def _claim(rt: Runtime, ids: list[int]) -> list[tuple[int, Connector, Any, int]]:
+def _claim(rt: Runtime, ids: list[int], takeover: bool = False) -> list[tuple[int, Connector, Any, int]]:
+    """Lease the pending events among ``ids``. ``takeover``: also those still leased, by a
+    batch whose worker is known dead (``Queues.wait_turn``); were it alive after all, its
+    store and ours cannot both succeed (a message is unique per connector and provider id)."""
     t = now()
     with rt.db.session() as s:
+        free = [] if takeover else [or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < t)]
         rows = s.scalars(
             select(InboundEvent).where(
                 InboundEvent.id.in_(ids),
                 InboundEvent.state == EventState.PENDING,
-                or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < t),
+                *free,
             )
             # Arrival order: without it the database may return rows in index order
             # (state, next_attempt_at), which the sweeper reshuffles, and a conversation's
             # messages would be stored (and pushed) out of order.
             .order_by(InboundEvent.id)
-            # PostgreSQL: rows another worker is claiming at this instant are skipped, not
-            # claimed twice (SQLite writers are serialized; it ignores the clause).
-            .with_for_update(skip_locked=True)
+            # PostgreSQL: a row another transaction holds at this instant (another worker's
+            # claim, the sweeper) is waited for, then checked again (READ COMMITTED): claimed
+            # once, never twice. Not SKIP LOCKED: a skipped event was stored later, from the
+            # sweeper's copy, after the later messages of its conversation (tests/scale). The
+            # rows are locked in id order, as by every claim, so two claims cannot deadlock.
+            # (SQLite writers are serialized; it ignores the clause.)
+            .with_for_update()
         ).all()
         lease = t + timedelta(seconds=rt.settings.lease_seconds)
         out = []
@@ -249,11 +257,18 @@ def _renumber_sealed(msg: NormalizedMessage, offset: int) -> NormalizedMessage:
     )
 
 
-def prepare(rt: Runtime, ids: list[int]) -> list[Prepared]:
-    """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction)."""
+def prepare(rt: Runtime, ids: list[int], takeover: bool = False, claim_turn: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> list[Prepared]:
+    """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction).
+    ``claim_turn``: (wait for the batch before to have claimed, say this one has), around the
+    claim only, so batches claim in order and prepare in parallel."""
     out: list[Prepared] = []
     svc = service(rt)
-    for event_id, connector, raw, attempts in _claim(rt, ids):
+    if claim_turn is not None and not claim_turn[0]():
+        log.info("ingest.claim_turn_skipped", note="the batch before did not claim in time; claiming anyway")
+    claims = _claim(rt, ids, takeover)
+    if claim_turn is not None:
+        claim_turn[1]()
+    for event_id, connector, raw, attempts in claims:
         p = Prepared(event_id, connector, attempts=attempts)
         out.append(p)
         try:
@@ -320,32 +335,36 @@ class BatchContext:
         self.routing = routing.Cache()
 
 
-def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], bool] | None = None) -> Outcome:
-    intel.install()  # the support-intelligence hooks, registered explicitly (idempotent)
+def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn: Callable[[], Any] | None = None,
+            claim_turn: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> Outcome:
     """Store a batch of journaled events. With ``push_local``, deliveries to a built-in
     helpdesk are pushed in the same transaction and ``Outcome.push`` keeps only the others.
-    ``wait_turn`` is called between preparing (parallel) and storing (in batch order)."""
-    outcome = Outcome()
-    prepared = prepare(rt, ids)
-    if wait_turn is not None and not wait_turn():
-        log.info("ingest.turn_skipped", note="the batch before did not finish in time; storing anyway")
+    ``claim_turn`` orders the batches' claims (``prepare``).
+    ``wait_turn`` is called between preparing (parallel) and storing (in batch order); when
+    it answers a ``hub.queues.Turn`` with ids taken over from earlier batches whose workers
+    died, those are stored first, in the same transaction (journal order)."""
+    intel.install()  # the support-intelligence hooks, registered explicitly (idempotent)
+    prepared = prepare(rt, ids, claim_turn=claim_turn)
+    if wait_turn is not None:
+        turn = wait_turn()
+        if not turn:
+            log.info("ingest.turn_skipped", note="the batch before did not finish in time; storing anyway")
+        taken = sorted(set(getattr(turn, "taken", None) or ()) - set(ids))
+        if taken:
+            more = prepare(rt, taken, takeover=True)
+            log.info("ingest.batch_taken_over", ids=len(taken), pending=len(more))
+            prepared = sorted(prepared + more, key=lambda p: p.event_id)
     if not prepared:
-        return outcome
-    with rt.db.session() as s:
-        stored = None
-        if not events.subscribed(s):
-            try:
-                stored = _store_together(rt, s, prepared)
-            except Exception as exc:  # noqa: BLE001 - stored again one savepoint per event, which handles it
-                s.rollback()
-                log.info("ingest.batch_per_event", count=len(prepared), reason=f"{exc.__class__.__name__}: {exc}"[:200])
-        outcome = stored if stored is not None else _store_each(rt, s, prepared)
-        if push_local and outcome.push:
-            try:
-                with s.begin_nested():
-                    outcome.push = outbox.push(rt, outcome.push, local_only=True, session=s)
-            except Exception:
-                log.exception("ingest.local_push_failed", count=len(outcome.push))  # the push queue takes them
+        return Outcome()
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            outcome = _store_batch(rt, prepared, push_local)
+            break
+        except OperationalError as exc:
+            if not transient(exc) or attempt == STORE_ATTEMPTS:
+                raise
+            log.warning("ingest.store_retried", attempt=attempt, error=str(exc.orig)[:200])
+            time.sleep(0.05 * attempt)
     # A health note per connector at most every HEALTH_EVERY seconds, not a write transaction
     # per batch (P5 profile: single-message batches paid a fourth commit for it).
     t = time.monotonic()
@@ -354,6 +373,34 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
         if t - _health_noted.get(key, -HEALTH_EVERY) >= HEALTH_EVERY:
             _health_noted[key] = t
             service(rt).record_health(connector_id, last_inbound_at=now())
+    return outcome
+
+
+def _store_batch(rt: Runtime, prepared: list[Prepared], push_local: bool) -> Outcome:
+    """The batch's one write transaction: all events together (``_store_together``) or, when
+    event subscriptions are on or that failed, one savepoint each (``_store_each``). A transient
+    database error is raised, not recorded on the event: the caller runs the whole batch again,
+    so an event never falls behind the later messages of its conversation."""
+    outcome = Outcome()
+    with rt.db.session() as s:
+        stored = None
+        if not events.subscribed(s):
+            try:
+                stored = _store_together(rt, s, prepared)
+            except Exception as exc:  # noqa: BLE001 - stored again one savepoint per event, which handles it
+                if transient(exc):
+                    raise  # the whole batch again (process), in order
+                s.rollback()
+                log.info("ingest.batch_per_event", count=len(prepared), reason=f"{exc.__class__.__name__}: {exc}"[:200])
+        outcome = stored if stored is not None else _store_each(rt, s, prepared)
+        if push_local and outcome.push:
+            try:
+                with s.begin_nested():
+                    outcome.push = outbox.push(rt, outcome.push, local_only=True, session=s)
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                log.exception("ingest.local_push_failed", count=len(outcome.push))  # the push queue takes them
     return outcome
 
 
@@ -435,6 +482,8 @@ def _store_each(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcome:
             row.locked_until = None
             row.next_attempt_at = now() + timedelta(seconds=rt.settings.retry_base_seconds * row.attempts)
         except Exception as exc:
+            if transient(exc):
+                raise  # the whole batch again (process)
             ctx.invalidate()
             log.exception("ingest.store_failed", event_id=row.id)
             _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)

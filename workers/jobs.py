@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import structlog
@@ -9,7 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub import assignment
-from hub.queues import DISPATCHED
+from hub.queues import DISPATCHED, HEARTBEAT
 from hub.runtime import get_runtime
 from workers import ingest, outbox, webhooks_out
 
@@ -39,6 +40,31 @@ def _patient(call, *args):
             delay = min(delay * 2, 2.0)
 
 
+class _Heartbeat:
+    """While a batch runs, a thread tells the batches after it that its worker is alive
+    (``Queues.heartbeat``); when the worker is killed the beats stop and the next batch takes
+    its ids over instead of waiting (``Queues.wait_turn``)."""
+
+    def __init__(self, q, stage: str, seq: int) -> None:
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+        if seq:
+            self.thread = threading.Thread(target=self._run, args=(q, stage, seq), name="omnihub-batch-heartbeat", daemon=True)
+            self.thread.start()
+
+    def _run(self, q, stage: str, seq: int) -> None:
+        while not self.done.wait(HEARTBEAT):
+            try:
+                q.heartbeat(stage, seq)
+            except Exception as exc:  # Redis away: the next batch may take over (stores are idempotent)
+                log.warning("drain.heartbeat_failed", stage=stage, error=f"{exc.__class__.__name__}: {exc}")
+
+    def stop(self) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(5)
+
+
 def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> set[int]:
     """Process one batch; returns the teams whose queues got conversations (to assign once the
     batch has handed the turn to the next one: hub.assignment)."""
@@ -47,8 +73,9 @@ def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> set[int]:
         # network call, no second queue hop: end-to-end latency, benchmarks P5); result.push
         # holds the rest, for the push queue. Batches store in the order they left the
         # list (``seq``), so two workers never store one conversation out of order.
-        wait = (lambda: rt.queues.wait_turn("ingest", seq)) if seq else None
-        result = ingest.process(rt, ids, push_local=True, wait_turn=wait)
+        wait = (lambda: rt.queues.wait_turn("ingest", seq)) if seq else None  # Turn: in order, ids taken over
+        claim = ((lambda: rt.queues.wait_claim("ingest", seq)), (lambda: rt.queues.claimed("ingest", seq))) if seq else None
+        result = ingest.process(rt, ids, push_local=True, wait_turn=wait, claim_turn=claim)
         rt.queues.schedule("push", result.push)
         rt.queues.schedule("send", result.send)
         return result.teams
@@ -81,12 +108,14 @@ def drain(stage: str, slot: int) -> int:
             return done
         started = time.perf_counter()
         teams: set[int] = set()
+        beat = _Heartbeat(q, stage, seq)
         try:
             teams = run_stage(rt, stage, sorted(set(ids)), seq)
         except Exception:
             # Rows stay pending in SQL; the sweeper re-schedules them.
             log.exception("drain.batch_failed", stage=stage, count=len(ids))
         finally:
+            beat.stop()
             try:
                 q.finish_turn(stage, seq)
             except Exception as exc:  # the next batch stops waiting after ORDER_WAIT

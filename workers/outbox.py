@@ -8,12 +8,14 @@ errors back off; permanent errors and exhausted retries go dead (see `omnihub re
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 import structlog
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hub import health
@@ -45,7 +47,7 @@ from hub.types import (
 )
 from normalizers.model import Participant
 from workers.automatic import automatic_reason
-from workers.retry import exhausted, next_attempt
+from workers.retry import STORE_ATTEMPTS, exhausted, next_attempt, transient
 from workers.services import service
 
 log = structlog.get_logger("omnihub.outbox")
@@ -281,12 +283,22 @@ def push(rt: Runtime, ids: list[int], *, local_only: bool = False, session: Sess
         if outcome.result is not None:
             tickets.setdefault(key, str(outcome.result.ticket_ref))
     if results:
-        with rt.db.session() as s:
-            # PostgreSQL: wait for an erasure holding these rows (hub.erasure locks them first),
-            # then see whether they are still there
-            s.scalars(select(Delivery).where(Delivery.id.in_([r.delivery_id for r in results])).order_by(Delivery.id)
-                      .with_for_update()).all()
-            follow += _record_pushes(rt, s, results, ids, None)
+        # the helpdesk has them: a deadlock while recording must not leave them to be pushed again
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                with rt.db.session() as s:
+                    # PostgreSQL: wait for an erasure holding these rows (hub.erasure locks them first),
+                    # then see whether they are still there
+                    s.scalars(select(Delivery).where(Delivery.id.in_([r.delivery_id for r in results])).order_by(Delivery.id)
+                              .with_for_update()).all()
+                    recorded = _record_pushes(rt, s, results, ids, None)
+                break
+            except OperationalError as exc:
+                if not transient(exc) or attempt == STORE_ATTEMPTS:
+                    raise
+                log.warning("push.record_retried", attempt=attempt, error=str(exc.orig)[:200])
+                time.sleep(0.05 * attempt)
+        follow += recorded
     return follow
 
 
@@ -496,14 +508,32 @@ def _opt_out(s: Session, conv: Conversation, reason: str) -> None:
         ident.opted_out_at = now()
 
 
+def _start_send(rt: Runtime, reply_id: int, lease: datetime) -> bool:
+    """Mark a claimed reply ``sending``, committed, right before its provider call: from here
+    on a lost worker means an unknown outcome (hub.states.OUTCOME_UNKNOWN, workers.sweeper);
+    before it, nothing was attempted. The call gets a full lease of its own. False when the
+    reply is no longer ours (cancelled, or claimed by another worker after our lease ran out)."""
+    with rt.db.session() as s:
+        started = s.execute(
+            update(Reply)
+            .where(Reply.id == reply_id, Reply.state == ReplyState.PENDING, Reply.locked_until == lease)
+            # a lease of its own for the call: the replies before it in the batch took their time
+            .values(state=ReplyState.SENDING, locked_until=now() + timedelta(seconds=rt.settings.lease_seconds))
+        )
+        return started.rowcount == 1  # type: ignore[attr-defined]
+
+
 def send(rt: Runtime, ids: list[int]) -> list[int]:
     """Send replies on their channel. Returns delivery ids to push (replies mirrored to a helpdesk).
 
-    A batch costs a fixed number of queries, whatever its size (like push): the claimed
-    replies, then their conversations, identities, connectors, attachments, each
-    conversation's last inbound message and its thread references, one query each."""
+    The claim costs a fixed number of queries, whatever the batch's size (like push): the
+    claimed replies, then their conversations, identities, connectors, attachments, each
+    conversation's last inbound message and its thread references, one query each. Each reply
+    is then marked sending, sent and recorded on its own (two short transactions), so that
+    its lease covers only its own provider call."""
     svc: ConnectorService = service(rt)
     t = now()
+    lease = t + timedelta(seconds=rt.settings.lease_seconds)
     work: list[tuple[int, Connector, OutboundReply]] = []
     with rt.db.session() as s:
         rows = s.scalars(
@@ -528,8 +558,10 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                     r.last_error = f"not sent: automatic message to an automatic address ({robot})"
                     r.status_detail = {**(r.status_detail or {}), "permanent": "automatic address"}
                     continue
-            r.locked_until = t + timedelta(seconds=rt.settings.lease_seconds)
-            r.state = ReplyState.SENDING
+            # claimed (leased) but not ``sending`` yet: that is marked just before its own
+            # provider call (_start_send), so a worker killed mid-batch leaves the replies it
+            # never tried pending, to be sent by another, not failed as "outcome unknown"
+            r.locked_until = lease
             conn = batch.connectors[r.connector_id]
             last_in = batch.last_inbound.get(conv.id)
             # the thread in the order it happened (theirs and ours interleaved), RFC 5322 3.6.4
@@ -560,16 +592,27 @@ def send(rt: Runtime, ids: list[int]) -> list[int]:
                 conversation_extra={"token": conv.token, **(conv.extra or {})},
             )
             work.append((r.id, conn, out))
-    results: list[SendOutcome] = []
     to_push: list[int] = []
+    worked: set[int] = set()
     for reply_id, conn, out in work:
+        if not _start_send(rt, reply_id, lease):
+            continue  # cancelled meanwhile, or our lease ran out and another worker has it
         try:
-            results.append(SendOutcome(reply_id, svc.adapter(conn).send(out), None, conn))
+            outcome = SendOutcome(reply_id, svc.adapter(conn).send(out), None, conn)
         except Exception as exc:
             if not isinstance(exc, (RetriableDeliveryError, PermanentDeliveryError, ConfigError)):
                 log.exception("send.unexpected", reply_id=reply_id, connector=conn.name)
-            results.append(SendOutcome(reply_id, None, exc, conn))
-    worked: set[int] = set()
+            outcome = SendOutcome(reply_id, None, exc, conn)
+        # recorded at once, not after the rest of the batch: the reply's lease covers its own
+        # call only (a batch of slow calls outlived it and ended as "outcome unknown")
+        to_push += _record_sends(rt, [outcome], worked)
+    return to_push
+
+
+def _record_sends(rt: Runtime, results: list[SendOutcome], worked: set[int]) -> list[int]:
+    """Record send outcomes in one transaction; returns delivery ids to push (mirrored replies).
+    ``worked``: connectors already noted healthy by this batch."""
+    to_push: list[int] = []
     with rt.db.session() as s:
         replies = _by_id(s, Reply, {o.reply_id for o in results})
         convs = _by_id(s, Conversation, {r.conversation_id for r in replies.values()})

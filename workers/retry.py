@@ -5,7 +5,21 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import OperationalError
+
 from config.settings import Settings
+
+#: times a stage's write transaction is run again, in place, after a transient database error
+STORE_ATTEMPTS = 4
+
+
+def transient(exc: BaseException) -> bool:
+    """A database error that running the same transaction again can clear (PostgreSQL deadlock
+    40P01, serialization failure 40001, lock timeout 55P03; SQLite "database is locked")."""
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in ("40P01", "40001", "55P03") or "database is locked" in str(exc.orig)
 
 
 def next_attempt(settings: Settings, attempts: int, now: datetime, retry_after: float | None = None) -> datetime:

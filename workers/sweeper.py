@@ -35,6 +35,10 @@ def sweep(rt: Runtime, limit: int = 5000) -> dict[str, int]:
                     )
                     .order_by(model.id)
                     .limit(limit)
+                    # PostgreSQL: rows a worker is claiming or recording right now are left for
+                    # the next tick; the sweeper never waits for a worker, so its UPDATE below
+                    # (on rows it holds already) cannot deadlock with one
+                    .with_for_update(skip_locked=True)
                 )
             )
             if ids:

@@ -2,8 +2,13 @@
 
 Cursors live in the connector's state store so a restarted poller neither misses nor
 repeats: ``mentions.since_id`` / ``dm.newest_id`` are the high-water marks of completed
-passes; ``*.pending`` holds a pass interrupted between pages (its next_token, the newest
-id seen and the mark it started from), resumed first on the next run.
+passes; ``*.pending`` (written by older versions) holds a pass interrupted between pages, resumed
+first on the next run.
+
+X answers newest first, page after page; a pass reads all its pages, then records their
+events oldest first (ascending id: X ids grow with time), so a conversation's messages are
+journaled, stored and pushed in the order the customer wrote them. A pass interrupted between
+pages records nothing and keeps its mark: the next pass reads the same events again.
 """
 
 from __future__ import annotations
@@ -92,7 +97,7 @@ class Poller:
         since = pending["since_id"] if pending else self.state.get("mentions.since_id")
         token = pending["next_token"] if pending else None
         newest = pending["newest_id"] if pending else None
-        recorded = 0
+        found: list[RawEvent] = []
         while True:
             params: dict[str, Any] = {
                 "id": self.user_id,
@@ -111,14 +116,11 @@ class Poller:
             meta = body.get("meta") or {}
             newest = newest or meta.get("newest_id")
             includes = body.get("includes") or {}
-            events = [self._event("tweet", t, includes) for t in body.get("data") or ()]
-            if events:
-                sink.record(events)
-                recorded += len(events)
+            found += [self._event("tweet", t, includes) for t in body.get("data") or ()]
             token = meta.get("next_token")
             if not token:
                 break
-            self.state.set("mentions.pending", {"since_id": since, "newest_id": newest, "next_token": token})
+        recorded = self._record_oldest_first(sink, found)
         if newest:
             self.state.set("mentions.since_id", newest)
         if pending or self.state.get("mentions.pending"):
@@ -133,7 +135,7 @@ class Poller:
         floor = pending["floor"] if pending else self.state.get("dm.newest_id")
         token = pending["next_token"] if pending else None
         newest = pending["newest_id"] if pending else None
-        recorded = 0
+        found: list[RawEvent] = []
         while True:
             params: dict[str, Any] = {
                 "user_auth": self.user_auth,
@@ -152,19 +154,26 @@ class Poller:
                 newest = max((str(e["id"]) for e in data), key=int)
             fresh = [e for e in data if not floor or int(e["id"]) > int(floor)]
             includes = body.get("includes") or {}
-            events = [self._event("dm_event", e, includes) for e in fresh]
-            if events:
-                sink.record(events)
-                recorded += len(events)
+            found += [self._event("dm_event", e, includes) for e in fresh]
             token = (body.get("meta") or {}).get("next_token")
             if not token or len(fresh) < len(data):
                 break
-            self.state.set("dm.pending", {"floor": floor, "newest_id": newest, "next_token": token})
+        recorded = self._record_oldest_first(sink, found)
         if newest and (not floor or int(newest) > int(floor)):
             self.state.set("dm.newest_id", newest)
         if pending or self.state.get("dm.pending"):
             self.state.set("dm.pending", None)
         return recorded
+
+    @staticmethod
+    def _record_oldest_first(sink: PollSink, events: list[RawEvent]) -> int:
+        """Journal a pass's events in the order they were written (ascending X id; each id
+        once, should X repeat one across pages)."""
+        unique = {e.external_id: e for e in events}
+        ordered = sorted(unique.values(), key=lambda e: int(e.external_id.split(":", 1)[1]))
+        if ordered:
+            sink.record(ordered)
+        return len(ordered)
 
     def _event(self, kind: str, item: dict[str, Any], includes: dict[str, Any]) -> RawEvent:
         prefix = "tweet" if kind == "tweet" else "dm"

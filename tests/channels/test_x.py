@@ -181,13 +181,14 @@ def test_mentions_pages_become_messages_and_since_id_survives_restart(x_api, clo
     adapter = make_adapter(x_api, clock, state)
     assert adapter.poller().mentions(sink) == 12
     ids = [e.external_id for e in sink.events]
-    assert ids == [f"tweet:{t['id']}" for t in p1["data"] + p2["data"]]
+    # X answers newest first; the pass is journaled oldest first (the order they were written)
+    assert ids == [f"tweet:{t['id']}" for t in sorted(p1["data"] + p2["data"], key=lambda t: int(t["id"]))]
     assert state["mentions.since_id"] == p1["meta"]["newest_id"] == "1578522401263919106"
     assert not state.get("mentions.pending")
 
     messages = [m for e in sink.events for m in adapter.normalize(e)]
     assert len(messages) == 12
-    first = messages[0]
+    first = messages[-1]
     assert first.thread_key == "tweet:1578522401263919106"
     assert first.sender.address == xc.TWITTERDEV and first.sender.name == "Twitter Dev"
     assert first.sender.extra == {"username": "TwitterDev"}
@@ -212,16 +213,18 @@ def test_interrupted_pagination_resumes_without_repeats(x_api, clock):
     sink = ListSink()
     with pytest.raises(RetriableDeliveryError):
         make_adapter(x_api, clock, state).poller().mentions(sink)
-    assert len(sink.events) == 2
+    assert sink.events == []  # an incomplete pass records nothing (it would be out of order)
     assert state["mentions.since_id"] == "1578500000000000000"  # not advanced: pass incomplete
-    assert state["mentions.pending"]["next_token"] == p1["meta"]["next_token"]
+    assert not state.get("mentions.pending")
 
-    # the restarted poller resumes at page 2 (same since_id), then advances the mark
+    # the restarted poller reads the pass again from the same since_id, then advances the mark
+    x_api.expect("GET", mentions_path(), response=p1, args={"since_id": "1578500000000000000", "pagination_token": None})
     x_api.expect("GET", mentions_path(), response=p2, args={"since_id": "1578500000000000000", "pagination_token": p1["meta"]["next_token"]})
     x_api.expect("GET", mentions_path(), response=EMPTY, args={"pagination_token": p2["meta"]["next_token"]})
     make_adapter(x_api, clock, state).poller().mentions(sink)
     ids = [e.external_id for e in sink.events]
     assert len(ids) == len(set(ids)) == 12
+    assert [int(i.split(":")[1]) for i in ids] == sorted(int(i.split(":")[1]) for i in ids)  # oldest first
     assert state["mentions.since_id"] == "1578522401263919106"
     assert not state.get("mentions.pending")
 
@@ -253,11 +256,12 @@ def test_dm_events_pages_and_newest_id_cursor(x_api, clock):
     sink = ListSink()
     adapter = make_adapter(x_api, clock, state, user_id=support)
     assert adapter.poll_once(sink) == 4
-    assert [e.external_id for e in sink.events] == [f"dm:{e['id']}" for e in p1["data"] + p2["data"]]
+    # newest first from X, journaled oldest first
+    assert [e.external_id for e in sink.events] == [f"dm:{e['id']}" for e in sorted(p1["data"] + p2["data"], key=lambda e: int(e["id"]))]
     assert state["dm.newest_id"] == "1585823814956482567"
 
     msgs = [m for e in sink.events for m in adapter.normalize(e)]
-    assert [m.text for m in msgs] == ["Testing 2", "Testing 1", "Testing 2", "Testing 1"]
+    assert [m.text for m in msgs] == ["Testing 1", "Testing 2", "Testing 1", "Testing 2"]
     assert {m.thread_key for m in msgs} == {f"dm:{xc.DM_CONVERSATION}"}
     assert msgs[0].sender == Participant("x", xc.ME_TWEEPYDEV, "Tweepy Testing", extra={"username": "TweepyDev"})
     assert msgs[0].extra["public"] is False
@@ -311,10 +315,13 @@ def test_429_waits_until_reset_while_dms_keep_flowing(x_api, clock):
     assert adapter.ctx.state["mentions.since_id"] == "1578522401263919106"
 
 
-def test_exhausted_window_pauses_pagination_and_resumes_at_the_saved_page(x_api, clock):
+def test_exhausted_window_pauses_pagination_and_reads_the_pass_again_after_it(x_api, clock):
+    """A pass cut by the rate window records nothing (its events would be journaled newest
+    first); after the window it is read again from its first page, then recorded oldest first."""
     p1 = page("test_asyncclient_get_users_mentions.00", [xc.TWITTERDEV])
     x_api.expect("GET", mentions_path(), response=p1, headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(NOW + 60))})
     x_api.expect("GET", "/2/dm_events", response=EMPTY)
+    x_api.expect("GET", mentions_path(), response=p1, args={"pagination_token": None})
     x_api.expect("GET", mentions_path(), response=EMPTY, args={"pagination_token": p1["meta"]["next_token"]})
     adapter = make_adapter(x_api, clock, poll_interval=300)
     run_poll(adapter, clock, sleeps=2)

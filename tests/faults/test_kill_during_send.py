@@ -113,3 +113,38 @@ def test_interrupted_idempotent_send_goes_back_to_pending_and_is_sent_once(make_
         row = _reply(h, reply_id)
         assert rcpts == ["customer@example.org"] and row["external_id"] == sent["Message-ID"]
         assert row["last_error"] is None
+
+
+def test_replies_claimed_but_never_tried_by_a_killed_worker_are_sent_not_failed(make_hub):
+    """Two replies in one send batch; the worker is killed during the first one's provider call.
+    The first is "outcome unknown" (it may have reached the customer); the second was claimed
+    but never tried, so it is sent by the next worker, once, instead of failing too."""
+    handler = type("Callback", (_Callback,), {"held": threading.Event(), "release": threading.Event(), "bodies": [], "hold_first": True})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    h = make_hub(lease_seconds=2.0, sweep_interval=0.2, sweep_after=0.5)
+    try:
+        h.add_connector("web", "api", secret=SECRET, callback_url=f"http://127.0.0.1:{server.server_port}/cb")
+        body = json.dumps({"id": "m1", "from": {"id": "alice", "name": "Alice"}, "text": "Where is my deposit?"}).encode()
+        assert h.client.post("/webhooks/web/messages", data=body, headers={"Content-Type": "application/json", **signing.sign(SECRET, body)}).status_code == 200
+        h.start_worker("w0")
+        conv = wait_until(lambda: h.api("GET", "/api/v1/conversations").get_json()["items"], timeout=30, message="conversation")[0]
+        h.kill("w0")  # both replies are queued before a worker runs: one batch
+        ids = []
+        for text in ("Checking now.", "It is credited."):
+            resp = h.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": text})
+            assert resp.status_code == 202, resp.get_data(as_text=True)
+            ids.append(resp.get_json()["id"])
+        h.start_worker("w1")
+        assert handler.held.wait(30), "the worker never called the provider"
+        assert [_reply(h, i)["state"] for i in ids] == ["sending", "pending"]  # the second claimed, not tried
+        h.kill("w1")
+        handler.release.set()
+        h.start_poller()  # the sweeper
+        h.start_worker("w2")
+        wait_until(lambda: [_reply(h, i)["state"] for i in ids] == ["failed", "sent"], timeout=30, message="first unknown, second sent")
+        assert _reply(h, ids[0])["last_error"] == OUTCOME_UNKNOWN
+        assert [b["text"] for b in handler.bodies] == ["It is credited."]  # once
+    finally:
+        handler.release.set()
+        server.shutdown()
