@@ -1055,7 +1055,10 @@ def _audit_time(key: str) -> datetime | None:
         when = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(400, f"{key}: not an ISO-8601 date/time", field=key) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if key == "until" and re.fullmatch(r"\d{4}-\d\d-\d\d", value.strip()):  # a day alone: that whole day is included
+        when += timedelta(days=1)
+    return when
 
 
 @route(

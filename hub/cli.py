@@ -848,7 +848,12 @@ def _when(value: str | None, name: str):
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter("not an ISO-8601 date/time", param_hint=name) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if name == "--until" and len(value.strip()) == 10:  # a day alone: that whole day is included
+        from datetime import timedelta
+
+        when += timedelta(days=1)
+    return when
 
 
 @audit.command("verify")

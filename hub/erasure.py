@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import IO, Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl
 
 import structlog
 from sqlalchemy import delete, or_, select, update
@@ -77,6 +77,7 @@ class Subject:
     terms: set[str] = field(default_factory=set)  # lower-case identifiers: addresses, emails, phone numbers
     names: set[str] = field(default_factory=set)  # lower-case full names (audit entries only)
     external_ids: set[str] = field(default_factory=set)  # provider ids of its messages and replies
+    staff: set[str] = field(default_factory=set)  # users' sign-in addresses: never taken for the contact's
 
 
 def _add_name(names: set[str], value: str | None) -> None:
@@ -101,7 +102,7 @@ def find(s: Session, contact_id: int) -> Subject:
     if root.merged_into_id is not None:  # its identities and conversations are the other contact's now
         raise ConfigError(f"contact {contact_id} was merged into contact {root.merged_into_id}: erase or export contact "
                           f"{root.merged_into_id} (the contacts merged into it go with it)")
-    sub = Subject(contact_ids={root.id})
+    sub = Subject(contact_ids={root.id}, staff=_staff(s))
     frontier = {root.id}
     while frontier:  # the contacts merged into it (and into those)
         more = set(s.scalars(select(Contact.id).where(Contact.merged_into_id.in_(frontier)))) - sub.contact_ids
@@ -139,19 +140,22 @@ def find(s: Session, contact_id: int) -> Subject:
 
 
 def _matching_events(s: Session, box: Any, sub: Subject, batch: int = 500) -> set[int]:
-    """Journal rows of the connectors involved whose (decrypted) payload names the contact or
-    one of its messages: status callbacks, edits, agent replies from a helpdesk, quarantined
-    events never linked to a message. Named means by an identifier (``purge.Identifiers``), not
-    by a word another customer may write: "where is my deposit" does not name the customer
-    whose provider id is ``deposit``, and another customer's pending message stays."""
-    ident = purge.Identifiers(sub.terms | {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM})
-    if not ident or not sub.connector_ids:
+    """Journal rows of the connectors involved, not linked to a stored message (those go with
+    their messages), whose (decrypted) payload has the contact as a party or refers to one of
+    its messages: status callbacks, edits, agent replies from a helpdesk, quarantined events,
+    its own messages not processed yet. A party means one of its identifiers is the whole value
+    of a sender or recipient field (``_names``); another customer's message that quotes its
+    address or id, or whose own id happens to equal one, stays theirs, pending or not."""
+    ident = purge.Identifiers(sub.terms)
+    refs = {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM}
+    if (not ident and not refs) or not sub.connector_ids:
         return set()
+    linked = select(Message.id).where(Message.event_id == InboundEvent.id).exists()
     found: set[int] = set()
     after = 0
     while True:
         rows = s.execute(select(InboundEvent.id, InboundEvent.external_id, InboundEvent.payload)
-                         .where(InboundEvent.connector_id.in_(sub.connector_ids), InboundEvent.id > after)
+                         .where(InboundEvent.connector_id.in_(sub.connector_ids), InboundEvent.id > after, ~linked)
                          .order_by(InboundEvent.id).limit(batch)).all()
         if not rows:
             return found
@@ -161,40 +165,68 @@ def _matching_events(s: Session, box: Any, sub: Subject, batch: int = 500) -> se
                 plain = box.open(row.payload)
             except Exception:  # noqa: BLE001 - unreadable (another key): judged by its id only
                 plain = b""
-            if _names(plain, row.external_id or "", ident):
+            if _names(plain, row.external_id or "", ident, refs):
                 found.add(row.id)
 
 
-def _names(plain: bytes, external_id: str, ident: purge.Identifiers) -> bool:
+def _refers(value: Any, refs: set[str]) -> bool:
+    """Whether a JSON-like value holds one of the contact's messages' provider ids as a whole value."""
+    if isinstance(value, dict):
+        return any(_refers(v, refs) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_refers(v, refs) for v in value)
+    return isinstance(value, str) and value.strip().lower() in refs
+
+
+def _names(plain: bytes, external_id: str, ident: purge.Identifiers, refs: set[str]) -> bool:
     """Whether a journal envelope (or its provider body, kept base64-encoded: JSON, form-encoded
-    or a raw email) names the person."""
-    if external_id and ident.in_value(external_id, "id"):
+    or a raw email) has the person as a party or refers to one of their messages."""
+    if external_id and external_id.strip().lower() in refs:
         return True
-    text = plain.decode("utf-8", "replace")
     try:
         envelope = json.loads(plain)
     except ValueError:
-        return ident.in_text(text)
+        return _mail_party(plain, ident)
     if not isinstance(envelope, dict):
-        return ident.in_json(envelope)
-    inner = envelope.get("payload")
-    if ident.in_json({k: v for k, v in envelope.items() if k != "payload"}):
+        return ident.as_party(envelope) or _refers(envelope, refs)
+    rest = {k: v for k, v in envelope.items() if k != "payload"}
+    if ident.as_party(rest) or _refers(rest, refs):
         return True
+    inner = envelope.get("payload")
     if not isinstance(inner, str) or not inner:
         return False
     try:
         body = base64.b64decode(inner, validate=True)
     except ValueError:
-        return ident.in_value(inner)
+        return False
     try:
-        return ident.in_json(json.loads(body))
+        doc = json.loads(body)
     except ValueError:
-        pass
+        doc = None
+    if doc is not None:
+        return ident.as_party(doc) or _refers(doc, refs)
     decoded = body.decode("utf-8", "replace")
     if "=" in decoded and "\n" not in decoded.strip():  # form-encoded (Twilio): its fields by name
-        if any(ident.in_value(v, k) for k, v in parse_qsl(decoded, keep_blank_values=True)):
-            return True
-    return ident.in_text(unquote_plus(decoded) if "%" in decoded or "+" in decoded else decoded)
+        pairs = parse_qsl(decoded, keep_blank_values=True)
+        fields: dict[str, list[str]] = {}
+        for k, v in pairs:
+            fields.setdefault(k, []).append(v)
+        return ident.as_party(fields) or _refers(fields, refs)
+    return _mail_party(body, ident)
+
+
+def _mail_party(raw: bytes, ident: purge.Identifiers) -> bool:
+    """A raw email: whether one of its sender or recipient addresses is the person's."""
+    from email.parser import BytesHeaderParser
+    from email.utils import getaddresses
+
+    try:
+        headers = BytesHeaderParser().parsebytes(raw)
+    except Exception:  # noqa: BLE001 - not a mail
+        return False
+    values = [str(v) for name in ("from", "sender", "reply-to", "to", "cc", "return-path") for v in headers.get_all(name) or []]
+    addresses = [addr for _n, addr in getaddresses(values) if addr]
+    return ident.as_party({"from": addresses})
 
 
 def _queue_ticket_removals(s: Session, conv_ids: set[int]) -> dict[str, int]:
@@ -250,8 +282,9 @@ def _scrub_connector_state(s: Session, sub: Subject) -> int:
 #: audit entries that are the record of erasures and retention runs themselves: counts and row
 #: ids only, never redacted (their attestations keep the chain verifiable)
 NEVER_REDACTED = frozenset({"contact.erase", "retention.run"})
-#: entries whose details can hold a customer's name (a contact's fields, a search of an export)
-NAME_ACTIONS = frozenset({"export", "contact.update", "contact.merge", "contact.export"})
+#: entries about contacts: their details hold a contact's fields (name, email, attributes)
+def _about_contacts(action: str) -> bool:
+    return action.startswith("contact.")
 
 
 def _staff(s: Session) -> set[str]:
@@ -259,16 +292,18 @@ def _staff(s: Session) -> set[str]:
 
 
 def _audit_entries(s: Session, sub: Subject, batch: int = 1000) -> list[AuditLog]:
-    """Entries about the contact: its target is one of the contacts, or its details name it by
-    an identifier (``purge.Identifiers``: whole values and tokens, never dictionary keys) or, in
-    entries about contacts and exports, by its full name. Staff activity stays: an actor or
-    target that is a user's sign-in is not the customer's even when the customer gave the same
-    address; a failed sign-in typed with the customer's address (no such user) is theirs. The
-    records of erasures and retention runs are never redacted."""
+    """Entries about the contact: its target is one of the contacts; or, in an entry about
+    contacts (``contact.*``: their fields), its details name it by an identifier
+    (``purge.Identifiers``: whole values and tokens, never dictionary keys) or its full name; or
+    its actor is one of its email addresses or numbers and no user's (a sign-in attempt typed
+    with the customer's address); or its target id is one of its identifiers. Nothing else: an
+    identifier that happens to equal an IP address, a date or a word in a staff entry names no
+    one there. Staff activity stays (a customer who gave an agent's address does not name the
+    agent), and the records of erasures and retention runs are never redacted."""
     ids = {str(c) for c in sub.contact_ids}
     staff = _staff(s)
-    ident = purge.Identifiers(sub.terms - staff)  # a customer who gave an agent's address does not name the agent
-    named_ident = purge.Identifiers(sub.terms - staff, sub.names)
+    terms = sub.terms - staff  # a customer who gave an agent's address does not name the agent
+    named_ident = purge.Identifiers(terms, sub.names)
     hits: list[int] = []
     after = 0
     while True:
@@ -283,9 +318,9 @@ def _audit_entries(s: Session, sub: Subject, batch: int = 1000) -> list[AuditLog
             actor = (row.actor or "").strip().lower()
             target = (row.target_id or "").strip().lower()
             if (row.target_type == "contact" and row.target_id in ids) \
-                    or (named_ident if row.action in NAME_ACTIONS else ident).in_json(row.details or {}) \
-                    or (actor not in staff and ident.in_value(actor, "actor")) \
-                    or (row.target_type != "user" and target not in staff and ident.in_value(target, "id")):
+                    or (_about_contacts(row.action) and named_ident.in_json(row.details or {})) \
+                    or (actor in terms and purge.specific(actor)) \
+                    or (row.target_type not in ("user", "connector") and target in terms):
                 hits.append(row.id)
     out: list[AuditLog] = []
     for part in purge.chunks(hits):
@@ -420,7 +455,7 @@ def _login_digests(rt: Any, terms: set[str]) -> set[str]:
 
 
 def _scrub_redis_keys(rt: Any, prefix: str, sub: Subject) -> int:
-    terms = {t for t in sub.terms if t}
+    terms = {t for t in sub.terms if t and t not in sub.staff}  # a user's own sign-in counters stay
     if not terms:
         return 0
     digests = _login_digests(rt, terms)

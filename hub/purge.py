@@ -204,11 +204,25 @@ _ID_PARTS = frozenset({"id", "ids", "from", "to", "user", "username", "sender", 
                        "login", "screen", "number", "msisdn", "jid", "uid"})
 
 
+#: parts of a key that name a party of a message (not the message's own id)
+_PARTY_PARTS = frozenset({"from", "to", "user", "username", "sender", "author", "recipient", "contact", "identity",
+                          "waid", "wa", "psid", "screen", "handle", "email", "phone", "msisdn", "jid", "address",
+                          "participant", "participants", "customer", "requester", "chat", "peer", "member"})
+
+
+def _key_parts(key: str) -> list[str]:
+    return [part.lower() for part in re.split(r"[_\-.:\s]+|(?<=[a-z])(?=[A-Z])", key) if part]
+
+
+def _party_key(key: str) -> bool:
+    return any(part in _PARTY_PARTS for part in _key_parts(key))
+
+
 def _id_key(key: str) -> bool:
     return any(part.lower() in _ID_PARTS for part in re.split(r"[_\-.:\s]+|(?<=[a-z])(?=[A-Z])", key) if part)
 
 
-def _specific(term: str) -> bool:
+def specific(term: str) -> bool:
     """An identifier that cannot be an everyday word: an email address, a number, an id with digits."""
     return "@" in term or any(ch.isdigit() for ch in term)
 
@@ -226,9 +240,10 @@ class Identifiers:
     by the specific identifiers (a cache keyed by phone number)."""
 
     def __init__(self, terms: Collection[str], names: Collection[str] = ()) -> None:
-        self.generic = {t.lower() for t in terms if t and not _specific(t)}
-        specific = sorted({t.lower() for t in terms if t and _specific(t)}, key=len, reverse=True)
-        self._specific = re.compile("|".join(rf"(?<!\w){re.escape(t)}(?!\w)" for t in specific)) if specific else None
+        self.generic = {t.lower() for t in terms if t and not specific(t)}
+        self.exact = {t.lower() for t in terms if t}
+        tokens = sorted({t.lower() for t in terms if t and specific(t)}, key=len, reverse=True)
+        self._specific = re.compile("|".join(rf"(?<!\w){re.escape(t)}(?!\w)" for t in tokens)) if tokens else None
         phrases = sorted({" ".join(n.lower().split()) for n in names if n and n.strip()}, key=len, reverse=True)
         self._names = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in phrases)) if phrases else None
 
@@ -258,6 +273,21 @@ class Identifiers:
         if isinstance(value, list | tuple):
             return any(self.in_json(v, key) for v in value)
         return self.in_value(value, key)
+
+    def as_party(self, value: Any, path: tuple[str, ...] = ()) -> bool:
+        """A provider payload: whether the person is one of its parties, i.e. one of the
+        identifiers is the whole value of a field about a sender or recipient (``from.id``,
+        ``sender.phone``, ``From``, ``to``, ``wa_id``, ``user``…). Free text, message ids and
+        anything else that merely mentions the identifier do not count: a journal row of another
+        customer who quotes this one's address stays theirs."""
+        if isinstance(value, dict):
+            return any(self.as_party(v, (*path, str(k))) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(self.as_party(v, path) for v in value)
+        if isinstance(value, bool) or value is None or not any(_party_key(k) for k in path):
+            return False
+        text = str(value).strip().lower()
+        return text in self.exact or text.split(":", 1)[-1] in self.exact  # "whatsapp:+1415…", "mailto:…"
 
     def scrub(self, value: Any, key: str = "") -> tuple[Any, int]:
         """``value`` without the dict entries and list items that name the person; (new value, removed)."""

@@ -522,3 +522,59 @@ def test_an_erasure_touches_only_what_names_the_contact_not_staff_records_or_oth
         texts = sorted(s.scalars(select(Message.text)))
     assert texts.count("refund my deposit") == 2 and sum("where is my deposit" in t for t in texts) == 3, texts
     assert "erase me please" not in texts and "please delete all my data" not in texts
+
+
+def test_an_erasure_leaves_messages_that_merely_mention_the_contact_and_staff_entries_with_equal_values(hub):
+    """#21.5 fresh eyes, second round (HIGH): an identifier found as a token anywhere still took
+    other customers' pending messages that quoted it ("my friend bob-77 recommended you", a
+    message whose own id was "conversations"), and a customer whose id was "127.0.0.1" or
+    "2026-12-06" redacted every staff sign-in (their ip) and every export (their dates). A
+    customer's erasure also cleared a staff member's sign-in lockout when it shared their address."""
+    from hub import auth, erasure
+
+    hub.add_connector("web", "api", secret=API_SECRET)
+    with hub.rt.db.session() as s:
+        auth.create_user(s, "alice@corp.example", "agent", password="correct horse battery 7")
+        audit.record(s, actor="alice@corp.example", action="user.login", target_type="user", target_id="1",
+                     details={"method": "password", "ip": "127.0.0.1"})
+        audit.record(s, actor="alice@corp.example", action="export", target_type="conversations",
+                     target_id="2026-12-06..2026-12-06", details={"format": "csv", "from": "2026-12-06", "to": "2026-12-06"})
+    _api_text(hub, "bob-msg-1", {"id": "bob-77", "name": "Bob Bobson", "email": "bob@cust.example"}, "my order")
+    _api_text(hub, "ip-msg-1", {"id": "127.0.0.1", "name": "Loopy"}, "hi")
+    _api_text(hub, "day-msg-1", {"id": "2026-12-06", "name": "Daisy"}, "hello")
+    _api_text(hub, "alice-cust-1", {"id": "alice-c", "name": "Alice Customer", "email": "alice@corp.example"}, "me again")
+    _ingest(hub)
+    # pending when the erasures run: others who quote the erased customers
+    _api_text(hub, "carol-msg-1", {"id": "carol-88", "name": "Carol"}, "my friend bob-77 recommended you, cc bob@cust.example")
+    _api_text(hub, "conversations", {"id": "pete-1", "name": "Pete"}, "my message id is a word")
+    _api_text(hub, "rita-127.0.0.1-x", {"id": "rita-5", "name": "Rita"}, "from 127.0.0.1 on 2026-12-06")
+    # alice (staff) is locked out after failed sign-ins: her counters are hers, not the customer's
+    client = hub.app.test_client()
+    import re as re_
+
+    for _ in range(2):
+        page = client.get("/login").get_data(as_text=True)
+        token = re_.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        client.post("/login", data={"email": "alice@corp.example", "password": "wrong-password", "csrf_token": token})
+    digest = hub.rt.box.login_digest("alice@corp.example")
+
+    def alice_keys() -> list:
+        return [k for k in hub.rt.redis.scan_iter(match=f"{hub.settings.queue_prefix}:login:*") if k.decode().endswith(digest)]
+
+    assert alice_keys()
+    with hub.rt.db.read() as s:
+        staff_before = [(r.id, r.actor, r.target_id, r.details) for r in s.scalars(select(AuditLog).where(AuditLog.actor == "alice@corp.example"))]
+    for who in ("bob-77", ":127.0.0.1", ":2026-12-06", "alice-c"):
+        counts = erasure.erase(hub.rt, _contact_of(hub, who), actor="cli")
+        assert counts["journal"] == 1, (who, counts)  # its own message's row only
+    with hub.rt.db.read() as s:
+        staff_after = [(r.id, r.actor, r.target_id, r.details) for r in s.scalars(select(AuditLog).where(AuditLog.actor == "alice@corp.example"))]
+        pending = s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state == EventState.PENDING))
+    assert staff_after == staff_before
+    assert pending == 3
+    assert alice_keys(), "a customer's erasure cleared a staff member's sign-in counters"
+    assert hub.cli("audit", "verify").returncode == 0
+    _ingest(hub)
+    with hub.rt.db.read() as s:
+        texts = set(s.scalars(select(Message.text)))
+    assert {"my friend bob-77 recommended you, cc bob@cust.example", "my message id is a word", "from 127.0.0.1 on 2026-12-06"} <= texts
