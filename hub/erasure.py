@@ -78,6 +78,7 @@ class Subject:
     names: set[str] = field(default_factory=set)  # lower-case full names (audit entries only)
     external_ids: set[str] = field(default_factory=set)  # provider ids of its messages and replies
     staff: set[str] = field(default_factory=set)  # users' sign-in addresses: never taken for the contact's
+    scoped: dict[str, set[str]] = field(default_factory=dict)  # connector name -> provider ids valid on it only
 
 
 def _add_name(names: set[str], value: str | None) -> None:
@@ -111,6 +112,7 @@ def find(s: Session, contact_id: int) -> Subject:
     contacts = s.scalars(select(Contact).where(Contact.id.in_(sub.contact_ids))).all()
     idents = s.scalars(select(Identity).where(Identity.contact_id.in_(sub.contact_ids))).all()
     sub.identity_ids = {i.id for i in idents}
+    connector_names = set(s.scalars(select(Connector.name)))
     for c in contacts:
         _add_name(sub.names, c.name)
         _add_term(sub.terms, c.email)
@@ -119,7 +121,11 @@ def find(s: Session, contact_id: int) -> Subject:
             _add_term(sub.terms, v)
         _add_name(sub.names, i.display_name)
         if ":" in i.address:  # "<connector>:<id>" (api channel), "<team>:<user>" (Slack): the id alone too
-            _add_term(sub.terms, i.address.split(":", 1)[1])
+            prefix, bare = i.address.split(":", 1)
+            if prefix in connector_names:  # an id on that connector only: "site:cust-jj" is not "escalations:cust-jj"
+                _add_term(sub.scoped.setdefault(prefix, set()), bare)
+            else:
+                _add_term(sub.terms, bare)
     conv_q = select(Conversation.id, Conversation.connector_id).where(
         or_(Conversation.contact_id.in_(sub.contact_ids), Conversation.identity_id.in_(sub.identity_ids or {-1})))
     for cid, conn in s.execute(conv_q):
@@ -146,21 +152,25 @@ def _matching_events(s: Session, box: Any, sub: Subject, batch: int = 500) -> se
     its own messages not processed yet. A party means one of its identifiers is the whole value
     of a sender or recipient field (``_names``); another customer's message that quotes its
     address or id, or whose own id happens to equal one, stays theirs, pending or not."""
-    ident = purge.Identifiers(sub.terms)
     refs = {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM}
-    if (not ident and not refs) or not sub.connector_ids:
+    if not sub.connector_ids:
         return set()
+    names = dict(s.execute(select(Connector.id, Connector.name).where(Connector.id.in_(sub.connector_ids))).tuples().all())
+    idents = {cid: purge.Identifiers(sub.terms | sub.scoped.get(name, set())) for cid, name in names.items()}
     linked = select(Message.id).where(Message.event_id == InboundEvent.id).exists()
     found: set[int] = set()
     after = 0
     while True:
-        rows = s.execute(select(InboundEvent.id, InboundEvent.external_id, InboundEvent.payload)
+        rows = s.execute(select(InboundEvent.id, InboundEvent.connector_id, InboundEvent.external_id, InboundEvent.payload)
                          .where(InboundEvent.connector_id.in_(sub.connector_ids), InboundEvent.id > after, ~linked)
                          .order_by(InboundEvent.id).limit(batch)).all()
         if not rows:
             return found
         for row in rows:
             after = row.id
+            ident = idents.get(row.connector_id) or purge.Identifiers(sub.terms)
+            if not ident and not refs:
+                continue
             try:
                 plain = box.open(row.payload)
             except Exception:  # noqa: BLE001 - unreadable (another key): judged by its id only
@@ -251,18 +261,23 @@ def _queue_ticket_removals(s: Session, conv_ids: set[int]) -> dict[str, int]:
 
 
 def _matching_webhook_events(s: Session, sub: Subject, batch: int = 1000) -> list[int]:
-    """Outgoing event-webhook events of other conversations whose payload names the contact
-    (its message in a shared thread). Those of its own conversations go with them."""
-    ident = purge.Identifiers(sub.terms | {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM})
+    """Outgoing event-webhook events of other conversations that carry one of the contact's
+    messages (``message.id``: its message in a shared thread). Those of its own conversations
+    go with them. An event of another customer's message that quotes the contact's address, or
+    whose sender name or provider id happens to equal one of its identifiers, stays."""
+    mine = set(sub.message_ids)
     found: list[int] = []
     after = 0
-    while ident:
+    while mine:
         rows = s.execute(select(WebhookEvent.id, WebhookEvent.payload).where(WebhookEvent.id > after)
                          .order_by(WebhookEvent.id).limit(batch)).all()
         if not rows:
             break
         after = rows[-1].id
-        found += [r.id for r in rows if ident.in_json(r.payload)]
+        for r in rows:
+            message = r.payload.get("message") if isinstance(r.payload, dict) else None
+            if isinstance(message, dict) and message.get("id") in mine:
+                found.append(r.id)
     return found
 
 

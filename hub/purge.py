@@ -218,6 +218,17 @@ def _party_key(key: str) -> bool:
     return any(part in _PARTY_PARTS for part in _key_parts(key))
 
 
+#: parts of a field that holds words, not an identifier: a sender's display name, a text
+_WORDS_PARTS = frozenset({"name", "names", "title", "text", "body", "subject", "caption", "display", "label", "nickname"})
+
+
+def _id_leaf(key: str) -> bool:
+    """Whether a field holds an identifier (``id``, ``email``, ``From``, ``username``), not words
+    (``name``, ``display_name``, ``sender_name``: a display name can be anything anyone types)."""
+    parts = _key_parts(key)
+    return not any(part in _WORDS_PARTS for part in parts) or any(part in ("username", "user", "screen") for part in parts)
+
+
 def _id_key(key: str) -> bool:
     return any(part.lower() in _ID_PARTS for part in re.split(r"[_\-.:\s]+|(?<=[a-z])(?=[A-Z])", key) if part)
 
@@ -284,7 +295,7 @@ class Identifiers:
             return any(self.as_party(v, (*path, str(k))) for k, v in value.items())
         if isinstance(value, list | tuple):
             return any(self.as_party(v, path) for v in value)
-        if isinstance(value, bool) or value is None or not any(_party_key(k) for k in path):
+        if isinstance(value, bool) or value is None or not any(_party_key(k) for k in path) or not _id_leaf(path[-1]):
             return False
         text = str(value).strip().lower()
         return text in self.exact or text.split(":", 1)[-1] in self.exact  # "whatsapp:+1415…", "mailto:…"

@@ -53,6 +53,7 @@ from hub.models import (
     AttachmentRow,
     Connector,
     Conversation,
+    ConversationEvent,
     InboundEvent,
     Message,
     Reply,
@@ -173,12 +174,16 @@ FINISHED = (ConversationStatus.RESOLVED.value, ConversationStatus.CLOSED.value)
 
 def _old_conversations(p: Policy, cutoff: datetime):
     """Conversations with no activity since the cutoff, by the hub's own clock: created before
-    it, no message received and no reply (or note) written since. A message's own ``sent_at``
+    it, no message received, no reply (or note) written and nothing in its timeline
+    (assignment, claim, team move) since. A message's own ``sent_at``
     is the sender's word and is not used: a backdated message makes nothing due."""
     recent_msg = select(Message.id).where(Message.conversation_id == Conversation.id, Message.received_at >= cutoff).exists()
     recent_reply = select(Reply.id).where(Reply.conversation_id == Conversation.id, Reply.created_at >= cutoff).exists()
+    # the timeline: an agent claimed it, it was assigned, moved to a team, its status changed
+    recent_event = select(ConversationEvent.id).where(ConversationEvent.conversation_id == Conversation.id,
+                                                      ConversationEvent.at >= cutoff).exists()
     q = select(Conversation.id).where(Conversation.connector_id == p.connector_id, Conversation.created_at < cutoff,
-                                      ~recent_msg, ~recent_reply)
+                                      ~recent_msg, ~recent_reply, ~recent_event)
     if p.action == "anonymize":  # not yet anonymized
         q = q.where(or_(Conversation.subject != "", cast(Conversation.entities, Text) != "[]"))
     return q

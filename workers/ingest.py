@@ -82,6 +82,12 @@ class Outcome:
     #: (workers.jobs.drain, after handing the turn on; hub.assignment)
     teams: set[int] = field(default_factory=set)
 
+    def add(self, local: Outcome) -> None:
+        """Take in one event's outcome (after its rows were flushed: the deliveries' ids exist)."""
+        self.push += [d.id for d in local.push_rows] + local.push
+        self.send += local.send
+        self.teams |= local.teams
+
 
 #: Seconds between two `last_inbound_at` health notes of one connector from one process.
 HEALTH_EVERY = 5.0
@@ -422,27 +428,30 @@ def _store_together(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcom
         if p.error:
             failed.append((row, p))  # after the others: nothing below can fail then
             continue
-        local = Outcome()
-        if p.agent_replies or not is_channel(p.connector.kind):
-            state, reason = store_agent_replies(s, rt, p, local)
-        else:
-            state, reason = store_messages(s, rt, p, local, ctx)
-        row.state = state
-        row.error = reason
-        row.processed_at = now()
-        row.locked_until = None
-        journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
-        locals_.append(local)
+        locals_.append(_store_one(rt, s, p, row, ctx))
     s.flush()  # the deliveries' ids; a constraint a row breaks shows here, not at the commit
     events.discard(s)
     for local in locals_:
-        outcome.push += [d.id for d in local.push_rows] + local.push
-        outcome.send += local.send
-        outcome.teams |= local.teams
+        outcome.add(local)
     for row, p in failed:
         assert p.error is not None
         _fail(rt, row, p.error, p.permanent, p.retry_after)
     return outcome
+
+
+def _store_one(rt: Runtime, s: Session, p: Prepared, row: InboundEvent, ctx: BatchContext) -> Outcome:
+    """Store one prepared event and mark its journal row done (its payload redacted)."""
+    local = Outcome()
+    if p.agent_replies or not is_channel(p.connector.kind):
+        state, reason = store_agent_replies(s, rt, p, local)
+    else:
+        state, reason = store_messages(s, rt, p, local, ctx)
+    row.state = state
+    row.error = reason
+    row.processed_at = now()
+    row.locked_until = None
+    journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
+    return local
 
 
 def _store_each(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcome:
@@ -458,19 +467,8 @@ def _store_each(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcome:
             continue
         try:
             with s.begin_nested():
-                local = Outcome()
-                if p.agent_replies or not is_channel(p.connector.kind):
-                    state, reason = store_agent_replies(s, rt, p, local)
-                else:
-                    state, reason = store_messages(s, rt, p, local, ctx)
-                row.state = state
-                row.error = reason
-                row.processed_at = now()
-                row.locked_until = None
-                journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
-            outcome.push += [d.id for d in local.push_rows] + local.push
-            outcome.send += local.send
-            outcome.teams |= local.teams
+                local = _store_one(rt, s, p, row, ctx)
+            outcome.add(local)
         except IntegrityError as exc:
             # A concurrent worker stored the same thing first; try again shortly.
             ctx.invalidate()

@@ -459,11 +459,11 @@ def test_erasure_keeps_the_target_ids_of_export_and_merge_entries(hub, tmp_path)
     assert v.returncode == 0, v.stdout + v.stderr
 
 
-def _api_text(hub: Hub, msg_id: str, sender: dict, text_: str) -> None:
+def _api_text(hub: Hub, msg_id: str, sender: dict, text_: str, connector: str = "web") -> None:
     from hub import signing
 
     body = json.dumps({"id": msg_id, "from": sender, "text": text_}).encode()
-    resp = hub.client.post("/webhooks/web/messages", data=body,
+    resp = hub.client.post(f"/webhooks/{connector}/messages", data=body,
                            headers={"Content-Type": "application/json", **signing.sign(API_SECRET, body)})
     assert resp.status_code == 200, resp.data
 
@@ -578,3 +578,35 @@ def test_an_erasure_leaves_messages_that_merely_mention_the_contact_and_staff_en
     with hub.rt.db.read() as s:
         texts = set(s.scalars(select(Message.text)))
     assert {"my friend bob-77 recommended you, cc bob@cust.example", "my message id is a word", "from 127.0.0.1 on 2026-12-06"} <= texts
+
+
+def test_a_display_name_another_connectors_id_or_a_quoting_event_do_not_name_the_contact(hub):
+    """#21.5 fresh eyes, third round: another customer's pending message was deleted when its
+    sender's display name was the erased contact's email or id, or when its sender id equalled
+    the contact's id on another connector (``site:cust-jj`` is not ``escalations:cust-jj``); and
+    other customers' event-webhook events were deleted when their text quoted the contact."""
+    from hub import erasure
+
+    hub.add_connector("web", "api", secret=API_SECRET)
+    hub.add_connector("esc", "api", secret=API_SECRET)
+    sub = hub.api("POST", "/api/v1/event-subscriptions", {"url": "http://127.0.0.1:9/hook", "events": ["message.created"]})
+    assert sub.status_code in (200, 201), sub.data
+    _api_text(hub, "mia-1", {"id": "cust-mia", "name": "Mia Long", "email": "mia@example.com"}, "mia here")
+    _api_text(hub, "bob-1", {"id": "cust-bob", "name": "Bob"}, "my sister is mia@example.com, ask cust-mia")
+    _ingest(hub)
+    _api_text(hub, "nora-p1", {"id": "cust-nora", "name": "mia@example.com", "email": "nora@example.net"}, "nora pending")
+    _api_text(hub, "olga-p1", {"id": "cust-olga", "name": "cust-mia"}, "olga pending")
+    _api_text(hub, "kay-p1", {"id": "cust-mia", "name": "Kay Kim"}, "kay pending on another connector", connector="esc")
+    mia = _contact_of(hub, "web:cust-mia")
+    with hub.rt.db.read() as s:
+        bob_events = [r.id for r in s.scalars(select(WebhookEvent)) if "my sister" in json.dumps(r.payload)]
+    assert bob_events
+    counts = erasure.erase(hub.rt, mia, actor="cli")
+    assert counts["journal"] == 1, counts
+    with hub.rt.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(InboundEvent).where(InboundEvent.state == EventState.PENDING)) == 3
+        assert [r.id for r in s.scalars(select(WebhookEvent)) if "my sister" in json.dumps(r.payload)] == bob_events
+    _ingest(hub)
+    with hub.rt.db.read() as s:
+        texts = set(s.scalars(select(Message.text)))
+    assert {"nora pending", "olga pending", "kay pending on another connector"} <= texts and "mia here" not in texts

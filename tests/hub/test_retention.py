@@ -323,3 +323,23 @@ def test_a_run_leaves_no_removed_text_in_the_sqlite_write_ahead_log(sqlite_hub):
     for path in (wal, Path(db_file)):  # while the hub still holds its connections
         raw = path.read_bytes() if path.exists() else b""
         assert b"old text alpha" not in raw and b"old agent answer" not in raw, path
+
+
+def test_a_conversation_an_agent_claimed_since_the_cutoff_is_not_due(hub):
+    """#21.5 fresh eyes: an agent took a 47-day-old conversation today (no reply yet) and the
+    policy deleted it under them; its timeline (the claim) is activity too."""
+    _post(hub, "web", "claim-1", "claimed", "still waiting for my refund")
+    _post(hub, "web", "idle-1", "idle", "nobody touched this")
+    _ingest(hub)
+    _age(hub, "claimed", 47)
+    _age(hub, "idle", 47)
+    with hub.rt.db.read() as s:
+        conv = s.scalar(select(Conversation.id).where(Conversation.thread_key.like("%contact:claimed")))
+    r = hub.api("PATCH", f"/api/v1/conversations/{conv}", json={"assignee": "me"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    with hub.rt.db.session() as s:
+        retention.set_policy(s, "web", 30, "delete", actor="cli")
+    done = retention.run_all(hub.rt)["web"]
+    assert done["conversations"] == 1, done
+    with hub.rt.db.read() as s:
+        assert set(s.scalars(select(Message.text))) == {"still waiting for my refund"}
