@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import events, journal, routing, threads
@@ -38,7 +38,7 @@ from normalizers import redact as redaction
 from normalizers.model import Attachment, Bounce, IdentityUpdate, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import automatic, hooks, intel, outbox
-from workers.retry import STORE_ATTEMPTS, exhausted, next_attempt, transient
+from workers.retry import exhausted, next_attempt, rerun_transient, transient
 from workers.services import service
 
 log = structlog.get_logger("omnihub.ingest")
@@ -362,15 +362,7 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
             prepared = sorted(prepared + more, key=lambda p: p.event_id)
     if not prepared:
         return Outcome()
-    for attempt in range(1, STORE_ATTEMPTS + 1):
-        try:
-            outcome = _store_batch(rt, prepared, push_local)
-            break
-        except OperationalError as exc:
-            if not transient(exc) or attempt == STORE_ATTEMPTS:
-                raise
-            log.warning("ingest.store_retried", attempt=attempt, error=str(exc.orig)[:200])
-            time.sleep(0.05 * attempt)
+    outcome = rerun_transient(lambda: _store_batch(rt, prepared, push_local), "ingest.store_retried")
     # A health note per connector at most every HEALTH_EVERY seconds, not a write transaction
     # per batch (P5 profile: single-message batches paid a fourth commit for it).
     t = time.monotonic()

@@ -8,14 +8,12 @@ errors back off; permanent errors and exhausted retries go dead (see `omnihub re
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 import structlog
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from hub import health
@@ -47,7 +45,7 @@ from hub.types import (
 )
 from normalizers.model import Participant
 from workers.automatic import automatic_reason
-from workers.retry import STORE_ATTEMPTS, exhausted, next_attempt, transient
+from workers.retry import exhausted, next_attempt, rerun_transient
 from workers.services import service
 
 log = structlog.get_logger("omnihub.outbox")
@@ -284,21 +282,15 @@ def push(rt: Runtime, ids: list[int], *, local_only: bool = False, session: Sess
             tickets.setdefault(key, str(outcome.result.ticket_ref))
     if results:
         # the helpdesk has them: a deadlock while recording must not leave them to be pushed again
-        for attempt in range(1, STORE_ATTEMPTS + 1):
-            try:
-                with rt.db.session() as s:
-                    # PostgreSQL: wait for an erasure holding these rows (hub.erasure locks them first),
-                    # then see whether they are still there
-                    s.scalars(select(Delivery).where(Delivery.id.in_([r.delivery_id for r in results])).order_by(Delivery.id)
-                              .with_for_update()).all()
-                    recorded = _record_pushes(rt, s, results, ids, None)
-                break
-            except OperationalError as exc:
-                if not transient(exc) or attempt == STORE_ATTEMPTS:
-                    raise
-                log.warning("push.record_retried", attempt=attempt, error=str(exc.orig)[:200])
-                time.sleep(0.05 * attempt)
-        follow += recorded
+        def record() -> list[int]:
+            with rt.db.session() as s:
+                # PostgreSQL: wait for an erasure holding these rows (hub.erasure locks them first),
+                # then see whether they are still there
+                s.scalars(select(Delivery).where(Delivery.id.in_([r.delivery_id for r in results])).order_by(Delivery.id)
+                          .with_for_update()).all()
+                return _record_pushes(rt, s, results, ids, None)
+
+        follow += rerun_transient(record, "push.record_retried")
     return follow
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
+import structlog
 from sqlalchemy.exc import OperationalError
 
 from config.settings import Settings
@@ -20,6 +24,25 @@ def transient(exc: BaseException) -> bool:
         return False
     code = getattr(exc.orig, "sqlstate", None)
     return code in ("40P01", "40001", "55P03") or "database is locked" in str(exc.orig)
+
+
+T = TypeVar("T")
+log = structlog.get_logger("omnihub.retry")
+
+
+def rerun_transient(run: Callable[[], T], event: str) -> T:
+    """``run()`` (one write transaction), run again in place up to ``STORE_ATTEMPTS`` times
+    after a transient database error (``transient``), logged as ``event``; any other error,
+    or the last attempt's, is raised."""
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            return run()
+        except OperationalError as exc:
+            if not transient(exc) or attempt == STORE_ATTEMPTS:
+                raise
+            log.warning(event, attempt=attempt, error=str(exc.orig)[:200])
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def next_attempt(settings: Settings, attempts: int, now: datetime, retry_after: float | None = None) -> datetime:
