@@ -168,7 +168,7 @@ def _matching_events(s: Session, box: Any, sub: Subject, batch: int = 500) -> se
             return found
         for row in rows:
             after = row.id
-            ident = idents.get(row.connector_id) or purge.Identifiers(sub.terms)
+            ident = idents[row.connector_id]  # the rows are of these connectors only
             if not ident and not refs:
                 continue
             try:
