@@ -39,7 +39,7 @@ ROWS4 = ROOT / "tests" / "data" / "triage_train_rows4.tsv"
 #: 638 training-only rows written on 2026-12-06 (issue #16, unseen authors' phrasing): many short "authors" in every
 #: language, security-critical messages and their near-misses, by a session that never looked at a measured row
 ROWS5 = ROOT / "tests" / "data" / "triage_train_rows5.tsv"
-#: 453 training-only rows written on 2026-12-06 (issue #16, feat/intel-sec) as an "unseen authors" probe: 60 short authors in
+#: 453 training-only rows written on 2026-12-06 (issue #16, feat/intel-sec) as an "unseen authors" probe: 54 short authors in
 #: every language, about half security-critical (indirect, typos, slang, emoji, mixed languages); scored once on the shipped model
 #: before any change (its first line), then studied for general causes and trained on; never near a measured row
 ROWS6 = ROOT / "tests" / "data" / "triage_train_rows6.tsv"

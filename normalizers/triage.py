@@ -12,7 +12,12 @@ How a category is chosen (see docs/intelligence/triage-language.md):
    4-5-grams, trained by ``python -m normalizers.train_intel`` on the development half of
    ``tests/data/triage_corpus.tsv`` and shipped as ``normalizers/intel_model.json``; loaded
    lazily once per process (pure Python, no numpy). A message the model is unsure about and
-   that has no cue at all is a ``general_question``.
+   that has no cue at all is a ``general_question``; a question asked before anything happened
+   (a hypothetical, "so I don't get fooled", "is that a good idea?") is never made
+   security-critical by the model alone (:func:`_precaution`).
+
+The rules and the cue check read the folded text with misspelt security words mended
+(:func:`respell`: "hakced", "recovry phrse", "walet").
 """
 
 from __future__ import annotations
