@@ -50,6 +50,8 @@ ROWS6_PROBE = ROOT / "tests" / "data" / "triage_train_rows6_probe.tsv"
 TRAINING_FILES: dict[str, Path] = {"extra": EXTRA, "blind1": BLIND1, "rows3": ROWS3, "rows4": ROWS4, "rows5": ROWS5, "rows6": ROWS6, "rows6probe": ROWS6_PROBE}
 #: the blind held-out set: never trained on, never looked at while changing rules or training
 BLIND = ROOT / "tests" / "data" / "intel_blind2.tsv"
+#: the third blind set (2026-12-06, tests/normalizers/test_intel_blind3.py): measured, never trained on
+BLIND3 = ROOT / "tests" / "data" / "intel_blind3.tsv"
 #: a training-only row whose words overlap a measured row's this much (Jaccard) is left out
 NEAR = 0.5
 OUT = Path(__file__).with_name("intel_model.json")
@@ -145,9 +147,9 @@ def near(text: str, measured: list[frozenset[str]]) -> bool:
 
 
 def measured_rows() -> list[dict[str, str]]:
-    """Every row a figure is measured on: the held-out half and the blind set."""
+    """Every row a figure is measured on: the held-out half and the blind sets."""
     held = [r for r in load_corpus() if r["split"] == "heldout"]
-    return held + (load_corpus(BLIND) if BLIND.exists() else [])
+    return held + [r for path in (BLIND, BLIND3) if path.exists() for r in load_corpus(path)]
 
 
 def training_rows() -> list[dict[str, str]]:
