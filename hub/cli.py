@@ -8,7 +8,7 @@ import re
 import sys
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -1002,7 +1002,7 @@ def worker(burst: bool, fork: bool, with_poller: bool) -> None:
 
     rt = _runtime()
     _warn_if_redis_is_open(rt.redis_url, rt.settings)
-    cls = Worker if fork else SimpleWorker
+    cls = _prompt_teardown(Worker if fork else SimpleWorker)
     poller = _poller_thread(rt) if with_poller else None
     # event webhooks go out on threads of their own, never in a job (a slow receiver must not
     # hold up ingest); not beside --fork (a fork per job while threads hold locks): `omnihub poll` sends them
@@ -1071,6 +1071,38 @@ def _poller_thread(rt):
     return poller
 
 
+_W = TypeVar("_W", bound=type)
+
+
+def _prompt_teardown(base: _W) -> _W:
+    """``base`` (an RQ worker class) whose teardown does not wait on its command listener.
+
+    RQ listens for its commands (``rq`` CLI: shutdown, kill-horse) on a pub/sub thread that
+    blocks up to 60 s per read; at teardown it sends UNSUBSCRIBE, then stops that thread and
+    waits for it. When the thread consumed the UNSUBSCRIBE confirmation before its run flag
+    was cleared, it is back in a 60 s read and the stopping worker waited that long (a SIGTERM
+    that took a minute, or a supervisor's SIGKILL). The thread is a daemon that holds nothing
+    of ours: its flag is cleared first (the confirmation then ends it), and it gets 1 s."""
+    import inspect
+
+    class PromptTeardown(base):  # type: ignore[misc, valid-type]
+        def unsubscribe(self) -> None:
+            thread = getattr(self, "pubsub_thread", None)
+            if thread is None:
+                return super().unsubscribe()
+            if "timeout" in inspect.signature(thread.stop).parameters:
+                thread.stop(timeout=0)  # redis-py >= 8: clears the flag, waits for nothing
+            else:
+                thread.stop()  # earlier redis-py: clears the flag only
+            try:
+                self.pubsub.unsubscribe()
+            except Exception:  # noqa: BLE001 - the thread may have closed the pub/sub meanwhile
+                pass
+            thread.join(timeout=1)
+
+    return cast(_W, PromptTeardown)
+
+
 #: seconds between attempts to reach Redis again after a worker's loop ended (doubling up
 #: to the second value; back to the first after a worker ran STEADY seconds)
 WORKER_BACKOFF = (0.25, 15.0)
@@ -1105,7 +1137,10 @@ def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING") -> 
             return
         except RedisError as exc:  # raised by RQ's teardown (register_death) when Redis is gone
             log.warning("worker.redis_error", error=f"{exc.__class__.__name__}: {exc}")
-        if burst or w._stop_requested:
+        # a stop asked for (SIGTERM/SIGINT): RQ sets _stop_requested only when the signal came
+        # during a job; an idle worker's loop ends on the same StopRequested, caught inside
+        # work(), with only the request's date set. Either way: stop, never start again.
+        if burst or w._stop_requested or getattr(w, "_shutdown_requested_date", None) is not None:
             return
         # The loop ended by itself: Redis went away (or an error RQ logged). Wait for Redis,
         # stoppable by SIGTERM/SIGINT (RQ's handlers, still installed, would ask Redis first).

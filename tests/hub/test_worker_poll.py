@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 from hub import signing
 from hub.models import Delivery
@@ -43,14 +44,37 @@ def test_a_worker_with_poll_holds_the_leases_works_the_queues_and_gives_the_leas
     wait_until(lambda: hub.count(Delivery, Delivery.state == "delivered") == 1, timeout=60, message="the message delivered")
 
     # SIGTERM: the poller gives its leases back at once (nobody waits for them to expire) and
-    # the worker stops (RQ's own teardown may take a while: the fixture ends it)
+    # the worker stops
     proc.send_signal(signal.SIGTERM)
     wait_until(lambda: not [row for row in _leases(hub) if _pid_of(row["owner"]) == proc.pid], timeout=30,
                message="the leases given back")
-    assert "poller.crashed" not in hub.output("worker")
+    assert proc.wait(15) == 0
+    assert "poller.crashed" not in hub.output("worker") and "worker.restarting" not in hub.output("worker")
 
 
 def test_poll_cannot_be_combined_with_fork(hub):
     out = hub.cli("worker", "--poll", "--fork")
     assert out.returncode == 2
     assert "--poll" in out.stderr and "--fork" in out.stderr
+
+
+def test_an_idle_worker_stops_at_once_on_sigterm(hub):
+    """A SIGTERM to a worker waiting for jobs ended RQ's loop the way a lost Redis does, so
+    `omnihub worker` started a new loop and kept running (a supervisor's stop waited for its
+    SIGKILL); and RQ's teardown could wait up to a minute for its
+    pub/sub listener. Now the worker exits with 0 at once, right after a job."""
+    hub.add_connector("web", "api", secret=SECRET)
+    for n in range(3):  # the pub/sub wait was a race: one stop in a few
+        proc = hub.start_worker(f"worker{n}")
+        body = json.dumps({"id": f"m{n}", "from": {"id": "alice"}, "text": "Hello"}).encode()
+        resp = hub.client.post("/webhooks/web/messages", data=body,
+                               headers={"Content-Type": "application/json", **signing.sign(SECRET, body)})
+        assert resp.status_code == 200
+        wait_until(lambda n=n: hub.count(Delivery, Delivery.state == "delivered") == n + 1, timeout=60, message=f"m{n} delivered")
+        hub.wait_idle()
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0, hub.output(f"worker{n}")
+        assert time.monotonic() - started < 5, f"the worker took {time.monotonic() - started:.1f} s to stop"
+        assert "worker.restarting" not in hub.output(f"worker{n}")
+        hub.procs.pop(f"worker{n}")

@@ -139,6 +139,10 @@ class Hub:
             sweep_interval=0.2,
             sweep_after=2.0,
             lease_seconds=10.0,
+            # a poller notices a connector added or changed (a sign-in, a new config), and takes
+            # over a killed poller's work, within this (the default 30 s made tests wait up to
+            # 12.5 s and 22.5 s for it); renewals every 1.25 s, a Redis call's timeout 1 s
+            poll_lease_seconds=5.0,
             log_level="INFO",
         )
         values.update(overrides)
