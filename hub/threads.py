@@ -352,7 +352,9 @@ def resolve(
     if identity.id is None:  # new, with a new contact (pending): not merged into anyone
         people: dict[str, Any] = {"contact": identity.contact, "identity": identity}
     else:
-        people = {"contact_id": follow_merges(s, identity.contact_id), "identity_id": identity.id}
+        # by relationship: the new conversation may stay pending (flush=False) and a pending
+        # object's many-to-one is not loaded from its foreign key (its contact's language is read)
+        people = {"contact": s.get_one(Contact, follow_merges(s, identity.contact_id)), "identity": identity}
     conv = Conversation(
         connector_id=connector.id,
         **people,

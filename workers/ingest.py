@@ -793,7 +793,7 @@ def _update_language(conv: Conversation, msg: NormalizedMessage) -> None:
     only when that message's detection is confident."""
     if msg.direction != "inbound" or (conv.extra or {}).get("language_confirmed"):
         return
-    contact = conv.contact if conv.contact_id else None
+    contact = conv.contact  # by relationship: a new conversation may not be flushed yet
     if contact is not None and contact.language and (contact.attrs or {}).get("language_confirmed"):
         conv.language = contact.language
         return
