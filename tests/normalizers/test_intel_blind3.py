@@ -1,0 +1,67 @@
+"""Language and triage on BLIND set 3, tests/data/intel_blind3.tsv.
+
+560 messages (70 per language, 176 security-critical) written on 2026-12-06 by a separate session
+that never saw the rules, the model, the training rows or any corpus (see the file's first line).
+Scored twice, aggregate figures only, its rows never looked at: on main before the 2026-12-06 (c)
+triage round (top-1 0.871, security recall 141/176 = 0.801, 5 false alarms of 384, all 560 rows)
+and after it (0.880, 147/176 = 0.835, 7/384); then its rows joined the measured rows
+(train_intel.BLIND3), so the 70 training rows near one of them were dropped and the model
+retrained, and it was scored a third time (0.879, 147/176 = 0.835, language 283/289). Goals (issue #16): language >= 97 % on messages of
+at most 12 words, triage top-1 >= 90 %, security-critical recall >= 98 %. The triage goals are
+NOT met on this set: the test asserts the measured floors, so a regression fails, and
+docs/intelligence/triage-language.md says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from normalizers import language as lang_mod
+from normalizers import train_intel
+from normalizers.triage import CATEGORIES, SECURITY_CRITICAL, classify
+
+BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind3.tsv"
+
+LANGUAGE_GOAL = 0.97
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.87  # measured 0.879 (third scoring)
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.83  # measured 0.835 (147/176)
+
+
+def _rows() -> list[tuple[str, str, str]]:
+    out = []
+    for line in BLIND.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            cat, lang, text = line.split("\t", 2)
+            out.append((cat, lang, text))
+    return out
+
+
+#: rows whose text is also a row of the development half (three short messages two authors
+#: happened to write alike) are left out: the model was trained on them
+TRAINED = {r["text"] for r in train_intel.training_rows()}
+ALL_ROWS = _rows()
+ROWS = [r for r in ALL_ROWS if r[2] not in TRAINED]
+
+
+def test_the_blind_set_is_what_it_says():
+    assert BLIND.read_text(encoding="utf-8").startswith("# blind held-out set 3 written without looking at the rules")
+    assert len(ALL_ROWS) == 560 and len(ALL_ROWS) - len(ROWS) <= 10 and {c for c, _, _ in ROWS} <= set(CATEGORIES)
+    assert {lang for _, lang, _ in ROWS} == set(lang_mod.SUPPORTED)
+    assert sum(c in SECURITY_CRITICAL for c, _, _ in ROWS) >= 170
+
+
+def test_language_on_the_blind_set():
+    rows = [(lang, text) for cat, lang, text in ROWS if cat != "command" and len(text.split()) <= 12]
+    ok = sum(lang_mod.detect(text) == lang for lang, text in rows)
+    print(f"blind3 language {ok}/{len(rows)}")
+    assert ok / len(rows) >= LANGUAGE_GOAL
+
+
+def test_triage_and_security_recall_on_the_blind_set():
+    got = [(cat, classify(text).category) for cat, _, text in ROWS]
+    top1 = sum(c == g for c, g in got) / len(got)
+    sec = [(c, g) for c, g in got if c in SECURITY_CRITICAL]
+    recall = sum(c == g for c, g in sec) / len(sec)
+    print(f"blind3 triage top-1 {top1:.3f}; security recall {recall:.3f} on {len(sec)}")
+    assert top1 >= min(TRIAGE_GOAL, TRIAGE_FLOOR)
+    assert recall >= min(SECURITY_GOAL, SECURITY_FLOOR)
