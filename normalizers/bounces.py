@@ -17,11 +17,12 @@ reply / enhanced status code it quotes. A delay notice never counts as a failure
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from normalizers import robots
+from normalizers import redispatch, robots
 
 __all__ = ["Bounce", "analyse"]
 
@@ -65,6 +66,12 @@ _REASON_LINE = re.compile(
 )
 
 
+@functools.cache
+def _bounce_text() -> redispatch.Rule:
+    """``_BOUNCE_TEXT``, grouped for a quicker answer to whether it is found (most mail: no)."""
+    return redispatch.Rule(_BOUNCE_TEXT.pattern, _BOUNCE_TEXT.flags)
+
+
 @dataclass
 class Bounce:
     is_bounce: bool = False
@@ -90,7 +97,7 @@ def analyse(*, own_id: str | None, subject: str, haystack: Callable[[], str], hu
     # need the original quoted in the body, so a customer's "Re: Delivery failure of my
     # parcel" never fails our reply through its In-Reply-To
     strong = null_sender or daemon_sender or failed_recipients or bool(dsn_actions)
-    weak = robots.bounce_subject(subject) or bool(_BOUNCE_TEXT.search(human_text[:6000]))
+    weak = robots.bounce_subject(subject) or _bounce_text().found(human_text[:6000])
     # a weak sign needs the original *message* quoted (its Message-ID header, or one of ours):
     # a customer's reply quotes our address in "On … <support+c…@> wrote:" and may well say
     # "550 EUR" or "05.12.26" — that is no bounce
