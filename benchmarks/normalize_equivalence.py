@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -146,7 +147,9 @@ def compare(rev: str) -> int:
         try:
             mine, theirs = tmpd / "mine.jsonl", tmpd / "theirs.jsonl"
             for tree, out in ((REPO, mine), (wt, theirs)):
-                subprocess.run([sys.executable, "-m", "benchmarks.normalize_equivalence", "dump", str(out)], cwd=tree, check=True)
+                # this script (REV may not have it) with the tree's own packages first on the path
+                env = {**os.environ, "PYTHONPATH": str(tree)}
+                subprocess.run([sys.executable, str(Path(__file__).resolve()), "dump", str(out)], cwd=tree, env=env, check=True)
             a = mine.read_text(encoding="utf-8").splitlines()
             b = theirs.read_text(encoding="utf-8").splitlines()
         finally:
