@@ -703,26 +703,31 @@ def _alternative(pattern: re.Pattern[str]) -> tuple[str, str]:
     return (body, "") if body is not None else ("", pattern.pattern)
 
 
-def _any_of(patterns: list[re.Pattern[str]], bodies: tuple[str, ...] = ()) -> redispatch.Rule:
-    """A rule that matches where one of ``patterns`` or of ``bodies`` (after the word-start
-    look-behind) does; the look-behind is shared where it applies to a whole pattern."""
+def _any_of(patterns: list[re.Pattern[str]], bodies: tuple[str, ...] = ()) -> tuple[redispatch.Rule, ...]:
+    """Rules that together match where one of ``patterns`` or of ``bodies`` (after the
+    word-start look-behind) does: one for all those under the look-behind (grouped after it),
+    one per pattern whose look-behind is not on all of it."""
     under = list(bodies)
     whole = []
     for p in patterns:
         body, full = _alternative(p)
         if full:
-            whole.append(full)
+            whole.append(redispatch.Rule(full))
         else:
             under.append(body)
-    alternatives = [_WORD_START + "(?:" + "|".join(f"(?:{b})" for b in under) + ")"] if under else []
-    return redispatch.Rule("|".join(alternatives + [f"(?:{w})" for w in whole]))
+    first = [redispatch.Rule("|".join(f"(?:{b})" for b in under), prefix=_WORD_START)] if under else []
+    return (*first, *whole)
+
+
+def _found(rules: tuple[redispatch.Rule, ...], text: str) -> bool:
+    return any(rule.found(text) for rule in rules)
 
 
 @functools.cache
-def _security_fast() -> tuple[redispatch.Rule, redispatch.Rule, redispatch.Rule]:
+def _security_fast() -> tuple[tuple[redispatch.Rule, ...], tuple[redispatch.Rule, ...], tuple[redispatch.Rule, ...]]:
     """(``_SEED_MORE`` or ``_GONE_NO_BACKUP``, ``_DEVICE_THEFT``, any family rule or ``_DISOWN``)
-    as rules that answer only whether and where they match, grouped for speed
-    (``normalizers.redispatch``; compiled on first use)."""
+    as rules that answer only whether they match, grouped for speed (``normalizers.redispatch``;
+    compiled on first use)."""
     families = tuple(pat for _cat, pat in _SEC_EARLY + _SEC_RULES)
     return _any_of([_SEED_MORE, _GONE_NO_BACKUP]), _any_of([_DEVICE_THEFT]), _any_of([_DISOWN], families)
 
@@ -732,13 +737,13 @@ def security_rule(text: str) -> str | None:
     security words mended: :func:`respell`), if any."""
     folded = respell(fold(text))
     lost_seed, device_theft, any_family = _security_fast()
-    if lost_seed.found(folded):
+    if _found(lost_seed, folded):
         return "lost_keys_or_recovery_phrase"
     # a stolen phone or bag is no break-in into the account by itself (with no backup of
     # the seed it is lost keys; with an authenticator on it a login problem)
-    if device_theft.found(folded):
+    if _found(device_theft, folded):
         folded = _DEVICE_THEFT.sub(" ", folded)
-    if not any_family.found(folded):
+    if not _found(any_family, folded):
         # no family matches anywhere, and nothing is disowned (``_disowned`` needs a ``_DISOWN``
         # match): the loop below would find nothing (most messages)
         return None

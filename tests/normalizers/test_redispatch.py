@@ -93,7 +93,8 @@ def test_security_quick_checks_agree_with_the_patterns():
     ]
     for text in texts:
         folded = triage.respell(triage.fold(text))
-        assert lost_seed.found(folded) == bool(triage._SEED_MORE.search(folded) or triage._GONE_NO_BACKUP.search(folded))
-        assert device_theft.found(folded) == bool(triage._DEVICE_THEFT.search(folded))
+        assert triage._found(lost_seed, folded) == bool(triage._SEED_MORE.search(folded) or triage._GONE_NO_BACKUP.search(folded))
+        assert triage._found(device_theft, folded) == bool(triage._DEVICE_THEFT.search(folded))
         families = [p for _c, p in triage._SEC_EARLY_COMPILED + triage._SEC_COMPILED] + [triage._DISOWN]
-        assert any_family.found(folded) == any(p.search(folded) for p in families)
+        assert triage._found(any_family, folded) == any(p.search(folded) for p in families)
+    assert all(rule.fast is not rule.pattern for rule in any_family)  # grouped
