@@ -242,6 +242,10 @@ class Message(Base):
     attachments: Mapped[list[AttachmentRow]] = relationship(
         back_populates="message", order_by="AttachmentRow.id", foreign_keys="AttachmentRow.message_id"
     )
+    #: many-to-one links, so ingest can add a message of a conversation (and identity) that is
+    #: not written yet: the batch's rows are then written by one flush (workers/ingest.py)
+    conversation: Mapped[Conversation] = relationship(foreign_keys=[conversation_id])
+    identity: Mapped[Identity | None] = relationship(foreign_keys=[identity_id])
 
 
 class AttachmentRow(Base):
@@ -320,6 +324,9 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: many-to-one links for ingest's one flush per batch (a delivery of a message not written yet)
+    message: Mapped[Message] = relationship(foreign_keys=[message_id])
+    conversation: Mapped[Conversation] = relationship(foreign_keys=[conversation_id])
 
 
 class Reply(Base):

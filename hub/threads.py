@@ -51,6 +51,31 @@ class Lookups:
     #: Held so they stay in the session's (weak-referencing) identity map for later lookups
     #: (the contacts the batch creates too: a new conversation reads its contact's language).
     contacts: list[Contact] = field(default_factory=list)
+    #: The batch's References / In-Reply-To ids: (connector id, provider id) -> (rank, the
+    #: conversation) of the stored message with that id (rank: its id; the batch's own messages
+    #: rank after every stored one, in order), or MISSING. ``reply_refs``: the same for our replies.
+    refs: dict[tuple[int, str], tuple[int, Conversation] | Literal[_Missing.MISSING]] = field(default_factory=dict)
+    reply_refs: dict[tuple[int, str], tuple[int, Conversation] | Literal[_Missing.MISSING]] = field(default_factory=dict)
+    _conversations: list[Conversation] = field(default_factory=list)
+    _batch_rank: int = 1 << 62
+
+    def note_message(self, connector_id: int, external_id: str | None, conv: Conversation) -> None:
+        """A message the batch stored: later messages naming its id thread into ``conv``."""
+        if external_id:
+            self._batch_rank += 1
+            self.refs[(connector_id, external_id)] = (self._batch_rank, conv)
+
+    def by_references(self, connector_id: int, refs: list[str]) -> Conversation | None | Literal[_Missing.MISSING]:
+        """The conversation of the newest message (else reply) named by ``refs``; None when
+        none is; MISSING when a ref was not preloaded (then the caller queries)."""
+        keys = [(connector_id, r) for r in refs]
+        if not all(k in self.refs and k in self.reply_refs for k in keys):
+            return MISSING
+        for table in (self.refs, self.reply_refs):
+            hits = [h for h in (table[k] for k in keys) if h is not MISSING]
+            if hits:
+                return max(hits, key=lambda h: h[0])[1]
+        return None
 
     def note_verified(self, ident: Identity) -> None:
         """``ident`` has a verified email now (created, or verified by this message): it is the
@@ -69,9 +94,33 @@ class Lookups:
         senders: Iterable[tuple[str, str]],
         thread_keys: Iterable[tuple[int, str]],
         verified: Iterable[tuple[tuple[str, str], str | None]] = (),
+        refs: Iterable[tuple[int, str]] = (),
     ) -> Lookups:
-        """``verified``: (medium, address) and verified email of each sender that has one."""
+        """``verified``: (medium, address) and verified email of each sender that has one;
+        ``refs``: (connector id, provider id) of each message's References / In-Reply-To."""
         out = cls()
+        refs_by_connector: dict[int, set[str]] = {}
+        for connector_id, ref in refs:
+            if ref:
+                refs_by_connector.setdefault(connector_id, set()).add(ref)
+                out.refs[(connector_id, ref)] = out.reply_refs[(connector_id, ref)] = MISSING
+        conv_ids: dict[tuple[str, tuple[int, str]], tuple[int, int]] = {}
+        for connector_id, ids in refs_by_connector.items():
+            for kind, model in (("m", Message), ("r", Reply)):
+                for row_id, ext, conv_id in s.execute(
+                    select(model.id, model.external_id, model.conversation_id).where(model.connector_id == connector_id, model.external_id.in_(ids))
+                ):
+                    if ext is None:
+                        continue
+                    ref_key = (connector_id, ext)
+                    if (kind, ref_key) not in conv_ids or row_id > conv_ids[(kind, ref_key)][0]:
+                        conv_ids[(kind, ref_key)] = (row_id, conv_id)
+        if conv_ids:
+            out._conversations = list(s.scalars(select(Conversation).where(Conversation.id.in_({c for _r, c in conv_ids.values()}))))
+            by_id = {c.id: c for c in out._conversations}
+            for (kind, ref_key), (row_id, conv_id) in conv_ids.items():
+                if conv_id in by_id:
+                    (out.refs if kind == "m" else out.reply_refs)[ref_key] = (row_id, by_id[conv_id])
         by_medium: dict[str, set[str]] = {}
         for medium, address in senders:
             if medium is None or address is None:
@@ -200,10 +249,14 @@ def follow_merges(s: Session, contact_id: int) -> int:
     return contact_id
 
 
-def _by_references(s: Session, connector_id: int, msg: NormalizedMessage) -> Conversation | None:
+def _by_references(s: Session, connector_id: int, msg: NormalizedMessage, lookups: Lookups | None = None) -> Conversation | None:
     refs = [r for r in ([msg.in_reply_to] if msg.in_reply_to else []) + list(msg.references) if r]
     if not refs:
         return None
+    if lookups is not None:
+        hit = lookups.by_references(connector_id, refs)
+        if hit is not MISSING:
+            return hit
     conv_id = s.scalar(
         select(Message.conversation_id)
         .where(Message.connector_id == connector_id, Message.external_id.in_(refs))
@@ -245,16 +298,19 @@ def resolve(
     idle_gap_seconds: float | None = None,
     at: datetime | None = None,
     lookups: Lookups | None = None,
+    flush: bool = True,
 ) -> Resolution | None:
     """The conversation this message belongs to (created when needed).
 
     Order: References / In-Reply-To against stored ids (ours included), then a conversation
     token, then the thread key. Auto-generated messages never open a conversation (None).
+    With ``flush=False`` a new conversation, identity and contact are left pending (no ids
+    yet): the caller links its rows to them by relationship and writes the batch in one flush.
     """
     at = at or now()
     # a new customer's contact and identity are written with their new conversation (one flush)
     identity = resolve_identity(s, msg.sender, lookups, flush=False)
-    conv = _by_references(s, connector.id, msg)
+    conv = _by_references(s, connector.id, msg, lookups)
     strong = conv is not None
     token = msg.conversation_token
     if conv is None and token is not None:
@@ -285,16 +341,20 @@ def resolve(
                 reopened = conv.status == ConversationStatus.RESOLVED
                 conv.status = ConversationStatus.OPEN
                 conv.snoozed_until = None
-            _written(s, identity)
+            if flush:
+                _written(s, identity)
             return Resolution(conv, identity, created=False, reopened=reopened)
     if msg.auto_generated:
-        _written(s, identity)
+        if flush:
+            _written(s, identity)
         return None
     subject = msg.subject or (msg.text.strip().splitlines()[0][:120] if msg.text.strip() else "")
     if identity.id is None:  # new, with a new contact (pending): not merged into anyone
         people: dict[str, Any] = {"contact": identity.contact, "identity": identity}
     else:
-        people = {"contact_id": follow_merges(s, identity.contact_id), "identity_id": identity.id}
+        # by relationship: the new conversation may stay pending (flush=False) and a pending
+        # object's many-to-one is not loaded from its foreign key (its contact's language is read)
+        people = {"contact": s.get_one(Contact, follow_merges(s, identity.contact_id)), "identity": identity}
     conv = Conversation(
         connector_id=connector.id,
         **people,
@@ -310,7 +370,8 @@ def resolve(
         last_message_at=msg.sent_at,
     )
     s.add(conv)
-    s.flush()
+    if flush:
+        s.flush()
     if lookups is not None:
         lookups.threads[(connector.id, msg.thread_key)] = conv
     return Resolution(conv, identity, created=True)

@@ -17,11 +17,12 @@ reply / enhanced status code it quotes. A delay notice never counts as a failure
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from normalizers import robots
+from normalizers import redispatch, robots
 
 __all__ = ["Bounce", "analyse"]
 
@@ -65,6 +66,39 @@ _REASON_LINE = re.compile(
 )
 
 
+_SMTP_REASON_PLAIN = re.compile(r"((?:[45]\d\d[ -](?:[45]\.\d{1,3}\.\d{1,3}\s+)?|[45]\.\d{1,3}\.\d{1,3}\s+|#[45]\.\d\.\d\s+)[^\r\n]{3,240})")
+assert _SMTP_REASON.pattern == r"([^\r\n]{0,200}\(#[45]\.\d{1,3}\.\d{1,3}\)|" + _SMTP_REASON_PLAIN.pattern[1:]
+_PLUS_C = re.compile(r"\+c", re.IGNORECASE)
+_ADDRESS_CHAR = re.compile(r"[A-Za-z0-9._-]", re.IGNORECASE)
+_ADDRESS_ASCII = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def _token_address(hay: str) -> re.Match[str] | None:
+    """``_TOKEN_ADDRESS.search(hay)``, found from the "+c" in it: a match starts where the run of
+    address characters before one begins (a run cannot hold a "+"), so the first "+c" whose run
+    matches there gives the leftmost match (the search itself tries every position of the text)."""
+    for plus in _PLUS_C.finditer(hay):
+        end = start = plus.start()
+        while start > 0 and (hay[start - 1] in _ADDRESS_ASCII or (not hay[start - 1].isascii() and _ADDRESS_CHAR.match(hay[start - 1]))):
+            start -= 1
+        if start < end:
+            m = _TOKEN_ADDRESS.match(hay, start)
+            if m:
+                return m
+    return None
+
+
+@functools.cache
+def _delay() -> redispatch.Rule:
+    return redispatch.Rule(_DELAY.pattern, _DELAY.flags)
+
+
+@functools.cache
+def _bounce_text() -> redispatch.Rule:
+    """``_BOUNCE_TEXT``, grouped for a quicker answer to whether it is found (most mail: no)."""
+    return redispatch.Rule(_BOUNCE_TEXT.pattern, _BOUNCE_TEXT.flags)
+
+
 @dataclass
 class Bounce:
     is_bounce: bool = False
@@ -90,7 +124,7 @@ def analyse(*, own_id: str | None, subject: str, haystack: Callable[[], str], hu
     # need the original quoted in the body, so a customer's "Re: Delivery failure of my
     # parcel" never fails our reply through its In-Reply-To
     strong = null_sender or daemon_sender or failed_recipients or bool(dsn_actions)
-    weak = robots.bounce_subject(subject) or bool(_BOUNCE_TEXT.search(human_text[:6000]))
+    weak = robots.bounce_subject(subject) or _bounce_text().found(human_text[:6000])
     # a weak sign needs the original *message* quoted (its Message-ID header, or one of ours):
     # a customer's reply quotes our address in "On … <support+c…@> wrote:" and may well say
     # "550 EUR" or "05.12.26" — that is no bounce
@@ -99,7 +133,8 @@ def analyse(*, own_id: str | None, subject: str, haystack: Callable[[], str], hu
     if dsn_actions:
         out.delayed = not dsn_failed
     else:
-        out.delayed = bool(_DELAY.search(subject) or _DELAY.search(human_text[:4000]))
+        delay = _delay()
+        out.delayed = delay.found(subject) or delay.found(human_text[:4000])
     if dsn_actions and not dsn_failed and not any(a == "delayed" for a in dsn_actions):
         return out  # delivered/relayed/expanded: a success notice
     out.is_bounce = True
@@ -117,7 +152,7 @@ def analyse(*, own_id: str | None, subject: str, haystack: Callable[[], str], hu
             seen.setdefault(mid, None)
     seen.pop(own_id or "", None)
     out.candidates = list(seen)[:50]
-    m = _TOKEN_ADDRESS.search(hay) or _TOKEN_SUBJECT.search(hay)
+    m = _token_address(hay) or _TOKEN_SUBJECT.search(hay)
     if m:
         out.token = m.group(1).lower()
     out.reason = dsn_reason or _reason(human_text) or "delivery failed"
@@ -129,7 +164,10 @@ def _has_original_message(haystack: str) -> bool:
 
 
 def _reason(text: str) -> str:
-    m = _SMTP_REASON.search(text[:20000]) or _REASON_LINE.search(text[:20000])
+    head = text[:20000]
+    # the first alternative of _SMTP_REASON needs "(#": without one the second alone gives the
+    # same match (and the first, tried at every position, is what costs)
+    m = (_SMTP_REASON if "(#" in head else _SMTP_REASON_PLAIN).search(head) or _REASON_LINE.search(head)
     if m:
         found = m.group(1)
         # an MTA wraps a long SMTP reply onto indented continuation lines

@@ -17,6 +17,7 @@ import email.policy
 import email.utils
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -579,9 +580,10 @@ def _haystack(raw: bytes, msg: email.message.Message, body: _Body) -> str:
     return "\n".join(pieces)
 
 
-def _conversation_token(msg: email.message.Message, subject: str, fallback: str | None) -> tuple[str | None, str | None]:
+def _conversation_token(msg: email.message.Message, subject: str, fallback: str | None,
+                        addresses: Callable[[str], list[Participant]] | None = None) -> tuple[str | None, str | None]:
     for header in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Reply-To"):
-        for p in _addresses(msg, header, fallback):
+        for p in (addresses(header) if addresses is not None else _addresses(msg, header, fallback)):
             m = _TOKEN_ADDRESS.match(p.address)
             if m:
                 return m.group(1), "address"
@@ -599,11 +601,19 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     if not msg.keys():
         raise PayloadInvalid("email: no headers")
     fallback = _first_charset(msg)
+    parsed: dict[str, list[Participant]] = {}
 
-    senders = _addresses(msg, "From", fallback) or _addresses(msg, "Sender", fallback) or _addresses(msg, "Reply-To", fallback)
+    def addresses(name: str) -> list[Participant]:
+        """``_addresses`` of one header, parsed once (To, Cc and Reply-To are read twice)."""
+        found = parsed.get(name)
+        if found is None:
+            found = parsed[name] = _addresses(msg, name, fallback)
+        return found
+
+    senders = addresses("From") or addresses("Sender") or addresses("Reply-To")
     null_sender = False
     if not senders:
-        senders = _addresses(msg, "Return-Path", fallback)
+        senders = addresses("Return-Path")
     if not senders:
         # null-sender mail (Return-Path <>, "From: MAILER-DAEMON", no From at all) is a bounce:
         # processed, never rejected, so the message it names is still found
@@ -645,17 +655,17 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     )
     if bounce.is_bounce and not auto_reason:
         auto_reason = "bounce"
-    token, token_source = _conversation_token(msg, subject, fallback)
+    token, token_source = _conversation_token(msg, subject, fallback, addresses)
 
     extra: dict[str, Any] = dict(extra_in)
     extra["message_id"] = message_id
     in_reply_to_all = list(dict.fromkeys(in_reply_to_all))
     if len(in_reply_to_all) > 1:
         extra["in_reply_to_all"] = in_reply_to_all
-    reply_to = _addresses(msg, "Reply-To", fallback)
+    reply_to = addresses("Reply-To")
     if reply_to:
         extra["reply_to"] = [p.address for p in reply_to]
-    cc = _addresses(msg, "Cc", fallback)
+    cc = addresses("Cc")
     if cc:
         extra["cc"] = [p.address for p in cc]
     for name, key in (("List-Id", "list_id"), ("X-Mailer", "mailer"), ("User-Agent", "mailer"), ("Auto-Submitted", "auto_submitted"),
@@ -681,7 +691,7 @@ def _normalize(raw: bytes, connector: str, limit: int, received_at: datetime | N
     if message_id is None:
         extra["message_id_missing"] = True
 
-    recipients = tuple(_addresses(msg, "To", fallback) + cc)
+    recipients = tuple(addresses("To") + cc)
     return NormalizedMessage(
         medium=MEDIUM,
         connector=connector,

@@ -295,10 +295,7 @@ class NormalizedMessage:
 
     def to_dict(self, *, with_content: bool = False) -> dict[str, Any]:
         """JSON-ready form. Attachment bytes are left out unless ``with_content``."""
-        data = _to_jsonable(self)
-        if not with_content:
-            for att in data["attachments"]:
-                att.pop("content", None)
+        data = _to_jsonable(self, skip=() if with_content else _NO_CONTENT)
         data["sealed"] = [s for s in data.get("sealed", []) if s.get("sealed")]  # ciphertext only
         return data
 
@@ -356,18 +353,30 @@ def _lift_legacy_extra(d: dict[str, Any]) -> None:
     d["extra"] = extra
 
 
-def _to_jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _to_jsonable(value: Any, skip: tuple[tuple[type, str], ...] = ()) -> Any:
+    cls = type(value)
+    names = _FIELD_NAMES.get(cls)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: _to_jsonable(getattr(value, name), skip) for name in names if not skip or (cls, name) not in skip}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, (list, tuple)):
-        return [_to_jsonable(v) for v in value]
+        return [_to_jsonable(v, skip) for v in value]
     if isinstance(value, dict):
-        return {str(k): _to_jsonable(v) for k, v in value.items()}
+        return {str(k): _to_jsonable(v, skip) for k, v in value.items()}
     return value
+
+
+#: (class, field) pairs ``to_dict()`` without content leaves out: an attachment's bytes (not
+#: base64-encoded only to be dropped)
+_NO_CONTENT: tuple[tuple[type, str], ...] = ((Attachment, "content"),)
 
 
 def utcnow() -> datetime:

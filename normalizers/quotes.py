@@ -17,8 +17,11 @@ rule or a line of dashes in the customer's own text (a table, a list) is never a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+
+from normalizers import redispatch
 
 __all__ = ["ReplyParts", "split", "strip"]
 
@@ -195,6 +198,16 @@ def _next_nonblank(lines: list[str], start: int) -> int | None:
     return None
 
 
+@functools.cache
+def _verb_rule() -> redispatch.Rule:
+    return redispatch.Rule(_ATTRIBUTION_VERBS, re.IGNORECASE)
+
+
+def _has_verb(text: str) -> bool:
+    """Whether one of ``_ATTRIBUTION_VERBS`` is in ``text`` (as ``re.search`` finds them)."""
+    return _verb_rule().found(text)
+
+
 def _attribution_at(lines: list[str], i: int) -> int:
     """Number of lines (1-3) of an attribution starting at line i, or 0."""
     first = lines[i].strip()
@@ -209,6 +222,8 @@ def _attribution_at(lines: list[str], i: int) -> int:
         joined = " ".join(chunk)
         if len(joined) > 400:
             break
+        if not _has_verb(joined):
+            continue  # both patterns below need one of the verbs (most lines)
         dashed = _DASHED_ATTRIBUTION.match(joined)
         if dashed and re.search(r"\d", joined):
             return k

@@ -67,6 +67,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from dataclasses import dataclass
 from typing import Any
 
+from normalizers import redispatch
 from normalizers.codecs import b58check_decode, b58decode
 from normalizers.model import Attachment, NormalizedMessage, Participant, Redaction, Sealed
 
@@ -1006,10 +1007,10 @@ _CUE_ODD = ("İ", "ı", "ſ")
 
 
 def _no_cue(text: str, words: tuple[str, ...]) -> bool:
-    if not text.isascii() and any(c in text for c in _CUE_ODD):
+    # (map over the bound ``in`` test: no Python frame per word)
+    if not text.isascii() and any(map(text.__contains__, _CUE_ODD)):
         return False
-    low = text.lower()
-    return not any(w in low for w in words)
+    return not any(map(text.lower().__contains__, words))
 
 
 def _credential_spans(text: str) -> list[tuple[int, int, str]]:
@@ -1105,16 +1106,50 @@ def _strong_secret(token: str, least: int) -> bool:
     return len(core) >= least and _looks_secret(core) and not core.startswith("[redacted")
 
 
+def _no_groups(pattern: re.Pattern[str]) -> str:
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
+
+
+@functools.cache
+def _more_rules() -> tuple[redispatch.Rule, redispatch.Rule, redispatch.Rule, redispatch.Rule]:
+    """``_WEAK_RE``, ``_CODE_RE``, ``_PAIR_RE`` and any of them, without their named groups,
+    grouped for a quick "is it anywhere?" (the cue words are common: "code", "user", "log",
+    "pass" are in most mail, a match of these patterns is not)."""
+    assert _WEAK_RE.flags == _CODE_RE.flags == _PAIR_RE.flags
+    bodies = [_no_groups(p) for p in (_WEAK_RE, _CODE_RE, _PAIR_RE)]
+    weak, code, pair = (redispatch.Rule(b, _WEAK_RE.flags) for b in bodies)
+    return weak, code, pair, redispatch.Rule("|".join(f"(?:{b})" for b in bodies), _WEAK_RE.flags)
+
+
 def _more_credential_spans(text: str) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     if _LEGACY_ONLY.get() or _no_cue(text, _MORE_WORDS):
         return spans
+    weak, code, pair, any_of_them = _more_rules()
+    if not any_of_them.found(text):
+        return spans
+    if weak.found(text):
+        spans += _weak_spans(text)
+    if code.found(text):
+        spans += _code_spans(text)
+    if pair.found(text):
+        spans += _pair_spans(text)
+    return spans
+
+
+def _weak_spans(text: str) -> list[tuple[int, int, str]]:
+    spans: list[tuple[int, int, str]] = []
     for m in _WEAK_RE.finditer(text):
         quoted = bool(m.group("q"))
         secret = m.group("qsecret") if quoted else m.group("secret").rstrip(_TRAIL)
         if quoted or _strong_secret(secret, 4):
             start = m.start("qsecret" if quoted else "secret")
             spans.append((start, start + len(secret), "password"))
+    return spans
+
+
+def _code_spans(text: str) -> list[tuple[int, int, str]]:
+    spans: list[tuple[int, int, str]] = []
     for m in _CODE_RE.finditer(text):
         codes = m.group("codes")
         for t in re.finditer(_CODE_TOKEN, codes):
@@ -1122,6 +1157,11 @@ def _more_credential_spans(text: str) -> list[tuple[int, int, str]]:
             digits = sum(c.isdigit() for c in value)
             if (value.replace("-", "").replace(" ", "").isdigit() and digits >= 4) or (digits and len(value.replace("-", "")) >= 6):
                 spans.append((m.start("codes") + t.start(), m.start("codes") + t.end(), "pin"))
+    return spans
+
+
+def _pair_spans(text: str) -> list[tuple[int, int, str]]:
+    spans: list[tuple[int, int, str]] = []
     for m in _PAIR_RE.finditer(text):
         secret = m.group("secret").rstrip(_TRAIL)
         if _strong_secret(secret, 5) and any(c.isalpha() for c in secret) and "://" not in m.group(0) and "@" not in secret:

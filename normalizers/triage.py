@@ -30,6 +30,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from normalizers import redispatch
 from normalizers.model import Medium, NormalizedMessage, Triage
 from normalizers.textfold import strip_marks
 
@@ -217,10 +218,30 @@ def respell(folded: str) -> str:
     return _TOKEN.sub(lambda m: _respelt(m.group(0), known), folded)
 
 
+_WORD_START = r"(?<![a-z0-9])"
+
+
+@functools.cache
+def _concept_rules() -> tuple[tuple[str, redispatch.Rule], ...]:
+    """``_CONCEPTS_COMPILED`` for words joined by single spaces, searched in ``" " + spaced``:
+    there a word starts exactly after a space, so the leading space replaces the look-behind
+    (and the regex engine skips to the spaces instead of trying every position)."""
+    return tuple((name, redispatch.Rule(f"(?:{pat})(?![a-z0-9])", prefix=" ")) for name, pat in _CONCEPTS.items())
+
+
+@functools.lru_cache(maxsize=16)
+def _concepts_in(spaced: str) -> tuple[str, ...]:
+    """The concepts named in ``spaced`` (folded words joined by single spaces), in ``_CONCEPTS``
+    order: those ``_CONCEPTS_COMPILED`` finds in it. Cached: the model's features and the cue
+    check read the same words when the text is short (and needs no respelling)."""
+    padded = " " + spaced
+    return tuple(name for name, rule in _concept_rules() if rule.found(padded))
+
+
 def has_cue(text: str) -> bool:
     """Whether ``text`` names any support concept at all (else it is a general question)."""
     spaced = " ".join(_TOKEN.findall(respell(fold(text))))
-    return any(pat.search(spaced) for _name, pat in _CONCEPTS_COMPILED)
+    return bool(_concepts_in(spaced))
 
 
 def features(text: str) -> list[str]:
@@ -228,7 +249,7 @@ def features(text: str) -> list[str]:
     folded = fold(text)
     words = _TOKEN.findall(folded)
     spaced = " ".join(words)
-    out = [f"k:{name}" for name, pat in _CONCEPTS_COMPILED if name not in CUE_ONLY and pat.search(spaced)] * CONCEPT_REPEAT
+    out = [f"k:{name}" for name in _concepts_in(spaced) if name not in CUE_ONLY] * CONCEPT_REPEAT
     out += [f"w:{w}" for w in words]
     out += [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     for w in words:
@@ -666,15 +687,66 @@ RETRIES = 8
 _MARKER = re.compile(r"\[redacted:[^\]]{1,40}\]|\[sealed:[^\]]{1,60}\]", re.I)
 
 
+def _word_start_body(pattern: re.Pattern[str]) -> str | None:
+    """``X`` when ``pattern`` is ``(?<![a-z0-9])(?:X)`` (the look-behind applies to all of it)."""
+    src = pattern.pattern
+    if not src.startswith(_WORD_START + "(?:"):
+        return None
+    rest = src[len(_WORD_START):]
+    return rest[3:-1] if redispatch.closing_paren(rest, 0) == len(rest) - 1 else None
+
+
+def _alternative(pattern: re.Pattern[str]) -> tuple[str, str]:
+    """``pattern`` as (its body after the word-start look-behind, "") or, when the look-behind
+    is not on all of it, ("", the whole pattern)."""
+    body = _word_start_body(pattern)
+    return (body, "") if body is not None else ("", pattern.pattern)
+
+
+def _any_of(patterns: list[re.Pattern[str]], bodies: tuple[str, ...] = ()) -> tuple[redispatch.Rule, ...]:
+    """Rules that together match where one of ``patterns`` or of ``bodies`` (after the
+    word-start look-behind) does: one for all those under the look-behind (grouped after it),
+    one per pattern whose look-behind is not on all of it."""
+    under = list(bodies)
+    whole = []
+    for p in patterns:
+        body, full = _alternative(p)
+        if full:
+            whole.append(redispatch.Rule(full))
+        else:
+            under.append(body)
+    first = [redispatch.Rule("|".join(f"(?:{b})" for b in under), prefix=_WORD_START)] if under else []
+    return (*first, *whole)
+
+
+def _found(rules: tuple[redispatch.Rule, ...], text: str) -> bool:
+    return any(rule.found(text) for rule in rules)
+
+
+@functools.cache
+def _security_fast() -> tuple[tuple[redispatch.Rule, ...], tuple[redispatch.Rule, ...], tuple[redispatch.Rule, ...]]:
+    """(``_SEED_MORE`` or ``_GONE_NO_BACKUP``, ``_DEVICE_THEFT``, any family rule or ``_DISOWN``)
+    as rules that answer only whether they match, grouped for speed (``normalizers.redispatch``;
+    compiled on first use)."""
+    families = tuple(pat for _cat, pat in _SEC_EARLY + _SEC_RULES)
+    return _any_of([_SEED_MORE, _GONE_NO_BACKUP]), _any_of([_DEVICE_THEFT]), _any_of([_DISOWN], families)
+
+
 def security_rule(text: str) -> str | None:
     """The security-critical category whose rule matches ``text`` (folded, misspellings of a few
     security words mended: :func:`respell`), if any."""
     folded = respell(fold(text))
-    if _SEED_MORE.search(folded) or _GONE_NO_BACKUP.search(folded):
+    lost_seed, device_theft, any_family = _security_fast()
+    if _found(lost_seed, folded):
         return "lost_keys_or_recovery_phrase"
     # a stolen phone or bag is no break-in into the account by itself (with no backup of
     # the seed it is lost keys; with an authenticator on it a login problem)
-    folded = _DEVICE_THEFT.sub(" ", folded)
+    if _found(device_theft, folded):
+        folded = _DEVICE_THEFT.sub(" ", folded)
+    if not _found(any_family, folded):
+        # no family matches anywhere, and nothing is disowned (``_disowned`` needs a ``_DISOWN``
+        # match): the loop below would find nothing (most messages)
+        return None
     for cat, pattern in _SEC_EARLY_COMPILED + _SEC_COMPILED:
         # a discounted match is searched again one character later (a later, undenied start of
         # the same family still counts: "um cara no telegram ... dizendo que é do suporte"), a few times at most

@@ -310,6 +310,9 @@ class BatchContext:
     stored_rows: list[Any] = field(default_factory=list)
     #: routing rules, default team and connectors, read once per batch (ingest writes none)
     routing: routing.Cache = field(default_factory=routing.Cache)
+    #: the steps of each stored message that need its rows' ids (routing, the intelligence
+    #: hooks), run in message order by ``run_after`` once the rows are flushed
+    after: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def load(cls, s: Session, prepared: list[Prepared]) -> BatchContext:
@@ -330,11 +333,23 @@ class BatchContext:
             [(m.sender.medium, m.sender.address) for _c, m in msgs],
             [(c, m.thread_key) for c, m in msgs if m.kind not in ("status",)],
             [((m.sender.medium, m.sender.address), threads.verified_email(m.sender)) for _c, m in msgs if m.sender.verified_email],
+            [(c, r) for c, m in msgs for r in ([m.in_reply_to] if m.in_reply_to else []) + list(m.references)],
         )
         return ctx
 
+    def run_after(self, s: Session) -> None:
+        """Write the stored rows (one flush: a multi-row INSERT per table), then run the steps
+        that need their ids, in message order."""
+        if not self.after:
+            return
+        s.flush()
+        steps, self.after = self.after, []
+        for step in steps:
+            step()
+
     def invalidate(self) -> None:
         """After a savepoint rolled back: rows created in it are gone; query again."""
+        self.after = []
         self.lookups = None
         self.stored = set()
         self.helpdesks = {}
@@ -421,6 +436,7 @@ def _store_together(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcom
             failed.append((row, p))  # after the others: nothing below can fail then
             continue
         locals_.append(_store_one(rt, s, p, row, ctx))
+    ctx.run_after(s)
     s.flush()  # the deliveries' ids; a constraint a row breaks shows here, not at the commit
     events.discard(s)
     for local in locals_:
@@ -460,6 +476,7 @@ def _store_each(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcome:
         try:
             with s.begin_nested():
                 local = _store_one(rt, s, p, row, ctx)
+                ctx.run_after(s)
             outcome.add(local)
         except IntegrityError as exc:
             # A concurrent worker stored the same thing first; try again shortly.
@@ -643,8 +660,13 @@ def _store_customer_message(
     if msg.direction == "inbound" and msg.triage is not None and msg.triage.command:
         return _apply_command(s, msg, msg.triage.command, lookups)
     reopen, gap = adapter.thread_policy(msg)
+    # In a batch (ctx), nothing is flushed per message: the rows are linked by relationship,
+    # written by the batch's one flush (one multi-row INSERT per table), and the steps that need
+    # their ids (routing, the intelligence hooks) run after it, in message order (ctx.after).
+    defer = ctx is not None
     res = threads.resolve(
-        s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at, lookups=lookups
+        s, conn, msg, reopen_resolved=reopen, idle_gap_seconds=gap.total_seconds() if gap else None, at=msg.sent_at, lookups=lookups,
+        flush=not defer,
     )
     if msg.auto_generated and msg.direction == "inbound":
         if automatic.automatic_sign(msg):  # the address showed itself automatic: remembered on its identity
@@ -659,12 +681,12 @@ def _store_customer_message(
         _apply_identity_update(res.identity, update)
     conv = res.conversation
     row = Message(
-        conversation_id=conv.id,
+        conversation=conv,
         connector_id=conn.id,
         external_id=msg.external_id,
         direction=msg.direction,
         kind=msg.kind,
-        identity_id=res.identity.id,
+        identity=res.identity,
         sender_name=msg.sender.name or res.identity.display_name,
         sent_at=msg.sent_at,
         subject=msg.subject,
@@ -684,32 +706,40 @@ def _store_customer_message(
         event_id=p.event_id,
     )
     s.add(row)
-    s.flush()
     if ctx is not None:
         ctx.stored_rows.append(row)
         if msg.external_id:
             ctx.stored.add((conn.id, msg.external_id))
+    if lookups is not None:
+        lookups.note_message(conn.id, msg.external_id, conv)
     _store_attachments(s, row, msg)
     _update_conversation(conv, msg)
-    if msg.direction == "inbound" and not msg.auto_generated:
-        if res.created:  # triaged and language detected: the routing rules decide the team
-            team_id = routing.route(s, conv, cache=ctx.routing if ctx is not None else None)
-            if team_id is not None:
-                out.teams.add(team_id)
-        elif res.reopened and conv.team_id is not None:
-            conv.queued_at = now()  # a resolved conversation the customer reopened: a new wait (docs/teams.md)
-            if conv.assignee_id is None:
-                out.teams.add(conv.team_id)
     if msg.direction == "inbound":
         helpdesk = _helpdesk_for(s, rt, adapter, ctx)
-        d = Delivery(message_id=row.id, conversation_id=conv.id, helpdesk_id=helpdesk.id, state=DeliveryState.PENDING)
+        d = Delivery(message=row, conversation=conv, helpdesk_id=helpdesk.id, state=DeliveryState.PENDING)
         s.add(d)
-        out.push_rows.append(d)  # flushed with the event's savepoint
-        if not msg.auto_generated:
+        out.push_rows.append(d)  # flushed with the batch (or the event's savepoint)
+    if msg.direction == "inbound" and not msg.auto_generated:
+        def after() -> None:
+            if res.created:  # triaged and language detected: the routing rules decide the team
+                team_id = routing.route(s, conv, cache=ctx.routing if ctx is not None else None)
+                if team_id is not None:
+                    out.teams.add(team_id)
+            elif res.reopened and conv.team_id is not None:
+                conv.queued_at = now()  # a resolved conversation the customer reopened: a new wait (docs/teams.md)
+                if conv.assignee_id is None:
+                    out.teams.add(conv.team_id)
             ev = hooks.IngestEvent(s, rt, adapter, conv, row, msg, res.created, res.reopened)
             for hook in hooks.AFTER_INGEST:
                 hook(ev)
             out.send += ev.send_reply_ids
+
+        if defer:
+            assert ctx is not None
+            ctx.after.append(after)
+        else:
+            s.flush()
+            after()
     return EventState.PROCESSED, None
 
 
@@ -717,7 +747,7 @@ def _store_attachments(s: Session, row: Message, msg: NormalizedMessage) -> None
     for att in msg.attachments:
         s.add(
             AttachmentRow(
-                message_id=row.id,
+                message=row,
                 filename=(att.filename or "attachment")[:512],
                 content_type=att.content_type or "application/octet-stream",
                 size=att.size,
@@ -763,7 +793,7 @@ def _update_language(conv: Conversation, msg: NormalizedMessage) -> None:
     only when that message's detection is confident."""
     if msg.direction != "inbound" or (conv.extra or {}).get("language_confirmed"):
         return
-    contact = conv.contact if conv.contact_id else None
+    contact = conv.contact  # by relationship: a new conversation may not be flushed yet
     if contact is not None and contact.language and (contact.attrs or {}).get("language_confirmed"):
         conv.language = contact.language
         return
