@@ -102,14 +102,11 @@ STEPS: list[tuple[str, Step]] = [
 
 def warm() -> None:
     """Compile what the steps otherwise compile on first use (the grouped rule patterns of
-    triage, redaction, quotes and bounces: about a second of CPU): call it in a worker's
+    redaction, quotes and bounces): call it in a worker's
     parent process before it forks a child per job, so no job pays for it."""
     from normalizers import bounces, quotes
     from normalizers import redact as redaction
-    from normalizers import triage as triaging
 
-    triaging._security_fast()
-    triaging._concept_rules()
     redaction._more_rules()
     quotes._verb_rule()
     bounces._bounce_text()

@@ -39,19 +39,10 @@ ROWS4 = ROOT / "tests" / "data" / "triage_train_rows4.tsv"
 #: 638 training-only rows written on 2026-12-06 (issue #16, unseen authors' phrasing): many short "authors" in every
 #: language, security-critical messages and their near-misses, by a session that never looked at a measured row
 ROWS5 = ROOT / "tests" / "data" / "triage_train_rows5.tsv"
-#: 453 training-only rows written on 2026-12-06 (issue #16, feat/intel-sec) as an "unseen authors" probe: 54 short authors in
-#: every language, about half security-critical (indirect, typos, slang, emoji, mixed languages); scored once on the shipped model
-#: before any change (its first line), then studied for general causes and trained on; never near a measured row
-ROWS6 = ROOT / "tests" / "data" / "triage_train_rows6.tsv"
-#: 148 rows by the same session, set aside before any change (whole author families) and unread while rules changed; scored
-#: once at the end (its first line), then demoted to training-only rows (no rule was changed on them)
-ROWS6_PROBE = ROOT / "tests" / "data" / "triage_train_rows6_probe.tsv"
 #: every training-only file, by short name (the cross-validation leaves one out at a time)
-TRAINING_FILES: dict[str, Path] = {"extra": EXTRA, "blind1": BLIND1, "rows3": ROWS3, "rows4": ROWS4, "rows5": ROWS5, "rows6": ROWS6, "rows6probe": ROWS6_PROBE}
+TRAINING_FILES: dict[str, Path] = {"extra": EXTRA, "blind1": BLIND1, "rows3": ROWS3, "rows4": ROWS4, "rows5": ROWS5}
 #: the blind held-out set: never trained on, never looked at while changing rules or training
 BLIND = ROOT / "tests" / "data" / "intel_blind2.tsv"
-#: the third blind set (2026-12-06, tests/normalizers/test_intel_blind3.py): measured, never trained on
-BLIND3 = ROOT / "tests" / "data" / "intel_blind3.tsv"
 #: a training-only row whose words overlap a measured row's this much (Jaccard) is left out
 NEAR = 0.5
 OUT = Path(__file__).with_name("intel_model.json")
@@ -147,9 +138,9 @@ def near(text: str, measured: list[frozenset[str]]) -> bool:
 
 
 def measured_rows() -> list[dict[str, str]]:
-    """Every row a figure is measured on: the held-out half and the blind sets."""
+    """Every row a figure is measured on: the held-out half and the blind set."""
     held = [r for r in load_corpus() if r["split"] == "heldout"]
-    return held + [r for path in (BLIND, BLIND3) if path.exists() for r in load_corpus(path)]
+    return held + (load_corpus(BLIND) if BLIND.exists() else [])
 
 
 def training_rows() -> list[dict[str, str]]:

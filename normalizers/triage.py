@@ -12,12 +12,7 @@ How a category is chosen (see docs/intelligence/triage-language.md):
    4-5-grams, trained by ``python -m normalizers.train_intel`` on the development half of
    ``tests/data/triage_corpus.tsv`` and shipped as ``normalizers/intel_model.json``; loaded
    lazily once per process (pure Python, no numpy). A message the model is unsure about and
-   that has no cue at all is a ``general_question``; a question asked before anything happened
-   (a hypothetical, "so I don't get fooled", "is that a good idea?") is never made
-   security-critical by the model alone (:func:`_precaution`).
-
-The rules and the cue check read the folded text with misspelt security words mended
-(:func:`respell`: "hakced", "recovry phrse", "walet").
+   that has no cue at all is a ``general_question``.
 """
 
 from __future__ import annotations
@@ -30,7 +25,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from normalizers import redispatch
 from normalizers.model import Medium, NormalizedMessage, Triage
 from normalizers.textfold import strip_marks
 
@@ -115,23 +109,13 @@ _CONCEPTS: dict[str, str] = {
     "sync": r"sync\w*|sincron\w*|synchron\w*|block",
     "safe": r"safe|segur\w*|secur\w*|sicher\w*|sicuro|veilig|2fa|protect\w*|proteg\w*|protecao|schutz\w*|schutze\w*|bescherm\w*|proteggo|proteggere|"
             r"hardware (?:wallet|key)|passkey|yubikey|whitelist|lista blanca|anti ?phishing|palavra passe",
-    # the wallet itself (a lost or emptied wallet is named so by many who name nothing else)
-    "wallet": r"wallet\w*|cartera|carteira|portefeuille|portafoglio|portemonnee|brieftasche|billetera|moneder|keystore|ledger|trezor|metamask",
-    # "I was asleep", "my phone was off": the customer's alibi for something done on the account
-    "alibi": r"asleep|sleeping|slept|dormid[oa]|durmiendo|dormia|dormindo|dormais|dormait|dormivo|dormint|geschlafen|schlief|sliep|lag te slapen|"
-             r"(?:phone|mobile|cell|movil|celular|telemovel|tel|telephone|handy|telefono|telefoon|mobil)\W+(?:\w+\W+)?(?:off|apagad[oa]|desligad[oa]|eteint|aus|spento|uit|apagat)",
-    # a credential or a detail on the account that is not the customer's
-    "notmine": r"not mine|isn t mine|no es (?:el |la )?(?:mio|mia|meu|meva)|nao e (?:o |a )?(?:meu|minha)|(?:plus|pas) (?:le |la )?mien\w*|nicht (?:mehr )?(?:meins|meiner|meine)|"
-               r"niet (?:meer )?van mij|non e (?:il |la )?(?:mio|mia)|no es (?:el |la )?meu|never seen|nunca (?:he )?visto|nunca vi|jamais vu|nie gesehen|nooit gezien|mai vist|mai visto",
-    "invest": r"invest\w*|invert\w*|inverti\w*|investieren|investeren|investire|trading|trader|profit\w*|ganancia\w*|lucro\w*|rendement\w*|gewinn\w*|winst|guadagn\w*|beneficis|rendiment\w*|returns",
-    "restore": r"restor\w*|restaur\w*|herstel\w*|wiederherstell\w*|ripristin\w*|recupera\w*|recover\w*|import\w*|zin",
     "hours": r"hours|horario\w*|horari|horaires|offnungszeiten|oeffnungszeiten|openingstijden|orari",
     "support_coin": r"support|soport\w*|acept\w*|accept\w*|unterstutz\w*|unterstuetz\w*|ondersteun\w*|supportate|aceitam|coins?|monedas|solana|desktop|pc|ordinador|computador",
     "api": r"api|webhook\w*|401|403|sdk|endpoint",
     "late": r"late|retras\w*|retard|atrasad\w*|verspat\w*|verspaet\w*|vertraagd|ritardo",
     "payment": r"payment|pago|pagamento|paiement|zahlung|betaling|pagament",
     "transaction": r"transac\w*|transakt\w*|transaz\w*|transactie|tx|txid|confirm\w*|bestatigt|bestaetigt|bevestigd",
-    "seed": r"seed|frase|phrase|recovery|backup|mnemonic|words|wortern|woertern|paraulas|twelve words|doce palabras|secret words|(?:12|24) (?:words?|palabras|paraules|palavras|mots|parole|woorden|worter|woerter)|palabras|paraules|palavras|mots|parole|woorden|worter|woerter|private key|clave privada|herstelzin",
+    "seed": r"seed|frase|phrase|recovery|backup|mnemonic|(?:12|24) (?:words?|palabras|paraules|palavras|mots|parole|woorden|worter|woerter)|palabras|paraules|palavras|mots|parole|woorden|worter|woerter|private key|clave privada|herstelzin",
     "dm": r"telegram|whatsapp|twitter|instagram|discord|dm\w*|appte|ecrit|escribio|chamou|angeschrieben|contacte\w*|contacted|messag\w*",
     "mail": r"e ?mail|mail|correo|correu|sms|link|enlace|liens?|site|web|website|pagina|airdrop|investment|inversion|investimento|investissement",
     "fake": r"fake|falso|falsa|faux|fausse|nep|presunto|supuesto|suposto|suposat|angeblich\w*|zogenaamde|soi disant|pretend\w*|claim\w*|promis\w*|prometi\w*|beloofde|versprochen",
@@ -145,103 +129,22 @@ _CONCEPTS: dict[str, str] = {
              r"hoe (?:kan|stel|zet|bewaar|doe)|waar (?:is|vind|zit)|is het (?:veilig|riskant|normaal)|come (?:posso|faccio|imposto|attivo|capisco)|dove (?:e|trovo)|e (?:sicuro|rischioso|normale)|"
              r"com (?:puc|faig|activo|configuro)|on (?:es|trobo)|es segur",
     # a hypothetical ("if I lose my phone"): no incident yet
-    "hypo": r"if i (?:lose|lost|forget|get)|what happens if|if (?:someone|somebody|a thief|they) (?:steals?|stole|gets?|hacks?|takes?)|"
-            r"si (?:me )?roban|si (?:alguien|algu) (?:me )?(?:roba|robe|hackea)|se (?:me )?roubarem|se alguem (?:roubar|hackear)|si on me vole|si quelqu un (?:vole|pirate)|"
-            r"wenn (?:mir )?jemand|falls jemand|als iemand|se (?:mi )?rubano|se qualcuno (?:mi )?(?:ruba|hackera)|si em roben|si algu (?:em )?roba|"
-            r"si (?:pierdo|perdiera|olvido|je perds|je perdais|perdo)|que pasa si|o que acontece se|se (?:eu )?perder|se perdo|"
+    "hypo": r"if i (?:lose|lost|forget|get)|what happens if|si (?:pierdo|perdiera|olvido|je perds|je perdais|perdo)|que pasa si|o que acontece se|se (?:eu )?perder|se perdo|"
             r"que se passe t il si|wenn ich .{0,20}verliere|was passiert wenn|als ik .{0,20}verlies|wat gebeurt er als|cosa succede se|que passa si|en cas de",
     # a loss or a "never backed up" (lost seed, forgotten password)
     "loss": r"lost|lose|forgot\w*|perd\w*|olvid\w*|oblid\w*|oubli\w*|verlor\w*|vergess\w*|vergeten|kwijt|esqueci\w*|dimentica\w*|never (?:wrote|saved|backed)|nunca (?:anote|apunte|guarde)|"
             r"jamais note|nie aufgeschrieben|nooit opgeschreven|mai scritt\w*|no (?:la |lo )?tengo|nao tenho|je n ai (?:plus|pas)|hab (?:sie |die )?nicht|heb (?:ze |hem )?niet|non (?:ce )?l ho",
 }
 _CONCEPTS_COMPILED = tuple((name, re.compile(r"(?<![a-z0-9])(?:" + pat + r")(?![a-z0-9])")) for name, pat in _CONCEPTS.items())
-_HYPO = dict(_CONCEPTS_COMPILED)["hypo"]
-#: concepts that only tell a text names something support-related (the cue check), not model
-#: features: "wallet" is in every category's words, and as a 12-fold feature it pulled "how do
-#: I connect my wallet to a dApp?" to a scam report in cross-validation by author
-CUE_ONLY = frozenset({"wallet"})
 CONCEPT_REPEAT = 12
 #: character n-gram sizes (4-5 generalised better than 3-5 in cross-validation by author)
 CHAR_NS: tuple[int, ...] = (4, 5)
 
 
-#: words whose misspellings are worth mending before the rules and the cue check read a text
-#: ("hakced", "recovry phrse", "walet", "emial", "coreo", "frace"): the model reads character
-#: n-grams and copes with a typo, the rules and the concepts match whole words and do not
-RESPELL_TERMS: tuple[str, ...] = (
-    # long, distinctive words only: a short one has real neighbours ("spam"/"scam", "sede"/"seed",
-    # "lots"/"lost", "fase"/"frase", "Betrag"/"Betrug", "peso"/"perso")
-    "hacked", "hacker", "account", "wallet", "recovery", "phrase", "password", "email", "restore", "stolen", "scammed",
-    "private", "withdrawal", "investment", "impersonating", "phishing",
-    "hackeado", "hackeada", "hackearon", "cuenta", "correo", "contrasena", "billetera", "cartera", "recuperacion", "palabras", "estafaron", "robaron", "semilla",
-    "carteira", "recuperacao", "palavras", "roubaram", "hackearam",
-    "compte", "portefeuille", "recuperation",
-    "passwort", "gehackt", "wiederherstellung", "wiederherstellungsphrase", "verloren", "gestohlen",
-    "wachtwoord", "herstelzin", "oplichter", "opgelicht", "gestolen", "portemonnee",
-    "portafoglio", "recupero", "hackerato",
-    "contrasenya", "paraules", "recuperacio",
-)
-_RESPELL_BY_FIRST: dict[str, tuple[str, ...]] = {}
-for _t in sorted(set(RESPELL_TERMS)):
-    _RESPELL_BY_FIRST[_t[0]] = (*_RESPELL_BY_FIRST.get(_t[0], ()), _t)
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` differ by one insertion, deletion, substitution or swap of two
-    neighbouring letters (and are not equal)."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = 0
-    while i < len(short) and short[i] == long_[i]:
-        i += 1
-    return short[i:] == long_[i + 1:]
-
-
-@functools.lru_cache(maxsize=4096)
-def _respelt(word: str, known: frozenset[str]) -> str:
-    if len(word) < 5 or len(word) > 24 or word in known or not word.isalpha():
-        return word
-    for term in _RESPELL_BY_FIRST.get(word[0], ()):
-        if _one_edit(word, term):
-            return term
-    return word
-
-
-def respell(folded: str) -> str:
-    """``folded`` with each word the training rows never use (fewer than twice) that is one edit
-    away from a :data:`RESPELL_TERMS` word spelt as that word."""
-    known = model()["known"]
-    return _TOKEN.sub(lambda m: _respelt(m.group(0), known), folded)
-
-
-_WORD_START = r"(?<![a-z0-9])"
-
-
-@functools.cache
-def _concept_rules() -> tuple[tuple[str, redispatch.Rule], ...]:
-    """``_CONCEPTS_COMPILED`` for words joined by single spaces, searched in ``" " + spaced``:
-    there a word starts exactly after a space, so the leading space replaces the look-behind
-    (and the regex engine skips to the spaces instead of trying every position)."""
-    return tuple((name, redispatch.Rule(f"(?:{pat})(?![a-z0-9])", prefix=" ")) for name, pat in _CONCEPTS.items())
-
-
-@functools.lru_cache(maxsize=16)
-def _concepts_in(spaced: str) -> tuple[str, ...]:
-    """The concepts named in ``spaced`` (folded words joined by single spaces), in ``_CONCEPTS``
-    order: those ``_CONCEPTS_COMPILED`` finds in it. Cached: the model's features and the cue
-    check read the same words when the text is short (and needs no respelling)."""
-    padded = " " + spaced
-    return tuple(name for name, rule in _concept_rules() if rule.found(padded))
-
-
 def has_cue(text: str) -> bool:
     """Whether ``text`` names any support concept at all (else it is a general question)."""
-    spaced = " ".join(_TOKEN.findall(respell(fold(text))))
-    return bool(_concepts_in(spaced))
+    spaced = " ".join(_TOKEN.findall(fold(text)))
+    return any(pat.search(spaced) for _name, pat in _CONCEPTS_COMPILED)
 
 
 def features(text: str) -> list[str]:
@@ -249,7 +152,7 @@ def features(text: str) -> list[str]:
     folded = fold(text)
     words = _TOKEN.findall(folded)
     spaced = " ".join(words)
-    out = [f"k:{name}" for name in _concepts_in(spaced) if name not in CUE_ONLY] * CONCEPT_REPEAT
+    out = [f"k:{name}" for name, pat in _CONCEPTS_COMPILED if pat.search(spaced)] * CONCEPT_REPEAT
     out += [f"w:{w}" for w in words]
     out += [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     for w in words:
@@ -282,9 +185,8 @@ def command(text: str) -> str | None:
 # --- 2. security rules (over folded text; word-start anchored) ---------------------------
 _SEED = (
     r"(?:paper\w*|papel\w*|papier\w*|zettel|foglio|foglietto|carnet|notebook|paperet|sheet|note)\b.{0,6}\b(?:with|con|com|met|mit|avec|amb|de|der|di) (?:the |my |mis |las |les |mijn |meine |den |i miei |le |as |minhas |mes |meus |les meves |mes )?(?:\d\d )?"
-    r"(?:words|palabras|paraules|palavras|woorden|worter|woerter|mots|parole|woordjes|paroline|palabritas|parauletes|palavrinhas|petits mots|wortchen|little words)|"
-    r"keystore|wallet ?file|wallet ?dat|(?:archivo|fichier|arquivo|datei|bestand|file) (?:de la |du |da |der |van de |del )?(?:cartera|portefeuille|carteira|wallet|keystore)|"
-    r"(?:seed|recovery|backup|mnemonic|secret)(?! ?codes?\b)(?! ?(?:keys?|key file) for (?:2fa|the authenticator)) ?(?:phrase|words?)?|seed|seedphrase|seed ?zin|mnemoni\w*|"
+    r"(?:words|palabras|paraules|palavras|woorden|worter|woerter|mots|parole)|"
+    r"(?:seed|recovery|backup|mnemonic|secret) ?(?:phrase|words?)?|seed|seedphrase|seed ?zin|mnemoni\w*|"
     r"frase (?:semilla|de recupera\w*|de respaldo|secreta|segreta|di recupero|de seguranca)|frase|"
     r"(?:12|24|twelve|doce|dotze|douze|zwolf|zwoelf|dodici|twaalf) (?:words|palabras|paraules|mots|palavras|woerter|worter|parole|woorden)|"
     r"private key|private keys|privat\w* schlussel\w*|prive ?sleutel|private sleutel|chiav\w* privat\w*|"
@@ -293,8 +195,6 @@ _SEED = (
 )
 _LOSS = (
     r"unreadable|illegible|ilegible|illisible|unlesbar|onleesbaar|illeggibil\w*|ilegivel|il legible|no se lee|no es llegeix|nao da (?:pra|para) ler|on (?:ne )?lit plus|non si legge|"
-    r"in the wash|through the wash|washing machine|lavadora|maquina de lavar|machine a laver|passe a la machine|waschmaschine|wasmachine|in de was|lavatrice|rentadora|lavanderia|"
-    r"mojad\w*|se me mojo|molhou|mouille\w*|nass geworden|nat geworden|bagnat\w*|mullat|water damage|"
     r"missing (?:one|a|1|two|2)|(?:me falta|em falta|me faltan|falta|manque|fehlt|fehlen|mis|missen|manca|mancano) (?:one|a|1|2|un|una|uma|um|ein|een|due|dos|duas|deux|zwei|twee)? ?"
     r"(?:word|palabra|paraula|palavra|mot|wort|woord|parola)|lost|lose|losing|misplaced|forgot\w*|perd\w*|pers[oa]\b|olvid\w*|oblid\w*|oubli\w*|verlor\w*|verlier\w*|vergess\w*|"
     r"vergeten|vergat|kwijt\w*|esqueci\w*|esquec\w*|dimentica\w*|scordat\w*|can ?t find|cannot find|no encuentro|"
@@ -322,7 +222,6 @@ _STRANGE_MOVES = (r"(?:strange|weird|odd|unknown|raros?|raras?|extran\w*|estranh
 _OTHER_PERSON = (r"someone else|somebody else|another person|otra persona|outra pessoa|una altra persona|quelqu un d autre|jemand (?:anderes|anders)|"
                  r"iemand anders|qualcun altro|un altra persona|un altro")
 _ROLE = (r"support\w*|soporte|suporte|supporto|suport|helpdesk|moderat\w*|admin\w*|agent\w*|atendente|assistenza|kundenservice|klantenservice|"
-         r"comercial|commercial|commerciale|buitendienst|aussendienst|vertreter|vertegenwoordiger|rappresentante|representative|account rep|"
          r"medewerker\w*|mitarbeiter\w*|employee|empleado|funcionari\w*|employe\w*|dipendent\w*|treballador|account manager|gestor\w*|gerente|"
          r"conseill\w*|betreuer\w*|accountmanager|consulente|operator\w*|operador\w*|operatore")
 _SOCIAL = r"instagram|insta|telegram|whatsapp|discord|twitter|x|facebook|fb|tiktok|youtube|signal|linkedin"
@@ -330,13 +229,11 @@ _YOURS = (r"(?:from you|of yours|your (?:team|company|staff|support)|de ustedes|
           r"von euch|eure[rmn]?|van jullie|jullie|di voi)")
 _CONTACTED = (r"called|calls|rang|phoned|gebeld|belde|angerufen|rief|llam\w*|ligou|ligaram|appel\w*|chiamat\w*|chiamo|trucat|truca\w*|"
               r"messaged me|texted me|wrote me|wrote to me|dm\w* me|me escribi\w*|me escreveu|m a ecrit|schrieb mir|hat mir geschrieben|schreef me|mi ha scritto|m ha escrit")
-_CLAIM = (r"saying|said|says|claim\w*|present\w* (?:himself |herself |themselves )?(?:as|comme|como|come|com|als)|se presentant|se presentaba|se presento|se apresentou|"
-          r"stellte sich\b.{0,30}\bvor|stelde zich\b.{0,30}\bvoor|presentandosi|si e presentat\w*|es va presentar|on behalf of|namens|en nombre de|em nome d\w*|au nom de|im namen|a nome d\w*|en nom de|"
-          r"dicendo|diceva|dizendo|disse|disant|diciendo|decia|dijo|sagte|sagt|sei|zei|zegt|deia|diu|dient|"
+_CLAIM = (r"saying|said|says|claim\w*|dicendo|diceva|dizendo|disse|disant|diciendo|decia|dijo|sagte|sagt|sei|zei|zegt|deia|diu|dient|"
           r"works?|worked|working|trabaj\w*|trabalh\w*|travaill\w*|arbeit\w*|werkt\w*|lavor\w*|treball\w*")
 _SEC_RULES: tuple[tuple[str, str], ...] = (
     ("suspicious_access_or_hacked_account",
-     r"hack\w*|hak(?:c\w*|e[ard]\w*|ke[dr]\w*)|gehackt|pirate\w*|piratead\w*|hackead\w*|hackejat\w*|hackerat\w*|compromis\w*|comprometid\w*|"
+     r"hack\w*|gehackt|pirate\w*|piratead\w*|hackead\w*|hackejat\w*|hackerat\w*|compromis\w*|comprometid\w*|"
      r"compromes\w*|kompromittiert|gecompromitteerd|stolen|stole\b|robad\w*|robat\w*|robaron|roubad\w*|roubaram|"
      r"gestohlen|geklaut|gestolen|rubat\w*|drained|vaciad\w*|vaciaron|esvazi\w*|svuotat\w*|leeggehaald|leeggeroofd|"
      r"leergeraumt|leergeraeumt|ausgeraubt|gekapert|gekaapt|(?:ont|a|avez) vide\b|vide mon|vide ma|vide mes|buidat|han buidat|"
@@ -381,9 +278,9 @@ _SEC_RULES: tuple[tuple[str, str], ...] = (
      r"(?:fa|fan|feia|fent|fer|va fer) (?:se )?passar|es (?:fa|feia|va fer) passar|"
      rf"(?:passando|passou|passaram|passa|passar) por (?:voces|atendente|funcionario|suporte|vos|voce|da|do|(?:\w+ )?(?:{_ROLE}))|fingi\w* (?:ser|que era)|"
      rf"(?:{_CLAIM})\b.{{0,25}}\b(?:{_ROLE})\b.{{0,12}}\b(?:{_YOURS})|"
-     r"(?:account|cuenta|conta|compte|konto|profil\w*|perfil|profiel|page|pagina|group|grupo|groupe|gruppe|gruppo|groep|number|numero|nummer|org|organi[sz]ation|channel|canal|kanal|server|servidor|serveur|repo\w*)\b.{0,15}\b"
+     r"(?:account|cuenta|conta|compte|konto|profil\w*|perfil|profiel|page|pagina|group|grupo|groupe|gruppe|gruppo|groep|number|numero|nummer)\b.{0,15}\b"
      r"(?:with|con|com|avec|mit|met|amb|using|usando|utilisant|che usa|die) (?:the |el |la |o |a |le |il |de |den |het )?(?:your|vuestr\w*|vostr\w*|votre|eure\w*|jullie|seu|sua|de voces|de ustedes) "
-     r"(?:logo|name|nombre|nome|nom|naam|foto|photo|picture|avatar|brand\w*|marca|marque|merk|marchio|marke)|"
+     r"(?:logo|name|nombre|nome|nom|naam|foto|photo|picture|avatar)|"
      rf"(?:{_SOCIAL}) (?:mod|modo|mods|moderat\w*|moderador\w*|admin\w*)\b.{{0,60}}\b(?:priv\w*|dm\w*|direct\w*)|"
      rf"(?:mod|modo|mods|moderat\w*|moderador\w*|admin\w*) (?:de |di |do |da |from |on |van |von |auf |op |sur |en |no |su |in )?(?:{_SOCIAL})\b.{{0,60}}\b(?:priv\w*|dm\w*|direct\w*)|"
      r"(?:fait|faisant|faisait|font|faire) passer|pretend\w* etre|pretendant|"
@@ -403,9 +300,8 @@ _SEC_RULES: tuple[tuple[str, str], ...] = (
      r"(?:support|soporte|suporte|supporto|suport|team|equipo|equip|equipe|staff|company|empresa|societe|firma|bedrijf|azienda|"
      r"security|seguridad|seguretat|seguranca|securite|sicherheit|beveiliging|sicurezza|fraud\w*|compliance|customer|atencion|"
      r"assistance|assistenza|servei|service|servizio|servicio|kundendienst|kundenservice|klantenservice|exchange|app)|"
-     r"(?:says?|said|saying|claim\w*|dice|dijo|diciendo|diu|deia|dizendo|disse|dit|disant|sagt|sagte|zegt|zei|dicendo|diceva|s est presente\w*|se presento|se apresentou|stellte sich|stelde zich|si e presentat\w*|es va presentar)\b.{0,30}"
-     r"\b(?:support|soporte|suporte|supporto|suport|helpdesk|moderat\w*|admin\w*|agent\w*|atendente|assistenza|kundenservice|klantenservice|"
-     r"comercial|commercial|commerciale|buitendienst|aussendienst|vertreter|vertegenwoordiger|rappresentante|representative|account rep)\b|"
+     r"(?:says?|said|saying|claim\w*|dice|dijo|diciendo|diu|deia|dizendo|disse|dit|disant|sagt|sagte|zegt|zei|dicendo|diceva)\b.{0,30}"
+     r"\b(?:support|soporte|suporte|supporto|suport|helpdesk|moderat\w*|admin\w*|agent\w*|atendente|assistenza|kundenservice|klantenservice)\b|"
      r"(?:telegram|whatsapp|dm\w*|insta\w*|twitter|discord|@\w+|call\w*|llam\w*|truca\w*|ligou|ligaram|appel\w*|anruf\w*|angerufen|gebeld|chiamat\w*)"
      r".{0,80}(?:support\w*|soporte|suporte|supporto|suport|helpdesk|moderat\w*|moderador|admin\w*|agent\w*|atendente|assistenza|oficial|official|officiel|ufficial\w*)"
      r".{0,80}(?:(?:is|was) (?:that|this|it|he|she|they) (?:really |actually )?(?:you|real|legit|official)|really you|(?:is|are) (?:that|this|it|they) you|"
@@ -425,10 +321,10 @@ _SEC_RULES: tuple[tuple[str, str], ...] = (
      r"\b(?:missing|is missing|falta\w*|manque\w*|fehlt|fehlen|manca\w*|ontbreekt|ontbreken)\b"),
     ("scam_or_phishing_report",
      r"(?<!anti )phishing|scam(?!bi)\w*|estafa\w*|estafad\w*|golpe\w*|arnaqu\w*|escroc\w*|betrug\w*|betrog\w*|betruger\w*|truff\w*|"
-     r"opgelicht|oplichter\w*|oplichting|fraud(?!\w* (?:department|team|unit|dept))\w*|frauduleu\w*|ponzi|piramid\w*|pyramid\w*|(?:site|sito|seite|siite|web|pagina|page|app|giveaway|airdrop|sorteo|sorteio|concours|gewinnspiel|winactie|concorso|sorteig)\w* (?:finto|finta|fasull\w*|falso|falsa|fals|falsch\w*|faux|fausse|fake|nep)\b|(?:semblava|s assembla|sembla) (?:a )?(?:la |el )?vostr\w*|(?:send|sende|envia\w*|envie|manda\w*|schick\w*|stuur|invia\w*|envoie|envoyez|mandame)\b.{0,12}\b\d+\b.{0,30}\b(?:get|receive|recibe\w*|recibir|te devuelvo|devuelvo|krieg\w*|krijg\w*|ricev\w*|ti ridò|ti rido|torno|et torno|rends|rendrai|recebe\w*|devolvo|te devolvo)\b.{0,15}\d+|(?:sent|send|mande|envie|mandei|enviei|gestuurd|geschickt|envoye|inviato|inviat\w*|vaig enviar|le mande|paid|pague|paguei|bezahlt|betaald|pagato|payed|versato|verse|eingezahlt|gestort|deposited|ingrese)\b.{0,80}\b(?:blocked me|me bloqueo|me bloqueou|m a bloque|hat mich (?:geblockt|blockiert)|heeft me geblok\w*|mi ha bloccato|em va bloquejar|deleted (?:his|her|their|the) (?:acc\w*|profile|account)|borro (?:su|la) cuenta|apagou (?:a|o) (?:conta|perfil)|a supprime son compte|hat (?:seinen|ihren) account geloscht|heeft (?:zijn|haar) account verwijderd|ha cancellato (?:il|l) (?:suo )?(?:account|profilo))|"
+     r"opgelicht|oplichter\w*|oplichting|fraud(?!\w* (?:department|team|unit|dept))\w*|frauduleu\w*|ponzi|piramid\w*|pyramid\w*|giveaway|"
      r"site falso|pagina falsa|web falsa|sitio falso|web fals|pagina fals|sito falso|sito fasullo|faux site|site frauduleux|"
      r"(?:fake|gefalscht\w*|nep|faux|fausse)\s?(?:site|website|web ?seite|webseite|seite|page|pagina|app|appli\w*|link|lien|"
-     r"e ?mail|mail|sms|nachricht|bericht\w*|message|airdrop|investment|exchange|wallet|token|giveaway|url|version|copy|clone|sorteo|sorteio|concours|gewinnspiel|winactie|concorso|sorteig|live|stream|video)|"
+     r"e ?mail|mail|sms|nachricht|bericht\w*|message|airdrop|investment|exchange|wallet|token|giveaway|url|version|copy|clone)|"
      r"(?:e ?mail|mail|correo|correu|sms|mensaje|missatge|mensagem|message|messaggio|nachricht|bericht|link)\b.{0,60}"
      r"\b(?:asking|asked|pidiendo|pidiendome|pide|demanant|pedindo|pede|demandant|demande|fragt|gefragt|vraagt|chiede|chiedendo)\b.{0,25}"
      r"\b(?:seed|phrase|frase|password|contrasena|contrasenya|senha|mot de passe|identifiants|passwort|wachtwoord|datos|dades|dados|"
@@ -475,41 +371,24 @@ _ACT = (r"(?:make|made|do|did|done|send|sent|withdr\w*|authori[sz]\w*|approv\w*|
         r"gemacht|getan|gesendet|geschickt|abgehoben|ausgezahlt|autorisiert|beauftragt|angefordert|freigegeben|angefasst|"
         r"gedaan|verstuurd|gestuurd|opgenomen|toegestaan|goedgekeurd|aangevraagd|gevraagd|aangeraakt|"
         r"fatt[oaie]|inviat\w*|mandat\w*|prelevat\w*|autorizzat\w*|chiest\w*|richiest\w*|toccat\w*|"
-        r"chang\w*|cambie|cambiad\w*|mude\w*|mudei|alterei|troquei|canviat|geandert|geaendert|veranderd|gewijzigd|cambiat\w*|modificat\w*|modifie\w*|"
-        r"trade|traded|trading|operad\w*|opere|opero|operat|operei|mexo|mexe|gehandelt|gehandeld|handel|faccio|fatto trading|tradeado|tradei|"
-        r"reset|resett\w*|restablec\w*|redefin\w*|reinitialis\w*|zuruckgesetzt|gereset|reimpostat\w*|wanted|wollte|quise|queria|volevo|wilde|voulais|volia)\b"
+        r"chang\w*|cambie|cambiad\w*|mude\w*|mudei|alterei|troquei|canviat|geandert|geaendert|veranderd|gewijzigd|cambiat\w*|modificat\w*|modifie\w*)\b"
 )
 _WITHOUT_ME = (r"without me\b|sin mi\b|sans moi|ohne mich|zonder mij|senza (?:di )?me\b|sense mi\b|sem mim|(?:don ?t|do not|dont) recogni[sz]e|no (?:los |las |lo |la )?reconozco|nao (?:os |as )?reconhec\w*|(?:ne )?(?:les |le |la )?reconnais pas|nicht kenne|"
                r"nicht erkenne|niet herken|non (?:li |le )?riconosco|no (?:els |les )?reconec|"
-               # an unknown recipient ("to an account I don't know", "a una cuenta que no conocemos", "a un compte desconegut")
-               r"(?:account|address|wallet|cuenta|conta|compte|konto|rekening|adres\w*|direccion|endereco|indirizzo|adreca|iban|conto)\b (?:\w+ ){0,2}?"
-               r"(?:unknown|desconocid\w*|desconhecid\w*|desconegut\w*|inconnu\w*|unbekannt\w*|onbekend\w*|sconosciut\w*|que no conocemos|que (?:a gente |nos )?nao conhece\w*|we don t know|die wir nicht kennen|die we niet kennen|che non conosciamo|que no coneixem)|"
-               r"(?:unknown|unbekannte\w*|onbekende|inconnu\w*|sconosciut\w*|desconocid\w*|desconhecid\w*) (?:account|address|wallet|konto|rekening|adres\w*|adresse|indirizzo|iban|conto|cuenta|conta)\b|"
-               r"(?:that|which|die|dat|que|qui|che|den|het) (?:i |ik |ich |je |jo |io |eu |yo )?(?:don t|do not|dont|niet|nicht|ne|no|nao|non) (?:know|ken|kenne|connais|conozco|conheco|conosco|conec)\b|"
                r"on (?:its|their) own|by itself|(?:hace|hizo|hacen) (?:\w+ )?sol[ao]s?|sozinh[ao]s?|tout(?:e)? seul(?:e)?s?|von selbst|vanzelf|da sol[oa]|tot sol[ao]?|"
                r"sin que (?:yo )?(?:hiciera|haga|hice|hiciese|tocara)|sem (?:eu|que eu) (?:fazer|fizesse|faca|mexer)|sans que je (?:fasse|touche)|"
                r"ohne dass ich|zonder dat ik|senza che (?:io )?(?:facessi|faccia|toccassi)|sense que (?:jo )?(?:fes|faci)|without (?:me|my) (?:doing|touching|knowing)|without doing anything")
-_NOT_ME = (r"yo no fui|yo no he sido|yo no era|eu nao fui|ich war (?:es|das) nicht|ik was het niet|io non (?:sono stato|sono stata|ero)|non sono stat[oa] io|"
-           r"(?:none|nobody|no one|neither) (?:of us|on (?:our|the) team|here)|nadie (?:de nosotros|del equipo|de aqui)|ninguem (?:de nos|da equipe|da equipa|aqui)|personne (?:chez nous|de nous|de l equipe)|"
-           r"keiner von uns|niemand (?:von uns|van ons|bij ons|im team)|nessuno (?:di noi|del team)|ningu de nosaltres|ningu de l equip|"
-           r"wasn t (?:anyone|anybody|any of us|one of us)|was not (?:anyone|anybody|any of us)|no fue nadie|no ha sido nadie|nao foi ninguem|ce n etait personne|ce n est personne|war keiner|war niemand|was niemand|non e stato nessuno|no ha estat ningu|jo no (?:he estat|vaig ser)|not me|wasn t me|wasnt me|no soy yo|no era yo|no fui yo|no he sido yo|nao fui eu|nao era eu|nao sou eu|(?:c est|c etait|ce n est|ce n etait|c etais) pas moi|"
-           r"(?:i did not|i didn t|i didnt|i never did|not true|no es (?:verdad|cierto)|nao e verdade|c est faux|ce n est pas vrai|stimmt nicht|hab ich nicht|habe ich nicht|"
-           r"heb ik niet|niet waar|non e vero|no es veritat|no ho he fet)(?=\s*(?:[.!]|$))|"
+_NOT_ME = (r"yo no fui|yo no he sido|yo no era|eu nao fui|ich war (?:es|das) nicht|ik was het niet|io non (?:sono stato|sono stata|ero)|jo no (?:he estat|vaig ser)|not me|wasn t me|wasnt me|no soy yo|no era yo|no fui yo|no he sido yo|nao fui eu|nao era eu|nao sou eu|(?:c est|c etait|ce n est|ce n etait|c etais) pas moi|"
            r"(?:das )?war ich nicht|bin ich nicht|nicht ich|non sono (?:stato )?io|non ero io|was ik niet|ben ik niet|niet ik|no soc jo|no era jo|no he estat jo")
 _NEVER_CREATED = (r"(?:api|key|clau|chave|clave|cle|schlussel|sleutel|chiave|address|adres|direccion|endereco|adresse|indirizzo|adreca|whitelist|device|dispositi\w*|appareil|gerat|apparaat)"
                   r"\b.{0,40}\b(?:never|not|nunca|no|nao|jamais|pas|nie|nicht|nooit|niet|mai|non|ni) (?:(?:i|yo|eu|je|j|ich|ik|io|jo|l|la|lo|le|ho|he|hab|habe|heb|ai|have|had|ever|mai|vaig|nie) ){0,3}"
                   r"(?:creat\w*|cree|creado|criei|criad\w*|erstellt|angelegt|gemaakt|aangemaakt|added|add|anadi|anadid\w*|afegi\w*|adicion\w*|ajoute\w*|hinzugefugt|toegevoegd|aggiunt\w*|set up|configur\w*|eingerichtet|ingesteld)\b")
-_NOT_MINE = (r"(?:device|dispositi\w*|appareil|gerat|geraet|apparaat|e ?mail\w*|correo|correu|sessions?|sessao|sessio\w*|login|iphone|samsung|android|windows|mac|ip|"
-             r"phone|telefono|telefone|telephone|telefon\w*|telefoon\w*|mobile|movil|celular|handynummer|cadastrad\w*|registrad\w*|on file|"
+_NOT_MINE = (r"(?:device|dispositi\w*|appareil|gerat|geraet|apparaat|e ?mail|correo|correu|sessions?|sessao|sessio\w*|login|iphone|samsung|android|windows|mac|ip|"
            r"api|key|clau|chave|clave|cle|schlussel|sleutel|chiave|address|adres|direccion|endereco|adresse|indirizzo|adreca|whitelist|numero|number|nummer)\b.{0,40}"
-           r"\b(?:not mine|isn t mine|aren t mine|no es (?:el |la )?(?:mio|mia|meu|meva)|no son (?:los )?mios|nao e (?:o |a )?(?:meu|minha)|(?:pas|plus) (?:le |la )?mien\w*|"
-           r"nicht (?:mehr )?(?:meins|meiner|meine)|niet (?:meer )?van mij|non e (?:il |la )?(?:mio|mia)|"
-           r"(?:i ve|i have) never seen|que nunca (?:he )?vi\w*|que nunca vi|que je n ai jamais vu|die ich nie gesehen|die ik nooit gezien|che non ho mai visto|que no he vist mai)")
+           r"\b(?:not mine|isn t mine|no es (?:mio|mia|meu|meva)|nao e (?:meu|minha)|pas (?:le|la) mien\w*|nicht (?:meins|meiner|meine)|niet van mij|non e (?:mio|mia))")
 _FUNDS_EVENT = (r"retrait\w*|usdt|usdc|btc|eth|bitcoins?|ether|cryptos?|criptos?|kryptos?|bonifici|virements?|password|contrasen\w*|senha|palavra passe|mot de passe|passwort|wachtwoord|2fa|e ?mail|correo|correu|"
-                r"virement\w*|uberweis\w*|ueberweis\w*|bonific\w*|overboek\w*|overschrijving\w*|overgemaakt|overgeboekt|afgeschreven|afschrijving\w*|payouts?|pagos|pagamentos|pagaments|uitbetaling\w*|sign ?ins?|signed in|"
-                r"movement\w*|movimient\w*|movimentac\w*|mouvement\w*|bewegung\w*|beweging\w*|moviment\w*|entries|activity|actividad|atividade|activite|aktivitat|activiteit|attivita|activitat|"
-                r"buchung\w*|operations?|operacion\w*|operacoes|operazion\w*|operacions|envios|envois|historial|history|historique|verlauf|geschiedenis|storico|historico|"
-                r"preliev\w*|credencial\w*|credenziali|identifiants|zugangsdaten|"
+                r"virement\w*|uberweis\w*|ueberweis\w*|bonific\w*|overboek\w*|overschrijving\w*|sign ?ins?|signed in|"
+                r"movement\w*|movimient\w*|movimentac\w*|mouvement\w*|bewegung\w*|beweging\w*|moviment\w*|preliev\w*|credencial\w*|credenziali|identifiants|zugangsdaten|"
                 r"transac\w*|transakt\w*|transaz\w*|transf\w*|\btxs?\b|withdraw\w*|retir\w*|saque|saiu|auszahl\w*|abbuchung|abgebucht|opname|prelievo|prelev\w*|"
                 r"log ?ins?|inicio de sesion|sessio\w*|sessions?|sessao|connexion|anmeldung|inlog\w*|accesso|acesso|acceso|device|dispositi\w*|appareil|"
                 r"gerat|geraet|apparaat|zero|cero|zerad\w*|null|nul|empty|vacia|vazia|vide|leer|leeg|vuoto|buida|gone|desaparec\w*|sumi\w*|disparu|weg|sparit\w*|"
@@ -521,7 +400,7 @@ _DEVICE_THEFT = re.compile(
     r"(?:stole|robaron|roubaram|m han robat|on m a vole|hanno rubato|mi hanno rubato|geklaut|gestolen)\b.{0,20}\b(?:phone|cell|mobile|celular|movil|mobil|handy|telefon\w*|telefoon|portable|ledger|bag|laptop|tasche))(?![a-z0-9])")
 #: a department a caller claims to be from: the word, or a fraud / security unit named with "your"
 _DEPARTMENT_WORD = (r"betrugsabteilung|sicherheitsabteilung|fraudeafdeling|beveiligingsafdeling|fraud (?:department|team|unit|dept)|security (?:department|team|dept)|"
-                    r"departamento (?:de )?(?:fraude|seguridad|seguranca|antifraude)|departament de (?:frau|seguretat)|(?:service|departement|equipe) (?:de )?(?:la )?(?:fraude|securite|anti ?fraude)|anti ?fraud\w* (?:department|team|unit|service|servicio|servei|afdeling|abteilung)|"
+                    r"departamento (?:de )?(?:fraude|seguridad|seguranca|antifraude)|departament de (?:frau|seguretat)|(?:service|departement|equipe) (?:de )?(?:fraude|securite|antifraude)|"
                     r"setor de (?:fraude|seguranca)|ufficio (?:antifrode|frodi|sicurezza)|reparto (?:antifrode|sicurezza)|abteilung fur betrug")
 _DEPARTMENT = _DEPARTMENT_WORD
 #: a quoted or forwarded request for a secret ("confirm your wallet phrase", "verifique su contraseña")
@@ -533,7 +412,7 @@ _SEC_EARLY: tuple[tuple[str, str], ...] = (
     # a caller or writer "from your fraud / security department": a role of ours claimed, not a scam report
     # (the fraud words would otherwise make it one)
     ("impersonation",
-     rf"(?:{_CONTACTED}|{_CLAIM})\b.{{0,60}}\b(?:from|de|del|da|do|du|von|vom|van|bij|nel|nell|al|au|at|in|en|chez|dal|dalla|della|namens|comme|como|als|as)\W{{1,3}}(?:\w+\W{{1,3}}){{0,2}}(?:{_DEPARTMENT})|"
+     rf"(?:{_CONTACTED}|{_CLAIM})\b.{{0,60}}\b(?:from|de|del|da|do|du|von|vom|van|bij|nel|nell|al|au|at|in|en|chez|dal|dalla|della)\W{{1,3}}(?:\w+\W{{1,3}}){{0,2}}(?:{_DEPARTMENT})|"
      rf"(?:{_CONTACTED}|{_CLAIM})\b.{{0,60}}(?:{_DEPARTMENT})\b.{{0,20}}\b(?:{_YOURS})|"
      # a support role writing from a free mail address
      rf"(?<!to )(?<!aan )(?<!al )(?<!ao )(?<!au )"
@@ -556,19 +435,6 @@ _SEC_EARLY: tuple[tuple[str, str], ...] = (
      r"(?:clone|clon|clonad\w*|kopie|copia|copie|copy|nachgemacht\w*|nagemaakt\w*) (?:of |de |do |del |van |von |du |di |della )?(?:your |vuestr\w* |vostr\w* |votre |eure |jullie )?(?:site|sito|web\w*|pagina|page|seite|app)|"
      r"(?:site|sito|web|pagina|page|seite|website|app) (?:clone|clon|clonad\w*|copia|copie|nagemaakt|nachgemacht)|"
      # a phishing report, a victim's own words, a fake site: a scam even when it also uses our name
-     r"(?:site|sito|seite|siite|web|website|pagina|page|giveaway|airdrop|sorteo|sorteio|concours|gewinnspiel|winactie|concorso|sorteig)\w* (?:finto|finta|fasull\w*|falso|falsa|fals|falsch\w*|faux|fausse|fake|nep)\b|"
-     r"(?:semblava|s assembla|sembla|parecia|parecida|ressemblait|ressemble|aussah|leek|sembrava)\b.{0,12}\b(?:vostr\w*|vuestr\w*|votre|la votre|eure|jullie|de voces|la vostra|la suya|suyo|yours|your)\b|"
-     r"(?:fake|faux|fausse|falso|falsa|fals|nep|gefalscht\w*|falsche\w*|finto|finta) (?:giveaway|sorteo|sorteio|concours|gewinnspiel|winactie|concorso|sorteig|live|stream)|"
-     # returns promised per month / week / day
-     r"(?:promis\w*|prometi\w*|prometeu|promet\w*|versproch\w*|beloofd\w*|beloofde|promett\w*|promes\w*|garanti\w*)\b.{0,30}\b\d+ ?(?:%|percent|per ?cent|por ?ciento|pour ?cent|prozent|procent|per cento|por cento)"
-     r" ?(?:a|per|al|par|pro|im|in|ao|each|every|cada|chaque|jede\w*|elke|ogni)? ?(?:month|mes|mois|monat|maand|mese|week|semana|semaine|woche|day|dia|jour|tag|dag|giorno|setmana)|"
-     r"(?:prize|premio|premi|prix|gewinn|gewonnen|prijs|lottery|loteria|lotto|gagne|gane|ganhei|vinto|won)\b.{0,100}\b(?:gave|di|passei|donne|gegeben|gegeven|dato|vaig donar|le di|ho dato|heb .{0,12}gegeven|habe .{0,12}gegeben)\b.{0,40}"
-     r"(?:card|tarjeta|cartao|carte|karte|kaart\w*|carta|targeta|numbers|numeros|numeri|nummer\w*|code|codigo|codice|codi)|"
-     r"(?:invoice|factura|fatura|facture|rechnung|factuur|fattura|boleto)\b.{0,120}\b(?:new|nuevo|novo|nouvel|nouveau|nouvelle|neue\w*|nieuw\w*|nuovo|nou|another|otro|outro|autre|andere\w*|altro|un altre) "
-     r"(?:iban|account|cuenta|conta|compte|konto|rekening|conto|bank\w*|banco|banque)|"
-     r"(?:automated|automatic|automatica|automatico|gravada|recorded|enregistre\w*|automatisch\w*|automatizzat\w*|robot\w*|pregrabad\w*|grabad\w*)\b.{0,12}\b(?:voice|voz|voix|stimme|stem|voce|veu|call|llamada|message|mensaje|mensagem|anruf|oproep|chiamata)|"
-     r"(?:press|pulse|marque|apertar|aperte|appuyez|appuyer|drucken|druecken|druk op|premi|prema|premeu|digite|tecle)\b.{0,6}\b\d\b.{0,30}\b(?:cancel\w*|anul\w*|stopp\w*|annul\w*|block\w*|bloque\w*|annull\w*|stornier\w*)|"
-     r"(?:fake|falso|falsa|fals|vals|valse|gefalscht\w*|faux|fausse|finto|finta|fasull\w*)\b.{0,5}\b(?:proof|receipt|comprobante|comprovante|comprovant|preuve|beleg|zahlungsbeleg|betaalbewijs|bewijs|ricevuta|screenshot|captura|print)|"
      r"(?<!anti )(?!anti)\w*phishing\w*|(?:got|been|was|were) scammed|(?:me he|me suis|m ai) fait arnaquer|fait arnaquer|me (?:han )?estafa\w*|fui estafad\w*|"
      r"m han estafat|mi hanno truffat\w*|sono stat[oa] truffat\w*|ben opgelicht|ik ben opgelicht|bin betrogen|wurde betrogen|"
      r"(?:fake|faux|fausse|falso|falsa|fals|nep|gefalscht\w*|falsche\w*|finto|finta) (?:site|website|web|webseite|seite|airdrop|page|pagina|sito|app|exchange)|"
@@ -581,8 +447,7 @@ _SEC_EARLY: tuple[tuple[str, str], ...] = (
      r"(?:coach|mentor|trader|broker|consultant|conseiller|berater|adviseur|consulente|asesor|assessor|seller|vendedor|vendeur|verkaufer|verkaeufer|verkoper|venditore|venedor)\b.{0,80}"
      r"(?:no longer|stopped (?:answering|replying|responding)|blocked me|ghost\w*|ya no (?:contesta|responde)|nao responde mais|ne repond plus|antwortet nicht mehr|"
      r"reageert (?:hij |ze )?niet meer|non risponde piu|ja no respon|me bloqueo|me bloqueou|m a bloque|hat mich blockiert|heeft me geblokkeerd|mi ha bloccato|"
-     r"vanished|disappeared|desaparecio|desaparegut|sumiu|a disparu|est parti|ist weg|verschwunden|is verdwenen|verdwenen|e sparito|sparit[oa]|"
-     r"non si fa piu sentire|ne donne plus (?:de )?nouvelles|meldet sich nicht mehr|no da senales|ya no da senales|nao da mais (?:sinal|noticias)|laat niks meer van zich horen|no dona senyals|reageert niet meer|no contesta)|"
+     r"vanished|disappeared|desaparecio|desaparegut|sumiu|a disparu|est parti|ist weg|verschwunden|is verdwenen|verdwenen|e sparito|sparit[oa])|"
      r"(?:approv\w*|aprob\w*|aprov\w*|approuv\w*|bestatig\w*|bestaetig\w*|goedgekeurd|goedkeur\w*|approvat\w*|aprovat\w*|signed|sign\w* (?:a|the|something)|firm\w*|assin\w*|signe\w*|signier\w*|onderteken\w*|connect\w* (?:my|mi|mon|meine?|mijn|il mio|a minha|la meva) (?:wallet|cartera|carteira|portefeuille|cartera))"
      r"\b.{0,60}\b(?:site|web\w*|pagina|page|seite|link|airdrop|mint\w*|claim\w*|dapp|reward\w*|recompens\w*)\b.{0,80}"
      r"\b(?:empty|vacia|vazia|vide|leer|leeg|vuot\w*|buida|gone|weg|sumiu|desaparec\w*|disparu|sparit\w*|verdwenen|zero|cero|zerad\w*|drained|vaciad\w*|esvazi\w*|svuotat\w*)|"
@@ -594,10 +459,10 @@ _SEC_EARLY: tuple[tuple[str, str], ...] = (
      r"(?:strange|weird|odd|suspicious|sketchy|dodgy|shady|raro|rara|raros|extrano|estranho|estranha|chelou|bizarre|louche|suspect|komisch\w*|seltsam\w*|verdachtig\w*|raar|rare|vreemd\w*|strano|strana|sospett\w*|estrany|sospitos\w*) (?:link\w*|enlace|lien|enllac|url)\b|"
      r"(?:link\w*|enlace|lien|enllac|url) (?:raro|extrano|estranho|chelou|bizarre|louche|suspect|strano|sospetto|estrany|sospitos|sospechoso|suspeito)\b|"
      # investing, then a tax or a percentage to withdraw
-     r"(?:invest\w*|invert\w*|inverti\w*|investieren|investeren|investire|trading (?:site|seite|plattform|platform|plataforma|plateforme|piattaforma|app))\b.{0,120}\b(?:withdraw\w*|retir\w*|sacar|retrait|retirer|auszahl\w*|auszuzahl\w*|abheben|opnemen|op te nemen|prelev\w*|treure)\b.{0,30}"
+     r"(?:invest\w*|invert\w*|inverti\w*|investieren|investeren|investire)\b.{0,120}\b(?:withdraw\w*|retir\w*|sacar|retrait|retirer|auszahl\w*|auszuzahl\w*|abheben|opnemen|op te nemen|prelev\w*|treure)\b.{0,30}"
      r"\b(?:they (?:want|ask|demand|require)|want me|asking me|me piden|piden|me exigen|exigen|me pedem|pedem|me cobram|on me demande|ils (?:veulent|demandent)|em demanen|demanen|"
      r"(?:sie )?(?:wollen|verlangen)|soll ich|vragen ze|willen ze|moet ik|vogliono|chiedono|mi chiedono)\b.{0,25}"
-     r"(?:tax\w*|impuest\w*|impost\w*|tassa|tasse|steuer\w*|belasting\w*|\d+ ?%|percent|por ciento|per cento|pour ?cent|prozent|procent|\w*kaution|caution|deposito|anticipo|garantia|garantie|borg\w*)|"
+     r"(?:tax\w*|impuest\w*|impost\w*|tassa|tasse|steuer\w*|belasting\w*|\d+ ?%|percent|por ciento|per cento|pour ?cent|prozent|procent)|"
      # investment scams: someone talked into "investing" on their platform, then fees or taxes to withdraw
      r"(?:convinc\w*|persuad\w*|convenc\w*|convenceu|convaincu|uberredet|ueberredet|overgehaald|convint\w*|promis\w*|prometi\w*|beloofd\w*|versproch\w*|promett\w*)\b.{0,40}"
      r"\b(?:invest\w*|invert\w*|inverti\w*|investieren|investeren|investire|platform\w*|plataforma|plateforme|plattform|piattaforma)|"
@@ -622,22 +487,13 @@ _SEC_EARLY: tuple[tuple[str, str], ...] = (
      r"entro|ha entrat|accedeix|acessou|entrou|tirou|levou|s est connecte|a acces|a vide|hat zugriff|hat .{0,20}verschoben|zit in|heeft toegang|heeft .{0,20}verplaatst|"
      r"e entrato|ha accesso|ha spostato|ha fatto|me movio|mogut|ha mogut|movio|se llevo)|"
      r"(?:invadiram|entraron en mi|entraram na minha|me entraron|m han entrat|sont entres dans mon)|"
-     r"(?:used|usaron|usaram|utilise\w*|benutzt|gebruikt|usat\w*|usad\w*|van fer servir|logged in with|entraron con|entraram com)\b.{0,20}\b(?:old|former|viej\w*|antig\w*|ancien\w*|alt\w*|oude?|vecchi\w*|vell\w*|ex)\b.{0,6}\b"
-     r"(?:login|user|usuario|usuari|utilisateur|benutzer\w*|gebruiker\w*|utente|account|credentials|cuenta|conta|compte|zugang\w*|acceso|acesso|accesso|identifiants)|"
      r"(?:account|cuenta|conta|compte|konto|acc)\b.{0,25}\b(?:taken over|uebernommen|ubernommen|overgenomen|gekaapt|secuestrad\w*|sequestrad\w*|invadid\w*)|"
-     r"(?:took|taken|take|tomo|tomaron|tomado|tomou|tomaram|pris|prendre|pres|preso|ha preso|ubernommen|overgenomen|genomen)\b.{0,6}\b(?:the |el |o |le |il |la |die |de )?"
-     r"(?:control|controle|controlo|kontrolle|controllo)\b.{0,6}\b(?:of|de|del|da|do|du|sur|uber|ueber|van|di|over) (?:my|mi|mon|ma|meu|minha|mein\w*|mijn|mio|mia|la meva|el meu)|"
      r"(?:no|nao|non|not|niet|nicht|pas) autori[sz]\w*|niet toegestane? (?:login|inlog|toegang|opname|transactie)|unerlaubt\w*|"
      r"(?:never|nunca|jamais|nie|nooit|mai) (?:authori[sz]\w*|autoriz\w*|autoris\w*|autorizei|autoritzat|autorizzat\w*|toegestaan|genehmigt)"),
 )
 # "transactions I didn't make", "not me", "without me doing anything" near a funds or login event
 # (checked as two searches and a distance, not one regex: linear in the text's length)
-_ALIBI = (r"(?:i was|i m|yo estaba|estaba|eu estava|tava|estava|j etais|je dormais|ich (?:habe|hab|war)|ik (?:was|lag)|io|ero|jo|mentre|while|wahrend|terwijl|mientras|enquanto|pendant que)\b.{0,12}"
-          r"\b(?:asleep|sleeping|dormid[oa]|durmiendo|dormia|dormindo|dormais|dormivo|geschlafen|schlief|sliep|te slapen|dormint|on a plane|en un avion|no aviao|dans l avion|im flugzeug|in het vliegtuig|in aereo)|"
-          r"(?:phone|mobile|cell|movil|celular|telemovel|tel|telephone|handy|telefono|telefoon|mobil)\W+(?:\w+\W+)?(?:was |war |stond |era |estaba |estava |etait )?(?:off|apagad[oa]|desligad[oa]|eteint|aus|spento|uit|apagat)\b")
-_DISOWN = re.compile(rf"(?<![a-z0-9])(?:{_NEG} {_GAP}{_ACT}|{_WITHOUT_ME}|{_NOT_ME}|{_ALIBI})")
-#: a denied act whose object is a backup ("never did the backup") is a lost seed, not a break-in
-_BACKUP_OBJECT = re.compile(r"\W+(?:\w+\W+){0,2}?(?:backup|back up|copy|copia|copie|sauvegarde|kopie|respaldo|copia de seguridad|seed|phrase|frase|words|palabras|palavras|mots|woorden|worter|parole|paraules)\b")
+_DISOWN = re.compile(rf"(?<![a-z0-9])(?:{_NEG} {_GAP}{_ACT}|{_WITHOUT_ME}|{_NOT_ME})")
 _FUNDS = re.compile(rf"(?<![a-z0-9])(?:{_FUNDS_EVENT})")
 DISOWN_SPAN = 200
 _NOT_YET = re.compile(r"(?:\W+\w+){0,3}?\W+(?:yet|todavia|aun|ainda|encara|encore|noch|nog|ancora)\b")
@@ -645,8 +501,7 @@ _NOT_YET = re.compile(r"(?:\W+\w+){0,3}?\W+(?:yet|todavia|aun|ainda|encara|encor
 
 def _disowned(folded: str) -> bool:
     # "I didn't send it yet" is no disowned action
-    said = [m.start() for m in _DISOWN.finditer(folded) if not _discounted(folded, m.start()) and not _NOT_YET.match(folded, m.end(), m.end() + 30)
-            and not _BACKUP_OBJECT.match(folded, m.end(), m.end() + 40)]
+    said = [m.start() for m in _DISOWN.finditer(folded) if not _discounted(folded, m.start()) and not _NOT_YET.match(folded, m.end(), m.end() + 30)]
     if not said:
         return False
     events = [m.start() for m in _FUNDS.finditer(folded)]
@@ -654,15 +509,6 @@ def _disowned(folded: str) -> bool:
 
 
 _SEC_EARLY_COMPILED = tuple((cat, re.compile(r"(?<![a-z0-9])(?:" + pat + r")")) for cat, pat in _SEC_EARLY)
-_DEVICE_GONE = (r"died|dead|broke\w*|broken|crashed|morto|morta|kapot|kaputt|espatllat|muerto|murio|se rompio|quebr\w*|pifou|casse|mort|defekt|stuk|rott[oa]|"
-                r"format\w*|reset\w*|reinstal\w*|reinstall\w*|wiped|restablec\w*|zuruckgesetzt|teruggezet|resettat\w*|ripristinat\w*|is gone|se borro|apagou|supprime")
-_NO_BACKUP = (r"no (?:words?|backup|copy) (?:written|saved|made)|(?:never|didn t|did not|didnt) (?:did|do|make|made|write|wrote|note|noted|save|saved) (?:the |a |any )?(?:backup|copy|words|phrase|seed)|"
-              r"(?:nothing|niente|nada|rien|nichts|niks|res) (?:\w+ )?(?:noted|written|annotat\w*|apuntad\w*|apuntat|anotad\w*|note|notiert|genoteerd|scritto|escrito)|"
-              r"(?:nowhere|nergens|nirgends|nulle part|da nessuna parte|en ningun (?:lado|sitio)|enlloc|em lugar nenhum) (?:\w+ )?(?:noted|written|genoteerd|notiert|note|annotat\w*|apuntad\w*|anotad\w*)|"
-              r"(?:noted|written|genoteerd|notiert|annotat\w*|apuntad\w*|anotad\w*) (?:nowhere|nergens|nirgends|nulle part|anywhere)|"
-              r"no (?:la |lo |las |les )?(?:apunte|anote|guarde|copie)|nao (?:a |as )?(?:anotei|salvei|copiei)|(?:j ai |je n ai )?pas (?:note|sauvegarde|copie)|nie (?:notiert|aufgeschrieben|gesichert)|"
-              r"nooit (?:opgeschreven|genoteerd|bewaard)|non (?:l ho |le ho )?(?:mai )?(?:annotat\w*|scritt\w*|salvat\w*)|no (?:la |les )?vaig (?:apuntar|guardar|copiar)|"
-              r"(?:sin|sem|sans|ohne|zonder|senza|sense|without|no|geen|kein\w*) (?:copia de seguridad|copia|backup|back up|respaldo|sauvegarde|kopie|copie)")
 _SEED_MORE = re.compile(
     r"(?<![a-z0-9])(?:herstelwoorden|wiederherstellungsw\w*|llavor|semilla|semente|palabras (?:secretas|semilla)|palavras secretas|paraules secretes|mots secrets|geheime woerter|geheimen woerter|"
     r"geheime woorden|parole segrete|secret words|recovery (?:sheet|card|words)|seed ?phrase|seed|herstelzin|frase de recupera\w*|phrase de recuperation|"
@@ -678,75 +524,20 @@ _SEED_MORE = re.compile(
     r"(?:llavor|semilla|semente|seed|frase|phrase|words|palabras|paraules|mots|palavras|woerter|worter|parole|woorden|herstelzin|key|clave|chave|cle|chiave|schlussel|sleutel)")
 
 
-#: a device gone and no backup made, in either order ("old laptop died ... no words written anywhere")
-_GONE_NO_BACKUP = re.compile(rf"(?<![a-z0-9])(?:(?:{_DEVICE_GONE})\b.{{0,120}}\b(?:{_NO_BACKUP})|(?:{_NO_BACKUP})\b.{{0,120}}\b(?:{_DEVICE_GONE}))")
-
 #: how many discounted matches of one family are searched past (bounds the cost on long texts)
 RETRIES = 8
 
 _MARKER = re.compile(r"\[redacted:[^\]]{1,40}\]|\[sealed:[^\]]{1,60}\]", re.I)
 
 
-def _word_start_body(pattern: re.Pattern[str]) -> str | None:
-    """``X`` when ``pattern`` is ``(?<![a-z0-9])(?:X)`` (the look-behind applies to all of it)."""
-    src = pattern.pattern
-    if not src.startswith(_WORD_START + "(?:"):
-        return None
-    rest = src[len(_WORD_START):]
-    return rest[3:-1] if redispatch.closing_paren(rest, 0) == len(rest) - 1 else None
-
-
-def _alternative(pattern: re.Pattern[str]) -> tuple[str, str]:
-    """``pattern`` as (its body after the word-start look-behind, "") or, when the look-behind
-    is not on all of it, ("", the whole pattern)."""
-    body = _word_start_body(pattern)
-    return (body, "") if body is not None else ("", pattern.pattern)
-
-
-def _any_of(patterns: list[re.Pattern[str]], bodies: tuple[str, ...] = ()) -> tuple[redispatch.Rule, ...]:
-    """Rules that together match where one of ``patterns`` or of ``bodies`` (after the
-    word-start look-behind) does: one for all those under the look-behind (grouped after it),
-    one per pattern whose look-behind is not on all of it."""
-    under = list(bodies)
-    whole = []
-    for p in patterns:
-        body, full = _alternative(p)
-        if full:
-            whole.append(redispatch.Rule(full))
-        else:
-            under.append(body)
-    first = [redispatch.Rule("|".join(f"(?:{b})" for b in under), prefix=_WORD_START)] if under else []
-    return (*first, *whole)
-
-
-def _found(rules: tuple[redispatch.Rule, ...], text: str) -> bool:
-    return any(rule.found(text) for rule in rules)
-
-
-@functools.cache
-def _security_fast() -> tuple[tuple[redispatch.Rule, ...], tuple[redispatch.Rule, ...], tuple[redispatch.Rule, ...]]:
-    """(``_SEED_MORE`` or ``_GONE_NO_BACKUP``, ``_DEVICE_THEFT``, any family rule or ``_DISOWN``)
-    as rules that answer only whether they match, grouped for speed (``normalizers.redispatch``;
-    compiled on first use)."""
-    families = tuple(pat for _cat, pat in _SEC_EARLY + _SEC_RULES)
-    return _any_of([_SEED_MORE, _GONE_NO_BACKUP]), _any_of([_DEVICE_THEFT]), _any_of([_DISOWN], families)
-
-
 def security_rule(text: str) -> str | None:
-    """The security-critical category whose rule matches ``text`` (folded, misspellings of a few
-    security words mended: :func:`respell`), if any."""
-    folded = respell(fold(text))
-    lost_seed, device_theft, any_family = _security_fast()
-    if _found(lost_seed, folded):
+    """The security-critical category whose rule matches ``text`` (folded), if any."""
+    folded = fold(text)
+    if _SEED_MORE.search(folded):
         return "lost_keys_or_recovery_phrase"
     # a stolen phone or bag is no break-in into the account by itself (with no backup of
     # the seed it is lost keys; with an authenticator on it a login problem)
-    if _found(device_theft, folded):
-        folded = _DEVICE_THEFT.sub(" ", folded)
-    if not _found(any_family, folded):
-        # no family matches anywhere, and nothing is disowned (``_disowned`` needs a ``_DISOWN``
-        # match): the loop below would find nothing (most messages)
-        return None
+    folded = _DEVICE_THEFT.sub(" ", folded)
     for cat, pattern in _SEC_EARLY_COMPILED + _SEC_COMPILED:
         # a discounted match is searched again one character later (a later, undenied start of
         # the same family still counts: "um cara no telegram ... dizendo que é do suporte"), a few times at most
@@ -781,8 +572,6 @@ _DISCOUNT = re.compile(
     r"zodat ik niet|om niet|cosi non|per non|per no|per evitar|para evitar|evitar|eviter|vermeiden|vermijden|evitare)(?:\s+\w+){0,4}\s+|"
     # a how-to question about any message or site, not this one
     r"(?:how|como|comment|wie|hoe|come|com)\b.{0,30}\b(?:if|whether|si|se|ob|of)\s+(?:a|an|any|un|una|um|uma|une|ein\w*|een|uno)\s+(?:\w+\s+)?|"
-    r"(?:how|como|comment|wie|hoe|come|com)\b.{0,20}\b(?:know|tell|be sure|saber|sei|savoir|wissen|weiss|weten|sapere|capisco)\b\s+(?:if |whether |si |se |ob |of |que |that |dass |dat |che )?"
-    r"(?:a|an|any|the|un|una|um|uma|une|ein\w*|een|uno|el|la|o|le|il|der|die|das|de|het)?\s*(?:\w+\s+){0,2}|"
     r"(?:how|como|comment|wie|hoe|come|com)\b.{0,25}\b(?:spot|recogni[sz]e|identify|detect|reconoc\w*|identific\w*|reconhec\w*|reconna\w*|erkenn\w*|herken\w*|riconosc\w*|reconeix\w*)\s+"
     r"(?:a|an|un|una|um|uma|une|ein\w*|een)?\s*|"
     # hedges
@@ -791,9 +580,6 @@ _DISCOUNT = re.compile(
     r"(?:friend|amig[oa]s?|ami|amie|freund\w*|vriend\w*|amic[oa]|colleague|colega|coworker|brother|sister|hermano|hermana|irma|irmao|frere|soeur|bruder|schwester|broer|zus|"
     r"fratello|sorella|germa|germana|cousin|primo|prima|neighbou?r|vecino|vizinho|voisin|nachbar|buurman|vicino|kolleg\w*|collega|collegue|companer[oa]|companheir[oa]|company[oa]|mate|buddy)\b.{0,12}\b(?:got|was|has been|have been|le|les|lo|la|ha sido|foi|"
     r"a ete|wurde|ist|is|e stato|e stata|werd|li han|l han|hanno|han|fue)\s+(?:\w+\s+)?|"
-    # news about another company ("saw a news article that an exchange got hacked")
-    r"(?:news|article|noticias?|nouvelles|presse|nachrichten|artikel|nieuws|notizi\w*|noticies|i read|i heard|lei que|li que|j ai lu|gelesen|gelezen|ho letto|he llegit)\b.{0,40}"
-    r"\b(?:an|a|un|una|um|uma|une|ein\w*|een|another|other|otro|outro|autre|anderer?|andere|altro|altre|algun|alguna)\s+(?:\w+\s+){0,2}|"
     # "not that ...", "not accusing anyone of ..."
     r"(?:no es que|not that|nao e que|ce n est pas que|c est pas que|nicht dass|niet dat|non che|no que)(?:\s+\w+){0,5}\s+|"
     r"(?:not|no|nao|pas|nicht|niet|non) (?:accus\w*|acus\w*|beschuldig\w*) (?:\w+ ){0,2}(?:of|de|di|van|von)?\s*|"
@@ -819,11 +605,11 @@ def _load() -> dict[str, Any]:
 ALPHA = 0.1
 #: log-odds added to the security-critical categories in the model. Their recall comes first
 #: from the rules; measured by cross-validation by author on the training rows
-#: (docs/intelligence/triage-language.md). 2026-12-06 b: -6 (from 0). 2026-12-06 c: the rows6
-#: files made the training rows more security-heavy (their prior rose), and -8 cuts the false
-#: alarms by author from 4.2 to 3.8 % (83 -> 76 of 2000) for one security-critical row of 1210;
-#: -10 cuts one more false alarm by author for one more row in k-fold
-MODEL_SECURITY_BIAS = -8.0
+#: (docs/intelligence/triage-language.md, 2026-12-06 b): -6 cuts the false alarms from 4.1 to
+#: 3.4 % for one security-critical row of 853 (of the 140 no rule catches, the model gets 131
+#: instead of 132); -10 cuts a little more for the same row, but the rules catch fewer of an
+#: unseen author's messages, so the model's share of the recall is larger there than here
+MODEL_SECURITY_BIAS = -6.0
 
 
 def prepare(raw: dict[str, Any]) -> dict[str, Any]:
@@ -854,8 +640,6 @@ def prepare(raw: dict[str, Any]) -> dict[str, Any]:
         "prior": {c: math.log(docs[c] / n_docs) + (MODEL_SECURITY_BIAS if c in SECURITY_CRITICAL else 0.0) for c in cats},
         "base": base,
         "dense": dense,
-        # the words the training rows use at least twice (never "mended" by respell)
-        "known": frozenset(f[2:] for f, per_cat in raw["counts"].items() if f.startswith("w:") and sum(per_cat.values()) >= 2),
     }
 
 
@@ -907,30 +691,6 @@ NO_CUE_CONFIDENCE = 0.99
 #: again" around two sealed hex strings is no security matter, however sure a model is of two words
 NO_CUE_NO_ALARM = True
 
-#: a question asked before anything happened ("if someone steals my phone, can they ...?", "is
-#: the giveaway real? asking before I enter", "what does support never ask for, so I don't get
-#: fooled"): no rule fired, so the model's security-critical guess is replaced by its best other
-#: category (the rules still catch an incident told in the same message)
-def _precaution(folded: str) -> bool:
-    spaced = " ".join(_TOKEN.findall(folded))
-    # a how-to question ("is it ok to keep ...", "what's the safest way to store ...") is none
-    # here: counting it (even only when nothing was lost) cost a security-critical row of 1117
-    # for two or three false alarms in cross-validation by author
-    return bool(_PRECAUTION.search(folded) or _HYPO.search(spaced))
-
-
-_PRECAUTION = re.compile(
-    r"(?<![a-z0-9])(?:before i (?:enter|join|participate|click|send|pay|sign up|register|invest|connect)|"
-    r"antes de (?:participar|entrar|pagar|enviar|invertir|registrarme|conectar|clicar|hacer click|investir|mandar)|"
-    r"avant de (?:participer|cliquer|payer|envoyer|investir|connecter)|bevor ich|voor(?:dat)? ik (?:meedoe|klik|betaal|stuur|investeer|deelneem)|"
-    r"prima di (?:partecipare|cliccare|pagare|inviare|investire|collegare)|abans de (?:participar|clicar|pagar|enviar|invertir)|"
-    r"before i (?:forget|lose)|(?:is (?:that|this|it) (?:a )?(?:good idea|ok|okay|safe|dumb|smart))|es (?:una )?buena idea|e (?:uma )?boa ideia|(?:est ce|c est) une bonne idee|ist das (?:eine )?gute idee|"
-    r"is dat (?:een )?goed(?:e idee)?|e una buona idea|va bene\?|es (?:una )?bona idea|"
-    r"antes de (?:que se me olvide|olvidar|perder)|avant de (?:l oublier|perdre)|"
-    r"(?:news|article|noticias?|la presse|dans la presse|nachrichten|artikel|nieuws|notizi\w*|noticies|diari|periodico|jornal|journal|zeitung|krant|giornale)\b|"
-    r"so (?:that )?i (?:don t|dont|do not|won t|wont) (?:get|fall|be)|para que no me|para no (?:caer|ser)|pra (?:eu )?nao (?:cair|ser)|para (?:eu )?nao (?:cair|ser)|"
-    r"pour ne pas (?:me faire|tomber|etre)|damit ich nicht (?:reinfalle|betrogen|hereinfalle)|zodat ik niet (?:in|word|opgelicht)|cosi non mi (?:faccio|fanno)|per non (?:cadere|farmi)|per no (?:caure|ser))")
-
 _HUMAN = re.compile(
     r"(?<![a-z])(?:human\w*|huma\b|humain\w*|mensch\w*|mitarbeiter\w*|medewerker\w*|atendente|operador\w*|operator|"
     r"agent\b|agente\b|representative|representante|real person|persona real|una persona|alguien real|"
@@ -964,8 +724,6 @@ def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands:
         cue = has_cue(words)
         if confidence < (MIN_MODEL_CONFIDENCE if cue else NO_CUE_CONFIDENCE) or (not cue and best in SECURITY_CATEGORIES and NO_CUE_NO_ALARM):
             best = "general_question"
-        elif best in SECURITY_CRITICAL and _precaution(folded):
-            best, confidence = next((c, p) for c, p in probs.items() if c not in SECURITY_CRITICAL)
         if secret_pasted and best not in SECURITY_CATEGORIES:
             best = "lost_keys_or_recovery_phrase" if "recovery_phrase" in redaction_kinds else "security_question"
     wants_human = bool(_HUMAN.search(folded))

@@ -85,7 +85,9 @@ def pg_url(pg_server):
     yield url
     with pg_server.connect() as c:
         c.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        # WITH (FORCE) (PostgreSQL 13+): a process of the test (a worker's event-sender thread)
+        # may connect again between the terminate above and the drop
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -38,6 +38,7 @@ def _rule_starts(rule: redispatch.Rule, text: str) -> list[int | None]:
 
 
 def test_security_families_match_where_the_patterns_do():
+    """The triage rule families, real patterns of hundreds of alternatives, grouped."""
     bodies = [pat for _cat, pat in triage._SEC_EARLY + triage._SEC_RULES]
     for body in bodies:
         rule = redispatch.Rule(body, prefix=WORD_START)
@@ -45,15 +46,6 @@ def test_security_families_match_where_the_patterns_do():
         plain = re.compile(WORD_START + "(?:" + body + ")")
         for text in SAMPLES:
             assert _rule_starts(rule, text) == _starts(plain, text)
-
-
-def test_concepts_after_a_space_match_where_the_patterns_do():
-    for name, pat in triage._CONCEPTS.items():
-        rule = dict(triage._concept_rules())[name]
-        compiled = dict(triage._CONCEPTS_COMPILED)[name]
-        for text in SAMPLES:
-            spaced = " ".join(triage._TOKEN.findall(triage.fold(text)))
-            assert rule.found(" " + spaced) == bool(compiled.search(spaced)), (name, pat[:40])
 
 
 SMALL = ["ab", "abc", "b", "ba", "x", "cab", "a b"]
@@ -82,19 +74,3 @@ def test_any_grouping_keeps_every_start(alts, text, flags):
 def test_capturing_groups_are_left_as_written():
     rule = redispatch.Rule("(a)b|cd|ef|gh")
     assert rule.fast is rule.pattern
-
-
-def test_security_quick_checks_agree_with_the_patterns():
-    lost_seed, device_theft, any_family = triage._security_fast()
-    texts = SAMPLES + [
-        "xno idea where my seed is",  # _SEED_MORE's second alternative has no word-start look-behind
-        "no idea where my seed phrase is", "myphone was stolen", "my phone was stolen yesterday",
-        "i never made this transfer, my funds are gone", "the laptop died and i never did the backup",
-    ]
-    for text in texts:
-        folded = triage.respell(triage.fold(text))
-        assert triage._found(lost_seed, folded) == bool(triage._SEED_MORE.search(folded) or triage._GONE_NO_BACKUP.search(folded))
-        assert triage._found(device_theft, folded) == bool(triage._DEVICE_THEFT.search(folded))
-        families = [p for _c, p in triage._SEC_EARLY_COMPILED + triage._SEC_COMPILED] + [triage._DISOWN]
-        assert triage._found(any_family, folded) == any(p.search(folded) for p in families)
-    assert all(rule.fast is not rule.pattern for rule in any_family)  # grouped
