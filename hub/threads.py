@@ -56,6 +56,7 @@ class Lookups:
     #: rank after every stored one, in order), or MISSING. ``reply_refs``: the same for our replies.
     refs: dict[tuple[int, str], tuple[int, Conversation] | Literal[_Missing.MISSING]] = field(default_factory=dict)
     reply_refs: dict[tuple[int, str], tuple[int, Conversation] | Literal[_Missing.MISSING]] = field(default_factory=dict)
+    #: the conversations ``refs`` name, held so they stay in the (weak-referencing) identity map
     _conversations: list[Conversation] = field(default_factory=list)
     _batch_rank: int = 1 << 62
 
@@ -249,8 +250,13 @@ def follow_merges(s: Session, contact_id: int) -> int:
     return contact_id
 
 
+def reference_ids(msg: NormalizedMessage) -> list[str]:
+    """The provider ids ``msg`` names as the messages it answers: In-Reply-To, then References."""
+    return [r for r in ([msg.in_reply_to] if msg.in_reply_to else []) + list(msg.references) if r]
+
+
 def _by_references(s: Session, connector_id: int, msg: NormalizedMessage, lookups: Lookups | None = None) -> Conversation | None:
-    refs = [r for r in ([msg.in_reply_to] if msg.in_reply_to else []) + list(msg.references) if r]
+    refs = reference_ids(msg)
     if not refs:
         return None
     if lookups is not None:

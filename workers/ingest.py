@@ -209,7 +209,7 @@ def redaction_context(rt: Runtime, connector: Connector, msg: NormalizedMessage)
     asked, chain = False, None
     if msg.direction == "inbound" and redaction.may_hold_a_hash(msg):
         thread_key = redaction.redact_identifier(msg.thread_key, key)[0]
-        refs = [redaction.redact_identifier(r, key)[0] for r in ([msg.in_reply_to] if msg.in_reply_to else []) + list(msg.references) if r]
+        refs = [redaction.redact_identifier(r, key)[0] for r in threads.reference_ids(msg)]
         with rt.db.read() as s:
             conv_id = None
             if refs:
@@ -333,7 +333,7 @@ class BatchContext:
             [(m.sender.medium, m.sender.address) for _c, m in msgs],
             [(c, m.thread_key) for c, m in msgs if m.kind not in ("status",)],
             [((m.sender.medium, m.sender.address), threads.verified_email(m.sender)) for _c, m in msgs if m.sender.verified_email],
-            [(c, r) for c, m in msgs for r in ([m.in_reply_to] if m.in_reply_to else []) + list(m.references)],
+            [(c, r) for c, m in msgs for r in threads.reference_ids(m)],
         )
         return ctx
 
