@@ -15,7 +15,8 @@ from pathlib import Path
 
 from normalizers import language as lang_mod
 from normalizers import train_intel
-from normalizers.triage import CATEGORIES, SECURITY_CRITICAL, classify
+from normalizers.triage import CATEGORIES, SECURITY_CRITICAL
+from tests.normalizers.blind_scores import language_hits, triage_figures
 
 BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind2.tsv"
 
@@ -49,17 +50,13 @@ def test_the_blind_set_is_what_it_says():
 
 
 def test_language_on_the_blind_set():
-    rows = [(lang, text) for cat, lang, text in ROWS if cat != "command" and len(text.split()) <= 12]
-    ok = sum(lang_mod.detect(text) == lang for lang, text in rows)
-    print(f"blind language {ok}/{len(rows)}")
-    assert ok / len(rows) >= LANGUAGE_GOAL
+    ok, n = language_hits(ROWS)
+    print(f"blind language {ok}/{n}")
+    assert ok / n >= LANGUAGE_GOAL
 
 
 def test_triage_and_security_recall_on_the_blind_set():
-    got = [(cat, classify(text).category) for cat, _, text in ROWS]
-    top1 = sum(c == g for c, g in got) / len(got)
-    sec = [(c, g) for c, g in got if c in SECURITY_CRITICAL]
-    recall = sum(c == g for c, g in sec) / len(sec)
-    print(f"blind triage top-1 {top1:.3f}; security recall {recall:.3f} on {len(sec)}")
+    top1, recall, n_sec = triage_figures(ROWS)
+    print(f"blind triage top-1 {top1:.3f}; security recall {recall:.3f} on {n_sec}")
     assert top1 >= min(TRIAGE_GOAL, TRIAGE_FLOOR)
     assert recall >= min(SECURITY_GOAL, SECURITY_FLOOR)

@@ -1,0 +1,22 @@
+"""The figures a blind set is measured by (tests/normalizers/test_intel_blind*.py): aggregate
+numbers only, never a row."""
+
+from __future__ import annotations
+
+from normalizers import language as lang_mod
+from normalizers.triage import SECURITY_CRITICAL, classify
+
+Row = tuple[str, str, str]  # category, language, text
+
+
+def language_hits(rows: list[Row]) -> tuple[int, int]:
+    """(right, of) language detections on the messages of at most 12 words (commands left out)."""
+    short = [(lang, text) for cat, lang, text in rows if cat != "command" and len(text.split()) <= 12]
+    return sum(lang_mod.detect(text) == lang for lang, text in short), len(short)
+
+
+def triage_figures(rows: list[Row]) -> tuple[float, float, int]:
+    """(top-1, security-critical recall under the right category, security-critical messages)."""
+    got = [(cat, classify(text).category) for cat, _, text in rows]
+    sec = [(c, g) for c, g in got if c in SECURITY_CRITICAL]
+    return sum(c == g for c, g in got) / len(got), sum(c == g for c, g in sec) / len(sec), len(sec)
