@@ -28,6 +28,7 @@ QUEUE_NAMES = ("inbound", "push", "send", "default")
 DISPATCHED = frozenset({"event"})
 DRAIN_TTL = 120  # upper bound of the seconds a drain slot stays claimed without progress
 SCHEDULE_CHUNK = 1000  # ids per script call (Lua's unpack() has a stack limit)
+WAITING_CHUNK = 10_000  # list entries per LRANGE when the sweeper looks for ids still waiting
 
 # KEYS[1]: the stage's pending list; KEYS[2..]: its drain slots. ARGV[1]: slot TTL; ARGV[2..]: ids.
 # Returns the slot claimed (0-based), or -1 when every slot is held by a running drain.
@@ -311,6 +312,30 @@ class Queues:
 
     def _baton_key(self, stage: str, seq: int) -> str:
         return f"{self.prefix}:done:{stage}:{seq}"
+
+    def waiting(self, stage: str, ids: Iterable[int], chunk: int = WAITING_CHUNK) -> set[int]:
+        """Which of ``ids`` are still in the stage's list, waiting for a drain (the sweeper
+        leaves those alone: a backlog older than OMNIHUB_SWEEP_AFTER is not a lost job, and
+        scheduling its ids again would add a second copy of each to the list every tick).
+
+        Reads the list in chunks (LRANGE), so Redis is never blocked by a long backlog, and
+        stops as soon as every id was seen. An id popped between two chunks is missed, so
+        it is scheduled again: a copy is harmless (the claim is leased), a lost id is not."""
+        left = set(ids)
+        found: set[int] = set()
+        key = self.pending_key(stage)
+        start = 0
+        while left:
+            values = self.redis.lrange(key, start, start + chunk - 1)
+            if not values:
+                break
+            seen = left.intersection(int(v) for v in values)
+            found |= seen
+            left -= seen
+            if len(values) < chunk:
+                break
+            start += chunk
+        return found
 
     def release_slot(self, stage: str, slot: int) -> None:
         self.redis.delete(self.slot_key(stage, slot))

@@ -43,10 +43,16 @@ def sweep(rt: Runtime, limit: int = 5000) -> dict[str, int]:
             )
             if ids:
                 s.execute(update(model).where(model.id.in_(ids)).values(next_attempt_at=later))
+        # ids still in the stage's list are a backlog older than sweep_after, not lost work:
+        # they are left where they are (a second copy per tick would only grow the list)
+        queued = rt.queues.waiting(stage, ids) if ids else set()
+        if queued:
+            ids = [i for i in ids if i not in queued]
+            log.info("sweeper.still_queued", stage=stage, count=len(queued))
         if ids:
             rt.queues.schedule(stage, ids)
             log.info("sweeper.rescheduled", stage=stage, count=len(ids))
-        elif rt.queues.kick(stage):  # ids left in the list by a lost drain job (a failover)
+        if not ids and rt.queues.kick(stage):  # ids left in the list by a lost drain job (a failover)
             log.info("sweeper.drain_restarted", stage=stage)
         counts[stage] = len(ids)
     counts["expired_sends"] = expire_sends(rt, limit)

@@ -640,3 +640,42 @@ def test_batches_claim_in_the_order_they_left_the_list(tmp_path, redis_url):
         assert [p.event_id for p in later] == [ids[3]]
     finally:
         h.close()
+
+
+def test_the_sweeper_leaves_a_backlog_in_the_list_and_reschedules_only_lost_ids(rt):
+    """A backlog older than OMNIHUB_SWEEP_AFTER is still in the stage's list: the sweeper
+    must not put a second copy of each id at its end every tick (the list would grow by up
+    to its limit per tick under a long backlog). Ids no longer in the list (Redis lost them)
+    are scheduled again, and a list cut short mid-way loses only what it lost."""
+    from sqlalchemy import update
+
+    from workers import sweeper
+
+    cid = _connector_id(rt)
+    with rt.db.session() as s:
+        ids = journal.record(s, rt.box, cid, [_event(f"b{i}", text=f"part {i}") for i in range(30)])
+    q = rt.queues
+    key = q.pending_key("ingest")
+    rt.redis.delete(key)
+    q.schedule("ingest", ids)  # no worker runs: the whole batch waits in the list
+
+    def make_due() -> None:
+        with rt.db.session() as s:
+            s.execute(update(InboundEvent).where(InboundEvent.id.in_(ids)).values(next_attempt_at=datetime.now(UTC) - timedelta(minutes=1)))
+
+    make_due()
+    assert sweeper.sweep(rt)["ingest"] == 0
+    assert [int(v) for v in rt.redis.lrange(key, 0, -1)] == ids  # no second copies
+    # read in small chunks too: an id found in any chunk counts as waiting
+    assert q.waiting("ingest", ids, chunk=7) == set(ids)
+    # Redis lost the first 12 (a failover's partial loss): those, and only those, are scheduled again
+    rt.redis.ltrim(key, 12, -1)
+    make_due()
+    assert sweeper.sweep(rt)["ingest"] == 12
+    assert sorted(int(v) for v in rt.redis.lrange(key, 0, -1)) == sorted(ids)
+    assert rt.redis.llen(key) == 30
+    # the list lost entirely: everything due is scheduled again
+    rt.redis.delete(key)
+    make_due()
+    assert sweeper.sweep(rt)["ingest"] == 30
+    assert [int(v) for v in rt.redis.lrange(key, 0, -1)] == ids
