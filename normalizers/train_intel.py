@@ -106,7 +106,10 @@ def train_language(rows: list[dict[str, str]]) -> dict[str, object]:
     return {"langs": list(SUPPORTED), "loglik": loglik}
 
 
-def train_triage(rows: list[dict[str, str]]) -> dict[str, object]:
+def train_triage(rows: list[dict[str, str]], kind: str = "nb") -> dict[str, object]:
+    """The triage model of ``kind``: ``nb`` (naive Bayes counts) or ``lr`` (logistic regression)."""
+    if kind == "lr":
+        return train_triage_lr(rows)
     from normalizers.triage import features
 
     cats = sorted({r["category"] for r in rows if r["category"] != "command"})
@@ -123,6 +126,80 @@ def train_triage(rows: list[dict[str, str]]) -> dict[str, object]:
         "docs": {c: docs[c] for c in cats},
         "counts": {f: dict(sorted(v.items())) for f, v in sorted(feat_counts.items())},
     }
+
+
+#: logistic regression (``--model lr``): passes over the rows, L2 strength, first step size,
+#: the shuffling's seed and the smallest weight kept in the model file
+LR_EPOCHS = 12
+LR_L2 = 1e-5
+LR_ETA = 0.5
+LR_SEED = 16
+LR_PRUNE = 0.002
+
+
+def train_triage_lr(rows: list[dict[str, str]], epochs: int = LR_EPOCHS, l2: float = LR_L2, eta0: float = LR_ETA,
+                    seed: int = LR_SEED, prune: float = LR_PRUNE) -> dict[str, object]:
+    """Multinomial logistic regression by stochastic gradient descent (pure Python, deterministic:
+    a seeded shuffle per pass). Input: ``triage.lr_vector`` (binary features, concepts weighted,
+    unit length). L2 by a shared scale factor (a step decays every weight at no cost per feature);
+    step size ``eta0 / (1 + eta0 * l2 * t)``; the updates of a row skip the categories whose
+    gradient is below 1e-4. Weights below ``prune`` are not stored."""
+    import random
+
+    from normalizers.triage import LR_CONCEPT_VALUE, lr_vector
+
+    cats = sorted({r["category"] for r in rows if r["category"] != "command"})
+    index = {c: i for i, c in enumerate(cats)}
+    k = len(cats)
+    weights: dict[str, list[float]] = {}
+    data: list[tuple[list[list[float]], list[list[float]], float, int]] = []
+    for r in rows:
+        if r["category"] == "command":
+            continue
+        concepts, other, inv = lr_vector(r["text"])
+        kon = [weights.setdefault(f, [0.0] * k) for f in concepts]
+        plain = [weights.setdefault(f, [0.0] * k) for f in other]
+        data.append((plain, kon, inv, index[r["category"]]))
+    zero = [0.0] * k
+    bias = [0.0] * k
+    scale = 1.0
+    order = list(range(len(data)))
+    rng = random.Random(seed)
+    cv = LR_CONCEPT_VALUE
+    t = 0
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for i in order:
+            plain, kon, inv, y = data[i]
+            eta = eta0 / (1.0 + eta0 * l2 * t)
+            t += 1
+            f = inv * scale
+            scores = [b + f * (sum(p) + cv * sum(q)) for b, p, q in zip(bias, zip(*(plain or [zero]), strict=True), zip(*(kon or [zero]), strict=True), strict=True)]
+            top = max(scores)
+            exp = [math.exp(s - top) for s in scores]
+            total = sum(exp)
+            for c in range(k):
+                g = exp[c] / total - (c == y)
+                if -1e-4 < g < 1e-4:
+                    continue
+                bias[c] -= eta * g
+                step = eta * g * inv / scale
+                for row in plain:
+                    row[c] -= step
+                step *= cv
+                for row in kon:
+                    row[c] -= step
+            scale *= 1.0 - eta * l2
+            if scale < 1e-6:
+                for row in weights.values():
+                    row[:] = [w * scale for w in row]
+                scale = 1.0
+    stored: dict[str, dict[str, float]] = {}
+    for name, row in sorted(weights.items()):
+        kept = {str(c): round(w * scale, 4) for c, w in enumerate(row) if abs(w * scale) >= prune}
+        if kept:
+            stored[name] = kept
+    return {"kind": "lr", "categories": cats, "bias": [round(b, 4) for b in bias], "weights": stored}
 
 
 def _words(text: str) -> frozenset[str]:
@@ -152,10 +229,16 @@ def training_rows() -> list[dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``--model lr``: the triage model is the logistic regression (default ``nb``, naive Bayes)."""
+    argv = argv or []
+    kind = argv[argv.index("--model") + 1] if "--model" in argv else "nb"
+    if kind not in ("nb", "lr"):
+        print(f"unknown --model {kind!r} (nb or lr)", file=sys.stderr)
+        return 2
     rows = training_rows()
     files = " ".join(str(p.relative_to(ROOT)) for p in TRAINING_FILES.values())
     model = {"trained_on": f"dev half of tests/data/triage_corpus.tsv + training-only rows of {files} not near a measured row", "rows": len(rows),
-             "language": train_language(rows), "triage": train_triage(rows)}
+             "language": train_language(rows), "triage": train_triage(rows, kind)}
     OUT.write_text(json.dumps(model, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {OUT} from {len(rows)} training rows (development half + training-only)")
     return 0
