@@ -615,7 +615,7 @@ MODEL_SECURITY_BIAS = -6.0
 
 #: logistic regression (``train_intel --model lr``): the value of a concept feature (a word's
 #: or an n-gram's is 1) before the vector is scaled to unit length
-LR_CONCEPT_VALUE = 3.0
+LR_CONCEPT_VALUE = 1.0
 #: logistic regression: log-odds added to the security-critical categories (see MODEL_SECURITY_BIAS)
 LR_SECURITY_BIAS = 0.0
 
