@@ -136,7 +136,7 @@ LR_EPOCHS = 12
 LR_L2 = 1e-6
 LR_ETA = 4.0
 LR_SEED = 16
-LR_PRUNE = 0.002
+LR_PRUNE = 0.05
 
 
 def train_triage_lr(rows: list[dict[str, str]], epochs: int = LR_EPOCHS, l2: float = LR_L2, eta0: float = LR_ETA,
