@@ -21,7 +21,7 @@ from tests.normalizers.blind_scores import language_hits, triage_figures
 BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind2.tsv"
 
 LANGUAGE_GOAL = 0.97
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.901 (430/477; fourth scoring, 2026-12-06 b; 0.891 at the third)
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.904 (fifth scoring, 2026-12-06 c); 0.901 (430/477; fourth, 2026-12-06 b; 0.891 at the third)
 SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.92  # measured 0.930 (119/128 = 0.9297; 0.914 at the third scoring)
 
 

@@ -9,8 +9,11 @@ near a blind-set-3 row (0.879, 147/176) — that round was reverted before landi
 everyday "no puedo retirar mi dinero" as a hacked account, found by tests/hub/test_teams.py);
 and the shipped triage again through this test (rows that are word for word training rows
 left out): language 277/286 = 0.969, top-1 0.869, security recall 140/175 = 0.800.
-70 training rows share half or more of their words with a blind-set-3 row (short messages,
-commands): the figures are slightly optimistic. Goals (issue #16): language >= 97 % on messages
+70 training rows shared half or more of their words with a blind-set-3 row (short messages,
+commands): those figures are slightly optimistic. Since 2026-12-06 (c) the set is one of
+train_intel.measured_rows, so those rows are left out of training; the triage model was retrained
+without them (naive Bayes kept: a logistic regression was no better by author) and scored once:
+language 280/289 = 0.969 (word model not retrained), top-1 0.868, security recall 141/176 = 0.801. Goals (issue #16): language >= 97 % on messages
 of at most 12 words, triage top-1 >= 90 %, security-critical recall >= 98 %: NOT met on this
 set; the test asserts the measured floors, so a regression fails
 (docs/intelligence/triage-language.md).
@@ -28,8 +31,8 @@ from tests.normalizers.blind_scores import language_hits, triage_figures
 BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind3.tsv"
 
 LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.965  # measured 0.969 (277/286)
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.86  # measured 0.869
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.79  # measured 0.800 (140/175)
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.86  # measured 0.869; 0.868 (2026-12-06 (c))
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.79  # measured 0.800 (140/175); 0.801 (141/176, 2026-12-06 (c))
 
 
 #: rows whose text is also a training row are left out: the model was trained on them

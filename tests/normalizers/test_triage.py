@@ -174,3 +174,21 @@ def test_security_families_b(text, category):
 )
 def test_discounted_or_everyday_security_words_are_no_alarm(text):
     assert security_rule(text) is None
+
+
+def test_the_logistic_regression_option_trains_deterministically_and_classifies():
+    """train_intel --model lr (docs/intelligence/triage-language.md, 2026-12-06 (c): measured, not
+    shipped): same rows, same weights; the triage reads its model kind from the file."""
+    from normalizers import train_intel, triage
+
+    rows = [r for r in train_intel.load_corpus() if r["split"] == "dev"]
+    raw = train_intel.train_triage(rows, "lr")
+    assert raw == train_intel.train_triage_lr(rows) and raw["kind"] == "lr"
+    saved = triage._model
+    triage._model = triage.prepare(raw)
+    try:
+        probs = triage.probabilities("my withdrawal is still pending since yesterday")
+        assert abs(sum(probs.values()) - 1.0) < 1e-9
+        assert classify("my withdrawal is still pending since yesterday").category == "withdrawal_pending"
+    finally:
+        triage._model = saved
