@@ -752,6 +752,34 @@ def model() -> dict[str, Any]:
     return _model
 
 
+#: words whose character n-gram rows are kept per model (bounded: a worker sees endless new tokens)
+GRAM_CACHE = 50_000
+
+
+def feature_rows(m: dict[str, Any], text: str) -> list[tuple[float, ...]]:
+    """The model's rows of ``features(text)`` that it has, in feature order: exactly
+    ``[dense[f] for f in features(text) if f in dense]``, with each word's character n-gram
+    rows looked up once per model instead of built and looked up again for every message."""
+    dense = m["dense"]
+    grams: dict[str, list[tuple[float, ...]]] = m.setdefault("gram_rows", {})
+    words = _TOKEN.findall(fold(text))
+    concept_rows = [row for row in map(dense.get, [f"k:{name}" for name in concepts(" ".join(words))]) if row is not None]
+    rows = concept_rows * CONCEPT_REPEAT
+    rows += [row for row in map(dense.get, [f"w:{w}" for w in words]) if row is not None]
+    rows += [row for row in map(dense.get, [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]) if row is not None]
+    for w in words:
+        cached = grams.get(w)
+        if cached is None:
+            padded = f"<{w}>"
+            keys = [f"c:{padded[i:i + n]}" for n in CHAR_NS for i in range(len(padded) - n + 1)]
+            cached = [row for row in map(dense.get, keys) if row is not None]
+            if len(grams) >= GRAM_CACHE:
+                grams.clear()
+            grams[w] = cached
+        rows += cached
+    return rows
+
+
 def probabilities(text: str) -> dict[str, float]:
     """Category -> posterior probability under the shipped model (naive Bayes or logistic regression)."""
     m = model()
@@ -761,8 +789,7 @@ def probabilities(text: str) -> dict[str, float]:
         exp = {c: math.exp(s - top) for c, s in scores.items()}
         total = sum(exp.values())
         return {c: e / total for c, e in sorted(exp.items(), key=lambda kv: -kv[1])}
-    dense = m["dense"]
-    rows = [row for row in map(dense.get, features(text)) if row is not None]
+    rows = feature_rows(m, text)
     cats = m["categories"]
     n = len(rows)
     # per category, the feature values added in feature order (exactly the sums of the
