@@ -1002,10 +1002,11 @@ def worker(burst: bool, fork: bool, with_poller: bool) -> None:
 
     rt = _runtime()
     _warn_if_redis_is_open(rt.redis_url, rt.settings)
-    if fork:  # compiled once here, not in every job's child (about a second of CPU each)
-        from normalizers import pipeline
+    # the normalizers' patterns and models, built once here: not in every job's child with
+    # --fork (about a second of CPU each), not in the first job without (P2R: inside the burst)
+    from normalizers import pipeline
 
-        pipeline.warm()
+    pipeline.warm()
     cls = _prompt_teardown(Worker if fork else SimpleWorker)
     poller = _poller_thread(rt) if with_poller else None
     # event webhooks go out on threads of their own, never in a job (a slow receiver must not

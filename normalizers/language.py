@@ -27,6 +27,7 @@ import functools
 import itertools
 import json
 import math
+import operator
 import os
 import re
 import threading
@@ -114,7 +115,11 @@ def _word_model() -> dict[str, Any]:
         with _lock:
             if _words is None:
                 data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["language"]
-                _words = {"loglik": {w: dict(zip(data["langs"], v, strict=True)) for w, v in data["loglik"].items()}}
+                loglik = {w: dict(zip(data["langs"], v, strict=True)) for w, v in data["loglik"].items()}
+                # per word, WORD_WEIGHT x its log-likelihood for each of SUPPORTED in order: the
+                # products text_scores adds, computed once instead of once per occurrence
+                weighted = {w: tuple(WORD_WEIGHT * row[code] for code in SUPPORTED) for w, row in loglik.items()}
+                _words = {"loglik": loglik, "weighted": weighted}
     return _words
 
 
@@ -219,12 +224,13 @@ def text_scores(text: str) -> dict[str, float] | None:
     values = detector().compute_language_confidence_values(cleaned)
     probs = {v.language.iso_code_639_1.name.lower(): v.value for v in values}
     scores = {code: math.log(probs.get(code, 0.0) + 1e-3) for code in SUPPORTED}
-    loglik = _word_model()["loglik"]
-    for word in _WORD.findall(fold(cleaned)):
-        row = loglik.get(word)
-        if row is not None:
-            for code in SUPPORTED:
-                scores[code] += WORD_WEIGHT * row[code]
+    weighted = _word_model()["weighted"]
+    rows = [row for row in map(weighted.get, _WORD.findall(fold(cleaned))) if row is not None]
+    if rows:
+        # per language, the words' weighted log-likelihoods added one by one in text order
+        # (functools.reduce with operator.add: the same float additions as a loop, not sum())
+        for code, col in zip(SUPPORTED, zip(*rows, strict=True), strict=True):
+            scores[code] = functools.reduce(operator.add, col, scores[code])
     return scores
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import functools
 import re
+import re._constants as sre_constants  # type: ignore[import-not-found]  # the stdlib re parser (no stubs)
+import re._parser as sre_parse  # type: ignore[import-not-found]
 from dataclasses import dataclass
 
 from normalizers import redispatch
@@ -208,6 +210,47 @@ def _has_verb(text: str) -> bool:
     return _verb_rule().found(text)
 
 
+def _verb_span() -> int:
+    """The longest match of ``_ATTRIBUTION_VERBS`` that a search must see whole: the widest
+    bounded alternative. An unbounded one ("wrote\\s*>") must start with a literal alternative
+    ("wrote"), which then matches wherever it does."""
+    alts = _ATTRIBUTION_VERBS.split("|")
+    widths = []
+    for alt in alts:
+        hi = sre_parse.parse(alt, re.IGNORECASE).getwidth()[1]
+        if hi >= sre_constants.MAXREPEAT:
+            if not any(o != alt and alt.startswith(o) and re.escape(o) == o for o in alts):
+                raise ValueError(f"unbounded attribution verb without a literal prefix: {alt!r}")
+            continue
+        widths.append(hi)
+    return max(widths)
+
+
+#: no match of the verbs is longer than this (a window this wide each side of a line break
+#: holds any match that spans it)
+_VERB_SPAN = _verb_span()
+
+
+@functools.lru_cache(maxsize=1024)
+def _line_has_verb(line: str) -> bool:
+    return _verb_rule().found(line)
+
+
+def _chunk_has_verb(chunk: list[str], joined: str) -> bool:
+    """``_has_verb(joined)`` for ``joined == " ".join(chunk)``: each line is searched once
+    (cached: a line is part of up to three chunks), and a verb across a line break is found in
+    a window of ``_VERB_SPAN`` characters each side of it (the verbs have no lookarounds, so
+    a search of the window finds exactly the matches inside it)."""
+    if any(_line_has_verb(ln) for ln in chunk):
+        return True
+    rule, b = _verb_rule(), -1
+    for ln in chunk[:-1]:
+        b += len(ln) + 1  # the space after this line
+        if rule.found(joined, max(0, b - _VERB_SPAN), b + _VERB_SPAN + 1):
+            return True
+    return False
+
+
 def _attribution_at(lines: list[str], i: int) -> int:
     """Number of lines (1-3) of an attribution starting at line i, or 0."""
     first = lines[i].strip()
@@ -222,7 +265,7 @@ def _attribution_at(lines: list[str], i: int) -> int:
         joined = " ".join(chunk)
         if len(joined) > 400:
             break
-        if not _has_verb(joined):
+        if not _chunk_has_verb(chunk, joined):
             continue  # both patterns below need one of the verbs (most lines)
         dashed = _DASHED_ATTRIBUTION.match(joined)
         if dashed and re.search(r"\d", joined):

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -913,9 +913,39 @@ def _apply_status(s: Session, conn: Connector, msg: NormalizedMessage) -> None:
         reply.state = ReplyState(status)  # forward only; out of a failure only by a new send (Retry)
 
 
+def _bounce_sees_pending(s: Session, conn: Connector, token: str | None) -> bool:
+    """Whether a change the session has not written yet could change what ``_apply_bounce``'s
+    queries find: a reply added, changed or deleted, or a conversation that has (or had, or is
+    given) this connector's ``token``. Its queries read only the replies and conversations
+    tables, so when nothing of that is pending, the autoflush before each of them (which
+    writes the whole batch's rows so far, a flush per bounce: P2R profile, ~1 ms a message)
+    changes no answer and is skipped; otherwise it runs as always."""
+    for obj in (*s.new, *s.deleted):
+        if isinstance(obj, Reply):
+            return True
+        if isinstance(obj, Conversation) and token and obj.connector_id == conn.id and obj.token == token:
+            return True
+    for obj in s.dirty:
+        if isinstance(obj, Reply):
+            return True
+        if isinstance(obj, Conversation) and token:
+            attrs = inspect(obj).attrs
+            if attrs.token.history.has_changes() or attrs.connector_id.history.has_changes():
+                return True
+    return False
+
+
 def _apply_bounce(s: Session, conn: Connector, bounce: Bounce) -> None:
     """A bounce names one of our replies: by Message-ID (any the bounce quotes; only ours
     match a reply), else by our conversation token (that conversation's last sent reply)."""
+    if _bounce_sees_pending(s, conn, str(bounce.token) if bounce.token else None):
+        _find_bounced(s, conn, bounce)
+    else:
+        with s.no_autoflush:
+            _find_bounced(s, conn, bounce)
+
+
+def _find_bounced(s: Session, conn: Connector, bounce: Bounce) -> None:
     ids = [x for x in [bounce.message_id, *bounce.candidates] if x]
     reply = None
     if ids:
