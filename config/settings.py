@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     oidc_button_label: str = Field("Sign in with SSO", max_length=60, description="The SSO button's text on the login page.")
     totp_required: Literal["off", "admins", "everyone"] = Field("off", description="Two-factor (TOTP) for password sign-ins: required for nobody, admins or everyone (they enrol at their next sign-in).")
     totp_issuer: str = Field("omnihub", max_length=60, description="The name authenticator apps show for the account.")
+    password_hash_profile: Literal["standard", "insecure-test-only"] = Field("standard", description="argon2id cost of password hashes: standard (argon2-cffi's defaults, RFC 9106 low-memory: 3 passes over 64 MiB); insecure-test-only (1 pass over 1 MiB: for the test suite, where every sign-in would otherwise spend a quarter of a second; never in production). A stored hash carries its own parameters, so either profile verifies both.")
 
     @field_validator("redis_sentinels")
     @classmethod
