@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     web_workers: int = Field(2, ge=1, le=64)
     web_threads: int = Field(32, ge=1, le=1000, description="Threads per web worker (live streams do not hold one: they are served by each web process's stream loop).")
     sse_seconds: float = Field(25.0, ge=1, le=3600, description="Lifetime of one live-stream response; the browser reconnects after it.")
+    typing_seconds: float = Field(6.0, ge=1, le=60, description="How long a typing indicator (chat widget, inbox) shows after the last typing signal; browsers signal at most every 3 s while someone types, so below 3 s an indicator may blink (the tests use 1.5 s).")
     max_streams: int = Field(2000, ge=1, le=100000, description="Open live streams (inbox tabs, chat widgets) per web process; more are answered 429.")
     max_streams_per_ip: int = Field(50, ge=1, le=100000, description="Open live streams per client address and web process; more are answered 429.")
     worker_processes: int = Field(1, ge=1, le=64)

@@ -78,9 +78,15 @@ class LiveHub:
 
 
 @pytest.fixture
-def live(make_hub):
+def live_settings() -> dict:
+    """Settings of the ``live`` hub besides its URL (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def live(make_hub, live_settings):
     port = free_port()
-    hub = make_hub(public_url=f"http://127.0.0.1:{port}")
+    hub = make_hub(public_url=f"http://127.0.0.1:{port}", **live_settings)
     lh = LiveHub(hub, port)
     yield lh
     lh.stop()
