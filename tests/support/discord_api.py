@@ -26,11 +26,10 @@ import threading
 import time
 from typing import Any
 
+from pytest_httpserver import HTTPServer
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 from werkzeug import Request, Response
-
-from tests.support.components import quick_httpserver
 
 TOKEN = "MTE4NzY1NDMyMTA5ODc2NTQzMg.GhJkLm.contract-test-token-0123456789abcdef"
 BOT_USER = {"id": "1187654321098765432", "username": "acme-support", "global_name": None, "discriminator": "0",
@@ -162,7 +161,7 @@ class Gateway:
 
 class DiscordRest:
     def __init__(self, gateway_url: str, *, token: str = TOKEN) -> None:
-        self.server = quick_httpserver(host="127.0.0.1", port=0, threaded=True)
+        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self.server.start()
         self.token = token
         self.gateway_url = gateway_url
