@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     web_workers: int = Field(2, ge=1, le=64)
     web_threads: int = Field(32, ge=1, le=1000, description="Threads per web worker (live streams do not hold one: they are served by each web process's stream loop).")
     sse_seconds: float = Field(25.0, ge=1, le=3600, description="Lifetime of one live-stream response; the browser reconnects after it.")
+    typing_seconds: float = Field(6.0, ge=1, le=60, description="How long a typing indicator (chat widget, inbox) shows after the last typing signal; browsers signal at most every 3 s while someone types, so below 3 s an indicator may blink (the tests use 1.5 s).")
     max_streams: int = Field(2000, ge=1, le=100000, description="Open live streams (inbox tabs, chat widgets) per web process; more are answered 429.")
     max_streams_per_ip: int = Field(50, ge=1, le=100000, description="Open live streams per client address and web process; more are answered 429.")
     worker_processes: int = Field(1, ge=1, le=64)
@@ -97,6 +98,7 @@ class Settings(BaseSettings):
     oidc_button_label: str = Field("Sign in with SSO", max_length=60, description="The SSO button's text on the login page.")
     totp_required: Literal["off", "admins", "everyone"] = Field("off", description="Two-factor (TOTP) for password sign-ins: required for nobody, admins or everyone (they enrol at their next sign-in).")
     totp_issuer: str = Field("omnihub", max_length=60, description="The name authenticator apps show for the account.")
+    password_hash_profile: Literal["standard", "insecure-test-only"] = Field("standard", description="argon2id cost of password hashes: standard (argon2-cffi's defaults, RFC 9106 low-memory: 3 passes over 64 MiB); insecure-test-only (1 pass over 1 MiB: for the test suite, where every sign-in would otherwise spend a quarter of a second; never in production). A stored hash carries its own parameters, so either profile verifies both.")
 
     @field_validator("redis_sentinels")
     @classmethod

@@ -19,6 +19,26 @@ from hub.models import ApiToken, User, WebSession, now
 
 ROLES = ("admin", "agent")
 _hasher = PasswordHasher()
+#: OMNIHUB_PASSWORD_HASH_PROFILE: argon2id parameters of new hashes (verification reads the
+#: parameters stored in each hash, so hashes made under either profile verify under both)
+#: (time cost, memory KiB, lanes); standard: None, argon2-cffi's defaults (RFC 9106 low-memory)
+HASH_PROFILES: dict[str, tuple[int, int, int] | None] = {"standard": None, "insecure-test-only": (1, 1024, 1)}
+
+
+def use_hash_profile(profile: str) -> None:
+    """Hash new passwords (and the login page's dummy check) with this profile's cost; set by
+    every Runtime from its settings (default ``standard``)."""
+    global _hasher
+    cost = HASH_PROFILES[profile]
+    wanted = PasswordHasher() if cost is None else PasswordHasher(time_cost=cost[0], memory_cost=cost[1], parallelism=cost[2])
+    if hash_cost(wanted) != hash_cost(_hasher):
+        _hasher = wanted
+
+
+def hash_cost(hasher: PasswordHasher) -> tuple[int, int, int]:
+    return hasher.time_cost, hasher.memory_cost, hasher.parallelism
+
+
 TOKEN_PREFIX = "omh_"
 PREFIX_LEN = 12  # "omh_" + 8 random characters: enough to tell tokens apart, far too little to guess one
 LAST_USED_EVERY = timedelta(seconds=60)  # last_used_at is written at most this often per token

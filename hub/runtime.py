@@ -21,6 +21,9 @@ class Runtime:
         net.set_allow_private_urls(settings.allow_private_urls)  # the outbound URL guard's policy
         protect_state(settings)  # VAR_DIR and attachments 0700, the SQLite files 0600
         self.db = Database(settings.effective_database_url)
+        from hub.auth import use_hash_profile
+
+        use_hash_profile(settings.password_hash_profile)  # the argon2 cost of new password hashes
         from hub import events
 
         # event webhooks: events are written with the change; their deliveries scheduled after the commit

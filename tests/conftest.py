@@ -14,6 +14,10 @@ from tests.support.hub import Hub
 # The suite talks to local fake provider servers on loopback: allow private URLs (the URL
 # guard's own tests switch it off with hub.net.set_allow_private_urls(False)).
 os.environ.setdefault("OMNIHUB_ALLOW_PRIVATE_URLS", "true")
+# argon2id at 1 pass over 1 MiB instead of 3 over 64 MiB (a quarter of a second per hash or
+# sign-in on the 2-core CI machine, hundreds of them in a run): the same hashing and checking
+# code, the production default is unchanged (tests/security/test_password_hashes.py)
+os.environ.setdefault("OMNIHUB_PASSWORD_HASH_PROFILE", "insecure-test-only")
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 

@@ -578,7 +578,7 @@ def events():
     def on_change(ids: list[int], _addresses: set[str]) -> str:
         return f"event: change\ndata: {json.dumps({'conversations': ids})}\n\n"
 
-    on_typing = presence.inbox_watcher()
+    on_typing = presence.inbox_watcher(runtime.settings.typing_seconds)
 
     def in_thread():
         """Where the socket cannot be handed over: poll in this thread, as before."""

@@ -213,17 +213,19 @@ def login_required(role: str = "agent") -> Callable:
     return deco
 
 
-_DUMMY_HASH: list[str] = []
+_DUMMY_HASH: dict[tuple[int, int, int], str] = {}  # per hash cost (OMNIHUB_PASSWORD_HASH_PROFILE)
 
 
 def spend_like_a_password_check(password: str) -> None:
     """Verify against a throwaway hash so an unknown email costs the same time as a known one."""
-    from hub.auth import _hasher
+    from hub import auth
 
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(_hasher.hash(secrets.token_urlsafe(16)))
+    hasher = auth._hasher
+    cost = auth.hash_cost(hasher)
+    if cost not in _DUMMY_HASH:
+        _DUMMY_HASH[cost] = hasher.hash(secrets.token_urlsafe(16))
     try:
-        _hasher.verify(_DUMMY_HASH[0], password)
+        hasher.verify(_DUMMY_HASH[cost], password)
     except Exception:  # argon2's VerifyMismatchError: expected, the hash is random
         pass
 

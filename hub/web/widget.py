@@ -363,7 +363,7 @@ def stream(name: str):
         with runtime.db.read() as s:
             return _conversation_ids(s, row, visitor)
 
-    on_typing = presence.widget_watcher(visitor_conversations)
+    on_typing = presence.widget_watcher(visitor_conversations, runtime.settings.typing_seconds)
 
     def in_thread():
         """Where the socket cannot be handed over: poll in this thread, as before."""

@@ -58,7 +58,7 @@ def _reply(h, reply_id: int) -> dict:
 def test_interrupted_send_becomes_failed_outcome_unknown_and_is_retryable(make_hub):
     handler = type("Callback", (_Callback,), {"held": threading.Event(), "release": threading.Event(), "bodies": [], "hold_first": True})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     h = make_hub(lease_seconds=2.0, sweep_interval=0.2)
     try:
         h.add_connector("web", "api", secret=SECRET, callback_url=f"http://127.0.0.1:{server.server_port}/cb")
@@ -121,7 +121,7 @@ def test_replies_claimed_but_never_tried_by_a_killed_worker_are_sent_not_failed(
     but never tried, so it is sent by the next worker, once, instead of failing too."""
     handler = type("Callback", (_Callback,), {"held": threading.Event(), "release": threading.Event(), "bodies": [], "hold_first": True})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     h = make_hub(lease_seconds=2.0, sweep_interval=0.2, sweep_after=0.5)
     try:
         h.add_connector("web", "api", secret=SECRET, callback_url=f"http://127.0.0.1:{server.server_port}/cb")

@@ -41,9 +41,9 @@ def provider_url() -> str:
     users.info): it answers every call with a fast, documented "not found"."""
     global _PROVIDER
     if _PROVIDER is None:
-        from pytest_httpserver import HTTPServer
+        from tests.support.components import quick_httpserver
 
-        _PROVIDER = HTTPServer(host="127.0.0.1", port=0)
+        _PROVIDER = quick_httpserver(host="127.0.0.1", port=0)
         _PROVIDER.expect_request(re.compile(".*")).respond_with_json({"ok": False, "error": "user_not_found"})
         _PROVIDER.start()
     return _PROVIDER.url_for("/")

@@ -20,6 +20,7 @@ import channels
 import outbound
 from hub.models import AuditLog, Connector
 from tests.contract.examples import EXAMPLES
+from tests.support.components import quick_httpserver
 from tests.support.hub import Hub
 
 ALL_KINDS = {**channels.REGISTRY, **outbound.REGISTRY}
@@ -42,7 +43,7 @@ def hub(tmp_path_factory, redis_url):
 @pytest.fixture
 def evil():
     """The admin-attacker's server: any request reaching it may carry a stored secret."""
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = quick_httpserver(host="127.0.0.1", port=0)
     server.expect_request(re.compile(".*")).respond_with_json({"ok": True})
     server.start()
     yield server

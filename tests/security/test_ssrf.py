@@ -14,12 +14,13 @@ from hub.net import fetch_limited
 from hub.types import ConnectorContext
 from normalizers.model import Attachment
 from tests.contract.examples import EXAMPLES
+from tests.support.components import quick_httpserver
 
 
 @pytest.fixture
 def canary():
     """An 'internal' service on loopback: any request reaching it is an SSRF."""
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = quick_httpserver(host="127.0.0.1", port=0)
     server.expect_request("/").respond_with_data("internal secret")
     server.start()
     yield server
@@ -80,7 +81,7 @@ def test_fetch_limited_refuses_every_internal_or_foreign_url(canary):
 
 
 def test_redirects_to_internal_addresses_are_refused(canary):
-    provider = HTTPServer(host="127.0.0.1", port=0)
+    provider = quick_httpserver(host="127.0.0.1", port=0)
     provider.start()
     try:
         targets = [
@@ -107,9 +108,9 @@ def test_redirects_to_internal_addresses_are_refused(canary):
 
 
 def test_credentials_never_follow_a_redirect_to_another_host(canary):
-    provider = HTTPServer(host="127.0.0.1", port=0)
+    provider = quick_httpserver(host="127.0.0.1", port=0)
     provider.start()
-    cdn = HTTPServer(host="127.0.0.1", port=0)
+    cdn = quick_httpserver(host="127.0.0.1", port=0)
     cdn.expect_request("/file").respond_with_data(b"PNGDATA", content_type="image/png")
     cdn.start()
     try:

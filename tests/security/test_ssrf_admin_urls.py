@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 import channels
@@ -20,6 +19,7 @@ from config.settings import Settings
 from hub import net
 from hub.types import ConnectorContext
 from tests.contract.examples import EXAMPLES
+from tests.support.components import quick_httpserver
 from tests.support.hub import Hub
 
 ALL_KINDS = {**channels.REGISTRY, **outbound.REGISTRY}
@@ -46,7 +46,7 @@ def private_refused():
 @pytest.fixture
 def canary():
     """An 'internal' service on loopback: any request reaching it is an SSRF."""
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = quick_httpserver(host="127.0.0.1", port=0)
     server.expect_request("/").respond_with_data("internal secret")
     server.start()
     yield server
@@ -176,7 +176,7 @@ def test_email_hosts_are_checked_before_connecting(private_refused):
 def test_redirects_to_metadata_are_refused_on_every_hop():
     """The guarded client checks every connection it opens, so a followed redirect is checked too."""
     assert net.allow_private_urls()
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = quick_httpserver(host="127.0.0.1", port=0)
     server.start()
     try:
         for i, target in enumerate(["http://169.254.169.254/latest/meta-data/", "http://2852039166/", "http://[fd00:ec2::254]/"]):

@@ -1,7 +1,7 @@
 """A real django-helpdesk (PyPI) served by gunicorn on a loopback port, once per session.
 
 The tiny project in tests/support/djhelpdesk/ (SQLite, DRF TokenAuthentication) is migrated
-in a temp dir; users `omnihub` (superuser, the backend's token) and `agent` (staff, the
+once per run (tests/support/shared.py; each xdist worker's server gets a copy of that database); users `omnihub` (superuser, the backend's token) and `agent` (staff, the
 human answering tickets) get DRF tokens, and a queue is created. django-helpdesk sends
 mail synchronously, so an aiosmtpd sink in this process receives it.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import httpx
 import pytest
 
 from tests.support.components import require
+from tests.support.shared import once_per_run
 
 PROJECT = Path(__file__).resolve().parent  # holds the djhelpdesk package
 
@@ -73,13 +75,25 @@ def django_helpdesk_server(tmp_path_factory) -> DjangoHelpdeskServer:
         "DJH_DATA": str(data),
         "DJH_SMTP_PORT": str(smtp.port),
     }
-    boot = subprocess.run(
-        [sys.executable, str(PROJECT / "djhelpdesk" / "bootstrap.py")], env=env, capture_output=True, text=True, timeout=180
-    )
-    if boot.returncode != 0:
+
+    def bootstrap(template: Path) -> None:
+        """Migrate and create the users, tokens and queue once per run (~6 s): every worker's
+        server then starts from a copy of this database."""
+        boot = subprocess.run(
+            [sys.executable, str(PROJECT / "djhelpdesk" / "bootstrap.py")], env={**env, "DJH_DATA": str(template)},
+            capture_output=True, text=True, timeout=180,
+        )
+        if boot.returncode != 0:
+            raise RuntimeError(f"django-helpdesk bootstrap failed: {boot.stderr[-3000:]}")
+        (template / "info.json").write_text(boot.stdout.strip().splitlines()[-1])
+
+    try:
+        template = once_per_run(tmp_path_factory, "djhelpdesk-template", bootstrap)
+    except BaseException:
         smtp.stop()
-        raise RuntimeError(f"django-helpdesk bootstrap failed: {boot.stderr[-3000:]}")
-    info = json.loads(boot.stdout.strip().splitlines()[-1])
+        raise
+    shutil.copytree(template, data, dirs_exist_ok=True)
+    info = json.loads((data / "info.json").read_text())
     log = open(data / "gunicorn.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "djhelpdesk.wsgi:application"],

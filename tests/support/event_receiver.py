@@ -70,7 +70,7 @@ class EventReceiver:
         self._lock = threading.Lock()
         self.server = make_server("127.0.0.1", 0, self._app, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/omnihub"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="event-receiver", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="event-receiver", daemon=True)
 
     def __enter__(self) -> EventReceiver:
         self._thread.start()

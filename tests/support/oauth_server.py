@@ -62,7 +62,7 @@ class OAuthServer:
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="oauth-server", daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name="oauth-server", daemon=True)
 
     # --- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> OAuthServer:

@@ -1,11 +1,11 @@
 """A real Request Tracker 5 (Debian request-tracker5 + rt5-db-sqlite) on a loopback port.
 
-One server per test session: the packaged SQLite database is copied into a temp dir,
-RT is pointed at it with RT_SITE_CONFIG_DIR (nothing under /etc is changed), an `agent`
-user (SuperUser) is added, auth tokens are made for `root` (omnihub's user) and `agent`
-(the human answering tickets), and `rt-server` is started. Needs root: the packaged
-database is readable by root/www-data only.
-"""
+One server per test session (per xdist worker). Once per run (prepare_rt,
+tests/support/shared.py) the packaged SQLite database is copied, an `agent` user (SuperUser)
+is added and auth tokens are made for `root` (omnihub's user) and `agent` (the human
+answering tickets); each server copies that database into its temp dir, RT is pointed at it
+with RT_SITE_CONFIG_DIR (nothing under /etc is changed) and `rt-server` is started. Needs
+root: the packaged database is readable by root/www-data only."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.support.components import require
+from tests.support.shared import once_per_run
 
 RT_SERVER = Path("/usr/share/request-tracker5/libexec/rt-server")
 RT_LIB = Path("/usr/share/request-tracker5/lib")
@@ -91,15 +92,12 @@ def _unavailable() -> str | None:
     return None
 
 
-def start_rt(workdir: Path) -> tuple[RTServer, subprocess.Popen]:
-    port = free_port()
-    conf = workdir / "RT_SiteConfig.d"
+def _site_config(conf: Path, port: int, workdir: Path) -> None:
     conf.mkdir()
     for pm in sorted(RT_ETC.glob("*.pm")):
         shutil.copy(pm, conf / pm.name)
-    shutil.copy(RT_DB, workdir / "rtdb")
     for d in ("mason", "session"):
-        (workdir / d).mkdir()
+        (workdir / d).mkdir(exist_ok=True)
     # RUNBOOK traps: the default WebPath /rt makes REST2 redirect to the login page
     (conf / "99-omnihub-test.pm").write_text(
         "\n".join(
@@ -120,13 +118,29 @@ def start_rt(workdir: Path) -> tuple[RTServer, subprocess.Popen]:
             ]
         )
     )
-    env = {**os.environ, "RT_SITE_CONFIG_DIR": str(conf)}
+
+
+def prepare_rt(template: Path) -> None:
+    """The packaged database with the users, rights and tokens of SETUP_PL (~3 s of Perl):
+    made once per run (tests/support/shared.py), copied by each server."""
+    shutil.copy(RT_DB, template / "rtdb")
+    _site_config(template / "RT_SiteConfig.d", free_port(), template)
+    env = {**os.environ, "RT_SITE_CONFIG_DIR": str(template / "RT_SiteConfig.d")}
     out = subprocess.run(
         ["perl", "-e", SETUP_PL % {"lib": RT_LIB}], env=env, capture_output=True, text=True, timeout=120
     )
     if out.returncode != 0:
         raise RuntimeError(f"RT set-up failed: {out.stderr[-2000:]}")
-    tokens = dict(line.split(" ", 1) for line in out.stdout.split("\n") if line.strip())
+    (template / "tokens").write_text(out.stdout)
+
+
+def start_rt(workdir: Path, template: Path) -> tuple[RTServer, subprocess.Popen]:
+    port = free_port()
+    conf = workdir / "RT_SiteConfig.d"
+    shutil.copy(template / "rtdb", workdir / "rtdb")
+    _site_config(conf, port, workdir)
+    env = {**os.environ, "RT_SITE_CONFIG_DIR": str(conf)}
+    tokens = dict(line.split(" ", 1) for line in (template / "tokens").read_text().split("\n") if line.strip())
     log = open(workdir / "rt-server.log", "wb")
     proc = subprocess.Popen(
         [str(RT_SERVER), "--host", "127.0.0.1", "--port", str(port), "--max-workers", "2"],
@@ -166,7 +180,8 @@ def rt_server(tmp_path_factory) -> RTServer:
     reason = _unavailable()
     if reason:
         require(False, "Request Tracker", reason)
-    server, proc = start_rt(tmp_path_factory.mktemp("rt"))
+    template = once_per_run(tmp_path_factory, "rt-template", prepare_rt)
+    server, proc = start_rt(tmp_path_factory.mktemp("rt"), template)
     yield server
     proc.terminate()
     try:

@@ -23,8 +23,9 @@ import threading
 import time
 from typing import Any
 
-from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
+
+from tests.support.components import quick_httpserver
 
 TOKEN = "7311234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 BOT = {  # getMe's User (https://core.telegram.org/bots/api#getme)
@@ -59,7 +60,7 @@ class _HtmlCheck(html.parser.HTMLParser):
 
 class TelegramApi:
     def __init__(self, *, token: str = TOKEN) -> None:
-        self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.server = quick_httpserver(host="127.0.0.1", port=0, threaded=True)
         self.server.start()
         self.token = token
         self.calls: list[tuple[str, dict[str, Any]]] = []

@@ -68,7 +68,8 @@ class LiveHub:
         self.url = f"http://127.0.0.1:{port}"
         hub.app.config["OMNIHUB_SSE_SECONDS"] = 8
         self.server = make_server("127.0.0.1", port, hub.app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next poll: 50 ms instead of the default 500
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
         add_users(hub)
 
@@ -78,9 +79,15 @@ class LiveHub:
 
 
 @pytest.fixture
-def live(make_hub):
+def live_settings() -> dict:
+    """Settings of the ``live`` hub besides its URL (a module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def live(make_hub, live_settings):
     port = free_port()
-    hub = make_hub(public_url=f"http://127.0.0.1:{port}")
+    hub = make_hub(public_url=f"http://127.0.0.1:{port}", **live_settings)
     lh = LiveHub(hub, port)
     yield lh
     lh.stop()

@@ -5,10 +5,18 @@ arrives while the chat is closed, and the typing endpoint held to the widget's r
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.support.hub import wait_until
 from tests.web.conftest import AGENT, login
 from tests.web.test_widget import conversations, site  # noqa: F401 - fixture
+
+TYPING_SECONDS = 2.5  # OMNIHUB_TYPING_SECONDS here (default 6): how long until an indicator expires
+
+
+@pytest.fixture
+def live_settings() -> dict:
+    return {"typing_seconds": TYPING_SECONDS}
 
 
 def _visitor_starts(page, site_url):  # noqa: F811

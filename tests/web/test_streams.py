@@ -151,13 +151,13 @@ def test_typing_reaches_streams_through_the_process_poll_with_one_redis_read(hub
     assert loop._poll([inbox, widget]) == []
     presence.note(hub.rt, other, "agent")  # an agent typing to someone else
     presence.note(hub.rt, mine, "customer")
-    assert loop._poll([inbox, widget]) == [(inbox, f'event: typing\ndata: {{"conversations": [{mine}]}}\n\n')]
+    assert loop._poll([inbox, widget]) == [(inbox, f'event: typing\ndata: {{"conversations": [{mine}], "ttl": 6.0}}\n\n')]
     assert loop._poll([inbox, widget]) == []  # unchanged: nothing sent again
     presence.note(hub.rt, mine, "agent")
-    assert loop._poll([inbox, widget]) == [(widget, 'event: typing\ndata: {"agent": true}\n\n')]
+    assert loop._poll([inbox, widget]) == [(widget, 'event: typing\ndata: {"agent": true, "ttl": 6.0}\n\n')]
     # expiry: the signals lapse after the TTL without anyone saying so
     key = f"{hub.settings.queue_prefix}:typing"
     hub.rt.redis.zadd(key, {f"{mine}:customer": time.time() - 1, f"{mine}:agent": time.time() - 1})
-    assert loop._poll([inbox, widget]) == [(inbox, 'event: typing\ndata: {"conversations": []}\n\n'),
-                                           (widget, 'event: typing\ndata: {"agent": false}\n\n')]
+    assert loop._poll([inbox, widget]) == [(inbox, 'event: typing\ndata: {"conversations": [], "ttl": 6.0}\n\n'),
+                                           (widget, 'event: typing\ndata: {"agent": false, "ttl": 6.0}\n\n')]
     assert presence.active(hub.rt) == {(other, "agent")}

@@ -228,7 +228,8 @@
   function ownAction() { ownUntil = Date.now() + 4000; }
   if (window.EventSource) {
     var es = new EventSource(root.dataset.events);
-    // "Customer is typing…" in the open conversation (hidden again 6 s after the last signal)
+    // "Customer is typing…" in the open conversation (hidden again OMNIHUB_TYPING_SECONDS, sent
+    // with the event as ttl, after the last signal)
     var typingTimer = null;
     es.addEventListener("typing", function (ev) {
       var data = {};
@@ -238,7 +239,7 @@
       var on = currentId() && (data.conversations || []).indexOf(currentId()) >= 0;
       clearTimeout(typingTimer);
       el.textContent = on ? ((document.getElementById("composer") || {dataset: {}}).dataset.customer || "The customer") + " is typing…" : "";
-      if (on) typingTimer = setTimeout(function () { el.textContent = ""; }, 6000);
+      if (on) typingTimer = setTimeout(function () { el.textContent = ""; }, (data.ttl || 6) * 1000);
     });
     es.addEventListener("change", function (ev) {
       var data = {};

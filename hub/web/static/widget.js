@@ -148,18 +148,18 @@
       try { render(JSON.parse(ev.data).items || []); } catch (e) { /* ignore a bad frame */ }
     });
     source.addEventListener("typing", function (ev) {
-      var on = false;
-      try { on = !!JSON.parse(ev.data).agent; } catch (e) { return; }
-      showTyping(on);
+      var data = {};
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      showTyping(!!data.agent, data.ttl);
     });
   }
 
   // typing indicators: "Support is typing…" here; our own typing is signalled (throttled)
   var typingTimer = null;
-  function showTyping(on) {
+  function showTyping(on, ttl) {  // ttl: OMNIHUB_TYPING_SECONDS, sent with the event
     clearTimeout(typingTimer);
     typingEl.textContent = on ? "Support is typing…" : "";
-    if (on) typingTimer = setTimeout(function () { typingEl.textContent = ""; }, 6000);
+    if (on) typingTimer = setTimeout(function () { typingEl.textContent = ""; }, (ttl || 6) * 1000);
   }
   var lastTypingSent = 0;
   text.addEventListener("input", function () {
