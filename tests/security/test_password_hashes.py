@@ -34,3 +34,21 @@ def test_production_hashes_cost_three_passes_over_64_mib_and_hashes_verify_under
 def test_an_unknown_profile_stops_start_up():
     with pytest.raises(ValueError, match="password_hash_profile"):
         Settings(password_hash_profile="fast")
+
+
+def test_the_test_only_profile_is_announced_at_start_with_the_fix(tmp_path, redis_url):
+    """A hub started with the test suite's cheap hashes says so, naming the setting and the fix
+    (an admin who copied the variable into production sees it in the first log lines)."""
+    from structlog.testing import capture_logs
+
+    from tests.support.hub import Hub
+
+    assert os.environ.get("OMNIHUB_PASSWORD_HASH_PROFILE") == "insecure-test-only"  # tests/conftest.py
+    with capture_logs() as logs:
+        h = Hub(tmp_path, redis_url)
+    try:
+        warned = [e for e in logs if e["event"] == "auth.insecure_password_hashes"]
+        assert warned and warned[0]["setting"] == "OMNIHUB_PASSWORD_HASH_PROFILE"
+        assert "unset OMNIHUB_PASSWORD_HASH_PROFILE" in warned[0]["fix"]
+    finally:
+        h.close()
