@@ -33,6 +33,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         OMNIHUB_SSE_SECONDS=settings.sse_seconds,
     )
     app.extensions["omnihub"] = rt
+    if settings.password_hash_profile != "standard":  # the process that signs people in says so
+        import structlog
+
+        structlog.get_logger("omnihub.auth").warning(
+            "auth.insecure_password_hashes", setting="OMNIHUB_PASSWORD_HASH_PROFILE", value=settings.password_hash_profile,
+            fix="unset OMNIHUB_PASSWORD_HASH_PROFILE: this cost is for the test suite only, never for real passwords")
     app.extensions["omnihub.connectors"] = ConnectorService(rt)
     from hub import bodies
 

@@ -24,12 +24,6 @@ class Runtime:
         from hub.auth import use_hash_profile
 
         use_hash_profile(settings.password_hash_profile)  # the argon2 cost of new password hashes
-        if settings.password_hash_profile != "standard":
-            import structlog
-
-            structlog.get_logger("omnihub.auth").warning(
-                "auth.insecure_password_hashes", setting="OMNIHUB_PASSWORD_HASH_PROFILE", value=settings.password_hash_profile,
-                fix="unset OMNIHUB_PASSWORD_HASH_PROFILE: this cost is for the test suite only, never for real passwords")
         from hub import events
 
         # event webhooks: events are written with the change; their deliveries scheduled after the commit

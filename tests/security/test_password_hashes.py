@@ -37,15 +37,19 @@ def test_an_unknown_profile_stops_start_up():
 
 
 def test_the_test_only_profile_is_announced_at_start_with_the_fix(tmp_path, redis_url):
-    """A hub started with the test suite's cheap hashes says so, naming the setting and the fix
-    (an admin who copied the variable into production sees it in the first log lines)."""
+    """A web app (the process that signs people in) started with the test suite's cheap hashes
+    says so, naming the setting and the fix (an admin who copied the variable into production
+    sees it in the first log lines)."""
     from structlog.testing import capture_logs
 
     from tests.support.hub import Hub
 
     assert os.environ.get("OMNIHUB_PASSWORD_HASH_PROFILE") == "insecure-test-only"  # tests/conftest.py
+    from hub.app import create_app
+
+    h = Hub(tmp_path, redis_url)
     with capture_logs() as logs:
-        h = Hub(tmp_path, redis_url)
+        create_app(h.settings, h.rt)
     try:
         warned = [e for e in logs if e["event"] == "auth.insecure_password_hashes"]
         assert warned and warned[0]["setting"] == "OMNIHUB_PASSWORD_HASH_PROFILE"
