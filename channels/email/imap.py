@@ -135,6 +135,41 @@ def events_from_fetch(folder: str, uidvalidity: int, response: dict[int, dict[by
     return out
 
 
+def _announced(client: IMAPClient) -> bool:
+    """Whether the server announced new mail (EXISTS / RECENT) in a response that imapclient
+    kept aside instead of returning it: during a catch-up's FETCH, or at the start of IDLE,
+    before its continuation line (``idle_check`` reads only what comes after). Those
+    announcements are taken (so each counts once); without this, mail that arrived while a
+    catch-up was storing what it fetched waited for the next IDLE renewal (29 minutes)."""
+    kept = getattr(getattr(client, "_imap", None), "untagged_responses", None)
+    if not isinstance(kept, dict):
+        return False
+    found = False
+    for kind in ("EXISTS", "RECENT"):
+        if kept.pop(kind, None):
+            found = True
+    return found
+
+
+def _buffered(client: IMAPClient) -> bool:
+    """Whether a server response already sits in the connection's read buffer: a line that
+    came in the same read as IDLE's continuation. ``idle_check`` waits on the socket, which has
+    nothing more to say, so that line (an EXISTS) would wait for the next one."""
+    imap = getattr(client, "_imap", None)
+    reader = getattr(imap, "file", None)
+    if reader is None or not hasattr(reader, "peek"):
+        return False
+    sock = client.socket()
+    timeout = sock.gettimeout()
+    sock.setblocking(False)  # peek reads the socket only when the buffer is empty: never wait
+    try:
+        return bool(reader.peek(1))
+    except OSError:  # nothing buffered and nothing to read (BlockingIOError, SSLWantReadError)
+        return False
+    finally:
+        sock.settimeout(timeout)
+
+
 class FolderWatcher:
     """Keeps one folder ingested: catch-up, then IDLE, forever (until ``stop``)."""
 
@@ -191,6 +226,7 @@ class FolderWatcher:
     def catch_up(self, client: IMAPClient) -> int:
         """Journal every message above the cursor (reset on a UIDVALIDITY change). Returns the count."""
         info = self.select(client)
+        _announced(client)  # SELECT's own EXISTS / RECENT: counted by the SEARCH below, not news
         validity = int(info[b"UIDVALIDITY"])
         uidnext = int(info.get(b"UIDNEXT") or 0)
         stored_validity, last_uid = self.cursor()
@@ -285,12 +321,15 @@ class FolderWatcher:
                     self.catch_up(client)
                 return
             while not stop.is_set():
+                while _announced(client) and not stop.is_set():  # mail that arrived during the catch-up
+                    self.catch_up(client)
                 client.idle()
                 self.idle_rounds += 1
                 started = time.monotonic()
-                changed = False
+                # announced before IDLE's continuation line, or right behind it in the same read
+                changed = _announced(client) or _buffered(client)
                 try:
-                    while not stop.is_set() and time.monotonic() - started < self.idle_renew:
+                    while not changed and not stop.is_set() and time.monotonic() - started < self.idle_renew:
                         responses = client.idle_check(timeout=self.idle_poll)
                         if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                             changed = True

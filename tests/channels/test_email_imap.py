@@ -235,3 +235,29 @@ def test_sessions_use_tcp_keepalive(dovecot):
         assert client.socket().getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
     finally:
         client.logout()
+
+
+class _AppendDuringCatchUp(RecordingSink):
+    """Mail arrives while a catch-up is storing what it fetched: after its SEARCH, before the
+    watcher enters IDLE again (the record call appends the next mail and waits for the server)."""
+
+    def __init__(self, server, arriving: list[bytes]) -> None:
+        super().__init__()
+        self.server, self.arriving = server, arriving
+
+    def record(self, events):
+        ids = super().record(events)
+        if self.arriving:
+            self.server.append(self.arriving.pop(0))
+        return ids
+
+
+def test_mail_that_arrives_during_a_catch_up_is_not_left_for_the_next_idle_renewal(dovecot):
+    """The server announces such mail (EXISTS) when the next command starts: it can come
+    before IDLE's continuation line, where imapclient keeps it aside and ``idle_check`` never
+    returns it. The watcher must look there, or the mail waits for the 29-minute renewal."""
+    sink = _AppendDuringCatchUp(dovecot, [make_mail(f"during-{n}") for n in range(3)])
+    with Poller(adapter(dovecot), sink) as p:
+        p.wait_idle()
+        dovecot.append(make_mail("first"))
+        assert sink.wait_for(4, timeout=10), f"journaled: {sorted(sink.unique)}"
