@@ -73,7 +73,7 @@ def rq_noop_rate(redis_url: str, m: int) -> float:
     import subprocess
 
     workers = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
-    time.sleep(2.0)  # booted and idle
+    c.wait_rq_workers(r, qname, workers, what="RQ SimpleWorker")  # booted and idle
     jobs = [Queue.prepare_data("benchmarks.noop.noop", args=(key,), result_ttl=0) for _ in range(m)]
     t0 = time.perf_counter()
     q.enqueue_many(jobs)
@@ -82,7 +82,12 @@ def rq_noop_rate(redis_url: str, m: int) -> float:
     rq_rate = m / (time.perf_counter() - t0)
     for w in workers:
         w.terminate()
-        w.wait()
+    for w in workers:
+        try:  # RQ's teardown can wait up to 60 s on its command listener's read (see hub.cli._prompt_teardown)
+            w.wait(5)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()
     return rq_rate
 
 
@@ -102,9 +107,7 @@ def drain(hub: c.Env, connector: str, events: list, expected: int | None = None)
         ids = []
         for start in range(0, len(events), 500):
             ids += journal.record(s, hub.rt.box, conn_id, events[start:start + 500], sweep_after=3600)
-    hub.worker("w1")
-    hub.worker("w2")
-    time.sleep(2.0)
+    hub.wait_workers([hub.worker("w1"), hub.worker("w2")])  # booted (models warmed) and idle
     t0 = time.perf_counter()
     hub.rt.queues.schedule("ingest", ids)
     deadline, done = time.monotonic() + 900, "nothing"
@@ -188,7 +191,7 @@ def p5_p6_end_to_end(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
         web = hub.web(port)
         w1, w2 = hub.worker("w1"), hub.worker("w2")
         hub.poller()
-        time.sleep(2.0)
+        hub.wait_workers([w1, w2])
         c.load(port, [c.signed_request(i) for i in range(100)], threads=2)  # warm up
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # the warm-up is delivered before the measured run starts

@@ -43,6 +43,28 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def wait_rq_workers(redis, queue_name: str, procs: list[subprocess.Popen], timeout: float = 120.0, what: str = "worker") -> float:
+    """Block until each of ``procs`` runs an RQ worker that is registered on ``queue_name`` and
+    idle (RQ registers a worker when its loop starts, after whatever the process does at boot,
+    and marks it idle when it waits for a job): a timed run started then has no boot inside it.
+    Returns the seconds waited; raises when a process exits or ``timeout`` passes first."""
+    from rq import Queue, Worker
+
+    t0 = time.monotonic()
+    want = {p.pid for p in procs}
+    ready: set[int] = set()
+    while True:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"{what} process {p.pid} exited with {p.returncode} before its RQ worker was ready")
+        ready = {w.pid for w in Worker.all(queue=Queue(queue_name, connection=redis)) if w.pid in want and w.get_state() == "idle"}
+        if ready >= want:
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError(f"{len(ready)} of {len(want)} {what} processes registered idle on RQ queue {queue_name!r} after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -165,6 +187,11 @@ class Env:
 
     def worker(self, name: str = "worker") -> subprocess.Popen:
         return self.spawn([sys.executable, "-m", "hub.cli", "worker"], name)
+
+    def wait_workers(self, procs: list[subprocess.Popen], timeout: float = 120.0) -> float:
+        """Block until ``procs`` (``worker()`` processes) have booted (models warmed) and wait
+        for jobs; see ``wait_rq_workers``."""
+        return wait_rq_workers(self.rt.redis, self.rt.queues.all()[0].name, procs, timeout, what=f"omnihub worker (logs in {self.tmp})")
 
     def poller(self) -> subprocess.Popen:
         return self.spawn([sys.executable, "-m", "hub.cli", "poll"], "poller")

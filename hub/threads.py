@@ -369,6 +369,10 @@ def resolve(
         subject=subject,
         status=ConversationStatus.OPEN,
         priority="normal",
+        # set, not left to the column default: a conversation flagged right after (a
+        # security-critical message) then has the same INSERT columns as the others, and a
+        # batch's new conversations go out as one multi-row INSERT instead of one per run
+        security_flag=False,
         tags=[],
         entities=[],
         sla={},

@@ -115,11 +115,12 @@ def _word_model() -> dict[str, Any]:
         with _lock:
             if _words is None:
                 data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["language"]
-                loglik = {w: dict(zip(data["langs"], v, strict=True)) for w, v in data["loglik"].items()}
+                column = [data["langs"].index(code) for code in SUPPORTED]
                 # per word, WORD_WEIGHT x its log-likelihood for each of SUPPORTED in order: the
-                # products text_scores adds, computed once instead of once per occurrence
-                weighted = {w: tuple(WORD_WEIGHT * row[code] for code in SUPPORTED) for w, row in loglik.items()}
-                _words = {"loglik": loglik, "weighted": weighted}
+                # products text_scores adds, computed once instead of once per occurrence (the
+                # per-word dicts of the stored rows are not kept: ~2 MB per worker)
+                weighted = {w: tuple(WORD_WEIGHT * v[i] for i in column) for w, v in data["loglik"].items()}
+                _words = {"weighted": weighted}
     return _words
 
 

@@ -10,9 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from hub import events, journal, routing, threads
 from hub.connectors import is_channel
@@ -81,6 +82,11 @@ class Outcome:
     #: teams whose queue got a conversation: the caller assigns them once the batch is committed
     #: (workers.jobs.drain, after handing the turn on; hub.assignment)
     teams: set[int] = field(default_factory=set)
+    #: the batch's rows (``BatchContext``), held until the local push has read them: the
+    #: session's identity map holds clean rows weakly, and without this the push loaded
+    #: again, by an IN query per table, every message and conversation the garbage collector
+    #: had already dropped (P2R profile: about 2 in 3). ``_store_batch`` lets go of them.
+    held: list[Any] = field(default_factory=list, repr=False)
 
     def add(self, local: Outcome) -> None:
         """Take in one event's outcome (after its rows were flushed: the deliveries' ids exist)."""
@@ -120,10 +126,14 @@ def _claim(rt: Runtime, ids: list[int], takeover: bool = False) -> list[tuple[in
             .with_for_update()
         ).all()
         lease = t + timedelta(seconds=rt.settings.lease_seconds)
+        if rows:
+            # one UPDATE ... WHERE id IN (the locked rows) for the batch, not the ORM's
+            # executemany of one UPDATE per row (the rows' objects are not read again)
+            s.execute(update(InboundEvent).where(InboundEvent.id.in_([r.id for r in rows])).values(locked_until=lease),
+                      execution_options={"synchronize_session": False})
         out = []
         conns: dict[int, Connector] = {}
         for r in rows:
-            r.locked_until = lease
             if r.connector_id not in conns:
                 conns[r.connector_id] = s.get_one(Connector, r.connector_id)
             out.append((r.id, conns[r.connector_id], journal.open_event(rt.box, r), r.attempts))
@@ -414,6 +424,7 @@ def _store_batch(rt: Runtime, prepared: list[Prepared], push_local: bool) -> Out
                 if transient(exc):
                     raise
                 log.exception("ingest.local_push_failed", count=len(outcome.push))  # the push queue takes them
+        outcome.held = []
     return outcome
 
 
@@ -441,6 +452,7 @@ def _store_together(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcom
     events.discard(s)
     for local in locals_:
         outcome.add(local)
+    outcome.held = [ctx, locals_]
     for row, p in failed:
         assert p.error is not None
         _fail(rt, row, p.error, p.permanent, p.retry_after)
@@ -456,6 +468,10 @@ def _store_one(rt: Runtime, s: Session, p: Prepared, row: InboundEvent, ctx: Bat
         state, reason = store_messages(s, rt, p, local, ctx)
     row.state = state
     row.error = reason
+    # always in the UPDATE, even when unchanged (None): the batch's journal rows then share
+    # one column list and go out as one executemany, not one statement per run of rows
+    # whose error did or did not change (P2R: ~140 UPDATE statements per 600 emails)
+    flag_modified(row, "error")
     row.processed_at = now()
     row.locked_until = None
     journal.replace_with_redacted(rt.box, row, [m.to_dict() for m in p.messages])
@@ -494,6 +510,7 @@ def _store_each(rt: Runtime, s: Session, prepared: list[Prepared]) -> Outcome:
             ctx.invalidate()
             log.exception("ingest.store_failed", event_id=row.id)
             _fail(rt, row, f"{exc.__class__.__name__}: {exc}", False, None)
+    outcome.held = [ctx]
     return outcome
 
 

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from config import sla as sla_config
@@ -231,14 +231,30 @@ def sla_on_update(s: Session, rt: Runtime, conv: Conversation, changes: dict[str
     return []
 
 
+def _csat_sees_pending(s: Session) -> bool:
+    """Whether a change the session has not written yet could change which conversations
+    ``_pending_csat``'s query finds: a conversation added or deleted, or one given another
+    identity. The rows it finds that the session holds are the session's objects, with their
+    unwritten changes, either way; so when nothing of that is pending the autoflush before
+    the query (which writes the whole batch's rows so far) changes no answer and is skipped
+    (as ``workers.ingest._bounce_sees_pending``); otherwise it runs as always."""
+    if any(isinstance(obj, Conversation) for obj in (*s.new, *s.deleted)):
+        return True
+    return any(isinstance(obj, Conversation) and inspect(obj).attrs.identity_id.history.has_changes() for obj in s.dirty)
+
+
 def _pending_csat(s: Session, ev: hooks.IngestEvent) -> Conversation | None:
     """The conversation (this one, or the identity's last resolved one) awaiting a rating."""
-    candidates = [ev.conversation] + list(
-        s.scalars(
-            select(Conversation).where(Conversation.identity_id == ev.conversation.identity_id, Conversation.id != ev.conversation.id)
-            .order_by(Conversation.id.desc()).limit(3)
-        )
+    query = (
+        select(Conversation).where(Conversation.identity_id == ev.conversation.identity_id, Conversation.id != ev.conversation.id)
+        .order_by(Conversation.id.desc()).limit(3)
     )
+    if _csat_sees_pending(s):
+        found = list(s.scalars(query))
+    else:
+        with s.no_autoflush:
+            found = list(s.scalars(query))
+    candidates = [ev.conversation] + found
     for conv in candidates:
         csat = (conv.extra or {}).get("csat", {})
         if csat.get("asked_at") and "score" not in csat and now() - datetime.fromisoformat(csat["asked_at"]) < CSAT_WINDOW:
