@@ -146,6 +146,11 @@ class _Submission:
         return self.ids
 
 
+#: how far down the ingest list a retried request looks for its event before scheduling it
+#: again (a webhook request never reads a long backlog; a copy is harmless)
+RETRY_SCAN = 20_000
+
+
 class Intake:
     """Journal + schedule for concurrent webhook requests, with group commit.
 
@@ -165,6 +170,9 @@ class Intake:
         self._lock = threading.Lock()
         self._queue: list[_Submission] = []
         self._busy = False
+        #: set by the leader's ``_write`` (under the lead): already journaled events of the group
+        #: that are still pending and unleased, to schedule first
+        self._resumed: list[int] = []
 
     def submit(self, connector_id: int, events: list[RawEvent], replay: str | None = None) -> list[int]:
         """Journal ``events``; with ``replay`` (a signature digest), atomically once: a second
@@ -181,8 +189,10 @@ class Intake:
         with self._lock:
             group, self._queue = self._queue, []
         ids: list[int] = []
+        resumed: list[int] = []
         try:
             ids = self._write(group)
+            resumed, self._resumed = self._resumed, []
         finally:
             with self._lock:
                 if self._queue:  # hand the lead over; _busy stays set
@@ -196,6 +206,9 @@ class Intake:
         # After the hand-over: the next group's commit overlaps this Redis round trip.
         # Journaled and committed: from here nothing is lost. A Redis hiccup is left to the sweeper.
         try:
+            if resumed:  # not when its first host's Redis call did happen (usually): no second copy
+                queued = self.rt.queues.waiting("ingest", resumed, most=RETRY_SCAN)
+                ids = [i for i in resumed if i not in queued] + [i for i in ids if i not in resumed]
             self.rt.queues.schedule("ingest", ids)
         except Exception as exc:
             log.error("journal.enqueue_failed", error=str(exc), events=len(ids), note="the sweeper will pick the events up")
@@ -207,11 +220,14 @@ class Intake:
         received = now()
         try:
             rows_by = [_rows(rt.box, s.connector_id, s.events, received, rt.settings.sweep_after, EventState.PENDING, None) for s in group]
+            offered = [r for rows in rows_by for r in rows]
             with rt.db.write() as conn:
                 if any(s.replay for s in group):
                     _claim_replay_keys(conn, group, received)
                     rows_by = [[] if s.duplicate else rows for s, rows in zip(group, rows_by, strict=False)]
                 new = _insert(conn, [r for rows in rows_by for r in rows])
+                again = [(r["connector_id"], r["external_id"]) for r in offered if (r["connector_id"], r["external_id"]) not in new]
+                resumed = _still_waiting(conn, again, received) if again else []
         except BaseException as exc:
             for s in group:
                 s.error = exc
@@ -223,7 +239,29 @@ class Intake:
                 if id_ is not None and id_ not in claimed:  # the same event twice in a group: once
                     claimed.add(id_)
                     s.ids.append(id_)
+        # a retried request's events that are still pending go first: its first delivery was
+        # journaled but its host died before scheduling it (kill -9 between the commit and the
+        # Redis call); left to the sweeper, it would be stored after the messages the customer's
+        # system sends once this retry is answered. A second copy in the list is harmless (the
+        # claim is leased; batches claim in the order they left the list).
+        self._resumed = resumed
         return [i for s in group for i in s.ids]
+
+
+def _still_waiting(conn: Connection, keys: list[tuple[int, str]], t: datetime) -> list[int]:
+    """Ids of already journaled events (connector, external id) that are still pending and
+    not leased by a worker: nobody is storing them, maybe nobody scheduled them."""
+    from sqlalchemy import and_, or_, select
+
+    table = InboundEvent.__table__
+    by_connector: dict[int, set[str]] = {}
+    for connector_id, external_id in keys:
+        by_connector.setdefault(connector_id, set()).add(external_id)
+    match = or_(*(and_(table.c.connector_id == c, table.c.external_id.in_(sorted(ext))) for c, ext in by_connector.items()))
+    return list(conn.execute(
+        select(table.c.id).where(match, table.c.state == EventState.PENDING,
+                                 or_(table.c.locked_until.is_(None), table.c.locked_until < t)).order_by(table.c.id)
+    ).scalars())
 
 
 def _claim_replay_keys(conn: Connection, group: list[_Submission], received: datetime) -> None:

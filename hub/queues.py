@@ -313,19 +313,20 @@ class Queues:
     def _baton_key(self, stage: str, seq: int) -> str:
         return f"{self.prefix}:done:{stage}:{seq}"
 
-    def waiting(self, stage: str, ids: Iterable[int], chunk: int = WAITING_CHUNK) -> set[int]:
+    def waiting(self, stage: str, ids: Iterable[int], chunk: int = WAITING_CHUNK, most: int | None = None) -> set[int]:
         """Which of ``ids`` are still in the stage's list, waiting for a drain (the sweeper
         leaves those alone: a backlog older than OMNIHUB_SWEEP_AFTER is not a lost job, and
         scheduling its ids again would add a second copy of each to the list every tick).
 
         Reads the list in chunks (LRANGE), so Redis is never blocked by a long backlog, and
         stops as soon as every id was seen. An id popped between two chunks is missed, so
-        it is scheduled again: a copy is harmless (the claim is leased), a lost id is not."""
+        it is scheduled again: a copy is harmless (the claim is leased), a lost id is not.
+        ``most``: read at most that many entries (an id further down counts as not waiting)."""
         left = set(ids)
         found: set[int] = set()
         key = self.pending_key(stage)
         start = 0
-        while left:
+        while left and (most is None or start < most):
             values = self.redis.lrange(key, start, start + chunk - 1)
             if not values:
                 break
