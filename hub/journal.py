@@ -170,9 +170,6 @@ class Intake:
         self._lock = threading.Lock()
         self._queue: list[_Submission] = []
         self._busy = False
-        #: set by the leader's ``_write`` (under the lead): already journaled events of the group
-        #: that are still pending and unleased, to schedule first
-        self._resumed: list[int] = []
 
     def submit(self, connector_id: int, events: list[RawEvent], replay: str | None = None) -> list[int]:
         """Journal ``events``; with ``replay`` (a signature digest), atomically once: a second
@@ -191,8 +188,7 @@ class Intake:
         ids: list[int] = []
         resumed: list[int] = []
         try:
-            ids = self._write(group)
-            resumed, self._resumed = self._resumed, []
+            ids, resumed = self._write(group)
         finally:
             with self._lock:
                 if self._queue:  # hand the lead over; _busy stays set
@@ -206,6 +202,11 @@ class Intake:
         # After the hand-over: the next group's commit overlaps this Redis round trip.
         # Journaled and committed: from here nothing is lost. A Redis hiccup is left to the sweeper.
         try:
+            # a retried request's events that are still pending go first: its first delivery was
+            # journaled but its host died before scheduling it (kill -9 between the commit and the
+            # Redis call); left to the sweeper, it would be stored after the messages the customer's
+            # system sends once this retry is answered. A second copy in the list is harmless (the
+            # claim is leased; batches claim in the order they left the list).
             if resumed:  # not when its first host's Redis call did happen (usually): no second copy
                 queued = self.rt.queues.waiting("ingest", resumed, most=RETRY_SCAN)
                 ids = [i for i in resumed if i not in queued] + [i for i in ids if i not in resumed]
@@ -214,8 +215,9 @@ class Intake:
             log.error("journal.enqueue_failed", error=str(exc), events=len(ids), note="the sweeper will pick the events up")
         return me.result()
 
-    def _write(self, group: list[_Submission]) -> list[int]:
-        """Insert the group's events in one transaction; returns the new ids, in order."""
+    def _write(self, group: list[_Submission]) -> tuple[list[int], list[int]]:
+        """Insert the group's events in one transaction. Returns the new ids, in order, and
+        the ids of the group's already journaled events that are still pending and unleased."""
         rt = self.rt
         received = now()
         try:
@@ -231,7 +233,7 @@ class Intake:
         except BaseException as exc:
             for s in group:
                 s.error = exc
-            return []
+            return [], []
         claimed: set[int] = set()
         for s, rows in zip(group, rows_by, strict=False):
             for r in rows:
@@ -239,13 +241,7 @@ class Intake:
                 if id_ is not None and id_ not in claimed:  # the same event twice in a group: once
                     claimed.add(id_)
                     s.ids.append(id_)
-        # a retried request's events that are still pending go first: its first delivery was
-        # journaled but its host died before scheduling it (kill -9 between the commit and the
-        # Redis call); left to the sweeper, it would be stored after the messages the customer's
-        # system sends once this retry is answered. A second copy in the list is harmless (the
-        # claim is leased; batches claim in the order they left the list).
-        self._resumed = resumed
-        return [i for s in group for i in s.ids]
+        return [i for s in group for i in s.ids], resumed
 
 
 def _still_waiting(conn: Connection, keys: list[tuple[int, str]], t: datetime) -> list[int]:
