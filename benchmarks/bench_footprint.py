@@ -6,8 +6,12 @@ count every shared library page once per process). Measured twice on the same in
 idle (every process booted, nothing to do) and after the P5 load (100 msgs/s through the
 webhook, every message delivered to the inbox).
 
+The processes see only the packages a desk's ``pip install omnihub`` installs (the development
+venv's test and lint tools are hidden: ``runtime_site/sitecustomize.py`` says why and how).
+
 Run alone: ``python -m benchmarks.bench_footprint`` (prints the figures and the per-process
-breakdown); ``make bench`` runs it as F1.
+breakdown; ``--dev-venv`` measures with everything the development venv holds); ``make
+bench`` runs it as F1.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from benchmarks import common as c
 
 #: the goal for the whole `omnihub run` (PSS, MB)
 GOAL_MB = 250.0
+#: its sitecustomize hides what the development venv holds beyond omnihub's runtime dependencies
+RUNTIME_SITE = Path(__file__).resolve().parent / "runtime_site"
 
 
 def pss_kb(pid: int) -> int:
@@ -66,11 +72,21 @@ def footprint(pid: int) -> tuple[float, list[tuple[int, str, float]]]:
     return sum(r[2] for r in rows), rows
 
 
+def _absent() -> frozenset[str]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("omnihub_runtime_site", RUNTIME_SITE / "sitecustomize.py")
+    assert spec and spec.loader
+    runtime_site = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runtime_site)
+    return runtime_site.blocked()
+
+
 class Run:
     """`omnihub run` on a temp dir (SQLite, its own embedded Redis) with an `api` connector
     ``web`` whose secret the benchmark knows."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, runtime_only: bool = True) -> None:
         self.tmp = tmp
         self.port = c.free_port()
         self.var = tmp / "var"
@@ -83,6 +99,9 @@ class Run:
             "OMNIHUB_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(c.REPO),
         })
+        if runtime_only:  # as `pip install omnihub` installs it: no test or lint tools (runtime_site)
+            self.env["PYTHONPATH"] = os.pathsep.join([str(RUNTIME_SITE), str(c.REPO)])
+            self.env["OMNIHUB_BENCH_ABSENT"] = ",".join(sorted(_absent()))
         self.proc: subprocess.Popen | None = None
         self.rt = None
 
@@ -159,11 +178,13 @@ def expected_processes() -> int:
     return 1 + 1 + 1 + 1 + int(Settings.model_fields["worker_processes"].default)
 
 
-def measure(tmp: Path, quick: bool = False) -> dict:
-    """Footprint idle and after P5's load; the per-process rows of both."""
+def measure(tmp: Path, quick: bool = False, runtime_only: bool = True) -> dict:
+    """Footprint idle and after P5's load; the per-process rows of both. ``runtime_only``:
+    the processes see only omnihub's runtime dependencies, as a desk's install does
+    (``runtime_site/sitecustomize.py``); else everything the development venv holds."""
     from benchmarks.common import p5_load
 
-    run = Run(tmp)
+    run = Run(tmp, runtime_only)
     run.prepare()
     try:
         run.start(expected_processes())
@@ -200,8 +221,11 @@ def main() -> int:
     import tempfile
 
     quick = "--quick" in sys.argv
+    runtime_only = "--dev-venv" not in sys.argv
     with tempfile.TemporaryDirectory(prefix="omnihub-footprint-") as d:
-        m = measure(Path(d), quick)
+        m = measure(Path(d), quick, runtime_only)
+    print("packages: " + ("omnihub's runtime dependencies only (as `pip install omnihub`)" if runtime_only
+                          else "everything in the development venv (--dev-venv)"))
     for label in ("idle", "busy"):
         print(f"{label}: {m[label]:.1f} MB PSS over {len(m[label + '_rows'])} processes")
         for pid, what, mb in m[label + "_rows"]:

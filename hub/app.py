@@ -44,10 +44,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     bodies.install(app)  # first: too-deep JSON is a 400 before any view, rate limit or CSRF check
 
-    from hub import api, media, metrics, webhooks
+    from hub import api, media_route, metrics, webhooks
 
     app.register_blueprint(webhooks.bp)
-    app.register_blueprint(media.bp)
+    app.register_blueprint(media_route.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(metrics.bp)
     try:  # the web UI (inbox/admin) registers itself when present

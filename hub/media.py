@@ -1,16 +1,15 @@
 """Reply attachments at signed, expiring public URLs, for providers that fetch media by URL
-(Twilio MMS/WhatsApp). GET /media/<token>: no login, the token is the permission."""
+(Twilio MMS/WhatsApp): the tokens, and how a stored file is served. The route itself
+(GET /media/<token>: no login, the token is the permission) is ``hub.media_route``; this
+module does not import Flask at import time, so a worker that only signs URLs (the outbox)
+does not load the web framework (about 5 MB per worker process)."""
 
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, current_app, send_file
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from hub.models import AttachmentRow
-
-bp = Blueprint("media", __name__)
 SALT = "omnihub.media.v1"
 MAX_AGE = 24 * 3600  # providers fetch within seconds; a day covers retries
 
@@ -32,24 +31,6 @@ def attachment_id_for(secret_key: str, token: str, max_age: int = MAX_AGE) -> in
     return int(data["a"]) if isinstance(data, dict) and "a" in data else None
 
 
-@bp.get("/media/<token>")
-def media(token: str):
-    rt = current_app.extensions["omnihub"]
-    attachment_id = attachment_id_for(rt.settings.secret_key, token)
-    if attachment_id is None:
-        abort(404)
-    with rt.db.read() as s:
-        a = s.get(AttachmentRow, attachment_id)
-        # only files agents attached to replies are ever published this way
-        if a is None or a.reply_id is None or not a.storage_key:
-            abort(404)
-        # the stored type is kept (providers read it: MMS, WhatsApp documents), but only a
-        # passive image is ever shown inline
-        resp = file_response(rt.blobs.path(a.storage_key), a.content_type, a.filename, keep_type=True)
-    resp.headers["Cache-Control"] = "private, no-store"
-    return resp
-
-
 #: Types a browser may show inline: passive images that run nothing. Everything else (HTML,
 #: XHTML, SVG, XML, JavaScript, PDF, unknown) is served as a download.
 SAFE_INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"})
@@ -67,6 +48,8 @@ def file_response(path, content_type: str | None, filename: str, *, keep_type: b
     """A stored file: inline only for SAFE_INLINE types, else ``Content-Disposition:
     attachment`` (with its own type when ``keep_type``, else application/octet-stream);
     never sniffed, and sandboxed should a browser render it anyway."""
+    from flask import send_file
+
     kind = essence(content_type)
     inline = kind in SAFE_INLINE
     mimetype = kind if inline or keep_type else "application/octet-stream"

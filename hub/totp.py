@@ -22,7 +22,6 @@ import secrets
 import time
 
 import pyotp
-import segno
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -52,6 +51,8 @@ def provisioning_uri(secret: str, account: str, issuer: str) -> str:
 
 def qr_data_uri(uri: str) -> str:
     """The URI as a QR code: an SVG ``data:`` URI (the pages' CSP allows ``img-src data:``)."""
+    import segno  # here: only the enrolment page draws one
+
     out = io.BytesIO()
     segno.make(uri, error="m").save(out, kind="svg", scale=5, border=4, dark="#000", light="#fff", xmldecl=False, svgns=True)
     return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import structlog
 from flask import Blueprint, abort, g, make_response, redirect, render_template, request, session, url_for
 
-from hub import audit, oidc, totp
+from hub import audit, totp
 from hub.auth import check_password
 from hub.models import User, now
 from hub.web import security
@@ -162,6 +162,8 @@ def sso_start():
     settings = security.rt().settings
     if not settings.oidc_enabled:
         abort(404)
+    from hub import oidc  # here, not at import: authlib and joserfc only where SSO is on (~10 MB per web process)
+
     if _has_control(request.args.get("next") or ""):
         abort(400, description="next: control characters (CR, LF, ...) are not allowed in the redirect target")
     if not security.rate_limit(f"sso:{security.client_ip()}", 30, 60):
@@ -181,6 +183,8 @@ def sso_callback():
     settings = security.rt().settings
     if not settings.oidc_enabled:
         abort(404)
+    from hub import oidc
+
     pending = session.pop("oidc", None)
     args = request.args
     if args.get("error"):

@@ -121,3 +121,27 @@ def test_listing_the_connectors_imports_only_the_kinds_that_exist(hub):
     mods = set(json.loads(lines[-1]))
     assert _sdks(mods) == set()
     assert _adapters(mods) <= {"channels.api", "outbound.inbox"}, _adapters(mods)
+
+
+def test_a_worker_does_not_load_the_web_framework():
+    """The worker signs media URLs (hub.media) but serves no page: Flask, Werkzeug and Jinja
+    stay out of it (about 5 MB of each worker's memory, F1)."""
+    mods = _modules_after("import hub.cli, workers.jobs, workers.poller, workers.webhooks_out, workers.intel\n"
+                          "from hub.media import media_url\n"
+                          "assert media_url('https://hub.example', 'k', 7).startswith('https://hub.example/media/')")
+    assert not {m for m in mods if m.split(".")[0] in ("flask", "werkzeug", "jinja2")}
+
+
+def test_the_web_app_loads_single_sign_on_and_qr_codes_only_when_used():
+    """authlib/joserfc (OIDC) and segno (the enrolment QR code) are imported by the routes that
+    use them, not by every web process (about 10 MB, F1)."""
+    code = ("import os\nos.environ.setdefault('OMNIHUB_SECRET_KEY', 'lazy-imports-test')\n"
+            "from config.settings import Settings\nfrom hub.app import create_app\n"
+            "import tempfile\nd = tempfile.mkdtemp()\n"
+            "create_app(Settings(var_dir=d, secret_key='lazy-imports-test', redis_url='redis://127.0.0.1:1/0'))\n")
+    mods = _modules_after(code)
+    assert "hub.web.auth_views" in mods and "hub.totp" in mods  # the pages are there
+    assert not {m for m in mods if m.split(".")[0] in ("authlib", "joserfc", "segno")}
+    assert "hub.oidc" not in mods
+    mods = _modules_after(code + "from hub import totp\ntotp.qr_data_uri('otpauth://totp/x?secret=JBSWY3DPEHPK3PXP')\n")
+    assert "segno" in mods
