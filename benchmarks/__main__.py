@@ -128,23 +128,49 @@ def drain(hub: c.Env, connector: str, events: list, expected: int | None = None)
     raise RuntimeError(f"{done} after 900 s (see {hub.tmp}/w1.log)")
 
 
+def paired_rounds(rounds: int, baseline, hub) -> tuple[float, float, float, list[float]]:
+    """``rounds`` alternating rounds of ``baseline()`` then ``hub()`` (each a rate); (median
+    ratio, baseline rate and hub rate of the median round, every round's ratio). On a shared
+    machine a single pair is at the mercy of a neighbour's burst (one pair of P2R-pg on the
+    same code read 0.56 and 1.02 within ten minutes); the median of paired rounds is not."""
+    pairs = []
+    for _ in range(rounds):
+        base = baseline()
+        pairs.append((hub() / base, base))
+    ordered = sorted(pairs)
+    ratio, base = ordered[len(ordered) // 2]
+    return ratio, base, ratio * base, [r for r, _ in pairs]
+
+
+def _rounds_note(ratios: list[float]) -> str:
+    return "" if len(ratios) == 1 else f"; median of {len(ratios)} alternating rounds: " + ", ".join(f"{r:.2f}" for r in ratios)
+
+
+#: paired rounds of P2 and P2R (baseline, then omnihub) whose median ratio is reported
+P2_ROUNDS = 1 if QUICK else 3
+
+
 def p2_pipeline(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
     """Ingest -> store -> push to the inbox with 2 worker processes vs RQ no-op jobs (SimpleWorker x2)."""
     from hub.types import RawEvent
 
     m = 1000 if QUICK else 4000
-    rq_rate = rq_noop_rate(redis_url, m)
-    # omnihub: m journaled events, 2 workers, until every message is pushed to the inbox
-    hub = c.Env(tmp / ("p2pg" if pg else "p2"), redis_url, pg=pg)
-    try:
-        events = [RawEvent(external_id=f"p2-{i}", hook="messages", payload=c.signed_request(i)[0]) for i in range(m)]
-        hub_rate = m / drain(hub, "web", events, m)
-    finally:
-        hub.stop()
+    rounds = iter(range(P2_ROUNDS))
+
+    def omnihub() -> float:  # m journaled events, 2 workers, until every message is pushed to the inbox
+        hub = c.Env(tmp / f"{'p2pg' if pg else 'p2'}-{next(rounds)}", redis_url, pg=pg)
+        try:
+            events = [RawEvent(external_id=f"p2-{i}", hook="messages", payload=c.signed_request(i)[0]) for i in range(m)]
+            return m / drain(hub, "web", events, m)
+        finally:
+            hub.stop()
+
+    ratio, rq_rate, hub_rate, ratios = paired_rounds(P2_ROUNDS, lambda: rq_noop_rate(redis_url, m), omnihub)
     return [{
-        "id": "P2" + ("-pg" if pg else ""), "what": f"pipeline msgs/s, {m} msgs, 2 workers (ingest+store+push){' on PostgreSQL' if pg else ''}",
-        "value": f"{hub_rate:,.0f}/s", "baseline": f"RQ no-op jobs {rq_rate:,.0f}/s", "ratio": hub_rate / rq_rate, "goal": ">= 1.0",
-        "ok": hub_rate / rq_rate >= 1.0,
+        "id": "P2" + ("-pg" if pg else ""), "what": f"pipeline msgs/s, {m} msgs, 2 workers (ingest+store+push){' on PostgreSQL' if pg else ''}"
+                                                  f"{_rounds_note(ratios)}",
+        "value": f"{hub_rate:,.0f}/s", "baseline": f"RQ no-op jobs {rq_rate:,.0f}/s", "ratio": ratio, "goal": ">= 1.0",
+        "ok": ratio >= 1.0,
     }]
 
 
@@ -155,24 +181,27 @@ def p2_real_mail(tmp: Path, redis_url: str, pg: bool = False) -> list[dict]:
     from benchmarks import real_mail
 
     m = 600 if QUICK else 2000
-    rq_rate = rq_noop_rate(redis_url, m)
     corpus = real_mail.load()
     if not corpus:
         return [{"id": "P2R", "what": "pipeline msgs/s on real mail", "value": "n/a", "baseline": f"no corpus at {real_mail.CORPUS}",
                  "ratio": float("nan"), "goal": ">= 0.7", "ok": None}]
-    hub = c.Env(tmp / ("p2rpg" if pg else "p2r"), redis_url, pg=pg)
-    try:
-        hub.add_email_connector("mail")
-        events = real_mail.events(corpus, m)
-        hub_rate = m / drain(hub, "mail", events)
-    finally:
-        hub.stop()
+    rounds = iter(range(P2_ROUNDS))
+
+    def omnihub() -> float:
+        hub = c.Env(tmp / f"{'p2rpg' if pg else 'p2r'}-{next(rounds)}", redis_url, pg=pg)
+        try:
+            hub.add_email_connector("mail")
+            return m / drain(hub, "mail", real_mail.events(corpus, m))
+        finally:
+            hub.stop()
+
+    ratio, rq_rate, hub_rate, ratios = paired_rounds(P2_ROUNDS, lambda: rq_noop_rate(redis_url, m), omnihub)
     return [{
         "id": "P2R" + ("-pg" if pg else ""),
         "what": f"pipeline msgs/s on real mail ({m} emails from {len(corpus)} distinct, {real_mail.describe(corpus)}), 2 workers"
-                f"{' on PostgreSQL' if pg else ''}",
-        "value": f"{hub_rate:,.0f}/s", "baseline": f"RQ no-op jobs {rq_rate:,.0f}/s", "ratio": hub_rate / rq_rate, "goal": ">= 0.7",
-        "ok": hub_rate / rq_rate >= 0.7,
+                f"{' on PostgreSQL' if pg else ''}{_rounds_note(ratios)}",
+        "value": f"{hub_rate:,.0f}/s", "baseline": f"RQ no-op jobs {rq_rate:,.0f}/s", "ratio": ratio, "goal": ">= 0.7",
+        "ok": ratio >= 0.7,
     }]
 
 
