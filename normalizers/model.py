@@ -354,10 +354,15 @@ def _lift_legacy_extra(d: dict[str, Any]) -> None:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: types returned as they are (exact types: a str enum or other subclass takes the long way);
+#: most of a message's ~90 values are these, and they skip the look-ups below
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _to_jsonable(value: Any, skip: tuple[tuple[type, str], ...] = ()) -> Any:
     cls = type(value)
+    if cls in _SCALARS:
+        return value
     names = _FIELD_NAMES.get(cls)
     if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(value))
