@@ -96,7 +96,12 @@ def _build() -> Any:
     from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
     langs = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in SUPPORTED]
-    return LanguageDetectorBuilder.from_languages(*langs).with_low_accuracy_mode().build()
+    detector = LanguageDetectorBuilder.from_languages(*langs).with_low_accuracy_mode().build()
+    # lingua loads the models low-accuracy mode uses on the first detection (~10 MB, 80 ms):
+    # one here, so a worker that builds this at boot (pipeline.warm) has them before any
+    # message. Not with_preloaded_language_models(): it loads more (16.7 MB measured)
+    detector.compute_language_confidence_values("warm")
+    return detector
 
 
 def detector() -> Any:

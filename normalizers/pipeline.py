@@ -118,7 +118,7 @@ def warm() -> None:
     triaging._any_family()
     triaging._any_concept()
     triaging.model()
-    lang.detector().compute_language_confidence_values("warm")  # lingua loads its models on first use (~10 MB)
+    lang.detector()
     lang._word_model()
 
 
