@@ -149,7 +149,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             event.listen(engine, "invalidate", _release)
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    ping_idle = kwargs.pop("ping_idle", POOL_PING_IDLE_SECONDS)
     # positional placeholders (%s) instead of psycopg's default named ones (%(name)s): psycopg
     # converts every query to PostgreSQL's $n form in Python and caches the conversion only
     # for queries of at most 50 parameters, so a batch's multi-row INSERT (SQLAlchemy's
@@ -160,7 +160,42 @@ def make_engine(url: str, **kwargs) -> Engine:
         kwargs.setdefault("paramstyle", "format")
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine, ping_idle)
+    return engine
+
+
+#: a pooled PostgreSQL connection idle for longer than this is pinged before it is handed out
+POOL_PING_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """Ping a pooled connection before use only when it sat in the pool for ``idle`` seconds.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip per
+    transaction, about a quarter of a webhook group commit's (ping, BEGIN, INSERT, COMMIT;
+    benchmarks P1-pg). A connection in steady use has just proved itself; one that sat idle
+    (the server restarted, a proxy closed it) is pinged, and a dead one is replaced before
+    anyone sees it (``DisconnectionError`` makes the pool connect afresh). A connection that
+    dies within the window fails its statement once: SQLAlchemy then invalidates the pool, a
+    webhook answers 503 (the provider retries) and a worker's job is retried."""
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn, record):  # pragma: no cover - trivial
+        if record is not None:
+            record.info["omnihub_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy):
+        since = record.info.pop("omnihub_idle_since", None)
+        if since is None or time.monotonic() - since <= idle:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:
+            raise exc.DisconnectionError(f"pooled connection idle {time.monotonic() - since:.0f} s failed its ping: {e}") from e
 
 
 class Database:
@@ -194,6 +229,19 @@ class Database:
         insert (the webhook journal), without an ORM session's bookkeeping."""
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def write_single(self) -> Iterator[Connection]:
+        """For a write that is ONE statement (atomic by itself): on PostgreSQL a connection in
+        autocommit mode, so the statement is one round trip instead of three (BEGIN, the
+        statement, COMMIT; psycopg sends BEGIN on its own). Elsewhere the same as write()
+        (SQLite needs BEGIN IMMEDIATE and the write gate)."""
+        if self.engine.dialect.name != "postgresql":
+            with self.write() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Session]:
