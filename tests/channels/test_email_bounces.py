@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-import time
 
 import pytest
 
@@ -23,8 +22,8 @@ def bounce_hub(hub, dovecot):  # noqa: F811
         hub.add_connector("mail", "email", **dovecot.config(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_security="none", smtp_username=""))
         hub.start_worker()
         hub.start_poller()
+        # (mail appended between the catch-up and the IDLE command is announced when IDLE starts)
         wait_until(lambda: hub.count(InboundEvent) >= 0 and _uidvalidity(hub), timeout=20, message="IMAP session")
-        time.sleep(0.6)
         yield hub, dovecot, smtp
 
 

@@ -32,12 +32,12 @@ class Poller:
         self.thread.start()
         return self
 
-    def wait_idle(self, timeout: float = 5.0) -> None:
-        """Until every folder watcher finished its first catch-up and entered IDLE."""
+    def wait_idle(self, timeout: float = 5.0, idle: bool = True) -> None:
+        """Until every folder watcher finished its first catch-up and entered IDLE (with
+        ``idle=False``, for a server without IDLE: until every watcher has a session)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.ch.watchers and all(w.sessions for w in self.ch.watchers):
-                time.sleep(0.3)
+            if self.ch.watchers and all(w.idle_rounds if idle else w.sessions for w in self.ch.watchers):
                 return
             time.sleep(0.02)
         raise AssertionError("poller did not start")
@@ -137,7 +137,9 @@ def test_idle_is_reissued_on_the_same_connection(dovecot):
     ch.watcher_options = {**ch.watcher_options, "idle_renew": 0.3}  # production: 29 minutes
     with Poller(ch, sink) as p:
         p.wait_idle()
-        time.sleep(1.2)
+        deadline = time.monotonic() + 10
+        while p.ch.watchers[0].idle_rounds < 4 and time.monotonic() < deadline:  # renewed 3 times
+            time.sleep(0.02)
         dovecot.append(make_mail("late"))
         assert sink.wait_for(1, timeout=2)
         [w] = p.ch.watchers
@@ -221,7 +223,7 @@ def test_a_server_without_idle_is_polled():
         ch = adapter(server)
         ch.watcher_options = {**ch.watcher_options, "poll_interval": 0.3}
         with Poller(ch, sink) as p:
-            p.wait_idle()
+            p.wait_idle(idle=False)
             server.append(make_mail("polled"))
             assert sink.wait_for(1, timeout=3)
             assert p.ch.watchers[0].idle_rounds == 0 and p.ch.watchers[0].sessions == 1

@@ -5,8 +5,6 @@ null senders) gets no mail back, while a person's mail on the same connector doe
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from hub.models import Identity, InboundEvent, Reply
@@ -24,8 +22,8 @@ def robot_hub(hub, dovecot):  # noqa: F811
         )
         hub.start_worker()
         hub.start_poller()
+        # no pause after it: mail appended before the IDLE command is announced when IDLE starts
         wait_until(lambda: _uidvalidity(hub), timeout=20, message="IMAP session")
-        time.sleep(0.6)
         yield hub, dovecot, smtp
 
 

@@ -28,8 +28,8 @@ def mail_hub(hub, dovecot):  # noqa: F811
         hub.start_worker()
         hub.start_poller()
         # the poller's first catch-up stored the folder's UIDVALIDITY: its IDLE session is up
+        # (mail appended between the catch-up and the IDLE command is announced when IDLE starts)
         wait_until(lambda: _state(hub).get("imap:INBOX:uidvalidity"), timeout=20, message="IMAP session")
-        time.sleep(0.6)
         yield hub, dovecot, smtp
 
 
