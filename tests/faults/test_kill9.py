@@ -54,7 +54,7 @@ def test_kill_9_workers_repeatedly_each_message_stored_exactly_once(make_hub):
     assert not errors, errors[:5]
     wait_until(lambda: h.count(Message) >= N, timeout=180 if N > 5000 else 90, interval=0.5, message=f"{N} messages")
     wait_until(lambda: h.count(Delivery, Delivery.state == "delivered") >= N, timeout=120, interval=0.5, message="deliveries")
-    time.sleep(1.5)  # let any straggler (a duplicate in the making) land
+    h.wait_idle(timeout=60)  # nothing queued, running or leased: a duplicate in the making has landed
     with h.rt.db.read() as s:
         ids = list(s.scalars(select(Message.external_id)))
         dup_deliveries = s.scalar(select(func.count()).select_from(select(Delivery.message_id).group_by(Delivery.message_id).having(func.count() > 1).subquery()))
