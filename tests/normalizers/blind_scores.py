@@ -20,3 +20,9 @@ def triage_figures(rows: list[Row]) -> tuple[float, float, int]:
     got = [(cat, classify(text).category) for cat, _, text in rows]
     sec = [(c, g) for c, g in got if c in SECURITY_CRITICAL]
     return sum(c == g for c, g in got) / len(got), sum(c == g for c, g in sec) / len(sec), len(sec)
+
+
+def false_alarms(rows: list[Row]) -> tuple[int, int]:
+    """(triaged security-critical, of) the messages that are not security-critical."""
+    non = [text for cat, _, text in rows if cat not in SECURITY_CRITICAL]
+    return sum(classify(text).category in SECURITY_CRITICAL for text in non), len(non)

@@ -3,7 +3,8 @@
 480 messages (60 per language) written on 2026-12-05 by a separate session that never saw the
 rules, the model or any corpus (see the file's first line); scored after the changes of 2026-12-05
 (twice) and after those of 2026-12-06 (a third time, and a fourth after the second round of that day,
-aggregate figures only; its rows were never looked at)
+a fifth after 2026-12-06 (c), a sixth after (d): a security-critical category from the model
+without a support concept; aggregate figures only; its rows were never looked at)
 (the first blind set, scored and looked at, was demoted to training rows: train_intel.BLIND1). Goals (issue #16): language >= 97 % on messages of at most 12 words, triage top-1
 >= 90 %, security-critical recall >= 98 %. Where a figure is below its goal the test asserts
 the measured floor, so a regression fails, and docs/intelligence/triage-language.md says so.
@@ -16,13 +17,14 @@ from pathlib import Path
 from normalizers import language as lang_mod
 from normalizers import train_intel
 from normalizers.triage import CATEGORIES, SECURITY_CRITICAL
-from tests.normalizers.blind_scores import language_hits, triage_figures
+from tests.normalizers.blind_scores import false_alarms, language_hits, triage_figures
 
 BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind2.tsv"
 
 LANGUAGE_GOAL = 0.97
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.904 (fifth scoring, 2026-12-06 c); 0.901 (430/477; fourth, 2026-12-06 b; 0.891 at the third)
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.92  # measured 0.930 (119/128 = 0.9297; 0.914 at the third scoring)
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.914 (sixth scoring, 2026-12-06 d); 0.904 (fifth, c); 0.901 (fourth, b; 0.891 at the third)
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.97  # measured 0.977 (125/128, 2026-12-06 d); 0.930 (119/128) before; 0.914 at the third scoring
+ALARMS_CEILING = 0.02  # measured 4/349 = 0.011 (2026-12-06 d; 3/349 before)
 
 
 def _rows() -> list[tuple[str, str, str]]:
@@ -60,3 +62,11 @@ def test_triage_and_security_recall_on_the_blind_set():
     print(f"blind triage top-1 {top1:.3f}; security recall {recall:.3f} on {n_sec}")
     assert top1 >= min(TRIAGE_GOAL, TRIAGE_FLOOR)
     assert recall >= min(SECURITY_GOAL, SECURITY_FLOOR)
+
+
+def test_false_alarms_on_the_blind_set():
+    """Messages that are not security-critical triaged as security-critical (priority and the
+    security flag raised for nothing; no customer warning: that comes from a pasted secret only)."""
+    alarms, n = false_alarms(ROWS)
+    print(f"blind false alarms {alarms}/{n}")
+    assert alarms / n <= ALARMS_CEILING

@@ -13,7 +13,11 @@ left out): language 277/286 = 0.969, top-1 0.869, security recall 140/175 = 0.80
 commands): those figures are slightly optimistic. Since 2026-12-06 (c) the set is one of
 train_intel.measured_rows, so those rows are left out of training; the triage model was retrained
 without them (naive Bayes kept: a logistic regression was no better by author) and scored once:
-language 280/289 = 0.969 (word model not retrained), top-1 0.868, security recall 141/176 = 0.801. Goals (issue #16): language >= 97 % on messages
+language 280/289 = 0.969 (word model not retrained), top-1 0.868, security recall 141/176 = 0.801.
+After 2026-12-06 (d) (a security-critical category from the model without a support concept, when
+the model is 99 % sure and the message has three words: decided on training rows only) scored
+once: top-1 0.890, security recall 153/176 = 0.869, false alarms 8/377 (6/377 before).
+Goals (issue #16): language >= 97 % on messages
 of at most 12 words, triage top-1 >= 90 %, security-critical recall >= 98 %: NOT met on this
 set; the test asserts the measured floors, so a regression fails
 (docs/intelligence/triage-language.md).
@@ -26,13 +30,14 @@ from pathlib import Path
 from normalizers import language as lang_mod
 from normalizers import train_intel
 from normalizers.triage import CATEGORIES, SECURITY_CRITICAL
-from tests.normalizers.blind_scores import language_hits, triage_figures
+from tests.normalizers.blind_scores import false_alarms, language_hits, triage_figures
 
 BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind3.tsv"
 
 LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.965  # measured 0.969 (277/286)
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.86  # measured 0.869; 0.868 (2026-12-06 (c))
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.79  # measured 0.800 (140/175); 0.801 (141/176, 2026-12-06 (c))
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.88  # measured 0.890 (2026-12-06 (d)); 0.869; 0.868 (c)
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.86  # measured 0.869 (153/176, d); 0.800 (140/175); 0.801 (141/176, c)
+ALARMS_CEILING = 0.03  # measured 8/377 = 0.021 (d; 6/377 before)
 
 
 #: rows whose text is also a training row are left out: the model was trained on them
@@ -59,3 +64,10 @@ def test_triage_and_security_recall_on_the_blind_set():
     print(f"blind3 triage top-1 {top1:.3f}; security recall {recall:.3f} on {n_sec}")
     assert top1 >= min(TRIAGE_GOAL, TRIAGE_FLOOR)
     assert recall >= min(SECURITY_GOAL, SECURITY_FLOOR)
+
+
+def test_false_alarms_on_the_blind_set():
+    """Messages that are not security-critical triaged as security-critical."""
+    alarms, n = false_alarms(ROWS)
+    print(f"blind3 false alarms {alarms}/{n}")
+    assert alarms / n <= ALARMS_CEILING
