@@ -155,7 +155,7 @@ def _matching_events(s: Session, box: Any, sub: Subject, batch: int = 500) -> se
     refs = {e.lower() for e in sub.external_ids if len(e) >= MIN_TERM}
     if not sub.connector_ids:
         return set()
-    names = dict(s.execute(select(Connector.id, Connector.name).where(Connector.id.in_(sub.connector_ids))).tuples().all())
+    names = dict(s.execute(select(Connector.id, Connector.name).where(Connector.id.in_(sub.connector_ids))).all())
     idents = {cid: purge.Identifiers(sub.terms | sub.scoped.get(name, set())) for cid, name in names.items()}
     linked = select(Message.id).where(Message.event_id == InboundEvent.id).exists()
     found: set[int] = set()

@@ -331,7 +331,7 @@ def list_context(s, f: dict[str, str]) -> dict[str, Any]:
     kept = prime(s, shown)  # noqa: F841  (held while the items are built)
     # the previews: each conversation's newest message, in one query
     newest = select(func.max(Message.id)).where(Message.conversation_id.in_([c.id for c in shown])).group_by(Message.conversation_id)
-    previews = dict(s.execute(select(Message.conversation_id, Message.text).where(Message.id.in_(newest))).tuples().all()) if shown else {}
+    previews = dict(s.execute(select(Message.conversation_id, Message.text).where(Message.id.in_(newest))).all()) if shown else {}
 
     def item(c: Conversation) -> dict[str, Any]:
         d = conversation_json(s, c)
