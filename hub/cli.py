@@ -967,7 +967,9 @@ def control_socket_args(st: Settings) -> list[str]:
     gunicorn puts it at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
     ~/.gunicorn/gunicorn.ctl), so two hubs on one machine took each other's socket (and the
     first to stop removed the other's). Here it is VAR_DIR/gunicorn.ctl (0600, in the 0700
-    VAR_DIR), or none when that path is too long for a Unix socket."""
+    VAR_DIR), or none when that path is too long for a Unix socket or VAR_DIR cannot be
+    written (a read-only root file system, as deploy/kubernetes/ runs it: gunicorn logged a
+    "Control server error" at every start). omnihub itself never uses the control socket."""
     from importlib.metadata import version
 
     try:
@@ -979,7 +981,12 @@ def control_socket_args(st: Settings) -> list[str]:
     path = (st.var_dir / "gunicorn.ctl").resolve()
     if len(str(path).encode()) > UNIX_PATH_MAX:
         return ["--no-control-socket"]
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return ["--no-control-socket"]
+    if not os.access(path.parent, os.W_OK):
+        return ["--no-control-socket"]
     return ["--control-socket", str(path), "--control-socket-mode", "0600"]
 
 
