@@ -946,10 +946,11 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
         "--workers", str(workers or st.web_workers),
         "--worker-class", "gthread", "--threads", str(st.web_threads),
         "--timeout", "60", "--graceful-timeout", "10",
-        "--access-logfile", "-" if st.log_level == "DEBUG" else "/dev/null",
         "--forwarded-allow-ips", "127.0.0.1",
         "--logger-class", "hub.weblog.MaskingLogger",  # no /media tokens in access or error logs
     ]
+    if st.log_level == "DEBUG":  # otherwise none at all (to /dev/null, each line was still formatted)
+        args += ["--access-logfile", "-"]
     if (workers or st.web_workers) > 1:
         # the app is imported once, in the master, and the workers fork from it: the pages they
         # do not write stay shared. With one worker the master would only hold a second copy.
