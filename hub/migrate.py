@@ -36,7 +36,8 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    from alembic import command
+    with _quiet_alembic():  # its import announces its plugins ("setup plugin ...") at INFO
+        from alembic import command
 
     command.upgrade(alembic_config(url), revision)
 

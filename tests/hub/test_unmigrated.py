@@ -92,10 +92,11 @@ def test_one_shot_command_after_upgrade_works(tmp_path, redis_url):
     assert r.returncode == 0 and "created admin ann@example.com" in r.stdout, r.stderr
 
 
-def test_poll_waits_for_the_schema_then_starts(tmp_path, db_url, redis_url):
+@pytest.mark.parametrize("command", [("poll",), ("worker", "--poll")])
+def test_poll_waits_for_the_schema_then_starts(tmp_path, db_url, redis_url, command):
     settings = _settings(tmp_path, db_url, redis_url)
     log = tmp_path / "poll.log"
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "poll"], env=settings_env(settings), cwd=str(REPO),
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", *command], env=settings_env(settings), cwd=str(REPO),
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: "poller.database_not_migrated" in log.read_text(), timeout=60, message="the not-migrated warning")
