@@ -7,8 +7,7 @@ from typing import Any
 
 import structlog
 from flask import Flask, Response, jsonify, request
-from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException
 
 from config.settings import Settings, load_settings
@@ -65,10 +64,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     def readyz():
         checks: dict[str, str] = {}
         body: dict[str, Any]
+        schema = None
         try:
-            with rt.db.read() as s:
-                s.execute(text("SELECT 1"))
-            checks["database"] = "ok"
+            from hub.migrate import schema_state
+
+            schema = schema_state(rt.db)  # reaches the database, and tells whether its tables are there
+            checks["database"] = "ok" if schema.migrated else "not migrated"
         except Exception as exc:
             checks["database"] = f"error: {exc.__class__.__name__}"
         try:
@@ -78,6 +79,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             checks["redis"] = f"error: {exc.__class__.__name__}"
         ok = all(v == "ok" for v in checks.values())
         body = {"status": "ok" if ok else "unavailable", "checks": checks}
+        if schema is not None and not schema.migrated:  # processes started before the migration Job
+            body.update(reason=schema.reason(), revision=schema.revision, expected_revision=schema.expected_revision)
         if checks["database"] == "ok":
             from hub import health
 
@@ -93,9 +96,35 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             return jsonify({"error": messages.get(code, exc.description or exc.name)}), code
         return exc
 
+    def not_migrated(exc: Exception) -> Response | None:
+        """503 naming the fix when a request met a database without its tables (the web process
+        started before `omnihub db upgrade`); checked only after such an error, never per request."""
+        if isinstance(exc, OperationalError) and "no such " not in str(exc):  # SQLite: no such table/column
+            return None
+        try:
+            from hub.migrate import schema_state
+
+            state = schema_state(rt.db)
+        except Exception:  # noqa: BLE001 - the original error is reported instead
+            return None
+        if state.migrated:
+            return None
+        log.error("database.not_migrated", revision=state.revision, expected=state.expected_revision,
+                  fix="run `omnihub db upgrade`")
+        resp = jsonify({"error": state.reason()})
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    @app.errorhandler(ProgrammingError)
+    def db_schema(exc):
+        return not_migrated(exc) or unexpected(exc)
+
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def db_down(exc):
+        if (resp := not_migrated(exc)) is not None:
+            return resp
         log.error("database.unavailable", error=str(exc.orig) if getattr(exc, "orig", None) else str(exc))
         resp = jsonify({"error": "database unavailable, retry later"})
         resp.status_code = 503

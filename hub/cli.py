@@ -30,7 +30,18 @@ def _runtime():
     configure(st.log_level, st.log_format)
     rt = Runtime(st)
     set_runtime(rt)
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.command not in _WITHOUT_SCHEMA:
+        from hub.migrate import require_schema
+
+        # one line naming the fix (hub.migrate.NotMigrated, an OmnihubError), not a traceback from the first query
+        require_schema(rt.db, _safe_url(st.effective_database_url))
     return rt
+
+
+#: the commands that run on a database without the schema: `db upgrade` creates it; the worker
+#: and the poller wait for it (workers.poller); filled at the end of this module
+_WITHOUT_SCHEMA: set[click.Command] = set()
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -1234,6 +1245,9 @@ def run_setup(host: str | None, port: int | None) -> None:
     from hub import bootstrap
 
     click.echo(json.dumps(bootstrap.setup(host=host, port=port)))
+
+
+_WITHOUT_SCHEMA.update({db_upgrade, worker, poll, run_setup})
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -261,12 +261,39 @@ class Poller:
             except retention.Stopped:
                 log.warning("retention.interrupted", owner=self.owner, detail="lease lost or stopping; the next run goes on")
 
+    def _wait_for_schema(self) -> bool:
+        """Wait until the database has this code's schema (processes may start before the
+        migration Job: docs/deployment.md): one warning naming the fix, then a check every
+        SCHEMA_BACKOFF seconds (doubling, capped), silent until the schema is there (a
+        migration under way moves the revision on: not news). False when asked to stop meanwhile."""
+        from sqlalchemy.engine import make_url
+
+        from hub.migrate import FIX, schema_state
+
+        delay, warned = SCHEMA_BACKOFF[0], False
+        while not self.stop.is_set():
+            state = schema_state(self.rt.db)
+            if state.migrated:
+                if warned:
+                    log.info("poller.database_migrated", revision=state.revision)
+                return True
+            if not warned:
+                warned = True
+                url = make_url(self.rt.settings.effective_database_url).render_as_string(hide_password=True)
+                log.warning("poller.database_not_migrated", database=url, revision=state.revision,
+                            expected=state.expected_revision, fix=FIX, note="waiting for the schema before polling")
+            self.stop.wait(delay)
+            delay = min(delay * 2, SCHEMA_BACKOFF[1])
+        return False
+
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 signal.signal(sig, lambda *_: self.stop.set())
             except ValueError:  # not the main thread (tests)
                 pass
+        if not self._wait_for_schema():
+            return
         log.info("poller.started", owner=self.owner, lease_seconds=self.ttl)
         self.refresh()
         tick = self.ttl * leases.TICK
@@ -307,6 +334,10 @@ class Poller:
             self.stop.wait(min(self.rt.settings.sweep_interval, tick))
         lease_thread.join(timeout=self.ttl)
         self._shutdown()
+
+
+#: seconds between checks of a database that is not migrated yet (doubling up to the second)
+SCHEMA_BACKOFF = (0.5, 10.0)
 
 
 def install_timers() -> None:
