@@ -11,6 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from hub import assignment
 from hub.queues import DISPATCHED, HEARTBEAT
+from hub.redisconn import short_error
 from hub.runtime import get_runtime
 from workers import ingest, outbox, webhooks_out
 
@@ -35,7 +36,7 @@ def _patient(call, *args):
         except (RedisConnectionError, RedisTimeoutError) as exc:
             if time.monotonic() + delay > deadline:
                 raise
-            log.warning("drain.redis_unavailable", error=f"{exc.__class__.__name__}: {exc}", retry_in=delay)
+            log.warning("drain.redis_unavailable", error=short_error(exc), retry_in=delay)
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
 
