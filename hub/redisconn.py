@@ -26,6 +26,7 @@ from typing import Any
 from redis import Redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.connection import parse_url
+from redis.exceptions import AuthenticationError
 from redis.retry import Retry
 
 from config.settings import Settings
@@ -42,6 +43,42 @@ CONNECT_TIMEOUT = 5.0
 
 # URL parts that describe where the server is, not how to talk to it: Sentinel says where
 _PLACE = ("host", "port", "path", "unix_socket_path", "connection_class")
+
+
+#: how long a caller that must not give up on a failover (a drain holding its turn and its
+#: rows' claims) retries a Redis call that failed on the connection, after the client's own
+#: retries (RETRY_*): an election, a SENTINEL FAILOVER, a restart of one server
+REDIS_WAIT = 30.0
+#: connection errors that waiting does not cure (``patient`` raises them at once)
+_FATAL: tuple[type[BaseException], ...] = (AuthenticationError,)
+
+
+def patient(call: Any, *args: Any, event: str = "redis.unavailable", wait: float | None = None, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``, retried for up to REDIS_WAIT seconds (``wait``) while Redis
+    cannot be reached or refuses writes: ConnectionError and TimeoutError (a killed master,
+    a demoted one's READONLY or UNBLOCKED through Sentinel, MasterNotFoundError while the
+    sentinels elect) and ReadOnlyError (a client of one server that was made a replica).
+    Each retry is logged as ``event`` with the short error; then the error is raised."""
+    import time
+
+    import structlog
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import ReadOnlyError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    deadline = time.monotonic() + (REDIS_WAIT if wait is None else wait)
+    delay = 0.1
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, ReadOnlyError) as exc:
+            if isinstance(exc, _FATAL):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            structlog.get_logger("omnihub.redis").warning(event, error=short_error(exc), retry_in=delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def default_retry() -> Retry:
