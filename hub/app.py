@@ -76,7 +76,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             rt.redis.ping()
             checks["redis"] = "ok"
         except Exception as exc:
-            checks["redis"] = f"error: {exc.__class__.__name__}"
+            from hub.redisconn import short_error
+
+            checks["redis"] = f"error: {short_error(exc)}"  # one line (a MasterNotFoundError without its ~1 KB of reprs)
         ok = all(v == "ok" for v in checks.values())
         body = {"status": "ok" if ok else "unavailable", "checks": checks}
         if schema is not None and not schema.migrated:  # processes started before the migration Job

@@ -1020,6 +1020,8 @@ def worker(burst: bool, fork: bool, with_poller: bool) -> None:
     from hub.runtime import freeze_startup_heap
 
     rt = _runtime()
+    if not _await_redis(rt):
+        return  # stopped (SIGTERM/SIGINT) while it waited for Redis
     _warn_if_redis_is_open(rt.redis_url, rt.settings)
     # the normalizers' patterns and models, built once here: not in every job's child with
     # --fork (about a second of CPU each), not in the first job without (P2R: inside the burst)
@@ -1046,7 +1048,7 @@ def worker(burst: bool, fork: bool, with_poller: bool) -> None:
 
     freeze_startup_heap()
     try:
-        run_worker(make, burst=burst, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING")
+        run_worker(make, burst=burst, logging_level="DEBUG" if rt.settings.log_level == "DEBUG" else "WARNING", ping=rt.redis.ping)
     finally:
         if dispatcher:
             dispatcher.close()
@@ -1133,7 +1135,7 @@ WORKER_BACKOFF = (0.25, 15.0)
 STEADY = 60.0
 
 
-def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING") -> None:
+def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING", ping=None) -> None:
     """Run RQ workers from ``make()`` until stopped (SIGTERM/SIGINT) or, with ``burst``, idle.
 
     RQ waits out a connection error only while it waits for a job; a Redis error anywhere
@@ -1141,7 +1143,8 @@ def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING") -> 
     exception, quitting"). That is what a Redis failover, or a restart, looks like: here the
     worker then waits until Redis answers (with Sentinel: the new master) and starts again
     with a fresh RQ worker. A job lost on the way is not lost work: its rows stay pending
-    in SQL and the sweeper schedules them again."""
+    in SQL and the sweeper schedules them again. ``ping``: how to ask Redis whether it
+    answers when ``make()`` itself failed on a Redis error (no worker to ask through)."""
     import signal
     import threading
     import time
@@ -1150,22 +1153,31 @@ def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING") -> 
     from redis.exceptions import RedisError
     from rq.exceptions import StopRequested
 
+    from hub.redisconn import short_error
+
     log = structlog.get_logger("omnihub.worker")
     delay = WORKER_BACKOFF[0]
     while True:
         started = time.monotonic()
-        w = make()
+        w = None
         try:
-            w.work(burst=burst, with_scheduler=False, logging_level=logging_level)
-        except StopRequested:
-            return
-        except RedisError as exc:  # raised by RQ's teardown (register_death) when Redis is gone
-            log.warning("worker.redis_error", error=f"{exc.__class__.__name__}: {exc}")
-        # a stop asked for (SIGTERM/SIGINT): RQ sets _stop_requested only when the signal came
-        # during a job; an idle worker's loop ends on the same StopRequested, caught inside
-        # work(), with only the request's date set. Either way: stop, never start again.
-        if burst or w._stop_requested or getattr(w, "_shutdown_requested_date", None) is not None:
-            return
+            w = make()
+        except RedisError as exc:  # RQ's worker names itself to Redis (CLIENT SETNAME) when made
+            if ping is None or burst:
+                raise
+            log.warning("worker.redis_error", error=short_error(exc))
+        if w is not None:
+            try:
+                w.work(burst=burst, with_scheduler=False, logging_level=logging_level)
+            except StopRequested:
+                return
+            except RedisError as exc:  # raised by RQ's teardown (register_death) when Redis is gone
+                log.warning("worker.redis_error", error=short_error(exc))
+            # a stop asked for (SIGTERM/SIGINT): RQ sets _stop_requested only when the signal came
+            # during a job; an idle worker's loop ends on the same StopRequested, caught inside
+            # work(), with only the request's date set. Either way: stop, never start again.
+            if burst or w._stop_requested or getattr(w, "_shutdown_requested_date", None) is not None:
+                return
         # The loop ended by itself: Redis went away (or an error RQ logged). Wait for Redis,
         # stoppable by SIGTERM/SIGINT (RQ's handlers, still installed, would ask Redis first).
         if time.monotonic() - started > STEADY:
@@ -1176,16 +1188,69 @@ def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING") -> 
             while not stop.wait(delay):
                 delay = min(delay * 2, WORKER_BACKOFF[1])
                 try:
-                    w.connection.ping()
+                    (w.connection.ping if w is not None else ping)()
                     break
                 except RedisError as exc:
-                    log.warning("worker.waiting_for_redis", error=f"{exc.__class__.__name__}: {exc}", retry_in=delay)
+                    log.warning("worker.waiting_for_redis", error=short_error(exc), retry_in=delay)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if stop.is_set():
             return
         log.warning("worker.restarting", note="Redis answers again; rows left pending are scheduled again by the sweeper")
+
+
+#: log the same "waiting for Redis" line again after this many seconds (else only when it changes)
+REDIS_WAIT_REPEAT = 60.0
+
+
+def _await_redis(rt) -> bool:
+    """Before a worker starts: wait until Redis answers (with Sentinel: the master they name).
+
+    While it does not answer (refused, timed out, sentinels unreachable or naming no master
+    yet) one line says which setting is involved and the fix (``hub.redisconn.diagnose``),
+    again when that changes or every REDIS_WAIT_REPEAT seconds, and the worker tries again
+    with a backoff doubling from WORKER_BACKOFF[0] to WORKER_BACKOFF[1] seconds. A problem
+    only a change of settings can fix (a malformed OMNIHUB_REDIS_URL, a refused password, a
+    master name the reachable sentinels do not monitor) is one ``error:`` line and exit 1.
+    False when stopped (SIGTERM/SIGINT) while waiting."""
+    import signal
+    import threading
+    import time
+
+    import structlog
+    from redis.exceptions import RedisError
+
+    from hub.redisconn import diagnose
+
+    log = structlog.get_logger("omnihub.worker")
+    delay = WORKER_BACKOFF[0]
+    said, said_at = "", 0.0
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    try:
+        while True:
+            try:
+                rt.redis.ping()
+            except (RedisError, ValueError, OSError) as exc:
+                problem = diagnose(exc, rt.settings, rt.redis_url)
+            else:
+                if said:
+                    log.warning("worker.redis_back", note="Redis answers; the worker starts")
+                return True
+            if problem.fatal:
+                _fail(problem.message)
+            if problem.message != said or time.monotonic() - said_at >= REDIS_WAIT_REPEAT:
+                log.warning("worker.waiting_for_redis", problem=problem.message, retry_in=delay)
+                said, said_at = problem.message, time.monotonic()
+            if not previous:
+                previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGTERM, signal.SIGINT)}
+            if stop.wait(delay):
+                return False
+            delay = min(delay * 2, WORKER_BACKOFF[1])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _setter(event):

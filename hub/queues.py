@@ -19,6 +19,7 @@ from rq.serializers import JSONSerializer
 
 from config.settings import Settings
 from hub.jobguard import OmnihubJob
+from hub.redisconn import patient
 
 STAGES = {"ingest": "inbound", "push": "push", "send": "send", "event": "default"}
 QUEUE_NAMES = ("inbound", "push", "send", "default")
@@ -201,26 +202,36 @@ class Queues:
         prev = seq - 1
         deadline = time.monotonic() + timeout
         while True:
-            if self.redis.exists(self._claimed_key(stage, prev)):
+            if self._patient("exists", self._claimed_key(stage, prev)):
                 return True
-            alive_until = self.redis.zscore(self._inflight_key(stage), prev)
+            alive_until = self._patient("zscore", self._inflight_key(stage), prev)
             if alive_until is None or alive_until < time.time() * 1000:
                 return True  # finished, or dead: its ids are taken over at wait_turn
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            self.redis.blpop([self._claimed_key(stage, prev) + ":baton"], timeout=min(left, HEARTBEAT / 5))
+            self._patient("blpop", [self._claimed_key(stage, prev) + ":baton"], timeout=min(left, HEARTBEAT / 5))
 
     def claimed(self, stage: str, seq: int) -> None:
         """Batch ``seq`` holds its rows: the next batch may claim."""
         if seq < 1:
             return
         key = self._claimed_key(stage, seq)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(key, 1, ex=BATCH_TTL)
-        pipe.rpush(key + ":baton", 1)
-        pipe.expire(key + ":baton", 120)
-        pipe.execute()
+
+        def send() -> None:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(key, 1, ex=BATCH_TTL)
+            pipe.rpush(key + ":baton", 1)
+            pipe.expire(key + ":baton", 120)
+            pipe.execute()
+
+        patient(send, event="drain.redis_unavailable")
+
+    def _patient(self, command: str, *args, **kwargs):
+        """``self.redis.<command>(...)`` retried through a failover (``hub.redisconn.patient``,
+        up to REDIS_WAIT seconds): a batch waiting for its turn must not fail, and leave its
+        rows claimed, because the master changed under its blocking pop."""
+        return patient(getattr(self.redis, command), *args, event="drain.redis_unavailable", **kwargs)
 
     def _claimed_key(self, stage: str, seq: int) -> str:
         return f"{self.prefix}:claimed:{stage}:{seq}"
@@ -248,25 +259,27 @@ class Queues:
         inflight = self._inflight_key(stage)
         prev = seq - 1
         while prev >= 1:
-            alive_until = self.redis.zscore(inflight, prev)
+            alive_until = self._patient("zscore", inflight, prev)
             if alive_until is None:  # finished (or long forgotten): in order from here
                 break
             if alive_until < time.time() * 1000:  # its worker died: store its ids first
-                ids = self.redis.get(self._batch_prefix(stage) + str(prev))
+                ids = self._patient("get", self._batch_prefix(stage) + str(prev))
                 if ids:
                     taken = [int(x) for x in _text(ids).split(",") if x] + taken
-                self.redis.zrem(inflight, prev)
+                self._patient("zrem", inflight, prev)
                 prev -= 1
                 storing_since = None
                 continue
             t = time.monotonic()
-            if storing_since is None and self.redis.exists(self._storing_key(stage, prev)):
+            if storing_since is None and self._patient("exists", self._storing_key(stage, prev)):
                 storing_since = t
             if t - started >= limit or (storing_since is not None and t - storing_since >= min(ORDER_WAIT, limit)):
                 self._keep(stage, seq, taken)
                 self._storing(stage, seq)
                 return Turn(False, taken)
-            self.redis.blpop([self._baton_key(stage, prev)], timeout=HEARTBEAT / 2)
+            # a failover ends this pop (UNBLOCKED, READONLY, the old master gone): retried
+            # on the new master, as every call of the batch's turn (``_patient``)
+            self._patient("blpop", [self._baton_key(stage, prev)], timeout=HEARTBEAT / 2)
         self._keep(stage, seq, taken)
         self._storing(stage, seq)
         return Turn(True, taken)
@@ -274,7 +287,7 @@ class Queues:
     def _storing(self, stage: str, seq: int) -> None:
         """Batch ``seq`` has its turn (or went ahead): the one after it starts counting ORDER_WAIT."""
         if seq >= 1:
-            self.redis.set(self._storing_key(stage, seq), 1, ex=BATCH_TTL)
+            self._patient("set", self._storing_key(stage, seq), 1, ex=BATCH_TTL)
 
     def _storing_key(self, stage: str, seq: int) -> str:
         return f"{self.prefix}:storing:{stage}:{seq}"
@@ -284,9 +297,9 @@ class Queues:
         if not taken:
             return
         key = self._batch_prefix(stage) + str(seq)
-        own = self.redis.get(key)
+        own = self._patient("get", key)
         ids = ",".join(str(i) for i in taken) + ("," + _text(own) if own else "")
-        self.redis.set(key, ids, ex=BATCH_TTL)
+        self._patient("set", key, ids, ex=BATCH_TTL)
 
     def finish_turn(self, stage: str, seq: int) -> None:
         """Batch ``seq`` is done (stored, or failed and left to the sweeper): the next may go."""

@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -100,10 +100,15 @@ HEALTH_EVERY = 5.0
 _health_noted: dict[tuple[int, int], float] = {}
 
 
-def _claim(rt: Runtime, ids: list[int], takeover: bool = False) -> list[tuple[int, Connector, Any, int]]:
+#: what a batch claimed: (event ids, the lease written on them), for ``release``
+Claims = list[tuple[list[int], datetime]]
+
+
+def _claim(rt: Runtime, ids: list[int], takeover: bool = False, claims: Claims | None = None) -> list[tuple[int, Connector, Any, int]]:
     """Lease the pending events among ``ids``. ``takeover``: also those still leased, by a
     batch whose worker is known dead (``Queues.wait_turn``); were it alive after all, its
-    store and ours cannot both succeed (a message is unique per connector and provider id)."""
+    store and ours cannot both succeed (a message is unique per connector and provider id).
+    ``claims``: the ids and their lease are added to it once committed."""
     t = now()
     with rt.db.session() as s:
         free = [] if takeover else [or_(InboundEvent.locked_until.is_(None), InboundEvent.locked_until < t)]
@@ -131,6 +136,8 @@ def _claim(rt: Runtime, ids: list[int], takeover: bool = False) -> list[tuple[in
             # executemany of one UPDATE per row (the rows' objects are not read again)
             s.execute(update(InboundEvent).where(InboundEvent.id.in_([r.id for r in rows])).values(locked_until=lease),
                       execution_options={"synchronize_session": False})
+            if claims is not None:
+                claims.append(([r.id for r in rows], lease))
         out = []
         conns: dict[int, Connector] = {}
         for r in rows:
@@ -273,7 +280,8 @@ def _renumber_sealed(msg: NormalizedMessage, offset: int) -> NormalizedMessage:
     )
 
 
-def prepare(rt: Runtime, ids: list[int], takeover: bool = False, claim_turn: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> list[Prepared]:
+def prepare(rt: Runtime, ids: list[int], takeover: bool = False, claim_turn: tuple[Callable[[], Any], Callable[[], Any]] | None = None,
+            claims: Claims | None = None) -> list[Prepared]:
     """Decrypt, normalize, run the pipeline and fetch attachments (no write transaction).
     ``claim_turn``: (wait for the batch before to have claimed, say this one has), around the
     claim only, so batches claim in order and prepare in parallel."""
@@ -281,10 +289,10 @@ def prepare(rt: Runtime, ids: list[int], takeover: bool = False, claim_turn: tup
     svc = service(rt)
     if claim_turn is not None and not claim_turn[0]():
         log.info("ingest.claim_turn_skipped", note="the batch before did not claim in time; claiming anyway")
-    claims = _claim(rt, ids, takeover)
+    claimed = _claim(rt, ids, takeover, claims)
     if claim_turn is not None:
         claim_turn[1]()
-    for event_id, connector, raw, attempts in claims:
+    for event_id, connector, raw, attempts in claimed:
         p = Prepared(event_id, connector, attempts=attempts)
         out.append(p)
         try:
@@ -375,19 +383,24 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
     it answers a ``hub.queues.Turn`` with ids taken over from earlier batches whose workers
     died, those are stored first, in the same transaction (journal order)."""
     intel.install()  # the support-intelligence hooks, registered explicitly (idempotent)
-    prepared = prepare(rt, ids, claim_turn=claim_turn)
-    if wait_turn is not None:
-        turn = wait_turn()
-        if not turn:
-            log.info("ingest.turn_skipped", note="the batch before did not finish in time; storing anyway")
-        taken = sorted(set(getattr(turn, "taken", None) or ()) - set(ids))
-        if taken:
-            more = prepare(rt, taken, takeover=True)
-            log.info("ingest.batch_taken_over", ids=len(taken), pending=len(more))
-            prepared = sorted(prepared + more, key=lambda p: p.event_id)
-    if not prepared:
-        return Outcome()
-    outcome = rerun_transient(lambda: _store_batch(rt, prepared, push_local), "ingest.store_retried")
+    claims: Claims = []
+    try:
+        prepared = prepare(rt, ids, claim_turn=claim_turn, claims=claims)
+        if wait_turn is not None:
+            turn = wait_turn()
+            if not turn:
+                log.info("ingest.turn_skipped", note="the batch before did not finish in time; storing anyway")
+            taken = sorted(set(getattr(turn, "taken", None) or ()) - set(ids))
+            if taken:
+                more = prepare(rt, taken, takeover=True, claims=claims)
+                log.info("ingest.batch_taken_over", ids=len(taken), pending=len(more))
+                prepared = sorted(prepared + more, key=lambda p: p.event_id)
+        if not prepared:
+            return Outcome()
+        outcome = rerun_transient(lambda: _store_batch(rt, prepared, push_local), "ingest.store_retried")
+    except BaseException:
+        release(rt, claims)  # the sweeper schedules them after OMNIHUB_SWEEP_AFTER, not after the lease
+        raise
     # A health note per connector at most every HEALTH_EVERY seconds, not a write transaction
     # per batch (P5 profile: single-message batches paid a fourth commit for it).
     t = time.monotonic()
@@ -397,6 +410,33 @@ def process(rt: Runtime, ids: list[int], *, push_local: bool = False, wait_turn:
             _health_noted[key] = t
             service(rt).record_health(connector_id, last_inbound_at=now())
     return outcome
+
+
+def release(rt: Runtime, claims: Claims) -> int:
+    """Give back the claims of a batch that failed (a Redis failover that outlasted the
+    retries, a database error): its events that are still pending and still carry the lease
+    it wrote (not one written since by another batch) are unleased, so the sweeper schedules
+    them once due (OMNIHUB_SWEEP_AFTER after they arrived) instead of after
+    OMNIHUB_LEASE_SECONDS. Best effort: when the database is what failed, the lease stays and
+    ends by itself. Returns how many events were released."""
+    if not claims:
+        return 0
+    released = 0
+    try:
+        with rt.db.session() as s:
+            for ids, lease in claims:
+                result = s.execute(
+                    update(InboundEvent)
+                    .where(InboundEvent.id.in_(ids), InboundEvent.state == EventState.PENDING, InboundEvent.locked_until == lease)
+                    .values(locked_until=None),
+                    execution_options={"synchronize_session": False})
+                released += int(getattr(result, "rowcount", 0) or 0)
+    except Exception as exc:  # noqa: BLE001 - the batch's own error is the one raised
+        log.warning("ingest.release_failed", error=f"{exc.__class__.__name__}: {exc}"[:200])
+        return 0
+    if released:
+        log.warning("ingest.claims_released", count=released, note="the sweeper schedules them again after OMNIHUB_SWEEP_AFTER")
+    return released
 
 
 def _store_batch(rt: Runtime, prepared: list[Prepared], push_local: bool) -> Outcome:

@@ -6,11 +6,10 @@ import threading
 import time
 
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from hub import assignment
+from hub import assignment, redisconn
 from hub.queues import DISPATCHED, HEARTBEAT
+from hub.redisconn import patient
 from hub.runtime import get_runtime
 from workers import ingest, outbox, webhooks_out
 
@@ -18,26 +17,17 @@ log = structlog.get_logger("omnihub.jobs")
 
 #: how long a drain waits for Redis to answer again (a Sentinel failover, a restart) before
 #: it gives its job up; the client's own retries (hub.redisconn) come first
-REDIS_WAIT = 30.0
+REDIS_WAIT = redisconn.REDIS_WAIT
 
 
 def _patient(call, *args):
-    """``call(*args)``, retried while Redis cannot be reached, for up to REDIS_WAIT seconds:
-    a drain that holds its slot keeps it through a failover instead of leaving it claimed
-    (and its stage idle) until the slot's TTL. A call that ran but whose answer was lost
-    can only pop ids that no batch gets: their rows stay pending and the sweeper
-    schedules them again."""
-    deadline = time.monotonic() + REDIS_WAIT
-    delay = 0.1
-    while True:
-        try:
-            return call(*args)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning("drain.redis_unavailable", error=f"{exc.__class__.__name__}: {exc}", retry_in=delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    """``call(*args)``, retried while Redis cannot be reached, for up to REDIS_WAIT seconds
+    (``hub.redisconn.patient``): a drain that holds its slot keeps it through a failover
+    instead of leaving it claimed (and its stage idle) until the slot's TTL. A call that ran
+    but whose answer was lost can only pop ids that no batch gets: their rows stay pending
+    and the sweeper schedules them again. The batch's own Redis calls (its turn, its claim
+    order: ``hub.queues``) are retried the same way."""
+    return patient(call, *args, event="drain.redis_unavailable", wait=REDIS_WAIT)
 
 
 class _Heartbeat:
@@ -76,8 +66,8 @@ def run_stage(rt, stage: str, ids: list[int], seq: int = 0) -> set[int]:
         wait = (lambda: rt.queues.wait_turn("ingest", seq)) if seq else None  # Turn: in order, ids taken over
         claim = ((lambda: rt.queues.wait_claim("ingest", seq)), (lambda: rt.queues.claimed("ingest", seq))) if seq else None
         result = ingest.process(rt, ids, push_local=True, wait_turn=wait, claim_turn=claim)
-        rt.queues.schedule("push", result.push)
-        rt.queues.schedule("send", result.send)
+        _patient(rt.queues.schedule, "push", result.push)  # stored: the next stages must learn of it
+        _patient(rt.queues.schedule, "send", result.send)
         return result.teams
     elif stage == "push":
         rt.queues.schedule("push", outbox.push(rt, ids))
@@ -117,7 +107,7 @@ def drain(stage: str, slot: int) -> int:
         finally:
             beat.stop()
             try:
-                q.finish_turn(stage, seq)
+                _patient(q.finish_turn, stage, seq)
             except Exception as exc:  # the next batch stops waiting after ORDER_WAIT
                 log.warning("drain.finish_turn_failed", stage=stage, error=str(exc))
         if teams:  # committed, and the next batch is storing already: assign (the poller's timer catches up on a failure)

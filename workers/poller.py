@@ -165,7 +165,9 @@ class Poller:
 
     def _fail_closed(self, exc: Exception) -> None:
         """Redis cannot be reached: this poller cannot prove it owns anything. Stop it all."""
-        error = f"{exc.__class__.__name__}: {exc}"
+        from hub.redisconn import short_error
+
+        error = short_error(exc)  # one line: not the ~1 KB of sentinel reprs of a MasterNotFoundError
         held, self.held, self.shedding = self.held, frozenset(), set()
         for name in list(self.threads):
             self._stop_thread(name)

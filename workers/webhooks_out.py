@@ -41,6 +41,7 @@ from sqlalchemy import delete, exists, func, or_, select
 from hub import signing
 from hub.models import EventDelivery, EventDeliveryAttempt, EventSubscription, WebhookEvent, now
 from hub.net import UrlRefused, guarded_client
+from hub.redisconn import short_error
 from hub.runtime import Runtime
 from hub.states import DeliveryState
 from workers.retry import exhausted, next_attempt
@@ -390,7 +391,7 @@ class Dispatcher:
                 got = redis.blpop([key], timeout=self.BLOCK)
             except RedisError as exc:  # a failover, a restart: the sweeper keeps the rows
                 self._free.release()
-                log.warning("event_dispatch.redis_unavailable", error=f"{exc.__class__.__name__}: {exc}", retry_in=delay)
+                log.warning("event_dispatch.redis_unavailable", error=short_error(exc), retry_in=delay)
                 self.stop.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
