@@ -1062,7 +1062,9 @@ def _event_dispatcher(rt):
 
     dispatcher = start_dispatcher(rt)
     if dispatcher is not None:
-        click.echo(f"event webhooks: {dispatcher.threads} sender threads", err=True)
+        import structlog
+
+        structlog.get_logger("omnihub.events").info("event_webhooks.started", sender_threads=dispatcher.threads)
     return dispatcher
 
 
@@ -1093,7 +1095,7 @@ def _poller_thread(rt):
                 os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=run, name="omnihub-poller", daemon=True).start()
-    click.echo("poller started (in the worker)", err=True)
+    structlog.get_logger("omnihub.worker").info("poller.started", where="worker thread")
     return poller
 
 
@@ -1279,10 +1281,12 @@ def _warn_if_redis_is_open(url: str, settings: Settings | None = None) -> None:
 @click.option("--no-sweep", is_flag=True, help="Do not run the sweeper in this process.")
 def poll(no_sweep: bool) -> None:
     """Run the poller: IMAP IDLE, X and Slack Socket Mode loops, the sweeper, SLA timers."""
+    import structlog
+
     from workers.poller import run as run_poller
 
     rt = _runtime()
-    click.echo("poller started", err=True)
+    structlog.get_logger("omnihub.poller").info("poller.started", where="process")
     dispatcher = _event_dispatcher(rt)
     try:
         run_poller(rt, sweep_enabled=not no_sweep)
