@@ -665,15 +665,22 @@ def stats(as_json: bool) -> None:
     """Counts of work by state, the queue backlog, and which poller holds which poll."""
     from hub import replay as replay_mod
 
-    out = replay_mod.stats(_runtime())
+    rt = _runtime()
+    out = replay_mod.stats(rt)
     if as_json:
         click.echo(json.dumps(out, indent=2))
-        return
-    for k, v in out.items():
-        if isinstance(v, list):  # leases, pollers: one line each
-            click.echo(f"{k:12} " + (", ".join(" ".join(f"{a}={b}" for a, b in row.items()) for row in v) or "none"))
-        else:
-            click.echo(f"{k:12} " + ", ".join(f"{s}={n}" for s, n in v.items()))
+    else:
+        for k, v in out.items():
+            if isinstance(v, list):  # leases, pollers: one line each
+                click.echo(f"{k:16} " + (", ".join(" ".join(f"{a}={b}" for a, b in row.items()) for row in v) or "none"))
+            else:
+                click.echo(f"{k:16} " + (", ".join(f"{s}={n}" for s, n in v.items()) or "none"))
+    if any(isinstance(v, dict) and "error" in v for v in out.values()):
+        # what could be read is printed; a script still sees that Redis could not be
+        from hub.redisconn import describe
+
+        _fail(f"Redis at {describe(rt.settings, rt.redis_url)} could not be read (the queue backlog, "
+              "leases and pollers above are missing): check OMNIHUB_REDIS_URL (or OMNIHUB_REDIS_SENTINELS) and that it answers")
 
 
 # ------------------------------------------------------------------ contacts

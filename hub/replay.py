@@ -207,12 +207,16 @@ def stats(rt) -> dict[str, Any]:
     try:
         out["redis"] = rt.queues.backlog()
     except Exception as exc:  # Redis down: report, don't fail
-        out["redis"] = {"error": str(exc)}
+        from hub.redisconn import short_error
+
+        out["redis"] = {"error": short_error(exc)}
     from hub import leases
 
     try:  # who runs which poll and periodic job (hub.leases), and the live pollers
         out["leases"] = leases.holders(rt.redis, rt.settings.queue_prefix)
         out["pollers"] = leases.pollers(rt.redis, rt.settings.queue_prefix)
     except Exception as exc:
-        out["leases"] = out["pollers"] = {"error": str(exc)}
+        from hub.redisconn import short_error
+
+        out["leases"] = out["pollers"] = {"error": short_error(exc)}
     return out

@@ -164,3 +164,17 @@ def test_simulate_names_the_address_it_could_not_reach(hub):
     assert "could not reach http://127.0.0.1:9/webhooks/site/messages (--url)" in out.stderr and "--url http://HOST:PORT" in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
+
+
+def test_stats_exits_1_naming_redis_when_it_cannot_be_read(hub):
+    from hub.embedded import free_port
+
+    ok = hub.cli("stats")
+    assert ok.returncode == 0, ok.stderr
+    down = hub.cli("stats", env={"OMNIHUB_REDIS_URL": f"redis://:pw@127.0.0.1:{free_port()}/0"})
+    assert down.returncode == 1, down.stdout
+    assert re.search(r"^events +none$", down.stdout, re.M), down.stdout  # what could be read is printed
+    assert "error: Redis at 127.0.0.1" in down.stderr and "OMNIHUB_REDIS_URL" in down.stderr
+    assert "Traceback" not in down.stderr and "pw" not in down.stderr
+    as_json = hub.cli("stats", "--json", env={"OMNIHUB_REDIS_URL": f"redis://:pw@127.0.0.1:{free_port()}/0"})
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["redis"]["error"].startswith("ConnectionError")
