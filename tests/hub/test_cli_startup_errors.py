@@ -42,6 +42,20 @@ def test_malformed_database_url_is_one_line_naming_the_variable(tmp_path, url):
     assert "OMNIHUB_DATABASE_URL" in lines[0] and "fix:" in lines[0]
 
 
+def _exits(args: list[str], env: dict[str, str], failure: str) -> tuple[int, str]:
+    """`omnihub <args>` that must exit by itself: (return code, stderr); one that keeps running
+    (the failure these tests exist for) is killed and the test fails with ``failure``."""
+    p = subprocess.Popen([sys.executable, "-m", "hub.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        _out, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        _out, err = p.communicate()
+        pytest.fail(f"{failure}; it said:\n{err[-2000:]}")
+    return p.returncode, err
+
+
 def test_port_in_use_is_one_line_and_no_restart_loop(tmp_path):
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
@@ -49,17 +63,11 @@ def test_port_in_use_is_one_line_and_no_restart_loop(tmp_path):
     port = busy.getsockname()[1]
     env = {**os.environ, "OMNIHUB_VAR_DIR": str(tmp_path), "OMNIHUB_HOST": "127.0.0.1", "OMNIHUB_PORT": str(port)}
     env.pop("OMNIHUB_DATABASE_URL", None)
-    p = subprocess.Popen([sys.executable, "-m", "hub.cli", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
     try:
-        _out, err = p.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, 9)  # it kept running: the failure this test exists for
-        p.communicate()
-        pytest.fail("omnihub run did not exit although the port is in use")
+        code, err = _exits(["run"], env, "omnihub run did not exit although the port is in use")
     finally:
         busy.close()
-    assert p.returncode != 0
+    assert code != 0
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert f"OMNIHUB_PORT={port}" in lines[0] and "fix:" in lines[0]
@@ -72,15 +80,7 @@ def _worker_once(tmp_path, **env):
     env = {**os.environ, "OMNIHUB_VAR_DIR": str(tmp_path), "OMNIHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'omnihub.db'}", **env}
     for key in ("OMNIHUB_REDIS_SENTINELS", "OMNIHUB_REDIS_SENTINEL_MASTER", "OMNIHUB_REDIS_SENTINEL_PASSWORD"):
         env.setdefault(key, "")
-    p = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
-    try:
-        _out, err = p.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, 9)  # it kept waiting: the failure the caller tests for
-        _out, err = p.communicate()
-        pytest.fail(f"omnihub worker did not exit on a configuration error; it said:\n{err[-2000:]}")
-    return p.returncode, err
+    return _exits(["worker"], env, "omnihub worker did not exit on a configuration error")
 
 
 def _one_error_line(rc: int, err: str, setting: str) -> str:
