@@ -100,6 +100,17 @@ class Settings(BaseSettings):
     totp_issuer: str = Field("omnihub", max_length=60, description="The name authenticator apps show for the account.")
     password_hash_profile: Literal["standard", "insecure-test-only"] = Field("standard", description="argon2id cost of password hashes: standard (argon2-cffi's defaults, RFC 9106 low-memory: 3 passes over 64 MiB); insecure-test-only (1 pass over 1 MiB: for the test suite, where every sign-in would otherwise spend a quarter of a second; never in production). A stored hash carries its own parameters, so either profile verifies both.")
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        # checked with the other settings, so every process (web, worker, poll, one-shot commands)
+        # names it in one line instead of failing deep inside redis-py with a traceback
+        v = v.strip()
+        if v and v.split("://", 1)[0].lower() not in ("redis", "rediss", "unix") or v and "://" not in v:
+            raise ValueError("must be redis://[USER]:PASSWORD@HOST:6379/0 (rediss:// for TLS, unix:///path/to/socket), or empty "
+                             "for the embedded Redis of `omnihub run`")
+        return v
+
     @field_validator("redis_sentinels")
     @classmethod
     def _redis_sentinels(cls, v: str) -> str:

@@ -115,8 +115,14 @@ def test_worker_with_a_wrong_redis_password_exits_with_one_line(tmp_path, redis_
     assert "requires a password" in line
 
 
-def test_worker_with_a_malformed_redis_url_exits_with_one_line(tmp_path):
-    _one_error_line(*_worker_once(tmp_path, OMNIHUB_REDIS_URL="notaurl"), "OMNIHUB_REDIS_URL")
+@pytest.mark.parametrize("command", [["worker"], ["poll"], ["web"], ["stats"]])
+def test_a_malformed_redis_url_is_one_line_for_every_process(tmp_path, command):
+    env = {**os.environ, "OMNIHUB_VAR_DIR": str(tmp_path), "OMNIHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'omnihub.db'}",
+           "OMNIHUB_REDIS_URL": "notaurl"}
+    code, err = _exits(command, env, f"omnihub {command[0]} did not exit on a malformed OMNIHUB_REDIS_URL")
+    assert code == 2 and "Traceback" not in err, err  # an invalid setting, like any other
+    [line] = err.strip().splitlines()
+    assert line.startswith("invalid setting: OMNIHUB_REDIS_URL") and "redis://" in line and "'notaurl'" in line, line
 
 
 def test_worker_with_a_master_name_the_sentinels_do_not_know_exits_with_one_line(tmp_path, sentinel_cluster):
