@@ -1213,8 +1213,9 @@ def run_worker(make, *, burst: bool = False, logging_level: str = "WARNING", pin
 REDIS_WAIT_REPEAT = 60.0
 
 
-def _await_redis(rt) -> bool:
-    """Before a worker starts: wait until Redis answers (with Sentinel: the master they name).
+def _await_redis(rt, who: str = "worker") -> bool:
+    """Before a worker (or a poller: ``who``) starts: wait until Redis answers (with Sentinel:
+    the master they name).
 
     While it does not answer (refused, timed out, sentinels unreachable or naming no master
     yet) one line says which setting is involved and the fix (``hub.redisconn.diagnose``),
@@ -1232,7 +1233,7 @@ def _await_redis(rt) -> bool:
 
     from hub.redisconn import diagnose
 
-    log = structlog.get_logger("omnihub.worker")
+    log = structlog.get_logger(f"omnihub.{who}")
     delay = WORKER_BACKOFF[0]
     said, said_at = "", 0.0
     stop = threading.Event()
@@ -1245,12 +1246,12 @@ def _await_redis(rt) -> bool:
                 problem = diagnose(exc, rt.settings, rt.redis_url)
             else:
                 if said:
-                    log.warning("worker.redis_back", note="Redis answers; the worker starts")
+                    log.warning(f"{who}.redis_back", note=f"Redis answers; the {who} starts")
                 return True
             if problem.fatal:
                 _fail(problem.message)
             if problem.message != said or time.monotonic() - said_at >= REDIS_WAIT_REPEAT:
-                log.warning("worker.waiting_for_redis", problem=problem.message, retry_in=delay)
+                log.warning(f"{who}.waiting_for_redis", problem=problem.message, retry_in=delay)
                 said, said_at = problem.message, time.monotonic()
             if not previous:
                 previous = {sig: signal.signal(sig, _setter(stop)) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -1293,6 +1294,8 @@ def poll(no_sweep: bool) -> None:
     from workers.poller import run as run_poller
 
     rt = _runtime()
+    if not _await_redis(rt, "poller"):  # stopped while waiting
+        return
     structlog.get_logger("omnihub.poller").info("poller.started", where="process")
     dispatcher = _event_dispatcher(rt)
     try:

@@ -171,3 +171,15 @@ def test_worker_waits_for_redis_that_is_not_there_yet_then_works(tmp_path):
             h.close()
     finally:
         own.stop()
+
+
+def test_poller_with_a_wrong_redis_password_exits_with_one_line(tmp_path, redis_with_password):
+    """`omnihub poll` checks Redis before it starts, as the worker does (it used to run on,
+    logging an unnamed Redis error every 5 s)."""
+    _own, port = redis_with_password
+    env = {**os.environ, "OMNIHUB_VAR_DIR": str(tmp_path), "OMNIHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'omnihub.db'}",
+           "OMNIHUB_REDIS_URL": f"redis://:wrong-pw@127.0.0.1:{port}/0",
+           "OMNIHUB_REDIS_SENTINELS": "", "OMNIHUB_REDIS_SENTINEL_MASTER": ""}
+    subprocess.run([sys.executable, "-m", "hub.cli", "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+    line = _one_error_line(*_exits(["poll"], env, "omnihub poll did not exit on a refused password"), "OMNIHUB_REDIS_URL")
+    assert "password" in line and "wrong-pw" not in line
