@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import structlog
+from redis import exceptions as redis_exc
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
@@ -22,6 +23,15 @@ from workers import hooks
 from workers.sweeper import sweep
 
 log = structlog.get_logger("omnihub.poller")
+
+#: Redis unreachable or read-only (a failover): logged as one short line, not a traceback
+_REDIS_DOWN = (redis_exc.ConnectionError, redis_exc.TimeoutError, redis_exc.ReadOnlyError, ConnectionError, TimeoutError)
+
+
+def _short(exc: BaseException) -> str:
+    from hub.redisconn import short_error
+
+    return short_error(exc)
 
 
 class Sink:
@@ -232,6 +242,8 @@ class Poller:
         while not self.stop.is_set():
             try:
                 self.reconcile(refresh=False)
+            except _REDIS_DOWN as exc:  # the store is away: one short line, the lease loop says when it is back
+                log.error("poller.lease_tick_failed", error=_short(exc))
             except Exception:
                 log.exception("poller.lease_tick_failed")
             self.stop.wait(self.ttl * leases.TICK)
@@ -331,6 +343,8 @@ class Poller:
                     if TIMER + name in held and t - last.get(TIMER + name, 0.0) >= interval:
                         last[TIMER + name] = t
                         fn(self.rt)
+            except _REDIS_DOWN as exc:  # Redis away (failover, restart): one short line, not a traceback
+                log.error("poller.tick_failed", error=_short(exc))
             except Exception:
                 log.exception("poller.tick_failed")
             self.stop.wait(min(self.rt.settings.sweep_interval, tick))

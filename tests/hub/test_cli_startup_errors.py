@@ -139,7 +139,8 @@ def test_worker_with_a_master_name_the_sentinels_do_not_know_exits_with_one_line
 
 def test_worker_waits_for_redis_that_is_not_there_yet_then_works(tmp_path):
     """Nothing listens on the Redis port: the worker keeps running and says, in one line, which
-    setting and what to do; once a redis-server listens there, it starts and stores a message."""
+    setting and what to do; once a redis-server listens there, it starts and stores a message.
+    A poller then started, when Redis goes away under it, logs short lines, not tracebacks."""
     from hub.embedded import free_port
     from hub.models import Message
     from tests.faults.support import SECRET, api_body, post
@@ -167,6 +168,14 @@ def test_worker_waits_for_redis_that_is_not_there_yet_then_works(tmp_path):
             assert post(h.client, api_body(1)).status_code == 200
             wait_until(lambda: h.count(Message) == 1, timeout=60, interval=0.1, message="the message stored by the worker")
             assert h.procs["worker"].poll() is None and "Traceback" not in h.output("worker")
+            # a poller that loses Redis while it runs says so in short lines, not tracebacks
+            h.start_poller()
+            wait_until(lambda: "lease.acquired" in h.output("poller"), timeout=60, interval=0.1, message="the poller's leases")
+            own.stop()
+            wait_until(lambda: "poller.tick_failed" in h.output("poller"), timeout=60, interval=0.1,
+                       message="the poller's tick to meet the missing Redis")
+            failed = [x for x in h.output("poller").splitlines() if "tick_failed" in x]
+            assert "Traceback" not in h.output("poller") and all(len(x) < 600 and "ConnectionError" in x for x in failed), failed
         finally:
             h.close()
     finally:
