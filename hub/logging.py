@@ -61,7 +61,18 @@ STDERR = _Stderr()
 
 
 def configure(level: str = "INFO", fmt: str = "console") -> None:
-    logging.basicConfig(format="%(message)s", stream=STDERR, level=getattr(logging, level, logging.INFO), force=True)
+    if fmt == "json":
+        # the libraries' own records (RQ's "could not connect to Redis ... retrying") as JSON too,
+        # masked like ours, so a log shipper reading one JSON object per line sees every line
+        handler = logging.StreamHandler(cast(TextIO, STDERR))
+        handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+                               structlog.processors.TimeStamper(fmt="iso", utc=True)],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info,
+                        redact_event_dict, mask_url_tokens, structlog.processors.JSONRenderer()]))
+        logging.basicConfig(handlers=[handler], level=getattr(logging, level, logging.INFO), force=True)
+    else:
+        logging.basicConfig(format="%(message)s", stream=STDERR, level=getattr(logging, level, logging.INFO), force=True)
     for noisy in ("rq.worker", "rq.queue", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level, logging.INFO)))
     renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)

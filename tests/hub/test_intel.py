@@ -122,6 +122,29 @@ def test_the_log_processor_is_installed(capsys):
     assert "[redacted: recovery phrase]" in err
 
 
+def test_library_records_are_json_and_redacted_in_json_mode(capsys):
+    """RQ's and other libraries' stdlib log records follow OMNIHUB_LOG_FORMAT=json too."""
+    import json
+    import logging
+
+    import structlog
+
+    from hub.logging import configure
+
+    configure("INFO", "json")
+    try:
+        logging.getLogger("rq.worker").warning("Worker w1: could not connect to Redis instance: %s retrying in 2 seconds",
+                                               "Error 111")
+        logging.getLogger("some.lib").warning("got %s", f"words: {PHRASE}")
+        lines = [json.loads(x) for x in capsys.readouterr().err.strip().splitlines()]
+    finally:
+        structlog.reset_defaults()
+        configure("INFO", "console")
+    assert [x["logger"] for x in lines] == ["rq.worker", "some.lib"] and all(x["level"] == "warning" for x in lines)
+    assert "could not connect to Redis" in lines[0]["event"] and "timestamp" in lines[0]
+    assert leaks(json.dumps(lines)) == [] and "[redacted: recovery phrase]" in lines[1]["event"]
+
+
 class RecordingHelpdesk(HelpdeskBackend):
     """A helpdesk that POSTs each PushItem as JSON to a local HTTP server (test only)."""
 
