@@ -256,8 +256,11 @@ class Poller:
         try:  # hand the work over now rather than after the lease time
             self.leases.release(self.held)
             self.leases.leave()
-        except RedisError:
-            pass
+        except RedisError as exc:
+            log.warning("poller.stopped", owner=self.owner, leases_released=False, error=_short(exc),
+                        note="Redis did not answer: the leases end by themselves after OMNIHUB_POLL_LEASE_SECONDS")
+        else:
+            log.info("poller.stopped", owner=self.owner, leases_released=sorted(self.held))
         self.held = frozenset()
 
     def _retention(self, t: float, last: dict[str, float]) -> None:

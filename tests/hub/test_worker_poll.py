@@ -50,6 +50,8 @@ def test_a_worker_with_poll_holds_the_leases_works_the_queues_and_gives_the_leas
                message="the leases given back")
     assert proc.wait(15) == 0
     assert "poller.crashed" not in hub.output("worker") and "worker.restarting" not in hub.output("worker")
+    stopped = [x for x in hub.output("worker").splitlines() if "poller.stopped" in x]  # and says so
+    assert len(stopped) == 1 and "sweeper" in stopped[0] and "leases_released" in stopped[0], stopped
 
 
 def test_poll_cannot_be_combined_with_fork(hub):
