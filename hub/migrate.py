@@ -44,12 +44,30 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 @functools.cache
 def code_revisions() -> tuple[frozenset[str], frozenset[str]]:
-    """(heads, every revision) of this code's migrations: read once per process."""
-    with _quiet_alembic():  # no "setup plugin ..." lines from a process that only looks
-        from alembic.script import ScriptDirectory
+    """(heads, every revision) of this code's migrations: read once per process, from the
+    ``revision`` / ``down_revision`` assignments of the files in migrations/versions, parsed
+    (``ast``), not imported: a web or worker process that only checks the schema does not load
+    Alembic and every migration module (tests/hub/test_unmigrated.py compares this with
+    Alembic's own ScriptDirectory)."""
+    import ast
 
-        script = ScriptDirectory(str(MIGRATIONS))
-        return frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions())
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target: ast.expr
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, expr = node.target, node.value
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, expr = node.targets[0], node.value
+            else:
+                continue
+            if not isinstance(target, ast.Name) or target.id not in ("revision", "down_revision"):
+                continue
+            value = ast.literal_eval(expr)
+            values = [value] if isinstance(value, str) else [v for v in (value or ()) if isinstance(v, str)]
+            (revisions if target.id == "revision" else downs).update(values)
+    return frozenset(revisions - downs), frozenset(revisions)
 
 
 @contextmanager

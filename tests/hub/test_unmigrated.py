@@ -113,3 +113,26 @@ def test_poll_waits_for_the_schema_then_starts(tmp_path, db_url, redis_url, comm
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_code_revisions_match_alembic_and_checking_imports_no_alembic(tmp_path):
+    """The check reads the migrations' revision ids without importing them: what Alembic's
+    ScriptDirectory says, and a process that checks the schema loads neither Alembic nor the
+    migration modules (memory: the web checks on /readyz, the poller at start)."""
+    import json
+
+    from alembic.script import ScriptDirectory
+
+    from hub.migrate import MIGRATIONS
+
+    script = ScriptDirectory(str(MIGRATIONS))
+    assert code_revisions() == (frozenset(script.get_heads()), frozenset(r.revision for r in script.walk_revisions()))
+    db = f"sqlite:///{tmp_path / 'omnihub.db'}"
+    upgrade(db)
+    code = ("import json, sys; from hub.db import Database; from hub.migrate import schema_state; "
+            f"assert schema_state(Database({db!r})).migrated; print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(REPO), capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    mods = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert not {m for m in mods if m.split(".")[0] == "alembic" or m.startswith("hub.migrations")}
