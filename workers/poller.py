@@ -17,6 +17,7 @@ from hub import health, journal, leases
 from hub.connectors import ConnectorService, adapter_class
 from hub.errors import AuthError
 from hub.models import Connector
+from hub.redisconn import short_error
 from hub.runtime import Runtime
 from hub.types import RawEvent
 from workers import hooks
@@ -26,12 +27,6 @@ log = structlog.get_logger("omnihub.poller")
 
 #: Redis unreachable or read-only (a failover): logged as one short line, not a traceback
 _REDIS_DOWN = (redis_exc.ConnectionError, redis_exc.TimeoutError, redis_exc.ReadOnlyError, ConnectionError, TimeoutError)
-
-
-def _short(exc: BaseException) -> str:
-    from hub.redisconn import short_error
-
-    return short_error(exc)
 
 
 class Sink:
@@ -175,8 +170,6 @@ class Poller:
 
     def _fail_closed(self, exc: Exception) -> None:
         """Redis cannot be reached: this poller cannot prove it owns anything. Stop it all."""
-        from hub.redisconn import short_error
-
         error = short_error(exc)  # one line: not the ~1 KB of sentinel reprs of a MasterNotFoundError
         held, self.held, self.shedding = self.held, frozenset(), set()
         for name in list(self.threads):
@@ -243,7 +236,7 @@ class Poller:
             try:
                 self.reconcile(refresh=False)
             except _REDIS_DOWN as exc:  # the store is away: one short line, the lease loop says when it is back
-                log.error("poller.lease_tick_failed", error=_short(exc))
+                log.error("poller.lease_tick_failed", error=short_error(exc))
             except Exception:
                 log.exception("poller.lease_tick_failed")
             self.stop.wait(self.ttl * leases.TICK)
@@ -257,7 +250,7 @@ class Poller:
             self.leases.release(self.held)
             self.leases.leave()
         except RedisError as exc:
-            log.warning("poller.stopped", owner=self.owner, leases_released=False, error=_short(exc),
+            log.warning("poller.stopped", owner=self.owner, leases_released=False, error=short_error(exc),
                         note="Redis did not answer: the leases end by themselves after OMNIHUB_POLL_LEASE_SECONDS")
         else:
             log.info("poller.stopped", owner=self.owner, leases_released=sorted(self.held))
@@ -283,8 +276,7 @@ class Poller:
         migration Job: docs/deployment.md): one warning naming the fix, then a check every
         SCHEMA_BACKOFF seconds (doubling, capped), silent until the schema is there (a
         migration under way moves the revision on: not news). False when asked to stop meanwhile."""
-        from sqlalchemy.engine import make_url
-
+        from hub.bootstrap import safe_url
         from hub.migrate import FIX, schema_state
 
         delay, warned = SCHEMA_BACKOFF[0], False
@@ -296,7 +288,7 @@ class Poller:
                 return True
             if not warned:
                 warned = True
-                url = make_url(self.rt.settings.effective_database_url).render_as_string(hide_password=True)
+                url = safe_url(self.rt.settings.effective_database_url)
                 log.warning("poller.database_not_migrated", database=url, revision=state.revision,
                             expected=state.expected_revision, fix=FIX, note="waiting for the schema before polling")
             self.stop.wait(delay)
@@ -347,7 +339,7 @@ class Poller:
                         last[TIMER + name] = t
                         fn(self.rt)
             except _REDIS_DOWN as exc:  # Redis away (failover, restart): one short line, not a traceback
-                log.error("poller.tick_failed", error=_short(exc))
+                log.error("poller.tick_failed", error=short_error(exc))
             except Exception:
                 log.exception("poller.tick_failed")
             self.stop.wait(min(self.rt.settings.sweep_interval, tick))
