@@ -276,7 +276,8 @@ class Poller:
         migration Job: docs/deployment.md): one warning naming the fix, then a check every
         SCHEMA_BACKOFF seconds (doubling, capped), silent until the schema is there (a
         migration under way moves the revision on: not news). False when asked to stop meanwhile."""
-        from hub.bootstrap import safe_url
+        from sqlalchemy.engine import make_url
+
         from hub.migrate import FIX, schema_state
 
         delay, warned = SCHEMA_BACKOFF[0], False
@@ -288,7 +289,7 @@ class Poller:
                 return True
             if not warned:
                 warned = True
-                url = safe_url(self.rt.settings.effective_database_url)
+                url = make_url(self.rt.settings.effective_database_url).render_as_string(hide_password=True)  # not hub.bootstrap's: workers sit below the shell
                 log.warning("poller.database_not_migrated", database=url, revision=state.revision,
                             expected=state.expected_revision, fix=FIX, note="waiting for the schema before polling")
             self.stop.wait(delay)
