@@ -32,9 +32,10 @@ _REDIS_DOWN = (redis_exc.ConnectionError, redis_exc.TimeoutError, redis_exc.Read
 class Sink:
     """Journals events for one connector and schedules them (PollSink)."""
 
-    def __init__(self, rt: Runtime, connector_id: int) -> None:
+    def __init__(self, rt: Runtime, connector_id: int, stop: threading.Event | None = None) -> None:
         self.rt = rt
         self.connector_id = connector_id
+        self.stop = stop  # a poll told to stop no longer speaks for the connector's health
 
     def record(self, events: list[RawEvent]) -> list[int]:
         with self.rt.db.session() as s:
@@ -44,6 +45,8 @@ class Sink:
 
     def health(self, error: str | None, *, auth: bool = False) -> None:
         """A poll session worked (``error`` None) or failed (``auth``: credentials refused)."""
+        if self.stop is not None and self.stop.is_set():
+            return  # whoever stopped the poll says why (Poller.stop_notes)
         if error is None:
             health.note_ok(self.rt, self.connector_id)
         else:
@@ -83,6 +86,9 @@ class Poller:
         self.svc = ConnectorService(rt)
         self.threads: dict[str, tuple[float, threading.Thread, threading.Event]] = {}
         self.stopping: dict[str, threading.Thread] = {}
+        #: why a poll was stopped, written on its connector by the poll thread as its last word
+        #: (a write it had in flight when told to stop must not bury the note)
+        self.stop_notes: dict[threading.Event, tuple[int, str]] = {}
         self.sweep_enabled = sweep_enabled
         self.ttl = rt.settings.poll_lease_seconds
         self.owner = owner or leases.owner_id()
@@ -95,6 +101,17 @@ class Poller:
 
     # ---- poll threads ----------------------------------------------------------------
     def _run_adapter(self, name: str, stamp: float, stop: threading.Event) -> None:
+        try:
+            self._poll_until_stopped(name, stop)
+        finally:
+            note = self.stop_notes.pop(stop, None)
+            if note is not None:
+                try:
+                    health.note_failure(self.rt, note[0], note[1], auth=False)
+                except Exception:
+                    log.exception("poller.health_note_failed", connector=name)
+
+    def _poll_until_stopped(self, name: str, stop: threading.Event) -> None:
         backoff = 1.0
         while not stop.is_set() and not self.stop.is_set():
             row = None
@@ -107,11 +124,11 @@ class Poller:
                 log.info("poll.start", connector=name, owner=self.owner)
                 if not stop.is_set():
                     health.clear_failure(self.rt, row.id, STOPPED_NOTE)  # this poll runs again
-                adapter.poll(Sink(self.rt, row.id), stop)
+                adapter.poll(Sink(self.rt, row.id, stop), stop)
                 backoff = 1.0
             except Exception as exc:
                 log.exception("poll.crashed", connector=name)
-                if row is not None:
+                if row is not None and not stop.is_set():
                     health.note_failure(self.rt, row.id, f"poll: {exc}", auth=isinstance(exc, AuthError))
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 60.0)
@@ -136,8 +153,10 @@ class Poller:
         names = [SWEEPER] if self.sweep_enabled else []
         return [*names, CONNECTOR_HEALTH, RETENTION, *(TIMER + name for name, _interval, _fn in hooks.PERIODIC)]
 
-    def _stop_thread(self, name: str) -> None:
+    def _stop_thread(self, name: str, note: str | None = None) -> None:
         _stamp, thread, stop = self.threads.pop(name)
+        if note is not None and name in self.wanted:
+            self.stop_notes[stop] = (self.wanted[name][0], note)
         stop.set()
         self.stopping[name] = thread
 
@@ -172,15 +191,16 @@ class Poller:
         """Redis cannot be reached: this poller cannot prove it owns anything. Stop it all."""
         error = short_error(exc)  # one line: not the ~1 KB of sentinel reprs of a MasterNotFoundError
         held, self.held, self.shedding = self.held, frozenset(), set()
-        for name in list(self.threads):
-            self._stop_thread(name)
+        note = f"{STOPPED_NOTE} (Redis): {error}"
+        for name in list(self.threads):  # the poll thread says it as its last word (Poller.stop_notes)
+            self._stop_thread(name, note if POLL + name in held else None)
         if self.lease_error is None:
             log.error("poller.lease_store_unavailable", error=error, owner=self.owner, stopped=sorted(held),
                       detail="polls and timers stay stopped until Redis answers again")
-            for name in held:
+            for name in held:  # and said at once on the connector
                 if name.startswith(POLL) and name[len(POLL):] in self.wanted:
                     try:
-                        health.note_failure(self.rt, self.wanted[name[len(POLL):]][0], f"{STOPPED_NOTE} (Redis): {error}", auth=False)
+                        health.note_failure(self.rt, self.wanted[name[len(POLL):]][0], note, auth=False)
                     except Exception:
                         log.exception("poller.health_note_failed")
         self.lease_error = error

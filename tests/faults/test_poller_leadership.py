@@ -212,6 +212,12 @@ def test_a_stopped_poller_hands_over_at_once_and_without_redis_a_poller_runs_not
         two.reconcile()
         assert two.held == frozenset() and two.threads == {} and two.lease_error
         assert last_error().startswith(STOPPED_NOTE)
+        # the stopped X poll may have had a failing request in flight: once its thread ended,
+        # the note is still the last word on the connector (the thread writes it again as it ends)
+        stopped = list(two.stopping.values())
+        wait_until(lambda: not any(t.is_alive() for t in stopped), timeout=15, message="the X poll thread ended")
+        assert last_error().startswith(STOPPED_NOTE), last_error()
+        assert two.stop_notes == {}
         # Redis back: the poll runs again and the note is cleared by it
         two.leases = good
         wait_until(lambda: two.reconcile() or "x-support" in two.threads, timeout=10, message="two polling X after Redis")
