@@ -43,7 +43,7 @@ intel-cv: $(STAMP)
 	$(BIN)/python -m normalizers.cv_intel
 
 intel-train: $(STAMP)
-	$(BIN)/python -m normalizers.train_intel --keep-language
+	$(BIN)/python -m normalizers.train_intel
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -124,7 +124,12 @@ def _word_model() -> dict[str, Any]:
                 # per word, WORD_WEIGHT x its log-likelihood for each of SUPPORTED in order: the
                 # products text_scores adds, computed once instead of once per occurrence (the
                 # per-word dicts of the stored rows are not kept: ~2 MB per worker)
-                weighted = {w: tuple(WORD_WEIGHT * v[i] for i in column) for w, v in data["loglik"].items()}
+                # (13,091 words have 1,647 distinct rows: one shared tuple per distinct row)
+                shared: dict[tuple[float, ...], tuple[float, ...]] = {}
+                weighted = {}
+                for w, v in data["loglik"].items():
+                    row = tuple(WORD_WEIGHT * v[i] for i in column)
+                    weighted[w] = shared.setdefault(row, row)
                 _words = {"weighted": weighted}
     return _words
 

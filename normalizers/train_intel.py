@@ -39,8 +39,19 @@ ROWS4 = ROOT / "tests" / "data" / "triage_train_rows4.tsv"
 #: 638 training-only rows written on 2026-12-06 (issue #16, unseen authors' phrasing): many short "authors" in every
 #: language, security-critical messages and their near-misses, by a session that never looked at a measured row
 ROWS5 = ROOT / "tests" / "data" / "triage_train_rows5.tsv"
+#: 453 + 148 training-only rows written on 2026-12-06 05:40 UTC (54 + 20 "authors"), first kept apart as an
+#: unseen-authors probe (docs/intelligence/triage-language.md, 2026-12-06 (c), (d)); trained on since (e)
+ROWS6 = ROOT / "tests" / "data" / "triage_train_rows6.tsv"
+ROWS6_PROBE = ROOT / "tests" / "data" / "triage_train_rows6_probe.tsv"
+#: issue #16, 2026-12-06 (e): twelve files of ~640 training-only rows each (80 per language), each by a
+#: separate session that saw no rule, model, training row or measured row (tests/data/DATA_TASK.md):
+#: each file's personas and writing are in its first line
+LATER = ("rows7", "rows8", "rows9", "rows10", "rows11", "rows12", "rows13", "rows14", "rows15", "rows16", "rows17", "rows18")
 #: every training-only file, by short name (the cross-validation leaves one out at a time)
-TRAINING_FILES: dict[str, Path] = {"extra": EXTRA, "blind1": BLIND1, "rows3": ROWS3, "rows4": ROWS4, "rows5": ROWS5}
+TRAINING_FILES: dict[str, Path] = {
+    "extra": EXTRA, "blind1": BLIND1, "rows3": ROWS3, "rows4": ROWS4, "rows5": ROWS5, "rows6": ROWS6, "rows6_probe": ROWS6_PROBE,
+    **{name: ROOT / "tests" / "data" / f"triage_train_{name}.tsv" for name in LATER},
+}
 #: the blind held-out set: never trained on, never looked at while changing rules or training
 BLIND = ROOT / "tests" / "data" / "intel_blind2.tsv"
 #: blind set 3 (560 rows by a session that never saw the rules, model or training rows): measured, never trained on
@@ -233,13 +244,16 @@ def training_rows() -> list[dict[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     """``--model lr``: the triage model is the logistic regression (default ``nb``, naive Bayes).
     ``--keep-language``: the language word model is copied from the shipped file, not retrained
-    (docs/intelligence/triage-language.md: retrained without the rows near blind set 3 it leaves
-    an ambiguous "saldo 0" from a Spanish browser unknown, tests/hub/test_intel_language.py)."""
+    (it was kept from 2026-12-06 (c) to (d): retrained then, without the rows near blind set 3, it
+    left an ambiguous "saldo 0" from a Spanish browser unknown; retrained on the 10,433 rows of
+    2026-12-06 (e) it does not, tests/hub/test_intel_language.py, and ``make intel-train`` retrains both)."""
     argv = argv or []
     kind = argv[argv.index("--model") + 1] if "--model" in argv else "nb"
     if kind not in ("nb", "lr"):
         print(f"unknown --model {kind!r} (nb or lr)", file=sys.stderr)
         return 2
+    from normalizers.triage import pack as triage_pack
+
     rows = training_rows()
     language = json.loads(OUT.read_text(encoding="utf-8"))["language"] if "--keep-language" in argv else train_language(rows)
     files = " ".join(str(p.relative_to(ROOT)) for p in TRAINING_FILES.values())
@@ -247,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--keep-language" in argv:
         trained_on += " (triage; the language word model is kept from the previous file)"
     model = {"trained_on": trained_on, "rows": len(rows),
-             "language": language, "triage": train_triage(rows, kind)}
+             "language": language, "triage": triage_pack(train_triage(rows, kind))}
     OUT.write_text(json.dumps(model, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {OUT} from {len(rows)} training rows (development half + training-only)")
     return 0

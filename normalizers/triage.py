@@ -22,6 +22,7 @@ import json
 import math
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,13 @@ _CONCEPTS: dict[str, str] = {
             r"jamais note|nie aufgeschrieben|nooit opgeschreven|mai scritt\w*|no (?:la |lo )?tengo|nao tenho|je n ai (?:plus|pas)|hab (?:sie |die )?nicht|heb (?:ze |hem )?niet|non (?:ce )?l ho",
 }
 _CONCEPTS_COMPILED = tuple((name, re.compile(r"(?<![a-z0-9])(?:" + pat + r")(?![a-z0-9])")) for name, pat in _CONCEPTS.items())
-CONCEPT_REPEAT = 12
+#: each concept found counts this many times (12 until 2026-12-06 (e); with 10,416 training rows 6
+#: was better by author on every figure: docs/intelligence/triage-language.md)
+CONCEPT_REPEAT = 6
+#: a concept's likelihood is smoothed toward its frequency over all categories with this many
+#: pseudo-counts (a Dirichlet prior, in feature tokens): a concept a category's rows happen to name
+#: rarely ("the app" in 1 of 368 withdrawal rows) no longer weighs as evidence against it
+CONCEPT_PRIOR = 10_000.0
 #: character n-gram sizes (4-5 generalised better than 3-5 in cross-validation by author)
 CHAR_NS: tuple[int, ...] = (4, 5)
 
@@ -410,7 +417,10 @@ _WITHOUT_ME = (r"without me\b|sin mi\b|sans moi|ohne mich|zonder mij|senza (?:di
                r"sin que (?:yo )?(?:hiciera|haga|hice|hiciese|tocara)|sem (?:eu|que eu) (?:fazer|fizesse|faca|mexer)|sans que je (?:fasse|touche)|"
                r"ohne dass ich|zonder dat ik|senza che (?:io )?(?:facessi|faccia|toccassi)|sense que (?:jo )?(?:fes|faci)|without (?:me|my) (?:doing|touching|knowing)|without doing anything")
 _NOT_ME = (r"yo no fui|yo no he sido|yo no era|eu nao fui|ich war (?:es|das) nicht|ik was het niet|io non (?:sono stato|sono stata|ero)|jo no (?:he estat|vaig ser)|not me|wasn t me|wasnt me|no soy yo|no era yo|no fui yo|no he sido yo|nao fui eu|nao era eu|nao sou eu|(?:c est|c etait|ce n est|ce n etait|c etais) pas moi|"
-           r"(?:das )?war ich nicht|bin ich nicht|nicht ich|non sono (?:stato )?io|non ero io|was ik niet|ben ik niet|niet ik|no soc jo|no era jo|no he estat jo")
+           r"(?:das )?war ich nicht|bin ich nicht|nicht ich|non sono (?:stato )?io|non ero io|was ik niet|ben ik niet|niet ik|no soc jo|no era jo|no he estat jo|"
+           # "changed, not by me"
+           r"not by me|not done by me|(?:cambiad\w*|modificad\w*|alterad\w*|mudad\w*|trocad\w*|canviat\w*|hech[oa]s?|fet[sa]?|feit[oa]s?|realizad\w*) (?:y |e |i )?no por mi\b|"
+           r"(?:canviat\w*|fet[sa]?) (?:i )?no per mi\b|nao por mim|pas par moi|nicht von mir|nicht durch mich|niet door mij|non da me\b|non (?:l ho fatto|li ho fatti) io")
 _NEVER_CREATED = (r"(?:api|key|clau|chave|clave|cle|schlussel|sleutel|chiave|address|adres|direccion|endereco|adresse|indirizzo|adreca|whitelist|device|dispositi\w*|appareil|gerat|apparaat)"
                   r"\b.{0,40}\b(?:never|not|nunca|no|nao|jamais|pas|nie|nicht|nooit|niet|mai|non|ni) (?:(?:i|yo|eu|je|j|ich|ik|io|jo|l|la|lo|le|ho|he|hab|habe|heb|ai|have|had|ever|mai|vaig|nie) ){0,3}"
                   r"(?:creat\w*|cree|creado|criei|criad\w*|erstellt|angelegt|gemaakt|aangemaakt|added|add|anadi|anadid\w*|afegi\w*|adicion\w*|ajoute\w*|hinzugefugt|toegevoegd|aggiunt\w*|set up|configur\w*|eingerichtet|ingesteld)\b")
@@ -424,7 +434,9 @@ _FUNDS_EVENT = (r"retrait\w*|usdt|usdc|btc|eth|bitcoins?|ether|cryptos?|criptos?
                 r"log ?ins?|inicio de sesion|sessio\w*|sessions?|sessao|connexion|anmeldung|inlog\w*|accesso|acesso|acceso|device|dispositi\w*|appareil|"
                 r"gerat|geraet|apparaat|zero|cero|zerad\w*|null|nul|empty|vacia|vazia|vide|leer|leeg|vuoto|buida|gone|desaparec\w*|sumi\w*|disparu|weg|sparit\w*|"
                 r"verdwenen|address|direccion|endereco|adresse|adres|indirizzo|adreca|moved|movid\w*|mogut|verschoben|verplaatst|spostat\w*|deplace\w*|"
-                r"sent|enviad\w*|enviou|envoye|gesendet|verstuurd|inviat\w*|coins|monedas|moedas|monete|monedes|fondos|fundos|fonds|fondi|funds|saldo|balance|solde|guthaben")
+                r"sent|enviad\w*|enviou|envoye|gesendet|verstuurd|inviat\w*|coins|monedas|moedas|monete|monedes|fondos|fundos|fonds|fondi|funds|saldo|balance|solde|guthaben|"
+                # trades: "who sold my solana? not me"
+                r"sold|sells?|selling|trades?|vend\w*|verkauf\w*|verkocht|verkoop\w*|venut\w*|venud\w*|ordenes|ordens|ordres|orders?|auftrage|opdrachten|ordini")
 _DEVICE_THEFT = re.compile(
     r"(?<![a-z0-9])(?:(?:phone|cell|mobile|celular|movil|mobil|handy|telefon\w*|telefoon|portable|ledger|bag|laptop|wallet fisica|bolso|mochila|tasche)\b.{0,25}"
     r"\b(?:stolen|stole|robad\w*|robat\w*|roubad\w*|roubaram|geklaut|gestohlen|gestolen|rubat\w*|vole)|"
@@ -651,6 +663,34 @@ def _load() -> dict[str, Any]:
     return prepare(json.loads(MODEL_PATH.read_text(encoding="utf-8"))["triage"])
 
 
+def pack(raw: dict[str, Any]) -> dict[str, Any]:
+    """A naive Bayes model's counts as one string, a line per feature (``feature TAB i:n i:n``,
+    ``i`` a category's index): parsed, that is one string instead of 130,000 small dicts, and
+    ``prepare`` reads it a line at a time, so loading leaves no ~30 MB of freed small objects
+    behind in every process that triages (F1). ``unpack`` gives the counts back."""
+    if raw.get("kind") == "lr" or "counts" not in raw:
+        return raw
+    index = {c: i for i, c in enumerate(raw["categories"])}
+    lines = (f + "\t" + " ".join(f"{index[c]}:{n}" for c, n in per_cat.items()) for f, per_cat in raw["counts"].items())
+    return {k: v for k, v in raw.items() if k != "counts"} | {"packed": "\n".join(lines)}
+
+
+def _counts(raw: dict[str, Any]) -> Iterator[tuple[str, dict[str, int]]]:
+    """(feature, {category: count}) of a model's counts, packed or not, one at a time."""
+    if "counts" in raw:
+        yield from raw["counts"].items()
+        return
+    cats = raw["categories"]
+    for line in raw["packed"].split("\n"):
+        f, _, cells = line.partition("\t")
+        yield f, {cats[int(i)]: int(n) for i, _, n in (cell.partition(":") for cell in cells.split(" "))}
+
+
+def unpack(raw: dict[str, Any]) -> dict[str, Any]:
+    """The counts of a packed model as the nested dict ``train_intel.train_triage`` returns."""
+    return {k: v for k, v in raw.items() if k != "packed"} | {"counts": dict(_counts(raw))}
+
+
 #: smoothing of the naive Bayes counts
 ALPHA = 0.1
 #: log-odds added to the security-critical categories in the model. Their recall comes first
@@ -691,10 +731,11 @@ def prepare(raw: dict[str, Any]) -> dict[str, Any]:
     docs = raw["docs"]
     n_docs = sum(docs.values())
     totals = dict.fromkeys(cats, 0)
-    for per_cat in raw["counts"].values():
+    vocab = 0
+    for _f, per_cat in _counts(raw):
+        vocab += 1
         for c, n in per_cat.items():
             totals[c] += n
-    vocab = len(raw["counts"])
     alpha = ALPHA
     denom = {c: math.log(totals[c] + alpha * vocab) for c in cats}
     base = {c: math.log(alpha) - denom[c] for c in cats}  # log-likelihood of an unseen-in-c feature
@@ -706,11 +747,16 @@ def prepare(raw: dict[str, Any]) -> dict[str, Any]:
     # features with the same counts have equal rows (most have one count in one category):
     # one shared tuple per distinct row (47,742 features, 6,962 rows: ~10 MB less per worker)
     shared: dict[tuple[float, ...], tuple[float, ...]] = {}
-    for f, per_cat in raw["counts"].items():
-        row = list(zero)
-        for c, n in per_cat.items():
-            row[index[c]] = math.log(n + alpha) - denom[c] - base[c]
-        key = tuple(row)
+    grand = sum(totals.values())
+    for f, per_cat in _counts(raw):
+        if f.startswith("k:"):  # log((n + mu p) / (N_c + mu)) - base, p the concept's share of all tokens
+            prior = CONCEPT_PRIOR * sum(per_cat.values()) / grand
+            key = tuple(math.log((per_cat.get(c, 0) + prior) / (totals[c] + CONCEPT_PRIOR)) - base[c] for c in cats)
+        else:
+            row = list(zero)
+            for c, n in per_cat.items():
+                row[index[c]] = math.log(n + alpha) - denom[c] - base[c]
+            key = tuple(row)
         dense[f] = shared.setdefault(key, key)
     return {
         "kind": "nb",

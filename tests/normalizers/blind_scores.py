@@ -26,3 +26,10 @@ def false_alarms(rows: list[Row]) -> tuple[int, int]:
     """(triaged security-critical, of) the messages that are not security-critical."""
     non = [text for cat, _, text in rows if cat not in SECURITY_CRITICAL]
     return sum(classify(text).category in SECURITY_CRITICAL for text in non), len(non)
+
+
+def flagged(rows: list[Row]) -> tuple[int, int]:
+    """(triaged under some security-critical category, of) the security-critical messages: an
+    impersonation triaged as a scam report still gets the security flag and the priority."""
+    sec = [text for cat, _, text in rows if cat in SECURITY_CRITICAL]
+    return sum(classify(text).category in SECURITY_CRITICAL for text in sec), len(sec)

@@ -17,9 +17,15 @@ language 280/289 = 0.969 (word model not retrained), top-1 0.868, security recal
 After 2026-12-06 (d) (a security-critical category from the model without a support concept, when
 the model is 99 % sure and the message has three words: decided on training rows only) scored
 once: top-1 0.890, security recall 153/176 = 0.869, false alarms 8/377 (6/377 before).
+After 2026-12-06 (e) (twelve new files of training rows by sessions that saw no rule, model or
+measured row; concepts counted 6 times instead of 12 and smoothed toward their overall frequency;
+two "not by me" / sold-trades rule parts; all decided on training rows only) scored once: top-1
+0.928, security recall 162/176 = 0.920, under some security-critical category 175/176, false
+alarms 10/377; language 280/289 with the old word model, then 283/289 = 0.979 once the word
+model was retrained on the new rows (the language figures were read twice in (e)).
 Goals (issue #16): language >= 97 % on messages
-of at most 12 words, triage top-1 >= 90 %, security-critical recall >= 98 %: NOT met on this
-set; the test asserts the measured floors, so a regression fails
+of at most 12 words, triage top-1 >= 90 %, security-critical recall >= 98 %: recall NOT met on
+this set; the test asserts the measured floors, so a regression fails
 (docs/intelligence/triage-language.md).
 """
 
@@ -30,14 +36,15 @@ from pathlib import Path
 from normalizers import language as lang_mod
 from normalizers import train_intel
 from normalizers.triage import CATEGORIES, SECURITY_CRITICAL
-from tests.normalizers.blind_scores import false_alarms, language_hits, triage_figures
+from tests.normalizers.blind_scores import false_alarms, flagged, language_hits, triage_figures
 
 BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind3.tsv"
 
-LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.965  # measured 0.969 (277/286)
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.88  # measured 0.890 (2026-12-06 (d)); 0.869; 0.868 (c)
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.86  # measured 0.869 (153/176, d); 0.800 (140/175); 0.801 (141/176, c)
-ALARMS_CEILING = 0.03  # measured 8/377 = 0.021 (d; 6/377 before)
+LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.97  # measured 0.979 (283/289, e); 0.969 (280/289) before
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.928 (2026-12-06 (e)); 0.890 (d); 0.868 (c)
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.91  # measured 0.920 (162/176, e); 0.869 (153/176, d); 0.801 (141/176, c)
+ALARMS_CEILING = 0.03  # measured 10/377 = 0.027 (e); 8/377 (d); 6/377 before
+FLAGGED_FLOOR = 0.98  # measured 175/176 = 0.994 (e): under some security-critical category
 
 
 #: rows whose text is also a training row are left out: the model was trained on them
@@ -71,3 +78,11 @@ def test_false_alarms_on_the_blind_set():
     alarms, n = false_alarms(ROWS)
     print(f"blind3 false alarms {alarms}/{n}")
     assert alarms / n <= ALARMS_CEILING
+
+
+def test_security_critical_messages_get_the_security_flag():
+    """Security-critical messages triaged under some security-critical category (urgent or high,
+    security=True), even when it is not the labelled one."""
+    got, n = flagged(ROWS)
+    print(f"blind3 triaged as security-critical {got}/{n}")
+    assert got / n >= FLAGGED_FLOOR
