@@ -44,7 +44,7 @@ def test_corpus_size_and_coverage():
     # no measured row (held-out half, blind set) leaked into training, nor a near copy of one
     measured = train_intel.measured_rows()
     assert not {r["text"] for r in training} & {r["text"] for r in HELDOUT}
-    near = [train_intel._words(r["text"]) for r in measured]
+    near = train_intel.Near([train_intel._words(r["text"]) for r in measured])
     dev_texts = {r["text"] for r in DEV}
     training_only = [r["text"] for r in training if r["text"] not in dev_texts]
     assert training_only and not [t for t in training_only if train_intel.near(t, near)]
@@ -73,3 +73,12 @@ def test_triage_heldout_top1_and_security_recall():
     print(f"triage held-out top-1 {acc:.3f} on {len(HELDOUT)}; security recall {recall:.3f} on {sec['n']}")
     assert acc >= TRIAGE_GOAL, wrong
     assert recall >= min(SECURITY_GOAL, SECURITY_FLOOR), wrong
+
+
+def test_the_near_index_agrees_with_comparing_every_row():
+    """train_intel.Near (words indexed) answers as the plain pairwise Jaccard check."""
+    rows = [train_intel._words(t) for t in ("my account was hacked", "where is my deposit", "hola que tal", "")]
+    index = train_intel.Near(rows)
+    for text in ("my account was hacked yesterday", "deposit where is my", "hola", "nothing in common here", "", "my"):
+        assert index.near(text) == train_intel.near(text, rows)
+    assert index.near("my account was hacked yesterday") and not index.near("nothing in common here")
