@@ -682,6 +682,8 @@ def _counts(raw: dict[str, Any]) -> Iterator[tuple[str, dict[str, int]]]:
         return
     cats = raw["categories"]
     for line in raw["packed"].split("\n"):
+        if not line:  # a model without features packs to ""
+            continue
         f, _, cells = line.partition("\t")
         yield f, {cats[int(i)]: int(n) for i, _, n in (cell.partition(":") for cell in cells.split(" "))}
 
@@ -745,7 +747,7 @@ def prepare(raw: dict[str, Any]) -> dict[str, Any]:
     zero = (0.0,) * len(cats)
     dense: dict[str, tuple[float, ...]] = {}
     # features with the same counts have equal rows (most have one count in one category):
-    # one shared tuple per distinct row (47,742 features, 6,962 rows: ~10 MB less per worker)
+    # one shared tuple per distinct row (130,099 features, 20,263 distinct rows since 2026-12-06 (e))
     shared: dict[tuple[float, ...], tuple[float, ...]] = {}
     grand = sum(totals.values())
     for f, per_cat in _counts(raw):

@@ -209,6 +209,8 @@ def test_the_shipped_model_is_packed_and_packing_changes_nothing():
     assert "counts" not in packed and triage.unpack(packed) == raw
     a, b = triage.prepare(raw), triage.prepare(json.loads(json.dumps(packed)))
     assert (a["dense"], a["prior"], a["base"]) == (b["dense"], b["prior"], b["base"])
+    empty = {"categories": ["fees"], "docs": {"fees": 1}, "counts": {}}
+    assert triage.pack(empty)["packed"] == "" and triage.unpack(triage.pack(empty)) == empty
 
 
 @pytest.mark.parametrize("text", [
