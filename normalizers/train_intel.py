@@ -260,8 +260,8 @@ def measured_rows() -> list[dict[str, str]]:
 
 
 def training_rows() -> list[dict[str, str]]:
-    """The development half of the corpus plus the training-only rows (the extra rows and the
-    demoted first blind set) that are not near a measured row (checked by script, unseen)."""
+    """The development half of the corpus plus the rows of every ``TRAINING_FILES`` file that are
+    not near a measured row (checked by script, unseen)."""
     measured = Near([_words(r["text"]) for r in measured_rows()])
     extra = [r for path in TRAINING_FILES.values() if path.exists() for r in load_corpus(path) if not near(r["text"], measured)]
     return [r for r in load_corpus() if r["split"] == "dev"] + extra
