@@ -675,17 +675,30 @@ def pack(raw: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if k != "counts"} | {"packed": "\n".join(lines)}
 
 
+def _patterns(raw: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(feature, its counts' pattern) of a model, packed or not: features with equal counts have
+    equal patterns (the cells string of a packed line), so their rows are built once."""
+    if "counts" in raw:
+        for f, per_cat in raw["counts"].items():
+            yield f, tuple(per_cat.items())
+        return
+    for line in raw["packed"].split("\n"):
+        if line:  # a model without features packs to ""
+            f, _, cells = line.partition("\t")
+            yield f, cells
+
+
+def _parse(cats: list[str], pattern: Any) -> dict[str, int]:
+    """{category: count} of a pattern of ``_patterns``."""
+    if isinstance(pattern, tuple):
+        return dict(pattern)
+    return {cats[int(i)]: int(n) for i, _, n in (cell.partition(":") for cell in pattern.split(" "))}
+
+
 def _counts(raw: dict[str, Any]) -> Iterator[tuple[str, dict[str, int]]]:
     """(feature, {category: count}) of a model's counts, packed or not, one at a time."""
-    if "counts" in raw:
-        yield from raw["counts"].items()
-        return
-    cats = raw["categories"]
-    for line in raw["packed"].split("\n"):
-        if not line:  # a model without features packs to ""
-            continue
-        f, _, cells = line.partition("\t")
-        yield f, {cats[int(i)]: int(n) for i, _, n in (cell.partition(":") for cell in cells.split(" "))}
+    for f, pattern in _patterns(raw):
+        yield f, _parse(raw["categories"], pattern)
 
 
 def unpack(raw: dict[str, Any]) -> dict[str, Any]:
@@ -732,12 +745,24 @@ def prepare(raw: dict[str, Any]) -> dict[str, Any]:
     cats: list[str] = raw["categories"]
     docs = raw["docs"]
     n_docs = sum(docs.values())
+    # each distinct counts pattern is parsed and turned into a row once (130,099 features, ~20,000
+    # patterns): a worker prepares the model at boot, and tests start many workers
+    parsed: dict[Any, dict[str, int]] = {}
+
+    def counts_of(pattern: Any) -> dict[str, int]:
+        got = parsed.get(pattern)
+        if got is None:
+            got = parsed[pattern] = _parse(cats, pattern)
+        return got
+
+    freq: dict[Any, int] = {}
+    for _f, pattern in _patterns(raw):
+        freq[pattern] = freq.get(pattern, 0) + 1
+    vocab = sum(freq.values())
     totals = dict.fromkeys(cats, 0)
-    vocab = 0
-    for _f, per_cat in _counts(raw):
-        vocab += 1
-        for c, n in per_cat.items():
-            totals[c] += n
+    for pattern, times in freq.items():
+        for c, n in counts_of(pattern).items():
+            totals[c] += n * times
     alpha = ALPHA
     denom = {c: math.log(totals[c] + alpha * vocab) for c in cats}
     base = {c: math.log(alpha) - denom[c] for c in cats}  # log-likelihood of an unseen-in-c feature
@@ -749,17 +774,23 @@ def prepare(raw: dict[str, Any]) -> dict[str, Any]:
     # features with the same counts have equal rows (most have one count in one category):
     # one shared tuple per distinct row (130,099 features, 20,263 distinct rows since 2026-12-06 (e))
     shared: dict[tuple[float, ...], tuple[float, ...]] = {}
+    by_pattern: dict[Any, tuple[float, ...]] = {}
     grand = sum(totals.values())
-    for f, per_cat in _counts(raw):
+    for f, pattern in _patterns(raw):
         if f.startswith("k:"):  # log((n + mu p) / (N_c + mu)) - base, p the concept's share of all tokens
+            per_cat = counts_of(pattern)
             prior = CONCEPT_PRIOR * sum(per_cat.values()) / grand
             key = tuple(math.log((per_cat.get(c, 0) + prior) / (totals[c] + CONCEPT_PRIOR)) - base[c] for c in cats)
-        else:
+            dense[f] = shared.setdefault(key, key)
+            continue
+        got = by_pattern.get(pattern)
+        if got is None:
             row = list(zero)
-            for c, n in per_cat.items():
+            for c, n in counts_of(pattern).items():
                 row[index[c]] = math.log(n + alpha) - denom[c] - base[c]
             key = tuple(row)
-        dense[f] = shared.setdefault(key, key)
+            got = by_pattern[pattern] = shared.setdefault(key, key)
+        dense[f] = got
     return {
         "kind": "nb",
         "categories": cats,
