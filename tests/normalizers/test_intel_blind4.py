@@ -23,7 +23,7 @@ from __future__ import annotations
 from normalizers import language as lang_mod
 from normalizers import train_intel
 from normalizers.triage import CATEGORIES, SECURITY_CRITICAL
-from tests.normalizers.blind_scores import false_alarms, flagged, language_hits, triage_figures
+from tests.normalizers.blind_scores import false_alarms, flagged, language_hits, training_rows, triage_figures
 
 BLIND = train_intel.BLIND4
 
@@ -33,7 +33,7 @@ SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.91  # measured 0.924 (122/132): NOT met
 ALARMS_CEILING = 0.03  # measured 3/168 = 0.018
 FLAGGED_FLOOR = 0.98  # measured 131/132 = 0.992
 
-_TRAINING = train_intel.Near([train_intel._words(r["text"]) for r in train_intel.training_rows()])
+_TRAINING = train_intel.Near([train_intel._words(r["text"]) for r in training_rows()])
 ALL_ROWS = [(r["category"], r["lang"], r["text"]) for r in train_intel.load_corpus(BLIND)]
 #: rows near a training row are left out: the model may have been trained on a near copy
 ROWS = [r for r in ALL_ROWS if not train_intel.near(r[2], _TRAINING)]
