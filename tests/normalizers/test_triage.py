@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from normalizers.triage import classify, security_rule
+from normalizers.triage import SECURITY_CRITICAL, classify, security_rule
 
 # The old labelled sets (triage_set.jsonl / triage_holdout.jsonl) were written against the
 # old keyword rules and label e.g. a pending withdrawal "transaction_not_processed"; the finer
@@ -237,3 +237,34 @@ def test_a_withdrawal_that_does_not_go_through_is_no_alarm(text):
     smoothed toward their overall frequency (CONCEPT_PRIOR) it stays a withdrawal."""
     t = classify(text)
     assert t.category == "withdrawal_pending" and not t.security
+
+
+@pytest.mark.parametrize("text", [
+    "is the instagram giveaway real?", "giveaway de vcs no tiktok é real?", "il giveaway su tiktok è vero??",
+    "insta giveaway echt of nep?", "Hoe kan ik zien dat een e-mail echt van jullie komt?",
+    "voi telefonate ai clienti? non voglio essere truffata",
+])
+def test_asking_whether_something_is_real_before_anything_happened_is_no_report(text):
+    """A giveaway asked about before any harm is a general question, how to tell a real message a
+    security question (issue #16's category definitions); found by author on the training rows."""
+    t = classify(text)
+    assert t.category not in SECURITY_CRITICAL, t
+
+
+@pytest.mark.parametrize("text", [
+    "I got an SMS from you saying my account is blocked, is it real?", "is this giveaway real? i sent 0.5 eth",
+    "recibí este correo de ustedes pidiendo mi frase, ¿es real?", "ho cliccato sul link del giveaway, era vero?",
+])
+def test_asking_whether_it_is_real_after_something_happened_is_still_a_report(text):
+    assert security_rule(text) in ("scam_or_phishing_report", "impersonation")
+
+
+@pytest.mark.parametrize("text, category", [
+    ("Mein Ausweis wurde abgelehnt, angeblich unscharf", None),
+    ("gibt es bei euch eine steuerübersicht als pdf?", None),
+    ("Er gab sich als Mitarbeiter von euch aus und wollte meine Seed", "impersonation"),
+    ("ein angeblicher Mitarbeiter hat mich angerufen", "impersonation"),
+    ("un soi-disant conseiller m'a appelé", "impersonation"),
+])
+def test_allegedly_is_impersonation_only_of_a_person_or_company(text, category):
+    assert security_rule(text) == category
