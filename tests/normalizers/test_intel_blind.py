@@ -6,7 +6,9 @@ rules, the model or any corpus (see the file's first line); scored after the cha
 a fifth after 2026-12-06 (c), a sixth after (d): a security-critical category from the model
 without a support concept, a seventh after (e): twelve new files of training rows, concepts
 counted 6 times and smoothed, the language word model retrained (language scored twice in (e): with
-the old and with the retrained word model); aggregate figures only; its rows were never looked at)
+the old and with the retrained word model), an eighth and ninth after (f): six more training files, then two
+rule parts against false alarms (language 227/229 = 0.991, top-1 0.935, recall 126/128, false alarms 3/349);
+aggregate figures only; its rows were never looked at)
 (the first blind set, scored and looked at, was demoted to training rows: train_intel.BLIND1). Goals (issue #16): language >= 97 % on messages of at most 12 words, triage top-1
 >= 90 %, security-critical recall >= 98 %. Where a figure is below its goal the test asserts
 the measured floor, so a regression fails, and docs/intelligence/triage-language.md says so.
@@ -24,10 +26,10 @@ from tests.normalizers.blind_scores import false_alarms, flagged, language_hits,
 BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind2.tsv"
 
 LANGUAGE_GOAL = 0.97
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.939 (seventh scoring, 2026-12-06 e); 0.914 (d); 0.904 (c); 0.901 (b)
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.98  # measured 0.984 (126/128, e); 0.977 (125/128, d); 0.930 (119/128) before
-ALARMS_CEILING = 0.02  # measured 2/349 = 0.006 (e); 4/349 (d); 3/349 before
-FLAGGED_FLOOR = 0.99  # measured 128/128 (e): under some security-critical category
+TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.935 (eighth and ninth scorings, f); 0.939 (seventh, 2026-12-06 e); 0.914 (d); 0.904 (c); 0.901 (b)
+SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.98  # measured 0.984 (126/128, f, e); 0.977 (125/128, d); 0.930 (119/128) before
+ALARMS_CEILING = 0.02  # measured 3/349 = 0.009 (f); 2/349 = 0.006 (e); 4/349 (d); 3/349 before
+FLAGGED_FLOOR = 0.99  # measured 128/128 (f, e): under some security-critical category
 
 
 def _rows() -> list[tuple[str, str, str]]:
