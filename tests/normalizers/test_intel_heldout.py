@@ -83,3 +83,18 @@ def test_the_near_index_agrees_with_comparing_every_row():
     for text in ("my account was hacked yesterday", "deposit where is my", "hola", "nothing in common here", "", "my"):
         assert index.near(text) == train_intel.near(text, rows)
     assert index.near("my account was hacked yesterday") and not index.near("nothing in common here")
+
+
+def test_the_near_index_agrees_with_comparing_every_row_on_real_messages():
+    """Prefix filtering (train_intel.Near) finds exactly the rows the pairwise check finds, on
+    1,500 training messages against 400 others (short messages alike included), and at the
+    threshold itself: a pair of Jaccard exactly 0.5 is near, just under it is not."""
+    texts = [r["text"] for r in blind_scores.training_rows()[::7]]
+    rows = [train_intel._words(t) for t in texts[:400]]
+    index = train_intel.Near(rows)
+    got = [index.near(t) for t in texts[400:1900]]
+    assert got == [train_intel.near(t, rows) for t in texts[400:1900]]
+    assert 5 <= sum(got) < len(got)  # 10 of the 1,500 are near one of the 400
+    edge = train_intel.Near([frozenset("a b c d".split()), frozenset("x y z".split())])
+    assert edge.near("a b c d e f g h") and not edge.near("a b c d e f g h i")
+    assert edge.near("x y") and not edge.near("x")
