@@ -20,13 +20,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/omnihub run
 
-# two test processes (pytest-xdist); an idle process takes tests still queued on the other
-# (worksteal: a long file no longer runs alone at the end; 14 min 17 s against 15 min 18 s with
-# --dist loadfile on the same machine, 3,232 tests); TEST_JOBS=1 runs them one after another
+# three test processes (pytest-xdist) on the 2 cores: many tests wait on processes they start
+# (workers, pollers, servers), and two processes left the cores a third idle (1.5 of 2 busy on
+# average, 14 min 58 s for 3,336 tests in a fresh clone); an idle process takes tests still queued
+# on another (worksteal: a long file no longer runs alone at the end; 14 min 17 s against 15 min
+# 18 s with --dist loadfile, 3,232 tests); TEST_JOBS=1 runs them one after another
 # PYTHONDONTWRITEBYTECODE (set on some machines) is dropped for the run: the suite starts hundreds
 # of worker, poller and CLI processes, and each would compile omnihub's modules from source again
 # (the __pycache__ directories are ignored by git; ~5 % less CPU on tests/hub/test_cli.py + test_teams.py)
-TEST_JOBS ?= 2
+TEST_JOBS ?= 3
 test: $(STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal $(PYTEST_ARGS)
 
