@@ -16,70 +16,19 @@ the measured floor, so a regression fails, and docs/intelligence/triage-language
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from normalizers import language as lang_mod
 from normalizers import train_intel
-from normalizers.triage import CATEGORIES, SECURITY_CRITICAL
-from tests.normalizers.blind_scores import false_alarms, flagged, language_hits, training_rows, triage_figures
-
-BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind2.tsv"
-
-LANGUAGE_GOAL = 0.97
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.935 (eighth and ninth scorings, f); 0.939 (seventh, 2026-12-06 e); 0.914 (d); 0.904 (c); 0.901 (b)
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.98  # measured 0.984 (126/128, f, e); 0.977 (125/128, d); 0.930 (119/128) before
-ALARMS_CEILING = 0.02  # measured 3/349 = 0.009 (f); 2/349 = 0.006 (e); 4/349 (d); 3/349 before
-FLAGGED_FLOOR = 0.99  # measured 128/128 (f, e): under some security-critical category
+from tests.normalizers.blind_scores import BlindSetChecks
 
 
-def _rows() -> list[tuple[str, str, str]]:
-    out = []
-    for line in BLIND.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            cat, lang, text = line.split("\t", 2)
-            out.append((cat, lang, text))
-    return out
+class TestBlindSet2(BlindSetChecks):
+    """Rows whose text is word for word a training row are left out (the model was trained on them)."""
 
-
-#: rows whose text is also a row of the development half (three short messages two authors
-#: happened to write alike) are left out: the model was trained on them
-TRAINED = {r["text"] for r in training_rows()}
-ALL_ROWS = _rows()
-ROWS = [r for r in ALL_ROWS if r[2] not in TRAINED]
-
-
-def test_the_blind_set_is_what_it_says():
-    assert BLIND == train_intel.BLIND
-    assert BLIND.read_text(encoding="utf-8").startswith("# blind held-out set 2 written without looking at the rules")
-    assert len(ALL_ROWS) >= 480 and len(ALL_ROWS) - len(ROWS) <= 5 and {c for c, _, _ in ROWS} <= set(CATEGORIES)
-    assert {lang for _, lang, _ in ROWS} == set(lang_mod.SUPPORTED)
-    assert sum(c in SECURITY_CRITICAL for c, _, _ in ROWS) >= 120
-
-
-def test_language_on_the_blind_set():
-    ok, n = language_hits(ROWS)
-    print(f"blind language {ok}/{n}")
-    assert ok / n >= LANGUAGE_GOAL
-
-
-def test_triage_and_security_recall_on_the_blind_set():
-    top1, recall, n_sec = triage_figures(ROWS)
-    print(f"blind triage top-1 {top1:.3f}; security recall {recall:.3f} on {n_sec}")
-    assert top1 >= min(TRIAGE_GOAL, TRIAGE_FLOOR)
-    assert recall >= min(SECURITY_GOAL, SECURITY_FLOOR)
-
-
-def test_false_alarms_on_the_blind_set():
-    """Messages that are not security-critical triaged as security-critical (priority and the
-    security flag raised for nothing; no customer warning: that comes from a pasted secret only)."""
-    alarms, n = false_alarms(ROWS)
-    print(f"blind false alarms {alarms}/{n}")
-    assert alarms / n <= ALARMS_CEILING
-
-
-def test_security_critical_messages_get_the_security_flag():
-    """Security-critical messages triaged under some security-critical category (urgent or high,
-    security=True), even when it is not the labelled one."""
-    got, n = flagged(ROWS)
-    print(f"blind2 triaged as security-critical {got}/{n}")
-    assert got / n >= FLAGGED_FLOOR
+    PATH = train_intel.BLIND
+    HEADER = "# blind held-out set 2 written without looking at the rules"
+    SIZE, MIN_SECURITY = 480, 120
+    LANGUAGE_FLOOR = 0.97  # measured 227/229 = 0.991 (f); 228/229 (e)
+    TRIAGE_FLOOR = 0.90  # measured 0.935 (eighth and ninth scorings, f); 0.939 (seventh, 2026-12-06 e); 0.914 (d); 0.904 (c); 0.901 (b)
+    SECURITY_FLOOR = 0.98  # measured 0.984 (126/128, f, e); 0.977 (125/128, d); 0.930 (119/128) before
+    GROUPED_FLOOR = 0.99  # measured 128/128 (f): scam and impersonation one group
+    ALARMS_CEILING = 0.02  # measured 3/349 = 0.009 (f); 2/349 = 0.006 (e); 4/349 (d); 3/349 before
+    FLAGGED_FLOOR = 0.99  # measured 128/128 (f, e): under some security-critical category

@@ -35,58 +35,19 @@ this set; the test asserts the measured floors, so a regression fails
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from normalizers import language as lang_mod
 from normalizers import train_intel
-from normalizers.triage import CATEGORIES, SECURITY_CRITICAL
-from tests.normalizers.blind_scores import false_alarms, flagged, language_hits, training_rows, triage_figures
-
-BLIND = Path(__file__).resolve().parents[1] / "data" / "intel_blind3.tsv"
-
-LANGUAGE_GOAL, LANGUAGE_FLOOR = 0.97, 0.97  # measured 0.979 (283/289, e); 0.969 (280/289) before
-TRIAGE_GOAL, TRIAGE_FLOOR = 0.90, 0.90  # measured 0.917 (f); 0.928 (2026-12-06 (e)); 0.890 (d); 0.868 (c)
-SECURITY_GOAL, SECURITY_FLOOR = 0.98, 0.91  # measured 0.915 (161/176, f); 0.920 (162/176, e); 0.869 (153/176, d); 0.801 (141/176, c)
-ALARMS_CEILING = 0.035  # measured 13/377 = 0.034 (f: more than (e)); 10/377 = 0.027 (e); 8/377 (d); 6/377 before
-FLAGGED_FLOOR = 0.98  # measured 175/176 = 0.994 (f, e): under some security-critical category
+from tests.normalizers.blind_scores import BlindSetChecks
 
 
-#: rows whose text is also a training row are left out: the model was trained on them
-TRAINED = {r["text"] for r in training_rows()}
-ALL_ROWS = [(r["category"], r["lang"], r["text"]) for r in train_intel.load_corpus(BLIND)]
-ROWS = [r for r in ALL_ROWS if r[2] not in TRAINED]
+class TestBlindSet3(BlindSetChecks):
+    """Rows whose text is word for word a training row are left out (the model was trained on them)."""
 
-
-def test_the_blind_set_is_what_it_says():
-    assert BLIND.read_text(encoding="utf-8").startswith("# blind held-out set 3 written without looking at the rules")
-    assert len(ALL_ROWS) == 560 and len(ALL_ROWS) - len(ROWS) <= 10 and {c for c, _, _ in ROWS} <= set(CATEGORIES)
-    assert {lang for _, lang, _ in ROWS} == set(lang_mod.SUPPORTED)
-    assert sum(c in SECURITY_CRITICAL for c, _, _ in ROWS) >= 170
-
-
-def test_language_on_the_blind_set():
-    ok, n = language_hits(ROWS)
-    print(f"blind3 language {ok}/{n}")
-    assert ok / n >= min(LANGUAGE_GOAL, LANGUAGE_FLOOR)
-
-
-def test_triage_and_security_recall_on_the_blind_set():
-    top1, recall, n_sec = triage_figures(ROWS)
-    print(f"blind3 triage top-1 {top1:.3f}; security recall {recall:.3f} on {n_sec}")
-    assert top1 >= min(TRIAGE_GOAL, TRIAGE_FLOOR)
-    assert recall >= min(SECURITY_GOAL, SECURITY_FLOOR)
-
-
-def test_false_alarms_on_the_blind_set():
-    """Messages that are not security-critical triaged as security-critical."""
-    alarms, n = false_alarms(ROWS)
-    print(f"blind3 false alarms {alarms}/{n}")
-    assert alarms / n <= ALARMS_CEILING
-
-
-def test_security_critical_messages_get_the_security_flag():
-    """Security-critical messages triaged under some security-critical category (urgent or high,
-    security=True), even when it is not the labelled one."""
-    got, n = flagged(ROWS)
-    print(f"blind3 triaged as security-critical {got}/{n}")
-    assert got / n >= FLAGGED_FLOOR
+    PATH = train_intel.BLIND3
+    HEADER = "# blind held-out set 3 written without looking at the rules"
+    SIZE, MIN_SECURITY = 560, 170
+    LANGUAGE_FLOOR = 0.97  # measured 0.979 (283/289, f, e); 0.969 (280/289) before
+    TRIAGE_FLOOR = 0.90  # measured 0.917 (f); 0.928 (2026-12-06 (e)); 0.890 (d); 0.868 (c)
+    SECURITY_FLOOR = 0.91  # measured 0.915 (161/176, f); 0.920 (162/176, e); 0.869 (153/176, d); 0.801 (141/176, c): NOT met
+    GROUPED_FLOOR = 0.93  # measured 165/176 = 0.938 (f): scam and impersonation one group
+    ALARMS_CEILING = 0.035  # measured 13/377 = 0.034 (f: more than (e)); 10/377 = 0.027 (e); 8/377 (d); 6/377 before
+    FLAGGED_FLOOR = 0.98  # measured 175/176 = 0.994 (f, e): under some security-critical category
