@@ -19,6 +19,13 @@ def training_rows() -> list[dict[str, str]]:
     return train_intel.training_rows()
 
 
+@functools.cache
+def category(text: str) -> str:
+    """``category(text)``, once per text per test process: the four figures of a blind set
+    read the same messages' categories."""
+    return classify(text).category
+
+
 def language_hits(rows: list[Row]) -> tuple[int, int]:
     """(right, of) language detections on the messages of at most 12 words (commands left out)."""
     short = [(lang, text) for cat, lang, text in rows if cat != "command" and len(text.split()) <= 12]
@@ -27,7 +34,7 @@ def language_hits(rows: list[Row]) -> tuple[int, int]:
 
 def triage_figures(rows: list[Row]) -> tuple[float, float, int]:
     """(top-1, security-critical recall under the right category, security-critical messages)."""
-    got = [(cat, classify(text).category) for cat, _, text in rows]
+    got = [(cat, category(text)) for cat, _, text in rows]
     sec = [(c, g) for c, g in got if c in SECURITY_CRITICAL]
     return sum(c == g for c, g in got) / len(got), sum(c == g for c, g in sec) / len(sec), len(sec)
 
@@ -35,14 +42,14 @@ def triage_figures(rows: list[Row]) -> tuple[float, float, int]:
 def false_alarms(rows: list[Row]) -> tuple[int, int]:
     """(triaged security-critical, of) the messages that are not security-critical."""
     non = [text for cat, _, text in rows if cat not in SECURITY_CRITICAL]
-    return sum(classify(text).category in SECURITY_CRITICAL for text in non), len(non)
+    return sum(category(text) in SECURITY_CRITICAL for text in non), len(non)
 
 
 def flagged(rows: list[Row]) -> tuple[int, int]:
     """(triaged under some security-critical category, of) the security-critical messages: an
     impersonation triaged as a scam report still gets the security flag and the priority."""
     sec = [text for cat, _, text in rows if cat in SECURITY_CRITICAL]
-    return sum(classify(text).category in SECURITY_CRITICAL for text in sec), len(sec)
+    return sum(category(text) in SECURITY_CRITICAL for text in sec), len(sec)
 
 
 def grouped_recall(rows: list[Row]) -> tuple[int, int]:
@@ -52,7 +59,7 @@ def grouped_recall(rows: list[Row]) -> tuple[int, int]:
     impersonation, or the other way round, loses nothing an agent sees first."""
     group = {"scam_or_phishing_report": "scam/impersonation", "impersonation": "scam/impersonation"}
     sec = [(cat, text) for cat, _, text in rows if cat in SECURITY_CRITICAL]
-    return sum(group.get(c, c) == group.get(g := classify(t).category, g) for c, t in sec), len(sec)
+    return sum(group.get(c, c) == group.get(g := category(t), g) for c, t in sec), len(sec)
 
 
 class BlindSetChecks:
@@ -64,8 +71,13 @@ class BlindSetChecks:
     HEADER: str
     SIZE: int
     MIN_SECURITY: int
-    LANGUAGE_FLOOR = TRIAGE_FLOOR = SECURITY_FLOOR = GROUPED_FLOOR = FLAGGED_FLOOR = 0.0
-    ALARMS_CEILING = 1.0
+    # no defaults: a set that forgets one fails with AttributeError instead of passing on 0.0
+    LANGUAGE_FLOOR: float
+    TRIAGE_FLOOR: float
+    SECURITY_FLOOR: float
+    GROUPED_FLOOR: float
+    FLAGGED_FLOOR: float
+    ALARMS_CEILING: float
     LANGUAGE_GOAL, TRIAGE_GOAL, SECURITY_GOAL = 0.97, 0.90, 0.98
 
     @classmethod
