@@ -6,8 +6,11 @@ How a category is chosen (see docs/intelligence/triage-language.md):
    "ARRÊT", "UNSTOP", "START", "HELP", "AYUDA"...) is a ``command`` (``Triage.command`` is
    ``stop`` / ``start`` / ``help``), not a conversation needing an answer.
 2. Security rules. Hacked accounts, lost keys / recovery phrases, impersonation and
-   scam/phishing reports are decided by explicit multilingual rules first: they must not
-   depend on a statistical model's mood (recall goal 98 %).
+   scam/phishing reports are found by explicit multilingual rules first: whether a message is
+   security-critical must not depend on a statistical model's mood (recall goal 98 %). Which
+   of the issue's three it is (hacked account, lost keys, scam/impersonation) the model says
+   when it reads another one of them than the rule ("a fake app ... and they drained my
+   wallet" is a scam told with a break-in's word); a rule's match never leaves the four.
 3. A multinomial naive Bayes model over accent-folded word unigrams, bigrams and character
    4-5-grams, trained by ``python -m normalizers.train_intel`` on the development half of
    ``tests/data/triage_corpus.tsv`` and shipped as ``normalizers/intel_model.json``; loaded
@@ -60,10 +63,17 @@ SECURITY_CATEGORIES = frozenset({
     "suspicious_access_or_hacked_account", "lost_keys_or_recovery_phrase", "security_question",
     "scam_or_phishing_report", "impersonation",
 })
-# The categories whose recall is measured against the 98 % goal (decided by rules first).
+# The categories whose recall is measured against the 98 % goal (found by rules first).
 SECURITY_CRITICAL = frozenset({
     "suspicious_access_or_hacked_account", "lost_keys_or_recovery_phrase", "scam_or_phishing_report", "impersonation",
 })
+#: the security-critical categories as the issue's three: hacked account, lost keys, scam/impersonation
+SECURITY_GROUP = {
+    "suspicious_access_or_hacked_account": "hacked_account",
+    "lost_keys_or_recovery_phrase": "lost_keys",
+    "scam_or_phishing_report": "scam_or_impersonation",
+    "impersonation": "scam_or_impersonation",
+}
 SECURITY_REDACTIONS = frozenset({"recovery_phrase", "private_key", "extended_private_key"})
 MODEL_PATH = Path(__file__).with_name("intel_model.json")
 
@@ -988,12 +998,21 @@ def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands:
     if cmd:
         return Triage(category="command", priority="low", security=False, confidence=1.0, wants_human=False, command=cmd)
     rule = security_rule(text)
+    # the hub's redaction markers ("[redacted: password]") are not the customer's words:
+    # what was pasted is judged from redaction_kinds below, not by the model
+    words = _MARKER.sub(" ", text)
     if rule:
         best, confidence = rule, 1.0
+        # the rules say that it is security-critical; which of the three (break-in, lost keys,
+        # scam/impersonation), the model says when it reads another one of them ("connected my
+        # wallet to a fake site and they drained it": drained is a break-in's word, the story a
+        # scam's). Scam or impersonation stays the rules' choice: one category to the issue and
+        # the desk, and the training files' authors split it inconsistently where the rules follow
+        # the definition (someone posing as the desk is impersonation)
+        model_best, model_confidence = next(iter(probabilities(prefix(words, MODEL_CHARS)).items()))
+        if model_best in SECURITY_CRITICAL and SECURITY_GROUP[model_best] != SECURITY_GROUP[rule]:
+            best, confidence = model_best, model_confidence
     else:
-        # the hub's redaction markers ("[redacted: password]") are not the customer's words:
-        # what was pasted is judged from redaction_kinds below, not by the model
-        words = _MARKER.sub(" ", text)
         probs = probabilities(prefix(words, MODEL_CHARS))
         best, confidence = next(iter(probs.items()))
         cue = has_cue(words)

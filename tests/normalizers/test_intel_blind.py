@@ -27,8 +27,8 @@ class TestBlindSet2(BlindSetChecks):
     HEADER = "# blind held-out set 2 written without looking at the rules"
     SIZE, MIN_SECURITY = 480, 120
     LANGUAGE_FLOOR = 0.97  # measured 227/229 = 0.991 (f); 228/229 (e)
-    TRIAGE_FLOOR = 0.90  # measured 0.935 (eighth and ninth scorings, f); 0.939 (seventh, 2026-12-06 e); 0.914 (d); 0.904 (c); 0.901 (b)
-    SECURITY_FLOOR = 0.98  # measured 0.984 (126/128, f, e); 0.977 (125/128, d); 0.930 (119/128) before
-    GROUPED_FLOOR = 0.99  # measured 128/128 (f): scam and impersonation one group
-    ALARMS_CEILING = 0.02  # measured 3/349 = 0.009 (f); 2/349 = 0.006 (e); 4/349 (d); 3/349 before
+    TRIAGE_FLOOR = 0.90  # measured 0.935 (g); 0.935 (eighth and ninth scorings, f); 0.939 (seventh, 2026-12-06 e); 0.914 (d); 0.904 (c); 0.901 (b)
+    SECURITY_FLOOR = 0.98  # measured 0.984 (126/128, g, f, e); 0.977 (125/128, d); 0.930 (119/128) before
+    GROUPED_FLOOR = 0.99  # measured 128/128 (g, f): scam and impersonation one group
+    ALARMS_CEILING = 0.02  # measured 3/349 = 0.009 (g, f); 2/349 = 0.006 (e); 4/349 (d); 3/349 before
     FLAGGED_FLOOR = 0.99  # measured 128/128 (f, e): under some security-critical category

@@ -22,10 +22,10 @@ class TestBlindSet5(BlindSetChecks):
     PATH = train_intel.BLIND5
     HEADER = "# blind held-out set 5 written without looking at the rules"
     SIZE, MIN_SECURITY = 480, 180
-    # measured on the model of (f), all 480 rows (in brackets: the model of (e), its 342 rows not near a training row)
+    # measured on the model of (g), all 480 rows (in brackets: (f); the model of (e), its 342 rows not near a training row)
     LANGUAGE_FLOOR = 0.97  # 295/295 (175/175)
-    TRIAGE_FLOOR = 0.90  # 0.912 (0.909)
-    SECURITY_FLOOR = 0.95  # 175/184 = 0.951 (145/155 = 0.935): NOT met
-    GROUPED_FLOOR = 0.96  # 178/184 = 0.967 (0.961)
-    ALARMS_CEILING = 0.075  # 21/295 = 0.071 (15/187 = 0.080): the highest of the sets
+    TRIAGE_FLOOR = 0.90  # 0.919 (0.912; 0.909)
+    SECURITY_FLOOR = 0.96  # 178/184 = 0.967 (175/184 = 0.951; 145/155 = 0.935): NOT met
+    GROUPED_FLOOR = 0.98  # 183/184 = 0.995 (178/184 = 0.967; 0.961): met
+    ALARMS_CEILING = 0.075  # 21/295 = 0.071 (21/295; 15/187 = 0.080): the highest of the sets
     FLAGGED_FLOOR = 0.99  # 184/184 (155/155)

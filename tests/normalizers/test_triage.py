@@ -268,3 +268,45 @@ def test_asking_whether_it_is_real_after_something_happened_is_still_a_report(te
 ])
 def test_allegedly_is_impersonation_only_of_a_person_or_company(text, category):
     assert security_rule(text) == category
+
+
+# --- which security-critical category: the rules say that, the model which of the three --------
+@pytest.mark.parametrize("text, rule, category", [
+    # "drained", "esvaziaram", "vaciaron" are a break-in's words; the story is a scam's
+    ("baixei um app falso com o nome de vocês, coloquei minhas palavras e esvaziaram a carteira",
+     "suspicious_access_or_hacked_account", "scam_or_phishing_report"),
+    ("me meti en una web falsa de airdrop, conecte la wallet y me la vaciaron",
+     "suspicious_access_or_hacked_account", "scam_or_phishing_report"),
+    # a break-in told with the same words stays one
+    ("someone logged into my account and drained it", "suspicious_access_or_hacked_account", "suspicious_access_or_hacked_account"),
+    ("alguien entró en mi cuenta y me vaciaron la cartera", "suspicious_access_or_hacked_account", "suspicious_access_or_hacked_account"),
+    # scam or impersonation stays the rules' choice (the model reads a scam in both)
+    ("un faux conseiller se faisant passer pour vous m a fait envoyer 2000 euros sur une fausse plateforme",
+     "impersonation", "impersonation"),
+    ("a fake support account on X said they were from your team and sent me a link to a fake site to claim a refund",
+     "scam_or_phishing_report", "scam_or_phishing_report"),
+])
+def test_the_model_picks_which_security_critical_category_the_rules_found(text, rule, category):
+    assert security_rule(text) == rule
+    t = classify(text)
+    assert (t.category, t.security) == (category, True)
+    assert t.priority == ("urgent" if category == "suspicious_access_or_hacked_account" else "high")
+
+
+@pytest.mark.parametrize("model_says, category", [
+    ("scam_or_phishing_report", "scam_or_phishing_report"),  # another group: the model's
+    ("lost_keys_or_recovery_phrase", "lost_keys_or_recovery_phrase"),
+    ("suspicious_access_or_hacked_account", "suspicious_access_or_hacked_account"),  # the same: the rule's
+    ("withdrawal_pending", "suspicious_access_or_hacked_account"),  # not security-critical: the rule's
+    ("security_question", "suspicious_access_or_hacked_account"),
+])
+def test_a_rule_match_is_never_taken_out_of_the_security_critical_categories(monkeypatch, model_says, category):
+    from normalizers import triage as triage_mod
+
+    text = "someone logged into my account and drained it"
+    monkeypatch.setattr(triage_mod, "probabilities", lambda _text: {model_says: 0.97, "general_question": 0.03})
+    t = classify(text)
+    assert t.category == category and t.security
+    # scam and impersonation are one group: the model never moves a rule's scam to impersonation
+    monkeypatch.setattr(triage_mod, "probabilities", lambda _text: {"impersonation": 0.99, "general_question": 0.01})
+    assert classify("I think this is a scam, they took my 200 usdt").category == "scam_or_phishing_report"
