@@ -15,7 +15,10 @@ alarms 3/168; on all 480 rows (read once too, for comparison) language 310/312, 
 security recall 166/176 = 0.943, under some security-critical category 175/176, false alarms 7/304.
 Since 2026-12-06 (f) it is one of ``train_intel.measured_rows`` (training rows near one of its rows
 are left out of training), so all 480 rows are scored; scored twice on the model of (f), after
-the retraining and after its two rule parts (docs/intelligence/triage-language.md, (f)).
+the retraining and after its two rule parts (docs/intelligence/triage-language.md, (f)); twice on
+the model of 2026-12-07 (g), choosing among all four security-critical categories (top-1 0.944,
+recall 173/176), then among the issue's three (shipped: top-1 0.935, recall 169/176, 173/176 = 0.983
+with scam and impersonation one group).
 Goals (issue #16): language >= 97 % on messages of at most 12 words, triage top-1 >= 90 %,
 security-critical recall >= 98 %; where a figure is below its goal the test asserts the measured
 floor, so a regression fails.

@@ -7,7 +7,10 @@ brief the training files were written from). Its rows have never been looked at.
 on the model of 2026-12-06 (e) (which was trained before the set existed; its rows not near a
 training row), then made one of ``train_intel.measured_rows`` (training rows near one of its rows
 are left out of training) and scored twice on the model of (f), trained after it (after the
-retraining and after its two rule parts): aggregate figures only (docs/intelligence/triage-language.md, (f)). Goals (issue #16): language >= 97 % on
+retraining and after its two rule parts), and twice on the model of 2026-12-07 (g), choosing among all
+four security-critical categories (top-1 0.921, recall 179/184), then among the issue's three (shipped:
+top-1 0.919, recall 178/184, 183/184 = 0.995 with scam and impersonation one group): aggregate figures
+only (docs/intelligence/triage-language.md, (f), (g)). Goals (issue #16): language >= 97 % on
 messages of at most 12 words, triage top-1 >= 90 %, security-critical recall >= 98 %; where a
 figure is below its goal the test asserts the measured floor, so a regression fails.
 """
