@@ -568,10 +568,10 @@ def _han_valid(chunk: str, lang: str) -> bool:
 
 _B58 = "1-9A-HJ-NP-Za-km-z"
 _HEX64 = re.compile(r"(?<![0-9A-Za-z])(?:0x)?([0-9a-fA-F]{64})(?![0-9A-Za-z])")
-# The same 64 hex digits written in equal groups ("8 groups of 8", "4 x 16", "16 x 4"),
-# separated by spaces, dashes, colons or line breaks.
+# The same 64 hex digits written in equal groups ("8 groups of 8", "4 x 16", "16 x 4"), or cut
+# unevenly into a few long pieces ("30 + 34"), separated by spaces, dashes, colons or line breaks.
 _HEX_GROUPED = re.compile(
-    r"(?<![0-9A-Za-z])(?:0x)?(?P<g>[0-9a-fA-F]{4,32})(?:(?:[ \t]*[\n:-][ \t]*|[ \t]+)[0-9a-fA-F]{4,32}){1,15}(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?:0x)?(?P<g>[0-9a-fA-F]{4,54})(?:(?:[ \t]*[\n:-][ \t]*|[ \t]+)[0-9a-fA-F]{4,54}){1,15}(?![0-9A-Za-z])"
 )
 _WIF = re.compile(rf"(?<![{_B58}])[5KLc9][{_B58}]{{50,51}}(?![{_B58}])")
 _XPRV = re.compile(rf"(?<![{_B58}])[xyztuvYZUV]prv[{_B58}]{{100,112}}(?![{_B58}])")
@@ -681,8 +681,13 @@ def asks_for_transaction(text: str) -> bool:
 
 
 def _window_before(text: str, start: int, size: int = 48) -> str:
+    """The last two lines within ``size`` characters before ``start``, blank lines right before
+    it not counted ("Private key below:", a blank line, then the key)."""
     before = text[max(0, start - size) : start]
-    return "\n".join(before.split("\n")[-2:])
+    lines = before.split("\n")
+    while len(lines) > 1 and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines[-2:])
 
 
 def classify_hash(text: str, start: int, end: int, ctx: Context | None = None) -> str:
@@ -735,8 +740,14 @@ def _xprv_valid(s: str) -> bool:
 _HASH_KINDS = {"key": "private_key", "ambiguous": "ambiguous_key"}
 
 
+#: 64 hex digits cut unevenly count as one string when in at most this many pieces of at least this many digits
+MAX_UNEVEN_GROUPS = 4
+MIN_UNEVEN_GROUP = 10
+
+
 def _grouped_hex_spans(text: str) -> list[tuple[int, int]]:
-    """64 hex digits written as equal groups (the last may be shorter), ≥ 2 groups."""
+    """64 hex digits written as equal groups (the last may be shorter), or as up to
+    ``MAX_UNEVEN_GROUPS`` uneven ones of ``MIN_UNEVEN_GROUP`` digits or more, ≥ 2 groups."""
     spans = []
     for m in _HEX_GROUPED.finditer(text):
         body = m.group()
@@ -744,8 +755,12 @@ def _grouped_hex_spans(text: str) -> list[tuple[int, int]]:
         groups = re.findall(r"[0-9a-fA-F]+", body)
         if sum(len(g) for g in groups) != 64 or len(groups) < 2:
             continue
-        if len({len(g) for g in groups[:-1]}) != 1 or len(groups[-1]) > len(groups[0]):
-            continue
+        even = len({len(g) for g in groups[:-1]}) == 1 and len(groups[-1]) <= len(groups[0])
+        # or cut where a line or a copy happened to end ("30 + 34", "21 + 21 + 22"): a few long
+        # pieces (two UUIDs, 8-4-4-4-12 twice, are no such thing)
+        if not even and not (len(groups) <= MAX_UNEVEN_GROUPS and min(len(g) for g in groups) >= MIN_UNEVEN_GROUP
+                             and sum(c.isalpha() for c in "".join(groups)) >= 8):
+            continue  # (and with hex letters in it: digits alone are phone, card and order numbers)
         if sum(c.isdigit() for c in "".join(groups)) < 12:
             continue  # "cafe face bead …": words made of hex letters
         spans.append((m.start(), m.end()))

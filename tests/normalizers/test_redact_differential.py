@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -325,4 +326,12 @@ def test_may_hold_a_hash_answers_as_before():
         msg = NormalizedMessage(medium="api", connector="api-1", external_id=f"m{k}", thread_key=f"t{k}",
                                 sender=Participant(medium="api", address="api-1:u"), sent_at=datetime(2026, 1, 1, tzinfo=UTC),
                                 text=t, subject=texts[k - 1][:80])
-        assert fast.may_hold_a_hash(msg) == ref.may_hold_a_hash(msg), t[:200]
+        got, before = fast.may_hold_a_hash(msg), ref.may_hold_a_hash(msg)
+        # since 2026-12-07 hex cut unevenly into long pieces ("30 + 34") is a candidate too: the
+        # answer may be yes where the reference said no, only for hex groups with a piece over 32
+        assert got == before or (got and _long_hex_piece(msg)), t[:200]
+
+
+def _long_hex_piece(msg) -> bool:
+    return any(len(piece) > 32 for field in (msg.text, msg.subject) if field
+               for m in fast._HEX_GROUPED.finditer(field) for piece in re.findall(r"[0-9a-fA-F]+", m.group()))

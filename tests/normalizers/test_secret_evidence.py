@@ -72,3 +72,30 @@ def test_thresholds_on_the_held_out_half():
     assert s["recall"] >= MIN_RECALL, s["misses"]
     assert s["tx_false_positive"] == 0, s["misses"]
     assert s["tx_entity"] == s["tx"]  # every kept hash is surfaced as a tx_hash entity
+
+
+# --- found by a newcomer trying to break it (2026-12-07): keys cut where a line ended --------
+_KEY = "e10082c94cf3617ed401dd8af5e581a1bab9cbf906bd74c9f5bff77ad9f43f68"
+
+
+@pytest.mark.parametrize("text", [
+    f"my key: {_KEY[:30]}\n{_KEY[30:]}",
+    f"my key: {_KEY[:21]}\n{_KEY[21:42]}\n{_KEY[42:]}",
+    f"seed {_KEY[:10]} {_KEY[10:30]} {_KEY[30:]}",
+    f"Private key below:\n\n{_KEY}",
+    f"mi clave privada es\n\n{_KEY[:32]}\n{_KEY[32:]}",
+])
+def test_a_key_cut_unevenly_or_below_a_blank_line_is_a_key(text):
+    out, found = redact_text(text, seal=lambda value, what: f"[sealed: {what} string #1]")
+    assert [r.kind for r in found] == ["private_key"] and _KEY[:10] not in out and _KEY[-10:] not in out, out
+
+
+@pytest.mark.parametrize("text, kinds", [
+    (f"{_KEY[:30]} {_KEY[30:]}", ["ambiguous_key"]),  # no cue: sealed, not warned about
+    (f"the tx is {_KEY[:30]}\n{_KEY[30:]}", []),  # a transaction hash, kept
+    ("ids 123e4567-e89b-12d3-a456-426614174000 223e4567-e89b-12d3-a456-426614174001", []),  # two UUIDs
+    ("order 1234567890 1234567890123456789012 12345678901234567890123456789012", []),  # digits alone
+])
+def test_uneven_pieces_without_a_key_cue(text, kinds):
+    out, found = redact_text(text, seal=lambda value, what: f"[sealed: {what} string #1]")
+    assert [r.kind for r in found] == kinds, out
