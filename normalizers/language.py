@@ -52,8 +52,12 @@ _detector: Any = None
 _words: dict[str, Any] | None = None
 _lock = threading.Lock()
 
+#: what is no one's language: the hub's markers, links, addresses, hex strings (a transaction
+#: hash, "a3f9e0…", once read as Italian or French and switched an English conversation's
+#: survey to Italian), base58 addresses, identifiers mixing letters and digits, numbers, signs
 _NOISE = re.compile(
-    r"\[redacted: [^\]]+\]|https?://\S+|\S+@\S+|0x[0-9a-fA-F]+|\b[1-9A-HJ-NP-Za-km-z]{25,}\b|[\d.,:;/#%$€£+*=_()\[\]{}<>\"'-]+"
+    r"\[(?:redacted|sealed): [^\]]+\]|https?://\S+|\S+@\S+|0x[0-9a-fA-F]+|\b[0-9a-fA-F]{16,}\b|\b[1-9A-HJ-NP-Za-km-z]{25,}\b|"
+    r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{8,}\b|[\d.,:;/#%$€£+*=_()\[\]{}<>\"'-]+"
 )
 _WORD = re.compile(r"[a-z]+")
 #: English crypto and app words customers use inside every language ("mi withdraw sigue
@@ -231,6 +235,9 @@ def text_scores(text: str) -> dict[str, float] | None:
     cleaned = _NOISE.sub(" ", _prefix(text or "", TEXT_CHARS))
     if not _has_letters(cleaned):
         return None
+    words = cleaned.split()
+    if len(words) == 1 and _neutral(words[0]):
+        return None  # "KYC", "bitcoin", "withdrawal?": a word of every language says none
     cleaned = _without_neutral_words(cleaned)
     values = detector().compute_language_confidence_values(cleaned)
     probs = {v.language.iso_code_639_1.name.lower(): v.value for v in values}

@@ -112,3 +112,16 @@ def test_widget_and_email_hints_reach_the_prior():
     assert max(message_prior(email).items(), key=lambda kv: kv[1])[0] == "fr"
     out = language(widget)
     assert out.language == "es" and 0 < out.language_confidence <= 1
+
+
+@pytest.mark.parametrize("text, code", [
+    ("5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060", None),  # a bare hash is no language
+    ("[sealed: hex string #1]", None),
+    ("KYC", None), ("bitcoin", None),  # one word every language uses
+    ("here it is: 5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060", "en"),
+    ("Deposit not arrived, tx hash: 5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060", "en"),
+    ("aquí está: 5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060", "es"),
+    ("my order ABC12345XYZ still has not arrived", "en"),
+])
+def test_hashes_markers_and_identifiers_are_no_language(text, code):
+    assert detect(text) == code
