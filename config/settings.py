@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     default_helpdesk: str = Field("inbox", description="Helpdesk connector every conversation goes to.")
-    desk_name: str = Field("Support", max_length=120, description="The name automatic messages (e.g. the security warning) are signed with.")
+    desk_name: str = Field("Support", max_length=120, description="The name every automatic message is sent as (security warning, CSAT survey and thanks, acknowledgement, FAQ answer); the security warning also ends with it.")
     default_language: str = Field("en", pattern=r"^[a-z]{2}$", description="Language of automatic messages (ack, CSAT, warnings) when a conversation's language is unknown.")
     attachment_dir: Path = Field(Path(""), description="Attachment folder (default VAR_DIR/attachments).")
     max_attachment_bytes: int = Field(25 * 1024 * 1024, ge=0)

@@ -136,6 +136,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _language_code(value: Any) -> Any:
+    """"EN" -> "en", "pt-BR" / "pt_BR" -> "pt" (the hub's languages have no regions)."""
+    return re.split(r"[-_]", value.strip().lower(), maxsplit=1)[0] if isinstance(value, str) and value.strip() else value
+
+
+LanguageCode = Annotated[Literal["en", "es", "ca", "pt", "fr", "de", "it", "nl"], BeforeValidator(_language_code)]
+
+
 class ConversationPatch(Strict):
     status: Literal["open", "pending", "snoozed", "resolved", "closed"] | None = None
     assignee: str | None = Field(None, description="user email, 'me', or '' to unassign (back to the team's queue)")
@@ -148,13 +156,15 @@ class ConversationPatch(Strict):
     category: str | None = None
     tags: list[str] | None = None
     snoozed_until: datetime | None = None
-    language: Literal["en", "es", "ca", "pt", "fr", "de", "it", "nl"] | None = Field(
-        None, description="confirm the conversation's language (wins over detection); null: back to detection")
+    language: LanguageCode | None = Field(
+        None, description="confirm the conversation's language (wins over detection; any case, a region is dropped: "
+                          "'pt-BR' is pt); null: back to detection")
 
 
 class ContactPatch(Strict):
-    language: Literal["en", "es", "ca", "pt", "fr", "de", "it", "nl"] | None = Field(
-        None, description="confirm the contact's language (new conversations take it); null: back to detection")
+    language: LanguageCode | None = Field(
+        None, description="confirm the contact's language (any case, a region is dropped): their conversations whose "
+                          "language no agent confirmed, and new ones, take it; null: back to detection")
     attributes: dict[routing.AttrName, routing.Value | None] | None = Field(
         None, max_length=20, description="contact attributes for routing rules' `contact` conditions (e.g. {\"plan\": \"vip\"}); "
                                          "merged into the contact's, null removes one")
@@ -228,7 +238,7 @@ def _audit(s, action: str, target_type: str, target_id: Any, **details: Any) -> 
                  "belong to) or 'none' (no team)"},
         "priority": {"type": "string", "enum": list(PRIORITIES)},
         "category": {"type": "string"},
-        "language": {"type": "string"},
+        "language": {"type": "string", "description": "a language code (any case), or 'unknown' (none detected)"},
         "security": {"type": "boolean"},
         "tag": {"type": "string", "description": "has this tag, e.g. sla-breached, sla-at-risk, security-urgent"},
         "q": {"type": "string", "maxLength": 200, "description": "full-text search of names, emails, phone numbers, subjects and message text "
@@ -257,7 +267,8 @@ def list_conversations():
         if a.get("category"):
             q = q.where(Conversation.category == a["category"])
         if a.get("language"):
-            q = q.where(Conversation.language == a["language"])
+            code = a["language"].strip().lower()
+            q = q.where(Conversation.language.is_(None) if code == "unknown" else Conversation.language == code)  # stored lower-case
         if a.get("security") in ("1", "true"):
             q = q.where(Conversation.security_flag.is_(True))
         if a.get("tag"):
@@ -617,6 +628,12 @@ def patch_contact(contact_id: int, data: ContactPatch):
         changes = data.model_dump(exclude_unset=True)
         if "language" in changes:
             set_language(contact, data.language)
+            if data.language:
+                # the customer's language: their conversations whose language no agent confirmed
+                # show it and their automatic messages (survey, thanks) use it from now on
+                for conv in s.scalars(select(Conversation).where(Conversation.contact_id == contact.id)):
+                    if not (conv.extra or {}).get("language_confirmed"):
+                        conv.language = data.language
         if data.attributes:
             bag = dict(contact.attrs or {})
             for key, value in data.attributes.items():

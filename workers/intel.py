@@ -100,6 +100,29 @@ def _auto_reply(s: Session, conv: Conversation, what: str, text: str, adapter: A
     return reply
 
 
+def _desk(settings: Any) -> str:
+    """The name automatic messages go out under (setting ``desk_name``)."""
+    return getattr(settings, "desk_name", None) or _DESK_DEFAULT
+
+
+def known_language(conv: Conversation, message_language: str | None = None) -> str | None:
+    """The customer's language in ``conv`` as far as the hub knows it: the conversation's when an
+    agent confirmed it, else its contact's when an agent confirmed that (also when set on the
+    contact after the conversation began: the survey follows it), else the conversation's
+    detected one, else the message's (None: unknown)."""
+    if (conv.extra or {}).get("language_confirmed") and conv.language:
+        return str(conv.language)
+    contact = conv.contact
+    if contact is not None and contact.language and (contact.attrs or {}).get("language_confirmed"):
+        return str(contact.language)
+    return conv.language or message_language
+
+
+def reply_language(conv: Conversation, settings: Any, message_language: str | None = None) -> str:
+    """The language of an automatic message in ``conv``: ``known_language``, else the desk's default."""
+    return known_language(conv, message_language) or default_language(settings)
+
+
 def _adapter_for(rt: Runtime, s: Session, conv: Conversation) -> Any:
     from hub.models import Connector
     from workers.services import service
@@ -121,8 +144,8 @@ def security_warning(ev: hooks.IngestEvent) -> None:
     conv.security_flag = True
     conv.priority = "urgent"
     conv.tags = sorted(set(conv.tags or []) | {"security-urgent"})
-    lang = conv.language or ev.normalized.language or default_language(ev.runtime.settings)
-    desk = ev.runtime.settings.desk_name or _DESK_DEFAULT
+    lang = reply_language(conv, ev.runtime.settings, ev.normalized.language)
+    desk = _desk(ev.runtime.settings)
     reply = _auto_reply(ev.session, conv, "security_warning", templates.render("security_warning", lang, desk=desk), ev.adapter, author=desk)
     if reply is not None:
         extra = _extra(conv)
@@ -214,7 +237,8 @@ def csat_on_resolve(s: Session, rt: Runtime, conv: Conversation, changes: dict[s
     extra = _extra(conv)
     if extra.get("csat", {}).get("asked_at"):
         return []
-    reply = _auto_reply(s, conv, "csat", templates.render("csat_survey", conv.language or default_language(rt.settings)), _adapter_for(rt, s, conv))
+    reply = _auto_reply(s, conv, "csat", templates.render("csat_survey", reply_language(conv, rt.settings), desk=_desk(rt.settings)),
+                        _adapter_for(rt, s, conv), author=_desk(rt.settings))
     if reply is None:
         return []
     extra["csat"] = {"asked_at": now().isoformat(), "reply_id": reply.id}
@@ -281,7 +305,9 @@ def csat_answer(ev: hooks.IngestEvent) -> bool:
     elif ev.conversation.id != target.id and ev.created:
         ev.conversation.status = ConversationStatus.RESOLVED  # the rating arrived as a new thread (SMS pairs, DMs)
         ev.conversation.resolved_at = now()
-    thanks = _auto_reply(s, target, "csat_thanks", templates.render("csat_thanks", target.language or default_language(ev.runtime.settings)), ev.adapter)
+    desk = _desk(ev.runtime.settings)
+    thanks = _auto_reply(s, target, "csat_thanks", templates.render("csat_thanks", reply_language(target, ev.runtime.settings), desk=desk), ev.adapter,
+                         author=desk)
     if thanks is not None:
         ev.send_reply_ids.append(thanks.id)
     return True
@@ -296,14 +322,14 @@ def faq_bot(ev: hooks.IngestEvent) -> None:
     extra = _extra(conv)
     if extra.get("faq", {}).get("handoff"):
         return  # once a person is involved, the bot stays quiet
-    lang_msg = ev.normalized.replace(language=conv.language) if conv.language else ev.normalized
+    lang_msg = ev.normalized.replace(language=known_language(conv, ev.normalized.language))
     decision = decide(lang_msg, faq_index())  # FAQ answers follow the conversation's language
     record = {"action": decision.action, "reason": decision.reason, "confidence": decision.confidence,
               "article": decision.article["id"] if decision.article else None, "message_id": ev.message.id}
     if decision.action == "answer" and decision.article is not None:
         lang = decision.article["language"]
         text = f"{decision.article['title']}\n\n{decision.article['body']}\n\n{templates.render('faq_handoff_hint', lang)}"
-        reply = _auto_reply(ev.session, conv, f"faq:{ev.message.id}", text, ev.adapter)
+        reply = _auto_reply(ev.session, conv, f"faq:{ev.message.id}", text, ev.adapter, author=_desk(ev.runtime.settings))
         if reply is not None:
             ev.send_reply_ids.append(reply.id)
             record["reply_id"] = reply.id
@@ -325,7 +351,9 @@ def auto_ack(ev: hooks.IngestEvent) -> None:
     if not getattr(ev.adapter.config, "auto_ack", False) or not ev.created or ev.send_reply_ids:
         return
     conv = ev.conversation
-    reply = _auto_reply(ev.session, conv, "ack", templates.render("auto_ack", conv.language or ev.normalized.language or default_language(ev.runtime.settings), ref=conv.id), ev.adapter)
+    desk = _desk(ev.runtime.settings)
+    reply = _auto_reply(ev.session, conv, "ack", templates.render("auto_ack", reply_language(conv, ev.runtime.settings, ev.normalized.language), ref=conv.id,
+                                                                  desk=desk), ev.adapter, author=desk)
     if reply is not None:
         ev.send_reply_ids.append(reply.id)
 

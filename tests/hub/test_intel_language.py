@@ -177,3 +177,34 @@ def test_the_contacts_earlier_language_is_the_prior_of_a_new_conversation(make_h
     assert len(by_thread) == 3, by_thread.keys()
     assert langs["t1"] == "es" and langs["t2"] == "es"  # the contact's earlier language
     assert langs["t3"] is None  # no history, no guess
+
+
+def test_a_contacts_language_set_mid_conversation_drives_the_survey_and_the_thanks(make_hub, httpserver):
+    """Found by a newcomer (2026-12-07): the contact's language was set to German while the
+    conversation was open; the survey went out in English and the thanks in German."""
+    from config import templates
+
+    h = make_hub(desk_name="Acme Wallet Help")
+    h.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
+    received: list = []
+    callback(httpserver, received)
+    h.start_worker()
+    post(h, id="c1", text="Hello, my card payment was declined twice today", sender="ida")
+    conv = wait_until(lambda: conv_json(h), message="conversation")
+    assert conv["language"] == "en"
+    with h.rt.db.read() as s:
+        contact_id = s.get(Conversation, conv["id"]).contact_id
+    resp = h.api("PATCH", f"/api/v1/contacts/{contact_id}", json={"language": "DE"})  # any case
+    assert resp.status_code == 200 and resp.get_json()["language"] == "de"
+    assert conv_json(h, conv["id"])["language"] == "de"  # the open conversation shows it at once
+    assert h.api("PATCH", f"/api/v1/contacts/{contact_id}", json={"language": "pt-BR"}).get_json()["language"] == "pt"
+    h.api("PATCH", f"/api/v1/contacts/{contact_id}", json={"language": "de"})
+    h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"status": "resolved"})
+    wait_until(lambda: len(received) == 1, message="survey sent")
+    assert received[0]["text"] == templates.render("csat_survey", "de") and received[0]["author"] == "Acme Wallet Help"
+    post(h, id="c2", text="5", sender="ida")
+    wait_until(lambda: len(received) == 2, message="thanks sent")
+    assert received[1]["text"] == templates.render("csat_thanks", "de") and received[1]["author"] == "Acme Wallet Help"
+    # the list filter takes any case and "unknown"
+    assert [c["id"] for c in h.api("GET", "/api/v1/conversations?language=DE").get_json()["items"]] == [conv["id"]]
+    assert h.api("GET", "/api/v1/conversations?language=unknown").get_json()["items"] == []

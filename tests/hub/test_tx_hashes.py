@@ -156,3 +156,26 @@ def test_the_agent_asking_for_a_transaction_is_recognised_in_every_language(text
 @pytest.mark.parametrize("text", ["Your transaction was confirmed, have a nice day.", "Thanks, we are looking into it.", ""])
 def test_other_agent_messages_are_not_a_request(text):
     assert not asks_for_transaction(text)
+
+
+def test_a_hash_answer_keeps_the_conversations_language_and_the_survey_follows_it(desk):
+    """Found by a newcomer (2026-12-07): the hex of a hash read as Italian or French switched an
+    English conversation, and its customer got the satisfaction survey in Italian."""
+    from config import templates
+
+    h = desk
+    post(h, id="m1", text="Hello, my deposit of 0.2 ETH has not arrived yet, can you check please?")
+    wait_until(lambda: processed(h, 1), message="first message")
+    conv = h.api("GET", "/api/v1/conversations").get_json()["items"][0]
+    assert conv["language"] == "en"
+    h.api("POST", f"/api/v1/conversations/{conv['id']}/replies", json={"text": "Can you send me the transaction id?"})
+    wait_until(lambda: len(h.received) == 1, message="agent reply delivered")
+    for i, text in enumerate((TX, f"here it is {TX}", f"0x{TX}"), start=2):
+        post(h, id=f"m{i}", text=text)
+        wait_until(lambda i=i: processed(h, i), message=f"answer {i}")
+        assert h.api("GET", f"/api/v1/conversations/{conv['id']}").get_json()["language"] == "en", text
+    h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"status": "resolved"})
+    wait_until(lambda: len(h.received) == 2, message="survey sent")
+    survey = h.received[-1]
+    assert survey["text"] == templates.render("csat_survey", "en")
+    assert survey["author"] == "Acme Wallet Help"  # automatic messages go out under the desk's name
