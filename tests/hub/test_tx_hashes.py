@@ -111,6 +111,15 @@ def test_an_ambiguous_hash_is_sealed_revealable_and_the_reveal_is_logged(desk, c
     logged = out.out + out.err
     assert "sealed.revealed" in logged and f"message_id={msg['id']}" in logged.replace('"message_id": ', "message_id=")
     assert AMBIGUOUS not in logged
+    # the inbox says what happened to it: sealed and revealable, not removed
+    from tests.web.conftest import AGENT, add_users
+    from tests.web.test_audit_web import login
+
+    add_users(h)
+    agent = h.app.test_client()
+    login(agent, AGENT)
+    page = agent.get(f"/inbox/c/{conv['id']}").get_data(as_text=True)
+    assert "Sealed (encrypted, an agent can reveal it" in page and "Removed before storage" not in page
 
 
 def test_the_inbox_renders_a_reveal_button(desk):
