@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -435,7 +436,18 @@ def conversation_context(s, conv_id: int) -> dict[str, Any]:
         "limits": composer.limits(_adapter(conn), data["medium"], conv.thread_key, conv.last_inbound_at),
         "connector_kind": conn.kind,
         "languages": LANGUAGE_NAMES,
+        # an agent corrects triage from the header (a false "hacked account" alarm, say)
+        "categories": _categories(),
     }
+
+
+@functools.cache
+def _categories() -> tuple[str, ...]:
+    """The triage categories an agent can pick (imported on first use: the triage module compiles
+    its rules at import, which the web process otherwise never needs)."""
+    from normalizers.triage import CATEGORIES
+
+    return tuple(c for c in CATEGORIES if c != "command")
 
 
 # -------------------------------------------------------------------------- pages

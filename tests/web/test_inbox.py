@@ -228,6 +228,14 @@ def test_agent_sets_the_conversation_language_and_the_csat_follows(live, context
     assert hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["language"] == "pt"
     page.reload()
     assert page.get_by_label("Conversation language").input_value() == "pt"
+    # the agent corrects the triage from the header too
+    category = page.get_by_label("Conversation category")
+    assert category.input_value() == hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["category"]
+    category.select_option("sync_problem")
+    page.get_by_text("Category sync problem").wait_for()
+    wait_until(lambda: hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["category"] == "sync_problem", message="category")
+    page.reload()
+    assert page.get_by_label("Conversation category").input_value() == "sync_problem"
     page.get_by_role("button", name="Resolve").click()
     wait_until(lambda: len(received) == 1, message="CSAT survey sent")
     assert received[0]["text"] == templates.render("csat_survey", "pt")

@@ -200,6 +200,7 @@
     syncSelect("assign", d.assignee, d.assignee ? "Unassign" : "Assign to\u2026", force);
     syncSelect("team", d.team, d.team ? "No team" : "Team\u2026", force);
     syncSelect("priority", d.priority, null, force);
+    syncSelect("category", d.category, null, force);
     syncSelect("language", d.languageConfirmed ? d.language : "",
                "Language: " + (d.language || "unknown") + " (detected)", force);
     syncStatusButton(d.status);
@@ -311,6 +312,8 @@
       patch({ team: t.value }, t.value ? "Moved to team " + t.value : "Removed from its team");
     } else if (t.id === "priority") {
       patch({ priority: t.value }, "Priority " + t.value);
+    } else if (t.id === "category" && t.value) {
+      patch({ category: t.value }, "Category " + t.options[t.selectedIndex].text);
     } else if (t.id === "language") {
       patch({ language: t.value || null }, t.value ? "Language set to " + t.options[t.selectedIndex].text : "Language: detected");
     } else if (t.id === "canned" && t.value) {
