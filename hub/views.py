@@ -85,6 +85,8 @@ def message_json(m: Message, attachments: list[AttachmentRow] | None = None) -> 
         "text": "" if m.deleted else m.text,
         "html": "" if m.deleted else m.html,
         "language": m.language,
+        # the detector's confidence (0-1) in ``language``; below 0.5 the language is left unknown (null)
+        "language_confidence": (m.extra or {}).get("language_confidence"),
         "auto_generated": m.auto_generated,
         "deleted": m.deleted,
         "edited": bool(m.history),

@@ -268,6 +268,15 @@ def sealed_extra(extra: dict[str, Any], msg: NormalizedMessage) -> dict[str, Any
     return out
 
 
+def _with_language_confidence(extra: dict[str, Any], msg: NormalizedMessage) -> dict[str, Any]:
+    """``extra`` with the detector's confidence in the message's language (0-1; also when it said
+    "unknown"), never a value the sender supplied."""
+    extra.pop("language_confidence", None)
+    if msg.direction == "inbound" and msg.language_confidence is not None:
+        extra["language_confidence"] = msg.language_confidence
+    return extra
+
+
 def _renumber_sealed(msg: NormalizedMessage, offset: int) -> NormalizedMessage:
     """Shift a message's sealed refs (and their placeholders) by ``offset``."""
 
@@ -756,7 +765,7 @@ def _store_customer_message(
         redactions=[_asdict(r) for r in msg.redactions],
         entities=[_asdict(e) for e in msg.entities],
         triage=_asdict(msg.triage) if msg.triage else None,
-        extra=sealed_extra({**_jsonable(msg.extra), **({"auto_reason": msg.auto_reason} if msg.auto_reason else {})}, msg),
+        extra=_with_language_confidence(sealed_extra({**_jsonable(msg.extra), **({"auto_reason": msg.auto_reason} if msg.auto_reason else {})}, msg), msg),
         history=[],
         reactions=[],
         referral={**_asdict(msg.referral), "label": msg.referral.label} if msg.referral is not None else None,

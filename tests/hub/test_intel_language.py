@@ -208,3 +208,22 @@ def test_a_contacts_language_set_mid_conversation_drives_the_survey_and_the_than
     # the list filter takes any case and "unknown"
     assert [c["id"] for c in h.api("GET", "/api/v1/conversations?language=DE").get_json()["items"]] == [conv["id"]]
     assert h.api("GET", "/api/v1/conversations?language=unknown").get_json()["items"] == []
+
+
+def test_each_message_carries_the_detectors_confidence_and_the_sender_cannot_set_it(make_hub):
+    import json as _json
+
+    from hub import signing
+    from tests.hub.test_intel import SECRET as _SECRET
+
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="q1", text="Bonjour, mon retrait est bloqué depuis hier soir, pouvez-vous vérifier ?", sender="jo")
+    body = _json.dumps({"id": "q2", "from": {"id": "jo", "name": "Jo"}, "text": "ok", "language_confidence": 0.99}).encode()
+    resp = h.client.post("/webhooks/web/messages", data=body, headers={"Content-Type": "application/json", **signing.sign(_SECRET, body)})
+    assert resp.status_code == 200
+    _process(h)
+    msgs = h.api("GET", f"/api/v1/conversations/{conv_json(h)['id']}").get_json()["messages"]
+    first, second = msgs[0], msgs[1]
+    assert first["language"] == "fr" and first["language_confidence"] >= 0.9
+    assert second["language"] is None and second["language_confidence"] < 0.5  # "ok": unknown, with the detector's figure
