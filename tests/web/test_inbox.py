@@ -236,6 +236,17 @@ def test_agent_sets_the_conversation_language_and_the_csat_follows(live, context
     wait_until(lambda: hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["category"] == "sync_problem", message="category")
     page.reload()
     assert page.get_by_label("Conversation category").input_value() == "sync_problem"
+    # and confirms the contact's language in the sidebar: the conversation (not confirmed itself) follows
+    page.get_by_label("Conversation language").select_option("")
+    page.get_by_text("Language: detected").wait_for()
+    page.get_by_label("Contact's language").select_option("ca")
+    page.get_by_text("Contact's language set to Català").wait_for()
+    contact_id = hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["contact_id"]
+    contact = hub.api("GET", f"/api/v1/contacts/{contact_id}").get_json()
+    assert contact["language"] == "ca" and contact["language_confirmed"]
+    wait_until(lambda: "ca (detected)" in page.get_by_label("Conversation language").locator("option").first.inner_text(), message="header follows")
+    page.get_by_label("Conversation language").select_option("pt")
+    page.get_by_text("Language set to Português").wait_for()
     page.get_by_role("button", name="Resolve").click()
     wait_until(lambda: len(received) == 1, message="CSAT survey sent")
     assert received[0]["text"] == templates.render("csat_survey", "pt")

@@ -316,6 +316,12 @@
       patch({ category: t.value }, "Category " + t.options[t.selectedIndex].text);
     } else if (t.id === "language") {
       patch({ language: t.value || null }, t.value ? "Language set to " + t.options[t.selectedIndex].text : "Language: detected");
+    } else if (t.id === "contact-language") {
+      ownAction();
+      api("PATCH", t.dataset.api, { language: t.value || null }).then(function () {
+        say(t.value ? "Contact's language set to " + t.options[t.selectedIndex].text : "Contact's language: detected");
+        refreshTimeline(true);
+      }).catch(function (e) { say(e.message, true); });
     } else if (t.id === "canned" && t.value) {
       var ta = document.getElementById("reply-text");
       var name = (document.getElementById("composer").dataset.customer || "").split(" ")[0] || "there";
