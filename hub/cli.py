@@ -930,13 +930,15 @@ def simulate(connector: str, text: str, sender: str, name: str | None, email: st
     with rt.db.read() as s:
         row = svc.get(s, connector)
     adapter = svc.adapter(row)
+    running = rt.settings.var_dir / "web.url"  # written by `omnihub run` while it runs
+    recorded = running.read_text().strip() if running.is_file() else ""
+    base = (url or recorded or rt.settings.effective_public_url).rstrip("/")
+    # a provider signs the URL it calls (Twilio): the one posted to, not this terminal's OMNIHUB_PORT
+    adapter.ctx.public_url = base
     try:
         hook, headers, body = adapter.simulate(text, sender, name=name, email=email)
     except NotImplementedError as exc:
         _fail(str(exc))
-    running = rt.settings.var_dir / "web.url"  # written by `omnihub run` while it runs
-    recorded = running.read_text().strip() if running.is_file() else ""
-    base = (url or recorded or rt.settings.effective_public_url).rstrip("/")
     target = f"{base}/webhooks/{connector}/{hook}"
     try:
         resp = httpx.post(target, content=body, headers=headers, timeout=15)

@@ -178,3 +178,18 @@ def test_stats_exits_1_naming_redis_when_it_cannot_be_read(hub):
     assert "Traceback" not in down.stderr and "pw" not in down.stderr
     as_json = hub.cli("stats", "--json", env={"OMNIHUB_REDIS_URL": f"redis://:pw@127.0.0.1:{free_port()}/0"})
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["redis"]["error"].startswith("ConnectionError")
+
+
+def test_simulate_signs_the_url_it_posts_to(hub):
+    """Found by a newcomer (2026-12-07): with the hub on another port than this terminal's
+    OMNIHUB_PORT, a simulated Twilio SMS was signed for :8000 and refused with a 403."""
+    from hub.embedded import free_port
+    from tests.contract.examples import EXAMPLES
+    from tests.support.hub import wait_until
+
+    port = free_port()
+    hub.add_connector("phone", "twilio", **EXAMPLES["twilio"])
+    hub.start("web", "web", "--workers", "1", env={"OMNIHUB_PUBLIC_URL": f"http://127.0.0.1:{port}", "OMNIHUB_PORT": str(port)})
+    wait_until(lambda: _up(f"http://127.0.0.1:{port}/healthz"), timeout=20)
+    out = hub.cli("simulate", "phone", "--text", "hola, no me llega el retiro", "--from", "+34600111222", "--url", f"http://127.0.0.1:{port}")
+    assert out.returncode == 0 and "-> 200" in out.stdout, out.stdout + out.stderr
