@@ -42,6 +42,17 @@ def conv_json(hub, conv_id=None):
     return hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()
 
 
+def web_desk(make_hub, httpserver, **settings):
+    """A hub with a ``web`` api connector whose replies reach ``httpserver``'s /callback, and a
+    started worker: ``(hub, received)``, the replies' JSON bodies in order."""
+    h = make_hub(**settings)
+    h.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
+    received: list = []
+    callback(httpserver, received)
+    h.start_worker()
+    return h, received
+
+
 def callback(httpserver, received):
     def handler(request):
         signing.verify(SECRET, request.get_data(), request.headers)
@@ -237,11 +248,7 @@ def test_sla_timers_on_a_frozen_clock(make_hub, db_url):
 
 
 def test_csat_round_trip_in_the_customers_language(make_hub, httpserver):
-    h = make_hub()
-    h.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
-    received: list = []
-    callback(httpserver, received)
-    h.start_worker()
+    h, received = web_desk(make_hub, httpserver)
     post(h, id="c1", text="El meu saldo apareix duplicat a l'aplicació des d'ahir", sender="dana")
     conv = wait_until(lambda: conv_json(h), message="conversation")
     assert conv["language"] == "ca"

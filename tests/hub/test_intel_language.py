@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hub.models import Conversation, Identity, InboundEvent, Message, Reply
-from tests.hub.test_intel import SECRET, callback, conv_json, post
+from tests.hub.test_intel import SECRET, conv_json, post, web_desk
 from tests.support.hub import wait_until
 
 
@@ -75,11 +75,7 @@ def test_stop_over_sms_is_a_command_not_a_conversation(make_hub):
 
 
 def test_language_override_in_the_api_changes_the_csat_language(make_hub, httpserver):
-    h = make_hub()
-    h.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
-    received: list = []
-    callback(httpserver, received)
-    h.start_worker()
+    h, received = web_desk(make_hub, httpserver)
     post(h, id="l1", text="Hola, mi saldo aparece duplicado en la aplicación desde ayer", sender="flor")
     conv = wait_until(lambda: conv_json(h), message="conversation")
     assert conv["language"] == "es" and conv["language_confirmed"] is False
@@ -184,11 +180,7 @@ def test_a_contacts_language_set_mid_conversation_drives_the_survey_and_the_than
     conversation was open; the survey went out in English and the thanks in German."""
     from config import templates
 
-    h = make_hub(desk_name="Acme Wallet Help")
-    h.add_connector("web", "api", secret=SECRET, callback_url=httpserver.url_for("/callback"))
-    received: list = []
-    callback(httpserver, received)
-    h.start_worker()
+    h, received = web_desk(make_hub, httpserver, desk_name="Acme Wallet Help")
     post(h, id="c1", text="Hello, my card payment was declined twice today", sender="ida")
     conv = wait_until(lambda: conv_json(h), message="conversation")
     assert conv["language"] == "en"
