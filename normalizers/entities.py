@@ -42,6 +42,24 @@ _CHAIN_HINTS: list[tuple[str, re.Pattern[str]]] = [
     ("bitcoin", re.compile(r"mempool\.space|blockstream\.info|blockchair\.com/bitcoin|\bbitcoin\b|\bbtc\b", re.I)),
 ]
 
+_EVM_CHAINS = frozenset({"ethereum", "bsc", "polygon", "arbitrum", "base"})
+#: a native coin's network: "my deposit of 0.3 ETH" says the conversation is about Ethereum
+CURRENCY_CHAIN = {"BTC": "bitcoin", "SATS": "bitcoin", "SAT": "bitcoin", "SATOSHIS": "bitcoin", "ETH": "ethereum", "GWEI": "ethereum",
+                  "SOL": "solana", "TRX": "tron", "BNB": "bsc", "MATIC": "polygon", "POL": "polygon"}
+
+
+def conversation_chain(entities: list[dict] | None) -> str | None:
+    """The network a conversation is about, from its entities (stored as dicts): the last one
+    with a chain (an address, a hash), else the last amount in a native coin."""
+    items = [e for e in (entities or []) if isinstance(e, dict)]
+    chains = [e["chain"] for e in items if e.get("chain")]
+    if chains:
+        return str(chains[-1])
+    coins = [CURRENCY_CHAIN.get(str((e.get("extra") or {}).get("currency") or "").upper()) for e in items if e.get("kind") == "amount"]
+    coins = [c for c in coins if c]
+    return coins[-1] if coins else None
+
+
 _CURRENCIES = (
     "BTC|ETH|USDT|USDC|DAI|BUSD|SOL|TRX|BNB|XRP|ADA|DOGE|LTC|DOT|MATIC|POL|AVAX|XLM|LINK|SHIB|TON|"
     "EUR|USD|GBP|CHF|JPY|MXN|BRL|ARS|COP|CLP|PEN|CAD|AUD|SATS?|SATOSHIS|GWEI|euros?|d[oó]lares|dollars?|reais|pesos"
@@ -111,12 +129,14 @@ def extract(text: str) -> list[Entity]:
         taken.append((a, b))
         found.append((a, entity))
 
-    for m in _TX_0X.finditer(text):
-        chain, ctx = _chain_hint(text, m.start(), m.end(), "evm")
-        add(m.start(), m.end(), Entity("tx_hash", m.group().lower(), chain, {"chain_from": "context" if ctx else "format"}))
     from normalizers.redact import current_context  # the conversation's network, when the hub knows it
 
     known = current_context().chain
+    evm = known if known in _EVM_CHAINS else None
+    for m in _TX_0X.finditer(text):
+        chain, ctx = _chain_hint(text, m.start(), m.end(), evm or "evm")
+        ctx = ctx or bool(evm)
+        add(m.start(), m.end(), Entity("tx_hash", m.group().lower(), chain, {"chain_from": "context" if ctx else "format"}))
     for m in _TX_HEX.finditer(text):
         if free(m.start(), m.end()):
             chain, ctx = _chain_hint(text, m.start(), m.end(), known or "bitcoin")

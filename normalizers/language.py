@@ -252,6 +252,13 @@ def text_scores(text: str) -> dict[str, float] | None:
     return scores
 
 
+def evidence_words(text: str | None) -> int:
+    """How many words of ``text`` say something about its language: words of two letters or more
+    once markers, hashes, identifiers and numbers are out, NEUTRAL_WORDS not counted ("ok merci": 1)."""
+    cleaned = _NOISE.sub(" ", _prefix(text or "", TEXT_CHARS))
+    return sum(1 for w in cleaned.split() if sum(c.isalpha() for c in w) >= 2 and not _neutral(w))
+
+
 def detect_scored(text: str, prior: Mapping[str, float] | None = None, confirmed: str | None = None) -> tuple[str, float]:
     """``(language, confidence)``; ``("unknown", c)`` when unsure or the text is too short."""
     if confirmed:

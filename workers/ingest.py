@@ -36,6 +36,7 @@ from hub.runtime import Runtime
 from hub.states import CONVERSATION_DONE, REPLY_FAILURES, REPLY_PROGRESS, DeliveryState, EventState, ReplyState
 from normalizers import pipeline
 from normalizers import redact as redaction
+from normalizers.entities import conversation_chain
 from normalizers.model import Attachment, Bounce, IdentityUpdate, NormalizedMessage, Sealed
 from normalizers.redact import merge_redactions, redact_attachment, redact_text
 from workers import automatic, hooks, intel, outbox
@@ -239,8 +240,7 @@ def redaction_context(rt: Runtime, connector: Connector, msg: NormalizedMessage)
                     select(Reply.text).where(Reply.conversation_id == conv_id, Reply.kind.in_(("reply", "auto"))).order_by(Reply.id.desc()).limit(1)
                 )
                 asked = redaction.asks_for_transaction(last or "")
-                chains = [e.get("chain") for e in (conv.entities or []) if isinstance(e, dict) and e.get("chain")]
-                chain = chains[-1] if chains else None
+                chain = conversation_chain(conv.entities)
     return redaction.Context(asked_for_tx=asked, chain=chain, id_key=key)
 
 
@@ -851,12 +851,22 @@ def _update_conversation(conv: Conversation, msg: NormalizedMessage) -> None:
 
 
 LANGUAGE_SWITCH_CONFIDENCE = 0.9
+#: nor on fewer words than this: "ok merci", "thanks!", "5 - excellent service!" say too little to
+#: move a German conversation (and its survey's thanks) to French or English
+LANGUAGE_SWITCH_WORDS = 4
+
+
+def _says_enough(msg: NormalizedMessage, confidence: float) -> bool:
+    """Whether a message's detected language may replace a language already known."""
+    from normalizers.language import evidence_words
+
+    return confidence >= LANGUAGE_SWITCH_CONFIDENCE and evidence_words("\n".join(t for t in (msg.subject, msg.text) if t)) >= LANGUAGE_SWITCH_WORDS
 
 
 def _update_language(conv: Conversation, msg: NormalizedMessage) -> None:
     """A language an agent confirmed (conversation, else contact) wins over detection; an
     unconfirmed conversation takes the first detected language and follows a later message
-    only when that message's detection is confident."""
+    only when that message's detection is confident and says enough (``_says_enough``)."""
     if msg.direction != "inbound" or (conv.extra or {}).get("language_confirmed"):
         return
     contact = conv.contact  # by relationship: a new conversation may not be flushed yet
@@ -873,7 +883,7 @@ def _update_language(conv: Conversation, msg: NormalizedMessage) -> None:
             conv.language = earlier
         elif msg.language:
             conv.language = msg.language
-    elif msg.language and msg.language != conv.language and confidence >= LANGUAGE_SWITCH_CONFIDENCE:
+    elif msg.language and msg.language != conv.language and _says_enough(msg, confidence):
         conv.language = msg.language
     if contact is not None and conv.language and not (contact.attrs or {}).get("language_confirmed"):
         contact.language = conv.language  # learned (not confirmed): the prior of the contact's next conversation

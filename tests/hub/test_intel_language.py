@@ -219,3 +219,22 @@ def test_each_message_carries_the_detectors_confidence_and_the_sender_cannot_set
     first, second = msgs[0], msgs[1]
     assert first["language"] == "fr" and first["language_confidence"] >= 0.9
     assert second["language"] is None and second["language_confidence"] < 0.5  # "ok": unknown, with the detector's figure
+
+
+def test_a_few_words_in_another_language_do_not_move_the_conversation(make_hub):
+    """Found by a newcomer (2026-12-07): "ok merci" moved a Dutch conversation to French, "5 -
+    excellent service!" a German one to French, with high confidence; the thanks then went out
+    in the wrong language. A longer message in another language still moves it."""
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="s1", text="Hallo, meine Auszahlung hängt seit gestern, können Sie bitte nachsehen?", sender="kai")
+    _process(h)
+    conv = conv_json(h)
+    assert conv["language"] == "de"
+    for i, text in enumerate(("5 - excellent service!", "ok merci", "thanks!", "Order 55512, thanks"), start=2):
+        post(h, id=f"s{i}", text=text, sender="kai")
+        _process(h)
+        assert conv_json(h, conv["id"])["language"] == "de", text
+    post(h, id="s9", text="Sorry, could you please write to me in English from now on? My German is not good.", sender="kai")
+    _process(h)
+    assert conv_json(h, conv["id"])["language"] == "en"

@@ -68,6 +68,8 @@ def test_transaction_id_round_trip(desk, prefix):
     answer = full["messages"][-1]
     assert answer["text"] == f"{prefix}{TX}" and answer["redactions"] == [] and answer["sealed"] == []
     assert {"kind": "tx_hash", "value": f"{prefix}{TX}"}.items() <= next(e for e in answer["entities"] if e["kind"] == "tx_hash").items()
+    # the conversation is about "0.3 ETH": the hash is an Ethereum one (not the format's guess, bitcoin)
+    assert next(e for e in answer["entities"] if e["kind"] == "tx_hash")["chain"] == "ethereum"
     assert any(e["kind"] == "tx_hash" and e["value"] == f"{prefix}{TX}" for e in full["entities"])
     assert (full["priority"], full["category"], full["security_flag"]) == before
     assert "security-urgent" not in full["tags"]
