@@ -1019,8 +1019,10 @@ def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands:
         if confidence < (MIN_MODEL_CONFIDENCE if cue else NO_CUE_CONFIDENCE) or (not cue and best in SECURITY_CATEGORIES and not (
                 best in SECURITY_CRITICAL and sum(1 for w in words.split() if _LETTERED.search(w)) >= NO_CUE_ALARM_WORDS)):
             best = "general_question"
-        if secret_pasted and best not in SECURITY_CATEGORIES:
-            best = "lost_keys_or_recovery_phrase" if "recovery_phrase" in redaction_kinds else "security_question"
+        if secret_pasted and best not in SECURITY_CRITICAL:
+            # a key or phrase pasted into a chat is exposed: the same category whatever its words and
+            # language ("secret key …" in French was a security question, in Spanish lost keys)
+            best = "lost_keys_or_recovery_phrase"
     wants_human = bool(_HUMAN.search(folded))
     priority = _priority(best, folded)
     security = best in SECURITY_CATEGORIES or secret_pasted

@@ -310,3 +310,13 @@ def test_a_rule_match_is_never_taken_out_of_the_security_critical_categories(mon
     # scam and impersonation are one group: the model never moves a rule's scam to impersonation
     monkeypatch.setattr(triage_mod, "probabilities", lambda _text: {"impersonation": 0.99, "general_question": 0.01})
     assert classify("I think this is a scam, they took my 200 usdt").category == "scam_or_phishing_report"
+
+
+@pytest.mark.parametrize("text", [
+    "my private key is [redacted: private key]", "voici ma clé secrète [redacted: private key]",
+    "dit is mijn sleutel [redacted: private key]", "[redacted: recovery phrase]", "what do I do now? [redacted: extended private key]",
+])
+def test_a_pasted_key_or_phrase_is_the_same_category_in_every_language(text):
+    kind = "recovery_phrase" if "phrase" in text else ("extended_private_key" if "extended" in text else "private_key")
+    t = classify(text, frozenset({kind}))
+    assert (t.category, t.priority, t.security) == ("lost_keys_or_recovery_phrase", "urgent", True)
