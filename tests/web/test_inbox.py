@@ -244,9 +244,11 @@ def test_agent_sets_the_conversation_language_and_the_csat_follows(live, context
     contact_id = hub.api("GET", f"/api/v1/conversations/{conv_id}").get_json()["contact_id"]
     contact = hub.api("GET", f"/api/v1/contacts/{contact_id}").get_json()
     assert contact["language"] == "ca" and contact["language_confirmed"]
-    wait_until(lambda: "ca (detected)" in page.get_by_label("Conversation language").locator("option").first.inner_text(), message="header follows")
+    wait_until(lambda: "ca (the contact's)" in page.get_by_label("Conversation language").locator("option").first.inner_text(), message="header follows")
     page.get_by_label("Conversation language").select_option("pt")
     page.get_by_text("Language set to Português").wait_for()
+    wait_until(lambda: page.get_by_label("Conversation language").locator("option").first.inner_text() == "Use detection",
+               message="the first option now goes back to detection")
     page.get_by_role("button", name="Resolve").click()
     wait_until(lambda: len(received) == 1, message="CSAT survey sent")
     assert received[0]["text"] == templates.render("csat_survey", "pt")

@@ -202,7 +202,8 @@
     syncSelect("priority", d.priority, null, force);
     syncSelect("category", d.category, null, force);
     syncSelect("language", d.languageConfirmed ? d.language : "",
-               "Language: " + (d.language || "unknown") + " (detected)", force);
+               d.languageSource === "confirmed" ? "Use detection"
+                 : "Language: " + (d.language || "unknown") + (d.languageSource === "contact" ? " (the contact's)" : " (detected)"), force);
     syncStatusButton(d.status);
   }
   // the Resolve / Reopen button follows the conversation's status
