@@ -320,3 +320,9 @@ def test_a_pasted_key_or_phrase_is_the_same_category_in_every_language(text):
     kind = "recovery_phrase" if "phrase" in text else ("extended_private_key" if "extended" in text else "private_key")
     t = classify(text, frozenset({kind}))
     assert (t.category, t.priority, t.security) == ("lost_keys_or_recovery_phrase", "urgent", True)
+
+
+@pytest.mark.parametrize("text", ["ORD-2024-88123", "hash [sealed: hex string #1]", "ref 88123-AB", "👍 12345"])
+def test_an_identifier_alone_is_no_request_the_model_can_read(text):
+    t = classify(text)
+    assert (t.category, t.priority) == ("general_question", "low"), t
