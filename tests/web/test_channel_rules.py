@@ -43,6 +43,7 @@ def test_opted_out_sms_customer_disables_the_composer_and_retry(live, context):
     note = page.locator("#optout-note")
     assert "opted out" in note.inner_text() and "START" in note.inner_text() and "internal note" in note.inner_text()
     assert note.inner_text().count("START") == 1  # the channel's reason says it already: not twice
+    assert "opted out" in page.locator(f'.convs li[data-id="{conv["id"]}"]').inner_text()  # the list says so too
     assert page.get_by_label(f"Reply on {conv['channel']}").is_disabled()
     assert page.get_by_label("Internal note").is_checked()
     assert page.locator("#send-btn").inner_text() == "Add note"
