@@ -974,9 +974,10 @@ NO_CUE_CONFIDENCE = 0.99
 #: (docs/intelligence/triage-language.md, 2026-12-06 (d)), the files no rule was written from went
 #: from 70.9 to 79.1 % security-critical recall, for 60 -> 79 false alarms of 1,699 by author
 NO_CUE_ALARM_WORDS = 3
-#: and no category at all from fewer words than this: "ORD-2024-88123", "hash" alone (around a
-#: sealed string) say nothing a model can read (both were a login or a deposit problem, high)
-NO_CUE_MIN_WORDS = 2
+#: and no everyday category from fewer words than this: "ORD-2024-88123", "hash" alone (around a
+#: sealed string), "Hello, I need help" say nothing a model can read (they were a login, a deposit,
+#: a withdrawal problem, high); by author top-1 88.7 -> 88.6 %, recall and false alarms unchanged
+NO_CUE_MIN_WORDS = 4
 _LETTERED = re.compile(r"[^\W\d_]")
 #: a word: two letters in a row, no digit ("88123-AB", "TX-99812" are identifiers)
 _WORDLIKE = re.compile(r"[^\W\d_]{2}")
@@ -1024,7 +1025,8 @@ def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands:
         cue = has_cue(words)
         split = words.split()
         if confidence < (MIN_MODEL_CONFIDENCE if cue else NO_CUE_CONFIDENCE) or (not cue and (
-                sum(1 for w in split if _WORDLIKE.search(w) and not _DIGIT.search(w)) < NO_CUE_MIN_WORDS or (best in SECURITY_CATEGORIES and not (
+                (best not in SECURITY_CRITICAL and sum(1 for w in split if _WORDLIKE.search(w) and not _DIGIT.search(w)) < NO_CUE_MIN_WORDS)
+                or (best in SECURITY_CATEGORIES and not (
                     best in SECURITY_CRITICAL and sum(1 for w in split if _LETTERED.search(w)) >= NO_CUE_ALARM_WORDS)))):
             best = "general_question"
         if secret_pasted and best not in SECURITY_CRITICAL:

@@ -50,7 +50,7 @@ class TestBlindSet3(BlindSetChecks):
     HEADER = "# blind held-out set 3 written without looking at the rules"
     SIZE, MIN_SECURITY = 560, 170
     LANGUAGE_FLOOR = 0.97  # measured 0.979 (283/289, f, e); 0.969 (280/289) before
-    TRIAGE_FLOOR = 0.90  # measured 0.922 (g); 0.917 (f); 0.928 (2026-12-06 (e)); 0.890 (d); 0.868 (c)
+    TRIAGE_FLOOR = 0.90  # measured 0.926 (g, last; 0.922 before a message without a concept needed four words); 0.917 (f); 0.928 (2026-12-06 (e)); 0.890 (d); 0.868 (c)
     SECURITY_FLOOR = 0.93  # measured 0.932 (164/176, g); 0.915 (161/176, f); 0.920 (162/176, e); 0.869 (153/176, d); 0.801 (141/176, c): NOT met
     GROUPED_FLOOR = 0.95  # measured 168/176 = 0.955 (g); 165/176 = 0.938 (f): scam and impersonation one group: NOT met
     ALARMS_CEILING = 0.035  # measured 13/377 = 0.034 (g, f: more than (e)); 10/377 = 0.027 (e); 8/377 (d); 6/377 before

@@ -36,7 +36,7 @@ class TestBlindSet4(BlindSetChecks):
     SIZE, MIN_SECURITY = 480, 170
     # measured on the model of (g), all 480 rows (in brackets: (f); the model of (e), all 480 rows)
     LANGUAGE_FLOOR = 0.97  # 310/312 (310/312)
-    TRIAGE_FLOOR = 0.90  # 0.933 (0.935 before an identifier alone became a general question; 0.929; 0.935)
+    TRIAGE_FLOOR = 0.90  # 0.931 (0.935 before a message without a concept needed four words; 0.929; 0.935)
     SECURITY_FLOOR = 0.96  # 169/176 = 0.960 (166/176; 166/176): NOT met
     GROUPED_FLOOR = 0.98  # 173/176 = 0.983 (170/176 = 0.966): met
     ALARMS_CEILING = 0.025  # 6/304 = 0.020 (6/304; 7/304)

@@ -27,7 +27,7 @@ class TestBlindSet5(BlindSetChecks):
     SIZE, MIN_SECURITY = 480, 180
     # measured on the model of (g), all 480 rows (in brackets: (f); the model of (e), its 342 rows not near a training row)
     LANGUAGE_FLOOR = 0.97  # 295/295 (175/175)
-    TRIAGE_FLOOR = 0.90  # 0.919 (0.912; 0.909)
+    TRIAGE_FLOOR = 0.90  # 0.914 (0.919 before a message without a concept needed four words; 0.912; 0.909)
     SECURITY_FLOOR = 0.96  # 178/184 = 0.967 (175/184 = 0.951; 145/155 = 0.935): NOT met
     GROUPED_FLOOR = 0.98  # 183/184 = 0.995 (178/184 = 0.967; 0.961): met
     ALARMS_CEILING = 0.075  # 21/295 = 0.071 (21/295; 15/187 = 0.080): the highest of the sets

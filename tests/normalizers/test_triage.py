@@ -322,7 +322,8 @@ def test_a_pasted_key_or_phrase_is_the_same_category_in_every_language(text):
     assert (t.category, t.priority, t.security) == ("lost_keys_or_recovery_phrase", "urgent", True)
 
 
-@pytest.mark.parametrize("text", ["ORD-2024-88123", "hash [sealed: hex string #1]", "ref 88123-AB", "👍 12345"])
+@pytest.mark.parametrize("text", ["ORD-2024-88123", "hash [sealed: hex string #1]", "ref 88123-AB", "👍 12345", "Hello, I need help",
+                                  "hola, necesito ayuda"])
 def test_an_identifier_alone_is_no_request_the_model_can_read(text):
     t = classify(text)
     assert (t.category, t.priority) == ("general_question", "low"), t
