@@ -144,6 +144,22 @@ def _language_code(value: Any) -> Any:
 LanguageCode = Annotated[Literal["en", "es", "ca", "pt", "fr", "de", "it", "nl"], BeforeValidator(_language_code)]
 
 
+def _category(value: Any) -> Any:
+    """A triage category, in the hub's spelling ("Scam or phishing report" -> scam_or_phishing_report);
+    anything else is refused, naming the categories."""
+    from normalizers.triage import CATEGORIES
+
+    if not isinstance(value, str):
+        return value
+    code = re.sub(r"[\s-]+", "_", value.strip().lower())
+    if code not in CATEGORIES or code == "command":
+        raise ValueError(f"unknown category {value!r}; one of: {', '.join(c for c in CATEGORIES if c != 'command')}")
+    return code
+
+
+CategoryName = Annotated[str, AfterValidator(_category)]
+
+
 class ConversationPatch(Strict):
     status: Literal["open", "pending", "snoozed", "resolved", "closed"] | None = None
     assignee: str | None = Field(None, description="user email, 'me', or '' to unassign (back to the team's queue)")
@@ -153,7 +169,9 @@ class ConversationPatch(Strict):
         "unassigned (or already yours)"))
     team: str | None = Field(None, max_length=64, description="team name: put the conversation in that team's queue; '' for no team")
     priority: Literal["low", "normal", "high", "urgent"] | None = None
-    category: str | None = None
+    category: CategoryName | None = Field(None, description="a triage category (any case, spaces for underscores); the security "
+                                                           "flag follows it unless a key or phrase was pasted (tag security-urgent) or security_flag is sent too")
+    security_flag: bool | None = Field(None, description="set or clear the security flag (an agent's reading of a false alarm)")
     tags: list[str] | None = None
     snoozed_until: datetime | None = None
     language: LanguageCode | None = Field(
@@ -436,6 +454,17 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
             c.priority = data.priority
         if "category" in changes:
             c.category = data.category
+            if "security_flag" not in changes and data.category:
+                from normalizers.triage import SECURITY_CATEGORIES
+
+                # the agent's reading of the conversation: a false "scam report" corrected to a UI
+                # error is no security matter, unless a key or phrase was pasted into it
+                if data.category in SECURITY_CATEGORIES:
+                    c.security_flag = True
+                elif "security-urgent" not in (c.tags or []):
+                    c.security_flag = False
+        if "security_flag" in changes and data.security_flag is not None:
+            c.security_flag = data.security_flag
         if data.tags is not None:
             c.tags = sorted(set(data.tags))
         if "snoozed_until" in changes:
@@ -443,7 +472,7 @@ def patch_conversation(conv_id: int, data: ConversationPatch):
             if data.snoozed_until:
                 c.status = ConversationStatus.SNOOZED
         if "language" in changes:
-            set_language(c, data.language)
+            set_language(c, data.language, s)
         changes.pop("if_assignee", None)
         _audit(s, "conversation.update", "conversation", c.id, **{k: str(v) for k, v in changes.items()})
         s.flush()
@@ -609,8 +638,10 @@ def get_contact(contact_id: int):
         return jsonify(contact_json(s, _get(s, Contact, contact_id, "contact"), with_conversations=True))
 
 
-def set_language(target: Conversation | Contact, language: str | None) -> None:
-    """Confirm (or with None, un-confirm) a conversation's or contact's language."""
+def set_language(target: Conversation | Contact, language: str | None, s: Any) -> None:
+    """Confirm a conversation's or contact's language, or with None go back to detection: the
+    conversation takes its contact's confirmed language, else its customer's latest detected one;
+    the contact its latest detected one."""
     field = "extra" if isinstance(target, Conversation) else "attrs"
     bag = dict(getattr(target, field) or {})
     if language:
@@ -618,7 +649,20 @@ def set_language(target: Conversation | Contact, language: str | None) -> None:
         bag["language_confirmed"] = True
     else:
         bag.pop("language_confirmed", None)
+        target.language = _detected_language(s, target) or target.language
     setattr(target, field, bag)
+
+
+def _detected_language(s: Any, target: Conversation | Contact) -> str | None:
+    if isinstance(target, Conversation):
+        contact = s.get(Contact, target.contact_id)
+        if contact is not None and contact.language and (contact.attrs or {}).get("language_confirmed"):
+            return str(contact.language)
+        where = Message.conversation_id == target.id
+    else:
+        where = Message.conversation_id.in_(select(Conversation.id).where(Conversation.contact_id == target.id))
+    return s.scalar(select(Message.language).where(where, Message.direction == "inbound", Message.language.is_not(None))
+                    .order_by(Message.sent_at.desc(), Message.id.desc()).limit(1))
 
 
 @route("/contacts/<int:contact_id>", "PATCH", summary="Change a contact (confirm its language, set its attributes)", body=ContactPatch)
@@ -627,13 +671,13 @@ def patch_contact(contact_id: int, data: ContactPatch):
         contact = _get(s, Contact, contact_id, "contact")
         changes = data.model_dump(exclude_unset=True)
         if "language" in changes:
-            set_language(contact, data.language)
-            if data.language:
-                # the customer's language: their conversations whose language no agent confirmed
-                # show it and their automatic messages (survey, thanks) use it from now on
-                for conv in s.scalars(select(Conversation).where(Conversation.contact_id == contact.id)):
-                    if not (conv.extra or {}).get("language_confirmed"):
-                        conv.language = data.language
+            set_language(contact, data.language, s)
+            s.flush()
+            # their conversations whose language no agent confirmed follow: the confirmed language
+            # (survey, thanks use it from now on), or back to what was detected in each
+            for conv in s.scalars(select(Conversation).where(Conversation.contact_id == contact.id)):
+                if not (conv.extra or {}).get("language_confirmed"):
+                    conv.language = data.language or _detected_language(s, conv) or conv.language
         if data.attributes:
             bag = dict(contact.attrs or {})
             for key, value in data.attributes.items():

@@ -238,3 +238,45 @@ def test_a_few_words_in_another_language_do_not_move_the_conversation(make_hub):
     post(h, id="s9", text="Sorry, could you please write to me in English from now on? My German is not good.", sender="kai")
     _process(h)
     assert conv_json(h, conv["id"])["language"] == "en"
+
+
+def test_back_to_detection_takes_the_detected_language_again(make_hub):
+    """Found by a newcomer (2026-12-07): "Use detection" (language null) left the confirmed
+    language in place, so the survey still went out in it."""
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="d1", text="hola, no me llega el código de verificación al móvil desde ayer", sender="leo")
+    _process(h)
+    conv = conv_json(h)
+    assert conv["language"] == "es"
+    h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"language": "de"})
+    back = h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"language": None}).get_json()
+    assert (back["language"], back["language_confirmed"]) == ("es", False)
+    # with the contact's language confirmed, back to detection is the contact's
+    contact_id = back["contact_id"]
+    h.api("PATCH", f"/api/v1/contacts/{contact_id}", json={"language": "fr"})
+    h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"language": "de"})
+    assert h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"language": None}).get_json()["language"] == "fr"
+    # and the contact back to detection: theirs and their conversations' detected language again
+    contact = h.api("PATCH", f"/api/v1/contacts/{contact_id}", json={"language": None}).get_json()
+    assert (contact["language"], contact["language_confirmed"]) == ("es", False)
+    assert conv_json(h, conv["id"])["language"] == "es"
+
+
+def test_an_agent_corrects_the_category_and_the_security_flag_follows(make_hub):
+    """Found by a newcomer (2026-12-07): a false scam report corrected to a UI error kept the
+    security flag, and neither the inbox nor the API could clear it; any category string was stored."""
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id="f1", text="I'd like to report a bug: the scam warning banner overlaps my balance on the home screen", sender="mo")
+    _process(h)
+    conv = conv_json(h)
+    url = f"/api/v1/conversations/{conv['id']}"
+    h.api("PATCH", url, json={"category": "scam_or_phishing_report"})
+    assert conv_json(h, conv["id"])["security_flag"] is True
+    fixed = h.api("PATCH", url, json={"category": "UI error"}).get_json()  # any case, spaces for underscores
+    assert (fixed["category"], fixed["security_flag"]) == ("ui_error", False)
+    bad = h.api("PATCH", url, json={"category": "bogus"})
+    assert bad.status_code == 400 and "ui_error" in bad.get_data(as_text=True)
+    assert h.api("PATCH", url, json={"security_flag": True}).get_json()["security_flag"] is True
+    assert h.api("PATCH", url, json={"security_flag": False}).get_json()["security_flag"] is False
