@@ -1045,10 +1045,13 @@ def _credential_spans(text: str) -> list[tuple[int, int, str]]:
             stripped = secret if quoted else secret.rstrip(_TRAIL)
             if not stripped or set(stripped) <= {"*", "•", "x", "X"} or stripped.startswith("[redacted"):
                 continue
+            # with no connector at all, a question or exclamation mark is the sentence's, not a
+            # symbol of a password ("should I use a password manager?", "contraseña olvidada?")
+            judged = stripped.rstrip("?!") if pattern is _BARE else stripped
             if is_pin:
                 if not re.fullmatch(r"\d{4,8}", stripped):
                     continue
-            elif not (quoted or (explicit and len(stripped) >= 3) or _looks_secret(stripped)):
+            elif not (quoted or (explicit and len(stripped) >= 3) or (judged and _looks_secret(judged))):
                 continue
             start = m.start("qsecret" if quoted else "secret")
             spans.append((start, start + len(stripped), "pin" if is_pin else "password"))
