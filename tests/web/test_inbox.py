@@ -252,3 +252,33 @@ def test_agent_sets_the_conversation_language_and_the_csat_follows(live, context
     page.get_by_role("button", name="Resolve").click()
     wait_until(lambda: len(received) == 1, message="CSAT survey sent")
     assert received[0]["text"] == templates.render("csat_survey", "pt")
+
+
+def test_long_names_and_unbroken_subjects_stay_on_the_page_and_esc_leaves_a_menu(live, context):
+    """Found by a newcomer (2026-12-07): a long display name pushed the time out of the list row, an
+    unbroken URL subject ran past the page at 1400 px and on a phone, and after `t` (team menu) Esc
+    did not give the shortcuts back."""
+    hub = live.hub
+    hub.add_connector("web", "api", secret=SECRET)
+    long_name = "Maximiliana Theodora Wilhelmina von Oberhausen-Schwarzenbergstein " * 2
+    url = "https://example.com/" + "a" * 300
+    _, conv_id = seed_conversation(hub, "web", "web:long", long_name.strip(), subject=url)
+    page = context.new_page()
+    login(page, live, AGENT)
+    for width in (1400, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{live.url}/inbox/c/{conv_id}")
+        page.locator("#conv-title").wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), width
+        if width == 1400:
+            row = page.locator(f'.convs li[data-id="{conv_id}"] time')
+            box = row.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= page.locator(".convs").bounding_box()["x"] + page.locator(".convs").bounding_box()["width"] + 1
+            page.locator("body").click(position={"x": 5, "y": 200})
+            page.keyboard.press("t")
+            assert page.evaluate("document.activeElement.id") == "team"
+            page.keyboard.press("Escape")
+            assert page.evaluate("document.activeElement.id") != "team"
+            page.keyboard.press("Shift+?")
+            page.locator("#help").wait_for(state="visible")
+            page.keyboard.press("Escape")

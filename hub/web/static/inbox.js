@@ -468,6 +468,8 @@
   document.addEventListener("keydown", function (ev) {
     var t = ev.target;
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    // Esc leaves a menu the keyboard put you in (t: the team menu), so the shortcuts work again
+    if (ev.key === "Escape" && t.matches("select")) { t.blur(); ev.preventDefault(); return; }
     if (t.matches("input, textarea, select") || t.isContentEditable) return;
     var ta = document.getElementById("reply-text");
     switch (ev.key) {
