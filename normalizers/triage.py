@@ -983,6 +983,17 @@ _LETTERED = re.compile(r"[^\W\d_]")
 _WORDLIKE = re.compile(r"[^\W\d_]{2}")
 _DIGIT = re.compile(r"\d")
 
+def _unfounded(best: str, split: list[str]) -> bool:
+    """Whether the model's ``best`` for a text naming no support concept says more than its words
+    do: an everyday category from fewer than NO_CUE_MIN_WORDS words, a security question at all,
+    a security-critical category from fewer than NO_CUE_ALARM_WORDS words."""
+    if best not in SECURITY_CRITICAL:
+        if sum(1 for w in split if _WORDLIKE.search(w) and not _DIGIT.search(w)) < NO_CUE_MIN_WORDS:
+            return True
+        return best in SECURITY_CATEGORIES
+    return sum(1 for w in split if _LETTERED.search(w)) < NO_CUE_ALARM_WORDS
+
+
 _HUMAN = re.compile(
     r"(?<![a-z])(?:human\w*|huma\b|humain\w*|mensch\w*|mitarbeiter\w*|medewerker\w*|atendente|operador\w*|operator|"
     r"agent\b|agente\b|representative|representante|real person|persona real|una persona|alguien real|"
@@ -1023,11 +1034,7 @@ def classify(text: str, redaction_kinds: frozenset[str] = frozenset(), commands:
         probs = probabilities(prefix(words, MODEL_CHARS))
         best, confidence = next(iter(probs.items()))
         cue = has_cue(words)
-        split = words.split()
-        if confidence < (MIN_MODEL_CONFIDENCE if cue else NO_CUE_CONFIDENCE) or (not cue and (
-                (best not in SECURITY_CRITICAL and sum(1 for w in split if _WORDLIKE.search(w) and not _DIGIT.search(w)) < NO_CUE_MIN_WORDS)
-                or (best in SECURITY_CATEGORIES and not (
-                    best in SECURITY_CRITICAL and sum(1 for w in split if _LETTERED.search(w)) >= NO_CUE_ALARM_WORDS)))):
+        if confidence < (MIN_MODEL_CONFIDENCE if cue else NO_CUE_CONFIDENCE) or (not cue and _unfounded(best, words.split())):
             best = "general_question"
         if secret_pasted and best not in SECURITY_CRITICAL:
             # a key or phrase pasted into a chat is exposed: the same category whatever its words and
