@@ -18,6 +18,16 @@ def _process(h):
     ingest.process(h.rt, ids)
 
 
+def _first_conversation(make_hub, text, sender):
+    """A hub with a ``web`` api connector and one conversation opened by ``text`` (processed in
+    this process): ``(hub, conversation JSON)``."""
+    h = make_hub()
+    h.add_connector("web", "api", secret=SECRET)
+    post(h, id=f"{sender}-1", text=text, sender=sender)
+    _process(h)
+    return h, conv_json(h)
+
+
 def test_everyday_requests_get_their_categories_through_the_worker(make_hub):
     h = make_hub()
     h.add_connector("web", "api", secret=SECRET)
@@ -225,11 +235,7 @@ def test_a_few_words_in_another_language_do_not_move_the_conversation(make_hub):
     """Found by a newcomer (2026-12-07): "ok merci" moved a Dutch conversation to French, "5 -
     excellent service!" a German one to French, with high confidence; the thanks then went out
     in the wrong language. A longer message in another language still moves it."""
-    h = make_hub()
-    h.add_connector("web", "api", secret=SECRET)
-    post(h, id="s1", text="Hallo, meine Auszahlung hängt seit gestern, können Sie bitte nachsehen?", sender="kai")
-    _process(h)
-    conv = conv_json(h)
+    h, conv = _first_conversation(make_hub, "Hallo, meine Auszahlung hängt seit gestern, können Sie bitte nachsehen?", "kai")
     assert conv["language"] == "de"
     for i, text in enumerate(("5 - excellent service!", "ok merci", "thanks!", "Order 55512, thanks"), start=2):
         post(h, id=f"s{i}", text=text, sender="kai")
@@ -243,11 +249,7 @@ def test_a_few_words_in_another_language_do_not_move_the_conversation(make_hub):
 def test_back_to_detection_takes_the_detected_language_again(make_hub):
     """Found by a newcomer (2026-12-07): "Use detection" (language null) left the confirmed
     language in place, so the survey still went out in it."""
-    h = make_hub()
-    h.add_connector("web", "api", secret=SECRET)
-    post(h, id="d1", text="hola, no me llega el código de verificación al móvil desde ayer", sender="leo")
-    _process(h)
-    conv = conv_json(h)
+    h, conv = _first_conversation(make_hub, "hola, no me llega el código de verificación al móvil desde ayer", "leo")
     assert conv["language"] == "es"
     h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"language": "de"})
     back = h.api("PATCH", f"/api/v1/conversations/{conv['id']}", json={"language": None}).get_json()
@@ -266,11 +268,7 @@ def test_back_to_detection_takes_the_detected_language_again(make_hub):
 def test_an_agent_corrects_the_category_and_the_security_flag_follows(make_hub):
     """Found by a newcomer (2026-12-07): a false scam report corrected to a UI error kept the
     security flag, and neither the inbox nor the API could clear it; any category string was stored."""
-    h = make_hub()
-    h.add_connector("web", "api", secret=SECRET)
-    post(h, id="f1", text="I'd like to report a bug: the scam warning banner overlaps my balance on the home screen", sender="mo")
-    _process(h)
-    conv = conv_json(h)
+    h, conv = _first_conversation(make_hub, "I'd like to report a bug: the scam warning banner overlaps my balance on the home screen", "mo")
     url = f"/api/v1/conversations/{conv['id']}"
     h.api("PATCH", url, json={"category": "scam_or_phishing_report"})
     assert conv_json(h, conv["id"])["security_flag"] is True
